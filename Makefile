@@ -1,0 +1,68 @@
+# https-request: see README.md. `make test` is what CI runs (via .ci/run).
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := test
+
+VENV  := .venv
+BIN   := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+# The first interpreter found that is Python >= 3.11.
+PYTHON ?= $(shell for p in python3 python3.13 python3.12 python3.11; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
+	&& { echo $$p; break; }; done)
+
+# Debian package : command it provides (tools the interop tests drive).
+DEB_DEPS := openssl:openssl gnutls-bin:gnutls-cli curl:curl
+
+LINT_PATHS := $(wildcard src tests bench)
+
+.PHONY: venv deps lint test demo bench clean distclean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@if [ ! -x $(BIN)/python ]; then \
+		if [ -z "$(PYTHON)" ]; then echo "venv: no Python >= 3.11 found (set PYTHON=...)" >&2; exit 1; fi; \
+		echo "venv: creating $(VENV) with $(PYTHON)"; \
+		$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); exit 1; }; \
+	fi
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	@touch $@
+
+deps:
+	@missing=""; \
+	for pair in $(DEB_DEPS); do \
+		pkg=$${pair%%:*}; cmd=$${pair##*:}; \
+		command -v $$cmd >/dev/null 2>&1 || dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then \
+			echo "deps: missing$$missing; install them (as root: apt-get install$$missing); interop tests will skip" >&2; \
+		else \
+			echo "deps: installing$$missing"; \
+			export DEBIAN_FRONTEND=noninteractive; \
+			apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+		fi; \
+	fi
+
+lint: venv
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/mypy --strict src
+
+test: venv deps lint
+	$(BIN)/pytest -q
+
+demo: venv
+	$(BIN)/https-request demo
+
+bench: venv
+	$(BIN)/python bench/handshake.py
+
+clean:
+	rm -rf build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +
+
+distclean: clean
+	rm -rf $(VENV)

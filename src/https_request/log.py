@@ -1,0 +1,427 @@
+"""ESP-IDF-style log lines over the standard :mod:`logging` machinery.
+
+Lines read ``<L> (<ms>) <tag>: <message>`` as ``esp_log`` prints them, where
+``L`` is one of ``E W I D V`` and ``ms`` counts milliseconds since this module
+was imported (the process's "boot"). Each tag has its own level, as with
+``esp_log_level_set``: a per-tag override wins, otherwise the default set with
+``set_level("*", level)`` applies. Colour (red errors, yellow warnings, green
+info) is used only when the output stream is a TTY.
+
+The level test happens before any formatting: a disabled ``log.d("%r", obj)``
+neither formats the string nor calls ``repr(obj)``.
+
+:class:`MbedtlsDebug` is the bridge from the engine's
+:class:`~https_request.tls.debug.TlsDebug` channel to these lines, in the shape
+of ESP-IDF's ``mbedtls_esp_enable_debug_log``: tag ``mbedtls``, mbedTLS levels
+1-4 printed as W/I/D/V, each line prefixed with the caller's ``file:line``.
+
+This module stays light (no ``cryptography`` at import time): the CLI imports it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from enum import IntEnum
+from typing import Any, TextIO
+
+__all__ = [
+    "DEBUG",
+    "ERROR",
+    "INFO",
+    "NONE",
+    "VERBOSE",
+    "WARN",
+    "EspFormatter",
+    "EspHandler",
+    "EspLogger",
+    "Level",
+    "MbedtlsDebug",
+    "get_level",
+    "get_logger",
+    "millis",
+    "set_level",
+    "setup",
+]
+
+
+class Level(IntEnum):
+    """``esp_log_level_t``: a line prints when its level <= the tag's level."""
+
+    NONE = 0
+    ERROR = 1
+    WARN = 2
+    INFO = 3
+    DEBUG = 4
+    VERBOSE = 5
+
+
+NONE = Level.NONE
+ERROR = Level.ERROR
+WARN = Level.WARN
+INFO = Level.INFO
+DEBUG = Level.DEBUG
+VERBOSE = Level.VERBOSE
+
+#: stdlib level for VERBOSE: below logging.DEBUG.
+LOGGING_VERBOSE = 5
+logging.addLevelName(LOGGING_VERBOSE, "VERBOSE")
+
+_LETTERS = ("N", "E", "W", "I", "D", "V")
+_TO_LOGGING = (logging.CRITICAL + 10, logging.ERROR, logging.WARNING, logging.INFO, logging.DEBUG, LOGGING_VERBOSE)
+_COLORS = ("", "\033[0;31m", "\033[0;33m", "\033[0;32m", "", "")
+_RESET = "\033[0m"
+
+#: Parent of every tag's stdlib logger (``https_request.log.<tag>``).
+LOGGER_NAME = "https_request.log"
+
+_start_ns = time.monotonic_ns()
+
+
+def millis() -> int:
+    """Milliseconds since the log started (module import): the ``(ms)`` field."""
+    return (time.monotonic_ns() - _start_ns) // 1_000_000
+
+
+def _esp_level_of(levelno: int) -> int:
+    """The ESP level for a foreign stdlib record's level."""
+    if levelno >= logging.ERROR:
+        return ERROR
+    if levelno >= logging.WARNING:
+        return WARN
+    if levelno >= logging.INFO:
+        return INFO
+    if levelno >= logging.DEBUG:
+        return DEBUG
+    return VERBOSE
+
+
+def _check_level(level: int) -> int:
+    if not NONE <= level <= VERBOSE:
+        raise ValueError(f"log level must be 0..5, got {level!r}")
+    return int(level)
+
+
+class _Levels:
+    """The runtime filter: a default and per-tag overrides."""
+
+    __slots__ = ("default", "tags")
+
+    def __init__(self) -> None:
+        self.default: int = INFO
+        self.tags: dict[str, int] = {}
+
+
+_levels = _Levels()
+
+
+def set_level(tag: str, level: int) -> None:
+    """``esp_log_level_set``: ``"*"`` sets the default, any other tag an override."""
+    level = _check_level(level)
+    if tag == "*":
+        _levels.default = level
+    else:
+        _levels.tags[tag] = level
+
+
+def get_level(tag: str) -> int:
+    """``esp_log_level_get``: the tag's override, else the default."""
+    if tag == "*":
+        return _levels.default
+    return _levels.tags.get(tag, _levels.default)
+
+
+class EspFormatter(logging.Formatter):
+    """Formats a record as ``L (ms) tag: message`` (no colour, no newline).
+
+    Records from :class:`EspLogger` carry ``esp_level``, ``esp_tag`` and
+    ``esp_ms``; for any other record these come from the stdlib level, the
+    logger name and ``relativeCreated``.
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        d = record.__dict__
+        level = d.get("esp_level")
+        if level is None:
+            level = _esp_level_of(record.levelno)
+        tag = d.get("esp_tag", record.name)
+        ms = d.get("esp_ms")
+        if ms is None:
+            ms = int(record.relativeCreated)
+        line = f"{_LETTERS[level]} ({ms}) {tag}: {record.getMessage()}"
+        if record.exc_info:
+            line = f"{line}\n{self.formatException(record.exc_info)}"
+        return line
+
+
+class EspHandler(logging.Handler):
+    """Writes ESP lines to a stream (``sys.stderr`` when none is given).
+
+    The whole line, colour codes and newline included, is written with one
+    ``write`` call under the handler's lock. ``color=None`` means colour when
+    the stream is a TTY and ``NO_COLOR`` is unset.
+    """
+
+    def __init__(self, stream: TextIO | None = None, color: bool | None = None) -> None:
+        super().__init__(logging.NOTSET)
+        self._stream = stream
+        self.color = color
+        self.setFormatter(EspFormatter())
+
+    @property
+    def stream(self) -> TextIO:
+        # Looked up at each write, so a replaced sys.stderr (pytest's capture) is honoured.
+        return self._stream if self._stream is not None else sys.stderr
+
+    def use_color(self, stream: TextIO) -> bool:
+        if self.color is not None:
+            return self.color
+        if os.environ.get("NO_COLOR"):
+            return False
+        try:
+            return bool(stream.isatty())
+        except (AttributeError, ValueError, OSError):
+            return False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record)
+            stream = self.stream
+            if self.use_color(stream):
+                level = record.__dict__.get("esp_level")
+                if level is None:
+                    level = _esp_level_of(record.levelno)
+                color = _COLORS[level]
+                if color:
+                    line = f"{color}{line}{_RESET}"
+            stream.write(line + "\n")
+            stream.flush()
+        except RecursionError:
+            raise
+        except Exception:
+            self.handleError(record)
+
+
+_parent = logging.getLogger(LOGGER_NAME)
+_parent.setLevel(1)
+_parent.propagate = False
+_handler = EspHandler()
+_parent.addHandler(_handler)
+
+
+def setup(default_level: int = INFO, stream: TextIO | None = None, color: bool | None = None) -> EspHandler:
+    """Configure logging from scratch: default level, no per-tag overrides, output.
+
+    ``stream=None`` writes to the current ``sys.stderr``; ``color=None`` picks
+    colour for TTYs only. Returns the handler now in use.
+    """
+    global _handler
+    set_level("*", default_level)
+    _levels.tags.clear()
+    new = EspHandler(stream, color)
+    _parent.removeHandler(_handler)
+    _parent.addHandler(new)
+    _handler = new
+    return new
+
+
+class EspLogger:
+    """One tag's logger: ``e/w/i/d/v(fmt, *args)`` with printf-style ``fmt``.
+
+    Formatting happens only when the level is enabled for the tag.
+    """
+
+    __slots__ = ("_std", "tag")
+
+    def __init__(self, tag: str) -> None:
+        self.tag = tag
+        self._std = logging.getLogger(f"{LOGGER_NAME}.{tag}")
+
+    def __repr__(self) -> str:
+        return f"EspLogger({self.tag!r}, level={get_level(self.tag)})"
+
+    def is_enabled(self, level: int) -> bool:
+        return 0 < level <= _levels.tags.get(self.tag, _levels.default)
+
+    def level(self) -> int:
+        return _levels.tags.get(self.tag, _levels.default)
+
+    def set_level(self, level: int) -> None:
+        set_level(self.tag, level)
+
+    def log(self, level: int, fmt: str, *args: object) -> None:
+        if 0 < level <= _levels.tags.get(self.tag, _levels.default):
+            self._emit(level, fmt, args)
+
+    def e(self, fmt: str, *args: object) -> None:
+        if _levels.tags.get(self.tag, _levels.default) >= ERROR:
+            self._emit(ERROR, fmt, args)
+
+    def w(self, fmt: str, *args: object) -> None:
+        if _levels.tags.get(self.tag, _levels.default) >= WARN:
+            self._emit(WARN, fmt, args)
+
+    def i(self, fmt: str, *args: object) -> None:
+        if _levels.tags.get(self.tag, _levels.default) >= INFO:
+            self._emit(INFO, fmt, args)
+
+    def d(self, fmt: str, *args: object) -> None:
+        if _levels.tags.get(self.tag, _levels.default) >= DEBUG:
+            self._emit(DEBUG, fmt, args)
+
+    def v(self, fmt: str, *args: object) -> None:
+        if _levels.tags.get(self.tag, _levels.default) >= VERBOSE:
+            self._emit(VERBOSE, fmt, args)
+
+    def _emit(self, level: int, fmt: str, args: tuple[object, ...]) -> None:
+        # Formatted here, once, whatever the number of handlers (pytest adds its own).
+        if args:
+            try:
+                msg = fmt % args
+            except (TypeError, ValueError, KeyError) as exc:  # a log line never raises
+                msg = f"{fmt} % {args!r} ({type(exc).__name__}: {exc})"
+        else:
+            msg = fmt
+        std = self._std
+        extra: dict[str, Any] = {"esp_level": level, "esp_tag": self.tag, "esp_ms": millis()}
+        # makeRecord + handle skips stdlib's caller lookup (findCaller walks the stack).
+        record = std.makeRecord(std.name, _TO_LOGGING[level], "", 0, msg, (), None, extra=extra)
+        std.handle(record)
+
+
+_loggers: dict[str, EspLogger] = {}
+
+
+def get_logger(tag: str) -> EspLogger:
+    """The (cached) logger for ``tag``."""
+    logger = _loggers.get(tag)
+    if logger is None:
+        logger = _loggers.setdefault(tag, EspLogger(tag))
+    return logger
+
+
+# ---------------------------------------------------------------------------
+# mbedTLS debug bridge
+
+#: mbedTLS debug level (1 error, 2 state change, 3 info, 4 verbose) -> ESP level.
+_MBEDTLS_TO_ESP = (NONE, WARN, INFO, DEBUG, VERBOSE)
+#: MBEDTLS_ERR_SSL_WANT_READ: mbedTLS does not log it, to avoid floods.
+_WANT_READ = -0x6900
+#: Frames in these modules are helpers, not the caller to name.
+_SKIP_MODULES = frozenset({__name__, "https_request.tls.debug"})
+
+
+class MbedtlsDebug:
+    """A :class:`~https_request.tls.debug.TlsDebug` sink printing ESP log lines.
+
+    Like ``mbedtls_esp_enable_debug_log(conf, threshold)``: lines go under the
+    tag ``mbedtls`` at W/I/D/V for mbedTLS levels 1/2/3/4, read
+    ``<file>:<line> <msg>`` with the engine caller's file base name and line,
+    and (unless ``set_tag_level=False``) the ``mbedtls`` tag's ESP level is set
+    to match the threshold.
+    """
+
+    TAG = "mbedtls"
+
+    def __init__(self, threshold: int = 0, *, set_tag_level: bool = True) -> None:
+        if not 0 <= threshold <= 4:
+            raise ValueError(f"mbedTLS debug threshold must be 0..4, got {threshold!r}")
+        self.threshold = threshold
+        self._log = get_logger(self.TAG)
+        if set_tag_level:
+            set_level(self.TAG, _MBEDTLS_TO_ESP[threshold])
+
+    def __repr__(self) -> str:
+        return f"MbedtlsDebug(threshold={self.threshold})"
+
+    def _enabled(self, level: int) -> int:
+        """The ESP level to print ``level`` at, or 0 when it is filtered out."""
+        if level <= 0 or level > self.threshold or level > 4:
+            return 0
+        esp = _MBEDTLS_TO_ESP[level]
+        return esp if self._log.is_enabled(esp) else 0
+
+    @staticmethod
+    def _where() -> str:
+        frame = sys._getframe(2)
+        while frame.f_back is not None and frame.f_globals.get("__name__") in _SKIP_MODULES:
+            frame = frame.f_back
+        return f"{os.path.basename(frame.f_code.co_filename)}:{frame.f_lineno}"
+
+    def msg(self, level: int, text: str) -> None:
+        esp = self._enabled(level)
+        if esp:
+            self._log._emit(esp, "%s %s", (self._where(), text))
+
+    def ret(self, level: int, fn: str, err: int) -> None:
+        esp = self._enabled(level)
+        if esp and err != _WANT_READ:
+            self._log._emit(esp, "%s %s() returned %d (-0x%04x)", (self._where(), fn, err, -err & 0xFFFFFFFF))
+
+    def buf(self, level: int, text: str, data: bytes) -> None:
+        esp = self._enabled(level)
+        if not esp:
+            return
+        from .tls.debug import hexdump_lines
+
+        where = self._where()
+        emit = self._log._emit
+        emit(esp, "%s dumping '%s' (%d bytes)", (where, text, len(data)))
+        for line in hexdump_lines(bytes(data)):
+            emit(esp, "%s %s", (where, line))
+
+    def crt(self, level: int, text: str, der: bytes) -> None:
+        esp = self._enabled(level)
+        if not esp:
+            return
+        where = self._where()
+        emit = self._log._emit
+        emit(esp, "%s %s:", (where, text))
+        for line in certificate_summary(der):
+            emit(esp, "%s %s", (where, line))
+
+
+def certificate_summary(der: bytes) -> list[str]:
+    """``mbedtls_x509_crt_info``-like lines for a DER certificate.
+
+    ``cryptography`` is imported here, only when a certificate is printed.
+    """
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+
+    try:
+        cert = x509.load_der_x509_certificate(bytes(der))
+    except ValueError as exc:
+        return [f"unparseable certificate ({len(der)} bytes): {exc}"]
+
+    def name(n: x509.Name) -> str:
+        return ", ".join(f"{a.rfc4514_attribute_name}={a.value!s}" for rdn in n.rdns for a in rdn)
+
+    serial = cert.serial_number.to_bytes((cert.serial_number.bit_length() + 7) // 8 or 1, "big")
+    lines = [
+        f"cert. version     : {cert.version.value + 1}",
+        f"serial number     : {':'.join(f'{b:02X}' for b in serial)}",
+        f"issuer name       : {name(cert.issuer)}",
+        f"subject name      : {name(cert.subject)}",
+        f"issued  on        : {cert.not_valid_before_utc:%Y-%m-%d %H:%M:%S}",
+        f"expires on        : {cert.not_valid_after_utc:%Y-%m-%d %H:%M:%S}",
+        f"signed using      : {cert.signature_algorithm_oid._name}",
+    ]
+    try:
+        key = cert.public_key()
+    except (ValueError, TypeError):  # unsupported key type
+        lines.append("public key        : unsupported")
+        return lines
+    if isinstance(key, rsa.RSAPublicKey):
+        lines.append(f"RSA key size      : {key.key_size} bits")
+    elif isinstance(key, ec.EllipticCurvePublicKey):
+        lines.append(f"EC key size       : {key.key_size} bits ({key.curve.name})")
+    elif isinstance(key, ed25519.Ed25519PublicKey):
+        lines.append("EdDSA key         : Ed25519")
+    elif isinstance(key, ed448.Ed448PublicKey):
+        lines.append("EdDSA key         : Ed448")
+    else:
+        lines.append(f"public key        : {type(key).__name__}")
+    return lines

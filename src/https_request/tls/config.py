@@ -1,0 +1,210 @@
+"""Client and server configuration: immutable, validated when built.
+
+Clock, randomness, debug sink and key log are injected here; the defaults are
+the real clock, ``os.urandom``, no debug output and no key log.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Protocol
+
+from cryptography import x509
+
+from .debug import NULL_DEBUG, TlsDebug
+from .enums import CipherSuite, NamedGroup, ProtocolVersion, PskKeyExchangeMode, SignatureScheme
+from .session import AntiReplay, MemoryAntiReplay, TicketKeys
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
+
+    from .messages import Extension
+
+__all__ = [
+    "DEFAULT_CIPHER_SUITES",
+    "DEFAULT_GROUPS",
+    "DEFAULT_SIGNATURE_SCHEMES",
+    "CertificateVerifier",
+    "CertifiedKey",
+    "ClientConfig",
+    "ServerConfig",
+    "Signer",
+    "VerifiedChain",
+    "system_clock",
+]
+
+
+def system_clock() -> float:
+    """Seconds since the Unix epoch (the default clock)."""
+    return datetime.now(UTC).timestamp()
+
+
+DEFAULT_CIPHER_SUITES: tuple[int, ...] = (
+    CipherSuite.TLS_AES_128_GCM_SHA256,
+    CipherSuite.TLS_AES_256_GCM_SHA384,
+    CipherSuite.TLS_CHACHA20_POLY1305_SHA256,
+)
+DEFAULT_GROUPS: tuple[int, ...] = (
+    NamedGroup.X25519MLKEM768,
+    NamedGroup.x25519,
+    NamedGroup.secp256r1,
+    NamedGroup.secp384r1,
+)
+DEFAULT_SIGNATURE_SCHEMES: tuple[int, ...] = (
+    SignatureScheme.ecdsa_secp256r1_sha256,
+    SignatureScheme.ecdsa_secp384r1_sha384,
+    SignatureScheme.rsa_pss_rsae_sha256,
+    SignatureScheme.rsa_pss_rsae_sha384,
+    SignatureScheme.rsa_pss_rsae_sha512,
+    SignatureScheme.ed25519,
+    SignatureScheme.rsa_pkcs1_sha256,
+    SignatureScheme.rsa_pkcs1_sha384,
+    SignatureScheme.rsa_pkcs1_sha512,
+)
+
+
+@dataclass(frozen=True)
+class VerifiedChain:
+    """Proof that a peer chain was verified; only verifiers build it."""
+
+    chain: tuple[bytes, ...]
+
+
+class CertificateVerifier(Protocol):
+    """Checks a peer's certificate chain (DER, leaf first).
+
+    Implementations raise :class:`~https_request.tls.errors.TlsError` with a
+    ``CERT_*`` reason (and mbedTLS verify flags) when the chain is not
+    acceptable.
+    """
+
+    def verify(self, chain: Sequence[bytes], server_name: str | None, now: float, *, server: bool) -> VerifiedChain:
+        """``server`` is True when the chain is a server's (EKU serverAuth)."""
+        ...
+
+
+Signer = Callable[[int, bytes], bytes]
+"""``signer(scheme, data) -> signature``: replaces the private key's own
+signing (a hook for reproducing published traces)."""
+
+
+@dataclass(frozen=True)
+class CertifiedKey:
+    """A certificate chain (leaf first) and the leaf's private key."""
+
+    chain: tuple[x509.Certificate, ...]
+    key: CertificateIssuerPrivateKeyTypes
+
+    def __post_init__(self) -> None:
+        if not self.chain:
+            raise ValueError("a certified key needs at least one certificate")
+
+    @property
+    def chain_der(self) -> tuple[bytes, ...]:
+        from cryptography.hazmat.primitives.serialization import Encoding
+
+        return tuple(c.public_bytes(Encoding.DER) for c in self.chain)
+
+
+def _check_common(cfg: ClientConfig | ServerConfig) -> None:
+    if not cfg.cipher_suites:
+        raise ValueError("cipher_suites must not be empty")
+    if not cfg.groups:
+        raise ValueError("groups must not be empty")
+    if not cfg.versions or any(v not in (ProtocolVersion.TLS1_2, ProtocolVersion.TLS1_3) for v in cfg.versions):
+        raise ValueError("versions must be a non-empty subset of TLS 1.2 and TLS 1.3")
+    if not 64 <= cfg.max_fragment_length <= 16384:
+        raise ValueError("max_fragment_length must be 64..16384")
+    for p in cfg.alpn_protocols:
+        if not 1 <= len(p.encode()) <= 255:
+            raise ValueError(f"bad ALPN protocol name {p!r}")
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    """What a client offers and how it checks the server.
+
+    ``verifier=None`` means *no verification at all*: only the facade may ask
+    for that, loudly. ``key_share_groups`` chooses which groups get a key share
+    in the first ClientHello (the rest are offered and reachable by HRR).
+    ``extensions_hook`` may rewrite the ClientHello's extension list (tests use
+    it to reproduce published traces).
+    """
+
+    verifier: CertificateVerifier | None = None
+    versions: tuple[int, ...] = (ProtocolVersion.TLS1_3,)
+    cipher_suites: tuple[int, ...] = DEFAULT_CIPHER_SUITES
+    groups: tuple[int, ...] = DEFAULT_GROUPS
+    key_share_groups: tuple[int, ...] = (NamedGroup.X25519MLKEM768, NamedGroup.x25519)
+    signature_schemes: tuple[int, ...] = DEFAULT_SIGNATURE_SCHEMES
+    alpn_protocols: tuple[str, ...] = ()
+    psk_modes: tuple[int, ...] = (PskKeyExchangeMode.psk_dhe_ke,)
+    early_data: bool = False
+    certificate: CertifiedKey | None = None
+    send_sni: bool = True
+    middlebox_compat: bool = True
+    max_fragment_length: int = 16384
+    extensions_hook: Callable[[list[Extension]], list[Extension]] | None = None
+    signer: Signer | None = None
+    now: Callable[[], float] = system_clock
+    random: Callable[[int], bytes] = os.urandom
+    debug: TlsDebug = NULL_DEBUG
+    keylog: Callable[[str], None] | None = None
+
+    def __post_init__(self) -> None:
+        _check_common(self)
+        for g in self.key_share_groups:
+            if g not in self.groups:
+                raise ValueError(f"key share group 0x{g:04x} is not in groups")
+        if not self.psk_modes:
+            raise ValueError("psk_modes must not be empty")
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """What a server accepts.
+
+    ``certificates``: one or more certified keys; the first whose signature
+    scheme the client accepts is used. ``ticket_keys``: the ticket key holder
+    (None = no tickets). ``max_early_data``: 0 rejects 0-RTT.
+    ``hrr_cookie``: send a cookie in HelloRetryRequest.
+    """
+
+    certificates: tuple[CertifiedKey, ...] = field(default_factory=tuple)
+    versions: tuple[int, ...] = (ProtocolVersion.TLS1_3,)
+    cipher_suites: tuple[int, ...] = DEFAULT_CIPHER_SUITES
+    groups: tuple[int, ...] = DEFAULT_GROUPS
+    signature_schemes: tuple[int, ...] = DEFAULT_SIGNATURE_SCHEMES
+    alpn_protocols: tuple[str, ...] = ()
+    psk_modes: tuple[int, ...] = (PskKeyExchangeMode.psk_dhe_ke, PskKeyExchangeMode.psk_ke)
+    ticket_keys: TicketKeys | None = None
+    num_tickets: int = 2
+    ticket_lifetime: int = 86400
+    max_early_data: int = 0
+    anti_replay: AntiReplay = field(default_factory=MemoryAntiReplay)
+    hrr_cookie: bool = False
+    request_client_certificate: bool = False
+    require_client_certificate: bool = False
+    client_verifier: CertificateVerifier | None = None
+    max_fragment_length: int = 16384
+    signer: Signer | None = None
+    now: Callable[[], float] = system_clock
+    random: Callable[[int], bytes] = os.urandom
+    debug: TlsDebug = NULL_DEBUG
+    keylog: Callable[[str], None] | None = None
+
+    def __post_init__(self) -> None:
+        _check_common(self)
+        if not self.certificates:
+            raise ValueError("a server needs at least one certificate")
+        if self.num_tickets < 0:
+            raise ValueError("num_tickets must be >= 0")
+        if not 0 < self.ticket_lifetime <= 604800:
+            raise ValueError("ticket_lifetime must be 1..604800 seconds (RFC 8446 4.6.1)")
+        if self.max_early_data < 0:
+            raise ValueError("max_early_data must be >= 0")
+        if self.require_client_certificate and self.client_verifier is None:
+            raise ValueError("require_client_certificate needs a client_verifier")

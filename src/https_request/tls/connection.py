@@ -1,0 +1,441 @@
+"""The sans-I/O connection: record layer, alerts, events, state dispatch.
+
+Theory of operation
+-------------------
+A connection is fed bytes with :meth:`Connection.receive_data` (``b""`` means
+the transport reached EOF) and processes them at once: complete records are
+deprotected, handshake messages reassembled and dispatched through the
+``EXPECTED_*`` table of :mod:`.states` to one handler per message. A handler
+returns the next state; only :meth:`_set_state` assigns it (and logs it the
+way mbedTLS does). What the connection wants to send accumulates and is
+drained with :meth:`data_to_send`; what the application should see queues up
+as events for :meth:`next_event`.
+
+Outgoing handshake messages of one flight are coalesced: they collect in a
+plaintext buffer that becomes as few records as fit whenever the write keys
+change or processing ends.
+
+Errors: every failure is a :class:`TlsError`. The first one queues at most one
+fatal alert (chosen by the error's reason, see :mod:`.errors`), poisons the
+connection and propagates; every later call raises :class:`ConnectionPoisoned`.
+Anything else escaping a handler is turned into an ``internal_error`` so that
+arbitrary peer bytes can only ever produce the engine's own errors.
+
+Subclasses (:mod:`.client13`, :mod:`.server13`) supply the handlers.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import ClassVar
+
+from ..wire import DecodeError
+from .config import ClientConfig, ServerConfig
+from .enums import AlertDescription, AlertLevel, ContentType, HandshakeType, ProtocolVersion, name_of
+from .errors import AlertReceived, ConnectionPoisoned, LocalProtocolError, Reason, TlsError
+from .events import (
+    NEED_DATA,
+    AlertReceivedEvent,
+    ApplicationData,
+    CloseNotify,
+    ConnectionClosed,
+    Event,
+    HandshakeComplete,
+    KeyUpdated,
+    NeedData,
+)
+from .keyschedule import next_traffic_secret
+from .messages import KeyUpdate, handshake_message
+from .protection import Protector
+from .record import MAX_PLAINTEXT, HandshakeJoiner, RecordReader, fragment
+from .states import HsState
+from .suites import SuiteParams
+
+__all__ = ["Connection"]
+
+
+def _label(handler: str) -> str:
+    """'_parse_server_hello' -> 'parse server hello' (mbedTLS wording)."""
+    return handler.lstrip("_").replace("_", " ")
+
+
+class Connection:
+    """Shared machinery of client and server connections."""
+
+    is_client: ClassVar[bool]
+    _expected: ClassVar[dict[HsState, dict[int, str]]]
+
+    def __init__(self, config: ClientConfig | ServerConfig) -> None:
+        self._cfg = config
+        self._dbg = config.debug
+        self._records = RecordReader()
+        self._joiner = HandshakeJoiner()
+        self._out = bytearray()
+        self._hs_out = bytearray()
+        self._events: deque[Event] = deque()
+        self._read: Protector | None = None
+        self._write: Protector | None = None
+        self._suite: SuiteParams | None = None
+        self._error: TlsError | None = None
+        self._eof = False
+        self._peer_closed = False
+        self._closed = False
+        self._pending_app = bytearray()
+        self._skip_budget = 0  # server: bytes of rejected early data it may still discard
+        self.state = HsState.HELLO_REQUEST
+        self.client_random = b""
+        # negotiated parameters
+        self.negotiated_version: int | None = None
+        self.cipher_suite: int | None = None
+        self.group: int | None = None
+        self.alpn_protocol: str | None = None
+        self.resumed = False
+        self.early_data_accepted = False
+        self.server_name: str | None = None
+        self.peer_certificates: tuple[bytes, ...] = ()
+        self._app_read_secret = b""
+        self._app_write_secret = b""
+
+    # ------------------------------------------------------------------ API
+
+    @property
+    def is_handshaking(self) -> bool:
+        return self.state != HsState.HANDSHAKE_OVER
+
+    @property
+    def closed(self) -> bool:
+        """True once we sent close_notify or the connection failed."""
+        return self._closed or self._error is not None
+
+    @property
+    def error(self) -> TlsError | None:
+        return self._error
+
+    def receive_data(self, data: bytes) -> None:
+        """Feed bytes from the transport (``b""`` = EOF) and process them.
+
+        Raises TlsError (after queueing the alert to send) when the peer's
+        bytes are not acceptable, ConnectionPoisoned if the connection had
+        already failed.
+        """
+        self._check_usable()
+        if self._eof:
+            if data:
+                raise LocalProtocolError("data received after EOF")
+            return
+        try:
+            if data:
+                self._records.feed(data)
+                self._process_records()
+            else:
+                self._eof = True
+                self._on_eof()
+            self._flush_handshake()
+        except TlsError as exc:
+            self._fail(exc)
+        except DecodeError as exc:
+            self._fail(TlsError(Reason.DECODE, str(exc)))
+        except (ValueError, IndexError, KeyError, OverflowError, TypeError, AttributeError) as exc:
+            self._fail(TlsError(Reason.INTERNAL, f"{type(exc).__name__}: {exc}"), exc)
+
+    def next_event(self) -> Event | NeedData:
+        """The next event, or NEED_DATA. Raises ConnectionPoisoned after a failure."""
+        if self._events:
+            return self._events.popleft()
+        self._check_usable()
+        return NEED_DATA
+
+    def data_to_send(self) -> bytes:
+        """Drain the bytes queued for the transport (alerts included after a failure)."""
+        out = bytes(self._out)
+        self._out.clear()
+        return out
+
+    def send_application_data(self, data: bytes) -> None:
+        """Queue application data; buffered until the handshake completes
+        (clients configured for 0-RTT send it as early data when allowed).
+
+        Raises LocalProtocolError after close(), ConnectionPoisoned after a failure.
+        """
+        self._check_usable()
+        if self._closed:
+            raise LocalProtocolError("connection closed for writing")
+        if not data:
+            return
+        if self.state == HsState.HANDSHAKE_OVER:
+            self._seal_app(data)
+        elif not self._try_early_data(data):
+            self._pending_app += data
+
+    def close(self) -> None:
+        """Send close_notify; further writes are refused."""
+        if self._error is not None or self._closed:
+            return
+        self._flush_handshake()
+        self._send_alert(AlertLevel.WARNING, AlertDescription.close_notify)
+        self._closed = True
+
+    def update_keys(self, request_peer: bool = False) -> None:
+        """Send a KeyUpdate and switch our sending keys (RFC 8446 4.6.3)."""
+        self._check_usable()
+        if self.state != HsState.HANDSHAKE_OVER or self.negotiated_version != ProtocolVersion.TLS1_3:
+            raise LocalProtocolError("KeyUpdate needs an established TLS 1.3 connection")
+        self._write_key_update(1 if request_peer else 0)
+
+    # ------------------------------------------------------ subclass hooks
+
+    def _try_early_data(self, data: bytes) -> bool:
+        return False
+
+    def _on_handshake_complete(self) -> None:
+        pass
+
+    # --------------------------------------------------------- internals
+
+    def _check_usable(self) -> None:
+        if self._error is not None:
+            raise ConnectionPoisoned(self._error)
+
+    def _fail(self, exc: TlsError, cause: BaseException | None = None) -> None:
+        self._hs_out.clear()
+        if self._dbg.threshold >= 1:
+            self._dbg.msg(1, f"handshake failed in state {self.state.name}: {exc}")
+        alert = exc.alert
+        if alert is not None and not isinstance(exc, AlertReceived):
+            try:
+                self._send_alert(AlertLevel.FATAL, alert)
+            except TlsError:
+                pass
+        self._error = exc
+        if cause is not None:
+            raise exc from cause
+        raise exc
+
+    def _set_state(self, new: HsState) -> None:
+        old = self.state
+        if self._dbg.threshold >= 3 and old != new:
+            self._dbg.msg(3, f"handshake state: {int(old)} ({old.name}) -> {int(new)} ({new.name})")
+        self.state = new
+
+    def _keylog(self, label: str, secret: bytes) -> None:
+        if self._cfg.keylog is not None:
+            self._cfg.keylog(f"{label} {self.client_random.hex()} {secret.hex()}")
+        if self._dbg.threshold >= 4:
+            self._dbg.buf(4, label, secret)
+
+    # records out
+
+    def _queue_handshake(self, msg_type: int, body: bytes) -> bytes:
+        """Frame a handshake message, queue it and return its bytes (for the transcript)."""
+        msg = handshake_message(msg_type, body)
+        if self._dbg.threshold >= 4:
+            self._dbg.buf(4, f"handshake message {name_of(HandshakeType, msg_type)}", msg)
+        self._hs_out += msg
+        return msg
+
+    def _flush_handshake(self) -> None:
+        if self._hs_out:
+            data = bytes(self._hs_out)
+            self._hs_out.clear()
+            self._send_record(ContentType.HANDSHAKE, data)
+
+    def _send_record(self, ctype: int, data: bytes) -> None:
+        limit = self._cfg.max_fragment_length
+        if self._write is None:
+            for rec in fragment(ctype, data, limit):
+                self._emit(rec)
+            return
+        for off in range(0, max(len(data), 1), limit):
+            self._emit(self._write.seal(ctype, data[off : off + limit]))
+
+    def _emit(self, record: bytes) -> None:
+        if self._dbg.threshold >= 4:
+            self._dbg.buf(4, "output record sent to network", record)
+        self._out += record
+
+    def _send_ccs(self) -> None:
+        self._flush_handshake()
+        self._emit(b"\x14\x03\x03\x00\x01\x01")
+
+    def _set_write_key(self, secret: bytes | None) -> None:
+        """Flush what the old keys must carry, then switch (None = plaintext)."""
+        self._flush_handshake()
+        assert self._suite is not None
+        self._write = Protector(self._suite, secret) if secret is not None else None
+
+    def _set_read_key(self, secret: bytes) -> None:
+        # RFC 8446 5.1: a key change must fall on a record boundary.
+        if not self._joiner.empty:
+            raise TlsError(Reason.UNEXPECTED_MESSAGE, "handshake message spans a key change")
+        assert self._suite is not None
+        self._read = Protector(self._suite, secret)
+
+    def _send_alert(self, level: int, desc: int) -> None:
+        if self._dbg.threshold >= 2:
+            self._dbg.msg(2, f"send alert message: level {level}, description {desc}")
+        self._send_record(ContentType.ALERT, bytes((level, desc)))
+
+    def _seal_app(self, data: bytes) -> None:
+        limit = min(self._cfg.max_fragment_length, MAX_PLAINTEXT)
+        for off in range(0, len(data), limit):
+            self._send_record(ContentType.APPLICATION_DATA, data[off : off + limit])
+
+    def _complete_handshake(self) -> None:
+        """Enter HANDSHAKE_OVER, report it and release buffered application data."""
+        self._set_state(HsState.HANDSHAKE_OVER)
+        assert self.negotiated_version is not None and self.cipher_suite is not None
+        self._events.append(
+            HandshakeComplete(
+                version=self.negotiated_version,
+                cipher_suite=self.cipher_suite,
+                group=self.group,
+                alpn_protocol=self.alpn_protocol,
+                resumed=self.resumed,
+                early_data_accepted=self.early_data_accepted,
+                server_name=self.server_name,
+                peer_certificates=self.peer_certificates,
+            )
+        )
+        self._on_handshake_complete()
+        if self._pending_app:
+            data = bytes(self._pending_app)
+            self._pending_app.clear()
+            self._seal_app(data)
+
+    # records in
+
+    def _on_eof(self) -> None:
+        if self._records.pending:
+            raise TlsError(Reason.TRUNCATED, f"EOF inside a record ({self._records.pending} bytes buffered)")
+        if self.state != HsState.HANDSHAKE_OVER:
+            raise TlsError(Reason.TRUNCATED, f"EOF in state {self.state.name}")
+        self._events.append(ConnectionClosed(clean=self._peer_closed))
+
+    def _process_records(self) -> None:
+        while self._error is None:
+            rec = self._records.next_record()
+            if rec is None:
+                return
+            ctype, header, payload = rec
+            if self._dbg.threshold >= 4:
+                self._dbg.buf(4, "input record from network", header + payload)
+            if ctype == ContentType.CHANGE_CIPHER_SPEC:
+                self._handle_ccs(payload)
+                continue
+            if self._read is not None:
+                if ctype == ContentType.ALERT and len(payload) == 2 and self.state != HsState.HANDSHAKE_OVER:
+                    self._handle_alert(payload)  # a peer that failed before it had our keys
+                    continue
+                if ctype != ContentType.APPLICATION_DATA:
+                    raise TlsError(Reason.UNEXPECTED_MESSAGE, f"unprotected record of type {ctype} after key change")
+                try:
+                    ctype, data = self._read.open(header, payload)
+                except TlsError as exc:
+                    if exc.reason is Reason.BAD_RECORD_MAC and self._skip_budget >= len(payload):
+                        self._read.seq -= 1
+                        self._skip_budget -= len(payload)
+                        continue
+                    raise
+            else:
+                if ctype == ContentType.APPLICATION_DATA and self._skip_budget >= len(payload):
+                    self._skip_budget -= len(payload)  # early data the server will not read
+                    continue
+                if len(payload) > MAX_PLAINTEXT:
+                    raise TlsError(Reason.RECORD_OVERFLOW, f"plaintext record of {len(payload)} bytes")
+                data = payload
+            self._dispatch_record(ctype, data)
+
+    def _handle_ccs(self, payload: bytes) -> None:
+        # RFC 8446 5: a single 0x01 CCS may arrive during the handshake (middlebox compatibility).
+        if payload != b"\x01" or self.negotiated_version == ProtocolVersion.TLS1_2:
+            raise TlsError(Reason.UNEXPECTED_MESSAGE, "change_cipher_spec")
+        if self.state == HsState.HANDSHAKE_OVER or self.state in (HsState.HELLO_REQUEST, HsState.CLIENT_HELLO):
+            if not (self.state == HsState.CLIENT_HELLO and self._ccs_ok_before_hello()):
+                raise TlsError(Reason.UNEXPECTED_MESSAGE, "change_cipher_spec outside the handshake")
+
+    def _ccs_ok_before_hello(self) -> bool:
+        return False
+
+    def _dispatch_record(self, ctype: int, data: bytes) -> None:
+        if ctype == ContentType.HANDSHAKE:
+            if not data:
+                raise TlsError(Reason.UNEXPECTED_MESSAGE, "empty handshake record")
+            self._joiner.feed(data)
+            while self._error is None:
+                msg = self._joiner.next_message()
+                if msg is None:
+                    break
+                self._handle_handshake(*msg)
+        elif ctype == ContentType.ALERT:
+            self._handle_alert(data)
+        elif ctype == ContentType.APPLICATION_DATA:
+            if not self._joiner.empty:
+                raise TlsError(Reason.UNEXPECTED_MESSAGE, "application data inside a handshake message")
+            self._handle_application_data(data)
+        else:
+            raise TlsError(Reason.UNEXPECTED_MESSAGE, f"record of content type {ctype}")
+
+    def _handle_application_data(self, data: bytes) -> None:
+        if self.state != HsState.HANDSHAKE_OVER:
+            raise TlsError(Reason.UNEXPECTED_MESSAGE, f"application data in state {self.state.name}")
+        if self._peer_closed:
+            raise TlsError(Reason.UNEXPECTED_MESSAGE, "application data after close_notify")
+        if data:
+            self._events.append(ApplicationData(data))
+
+    def _handle_alert(self, data: bytes) -> None:
+        if len(data) != 2 or not self._joiner.empty:
+            raise TlsError(Reason.DECODE, "malformed alert")
+        level, desc = data
+        if self._dbg.threshold >= 2:
+            self._dbg.msg(2, f"got an alert message, type: [{level}:{desc}]")
+        if desc == AlertDescription.close_notify:
+            self._peer_closed = True
+            self._events.append(CloseNotify())
+            return
+        if desc == AlertDescription.user_canceled and level == AlertLevel.WARNING:
+            self._events.append(AlertReceivedEvent(level, desc))
+            return
+        if level == AlertLevel.WARNING and self.negotiated_version == ProtocolVersion.TLS1_2:
+            self._events.append(AlertReceivedEvent(level, desc))
+            return
+        raise AlertReceived(desc)
+
+    def _handle_handshake(self, msg_type: int, body: bytes, whole: bytes) -> None:
+        handlers = self._expected.get(self.state)
+        name = handlers.get(msg_type) if handlers else None
+        if name is None:
+            raise TlsError(
+                Reason.UNEXPECTED_MESSAGE,
+                f"{name_of(HandshakeType, msg_type)} in state {self.state.name}",
+            )
+        dbg = self._dbg.threshold >= 2
+        if dbg:
+            self._dbg.msg(2, f"=> {_label(name)}")
+        new_state: HsState = getattr(self, name)(body, whole)
+        if dbg:
+            self._dbg.msg(2, f"<= {_label(name)}")
+        self._set_state(new_state)
+
+    # KeyUpdate (both sides, RFC 8446 4.6.3)
+
+    def _write_key_update(self, request: int) -> None:
+        if self._dbg.threshold >= 2:
+            self._dbg.msg(2, "=> write key update")
+        assert self._suite is not None
+        self._queue_handshake(HandshakeType.KEY_UPDATE, KeyUpdate(request).encode())
+        self._app_write_secret = next_traffic_secret(self._suite.hash_name, self._app_write_secret)
+        self._set_write_key(self._app_write_secret)
+        self._events.append(KeyUpdated(sending=True))
+        if self._dbg.threshold >= 2:
+            self._dbg.msg(2, "<= write key update")
+
+    def _parse_key_update(self, body: bytes, whole: bytes) -> HsState:
+        ku = KeyUpdate.decode(body)
+        assert self._suite is not None
+        self._app_read_secret = next_traffic_secret(self._suite.hash_name, self._app_read_secret)
+        self._set_read_key(self._app_read_secret)
+        self._events.append(KeyUpdated(sending=False))
+        if ku.request_update == 1 and not self._closed:
+            self._write_key_update(0)
+        return HsState.HANDSHAKE_OVER

@@ -1,0 +1,106 @@
+"""The TLS 1.3 key schedule (RFC 8446 section 7) on stdlib hashlib/hmac.
+
+``hmac.digest`` runs in OpenSSL's C code with no per-call object, which is
+what the handshake's dozen small HKDF calls want. Secrets are plain bytes;
+the schedule object keeps only the current stage's secret.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+__all__ = [
+    "KeySchedule",
+    "derive_secret",
+    "finished_verify_data",
+    "hkdf_expand",
+    "hkdf_expand_label",
+    "hkdf_extract",
+    "next_traffic_secret",
+    "traffic_key_iv",
+]
+
+
+def hkdf_extract(hash_name: str, salt: bytes, ikm: bytes) -> bytes:
+    """HKDF-Extract (RFC 5869): HMAC(salt, ikm); an empty salt is zeros."""
+    if not salt:
+        salt = bytes(hashlib.new(hash_name).digest_size)
+    return hmac.digest(salt, ikm, hash_name)
+
+
+def hkdf_expand(hash_name: str, prk: bytes, info: bytes, length: int) -> bytes:
+    """HKDF-Expand (RFC 5869)."""
+    out = b""
+    block = b""
+    i = 1
+    while len(out) < length:
+        block = hmac.digest(prk, block + info + bytes((i,)), hash_name)
+        out += block
+        i += 1
+    return out[:length]
+
+
+def hkdf_expand_label(hash_name: str, secret: bytes, label: bytes, context: bytes, length: int) -> bytes:
+    """HKDF-Expand-Label: HkdfLabel = length, "tls13 " + label, context."""
+    full = b"tls13 " + label
+    info = length.to_bytes(2, "big") + bytes((len(full),)) + full + bytes((len(context),)) + context
+    return hkdf_expand(hash_name, secret, info, length)
+
+
+def derive_secret(hash_name: str, secret: bytes, label: bytes, transcript_hash: bytes) -> bytes:
+    """Derive-Secret(secret, label, Messages) with the hash already taken."""
+    return hkdf_expand_label(hash_name, secret, label, transcript_hash, len(transcript_hash))
+
+
+def traffic_key_iv(hash_name: str, secret: bytes, key_len: int, iv_len: int) -> tuple[bytes, bytes]:
+    """The write key and IV of a traffic secret (RFC 8446 7.3)."""
+    return (
+        hkdf_expand_label(hash_name, secret, b"key", b"", key_len),
+        hkdf_expand_label(hash_name, secret, b"iv", b"", iv_len),
+    )
+
+
+def next_traffic_secret(hash_name: str, secret: bytes) -> bytes:
+    """application_traffic_secret_N+1 (RFC 8446 7.2, KeyUpdate)."""
+    return hkdf_expand_label(hash_name, secret, b"traffic upd", b"", len(secret))
+
+
+def finished_verify_data(hash_name: str, base_key: bytes, transcript_hash: bytes) -> bytes:
+    """verify_data = HMAC(finished_key, Transcript-Hash) (RFC 8446 4.4.4)."""
+    finished_key = hkdf_expand_label(hash_name, base_key, b"finished", b"", len(transcript_hash))
+    return hmac.digest(finished_key, transcript_hash, hash_name)
+
+
+class KeySchedule:
+    """Walks Early Secret -> Handshake Secret -> Master Secret.
+
+    Each ``*_stage`` call mixes in the next input; derived secrets are taken
+    with the transcript hash of the messages the RFC names.
+    """
+
+    __slots__ = ("hash_name", "hash_len", "secret", "_empty_hash")
+
+    def __init__(self, hash_name: str, psk: bytes | None = None) -> None:
+        self.hash_name = hash_name
+        self._empty_hash = hashlib.new(hash_name).digest()
+        self.hash_len = len(self._empty_hash)
+        self.secret = hkdf_extract(hash_name, b"", psk if psk is not None else bytes(self.hash_len))
+
+    def derive(self, label: bytes, transcript_hash: bytes) -> bytes:
+        return derive_secret(self.hash_name, self.secret, label, transcript_hash)
+
+    def binder_key(self, resumption: bool = True) -> bytes:
+        return self.derive(b"res binder" if resumption else b"ext binder", self._empty_hash)
+
+    def _next(self, ikm: bytes | None) -> None:
+        salt = self.derive(b"derived", self._empty_hash)
+        self.secret = hkdf_extract(self.hash_name, salt, ikm if ikm is not None else bytes(self.hash_len))
+
+    def handshake_stage(self, shared_secret: bytes | None) -> None:
+        """Early -> Handshake Secret (shared_secret None for psk_ke)."""
+        self._next(shared_secret)
+
+    def master_stage(self) -> None:
+        """Handshake -> Master Secret."""
+        self._next(None)

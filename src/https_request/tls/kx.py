@@ -1,0 +1,132 @@
+"""Key exchange groups: x25519, secp256r1, secp384r1, X25519MLKEM768.
+
+Private keys are made from the injected randomness, so a seeded random source
+makes a handshake reproducible. X25519MLKEM768 follows
+draft-ietf-tls-ecdhe-mlkem: the client share is the ML-KEM-768 encapsulation
+key (1184 bytes) then the X25519 public key (32); the server share is the
+ML-KEM ciphertext (1088) then its X25519 public key; the shared secret is the
+ML-KEM shared secret then the X25519 one (64 bytes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from cryptography.hazmat.primitives.asymmetric import ec, mlkem, x25519
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from .enums import NamedGroup
+from .errors import Reason, TlsError
+
+__all__ = ["SUPPORTED_GROUPS", "ClientShare", "server_exchange"]
+
+_CURVES: dict[int, ec.EllipticCurve] = {NamedGroup.secp256r1: ec.SECP256R1(), NamedGroup.secp384r1: ec.SECP384R1()}
+_ORDERS: dict[int, int] = {
+    NamedGroup.secp256r1: 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551,
+    NamedGroup.secp384r1: int(
+        "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFC7634D81F4372DDF581A0DB248B0A77AECEC196ACCC52973", 16
+    ),
+}
+_POINT_LEN: dict[int, int] = {NamedGroup.secp256r1: 65, NamedGroup.secp384r1: 97}
+_MLKEM_EK = 1184
+_MLKEM_CT = 1088
+
+SUPPORTED_GROUPS = frozenset({NamedGroup.x25519, NamedGroup.secp256r1, NamedGroup.secp384r1, NamedGroup.X25519MLKEM768})
+
+Random = Callable[[int], bytes]
+
+
+def _ec_private(group: int, random: Random) -> ec.EllipticCurvePrivateKey:
+    order = _ORDERS[group]
+    nbytes = (order.bit_length() + 7) // 8 + 8
+    scalar = int.from_bytes(random(nbytes), "big") % (order - 1) + 1
+    return ec.derive_private_key(scalar, _CURVES[group])
+
+
+def _ec_point(group: int, data: bytes) -> ec.EllipticCurvePublicKey:
+    if len(data) != _POINT_LEN[group] or data[0] != 4:
+        raise TlsError(Reason.BAD_KEY_SHARE, "EC key share is not an uncompressed point")
+    try:
+        return ec.EllipticCurvePublicKey.from_encoded_point(_CURVES[group], data)
+    except ValueError:
+        raise TlsError(Reason.BAD_KEY_SHARE, "EC key share is not on the curve") from None
+
+
+def _x25519_public(data: bytes) -> x25519.X25519PublicKey:
+    if len(data) != 32:
+        raise TlsError(Reason.BAD_KEY_SHARE, f"x25519 key share of {len(data)} bytes")
+    return x25519.X25519PublicKey.from_public_bytes(data)
+
+
+def _x25519_exchange(priv: x25519.X25519PrivateKey, peer: bytes) -> bytes:
+    try:
+        return priv.exchange(_x25519_public(peer))
+    except ValueError:  # all-zero shared secret (small-order point)
+        raise TlsError(Reason.BAD_KEY_SHARE, "x25519 shared secret is zero") from None
+
+
+class ClientShare:
+    """A client's ephemeral key for one group: ``key_exchange`` goes in the
+    ClientHello, :meth:`finish` takes the server's share."""
+
+    __slots__ = ("group", "key_exchange", "_x", "_ec", "_kem")
+
+    def __init__(self, group: int, random: Random) -> None:
+        self.group = group
+        self._x: x25519.X25519PrivateKey | None = None
+        self._ec: ec.EllipticCurvePrivateKey | None = None
+        self._kem: mlkem.MLKEM768PrivateKey | None = None
+        if group == NamedGroup.x25519:
+            self._x = x25519.X25519PrivateKey.from_private_bytes(random(32))
+            self.key_exchange = self._x.public_key().public_bytes_raw()
+        elif group in _CURVES:
+            self._ec = _ec_private(group, random)
+            self.key_exchange = self._ec.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+        elif group == NamedGroup.X25519MLKEM768:
+            self._kem = mlkem.MLKEM768PrivateKey.from_seed_bytes(random(64))
+            self._x = x25519.X25519PrivateKey.from_private_bytes(random(32))
+            self.key_exchange = self._kem.public_key().public_bytes_raw() + self._x.public_key().public_bytes_raw()
+        else:
+            raise ValueError(f"unsupported group 0x{group:04x}")
+
+    def finish(self, server_share: bytes) -> bytes:
+        """The shared secret. Raises TlsError BAD_KEY_SHARE on a bad share."""
+        if self._kem is not None and self._x is not None:
+            if len(server_share) != _MLKEM_CT + 32:
+                raise TlsError(Reason.BAD_KEY_SHARE, f"X25519MLKEM768 share of {len(server_share)} bytes")
+            try:
+                kem_ss = self._kem.decapsulate(server_share[:_MLKEM_CT])
+            except ValueError:
+                raise TlsError(Reason.BAD_KEY_SHARE, "ML-KEM ciphertext rejected") from None
+            return kem_ss + _x25519_exchange(self._x, server_share[_MLKEM_CT:])
+        if self._x is not None:
+            return _x25519_exchange(self._x, server_share)
+        assert self._ec is not None
+        return self._ec.exchange(ec.ECDH(), _ec_point(self.group, server_share))
+
+
+def server_exchange(group: int, client_share: bytes, random: Random) -> tuple[bytes, bytes]:
+    """Server side of one group: returns (server key_exchange, shared secret).
+
+    Raises TlsError BAD_KEY_SHARE when the client's share is malformed.
+    """
+    if group == NamedGroup.x25519:
+        priv = x25519.X25519PrivateKey.from_private_bytes(random(32))
+        return priv.public_key().public_bytes_raw(), _x25519_exchange(priv, client_share)
+    if group in _CURVES:
+        peer = _ec_point(group, client_share)
+        key = _ec_private(group, random)
+        pub = key.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+        return pub, key.exchange(ec.ECDH(), peer)
+    if group == NamedGroup.X25519MLKEM768:
+        if len(client_share) != _MLKEM_EK + 32:
+            raise TlsError(Reason.BAD_KEY_SHARE, f"X25519MLKEM768 share of {len(client_share)} bytes")
+        try:
+            ek = mlkem.MLKEM768PublicKey.from_public_bytes(client_share[:_MLKEM_EK])
+        except ValueError:
+            raise TlsError(Reason.BAD_KEY_SHARE, "ML-KEM encapsulation key rejected") from None
+        kem_ss, ct = ek.encapsulate()
+        priv = x25519.X25519PrivateKey.from_private_bytes(random(32))
+        x_ss = _x25519_exchange(priv, client_share[_MLKEM_EK:])
+        return ct + priv.public_key().public_bytes_raw(), kem_ss + x_ss
+    raise ValueError(f"unsupported group 0x{group:04x}")

@@ -1,0 +1,383 @@
+"""Handshake messages as frozen dataclasses named as in RFC 8446 / RFC 5246.
+
+Each message has ``decode(body)`` (the handshake body, without the 4-byte
+header; the whole body must be consumed) and ``encode() -> body``. Extensions
+stay raw :class:`Extension` values in wire order, so unknown and GREASE code
+points survive; :mod:`.extensions` decodes the bodies we understand.
+Malformed input raises :class:`~https_request.wire.DecodeError`; duplicate
+extensions and a misplaced pre_shared_key raise :class:`TlsError`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..wire import DecodeError, Reader, Writer
+from .enums import ExtensionType, HandshakeType
+from .errors import Reason, TlsError
+
+__all__ = [
+    "HRR_RANDOM",
+    "Certificate",
+    "CertificateEntry",
+    "CertificateRequest",
+    "CertificateVerify",
+    "ClientHello",
+    "EncryptedExtensions",
+    "EndOfEarlyData",
+    "Extension",
+    "Finished",
+    "KeyUpdate",
+    "NewSessionTicket",
+    "ServerHello",
+    "decode_extensions",
+    "encode_extensions",
+    "find_extension",
+    "handshake_message",
+]
+
+# RFC 8446 4.1.3: ServerHello.random of a HelloRetryRequest, SHA-256("HelloRetryRequest").
+HRR_RANDOM = bytes.fromhex("cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c")
+
+
+def handshake_message(msg_type: int, body: bytes) -> bytes:
+    """Handshake header (type, uint24 length) + body."""
+    return bytes((msg_type,)) + len(body).to_bytes(3, "big") + body
+
+
+@dataclass(frozen=True, slots=True)
+class Extension:
+    """One extension: its code point and raw body."""
+
+    type: int
+    data: bytes
+
+
+def decode_extensions(r: Reader, what: str, *, psk_last: bool = False) -> tuple[Extension, ...]:
+    """``Extension extensions<0..2^16-1>``; rejects duplicates.
+
+    With ``psk_last`` (ClientHello) pre_shared_key must be the last one.
+    """
+    if not r.remaining:  # the extensions block is optional in a hello
+        return ()
+    out = _exts_from_block(r.vec(2, f"{what} extensions"), what)
+    if psk_last and any(e.type == ExtensionType.pre_shared_key for e in out[:-1]):
+        raise TlsError(Reason.PSK_NOT_LAST, what)
+    return out
+
+
+def encode_extensions(w: Writer, extensions: tuple[Extension, ...] | list[Extension]) -> None:
+    with w.prefixed(2):
+        for e in extensions:
+            w.u16(e.type)
+            w.opaque(2, e.data)
+
+
+def find_extension(extensions: tuple[Extension, ...], etype: int) -> bytes | None:
+    """The body of extension ``etype``, or None."""
+    for e in extensions:
+        if e.type == etype:
+            return e.data
+    return None
+
+
+# struct { ProtocolVersion legacy_version; Random random; opaque legacy_session_id<0..32>;
+#          CipherSuite cipher_suites<2..2^16-2>; opaque legacy_compression_methods<1..2^8-1>;
+#          Extension extensions<8..2^16-1>; } ClientHello;   (RFC 8446 4.1.2)
+@dataclass(frozen=True, slots=True)
+class ClientHello:
+    legacy_version: int
+    random: bytes
+    legacy_session_id: bytes
+    cipher_suites: tuple[int, ...]
+    legacy_compression_methods: bytes
+    extensions: tuple[Extension, ...]
+
+    msg_type = HandshakeType.CLIENT_HELLO
+
+    @classmethod
+    def decode(cls, body: bytes) -> ClientHello:
+        r = Reader(body)
+        legacy_version = r.u16("client_version")
+        random = r.take(32, "random")
+        session_id = r.opaque(1, "legacy_session_id", 0, 32)
+        suites = r.u16_list(2, "cipher_suites", 2)
+        compression = r.opaque(1, "legacy_compression_methods", 1)
+        exts = decode_extensions(r, "ClientHello", psk_last=True)
+        r.expect_end("ClientHello")
+        return cls(legacy_version, random, session_id, tuple(suites), compression, exts)
+
+    def encode(self) -> bytes:
+        w = Writer()
+        w.u16(self.legacy_version)
+        w.raw(self.random)
+        w.opaque(1, self.legacy_session_id)
+        w.u16_list(2, self.cipher_suites)
+        w.opaque(1, self.legacy_compression_methods)
+        if self.extensions:
+            encode_extensions(w, self.extensions)
+        return w.getvalue()
+
+    def ext(self, etype: int) -> bytes | None:
+        return find_extension(self.extensions, etype)
+
+
+# struct { ProtocolVersion legacy_version; Random random; opaque legacy_session_id_echo<0..32>;
+#          CipherSuite cipher_suite; uint8 legacy_compression_method;
+#          Extension extensions<6..2^16-1>; } ServerHello;   (RFC 8446 4.1.3)
+@dataclass(frozen=True, slots=True)
+class ServerHello:
+    legacy_version: int
+    random: bytes
+    legacy_session_id_echo: bytes
+    cipher_suite: int
+    legacy_compression_method: int
+    extensions: tuple[Extension, ...]
+
+    msg_type = HandshakeType.SERVER_HELLO
+
+    @property
+    def is_hello_retry_request(self) -> bool:
+        return self.random == HRR_RANDOM
+
+    @classmethod
+    def decode(cls, body: bytes) -> ServerHello:
+        r = Reader(body)
+        legacy_version = r.u16("server_version")
+        random = r.take(32, "random")
+        session_id = r.opaque(1, "legacy_session_id_echo", 0, 32)
+        suite = r.u16("cipher_suite")
+        compression = r.u8("legacy_compression_method")
+        exts = decode_extensions(r, "ServerHello")
+        r.expect_end("ServerHello")
+        return cls(legacy_version, random, session_id, suite, compression, exts)
+
+    def encode(self) -> bytes:
+        w = Writer()
+        w.u16(self.legacy_version)
+        w.raw(self.random)
+        w.opaque(1, self.legacy_session_id_echo)
+        w.u16(self.cipher_suite)
+        w.u8(self.legacy_compression_method)
+        if self.extensions:
+            encode_extensions(w, self.extensions)
+        return w.getvalue()
+
+    def ext(self, etype: int) -> bytes | None:
+        return find_extension(self.extensions, etype)
+
+
+# struct { Extension extensions<0..2^16-1>; } EncryptedExtensions;   (RFC 8446 4.3.1)
+@dataclass(frozen=True, slots=True)
+class EncryptedExtensions:
+    extensions: tuple[Extension, ...]
+
+    msg_type = HandshakeType.ENCRYPTED_EXTENSIONS
+
+    @classmethod
+    def decode(cls, body: bytes) -> EncryptedExtensions:
+        r = Reader(body)
+        if not r.remaining:
+            raise DecodeError("EncryptedExtensions", "empty body")
+        exts = decode_extensions(r, "EncryptedExtensions")
+        r.expect_end("EncryptedExtensions")
+        return cls(exts)
+
+    def encode(self) -> bytes:
+        w = Writer()
+        encode_extensions(w, self.extensions)
+        return w.getvalue()
+
+    def ext(self, etype: int) -> bytes | None:
+        return find_extension(self.extensions, etype)
+
+
+# struct { opaque certificate_request_context<0..2^8-1>;
+#          Extension extensions<2..2^16-1>; } CertificateRequest;   (RFC 8446 4.3.2)
+@dataclass(frozen=True, slots=True)
+class CertificateRequest:
+    certificate_request_context: bytes
+    extensions: tuple[Extension, ...]
+
+    msg_type = HandshakeType.CERTIFICATE_REQUEST
+
+    @classmethod
+    def decode(cls, body: bytes) -> CertificateRequest:
+        r = Reader(body)
+        ctx = r.opaque(1, "certificate_request_context")
+        if not r.remaining:
+            raise DecodeError("CertificateRequest", "missing extensions")
+        exts = decode_extensions(r, "CertificateRequest")
+        r.expect_end("CertificateRequest")
+        return cls(ctx, exts)
+
+    def encode(self) -> bytes:
+        w = Writer()
+        w.opaque(1, self.certificate_request_context)
+        encode_extensions(w, self.extensions)
+        return w.getvalue()
+
+    def ext(self, etype: int) -> bytes | None:
+        return find_extension(self.extensions, etype)
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateEntry:
+    cert_data: bytes
+    extensions: tuple[Extension, ...] = ()
+
+
+# struct { opaque certificate_request_context<0..2^8-1>;
+#          CertificateEntry certificate_list<0..2^24-1>; } Certificate;   (RFC 8446 4.4.2)
+@dataclass(frozen=True, slots=True)
+class Certificate:
+    certificate_request_context: bytes
+    certificate_list: tuple[CertificateEntry, ...]
+
+    msg_type = HandshakeType.CERTIFICATE
+
+    @classmethod
+    def decode(cls, body: bytes) -> Certificate:
+        r = Reader(body)
+        ctx = r.opaque(1, "certificate_request_context")
+        v = r.vec(3, "certificate_list")
+        entries = []
+        while v.remaining:
+            data = v.opaque(3, "cert_data", 1)
+            exts = _exts_from_block(v.vec(2, "CertificateEntry extensions"), "CertificateEntry")
+            entries.append(CertificateEntry(data, exts))
+        r.expect_end("Certificate")
+        return cls(ctx, tuple(entries))
+
+    def encode(self) -> bytes:
+        w = Writer()
+        w.opaque(1, self.certificate_request_context)
+        with w.prefixed(3):
+            for e in self.certificate_list:
+                w.opaque(3, e.cert_data)
+                encode_extensions(w, e.extensions)
+        return w.getvalue()
+
+
+# struct { SignatureScheme algorithm; opaque signature<0..2^16-1>; } CertificateVerify;
+@dataclass(frozen=True, slots=True)
+class CertificateVerify:
+    algorithm: int
+    signature: bytes
+
+    msg_type = HandshakeType.CERTIFICATE_VERIFY
+
+    @classmethod
+    def decode(cls, body: bytes) -> CertificateVerify:
+        r = Reader(body)
+        alg = r.u16("algorithm")
+        sig = r.opaque(2, "signature")
+        r.expect_end("CertificateVerify")
+        return cls(alg, sig)
+
+    def encode(self) -> bytes:
+        w = Writer()
+        w.u16(self.algorithm)
+        w.opaque(2, self.signature)
+        return w.getvalue()
+
+
+# struct { opaque verify_data[Hash.length]; } Finished;
+@dataclass(frozen=True, slots=True)
+class Finished:
+    verify_data: bytes
+
+    msg_type = HandshakeType.FINISHED
+
+    @classmethod
+    def decode(cls, body: bytes) -> Finished:
+        if not body:
+            raise DecodeError("Finished", "empty verify_data")
+        return cls(body)
+
+    def encode(self) -> bytes:
+        return self.verify_data
+
+
+# struct { uint32 ticket_lifetime; uint32 ticket_age_add; opaque ticket_nonce<0..255>;
+#          opaque ticket<1..2^16-1>; Extension extensions<0..2^16-2>; } NewSessionTicket;
+@dataclass(frozen=True, slots=True)
+class NewSessionTicket:
+    ticket_lifetime: int
+    ticket_age_add: int
+    ticket_nonce: bytes
+    ticket: bytes
+    extensions: tuple[Extension, ...]
+
+    msg_type = HandshakeType.NEW_SESSION_TICKET
+
+    @classmethod
+    def decode(cls, body: bytes) -> NewSessionTicket:
+        r = Reader(body)
+        lifetime = r.u32("ticket_lifetime")
+        age_add = r.u32("ticket_age_add")
+        nonce = r.opaque(1, "ticket_nonce")
+        ticket = r.opaque(2, "ticket", 1)
+        exts = _exts_from_block(r.vec(2, "NewSessionTicket extensions"), "NewSessionTicket")
+        r.expect_end("NewSessionTicket")
+        return cls(lifetime, age_add, nonce, ticket, exts)
+
+    def encode(self) -> bytes:
+        w = Writer()
+        w.u32(self.ticket_lifetime)
+        w.u32(self.ticket_age_add)
+        w.opaque(1, self.ticket_nonce)
+        w.opaque(2, self.ticket)
+        encode_extensions(w, self.extensions)
+        return w.getvalue()
+
+    def ext(self, etype: int) -> bytes | None:
+        return find_extension(self.extensions, etype)
+
+
+def _exts_from_block(v: Reader, what: str) -> tuple[Extension, ...]:
+    """Extensions from an already length-delimited block."""
+    out: list[Extension] = []
+    seen: set[int] = set()
+    while v.remaining:
+        etype = v.u16("extension type")
+        data = v.opaque(2, f"extension 0x{etype:04x}")
+        if etype in seen:
+            raise TlsError(Reason.DUPLICATE_EXTENSION, f"{what}: extension 0x{etype:04x} twice")
+        seen.add(etype)
+        out.append(Extension(etype, data))
+    return tuple(out)
+
+
+@dataclass(frozen=True, slots=True)
+class EndOfEarlyData:
+    msg_type = HandshakeType.END_OF_EARLY_DATA
+
+    @classmethod
+    def decode(cls, body: bytes) -> EndOfEarlyData:
+        if body:
+            raise DecodeError("EndOfEarlyData", "non-empty body")
+        return cls()
+
+    def encode(self) -> bytes:
+        return b""
+
+
+# enum { update_not_requested(0), update_requested(1) } KeyUpdateRequest;
+@dataclass(frozen=True, slots=True)
+class KeyUpdate:
+    request_update: int
+
+    msg_type = HandshakeType.KEY_UPDATE
+
+    @classmethod
+    def decode(cls, body: bytes) -> KeyUpdate:
+        r = Reader(body)
+        v = r.u8("request_update")
+        r.expect_end("KeyUpdate")
+        if v not in (0, 1):
+            raise TlsError(Reason.ILLEGAL_PARAMETER, f"KeyUpdate request_update={v}")
+        return cls(v)
+
+    def encode(self) -> bytes:
+        return bytes((self.request_update,))

@@ -1,0 +1,109 @@
+"""Record framing (RFC 8446 5.1, RFC 5246 6.2): deframing, handshake
+reassembly and fragmentation.
+
+:class:`RecordReader` pulls complete TLSPlaintext/TLSCiphertext records out of
+a byte buffer, checking the header before waiting for the body, so a record
+that announces more than the limit is refused at once. :class:`HandshakeJoiner`
+puts handshake messages back together across records and splits records that
+carry several.
+"""
+
+from __future__ import annotations
+
+from .enums import ContentType, HandshakeType
+from .errors import Reason, TlsError
+
+__all__ = ["MAX_HANDSHAKE_MESSAGE", "HandshakeJoiner", "RecordReader", "fragment"]
+
+MAX_PLAINTEXT = 1 << 14
+MAX_CIPHERTEXT = MAX_PLAINTEXT + 256
+MAX_HANDSHAKE_MESSAGE = 1 << 18
+_KNOWN_TYPES = frozenset(int(t) for t in ContentType)
+
+
+class RecordReader:
+    """Buffers inbound bytes and yields ``(content_type, header, payload)``."""
+
+    __slots__ = ("_buf", "max_length")
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+        self.max_length = MAX_CIPHERTEXT
+
+    def feed(self, data: bytes) -> None:
+        self._buf += data
+
+    @property
+    def pending(self) -> int:
+        """Bytes buffered but not yet returned as a record."""
+        return len(self._buf)
+
+    def next_record(self) -> tuple[int, bytes, bytes] | None:
+        """The next complete record, or None when more bytes are needed.
+
+        Raises TlsError on an unknown content type, a bad version or an
+        oversized record.
+        """
+        buf = self._buf
+        if len(buf) < 5:
+            if buf and buf[0] not in _KNOWN_TYPES:
+                raise TlsError(Reason.UNEXPECTED_MESSAGE, f"record of unknown content type {buf[0]}")
+            return None
+        ctype = buf[0]
+        if ctype not in _KNOWN_TYPES or ctype == ContentType.HEARTBEAT:
+            raise TlsError(Reason.UNEXPECTED_MESSAGE, f"record of unknown content type {ctype}")
+        if buf[1] != 3:
+            raise TlsError(Reason.DECODE, f"record version {buf[1]:02x}{buf[2]:02x}")
+        length = (buf[3] << 8) | buf[4]
+        if length > self.max_length:
+            raise TlsError(Reason.RECORD_OVERFLOW, f"record of {length} bytes")
+        if len(buf) < 5 + length:
+            return None
+        header = bytes(buf[:5])
+        payload = bytes(buf[5 : 5 + length])
+        del buf[: 5 + length]
+        return ctype, header, payload
+
+
+class HandshakeJoiner:
+    """Reassembles handshake messages that span or share records."""
+
+    __slots__ = ("_buf",)
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+
+    def feed(self, data: bytes) -> None:
+        self._buf += data
+
+    @property
+    def empty(self) -> bool:
+        return not self._buf
+
+    def next_message(self) -> tuple[int, bytes, bytes] | None:
+        """``(msg_type, body, whole message)`` or None if incomplete.
+
+        Raises TlsError when a message announces more than the size limit.
+        """
+        buf = self._buf
+        if len(buf) < 4:
+            return None
+        length = int.from_bytes(buf[1:4], "big")
+        if length > MAX_HANDSHAKE_MESSAGE:
+            raise TlsError(Reason.DECODE, f"handshake message type {buf[0]} of {length} bytes")
+        if len(buf) < 4 + length:
+            return None
+        whole = bytes(buf[: 4 + length])
+        del buf[: 4 + length]
+        return whole[0], whole[4:], whole
+
+
+def fragment(content_type: int, data: bytes, limit: int) -> list[bytes]:
+    """Plaintext records (legacy version 0x0303) of at most ``limit`` bytes."""
+    out = []
+    first_hello = content_type == ContentType.HANDSHAKE and data[:1] == bytes((HandshakeType.CLIENT_HELLO,))
+    version = b"\x03\x01" if first_hello else b"\x03\x03"
+    for off in range(0, max(len(data), 1), limit):
+        chunk = data[off : off + limit]
+        out.append(bytes((content_type,)) + version + len(chunk).to_bytes(2, "big") + chunk)
+    return out

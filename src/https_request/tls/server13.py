@@ -1,0 +1,491 @@
+"""The TLS 1.3 server (RFC 8446): ClientHello processing, HelloRetryRequest
+(with an optional cookie), stateless ticket resumption, 0-RTT with
+anti-replay, optional client certificates, NewSessionTicket.
+
+Flights (mbedTLS state names)::
+
+    CLIENT_HELLO          <== ClientHello          (==> HelloRetryRequest, back to CLIENT_HELLO)
+    SERVER_HELLO          ==> ServerHello EncryptedExtensions (CertificateRequest)
+                              (Certificate CertificateVerify) Finished
+    END_OF_EARLY_DATA     <== (0-RTT data) EndOfEarlyData
+    CLIENT_CERTIFICATE    <== (Certificate CertificateVerify)
+    CLIENT_FINISHED       <== Finished             ==> NewSessionTicket x N
+    HANDSHAKE_OVER
+
+The raw first ClientHello is kept in :attr:`ServerConnection.client_hello_raw`
+for servers that rate it (the howsmyssl check).
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass, field
+
+from cryptography import x509
+
+from . import extensions as X
+from .config import CertifiedKey, ServerConfig
+from .connection import Connection
+from .enums import NOT_FOR_TLS13, ProtocolVersion, PskKeyExchangeMode
+from .enums import ExtensionType as ET
+from .enums import HandshakeType as HT
+from .errors import Reason, TlsError
+from .events import EarlyDataReceived
+from .keyschedule import KeySchedule, finished_verify_data, hkdf_expand_label
+from .kx import SUPPORTED_GROUPS, server_exchange
+from .messages import (
+    HRR_RANDOM,
+    Certificate,
+    CertificateEntry,
+    CertificateRequest,
+    CertificateVerify,
+    ClientHello,
+    EncryptedExtensions,
+    Extension,
+    Finished,
+    NewSessionTicket,
+    ServerHello,
+)
+from .session import TicketState
+from .signatures import choose_scheme, sign, tls13_certificate_verify_input, verify
+from .states import EXPECTED_SERVER, HsState
+from .suites import SUITES, SuiteParams
+from .transcript import Transcript
+
+__all__ = ["ServerConnection"]
+
+S = HsState
+_MAX_TICKET_AGE_SKEW_MS = 10_000
+_SKIP_EARLY_DEFAULT = 16384 + 256 * 8
+
+
+@dataclass
+class _ServerHs:
+    transcript: Transcript = field(default_factory=Transcript)
+    ch1: ClientHello | None = None
+    hrr_sent: bool = False
+    cookie: bytes = b""
+    schedule: KeySchedule | None = None
+    c_hs: bytes = b""
+    c_early: bytes = b""
+    early_received: int = 0
+    cert_requested: bool = False
+    client_cert_pub: object = None
+    ticket_modes: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Psk:
+    state: TicketState
+    index: int
+    age_ok: bool
+
+
+class ServerConnection(Connection):
+    """A TLS server connection on :class:`ServerConfig`."""
+
+    is_client = False
+    _expected = EXPECTED_SERVER
+
+    def __init__(self, config: ServerConfig) -> None:
+        super().__init__(config)
+        self._scfg = config
+        self._hs: _ServerHs | None = _ServerHs()
+        self.state = S.CLIENT_HELLO
+        self.client_hello_raw = b""
+        self.client_hello: ClientHello | None = None
+        self.tickets_sent = 0
+
+    # ------------------------------------------------------------ ClientHello
+
+    def _parse_client_hello(self, body: bytes, whole: bytes) -> HsState:
+        hs, cfg = self._hs, self._scfg
+        assert hs is not None
+        ch = ClientHello.decode(body)
+        if hs.ch1 is None:
+            self.client_hello_raw = whole
+            self.client_hello = ch
+            self.client_random = ch.random
+        else:
+            self._check_second_hello(hs.ch1, ch)
+        raw_sv = ch.ext(ET.supported_versions)
+        versions = X.decode_supported_versions(raw_sv) if raw_sv is not None else []
+        if ProtocolVersion.TLS1_3 not in versions or ProtocolVersion.TLS1_3 not in cfg.versions:
+            shown = [hex(v) for v in versions] or hex(ch.legacy_version)
+            raise TlsError(Reason.NO_COMMON_VERSION, f"client offered {shown}")
+        if ch.legacy_compression_methods != b"\x00":
+            raise TlsError(Reason.ILLEGAL_PARAMETER, "TLS 1.3 ClientHello with compression")
+        raw_sni = ch.ext(ET.server_name)
+        self.server_name = X.decode_server_name(raw_sni) if raw_sni is not None else None
+
+        # key shares and groups (RFC 8446 4.2.8)
+        raw_groups = ch.ext(ET.supported_groups)
+        raw_shares = ch.ext(ET.key_share)
+        client_groups = X.decode_u16_list(raw_groups, "supported_groups") if raw_groups is not None else []
+        shares = X.decode_key_share_client(raw_shares) if raw_shares is not None else []
+        share_groups = [g for g, _ in shares]
+        if len(set(share_groups)) != len(share_groups):
+            raise TlsError(Reason.ILLEGAL_PARAMETER, "two key shares for one group")
+        if any(g not in client_groups for g in share_groups):
+            raise TlsError(Reason.ILLEGAL_PARAMETER, "key share for a group not in supported_groups")
+        if (raw_groups is None) != (raw_shares is None):
+            raise TlsError(Reason.MISSING_EXTENSION, "supported_groups and key_share must come together")
+
+        suite = self._choose_suite(ch)
+        psk = self._find_psk(ch, whole, suite, hs)
+        ticket_suite = psk.state.cipher_suite if psk is not None else None
+        if ticket_suite in ch.cipher_suites and ticket_suite in cfg.cipher_suites and not hs.hrr_sent:
+            suite = SUITES[ticket_suite]  # resume with the ticket's own suite
+        raw_modes = ch.ext(ET.psk_key_exchange_modes)
+        modes = X.decode_psk_modes(raw_modes) if raw_modes is not None else []
+        hs.ticket_modes = tuple(m for m in modes if m in cfg.psk_modes)
+
+        group = next((g for g in cfg.groups if g in share_groups and g in SUPPORTED_GROUPS), None)
+        use_dhe = True
+        if psk is not None and PskKeyExchangeMode.psk_dhe_ke not in hs.ticket_modes:
+            use_dhe = False
+        if use_dhe and group is None:
+            common = next((g for g in cfg.groups if g in client_groups and g in SUPPORTED_GROUPS), None)
+            if common is not None and hs.ch1 is None:
+                return self._write_hello_retry_request(ch, whole, suite, common, hs)
+            if psk is not None and PskKeyExchangeMode.psk_ke in hs.ticket_modes:
+                use_dhe = False
+            elif common is not None:
+                raise TlsError(Reason.ILLEGAL_PARAMETER, "second ClientHello still has no usable key share")
+            else:
+                raise TlsError(Reason.NO_COMMON_GROUP, f"client groups {[hex(g) for g in client_groups]}")
+        if hs.hrr_sent and cfg.hrr_cookie:
+            raw_cookie = ch.ext(ET.cookie)
+            if raw_cookie is None or not hmac.compare_digest(X.decode_cookie(raw_cookie), hs.cookie):
+                raise TlsError(Reason.ILLEGAL_PARAMETER, "HelloRetryRequest cookie missing or wrong")
+
+        cert: CertifiedKey | None = None
+        scheme = None
+        if psk is None:
+            raw_sig = ch.ext(ET.signature_algorithms)
+            if raw_sig is None:
+                raise TlsError(Reason.MISSING_EXTENSION, "ClientHello without signature_algorithms")
+            offered = X.decode_u16_list(raw_sig, "signature_algorithms")
+            for ck in cfg.certificates:
+                scheme = choose_scheme(ck.key, offered, cfg.signature_schemes, tls13=True)
+                if scheme is not None:
+                    cert = ck
+                    break
+            if cert is None or scheme is None:
+                raise TlsError(Reason.NO_COMMON_SIGNATURE, f"client schemes {[hex(s) for s in offered]}")
+        self._choose_alpn(ch, psk)
+
+        # ---- the server's flight
+        self.negotiated_version = ProtocolVersion.TLS1_3
+        self.cipher_suite = suite.id
+        self._suite = suite
+        if not hs.hrr_sent:
+            hs.transcript.set_hash(suite.hash_name)
+        hs.transcript.add(whole)
+        ks = KeySchedule(suite.hash_name, psk.state.secret if psk is not None else None)
+        hs.schedule = ks
+        self.resumed = psk is not None
+        early = self._accept_early_data(ch, psk, suite, hs)
+        if early:
+            hs.c_early = ks.derive(b"c e traffic", hs.transcript.digest())
+            self._keylog("CLIENT_EARLY_TRAFFIC_SECRET", hs.c_early)
+        elif ch.ext(ET.early_data) is not None:
+            self._skip_budget = max(cfg.max_early_data, _SKIP_EARLY_DEFAULT)
+
+        self._set_state(S.SERVER_HELLO)
+        shared: bytes | None = None
+        sh_exts = [Extension(ET.supported_versions, ProtocolVersion.TLS1_3.to_bytes(2, "big"))]
+        if use_dhe:
+            assert group is not None
+            client_kx = dict(shares)[group]
+            server_kx, shared = server_exchange(group, client_kx, cfg.random)
+            self.group = group
+            sh_exts.append(Extension(ET.key_share, X.encode_key_share_entry(group, server_kx)))
+        if psk is not None:
+            sh_exts.append(Extension(ET.pre_shared_key, psk.index.to_bytes(2, "big")))
+        sh = ServerHello(0x0303, cfg.random(32), ch.legacy_session_id, suite.id, 0, tuple(sh_exts))
+        self._log_write("server hello")
+        hs.transcript.add(self._queue_handshake(HT.SERVER_HELLO, sh.encode()))
+        if ch.legacy_session_id and not hs.hrr_sent:
+            self._set_state(S.SERVER_CCS_AFTER_SERVER_HELLO)
+            self._send_ccs()
+        ks.handshake_stage(shared)
+        th = hs.transcript.digest()
+        hs.c_hs = ks.derive(b"c hs traffic", th)
+        s_hs = ks.derive(b"s hs traffic", th)
+        self._keylog("CLIENT_HANDSHAKE_TRAFFIC_SECRET", hs.c_hs)
+        self._keylog("SERVER_HANDSHAKE_TRAFFIC_SECRET", s_hs)
+        self._set_write_key(s_hs)
+
+        self._set_state(S.ENCRYPTED_EXTENSIONS)
+        self._log_write("encrypted extensions")
+        ee: list[Extension] = []
+        if self.server_name is not None and not self.resumed:
+            ee.append(Extension(ET.server_name, b""))
+        if self.alpn_protocol is not None:
+            ee.append(Extension(ET.application_layer_protocol_negotiation, X.encode_alpn([self.alpn_protocol])))
+        if early:
+            ee.append(Extension(ET.early_data, b""))
+        hs.transcript.add(self._queue_handshake(HT.ENCRYPTED_EXTENSIONS, EncryptedExtensions(tuple(ee)).encode()))
+        if cert is not None and scheme is not None:
+            if cfg.request_client_certificate:
+                self._set_state(S.CERTIFICATE_REQUEST)
+                self._log_write("certificate request")
+                sig_ext = Extension(ET.signature_algorithms, X.encode_u16_list(cfg.signature_schemes))
+                cr = CertificateRequest(b"", (sig_ext,))
+                hs.transcript.add(self._queue_handshake(HT.CERTIFICATE_REQUEST, cr.encode()))
+                hs.cert_requested = True
+            self._set_state(S.SERVER_CERTIFICATE)
+            self._log_write("certificate")
+            entries = tuple(CertificateEntry(d) for d in cert.chain_der)
+            hs.transcript.add(self._queue_handshake(HT.CERTIFICATE, Certificate(b"", entries).encode()))
+            self._set_state(S.CERTIFICATE_VERIFY)
+            self._log_write("certificate verify")
+            data = tls13_certificate_verify_input(hs.transcript.digest(), server=True)
+            sig = cfg.signer(scheme, data) if cfg.signer is not None else sign(cert.key, scheme, data)
+            hs.transcript.add(self._queue_handshake(HT.CERTIFICATE_VERIFY, CertificateVerify(scheme, sig).encode()))
+        self._set_state(S.SERVER_FINISHED)
+        self._log_write("finished")
+        verify_data = finished_verify_data(suite.hash_name, s_hs, hs.transcript.digest())
+        hs.transcript.add(self._queue_handshake(HT.FINISHED, verify_data))
+        ks.master_stage()
+        th = hs.transcript.digest()
+        c_ap = ks.derive(b"c ap traffic", th)
+        s_ap = ks.derive(b"s ap traffic", th)
+        self._keylog("CLIENT_TRAFFIC_SECRET_0", c_ap)
+        self._keylog("SERVER_TRAFFIC_SECRET_0", s_ap)
+        self._keylog("EXPORTER_SECRET", ks.derive(b"exp master", th))
+        self._app_read_secret, self._app_write_secret = c_ap, s_ap
+        self._set_write_key(s_ap)
+        if early:
+            self.early_data_accepted = True
+            self._set_read_key(hs.c_early)
+            return S.END_OF_EARLY_DATA
+        self._set_read_key(hs.c_hs)
+        return S.CLIENT_CERTIFICATE if hs.cert_requested else S.CLIENT_FINISHED
+
+    def _log_write(self, what: str) -> None:
+        if self._dbg.threshold >= 2:
+            self._dbg.msg(2, f"=> write {what}")
+
+    def _check_second_hello(self, ch1: ClientHello, ch2: ClientHello) -> None:
+        """RFC 8446 4.1.2: the second ClientHello repeats the first, except for
+        key_share, early_data (removed), cookie, pre_shared_key and padding."""
+        if ch2.random != ch1.random or ch2.legacy_session_id != ch1.legacy_session_id:
+            raise TlsError(Reason.ILLEGAL_PARAMETER, "second ClientHello changed random or session id")
+        if ch2.cipher_suites != ch1.cipher_suites:
+            raise TlsError(Reason.ILLEGAL_PARAMETER, "second ClientHello changed the cipher suites")
+        if ch2.ext(ET.early_data) is not None:
+            raise TlsError(Reason.ILLEGAL_PARAMETER, "early_data after HelloRetryRequest")
+        skip = {ET.key_share, ET.early_data, ET.cookie, ET.pre_shared_key, ET.padding}
+        a = [e for e in ch1.extensions if e.type not in skip]
+        b = [e for e in ch2.extensions if e.type not in skip]
+        if a != b:
+            raise TlsError(Reason.ILLEGAL_PARAMETER, "second ClientHello changed its extensions")
+
+    def _choose_suite(self, ch: ClientHello) -> SuiteParams:
+        for s in self._scfg.cipher_suites:
+            p = SUITES.get(s)
+            if p is not None and p.tls13 and s in ch.cipher_suites:
+                return p
+        raise TlsError(Reason.NO_COMMON_SUITE, f"client suites {[hex(s) for s in ch.cipher_suites]}")
+
+    def _choose_alpn(self, ch: ClientHello, psk: _Psk | None) -> None:
+        raw = ch.ext(ET.application_layer_protocol_negotiation)
+        ours = self._scfg.alpn_protocols
+        if raw is None or not ours:
+            return
+        theirs = X.decode_alpn(raw)
+        chosen = next((p for p in ours if p in theirs), None)
+        if chosen is None:
+            raise TlsError(Reason.NO_COMMON_ALPN, f"client offered {theirs}")
+        self.alpn_protocol = chosen
+
+    def _write_hello_retry_request(
+        self, ch: ClientHello, whole: bytes, suite: SuiteParams, group: int, hs: _ServerHs
+    ) -> HsState:
+        cfg = self._scfg
+        self._set_state(S.HELLO_RETRY_REQUEST)
+        self._log_write("hello retry request")
+        hs.ch1 = ch
+        hs.hrr_sent = True
+        hs.transcript.set_hash(suite.hash_name)
+        hs.transcript.add(whole)
+        hs.transcript.restart_for_hrr()
+        exts = [
+            Extension(ET.supported_versions, ProtocolVersion.TLS1_3.to_bytes(2, "big")),
+            Extension(ET.key_share, group.to_bytes(2, "big")),
+        ]
+        if cfg.hrr_cookie:
+            hs.cookie = cfg.random(32)
+            exts.append(Extension(ET.cookie, X.encode_cookie(hs.cookie)))
+        hrr = ServerHello(0x0303, HRR_RANDOM, ch.legacy_session_id, suite.id, 0, tuple(exts))
+        hs.transcript.add(self._queue_handshake(HT.SERVER_HELLO, hrr.encode()))
+        self._suite = suite
+        self.cipher_suite = suite.id
+        if ch.legacy_session_id:
+            self._set_state(S.SERVER_CCS_AFTER_HELLO_RETRY_REQUEST)
+            self._send_ccs()
+        if ch.ext(ET.early_data) is not None:
+            self._skip_budget = max(cfg.max_early_data, _SKIP_EARLY_DEFAULT)
+        return S.CLIENT_HELLO
+
+    def _ccs_ok_before_hello(self) -> bool:
+        return self._hs is not None and self._hs.hrr_sent
+
+    # ---------------------------------------------------------- resumption
+
+    def _find_psk(self, ch: ClientHello, whole: bytes, suite: SuiteParams, hs: _ServerHs) -> _Psk | None:
+        cfg = self._scfg
+        raw = ch.ext(ET.pre_shared_key)
+        if raw is None:
+            return None
+        if ch.ext(ET.psk_key_exchange_modes) is None:
+            raise TlsError(Reason.MISSING_EXTENSION, "pre_shared_key without psk_key_exchange_modes")
+        offered = X.decode_offered_psks(raw)
+        if cfg.ticket_keys is None:
+            return None
+        now = cfg.now()
+        for index, ident in enumerate(offered.identities):
+            opened = cfg.ticket_keys.open(ident.identity, now)
+            if opened is None:
+                continue
+            state = TicketState.decode(opened[0])
+            if state is None or state.version != ProtocolVersion.TLS1_3 or state.cipher_suite not in SUITES:
+                continue
+            if SUITES[state.cipher_suite].hash_name != suite.hash_name and state.cipher_suite not in ch.cipher_suites:
+                continue
+            ticket_hash = SUITES[state.cipher_suite].hash_name
+            if hs.hrr_sent and ticket_hash != hs.transcript.hash_name:
+                continue
+            if now >= state.issued_at + state.lifetime or now < state.issued_at - 60:
+                continue
+            if (state.server_name or None) != (self.server_name or None):
+                continue
+            # binder over the truncated ClientHello (RFC 8446 4.2.11.2)
+            truncated = whole[: len(whole) - X.binders_length(offered.binders)]
+            if hs.hrr_sent:
+                th = hs.transcript.digest_with(truncated)
+            else:
+                t = Transcript()
+                t.set_hash(ticket_hash)
+                t.add(truncated)
+                th = t.digest()
+            binder_key = KeySchedule(ticket_hash, state.secret).binder_key()
+            if not hmac.compare_digest(finished_verify_data(ticket_hash, binder_key, th), offered.binders[index]):
+                raise TlsError(Reason.BAD_BINDER, f"binder of PSK identity {index}")
+            age = (ident.obfuscated_ticket_age - state.ticket_age_add) & 0xFFFFFFFF
+            actual = int((now - state.issued_at) * 1000)
+            return _Psk(state, index, abs(actual - age) <= _MAX_TICKET_AGE_SKEW_MS)
+        return None
+
+    def _accept_early_data(self, ch: ClientHello, psk: _Psk | None, suite: SuiteParams, hs: _ServerHs) -> bool:
+        cfg = self._scfg
+        if ch.ext(ET.early_data) is None or psk is None or hs.hrr_sent:
+            return False
+        st = psk.state
+        ok = (
+            cfg.max_early_data > 0 and st.max_early_data > 0 and psk.index == 0 and psk.age_ok
+            and st.cipher_suite == suite.id and st.alpn_protocol == (self.alpn_protocol or "")
+        )
+        if ok and not cfg.anti_replay.claim(st.ticket_id, st.issued_at + st.lifetime, cfg.now()):
+            if self._dbg.threshold >= 2:
+                self._dbg.msg(2, "early data refused: ticket already used for 0-RTT")
+            ok = False
+        if self._dbg.threshold >= 2:
+            self._dbg.msg(2, f"early data {'accepted' if ok else 'rejected'}")
+        return ok
+
+    # ------------------------------------------------------------ client flight
+
+    def _handle_application_data(self, data: bytes) -> None:
+        hs = self._hs
+        if self.state == S.END_OF_EARLY_DATA and hs is not None:
+            hs.early_received += len(data)
+            if hs.early_received > self._scfg.max_early_data:
+                raise TlsError(Reason.EARLY_DATA_TOO_LARGE, f"{hs.early_received} bytes of early data")
+            if data:
+                self._events.append(EarlyDataReceived(data))
+            return
+        super()._handle_application_data(data)
+
+    def _parse_end_of_early_data(self, body: bytes, whole: bytes) -> HsState:
+        hs = self._hs
+        assert hs is not None
+        if body:
+            raise TlsError(Reason.DECODE, "EndOfEarlyData with a body")
+        hs.transcript.add(whole)
+        self._set_read_key(hs.c_hs)
+        return S.CLIENT_CERTIFICATE if hs.cert_requested else S.CLIENT_FINISHED
+
+    def _parse_client_certificate(self, body: bytes, whole: bytes) -> HsState:
+        hs, cfg = self._hs, self._scfg
+        assert hs is not None
+        cert = Certificate.decode(body)
+        if cert.certificate_request_context:
+            raise TlsError(Reason.ILLEGAL_PARAMETER, "unexpected certificate_request_context")
+        hs.transcript.add(whole)
+        if not cert.certificate_list:
+            if cfg.require_client_certificate:
+                raise TlsError(Reason.CERT_REQUIRED, "client sent no certificate")
+            return S.CLIENT_FINISHED
+        chain = tuple(e.cert_data for e in cert.certificate_list)
+        if cfg.client_verifier is not None:
+            cfg.client_verifier.verify(chain, None, cfg.now(), server=False)
+        self.peer_certificates = chain
+        try:
+            hs.client_cert_pub = x509.load_der_x509_certificate(chain[0]).public_key()
+        except ValueError as exc:
+            raise TlsError(Reason.CERT_BAD, f"cannot parse the client certificate: {exc}") from None
+        return S.CLIENT_CERTIFICATE_VERIFY
+
+    def _parse_client_certificate_verify(self, body: bytes, whole: bytes) -> HsState:
+        hs, cfg = self._hs, self._scfg
+        assert hs is not None
+        cv = CertificateVerify.decode(body)
+        if cv.algorithm not in cfg.signature_schemes or cv.algorithm in NOT_FOR_TLS13:
+            raise TlsError(Reason.ILLEGAL_PARAMETER, f"CertificateVerify with scheme 0x{cv.algorithm:04x}")
+        data = tls13_certificate_verify_input(hs.transcript.digest(), server=False)
+        verify(hs.client_cert_pub, cv.algorithm, data, cv.signature)  # type: ignore[arg-type]
+        hs.transcript.add(whole)
+        return S.CLIENT_FINISHED
+
+    def _parse_client_finished(self, body: bytes, whole: bytes) -> HsState:
+        hs, suite = self._hs, self._suite
+        assert hs is not None and suite is not None and hs.schedule is not None
+        fin = Finished.decode(body)
+        expected = finished_verify_data(suite.hash_name, hs.c_hs, hs.transcript.digest())
+        if not hmac.compare_digest(expected, fin.verify_data):
+            raise TlsError(Reason.BAD_FINISHED, "client Finished")
+        hs.transcript.add(whole)
+        self._set_read_key(self._app_read_secret)
+        res_master = hs.schedule.derive(b"res master", hs.transcript.digest())
+        hs.schedule.secret = b""
+        modes = hs.ticket_modes
+        self._hs = None
+        self._complete_handshake()
+        if self._scfg.ticket_keys is not None and modes:
+            self._write_new_session_tickets(res_master, suite)
+        return S.HANDSHAKE_OVER
+
+    def _write_new_session_tickets(self, res_master: bytes, suite: SuiteParams) -> None:
+        cfg = self._scfg
+        assert cfg.ticket_keys is not None and self.cipher_suite is not None
+        now = cfg.now()
+        for i in range(cfg.num_tickets):
+            self._log_write("new session ticket")
+            nonce = i.to_bytes(8, "big")
+            psk = hkdf_expand_label(suite.hash_name, res_master, b"resumption", nonce, suite.hash_len)
+            age_add = int.from_bytes(cfg.random(4), "big")
+            state = TicketState(
+                ProtocolVersion.TLS1_3, self.cipher_suite, psk, now, age_add, cfg.ticket_lifetime,
+                cfg.max_early_data, self.alpn_protocol or "", self.server_name or "", cfg.random(16),
+            )
+            ticket = cfg.ticket_keys.seal(state.encode(), now)
+            exts: tuple[Extension, ...] = ()
+            if cfg.max_early_data:
+                exts = (Extension(ET.early_data, X.encode_max_early_data(cfg.max_early_data)),)
+            nst = NewSessionTicket(cfg.ticket_lifetime, age_add, nonce, ticket, exts)
+            self._queue_handshake(HT.NEW_SESSION_TICKET, nst.encode())
+            self.tickets_sent += 1
+        self._flush_handshake()

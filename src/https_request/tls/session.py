@@ -1,0 +1,331 @@
+"""Sessions and tickets: the client's resumable session, the server's ticket
+keys and ticket contents, and 0-RTT anti-replay.
+
+Theory of operation
+-------------------
+*Client.* A :class:`Session` is everything needed to resume: the ticket, the
+PSK (TLS 1.3) or master secret (TLS 1.2), the suite, the server name and the
+ticket's timing. :meth:`Session.to_bytes` gives a versioned, checksummed
+encoding that another process can load with :meth:`Session.from_bytes`;
+anything corrupt or foreign raises :class:`SessionError`.
+
+*Server.* Tickets are stateless: :class:`TicketState` (the server's view of a
+session) is sealed with AES-256-GCM under a named key from :class:`TicketKeys`,
+which holds a current and a previous key and rolls to a new one every
+``lifetime`` seconds of the injected clock, so a ticket lives at most two
+lifetimes. A ticket that fails to open is simply not accepted (never an
+error). :class:`MemoryAntiReplay` makes each ticket usable for early data at
+most once within its lifetime.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from ..wire import DecodeError, Reader, Writer
+
+__all__ = [
+    "AntiReplay",
+    "MemoryAntiReplay",
+    "Session",
+    "SessionError",
+    "TicketKeys",
+    "TicketState",
+]
+
+_SESSION_MAGIC = b"HRQSESS"
+_SESSION_FORMAT = 1
+_KEYS_MAGIC = b"HRQTKEYS"
+_KEYS_FORMAT = 1
+_TICKET_FORMAT = 1
+_NAME_LEN = 16
+_NONCE_LEN = 12
+
+
+class SessionError(ValueError):
+    """A saved session or ticket-key blob is corrupt, foreign or unsupported."""
+
+
+def _checksummed(magic: bytes, fmt: int, body: bytes) -> bytes:
+    head = magic + bytes((fmt,))
+    return head + body + hashlib.sha256(head + body).digest()[:8]
+
+
+def _unwrap(blob: bytes, magic: bytes, fmt: int, what: str) -> bytes:
+    if not blob.startswith(magic):
+        raise SessionError(f"not a {what} (bad magic)")
+    if len(blob) < len(magic) + 1 + 8:
+        raise SessionError(f"{what} truncated")
+    if blob[len(magic)] != fmt:
+        raise SessionError(f"{what} format {blob[len(magic)]} is not supported (expected {fmt})")
+    body, check = blob[len(magic) + 1 : -8], blob[-8:]
+    if not hmac.compare_digest(hashlib.sha256(blob[:-8]).digest()[:8], check):
+        raise SessionError(f"{what} checksum mismatch (corrupt file?)")
+    return body
+
+
+@dataclass(frozen=True)
+class Session:
+    """A resumable client session (TLS 1.3 ticket, or TLS 1.2 ticket / session ID).
+
+    ``secret`` is the resumption PSK (TLS 1.3) or the master secret (TLS 1.2).
+    ``received_at`` is the client clock (Unix seconds) when the ticket arrived.
+    """
+
+    version: int
+    cipher_suite: int
+    server_name: str
+    secret: bytes
+    ticket: bytes = b""
+    ticket_age_add: int = 0
+    lifetime: int = 0
+    received_at: float = 0.0
+    max_early_data: int = 0
+    alpn_protocol: str = ""
+    session_id: bytes = b""
+    extended_master_secret: bool = False
+
+    def expired(self, now: float) -> bool:
+        """True when the ticket's lifetime is over (or it has none and no session ID)."""
+        if self.lifetime:
+            return now >= self.received_at + self.lifetime
+        return not self.session_id
+
+    def obfuscated_age(self, now: float) -> int:
+        """obfuscated_ticket_age for the pre_shared_key extension (RFC 8446 4.2.11.1)."""
+        age_ms = max(0, int((now - self.received_at) * 1000))
+        return (age_ms + self.ticket_age_add) & 0xFFFFFFFF
+
+    def to_bytes(self) -> bytes:
+        """Versioned, checksummed encoding (contains secrets: store it 0600)."""
+        w = Writer()
+        w.u16(self.version)
+        w.u16(self.cipher_suite)
+        w.opaque(1, self.server_name.encode("idna") if self.server_name else b"")
+        w.opaque(1, self.secret)
+        w.opaque(2, self.ticket)
+        w.u32(self.ticket_age_add)
+        w.u32(self.lifetime)
+        w.u64(int(self.received_at * 1000))
+        w.u32(self.max_early_data)
+        w.opaque(1, self.alpn_protocol.encode())
+        w.opaque(1, self.session_id)
+        w.u8(1 if self.extended_master_secret else 0)
+        return _checksummed(_SESSION_MAGIC, _SESSION_FORMAT, w.getvalue())
+
+    @classmethod
+    def from_bytes(cls, blob: bytes) -> Session:
+        """Load :meth:`to_bytes` output. Raises SessionError when corrupt or foreign."""
+        body = _unwrap(blob, _SESSION_MAGIC, _SESSION_FORMAT, "saved session")
+        try:
+            r = Reader(body)
+            version = r.u16("version")
+            suite = r.u16("cipher_suite")
+            name = r.opaque(1, "server_name").decode("idna")
+            secret = r.opaque(1, "secret", 1)
+            ticket = r.opaque(2, "ticket")
+            age_add = r.u32("ticket_age_add")
+            lifetime = r.u32("lifetime")
+            received_ms = r.u64("received_at")
+            max_early = r.u32("max_early_data")
+            alpn = r.opaque(1, "alpn").decode()
+            session_id = r.opaque(1, "session_id", 0, 32)
+            flags = r.u8("flags")
+            r.expect_end("saved session")
+        except (DecodeError, UnicodeError) as exc:
+            raise SessionError(f"saved session is malformed: {exc}") from None
+        if version not in (0x0303, 0x0304):
+            raise SessionError(f"saved session has unknown version 0x{version:04x}")
+        return cls(
+            version, suite, name, secret, ticket, age_add, lifetime, received_ms / 1000, max_early, alpn,
+            session_id, bool(flags & 1),
+        )
+
+
+@dataclass(frozen=True)
+class TicketState:
+    """What the server seals into a ticket (its view of a resumable session)."""
+
+    version: int
+    cipher_suite: int
+    secret: bytes
+    issued_at: float
+    ticket_age_add: int
+    lifetime: int
+    max_early_data: int
+    alpn_protocol: str
+    server_name: str
+    ticket_id: bytes
+    extended_master_secret: bool = False
+
+    def encode(self) -> bytes:
+        w = Writer()
+        w.u8(_TICKET_FORMAT)
+        w.u16(self.version)
+        w.u16(self.cipher_suite)
+        w.opaque(1, self.secret)
+        w.u64(int(self.issued_at * 1000))
+        w.u32(self.ticket_age_add)
+        w.u32(self.lifetime)
+        w.u32(self.max_early_data)
+        w.opaque(1, self.alpn_protocol.encode())
+        w.opaque(1, self.server_name.encode("idna") if self.server_name else b"")
+        w.opaque(1, self.ticket_id)
+        w.u8(1 if self.extended_master_secret else 0)
+        return w.getvalue()
+
+    @classmethod
+    def decode(cls, data: bytes) -> TicketState | None:
+        """None when the plaintext is not a ticket state we understand."""
+        try:
+            r = Reader(data)
+            if r.u8("format") != _TICKET_FORMAT:
+                return None
+            state = cls(
+                version=r.u16(),
+                cipher_suite=r.u16(),
+                secret=r.opaque(1, "secret", 1),
+                issued_at=r.u64() / 1000,
+                ticket_age_add=r.u32(),
+                lifetime=r.u32(),
+                max_early_data=r.u32(),
+                alpn_protocol=r.opaque(1).decode(),
+                server_name=r.opaque(1).decode("idna"),
+                ticket_id=r.opaque(1),
+                extended_master_secret=bool(r.u8() & 1),
+            )
+            r.expect_end("ticket")
+            return state
+        except (DecodeError, UnicodeError):
+            return None
+
+
+@dataclass
+class _Key:
+    name: bytes
+    key: bytes
+    created: float
+
+
+class TicketKeys:
+    """A current and a previous ticket key, rotated every ``lifetime`` seconds.
+
+    ``random`` supplies key material (inject a seeded one in tests). The
+    holder is not thread-safe; one per event loop or process.
+    """
+
+    def __init__(self, random: Callable[[int], bytes], lifetime: int = 86400, now: float = 0.0) -> None:
+        if lifetime <= 0:
+            raise ValueError("ticket lifetime must be positive")
+        self._random = random
+        self.lifetime = lifetime
+        self._current = self._new(now)
+        self._previous: _Key | None = None
+
+    def _new(self, now: float) -> _Key:
+        return _Key(self._random(_NAME_LEN), self._random(32), now)
+
+    def rotate(self, now: float) -> bool:
+        """Roll to a new key if the current one is a lifetime old; True if it did."""
+        if now < self._current.created + self.lifetime:
+            return False
+        if now >= self._current.created + 2 * self.lifetime:
+            self._previous = None  # both keys are stale
+        else:
+            self._previous = self._current
+        self._current = self._new(now)
+        return True
+
+    def seal(self, plaintext: bytes, now: float) -> bytes:
+        """Encrypt a ticket under the current key: name | nonce | AEAD(plaintext)."""
+        self.rotate(now)
+        k = self._current
+        nonce = self._random(_NONCE_LEN)
+        return k.name + nonce + AESGCM(k.key).encrypt(nonce, plaintext, k.name)
+
+    def open(self, ticket: bytes, now: float) -> tuple[bytes, bool] | None:
+        """(plaintext, sealed_with_previous_key) or None; never raises on garbage."""
+        self.rotate(now)
+        if len(ticket) < _NAME_LEN + _NONCE_LEN + 16:
+            return None
+        name = ticket[:_NAME_LEN]
+        for k, old in ((self._current, False), (self._previous, True)):
+            if k is not None and hmac.compare_digest(k.name, name):
+                nonce = ticket[_NAME_LEN : _NAME_LEN + _NONCE_LEN]
+                try:
+                    return AESGCM(k.key).decrypt(nonce, ticket[_NAME_LEN + _NONCE_LEN :], name), old
+                except InvalidTag:
+                    return None
+        return None
+
+    def to_bytes(self) -> bytes:
+        """Serialise both keys (secret: store 0600)."""
+        w = Writer()
+        w.u32(self.lifetime)
+        for k in (self._current, self._previous):
+            if k is None:
+                w.u8(0)
+                continue
+            w.u8(1)
+            w.raw(k.name)
+            w.raw(k.key)
+            w.u64(int(k.created * 1000))
+        return _checksummed(_KEYS_MAGIC, _KEYS_FORMAT, w.getvalue())
+
+    @classmethod
+    def from_bytes(cls, blob: bytes, random: Callable[[int], bytes]) -> TicketKeys:
+        """Load :meth:`to_bytes` output. Raises SessionError when corrupt."""
+        body = _unwrap(blob, _KEYS_MAGIC, _KEYS_FORMAT, "ticket key file")
+        try:
+            r = Reader(body)
+            lifetime = r.u32("lifetime")
+            keys: list[_Key | None] = []
+            for _ in range(2):
+                if r.u8("present"):
+                    keys.append(_Key(r.take(_NAME_LEN), r.take(32), r.u64() / 1000))
+                else:
+                    keys.append(None)
+            r.expect_end("ticket key file")
+        except DecodeError as exc:
+            raise SessionError(f"ticket key file is malformed: {exc}") from None
+        if keys[0] is None or lifetime == 0:
+            raise SessionError("ticket key file has no current key")
+        obj = cls.__new__(cls)
+        obj._random = random
+        obj.lifetime = lifetime
+        obj._current = keys[0]
+        obj._previous = keys[1]
+        return obj
+
+
+class AntiReplay(Protocol):
+    """Single use of a ticket for 0-RTT (RFC 8446 8.1)."""
+
+    def claim(self, ticket_id: bytes, expires_at: float, now: float) -> bool:
+        """True the first time ``ticket_id`` is claimed before ``expires_at``."""
+        ...
+
+
+@dataclass
+class MemoryAntiReplay:
+    """In-process single-use record, bounded: when full, early data is refused."""
+
+    max_entries: int = 100_000
+    _seen: dict[bytes, float] = field(default_factory=dict)
+
+    def claim(self, ticket_id: bytes, expires_at: float, now: float) -> bool:
+        if len(self._seen) >= self.max_entries:
+            self._seen = {k: v for k, v in self._seen.items() if v > now}
+            if len(self._seen) >= self.max_entries:
+                return False
+        if ticket_id in self._seen and self._seen[ticket_id] > now:
+            return False
+        self._seen[ticket_id] = expires_at
+        return True

@@ -1,0 +1,220 @@
+"""Handshake signatures by TLS SignatureScheme, on ``cryptography`` primitives.
+
+One table (:data:`_SCHEMES`) says what each scheme means: the key type, the
+hash, the padding and, for ECDSA in TLS 1.3, the curve the scheme is bound to.
+:func:`sign` and :func:`verify` refuse a scheme that does not fit the key with
+``ILLEGAL_PARAMETER``; a signature that does not verify is ``BAD_SIGNATURE``.
+
+Rules, per RFC 8446 section 4.2.3 and RFC 5246 section 7.4.1.4.1:
+
+* RSASSA-PSS ``rsa_pss_rsae_*`` uses MGF1 with the same hash and a salt as
+  long as the hash. ``rsa_pss_pss_*`` (keys restricted to PSS in their SPKI)
+  is not supported and is refused.
+* ``rsa_pkcs1_*`` is not allowed for TLS 1.3 CertificateVerify:
+  :func:`choose_scheme` never picks it when ``tls13`` is set.
+* ``rsa_pkcs1_sha1`` and ``ecdsa_sha1`` exist only for verifying TLS 1.2
+  peers; :func:`verify` accepts them only with ``allow_legacy=True``, which
+  also lifts the TLS 1.3 binding of an ECDSA scheme to one curve (in TLS 1.2
+  ``ecdsa_secp256r1_sha256`` just means "ECDSA with SHA-256").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
+
+from .enums import NOT_FOR_TLS13
+from .enums import SignatureScheme as SS
+from .errors import Reason, TlsError
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.types import (
+        CertificateIssuerPrivateKeyTypes,
+        CertificateIssuerPublicKeyTypes,
+        CertificatePublicKeyTypes,
+    )
+
+__all__ = [
+    "LEGACY_SCHEMES",
+    "choose_scheme",
+    "schemes_for_key",
+    "sign",
+    "tls13_certificate_verify_input",
+    "verify",
+]
+
+_RSA, _RSA_PSS, _ECDSA, _ED25519, _ED448 = "rsa_pkcs1", "rsa_pss", "ecdsa", "ed25519", "ed448"
+
+
+@dataclass(frozen=True)
+class _Scheme:
+    kind: str
+    hash: type[hashes.HashAlgorithm] | None
+    curve: str | None = None  # the curve a TLS 1.3 ECDSA scheme is bound to
+
+
+_SCHEMES: dict[int, _Scheme] = {
+    SS.rsa_pkcs1_sha1: _Scheme(_RSA, hashes.SHA1),
+    SS.rsa_pkcs1_sha256: _Scheme(_RSA, hashes.SHA256),
+    SS.rsa_pkcs1_sha384: _Scheme(_RSA, hashes.SHA384),
+    SS.rsa_pkcs1_sha512: _Scheme(_RSA, hashes.SHA512),
+    SS.ecdsa_sha1: _Scheme(_ECDSA, hashes.SHA1),
+    SS.ecdsa_secp256r1_sha256: _Scheme(_ECDSA, hashes.SHA256, "secp256r1"),
+    SS.ecdsa_secp384r1_sha384: _Scheme(_ECDSA, hashes.SHA384, "secp384r1"),
+    SS.ecdsa_secp521r1_sha512: _Scheme(_ECDSA, hashes.SHA512, "secp521r1"),
+    SS.rsa_pss_rsae_sha256: _Scheme(_RSA_PSS, hashes.SHA256),
+    SS.rsa_pss_rsae_sha384: _Scheme(_RSA_PSS, hashes.SHA384),
+    SS.rsa_pss_rsae_sha512: _Scheme(_RSA_PSS, hashes.SHA512),
+    SS.ed25519: _Scheme(_ED25519, None),
+    SS.ed448: _Scheme(_ED448, None),
+}
+
+LEGACY_SCHEMES: frozenset[int] = frozenset({SS.rsa_pkcs1_sha1, SS.ecdsa_sha1})
+"""SHA-1 schemes: verification of TLS 1.2 peers only (``allow_legacy``)."""
+
+_RSA_PREFERENCE = (
+    SS.rsa_pss_rsae_sha256,
+    SS.rsa_pss_rsae_sha384,
+    SS.rsa_pss_rsae_sha512,
+    SS.rsa_pkcs1_sha256,
+    SS.rsa_pkcs1_sha384,
+    SS.rsa_pkcs1_sha512,
+)
+_EC_PREFERENCE: dict[str, int] = {
+    "secp256r1": SS.ecdsa_secp256r1_sha256,
+    "secp384r1": SS.ecdsa_secp384r1_sha384,
+    "secp521r1": SS.ecdsa_secp521r1_sha512,
+}
+
+_CV_CONTEXT = {True: b"TLS 1.3, server CertificateVerify", False: b"TLS 1.3, client CertificateVerify"}
+
+
+def _illegal(scheme: int, what: str) -> TlsError:
+    return TlsError(Reason.ILLEGAL_PARAMETER, f"signature scheme 0x{scheme:04x} {what}")
+
+
+def _lookup(scheme: int, legacy: bool) -> _Scheme:
+    spec = _SCHEMES.get(scheme)
+    if spec is None:
+        raise _illegal(scheme, "is not supported")
+    if scheme in LEGACY_SCHEMES and not legacy:
+        raise _illegal(scheme, "(SHA-1) is only allowed for TLS 1.2 verification")
+    return spec
+
+
+def _hash(spec: _Scheme) -> hashes.HashAlgorithm:
+    assert spec.hash is not None
+    return spec.hash()
+
+
+def _pss(spec: _Scheme) -> padding.PSS:
+    algorithm = _hash(spec)
+    return padding.PSS(mgf=padding.MGF1(algorithm), salt_length=algorithm.digest_size)
+
+
+def _check_curve(spec: _Scheme, scheme: int, curve: ec.EllipticCurve, legacy: bool) -> None:
+    if spec.curve is not None and not legacy and curve.name != spec.curve:
+        raise _illegal(scheme, f"does not fit an ECDSA key on {curve.name}")
+
+
+def sign(key: CertificateIssuerPrivateKeyTypes, scheme: int, data: bytes) -> bytes:
+    """Sign ``data`` with ``key`` as ``scheme`` says (TLS 1.3 rules: no SHA-1)."""
+    spec = _lookup(scheme, legacy=False)
+    if spec.kind == _RSA and isinstance(key, rsa.RSAPrivateKey):
+        return key.sign(data, padding.PKCS1v15(), _hash(spec))
+    if spec.kind == _RSA_PSS and isinstance(key, rsa.RSAPrivateKey):
+        return key.sign(data, _pss(spec), _hash(spec))
+    if spec.kind == _ECDSA and isinstance(key, ec.EllipticCurvePrivateKey):
+        _check_curve(spec, scheme, key.curve, legacy=False)
+        return key.sign(data, ec.ECDSA(_hash(spec)))
+    if spec.kind == _ED25519 and isinstance(key, ed25519.Ed25519PrivateKey):
+        return key.sign(data)
+    if spec.kind == _ED448 and isinstance(key, ed448.Ed448PrivateKey):
+        return key.sign(data)
+    raise _illegal(scheme, f"does not fit a {type(key).__name__}")
+
+
+def verify(
+    public_key: CertificatePublicKeyTypes,
+    scheme: int,
+    data: bytes,
+    signature: bytes,
+    *,
+    allow_legacy: bool = False,
+) -> None:
+    """Check ``signature`` over ``data``; raise ``BAD_SIGNATURE`` if it is wrong.
+
+    ``allow_legacy`` applies TLS 1.2 rules: SHA-1 schemes are accepted and an
+    ECDSA scheme is not bound to a curve.
+    """
+    spec = _lookup(scheme, legacy=allow_legacy)
+    try:
+        if spec.kind == _RSA and isinstance(public_key, rsa.RSAPublicKey):
+            public_key.verify(signature, data, padding.PKCS1v15(), _hash(spec))
+        elif spec.kind == _RSA_PSS and isinstance(public_key, rsa.RSAPublicKey):
+            public_key.verify(signature, data, _pss(spec), _hash(spec))
+        elif spec.kind == _ECDSA and isinstance(public_key, ec.EllipticCurvePublicKey):
+            _check_curve(spec, scheme, public_key.curve, legacy=allow_legacy)
+            public_key.verify(signature, data, ec.ECDSA(_hash(spec)))
+        elif spec.kind == _ED25519 and isinstance(public_key, ed25519.Ed25519PublicKey):
+            public_key.verify(signature, data)
+        elif spec.kind == _ED448 and isinstance(public_key, ed448.Ed448PublicKey):
+            public_key.verify(signature, data)
+        else:
+            raise _illegal(scheme, f"does not fit a {type(public_key).__name__}")
+    except (InvalidSignature, ValueError) as exc:
+        raise TlsError(Reason.BAD_SIGNATURE, f"{SS(scheme).name} signature does not verify") from exc
+
+
+def schemes_for_key(key: CertificateIssuerPrivateKeyTypes | CertificateIssuerPublicKeyTypes) -> list[int]:
+    """The schemes ``key`` (private or public) can sign with, best first.
+
+    RSA: PSS (SHA-256, 384, 512) then PKCS#1 v1.5 (same order); ECDSA: the
+    one scheme bound to the key's curve (P-256, P-384, P-521); EdDSA: its
+    own scheme. Anything else (DSA, other curves): none.
+    """
+    if isinstance(key, (rsa.RSAPrivateKey, rsa.RSAPublicKey)):
+        return [int(s) for s in _RSA_PREFERENCE]
+    if isinstance(key, (ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey)):
+        scheme = _EC_PREFERENCE.get(key.curve.name)
+        return [] if scheme is None else [scheme]
+    if isinstance(key, (ed25519.Ed25519PrivateKey, ed25519.Ed25519PublicKey)):
+        return [SS.ed25519]
+    if isinstance(key, (ed448.Ed448PrivateKey, ed448.Ed448PublicKey)):
+        return [SS.ed448]
+    return []
+
+
+def choose_scheme(
+    key: CertificateIssuerPrivateKeyTypes | CertificateIssuerPublicKeyTypes,
+    peer_offered: Sequence[int],
+    ours: Sequence[int],
+    tls13: bool,
+) -> int | None:
+    """Our most preferred scheme for ``key`` that we enable and the peer offered.
+
+    Preference is :func:`schemes_for_key` order, filtered by ``ours``. With
+    ``tls13`` the ``rsa_pkcs1_*`` schemes are skipped (RFC 8446 4.2.3).
+    ``None`` when there is no common scheme.
+    """
+    offered, enabled = set(peer_offered), set(ours)
+    for scheme in schemes_for_key(key):
+        if tls13 and scheme in NOT_FOR_TLS13:
+            continue
+        if scheme in enabled and scheme in offered:
+            return scheme
+    return None
+
+
+def tls13_certificate_verify_input(transcript_hash: bytes, server: bool) -> bytes:
+    """The content a TLS 1.3 CertificateVerify signs (RFC 8446 4.4.3).
+
+    64 spaces, the context string for the signer's side, a zero byte, then
+    the transcript hash.
+    """
+    return b"\x20" * 64 + _CV_CONTEXT[server] + b"\x00" + transcript_hash

@@ -1,0 +1,196 @@
+"""Checked readers and writers for binary wire formats (TLS, and later DNS).
+
+Theory of operation
+-------------------
+Every length-prefixed structure on the wire is read through :meth:`Reader.vec`,
+which returns a sub-reader over exactly that many bytes, and every structure is
+finished with :meth:`Reader.expect_end`, so short input and trailing garbage are
+rejected the same way: a :class:`DecodeError` naming the field being read.
+Handlers never slice bytes by hand.
+
+:class:`Writer` mirrors it: :meth:`Writer.prefixed` reserves a length field,
+lets the caller write the body, then back-patches the length, refusing a body
+that does not fit the field's width.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+__all__ = ["DecodeError", "Reader", "Writer"]
+
+
+class DecodeError(ValueError):
+    """Malformed input: too short, trailing bytes, or a value out of range.
+
+    ``what`` names the field being read when the error was found.
+    """
+
+    def __init__(self, what: str, detail: str = "") -> None:
+        self.what = what
+        msg = f"cannot decode {what}" + (f": {detail}" if detail else "")
+        super().__init__(msg)
+
+
+class Reader:
+    """A cursor over immutable bytes; every read is bounds-checked."""
+
+    __slots__ = ("_data", "_pos", "_end")
+
+    def __init__(self, data: bytes | bytearray | memoryview, start: int = 0, end: int | None = None) -> None:
+        self._data = bytes(data) if not isinstance(data, bytes) else data
+        self._pos = start
+        self._end = len(self._data) if end is None else end
+
+    @property
+    def remaining(self) -> int:
+        """Bytes not read yet."""
+        return self._end - self._pos
+
+    @property
+    def position(self) -> int:
+        """Offset of the cursor in the underlying buffer."""
+        return self._pos
+
+    def _take(self, n: int, what: str) -> int:
+        pos = self._pos
+        if n < 0 or pos + n > self._end:
+            raise DecodeError(what, f"needs {n} bytes, {self._end - pos} left")
+        self._pos = pos + n
+        return pos
+
+    def u8(self, what: str = "u8") -> int:
+        """Read one byte. Raises DecodeError at the end of input."""
+        pos = self._take(1, what)
+        return self._data[pos]
+
+    def u16(self, what: str = "u16") -> int:
+        """Read a big-endian 16-bit integer. Raises DecodeError."""
+        pos = self._take(2, what)
+        return int.from_bytes(self._data[pos : pos + 2], "big")
+
+    def u24(self, what: str = "u24") -> int:
+        """Read a big-endian 24-bit integer. Raises DecodeError."""
+        pos = self._take(3, what)
+        return int.from_bytes(self._data[pos : pos + 3], "big")
+
+    def u32(self, what: str = "u32") -> int:
+        """Read a big-endian 32-bit integer. Raises DecodeError."""
+        pos = self._take(4, what)
+        return int.from_bytes(self._data[pos : pos + 4], "big")
+
+    def u64(self, what: str = "u64") -> int:
+        """Read a big-endian 64-bit integer. Raises DecodeError."""
+        pos = self._take(8, what)
+        return int.from_bytes(self._data[pos : pos + 8], "big")
+
+    def take(self, n: int, what: str = "bytes") -> bytes:
+        """Read exactly ``n`` bytes. Raises DecodeError."""
+        pos = self._take(n, what)
+        return self._data[pos : pos + n]
+
+    def rest(self) -> bytes:
+        """Read everything that is left."""
+        pos = self._pos
+        self._pos = self._end
+        return self._data[pos : self._end]
+
+    def _length(self, width: int, what: str) -> int:
+        if width == 1:
+            return self.u8(what)
+        if width == 2:
+            return self.u16(what)
+        if width == 3:
+            return self.u24(what)
+        if width == 4:
+            return self.u32(what)
+        raise ValueError(f"bad length width {width}")
+
+    def vec(self, width: int, what: str = "vector", minimum: int = 0, maximum: int | None = None) -> Reader:
+        """A sub-reader over a vector with a ``width``-byte length prefix.
+
+        Raises DecodeError if the length exceeds the input or lies outside
+        ``minimum``..``maximum``.
+        """
+        n = self._length(width, what)
+        if n < minimum or (maximum is not None and n > maximum):
+            raise DecodeError(what, f"length {n} outside {minimum}..{maximum}")
+        pos = self._take(n, what)
+        return Reader(self._data, pos, pos + n)
+
+    def opaque(self, width: int, what: str = "opaque", minimum: int = 0, maximum: int | None = None) -> bytes:
+        """The body of a length-prefixed byte vector. Raises DecodeError."""
+        return self.vec(width, what, minimum, maximum).rest()
+
+    def u8_list(self, width: int, what: str) -> list[int]:
+        """A length-prefixed vector of 8-bit values. Raises DecodeError."""
+        return list(self.opaque(width, what))
+
+    def u16_list(self, width: int, what: str, minimum: int = 0) -> list[int]:
+        """A length-prefixed vector of 16-bit values; odd lengths are malformed."""
+        body = self.opaque(width, what, minimum)
+        if len(body) % 2:
+            raise DecodeError(what, "odd length for a list of 16-bit values")
+        return [int.from_bytes(body[i : i + 2], "big") for i in range(0, len(body), 2)]
+
+    def expect_end(self, what: str = "message") -> None:
+        """Raise DecodeError if bytes are left over."""
+        if self._pos != self._end:
+            raise DecodeError(what, f"{self._end - self._pos} trailing bytes")
+
+
+class Writer:
+    """An append-only byte buffer with back-patched length prefixes."""
+
+    __slots__ = ("buf",)
+
+    def __init__(self) -> None:
+        self.buf = bytearray()
+
+    def u8(self, v: int) -> None:
+        self.buf.append(v)
+
+    def u16(self, v: int) -> None:
+        self.buf += v.to_bytes(2, "big")
+
+    def u24(self, v: int) -> None:
+        self.buf += v.to_bytes(3, "big")
+
+    def u32(self, v: int) -> None:
+        self.buf += v.to_bytes(4, "big")
+
+    def u64(self, v: int) -> None:
+        self.buf += v.to_bytes(8, "big")
+
+    def raw(self, b: bytes | bytearray | memoryview) -> None:
+        self.buf += b
+
+    @contextmanager
+    def prefixed(self, width: int) -> Iterator[Writer]:
+        """Reserve a ``width``-byte length, yield, then fill it in.
+
+        Raises OverflowError if the body does not fit the width.
+        """
+        start = len(self.buf)
+        self.buf += bytes(width)
+        yield self
+        n = len(self.buf) - start - width
+        if n >= 1 << (8 * width):
+            raise OverflowError(f"vector of {n} bytes does not fit a {width}-byte length")
+        self.buf[start : start + width] = n.to_bytes(width, "big")
+
+    def opaque(self, width: int, b: bytes | bytearray) -> None:
+        """Write a length-prefixed byte vector. Raises OverflowError."""
+        n = len(b)
+        if n >= 1 << (8 * width):
+            raise OverflowError(f"vector of {n} bytes does not fit a {width}-byte length")
+        self.buf += n.to_bytes(width, "big")
+        self.buf += b
+
+    def u16_list(self, width: int, values: Sequence[int]) -> None:
+        """Write a length-prefixed vector of 16-bit values."""
+        self.opaque(width, b"".join(v.to_bytes(2, "big") for v in values))
+
+    def getvalue(self) -> bytes:
+        return bytes(self.buf)

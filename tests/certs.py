@@ -1,0 +1,350 @@
+"""Test certificate factory: CAs, intermediates and leaves made on the fly.
+
+Every certificate is RFC 5280 conformant (and passes Python 3.13's
+``VERIFY_X509_STRICT``): v3, random 159-bit serial, basicConstraints
+(critical), keyUsage (critical), SKI, and AKI (the root's AKI names its own
+key). Times are explicit so tests can run on a fixed clock: the defaults
+cover :data:`NOW` (a fixed instant) and also the real present.
+
+RSA keys are slow to make, so they are cached per process by (size, label);
+the label defaults to the certificate's name, so two certificates with
+different names get different keys. EC and EdDSA keys are always fresh.
+
+Usage::
+
+    ca = make_ca()
+    leaf = make_leaf(ca, ["localhost", "127.0.0.1"])
+    leaf.certified_key()        # CertifiedKey(chain=(leaf,), key)
+    inter = make_ca(name="Test Intermediate", parent=ca)
+    leaf2 = make_leaf(inter)    # leaf2.chain == (inter.cert,)
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from typing import Literal
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from https_request.tls.config import CertifiedKey
+
+__all__ = [
+    "NOT_AFTER",
+    "NOT_BEFORE",
+    "NOW",
+    "NOW_DT",
+    "Issued",
+    "KeyType",
+    "at",
+    "key_usage",
+    "make_ca",
+    "make_key",
+    "make_leaf",
+    "make_self_signed_leaf",
+    "shifted",
+]
+
+KeyType = Literal["ec", "p256", "p384", "p521", "rsa", "rsa2048", "rsa3072", "rsa4096", "ed25519"]
+PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+EkuSpec = Literal["serverAuth", "clientAuth", "both"] | Sequence[x509.ObjectIdentifier] | None
+
+NOT_BEFORE = datetime(2020, 1, 1, tzinfo=UTC)
+NOT_AFTER = datetime(2049, 12, 31, 23, 59, 59, tzinfo=UTC)
+NOW_DT = datetime(2025, 6, 1, 12, 0, 0, tzinfo=UTC)
+NOW: float = NOW_DT.timestamp()
+"""A fixed "now" (Unix seconds) inside the default validity window."""
+
+
+def at(year: int, month: int = 1, day: int = 1) -> datetime:
+    """A UTC midnight, for explicit validity windows."""
+    return datetime(year, month, day, tzinfo=UTC)
+
+
+@cache
+def _rsa_key(bits: int, label: str) -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=bits)
+
+
+def make_key(key_type: KeyType = "ec", label: str = "") -> PrivateKey:
+    """A private key of ``key_type`` (RSA keys cached per (size, label))."""
+    if key_type in ("ec", "p256"):
+        return ec.generate_private_key(ec.SECP256R1())
+    if key_type == "p384":
+        return ec.generate_private_key(ec.SECP384R1())
+    if key_type == "p521":
+        return ec.generate_private_key(ec.SECP521R1())
+    if key_type == "ed25519":
+        return ed25519.Ed25519PrivateKey.generate()
+    if key_type in ("rsa", "rsa2048"):
+        return _rsa_key(2048, label)
+    if key_type == "rsa3072":
+        return _rsa_key(3072, label)
+    if key_type == "rsa4096":
+        return _rsa_key(4096, label)
+    raise ValueError(f"unknown key type {key_type!r}")
+
+
+def _sig_hash(key: PrivateKey) -> hashes.SHA256 | hashes.SHA384 | None:
+    if isinstance(key, ed25519.Ed25519PrivateKey):
+        return None
+    if isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.key_size >= 384:
+        return hashes.SHA384()
+    return hashes.SHA256()
+
+
+@dataclass(frozen=True)
+class Issued:
+    """A certificate, its private key and the intermediates above it.
+
+    ``chain`` holds the issuing intermediates (nearest first), never the root:
+    exactly what a server sends after its leaf.
+    """
+
+    cert: x509.Certificate
+    key: PrivateKey
+    chain: tuple[x509.Certificate, ...] = field(default=())
+
+    @property
+    def der(self) -> bytes:
+        return self.cert.public_bytes(serialization.Encoding.DER)
+
+    @property
+    def cert_pem(self) -> bytes:
+        return self.cert.public_bytes(serialization.Encoding.PEM)
+
+    @property
+    def key_pem(self) -> bytes:
+        return self.key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+
+    @property
+    def chain_der(self) -> tuple[bytes, ...]:
+        """This certificate then its intermediates, DER (what goes on the wire)."""
+        return (self.der, *(c.public_bytes(serialization.Encoding.DER) for c in self.chain))
+
+    @property
+    def chain_pem(self) -> bytes:
+        """This certificate then its intermediates, PEM."""
+        return self.cert_pem + b"".join(c.public_bytes(serialization.Encoding.PEM) for c in self.chain)
+
+    def certified_key(self) -> CertifiedKey:
+        return CertifiedKey(chain=(self.cert, *self.chain), key=self.key)
+
+
+def _name(common_name: str) -> x509.Name:
+    return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+
+
+def _general_name(name: str) -> x509.GeneralName:
+    try:
+        return x509.IPAddress(ipaddress.ip_address(name))
+    except ValueError:
+        return x509.DNSName(name)
+
+
+def _eku(spec: EkuSpec) -> x509.ExtendedKeyUsage | None:
+    if spec is None:
+        return None
+    named = {
+        "serverAuth": [ExtendedKeyUsageOID.SERVER_AUTH],
+        "clientAuth": [ExtendedKeyUsageOID.CLIENT_AUTH],
+        "both": [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH],
+    }
+    if isinstance(spec, str):
+        return x509.ExtendedKeyUsage(named[spec])
+    return x509.ExtendedKeyUsage(list(spec))
+
+
+def key_usage(
+    *,
+    digital_signature: bool = False,
+    key_encipherment: bool = False,
+    key_cert_sign: bool = False,
+    crl_sign: bool = False,
+) -> x509.KeyUsage:
+    """A keyUsage value with only the named bits set."""
+    return x509.KeyUsage(
+        digital_signature=digital_signature,
+        content_commitment=False,
+        key_encipherment=key_encipherment,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=key_cert_sign,
+        crl_sign=crl_sign,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
+def _builder(
+    subject: x509.Name,
+    issuer: x509.Name,
+    public_key: rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey,
+    not_before: datetime,
+    not_after: datetime,
+) -> x509.CertificateBuilder:
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(not_before)
+        .not_valid_after(not_after)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+    )
+
+
+def make_ca(
+    key_type: KeyType = "ec",
+    name: str = "Test Root CA",
+    not_before: datetime = NOT_BEFORE,
+    not_after: datetime = NOT_AFTER,
+    *,
+    parent: Issued | None = None,
+    path_length: int | None = None,
+    key: PrivateKey | None = None,
+    eku: EkuSpec = None,
+) -> Issued:
+    """A self-signed root CA, or an intermediate CA when ``parent`` is given."""
+    key = key if key is not None else make_key(key_type, label=f"ca:{name}")
+    public_key = key.public_key()
+    issuer_key = parent.key if parent is not None else key
+    builder = (
+        _builder(_name(name), parent.cert.subject if parent else _name(name), public_key, not_before, not_after)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
+        .add_extension(key_usage(digital_signature=True, key_cert_sign=True, crl_sign=True), critical=True)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), critical=False)
+    )
+    ext = _eku(eku)
+    if ext is not None:
+        builder = builder.add_extension(ext, critical=False)
+    cert = builder.sign(issuer_key, _sig_hash(issuer_key))
+    return Issued(cert=cert, key=key, chain=() if parent is None else _chain_below(parent))
+
+
+def _chain_below(issuer: Issued) -> tuple[x509.Certificate, ...]:
+    """What a server sends above a certificate ``issuer`` signed: no root."""
+    if issuer.cert.issuer == issuer.cert.subject:
+        return ()
+    return (issuer.cert, *issuer.chain)
+
+
+_DEFAULT: Literal["default"] = "default"
+
+
+def make_leaf(
+    ca: Issued,
+    names: Sequence[str] = ("localhost", "127.0.0.1"),
+    key_type: KeyType = "ec",
+    not_before: datetime = NOT_BEFORE,
+    not_after: datetime = NOT_AFTER,
+    *,
+    eku: EkuSpec = "serverAuth",
+    key_usage_ext: x509.KeyUsage | Literal["default"] | None = _DEFAULT,
+    common_name: str | None = None,
+    key: PrivateKey | None = None,
+    extra_extensions: Sequence[tuple[x509.ExtensionType, bool]] = (),
+) -> Issued:
+    """An end-entity certificate issued by ``ca``.
+
+    ``names`` go in the SAN (IP literals as iPAddress, the rest as dNSName);
+    an empty ``names`` leaves the SAN out. The subject CN is ``common_name``,
+    else the first name. ``eku``: "serverAuth" (default), "clientAuth",
+    "both", a list of OIDs, or None (no EKU extension). ``key_usage_ext``:
+    default digitalSignature (+ keyEncipherment for RSA), None = no keyUsage.
+    """
+    cn = common_name if common_name is not None else (names[0] if names else "leaf")
+    key = key if key is not None else make_key(key_type, label=f"leaf:{cn}")
+    return _issue_leaf(
+        issuer_name=ca.cert.subject,
+        issuer_key=ca.key,
+        chain=_chain_below(ca),
+        key=key,
+        names=names,
+        cn=cn,
+        not_before=not_before,
+        not_after=not_after,
+        eku=eku,
+        key_usage_ext=key_usage_ext,
+        extra_extensions=extra_extensions,
+    )
+
+
+def make_self_signed_leaf(
+    names: Sequence[str] = ("localhost", "127.0.0.1"),
+    key_type: KeyType = "ec",
+    not_before: datetime = NOT_BEFORE,
+    not_after: datetime = NOT_AFTER,
+    *,
+    eku: EkuSpec = "serverAuth",
+    common_name: str | None = None,
+) -> Issued:
+    """A self-signed v3 end-entity certificate (CA:FALSE, AKI = own SKI).
+
+    Only useful when trusted as its own anchor.
+    """
+    cn = common_name if common_name is not None else (names[0] if names else "self-signed leaf")
+    key = make_key(key_type, label=f"self:{cn}")
+    return _issue_leaf(
+        issuer_name=_name(cn),
+        issuer_key=key,
+        chain=(),
+        key=key,
+        names=names,
+        cn=cn,
+        not_before=not_before,
+        not_after=not_after,
+        eku=eku,
+        key_usage_ext=_DEFAULT,
+        extra_extensions=(),
+    )
+
+
+def _issue_leaf(
+    *,
+    issuer_name: x509.Name,
+    issuer_key: PrivateKey,
+    chain: tuple[x509.Certificate, ...],
+    key: PrivateKey,
+    names: Sequence[str],
+    cn: str,
+    not_before: datetime,
+    not_after: datetime,
+    eku: EkuSpec,
+    key_usage_ext: x509.KeyUsage | Literal["default"] | None,
+    extra_extensions: Sequence[tuple[x509.ExtensionType, bool]],
+) -> Issued:
+    public_key = key.public_key()
+    builder = (
+        _builder(_name(cn), issuer_name, public_key, not_before, not_after)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()), critical=False)
+    )
+    if key_usage_ext == _DEFAULT:
+        key_usage_ext = key_usage(digital_signature=True, key_encipherment=isinstance(key, rsa.RSAPrivateKey))
+    if key_usage_ext is not None:
+        assert not isinstance(key_usage_ext, str)
+        builder = builder.add_extension(key_usage_ext, critical=True)
+    ext = _eku(eku)
+    if ext is not None:
+        builder = builder.add_extension(ext, critical=False)
+    if names:
+        builder = builder.add_extension(x509.SubjectAlternativeName([_general_name(n) for n in names]), critical=False)
+    for value, critical in extra_extensions:
+        builder = builder.add_extension(value, critical=critical)
+    cert = builder.sign(issuer_key, _sig_hash(issuer_key))
+    return Issued(cert=cert, key=key, chain=chain)
+
+
+def shifted(days: float, base: datetime = NOW_DT) -> datetime:
+    """``base`` moved by ``days`` (negative = earlier)."""
+    return base + timedelta(days=days)
