@@ -20,10 +20,3 @@ def test_no_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
 def test_unknown_command_is_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["nope"]) == 2
     assert "invalid choice" in capsys.readouterr().err
-
-
-def test_demo_is_dispatched(monkeypatch: pytest.MonkeyPatch) -> None:
-    import https_request.demo
-
-    monkeypatch.setattr(https_request.demo, "main", lambda: 7)
-    assert cli.main(["demo"]) == 7

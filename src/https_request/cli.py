@@ -17,7 +17,7 @@ __all__ = ["build_parser", "main"]
 def _run_demo(args: argparse.Namespace) -> int:
     from . import demo
 
-    return demo.main()
+    return demo.main(["-v"] * args.verbose)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     demo = sub.add_parser("demo", help="run the example offline, printing the ESP-style log")
+    demo.add_argument("-v", "--verbose", action="count", default=0, help="engine trace: -v, -vv, -vvv")
     demo.set_defaults(func=_run_demo)
     return parser
 

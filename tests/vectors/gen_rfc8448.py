@@ -25,6 +25,8 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 
+SOURCE_NOTE = "github.com/bifurcation/pre-rfc-xml, xml/rfc8448.xml at commit 87292f66feb56b92d647ea9d6e1452f64a21c3ae"
+
 # RFC section anchor -> (trace key, RFC section number)
 TRACES = {
     "onertt": ("simple_1rtt", "3"),
@@ -93,10 +95,10 @@ class Trace:
             "title": title,
             "rfc_anchor": anchor,
             "description": "",
-            "outline": [],
-            "steps": [],
             "values": {},
             "extracted": {},
+            "outline": [],
+            "steps": [],
         }
         self.seen: dict[str, int] = {}
         self.server_hello_seen = False
@@ -361,6 +363,20 @@ def render(elem: ET.Element) -> str:
     return "".join(parts)
 
 
+def dump(doc: dict[str, Any]) -> str:
+    """JSON with two-space indentation, but one line per step so the file diffs like the RFC reads."""
+    steps = {}
+    for key, trace in doc["traces"].items():
+        steps[key] = trace["steps"]
+        trace["steps"] = f"@@steps:{key}@@"
+    text = json.dumps(doc, indent=2)
+    for key, entries in steps.items():
+        doc["traces"][key]["steps"] = entries
+        lines = ",\n".join("        " + json.dumps(e) for e in entries)
+        text = text.replace(f'"@@steps:{key}@@"', "[\n" + lines + "\n      ]")
+    return text + "\n"
+
+
 def main() -> None:
     if len(sys.argv) not in (2, 3):
         raise SystemExit(__doc__)
@@ -380,7 +396,8 @@ def main() -> None:
                 if label:
                     m = LABEL_RE.match(label)
                     assert m
-                    rsa[slug(m.group("label"))] = "".join(norm(item.text).split())
+                    name = {"modulus_public": "modulus"}.get(slug(m.group("label")), slug(m.group("label")))
+                    rsa[name] = "".join(norm(item.text).split())
             continue
         if anchor not in TRACES:
             continue
@@ -402,11 +419,12 @@ def main() -> None:
         traces[key] = trace.data
 
     rsa_key = {
-        "from": "RFC 8448 section 2 (Private Keys); the server's RSA key in sections 3, 4, 5 and 7",
+        "from": "RFC 8448 section 2 (Private Keys), labels as printed there ('modulus (public)' is 'modulus'); "
+        "the server's RSA key in sections 3, 5 and 7 (section 4 resumes section 3)",
         **{
             k: rsa[k]
             for k in (
-                "modulus_public",
+                "modulus",
                 "public_exponent",
                 "private_exponent",
                 "prime1",
@@ -417,7 +435,7 @@ def main() -> None:
             )
         },
         "cryptography_names": {
-            "n": "modulus_public",
+            "n": "modulus",
             "e": "public_exponent",
             "d": "private_exponent",
             "p": "prime1",
@@ -431,8 +449,12 @@ def main() -> None:
         "source": {
             "document": "RFC 8448, Example Handshake Traces for TLS 1.3 (M. Thomson, January 2019)",
             "url": "https://www.rfc-editor.org/rfc/rfc8448",
-            "input": "rfc8448.xml, the RFC's xml2rfc source as agreed in AUTH48 (see README.md)",
-            "input_sha256": hashlib.sha256(raw).hexdigest(),
+            "input": {
+                "file": src.name,
+                "sha256": hashlib.sha256(raw).hexdigest(),
+                "what": "the RFC's xml2rfc source as agreed in AUTH48, the text the published RFC was rendered from",
+                "obtained_from": SOURCE_NOTE,
+            },
             "generator": "tests/vectors/gen_rfc8448.py",
             "checker": "tests/vectors/check_rfc8448.py",
             "cipher_suite": "TLS_AES_128_GCM_SHA256 in every trace",
@@ -441,7 +463,7 @@ def main() -> None:
         "server_rsa_key": rsa_key,
         "traces": traces,
     }
-    out.write_text(json.dumps(doc, indent=1) + "\n")
+    out.write_text(dump(doc))
     for key, t in traces.items():
         print(f"{key}: {len(t['steps'])} values, {len(t['values'])} named, {len(t['extracted'])} extracted")
 

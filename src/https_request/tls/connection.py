@@ -80,6 +80,7 @@ class Connection:
         self._eof = False
         self._peer_closed = False
         self._closed = False
+        self._close_after_handshake = False
         self._pending_app = bytearray()
         self._skip_budget = 0  # server: bytes of rejected early data it may still discard
         self.state = HsState.HELLO_REQUEST
@@ -171,9 +172,12 @@ class Connection:
         """Send close_notify; further writes are refused."""
         if self._error is not None or self._closed:
             return
+        self._closed = True
+        if self._pending_app and self.state != HsState.HANDSHAKE_OVER:
+            self._close_after_handshake = True  # close_notify follows the buffered data
+            return
         self._flush_handshake()
         self._send_alert(AlertLevel.WARNING, AlertDescription.close_notify)
-        self._closed = True
 
     def update_keys(self, request_peer: bool = False) -> None:
         """Send a KeyUpdate and switch our sending keys (RFC 8446 4.6.3)."""
@@ -301,6 +305,9 @@ class Connection:
             data = bytes(self._pending_app)
             self._pending_app.clear()
             self._seal_app(data)
+        if self._close_after_handshake:
+            self._close_after_handshake = False
+            self._send_alert(AlertLevel.WARNING, AlertDescription.close_notify)
 
     # records in
 
