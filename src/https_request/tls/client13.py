@@ -262,7 +262,9 @@ class ClientConnection(Connection):
             raise TlsError(Reason.ILLEGAL_PARAMETER, "cipher suite changed after HelloRetryRequest")
         allowed = _HRR_ALLOWED if sh.is_hello_retry_request else _SH_ALLOWED
         for e in sh.extensions:
-            if e.type not in hs.offered_exts:
+            # RFC 8446 4.2: cookie in a HelloRetryRequest is the one response the client need not have asked for.
+            solicited = e.type in hs.offered_exts or (sh.is_hello_retry_request and e.type == ET.cookie)
+            if not solicited:
                 raise TlsError(Reason.UNSOLICITED_EXTENSION, f"extension 0x{e.type:04x} in ServerHello")
             if e.type not in allowed:
                 raise TlsError(Reason.ILLEGAL_PARAMETER, f"extension 0x{e.type:04x} not allowed in ServerHello")

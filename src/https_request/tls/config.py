@@ -171,6 +171,9 @@ class ServerConfig:
     scheme the client accepts is used. ``ticket_keys``: the ticket key holder
     (None = no tickets). ``max_early_data``: 0 rejects 0-RTT.
     ``hrr_cookie``: send a cookie in HelloRetryRequest.
+    ``extensions_hook(handshake_type, extensions)`` may rewrite the extension
+    list of the ServerHello (and HelloRetryRequest) and EncryptedExtensions the
+    server builds (tests use it to reproduce published traces).
     """
 
     certificates: tuple[CertifiedKey, ...] = field(default_factory=tuple)
@@ -190,6 +193,7 @@ class ServerConfig:
     require_client_certificate: bool = False
     client_verifier: CertificateVerifier | None = None
     max_fragment_length: int = 16384
+    extensions_hook: Callable[[int, list[Extension]], list[Extension]] | None = None
     signer: Signer | None = None
     now: Callable[[], float] = system_clock
     random: Callable[[int], bytes] = os.urandom

@@ -83,6 +83,7 @@ class Connection:
         self._close_after_handshake = False
         self._pending_app = bytearray()
         self._skip_budget = 0  # server: bytes of rejected early data it may still discard
+        self._plain_hs_sent = False  # a plaintext handshake record went out (a later ClientHello is a retry)
         self.state = HsState.HELLO_REQUEST
         self.client_random = b""
         # negotiated parameters
@@ -246,8 +247,10 @@ class Connection:
     def _send_record(self, ctype: int, data: bytes) -> None:
         limit = self._cfg.max_fragment_length
         if self._write is None:
-            for rec in fragment(ctype, data, limit):
+            # only the first plaintext handshake flight can be an initial ClientHello (0x0301)
+            for rec in fragment(ctype, data, limit, retry=self._plain_hs_sent):
                 self._emit(rec)
+            self._plain_hs_sent = self._plain_hs_sent or ctype == ContentType.HANDSHAKE
             return
         for off in range(0, max(len(data), 1), limit):
             self._emit(self._write.seal(ctype, data[off : off + limit]))

@@ -98,10 +98,16 @@ class HandshakeJoiner:
         return whole[0], whole[4:], whole
 
 
-def fragment(content_type: int, data: bytes, limit: int) -> list[bytes]:
-    """Plaintext records (legacy version 0x0303) of at most ``limit`` bytes."""
+def fragment(content_type: int, data: bytes, limit: int, *, retry: bool = False) -> list[bytes]:
+    """Plaintext records (legacy version 0x0303) of at most ``limit`` bytes.
+
+    An initial ClientHello goes out as 0x0301; one sent after a
+    HelloRetryRequest (``retry``) as 0x0303 like every other record (RFC 8446 5.1).
+    """
     out = []
-    first_hello = content_type == ContentType.HANDSHAKE and data[:1] == bytes((HandshakeType.CLIENT_HELLO,))
+    first_hello = (
+        not retry and content_type == ContentType.HANDSHAKE and data[:1] == bytes((HandshakeType.CLIENT_HELLO,))
+    )
     version = b"\x03\x01" if first_hello else b"\x03\x03"
     for off in range(0, max(len(data), 1), limit):
         chunk = data[off : off + limit]

@@ -203,6 +203,8 @@ class ServerConnection(Connection):
             sh_exts.append(Extension(ET.key_share, X.encode_key_share_entry(group, server_kx)))
         if psk is not None:
             sh_exts.append(Extension(ET.pre_shared_key, psk.index.to_bytes(2, "big")))
+        if cfg.extensions_hook is not None:
+            sh_exts = cfg.extensions_hook(HT.SERVER_HELLO, sh_exts)
         sh = ServerHello(0x0303, cfg.random(32), ch.legacy_session_id, suite.id, 0, tuple(sh_exts))
         self._log_write("server hello")
         hs.transcript.add(self._queue_handshake(HT.SERVER_HELLO, sh.encode()))
@@ -226,6 +228,8 @@ class ServerConnection(Connection):
             ee.append(Extension(ET.application_layer_protocol_negotiation, X.encode_alpn([self.alpn_protocol])))
         if early:
             ee.append(Extension(ET.early_data, b""))
+        if cfg.extensions_hook is not None:
+            ee = cfg.extensions_hook(HT.ENCRYPTED_EXTENSIONS, ee)
         hs.transcript.add(self._queue_handshake(HT.ENCRYPTED_EXTENSIONS, EncryptedExtensions(tuple(ee)).encode()))
         if cert is not None and scheme is not None:
             if cfg.request_client_certificate:
@@ -319,6 +323,8 @@ class ServerConnection(Connection):
         if cfg.hrr_cookie:
             hs.cookie = cfg.random(32)
             exts.append(Extension(ET.cookie, X.encode_cookie(hs.cookie)))
+        if cfg.extensions_hook is not None:
+            exts = cfg.extensions_hook(HT.SERVER_HELLO, exts)
         hrr = ServerHello(0x0303, HRR_RANDOM, ch.legacy_session_id, suite.id, 0, tuple(exts))
         hs.transcript.add(self._queue_handshake(HT.SERVER_HELLO, hrr.encode()))
         self._suite = suite
