@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
 
@@ -102,7 +103,7 @@ class CertifiedKey:
         if not self.chain:
             raise ValueError("a certified key needs at least one certificate")
 
-    @property
+    @cached_property
     def chain_der(self) -> tuple[bytes, ...]:
         from cryptography.hazmat.primitives.serialization import Encoding
 
