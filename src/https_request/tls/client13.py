@@ -24,10 +24,11 @@ import ipaddress
 from dataclasses import dataclass, field
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 
 from . import extensions as X
+from .client12 import Tls12Client
 from .config import ClientConfig, VerifiedChain
-from .connection import Connection
 from .enums import NOT_FOR_TLS13, ProtocolVersion, PskKeyExchangeMode
 from .enums import ExtensionType as ET
 from .enums import HandshakeType as HT
@@ -75,7 +76,7 @@ class _ClientHs:
     shares: dict[int, ClientShare] = field(default_factory=dict)
     offered_exts: set[int] = field(default_factory=set)
     session_id: bytes = b""
-    ch: ClientHello | None = None
+    ch_msg: bytes = b""
     hrr_done: bool = False
     cookie: bytes | None = None
     psk_offered: bool = False
@@ -90,19 +91,21 @@ class _ClientHs:
     verified: VerifiedChain | None = None
 
 
-class ClientConnection(Connection):
+class ClientConnection(Tls12Client):
     """A TLS client. ``session`` (from an earlier connection, possibly another
     process) is offered for resumption when it fits this server and config."""
 
     is_client = True
-    _expected = EXPECTED_CLIENT
+    _expected_initial = EXPECTED_CLIENT
 
     def __init__(self, config: ClientConfig, server_name: str | None = None, session: Session | None = None) -> None:
         super().__init__(config)
         self._ccfg = config
         self.server_name = server_name
         self._offer: Session | None = self._usable_session(session)
+        self._offer12: Session | None = self._usable_session12(session)
         self._hs: _ClientHs | None = _ClientHs()
+        self._hello_version = config.hello_record_version.to_bytes(2, "big")
         self._res_master = b""
         self.session: Session | None = None  # newest resumable session from this connection
 
@@ -115,6 +118,26 @@ class ClientConnection(Connection):
         if (s.server_name or None) != (self.server_name or None) or s.expired(cfg.now()):
             return None
         return s
+
+    def _usable_session12(self, s: Session | None) -> Session | None:
+        cfg = self._ccfg
+        if s is None or s.version != ProtocolVersion.TLS1_2 or ProtocolVersion.TLS1_2 not in cfg.versions:
+            return None
+        if s.cipher_suite not in cfg.cipher_suites or (not s.ticket and not s.session_id):
+            return None
+        if (s.server_name or None) != (self.server_name or None) or (s.ticket and s.expired(cfg.now())):
+            return None
+        return s
+
+    def _offered_suites(self) -> tuple[int, ...]:
+        """The configured suites that fit the offered versions, plus the
+        renegotiation SCSV when TLS 1.2 is offered (RFC 5746 3.4)."""
+        cfg = self._ccfg
+        v13, v12 = ProtocolVersion.TLS1_3 in cfg.versions, ProtocolVersion.TLS1_2 in cfg.versions
+        suites = [s for s in cfg.cipher_suites if (s >> 8 == 0x13 and v13) or (s >> 8 != 0x13 and v12)]
+        if v12 and 0x00FF not in suites:
+            suites.append(0x00FF)
+        return tuple(suites)
 
     # ------------------------------------------------------------- writing
 
@@ -129,23 +152,37 @@ class ClientConnection(Connection):
 
     def _build_extensions(self, hs: _ClientHs) -> list[Extension]:
         cfg = self._ccfg
+        v13, v12 = ProtocolVersion.TLS1_3 in cfg.versions, ProtocolVersion.TLS1_2 in cfg.versions
         exts: list[Extension] = []
         name = self.server_name
         if name and cfg.send_sni and not _is_ip(name):
             exts.append(Extension(ET.server_name, X.encode_server_name(name)))
-        versions = [v for v in (ProtocolVersion.TLS1_3, ProtocolVersion.TLS1_2) if v in cfg.versions]
-        exts.append(Extension(ET.supported_versions, X.encode_supported_versions(versions)))
+        if v13:
+            versions = [v for v in (ProtocolVersion.TLS1_3, ProtocolVersion.TLS1_2) if v in cfg.versions]
+            exts.append(Extension(ET.supported_versions, X.encode_supported_versions(versions)))
         exts.append(Extension(ET.supported_groups, X.encode_u16_list(cfg.groups)))
         exts.append(Extension(ET.signature_algorithms, X.encode_u16_list(cfg.signature_schemes)))
-        shares = [(g, s.key_exchange) for g, s in hs.shares.items()]
-        exts.append(Extension(ET.key_share, X.encode_key_share_client(shares)))
+        if v13:
+            shares = [(g, s.key_exchange) for g, s in hs.shares.items()]
+            exts.append(Extension(ET.key_share, X.encode_key_share_client(shares)))
         if cfg.alpn_protocols:
             exts.append(Extension(ET.application_layer_protocol_negotiation, X.encode_alpn(cfg.alpn_protocols)))
         if hs.cookie is not None:
             exts.append(Extension(ET.cookie, X.encode_cookie(hs.cookie)))
-        exts.append(Extension(ET.psk_key_exchange_modes, X.encode_psk_modes(cfg.psk_modes)))
+        if v13:
+            exts.append(Extension(ET.psk_key_exchange_modes, X.encode_psk_modes(cfg.psk_modes)))
         if hs.early_offered and not hs.hrr_done:
             exts.append(Extension(ET.early_data, b""))
+        if v12:
+            exts.append(Extension(ET.ec_point_formats, b"\x01\x00"))  # uncompressed only
+            if any((p := SUITES.get(s)) is not None and p.cbc for s in cfg.cipher_suites):
+                exts.append(Extension(ET.encrypt_then_mac, b""))
+            exts.append(Extension(ET.extended_master_secret, b""))
+            ticket = self._offer12.ticket if self._offer12 is not None else b""
+            exts.append(Extension(ET.session_ticket, ticket))
+        if cfg.extension_order:
+            rank = {t: i for i, t in enumerate(cfg.extension_order)}
+            exts.sort(key=lambda e: rank.get(e.type, len(rank)))
         if cfg.extensions_hook is not None:
             exts = cfg.extensions_hook(exts)
         return exts
@@ -158,7 +195,15 @@ class ClientConnection(Connection):
         assert hs is not None
         if not hs.hrr_done:
             self.client_random = cfg.random(32)
-            hs.session_id = cfg.random(32) if cfg.middlebox_compat else b""
+            if cfg.unix_time_random and ProtocolVersion.TLS1_3 not in cfg.versions:
+                self.client_random = int(cfg.now()).to_bytes(4, "big") + self.client_random[4:]
+            offer12 = self._offer12
+            if offer12 is not None and not offer12.ticket:
+                hs.session_id = offer12.session_id  # session-ID resumption
+            elif offer12 is not None or (cfg.middlebox_compat and ProtocolVersion.TLS1_3 in cfg.versions):
+                hs.session_id = cfg.random(32)  # RFC 5077 3.4 / RFC 8446 D.4
+            else:
+                hs.session_id = b""
             for g in cfg.key_share_groups:
                 hs.shares[g] = ClientShare(g, cfg.random)
             offer = self._offer
@@ -177,12 +222,12 @@ class ClientConnection(Connection):
             exts.append(Extension(ET.pre_shared_key, X.encode_offered_psks(placeholder)))
             binder_len = X.binders_length(placeholder.binders)
         hs.offered_exts = {e.type for e in exts}
-        ch = ClientHello(0x0303, self.client_random, hs.session_id, tuple(cfg.cipher_suites), b"\x00", tuple(exts))
+        ch = ClientHello(0x0303, self.client_random, hs.session_id, self._offered_suites(), b"\x00", tuple(exts))
         msg = handshake_message(HT.CLIENT_HELLO, ch.encode())
         if offer is not None:
             msg = self._fill_binder(hs, offer, msg, binder_len)
             hs.psk_offered = True
-        hs.ch = ClientHello.decode(msg[4:])
+        hs.ch_msg = msg
         self._queue_handshake_raw(msg)
         hs.transcript.add(msg)
         if hs.early_offered and not hs.hrr_done:
@@ -228,6 +273,9 @@ class ClientConnection(Connection):
             self._dbg.msg(2, f"early data: may send {offer.max_early_data} bytes")
 
     def _try_early_data(self, data: bytes) -> bool:
+        if self._hs12 is not None and self._hs12.false_started:
+            self._seal_app(data)  # TLS 1.2 False Start (RFC 7918)
+            return True
         hs = self._hs
         if hs is None or not hs.early_offered or self.state not in (S.SERVER_HELLO, S.ENCRYPTED_EXTENSIONS):
             return False
@@ -241,13 +289,15 @@ class ClientConnection(Connection):
 
     def _parse_server_hello(self, body: bytes, whole: bytes) -> HsState:
         hs, cfg = self._hs, self._ccfg
-        assert hs is not None and hs.ch is not None
+        assert hs is not None
         sh = ServerHello.decode(body)
         sv = sh.ext(ET.supported_versions)
         if sv is None:
             if ProtocolVersion.TLS1_3 in cfg.versions and sh.random[-8:] in (_DOWNGRADE_12, _DOWNGRADE_11):
                 raise TlsError(Reason.DOWNGRADE, "server offered a lower version while we offered TLS 1.3")
-            raise TlsError(Reason.NO_COMMON_VERSION, f"server chose version 0x{sh.legacy_version:04x}")
+            if sh.is_hello_retry_request:
+                raise TlsError(Reason.ILLEGAL_PARAMETER, "HelloRetryRequest without supported_versions")
+            return self._parse_server_hello12(sh, whole)
         version = X.decode_selected_version(sv)
         if version != ProtocolVersion.TLS1_3 or version not in cfg.versions:
             raise TlsError(Reason.ILLEGAL_PARAMETER, f"server selected version 0x{version:04x}")
@@ -403,7 +453,7 @@ class ClientConnection(Connection):
             raise TlsError(Reason.ILLEGAL_PARAMETER, f"CertificateVerify with scheme 0x{cv.algorithm:04x}")
         try:
             public_key = x509.load_der_x509_certificate(self.peer_certificates[0]).public_key()
-        except ValueError as exc:
+        except (ValueError, x509.InvalidVersion, UnsupportedAlgorithm) as exc:  # the last two are no ValueError
             raise TlsError(Reason.CERT_BAD, f"cannot parse the server certificate: {exc}") from None
         data = tls13_certificate_verify_input(hs.transcript.digest(), server=True)
         verify(public_key, cv.algorithm, data, cv.signature)

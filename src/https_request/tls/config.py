@@ -17,7 +17,8 @@ from cryptography import x509
 
 from .debug import NULL_DEBUG, TlsDebug
 from .enums import CipherSuite, NamedGroup, ProtocolVersion, PskKeyExchangeMode, SignatureScheme
-from .session import AntiReplay, MemoryAntiReplay, TicketKeys
+from .session import AntiReplay, MemoryAntiReplay, SessionCache, TicketKeys
+from .suites import SUITES
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
@@ -47,6 +48,13 @@ DEFAULT_CIPHER_SUITES: tuple[int, ...] = (
     CipherSuite.TLS_AES_128_GCM_SHA256,
     CipherSuite.TLS_AES_256_GCM_SHA384,
     CipherSuite.TLS_CHACHA20_POLY1305_SHA256,
+    # TLS 1.2: ECDHE with AEAD only (used when TLS 1.2 is among the versions)
+    0xC02B,  # TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
+    0xC02F,  # TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256
+    0xC02C,  # TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384
+    0xC030,  # TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384
+    0xCCA9,  # TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256
+    0xCCA8,  # TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256
 )
 DEFAULT_GROUPS: tuple[int, ...] = (
     NamedGroup.X25519MLKEM768,
@@ -133,6 +141,17 @@ class ClientConfig:
     in the first ClientHello (the rest are offered and reachable by HRR).
     ``extensions_hook`` may rewrite the ClientHello's extension list (tests use
     it to reproduce published traces).
+
+    TLS 1.2 (when among ``versions``): ``cipher_suites`` may hold TLS 1.2
+    suites, including ones the engine does not implement (a profile offers them;
+    a server that picks one gets handshake_failure). ``false_start`` sends
+    application data right after our Finished (RFC 7918; ECDHE + AEAD only).
+    ``unix_time_random`` puts gmt_unix_time in the first 4 random bytes when TLS
+    1.2 is the highest version offered (as mbedTLS does). ``extension_order``
+    sorts the ClientHello's extensions by type (those not listed keep their
+    place after the listed ones; pre_shared_key stays last).
+    ``hello_record_version`` is the record-layer version of the first
+    ClientHello (0x0301 by default, as OpenSSL; mbedTLS uses 0x0303).
     """
 
     verifier: CertificateVerifier | None = None
@@ -148,6 +167,10 @@ class ClientConfig:
     send_sni: bool = True
     middlebox_compat: bool = True
     max_fragment_length: int = 16384
+    false_start: bool = False
+    unix_time_random: bool = False
+    extension_order: tuple[int, ...] = ()
+    hello_record_version: int = 0x0301
     extensions_hook: Callable[[list[Extension]], list[Extension]] | None = None
     signer: Signer | None = None
     now: Callable[[], float] = system_clock
@@ -171,7 +194,10 @@ class ServerConfig:
     ``certificates``: one or more certified keys; the first whose signature
     scheme the client accepts is used. ``ticket_keys``: the ticket key holder
     (None = no tickets). ``max_early_data``: 0 rejects 0-RTT.
-    ``hrr_cookie``: send a cookie in HelloRetryRequest.
+    ``hrr_cookie``: send a cookie in HelloRetryRequest. TLS 1.2: only ECDHE
+    suites are ever chosen; ``session_cache`` serves session-ID resumption
+    (None disables it); ``require_extended_master_secret`` refuses clients
+    without RFC 7627.
     ``extensions_hook(handshake_type, extensions)`` may rewrite the extension
     list of the ServerHello (and HelloRetryRequest) and EncryptedExtensions the
     server builds (tests use it to reproduce published traces).
@@ -185,6 +211,8 @@ class ServerConfig:
     alpn_protocols: tuple[str, ...] = ()
     psk_modes: tuple[int, ...] = (PskKeyExchangeMode.psk_dhe_ke, PskKeyExchangeMode.psk_ke)
     ticket_keys: TicketKeys | None = None
+    session_cache: SessionCache | None = field(default_factory=SessionCache)
+    require_extended_master_secret: bool = True
     num_tickets: int = 2
     ticket_lifetime: int = 86400
     max_early_data: int = 0
@@ -211,5 +239,7 @@ class ServerConfig:
             raise ValueError("ticket_lifetime must be 1..604800 seconds (RFC 8446 4.6.1)")
         if self.max_early_data < 0:
             raise ValueError("max_early_data must be >= 0")
+        if any((p := SUITES.get(s)) is not None and p.kx == "RSA" for s in self.cipher_suites):
+            raise ValueError("the server never does static RSA key exchange: remove TLS_RSA_* suites")
         if self.require_client_certificate and self.client_verifier is None:
             raise ValueError("require_client_certificate needs a client_verifier")

@@ -47,6 +47,7 @@ from .events import (
 from .keyschedule import next_traffic_secret
 from .messages import KeyUpdate, handshake_message
 from .protection import Protector
+from .protection12 import Protector12
 from .record import MAX_PLAINTEXT, HandshakeJoiner, RecordReader, fragment
 from .states import HsState
 from .suites import SuiteParams
@@ -63,7 +64,7 @@ class Connection:
     """Shared machinery of client and server connections."""
 
     is_client: ClassVar[bool]
-    _expected: ClassVar[dict[HsState, dict[int, str]]]
+    _expected_initial: ClassVar[dict[HsState, dict[int, str]]]
 
     def __init__(self, config: ClientConfig | ServerConfig) -> None:
         self._cfg = config
@@ -73,8 +74,11 @@ class Connection:
         self._out = bytearray()
         self._hs_out = bytearray()
         self._events: deque[Event] = deque()
-        self._read: Protector | None = None
-        self._write: Protector | None = None
+        self._read: Protector | Protector12 | None = None
+        self._write: Protector | Protector12 | None = None
+        # which message each state accepts; switched to the TLS 1.2 table when that version is chosen
+        self._expected: dict[HsState, dict[int, str]] = self._expected_initial
+        self._hello_version = b"\x03\x01"
         self._suite: SuiteParams | None = None
         self._error: TlsError | None = None
         self._eof = False
@@ -248,7 +252,7 @@ class Connection:
         limit = self._cfg.max_fragment_length
         if self._write is None:
             # only the first plaintext handshake flight can be an initial ClientHello (0x0301)
-            for rec in fragment(ctype, data, limit, retry=self._plain_hs_sent):
+            for rec in fragment(ctype, data, limit, retry=self._plain_hs_sent, hello_version=self._hello_version):
                 self._emit(rec)
             self._plain_hs_sent = self._plain_hs_sent or ctype == ContentType.HANDSHAKE
             return
@@ -333,10 +337,12 @@ class Connection:
                 self._handle_ccs(payload)
                 continue
             if self._read is not None:
-                if ctype == ContentType.ALERT and len(payload) == 2 and self.state != HsState.HANDSHAKE_OVER:
+                tls12 = self.negotiated_version == ProtocolVersion.TLS1_2
+                handshaking = self.state != HsState.HANDSHAKE_OVER
+                if ctype == ContentType.ALERT and len(payload) == 2 and handshaking and not tls12:
                     self._handle_alert(payload)  # a peer that failed before it had our keys
                     continue
-                if ctype != ContentType.APPLICATION_DATA:
+                if ctype != ContentType.APPLICATION_DATA and not tls12:
                     raise TlsError(Reason.UNEXPECTED_MESSAGE, f"unprotected record of type {ctype} after key change")
                 try:
                     ctype, data = self._read.open(header, payload)
@@ -356,12 +362,19 @@ class Connection:
             self._dispatch_record(ctype, data)
 
     def _handle_ccs(self, payload: bytes) -> None:
+        if payload != b"\x01":
+            raise TlsError(Reason.UNEXPECTED_MESSAGE, "malformed change_cipher_spec")
+        if self.negotiated_version == ProtocolVersion.TLS1_2:
+            self._handle_ccs12()
+            return
         # RFC 8446 5: a single 0x01 CCS may arrive during the handshake (middlebox compatibility).
-        if payload != b"\x01" or self.negotiated_version == ProtocolVersion.TLS1_2:
-            raise TlsError(Reason.UNEXPECTED_MESSAGE, "change_cipher_spec")
         if self.state == HsState.HANDSHAKE_OVER or self.state in (HsState.HELLO_REQUEST, HsState.CLIENT_HELLO):
             if not (self.state == HsState.CLIENT_HELLO and self._ccs_ok_before_hello()):
                 raise TlsError(Reason.UNEXPECTED_MESSAGE, "change_cipher_spec outside the handshake")
+
+    def _handle_ccs12(self) -> None:
+        """TLS 1.2: switch the read keys (the version's subclass knows when)."""
+        raise TlsError(Reason.UNEXPECTED_MESSAGE, "change_cipher_spec")
 
     def _ccs_ok_before_hello(self) -> bool:
         return False

@@ -53,6 +53,7 @@ class Reason(Enum):
     CERT_REQUIRED = "certificate required"
     EARLY_DATA_TOO_LARGE = "too much early data"
     RENEGOTIATION = "renegotiation refused"
+    INAPPROPRIATE_FALLBACK = "fallback to a lower version while a higher one is supported"
     HANDSHAKE_FAILURE = "handshake failure"
     INSUFFICIENT_SECURITY = "insufficient security"
     PROTOCOL_VERSION = "protocol version not supported"
@@ -90,6 +91,7 @@ ALERT_FOR_REASON: dict[Reason, AD | None] = {
     Reason.CERT_REQUIRED: AD.certificate_required,
     Reason.EARLY_DATA_TOO_LARGE: AD.unexpected_message,
     Reason.RENEGOTIATION: AD.no_renegotiation,
+    Reason.INAPPROPRIATE_FALLBACK: AD.inappropriate_fallback,
     Reason.HANDSHAKE_FAILURE: AD.handshake_failure,
     Reason.INSUFFICIENT_SECURITY: AD.insufficient_security,
     Reason.PROTOCOL_VERSION: AD.protocol_version,

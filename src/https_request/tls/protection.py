@@ -30,6 +30,8 @@ class Protector:
         key, iv = traffic_key_iv(suite.hash_name, secret, suite.key_len, suite.iv_len)
         self.suite = suite
         self.secret = secret
+        if suite.aead is None:
+            raise ValueError(f"{suite.name} is not a TLS 1.3 suite")
         self._aead = suite.aead(key)
         self._iv = int.from_bytes(iv, "big")
         self._tag_len = suite.tag_len

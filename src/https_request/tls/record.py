@@ -98,17 +98,20 @@ class HandshakeJoiner:
         return whole[0], whole[4:], whole
 
 
-def fragment(content_type: int, data: bytes, limit: int, *, retry: bool = False) -> list[bytes]:
+def fragment(
+    content_type: int, data: bytes, limit: int, *, retry: bool = False, hello_version: bytes = b"\x03\x01"
+) -> list[bytes]:
     """Plaintext records (legacy version 0x0303) of at most ``limit`` bytes.
 
-    An initial ClientHello goes out as 0x0301; one sent after a
-    HelloRetryRequest (``retry``) as 0x0303 like every other record (RFC 8446 5.1).
+    An initial ClientHello goes out as ``hello_version`` (0x0301 by default, as
+    OpenSSL does; mbedTLS uses 0x0303); one sent after a HelloRetryRequest
+    (``retry``) as 0x0303 like every other record (RFC 8446 5.1).
     """
     out = []
     first_hello = (
         not retry and content_type == ContentType.HANDSHAKE and data[:1] == bytes((HandshakeType.CLIENT_HELLO,))
     )
-    version = b"\x03\x01" if first_hello else b"\x03\x03"
+    version = hello_version if first_hello else b"\x03\x03"
     for off in range(0, max(len(data), 1), limit):
         chunk = data[off : off + limit]
         out.append(bytes((content_type,)) + version + len(chunk).to_bytes(2, "big") + chunk)

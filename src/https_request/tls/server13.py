@@ -22,10 +22,10 @@ import hmac
 from dataclasses import dataclass, field
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 
 from . import extensions as X
 from .config import CertifiedKey, ServerConfig
-from .connection import Connection
 from .enums import NOT_FOR_TLS13, ProtocolVersion, PskKeyExchangeMode
 from .enums import ExtensionType as ET
 from .enums import HandshakeType as HT
@@ -46,6 +46,7 @@ from .messages import (
     NewSessionTicket,
     ServerHello,
 )
+from .server12 import Tls12Server
 from .session import TicketState
 from .signatures import choose_scheme, sign, tls13_certificate_verify_input, verify
 from .states import EXPECTED_SERVER, HsState
@@ -81,11 +82,11 @@ class _Psk:
     age_ok: bool
 
 
-class ServerConnection(Connection):
+class ServerConnection(Tls12Server):
     """A TLS server connection on :class:`ServerConfig`."""
 
     is_client = False
-    _expected = EXPECTED_SERVER
+    _expected_initial = EXPECTED_SERVER
 
     def __init__(self, config: ServerConfig) -> None:
         super().__init__(config)
@@ -111,6 +112,10 @@ class ServerConnection(Connection):
         raw_sv = ch.ext(ET.supported_versions)
         versions = X.decode_supported_versions(raw_sv) if raw_sv is not None else []
         if ProtocolVersion.TLS1_3 not in versions or ProtocolVersion.TLS1_3 not in cfg.versions:
+            # RFC 8446 4.2.1: without supported_versions, legacy_version is the client's highest
+            offers12 = ProtocolVersion.TLS1_2 in versions if raw_sv is not None else ch.legacy_version >= 0x0303
+            if offers12 and ProtocolVersion.TLS1_2 in cfg.versions and hs.ch1 is None:
+                return self._parse_client_hello12(ch, whole)
             shown = [hex(v) for v in versions] or hex(ch.legacy_version)
             raise TlsError(Reason.NO_COMMON_VERSION, f"client offered {shown}")
         if ch.legacy_compression_methods != b"\x00":
@@ -173,7 +178,7 @@ class ServerConnection(Connection):
                     break
             if cert is None or scheme is None:
                 raise TlsError(Reason.NO_COMMON_SIGNATURE, f"client schemes {[hex(s) for s in offered]}")
-        self._choose_alpn(ch, psk)
+        self._choose_alpn(ch)
 
         # ---- the server's flight
         self.negotiated_version = ProtocolVersion.TLS1_3
@@ -268,10 +273,6 @@ class ServerConnection(Connection):
         self._set_read_key(hs.c_hs)
         return S.CLIENT_CERTIFICATE if hs.cert_requested else S.CLIENT_FINISHED
 
-    def _log_write(self, what: str) -> None:
-        if self._dbg.threshold >= 2:
-            self._dbg.msg(2, f"=> write {what}")
-
     def _check_second_hello(self, ch1: ClientHello, ch2: ClientHello) -> None:
         """RFC 8446 4.1.2: the second ClientHello repeats the first, except for
         key_share, early_data (removed), cookie, pre_shared_key and padding."""
@@ -293,17 +294,6 @@ class ServerConnection(Connection):
             if p is not None and p.tls13 and s in ch.cipher_suites:
                 return p
         raise TlsError(Reason.NO_COMMON_SUITE, f"client suites {[hex(s) for s in ch.cipher_suites]}")
-
-    def _choose_alpn(self, ch: ClientHello, psk: _Psk | None) -> None:
-        raw = ch.ext(ET.application_layer_protocol_negotiation)
-        ours = self._scfg.alpn_protocols
-        if raw is None or not ours:
-            return
-        theirs = X.decode_alpn(raw)
-        chosen = next((p for p in ours if p in theirs), None)
-        if chosen is None:
-            raise TlsError(Reason.NO_COMMON_ALPN, f"client offered {theirs}")
-        self.alpn_protocol = chosen
 
     def _write_hello_retry_request(
         self, ch: ClientHello, whole: bytes, suite: SuiteParams, group: int, hs: _ServerHs
@@ -441,7 +431,7 @@ class ServerConnection(Connection):
         self.peer_certificates = chain
         try:
             hs.client_cert_pub = x509.load_der_x509_certificate(chain[0]).public_key()
-        except ValueError as exc:
+        except (ValueError, x509.InvalidVersion, UnsupportedAlgorithm) as exc:  # the last two are no ValueError
             raise TlsError(Reason.CERT_BAD, f"cannot parse the client certificate: {exc}") from None
         return S.CLIENT_CERTIFICATE_VERIFY
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -35,6 +36,7 @@ __all__ = [
     "AntiReplay",
     "MemoryAntiReplay",
     "Session",
+    "SessionCache",
     "SessionError",
     "TicketKeys",
     "TicketState",
@@ -108,7 +110,8 @@ class Session:
         w = Writer()
         w.u16(self.version)
         w.u16(self.cipher_suite)
-        w.opaque(1, self.server_name.encode("idna") if self.server_name else b"")
+        # names verbatim (idna would refuse "a..b" and turn "xn--" names into Unicode on the way back)
+        w.opaque(1, self.server_name.encode())
         w.opaque(1, self.secret)
         w.opaque(2, self.ticket)
         w.u32(self.ticket_age_add)
@@ -128,7 +131,7 @@ class Session:
             r = Reader(body)
             version = r.u16("version")
             suite = r.u16("cipher_suite")
-            name = r.opaque(1, "server_name").decode("idna")
+            name = r.opaque(1, "server_name").decode()
             secret = r.opaque(1, "secret", 1)
             ticket = r.opaque(2, "ticket")
             age_add = r.u32("ticket_age_add")
@@ -176,7 +179,7 @@ class TicketState:
         w.u32(self.lifetime)
         w.u32(self.max_early_data)
         w.opaque(1, self.alpn_protocol.encode())
-        w.opaque(1, self.server_name.encode("idna") if self.server_name else b"")
+        w.opaque(1, self.server_name.encode())  # verbatim, as in Session.to_bytes
         w.opaque(1, self.ticket_id)
         w.u8(1 if self.extended_master_secret else 0)
         return w.getvalue()
@@ -197,7 +200,7 @@ class TicketState:
                 lifetime=r.u32(),
                 max_early_data=r.u32(),
                 alpn_protocol=r.opaque(1).decode(),
-                server_name=r.opaque(1).decode("idna"),
+                server_name=r.opaque(1).decode(),
                 ticket_id=r.opaque(1),
                 extended_master_secret=bool(r.u8() & 1),
             )
@@ -303,6 +306,27 @@ class TicketKeys:
         obj._current = keys[0]
         obj._previous = keys[1]
         return obj
+
+
+class SessionCache:
+    """The server's session-ID cache for TLS 1.2 resumption: bounded, oldest
+    entries evicted first. Values are encoded :class:`TicketState` bytes."""
+
+    def __init__(self, max_entries: int = 10_000) -> None:
+        self.max_entries = max_entries
+        self._entries: OrderedDict[bytes, bytes] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def put(self, session_id: bytes, state: bytes) -> None:
+        self._entries[session_id] = state
+        self._entries.move_to_end(session_id)
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
+
+    def get(self, session_id: bytes) -> bytes | None:
+        return self._entries.get(session_id)
 
 
 class AntiReplay(Protocol):

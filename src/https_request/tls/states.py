@@ -12,7 +12,7 @@ from enum import IntEnum
 
 from .enums import HandshakeType as HT
 
-__all__ = ["EXPECTED_CLIENT", "EXPECTED_SERVER", "HsState"]
+__all__ = ["EXPECTED_CLIENT", "EXPECTED_CLIENT12", "EXPECTED_SERVER", "EXPECTED_SERVER12", "HsState"]
 
 
 class HsState(IntEnum):
@@ -75,3 +75,26 @@ EXPECTED_SERVER: dict[HsState, dict[int, str]] = {
     S.CLIENT_FINISHED: {HT.FINISHED: "_parse_client_finished"},
     S.HANDSHAKE_OVER: {HT.KEY_UPDATE: "_parse_key_update"},
 }
+
+EXPECTED_CLIENT12: dict[HsState, dict[int, str]] = {
+    S.SERVER_CERTIFICATE: {HT.CERTIFICATE: "_parse_certificate12"},
+    S.SERVER_KEY_EXCHANGE: {HT.SERVER_KEY_EXCHANGE: "_parse_server_key_exchange"},
+    S.CERTIFICATE_REQUEST: {
+        HT.CERTIFICATE_REQUEST: "_parse_certificate_request12",
+        HT.SERVER_HELLO_DONE: "_parse_server_hello_done",
+    },
+    S.SERVER_HELLO_DONE: {HT.SERVER_HELLO_DONE: "_parse_server_hello_done"},
+    S.NEW_SESSION_TICKET: {HT.NEW_SESSION_TICKET: "_parse_new_session_ticket12"},
+    S.SERVER_FINISHED: {HT.FINISHED: "_parse_server_finished12"},
+    S.HANDSHAKE_OVER: {HT.HELLO_REQUEST: "_parse_hello_request"},
+}
+"""TLS 1.2 client; ChangeCipherSpec is accepted in SERVER_CHANGE_CIPHER_SPEC only."""
+
+EXPECTED_SERVER12: dict[HsState, dict[int, str]] = {
+    S.CLIENT_CERTIFICATE: {HT.CERTIFICATE: "_parse_client_certificate12"},
+    S.CLIENT_KEY_EXCHANGE: {HT.CLIENT_KEY_EXCHANGE: "_parse_client_key_exchange"},
+    S.CERTIFICATE_VERIFY: {HT.CERTIFICATE_VERIFY: "_parse_certificate_verify12"},
+    S.CLIENT_FINISHED: {HT.FINISHED: "_parse_client_finished12"},
+    S.HANDSHAKE_OVER: {HT.CLIENT_HELLO: "_parse_renegotiation"},
+}
+"""TLS 1.2 server; ChangeCipherSpec is accepted in CLIENT_CHANGE_CIPHER_SPEC only."""

@@ -1,7 +1,10 @@
-"""Cipher-suite parameters: hash, AEAD, key and nonce sizes, by IANA id.
+"""Cipher-suite parameters by IANA id: what a suite means for the key
+schedule and the record layer.
 
-TLS 1.3 suites (RFC 8446 B.4) and the TLS 1.2 AEAD suites share the AEAD
-table; the TLS 1.2 entries also name their key exchange and authentication.
+TLS 1.3 suites (RFC 8446 B.4) name only an AEAD and a hash. TLS 1.2 suites
+(RFC 5246, 5288, 5289, 6655, 7251, 7905) also name their key exchange
+(``ECDHE`` or static ``RSA``), the certificate type they need (``RSA`` or
+``ECDSA``), the record protection mode and, for CBC, the MAC hash.
 """
 
 from __future__ import annotations
@@ -11,19 +14,9 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.ciphers.aead import AESCCM, AESGCM, ChaCha20Poly1305
 
-from .enums import CipherSuite
+__all__ = ["SUITES", "SuiteParams", "suite_params"]
 
-__all__ = ["SUITES", "Aead", "SuiteParams", "suite_params"]
-
-
-class Aead:
-    """The two calls record protection makes on an AEAD object."""
-
-    def encrypt(self, nonce: bytes, data: bytes, associated_data: bytes | None) -> bytes:
-        raise NotImplementedError
-
-    def decrypt(self, nonce: bytes, data: bytes, associated_data: bytes | None) -> bytes:
-        raise NotImplementedError
+AeadFactory = Callable[[bytes], AESGCM | AESCCM | ChaCha20Poly1305]
 
 
 def _ccm8(key: bytes) -> AESCCM:
@@ -32,28 +25,96 @@ def _ccm8(key: bytes) -> AESCCM:
 
 @dataclass(frozen=True, slots=True)
 class SuiteParams:
-    """What a cipher suite means for the key schedule and record layer."""
+    """One suite. ``mode`` is GCM, CCM, CCM8, CHACHA or CBC.
+
+    ``iv_len`` is the TLS 1.3 nonce length, or in TLS 1.2 the implicit
+    (fixed) IV part from the key block: 4 for GCM/CCM, 12 for ChaCha20, 0 for
+    CBC (whose IV travels in each record).
+    """
 
     id: int
     name: str
-    hash_name: str  # hashlib name: "sha256" / "sha384"
+    hash_name: str  # the PRF / HKDF hash (hashlib name)
     hash_len: int
     key_len: int
-    iv_len: int  # TLS 1.3 nonce length / TLS 1.2 fixed IV part
+    iv_len: int
     tag_len: int
-    aead: Callable[[bytes], AESGCM | AESCCM | ChaCha20Poly1305]
+    aead: AeadFactory | None
     tls13: bool
+    kx: str = ""  # TLS 1.2: "ECDHE" or "RSA"
+    auth: str = ""  # TLS 1.2: "RSA" or "ECDSA" (the certificate key type)
+    mode: str = "GCM"
+    mac_name: str = ""  # CBC only: HMAC hash
+    mac_len: int = 0
+
+    @property
+    def cbc(self) -> bool:
+        return self.mode == "CBC"
 
 
 _S = SuiteParams
+_SHA256 = ("sha256", 32)
+_SHA384 = ("sha384", 48)
+
+
+def _t13(sid: int, name: str, h: tuple[str, int], key: int, tag: int, aead: AeadFactory, mode: str) -> SuiteParams:
+    return _S(sid, name, h[0], h[1], key, 12, tag, aead, True, mode=mode)
+
+
+def _aead12(sid: int, name: str, kx: str, auth: str, h: tuple[str, int], key: int, mode: str) -> SuiteParams:
+    factories: dict[str, AeadFactory] = {"GCM": AESGCM, "CCM": AESCCM, "CCM8": _ccm8, "CHACHA": ChaCha20Poly1305}
+    aead = factories[mode]
+    iv = 12 if mode == "CHACHA" else 4
+    tag = 8 if mode == "CCM8" else 16
+    return _S(sid, name, h[0], h[1], key, iv, tag, aead, False, kx, auth, mode)
+
+
+def _cbc12(sid: int, name: str, kx: str, auth: str, key: int, mac: str) -> SuiteParams:
+    # RFC 5246 5: CBC suites with SHA-1/SHA-256 MACs use the SHA-256 PRF; SHA-384 ones use SHA-384 (RFC 5289).
+    prf = _SHA384 if mac == "sha384" else _SHA256
+    mac_len = {"sha1": 20, "sha256": 32, "sha384": 48}[mac]
+    return _S(sid, name, prf[0], prf[1], key, 0, 0, None, False, kx, auth, "CBC", mac, mac_len)
+
+
 SUITES: dict[int, SuiteParams] = {
     s.id: s
     for s in (
-        _S(0x1301, "TLS_AES_128_GCM_SHA256", "sha256", 32, 16, 12, 16, AESGCM, True),
-        _S(0x1302, "TLS_AES_256_GCM_SHA384", "sha384", 48, 32, 12, 16, AESGCM, True),
-        _S(0x1303, "TLS_CHACHA20_POLY1305_SHA256", "sha256", 32, 32, 12, 16, ChaCha20Poly1305, True),
-        _S(0x1304, "TLS_AES_128_CCM_SHA256", "sha256", 32, 16, 12, 16, AESCCM, True),
-        _S(0x1305, "TLS_AES_128_CCM_8_SHA256", "sha256", 32, 16, 12, 8, _ccm8, True),
+        _t13(0x1301, "TLS_AES_128_GCM_SHA256", _SHA256, 16, 16, AESGCM, "GCM"),
+        _t13(0x1302, "TLS_AES_256_GCM_SHA384", _SHA384, 32, 16, AESGCM, "GCM"),
+        _t13(0x1303, "TLS_CHACHA20_POLY1305_SHA256", _SHA256, 32, 16, ChaCha20Poly1305, "CHACHA"),
+        _t13(0x1304, "TLS_AES_128_CCM_SHA256", _SHA256, 16, 16, AESCCM, "CCM"),
+        _t13(0x1305, "TLS_AES_128_CCM_8_SHA256", _SHA256, 16, 8, _ccm8, "CCM8"),
+        # ECDHE AEAD (RFC 5289, 7251, 7905)
+        _aead12(0xC02B, "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "ECDHE", "ECDSA", _SHA256, 16, "GCM"),
+        _aead12(0xC02C, "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", "ECDHE", "ECDSA", _SHA384, 32, "GCM"),
+        _aead12(0xC02F, "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "ECDHE", "RSA", _SHA256, 16, "GCM"),
+        _aead12(0xC030, "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", "ECDHE", "RSA", _SHA384, 32, "GCM"),
+        _aead12(0xCCA8, "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256", "ECDHE", "RSA", _SHA256, 32, "CHACHA"),
+        _aead12(0xCCA9, "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256", "ECDHE", "ECDSA", _SHA256, 32, "CHACHA"),
+        _aead12(0xC0AC, "TLS_ECDHE_ECDSA_WITH_AES_128_CCM", "ECDHE", "ECDSA", _SHA256, 16, "CCM"),
+        _aead12(0xC0AD, "TLS_ECDHE_ECDSA_WITH_AES_256_CCM", "ECDHE", "ECDSA", _SHA256, 32, "CCM"),
+        _aead12(0xC0AE, "TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8", "ECDHE", "ECDSA", _SHA256, 16, "CCM8"),
+        _aead12(0xC0AF, "TLS_ECDHE_ECDSA_WITH_AES_256_CCM_8", "ECDHE", "ECDSA", _SHA256, 32, "CCM8"),
+        # ECDHE CBC (RFC 4492, 5289)
+        _cbc12(0xC009, "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA", "ECDHE", "ECDSA", 16, "sha1"),
+        _cbc12(0xC00A, "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA", "ECDHE", "ECDSA", 32, "sha1"),
+        _cbc12(0xC013, "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA", "ECDHE", "RSA", 16, "sha1"),
+        _cbc12(0xC014, "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA", "ECDHE", "RSA", 32, "sha1"),
+        _cbc12(0xC023, "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256", "ECDHE", "ECDSA", 16, "sha256"),
+        _cbc12(0xC024, "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384", "ECDHE", "ECDSA", 32, "sha384"),
+        _cbc12(0xC027, "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256", "ECDHE", "RSA", 16, "sha256"),
+        _cbc12(0xC028, "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384", "ECDHE", "RSA", 32, "sha384"),
+        # static RSA key exchange: client only, when a profile or the user asks (RFC 5246, 5288, 6655)
+        _aead12(0x009C, "TLS_RSA_WITH_AES_128_GCM_SHA256", "RSA", "RSA", _SHA256, 16, "GCM"),
+        _aead12(0x009D, "TLS_RSA_WITH_AES_256_GCM_SHA384", "RSA", "RSA", _SHA384, 32, "GCM"),
+        _aead12(0xC09C, "TLS_RSA_WITH_AES_128_CCM", "RSA", "RSA", _SHA256, 16, "CCM"),
+        _aead12(0xC09D, "TLS_RSA_WITH_AES_256_CCM", "RSA", "RSA", _SHA256, 32, "CCM"),
+        _aead12(0xC0A0, "TLS_RSA_WITH_AES_128_CCM_8", "RSA", "RSA", _SHA256, 16, "CCM8"),
+        _aead12(0xC0A1, "TLS_RSA_WITH_AES_256_CCM_8", "RSA", "RSA", _SHA256, 32, "CCM8"),
+        _cbc12(0x002F, "TLS_RSA_WITH_AES_128_CBC_SHA", "RSA", "RSA", 16, "sha1"),
+        _cbc12(0x0035, "TLS_RSA_WITH_AES_256_CBC_SHA", "RSA", "RSA", 32, "sha1"),
+        _cbc12(0x003C, "TLS_RSA_WITH_AES_128_CBC_SHA256", "RSA", "RSA", 16, "sha256"),
+        _cbc12(0x003D, "TLS_RSA_WITH_AES_256_CBC_SHA256", "RSA", "RSA", 32, "sha256"),
     )
 }
 
@@ -61,6 +122,3 @@ SUITES: dict[int, SuiteParams] = {
 def suite_params(suite: int) -> SuiteParams | None:
     """Parameters of an implemented suite, or None."""
     return SUITES.get(suite)
-
-
-assert all(CipherSuite(s) for s in SUITES)

@@ -480,7 +480,7 @@ class WebPkiVerifier:
             raise _fail(X509_BADCERT_MISSING, "the peer sent no certificate")
         try:
             certs = [x509.load_der_x509_certificate(bytes(der)) for der in chain]
-        except ValueError as exc:
+        except (ValueError, x509.InvalidVersion) as exc:  # InvalidVersion is no ValueError
             raise TlsError(Reason.CERT_BAD, f"cannot parse the peer certificate: {exc}") from exc
         when = datetime.fromtimestamp(now, tz=UTC)
         host = server_name if (server and self.check_name and server_name) else None

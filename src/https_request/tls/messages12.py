@@ -1,0 +1,160 @@
+"""TLS 1.2 handshake messages that differ from TLS 1.3's (RFC 5246 7.4,
+RFC 8422 5.4, RFC 5077 3.3). Same conventions as :mod:`.messages`: frozen
+dataclasses, ``decode(body)`` consumes everything, ``encode() -> body``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..wire import DecodeError, Reader, Writer
+from .enums import HandshakeType
+
+__all__ = [
+    "Certificate12",
+    "CertificateRequest12",
+    "DigitallySigned",
+    "NewSessionTicket12",
+    "ServerEcdhParams",
+    "ServerKeyExchange12",
+]
+
+_NAMED_CURVE = 3
+
+
+# struct { ASN.1Cert certificate_list<0..2^24-1>; } Certificate;   (RFC 5246 7.4.2)
+@dataclass(frozen=True, slots=True)
+class Certificate12:
+    certificate_list: tuple[bytes, ...]
+
+    msg_type = HandshakeType.CERTIFICATE
+
+    @classmethod
+    def decode(cls, body: bytes) -> Certificate12:
+        r = Reader(body)
+        v = r.vec(3, "certificate_list")
+        certs = []
+        while v.remaining:
+            certs.append(v.opaque(3, "ASN.1Cert", 1))
+        r.expect_end("Certificate")
+        return cls(tuple(certs))
+
+    def encode(self) -> bytes:
+        w = Writer()
+        with w.prefixed(3):
+            for c in self.certificate_list:
+                w.opaque(3, c)
+        return w.getvalue()
+
+
+# struct { SignatureAndHashAlgorithm algorithm; opaque signature<0..2^16-1>; } digitally-signed
+@dataclass(frozen=True, slots=True)
+class DigitallySigned:
+    algorithm: int
+    signature: bytes
+
+    @classmethod
+    def read(cls, r: Reader) -> DigitallySigned:
+        alg = r.u16("signature algorithm")
+        return cls(alg, r.opaque(2, "signature"))
+
+    def write(self, w: Writer) -> None:
+        w.u16(self.algorithm)
+        w.opaque(2, self.signature)
+
+
+# struct { ECCurveType curve_type (named_curve=3); NamedCurve namedcurve; opaque point<1..2^8-1>; }
+@dataclass(frozen=True, slots=True)
+class ServerEcdhParams:
+    named_curve: int
+    public: bytes
+
+    def encode(self) -> bytes:
+        w = Writer()
+        w.u8(_NAMED_CURVE)
+        w.u16(self.named_curve)
+        w.opaque(1, self.public)
+        return w.getvalue()
+
+
+# struct { ServerECDHParams params; digitally-signed struct {...} signed_params; } ServerKeyExchange;
+@dataclass(frozen=True, slots=True)
+class ServerKeyExchange12:
+    params: ServerEcdhParams
+    signed: DigitallySigned
+
+    msg_type = HandshakeType.SERVER_KEY_EXCHANGE
+
+    @classmethod
+    def decode(cls, body: bytes) -> ServerKeyExchange12:
+        r = Reader(body)
+        curve_type = r.u8("curve_type")
+        if curve_type != _NAMED_CURVE:
+            raise DecodeError("ServerKeyExchange", f"curve_type {curve_type} is not named_curve")
+        curve = r.u16("namedcurve")
+        public = r.opaque(1, "public", 1)
+        signed = DigitallySigned.read(r)
+        r.expect_end("ServerKeyExchange")
+        return cls(ServerEcdhParams(curve, public), signed)
+
+    def encode(self) -> bytes:
+        w = Writer()
+        w.raw(self.params.encode())
+        self.signed.write(w)
+        return w.getvalue()
+
+
+# struct { ClientCertificateType certificate_types<1..2^8-1>;
+#          SignatureAndHashAlgorithm supported_signature_algorithms<2..2^16-2>;
+#          DistinguishedName certificate_authorities<0..2^16-1>; } CertificateRequest;
+@dataclass(frozen=True, slots=True)
+class CertificateRequest12:
+    certificate_types: bytes
+    supported_signature_algorithms: tuple[int, ...]
+    certificate_authorities: tuple[bytes, ...] = ()
+
+    msg_type = HandshakeType.CERTIFICATE_REQUEST
+
+    @classmethod
+    def decode(cls, body: bytes) -> CertificateRequest12:
+        r = Reader(body)
+        types = r.opaque(1, "certificate_types", 1)
+        algs = r.u16_list(2, "supported_signature_algorithms", 2)
+        v = r.vec(2, "certificate_authorities")
+        cas = []
+        while v.remaining:
+            cas.append(v.opaque(2, "DistinguishedName", 1))
+        r.expect_end("CertificateRequest")
+        return cls(types, tuple(algs), tuple(cas))
+
+    def encode(self) -> bytes:
+        w = Writer()
+        w.opaque(1, self.certificate_types)
+        w.u16_list(2, self.supported_signature_algorithms)
+        with w.prefixed(2):
+            for ca in self.certificate_authorities:
+                w.opaque(2, ca)
+        return w.getvalue()
+
+
+# struct { uint32 ticket_lifetime_hint; opaque ticket<0..2^16-1>; } NewSessionTicket;   (RFC 5077 3.3)
+@dataclass(frozen=True, slots=True)
+class NewSessionTicket12:
+    ticket_lifetime_hint: int
+    ticket: bytes
+
+    msg_type = HandshakeType.NEW_SESSION_TICKET
+
+    @classmethod
+    def decode(cls, body: bytes) -> NewSessionTicket12:
+        r = Reader(body)
+        hint = r.u32("ticket_lifetime_hint")
+        ticket = r.opaque(2, "ticket")
+        r.expect_end("NewSessionTicket")
+        return cls(hint, ticket)
+
+    def encode(self) -> bytes:
+        w = Writer()
+        w.u32(self.ticket_lifetime_hint)
+        w.opaque(2, self.ticket)
+        return w.getvalue()

@@ -1,0 +1,392 @@
+"""The TLS 1.2 server: ECDHE only (never static RSA), extended master secret
+required by default, RFC 5077 tickets under the same rotating keys as TLS 1.3,
+a bounded session-ID cache, secure renegotiation indication and renegotiation
+refused, the TLS 1.3 downgrade sentinel.
+
+Flights (mbedTLS state names)::
+
+    CLIENT_HELLO               <== ClientHello (TLS 1.2 chosen)
+    SERVER_HELLO               ==> ServerHello Certificate ServerKeyExchange
+                                   (CertificateRequest) ServerHelloDone
+    CLIENT_CERTIFICATE         <== (Certificate)
+    CLIENT_KEY_EXCHANGE        <== ClientKeyExchange
+    CERTIFICATE_VERIFY         <== (CertificateVerify)
+    CLIENT_CHANGE_CIPHER_SPEC  <== ChangeCipherSpec
+    CLIENT_FINISHED            <== Finished   ==> (NewSessionTicket) CCS Finished
+    HANDSHAKE_OVER             (a new ClientHello: refused with a no_renegotiation warning)
+
+Abbreviated: ServerHello (NewSessionTicket) CCS Finished, then the client's
+CCS and Finished.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+from ..wire import Reader
+from . import extensions as X
+from .config import CertifiedKey, ServerConfig
+from .connection import Connection
+from .enums import AlertDescription, AlertLevel, ProtocolVersion
+from .enums import ExtensionType as ET
+from .enums import HandshakeType as HT
+from .errors import Reason, TlsError
+from .keyschedule12 import finished_verify_data12, key_block, master_secret
+from .kx import ClientShare
+from .messages import ClientHello, Extension, Finished, ServerHello
+from .messages12 import (
+    Certificate12,
+    CertificateRequest12,
+    DigitallySigned,
+    NewSessionTicket12,
+    ServerEcdhParams,
+    ServerKeyExchange12,
+)
+from .protection12 import Protector12
+from .session import TicketState
+from .signatures import choose_scheme, sign, verify
+from .states import EXPECTED_SERVER12, HsState
+from .suites import SUITES, SuiteParams
+
+__all__ = ["DOWNGRADE_TLS12", "Tls12Server"]
+
+S = HsState
+DOWNGRADE_TLS12 = b"DOWNGRD\x01"  # RFC 8446 4.1.3
+_ECDHE_GROUPS = (0x001D, 0x0017, 0x0018)  # x25519, secp256r1, secp384r1
+_FALLBACK_SCSV = 0x5600
+_RENEGOTIATION_SCSV = 0x00FF
+
+
+@dataclass
+class _Server12Hs:
+    suite: SuiteParams
+    messages: bytearray
+    server_random: bytes
+    ems: bool
+    etm: bool
+    session_id: bytes
+    issue_ticket: bool
+    resumed: bool = False
+    master: bytes = b""
+    share: ClientShare | None = None
+    cert_requested: bool = False
+    client_key: object = None
+
+
+def _key_type(key: object) -> str:
+    if isinstance(key, rsa.RSAPrivateKey):
+        return "RSA"
+    if isinstance(key, (ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey)):
+        return "ECDSA"
+    return ""
+
+
+class Tls12Server(Connection):
+    """The server's TLS 1.2 half; :class:`~.server13.ServerConnection` adds
+    TLS 1.3 and decides, at the ClientHello, which half runs."""
+
+    _scfg: ServerConfig
+    _hs: object | None
+    tickets_sent: int
+    _hs12: _Server12Hs | None = None
+    _pending_write12: Protector12 | None = None
+    _pending_read12: Protector12 | None = None
+
+    def _log_write(self, what: str) -> None:
+        if self._dbg.threshold >= 2:
+            self._dbg.msg(2, f"=> write {what}")
+
+    def _choose_alpn(self, ch: ClientHello) -> None:
+        raw = ch.ext(ET.application_layer_protocol_negotiation)
+        ours = self._scfg.alpn_protocols
+        if raw is None or not ours:
+            return
+        theirs = X.decode_alpn(raw)
+        chosen = next((p for p in ours if p in theirs), None)
+        if chosen is None:
+            raise TlsError(Reason.NO_COMMON_ALPN, f"client offered {theirs}")
+        self.alpn_protocol = chosen
+
+    def _parse_client_hello12(self, ch: ClientHello, whole: bytes) -> HsState:
+        cfg = self._scfg
+        if _FALLBACK_SCSV in ch.cipher_suites and ProtocolVersion.TLS1_3 in cfg.versions:
+            raise TlsError(Reason.INAPPROPRIATE_FALLBACK, "TLS_FALLBACK_SCSV while we support TLS 1.3")
+        if 0 not in ch.legacy_compression_methods:
+            raise TlsError(Reason.ILLEGAL_PARAMETER, "ClientHello without null compression")
+        reneg = ch.ext(ET.renegotiation_info)
+        if reneg is not None and reneg != b"\x00":
+            raise TlsError(Reason.HANDSHAKE_FAILURE, "non-empty renegotiation_info in an initial handshake")
+        secure_reneg = reneg is not None or _RENEGOTIATION_SCSV in ch.cipher_suites
+        ems = ch.ext(ET.extended_master_secret) is not None
+        if cfg.require_extended_master_secret and not ems:
+            raise TlsError(Reason.HANDSHAKE_FAILURE, "client does not offer extended_master_secret")
+        raw_sni = ch.ext(ET.server_name)
+        self.server_name = X.decode_server_name(raw_sni) if raw_sni is not None else None
+        self._choose_alpn(ch)
+        self.negotiated_version = ProtocolVersion.TLS1_2
+        self._expected = EXPECTED_SERVER12
+
+        resumed = self._resume12(ch, ems)
+        if resumed is not None:
+            state, old_key = resumed
+            return self._write_abbreviated12(ch, whole, state, old_key, secure_reneg, ems)
+        return self._write_full12(ch, whole, secure_reneg, ems)
+
+    # ------------------------------------------------------------ resumption
+
+    def _resume12(self, ch: ClientHello, ems: bool) -> tuple[TicketState, bool] | None:
+        cfg = self._scfg
+        now = cfg.now()
+        found: tuple[bytes, bool] | None = None
+        raw_ticket = ch.ext(ET.session_ticket)
+        if raw_ticket and cfg.ticket_keys is not None:
+            found = cfg.ticket_keys.open(raw_ticket, now)
+        elif ch.legacy_session_id and cfg.session_cache is not None:
+            blob = cfg.session_cache.get(ch.legacy_session_id)
+            found = (blob, False) if blob is not None else None
+        if found is None:
+            return None
+        state = TicketState.decode(found[0])
+        if state is None or state.version != ProtocolVersion.TLS1_2 or now >= state.issued_at + state.lifetime:
+            return None
+        if state.cipher_suite not in ch.cipher_suites or state.cipher_suite not in cfg.cipher_suites:
+            return None
+        if (state.server_name or None) != (self.server_name or None):
+            return None
+        if state.extended_master_secret and not ems:
+            raise TlsError(Reason.HANDSHAKE_FAILURE, "resumption without the extended_master_secret the session had")
+        if not state.extended_master_secret and ems:
+            return None  # RFC 7627 5.3: fall back to a full handshake
+        return state, found[1]
+
+    def _write_abbreviated12(self,
+        ch: ClientHello, whole: bytes, state: TicketState, old_key: bool, reneg: bool, ems: bool
+    ) -> HsState:
+        cfg = self._scfg
+        suite = SUITES[state.cipher_suite]
+        self.cipher_suite, self._suite, self.resumed = suite.id, suite, True
+        issue = bool(ch.ext(ET.session_ticket)) and cfg.ticket_keys is not None and old_key
+        hs12 = _Server12Hs(suite, bytearray(whole), self._server_random12(), ems, False, ch.legacy_session_id, issue)
+        hs12.resumed = True
+        hs12.master = state.secret
+        self._hs12 = hs12
+        self._write_server_hello12(ch, hs12, reneg)
+        self._install_keys12(hs12)
+        if issue:
+            self._write_ticket12(hs12)
+        self._write_ccs_finished12(hs12)
+        return S.CLIENT_CHANGE_CIPHER_SPEC
+
+    # ------------------------------------------------------------ full handshake
+
+    def _choose12(self, ch: ClientHello) -> tuple[SuiteParams, CertifiedKey, int, int]:
+        cfg = self._scfg
+        raw_sig = ch.ext(ET.signature_algorithms)
+        offered_sigs = X.decode_u16_list(raw_sig, "signature_algorithms") if raw_sig is not None else []
+        raw_groups = ch.ext(ET.supported_groups)
+        client_groups = X.decode_u16_list(raw_groups, "supported_groups") if raw_groups is not None else [0x0017]
+        group = next((g for g in cfg.groups if g in _ECDHE_GROUPS and g in client_groups), None)
+        for sid in cfg.cipher_suites:
+            suite = SUITES.get(sid)
+            if suite is None or suite.tls13 or suite.kx != "ECDHE" or sid not in ch.cipher_suites:
+                continue
+            if group is None:
+                continue
+            for ck in cfg.certificates:
+                if _key_type(ck.key) != suite.auth:
+                    continue
+                scheme = choose_scheme(ck.key, offered_sigs, cfg.signature_schemes, tls13=False)
+                if scheme is not None:
+                    return suite, ck, scheme, group
+        if group is None:
+            raise TlsError(Reason.NO_COMMON_GROUP, "no common curve for ECDHE")
+        raise TlsError(Reason.NO_COMMON_SUITE, f"no TLS 1.2 suite in common: {[hex(s) for s in ch.cipher_suites]}")
+
+    def _write_full12(self, ch: ClientHello, whole: bytes, reneg: bool, ems: bool) -> HsState:
+        cfg = self._scfg
+        suite, ck, scheme, group = self._choose12(ch)
+        etm = suite.cbc and ch.ext(ET.encrypt_then_mac) is not None
+        if suite.cbc and not etm and self._dbg.threshold >= 1:
+            self._dbg.msg(1, "CBC without encrypt_then_mac: MAC-then-encrypt is not constant-time here")
+        self.cipher_suite, self._suite, self.group = suite.id, suite, group
+        issue = ch.ext(ET.session_ticket) is not None and cfg.ticket_keys is not None
+        session_id = cfg.random(32) if cfg.session_cache is not None and not issue else b""
+        hs12 = _Server12Hs(suite, bytearray(whole), self._server_random12(), ems, etm, session_id, issue)
+        self._hs12 = hs12
+        self._write_server_hello12(ch, hs12, reneg)
+        self._set_state(S.SERVER_CERTIFICATE)
+        self._log_write("certificate")
+        hs12.messages += self._queue_handshake(HT.CERTIFICATE, Certificate12(ck.chain_der).encode())
+        self._set_state(S.SERVER_KEY_EXCHANGE)
+        self._log_write("server key exchange")
+        hs12.share = ClientShare(group, cfg.random)
+        params = ServerEcdhParams(group, hs12.share.key_exchange)
+        signed = self.client_random + hs12.server_random + params.encode()
+        sig = cfg.signer(scheme, signed) if cfg.signer is not None else sign(ck.key, scheme, signed)
+        ske = ServerKeyExchange12(params, DigitallySigned(scheme, sig))
+        hs12.messages += self._queue_handshake(HT.SERVER_KEY_EXCHANGE, ske.encode())
+        if cfg.request_client_certificate:
+            self._set_state(S.CERTIFICATE_REQUEST)
+            self._log_write("certificate request")
+            cr = CertificateRequest12(b"\x01\x40", tuple(cfg.signature_schemes))
+            hs12.messages += self._queue_handshake(HT.CERTIFICATE_REQUEST, cr.encode())
+            hs12.cert_requested = True
+        self._set_state(S.SERVER_HELLO_DONE)
+        self._log_write("server hello done")
+        hs12.messages += self._queue_handshake(HT.SERVER_HELLO_DONE, b"")
+        return S.CLIENT_CERTIFICATE if hs12.cert_requested else S.CLIENT_KEY_EXCHANGE
+
+    def _server_random12(self) -> bytes:
+        rnd = self._scfg.random(32)
+        if ProtocolVersion.TLS1_3 in self._scfg.versions:
+            rnd = rnd[:24] + DOWNGRADE_TLS12
+        return rnd
+
+    def _write_server_hello12(self, ch: ClientHello, hs12: _Server12Hs, reneg: bool) -> None:
+        self._set_state(S.SERVER_HELLO)
+        self._log_write("server hello")
+        exts: list[Extension] = []
+        if reneg:
+            exts.append(Extension(ET.renegotiation_info, b"\x00"))
+        if self.server_name is not None and not hs12.resumed:
+            exts.append(Extension(ET.server_name, b""))
+        if hs12.ems:
+            exts.append(Extension(ET.extended_master_secret, b""))
+        if hs12.issue_ticket:
+            exts.append(Extension(ET.session_ticket, b""))
+        if ch.ext(ET.ec_point_formats) is not None and not hs12.resumed:
+            exts.append(Extension(ET.ec_point_formats, b"\x01\x00"))
+        if self.alpn_protocol is not None:
+            exts.append(Extension(ET.application_layer_protocol_negotiation, X.encode_alpn([self.alpn_protocol])))
+        if hs12.etm:
+            exts.append(Extension(ET.encrypt_then_mac, b""))
+        if self._scfg.extensions_hook is not None:
+            exts = self._scfg.extensions_hook(HT.SERVER_HELLO, exts)
+        sh = ServerHello(0x0303, hs12.server_random, hs12.session_id, hs12.suite.id, 0, tuple(exts))
+        hs12.messages += self._queue_handshake(HT.SERVER_HELLO, sh.encode())
+
+    def _parse_client_certificate12(self, body: bytes, whole: bytes) -> HsState:
+        hs12, cfg = self._hs12, self._scfg
+        assert hs12 is not None
+        cert = Certificate12.decode(body)
+        hs12.messages += whole
+        if not cert.certificate_list:
+            if cfg.require_client_certificate:
+                raise TlsError(Reason.CERT_REQUIRED, "client sent no certificate")
+            return S.CLIENT_KEY_EXCHANGE
+        chain = cert.certificate_list
+        if cfg.client_verifier is not None:
+            cfg.client_verifier.verify(chain, None, cfg.now(), server=False)
+        self.peer_certificates = chain
+        try:
+            hs12.client_key = x509.load_der_x509_certificate(chain[0]).public_key()
+        except ValueError as exc:
+            raise TlsError(Reason.CERT_BAD, f"cannot parse the client certificate: {exc}") from None
+        return S.CLIENT_KEY_EXCHANGE
+
+    def _parse_client_key_exchange(self, body: bytes, whole: bytes) -> HsState:
+        hs12 = self._hs12
+        assert hs12 is not None and hs12.share is not None
+        r = Reader(body)
+        point = r.opaque(1, "ClientECDiffieHellmanPublic", 1)
+        r.expect_end("ClientKeyExchange")
+        pre_master = hs12.share.finish(point)
+        hs12.messages += whole
+        suite = hs12.suite
+        session_hash = hashlib.new(suite.hash_name, hs12.messages).digest() if hs12.ems else None
+        hs12.master = master_secret(suite.hash_name, pre_master, self.client_random, hs12.server_random, session_hash)
+        self._keylog("CLIENT_RANDOM", hs12.master)
+        self._install_keys12(hs12)
+        return S.CERTIFICATE_VERIFY if hs12.client_key is not None else S.CLIENT_CHANGE_CIPHER_SPEC
+
+    def _parse_certificate_verify12(self, body: bytes, whole: bytes) -> HsState:
+        hs12, cfg = self._hs12, self._scfg
+        assert hs12 is not None
+        r = Reader(body)
+        signed = DigitallySigned.read(r)
+        r.expect_end("CertificateVerify")
+        if signed.algorithm not in cfg.signature_schemes:
+            raise TlsError(Reason.ILLEGAL_PARAMETER, f"CertificateVerify with scheme 0x{signed.algorithm:04x}")
+        verify(hs12.client_key, signed.algorithm, bytes(hs12.messages), signed.signature)  # type: ignore[arg-type]
+        hs12.messages += whole
+        return S.CLIENT_CHANGE_CIPHER_SPEC
+
+    def _install_keys12(self, hs12: _Server12Hs) -> None:
+        suite = hs12.suite
+        cmac, smac, ckey, skey, civ, siv = key_block(
+            suite.hash_name, hs12.master, self.client_random, hs12.server_random, suite.mac_len, suite.key_len,
+            suite.iv_len,
+        )
+        rnd = self._scfg.random
+        self._pending_write12 = Protector12(suite, skey, siv, smac, etm=hs12.etm, random=rnd)
+        self._pending_read12 = Protector12(suite, ckey, civ, cmac, etm=hs12.etm, random=rnd)
+
+    def _handle_ccs12(self) -> None:
+        if self.state != S.CLIENT_CHANGE_CIPHER_SPEC or not self._joiner.empty:
+            raise TlsError(Reason.UNEXPECTED_MESSAGE, f"change_cipher_spec in state {self.state.name}")
+        self._read = self._pending_read12
+        self._set_state(S.CLIENT_FINISHED)
+
+    def _parse_client_finished12(self, body: bytes, whole: bytes) -> HsState:
+        hs12 = self._hs12
+        assert hs12 is not None
+        fin = Finished.decode(body)
+        th = hashlib.new(hs12.suite.hash_name, hs12.messages).digest()
+        expected = finished_verify_data12(hs12.suite.hash_name, hs12.master, True, th)
+        if not hmac.compare_digest(expected, fin.verify_data):
+            raise TlsError(Reason.BAD_FINISHED, "client Finished")
+        hs12.messages += whole
+        if not hs12.resumed:
+            if hs12.issue_ticket:
+                self._write_ticket12(hs12)
+            self._write_ccs_finished12(hs12)
+            self._cache_session12(hs12)
+        self._hs = None
+        self._hs12 = None
+        self._complete_handshake()
+        return S.HANDSHAKE_OVER
+
+    def _state12(self, hs12: _Server12Hs) -> TicketState:
+        cfg = self._scfg
+        return TicketState(
+            ProtocolVersion.TLS1_2, hs12.suite.id, hs12.master, cfg.now(), 0, cfg.ticket_lifetime, 0,
+            self.alpn_protocol or "", self.server_name or "", cfg.random(16), hs12.ems,
+        )
+
+    def _write_ticket12(self, hs12: _Server12Hs) -> None:
+        cfg = self._scfg
+        assert cfg.ticket_keys is not None
+        self._set_state(S.NEW_SESSION_TICKET)
+        self._log_write("new session ticket")
+        ticket = cfg.ticket_keys.seal(self._state12(hs12).encode(), cfg.now())
+        msg = NewSessionTicket12(cfg.ticket_lifetime, ticket).encode()
+        hs12.messages += self._queue_handshake(HT.NEW_SESSION_TICKET, msg)
+        self.tickets_sent += 1
+
+    def _cache_session12(self, hs12: _Server12Hs) -> None:
+        cache = self._scfg.session_cache
+        if cache is not None and hs12.session_id:
+            cache.put(hs12.session_id, self._state12(hs12).encode())
+
+    def _write_ccs_finished12(self, hs12: _Server12Hs) -> None:
+        self._set_state(S.SERVER_CHANGE_CIPHER_SPEC)
+        self._send_ccs()
+        self._write = self._pending_write12
+        self._set_state(S.SERVER_FINISHED)
+        self._log_write("finished")
+        th = hashlib.new(hs12.suite.hash_name, hs12.messages).digest()
+        verify_data = finished_verify_data12(hs12.suite.hash_name, hs12.master, False, th)
+        hs12.messages += self._queue_handshake(HT.FINISHED, verify_data)
+        self._flush_handshake()
+
+    def _parse_renegotiation(self, body: bytes, whole: bytes) -> HsState:
+        # RFC 5746 4.4 / RFC 5246 7.4.1.2: renegotiation is refused, the connection goes on.
+        if self._dbg.threshold >= 2:
+            self._dbg.msg(2, "ClientHello after the handshake: renegotiation refused")
+        self._send_alert(AlertLevel.WARNING, AlertDescription.no_renegotiation)
+        return S.HANDSHAKE_OVER
