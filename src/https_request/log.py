@@ -393,7 +393,7 @@ def certificate_summary(der: bytes) -> list[str]:
 
     try:
         cert = x509.load_der_x509_certificate(bytes(der))
-    except ValueError as exc:
+    except (ValueError, x509.InvalidVersion) as exc:  # InvalidVersion is no ValueError
         return [f"unparseable certificate ({len(der)} bytes): {exc}"]
 
     def name(n: x509.Name) -> str:
@@ -409,9 +409,11 @@ def certificate_summary(der: bytes) -> list[str]:
         f"expires on        : {cert.not_valid_after_utc:%Y-%m-%d %H:%M:%S}",
         f"signed using      : {cert.signature_algorithm_oid._name}",
     ]
+    from cryptography.exceptions import UnsupportedAlgorithm
+
     try:
         key = cert.public_key()
-    except (ValueError, TypeError):  # unsupported key type
+    except (ValueError, TypeError, UnsupportedAlgorithm):  # unsupported key type
         lines.append("public key        : unsupported")
         return lines
     if isinstance(key, rsa.RSAPublicKey):

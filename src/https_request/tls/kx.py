@@ -20,18 +20,29 @@ from .errors import Reason, TlsError
 
 __all__ = ["SUPPORTED_GROUPS", "ClientShare", "server_exchange"]
 
-_CURVES: dict[int, ec.EllipticCurve] = {NamedGroup.secp256r1: ec.SECP256R1(), NamedGroup.secp384r1: ec.SECP384R1()}
+_CURVES: dict[int, ec.EllipticCurve] = {
+    NamedGroup.secp256r1: ec.SECP256R1(),
+    NamedGroup.secp384r1: ec.SECP384R1(),
+    NamedGroup.secp521r1: ec.SECP521R1(),
+}
 _ORDERS: dict[int, int] = {
     NamedGroup.secp256r1: 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551,
     NamedGroup.secp384r1: int(
         "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFC7634D81F4372DDF581A0DB248B0A77AECEC196ACCC52973", 16
     ),
+    NamedGroup.secp521r1: int(
+        "01FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF"
+        "FA51868783BF2F966B7FCC0148F709A5D03BB5C9B8899C47AEBB6FB71E91386409",
+        16,
+    ),
 }
-_POINT_LEN: dict[int, int] = {NamedGroup.secp256r1: 65, NamedGroup.secp384r1: 97}
+_POINT_LEN: dict[int, int] = {NamedGroup.secp256r1: 65, NamedGroup.secp384r1: 97, NamedGroup.secp521r1: 133}
 _MLKEM_EK = 1184
 _MLKEM_CT = 1088
 
-SUPPORTED_GROUPS = frozenset({NamedGroup.x25519, NamedGroup.secp256r1, NamedGroup.secp384r1, NamedGroup.X25519MLKEM768})
+SUPPORTED_GROUPS = frozenset(
+    {NamedGroup.x25519, NamedGroup.secp256r1, NamedGroup.secp384r1, NamedGroup.secp521r1, NamedGroup.X25519MLKEM768}
+)
 
 Random = Callable[[int], bytes]
 
