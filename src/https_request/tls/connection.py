@@ -32,7 +32,7 @@ from typing import ClassVar
 from ..wire import DecodeError
 from .config import ClientConfig, ServerConfig
 from .enums import AlertDescription, AlertLevel, ContentType, HandshakeType, ProtocolVersion, name_of
-from .errors import AlertReceived, ConnectionPoisoned, LocalProtocolError, Reason, TlsError
+from .errors import TLS12_ALERT, AlertReceived, ConnectionPoisoned, LocalProtocolError, Reason, TlsError
 from .events import (
     NEED_DATA,
     AlertReceivedEvent,
@@ -210,6 +210,8 @@ class Connection:
         if self._dbg.threshold >= 1:
             self._dbg.msg(1, f"handshake failed in state {self.state.name}: {exc}")
         alert = exc.alert
+        if alert is not None and self.negotiated_version == ProtocolVersion.TLS1_2:
+            alert = TLS12_ALERT.get(alert, alert)
         if alert is not None and not isinstance(exc, AlertReceived):
             try:
                 self._send_alert(AlertLevel.FATAL, alert)

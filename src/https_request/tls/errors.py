@@ -14,6 +14,7 @@ from .enums import AlertDescription as AD
 
 __all__ = [
     "ALERT_FOR_REASON",
+    "TLS12_ALERT",
     "AlertReceived",
     "ConnectionPoisoned",
     "LocalProtocolError",
@@ -98,6 +99,14 @@ ALERT_FOR_REASON: dict[Reason, AD | None] = {
     Reason.INTERNAL: AD.internal_error,
     Reason.PEER_ALERT: None,
     Reason.TRUNCATED: None,
+}
+
+
+# TLS 1.2 has no certificate_required or missing_extension alert (RFC 5246 7.2.2):
+# the closest one it has goes on the wire instead.
+TLS12_ALERT: dict[AD, AD] = {
+    AD.certificate_required: AD.handshake_failure,
+    AD.missing_extension: AD.handshake_failure,
 }
 
 

@@ -230,7 +230,7 @@ class Tls12Server(Connection):
         sig = cfg.signer(scheme, signed) if cfg.signer is not None else sign(ck.key, scheme, signed)
         ske = ServerKeyExchange12(params, DigitallySigned(scheme, sig))
         hs12.messages += self._queue_handshake(HT.SERVER_KEY_EXCHANGE, ske.encode())
-        if cfg.request_client_certificate:
+        if cfg.request_client_certificate or cfg.require_client_certificate:
             self._set_state(S.CERTIFICATE_REQUEST)
             self._log_write("certificate request")
             cr = CertificateRequest12(b"\x01\x40", tuple(cfg.signature_schemes))

@@ -237,7 +237,7 @@ class ServerConnection(Tls12Server):
             ee = cfg.extensions_hook(HT.ENCRYPTED_EXTENSIONS, ee)
         hs.transcript.add(self._queue_handshake(HT.ENCRYPTED_EXTENSIONS, EncryptedExtensions(tuple(ee)).encode()))
         if cert is not None and scheme is not None:
-            if cfg.request_client_certificate:
+            if cfg.request_client_certificate or cfg.require_client_certificate:
                 self._set_state(S.CERTIFICATE_REQUEST)
                 self._log_write("certificate request")
                 sig_ext = Extension(ET.signature_algorithms, X.encode_u16_list(cfg.signature_schemes))
