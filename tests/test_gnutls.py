@@ -14,10 +14,10 @@ both ways, present and missing (the alert each side sends, as the other prints
 it). gnutls-serv asks for a client certificate by default, so every other
 client case also answers a CertificateRequest with an empty Certificate.
 
-Each case is parametrized by protocol version. TLS 1.2 cases are in place but
-skipped until our engine speaks TLS 1.2 (only *our* side is missing: GnuTLS
-does 1.2); features that only exist in TLS 1.3 (0-RTT, KeyUpdate, the
-X25519MLKEM768 hybrid group) have 1.3 cases only.
+Each case is parametrized by protocol version (TLS 1.3 and TLS 1.2, whose
+resumption also runs with session IDs instead of tickets); features that only
+exist in TLS 1.3 (0-RTT, KeyUpdate, the X25519MLKEM768 hybrid group) have 1.3
+cases only.
 
 GnuTLS 3.7 has no X25519MLKEM768: that case runs only when ``gnutls-cli
 --list`` names GROUP-X25519-MLKEM768. Our default client offers an
@@ -69,9 +69,6 @@ pytestmark = [
 ]
 
 WAIT = 5.0
-NO_TLS12 = pytest.mark.skip(reason="TLS 1.2 engine lands in issue 3")
-
-
 # ------------------------------------------------------------------ cases
 
 
@@ -88,9 +85,6 @@ class Version:
     def priority(self) -> str:
         return f"NORMAL:-VERS-ALL:+VERS-{self.name}"
 
-    def marks(self) -> tuple[pytest.MarkDecorator, ...]:
-        return (NO_TLS12,) if self.code == ProtocolVersion.TLS1_2 else ()
-
 
 TLS13 = Version(
     "TLS1.3",
@@ -105,7 +99,7 @@ TLS12 = Version(
     (0xC02B, 0xC02F, 0xC02C, 0xC030, 0xCCA9, 0xCCA8),
     "ECDSA-SHA256",
 )
-VERSIONS = [pytest.param(v, id=v.name, marks=v.marks()) for v in (TLS13, TLS12)]
+VERSIONS = [pytest.param(v, id=v.name) for v in (TLS13, TLS12)]
 
 
 @dataclass(frozen=True)
@@ -116,7 +110,7 @@ class Suite:
 
 
 SUITES = [
-    pytest.param(s, id=f"{s.version.name}-{s.cipher}", marks=s.version.marks())
+    pytest.param(s, id=f"{s.version.name}-{s.cipher}")
     for s in (
         Suite(TLS13, CipherSuite.TLS_AES_128_GCM_SHA256, "AES-128-GCM"),
         Suite(TLS13, CipherSuite.TLS_AES_256_GCM_SHA384, "AES-256-GCM"),
@@ -144,7 +138,7 @@ class Group:
 
 
 GROUPS = [
-    pytest.param(g, id=f"{g.version.name}-{g.gnutls}", marks=g.version.marks())
+    pytest.param(g, id=f"{g.version.name}-{g.gnutls}")
     for g in (
         Group(TLS13, NamedGroup.x25519, "X25519"),
         Group(TLS13, NamedGroup.secp256r1, "SECP256R1"),
@@ -165,7 +159,7 @@ class Cert:
 
 
 CERTS = [
-    pytest.param(c, id=f"{c.version.name}-{c.name}", marks=c.version.marks())
+    pytest.param(c, id=f"{c.version.name}-{c.name}")
     for c in (
         Cert(TLS13, "ecdsa", r"ECDSA-SECP256R1-SHA256"),
         Cert(TLS13, "p384", r"ECDSA-SECP384R1-SHA384"),
@@ -434,12 +428,21 @@ def test_client_server_certificate_types(pems: Pems, cert: Cert) -> None:
     assert re.search(rf"- Description: {sig_desc}\n", serv.text)
 
 
-@pytest.mark.parametrize("version", VERSIONS)
-def test_client_resumption(pems: Pems, version: Version) -> None:
+# (version, tickets?): TLS 1.2 also resumes by session ID (GnuTLS's --noticket on either side)
+RESUMPTIONS = [
+    pytest.param(TLS13, True, id="TLS1.3"),
+    pytest.param(TLS12, True, id="TLS1.2"),
+    pytest.param(TLS12, False, id="TLS1.2-session-id"),
+]
+
+
+@pytest.mark.parametrize(("version", "tickets"), RESUMPTIONS)
+def test_client_resumption(pems: Pems, version: Version, tickets: bool) -> None:
     config = _client_config(version)
-    with gnutls_serv(pems, version.priority, "--http") as (serv, port):
+    with gnutls_serv(pems, version.priority, "--http", *(() if tickets else ("--noticket",))) as (serv, port):
         tls, page = _get_page(port, config)
         assert not _handshake(tls).resumed and tls.session is not None
+        assert bool(tls.session.ticket) == tickets and bool(tls.session.session_id) == (not tickets)
         tls2, page2 = _get_page(port, config, session=tls.session)
         serv.wait_for(r"- Description: ", count=2)
     assert _handshake(tls2).resumed
@@ -594,10 +597,11 @@ def test_server_certificate_types(pems: Pems, cert: Cert) -> None:
     assert "- Status: The certificate is trusted." in cli.text
 
 
-@pytest.mark.parametrize("version", VERSIONS)
-def test_server_resumption(pems: Pems, version: Version) -> None:
+@pytest.mark.parametrize(("version", "tickets"), RESUMPTIONS)
+def test_server_resumption(pems: Pems, version: Version, tickets: bool) -> None:
+    resume = ("--resume", "--waitresumption", *(() if tickets else ("--noticket",)))
     with ServerThread(_server_config(version)) as srv:
-        with gnutls_cli(pems, srv.port, version.priority, "--resume", "--waitresumption") as cli:
+        with gnutls_cli(pems, srv.port, version.priority, *resume) as cli:
             assert _echo_session(cli) == 0
         first, second = _served(srv), _served(srv)
     assert cli.count(r"- Resume Handshake was completed") == 1

@@ -171,9 +171,11 @@ class Tls12Server(Connection):
         suite = SUITES[state.cipher_suite]
         self.cipher_suite, self._suite, self.resumed = suite.id, suite, True
         issue = bool(ch.ext(ET.session_ticket)) and cfg.ticket_keys is not None and old_key
-        hs12 = _Server12Hs(suite, bytearray(whole), self._server_random12(), ems, False, ch.legacy_session_id, issue)
+        etm = suite.cbc and ch.ext(ET.encrypt_then_mac) is not None  # as in a full handshake (OpenSSL does too)
+        hs12 = _Server12Hs(suite, bytearray(whole), self._server_random12(), ems, etm, ch.legacy_session_id, issue)
         hs12.resumed = True
         hs12.master = state.secret
+        self._keylog("CLIENT_RANDOM", hs12.master)  # NSS key logs list resumed connections too
         self._hs12 = hs12
         self._write_server_hello12(ch, hs12, reneg)
         self._install_keys12(hs12)
