@@ -37,7 +37,8 @@ ours then stdlib, so load from other processes hits both alike), sized so the
 row takes about ``--seconds`` of CPU; the table shows medians. The ratio is
 our median CPU per handshake over stdlib's (lower is better; ``--json`` also
 records the median of the per-batch-pair ratios); the targets are
-full <= 2.0x, resumed <= 3.0x.
+full <= 2.0x, resumed <= 3.0x (TLS 1.3), full <= 2.0x (TLS 1.2; its resumed
+row has no target).
 
 Caveats worth knowing when reading the numbers: the stdlib side is the system
 OpenSSL that ``_ssl`` links (3.0.x here, known for heavy per-handshake
@@ -46,10 +47,14 @@ on Python 3.11 the stdlib's resumed rows include CPython's ``SSLObject.session``
 getter, which copies the session through i2d/d2i (re-parsing the server
 certificate) -- a real cost for any stdlib user who resumes.
 
-``--profile full|resumed|mlkem`` runs cProfile over our engine instead (no
-table) and prints the top functions by tottime.
+``--profile full|resumed|mlkem|full12|resumed12`` runs cProfile over our
+engine instead (no table) and prints the top functions by tottime.
 
-TLS 1.2 rows: see :func:`tls12_cases` (the hook; the stdlib side is ready).
+TLS 1.2 rows (:func:`tls12_cases`): the same certificate, verification and
+group, both ends pinned to TLS 1.2, ECDHE-ECDSA-AES128-GCM-SHA256 (0xC02B;
+stdlib via ``set_ciphers``, the curve read from ServerKeyExchange), tickets
+and extended master secret on both sides; target full <= 2.0x, resumed
+reported only.
 """
 
 from __future__ import annotations
@@ -79,7 +84,7 @@ from certs import make_ca, make_leaf  # noqa: E402  (tests/certs.py: the project
 from https_request.tls.client13 import ClientConnection  # noqa: E402
 from https_request.tls.config import ClientConfig, ServerConfig  # noqa: E402
 from https_request.tls.connection import Connection  # noqa: E402
-from https_request.tls.enums import CipherSuite, NamedGroup  # noqa: E402
+from https_request.tls.enums import CipherSuite, NamedGroup, ProtocolVersion  # noqa: E402
 from https_request.tls.events import (  # noqa: E402
     NEED_DATA,
     ApplicationData,
@@ -89,6 +94,7 @@ from https_request.tls.events import (  # noqa: E402
 )
 from https_request.tls.server13 import ServerConnection  # noqa: E402
 from https_request.tls.session import Session, TicketKeys  # noqa: E402
+from https_request.tls.suites import SUITES  # noqa: E402
 from https_request.tls.verify import WebPkiVerifier  # noqa: E402
 
 if TYPE_CHECKING:
@@ -98,6 +104,7 @@ SERVER_NAME = "localhost"
 PING = b"ping"
 PONG = b"pong"
 STDLIB_SUITE = "TLS_AES_128_GCM_SHA256"
+TLS12_SUITE = 0xC02B  # TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256 (OpenSSL: ECDHE-ECDSA-AES128-GCM-SHA256)
 
 _CONF_ENV = "HRQ_BENCH_OPENSSL_CONF"
 _OPENSSL_CNF = """\
@@ -180,18 +187,43 @@ class Env:
 # ------------------------------------------------------------- our engine
 
 
+@dataclass(frozen=True)
+class OursSpec:
+    """What our engine negotiates: versions (both sides) and the one suite.
+
+    TLS 1.2 mirrors ``TLS12`` on the stdlib side: both ends pinned to 1.2
+    (like ``minimum_version = maximum_version``), ECDHE-ECDSA with AES-128-GCM,
+    tickets (RFC 5077) under the same ``TicketKeys`` as TLS 1.3, extended
+    master secret (our server's default requirement; the client sends it).
+    """
+
+    versions: tuple[int, ...] = (ProtocolVersion.TLS1_3,)
+    suite: int = CipherSuite.TLS_AES_128_GCM_SHA256
+    tickets_on_resume: int | None = 1  # None: not checked (a TLS 1.2 ticket is renewed only when it must)
+
+    @property
+    def version(self) -> int:
+        return self.versions[0]
+
+
+OURS13 = OursSpec()
+OURS12 = OursSpec(versions=(ProtocolVersion.TLS1_2,), suite=TLS12_SUITE, tickets_on_resume=None)
+
+
 def ours_configs(
-    env: Env, group: int = NamedGroup.x25519, suite: int = CipherSuite.TLS_AES_128_GCM_SHA256
+    env: Env, group: int = NamedGroup.x25519, spec: OursSpec = OURS13
 ) -> tuple[ClientConfig, ServerConfig]:
     ccfg = ClientConfig(
         verifier=env.verifier,
-        cipher_suites=(suite,),
+        versions=spec.versions,
+        cipher_suites=(spec.suite,),
         groups=(group,),
         key_share_groups=(group,),
     )
     scfg = ServerConfig(
         certificates=(env.leaf.certified_key(),),
-        cipher_suites=(suite,),
+        versions=spec.versions,
+        cipher_suites=(spec.suite,),
         groups=(group,),
         ticket_keys=env.ticket_keys,
         num_tickets=1,
@@ -259,29 +291,42 @@ def ours_connection(ccfg: ClientConfig, scfg: ServerConfig, session: Session | N
     return OursResult(c, s, c_events, s_events, ticket)
 
 
-def ours_runner(env: Env, *, resumed: bool, group: int = NamedGroup.x25519) -> Callable[[], None]:
-    """A function doing one connection; resumed runs chain each new ticket into the next."""
-    ccfg, scfg = ours_configs(env, group)
+def ours_runner(
+    env: Env, *, resumed: bool, group: int = NamedGroup.x25519, spec: OursSpec = OURS13
+) -> Callable[[], None]:
+    """A function doing one connection; resumed runs chain each new ticket into the next
+    (TLS 1.2: the server renews a ticket only when it must, so the same one is offered
+    again until a new one arrives -- as the stdlib client does with ``SSLObject.session``)."""
+    ccfg, scfg = ours_configs(env, group, spec)
     if not resumed:
 
         def full() -> None:
             ours_connection(ccfg, scfg)
 
         return full
-    state = {"session": ours_connection(ccfg, scfg).session}
+    first = ours_connection(ccfg, scfg).session
+    if first is None:
+        raise AssertionError("ours: no ticket from the full handshake")
+    state: dict[str, Session] = {"session": first}
+    need_ticket = spec.tickets_on_resume is not None
 
     def resume() -> None:
         r = ours_connection(ccfg, scfg, state["session"])
-        if not r.client.resumed or r.session is None:
+        if not r.client.resumed or (need_ticket and r.session is None):
             raise AssertionError("ours: not resumed, or no ticket")
-        state["session"] = r.session
+        if r.session is not None:
+            state["session"] = r.session
 
     return resume
 
 
-def ours_sanity(env: Env, *, resumed: bool, group: int = NamedGroup.x25519) -> dict[str, Any]:
-    ccfg, scfg = ours_configs(env, group)
+def ours_sanity(
+    env: Env, *, resumed: bool, group: int = NamedGroup.x25519, spec: OursSpec = OURS13
+) -> dict[str, Any]:
+    ccfg, scfg = ours_configs(env, group, spec)
     session = ours_connection(ccfg, scfg).session if resumed else None
+    if resumed and session is None:
+        raise SystemExit("ours sanity check failed: no ticket from the full handshake")
     r = ours_connection(ccfg, scfg, session)
     hc = [e for e in r.client_events if isinstance(e, HandshakeComplete)]
     hs = [e for e in r.server_events if isinstance(e, HandshakeComplete)]
@@ -289,21 +334,29 @@ def ours_sanity(env: Env, *, resumed: bool, group: int = NamedGroup.x25519) -> d
     assert len(hc) == 1 and len(hs) == 1, "ours: one HandshakeComplete per side"
     info = {
         "version": hex(hc[0].version),
-        "cipher_suite": CipherSuite(hc[0].cipher_suite).name,
+        "server_version": hex(hs[0].version),
+        "cipher_suite": SUITES[hc[0].cipher_suite].name,
+        "server_cipher_suite": SUITES[hs[0].cipher_suite].name,
         "group": NamedGroup(hc[0].group).name if hc[0].group is not None else None,
         "server_group": NamedGroup(hs[0].group).name if hs[0].group is not None else None,
         "resumed": hc[0].resumed and hs[0].resumed,
         "tickets": len(tickets),
         "peer_certificates": len(hc[0].peer_certificates),
     }
-    want = {
-        "version": "0x304",
-        "cipher_suite": CipherSuite.TLS_AES_128_GCM_SHA256.name,
-        "group": NamedGroup(group).name,
-        "server_group": NamedGroup(group).name,
+    want: dict[str, Any] = {
+        "version": hex(spec.version),
+        "server_version": hex(spec.version),
+        "cipher_suite": SUITES[spec.suite].name,
+        "server_cipher_suite": SUITES[spec.suite].name,
         "resumed": resumed,
-        "tickets": 1,
     }
+    if spec.version == ProtocolVersion.TLS1_3 or not resumed:  # a TLS 1.2 resumption has no key exchange
+        want["group"] = want["server_group"] = NamedGroup(group).name
+    else:
+        want["group"] = want["server_group"] = None
+    want_tickets = spec.tickets_on_resume if resumed else 1
+    if want_tickets is not None:
+        want["tickets"] = want_tickets
     bad = {k: (info[k], v) for k, v in want.items() if info[k] != v}
     if bad:
         raise SystemExit(f"ours sanity check failed (got, wanted): {bad}")
@@ -544,16 +597,32 @@ def tls13_cases(env: Env) -> list[Case]:
 
 
 def tls12_cases(env: Env) -> list[Case]:
-    """TLS 1.2 rows -- the hook for the next issue.
+    """TLS 1.2 rows: ECDHE x25519, TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
+    (OpenSSL's ECDHE-ECDSA-AES128-GCM-SHA256), both ends pinned to TLS 1.2,
+    RFC 5077 tickets and extended master secret on both sides.
 
-    Add e.g. ``TLS 1.2 full (ECDHE x25519, ECDHE-ECDSA-AES128-GCM-SHA256)`` and
-    ``TLS 1.2 resumed (ticket)``: our side needs ``ours_configs`` with
-    ``versions=(ProtocolVersion.TLS1_2,)`` and the TLS 1.2 suite; the stdlib
-    side is ready: ``stdlib_runner(env, resumed=..., spec=TLS12)`` and
-    ``stdlib_sanity(env, resumed=..., spec=TLS12)`` (TLS 1.2 suites obey
-    ``set_ciphers``; the sanity check reads the curve from ServerKeyExchange).
+    Resumption is by ticket, verified per handshake (ours ``resumed``, stdlib
+    ``session_reused``); neither server renews a ticket it can still open, so
+    both clients keep offering the first one. The resumed row is reported
+    without a target.
     """
-    return []
+    return [
+        Case(
+            "TLS 1.2 full (x25519)",
+            lambda: ours_runner(env, resumed=False, spec=OURS12),
+            lambda: stdlib_runner(env, resumed=False, spec=TLS12),
+            lambda: ours_sanity(env, resumed=False, spec=OURS12),
+            lambda: stdlib_sanity(env, resumed=False, spec=TLS12),
+            target=2.0,
+        ),
+        Case(
+            "TLS 1.2 resumed (x25519)",
+            lambda: ours_runner(env, resumed=True, spec=OURS12),
+            lambda: stdlib_runner(env, resumed=True, spec=TLS12),
+            lambda: ours_sanity(env, resumed=True, spec=OURS12),
+            lambda: stdlib_sanity(env, resumed=True, spec=TLS12),
+        ),
+    ]
 
 
 # ------------------------------------------------------------ measurement
@@ -677,13 +746,16 @@ def run_table(args: argparse.Namespace) -> None:
     for row in rows:
         if row["note"]:
             print(f"note: {row['label']}: {row['note']}")
-    s13 = next((r["sanity"] for r in rows if r["sanity"]["stdlib"]), None)
-    o13 = rows[0]["sanity"]["ours"] if rows else None
-    if s13 and o13:
-        print(
-            f"checked: ours {o13['cipher_suite']} / {o13['group']}; stdlib {s13['stdlib']['cipher_suite']} / "
-            f"{s13['stdlib']['group']} (ServerHello key_share); one ticket each; resumption verified"
+    for prefix, where in (("TLS 1.3", "ServerHello key_share"), ("TLS 1.2", "ServerKeyExchange curve")):
+        full = next(
+            (r["sanity"] for r in rows if r["label"].startswith(f"{prefix} full") and r["sanity"]["stdlib"]), None
         )
+        if full and full["ours"]:
+            o, st = full["ours"], full["stdlib"]
+            print(
+                f"checked {prefix}: ours {o['cipher_suite']} / {o['group']}; stdlib {st['cipher_suite']} / "
+                f"{st['group']} ({where}); one ticket each from the full handshake; resumption verified"
+            )
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"meta": meta, "rows": rows}, f, indent=2)
@@ -723,7 +795,8 @@ def run_profile(args: argparse.Namespace) -> None:
 
     env = Env.make()
     group = NamedGroup.X25519MLKEM768 if args.profile == "mlkem" else NamedGroup.x25519
-    run = ours_runner(env, resumed=args.profile == "resumed", group=group)
+    spec = OURS12 if args.profile.endswith("12") else OURS13
+    run = ours_runner(env, resumed=args.profile.startswith("resumed"), group=group, spec=spec)
     n = _calibrate(run, args.seconds)
     prof = cProfile.Profile()
     t0 = time.process_time()
@@ -743,7 +816,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     ap.add_argument("--batches", type=int, default=5, help="timed batches per measurement (default 5)")
     ap.add_argument("--json", metavar="FILE", help="also write the results as JSON")
-    ap.add_argument("--profile", choices=("full", "resumed", "mlkem"), help="cProfile our engine instead")
+    ap.add_argument(
+        "--profile", choices=("full", "resumed", "mlkem", "full12", "resumed12"), help="cProfile our engine instead"
+    )
     ap.add_argument("--top", type=int, default=25, help="functions shown with --profile (default 25)")
     args = ap.parse_args(argv)
     if args.batches < 1 or args.seconds <= 0:

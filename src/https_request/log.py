@@ -399,16 +399,19 @@ def certificate_summary(der: bytes) -> list[str]:
     def name(n: x509.Name) -> str:
         return ", ".join(f"{a.rfc4514_attribute_name}={a.value!s}" for rdn in n.rdns for a in rdn)
 
-    serial = cert.serial_number.to_bytes((cert.serial_number.bit_length() + 7) // 8 or 1, "big")
-    lines = [
-        f"cert. version     : {cert.version.value + 1}",
-        f"serial number     : {':'.join(f'{b:02X}' for b in serial)}",
-        f"issuer name       : {name(cert.issuer)}",
-        f"subject name      : {name(cert.subject)}",
-        f"issued  on        : {cert.not_valid_before_utc:%Y-%m-%d %H:%M:%S}",
-        f"expires on        : {cert.not_valid_after_utc:%Y-%m-%d %H:%M:%S}",
-        f"signed using      : {cert.signature_algorithm_oid._name}",
-    ]
+    try:  # fields are parsed lazily: a malformed one (or a negative serial) raises only here
+        serial = cert.serial_number.to_bytes((cert.serial_number.bit_length() + 7) // 8 or 1, "big")
+        lines = [
+            f"cert. version     : {cert.version.value + 1}",
+            f"serial number     : {':'.join(f'{b:02X}' for b in serial)}",
+            f"issuer name       : {name(cert.issuer)}",
+            f"subject name      : {name(cert.subject)}",
+            f"issued  on        : {cert.not_valid_before_utc:%Y-%m-%d %H:%M:%S}",
+            f"expires on        : {cert.not_valid_after_utc:%Y-%m-%d %H:%M:%S}",
+            f"signed using      : {cert.signature_algorithm_oid._name}",
+        ]
+    except (ValueError, OverflowError) as exc:
+        return [f"unparseable certificate ({len(der)} bytes): {exc}"]
     from cryptography.exceptions import UnsupportedAlgorithm
 
     try:

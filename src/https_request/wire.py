@@ -113,15 +113,20 @@ class Reader:
         Raises DecodeError if the length exceeds the input or lies outside
         ``minimum``..``maximum``.
         """
-        n = self._length(width, what)
-        if n < minimum or (maximum is not None and n > maximum):
-            raise DecodeError(what, f"length {n} outside {minimum}..{maximum}")
-        pos = self._take(n, what)
-        return Reader(self._data, pos, pos + n)
+        pos = self._claim_vec(width, what, minimum, maximum)
+        return Reader(self._data, pos, self._pos)
 
     def opaque(self, width: int, what: str = "opaque", minimum: int = 0, maximum: int | None = None) -> bytes:
         """The body of a length-prefixed byte vector. Raises DecodeError."""
-        return self.vec(width, what, minimum, maximum).rest()
+        pos = self._claim_vec(width, what, minimum, maximum)  # as vec().rest(), without the sub-reader
+        return self._data[pos : self._pos]
+
+    def _claim_vec(self, width: int, what: str, minimum: int, maximum: int | None) -> int:
+        """Read a vector's length prefix, check it, move past the body; returns the body's offset."""
+        n = self._length(width, what)
+        if n < minimum or (maximum is not None and n > maximum):
+            raise DecodeError(what, f"length {n} outside {minimum}..{maximum}")
+        return self._take(n, what)
 
     def u8_list(self, width: int, what: str) -> list[int]:
         """A length-prefixed vector of 8-bit values. Raises DecodeError."""

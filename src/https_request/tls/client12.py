@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from ..wire import Writer
@@ -54,6 +55,7 @@ from .suites import SUITES, SuiteParams
 __all__ = ["Tls12Client"]
 
 S = HsState
+_SIGNALLING = frozenset({0x00FF, 0x5600})  # TLS_EMPTY_RENEGOTIATION_INFO_SCSV, TLS_FALLBACK_SCSV
 # Extensions a TLS 1.2 ServerHello may answer with.
 _SH12_ALLOWED = frozenset(
     {ET.server_name, ET.application_layer_protocol_negotiation, ET.extended_master_secret, ET.renegotiation_info,
@@ -111,9 +113,11 @@ class Tls12Client(Connection):
         if ProtocolVersion.TLS1_2 not in cfg.versions or sh.legacy_version != ProtocolVersion.TLS1_2:
             raise TlsError(Reason.NO_COMMON_VERSION, f"server chose version 0x{sh.legacy_version:04x}")
         suite = SUITES.get(sh.cipher_suite)
-        if sh.cipher_suite not in cfg.cipher_suites:
+        # a TLS 1.3 suite or a signalling value is never offered as a TLS 1.2 suite
+        offered = sh.cipher_suite in cfg.cipher_suites and sh.cipher_suite not in _SIGNALLING
+        if not offered or (suite is not None and suite.tls13):
             raise TlsError(Reason.ILLEGAL_PARAMETER, f"server chose cipher suite 0x{sh.cipher_suite:04x}, not offered")
-        if suite is None or suite.tls13:
+        if suite is None:
             raise TlsError(Reason.HANDSHAKE_FAILURE, f"server chose 0x{sh.cipher_suite:04x}, which we do not implement")
         if sh.legacy_compression_method != 0:
             raise TlsError(Reason.ILLEGAL_PARAMETER, "server chose compression")
@@ -159,6 +163,7 @@ class Tls12Client(Connection):
                 raise TlsError(Reason.HANDSHAKE_FAILURE, "resumed session lost extended_master_secret")
             hs12.resumed_session = offer
             hs12.master = offer.secret
+            self._keylog("CLIENT_RANDOM", hs12.master)  # NSS key logs list resumed connections too
             self.resumed = True
             self._install_keys12(hs12)
             return S.NEW_SESSION_TICKET if hs12.ticket_expected else S.SERVER_CHANGE_CIPHER_SPEC
@@ -181,7 +186,7 @@ class Tls12Client(Connection):
             self._dbg.msg(1, "server certificate NOT verified (no verifier configured)")
         try:
             hs12.leaf_key = x509.load_der_x509_certificate(chain[0]).public_key()
-        except ValueError as exc:
+        except (ValueError, x509.InvalidVersion, UnsupportedAlgorithm) as exc:  # the last two are no ValueError
             raise TlsError(Reason.CERT_BAD, f"cannot parse the server certificate: {exc}") from None
         want_rsa = hs12.suite.auth == "RSA"
         if isinstance(hs12.leaf_key, rsa.RSAPublicKey) != want_rsa:

@@ -204,8 +204,9 @@ class ClientConnection(Tls12Client):
                 hs.session_id = cfg.random(32)  # RFC 5077 3.4 / RFC 8446 D.4
             else:
                 hs.session_id = b""
-            for g in cfg.key_share_groups:
-                hs.shares[g] = ClientShare(g, cfg.random)
+            if ProtocolVersion.TLS1_3 in cfg.versions:  # key_share is a TLS 1.3 extension: no keys for 1.2 only
+                for g in cfg.key_share_groups:
+                    hs.shares[g] = ClientShare(g, cfg.random)
             offer = self._offer
             hs.early_offered = bool(
                 offer and cfg.early_data and offer.max_early_data > 0
@@ -565,8 +566,11 @@ class ClientConnection(Tls12Client):
 
 
 def _is_ip(name: str) -> bool:
+    name = name.strip("[]")
+    if ":" not in name and not name.replace(".", "").isdigit():
+        return False  # neither IPv6 nor dotted-decimal IPv4: skip ipaddress's two failing parses
     try:
-        ipaddress.ip_address(name.strip("[]"))
+        ipaddress.ip_address(name)
     except ValueError:
         return False
     return True

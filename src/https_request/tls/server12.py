@@ -26,6 +26,7 @@ import hmac
 from dataclasses import dataclass
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from ..wire import Reader
@@ -287,7 +288,7 @@ class Tls12Server(Connection):
         self.peer_certificates = chain
         try:
             hs12.client_key = x509.load_der_x509_certificate(chain[0]).public_key()
-        except ValueError as exc:
+        except (ValueError, x509.InvalidVersion, UnsupportedAlgorithm) as exc:  # the last two are no ValueError
             raise TlsError(Reason.CERT_BAD, f"cannot parse the client certificate: {exc}") from None
         return S.CLIENT_KEY_EXCHANGE
 

@@ -490,7 +490,10 @@ class WebPkiVerifier:
         except _PathError as exc:
             if bytes(chain[0]) in self._anchor_ders:
                 return self._trusted_leaf(leaf, bytes(chain[0]), host, when, server)
-            flags = _diagnose(self._policy, certs, self._anchors, host, when, server)
+            try:
+                flags = _diagnose(self._policy, certs, self._anchors, host, when, server)
+            except ValueError:  # a field cryptography parses lazily (issuer, subject) is malformed
+                flags = X509_BADCERT_OTHER
             raise _fail(flags or X509_BADCERT_OTHER, f"{self._policy.name}: {exc}") from exc
         flags = _ee_flags(self._policy, leaf, None, server)
         if flags:
