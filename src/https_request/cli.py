@@ -30,7 +30,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="run the example offline, printing the ESP-style log")
     demo.add_argument("-v", "--verbose", action="count", default=0, help="engine trace: -v, -vv, -vvv")
     demo.set_defaults(func=_run_demo)
+    _add_bundle(sub)
     return parser
+
+
+def _add_bundle(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from .bundle_cli import add_parser  # light: the bundle code is imported when a bundle command runs
+
+    add_parser(sub)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,1165 @@
+"""ESP-IDF's x509 certificate bundle (``components/mbedtls/esp_crt_bundle``).
+
+Three parts, each faithful to ESP-IDF:
+
+* **Generation** (``gen_crt_bundle.py``): :func:`load_inputs` reads files and
+  folders (``*.pem``, ``*.der``) as the generator does, with its CMN filter
+  for ``cacrt_all.pem``; :func:`build_bundle` writes the current binary
+  format (v5.4+)::
+
+      u32 offset[n]            little-endian; offset[0] == 4 * n
+      n x { u16 name_len, u16 key_len, subject Name DER, SubjectPublicKeyInfo DER }
+
+  entries sorted ascending by the raw subject DER, duplicates kept. The output
+  is byte-identical to the generator's.
+* **Loading** (``esp_crt_check_bundle``): :func:`parse_bundle` applies the
+  runtime consistency rules and raises :class:`BundleError` with a one-line
+  reason where ESP-IDF returns ``ESP_ERR_INVALID_ARG``.
+* **Verification** (``esp_crt_verify_callback``, legacy "dummy CA" path):
+  :class:`BundleVerifier` computes mbedTLS's per-certificate verify flags for
+  the presented chain, then runs the callback rule on each certificate, top
+  first: a certificate whose flags (BAD_MD aside) are exactly NOT_TRUSTED has
+  its issuer looked up in the bundle (binary search, prefix-``memcmp`` quirk
+  included) and its signature checked with the stored key. Success logs
+  ``I (..) esp-x509-crt-bundle: Certificate validated`` and clears the flags;
+  failure aborts verification the way mbedTLS does (``X509_FATAL_ERROR``
+  -0x3000, flags 0xFFFFFFFF).
+
+:func:`builtin_bundle` is the default bundle: the Mozilla roots as shipped by
+``certifi`` (``FULL``), or those named in ESP-IDF's
+``cmn_crt_authorities.csv`` (``CMN``), matched against certifi's
+``# Label:`` lines. Built at first use, then cached.
+
+``cryptography`` is imported inside the functions that need it, so importing
+this module is cheap.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import functools
+import io
+import itertools
+import os
+import re
+import struct
+import warnings
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from .. import log
+from ..tls.errors import Reason, TlsError
+
+if TYPE_CHECKING:
+    from cryptography import x509
+
+    from ..tls.config import VerifiedChain
+
+__all__ = [
+    "DEFAULT_MAX_CERTS",
+    "MBEDTLS_ERR_SSL_BAD_CERTIFICATE",
+    "MBEDTLS_ERR_X509_CERT_VERIFY_FAILED",
+    "MBEDTLS_ERR_X509_FATAL_ERROR",
+    "TAG",
+    "X509_VERIFY_ABORTED",
+    "Bundle",
+    "BundleEntry",
+    "BundleError",
+    "BundleVerifier",
+    "CertVerifyError",
+    "InputError",
+    "build_bundle",
+    "builtin_bundle",
+    "certifi_certificates",
+    "cmn_authorities",
+    "load_inputs",
+    "parse_bundle",
+    "read_filter",
+]
+
+TAG = "esp-x509-crt-bundle"
+DEFAULT_MAX_CERTS = 200
+"""``CONFIG_MBEDTLS_CERTIFICATE_BUNDLE_MAX_CERTS`` default (and the generator's)."""
+
+MBEDTLS_ERR_X509_FATAL_ERROR = -0x3000
+"""What the handshake returns when the bundle callback rejects the chain."""
+MBEDTLS_ERR_X509_CERT_VERIFY_FAILED = -0x2700
+"""What the handshake returns for any other X.509 verification failure."""
+MBEDTLS_ERR_SSL_BAD_CERTIFICATE = -0x7A00
+"""The chain verified but the leaf's keyUsage / extendedKeyUsage does not fit."""
+X509_VERIFY_ABORTED = 0xFFFFFFFF
+"""The verify flags mbedTLS records when a verify callback fails (``(uint32_t) -1``)."""
+
+_HEADER = 4  # u16 name_len + u16 key_len
+_MAX_INTERMEDIATE_CA = 8  # MBEDTLS_X509_MAX_INTERMEDIATE_CA
+
+_log = log.get_logger(TAG)
+
+
+class BundleError(ValueError):
+    """Not a valid bundle (``esp_crt_bundle_set`` would return ``ESP_ERR_INVALID_ARG``).
+
+    ``max_certs_exceeded`` is set when the only problem ESP-IDF would log is
+    ``Cert bundle certificates exceed max allowed certificates``.
+    """
+
+    def __init__(self, message: str, *, max_certs_exceeded: bool = False) -> None:
+        super().__init__(message)
+        self.max_certs_exceeded = max_certs_exceeded
+
+
+class InputError(ValueError):
+    """A bad generator input (``gen_crt_bundle.py`` prints it and exits with 2)."""
+
+
+class CertVerifyError(TlsError):
+    """A :class:`TlsError` from :class:`BundleVerifier` that also carries mbedTLS's return code.
+
+    ``mbedtls_error`` is -0x3000 (``X509_FATAL_ERROR``, flags 0xFFFFFFFF) when
+    the bundle callback failed, -0x2700 when verify flags remain (expired, name
+    mismatch, ...), -0x7A00 when only the leaf's key usage is wrong.
+    """
+
+    def __init__(self, reason: Reason, detail: str = "", *, verify_flags: int = 0, mbedtls_error: int) -> None:
+        super().__init__(reason, detail, verify_flags=verify_flags)
+        self.mbedtls_error = mbedtls_error
+
+
+# --------------------------------------------------------------------------- DER helpers
+
+
+def _tlv(data: bytes, pos: int, end: int) -> tuple[int, int, int]:
+    """The TLV at ``pos``: (tag, value start, value end). Single-byte tags, definite lengths."""
+    if pos + 2 > end:
+        raise ValueError("truncated DER")
+    tag = data[pos]
+    if tag & 0x1F == 0x1F:
+        raise ValueError("multi-byte DER tag")
+    length = data[pos + 1]
+    pos += 2
+    if length & 0x80:
+        count = length & 0x7F
+        if count == 0 or count > 4 or pos + count > end:
+            raise ValueError("bad DER length")
+        length = int.from_bytes(data[pos : pos + count], "big")
+        pos += count
+    if pos + length > end:
+        raise ValueError("DER value runs past its container")
+    return tag, pos, pos + length
+
+
+class _Attr(NamedTuple):
+    """One AttributeTypeAndValue as mbedTLS keeps it (``mbedtls_x509_name``)."""
+
+    oid: bytes  # OID content octets
+    tag: int  # value's ASN.1 tag
+    value: bytes  # value content octets
+    merged: bool  # another attribute of the same RDN (SET) follows
+
+
+def _parse_name(raw: bytes) -> list[_Attr]:
+    """A Name DER (SEQUENCE OF SET OF AttributeTypeAndValue) as a flat attribute list."""
+    tag, start, end = _tlv(raw, 0, len(raw))
+    if tag != 0x30 or end != len(raw):
+        raise ValueError("a Name is one SEQUENCE")
+    attrs: list[_Attr] = []
+    pos = start
+    while pos < end:
+        tag, set_start, set_end = _tlv(raw, pos, end)
+        if tag != 0x31 or set_start == set_end:
+            raise ValueError("an RDN is a non-empty SET")
+        inner = set_start
+        while inner < set_end:
+            tag, atv_start, atv_end = _tlv(raw, inner, set_end)
+            if tag != 0x30:
+                raise ValueError("an attribute is a SEQUENCE")
+            tag, oid_start, oid_end = _tlv(raw, atv_start, atv_end)
+            if tag != 0x06:
+                raise ValueError("an attribute type is an OID")
+            vtag, v_start, v_end = _tlv(raw, oid_end, atv_end)
+            if v_end != atv_end:
+                raise ValueError("trailing data in an attribute")
+            inner = atv_end
+            attrs.append(_Attr(raw[oid_start:oid_end], vtag, raw[v_start:v_end], inner < set_end))
+        pos = set_end
+    return attrs
+
+
+def _casefold_eq(a: bytes, b: bytes) -> bool:
+    """``x509_memcasecmp``: equal up to ASCII letter case."""
+    return len(a) == len(b) and a.translate(_LOWER) == b.translate(_LOWER)
+
+
+_LOWER = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", b"abcdefghijklmnopqrstuvwxyz")
+_UTF8_OR_PRINTABLE = (0x0C, 0x13)
+
+
+def _names_equal(a: Sequence[_Attr], b: Sequence[_Attr]) -> bool:
+    """mbedTLS's ``x509_name_cmp``: same OIDs and structure; UTF8/Printable values compared caselessly."""
+    if len(a) != len(b):
+        return False
+    for x, y in zip(a, b, strict=True):
+        if x.oid != y.oid or x.merged != y.merged:
+            return False
+        if x.tag == y.tag and x.value == y.value:
+            continue
+        if x.tag in _UTF8_OR_PRINTABLE and y.tag in _UTF8_OR_PRINTABLE and _casefold_eq(x.value, y.value):
+            continue
+        return False
+    return True
+
+
+def _oid_dotted(content: bytes) -> str:
+    if not content:
+        raise ValueError("empty OID")
+    arcs: list[int] = []
+    value = 0
+    for byte in content:
+        value = (value << 7) | (byte & 0x7F)
+        if not byte & 0x80:
+            arcs.append(value)
+            value = 0
+    if content[-1] & 0x80:
+        raise ValueError("truncated OID")
+    first = arcs[0]
+    head = [0, first] if first < 40 else [1, first - 40] if first < 80 else [2, first - 80]
+    return ".".join(str(a) for a in head + arcs[1:])
+
+
+# cryptography's RFC 4514 short names (x509/name.py _NAMEOID_TO_NAME), so our
+# output matches Name.rfc4514_string().
+_SHORT_NAMES = {
+    "2.5.4.3": "CN",
+    "2.5.4.7": "L",
+    "2.5.4.8": "ST",
+    "2.5.4.10": "O",
+    "2.5.4.11": "OU",
+    "2.5.4.6": "C",
+    "2.5.4.9": "STREET",
+    "0.9.2342.19200300.100.1.25": "DC",
+    "0.9.2342.19200300.100.1.1": "UID",
+}
+_STRING_CODECS = {
+    0x0C: "utf-8",  # UTF8String
+    0x12: "latin-1",  # NumericString
+    0x13: "latin-1",  # PrintableString
+    0x14: "latin-1",  # TeletexString (T61)
+    0x16: "latin-1",  # IA5String
+    0x1A: "latin-1",  # VisibleString
+    0x1C: "utf-32-be",  # UniversalString
+    0x1E: "utf-16-be",  # BMPString
+}
+
+
+def _escape_dn_value(val: str) -> str:
+    """RFC 4514 §2.4 escaping, as cryptography does it."""
+    if not val:
+        return ""
+    for ch, esc in (("\\", "\\\\"), ('"', '\\"'), ("+", "\\+"), (",", "\\,"), (";", "\\;"), ("<", "\\<")):
+        val = val.replace(ch, esc)
+    val = val.replace(">", "\\>").replace("\0", "\\00")
+    if val[0] == "#" or (val[0] == " " and len(val) > 1):
+        val = "\\" + val
+    if val[-1] == " ":
+        val = val[:-1] + "\\ "
+    return val
+
+
+def _attr_text(attr: _Attr) -> str:
+    oid = _oid_dotted(attr.oid)
+    name = _SHORT_NAMES.get(oid, oid)
+    codec = _STRING_CODECS.get(attr.tag)
+    if codec is None:
+        return f"{name}=#{attr.value.hex()}"
+    try:
+        text = attr.value.decode(codec)
+    except UnicodeDecodeError:
+        return f"{name}=#{attr.value.hex()}"
+    return f"{name}={_escape_dn_value(text)}"
+
+
+def name_to_rfc4514(raw: bytes) -> str:
+    """A Name DER as an RFC 4514 string (last RDN first), like cryptography's ``rfc4514_string``.
+
+    A Name that does not parse is shown as ``#`` + its hex DER.
+    """
+    try:
+        attrs = _parse_name(raw)
+        rdns: list[list[str]] = [[]]
+        for attr in attrs:
+            rdns[-1].append(_attr_text(attr))
+            if not attr.merged:
+                rdns.append([])
+        return ",".join("+".join(rdn) for rdn in reversed(rdns) if rdn)
+    except ValueError:
+        return "#" + raw.hex()
+
+
+@dataclass(frozen=True)
+class _CertParts:
+    """The raw pieces mbedTLS works on: ``tbs``, ``issuer_raw``, ``subject_raw``."""
+
+    tbs: bytes
+    issuer_raw: bytes
+    subject_raw: bytes
+
+
+def _cert_parts(der: bytes) -> _CertParts:
+    tag, start, end = _tlv(der, 0, len(der))
+    if tag != 0x30:
+        raise ValueError("a certificate is a SEQUENCE")
+    tag, tbs_start, tbs_end = _tlv(der, start, end)
+    if tag != 0x30:
+        raise ValueError("a TBSCertificate is a SEQUENCE")
+    tbs = der[start:tbs_end]
+    pos = tbs_start
+    tag, _, v_end = _tlv(der, pos, tbs_end)
+    if tag == 0xA0:  # [0] EXPLICIT version
+        pos = v_end
+    raws: list[bytes] = []
+    for expected in (0x02, 0x30, 0x30, 0x30, 0x30):  # serial, signature, issuer, validity, subject
+        tag, _, v_end = _tlv(der, pos, tbs_end)
+        if tag != expected:
+            raise ValueError("unexpected field in TBSCertificate")
+        raws.append(der[pos:v_end])
+        pos = v_end
+    return _CertParts(tbs=tbs, issuer_raw=raws[2], subject_raw=raws[4])
+
+
+# --------------------------------------------------------------------------- the binary format
+
+
+class BundleEntry(NamedTuple):
+    """One bundle certificate: what ESP-IDF keeps of it."""
+
+    name: bytes
+    """DER of the certificate's subject Name."""
+    key: bytes
+    """DER SubjectPublicKeyInfo."""
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A parsed, consistency-checked bundle; ``entries`` in bundle order."""
+
+    entries: tuple[BundleEntry, ...]
+    data: bytes
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __iter__(self) -> Iterator[BundleEntry]:
+        return iter(self.entries)
+
+    @property
+    def is_sorted(self) -> bool:
+        """Are entries in ascending subject order? (Lookups assume so; the runtime does not check.)"""
+        return all(a.name <= b.name for a, b in itertools.pairwise(self.entries))
+
+    def find_index(self, issuer: bytes) -> int | None:
+        """``esp_crt_find_cert``: binary search on ``memcmp(issuer, name, min(len))``.
+
+        A prefix match counts as equal (ESP-IDF's quirk). None when not found.
+        """
+        if not issuer:
+            return None
+        start, end = 0, len(self.entries) - 1
+        while start <= end:
+            middle = (start + end) // 2
+            name = self.entries[middle].name
+            n = min(len(issuer), len(name))
+            a, b = issuer[:n], name[:n]
+            if a == b:
+                return middle
+            if a < b:
+                end = middle - 1
+            else:
+                start = middle + 1
+        return None
+
+    def find(self, issuer: bytes) -> BundleEntry | None:
+        """The entry :meth:`find_index` finds, if any."""
+        index = self.find_index(issuer)
+        return None if index is None else self.entries[index]
+
+    def subjects(self) -> list[str]:
+        """Each entry's subject as an RFC 4514 string, in bundle order."""
+        return [name_to_rfc4514(e.name) for e in self.entries]
+
+
+def parse_bundle(data: bytes, max_certs: int = DEFAULT_MAX_CERTS) -> Bundle:
+    """Check ``data`` like ``esp_crt_check_bundle`` and split it into entries.
+
+    Raises :class:`BundleError` (one-line reason) for anything ESP-IDF would
+    refuse. As in ESP-IDF, bytes after the last certificate are tolerated and
+    the sort order is not checked (see :attr:`Bundle.is_sorted`).
+    """
+    data = bytes(data)
+    size = len(data)
+    if size <= 4 + _HEADER:
+        raise BundleError(f"bundle too small: {size} bytes (needs more than {4 + _HEADER})")
+    first = struct.unpack_from("<I", data, 0)[0]
+    if first == 0 or first % 4:
+        raise BundleError(f"first offset {first} is not a non-zero multiple of 4")
+    if first >= size:
+        raise BundleError(f"first offset {first} is not inside the {size}-byte bundle")
+    count = first // 4
+    if count > max_certs:
+        raise BundleError(
+            f"Cert bundle certificates exceed max allowed certificates ({count} > {max_certs})",
+            max_certs_exceeded=True,
+        )
+    offsets = struct.unpack_from(f"<{count}I", data, 0)
+
+    def extent(i: int) -> tuple[int, int, int]:
+        off = offsets[i]
+        if off + _HEADER > size:
+            raise BundleError(f"certificate {i}: header at offset {off} runs past the {size}-byte bundle")
+        name_len, key_len = struct.unpack_from("<HH", data, off)
+        return off, name_len, key_len
+
+    entries: list[BundleEntry] = []
+    for i in range(count):
+        off, name_len, key_len = extent(i)
+        end = off + _HEADER + name_len + key_len
+        if i < count - 1:
+            if offsets[i + 1] != end:
+                raise BundleError(f"offset[{i + 1}] is {offsets[i + 1]}, but certificate {i} ends at {end}")
+            if end >= size:
+                raise BundleError(f"certificate {i} ends at {end}, leaving no room in the {size}-byte bundle")
+        elif end > size:
+            raise BundleError(f"last certificate ({i}) ends at {end}, past the {size}-byte bundle")
+        name = data[off + _HEADER : off + _HEADER + name_len]
+        entries.append(BundleEntry(name, data[off + _HEADER + name_len : end]))
+    return Bundle(entries=tuple(entries), data=data)
+
+
+def _pack(entries: Sequence[BundleEntry]) -> bytes:
+    """Offsets then entries, little-endian (entries in the given order)."""
+    offsets: list[int] = []
+    body = bytearray()
+    table = 4 * len(entries)
+    for name, key in entries:
+        if len(name) > 0xFFFF or len(key) > 0xFFFF:
+            raise InputError("a subject or public key is longer than 65535 bytes")
+        offsets.append(table + len(body))
+        body += struct.pack("<HH", len(name), len(key)) + name + key
+    return struct.pack(f"<{len(offsets)}I", *offsets) + bytes(body)
+
+
+def _entry(cert: x509.Certificate) -> BundleEntry:
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    name = cert.subject.public_bytes()
+    key = cert.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    return BundleEntry(name, key)
+
+
+def build_bundle(certs: Iterable[x509.Certificate | bytes], *, max_certs: int | None = DEFAULT_MAX_CERTS) -> bytes:
+    """The bundle ``gen_crt_bundle.py`` writes for ``certs`` (objects or DER).
+
+    Sorted by raw subject DER (stable: equal subjects keep their input
+    order), duplicates kept. More than ``max_certs`` raises :class:`InputError`
+    (the generator's ValueError), and so does an empty list (the generator
+    would write an empty file, which no ESP device accepts).
+    """
+    from cryptography import x509 as _x509
+
+    loaded: list[x509.Certificate] = []
+    with _quiet_serials():
+        for cert in certs:
+            if isinstance(cert, _x509.Certificate):
+                loaded.append(cert)
+            else:
+                try:
+                    loaded.append(_x509.load_der_x509_certificate(bytes(cert)))
+                except (ValueError, _x509.InvalidVersion) as exc:  # InvalidVersion is no ValueError
+                    raise InputError(f"Invalid certificate: {exc}") from exc
+        _check_count(len(loaded), max_certs)
+        if not loaded:
+            raise InputError("no certificates to put in the bundle")
+        try:
+            entries = sorted((_entry(c) for c in loaded), key=lambda e: e.name)
+        except (ValueError, TypeError) as exc:  # unsupported key type, malformed name
+            raise InputError(f"Invalid certificate: {exc}") from exc
+    return _pack(entries)
+
+
+def _check_count(count: int, max_certs: int | None) -> None:
+    if max_certs is not None and count > max_certs:
+        raise InputError(
+            f"No. of certs in the certificate bundle = {count} exceeds "
+            f"Max allowed certificates in the certificate bundle = {max_certs}"
+        )
+
+
+# --------------------------------------------------------------------------- generator inputs
+
+_BEGIN = "-----BEGIN CERTIFICATE-----\n"
+_END = "-----END CERTIFICATE-----\n"
+_FILTER_RE = re.compile(r"(^.+?)\n(=+\n[\s\S]+?END CERTIFICATE-----\n)", re.MULTILINE)
+_SERIAL_WARNING = r"Parsed a serial number which wasn't positive"
+
+Status = Callable[[str], None]
+
+
+@contextlib.contextmanager
+def _quiet_serials() -> Iterator[None]:
+    """Ignore cryptography's warning about non-positive serial numbers (as the generator does)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_SERIAL_WARNING)
+        yield
+
+
+def _pem_blocks(text: str) -> Iterator[tuple[int, str]]:
+    """The generator's line-exact PEM splitting: (index of the BEGIN line, block)."""
+    block = ""
+    begin = -1
+    inside = False
+    for index, line in enumerate(text.splitlines(True)):
+        if line == _BEGIN and not inside:
+            block, begin, inside = "", index, True
+        elif line == _END and inside:
+            inside = False
+            yield begin, block + line + "\n"
+        if inside:
+            block += line
+
+
+def _load_pem(text: str, where: str) -> list[x509.Certificate]:
+    from cryptography import x509 as _x509
+
+    certs: list[x509.Certificate] = []
+    with _quiet_serials():
+        for _, block in _pem_blocks(text):
+            try:
+                certs.append(_x509.load_pem_x509_certificate(block.encode()))
+            except (ValueError, _x509.InvalidVersion) as exc:
+                raise InputError(f"Invalid certificate in {where}") from exc
+    return certs
+
+
+def _load_der(data: bytes, where: str) -> x509.Certificate:
+    from cryptography import x509 as _x509
+
+    with _quiet_serials():
+        try:
+            return _x509.load_der_x509_certificate(data)
+        except (ValueError, _x509.InvalidVersion) as exc:
+            raise InputError(f"Invalid certificate in {where}") from exc
+
+
+def _read_text(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as f:  # universal newlines, like the generator
+            return f.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read {path}: {exc}") from exc
+
+
+def read_filter(path: str) -> set[str]:
+    """The names in a filter CSV: column 2 of every row after the header."""
+    return _filter_names(_read_text(path), path)
+
+
+def _filter_names(text: str, where: str) -> set[str]:
+    rows = csv.reader(io.StringIO(text), delimiter=",")
+    next(rows, None)  # header
+    names: set[str] = set()
+    for number, row in enumerate(rows, start=2):
+        if not row:
+            continue
+        if len(row) < 2:
+            raise InputError(f"{where}:{number}: no second column")
+        names.add(row[1])
+    return names
+
+
+def _pem_labelled(text: str) -> list[tuple[str, str]]:
+    """``cacrt_all.pem``'s (name line, PEM) pairs: the generator's filter regex."""
+    return [(name, crt) for name, crt in _FILTER_RE.findall(text)]
+
+
+def load_inputs(
+    paths: Iterable[str],
+    filter_csv: str | None = None,
+    max_certs: int | None = DEFAULT_MAX_CERTS,
+    *,
+    status: Status | None = None,
+) -> list[x509.Certificate]:
+    """Read certificates the way ``gen_crt_bundle.py --input ... [--filter CSV]`` does.
+
+    * A file ending ``.pem`` (any number of certificates, split line-exactly on
+      the BEGIN/END lines) or ``.der`` (one certificate); other files are
+      skipped silently, as by the generator.
+    * A folder: its ``*.pem`` / ``*.der`` files (not recursive; sorted by name,
+      where the generator takes ``os.listdir`` order). None →
+      ``No valid x509 certificates found in <dir>``.
+    * With ``filter_csv``, a file whose base name is ``cacrt_all.pem`` keeps
+      only the certificates whose name line (the line above the ``====``
+      underline) is in column 2 of the CSV.
+
+    ``status`` receives the generator's progress messages. Raises
+    :class:`InputError` for an unreadable or invalid input and for more than
+    ``max_certs`` certificates in total.
+    """
+    say: Status = status if status is not None else (lambda _msg: None)
+    certs: list[x509.Certificate] = []
+
+    def add_pem(text: str, where: str) -> None:
+        found = _load_pem(text, where)
+        say(f"Successfully added {len(found)} certificates" if found else "No certificate found")
+        certs.extend(found)
+
+    def add_file(path: str) -> bool:
+        if path.endswith(".pem"):
+            say(f"Parsing certificates from {path}")
+            add_pem(_read_text(path), path)
+            return True
+        if path.endswith(".der"):
+            say(f"Parsing certificates from {path}")
+            try:
+                with open(path, "rb") as f:
+                    data = f.read()
+            except OSError as exc:
+                raise InputError(f"cannot read {path}: {exc}") from exc
+            certs.append(_load_der(data, path))
+            say("Successfully added 1 certificate")
+            return True
+        return False
+
+    for path in paths:
+        if os.path.isfile(path):
+            if filter_csv and os.path.basename(path) == "cacrt_all.pem":
+                wanted = read_filter(filter_csv)
+                say(f"Parsing certificates from {path}")
+                text = "".join(crt for name, crt in _pem_labelled(_read_text(path)) if name in wanted)
+                add_pem(text, path)
+            else:
+                add_file(path)
+        elif os.path.isdir(path):
+            found = False
+            for name in sorted(os.listdir(path)):
+                found |= add_file(os.path.join(path, name))
+            if not found:
+                raise InputError(f"No valid x509 certificates found in {path}")
+        else:
+            raise InputError(f"Invalid --input={path}, is neither file nor folder")
+    say(f"Successfully added {len(certs)} certificates in total")
+    _check_count(len(certs), max_certs)
+    return certs
+
+
+# --------------------------------------------------------------------------- the built-in bundle
+
+_LABEL_RE = re.compile(r'^# Label: "(.*)"\s*$')
+
+
+def _unescape_label(label: str) -> str:
+    """certifi writes non-ASCII label characters as Python escapes (``\\u0151``)."""
+    if "\\" not in label:
+        return label
+    try:
+        return label.encode("ascii", "backslashreplace").decode("unicode_escape")
+    except UnicodeDecodeError:
+        return label
+
+
+def _certifi_text() -> str:
+    import certifi
+
+    return _read_text(certifi.where())
+
+
+def certifi_certificates(names: Collection[str] | None = None) -> list[x509.Certificate]:
+    """certifi's Mozilla roots; with ``names``, only those whose ``# Label:`` is listed."""
+    text = _certifi_text()
+    if names is None:
+        return _load_pem(text, "certifi")
+    lines = text.splitlines(True)
+    wanted = set(names)
+    kept: list[str] = []
+    label: str | None = None
+    last_end = 0
+    for begin, block in _pem_blocks(text):
+        for line in lines[last_end:begin]:
+            match = _LABEL_RE.match(line)
+            if match:
+                label = _unescape_label(match.group(1))
+        if label is not None and label in wanted:
+            kept.append(block)
+        label = None
+        last_end = begin
+    return _load_pem("".join(kept), "certifi")
+
+
+def _read_package_text(name: str) -> str:
+    from importlib import resources
+
+    return resources.files(__package__ or "https_request.esp_tls").joinpath("data", name).read_text(encoding="utf-8")
+
+
+@functools.cache
+def cmn_authorities() -> tuple[str, ...]:
+    """Column 2 of ESP-IDF's ``cmn_crt_authorities.csv`` (shipped as package data), in file order."""
+    text = _read_package_text("cmn_crt_authorities.csv")
+    rows = list(csv.reader(io.StringIO(text)))[1:]
+    return tuple(row[1] for row in rows if len(row) >= 2)
+
+
+@functools.cache
+def _builtin(kind: str) -> bytes:
+    names = cmn_authorities() if kind == "CMN" else None
+    return build_bundle(certifi_certificates(names))
+
+
+def builtin_bundle(kind: str = "CMN") -> bytes:
+    """The default bundle: certifi's Mozilla roots, all (``FULL``) or ESP's common set (``CMN``).
+
+    ``CMN`` keeps the roots whose certifi label is in column 2 of
+    ``cmn_crt_authorities.csv`` (ESP-IDF matches the same names against
+    ``cacrt_all.pem``'s name lines). Built at first use, then cached.
+    """
+    key = kind.upper()
+    if key not in ("CMN", "FULL"):
+        raise ValueError(f"bundle kind must be CMN or FULL, got {kind!r}")
+    return _builtin(key)
+
+
+# --------------------------------------------------------------------------- verification
+
+# mbedTLS md types (3.x, PSA-aligned), PSA hash algorithm ids, digest sizes.
+_HASHES: dict[str, tuple[int, int, int]] = {
+    "sha1": (0x05, 0x02000005, 20),
+    "sha256": (0x09, 0x02000009, 32),
+    "sha384": (0x0A, 0x0200000A, 48),
+    "sha512": (0x0B, 0x0200000B, 64),
+}
+_OTHER_MD = {"md5": 0x03, "sha224": 0x08, "sha3-224": 0x10, "sha3-256": 0x11, "sha3-384": 0x12, "sha3-512": 0x13}
+_PROFILE_HASHES = ("sha256", "sha384", "sha512")  # mbedtls_x509_crt_profile_default
+_PROFILE_CURVES = ("secp256r1", "secp384r1", "secp521r1", "brainpoolP256r1", "brainpoolP384r1", "brainpoolP512r1")
+_PSA_ECC_FAMILY = {"secp256r1": 0x12, "secp384r1": 0x12, "secp521r1": 0x12, "secp256k1": 0x17}
+_PSA_ERROR_INVALID_SIGNATURE = -149
+_PK_UNKNOWN_PK_ALG = 0x3C80
+_PK_KEY_INVALID_FORMAT = 0x3D00
+
+
+@dataclass(frozen=True)
+class _Cert:
+    der: bytes
+    cert: x509.Certificate
+    parts: _CertParts
+    issuer: list[_Attr]
+    subject: list[_Attr]
+
+
+def _load_cert(der: bytes) -> _Cert:
+    from cryptography import x509 as _x509
+
+    with _quiet_serials():
+        try:
+            cert = _x509.load_der_x509_certificate(der)
+            parts = _cert_parts(der)
+            cert.not_valid_after_utc  # noqa: B018  (parsed lazily: fail here, not later)
+        except (ValueError, _x509.InvalidVersion) as exc:  # InvalidVersion is no ValueError
+            raise TlsError(Reason.CERT_BAD, f"cannot parse the peer certificate: {exc}") from exc
+    try:
+        issuer, subject = _parse_name(parts.issuer_raw), _parse_name(parts.subject_raw)
+    except ValueError as exc:
+        raise TlsError(Reason.CERT_BAD, f"cannot parse the peer certificate: {exc}") from exc
+    return _Cert(der, cert, parts, issuer, subject)
+
+
+def _hash_name(cert: x509.Certificate) -> str | None:
+    from cryptography.exceptions import UnsupportedAlgorithm
+
+    try:
+        algorithm = cert.signature_hash_algorithm
+    except UnsupportedAlgorithm:
+        return None
+    return None if algorithm is None else algorithm.name
+
+
+def _time_flags(cert: x509.Certificate, when: datetime) -> int:
+    from ..tls.verify import X509_BADCERT_EXPIRED, X509_BADCERT_FUTURE
+
+    flags = 0
+    if when > cert.not_valid_after_utc:
+        flags |= X509_BADCERT_EXPIRED
+    if when < cert.not_valid_before_utc:
+        flags |= X509_BADCERT_FUTURE
+    return flags
+
+
+def _sig_alg_flags(cert: x509.Certificate) -> int:
+    """``x509_profile_check_md_alg`` / ``_pk_alg`` for how ``cert`` is signed (default profile)."""
+    from cryptography.hazmat.primitives.asymmetric import ec, padding
+
+    from ..tls.verify import X509_BADCERT_BAD_MD, X509_BADCERT_BAD_PK
+
+    flags = 0
+    try:
+        params = cert.signature_algorithm_parameters
+    except Exception:  # unsupported signature algorithm
+        params = None
+    if not isinstance(params, padding.PKCS1v15 | padding.PSS | ec.ECDSA):
+        flags |= X509_BADCERT_BAD_PK
+    if _hash_name(cert) not in _PROFILE_HASHES:
+        flags |= X509_BADCERT_BAD_MD
+    return flags
+
+
+def _key_flags(cert: x509.Certificate) -> int:
+    """``x509_profile_check_key`` (default profile): RSA >= 2048 bits, 128-bit-security curves."""
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    from ..tls.verify import X509_BADCERT_BAD_KEY
+
+    try:
+        key = cert.public_key()
+    except Exception:  # an unsupported or malformed key
+        return X509_BADCERT_BAD_KEY
+    if isinstance(key, rsa.RSAPublicKey):
+        return 0 if key.key_size >= 2048 else X509_BADCERT_BAD_KEY
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return 0 if key.curve.name in _PROFILE_CURVES else X509_BADCERT_BAD_KEY
+    return X509_BADCERT_BAD_KEY
+
+
+def _ext(cert: x509.Certificate, kind: type[Any]) -> Any:
+    from cryptography import x509 as _x509
+
+    try:
+        return cert.extensions.get_extension_for_class(kind).value
+    except _x509.ExtensionNotFound:
+        return None
+
+
+def _may_sign_certs(parent: x509.Certificate) -> bool:
+    """``x509_crt_check_parent`` for an untrusted parent: CA bit, keyCertSign if keyUsage."""
+    from cryptography import x509 as _x509
+
+    try:
+        bc = _ext(parent, _x509.BasicConstraints)
+        ku = _ext(parent, _x509.KeyUsage)
+    except ValueError:
+        return False
+    if not (isinstance(bc, _x509.BasicConstraints) and bc.ca):
+        return False
+    return not (isinstance(ku, _x509.KeyUsage) and not ku.key_cert_sign)
+
+
+def _max_pathlen(cert: x509.Certificate) -> int:
+    """mbedTLS's ``max_pathlen``: pathLenConstraint + 1, 0 when absent."""
+    from cryptography import x509 as _x509
+
+    try:
+        bc = _ext(cert, _x509.BasicConstraints)
+    except ValueError:
+        return 0
+    if isinstance(bc, _x509.BasicConstraints) and bc.path_length is not None:
+        return int(bc.path_length) + 1
+    return 0
+
+
+def _signed_by(child: _Cert, parent: x509.Certificate) -> bool:
+    """``x509_crt_check_signature``: PKCS#1 v1.5, PSS or ECDSA as the child says, with the parent key."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+
+    try:
+        key = parent.public_key()
+        params = child.cert.signature_algorithm_parameters
+        algorithm = child.cert.signature_hash_algorithm
+        signature = child.cert.signature
+        if algorithm is None:
+            return False
+        if isinstance(key, rsa.RSAPublicKey) and isinstance(params, padding.PKCS1v15 | padding.PSS):
+            key.verify(signature, child.parts.tbs, params, algorithm)
+            return True
+        if isinstance(key, ec.EllipticCurvePublicKey) and isinstance(params, ec.ECDSA):
+            key.verify(signature, child.parts.tbs, ec.ECDSA(algorithm))
+            return True
+    except (InvalidSignature, ValueError, TypeError):
+        return False
+    except Exception:  # UnsupportedAlgorithm and friends: not a usable parent
+        return False
+    return False
+
+
+def _check_with_bundle_key(child: _Cert, spki: bytes) -> bool:
+    """``esp_crt_check_signature`` (ESP-IDF HEAD, PSA): its log lines, then the verdict."""
+    from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+    from cryptography.hazmat.primitives.serialization import load_der_public_key
+
+    try:
+        key = load_der_public_key(spki)
+    except UnsupportedAlgorithm:
+        _log.e("PK parse failed with error 0x%x", _PK_UNKNOWN_PK_ALG)
+        return False
+    except (ValueError, TypeError):
+        _log.e("PK parse failed with error 0x%x", _PK_KEY_INVALID_FORMAT)
+        return False
+    if not isinstance(key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
+        _log.e("PK parse failed with error 0x%x", _PK_UNKNOWN_PK_ALG)  # mbedTLS knows RSA and EC keys only
+        return False
+    name = _hash_name(child.cert)
+    if name not in _HASHES:
+        md = _OTHER_MD.get(name or "", 0)
+        if md == 0:
+            _log.e("Unknown message digest type: %d", md)
+        else:
+            _log.e("Unsupported hash algorithm: %d", md)
+        return False
+    _, psa_hash, md_size = _HASHES[name]
+    algorithm = {"sha1": hashes.SHA1(), "sha256": hashes.SHA256(), "sha384": hashes.SHA384(), "sha512": hashes.SHA512()}
+    hash_algorithm = algorithm[name]
+    signature = child.cert.signature
+    if isinstance(key, rsa.RSAPublicKey):
+        _log.d("Key type: 0x%x, Hash alg: 0x%x", 0x4001, psa_hash)
+        _log.d("Using RSA PKCS1V15 SIGN algorithm with hash")
+        psa_alg = 0x06000200 | (psa_hash & 0xFF)
+        sig_len = len(signature)
+    else:
+        family = 0x30 if key.curve.name.startswith("brainpool") else _PSA_ECC_FAMILY.get(key.curve.name, 0x12)
+        _log.d("Key type: 0x%x, Hash alg: 0x%x", 0x4100 | family, psa_hash)
+        _log.d("Using ECDSA_ANY algorithm (no hash constraint)")
+        psa_alg = 0x06000600
+        size = (key.curve.key_size + 7) // 8
+        try:
+            r, s = decode_dss_signature(signature)
+            if r.bit_length() > 8 * size or s.bit_length() > 8 * size:
+                raise ValueError("integer too large for the curve")
+        except ValueError:
+            _log.e("Failed to convert ECDSA signature to raw format: 0x%x (returned %d)", 0x62, -0x62)
+            return False
+        sig_len = 2 * size
+        _log.d(
+            "Converted DER signature (len=%u) to raw format (len=%u) for %u-bit key",
+            len(signature),
+            sig_len,
+            key.curve.key_size,
+        )
+    _log.d("Verifying signature: alg=0x%08x, hash_len=%d, sig_len=%u", psa_alg, md_size, sig_len)
+    try:
+        if isinstance(key, rsa.RSAPublicKey):
+            key.verify(signature, child.parts.tbs, padding.PKCS1v15(), hash_algorithm)
+        else:
+            key.verify(signature, child.parts.tbs, ec.ECDSA(hash_algorithm))
+    except (InvalidSignature, ValueError):
+        status = _PSA_ERROR_INVALID_SIGNATURE
+        _log.e("PSA signature verification failed with error 0x%x (decimal: %d)", status & 0xFFFFFFFF, status)
+        return False
+    _log.d("Certificate signature verified successfully")
+    return True
+
+
+def _c_string(raw: bytes) -> str:
+    """What ``%s`` prints for a DER buffer: up to the first NUL, non-printables escaped."""
+    head = raw.split(b"\0", 1)[0]
+    return "".join(chr(b) if 0x20 <= b < 0x7F else f"\\x{b:02x}" for b in head)
+
+
+def _usage_flags(leaf: x509.Certificate, server: bool) -> int:
+    """``mbedtls_ssl_check_cert_usage`` for (EC)DHE suites: digitalSignature, serverAuth/clientAuth."""
+    from cryptography import x509 as _x509
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    from ..tls.verify import X509_BADCERT_EXT_KEY_USAGE, X509_BADCERT_KEY_USAGE
+
+    flags = 0
+    try:
+        ku = _ext(leaf, _x509.KeyUsage)
+        eku = _ext(leaf, _x509.ExtendedKeyUsage)
+    except ValueError:
+        return X509_BADCERT_KEY_USAGE
+    if isinstance(ku, _x509.KeyUsage) and not ku.digital_signature:
+        flags |= X509_BADCERT_KEY_USAGE
+    wanted = ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH
+    if isinstance(eku, _x509.ExtendedKeyUsage) and not (
+        {wanted, ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE} & set(eku)
+    ):
+        flags |= X509_BADCERT_EXT_KEY_USAGE
+    return flags
+
+
+class BundleVerifier:
+    """A :class:`~https_request.tls.config.CertificateVerifier` trusting an ESP certificate bundle.
+
+    Models mbedTLS with ``esp_crt_bundle_attach`` on the legacy path (a dummy
+    CA plus the verify callback, ESP-IDF v5.x / v6.0 default):
+
+    1. mbedTLS builds the chain from the presented certificates (each parent
+       found among the certificates after its child: issuer name, CA bit,
+       keyCertSign, path length; a parent with a bad signature is still taken
+       and its child flagged NOT_TRUSTED) and flags every certificate: time
+       validity, signature hash (SHA-256+), signer key size; the leaf also
+       gets CN_MISMATCH when ``check_name`` and a server name are given.
+       No trusted parent exists, so the top-most one gets NOT_TRUSTED.
+    2. The callback runs top first: only flags that are exactly NOT_TRUSTED
+       (BAD_MD tolerated) go to the bundle; other flags are never masked.
+    3. Then esp-tls/mbedTLS SSL checks the leaf's keyUsage/extendedKeyUsage.
+
+    ``bundle=None`` is the detached state (``No certificates in bundle``).
+    ``policy`` only picks the host name rule: ``"mbedtls"`` (default) falls
+    back to the subject CN when the leaf has no SAN, ``"webpki"`` never does.
+    Path building and flags are always mbedTLS's: that is what the bundle is.
+    """
+
+    def __init__(
+        self,
+        bundle: Bundle | bytes | None,
+        *,
+        check_name: bool = True,
+        policy: str = "mbedtls",
+        max_certs: int = DEFAULT_MAX_CERTS,
+    ) -> None:
+        if policy not in ("mbedtls", "webpki"):
+            raise ValueError(f"verify policy must be 'mbedtls' or 'webpki', got {policy!r}")
+        if bundle is not None and not isinstance(bundle, Bundle):
+            bundle = parse_bundle(bundle, max_certs)
+        self.bundle: Bundle | None = bundle
+        self.check_name = check_name
+        self.policy = policy
+
+    @classmethod
+    def builtin(cls, kind: str = "CMN", *, check_name: bool = True, policy: str = "mbedtls") -> BundleVerifier:
+        """A verifier over :func:`builtin_bundle` (``kind`` ``CMN`` or ``FULL``)."""
+        return cls(builtin_bundle(kind), check_name=check_name, policy=policy)
+
+    def verify(self, chain: Sequence[bytes], server_name: str | None, now: float, *, server: bool) -> VerifiedChain:
+        """Verify ``chain`` (DER, leaf first) at ``now`` (Unix seconds).
+
+        Raises :class:`CertVerifyError` (a ``TlsError``) with mbedTLS's verify
+        flags and return code.
+        """
+        from ..tls.config import VerifiedChain
+        from ..tls.verify import X509_BADCERT_CN_MISMATCH, X509_BADCERT_MISSING, X509_BADCERT_NOT_TRUSTED, match_name
+
+        if not chain:
+            raise self._flags_error(
+                X509_BADCERT_MISSING, MBEDTLS_ERR_SSL_BAD_CERTIFICATE, "the peer sent no certificate"
+            )
+        certs = [_load_cert(bytes(der)) for der in chain]
+        when = datetime.fromtimestamp(now, tz=UTC)
+        host = server_name if (server and self.check_name and server_name) else None
+
+        # mbedtls_x509_crt_verify: end-entity flags, then x509_crt_verify_chain.
+        leaf = certs[0].cert
+        ee_flags = _key_flags(leaf)
+        if host is not None:
+            try:
+                named = match_name(leaf, host, cn_fallback=self.policy == "mbedtls")
+            except ValueError:
+                named = False
+            if not named:
+                ee_flags |= X509_BADCERT_CN_MISMATCH
+        path: list[int] = []
+        flags: list[int] = []
+        index, self_cnt = 0, 0
+        while True:
+            child = certs[index]
+            path.append(index)
+            flags.append(_time_flags(child.cert, when) | _sig_alg_flags(child.cert))
+            parent, signature_ok = self._find_parent(certs, index, len(path) - 1, self_cnt, when)
+            if parent is None:
+                flags[-1] |= X509_BADCERT_NOT_TRUSTED
+                break
+            if len(path) != 1 and _names_equal(child.issuer, child.subject):
+                self_cnt += 1
+            if len(path) > _MAX_INTERMEDIATE_CA:
+                raise self._abort(Reason.CERT_BAD, "chain longer than mbedTLS allows")
+            if not signature_ok:
+                flags[-1] |= X509_BADCERT_NOT_TRUSTED
+            flags[-1] |= _key_flags(certs[parent].cert)
+            index = parent
+        flags[0] |= ee_flags
+
+        # x509_crt_merge_flags_with_cb: the bundle callback, top first.
+        total = 0
+        for position in reversed(range(len(path))):
+            total |= self._callback(certs[path[position]], flags[position])
+        # mbedtls_ssl_check_cert_usage: OR-ed into the result; its own code only when X.509 was fine.
+        usage = _usage_flags(leaf, server)
+        if total:
+            raise self._flags_error(total | usage, MBEDTLS_ERR_X509_CERT_VERIFY_FAILED)
+        if usage:
+            raise self._flags_error(usage, MBEDTLS_ERR_SSL_BAD_CERTIFICATE)
+        return VerifiedChain(chain=tuple(certs[i].der for i in path))
+
+    @staticmethod
+    def _find_parent(
+        certs: Sequence[_Cert], index: int, path_cnt: int, self_cnt: int, when: datetime
+    ) -> tuple[int | None, bool]:
+        """``x509_crt_find_parent_in`` over the certificates after ``index`` (the dummy CA never matches)."""
+        child = certs[index]
+        fallback: tuple[int | None, bool] = (None, False)
+        for candidate in range(index + 1, len(certs)):
+            parent = certs[candidate]
+            if not _names_equal(child.issuer, parent.subject) or not _may_sign_certs(parent.cert):
+                continue
+            max_pathlen = _max_pathlen(parent.cert)
+            if max_pathlen > 0 and max_pathlen < 1 + path_cnt - self_cnt:
+                continue
+            signature_ok = _signed_by(child, parent.cert)
+            if _time_flags(parent.cert, when):
+                if fallback[0] is None:
+                    fallback = (candidate, signature_ok)
+                continue
+            return candidate, signature_ok
+        return fallback
+
+    def _callback(self, child: _Cert, flags: int) -> int:
+        """``esp_crt_verify_callback``: the flags left for this certificate, or raise (-0x3000)."""
+        from ..tls.verify import X509_BADCERT_BAD_MD, X509_BADCERT_NOT_TRUSTED
+
+        if flags & ~X509_BADCERT_BAD_MD != X509_BADCERT_NOT_TRUSTED:
+            return flags
+        bundle = self.bundle
+        if bundle is None:
+            _log.e("No certificates in bundle")
+            raise self._abort(Reason.CERT_UNTRUSTED, "No certificates in bundle")
+        _log.d("%u certificates in bundle", len(bundle) & 0xFFFF)
+        entry = bundle.find(child.parts.issuer_raw)
+        if entry is not None:
+            if _check_with_bundle_key(child, entry.key):
+                _log.i("Certificate validated")
+                return 0
+            _log.e("Certificate matched but signature verification failed")
+            if _log.is_enabled(log.DEBUG):
+                _log.e("Certificate matched with %s but signature verification failed", _c_string(entry.name))
+            what = "Certificate matched but signature verification failed"
+        else:
+            _log.i("No matching trusted root certificate found")
+            what = "No matching trusted root certificate found"
+        _log.e("Failed to verify certificate")
+        raise self._abort(Reason.CERT_UNTRUSTED, f"{what} (issuer {name_to_rfc4514(child.parts.issuer_raw)})")
+
+    @staticmethod
+    def _abort(reason: Reason, detail: str) -> CertVerifyError:
+        return CertVerifyError(
+            reason,
+            f"certificate bundle: {detail} [flags 0x{X509_VERIFY_ABORTED:x}, mbedTLS -0x3000]",
+            verify_flags=X509_VERIFY_ABORTED,
+            mbedtls_error=MBEDTLS_ERR_X509_FATAL_ERROR,
+        )
+
+    @staticmethod
+    def _flags_error(flags: int, code: int, detail: str = "") -> CertVerifyError:
+        from ..tls.verify import describe_flags, reason_for_flags
+
+        text = "; ".join(describe_flags(flags))
+        if detail:
+            text = f"{text} ({detail})"
+        return CertVerifyError(
+            reason_for_flags(flags),
+            f"{text} [flags 0x{flags:x}, mbedTLS -0x{-code:04x}]",
+            verify_flags=flags,
+            mbedtls_error=code,
+        )
