@@ -108,6 +108,7 @@ class ClientConnection(Tls12Client):
         self._hello_version = config.hello_record_version.to_bytes(2, "big")
         self._res_master = b""
         self.session: Session | None = None  # newest resumable session from this connection
+        self.early_data_offered = False  # the first ClientHello carried early_data (kept after the handshake)
 
     def _usable_session(self, s: Session | None) -> Session | None:
         cfg = self._ccfg
@@ -212,6 +213,7 @@ class ClientConnection(Tls12Client):
                 offer and cfg.early_data and offer.max_early_data > 0
                 and offer.alpn_protocol == (cfg.alpn_protocols[0] if cfg.alpn_protocols else "")
             )
+            self.early_data_offered = hs.early_offered
         exts = self._build_extensions(hs)
         offer = self._offer
         now = cfg.now()

@@ -1,0 +1,973 @@
+"""esp-tls connections: :class:`EspTls` (blocking) and :class:`AsyncEspTls` (asyncio).
+
+Theory of operation
+-------------------
+This is ``esp_tls.c`` + the client half of ``esp_tls_mbedtls.c``. A
+connection walks esp-tls's states (:class:`ConnState`) in esp-tls's order:
+
+1. **INIT**: ``getaddrinfo`` of the host (``cfg.connect_address`` replaces
+   it, curl ``--connect-to`` style; SNI and the name check stay the URL's
+   host), with the ``addr_family`` hint; only the **first** result is used.
+   Socket options (TCP_NODELAY, keep-alive), then a non-blocking connect
+   bounded by ``cfg.timeout_s``; the socket is then blocking with
+   ``cfg.timeout_s`` as its per-operation timeout (SO_RCVTIMEO/SO_SNDTIMEO).
+2. **CONNECTING**: ``create_ssl_handle``: the SNI / name rule, the
+   verification source (:mod:`.trust`), the client certificate, the cipher
+   suites and the protocol versions; then the engine (:mod:`.engine`) is
+   built on the connected socket.
+3. **HANDSHAKE**: the engine's ``start`` (ClientHello, and ``early_data``
+   as 0-RTT when the resumed session allows) and ``handshake``.
+4. **DONE** (or **FAIL**).
+
+When ``cfg.timeout_ms`` > 0 it also bounds the whole of ``conn_*_new_sync``;
+otherwise the handshake as a whole gets ``cfg.timeout_s`` (10 s), where
+esp-tls would retry forever.
+
+Every failure is recorded as esp-tls records it (the last-error triple of
+:class:`~.errors.LastError`: ``esp_err_t``, the mbedTLS code stored positive,
+the X.509 verify flags) and logged with esp-tls's lines, tags and levels
+(``esp-tls`` for ``esp_tls.c``, ``esp-tls-mbedtls`` for the backend):
+
+==========================  =========================================
+failure                     last_error / esp_tls_error_code / flags
+==========================  =========================================
+DNS                         0x8001 / 0 / 0
+socket()                    0x8002
+setsockopt                  0x8005
+connect refused/unreachable 0x8004
+connect/handshake timeout   0x8006
+bad ``cacert``              0x8015 / parse code
+no verification option      0x8017
+bad ``crt_bundle`` bytes    0x102 (esp-tls fails later, in the handshake)
+no global store             0x103
+client cert and key         0x103 (only one given), 0x8015, 0x8019
+handshake                   0x801A / -ret / verify flags (when a CA
+                            option is set and the server sent a certificate)
+read                        0x801D / -ret
+write                       0x8018 / -ret
+==========================  =========================================
+
+Raises
+------
+``conn_new_sync`` / ``conn_http_new_sync`` raise :class:`~.errors.EspTlsError`
+(its ``last_error`` is the triple above); timeouts raise :class:`EspTlsTimeout`
+(an EspTlsError and a TimeoutError). ``read`` / ``write`` raise EspTlsError
+(0x801D / 0x8018, recorded) and EspTlsTimeout for a timeout (the mbedTLS
+WANT_READ / WANT_WRITE case: not recorded, the connection stays usable);
+calls on a closed connection raise EspTlsError(ESP_ERR_INVALID_STATE).
+``cfg.engine == "openssl"`` raises EspTlsError(ESP_ERR_INVALID_ARG) until that
+engine exists. ``is_plain_tcp`` is not supported (ESP_ERR_NOT_SUPPORTED);
+``non_block`` is ignored (use :class:`AsyncEspTls`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import os
+import re
+import selectors
+import socket
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from enum import IntEnum
+from types import TracebackType
+
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+
+from .. import log
+from ..io.pump import TlsConnectionError, TlsTimeout
+from ..tls.catalogue import suite_name
+from ..tls.config import CertifiedKey
+from ..tls.enums import NamedGroup
+from ..tls.errors import LocalProtocolError, Reason, TlsError
+from ..tls.session import Session
+from ..tls.verify import describe_flags
+from . import trust
+from .config import AddrFamily, EspTlsCfg, TlsVersion
+from .engine import (
+    AsyncEngine,
+    AsyncEngineFactory,
+    EarlyDataStatus,
+    Engine,
+    EngineSpec,
+    Negotiated,
+    SyncEngineFactory,
+    engine_factories,
+)
+from .errors import EspErr, EspTlsError, LastError, MbedtlsErr, esp_err_to_name, mbedtls_code_for
+
+__all__ = [
+    "AsyncEspTls",
+    "ConnState",
+    "EspTls",
+    "EspTlsTimeout",
+    "TlsInfo",
+    "UrlTarget",
+    "parse_url",
+]
+
+_log = log.get_logger("esp-tls")
+_mlog = log.get_logger("esp-tls-mbedtls")
+
+MBEDTLS_SSL_OUT_CONTENT_LEN = 4096  # ESP-IDF's default (SSL_OUT_CONTENT_LEN)
+_READ_SIZE = 16384
+_NET_CONN_RESET = -0x0050  # MBEDTLS_ERR_NET_CONN_RESET
+_NET_RECV_FAILED = -0x004C  # MBEDTLS_ERR_NET_RECV_FAILED
+_NET_SEND_FAILED = -0x004E  # MBEDTLS_ERR_NET_SEND_FAILED
+_CONNECT_PENDING = frozenset({errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EAGAIN, errno.EALREADY})
+_FAMILIES = {AddrFamily.INET: socket.AF_INET, AddrFamily.INET6: socket.AF_INET6}
+_VERSION_NAMES = {0x0304: "TLS 1.3", 0x0303: "TLS 1.2"}
+
+
+class ConnState(IntEnum):
+    """``esp_tls_conn_state_t``."""
+
+    INIT = 0
+    CONNECTING = 1
+    HANDSHAKE = 2
+    FAIL = 3
+    DONE = 4
+
+
+class EspTlsTimeout(EspTlsError, TimeoutError):
+    """An esp-tls operation timed out (connect, handshake, read or write)."""
+
+
+class _HandshakeTimeout(EspTlsTimeout):
+    """The handshake outran the timeout (esp-tls warns instead of erring)."""
+
+
+@dataclass(frozen=True)
+class TlsInfo:
+    """What a connection negotiated, and how long it took.
+
+    ``version`` is "TLS 1.3" or "TLS 1.2"; ``cipher_suite`` the IANA id and
+    ``cipher_suite_name`` its IANA name; ``group`` the key-exchange group's
+    name (None for a resumption without one); ``peer_subject`` the leaf's
+    subject (RFC 4514; None on a resumed connection: no certificate is
+    sent). ``connect_ms``: DNS + TCP connect; ``tls_ms``: the handshake;
+    ``handshake_end_ms``: when it ended, on the log's clock
+    (:func:`https_request.log.millis`, the ``(ms)`` of the log lines).
+    """
+
+    version: str
+    cipher_suite: int
+    cipher_suite_name: str
+    group: str | None
+    alpn: str | None
+    resumed: bool
+    early_data: EarlyDataStatus
+    peer_subject: str | None
+    connect_ms: float
+    tls_ms: float
+    handshake_end_ms: int
+
+
+@dataclass(frozen=True)
+class UrlTarget:
+    """Where a URL points, as ``http_parser_parse_url`` + ``get_port`` see it.
+
+    ``host_text`` is the URL from the host onwards (what esp-tls prints as
+    HOST in its debug line, the C string not being cut after the host).
+    """
+
+    host: str
+    port: int
+    host_text: str
+
+
+_URL = re.compile(
+    r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*)://(?:[^@/?#]*@)?"
+    r"(?:\[(?P<ip6>[^\]/?#]*)\]|(?P<host>[^:/?#\[\]@]+))(?::(?P<port>[0-9]*))?(?:[/?#].*)?$",
+    re.DOTALL,
+)
+
+
+def parse_url(url: str) -> UrlTarget:
+    """Host and port of ``url``: the explicit port, else 443 for https, 80 for http, else 0.
+
+    Raises EspTlsError (ESP_ERR_INVALID_ARG) when the URL has no scheme or host.
+    """
+    m = _URL.match(url)
+    if m is None:
+        raise EspTlsError(LastError(EspErr.ESP_ERR_INVALID_ARG, 0, 0, f"cannot parse URL {url!r}"))
+    host = m["ip6"] if m["ip6"] is not None else m["host"]
+    start = m.start("ip6") if m["ip6"] is not None else m.start("host")
+    if m["port"]:
+        port = int(m["port"])
+        if port > 0xFFFF:
+            raise EspTlsError(LastError(EspErr.ESP_ERR_INVALID_ARG, 0, 0, f"port {port} out of range in {url!r}"))
+    else:
+        port = {"http": 80, "https": 443}.get(m["scheme"].lower(), 0)
+    return UrlTarget(host=host, port=port, host_text=url[start:])
+
+
+# --- helpers shared by both flavours -------------------------------------------
+
+
+def _tls_code(exc: TlsError) -> int:
+    """The negative mbedTLS code for an engine failure; a verifier may carry its own (``mbedtls_error``)."""
+    code = getattr(exc, "mbedtls_error", None)
+    return code if isinstance(code, int) and code < 0 else mbedtls_code_for(exc)
+
+
+def _net_code(exc: TlsConnectionError, sending: bool = False) -> int:
+    """The mbedTLS net_sockets code for a transport failure."""
+    cause = exc.__cause__
+    if isinstance(cause, OSError) and cause.errno in (errno.ECONNRESET, errno.EPIPE):
+        return _NET_CONN_RESET
+    return _NET_SEND_FAILED if sending else _NET_RECV_FAILED
+
+
+_KEY_TYPES = (
+    rsa.RSAPrivateKey,
+    ec.EllipticCurvePrivateKey,
+    ed25519.Ed25519PrivateKey,
+    ed448.Ed448PrivateKey,
+    dsa.DSAPrivateKey,
+)
+_PK_KEY_INVALID_FORMAT = -0x3D00
+_PK_PASSWORD_REQUIRED = -0x3C00
+_PK_PASSWORD_MISMATCH = -0x3B80
+_PK_UNKNOWN_PK_ALG = -0x3C80
+
+
+def _parse_key(data: bytes, password: bytes | None) -> tuple[object, int]:
+    """(key, 0) or (None, negative mbedTLS PK code): ``mbedtls_pk_parse_key``, PEM or DER."""
+    try:
+        if b"-----BEGIN" in data:
+            key: object = serialization.load_pem_private_key(data, password)
+        else:
+            key = serialization.load_der_private_key(data, password)
+    except TypeError:  # encrypted without a password, or a password for a clear key
+        return None, _PK_PASSWORD_REQUIRED if password is None else _PK_PASSWORD_MISMATCH
+    except UnsupportedAlgorithm:
+        return None, _PK_UNKNOWN_PK_ALG
+    except ValueError:
+        return None, _PK_PASSWORD_MISMATCH if password is not None else _PK_KEY_INVALID_FORMAT
+    if not isinstance(key, _KEY_TYPES):
+        return None, _PK_UNKNOWN_PK_ALG
+    return key, 0
+
+
+def _group_name(group: int | None) -> str | None:
+    if group is None:
+        return None
+    try:
+        return NamedGroup(group).name
+    except ValueError:
+        return f"0x{group:04X}"
+
+
+def _peer_subject(chain: Sequence[bytes]) -> str | None:
+    if not chain:
+        return None
+    try:
+        return x509.load_der_x509_certificate(chain[0]).subject.rfc4514_string()
+    except (ValueError, x509.InvalidVersion):
+        return None
+
+
+class _Core:
+    """State, error tracking and every I/O-free step, shared by EspTls and AsyncEspTls."""
+
+    def __init__(self) -> None:
+        self._last = LastError()
+        self._state = ConnState.INIT
+        self._cfg = EspTlsCfg()
+        self._host = ""
+        self._port = 0
+        self._info: TlsInfo | None = None
+        self._t0 = 0.0
+        self._t_connected = 0.0
+
+    # -- esp_tls_get_and_clear_last_error & co --------------------------------
+
+    @property
+    def last_error(self) -> LastError:
+        """The recorded error triple (not cleared)."""
+        return self._last
+
+    def get_and_clear_last_error(self) -> LastError:
+        """``esp_tls_get_and_clear_last_error``: the triple, then zero it."""
+        last, self._last = self._last, LastError()
+        return last
+
+    @property
+    def conn_state(self) -> ConnState:
+        return self._state
+
+    @property
+    def host(self) -> str:
+        """The host the connection is for (the URL's host)."""
+        return self._host
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    @property
+    def cfg(self) -> EspTlsCfg:
+        return self._cfg
+
+    @property
+    def info(self) -> TlsInfo:
+        """What the handshake negotiated. Raises EspTlsError before a handshake completed."""
+        if self._info is None:
+            raise EspTlsError(LastError(EspErr.ESP_ERR_INVALID_STATE, 0, 0, "not connected"))
+        return self._info
+
+    def _capture(
+        self, *, esp: int | None = None, mbedtls: int | None = None, flags: int | None = None, reason: str | None = None
+    ) -> None:
+        old = self._last
+        self._last = LastError(
+            last_error=old.last_error if esp is None else esp,
+            esp_tls_error_code=old.esp_tls_error_code if mbedtls is None else mbedtls,
+            esp_tls_flags=old.esp_tls_flags if flags is None else flags,
+            reason=old.reason if reason is None else reason,
+        )
+
+    def _error(self, message: str = "", cls: type[EspTlsError] = EspTlsError) -> EspTlsError:
+        return cls(self._last, message)
+
+    # -- INIT ----------------------------------------------------------------
+
+    def _begin(self, host: str, port: int, cfg: EspTlsCfg) -> None:
+        self._host, self._port, self._cfg = host, port, cfg
+        self._t0 = time.monotonic()
+        if cfg.is_plain_tcp:
+            self._capture(esp=EspErr.ESP_ERR_NOT_SUPPORTED, reason="is_plain_tcp is not supported")
+            raise self._error("is_plain_tcp is not supported")
+
+    def _target(self, host: str, port: int) -> tuple[str, int]:
+        return self._cfg.connect_address if self._cfg.connect_address is not None else (host, port)
+
+    def _family(self) -> int:
+        try:
+            return _FAMILIES.get(AddrFamily(self._cfg.addr_family), socket.AF_UNSPEC)
+        except ValueError:
+            return socket.AF_UNSPEC
+
+    def _dns_failed(self, host: str, exc: BaseException) -> EspTlsError:
+        code = exc.errno if isinstance(exc, OSError) and exc.errno is not None else -1
+        _log.e("couldn't get hostname for :%s: getaddrinfo() returns %d, addrinfo=0x0", host, code)
+        self._capture(esp=EspErr.ESP_ERR_ESP_TLS_CANNOT_RESOLVE_HOSTNAME, reason=f"getaddrinfo({host!r}): {exc}")
+        return self._error()
+
+    def _new_socket(
+        self, info: tuple[int, int, int, str, tuple[object, ...]], host_text: str, port: int
+    ) -> tuple[socket.socket, tuple[object, ...]]:
+        """socket(), the "Resolved" line, socket options, non-blocking; logs "Connecting to server"."""
+        family, socktype, proto, _, addr = info
+        try:
+            sock = socket.socket(family, socktype, proto)
+        except OSError as exc:
+            _log.e("Failed to create socket (family %d socktype %d protocol %d)", family, socktype, proto)
+            self._capture(esp=EspErr.ESP_ERR_ESP_TLS_CANNOT_CREATE_SOCKET, reason=str(exc))
+            raise self._error() from exc
+        fd = sock.fileno()
+        if family == socket.AF_INET:
+            _log.d("[sock=%d] Resolved IPv4 address: %s", fd, addr[0])
+        elif family == socket.AF_INET6:
+            _log.d("[sock=%d] Resolved IPv6 address: %s", fd, addr[0])
+        else:
+            _log.e("Unsupported protocol family %d", family)
+            sock.close()
+            self._capture(esp=EspErr.ESP_ERR_ESP_TLS_UNSUPPORTED_PROTOCOL_FAMILY, reason=f"family {family}")
+            raise self._error()
+        option = "TCP_NODELAY"
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            ka = self._cfg.keep_alive
+            if ka is not None and ka.enable:
+                _log.d("Enable TCP keep alive. idle: %d, interval: %d, count: %d", ka.idle, ka.interval, ka.count)
+                option = "SO_KEEPALIVE"
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+                for option, value in (
+                    ("TCP_KEEPIDLE", ka.idle),
+                    ("TCP_KEEPINTVL", ka.interval),
+                    ("TCP_KEEPCNT", ka.count),
+                ):
+                    if hasattr(socket, option):
+                        sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, option), value)
+            sock.setblocking(False)
+        except OSError as exc:
+            _log.e("Fail to setsockopt %s", option)
+            sock.close()
+            self._capture(esp=EspErr.ESP_ERR_ESP_TLS_SOCKET_SETOPT_FAILED, reason=f"{option}: {exc}")
+            raise self._error() from exc
+        _log.d("[sock=%d] Connecting to server. HOST: %s, Port: %d", fd, host_text, port)
+        return sock, addr
+
+    def _connect_timeout(self, sock: socket.socket) -> EspTlsError:
+        _log.e("[sock=%d] select() timeout", sock.fileno())
+        self._capture(esp=EspErr.ESP_ERR_ESP_TLS_CONNECTION_TIMEOUT, reason="TCP connect timed out")
+        return self._error(cls=EspTlsTimeout)
+
+    def _connect_error(self, sock: socket.socket, err: int, delayed: bool) -> EspTlsError:
+        text = os.strerror(err)
+        if delayed:
+            _log.e("[sock=%d] delayed connect error: %s", sock.fileno(), text)
+        else:
+            _log.e("[sock=%d] connect() error: %s", sock.fileno(), text)
+        self._capture(esp=EspErr.ESP_ERR_ESP_TLS_FAILED_CONNECT_TO_HOST, reason=f"connect: {text} (errno {err})")
+        return self._error()
+
+    def _connect_wait(self, deadline: float | None) -> float:
+        """How long the connect may take: the socket timeout, capped by the overall deadline."""
+        wait = self._cfg.timeout_s
+        if deadline is not None:
+            wait = max(0.0, min(wait, deadline - time.monotonic()))
+        return wait
+
+    def _connected(self, sock: socket.socket) -> None:
+        sock.setblocking(True)
+        sock.settimeout(self._cfg.timeout_s)
+        self._t_connected = time.monotonic()
+        self._state = ConnState.CONNECTING
+
+    # -- CONNECTING: create_ssl_handle ----------------------------------------
+
+    def _client_certificate(self) -> CertifiedKey | None:
+        cfg = self._cfg
+        if cfg.clientcert is not None and cfg.clientkey is not None:
+            try:
+                certs, _ = trust.parse_certificates(cfg.clientcert)
+            except trust.CertParseError as exc:
+                _mlog.e("mbedtls_x509_crt_parse of public cert returned -0x%04X", -exc.code)
+                _mlog.e("Failed to set client pki context")
+                raise EspTlsError(
+                    LastError(EspErr.ESP_ERR_MBEDTLS_X509_CRT_PARSE_FAILED, -exc.code, 0, f"client certificate: {exc}")
+                ) from exc
+            key, code = _parse_key(cfg.clientkey, cfg.clientkey_password)
+            if not isinstance(key, _KEY_TYPES):
+                _mlog.e("mbedtls_pk_parse_keyfile returned -0x%04X", -code)
+                _mlog.e("Failed to set client pki context")
+                raise EspTlsError(
+                    LastError(EspErr.ESP_ERR_MBEDTLS_PK_PARSE_KEY_FAILED, -code, 0, "client key: cannot parse")
+                )
+            return CertifiedKey(chain=tuple(certs), key=key)
+        if cfg.clientcert is not None or cfg.clientkey is not None:
+            _mlog.e("You have to provide both clientcert_buf and clientkey_buf for mutual authentication")
+            raise EspTlsError(
+                LastError(
+                    EspErr.ESP_ERR_INVALID_STATE, 0, 0, "client certificate without key or key without certificate"
+                )
+            )
+        return None
+
+    def _set_client_config(self) -> EngineSpec:
+        cfg, host = self._cfg, self._host
+        server_name = trust.server_name_for(cfg, host)
+        _mlog.d("Enabling client-side tls session ticket support")
+        verifier = trust.build_verifier(cfg, host)
+        certificate = self._client_certificate()
+        if cfg.ciphersuites:
+            _mlog.d("Set the ciphersuites list")
+        return EngineSpec(
+            cfg=cfg,
+            host=host,
+            server_name=server_name,
+            verifier=verifier,
+            certificate=certificate,
+            versions=None,
+            timeout=cfg.timeout_s,
+        )
+
+    def _create_ssl_handle(self) -> EngineSpec:
+        """Everything esp-tls sets up before the handshake. Raises EspTlsError (recorded, logged)."""
+        try:
+            try:
+                spec = self._set_client_config()
+            except EspTlsError as exc:
+                le = exc.last_error
+                _mlog.e(
+                    "Failed to set client configurations, returned [0x%04X] (%s)",
+                    le.last_error,
+                    esp_err_to_name(le.last_error),
+                )
+                raise
+            version = int(self._cfg.tls_version)
+            if version == TlsVersion.TLS_1_3:
+                _mlog.d("Setting TLS version to 0x%4x", 0x0304)
+                spec = replace(spec, versions=(0x0304,))
+            elif version == TlsVersion.TLS_1_2:
+                _mlog.d("Setting TLS version to 0x%4x", 0x0303)
+                spec = replace(spec, versions=(0x0303,))
+            elif version != TlsVersion.ANY:
+                _mlog.e("Unsupported protocol version")
+                raise EspTlsError(LastError(EspErr.ESP_ERR_INVALID_ARG, 0, 0, f"unsupported tls_version {version!r}"))
+            return spec
+        except EspTlsError as exc:
+            raise self._ssl_handle_failed(exc) from exc
+
+    def _ssl_handle_failed(self, exc: EspTlsError) -> EspTlsError:
+        le = exc.last_error
+        _log.e("create_ssl_handle failed")
+        self._capture(esp=le.last_error, mbedtls=le.esp_tls_error_code or None, reason=le.reason)
+        self._state = ConnState.FAIL
+        return self._error(str(exc))
+
+    # -- HANDSHAKE -------------------------------------------------------------
+
+    def _handshake_starting(self) -> None:
+        self._state = ConnState.HANDSHAKE
+        _log.d("handshake in progress...")
+        if self._cfg.client_session is not None:
+            _mlog.d("Reusing the already saved client session context")
+
+    def _handshake_wait(self, deadline: float | None) -> float:
+        wait = self._cfg.timeout_s
+        if deadline is not None:
+            wait = max(0.001, deadline - time.monotonic())
+        return wait
+
+    def _handshake_failed(self, code: int, flags: int, peer_cert: bool, reason: str) -> EspTlsError:
+        """esp_mbedtls_handshake's failure branch; ``code`` is the negative mbedTLS code."""
+        _mlog.e("mbedtls_ssl_handshake returned -0x%04X", -code & 0xFFFFFFFF)
+        self._capture(mbedtls=-code, esp=EspErr.ESP_ERR_MBEDTLS_SSL_HANDSHAKE_FAILED, reason=reason)
+        if trust.has_ca_option(self._cfg):
+            if peer_cert or flags:
+                if flags:
+                    _mlog.i("Failed to verify peer certificate!")
+                    self._capture(flags=flags)
+                    if log.get_level("*") >= log.DEBUG:  # compiled in only at a DEBUG default level
+                        info = "".join(f"  ! {line}\n" for line in describe_flags(flags))
+                        _mlog.d("verification info: %s", info.rstrip("\n"))
+                else:
+                    _mlog.i("Certificate verified.")
+            else:
+                _mlog.d("Skipping certificate verification - no peer certificate received")
+        self._state = ConnState.FAIL
+        return self._error(reason)
+
+    def _tls_failed(self, exc: TlsError, peer_cert: bool) -> EspTlsError:
+        return self._handshake_failed(_tls_code(exc), exc.verify_flags, peer_cert, str(exc))
+
+    def _handshake_timed_out(self) -> EspTlsError:
+        _log.w("Failed to open new connection in specified timeout")
+        self._capture(esp=EspErr.ESP_ERR_ESP_TLS_CONNECTION_TIMEOUT, reason="TLS handshake timed out")
+        self._state = ConnState.FAIL
+        return self._error(cls=_HandshakeTimeout)
+
+    def _handshake_done(self, neg: Negotiated | None) -> None:
+        assert neg is not None, "the engine finished the handshake without a result"
+        now = time.monotonic()
+        self._info = TlsInfo(
+            version=_VERSION_NAMES.get(neg.version, f"0x{neg.version:04X}"),
+            cipher_suite=neg.cipher_suite,
+            cipher_suite_name=suite_name(neg.cipher_suite),
+            group=_group_name(neg.group),
+            alpn=neg.alpn_protocol,
+            resumed=neg.resumed,
+            early_data=neg.early_data,
+            peer_subject=_peer_subject(neg.peer_certificates),
+            connect_ms=(self._t_connected - self._t0) * 1000,
+            tls_ms=(now - self._t_connected) * 1000,
+            handshake_end_ms=log.millis(),
+        )
+        self._state = ConnState.DONE
+
+    # -- DONE: read / write ----------------------------------------------------
+
+    def _read_failed(self, code: int, reason: str) -> EspTlsError:
+        self._capture(mbedtls=-code, esp=EspErr.ESP_ERR_MBEDTLS_SSL_READ_FAILED, reason=reason)
+        _mlog.e("read error :-0x%04X", -code & 0xFFFFFFFF)
+        return self._error(reason)
+
+    def _write_failed(self, code: int, reason: str) -> EspTlsError:
+        self._capture(mbedtls=-code, esp=EspErr.ESP_ERR_MBEDTLS_SSL_WRITE_FAILED, reason=reason)
+        _mlog.e("write error :-0x%04X", -code & 0xFFFFFFFF)
+        return self._error(reason)
+
+    @staticmethod
+    def _want(code: int, what: str) -> EspTlsTimeout:
+        """A timed-out read or write: mbedTLS's WANT_READ / WANT_WRITE, not recorded."""
+        return EspTlsTimeout(LastError(EspErr.ESP_ERR_ESP_TLS_CONNECTION_TIMEOUT, -code, 0, f"{what} timed out"))
+
+    def _closed_error(self) -> EspTlsError:
+        return EspTlsError(LastError(EspErr.ESP_ERR_INVALID_STATE, 0, 0, "the connection is closed"))
+
+    def _log_fragments(self, size: int) -> None:
+        if size > MBEDTLS_SSL_OUT_CONTENT_LEN and _mlog.is_enabled(log.DEBUG):
+            for offset in range(0, size, MBEDTLS_SSL_OUT_CONTENT_LEN):
+                _mlog.d(
+                    "Fragmenting data of excessive size :%d, offset: %d, size %d",
+                    size,
+                    offset,
+                    min(MBEDTLS_SSL_OUT_CONTENT_LEN, size - offset),
+                )
+
+    def _note_ticket(self, before: Session | None, after: Session | None) -> None:
+        if after is not None and after is not before and after.version == 0x0304 and _mlog.is_enabled(log.DEBUG):
+            _mlog.d("got session ticket in TLS 1.3 connection, retry read")
+            _mlog.d("Session ticket received")
+            _mlog.d("Session ticket length: %d", len(after.to_bytes()))
+            _mlog.d("Session ticket saved in the client session context")
+
+
+# --- blocking ------------------------------------------------------------------
+
+
+class EspTls(_Core):
+    """A blocking esp-tls client connection (``esp_tls_t``).
+
+    Make one with :meth:`conn_http_new_sync` or :meth:`conn_new_sync`; use
+    :meth:`write` / :meth:`read`; :meth:`close` it (or use ``with``).
+    Not thread-safe: one thread per connection.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._engine: Engine | None = None
+        self._session: Session | None = None  # kept at close, for get_client_session
+
+    @classmethod
+    def conn_http_new_sync(cls, url: str, cfg: EspTlsCfg, *, early_data: bytes = b"") -> EspTls:
+        """``esp_tls_conn_http_new_sync``: connect to the URL's host and port (443 for https, 80 for http).
+
+        ``early_data`` is sent as 0-RTT when ``cfg.early_data`` is set and the
+        resumed session allows it, else right after the handshake. Raises
+        EspTlsError (see the module docstring).
+        """
+        target = parse_url(url)
+        tls = cls()
+        tls._open(target.host, target.port, target.host_text, cfg, early_data)
+        return tls
+
+    @classmethod
+    def conn_new_sync(cls, host: str, port: int, cfg: EspTlsCfg, *, early_data: bytes = b"") -> EspTls:
+        """``esp_tls_conn_new_sync``: connect to ``host``:``port``. Raises EspTlsError."""
+        tls = cls()
+        tls._open(host, port, host, cfg, early_data)
+        return tls
+
+    def _open(self, host: str, port: int, host_text: str, cfg: EspTlsCfg, early_data: bytes) -> None:
+        factory, _ = engine_factories(cfg.engine)
+        self._begin(host, port, cfg)
+        deadline = self._t0 + cfg.timeout_ms / 1000 if cfg.timeout_ms > 0 else None
+        sock: socket.socket | None = None
+        try:
+            sock = self._tcp_connect(host_text, deadline)
+            self._engine = self._make_engine(factory, sock)
+            self._handshake(self._engine, early_data, deadline)
+        except BaseException as exc:
+            if self._engine is not None:
+                self._engine.close()
+                self._engine = None
+            elif sock is not None:
+                sock.close()
+            if isinstance(exc, EspTlsError) and not isinstance(exc, _HandshakeTimeout):
+                _log.e("Failed to open new connection")
+            raise
+
+    def _tcp_connect(self, host_text: str, deadline: float | None) -> socket.socket:
+        target, port = self._target(self._host, self._port)
+        _log.d("host:%s: strlen %lu", target, len(target))
+        try:
+            if not target:
+                raise socket.gaierror(socket.EAI_NONAME, "empty host name")
+            infos = socket.getaddrinfo(target, port, self._family(), socket.SOCK_STREAM)
+        except (OSError, UnicodeError) as exc:
+            raise self._dns_failed(target, exc) from exc
+        shown = host_text if self._cfg.connect_address is None else target
+        sock, addr = self._new_socket(infos[0], shown, port)
+        try:
+            err = sock.connect_ex(addr)
+            if err in _CONNECT_PENDING:
+                with selectors.DefaultSelector() as sel:
+                    sel.register(sock, selectors.EVENT_WRITE)
+                    if not sel.select(self._connect_wait(deadline)):
+                        raise self._connect_timeout(sock)
+                err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                if err:
+                    raise self._connect_error(sock, err, delayed=True)
+            elif err:
+                raise self._connect_error(sock, err, delayed=False)
+            self._connected(sock)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+
+    def _make_engine(self, factory: SyncEngineFactory, sock: socket.socket) -> Engine:
+        spec = self._create_ssl_handle()
+        try:
+            return factory(sock, spec)
+        except EspTlsError as exc:
+            raise self._ssl_handle_failed(exc) from exc
+
+    def _handshake(self, engine: Engine, early_data: bytes, deadline: float | None) -> None:
+        self._handshake_starting()
+        wait = self._handshake_wait(deadline)
+        try:
+            engine.start(early_data, wait)
+            engine.handshake(self._handshake_wait(deadline))
+        except TlsError as exc:
+            raise self._tls_failed(exc, engine.peer_certificate_received) from exc
+        except TlsTimeout as exc:
+            raise self._handshake_timed_out() from exc
+        except TlsConnectionError as exc:
+            raise self._handshake_failed(_net_code(exc), 0, engine.peer_certificate_received, str(exc)) from exc
+        self._handshake_done(engine.negotiated())
+
+    def _live(self) -> Engine:
+        if self._engine is None:
+            raise self._closed_error()
+        return self._engine
+
+    def write(self, data: bytes, timeout: float | None = None) -> int:
+        """``esp_tls_conn_write``: send ``data``; returns the number of bytes written.
+
+        Raises EspTlsError (0x8018 recorded) or EspTlsTimeout (``timeout``,
+        default ``cfg.timeout_s``, expired; not recorded).
+        """
+        engine = self._live()
+        if not data:
+            return 0
+        self._log_fragments(len(data))
+        try:
+            return engine.write(bytes(data), self._cfg.timeout_s if timeout is None else timeout)
+        except TlsError as exc:
+            raise self._write_failed(_tls_code(exc), str(exc)) from exc
+        except TlsTimeout as exc:
+            raise self._want(MbedtlsErr.SSL_WANT_WRITE, "write") from exc
+        except TlsConnectionError as exc:
+            raise self._write_failed(_net_code(exc, sending=True), str(exc)) from exc
+        except LocalProtocolError as exc:
+            raise self._closed_error() from exc
+
+    def read(self, max_bytes: int = _READ_SIZE, timeout: float | None = None) -> bytes:
+        """``esp_tls_conn_read``: up to ``max_bytes`` of data; b"" once the server closed.
+
+        b"" comes at close_notify *and* at a bare TCP close after the
+        handshake, even one inside a record (mbedTLS returns 0 for all of
+        them: the HTTP layer detects truncation). TLS 1.3 session tickets that
+        arrive meanwhile are kept for :meth:`get_client_session`. Raises
+        EspTlsError (0x801D recorded) or EspTlsTimeout (not recorded).
+        """
+        engine = self._live()
+        if max_bytes <= 0:
+            return b""
+        before = engine.session()
+        try:
+            data = engine.read(max_bytes, self._cfg.timeout_s if timeout is None else timeout)
+        except TlsError as exc:
+            if exc.reason is Reason.TRUNCATED:  # EOF inside a record: MBEDTLS_ERR_SSL_CONN_EOF reads as 0 too
+                return b""
+            raise self._read_failed(_tls_code(exc), str(exc)) from exc
+        except TlsTimeout as exc:
+            raise self._want(MbedtlsErr.SSL_WANT_READ, "read") from exc
+        except TlsConnectionError as exc:
+            raise self._read_failed(_net_code(exc), str(exc)) from exc
+        self._note_ticket(before, engine.session())
+        return data
+
+    def get_client_session(self) -> Session | None:
+        """``esp_tls_get_client_session``: a session to resume with ``cfg.client_session``.
+
+        TLS 1.3: the latest NewSessionTicket received (they arrive while
+        reading), None before one arrives. TLS 1.2: the session after the
+        handshake (None when the server offered neither a ticket nor a
+        session ID). After :meth:`close`, the session the connection had then.
+        """
+        return self._session if self._engine is None else self._engine.session()
+
+    def close(self) -> None:
+        """``esp_tls_conn_destroy``: close_notify (best effort), then close the socket. Idempotent."""
+        engine, self._engine = self._engine, None
+        if engine is not None:
+            self._session = engine.session()
+            engine.close()
+
+    def __enter__(self) -> EspTls:
+        return self
+
+    def __exit__(self, t: type[BaseException] | None, v: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+
+# --- asyncio -------------------------------------------------------------------
+
+
+async def _wait_writable(sock: socket.socket, timeout: float) -> bool:
+    loop = asyncio.get_running_loop()
+    ready: asyncio.Future[None] = loop.create_future()
+
+    def on_writable() -> None:
+        if not ready.done():
+            ready.set_result(None)
+
+    loop.add_writer(sock.fileno(), on_writable)
+    try:
+        await asyncio.wait_for(ready, timeout)
+    except TimeoutError:
+        return False
+    finally:
+        loop.remove_writer(sock.fileno())
+    return True
+
+
+class AsyncEspTls(_Core):
+    """The asyncio twin of :class:`EspTls`: same names and semantics, I/O methods are coroutines.
+
+    ``await AsyncEspTls.conn_http_new_sync(url, cfg)`` connects (the name is
+    kept from esp-tls: it completes the connection before returning, unlike
+    esp-tls's step-wise ``*_async``). Only one task may read at a time.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._engine: AsyncEngine | None = None
+        self._session: Session | None = None  # kept at close, for get_client_session
+
+    @classmethod
+    async def conn_http_new_sync(cls, url: str, cfg: EspTlsCfg, *, early_data: bytes = b"") -> AsyncEspTls:
+        """See :meth:`EspTls.conn_http_new_sync`."""
+        target = parse_url(url)
+        tls = cls()
+        await tls._open(target.host, target.port, target.host_text, cfg, early_data)
+        return tls
+
+    @classmethod
+    async def conn_new_sync(cls, host: str, port: int, cfg: EspTlsCfg, *, early_data: bytes = b"") -> AsyncEspTls:
+        """See :meth:`EspTls.conn_new_sync`."""
+        tls = cls()
+        await tls._open(host, port, host, cfg, early_data)
+        return tls
+
+    async def _open(self, host: str, port: int, host_text: str, cfg: EspTlsCfg, early_data: bytes) -> None:
+        _, factory = engine_factories(cfg.engine)
+        self._begin(host, port, cfg)
+        deadline = self._t0 + cfg.timeout_ms / 1000 if cfg.timeout_ms > 0 else None
+        writer: asyncio.StreamWriter | None = None
+        try:
+            reader, writer = await self._tcp_connect(host_text, deadline)
+            self._engine = self._make_engine(factory, reader, writer)
+            await self._handshake(self._engine, early_data, deadline)
+        except BaseException as exc:
+            if self._engine is not None:
+                await self._engine.close()
+                self._engine = None
+            elif writer is not None:
+                writer.close()
+            if isinstance(exc, EspTlsError) and not isinstance(exc, _HandshakeTimeout):
+                _log.e("Failed to open new connection")
+            raise
+
+    async def _tcp_connect(
+        self, host_text: str, deadline: float | None
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        loop = asyncio.get_running_loop()
+        target, port = self._target(self._host, self._port)
+        _log.d("host:%s: strlen %lu", target, len(target))
+        try:
+            if not target:
+                raise socket.gaierror(socket.EAI_NONAME, "empty host name")
+            infos = await loop.getaddrinfo(target, port, family=self._family(), type=socket.SOCK_STREAM)
+        except (OSError, UnicodeError) as exc:
+            raise self._dns_failed(target, exc) from exc
+        shown = host_text if self._cfg.connect_address is None else target
+        sock, addr = self._new_socket(infos[0], shown, port)
+        try:
+            err = sock.connect_ex(addr)
+            if err in _CONNECT_PENDING:
+                if not await _wait_writable(sock, self._connect_wait(deadline)):
+                    raise self._connect_timeout(sock)
+                err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                if err:
+                    raise self._connect_error(sock, err, delayed=True)
+            elif err:
+                raise self._connect_error(sock, err, delayed=False)
+            self._t_connected = time.monotonic()
+            self._state = ConnState.CONNECTING
+            return await asyncio.open_connection(sock=sock)
+        except BaseException:
+            sock.close()
+            raise
+
+    def _make_engine(
+        self, factory: AsyncEngineFactory, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> AsyncEngine:
+        spec = self._create_ssl_handle()
+        try:
+            return factory(reader, writer, spec)
+        except EspTlsError as exc:
+            raise self._ssl_handle_failed(exc) from exc
+
+    async def _handshake(self, engine: AsyncEngine, early_data: bytes, deadline: float | None) -> None:
+        self._handshake_starting()
+        try:
+            await engine.start(early_data, self._handshake_wait(deadline))
+            await engine.handshake(self._handshake_wait(deadline))
+        except TlsError as exc:
+            raise self._tls_failed(exc, engine.peer_certificate_received) from exc
+        except TlsTimeout as exc:
+            raise self._handshake_timed_out() from exc
+        except TlsConnectionError as exc:
+            raise self._handshake_failed(_net_code(exc), 0, engine.peer_certificate_received, str(exc)) from exc
+        self._handshake_done(engine.negotiated())
+
+    def _live(self) -> AsyncEngine:
+        if self._engine is None:
+            raise self._closed_error()
+        return self._engine
+
+    async def write(self, data: bytes, timeout: float | None = None) -> int:
+        """See :meth:`EspTls.write`."""
+        engine = self._live()
+        if not data:
+            return 0
+        self._log_fragments(len(data))
+        try:
+            return await engine.write(bytes(data), self._cfg.timeout_s if timeout is None else timeout)
+        except TlsError as exc:
+            raise self._write_failed(_tls_code(exc), str(exc)) from exc
+        except TlsTimeout as exc:
+            raise self._want(MbedtlsErr.SSL_WANT_WRITE, "write") from exc
+        except TlsConnectionError as exc:
+            raise self._write_failed(_net_code(exc, sending=True), str(exc)) from exc
+        except LocalProtocolError as exc:
+            raise self._closed_error() from exc
+
+    async def read(self, max_bytes: int = _READ_SIZE, timeout: float | None = None) -> bytes:
+        """See :meth:`EspTls.read`."""
+        engine = self._live()
+        if max_bytes <= 0:
+            return b""
+        before = engine.session()
+        try:
+            data = await engine.read(max_bytes, self._cfg.timeout_s if timeout is None else timeout)
+        except TlsError as exc:
+            if exc.reason is Reason.TRUNCATED:  # EOF inside a record: MBEDTLS_ERR_SSL_CONN_EOF reads as 0 too
+                return b""
+            raise self._read_failed(_tls_code(exc), str(exc)) from exc
+        except TlsTimeout as exc:
+            raise self._want(MbedtlsErr.SSL_WANT_READ, "read") from exc
+        except TlsConnectionError as exc:
+            raise self._read_failed(_net_code(exc), str(exc)) from exc
+        self._note_ticket(before, engine.session())
+        return data
+
+    def get_client_session(self) -> Session | None:
+        """See :meth:`EspTls.get_client_session`."""
+        return self._session if self._engine is None else self._engine.session()
+
+    async def close(self) -> None:
+        """See :meth:`EspTls.close`."""
+        engine, self._engine = self._engine, None
+        if engine is not None:
+            self._session = engine.session()
+            await engine.close()
+
+    async def __aenter__(self) -> AsyncEspTls:
+        return self
+
+    async def __aexit__(self, t: type[BaseException] | None, v: BaseException | None, tb: TracebackType | None) -> None:
+        await self.close()

@@ -1,0 +1,310 @@
+"""Where esp-tls gets its trust from: CA buffers, the global CA store, the bundle.
+
+What is here
+------------
+* :func:`parse_certificates`: ``mbedtls_x509_crt_parse`` semantics for a
+  buffer. A buffer containing ``-----BEGIN CERTIFICATE-----`` is PEM (every
+  CERTIFICATE block is parsed; blocks that fail are counted, and the buffer
+  fails only when none parses); anything else is one DER certificate. Unlike
+  mbedTLS we do not insist on the trailing NUL of a PEM buffer. Returns the
+  certificates and the number of failed blocks, or raises
+  :class:`CertParseError` carrying the (negative) mbedTLS code.
+* The process-wide **global CA store** (``esp_tls_*_global_ca_store``):
+  :func:`set_global_ca_store` *appends* to it, creating it on first use; a
+  parse error frees it. Thread-safe.
+* :func:`server_name_for`: the name used for SNI and for the certificate name
+  check (``common_name``, else the host; ``None`` with ``skip_common_name``).
+* :func:`build_verifier`: the verification source in esp-tls priority,
+  ``crt_bundle`` > ``use_global_ca_store`` > ``cacert`` > ``insecure`` > error.
+
+Log lines are esp-tls's own, under the tag ``esp-tls-mbedtls`` (the C code
+logs them from ``esp_tls_mbedtls.c``), at esp-tls's levels.
+
+Raises
+------
+:func:`parse_certificates` raises :class:`CertParseError`.
+:func:`parse_cacert` and :func:`build_verifier` raise
+:class:`~.errors.EspTlsError` with the last-error triple esp-tls records
+(``ESP_ERR_MBEDTLS_X509_CRT_PARSE_FAILED`` + parse code,
+``ESP_ERR_INVALID_STATE`` for a missing global store,
+``ESP_ERR_MBEDTLS_SSL_SETUP_FAILED`` when no verification option is set).
+The global-store functions never raise: they return ``esp_err_t`` values, as
+in C.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import threading
+from collections.abc import Sequence
+
+from cryptography import x509
+
+from .. import log
+from ..tls.config import CertificateVerifier, VerifiedChain
+from ..tls.errors import Reason, TlsError
+from .config import EspTlsCfg
+from .errors import EspErr, EspTlsError, LastError
+
+__all__ = [
+    "MBEDTLS_ERR_PEM_INVALID_DATA_BASE64",
+    "MBEDTLS_ERR_X509_CERT_UNKNOWN_FORMAT",
+    "MBEDTLS_ERR_X509_INVALID_FORMAT",
+    "CertParseError",
+    "build_verifier",
+    "free_global_ca_store",
+    "get_global_ca_store",
+    "has_ca_option",
+    "init_global_ca_store",
+    "parse_cacert",
+    "parse_certificates",
+    "server_name_for",
+    "set_global_ca_store",
+]
+
+TAG = "esp-tls-mbedtls"
+_log = log.get_logger(TAG)
+
+# mbedTLS 3.x codes a parse can return (x509.h, pem.h, base64.h).
+MBEDTLS_ERR_X509_INVALID_FORMAT = -0x2180
+MBEDTLS_ERR_X509_CERT_UNKNOWN_FORMAT = -0x2780
+MBEDTLS_ERR_PEM_INVALID_DATA_BASE64 = -0x112C  # PEM_INVALID_DATA + BASE64_INVALID_CHARACTER
+
+_PEM_HEADER = b"-----BEGIN CERTIFICATE-----"
+_PEM_BLOCK = re.compile(rb"-----BEGIN CERTIFICATE-----(.*?)-----END CERTIFICATE-----", re.DOTALL)
+_X509_BADCERT_NOT_TRUSTED = 0x08
+
+
+class CertParseError(ValueError):
+    """No certificate could be parsed; ``code`` is the negative mbedTLS code."""
+
+    def __init__(self, code: int, detail: str) -> None:
+        self.code = code
+        super().__init__(f"-0x{-code:04X}: {detail}")
+
+
+def _parse_der(der: bytes) -> x509.Certificate:
+    try:
+        cert = x509.load_der_x509_certificate(der)
+        cert.subject  # noqa: B018 - fields are parsed lazily: fail here, not mid-handshake
+        cert.issuer  # noqa: B018
+    except (ValueError, x509.InvalidVersion) as exc:  # InvalidVersion is no ValueError
+        raise CertParseError(MBEDTLS_ERR_X509_INVALID_FORMAT, f"bad DER certificate: {exc}") from exc
+    return cert
+
+
+def parse_certificates(buf: bytes) -> tuple[list[x509.Certificate], int]:
+    """``mbedtls_x509_crt_parse``: (certificates, number of failed PEM blocks).
+
+    Raises CertParseError (with the first block's error code, as mbedTLS)
+    when nothing parses.
+    """
+    if _PEM_HEADER not in buf:
+        return [_parse_der(bytes(buf))], 0
+    certs: list[x509.Certificate] = []
+    failed = 0
+    first_error: CertParseError | None = None
+    for m in _PEM_BLOCK.finditer(buf):
+        try:
+            der = base64.b64decode(b"".join(m.group(1).split()), validate=True)
+        except (binascii.Error, ValueError):
+            err = CertParseError(MBEDTLS_ERR_PEM_INVALID_DATA_BASE64, "bad base64 in a PEM block")
+        else:
+            try:
+                certs.append(_parse_der(der))
+                continue
+            except CertParseError as exc:
+                err = exc
+        failed += 1
+        first_error = first_error or err
+    if certs:
+        return certs, failed
+    if first_error is not None:
+        raise first_error
+    raise CertParseError(MBEDTLS_ERR_X509_CERT_UNKNOWN_FORMAT, "no complete PEM certificate block")
+
+
+def parse_cacert(buf: bytes) -> list[x509.Certificate]:
+    """``set_ca_cert``: parse ``cfg.cacert``, with esp-tls's log lines.
+
+    A partly successful parse logs a warning and keeps what parsed. Raises
+    EspTlsError (``ESP_ERR_MBEDTLS_X509_CRT_PARSE_FAILED``, the positive
+    parse code) when nothing parses.
+    """
+    try:
+        certs, failed = parse_certificates(buf)
+    except CertParseError as exc:
+        _log.e("mbedtls_x509_crt_parse of CA cert returned -0x%04X", -exc.code)
+        raise EspTlsError(
+            LastError(EspErr.ESP_ERR_MBEDTLS_X509_CRT_PARSE_FAILED, -exc.code, 0, f"CA certificate: {exc}")
+        ) from exc
+    if failed:
+        _log.w("mbedtls_x509_crt_parse was partly successful. No. of failed certificates: %d", failed)
+    return certs
+
+
+# --- the global CA store -----------------------------------------------------
+
+_store_lock = threading.Lock()
+_global_store: list[x509.Certificate] | None = None
+
+
+def init_global_ca_store() -> int:
+    """``esp_tls_init_global_ca_store``: create an empty store unless one exists. Returns ESP_OK."""
+    global _global_store
+    with _store_lock:
+        if _global_store is None:
+            _global_store = []
+    return EspErr.ESP_OK
+
+
+def set_global_ca_store(pem: bytes | None) -> int:
+    """``esp_tls_set_global_ca_store``: *append* the certificates of ``pem``.
+
+    Returns ESP_OK; ESP_ERR_INVALID_ARG for None or empty input; ESP_FAIL when
+    nothing parses (the whole store is then freed, as in esp-tls);
+    ESP_ERR_MBEDTLS_CERT_PARTLY_OK when some blocks failed (the others are
+    kept).
+    """
+    global _global_store
+    if not pem:
+        _log.e("cacert_pem_buf is null")
+        return EspErr.ESP_ERR_INVALID_ARG
+    with _store_lock:
+        if _global_store is None:
+            _global_store = []
+        try:
+            certs, failed = parse_certificates(pem)
+        except CertParseError as exc:
+            _log.e("mbedtls_x509_crt_parse of global CA cert returned -0x%04X", -exc.code)
+            _global_store = None
+            return EspErr.ESP_FAIL
+        _global_store.extend(certs)
+    if failed:
+        _log.e("mbedtls_x509_crt_parse was partly successful. No. of failed certificates: %d", failed)
+        return EspErr.ESP_ERR_MBEDTLS_CERT_PARTLY_OK
+    return EspErr.ESP_OK
+
+
+def get_global_ca_store() -> tuple[x509.Certificate, ...] | None:
+    """``esp_tls_get_global_ca_store``: a snapshot of the store, or None when there is none."""
+    with _store_lock:
+        return None if _global_store is None else tuple(_global_store)
+
+
+def free_global_ca_store() -> None:
+    """``esp_tls_free_global_ca_store``: drop the store (a no-op when there is none)."""
+    global _global_store
+    with _store_lock:
+        _global_store = None
+
+
+# --- verification ------------------------------------------------------------
+
+
+def has_ca_option(cfg: EspTlsCfg) -> bool:
+    """Is a CA option set (bundle, global store or cacert)? esp-tls then records verify flags."""
+    return _bundle_requested(cfg) or cfg.use_global_ca_store or cfg.cacert is not None
+
+
+def _bundle_requested(cfg: EspTlsCfg) -> bool:
+    return cfg.crt_bundle is True or isinstance(cfg.crt_bundle, bytes)
+
+
+def server_name_for(cfg: EspTlsCfg, host: str) -> str | None:
+    """The name for SNI and the certificate check: ``common_name``, else ``host``.
+
+    None with ``skip_common_name`` (logged as a warning, as esp-tls HEAD does).
+    """
+    if cfg.skip_common_name:
+        _log.w(
+            "skip_common_name=true: hostname matching and SNI disabled. This disables ALL server-name "
+            "authentication (CN/SAN/SNI), not just CN. Only intended for loopback / debug clients."
+        )
+        return None
+    return cfg.common_name if cfg.common_name is not None else host
+
+
+class _NoAnchorsVerifier:
+    """An empty CA chain (an initialised but empty global store): nothing is trusted."""
+
+    def verify(self, chain: Sequence[bytes], server_name: str | None, now: float, *, server: bool) -> VerifiedChain:
+        raise TlsError(
+            Reason.CERT_UNTRUSTED,
+            "The certificate is not correctly signed by the trusted CA (the CA store is empty)",
+            verify_flags=_X509_BADCERT_NOT_TRUSTED,
+        )
+
+
+def _anchor_verifier(anchors: Sequence[x509.Certificate], cfg: EspTlsCfg) -> CertificateVerifier:
+    """A verifier over ``anchors`` with the configured policy (``verify.make_verifier`` when present)."""
+    if not anchors:
+        return _NoAnchorsVerifier()
+    from ..tls import verify
+
+    check_name = not cfg.skip_common_name
+    make = getattr(verify, "make_verifier", None)
+    if make is not None:
+        verifier: CertificateVerifier = make(list(anchors), cfg.verify_policy, check_name)
+        return verifier
+    return verify.WebPkiVerifier(list(anchors), check_name=check_name)
+
+
+def _bundle_verifier(cfg: EspTlsCfg) -> CertificateVerifier:
+    from . import bundle
+
+    blob = cfg.crt_bundle
+    parsed = bundle.parse_bundle(blob) if isinstance(blob, bytes) else bundle.builtin_bundle("cmn")
+    verifier: CertificateVerifier = bundle.BundleVerifier(
+        parsed, check_name=not cfg.skip_common_name, policy=cfg.verify_policy
+    )
+    return verifier
+
+
+def build_verifier(cfg: EspTlsCfg, host: str) -> CertificateVerifier | None:
+    """The verifier esp-tls's ``set_client_config`` would set up, in its priority.
+
+    ``crt_bundle`` (True: the built-in common-CA bundle; bytes: that bundle)
+    > ``use_global_ca_store`` > ``cacert`` > ``insecure`` (None: no
+    verification, with a loud warning). ``host`` is only used in messages;
+    the name to check is decided by :func:`server_name_for`.
+
+    Raises EspTlsError: ESP_ERR_INVALID_STATE (global store requested but
+    absent), ESP_ERR_MBEDTLS_X509_CRT_PARSE_FAILED (bad cacert),
+    ESP_ERR_INVALID_ARG (bad bundle), ESP_ERR_MBEDTLS_SSL_SETUP_FAILED (no
+    verification option at all).
+    """
+    if _bundle_requested(cfg):
+        _log.d("Use certificate bundle")
+        try:
+            return _bundle_verifier(cfg)
+        except ValueError as exc:
+            # esp-tls ignores esp_crt_bundle_attach's result and fails later (no CA chain, -0x7680);
+            # we stop here, with the bundle component's lines.
+            bundle_log = log.get_logger("esp-x509-crt-bundle")
+            if getattr(exc, "max_certs_exceeded", False):
+                bundle_log.e("Cert bundle certificates exceed max allowed certificates")
+            bundle_log.e("Failed to attach bundle")
+            raise EspTlsError(LastError(EspErr.ESP_ERR_INVALID_ARG, 0, 0, f"certificate bundle: {exc}")) from exc
+    if cfg.use_global_ca_store:
+        anchors = get_global_ca_store()
+        if anchors is None:
+            _log.e("global_cacert is NULL")
+            raise EspTlsError(LastError(EspErr.ESP_ERR_INVALID_STATE, 0, 0, "the global CA store is not set"))
+        return _anchor_verifier(anchors, cfg)
+    if cfg.cacert is not None:
+        return _anchor_verifier(parse_cacert(cfg.cacert), cfg)
+    if cfg.insecure:
+        _log.w(
+            "insecure=true: server certificate verification DISABLED for %s (CONFIG_ESP_TLS_INSECURE + "
+            "CONFIG_ESP_TLS_SKIP_SERVER_CERT_VERIFY). Anyone on the path can impersonate the server.",
+            host,
+        )
+        return None
+    _log.e("No server verification option set in esp_tls_cfg_t structure. Check esp_tls API reference")
+    raise EspTlsError(
+        LastError(EspErr.ESP_ERR_MBEDTLS_SSL_SETUP_FAILED, 0, 0, "no server verification option set"),
+        "No server verification option set in esp_tls_cfg_t structure. Check esp_tls API reference",
+    )

@@ -1,0 +1,341 @@
+"""HTTP/1.1 over an esp-tls connection, with h11.
+
+:func:`request` sends one request on an :class:`~https_request.esp_tls.conn.EspTls`
+(or anything with ``write(bytes) -> int``, ``read(int) -> bytes``, ``host`` and
+``port``) and returns a :class:`Response` as soon as the status line and
+headers are in; the body is then streamed with :meth:`Response.iter_body` (or
+collected with :meth:`Response.read`). :func:`async_request` is the asyncio
+twin over :class:`~https_request.esp_tls.conn.AsyncEspTls`.
+
+The request target is sent as given: origin-form (``/a/check``) or
+absolute-form (``https://www.howsmyssl.com/a/check``, what the ESP-IDF example
+sends). Without a ``Host`` header one is made from the absolute URL, else from
+the connection's host (and port unless 443). A body gets a
+``Content-Length`` unless a framing header is given. HEAD responses have no
+body, whatever their ``Content-Length`` says (h11 knows).
+
+The ESP-IDF example itself does not use this module: it writes its own
+request bytes and prints raw chunks, i.e. ``EspTls.write`` / ``EspTls.read``.
+
+Raises
+------
+:class:`TruncatedBody` when the connection ends before the body that
+``Content-Length`` or chunked framing announced; :class:`HttpError` for a
+response that is malformed or missing (connection closed before the head).
+Transport failures propagate as :class:`~https_request.esp_tls.errors.EspTlsError`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Iterator, Sequence
+from typing import Protocol
+
+import h11
+
+__all__ = [
+    "AsyncResponse",
+    "AsyncTransport",
+    "HttpError",
+    "Response",
+    "SyncTransport",
+    "TruncatedBody",
+    "async_request",
+    "request",
+]
+
+_READ_SIZE = 16384
+_ABSOLUTE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://(?P<authority>[^/?#]*)")
+
+Headers = Sequence[tuple[str, str]] | Sequence[tuple[bytes, bytes]]
+
+
+class HttpError(Exception):
+    """The server's HTTP was malformed, or the connection closed before a response."""
+
+
+class TruncatedBody(HttpError):
+    """The connection ended before the announced body did.
+
+    ``received`` is the number of body bytes that arrived; ``expected`` the
+    Content-Length (None for a chunked body).
+    """
+
+    def __init__(self, message: str, received: int, expected: int | None) -> None:
+        super().__init__(message)
+        self.received = received
+        self.expected = expected
+
+
+class SyncTransport(Protocol):
+    """What :func:`request` needs (EspTls has it)."""
+
+    @property
+    def host(self) -> str: ...
+
+    @property
+    def port(self) -> int: ...
+
+    def write(self, data: bytes) -> int: ...
+
+    def read(self, max_bytes: int) -> bytes: ...
+
+
+class AsyncTransport(Protocol):
+    """What :func:`async_request` needs (AsyncEspTls has it)."""
+
+    @property
+    def host(self) -> str: ...
+
+    @property
+    def port(self) -> int: ...
+
+    async def write(self, data: bytes) -> int: ...
+
+    async def read(self, max_bytes: int) -> bytes: ...
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode("latin-1") if isinstance(value, bytes) else value
+
+
+def _host_header(target: str, host: str, port: int) -> str:
+    m = _ABSOLUTE.match(target)
+    if m is not None:
+        return m["authority"].rpartition("@")[2]
+    shown = f"[{host}]" if ":" in host else host
+    return shown if port in (443, 0) else f"{shown}:{port}"
+
+
+def _prepare(
+    method: str, target: str, headers: Headers, body: bytes, host: str, port: int
+) -> tuple[h11.Connection, bytes]:
+    """The h11 connection and the request bytes (head and body)."""
+    items = [(_text(k), _text(v)) for k, v in headers]
+    names = {k.lower() for k, _ in items}
+    if "host" not in names:
+        items.insert(0, ("Host", _host_header(target, host, port)))
+    if body and not names & {"content-length", "transfer-encoding"}:
+        items.append(("Content-Length", str(len(body))))
+    conn = h11.Connection(our_role=h11.CLIENT)
+    try:
+        out = conn.send(h11.Request(method=method, target=target, headers=items)) or b""
+        if body:
+            out += conn.send(h11.Data(data=body)) or b""
+        out += conn.send(h11.EndOfMessage()) or b""
+    except h11.LocalProtocolError as exc:
+        raise ValueError(f"cannot send this request: {exc}") from exc
+    return conn, out
+
+
+def _content_length(headers: list[tuple[str, str]]) -> int | None:
+    for name, value in headers:
+        if name == "content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+class _Reader:
+    """The h11 side of a response: turns events into a head and body chunks."""
+
+    def __init__(self, conn: h11.Connection) -> None:
+        self.conn = conn
+        self.received = 0
+        self.expected: int | None = None
+        self.done = False
+
+    def feed(self, data: bytes) -> None:
+        self.conn.receive_data(data)
+
+    def next(self) -> h11.Event | None:
+        """The next event; None when more bytes are needed. Raises HttpError."""
+        try:
+            event = self.conn.next_event()
+        except h11.RemoteProtocolError as exc:
+            if "complete message body" in str(exc):
+                expected = "" if self.expected is None else f" of {self.expected}"
+                framing = "Content-Length" if self.expected is not None else "chunked encoding"
+                raise TruncatedBody(
+                    f"response body truncated: the connection closed after {self.received}{expected} bytes ({framing})",
+                    self.received,
+                    self.expected,
+                ) from exc
+            raise HttpError(f"bad HTTP response: {exc}") from exc
+        if event is h11.NEED_DATA:
+            return None
+        if not isinstance(event, h11.Event):  # PAUSED: we never start a second cycle
+            raise HttpError(f"unexpected h11 state {event!r}")
+        if isinstance(event, h11.ConnectionClosed):
+            raise HttpError("the connection closed before a complete HTTP response")
+        return event
+
+    def head(self, event: h11.Event) -> tuple[int, str, list[tuple[str, str]], str] | None:
+        if isinstance(event, h11.Response):
+            headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in event.headers]
+            self.expected = _content_length(headers)
+            return event.status_code, event.reason.decode("latin-1"), headers, event.http_version.decode("ascii")
+        return None  # InformationalResponse (1xx): skipped
+
+    def chunk(self, event: h11.Event) -> bytes | None:
+        """Body bytes for a Data event; None at the end of the message."""
+        if isinstance(event, h11.Data):
+            self.received += len(event.data)
+            return bytes(event.data)
+        if isinstance(event, h11.EndOfMessage):
+            self.done = True
+            return None
+        raise HttpError(f"unexpected HTTP event {type(event).__name__}")
+
+
+class Response:
+    """A response head, with the body still to be streamed.
+
+    ``headers`` are (lower-case name, value) pairs in arrival order;
+    ``http_version`` is ``"1.1"`` or ``"1.0"``.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        reason: str,
+        headers: list[tuple[str, str]],
+        http_version: str,
+        tls: SyncTransport,
+        reader: _Reader,
+    ) -> None:
+        self.status = status
+        self.reason = reason
+        self.headers = headers
+        self.http_version = http_version
+        self._tls = tls
+        self._reader = reader
+
+    def __repr__(self) -> str:
+        return f"Response({self.status} {self.reason!r}, HTTP/{self.http_version}, {len(self.headers)} headers)"
+
+    def header(self, name: str) -> str | None:
+        """The first value of header ``name`` (case-insensitive), or None."""
+        key = name.lower()
+        return next((v for k, v in self.headers if k == key), None)
+
+    @property
+    def received(self) -> int:
+        """Body bytes received so far."""
+        return self._reader.received
+
+    def iter_body(self, chunk_size: int = _READ_SIZE) -> Iterator[bytes]:
+        """The body, chunk by chunk as it arrives. Raises TruncatedBody, HttpError, EspTlsError."""
+        reader = self._reader
+        while not reader.done:
+            event = reader.next()
+            if event is None:
+                reader.feed(self._tls.read(chunk_size))
+                continue
+            data = reader.chunk(event)
+            if data:
+                yield data
+
+    def read(self) -> bytes:
+        """The whole (rest of the) body."""
+        return b"".join(self.iter_body())
+
+
+class AsyncResponse:
+    """The asyncio twin of :class:`Response` (``aiter_body`` / ``await read()``)."""
+
+    def __init__(
+        self,
+        status: int,
+        reason: str,
+        headers: list[tuple[str, str]],
+        http_version: str,
+        tls: AsyncTransport,
+        reader: _Reader,
+    ) -> None:
+        self.status = status
+        self.reason = reason
+        self.headers = headers
+        self.http_version = http_version
+        self._tls = tls
+        self._reader = reader
+
+    def __repr__(self) -> str:
+        return f"AsyncResponse({self.status} {self.reason!r}, HTTP/{self.http_version}, {len(self.headers)} headers)"
+
+    def header(self, name: str) -> str | None:
+        """The first value of header ``name`` (case-insensitive), or None."""
+        key = name.lower()
+        return next((v for k, v in self.headers if k == key), None)
+
+    @property
+    def received(self) -> int:
+        return self._reader.received
+
+    async def aiter_body(self, chunk_size: int = _READ_SIZE) -> AsyncIterator[bytes]:
+        """See :meth:`Response.iter_body`."""
+        reader = self._reader
+        while not reader.done:
+            event = reader.next()
+            if event is None:
+                reader.feed(await self._tls.read(chunk_size))
+                continue
+            data = reader.chunk(event)
+            if data:
+                yield data
+
+    async def read(self) -> bytes:
+        """See :meth:`Response.read`."""
+        return b"".join([chunk async for chunk in self.aiter_body()])
+
+
+def _advance(view: memoryview, written: int) -> memoryview:
+    if written <= 0:
+        raise HttpError("the connection accepted none of the request bytes")
+    return view[written:]
+
+
+def _write_all(tls: SyncTransport, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = _advance(view, tls.write(bytes(view)))
+
+
+def request(tls: SyncTransport, method: str, url_or_target: str, headers: Headers = (), body: bytes = b"") -> Response:
+    """Send one request; return the response head (stream the body from it).
+
+    Raises HttpError (no or malformed response), ValueError (a request h11
+    refuses to send), EspTlsError from the connection.
+    """
+    conn, out = _prepare(method, url_or_target, headers, body, tls.host, tls.port)
+    _write_all(tls, out)
+    reader = _Reader(conn)
+    while True:
+        event = reader.next()
+        if event is None:
+            reader.feed(tls.read(_READ_SIZE))
+            continue
+        head = reader.head(event)
+        if head is not None:
+            return Response(*head, tls=tls, reader=reader)
+
+
+async def async_request(
+    tls: AsyncTransport, method: str, url_or_target: str, headers: Headers = (), body: bytes = b""
+) -> AsyncResponse:
+    """The asyncio twin of :func:`request`."""
+    conn, out = _prepare(method, url_or_target, headers, body, tls.host, tls.port)
+    view = memoryview(out)
+    while view:
+        view = _advance(view, await tls.write(bytes(view)))
+    reader = _Reader(conn)
+    while True:
+        event = reader.next()
+        if event is None:
+            reader.feed(await tls.read(_READ_SIZE))
+            continue
+        head = reader.head(event)
+        if head is not None:
+            return AsyncResponse(*head, tls=tls, reader=reader)
