@@ -11,6 +11,10 @@ Peers:
 Every check is on what esp-tls exposes: the connection or the
 :class:`EspTlsError` with its last-error triple, the log lines (captured at
 DEBUG with :func:`https_request.log.setup`), and the HTTP layer's results.
+
+Scenarios the ``openssl`` engine (stdlib ``ssl``) can do are parametrized over
+``engine`` (:data:`ENGINES`); what it cannot do is checked to fail plainly
+(ESP_ERR_NOT_SUPPORTED naming the option, ``test_openssl_refuses``).
 """
 
 from __future__ import annotations
@@ -27,11 +31,13 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 
 from certs import NOT_AFTER, Issued, at, make_ca, make_leaf
 from echoserver import ServerThread
@@ -42,7 +48,7 @@ from https_request.esp_tls.conn import AsyncEspTls, ConnState, EspTls, EspTlsTim
 from https_request.esp_tls.errors import EspErr, EspTlsError, LastError
 from https_request.http import TruncatedBody, async_request, request
 from https_request.tls.config import ServerConfig
-from https_request.tls.session import TicketKeys
+from https_request.tls.session import Session, TicketKeys
 
 try:
     from https_request.esp_tls import bundle
@@ -65,6 +71,10 @@ LEAF2 = make_leaf(CA2, NAMES)
 BODY = b"hello from the stdlib server\n"
 
 POLICIES = ("webpki", "mbedtls")
+ENGINES = ("python", "openssl")
+# the openssl engine verifies with OpenSSL's own policy only (verify_policy "mbedtls" is refused)
+ENGINE_POLICIES = [("python", "webpki"), ("python", "mbedtls"), ("openssl", "webpki")]
+each_engine = pytest.mark.parametrize("engine", ENGINES)
 
 
 # --------------------------------------------------------------------------- log capture
@@ -137,9 +147,16 @@ class Handler(BaseHTTPRequestHandler):
 
 @contextmanager
 def stdlib_server(
-    tmp_path: Path, leaf: Issued | tuple[Path, Path] = LEAF, *, max_version: ssl.TLSVersion | None = None
+    tmp_path: Path,
+    leaf: Issued | tuple[Path, Path] = LEAF,
+    *,
+    max_version: ssl.TLSVersion | None = None,
+    client_ca: Issued | None = None,
+    alpn: list[str] | None = None,
 ) -> Iterator[int]:
-    """An HTTPS server (stdlib ssl + http.server) on 127.0.0.1; yields its port."""
+    """An HTTPS server (stdlib ssl + http.server) on 127.0.0.1; yields its port.
+
+    ``client_ca``: client certificates are required, issued by it; ``alpn``: the protocols it accepts."""
     if isinstance(leaf, tuple):
         cert, key = leaf
     else:
@@ -150,6 +167,11 @@ def stdlib_server(
     ctx.load_cert_chain(cert, key)
     if max_version is not None:
         ctx.maximum_version = max_version
+    if client_ca is not None:
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        ctx.load_verify_locations(cadata=client_ca.der)
+    if alpn is not None:
+        ctx.set_alpn_protocols(alpn)
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     server.socket = ctx.wrap_socket(server.socket, server_side=True)
@@ -192,9 +214,10 @@ def triple(err: EspTlsError | LastError) -> tuple[int, int, int]:
 # --------------------------------------------------------------------------- trust sources
 
 
-def test_cacert_pem(tmp_path: Path, esp_log: io.StringIO) -> None:
+@each_engine
+def test_cacert_pem(tmp_path: Path, esp_log: io.StringIO, engine: str) -> None:
     with stdlib_server(tmp_path) as port:
-        tls, body = get(port, cfg_for(cacert=CA.cert_pem))
+        tls, body = get(port, cfg_for(cacert=CA.cert_pem, engine=engine))
     assert body == BODY
     info = tls.info
     assert info.version in ("TLS 1.3", "TLS 1.2") and info.cipher_suite_name.startswith("TLS_")
@@ -210,16 +233,18 @@ def test_cacert_pem(tmp_path: Path, esp_log: io.StringIO) -> None:
     assert not [line for line in out if line.startswith(("E ", "W "))]
 
 
-def test_cacert_der(tmp_path: Path) -> None:
+@each_engine
+def test_cacert_der(tmp_path: Path, engine: str) -> None:
     with stdlib_server(tmp_path) as port:
-        _, body = get(port, cfg_for(cacert=CA.der))
+        _, body = get(port, cfg_for(cacert=CA.der, engine=engine))
     assert body == BODY
 
 
-def test_cacert_partly_parsed(tmp_path: Path, esp_log: io.StringIO) -> None:
+@each_engine
+def test_cacert_partly_parsed(tmp_path: Path, esp_log: io.StringIO, engine: str) -> None:
     junk = b"-----BEGIN CERTIFICATE-----\nnot base64 at all!\n-----END CERTIFICATE-----\n"
     with stdlib_server(tmp_path) as port:
-        _, body = get(port, cfg_for(cacert=junk + OTHER_CA.cert_pem + CA.cert_pem + b"\0"))
+        _, body = get(port, cfg_for(cacert=junk + OTHER_CA.cert_pem + CA.cert_pem + b"\0", engine=engine))
     assert body == BODY
     assert "W esp-tls-mbedtls: mbedtls_x509_crt_parse was partly successful. No. of failed certificates: 1" in lines(
         esp_log
@@ -247,12 +272,13 @@ def test_cacert_unparsable(tmp_path: Path, esp_log: io.StringIO, cacert: bytes, 
     assert out[-2:] == ["E esp-tls: create_ssl_handle failed", "E esp-tls: Failed to open new connection"]
 
 
-def test_global_ca_store_appends(tmp_path: Path) -> None:
+@each_engine
+def test_global_ca_store_appends(tmp_path: Path, engine: str) -> None:
     assert trust.get_global_ca_store() is None
     assert trust.set_global_ca_store(CA2.cert_pem) == EspErr.ESP_OK
     assert trust.set_global_ca_store(CA.cert_pem) == EspErr.ESP_OK  # appended, not replaced
     assert trust.get_global_ca_store() == (CA2.cert, CA.cert)
-    cfg = cfg_for(use_global_ca_store=True)
+    cfg = cfg_for(use_global_ca_store=True, engine=engine)
     with stdlib_server(tmp_path, LEAF) as port1, stdlib_server(tmp_path, LEAF2) as port2:
         assert get(port1, cfg)[1] == BODY
         assert get(port2, cfg)[1] == BODY
@@ -327,9 +353,10 @@ def test_no_verification_option(tmp_path: Path, esp_log: io.StringIO) -> None:
     assert out[-1] == "E esp-tls: Failed to open new connection"
 
 
-def test_insecure(tmp_path: Path, esp_log: io.StringIO) -> None:
+@each_engine
+def test_insecure(tmp_path: Path, esp_log: io.StringIO, engine: str) -> None:
     with stdlib_server(tmp_path, make_leaf(OTHER_CA, ["elsewhere.example"])) as port:
-        _, body = get(port, cfg_for(insecure=True))
+        _, body = get(port, cfg_for(insecure=True, engine=engine))
     assert body == BODY
     assert any(
         line.startswith("W esp-tls-mbedtls: insecure=true: server certificate verification DISABLED")
@@ -353,12 +380,13 @@ BAD_LEAVES = {
 }
 
 
-@pytest.mark.parametrize("policy", POLICIES)
+@pytest.mark.parametrize(("engine", "policy"), ENGINE_POLICIES)
 @pytest.mark.parametrize("case", list(BAD_LEAVES))
-def test_verification_failure(tmp_path: Path, esp_log: io.StringIO, case: str, policy: str) -> None:
+def test_verification_failure(tmp_path: Path, esp_log: io.StringIO, case: str, engine: str, policy: str) -> None:
+    """openssl: each of these certificates has one problem, so its best-effort flag is exact."""
     leaf, flags, code, text = BAD_LEAVES[case]
     with stdlib_server(tmp_path, leaf) as port:
-        err = fails(port, cfg_for(cacert=CA.cert_pem, verify_policy=policy))
+        err = fails(port, cfg_for(cacert=CA.cert_pem, verify_policy=policy, engine=engine))
     assert triple(err) == (EspErr.ESP_ERR_MBEDTLS_SSL_HANDSHAKE_FAILED, code, flags)
     assert text in str(err)
     assert err.last_error.name == "ESP_ERR_MBEDTLS_SSL_HANDSHAKE_FAILED"
@@ -369,25 +397,27 @@ def test_verification_failure(tmp_path: Path, esp_log: io.StringIO, case: str, p
     assert out[-1] == "E esp-tls: Failed to open new connection"
 
 
-def test_common_name_overrides_host(tmp_path: Path) -> None:
+@each_engine
+def test_common_name_overrides_host(tmp_path: Path, engine: str) -> None:
     with stdlib_server(tmp_path, make_leaf(CA, ["device.example"])) as port:
-        _, body = get(port, cfg_for(cacert=CA.cert_pem, common_name="device.example"))
-        err = fails(port, cfg_for(cacert=CA.cert_pem, common_name="other.example"))
+        _, body = get(port, cfg_for(cacert=CA.cert_pem, common_name="device.example", engine=engine))
+        err = fails(port, cfg_for(cacert=CA.cert_pem, common_name="other.example", engine=engine))
     assert body == BODY
     assert triple(err)[2] == 0x04
 
 
-@pytest.mark.parametrize("policy", POLICIES)
-def test_esp_v1_certificate(tmp_path: Path, esp_log: io.StringIO, policy: str) -> None:
+@pytest.mark.parametrize(("engine", "policy"), ENGINE_POLICIES)
+def test_esp_v1_certificate(tmp_path: Path, esp_log: io.StringIO, engine: str, policy: str) -> None:
     """The example's self-signed v1 certificate: fine with skip_common_name, a CN mismatch without."""
     cacert = ESP_CERT.read_bytes() + b"\0"  # EMBED_TXTFILES adds the NUL
     with stdlib_server(tmp_path, (ESP_CERT, ESP_KEY)) as port:
         url = f"https://127.0.0.1:{port}/empty"
-        with EspTls.conn_http_new_sync(url, cfg_for(cacert=cacert, skip_common_name=True, verify_policy=policy)) as tls:
+        cfg = cfg_for(cacert=cacert, skip_common_name=True, verify_policy=policy, engine=engine)
+        with EspTls.conn_http_new_sync(url, cfg) as tls:
             resp = request(tls, "GET", "FROM_STDIN", [("Host", "howsmyssl.com")])
             assert resp.status == 200 and resp.read() == b""
         assert tls.info.peer_subject == "CN=ESP32 HTTPS request example"
-        err = fails(port, cfg_for(cacert=cacert, verify_policy=policy))
+        err = fails(port, cfg_for(cacert=cacert, verify_policy=policy, engine=engine))
     assert triple(err) == (EspErr.ESP_ERR_MBEDTLS_SSL_HANDSHAKE_FAILED, 0x2700, 0x04)
     assert any(
         line.startswith("W esp-tls-mbedtls: skip_common_name=true: hostname matching and SNI disabled.")
@@ -430,14 +460,16 @@ def test_connection_refused(esp_log: io.StringIO) -> None:
     )
 
 
-def test_handshake_timeout(esp_log: io.StringIO) -> None:
+@each_engine
+def test_handshake_timeout(esp_log: io.StringIO, engine: str) -> None:
     """A server that accepts TCP and never answers: the overall timeout_ms ends it, with a warning."""
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen(1)
         started = time.monotonic()
         with pytest.raises(EspTlsTimeout) as info:
-            EspTls.conn_new_sync("127.0.0.1", listener.getsockname()[1], cfg_for(cacert=CA.cert_pem, timeout_ms=300))
+            cfg = cfg_for(cacert=CA.cert_pem, timeout_ms=300, engine=engine)
+            EspTls.conn_new_sync("127.0.0.1", listener.getsockname()[1], cfg)
     assert time.monotonic() - started < 3
     assert isinstance(info.value, TimeoutError)
     assert triple(info.value) == (EspErr.ESP_ERR_ESP_TLS_CONNECTION_TIMEOUT, 0, 0)
@@ -466,16 +498,19 @@ def test_configuration_errors(tmp_path: Path, esp_log: io.StringIO) -> None:
         err = fails(port, cfg_for(cacert=CA.cert_pem, clientcert=LEAF.cert_pem, clientkey=b"not a key"))
         assert triple(err) == (EspErr.ESP_ERR_MBEDTLS_PK_PARSE_KEY_FAILED, 0x3D00, 0)
     with pytest.raises(EspTlsError) as info:
-        EspTls.conn_new_sync("127.0.0.1", 1, cfg_for(cacert=CA.cert_pem, engine="openssl"))
+        EspTls.conn_new_sync("127.0.0.1", 1, cfg_for(cacert=CA.cert_pem, engine="nope"))
     assert info.value.last_error.last_error == EspErr.ESP_ERR_INVALID_ARG
-    assert "engine 'openssl' not available yet" in str(info.value)
+    assert "unknown engine 'nope'" in str(info.value)
 
 
 # --------------------------------------------------------------------------- sessions
 
 
-def test_tls13_session_resumes(tmp_path: Path, esp_log: io.StringIO) -> None:
-    cfg = cfg_for(cacert=CA.cert_pem, tls_version=TlsVersion.TLS_1_3)
+@each_engine
+def test_tls13_session_resumes(tmp_path: Path, esp_log: io.StringIO, engine: str) -> None:
+    cfg = cfg_for(cacert=CA.cert_pem, tls_version=TlsVersion.TLS_1_3, engine=engine)
+    # python: the session resumes under another configuration too; openssl binds it to its SSLContext
+    resume_cfg = replace(cfg, tls_version=TlsVersion.ANY) if engine == "python" else cfg
     with stdlib_server(tmp_path) as port:
         url = f"https://127.0.0.1:{port}/"
         with EspTls.conn_http_new_sync(url, cfg) as tls:
@@ -486,7 +521,7 @@ def test_tls13_session_resumes(tmp_path: Path, esp_log: io.StringIO) -> None:
                 raw += chunk
             session = tls.get_client_session()
         assert raw.endswith(BODY) and session is not None and session.version == 0x0304
-        with EspTls.conn_http_new_sync(url, cfg_for(cacert=CA.cert_pem, client_session=session)) as tls2:
+        with EspTls.conn_http_new_sync(url, replace(resume_cfg, client_session=session)) as tls2:
             resp = request(tls2, "GET", "/")
             assert resp.read() == BODY
     assert tls.info.version == "TLS 1.3" and not tls.info.resumed
@@ -496,13 +531,15 @@ def test_tls13_session_resumes(tmp_path: Path, esp_log: io.StringIO) -> None:
     assert "D esp-tls-mbedtls: Reusing the already saved client session context" in out
 
 
-def test_tls12_session_after_handshake(tmp_path: Path) -> None:
+@each_engine
+def test_tls12_session_after_handshake(tmp_path: Path, engine: str) -> None:
+    cfg = cfg_for(cacert=CA.cert_pem, engine=engine)
     with stdlib_server(tmp_path, max_version=ssl.TLSVersion.TLSv1_2) as port:
-        with EspTls.conn_new_sync("127.0.0.1", port, cfg_for(cacert=CA.cert_pem)) as tls:
+        with EspTls.conn_new_sync("127.0.0.1", port, cfg) as tls:
             session = tls.get_client_session()  # TLS 1.2: available right after the handshake
             assert tls.info.version == "TLS 1.2" and tls.info.cipher_suite_name.startswith("TLS_ECDHE_")
         assert session is not None and session.version == 0x0303
-        with EspTls.conn_new_sync("127.0.0.1", port, cfg_for(cacert=CA.cert_pem, client_session=session)) as tls2:
+        with EspTls.conn_new_sync("127.0.0.1", port, replace(cfg, client_session=session)) as tls2:
             assert tls2.info.resumed
 
 
@@ -535,11 +572,119 @@ def test_zero_rtt_with_our_server() -> None:
     assert statuses == ["accepted", "rejected"]
 
 
+# --------------------------------------------------------------------------- versions, suites, client auth, keylog
+
+
+@each_engine
+def test_tls_version_and_tls12_suite(tmp_path: Path, esp_log: io.StringIO, engine: str) -> None:
+    with stdlib_server(tmp_path) as port:
+        for version, name in ((TlsVersion.TLS_1_2, "TLS 1.2"), (TlsVersion.TLS_1_3, "TLS 1.3")):
+            tls, _ = get(port, cfg_for(cacert=CA.cert_pem, tls_version=version, engine=engine))
+            assert tls.info.version == name
+        for version in (TlsVersion.TLS_1_2, TlsVersion.ANY):  # ANY with only TLS 1.2 suites: TLS 1.2
+            cfg = cfg_for(cacert=CA.cert_pem, tls_version=version, ciphersuites=(0xC02C, 0xC02B), engine=engine)
+            tls, body = get(port, cfg)
+            assert body == BODY and tls.info.version == "TLS 1.2"
+            assert tls.info.cipher_suite == 0xC02C
+            assert tls.info.cipher_suite_name == "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"
+    with stdlib_server(tmp_path, max_version=ssl.TLSVersion.TLSv1_2) as port:
+        err = fails(port, cfg_for(cacert=CA.cert_pem, tls_version=TlsVersion.TLS_1_3, engine=engine))
+    last_error, code, flags = triple(err)
+    assert last_error == EspErr.ESP_ERR_MBEDTLS_SSL_HANDSHAKE_FAILED and code != 0 and flags == 0
+    assert "E esp-tls-mbedtls: mbedtls_ssl_handshake returned -0x" in "\n".join(lines(esp_log))
+
+
+@each_engine
+def test_client_certificate_and_alpn(tmp_path: Path, engine: str) -> None:
+    client = make_leaf(CA, ["client.example"], eku="clientAuth")
+    password = b"secret"
+    encrypted = client.key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(password),
+    )
+    with stdlib_server(tmp_path, client_ca=CA, alpn=["h2", "http/1.1"]) as port:
+        for key, key_password in ((client.key_pem, None), (encrypted, password)):
+            cfg = cfg_for(
+                cacert=CA.cert_pem,
+                clientcert=client.cert_pem,
+                clientkey=key,
+                clientkey_password=key_password,
+                alpn_protos=("http/1.1",),
+                engine=engine,
+            )
+            tls, body = get(port, cfg)
+            assert body == BODY and tls.info.alpn == "http/1.1"
+
+
+@each_engine
+@pytest.mark.parametrize("max_version", [None, ssl.TLSVersion.TLSv1_2], ids=["tls13", "tls12"])
+def test_keylog(tmp_path: Path, engine: str, max_version: ssl.TLSVersion | None) -> None:
+    logged: list[str] = []
+    with stdlib_server(tmp_path, max_version=max_version) as port:
+        get(port, cfg_for(cacert=CA.cert_pem, keylog=logged.append, engine=engine))
+    labels = {line.split()[0] for line in logged}
+    if max_version is None:
+        assert {"CLIENT_HANDSHAKE_TRAFFIC_SECRET", "SERVER_TRAFFIC_SECRET_0", "CLIENT_TRAFFIC_SECRET_0"} <= labels
+    else:
+        assert labels == {"CLIENT_RANDOM"}
+    assert all(re.fullmatch(r"[A-Z_0-9]+ [0-9a-f]{64} [0-9a-f]+", line) for line in logged)
+
+
+# --------------------------------------------------------------------------- what the openssl engine refuses
+
+PYTHON_SESSION = Session(version=0x0304, cipher_suite=0x1301, server_name="127.0.0.1", secret=bytes(32), ticket=b"t")
+
+REFUSED: dict[str, tuple[dict[str, object], str]] = {
+    "crt_bundle": ({"crt_bundle": True}, "crt_bundle: certificate bundle verification"),
+    "verify_policy": ({"verify_policy": "mbedtls"}, "verify_policy: 'mbedtls'"),
+    "saved-session": ({"client_session": PYTHON_SESSION}, "client_session: stdlib ssl cannot load a saved session"),
+    "early_data": ({"early_data": True}, "early_data: stdlib ssl has no 0-RTT"),
+    "tls13-suites": ({"ciphersuites": (0xC02B, 0x1301)}, "ciphersuites: cannot choose TLS 1.3 suites with stdlib ssl"),
+    "groups": ({"groups": (0x001D,)}, "groups: "),
+    "profile": ({"profile": "esp32-mbedtls"}, "profile: only the 'default' profile"),
+}
+
+
+@pytest.mark.parametrize("case", list(REFUSED))
+def test_openssl_refuses(esp_log: io.StringIO, case: str) -> None:
+    """Options stdlib ssl cannot honour fail before the handshake, naming the option."""
+    if case == "crt_bundle" and bundle is None:
+        pytest.skip("esp_tls.bundle not available")
+    extra, text = REFUSED[case]
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        err = fails(listener.getsockname()[1], cfg_for(cacert=CA.cert_pem, engine="openssl", **extra))
+    assert triple(err) == (EspErr.ESP_ERR_NOT_SUPPORTED, 0, 0)
+    assert f"engine 'openssl' cannot honour {text}" in str(err)
+    assert err.last_error.reason == str(err)
+    out = lines(esp_log)
+    assert f"E esp-tls-mbedtls: {err}" in out
+    assert out[-2:] == ["E esp-tls: create_ssl_handle failed", "E esp-tls: Failed to open new connection"]
+
+
+def test_openssl_session_is_bound_to_its_configuration(tmp_path: Path) -> None:
+    cfg = cfg_for(cacert=CA.cert_pem, engine="openssl")
+    with stdlib_server(tmp_path, max_version=ssl.TLSVersion.TLSv1_2) as port:
+        with EspTls.conn_new_sync("127.0.0.1", port, cfg) as tls:
+            session = tls.get_client_session()
+        assert session is not None and session.version == 0x0303 and session.session_id
+        assert session.secret == b"" and session.ticket == b""  # stdlib ssl does not expose them
+        other = replace(cfg, tls_version=TlsVersion.TLS_1_2, client_session=session)
+        err = fails(port, other)
+        assert triple(err) == (EspErr.ESP_ERR_NOT_SUPPORTED, 0, 0)
+        assert "client_session: the session was made with a different TLS configuration" in str(err)
+        with EspTls.conn_new_sync("127.0.0.1", port, replace(cfg, client_session=session)) as tls2:
+            assert tls2.info.resumed and tls2.info.group is None  # Python 3.11 cannot tell the group
+
+
 # --------------------------------------------------------------------------- reading to the end
 
 
-def test_bare_tcp_close_and_truncated_body(tmp_path: Path) -> None:
-    cfg = cfg_for(cacert=CA.cert_pem)
+@each_engine
+def test_bare_tcp_close_and_truncated_body(tmp_path: Path, engine: str) -> None:
+    cfg = cfg_for(cacert=CA.cert_pem, engine=engine)
     with stdlib_server(tmp_path) as port:
         url = f"https://127.0.0.1:{port}/truncated"
         with EspTls.conn_http_new_sync(url, cfg) as tls:  # the raw path, as the example reads
@@ -558,8 +703,10 @@ def test_bare_tcp_close_and_truncated_body(tmp_path: Path) -> None:
             assert (info.value.received, info.value.expected) == (10, 100)
 
 
-def test_read_error_is_recorded(tmp_path: Path, esp_log: io.StringIO) -> None:
-    with stdlib_server(tmp_path) as port, EspTls.conn_new_sync("127.0.0.1", port, cfg_for(cacert=CA.cert_pem)) as tls:
+@each_engine
+def test_read_error_is_recorded(tmp_path: Path, esp_log: io.StringIO, engine: str) -> None:
+    cfg = cfg_for(cacert=CA.cert_pem, engine=engine)
+    with stdlib_server(tmp_path) as port, EspTls.conn_new_sync("127.0.0.1", port, cfg) as tls:
         tls.write(b"GET /garbage HTTP/1.1\r\nHost: localhost\r\n\r\n")
         with pytest.raises(EspTlsError) as info:
             while tls.read(511):
@@ -570,24 +717,27 @@ def test_read_error_is_recorded(tmp_path: Path, esp_log: io.StringIO) -> None:
     assert "E esp-tls-mbedtls: read error :-0x7180" in lines(esp_log)
 
 
-def test_eof_inside_a_record_reads_as_closed(tmp_path: Path) -> None:
+@each_engine
+def test_eof_inside_a_record_reads_as_closed(tmp_path: Path, engine: str) -> None:
     """mbedTLS turns MBEDTLS_ERR_SSL_CONN_EOF into 0 even mid-record; so do we."""
-    with stdlib_server(tmp_path) as port, EspTls.conn_new_sync("127.0.0.1", port, cfg_for(cacert=CA.cert_pem)) as tls:
+    cfg = cfg_for(cacert=CA.cert_pem, engine=engine)
+    with stdlib_server(tmp_path) as port, EspTls.conn_new_sync("127.0.0.1", port, cfg) as tls:
         tls.write(b"GET /half-record HTTP/1.1\r\nHost: localhost\r\n\r\n")
         while tls.read(511):
             pass
         assert tls.read(511) == b"" and not tls.last_error
 
 
-def test_head_and_options(tmp_path: Path, esp_log: io.StringIO) -> None:
+@each_engine
+def test_head_and_options(tmp_path: Path, esp_log: io.StringIO, engine: str) -> None:
     """HEAD has no body; addr_family, connect_address and the example's Host header."""
-    cfg = cfg_for(cacert=CA.cert_pem, addr_family=AddrFamily.INET)
+    cfg = cfg_for(cacert=CA.cert_pem, addr_family=AddrFamily.INET, engine=engine)
     with stdlib_server(tmp_path) as port:
         with EspTls.conn_new_sync("localhost", port, cfg) as tls:
             resp = request(tls, "HEAD", "/")
             assert resp.status == 200 and resp.header("content-length") == str(len(BODY))
             assert resp.read() == b""
-        elsewhere = cfg_for(cacert=CA.cert_pem, connect_address=("127.0.0.1", port))
+        elsewhere = cfg_for(cacert=CA.cert_pem, connect_address=("127.0.0.1", port), engine=engine)
         with EspTls.conn_http_new_sync("https://example.test/a/check", elsewhere) as tls:
             resp = request(tls, "GET", "https://example.test/a/check")
             assert resp.read() == BODY
@@ -664,21 +814,31 @@ def _page(port: int, cfg: EspTlsCfg) -> tuple[EspTls, str]:
     return tls, page.decode(errors="replace")
 
 
+S_SERVER_CASES: dict[str, tuple[TlsVersion, tuple[int, ...] | None, str]] = {
+    "any": (TlsVersion.ANY, None, "TLSv1.3, Cipher is TLS_AES_"),
+    "tls13-suite": (TlsVersion.TLS_1_3, (0x1302,), "TLSv1.3, Cipher is TLS_AES_256_GCM_SHA384"),
+    "tls12": (TlsVersion.TLS_1_2, (0xC02B,), "TLSv1.2, Cipher is ECDHE-ECDSA-AES128-GCM-SHA256"),
+    "tls12-only-suite": (TlsVersion.ANY, (0xCCA9,), "TLSv1.2, Cipher is ECDHE-ECDSA-CHACHA20-POLY1305"),
+}
+
+
 @pytest.mark.interop
 @pytest.mark.skipif(OPENSSL is None, reason="openssl binary not found")
 @pytest.mark.parametrize(
-    ("tls_version", "suites", "expect"),
+    ("engine", "tls_version", "suites", "expect"),
     [
-        (TlsVersion.ANY, None, "TLSv1.3, Cipher is TLS_AES_"),
-        (TlsVersion.TLS_1_3, (0x1302,), "TLSv1.3, Cipher is TLS_AES_256_GCM_SHA384"),
-        (TlsVersion.TLS_1_2, (0xC02B,), "TLSv1.2, Cipher is ECDHE-ECDSA-AES128-GCM-SHA256"),
-        (TlsVersion.ANY, (0xCCA9,), "TLSv1.2, Cipher is ECDHE-ECDSA-CHACHA20-POLY1305"),
+        pytest.param(engine, *case, id=f"{engine}-{name}")
+        for engine in ENGINES
+        for name, case in S_SERVER_CASES.items()
+        if not (engine == "openssl" and name == "tls13-suite")  # no TLS 1.3 suite choice in stdlib ssl
     ],
-    ids=["any", "tls13-suite", "tls12", "tls12-only-suite"],
 )
-def test_openssl_s_server(tmp_path: Path, tls_version: TlsVersion, suites: tuple[int, ...] | None, expect: str) -> None:
+def test_openssl_s_server(
+    tmp_path: Path, engine: str, tls_version: TlsVersion, suites: tuple[int, ...] | None, expect: str
+) -> None:
     with s_server(tmp_path) as port:
-        tls, page = _page(port, cfg_for(cacert=CA.cert_pem, tls_version=tls_version, ciphersuites=suites))
+        cfg = cfg_for(cacert=CA.cert_pem, tls_version=tls_version, ciphersuites=suites, engine=engine)
+        tls, page = _page(port, cfg)
     assert expect in page
     assert (tls.info.version == "TLS 1.2") == ("TLSv1.2" in expect)
     if suites:
@@ -704,14 +864,15 @@ def test_openssl_s_server_failures(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- asyncio twin
 
 
-def test_async_get(tmp_path: Path) -> None:
+@each_engine
+def test_async_get(tmp_path: Path, engine: str) -> None:
     async def main(port: int) -> tuple[AsyncEspTls, int, bytes, EspTlsError]:
         url = f"https://localhost:{port}/"
-        async with await AsyncEspTls.conn_http_new_sync(url, cfg_for(cacert=CA.cert_pem)) as tls:
+        async with await AsyncEspTls.conn_http_new_sync(url, cfg_for(cacert=CA.cert_pem, engine=engine)) as tls:
             resp = await async_request(tls, "GET", url)
             chunks = [chunk async for chunk in resp.aiter_body()]
         try:
-            await AsyncEspTls.conn_new_sync("127.0.0.1", port, cfg_for(cacert=OTHER_CA.cert_pem))
+            await AsyncEspTls.conn_new_sync("127.0.0.1", port, cfg_for(cacert=OTHER_CA.cert_pem, engine=engine))
         except EspTlsError as exc:
             return tls, resp.status, b"".join(chunks), exc
         raise AssertionError("an untrusted server was accepted")
@@ -723,20 +884,21 @@ def test_async_get(tmp_path: Path) -> None:
     assert triple(err) == (EspErr.ESP_ERR_MBEDTLS_SSL_HANDSHAKE_FAILED, 0x2700, 0x08)
 
 
-def test_async_errors_and_session(tmp_path: Path) -> None:
+@each_engine
+def test_async_errors_and_session(tmp_path: Path, engine: str) -> None:
     async def main(port: int) -> tuple[EspTlsError, bool]:
         refused = _free_port()
         try:
-            await AsyncEspTls.conn_new_sync("127.0.0.1", refused, cfg_for(cacert=CA.cert_pem))
+            await AsyncEspTls.conn_new_sync("127.0.0.1", refused, cfg_for(cacert=CA.cert_pem, engine=engine))
         except EspTlsError as exc:
             err = exc
-        cfg = cfg_for(cacert=CA.cert_pem)
+        cfg = cfg_for(cacert=CA.cert_pem, engine=engine)
         async with await AsyncEspTls.conn_new_sync("127.0.0.1", port, cfg) as tls:
             await tls.write(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
             while await tls.read(511):
                 pass
             session = tls.get_client_session()
-        resumed_cfg = cfg_for(cacert=CA.cert_pem, client_session=session)
+        resumed_cfg = replace(cfg, client_session=session)
         async with await AsyncEspTls.conn_new_sync("127.0.0.1", port, resumed_cfg) as tls2:
             return err, tls2.info.resumed
 
@@ -746,9 +908,10 @@ def test_async_errors_and_session(tmp_path: Path) -> None:
     assert resumed
 
 
-def test_closed_connection_refuses_io(tmp_path: Path) -> None:
+@each_engine
+def test_closed_connection_refuses_io(tmp_path: Path, engine: str) -> None:
     with stdlib_server(tmp_path) as port:
-        tls = EspTls.conn_new_sync("127.0.0.1", port, cfg_for(cacert=CA.cert_pem))
+        tls = EspTls.conn_new_sync("127.0.0.1", port, cfg_for(cacert=CA.cert_pem, engine=engine))
         tls.close()
         tls.close()  # idempotent
     for call in (lambda: tls.write(b"x"), lambda: tls.read(1)):

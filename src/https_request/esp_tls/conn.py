@@ -55,8 +55,9 @@ Raises
 (0x801D / 0x8018, recorded) and EspTlsTimeout for a timeout (the mbedTLS
 WANT_READ / WANT_WRITE case: not recorded, the connection stays usable);
 calls on a closed connection raise EspTlsError(ESP_ERR_INVALID_STATE).
-``cfg.engine == "openssl"`` raises EspTlsError(ESP_ERR_INVALID_ARG) until that
-engine exists. ``is_plain_tcp`` is not supported (ESP_ERR_NOT_SUPPORTED);
+``cfg.engine == "openssl"`` (stdlib ``ssl``, :mod:`.openssl_engine`) raises
+EspTlsError(ESP_ERR_NOT_SUPPORTED) for the options it cannot honour; an unknown
+engine name raises ESP_ERR_INVALID_ARG. ``is_plain_tcp`` is not supported (ESP_ERR_NOT_SUPPORTED);
 ``non_block`` is ignored (use :class:`AsyncEspTls`).
 """
 
