@@ -1,0 +1,244 @@
+"""The example itself: ESP-IDF's ``https_request_task``, line for line.
+
+Theory of operation
+-------------------
+:func:`run` walks the seed's task in order: the session-ticket pair against the
+local server (the URL from the configuration, or one line from stdin when it
+is ``FROM_STDIN``), the certificate bundle, the memory line, ``cacert_buf``,
+the global CA store, then the supported and the unsupported cipher suites.
+Each request is the C ``https_get_request``: connect with an
+:class:`~https_request.esp_tls.config.EspTlsCfg` built the way the C code fills
+its ``esp_tls_cfg_t``, write the request bytes, print the raw response in
+chunks of at most 511 bytes with a newline after each, then the countdown.
+
+Logs and the response share one stream, as on the device's UART. Each request
+appends an :class:`Outcome` to the returned list, which ``demo`` turns into its
+closing table. Where the seed and the reference differ, the seed wins: the
+web request's Host header is the URL's host (``www.howsmyssl.com``, 106
+bytes).
+"""
+
+from __future__ import annotations
+
+import resource
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import TextIO
+from urllib.parse import urlsplit
+
+from .. import log
+from ..esp_tls import trust
+from ..esp_tls.config import EspTlsCfg, TlsVersion
+from ..esp_tls.conn import EspTls
+from ..esp_tls.errors import EspTlsError, esp_err_to_name
+from ..tls.session import Session
+from .config import ExampleConfig
+
+__all__ = ["Outcome", "build_request", "run"]
+
+TAG = "example"
+TLS13_WEB_URL = "https://tls13.browserleaks.com/tls"
+# ESP-IDF's lists (https_request_example_main.c), as IANA ids
+SUPPORTED_TLS12 = (0xCCA8, 0xC0AC)  # ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256, ECDHE_ECDSA_WITH_AES_128_CCM
+SUPPORTED_TLS13 = (0x1302, 0x1304)  # TLS_AES_256_GCM_SHA384, TLS_AES_128_CCM_SHA256
+UNSUPPORTED = (0xC04C,)  # TLS_ECDHE_RSA_WITH_ARIA_128_CBC_SHA256
+_CHUNK = 511
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one request did (for the demo's table)."""
+
+    method: str
+    expected_ok: bool
+    connected: bool
+    status_line: str
+    version: str
+    cipher_suite: str
+    resumed: bool
+    rating: str
+    validated: bool = False
+
+
+def build_request(url: str, host: str) -> bytes:
+    """``GET <url> HTTP/1.1`` with the example's Host and User-Agent headers."""
+    return f"GET {url} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: esp-idf/1.0 esp32\r\n\r\n".encode()
+
+
+def _rating(body: bytes) -> str:
+    start = body.find(b'"rating":"')
+    if start < 0:
+        return ""
+    end = body.find(b'"', start + 10)
+    return body[start + 10 : end].decode(errors="replace") if end > 0 else ""
+
+
+class _Runner:
+    """One run of the task: configuration, output stream and results."""
+
+    def __init__(self, cfg: ExampleConfig, out: TextIO, sleep: Callable[[float], None]) -> None:
+        self.cfg = cfg
+        self.out = out
+        self.sleep = sleep
+        self.log = log.get_logger(TAG)
+        self.outcomes: list[Outcome] = []
+        self.session: Session | None = None
+        profile = cfg.client_profile
+        if cfg.tls13_client and profile == "esp32-mbedtls":
+            profile = "esp32-mbedtls-tls13"
+        self.base = EspTlsCfg(profile=profile, verify_policy="mbedtls")
+
+    def _route(self, tls_cfg: EspTlsCfg, url: str) -> EspTlsCfg:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        for rule in self.cfg.connect_to_rules:
+            if rule.matches(host, port):
+                return replace(tls_cfg, connect_address=(rule.to_host or host, rule.to_port or port))
+        return tls_cfg
+
+    def countdown(self) -> None:
+        for i in range(self.cfg.countdown_s, -1, -1):
+            self.log.i("%d...", i)
+            if i:
+                self.sleep(1.0)
+
+    def request(self, method: str, tls_cfg: EspTlsCfg, url: str, req: bytes, *, expect_ok: bool = True,
+                save_session: bool = False) -> None:
+        """The C ``https_get_request``: connect, write, read to the end, count down."""
+        body = bytearray()
+        info = None
+        connected = False
+        try:
+            tls = EspTls.conn_http_new_sync(url, self._route(tls_cfg, url))
+        except EspTlsError:
+            self.log.e("Connection failed...")
+        else:
+            connected = True
+            with tls:
+                self.log.i("Connection established...")
+                written = 0
+                try:
+                    while written < len(req):
+                        n = tls.write(req[written:])
+                        written += n
+                        self.log.i("%d bytes written", n)
+                    self.log.i("Reading HTTP response...")
+                    while True:
+                        chunk = tls.read(_CHUNK)
+                        if not chunk:
+                            self.log.i("connection closed")
+                            break
+                        self.log.d("%d bytes read", len(chunk))
+                        body += chunk
+                        self.out.write(chunk.decode("latin-1") + "\n")
+                        self.out.flush()
+                except EspTlsError as exc:
+                    err = exc.last_error
+                    self.log.e("esp_tls_conn_read  returned [-0x%02X](%s)", err.esp_tls_error_code, err.name)
+                info = tls.info
+                if save_session:
+                    self.session = tls.get_client_session()
+        self.outcomes.append(
+            Outcome(
+                method=method,
+                expected_ok=expect_ok,
+                connected=connected,
+                status_line=bytes(body.split(b"\r\n", 1)[0]).decode("latin-1") if body else "",
+                version=info.version if info else "-",
+                cipher_suite=info.cipher_suite_name if info else "-",
+                resumed=bool(info and info.resumed),
+                rating=_rating(bytes(body)),
+            )
+        )
+        self.countdown()
+
+    def web(self) -> tuple[str, bytes]:
+        url = TLS13_WEB_URL if self.cfg.tls13_client and self.cfg.web_url == _DEFAULT_WEB else self.cfg.web_url
+        host = urlsplit(url).hostname or ""
+        return url, build_request(url, host)
+
+
+_DEFAULT_WEB = "https://www.howsmyssl.com/a/check"
+
+
+def _bundle_bytes(cfg: ExampleConfig) -> bytes:
+    """The certificate bundle the device would embed: the default set plus the custom path."""
+    from ..esp_tls import bundle
+
+    certs = []
+    if cfg.default_bundle != "NONE":
+        names = None if cfg.default_bundle == "FULL" else bundle.cmn_authorities()
+        certs.extend(bundle.certifi_certificates(names))
+    if cfg.custom_bundle_path is not None:
+        certs.extend(bundle.load_inputs([str(cfg.custom_bundle_path)]))
+    return bundle.build_bundle(certs)
+
+
+def _peak_memory_bytes() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def run(
+    cfg: ExampleConfig,
+    *,
+    stdin: TextIO | None = None,
+    out: TextIO | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[Outcome]:
+    """Run the example task; returns one :class:`Outcome` per request.
+
+    Raises :class:`ValueError` when the local server URL is ``FROM_STDIN`` but
+    stdin gives nothing usable.
+    """
+    out = out if out is not None else sys.stdout
+    stdin = stdin if stdin is not None else sys.stdin
+    r = _Runner(cfg, out, sleep)
+    r.log.i("Start https_request example")
+    root = cfg.server_root_cert.read_bytes()
+    web_url, web_req = r.web()
+    if cfg.session_tickets:
+        url = cfg.local_server_url
+        if cfg.local_server_url_from_stdin:
+            line = stdin.readline()[:256]
+            url = line[:-1] if line.endswith("\n") else line
+            if not url:
+                raise ValueError("FROM_STDIN: no server URL on stdin")
+            out.write(f"\nServer URL obtained is {url}\n\n")
+            out.flush()
+        # the request line carries the configured URL (the literal FROM_STDIN in ESP-IDF's CI)
+        local_req = build_request(cfg.local_server_url, urlsplit(web_url).hostname or "")
+        local = replace(r.base, cacert=cfg.local_server_cert.read_bytes(), skip_common_name=True)
+        r.log.i("https_request to local server")
+        r.request("to local server", local, url, local_req, save_session=True)
+        r.log.i("https_request using saved client session")
+        r.request("using saved client session", replace(local, client_session=r.session), url, local_req)
+        r.session = None
+    if cfg.crt_bundle:
+        r.log.i("https_request using crt bundle")
+        r.request("using crt bundle", replace(r.base, crt_bundle=_bundle_bytes(cfg)), web_url, web_req)
+    r.log.i("Peak resident memory (ru_maxrss): %d bytes", _peak_memory_bytes())
+    r.log.i("https_request using cacert_buf")
+    r.request("using cacert_buf", replace(r.base, cacert=root), web_url, web_req)
+    r.log.i("https_request using global ca_store")
+    code = trust.set_global_ca_store(root)
+    if code != 0:
+        what = "could not complete the https_request using global_ca_store"
+        r.log.e("Error in setting the global ca store: [%02X] (%s),%s", code, esp_err_to_name(code), what)
+    else:
+        r.request("using global ca_store", replace(r.base, use_global_ca_store=True), web_url, web_req)
+        trust.free_global_ca_store()
+    version = TlsVersion.TLS_1_3 if cfg.tls13_client else TlsVersion.TLS_1_2
+    supported = SUPPORTED_TLS13 if cfg.tls13_client else SUPPORTED_TLS12
+    suites_cfg = replace(r.base, cacert=root, tls_version=version)
+    r.log.i("https_request using server supported ciphersuites")
+    r.request("server supported ciphersuites", replace(suites_cfg, ciphersuites=supported), web_url, web_req)
+    r.log.i("https_request using server unsupported ciphersuites")
+    r.request(
+        "server unsupported ciphersuites", replace(suites_cfg, ciphersuites=UNSUPPORTED), web_url, web_req,
+        expect_ok=False,
+    )
+    r.log.i("Finish https_request example")
+    return r.outcomes
