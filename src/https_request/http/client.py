@@ -42,6 +42,7 @@ __all__ = [
     "TruncatedBody",
     "async_request",
     "request",
+    "request_bytes",
 ]
 
 _READ_SIZE = 16384
@@ -303,14 +304,36 @@ def _write_all(tls: SyncTransport, data: bytes) -> None:
         view = _advance(view, tls.write(bytes(view)))
 
 
-def request(tls: SyncTransport, method: str, url_or_target: str, headers: Headers = (), body: bytes = b"") -> Response:
+def request_bytes(
+    method: str, url_or_target: str, headers: Headers = (), body: bytes = b"", *, host: str, port: int
+) -> bytes:
+    """The exact bytes :func:`request` sends on a connection to ``host``:``port``.
+
+    For 0-RTT: pass them as ``early_data`` when connecting, then call
+    :func:`request` with ``already_sent=True``. Raises ValueError as request does.
+    """
+    return _prepare(method, url_or_target, headers, body, host, port)[1]
+
+
+def request(
+    tls: SyncTransport,
+    method: str,
+    url_or_target: str,
+    headers: Headers = (),
+    body: bytes = b"",
+    *,
+    already_sent: bool = False,
+) -> Response:
     """Send one request; return the response head (stream the body from it).
 
-    Raises HttpError (no or malformed response), ValueError (a request h11
-    refuses to send), EspTlsError from the connection.
+    ``already_sent``: the request's bytes (:func:`request_bytes`) already went
+    out, as early data; only the response is read. Raises HttpError (no or
+    malformed response), ValueError (a request h11 refuses to send),
+    EspTlsError from the connection.
     """
     conn, out = _prepare(method, url_or_target, headers, body, tls.host, tls.port)
-    _write_all(tls, out)
+    if not already_sent:
+        _write_all(tls, out)
     reader = _Reader(conn)
     while True:
         event = reader.next()

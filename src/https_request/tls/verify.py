@@ -361,7 +361,7 @@ def _may_issue(parent: x509.Certificate, trusted: bool) -> bool:
     try:
         bc = _ext(parent, x509.BasicConstraints)
         ku = _ext(parent, x509.KeyUsage)
-    except ValueError:
+    except (ValueError, x509.DuplicateExtension):  # DuplicateExtension is no ValueError
         return False
     if isinstance(bc, x509.BasicConstraints):
         is_ca = bc.ca
@@ -418,7 +418,7 @@ def _ee_flags(
         ku = _ext(leaf, x509.KeyUsage)
         if check_key_usage and isinstance(ku, x509.KeyUsage) and not ku.digital_signature:
             flags |= X509_BADCERT_KEY_USAGE
-    except ValueError:  # malformed or duplicate extensions
+    except (ValueError, x509.DuplicateExtension):  # malformed or duplicate extensions
         flags |= X509_BADCERT_OTHER
     return flags
 
@@ -521,7 +521,7 @@ class WebPkiVerifier:
                 return self._trusted_leaf(leaf, bytes(chain[0]), host, when, server)
             try:
                 flags = _diagnose(self._policy, certs, self._anchors, host, when, server)
-            except ValueError:  # a field cryptography parses lazily (issuer, subject) is malformed
+            except (ValueError, x509.DuplicateExtension):  # lazily parsed names/extensions are malformed
                 flags = X509_BADCERT_OTHER
             raise _fail(flags or X509_BADCERT_OTHER, f"{self._policy.name}: {exc}") from exc
         flags = _ee_flags(self._policy, leaf, None, server)
@@ -659,7 +659,7 @@ def _mb_unparsable(cert: x509.Certificate) -> tuple[int, str] | None:
         cert.subject  # noqa: B018 -- parsed lazily; malformed names raise here
         cert.issuer  # noqa: B018
         extensions = cert.extensions
-    except ValueError as exc:
+    except (ValueError, x509.DuplicateExtension) as exc:  # DuplicateExtension is no ValueError
         return X509_BADCERT_OTHER, f"cannot be parsed: {exc}"
     for ext in extensions:
         if not ext.critical:

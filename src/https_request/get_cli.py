@@ -1,0 +1,1055 @@
+"""``https-request get URL``: one HTTPS request through esp-tls, curl style.
+
+The body goes to stdout (or ``-o FILE``), everything else to stderr: ESP-style
+log lines (``-v`` INFO, ``-vv`` DEBUG with esp-tls's lines, ``-vvv`` VERBOSE
+with the mbedTLS-style engine trace; without ``-v`` only warnings), warnings
+and the one-line error. ``--json FILE`` (``-`` = stderr) adds one JSON object
+describing the request (also written when it failed).
+
+Exit status
+-----------
+0 success (any HTTP status), 2 usage or configuration error, 3 name
+resolution, 4 connection refused or unreachable, 5 TLS handshake failure,
+6 certificate verification failure, 7 HTTP or protocol error after the
+handshake, 8 timeout. Errors print one line::
+
+    https-request: <what failed>: <esp-tls name> (0x..., mbedTLS -0x..., flags 0x... <flag meanings>)
+
+Saved sessions
+--------------
+``--session FILE`` loads a session saved by an earlier run and, once the
+response has been read to its end (TLS 1.3 tickets arrive after the
+handshake), writes the newest one back: atomically (a temporary file in the
+same directory, created 0600, then ``os.replace``). The file belongs to the
+URL's host and port (not a ``--connect-to`` target): it wraps
+:meth:`Session.to_bytes` with its own magic, format number, host, port and
+checksum. A corrupt, expired or foreign file costs one warning and a full
+handshake. ``--early-data`` sends a GET or HEAD as 0-RTT when the saved
+session allows it.
+
+This module stays light (argparse only): the TLS stack is imported when the
+command runs, so ``https-request --version`` does not load ``cryptography``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable
+
+TYPE_CHECKING = False  # not typing's: `typing` stays unimported at CLI start-up
+if TYPE_CHECKING:
+    from typing import IO, Any
+
+    from .esp_tls.config import EspTlsCfg
+    from .esp_tls.conn import EspTls, TlsInfo
+    from .esp_tls.errors import LastError
+    from .http.client import Response
+    from .tls.session import Session
+
+__all__ = [
+    "EXIT_CONNECT",
+    "EXIT_DNS",
+    "EXIT_HTTP",
+    "EXIT_OK",
+    "EXIT_TIMEOUT",
+    "EXIT_TLS",
+    "EXIT_USAGE",
+    "EXIT_VERIFY",
+    "add_parser",
+    "decode_session_file",
+    "encode_session_file",
+    "parse_connect_to",
+    "parse_resolve",
+]
+
+_PROG = "https-request"
+_TAG = "https-request"
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+EXIT_DNS = 3
+EXIT_CONNECT = 4
+EXIT_TLS = 5
+EXIT_VERIFY = 6
+EXIT_HTTP = 7
+EXIT_TIMEOUT = 8
+
+MAX_REDIRECTS = 10
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_IDEMPOTENT = frozenset({"GET", "HEAD"})
+
+
+class _Fail(Exception):
+    """Stop with ``code``, printing ``https-request: <message>``."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+# --- curl's --resolve and --connect-to grammars ------------------------------
+
+
+def _fields(text: str, count: int, what: str) -> list[str]:
+    """Split ``text`` into ``count`` colon-separated fields; a field may be ``[ipv6]``.
+
+    The last field takes the rest of the text (addresses may contain colons).
+    """
+    fields: list[str] = []
+    i = 0
+    while len(fields) < count - 1:
+        if text.startswith("[", i):
+            end = text.find("]", i)
+            if end < 0:
+                raise ValueError(f"{what} {text!r}: unclosed '['")
+            fields.append(text[i + 1 : end])
+            i = end + 1
+            if i >= len(text) or text[i] != ":":
+                raise ValueError(f"{what} {text!r}: expected ':' after ']'")
+        else:
+            end = text.find(":", i)
+            if end < 0:
+                raise ValueError(f"{what} {text!r}: expected {count} fields separated by ':'")
+            fields.append(text[i:end])
+            i = end
+        i += 1  # the ':'
+    fields.append(text[i:])
+    return fields
+
+
+def _unbracket(host: str) -> str:
+    return host[1:-1] if host.startswith("[") and host.endswith("]") else host
+
+
+def _port(text: str, what: str, *, empty_ok: bool) -> int | None:
+    if not text:
+        if empty_ok:
+            return None
+        raise ValueError(f"{what}: missing port")
+    if not text.isdigit() or not 0 < int(text) <= 0xFFFF:
+        raise ValueError(f"{what}: bad port {text!r}")
+    return int(text)
+
+
+def parse_resolve(text: str) -> tuple[str, int, str]:
+    """``[+]HOST:PORT:ADDR[,ADDR...]`` (curl ``--resolve``): (host, port, first address).
+
+    HOST ``*`` matches any host; an IPv6 address may be bracketed. Raises ValueError.
+    """
+    host, port, addrs = _fields(text.removeprefix("+"), 3, "--resolve")
+    if not host:
+        raise ValueError(f"--resolve {text!r}: missing host")
+    number = _port(port, f"--resolve {text!r}", empty_ok=False)
+    assert number is not None
+    first = addrs.split(",")[0].strip()
+    address = _unbracket(first)
+    if not address:
+        raise ValueError(f"--resolve {text!r}: missing address")
+    return host, number, address
+
+
+def parse_connect_to(text: str) -> tuple[str, int | None, str, int | None]:
+    """``HOST1:PORT1:HOST2:PORT2`` (curl ``--connect-to``), empty fields allowed.
+
+    Empty HOST1 / PORT1 match any host / port; empty HOST2 / PORT2 keep the
+    URL's. IPv6 literals go in brackets. Raises ValueError.
+    """
+    h1, p1, h2, p2 = _fields(text, 4, "--connect-to")
+    if h2.startswith("[") or p2.count(":"):
+        raise ValueError(f"--connect-to {text!r}: expected HOST1:PORT1:HOST2:PORT2 (IPv6 in brackets)")
+    what = f"--connect-to {text!r}"
+    return h1, _port(p1, what, empty_ok=True), h2, _port(p2, what, empty_ok=True)
+
+
+def _resolve_arg(text: str) -> tuple[str, int, str]:
+    try:
+        return parse_resolve(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _connect_to_arg(text: str) -> tuple[str, int | None, str, int | None]:
+    try:
+        return parse_connect_to(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _header_arg(text: str) -> tuple[str, str | None]:
+    """``Name: value`` (``Name:`` removes a default header)."""
+    name, sep, value = text.partition(":")
+    name = name.strip()
+    if not sep or not name or any(c in name for c in " \t\r\n"):
+        raise argparse.ArgumentTypeError(f"bad header {text!r}: expected 'Name: value'")
+    value = value.strip()
+    return name, (value if value else None)
+
+
+def _timeout_arg(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 < value < 1e7:
+        raise argparse.ArgumentTypeError(f"must be positive: {text}")
+    return value
+
+
+def _connect_target(
+    host: str,
+    port: int,
+    connect_to: list[tuple[str, int | None, str, int | None]],
+    resolve: list[tuple[str, int, str]],
+) -> tuple[str, int] | None:
+    """Where to connect for ``host``:``port``, or None for the host itself.
+
+    The first matching ``--connect-to`` rewrites host and port; ``--resolve``
+    then gives the rewritten name an address (as curl does).
+    """
+    target_host, target_port = host, port
+    for h1, p1, h2, p2 in connect_to:
+        if (not h1 or h1.lower() == host.lower()) and (p1 is None or p1 == port):
+            target_host = h2 or host
+            target_port = p2 if p2 is not None else port
+            break
+    address = target_host
+    for name, rport, addr in resolve:
+        if (name == "*" or name.lower() == target_host.lower()) and rport == target_port:
+            address = addr
+            break
+    if (address, target_port) == (host, port):
+        return None
+    return address, target_port
+
+
+# --- the session file --------------------------------------------------------
+
+_FILE_MAGIC = b"HRQGETSF"
+_FILE_FORMAT = 1
+_CHECK_LEN = 8
+
+
+def _origin_key(host: str, port: int) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    return f"{shown.lower()}:{port}"
+
+
+def encode_session_file(host: str, port: int, session_blob: bytes) -> bytes:
+    """The session file: magic, format, host, port, :meth:`Session.to_bytes` blob, SHA-256 checksum."""
+    import hashlib
+    import struct
+
+    name = host.lower().encode()
+    if len(name) > 255:
+        raise ValueError("host name too long")
+    body = (
+        _FILE_MAGIC
+        + bytes((_FILE_FORMAT, len(name)))
+        + name
+        + struct.pack("!HI", port, len(session_blob))
+        + session_blob
+    )
+    return body + hashlib.sha256(body).digest()[:_CHECK_LEN]
+
+
+def decode_session_file(data: bytes) -> tuple[str, int, bytes]:
+    """(host, port, session blob) from :func:`encode_session_file` output. Raises ValueError."""
+    import hashlib
+    import hmac
+    import struct
+
+    if not data.startswith(_FILE_MAGIC):
+        raise ValueError("not a session file (bad magic)")
+    head = len(_FILE_MAGIC)
+    if len(data) < head + 2 + 6 + _CHECK_LEN:
+        raise ValueError("truncated")
+    if data[head] != _FILE_FORMAT:
+        raise ValueError(f"format {data[head]} is not supported (expected {_FILE_FORMAT})")
+    body, check = data[:-_CHECK_LEN], data[-_CHECK_LEN:]
+    if not hmac.compare_digest(hashlib.sha256(body).digest()[:_CHECK_LEN], check):
+        raise ValueError("checksum mismatch")
+    name_len = data[head + 1]
+    pos = head + 2 + name_len
+    if pos + 6 > len(body):
+        raise ValueError("truncated")
+    try:
+        host = body[head + 2 : pos].decode()
+    except UnicodeError:
+        raise ValueError("bad host name") from None
+    port, blob_len = struct.unpack("!HI", body[pos : pos + 6])
+    blob = body[pos + 6 :]
+    if len(blob) != blob_len:
+        raise ValueError("length mismatch")
+    return host, port, blob
+
+
+def _write_private(path: str, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically, mode 0600 from the start."""
+    import tempfile
+
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".session-", dir=directory)  # created 0600
+    try:
+        with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), 0o600)
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+class _SessionFile:
+    """``--session FILE`` for the URL's host and port."""
+
+    def __init__(self, path: str, host: str, port: int, warn: Callable[[str], None]) -> None:
+        self.path = path
+        self.host = host
+        self.port = port
+        self.warn = warn
+
+    def load(self, versions: tuple[int, ...], server_name: str | None) -> Session | None:
+        """The saved session, or None (with one warning when the file is unusable)."""
+        from .tls.session import Session, SessionError
+
+        try:
+            with open(self.path, "rb") as f:
+                data = f.read(1 << 20)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            self._skip(f"cannot read it: {exc.strerror or exc}")
+            return None
+        try:
+            host, port, blob = decode_session_file(data)
+            session = Session.from_bytes(blob)
+        except (ValueError, SessionError) as exc:
+            self._skip(f"corrupt ({exc})")
+            return None
+        mine = _origin_key(self.host, self.port)
+        if _origin_key(host, port) != mine:
+            self._skip(f"it holds a session for {_origin_key(host, port)}, not {mine}")
+            return None
+        if session.expired(time.time()):
+            self._skip("the saved session has expired")
+            return None
+        if session.version not in versions:
+            shown = {0x0304: "TLS 1.3", 0x0303: "TLS 1.2"}.get(session.version, f"0x{session.version:04x}")
+            self._skip(f"the saved session is {shown}, which this request does not offer")
+            return None
+        if (session.server_name or None) != server_name:
+            self._skip(f"the saved session is for server name {session.server_name!r}, not {server_name!r}")
+            return None
+        return session
+
+    def _skip(self, why: str) -> None:
+        self.warn(f"session file {self.path}: {why}; doing a full handshake")
+
+    def save(self, session: Session) -> None:
+        try:
+            _write_private(self.path, encode_session_file(self.host, self.port, session.to_bytes()))
+        except (OSError, ValueError) as exc:
+            self.warn(f"cannot save the session to {self.path}: {exc}")
+
+
+# --- the request -------------------------------------------------------------
+
+
+class _Report:
+    """What ``--json`` prints. Timings in ms: ``connect`` (DNS + TCP) and ``tls``
+    (handshake) of the last connection, ``first_byte`` from its start to the
+    response head, ``total`` the whole command (redirects included)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.status: int | None = None
+        self.reason: str | None = None
+        self.http_version: str | None = None
+        self.info: TlsInfo | None = None
+        self.redirects = 0
+        self.connect_ms: float | None = None
+        self.tls_ms: float | None = None
+        self.first_byte_ms: float | None = None
+        self.total_ms: float | None = None
+        self.error: str | None = None
+        self.exit_code = 0
+
+    def to_json(self) -> dict[str, Any]:
+        info = self.info
+        early = info.early_data if info is not None else "none"
+
+        def ms(value: float | None) -> float | None:
+            return None if value is None else round(value, 3)
+
+        return {
+            "url": self.url,
+            "status": self.status,
+            "reason": self.reason,
+            "http_version": self.http_version,
+            "version": info.version if info else None,
+            "cipher_suite": info.cipher_suite_name if info else None,
+            "cipher_suite_id": f"0x{info.cipher_suite:04X}" if info else None,
+            "group": info.group if info else None,
+            "alpn": info.alpn if info else None,
+            "resumed": info.resumed if info else None,
+            "early_data": {"offered": early != "none", "accepted": early == "accepted"},
+            "peer_subject": info.peer_subject if info else None,
+            "timings": {
+                "connect": ms(self.connect_ms),
+                "tls": ms(self.tls_ms),
+                "first_byte": ms(self.first_byte_ms),
+                "total": ms(self.total_ms),
+            },
+            "redirects": self.redirects,
+            "exit_code": self.exit_code,
+            "error": self.error,
+        }
+
+
+class _Deadline:
+    """An EspTls seen through the whole-request deadline (``--timeout``)."""
+
+    def __init__(self, tls: EspTls, deadline: float | None, seconds: float | None) -> None:
+        self._tls = tls
+        self._deadline = deadline
+        self._seconds = seconds
+
+    @property
+    def host(self) -> str:
+        return self._tls.host
+
+    @property
+    def port(self) -> int:
+        return self._tls.port
+
+    def _left(self) -> float | None:
+        if self._deadline is None:
+            return None
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            from .esp_tls.conn import EspTlsTimeout
+            from .esp_tls.errors import EspErr, LastError
+
+            raise EspTlsTimeout(
+                LastError(EspErr.ESP_ERR_ESP_TLS_CONNECTION_TIMEOUT, 0, 0, f"the request took over {self._seconds} s")
+            )
+        return left
+
+    def write(self, data: bytes) -> int:
+        return self._tls.write(data, self._left())
+
+    def read(self, max_bytes: int) -> bytes:
+        return self._tls.read(max_bytes, self._left())
+
+
+def _describe(le: LastError) -> str:
+    """``NAME (0x801A, mbedTLS -0x2700, flags 0x8 <meanings>)``, then the reason when the flags do not say it all."""
+    import re
+
+    from .tls.verify import describe_flags
+
+    flags = le.esp_tls_flags
+    if flags == 0xFFFFFFFF:  # the bundle's verify callback aborted (mbedTLS -0x3000)
+        meanings = "verification aborted by the certificate bundle"
+    else:
+        meanings = "; ".join(describe_flags(flags)) if flags else ""
+    text = (
+        f"{le.name} (0x{le.last_error & 0xFFFFFFFF:X}, mbedTLS -0x{le.esp_tls_error_code & 0xFFFFFFFF:04X}, "
+        f"flags 0x{flags:X}{' ' + meanings if meanings else ''})"
+    )
+    reason = re.sub(r"\s*\[flags [^\]]*\]$", "", _one_line(le.reason))
+    if reason and (not flags or flags == 0xFFFFFFFF):
+        text += f": {reason}"
+    return text
+
+
+def _exit_for(le: LastError, timed_out: bool) -> int:
+    code = le.last_error
+    if timed_out or code in (0x8006, 0x8009):
+        return EXIT_TIMEOUT
+    if code == 0x8001:
+        return EXIT_DNS
+    if code in (0x8002, 0x8003, 0x8004, 0x8005, 0x8008):
+        return EXIT_CONNECT
+    if code == 0x801A:
+        if le.esp_tls_flags or le.esp_tls_error_code in (0x2700, 0x3000, 0x7A00):
+            return EXIT_VERIFY
+        return EXIT_TLS
+    if code in (0x801D, 0x8018):
+        return EXIT_HTTP
+    return EXIT_USAGE
+
+
+def _hostport(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+class _Plan:
+    """Everything decided before the first connection."""
+
+    def __init__(
+        self,
+        url: str,
+        method: str,
+        headers: list[tuple[str, str]],
+        body: bytes,
+        cfg: EspTlsCfg,
+        versions: tuple[int, ...],
+        connect_to: list[tuple[str, int | None, str, int | None]],
+        resolve: list[tuple[str, int, str]],
+        timeout: float | None,
+    ) -> None:
+        self.url = url
+        self.method = method
+        self.headers = headers
+        self.body = body
+        self.cfg = cfg
+        self.versions = versions
+        self.connect_to = connect_to
+        self.resolve = resolve
+        self.timeout = timeout
+
+
+class _Get:
+    """One ``get`` run: redirects, sessions, output, report."""
+
+    def __init__(self, args: argparse.Namespace, report: _Report) -> None:
+        self.args = args
+        self.report = report
+        self.t0 = time.monotonic()  # restarted when the request starts (after the imports)
+        self.deadline: float | None = None
+        self.out: IO[bytes] | None = None
+        self.warned: set[str] = set()
+        from . import log
+
+        self.log = log.get_logger(_TAG)
+
+    def warn(self, message: str) -> None:
+        if message not in self.warned:
+            self.warned.add(message)
+            sys.stderr.write(f"{_PROG}: warning: {message}\n")
+            sys.stderr.flush()
+
+    # -- options -> plan -----------------------------------------------------
+
+    def _read_file(self, option: str, path: str) -> bytes:
+        try:
+            with open(path, "rb") as f:
+                return f.read()
+        except OSError as exc:
+            raise _Fail(EXIT_USAGE, f"{option} {path}: cannot read: {exc.strerror or exc}") from None
+
+    def _keylog(self) -> Callable[[str], None] | None:
+        path = self.args.keylog
+        if path is None:
+            path = os.environ.get("SSLKEYLOGFILE") or None
+            if path is None:
+                return None
+            self.warn(f"SSLKEYLOGFILE is set: writing TLS secrets to {path}")
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        except OSError as exc:
+            raise _Fail(EXIT_USAGE, f"key log {path}: cannot open: {exc.strerror or exc}") from None
+        stream = os.fdopen(fd, "a", encoding="ascii")
+
+        def write(line: str) -> None:
+            stream.write(line.rstrip("\n") + "\n")
+            stream.flush()
+
+        return write
+
+    def plan(self) -> _Plan:
+        from .esp_tls.config import AddrFamily, EspTlsCfg, TlsVersion
+        from .tls.catalogue import parse_cipher_list
+        from .tls.profiles import PROFILES
+
+        args = self.args
+        url = args.url if "://" in args.url else f"https://{args.url}"
+        scheme = url.partition("://")[0].lower()
+        if scheme != "https":
+            raise _Fail(EXIT_USAGE, f"{url}: only https:// URLs are supported")
+        self.report.url = url
+
+        ciphers: tuple[int, ...] | None = None
+        if args.ciphers is not None:
+            try:
+                ciphers = parse_cipher_list(args.ciphers)
+            except ValueError as exc:
+                raise _Fail(EXIT_USAGE, f"--ciphers: {exc}") from None
+        groups = _parse_groups(args.groups) if args.groups is not None else None
+        if args.profile not in PROFILES:
+            raise _Fail(EXIT_USAGE, f"--profile: unknown profile {args.profile!r}; known: {', '.join(PROFILES)}")
+        alpn: tuple[str, ...] = ()
+        if args.alpn is not None:
+            alpn = tuple(p.strip() for p in args.alpn.split(","))
+            if not all(0 < len(p.encode()) < 256 for p in alpn):
+                raise _Fail(EXIT_USAGE, f"--alpn: bad protocol list {args.alpn!r}")
+
+        cacert: bytes | None = None
+        bundle: bool | bytes = False
+        if args.insecure:
+            pass  # esp-tls warns (W esp-tls-mbedtls: insecure=true: ...), at every verbosity
+        elif args.cacert is not None:
+            cacert = self._read_file("--cacert", args.cacert)
+        elif args.bundle is not None:
+            bundle = self._read_file("--bundle", args.bundle)
+        elif args.engine == "openssl":
+            # OpenSSL cannot run the bundle's verify callback: the Mozilla roots the built-in bundle comes from
+            import certifi
+
+            cacert = certifi.contents().encode()
+            self.log.i("Engine openssl: trusting certifi's Mozilla roots (the source of the built-in bundle)")
+        else:
+            bundle = True
+        if (args.cert is None) != (args.key is None):
+            raise _Fail(EXIT_USAGE, "--cert and --key go together")
+        clientcert = self._read_file("--cert", args.cert) if args.cert is not None else None
+        clientkey = self._read_file("--key", args.key) if args.key is not None else None
+
+        method = args.request.upper() if args.request else ("HEAD" if args.head else ("POST" if args.data else "GET"))
+        if args.head and args.data:
+            raise _Fail(EXIT_USAGE, "-I and -d do not go together")
+        body = b""
+        if args.data:
+            parts = []
+            for item in args.data:
+                if item.startswith("@"):
+                    name = item[1:]
+                    parts.append(sys.stdin.buffer.read() if name == "-" else self._read_file("-d", name))
+                else:
+                    parts.append(item.encode())
+            body = b"&".join(parts)
+
+        from ._version import __version__
+
+        defaults: list[tuple[str, str]] = [("User-Agent", f"https-request/{__version__}"), ("Accept", "*/*")]
+        if args.data:
+            defaults.append(("Content-Type", "application/x-www-form-urlencoded"))
+        given = {name.lower() for name, _ in args.header}
+        headers = [(n, v) for n, v in defaults if n.lower() not in given]
+        headers += [(n, v) for n, v in args.header if v is not None]
+
+        version = {"1.2": TlsVersion.TLS_1_2, "1.3": TlsVersion.TLS_1_3}.get(args.tls_version or "", TlsVersion.ANY)
+        versions = {TlsVersion.TLS_1_2: (0x0303,), TlsVersion.TLS_1_3: (0x0304,)}.get(version, (0x0304, 0x0303))
+        family = AddrFamily.INET if args.ipv4 else AddrFamily.INET6 if args.ipv6 else AddrFamily.UNSPEC
+        verbose = args.verbose
+        cfg = EspTlsCfg(
+            cacert=cacert,
+            crt_bundle=bundle,
+            skip_common_name=args.skip_common_name,
+            common_name=args.common_name,
+            ciphersuites=ciphers,
+            tls_version=version,
+            alpn_protos=alpn,
+            timeout_ms=int(args.timeout * 1000) if args.timeout else 0,
+            clientcert=clientcert,
+            clientkey=clientkey,
+            addr_family=family,
+            profile=args.profile,
+            groups=groups,
+            verify_policy=args.verify_policy,
+            engine=args.engine,
+            insecure=args.insecure,
+            debug_level=4 if verbose >= 3 else 0,
+            keylog=self._keylog(),
+        )
+        return _Plan(url, method, headers, body, cfg, versions, args.connect_to, args.resolve, args.timeout)
+
+    # -- running -------------------------------------------------------------
+
+    def _remaining_ms(self) -> int:
+        if self.deadline is None:
+            return 0
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            from .esp_tls.errors import EspErr, LastError
+
+            le = LastError(EspErr.ESP_ERR_ESP_TLS_CONNECTION_TIMEOUT, 0, 0, "no time left for the next request")
+            raise _Fail(
+                EXIT_TIMEOUT, f"timed out (the whole request is limited to {self.args.timeout} s): {_describe(le)}"
+            )
+        return max(1, int(left * 1000))
+
+    def _output(self) -> IO[bytes]:
+        if self.out is None:
+            if self.args.output is not None:
+                try:
+                    self.out = open(self.args.output, "wb")
+                except OSError as exc:
+                    raise _Fail(EXIT_USAGE, f"-o {self.args.output}: cannot write: {exc.strerror or exc}") from None
+            else:
+                self.out = sys.stdout.buffer
+        return self.out
+
+    def _write(self, data: bytes) -> None:
+        out = self._output()
+        try:
+            out.write(data)
+        except OSError as exc:
+            raise _Fail(EXIT_USAGE, f"cannot write the output: {exc.strerror or exc}") from None
+
+    def _show_head(self, resp: Response) -> None:
+        lines = [f"HTTP/{resp.http_version} {resp.status} {resp.reason}".rstrip()]
+        lines += [f"{name}: {value}" for name, value in resp.headers]
+        self._write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+
+    def run(self, plan: _Plan) -> int:
+        from dataclasses import replace
+        from urllib.parse import urljoin, urlsplit
+
+        from .esp_tls.conn import EspTls, EspTlsTimeout, parse_url
+        from .esp_tls.errors import EspTlsError
+        from .http.client import HttpError, request, request_bytes
+
+        args = self.args
+        self.t0 = time.monotonic()
+        self.deadline = self.t0 + plan.timeout if plan.timeout else None
+        url, method, headers, body = plan.url, plan.method, list(plan.headers), plan.body
+        try:
+            origin = parse_url(url)
+        except EspTlsError as exc:
+            raise _Fail(EXIT_USAGE, f"bad URL: {exc.last_error.reason}") from None
+        if not origin.host:
+            raise _Fail(EXIT_USAGE, f"bad URL {url!r}: no host")
+        store: _SessionFile | None = None
+        session: Session | None = None
+        server_name = None if args.skip_common_name else (args.common_name or origin.host)
+        if args.session is not None and args.engine == "openssl":
+            self.warn(
+                f"--session {args.session}: the openssl engine cannot resume a saved session (stdlib ssl "
+                "cannot import one); not used"
+            )
+        elif args.session is not None:
+            store = _SessionFile(args.session, origin.host, origin.port, self.warn)
+            session = store.load(plan.versions, server_name)
+            if session is not None:
+                self.log.i(
+                    "Loaded a %s session for %s from %s",
+                    _tls_name(session.version),
+                    _hostport(origin.host, origin.port),
+                    args.session,
+                )
+        newest: Session | None = None
+        redirects = 0
+        while True:
+            try:
+                target = parse_url(url)
+            except EspTlsError as exc:
+                raise _Fail(EXIT_HTTP, f"bad redirect URL: {exc.last_error.reason}") from None
+            where = _hostport(target.host, target.port)
+            same_origin = _origin_key(target.host, target.port) == _origin_key(origin.host, origin.port)
+            offer = (newest or session) if same_origin else None
+            parts = urlsplit(url)
+            path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+            early = b""
+            if args.early_data:
+                if method not in _IDEMPOTENT:
+                    self.log.i("Early data is only sent for GET and HEAD, not %s", method)
+                elif offer is None or offer.version != 0x0304 or offer.max_early_data <= 0:
+                    self.log.i("No saved session allows early data: sending the request after the handshake")
+                else:
+                    try:
+                        early = request_bytes(method, path, headers, body, host=target.host, port=target.port)
+                    except ValueError as exc:
+                        raise _Fail(EXIT_USAGE, f"cannot send this request: {exc}") from None
+                    if len(early) > offer.max_early_data:
+                        self.log.i(
+                            "The request (%d bytes) exceeds the early data limit (%d)", len(early), offer.max_early_data
+                        )
+                        early = b""
+            cfg = replace(
+                plan.cfg,
+                client_session=offer,
+                early_data=bool(early),
+                connect_address=_connect_target(target.host, target.port, plan.connect_to, plan.resolve),
+                timeout_ms=self._remaining_ms() if self.deadline is not None else 0,
+            )
+            if cfg.connect_address is not None:
+                self.log.i("Connecting to %s for %s", _hostport(*cfg.connect_address), where)
+            t_conn = time.monotonic()
+            try:
+                tls = EspTls.conn_http_new_sync(url, cfg, early_data=early)
+            except EspTlsError as exc:
+                lookup, shown = target.host, where
+                if cfg.connect_address is not None:
+                    lookup, shown = cfg.connect_address[0], f"{where} (via {_hostport(*cfg.connect_address)})"
+                raise self._esp_failure(exc, isinstance(exc, EspTlsTimeout), shown, lookup) from None
+            self.report.info = tls.info
+            self.report.connect_ms = tls.info.connect_ms
+            self.report.tls_ms = tls.info.tls_ms
+            self._log_info(tls.info)
+            transport = _Deadline(tls, self.deadline, plan.timeout)
+            try:
+                try:
+                    resp = request(transport, method, path, headers, body, already_sent=bool(early))
+                    self.report.first_byte_ms = (time.monotonic() - t_conn) * 1000
+                    self.report.status, self.report.reason = resp.status, resp.reason
+                    self.report.http_version = resp.http_version
+                    location = resp.header("location")
+                    follow = args.location and resp.status in _REDIRECTS and location is not None
+                    if args.include or args.head:
+                        self._show_head(resp)
+                    if follow:
+                        resp.read()  # to the end: tickets, and a clean close
+                    else:
+                        self._output()  # -o FILE exists even for an empty body
+                        for chunk in resp.iter_body():
+                            if not args.head:
+                                self._write(chunk)
+                except EspTlsError as exc:
+                    raise self._esp_failure(exc, isinstance(exc, EspTlsTimeout), where, None) from None
+                except HttpError as exc:
+                    raise _Fail(EXIT_HTTP, f"bad response from {where}: {_one_line(str(exc))}") from None
+                except ValueError as exc:
+                    raise _Fail(EXIT_USAGE, f"cannot send this request: {exc}") from None
+            finally:
+                tls.close()
+                if same_origin:
+                    newest = tls.get_client_session() or newest
+            if not follow:
+                break
+            assert location is not None
+            redirects += 1
+            self.report.redirects = redirects
+            if redirects > MAX_REDIRECTS:
+                raise _Fail(EXIT_HTTP, f"too many redirects (more than {MAX_REDIRECTS})")
+            next_url = urljoin(url, location)
+            if urlsplit(next_url).scheme.lower() != "https":
+                raise _Fail(EXIT_HTTP, f"redirect to {next_url}: only https:// URLs are supported")
+            self.log.i("Following a %d redirect to %s", resp.status, next_url)
+            if (resp.status == 303 and method != "HEAD") or (resp.status in (301, 302) and method == "POST"):
+                method, body = "GET", b""
+                headers = [(n, v) for n, v in headers if n.lower() not in ("content-type", "content-length")]
+            if urlsplit(next_url).netloc.lower() != urlsplit(url).netloc.lower():
+                headers = [(n, v) for n, v in headers if n.lower() not in ("authorization", "cookie", "host")]
+            url = next_url
+            self.report.url = url
+        if store is not None and newest is not None:
+            store.save(newest)
+            self.log.i("Saved the %s session to %s", _tls_name(newest.version), store.path)
+        return EXIT_OK
+
+    def _esp_failure(self, exc: Exception, timed_out: bool, where: str, lookup: str | None) -> _Fail:
+        """The _Fail for an esp-tls error; ``lookup`` is the name resolved (None once connected)."""
+        from .esp_tls.errors import EspTlsError
+
+        assert isinstance(exc, EspTlsError)
+        le = exc.last_error
+        code = _exit_for(le, timed_out)
+        if code == EXIT_TIMEOUT and self.args.timeout:
+            what = f"{where}: timed out ({'the whole request is limited to ' + str(self.args.timeout) + ' s'})"
+        elif code == EXIT_TIMEOUT:
+            what = f"{where}: timed out"
+        elif code == EXIT_DNS:
+            what = f"cannot resolve {lookup or where}"
+        elif code == EXIT_CONNECT:
+            what = f"cannot connect to {where}"
+        elif code == EXIT_VERIFY:
+            what = f"certificate verification failed for {where}"
+        elif code == EXIT_TLS:
+            what = f"TLS handshake with {where} failed"
+        elif code == EXIT_HTTP:
+            what = f"{'talking to' if lookup is not None else 'reading the response from'} {where} failed"
+        else:
+            what = "configuration error"
+        return _Fail(code, f"{what}: {_describe(le)}")
+
+    def _log_info(self, info: TlsInfo) -> None:
+        self.log.i(
+            "%s, %s, group %s, ALPN %s%s%s",
+            info.version,
+            info.cipher_suite_name,
+            info.group or "-",
+            info.alpn or "-",
+            ", resumed" if info.resumed else "",
+            f", early data {info.early_data}" if info.early_data != "none" else "",
+        )
+        if info.peer_subject:
+            self.log.i("Server certificate: %s", info.peer_subject)
+
+
+def _tls_name(version: int) -> str:
+    return {0x0304: "TLS 1.3", 0x0303: "TLS 1.2"}.get(version, f"0x{version:04x}")
+
+
+_GROUP_ALIASES = {
+    "p-256": "secp256r1",
+    "p256": "secp256r1",
+    "prime256v1": "secp256r1",
+    "p-384": "secp384r1",
+    "p384": "secp384r1",
+    "p-521": "secp521r1",
+    "p521": "secp521r1",
+}
+
+
+def _parse_groups(text: str) -> tuple[int, ...]:
+    from .tls.enums import NamedGroup
+
+    by_name = {g.name.lower(): int(g) for g in NamedGroup}
+    ids: list[int] = []
+    for raw in text.split(","):
+        entry = raw.strip()
+        key = _GROUP_ALIASES.get(entry.lower(), entry.lower())
+        if key in by_name:
+            group = by_name[key]
+        elif key.startswith("0x"):
+            try:
+                group = int(key, 16)
+            except ValueError:
+                raise _Fail(EXIT_USAGE, f"--groups: bad group {entry!r}") from None
+            if not 0 < group <= 0xFFFF:
+                raise _Fail(EXIT_USAGE, f"--groups: bad group {entry!r}")
+        else:
+            known = ", ".join(g.name for g in NamedGroup)
+            raise _Fail(EXIT_USAGE, f"--groups: unknown group {entry!r}; known: {known} (or 0x ids)")
+        if group in ids:
+            raise _Fail(EXIT_USAGE, f"--groups: {entry!r} is repeated")
+        ids.append(group)
+    return tuple(ids)
+
+
+def _setup_logging(verbose: int) -> None:
+    import logging
+
+    from . import log
+
+    level = (log.WARN, log.INFO, log.DEBUG, log.VERBOSE)[min(verbose, 3)]
+    handler = log.setup(level)
+    if verbose == 0:
+        # Without -v, the one-line summary replaces the library's error lines.
+        def no_errors(record: logging.LogRecord) -> bool:
+            return record.__dict__.get("esp_level") != log.ERROR
+
+        handler.addFilter(no_errors)
+
+
+def _write_json(path: str, report: _Report) -> None:
+    import json
+
+    text = json.dumps(report.to_json()) + "\n"
+    if path == "-":
+        sys.stderr.write(text)
+        sys.stderr.flush()
+        return
+    try:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+    except OSError as exc:
+        sys.stderr.write(f"{_PROG}: warning: --json {path}: cannot write: {exc.strerror or exc}\n")
+
+
+def _run(args: argparse.Namespace) -> int:
+    _setup_logging(args.verbose)
+    report = _Report(url=args.url)
+    get = _Get(args, report)
+    try:
+        code = get.run(get.plan())
+    except _Fail as exc:
+        code = exc.code
+        report.error = exc.message
+        sys.stderr.write(f"{_PROG}: {exc.message}\n")
+    finally:
+        if get.out is not None:
+            try:
+                get.out.flush()
+                if get.out is not sys.stdout.buffer:
+                    get.out.close()
+            except BrokenPipeError:
+                _quiet_stdout()
+            except OSError as exc:
+                sys.stderr.write(f"{_PROG}: cannot write the output: {exc.strerror or exc}\n")
+    report.total_ms = (time.monotonic() - get.t0) * 1000
+    report.exit_code = code
+    if args.json is not None:
+        _write_json(args.json, report)
+    return code
+
+
+def _quiet_stdout() -> None:
+    """stdout's reader went away: no traceback at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except OSError:
+        pass
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
+    """Register ``get`` on the CLI's subparsers."""
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "get",
+        help="fetch an https:// URL through esp-tls (curl-like)",
+        description="Fetch an https:// URL through esp-tls: the body to stdout, logs to stderr. "
+        "Exit codes: 0 ok (any HTTP status), 2 usage/config, 3 DNS, 4 connect, 5 TLS handshake, "
+        "6 certificate verification, 7 HTTP/protocol after the handshake, 8 timeout.",
+    )
+    p.add_argument("url", metavar="URL", help="https://host[:port]/path")
+    trust = p.add_argument_group("trust")
+    trust.add_argument("--cacert", metavar="FILE", help="trust these CA certificates (PEM or DER)")
+    trust.add_argument("--bundle", metavar="FILE", help="trust an ESP x509 certificate bundle (default: the built-in)")
+    trust.add_argument("-k", "--insecure", action="store_true", help="no certificate verification at all (unsafe)")
+    trust.add_argument("--skip-common-name", action="store_true", help="no SNI and no host name check")
+    trust.add_argument("--common-name", metavar="NAME", help="SNI and name to check instead of the URL's host")
+    trust.add_argument("--verify-policy", choices=("webpki", "mbedtls"), default="webpki", help="(default webpki)")
+    tls = p.add_argument_group("TLS")
+    tls.add_argument("--tls-version", choices=("1.2", "1.3"), help="only this version (default: both)")
+    tls.add_argument("--ciphers", metavar="LIST", help="cipher suites: IANA names or 0x ids, comma separated")
+    tls.add_argument("--groups", metavar="LIST", help="key exchange groups, comma separated (x25519,secp256r1,...)")
+    tls.add_argument("--profile", default="default", metavar="NAME", help="ClientHello profile (default: default)")
+    tls.add_argument("--alpn", metavar="LIST", help="ALPN protocols, comma separated")
+    tls.add_argument("--engine", choices=("python", "openssl"), default="python", help="TLS engine (default python)")
+    tls.add_argument("--session", metavar="FILE", help="resume from and save the session to FILE (0600)")
+    tls.add_argument("--early-data", action="store_true", help="send a GET/HEAD as 0-RTT when the session allows")
+    tls.add_argument("--cert", metavar="FILE", help="client certificate (PEM or DER)")
+    tls.add_argument("--key", metavar="FILE", help="client private key (PEM or DER)")
+    tls.add_argument("--keylog", metavar="FILE", help="append NSS key log lines (else $SSLKEYLOGFILE)")
+    net = p.add_argument_group("connection")
+    net.add_argument(
+        "--resolve",
+        action="append",
+        default=[],
+        type=_resolve_arg,
+        metavar="HOST:PORT:ADDR",
+        help="connect to ADDR for HOST:PORT (repeatable)",
+    )
+    net.add_argument(
+        "--connect-to",
+        action="append",
+        default=[],
+        type=_connect_to_arg,
+        metavar="HOST1:PORT1:HOST2:PORT2",
+        help="connect to HOST2:PORT2 for HOST1:PORT1, empty fields allowed (repeatable)",
+    )
+    family = net.add_mutually_exclusive_group()
+    family.add_argument("-4", "--ipv4", action="store_true", help="IPv4 only")
+    family.add_argument("-6", "--ipv6", action="store_true", help="IPv6 only")
+    net.add_argument("--timeout", type=_timeout_arg, metavar="S", help="limit for the whole request, in seconds")
+    http = p.add_argument_group("HTTP")
+    http.add_argument(
+        "-H", "--header", action="append", default=[], type=_header_arg, metavar="'NAME: VALUE'", help="extra header"
+    )
+    http.add_argument("-X", "--request", metavar="METHOD", help="request method")
+    http.add_argument("-d", "--data", action="append", metavar="DATA", help="request body (@FILE reads a file); POST")
+    http.add_argument("-i", "--include", action="store_true", help="show the response headers")
+    http.add_argument("-I", "--head", action="store_true", help="HEAD request, show the headers")
+    http.add_argument("-L", "--location", action="store_true", help=f"follow redirects (up to {MAX_REDIRECTS})")
+    http.add_argument("-o", "--output", metavar="FILE", help="write the body to FILE")
+    out = p.add_argument_group("diagnostics")
+    out.add_argument("-v", "--verbose", action="count", default=0, help="-v INFO, -vv DEBUG, -vvv engine trace")
+    out.add_argument("--json", metavar="FILE", help="write a JSON summary to FILE ('-' = stderr)")
+    p.set_defaults(func=_run)
+    return p

@@ -1,0 +1,675 @@
+"""``https-request get URL`` end to end: a subprocess per request, servers on loopback.
+
+Peers:
+
+* our own asyncio TLS server (:mod:`echoserver`'s thread) speaking a tiny
+  HTTP/1.1, with ticket keys, 0-RTT (16 KiB) and both versions: it records
+  each connection's handshake (resumed, early data accepted) and the early
+  data it read;
+* a stdlib-``ssl`` HTTPS server (``http.server`` on a wrapped socket);
+* ``openssl s_server -early_data`` (without ``-www``, which refuses early
+  data: the test answers on its stdin);
+* a listening socket that never answers (timeouts), a closed port (refused).
+
+Each check is on what the command shows: exit status, stdout, stderr, the
+``--json`` object, the files it writes, and what the server saw.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import json
+import os
+import re
+import shutil
+import socket
+import ssl
+import stat
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from certs import at, make_ca, make_leaf
+from echoserver import Served, ServerThread
+from https_request.esp_tls.bundle import build_bundle
+from https_request.get_cli import (
+    decode_session_file,
+    encode_session_file,
+    parse_connect_to,
+    parse_resolve,
+)
+from https_request.io.aio import TlsStream, start_server
+from https_request.tls.config import ServerConfig
+from https_request.tls.session import Session, TicketKeys
+
+pytestmark = pytest.mark.timeout(60)
+
+SRC = Path(__file__).resolve().parent.parent / "src"
+WAIT = 10.0
+NAMES = ("localhost", "127.0.0.1", "::1", "example.test")
+CA = make_ca(name="get-cli Test Root CA")
+OTHER_CA = make_ca(name="get-cli Other CA")
+LEAF = make_leaf(CA, NAMES)
+EXPIRED = make_leaf(CA, NAMES, not_before=at(2020), not_after=at(2021))
+BODY = b"hello from the stdlib server\n"
+OPENSSL = shutil.which("openssl")
+STDBUF = shutil.which("stdbuf")
+
+
+def _ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+IPV6 = _ipv6_loopback()
+
+
+# --------------------------------------------------------------------------- running the command
+
+
+@dataclass
+class Run:
+    code: int
+    out: bytes
+    err: str
+
+    @property
+    def json(self) -> dict[str, Any]:
+        """The --json object (written to stderr with ``--json -``)."""
+        for line in reversed(self.err.splitlines()):
+            if line.startswith("{"):
+                obj: dict[str, Any] = json.loads(line)
+                return obj
+        raise AssertionError(f"no JSON in stderr:\n{self.err}")
+
+    def warnings(self) -> list[str]:
+        return [line for line in self.err.splitlines() if line.startswith("https-request: warning:")]
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "SSLKEYLOGFILE"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SRC), env.get("PYTHONPATH")]))
+    env.update(extra)
+    return env
+
+
+def cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "https_request", "get", *args]
+
+
+def get(*args: str, env: dict[str, str] | None = None, timeout: float = 30) -> Run:
+    proc = subprocess.run(cmd(*args), capture_output=True, env=env or _env(), timeout=timeout, check=False)
+    return Run(proc.returncode, proc.stdout, proc.stderr.decode(errors="replace"))
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("pki")
+    (d / "ca.pem").write_bytes(CA.cert_pem)
+    (d / "other.pem").write_bytes(OTHER_CA.cert_pem)
+    (d / "leaf.pem").write_bytes(LEAF.chain_pem)
+    (d / "leaf.key").write_bytes(LEAF.key_pem)
+    return d
+
+
+# --------------------------------------------------------------------------- our server
+
+
+async def http_handler(stream: TlsStream, rec: Served) -> None:
+    """A tiny HTTP/1.1 responder: the body names the request and the handshake.
+
+    ``/redirect`` -> 302 to ``final`` (relative), ``/loop`` -> 302 to itself,
+    ``/truncated`` -> Content-Length 100 with 10 bytes then a TCP close,
+    ``/stall`` -> headers then silence.
+    """
+    rec.handshake = hs = await stream.handshake()
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        data = await stream.read()
+        if not data:
+            return
+        buf += data
+    head, _, body = buf.partition(b"\r\n\r\n")
+    m = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+    while m is not None and len(body) < int(m[1]):
+        body += await stream.read()
+    rec.received += head + b"\r\n\r\n" + body
+    method, path, _ = head.split(b"\r\n", 1)[0].decode().split(" ", 2)
+    if path == "/stall":
+        await stream.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n")
+        while await stream.read():  # silence until the client gives up
+            pass
+        return
+    if path == "/truncated":
+        await stream.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789")
+        stream.writer.close()  # no close_notify
+        return
+    if path in ("/redirect", "/loop"):
+        where = "final" if path == "/redirect" else "/loop"
+        await stream.write(b"HTTP/1.1 302 Found\r\nLocation: %s\r\nContent-Length: 6\r\n\r\nmoved\n" % where.encode())
+        await stream.close()
+        return
+    text = f"{method} {path} resumed={hs.resumed} early={hs.early_data_accepted}\n".encode() + body
+    extra = b"X-Served-By: our-server\r\n"
+    out = b"HTTP/1.1 200 OK\r\n" + extra + b"Content-Length: %d\r\n\r\n" % len(text)
+    await stream.write(out if method == "HEAD" else out + text)
+    await stream.close()
+
+
+class HttpServer(ServerThread):
+    """:class:`ServerThread` with :func:`http_handler`, on any loopback address."""
+
+    def __init__(self, config: ServerConfig, host: str = "127.0.0.1") -> None:
+        super().__init__(config, http_handler, timeout=WAIT)
+        self.host = host
+
+    def _main(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._server = self._loop.run_until_complete(start_server(self._handle, self.host, 0, self.config))
+        self.port = self._server.sockets[0].getsockname()[1]
+        self._started.set()
+        self._loop.run_forever()
+
+
+def server_config(**kw: Any) -> ServerConfig:
+    kw.setdefault("certificates", (LEAF.certified_key(),))
+    kw.setdefault("ticket_keys", TicketKeys(os.urandom, now=time.time()))
+    kw.setdefault("max_early_data", 16384)
+    kw.setdefault("versions", (0x0304, 0x0303))
+    return ServerConfig(**kw)
+
+
+@pytest.fixture(scope="module")
+def ours() -> Iterator[HttpServer]:
+    with HttpServer(server_config()) as srv:
+        yield srv
+
+
+def drain(srv: HttpServer) -> None:
+    """Forget what the server recorded so far."""
+    while not srv._served.empty():
+        srv._served.get_nowait()
+
+
+# --------------------------------------------------------------------------- stdlib server
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def _head(self, length: int) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(length))
+        self.send_header("Connection", "close")
+        self.end_headers()
+
+    def do_HEAD(self) -> None:
+        self._head(len(BODY))
+        self.close_connection = True
+
+    def do_GET(self) -> None:
+        self.close_connection = True
+        if self.path == "/truncated":
+            self._head(100)
+            self.wfile.write(b"0123456789")
+            self.wfile.flush()
+            self.request.shutdown(socket.SHUT_RDWR)  # no close_notify
+        else:
+            self._head(len(BODY))
+            self.wfile.write(BODY)
+
+
+@pytest.fixture(scope="module")
+def stdlib(pki: Path) -> Iterator[int]:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(pki / "leaf.pem", pki / "leaf.key")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    server.socket = ctx.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(WAIT)
+
+
+# --------------------------------------------------------------------------- unit: grammars and file format
+
+
+def test_resolve_and_connect_to_grammar() -> None:
+    assert parse_resolve("example.test:443:127.0.0.1") == ("example.test", 443, "127.0.0.1")
+    assert parse_resolve("+example.test:443:[::1],127.0.0.1") == ("example.test", 443, "::1")
+    assert parse_resolve("example.test:8443:::1") == ("example.test", 8443, "::1")
+    assert parse_connect_to("a.test:443:b.test:8443") == ("a.test", 443, "b.test", 8443)
+    assert parse_connect_to("::[::1]:") == ("", None, "::1", None)
+    assert parse_connect_to("[::1]:443::") == ("::1", 443, "", None)
+    for bad in ("a:443", "a:x:1.2.3.4", "a:443:"):
+        with pytest.raises(ValueError):
+            parse_resolve(bad)
+    for bad in ("a:443:b", "a:443:b:x", "[::1:443:b:1", "a:1:2:3:4"):
+        with pytest.raises(ValueError):
+            parse_connect_to(bad)
+
+
+def test_session_file_format() -> None:
+    blob = Session(0x0304, 0x1301, "localhost", b"s" * 32, b"ticket", lifetime=60, received_at=time.time()).to_bytes()
+    data = encode_session_file("LocalHost", 8443, blob)
+    assert decode_session_file(data) == ("localhost", 8443, blob)
+    for broken in (data[:-1], b"X" + data[1:], data[:20], data[:9] + b"\xff" + data[10:]):
+        with pytest.raises(ValueError):
+            decode_session_file(broken)
+
+
+# --------------------------------------------------------------------------- body, headers, json
+
+
+def test_body_to_stdout_and_headers(stdlib: int, pki: Path) -> None:
+    url = f"https://127.0.0.1:{stdlib}/"
+    r = get(url, "--cacert", str(pki / "ca.pem"))
+    assert (r.code, r.out) == (0, BODY), r.err
+    assert r.err == ""  # nothing on stderr without -v
+    r = get(url, "--cacert", str(pki / "ca.pem"), "-i")
+    assert r.code == 0 and r.out.startswith(b"HTTP/1.1 200 OK\r\n") and r.out.endswith(b"\r\n\r\n" + BODY)
+    assert re.search(rb"(?i)\r\ncontent-length: %d\r\n" % len(BODY), r.out)
+    r = get(url, "--cacert", str(pki / "ca.pem"), "-I")
+    assert r.code == 0 and r.out.startswith(b"HTTP/1.1 200 OK\r\n") and r.out.endswith(b"\r\n\r\n"), r.out
+
+
+def test_json_post_output_file(ours: HttpServer, pki: Path, tmp_path: Path) -> None:
+    drain(ours)
+    out, js = tmp_path / "body.txt", tmp_path / "report.json"
+    r = get(
+        f"https://localhost:{ours.port}/form?x=1",
+        "--cacert", str(pki / "ca.pem"), "-d", "a=1", "-d", "b=2", "-H", "X-Test: yes",
+        "-o", str(out), "--json", str(js), "--alpn", "http/1.1", "--tls-version", "1.3",
+    )  # fmt: skip
+    assert r.code == 0 and r.out == b"", r.err
+    assert out.read_bytes() == b"POST /form?x=1 resumed=False early=False\na=1&b=2"
+    received = bytes(ours.next().received)
+    assert b"\r\nX-Test: yes\r\n" in received and b"\r\nHost: localhost:%d\r\n" % ours.port in received
+    report = json.loads(js.read_text())
+    assert report["url"] == f"https://localhost:{ours.port}/form?x=1"
+    assert report["status"] == 200 and report["version"] == "TLS 1.3"
+    assert report["cipher_suite"].startswith("TLS_") and report["group"]
+    assert report["resumed"] is False and report["early_data"] == {"offered": False, "accepted": False}
+    assert report["peer_subject"] == "CN=localhost"
+    assert report["alpn"] is None  # our server configures no ALPN
+    timings = report["timings"]
+    assert set(timings) == {"connect", "tls", "first_byte", "total"}
+    assert all(isinstance(v, float) and v >= 0 for v in timings.values())
+    assert timings["first_byte"] <= timings["total"]
+
+
+def test_redirects(ours: HttpServer, pki: Path) -> None:
+    drain(ours)
+    url = f"https://127.0.0.1:{ours.port}/redirect"
+    r = get(url, "--cacert", str(pki / "ca.pem"))
+    assert (r.code, r.out) == (0, b"moved\n")
+    r = get(url, "--cacert", str(pki / "ca.pem"), "-L", "-i", "--json", "-")
+    assert r.code == 0, r.err
+    assert r.out.startswith(b"HTTP/1.1 302 Found\r\n")
+    assert r.out.endswith(b"GET /final resumed=True early=False\n")  # same origin: the first session resumes
+    assert r.json["redirects"] == 1 and r.json["url"].endswith("/final")
+    r = get(f"https://127.0.0.1:{ours.port}/loop", "--cacert", str(pki / "ca.pem"), "-L")
+    assert r.code == 7 and "too many redirects" in r.err
+
+
+# --------------------------------------------------------------------------- exit codes
+
+
+def test_usage_errors(pki: Path) -> None:
+    url = "https://127.0.0.1:9/"
+    for args in (
+        ("--tls-version", "1.1"),
+        ("--ciphers", "TLS_BOGUS_SUITE"),
+        ("--groups", "x25519,nope"),
+        ("--profile", "nope"),
+        ("--resolve", "bad"),
+        ("--connect-to", "a:b"),
+        ("--cacert", str(pki / "missing.pem")),
+        ("--cert", str(pki / "leaf.pem")),
+        ("-H", "no colon"),
+    ):
+        r = get(url, *args)
+        assert r.code == 2, (args, r.err)
+        assert len(r.err.strip().splitlines()) >= 1
+    r = get("http://127.0.0.1:9/")
+    assert r.code == 2 and "only https://" in r.err
+
+
+def test_dns_refused_and_timeouts() -> None:
+    r = get("https://no-such-host.invalid/", "--json", "-")
+    assert r.code == 3, r.err
+    assert (
+        "https-request: cannot resolve no-such-host.invalid: ESP_ERR_ESP_TLS_CANNOT_RESOLVE_HOSTNAME (0x8001" in r.err
+    )
+    assert r.json["exit_code"] == 3 and r.json["status"] is None
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    r = get(f"https://127.0.0.1:{port}/")
+    assert r.code == 4 and "ESP_ERR_ESP_TLS_FAILED_CONNECT_TO_HOST (0x8004" in r.err
+    with socket.socket() as s:  # accepts TCP (backlog), never answers the ClientHello
+        s.bind(("127.0.0.1", 0))
+        s.listen(4)
+        t0 = time.monotonic()
+        r = get(f"https://127.0.0.1:{s.getsockname()[1]}/", "--timeout", "0.5")
+        assert r.code == 8 and "ESP_ERR_ESP_TLS_CONNECTION_TIMEOUT (0x8006" in r.err, r.err
+        assert time.monotonic() - t0 < 5
+
+
+def test_stalled_response_times_out(ours: HttpServer, pki: Path) -> None:
+    r = get(f"https://127.0.0.1:{ours.port}/stall", "--cacert", str(pki / "ca.pem"), "--timeout", "1")
+    assert r.code == 8, r.err
+    assert r.err.count("\n") == 1 and "timed out" in r.err
+
+
+def test_handshake_failure(pki: Path) -> None:
+    with HttpServer(server_config(cipher_suites=(0x1301,), versions=(0x0304,))) as srv:
+        r = get(
+            f"https://127.0.0.1:{srv.port}/", "--cacert", str(pki / "ca.pem"), "--ciphers", "TLS_AES_256_GCM_SHA384"
+        )
+    assert r.code == 5, r.err
+    assert re.search(r"https-request: TLS handshake with 127\.0\.0\.1:\d+ failed: ESP_ERR_MBEDTLS_SSL_HANDSHAKE_FAILED "
+                     r"\(0x801A, mbedTLS -0x7780, flags 0x0\)", r.err), r.err  # fmt: skip
+
+
+def test_verification_failures(ours: HttpServer, pki: Path) -> None:
+    url = f"https://127.0.0.1:{ours.port}/"
+    r = get(url, "--cacert", str(pki / "other.pem"))
+    assert r.code == 6, r.err
+    assert re.fullmatch(
+        r"https-request: certificate verification failed for 127\.0\.0\.1:\d+: ESP_ERR_MBEDTLS_SSL_HANDSHAKE_FAILED "
+        r"\(0x801A, mbedTLS -0x2700, flags 0x8 The certificate is not correctly signed by the trusted CA\)\n",
+        r.err,
+    ), r.err
+    r = get(url)  # the built-in bundle does not know our CA: the bundle's -0x3000
+    assert r.code == 6 and "mbedTLS -0x3000, flags 0xFFFFFFFF verification aborted by the certificate bundle)" in r.err
+    assert "No matching trusted root certificate found" in r.err
+    r = get(url, "--cacert", str(pki / "ca.pem"), "--common-name", "wrong.example")
+    assert r.code == 6 and "flags 0x4 The certificate Common Name (CN) does not match with the expected CN" in r.err
+    with HttpServer(server_config(certificates=(EXPIRED.certified_key(),))) as srv:
+        r = get(f"https://127.0.0.1:{srv.port}/", "--cacert", str(pki / "ca.pem"), "--verify-policy", "mbedtls")
+    assert r.code == 6 and "flags 0x1 The certificate validity has expired" in r.err, r.err
+    r = get(url, "-k")  # no verification: loud warning, success
+    assert r.code == 0 and r.out.startswith(b"GET / ") and "server certificate verification DISABLED" in r.err
+    drain(ours)
+
+
+def test_truncated_body(stdlib: int, ours: HttpServer, pki: Path) -> None:
+    for port in (stdlib, ours.port):
+        r = get(f"https://127.0.0.1:{port}/truncated", "--cacert", str(pki / "ca.pem"))
+        assert r.code == 7, r.err
+        assert r.out == b"0123456789" and "truncated" in r.err and "after 10 of 100 bytes" in r.err
+    drain(ours)
+
+
+# --------------------------------------------------------------------------- --resolve, --connect-to, --bundle
+
+
+def test_resolve_and_connect_to(ours: HttpServer, pki: Path) -> None:
+    drain(ours)
+    ca = str(pki / "ca.pem")
+    r = get(f"https://example.test:{ours.port}/r", "--cacert", ca, "--resolve", f"example.test:{ours.port}:127.0.0.1")
+    assert r.code == 0 and r.out.startswith(b"GET /r "), r.err
+    r = get("https://example.test/c", "--cacert", ca, "--connect-to", f"example.test:443:127.0.0.1:{ours.port}")
+    assert r.code == 0 and r.out.startswith(b"GET /c "), r.err
+    r = get("https://example.test/e", "--cacert", ca, "--connect-to", f"::localhost:{ours.port}", "-4")
+    assert r.code == 0 and r.out.startswith(b"GET /e "), r.err
+    hosts = [re.search(rb"\r\nHost: ([^\r]*)", bytes(ours.next().received)) for _ in range(3)]
+    assert [m[1] for m in hosts if m] == [b"example.test:%d" % ours.port, b"example.test", b"example.test"]
+    # the name checked stays the URL's: a mapping does not make a wrong name right
+    r = get("https://wrong.test/", "--cacert", ca, "--connect-to", f"::127.0.0.1:{ours.port}")
+    assert r.code == 6 and "flags 0x4" in r.err
+
+
+@pytest.mark.skipif(not IPV6, reason="no IPv6 loopback")
+def test_connect_to_ipv6(pki: Path) -> None:
+    with HttpServer(server_config(), host="::1") as srv:
+        r = get("https://example.test/six", "--cacert", str(pki / "ca.pem"), "--connect-to", f"::[::1]:{srv.port}")
+        assert r.code == 0 and r.out.startswith(b"GET /six "), r.err
+        r = get(f"https://[::1]:{srv.port}/lit", "--cacert", str(pki / "ca.pem"), "-6")
+        assert r.code == 0 and r.out.startswith(b"GET /lit "), r.err
+        r = get(f"https://localhost:{srv.port}/", "--cacert", str(pki / "ca.pem"), "--resolve",
+                f"localhost:{srv.port}:[::1]")  # fmt: skip
+        assert r.code == 0, r.err
+
+
+def test_bundle_file(ours: HttpServer, pki: Path, tmp_path: Path) -> None:
+    bundle = tmp_path / "test.bundle"
+    bundle.write_bytes(build_bundle([CA.cert]))
+    r = get(f"https://127.0.0.1:{ours.port}/", "--bundle", str(bundle), "-v")
+    assert r.code == 0, r.err
+    assert re.search(r"^I \(\d+\) esp-x509-crt-bundle: Certificate validated$", r.err, re.M), r.err
+    other = tmp_path / "other.bundle"
+    other.write_bytes(build_bundle([OTHER_CA.cert]))
+    r = get(f"https://127.0.0.1:{ours.port}/", "--bundle", str(other))
+    assert r.code == 6 and "(0x801A, mbedTLS -0x3000, flags 0xFFFFFFFF" in r.err, r.err
+    drain(ours)
+
+
+# --------------------------------------------------------------------------- sessions and 0-RTT
+
+
+@pytest.mark.parametrize("version", ["1.3", "1.2"])
+def test_session_resumed_by_second_process(ours: HttpServer, pki: Path, tmp_path: Path, version: str) -> None:
+    drain(ours)
+    sess = tmp_path / "session.bin"
+    args = (f"https://localhost:{ours.port}/", "--cacert", str(pki / "ca.pem"), "--session", str(sess))
+    first = get(*args, "--tls-version", version, "--json", "-")
+    assert first.code == 0 and first.json["resumed"] is False, first.err
+    assert first.json["version"] == f"TLS {version}"
+    assert stat.S_IMODE(sess.stat().st_mode) == 0o600
+    assert decode_session_file(sess.read_bytes())[:2] == ("localhost", ours.port)
+    assert not list(tmp_path.glob(".session-*"))  # no temporary file left behind
+    rec = ours.next()
+    assert rec.handshake is not None and not rec.handshake.resumed
+    second = get(*args, "--tls-version", version, "--json", "-", "-v")
+    assert second.code == 0 and second.json["resumed"] is True, second.err
+    assert second.json["peer_subject"] is None and second.out.startswith(b"GET / resumed=True")
+    rec = ours.next()
+    assert rec.handshake is not None and rec.handshake.resumed
+    assert second.warnings() == []
+
+
+def test_early_data_accepted_by_our_server(ours: HttpServer, pki: Path, tmp_path: Path) -> None:
+    drain(ours)
+    sess = tmp_path / "session.bin"
+    args = (f"https://localhost:{ours.port}/zero", "--cacert", str(pki / "ca.pem"), "--session", str(sess))
+    first = get(*args, "--early-data", "--json", "-")  # nothing saved yet: a full handshake
+    assert first.code == 0 and first.json["early_data"] == {"offered": False, "accepted": False}, first.err
+    assert ours.next().early_data == b""
+    second = get(*args, "--early-data", "--json", "-")
+    assert second.code == 0, second.err
+    assert second.json["resumed"] is True and second.json["early_data"] == {"offered": True, "accepted": True}
+    assert second.out == b"GET /zero resumed=True early=True\n"
+    rec = ours.next()
+    assert rec.early_data.startswith(b"GET /zero HTTP/1.1\r\n") and rec.handshake is not None
+    assert rec.handshake.early_data_accepted
+    third = get(*args, "-d", "x", "--early-data", "--json", "-")  # POST: never 0-RTT
+    assert third.code == 0 and third.json["early_data"]["offered"] is False and third.json["resumed"] is True
+    assert ours.next().early_data == b""
+
+
+class Proc:
+    """A subprocess whose output a thread collects; killed on exit."""
+
+    def __init__(self, args: list[str]) -> None:
+        self.p = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self._out = bytearray()
+        self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self._pump, daemon=True)
+        self._thread.start()
+
+    def _pump(self) -> None:
+        assert self.p.stdout is not None
+        while chunk := os.read(self.p.stdout.fileno(), 65536):
+            with self._cond:
+                self._out += chunk
+                self._cond.notify_all()
+
+    @property
+    def text(self) -> str:
+        with self._cond:
+            return self._out.decode(errors="replace")
+
+    def wait_for(self, pattern: str, count: int = 1, timeout: float = WAIT) -> None:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while len(re.findall(pattern, self._out.decode(errors="replace"))) < count:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self.p.poll() is not None:
+                    pytest.fail(f"{pattern!r} x{count} not in the output:\n{self._out.decode(errors='replace')}")
+                self._cond.wait(min(remaining, 0.1))
+
+    def write(self, data: bytes) -> None:
+        assert self.p.stdin is not None
+        self.p.stdin.write(data)
+        self.p.stdin.flush()
+
+    def close(self) -> None:
+        if self.p.poll() is None:
+            self.p.kill()
+        self.p.wait(WAIT)
+        self._thread.join(WAIT)
+        for stream in (self.p.stdin, self.p.stdout):
+            if stream is not None:
+                stream.close()
+
+
+@pytest.mark.interop
+@pytest.mark.skipif(OPENSSL is None or STDBUF is None, reason="needs openssl and stdbuf")
+def test_early_data_accepted_by_openssl(pki: Path, tmp_path: Path) -> None:
+    assert OPENSSL is not None and STDBUF is not None
+    sess = tmp_path / "session.bin"
+    server = Proc([
+        STDBUF, "-o0", OPENSSL, "s_server", "-accept", "127.0.0.1:0", "-cert", str(pki / "leaf.pem"),
+        "-key", str(pki / "leaf.key"), "-early_data",
+    ])  # fmt: skip
+    try:
+        server.wait_for(r"ACCEPT 127\.0\.0\.1:\d+")
+        port = re.findall(r"ACCEPT 127\.0\.0\.1:(\d+)", server.text)[0]
+        reply = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n"
+        runs: list[Run] = []
+        for n in (1, 2):
+            client = subprocess.Popen(
+                cmd(f"https://localhost:{port}/", "--cacert", str(pki / "ca.pem"), "--session", str(sess),
+                    "--early-data", "--json", "-"),
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(),
+            )  # fmt: skip
+            try:
+                server.wait_for(r"GET / HTTP/1\.1", count=n)
+                server.write(reply)
+                out, err = client.communicate(timeout=WAIT)
+            finally:
+                if client.poll() is None:
+                    client.kill()
+                    client.communicate()
+            runs.append(Run(client.returncode, out, err.decode(errors="replace")))
+            assert runs[-1].code == 0 and runs[-1].out == b"ok\n", runs[-1].err
+    finally:
+        server.close()
+    assert runs[0].json["early_data"]["offered"] is False
+    assert runs[1].json["resumed"] is True and runs[1].json["early_data"] == {"offered": True, "accepted": True}
+    assert re.search(r"Early data received:\s*GET / HTTP/1\.1\r?\n", server.text), server.text
+    assert "End of early data" in server.text
+
+
+def test_bad_session_files(ours: HttpServer, pki: Path, tmp_path: Path) -> None:
+    drain(ours)
+    ca = str(pki / "ca.pem")
+    sess = tmp_path / "session.bin"
+    sess.write_bytes(b"\x00garbage, not a session\n" * 3)
+    r = get(f"https://localhost:{ours.port}/", "--cacert", ca, "--session", str(sess), "--json", "-")
+    assert r.code == 0 and r.json["resumed"] is False, r.err
+    assert len(r.warnings()) == 1 and "corrupt" in r.warnings()[0] and "full handshake" in r.warnings()[0]
+    assert decode_session_file(sess.read_bytes())[:2] == ("localhost", ours.port)  # replaced by a good one
+    data = bytearray(sess.read_bytes())
+    data[30] ^= 1
+    sess.write_bytes(bytes(data))
+    r = get(f"https://localhost:{ours.port}/", "--cacert", ca, "--session", str(sess), "--json", "-")
+    assert r.code == 0 and r.json["resumed"] is False and len(r.warnings()) == 1, r.err
+    old = Session(0x0304, 0x1301, "localhost", b"s" * 32, b"t" * 40, lifetime=60, received_at=time.time() - 3600)
+    sess.write_bytes(encode_session_file("localhost", ours.port, old.to_bytes()))
+    r = get(f"https://localhost:{ours.port}/", "--cacert", ca, "--session", str(sess), "--json", "-")
+    assert r.code == 0 and r.json["resumed"] is False, r.err
+    assert len(r.warnings()) == 1 and "expired" in r.warnings()[0]
+    with HttpServer(server_config()) as other:  # the file belongs to `ours`: another server's port
+        r = get(f"https://localhost:{other.port}/", "--cacert", ca, "--session", str(sess), "--json", "-")
+        assert r.code == 0 and r.json["resumed"] is False, r.err
+        assert len(r.warnings()) == 1 and f"localhost:{ours.port}, not localhost:{other.port}" in r.warnings()[0]
+        assert decode_session_file(sess.read_bytes())[:2] == ("localhost", other.port)
+    drain(ours)
+
+
+# --------------------------------------------------------------------------- key log
+
+
+def test_keylog(ours: HttpServer, pki: Path, tmp_path: Path) -> None:
+    keylog = tmp_path / "keys.log"
+    url = f"https://127.0.0.1:{ours.port}/"
+    r = get(url, "--cacert", str(pki / "ca.pem"), "--keylog", str(keylog))
+    assert r.code == 0 and r.warnings() == [], r.err
+    lines = keylog.read_text().splitlines()
+    labels = {line.split()[0] for line in lines}
+    assert {"CLIENT_HANDSHAKE_TRAFFIC_SECRET", "SERVER_TRAFFIC_SECRET_0"} <= labels
+    assert all(re.fullmatch(r"[A-Z_0-9]+ [0-9a-f]{64} [0-9a-f]{64,96}", line) for line in lines), lines
+    env_log = tmp_path / "env.log"
+    r = get(url, "--cacert", str(pki / "ca.pem"), "--tls-version", "1.2", env=_env(SSLKEYLOGFILE=str(env_log)))
+    assert r.code == 0, r.err
+    assert len(r.warnings()) == 1 and "SSLKEYLOGFILE" in r.warnings()[0]
+    assert re.fullmatch(r"CLIENT_RANDOM [0-9a-f]{64} [0-9a-f]{96}\n", env_log.read_text())
+    assert stat.S_IMODE(env_log.stat().st_mode) == 0o600
+    drain(ours)
+
+
+def test_verbosity_levels(ours: HttpServer, pki: Path) -> None:
+    url = f"https://127.0.0.1:{ours.port}/"
+    ca = str(pki / "ca.pem")
+    v1, v2, v3 = (get(url, "--cacert", ca, "-" + "v" * n) for n in (1, 2, 3))
+    assert all(r.code == 0 for r in (v1, v2, v3))
+    assert re.search(r"^I \(\d+\) https-request: TLS 1\.3, TLS_", v1.err, re.M), v1.err
+    assert not re.search(r"^D ", v1.err, re.M)
+    assert re.search(r"^D \(\d+\) esp-tls: handshake in progress\.\.\.$", v2.err, re.M), v2.err
+    assert " mbedtls: " not in v2.err
+    assert re.search(r"^[IDV] \(\d+\) mbedtls: \S+\.py:\d+ ", v3.err, re.M), v3.err[:2000]
+    drain(ours)
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("https_request.esp_tls.openssl_engine") is None, reason="no openssl engine yet"
+)
+def test_openssl_engine(ours: HttpServer, pki: Path, tmp_path: Path) -> None:
+    url = f"https://127.0.0.1:{ours.port}/"
+    r = get(
+        url, "--engine", "openssl", "--cacert", str(pki / "ca.pem"), "--json", "-", "--session", str(tmp_path / "s")
+    )
+    assert r.code == 0 and r.out.startswith(b"GET / "), r.err
+    assert r.json["version"] == "TLS 1.3" and r.json["resumed"] is False
+    assert len(r.warnings()) == 1 and "cannot resume a saved session" in r.warnings()[0]
+    assert not (tmp_path / "s").exists()
+    r = get(url, "--engine", "openssl", "--cacert", str(pki / "other.pem"))
+    assert r.code == 6, r.err
+    r = get(url, "--engine", "openssl", "--groups", "x25519")  # the engine refuses what it cannot honour
+    assert r.code == 2 and "ESP_ERR_NOT_SUPPORTED (0x106" in r.err, r.err
+    drain(ours)
