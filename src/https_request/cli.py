@@ -17,7 +17,7 @@ __all__ = ["build_parser", "main"]
 def _run_demo(args: argparse.Namespace) -> int:
     from . import demo
 
-    return demo.main(["-v"] * args.verbose)
+    return demo.main(["-v"] * args.verbose + ["--countdown", str(args.countdown)])
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,15 +27,37 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    demo = sub.add_parser("demo", help="run the example offline, printing the ESP-style log")
-    demo.add_argument("-v", "--verbose", action="count", default=0, help="engine trace: -v, -vv, -vvv")
+    demo = sub.add_parser("demo", help="run the example offline against the embedded servers (ESP-style log)")
+    demo.add_argument("-v", "--verbose", action="count", default=0, help="-v: DEBUG (esp-tls lines), -vv: VERBOSE")
+    demo.add_argument("--countdown", type=int, default=1, help="countdown after each request, seconds (default 1)")
     demo.set_defaults(func=_run_demo)
     _add_bundle(sub)
+    _add_get(sub)
+    _add_serve(sub)
+    _add_example(sub)
     return parser
 
 
 def _add_bundle(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from .bundle_cli import add_parser  # light: the bundle code is imported when a bundle command runs
+
+    add_parser(sub)
+
+
+def _add_get(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from .get_cli import add_parser  # light: the TLS stack is imported when `get` runs
+
+    add_parser(sub)
+
+
+def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from .server.serve_cli import add_parser  # light: the server is imported when `serve` runs
+
+    add_parser(sub)
+
+
+def _add_example(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from .example.cli import add_parser  # light: the example's modules are imported when it runs
 
     add_parser(sub)
 

@@ -35,7 +35,7 @@ from .enums import HandshakeType as HT
 from .errors import LocalProtocolError, Reason, TlsError
 from .events import EarlyDataRejected, SessionTicketReceived
 from .keyschedule import KeySchedule, finished_verify_data, hkdf_expand_label
-from .kx import ClientShare
+from .kx import SUPPORTED_GROUPS, ClientShare
 from .messages import (
     Certificate,
     CertificateEntry,
@@ -371,7 +371,7 @@ class ClientConnection(Tls12Client):
         raw_ks = sh.ext(ET.key_share)
         cookie = sh.ext(ET.cookie)
         group = X.decode_key_share_hrr(raw_ks) if raw_ks is not None else None
-        if group is not None and (group not in cfg.groups or group in hs.shares):
+        if group is not None and (group not in cfg.groups or group not in SUPPORTED_GROUPS or group in hs.shares):
             raise TlsError(Reason.ILLEGAL_PARAMETER, f"HelloRetryRequest asks for group 0x{group:04x}")
         if group is None and cookie is None:
             raise TlsError(Reason.ILLEGAL_PARAMETER, "HelloRetryRequest would not change the ClientHello")

@@ -189,6 +189,8 @@ class Connection:
         self._check_usable()
         if self.state != HsState.HANDSHAKE_OVER or self.negotiated_version != ProtocolVersion.TLS1_3:
             raise LocalProtocolError("KeyUpdate needs an established TLS 1.3 connection")
+        if self._closed:  # nothing may follow our close_notify
+            raise LocalProtocolError("connection closed for writing")
         self._write_key_update(1 if request_peer else 0)
 
     # ------------------------------------------------------ subclass hooks

@@ -1,0 +1,500 @@
+"""HTTP/1.x for ``https-request serve``: reading requests, routing, writing responses.
+
+Requests are parsed with h11 (:class:`RequestReader`); responses are built
+here byte by byte the way Go's net/http writes them (the howsmyssl.com server
+is Go): handler headers sorted by name, then ``Date``, then an automatic
+``Content-Length`` or ``Transfer-Encoding: chunked``; an ``HTTP/1.0`` status
+line for HTTP/1.0 requests.
+
+Routing (:func:`route`), by the request's host (the absolute-form target's
+host, else the Host header, port stripped):
+
+* ``/tls`` on any host: a small JSON of what the TLS server saw;
+* host ``www.howsmyssl.com``: ``/a/check`` (the rating JSON, JSONP with a
+  sanitised ``callback``, the Origin/Referer rule), ``/`` (an HTML report of
+  the same data), ``/healthcheck``, ``/llms.txt`` (2026 schema), else 404;
+  every answer has HSTS, ``Connection: close`` and ``Vary: Accept-Encoding``,
+  and is gzipped when the client asks;
+* any other request (another host, or a target that is no path, such as
+  ``FROM_STDIN``): ``200 OK``, ``Connection: close``, empty body, the local
+  server of ESP-IDF's own test; with ``strict_howsmyssl`` other hosts get the
+  real server's 301 to ``https://www.howsmyssl.com`` instead.
+
+The plain-HTTP listener (:func:`route_plain`) answers ``/healthcheck`` and
+redirects everything else, with keep-alive and without HSTS or gzip.
+"""
+
+from __future__ import annotations
+
+import gzip
+import html
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import formatdate
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import h11
+
+from ..howsmyssl import rating
+from ..tls.catalogue import suite_name
+from ..tls.enums import NamedGroup, ProtocolVersion, name_of
+
+__all__ = [
+    "HOWSMYSSL_HOST",
+    "AppConfig",
+    "HttpError",
+    "Request",
+    "RequestReader",
+    "Response",
+    "TlsInfo",
+    "error_response",
+    "route",
+    "route_plain",
+]
+
+HOWSMYSSL_HOST = "www.howsmyssl.com"
+REDIRECT_BASE = "https://www.howsmyssl.com"
+HSTS = "max-age=631138519; includeSubdomains; preload"
+MAX_HEADER_BYTES = 65536
+MAX_BODY_BYTES = 65536
+DISALLOWED_BODY = (
+    b'{"error": "See tls_version for the sign up link", "tls_version": "Err 0 The website calling '
+    b"howsmyssl.com's API has been making many calls and does not have a subscription. See "
+    b'https://subscriptions.howsmyssl.com/signup for how to get one."}'
+)
+_CALLBACK_JUNK = re.compile(r"[^0-9A-Za-z]")
+_HTML_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&#34;", "'": "&#39;"})
+_VERSION_NAMES: dict[int, str] = {ProtocolVersion.TLS1_2: "TLS 1.2", ProtocolVersion.TLS1_3: "TLS 1.3"}
+
+
+# ------------------------------------------------------------------ configuration and inputs
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    """``now``: a fixed clock for the rating (None: the wall clock)."""
+
+    schema: rating.Schema = "classic"
+    now: datetime | None = None
+    strict_howsmyssl: bool = False
+
+
+@dataclass(frozen=True)
+class TlsInfo:
+    """What the TLS server saw on one connection."""
+
+    client_hello: bytes
+    version: int
+    cipher_suite: int
+    group: int | None
+    server_name: str | None
+    alpn_protocol: str | None
+    resumed: bool
+    early_data: int  # bytes of 0-RTT data accepted
+    peer: str
+    worker: int
+
+    @property
+    def version_name(self) -> str:
+        return _VERSION_NAMES.get(self.version, f"0x{self.version:04x}")
+
+
+@dataclass(frozen=True)
+class Request:
+    """One parsed request; header names lower-case, values as sent (latin-1)."""
+
+    method: str
+    target: str
+    http_version: str
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bytes = b""
+
+    def header(self, name: str) -> str | None:
+        return next((v for k, v in self.headers if k == name), None)
+
+    def header_all(self, name: str) -> list[str]:
+        return [v for k, v in self.headers if k == name]
+
+    @property
+    def http10(self) -> bool:
+        return self.http_version == "1.0"
+
+    @property
+    def keep_alive(self) -> bool:
+        tokens = {t.strip().lower() for v in self.header_all("connection") for t in v.split(",")}
+        return "close" not in tokens if not self.http10 else "keep-alive" in tokens
+
+
+class HttpError(Exception):
+    """A request that cannot be served: answer ``status`` and close."""
+
+    def __init__(self, status: int, detail: str = "") -> None:
+        super().__init__(detail or HTTPStatus(status).phrase)
+        self.status = status
+
+
+class RequestReader:
+    """Bytes in, one :class:`Request` out (h11 does the parsing).
+
+    :meth:`feed` takes received bytes (``b""`` = EOF) and returns the request
+    once it is complete, else None; it raises HttpError (431 for headers over
+    ``max_header_bytes``, 413 for a body over ``max_body_bytes``, 400 for
+    anything malformed) and EOFError when the peer closed before sending
+    anything. :attr:`leftover` is what followed the request (keep-alive).
+    """
+
+    def __init__(self, max_header_bytes: int = MAX_HEADER_BYTES, max_body_bytes: int = MAX_BODY_BYTES) -> None:
+        self._h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=max_header_bytes)
+        self._max_header = max_header_bytes
+        self._max_body = max_body_bytes
+        self._head: h11.Request | None = None
+        self._body = bytearray()
+        self.leftover = b""
+        self.started = False
+
+    def feed(self, data: bytes) -> Request | None:
+        self.started = self.started or bool(data)
+        try:
+            self._h11.receive_data(data)
+            while True:
+                event = self._h11.next_event()
+                if event is h11.NEED_DATA:
+                    return None
+                if isinstance(event, h11.Request):
+                    # h11 limits only a head still incomplete; one that arrived whole is measured here
+                    size = len(event.method) + len(event.target) + sum(len(k) + len(v) + 4 for k, v in event.headers)
+                    if size > self._max_header:
+                        raise HttpError(431)
+                    self._head = event
+                elif isinstance(event, h11.Data):
+                    self._body += event.data
+                    if len(self._body) > self._max_body:
+                        raise HttpError(413)
+                elif isinstance(event, h11.EndOfMessage):
+                    return self._finish()
+                elif isinstance(event, h11.ConnectionClosed):
+                    raise EOFError("closed before a request")
+        except h11.RemoteProtocolError as exc:
+            raise HttpError(exc.error_status_hint, str(exc)) from None
+
+    def _finish(self) -> Request:
+        head = self._head
+        assert head is not None
+        self.leftover = self._h11.trailing_data[0]
+        return Request(
+            head.method.decode("ascii", "replace"),
+            head.target.decode("ascii", "replace"),
+            head.http_version.decode("ascii", "replace"),
+            tuple((k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in head.headers),
+            bytes(self._body),
+        )
+
+
+# ------------------------------------------------------------------ responses
+
+
+@dataclass
+class Response:
+    """A response before framing. ``headers`` are the handler's (Go sorts them);
+    without a Content-Length header the writer adds one, or chunks a gzipped body."""
+
+    status: int
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+    gzipped: bool = False
+    http11: bool = False  # an HTTP/1.1 status line even for an HTTP/1.0 request
+
+    def has(self, name: str) -> bool:
+        return any(k.lower() == name.lower() for k, _ in self.headers)
+
+    def encode(self, request: Request | None, date: str | None = None) -> bytes:
+        """The bytes on the wire for ``request`` (None: a request that could not be parsed)."""
+        http10 = request is not None and request.http10 and not self.http11
+        head_only = request is not None and request.method == "HEAD"
+        lines = [f"HTTP/{'1.0' if http10 else '1.1'} {self.status} {HTTPStatus(self.status).phrase}"]
+        lines += [f"{k}: {v}" for k, v in sorted(self.headers, key=lambda kv: kv[0])]
+        lines.append(f"Date: {date or formatdate(usegmt=True)}")
+        body = self.body
+        if not self.has("Content-Length"):
+            if not self.gzipped:
+                lines.append(f"Content-Length: {len(body)}")
+            elif not http10:
+                lines.append("Transfer-Encoding: chunked")
+                body = (f"{len(body):x}\r\n".encode() + body + b"\r\n" if body else b"") + b"0\r\n\r\n"
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        return head if head_only else head + body
+
+
+def error_response(status: int) -> bytes:
+    """Go's answer to a request it could not parse: plain text, ``Connection: close``, no length."""
+    text = f"{status} {HTTPStatus(status).phrase}"
+    return (f"HTTP/1.1 {text}\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n{text}").encode()
+
+
+def _text(status: int, body: str, *extra: tuple[str, str]) -> Response:
+    return Response(status, [("Content-Type", "text/plain; charset=utf-8"), *extra], body.encode())
+
+
+def _not_found() -> Response:
+    return _text(404, "404 Not Found\n", ("X-Content-Type-Options", "nosniff"))
+
+
+def local_ok() -> Response:
+    """ESP-IDF's local test server: 200, ``Connection: close``, no body."""
+    return Response(200, [("Connection", "close"), ("Content-Length", "0")], http11=True)
+
+
+def _wants_json(request: Request) -> bool:
+    for value in request.header_all("accept"):
+        for part in value.split(","):
+            media, *params = (p.strip() for p in part.split(";"))
+            if media.lower() != "application/json":
+                continue
+            q = next((p.split("=", 1)[1].strip() for p in params if p.lower().startswith("q=")), "1")
+            try:
+                if float(q) > 0:
+                    return True
+            except ValueError:
+                return True
+    return False
+
+
+def redirect(request: Request, path: str, query: str) -> Response:
+    """The real server's 301 to https://www.howsmyssl.com + path (+ query)."""
+    location = REDIRECT_BASE + path + (f"?{query}" if query else "")
+    resp = Response(301, [("Location", location), ("Vary", "Accept")])
+    if _wants_json(request):
+        resp.headers.append(("Content-Type", "application/json"))
+        resp.body = b"{}"
+    elif request.method in ("GET", "HEAD"):
+        resp.headers.append(("Content-Type", "text/html; charset=utf-8"))
+        resp.body = f'<a href="{location.translate(_HTML_ESCAPES)}">Moved Permanently</a>.\n\n'.encode()
+    return resp
+
+
+# ------------------------------------------------------------------ request helpers
+
+
+def _split_target(request: Request) -> tuple[str | None, str, str]:
+    """(host or None, path, query); path "" when the target is no path (``FROM_STDIN``)."""
+    target = request.target
+    try:
+        if target.startswith(("http://", "https://")):
+            parts = urlsplit(target)
+            return parts.hostname, parts.path or "/", parts.query
+        host_header = request.header("host")
+        host = urlsplit("//" + host_header).hostname if host_header else None
+    except ValueError:  # e.g. an unclosed "[" of an IPv6 literal: no usable host
+        return None, "", ""
+    if not target.startswith("/"):
+        return host, "", ""
+    path, _, query = target.partition("?")
+    return host, path, query
+
+
+def form_value(request: Request, query: str, name: str) -> str:
+    """Go's ``r.FormValue``: a urlencoded POST/PUT/PATCH body first, then the query string."""
+    sources = []
+    ctype = (request.header("content-type") or "").split(";")[0].strip().lower()
+    if request.method in ("POST", "PUT", "PATCH") and ctype == "application/x-www-form-urlencoded":
+        sources.append(request.body.decode("latin-1"))
+    sources.append(query)
+    for source in sources:
+        for key, value in parse_qsl(source, keep_blank_values=True):
+            if key == name:
+                return value
+    return ""
+
+
+def _origin_host(value: str) -> str:
+    """The host named by an Origin or Referer value ("" when it names none)."""
+    text = value.strip().lower()
+    if text == "localhost":
+        return "localhost"
+    try:
+        return urlsplit(text).hostname or ""
+    except ValueError:
+        return ""
+
+
+def origin_allowed(request: Request) -> bool:
+    """The Origin/Referer rule with no allow or block lists: a value that names no host is refused."""
+    value = request.header("origin") or request.header("referer")
+    return not value or bool(_origin_host(value))
+
+
+# ------------------------------------------------------------------ howsmyssl
+
+
+def rate(tls: TlsInfo, config: AppConfig) -> dict[str, Any]:
+    now = config.now if config.now is not None else datetime.now(UTC)
+    return rating.check(tls.client_hello, negotiated_version=tls.version, schema=config.schema, now=now)
+
+
+def _check(request: Request, query: str, tls: TlsInfo, config: AppConfig) -> Response:
+    callback = _CALLBACK_JUNK.sub("", form_value(request, query, "callback"))
+    if origin_allowed(request):
+        status, body = 200, rating.to_json(rate(tls, config))
+    else:
+        status, body = 400, DISALLOWED_BODY
+    ctype = "application/json"
+    if callback:
+        status, ctype, body = 200, "application/javascript", callback.encode() + b"(" + body + b");"
+    return _api(status, ctype, body)
+
+
+def _api(status: int, ctype: str, body: bytes) -> Response:
+    headers = [("Access-Control-Allow-Origin", "*"), ("Content-Length", str(len(body))), ("Content-Type", ctype)]
+    return Response(status, headers, body)
+
+
+_LLMS_TXT = """# How's My SSL?
+
+> A TLS client checker: GET https://www.howsmyssl.com/a/check returns a JSON rating of the
+> connecting client's TLS (cipher suites, version, known weaknesses).
+
+Clients that only need the TLS version: https://www.tlsversion.com/v1/version.json
+
+- API: https://www.howsmyssl.com/a/check
+- API docs: https://www.howsmyssl.com/s/api.html
+"""
+
+
+def _howsmyssl(request: Request, path: str, query: str, tls: TlsInfo, config: AppConfig) -> Response:
+    try:
+        if path == "/a/check":
+            return _check(request, query, tls, config)
+        if path == "/":
+            body = render_report(rate(tls, config)).encode()
+            return _api(200, "text/html;charset=utf-8", body)
+    except ValueError:
+        return Response(500, [("Access-Control-Allow-Origin", "*"), ("Content-Type", "text/plain")],
+                        b"500 Internal Server Error")  # fmt: skip
+    if path == "/healthcheck":
+        return _text(200, "ok")
+    if path == "/llms.txt" and config.schema == "2026":
+        return _text(200, _LLMS_TXT)
+    return _not_found()
+
+
+def _https_finish(resp: Response, request: Request, path: str) -> Response:
+    """What every howsmyssl HTTPS answer gets: HSTS, Connection: close, the gzip wrapper."""
+    resp.headers += [("Strict-Transport-Security", HSTS), ("Connection", "close")]
+    resp.headers.insert(0, ("Vary", "Accept-Encoding"))
+    accept = request.header_all("accept-encoding")
+    wants = any("gzip" in v.lower() for v in accept) or any(v.strip() == "*" for v in accept)
+    if wants and "/img/" not in path and request.method != "HEAD" and resp.body:
+        resp.body = gzip.compress(resp.body, mtime=0)
+        resp.headers = [(k, v) for k, v in resp.headers if k.lower() != "content-length"]
+        resp.headers.append(("Content-Encoding", "gzip"))
+        resp.gzipped = True
+    return resp
+
+
+def tls_report(tls: TlsInfo) -> Response:
+    """``/tls``: what the server saw, as compact JSON."""
+    report = {
+        "protocol": tls.version_name,
+        "cipher_suite": suite_name(tls.cipher_suite),
+        "group": name_of(NamedGroup, tls.group) if tls.group is not None else None,
+        "sni": tls.server_name,
+        "alpn": tls.alpn_protocol,
+        "resumed": tls.resumed,
+        "early_data": tls.early_data > 0,
+        "early_data_bytes": tls.early_data,
+        "client_hello_bytes": len(tls.client_hello),
+        "peer": tls.peer,
+        "worker": tls.worker,
+    }
+    body = json.dumps(report, separators=(",", ":")).encode()
+    headers = [("Connection", "close"), ("Content-Length", str(len(body))), ("Content-Type", "application/json")]
+    return Response(200, headers, body)
+
+
+def route(request: Request, tls: TlsInfo, config: AppConfig) -> Response:
+    """The HTTPS listener's answer to ``request``."""
+    host, path, query = _split_target(request)
+    if path == "/tls":
+        return tls_report(tls)
+    if path and host == HOWSMYSSL_HOST:
+        return _https_finish(_howsmyssl(request, path, query, tls, config), request, path)
+    if path and config.strict_howsmyssl:
+        resp = _text(200, "ok") if path == "/healthcheck" else redirect(request, path, query)
+        return _https_finish(resp, request, path)
+    return local_ok()
+
+
+def route_plain(request: Request) -> Response:
+    """The plain-HTTP listener: ``/healthcheck``, else the 301 to HTTPS."""
+    _, path, query = _split_target(request)
+    if path == "/healthcheck":
+        return _text(200, "ok")
+    return redirect(request, path or "/", query)
+
+
+# ------------------------------------------------------------------ the HTML report
+
+_RATING_CLASS = {rating.PROBABLY_OKAY: "okay", rating.IMPROVABLE: "improvable", rating.BAD: "bad"}
+
+
+def _yes_no(value: object, good: bool) -> str:
+    ok = bool(value) == good
+    return f'<span class="{"okay" if ok else "bad"}">{"Yes" if value else "No"}</span>'
+
+
+def render_report(result: Mapping[str, Any]) -> str:
+    """An HTML page with the same data as ``/a/check``."""
+    e = html.escape
+    verdict = str(result.get("rating", ""))
+    insecure: Mapping[str, list[str]] = result.get("insecure_cipher_suites", {})
+    rows = [
+        ("Version", e(str(result.get("tls_version", "")))),
+        ("Ephemeral Key Support", _yes_no(result.get("ephemeral_keys_supported"), True)),
+        ("Session Ticket Support", _yes_no(result.get("session_ticket_supported"), True)),
+        ("TLS Compression", _yes_no(result.get("tls_compression_supported"), False)),
+        ("Unknown Cipher Suites", _yes_no(result.get("unknown_cipher_suite_supported"), False)),
+        ("BEAST Vulnerability", _yes_no(result.get("beast_vuln"), False)),
+    ]
+    if "post_quantum_key_agreement" in result:
+        rows.append(("Post-Quantum Key Agreement", _yes_no(result["post_quantum_key_agreement"], True)))
+    table = "\n".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
+
+    def listing(title: str, items: list[str]) -> str:
+        lis = "".join(f"<li>{e(i)}</li>" for i in items) or "<li>(none)</li>"
+        return f"<h2>{e(title)}</h2>\n<ul>{lis}</ul>"
+
+    sections = [
+        listing("Insecure Cipher Suites", [f"{k}: {'; '.join(v)}" for k, v in sorted(insecure.items())]),
+        listing("Given Cipher Suites", list(result.get("given_cipher_suites", []))),
+    ]
+    for key, title in (("given_named_groups", "Named Groups"), ("given_signature_algorithms", "Signature Algorithms")):
+        if key in result:
+            sections.append(listing(title, list(result[key])))
+    body = "\n".join(sections)
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>How's My SSL?</title>
+<style>
+body {{ font-family: sans-serif; max-width: 50em; margin: 2em auto; }}
+th {{ text-align: left; padding-right: 2em; }}
+.okay {{ color: #176b17; }} .improvable {{ color: #a66a00; }} .bad {{ color: #b00; }}
+</style>
+</head>
+<body>
+<h1>How's My SSL?</h1>
+<p>Your SSL client is <strong class="{_RATING_CLASS.get(verdict, "bad")}">{e(verdict)}</strong>.</p>
+<table>
+{table}
+</table>
+{body}
+<p>Machine-readable: <a href="/a/check">/a/check</a></p>
+</body>
+</html>
+"""

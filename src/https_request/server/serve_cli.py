@@ -1,0 +1,424 @@
+"""``https-request serve``: the howsmyssl.com-compatible HTTPS server (and ESP-IDF's local test server).
+
+On start it prints, one per line on stdout: ``ca-file: PATH`` (only when it
+uses its own CA), then ``listening: https://HOST:PORT/`` (the real port), then
+``listening: http://HOST:PORT/`` with ``--http-port``. Each connection is
+logged as one line on stderr. SIGINT and SIGTERM stop it cleanly (exit 0).
+
+``--workers N`` runs N processes, each with its own SO_REUSEPORT socket on
+the one port (the kernel spreads connections over them). They share the
+session-ticket keys through a key file (``--ticket-keys FILE``, else
+``ticket-keys`` in the state folder) and the 0-RTT anti-replay record through
+``FILE.replay`` (SQLite), so each resumes the others' tickets and a ticket
+carries early data once in all. The parent only supervises: it forwards the
+stop signal and exits when the workers have (non-zero if one failed).
+
+Usage and configuration errors exit with 2. This module stays light: the
+TLS stack is imported when the command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the rest is imported when the command runs: `https-request --version` stays fast
+    import socket
+    from collections.abc import Callable
+    from datetime import datetime
+    from types import FrameType
+
+    from .tls_server import ServerSettings
+
+__all__ = ["add_parser", "parse_groups", "parse_now", "run"]
+
+_PROG = "https-request serve"
+DEFAULT_PORT = 8070
+EARLY_DATA_DEFAULT = 16384
+
+# howsmyssl.com's TLS <= 1.2 suite order (reference 8.3), without what the engine does not do as a
+# server (RC4, 3DES, static RSA), after the TLS 1.3 suites.
+DEFAULT_SUITES: tuple[int, ...] = (
+    0x1301, 0x1302, 0x1303,
+    0xCCA9, 0xCCA8, 0xC02F, 0xC02B, 0xC030, 0xC02C,
+    0xC013, 0xC009, 0xC023, 0xC014, 0xC027, 0xC00A,
+)  # fmt: skip
+DEFAULT_GROUPS: tuple[int, ...] = (0x11EC, 0x001D, 0x0017, 0x0018, 0x0019)
+_GROUP_ALIASES = {
+    "x25519mlkem768": 0x11EC,
+    "x25519": 0x001D,
+    "secp256r1": 0x0017, "p-256": 0x0017, "p256": 0x0017, "prime256v1": 0x0017,
+    "secp384r1": 0x0018, "p-384": 0x0018, "p384": 0x0018,
+    "secp521r1": 0x0019, "p-521": 0x0019, "p521": 0x0019,
+}  # fmt: skip
+
+
+class _Stop(Exception):
+    """Raised by the start-up signal handler: stop before the loop runs."""
+
+
+class UsageError(Exception):
+    """A bad option value (exit 2)."""
+
+
+def _error(message: str) -> int:
+    sys.stderr.write(f"{_PROG}: error: {message}\n")
+    return 2
+
+
+# ------------------------------------------------------------------ option values
+
+
+def parse_now(text: str) -> datetime:
+    """``--now``: an ISO 8601 instant (naive means UTC)."""
+    from datetime import UTC, datetime
+
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"--now: not an ISO 8601 date/time: {text!r}") from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def parse_groups(text: str) -> tuple[int, ...]:
+    """``--groups``: comma-separated names (x25519, secp256r1, P-256, X25519MLKEM768...) or hex ids."""
+    out: list[int] = []
+    for raw in text.split(","):
+        token = raw.strip().lower()
+        if not token:
+            raise UsageError(f"--groups {text!r}: empty entry")
+        if token.startswith("0x"):
+            try:
+                group = int(token, 16)
+            except ValueError:
+                raise UsageError(f"--groups: bad hex id {raw.strip()!r}") from None
+        elif token in _GROUP_ALIASES:
+            group = _GROUP_ALIASES[token]
+        else:
+            raise UsageError(f"--groups: unknown group {raw.strip()!r}; known: {', '.join(sorted(_GROUP_ALIASES))}")
+        if group not in _GROUP_ALIASES.values():
+            raise UsageError(f"--groups: group 0x{group:04x} is not supported by the engine")
+        if group in out:
+            raise UsageError(f"--groups: {raw.strip()!r} is listed twice")
+        out.append(group)
+    return tuple(out)
+
+
+def _parse_ciphers(text: str, versions: tuple[int, ...]) -> tuple[int, ...]:
+    from ..tls.catalogue import is_implemented, parse_cipher_list, suite_name
+    from ..tls.suites import SUITES
+
+    try:
+        suites = parse_cipher_list(text)
+    except ValueError as exc:
+        raise UsageError(f"--ciphers: {exc}") from None
+    for s in suites:
+        params = SUITES.get(s)
+        if not is_implemented(s) or params is None or params.kx == "RSA":
+            raise UsageError(f"--ciphers: the server cannot negotiate {suite_name(s)}")
+    if 0x0304 in versions and 0x0303 not in versions and not any(SUITES[s].tls13 for s in suites):
+        raise UsageError("--ciphers: no TLS 1.3 suite for --tls-version 1.3")
+    if 0x0303 in versions and 0x0304 not in versions and all(SUITES[s].tls13 for s in suites):
+        raise UsageError("--ciphers: no TLS 1.2 suite for --tls-version 1.2")
+    return suites
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive: {text}")
+    return value
+
+
+def _int_in(low: int, high: int) -> Callable[[str], int]:
+    def check(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be {low}..{high}: {value}")
+        return value
+
+    return check
+
+
+# ------------------------------------------------------------------ parser
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "serve",
+        help="run the howsmyssl.com-compatible HTTPS server (and ESP-IDF's local test server)",
+        description=(
+            "HTTPS on our own TLS engine. Host www.howsmyssl.com gets howsmyssl's answers (/a/check from the raw "
+            "ClientHello, / as HTML); /tls on any host shows what the server saw; every other request gets "
+            "'200 OK', 'Connection: close' and no body, as the local server of ESP-IDF's test. Prints "
+            "'ca-file: PATH' (own CA only) and 'listening: https://HOST:PORT/'; logs one line per connection "
+            "on stderr."
+        ),
+    )
+    a = parser.add_argument
+    a("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    a("--port", type=_int_in(0, 65535), default=DEFAULT_PORT, help="TCP port (default 8070; 0 = any free port)")
+    a("--cert", metavar="FILE", help="PEM certificate chain, leaf first (with --key)")
+    a("--key", metavar="FILE", help="PEM private key of --cert (unencrypted)")
+    a("--name", metavar="NAME", action="append", default=[],
+      help="extra DNS name or IP for the local certificate (repeatable)")  # fmt: skip
+    a("--key-type", choices=("rsa", "ecdsa"), default="rsa", help="local server key: RSA-2048 or P-256 (default rsa)")
+    a("--tls-version", choices=("1.2", "1.3"), help="only this version (default: both)")
+    a("--ciphers", metavar="LIST", help="comma-separated cipher suites, IANA/OpenSSL names or hex ids")
+    a("--groups", metavar="LIST", help="comma-separated key-exchange groups (x25519, secp256r1, X25519MLKEM768...)")
+    a("--no-tickets", action="store_true", help="issue no session tickets")
+    a("--ticket-lifetime", type=_int_in(1, 604800), default=86400, metavar="S",
+      help="ticket lifetime and key rotation period in seconds (default 86400)")  # fmt: skip
+    a("--early-data", type=_int_in(1, 1 << 30), nargs="?", const=EARLY_DATA_DEFAULT, default=0, metavar="BYTES",
+      help=f"accept 0-RTT data (limit BYTES, default {EARLY_DATA_DEFAULT})")  # fmt: skip
+    a("--handshake-timeout", type=_positive_float, default=10.0, metavar="S", help="default 10 seconds")
+    a("--max-connections", type=_int_in(1, 1 << 20), default=1024, metavar="N", help="default 1024")
+    a("--schema", choices=("classic", "2026"), default="classic", help="/a/check schema (default classic)")
+    a("--now", metavar="ISO8601", help="fixed clock for the rating (e.g. 2026-07-01T00:00:00Z)")
+    a("--strict-howsmyssl", action="store_true", help="other hosts get the real server's 301, not 200")
+    a("--http-port", type=_int_in(0, 65535), metavar="PORT", help="also listen for plain HTTP (redirects)")
+    a("--workers", type=_int_in(1, 256), default=1, metavar="N", help="processes sharing the port (SO_REUSEPORT)")
+    a("--ticket-keys", metavar="FILE", help="ticket key file shared between processes (created 0600)")
+    a("--keylog", metavar="FILE", help="append NSS key log lines to FILE")
+    parser.set_defaults(func=run)
+    return parser
+
+
+# ------------------------------------------------------------------ set-up
+
+
+def _keylog_sink(path: str) -> Callable[[str], None]:
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    f = os.fdopen(fd, "a", buffering=1, encoding="ascii")
+
+    def write(line: str) -> None:
+        f.write(line + "\n")
+
+    return write
+
+
+def _settings(args: argparse.Namespace) -> tuple[ServerSettings, str | None]:
+    """The worker settings and the CA file to announce (None with --cert)."""
+    from datetime import UTC, datetime
+
+    from ..tls.config import ServerConfig
+    from ..tls.session import MemoryAntiReplay, TicketKeys
+    from .app import AppConfig
+    from .identity import IdentityError, local_identity, state_dir
+    from .identity import load_files as load_identity
+    from .keys import KeyFileError, SharedTicketKeys
+    from .replay import SharedAntiReplay
+    from .tls_server import ServerSettings
+
+    versions = {"1.2": (0x0303,), "1.3": (0x0304,), None: (0x0304, 0x0303)}[args.tls_version]
+    suites = _parse_ciphers(args.ciphers, versions) if args.ciphers else DEFAULT_SUITES
+    groups = parse_groups(args.groups) if args.groups else DEFAULT_GROUPS
+    now = parse_now(args.now) if args.now else None
+    try:
+        if args.cert:
+            identity = load_identity(args.cert, args.key)
+        else:
+            identity = local_identity(args.name, args.key_type)
+    except (IdentityError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+
+    ticket_keys: TicketKeys | None = None
+    anti_replay: SharedAntiReplay | MemoryAntiReplay = MemoryAntiReplay()
+    if not args.no_tickets:
+        key_file = args.ticket_keys
+        if key_file is None and args.workers > 1:
+            folder = state_dir()
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            key_file = str(folder / "ticket-keys")
+        if key_file is None:
+            ticket_keys = TicketKeys(os.urandom, args.ticket_lifetime, datetime.now(UTC).timestamp())
+        else:
+            try:
+                ticket_keys = SharedTicketKeys(key_file, args.ticket_lifetime)
+            except KeyFileError as exc:
+                raise UsageError(str(exc)) from None
+            anti_replay = SharedAntiReplay(f"{key_file}.replay")
+    try:
+        keylog = _keylog_sink(args.keylog) if args.keylog else None
+        tls = ServerConfig(
+            certificates=(identity.certified_key,), versions=versions, cipher_suites=suites, groups=groups,
+            ticket_keys=ticket_keys, num_tickets=0 if args.no_tickets else 2, ticket_lifetime=args.ticket_lifetime,
+            max_early_data=args.early_data, anti_replay=anti_replay, keylog=keylog,
+        )  # fmt: skip
+    except (OSError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    app = AppConfig(schema=args.schema, now=now, strict_howsmyssl=args.strict_howsmyssl)
+    settings = ServerSettings(tls, app, handshake_timeout=args.handshake_timeout, max_connections=args.max_connections)
+    return settings, str(identity.ca_file) if identity.ca_file is not None else None
+
+
+def _listeners(host: str, port: int, count: int, backlog: int) -> list[socket.socket]:
+    """``count`` listening sockets on one port (SO_REUSEPORT when more than one)."""
+    import socket
+
+    try:
+        family, kind, proto, _, addr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                          flags=socket.AI_PASSIVE)[0]  # fmt: skip
+    except socket.gaierror as exc:
+        raise UsageError(f"cannot resolve {host!r}: {exc}") from None
+    socks: list[socket.socket] = []
+    try:
+        for _ in range(count):
+            sock = socket.socket(family, kind, proto)
+            socks.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if count > 1:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            sock.bind(addr)
+            addr = (addr[0], sock.getsockname()[1], *addr[2:])  # the others join the port the first got
+            sock.listen(backlog)
+    except OSError as exc:
+        for sock in socks:
+            sock.close()
+        raise UsageError(f"cannot listen on {host} port {port}: {exc.strerror or exc}") from None
+    return socks
+
+
+def _url(scheme: str, sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{shown}:{port}/"
+
+
+def _raise_fd_limit(wanted: int) -> None:
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        except (ValueError, OSError):
+            pass
+
+
+# ------------------------------------------------------------------ running
+
+
+def _worker(settings: ServerSettings, https: socket.socket, http: socket.socket | None) -> int:
+    import asyncio
+    import signal
+
+    from .tls_server import Server
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        server = Server(settings)
+        await server.start(https, http)
+        await stop.wait()
+        await server.close()
+
+    asyncio.run(main())
+    return 0
+
+
+def _on_startup_signal(signum: int, frame: FrameType | None) -> None:
+    raise _Stop
+
+
+def _supervise(settings: ServerSettings, https: list[socket.socket], http: list[socket.socket] | None) -> int:
+    import signal
+    import traceback
+    from dataclasses import replace
+
+    parent = os.getpid()
+    alive: set[int] = set()
+    stopping = False
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        nonlocal stopping
+        if os.getpid() != parent:  # a child between fork and its own handlers
+            raise _Stop
+        stopping = True
+        for pid in list(alive):
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for index in range(len(https)):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                signal.signal(signal.SIGTERM, _on_startup_signal)
+                signal.signal(signal.SIGINT, _on_startup_signal)
+                for sock in https + (http or []):
+                    if sock is not https[index] and (http is None or sock is not http[index]):
+                        sock.close()
+                code = _worker(replace(settings, worker=index), https[index], http[index] if http else None)
+            except _Stop:
+                code = 0
+            except BaseException:
+                traceback.print_exc()
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(code)
+        alive.add(pid)
+    for sock in https + (http or []):
+        sock.close()
+    status = 0
+    while alive:
+        try:
+            pid, wait_status = os.wait()
+        except ChildProcessError:
+            break
+        alive.discard(pid)
+        code = os.waitstatus_to_exitcode(wait_status)
+        if code != 0 or not stopping:
+            sys.stderr.write(f"{_PROG}: worker process {pid} exited with {code}; stopping\n")
+            status = 1
+            stop(signal.SIGTERM, None)
+    return status
+
+
+def run(args: argparse.Namespace) -> int:
+    """The ``serve`` command."""
+    if (args.cert is None) != (args.key is None):
+        return _error("--cert and --key go together")
+    import signal
+
+    previous = {sig: signal.signal(sig, _on_startup_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        settings, ca_file = _settings(args)
+        _raise_fd_limit(args.max_connections + 256)
+        backlog = min(max(args.max_connections, 128), 4096)
+        https = _listeners(args.host, args.port, args.workers, backlog)
+        http = _listeners(args.host, args.http_port, args.workers, backlog) if args.http_port is not None else None
+        if ca_file is not None:
+            print(f"ca-file: {ca_file}")
+        print(f"listening: {_url('https', https[0])}")
+        if http is not None:
+            print(f"listening: {_url('http', http[0])}")
+        sys.stdout.flush()
+        if args.workers == 1:
+            return _worker(settings, https[0], http[0] if http else None)
+        return _supervise(settings, https, http)
+    except UsageError as exc:
+        return _error(str(exc))
+    except (_Stop, KeyboardInterrupt):
+        return 0
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

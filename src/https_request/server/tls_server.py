@@ -1,0 +1,322 @@
+"""The asyncio accept loops of ``https-request serve``, on our own TLS engine.
+
+One :class:`Server` per worker process serves an HTTPS listening socket
+(and optionally a plain-HTTP one). Each HTTPS connection:
+
+1. waits for its first bytes, then runs the handshake, both within
+   ``handshake_timeout`` (a stalled or silent client is dropped when it ends;
+   no engine state exists before the first bytes, so idle connections are
+   cheap). Bytes that look like plain HTTP get Go's "Client sent an HTTP
+   request to an HTTPS server" 400; any other garbage gets the engine's alert;
+2. reads one HTTP request (0-RTT data included) within ``read_timeout``;
+3. writes the whole response and close_notify in one go (as few TLS records
+   as fit: one per 16 KiB), half-closes TCP and drains what the client still
+   sends for a moment, so that closing never resets the connection under an
+   unread response;
+4. logs one line: worker, peer, SNI, version, suite, group, resumed, early
+   data, then the request, status and time (or the error).
+
+At most ``max_connections`` connections (both listeners) are open at once;
+more are closed as soon as they are accepted. Nothing a peer sends can stop
+the loop: every failure ends its own connection only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from ..io.aio import TlsStream
+from ..io.pump import TlsConnectionError
+from ..tls.catalogue import suite_name
+from ..tls.config import ServerConfig
+from ..tls.enums import ExtensionType, NamedGroup, name_of
+from ..tls.errors import TlsError
+from ..tls.server13 import ServerConnection
+from .app import AppConfig, HttpError, Request, RequestReader, TlsInfo, error_response, route, route_plain
+
+__all__ = ["Server", "ServerSettings", "stderr_log"]
+
+_RECV = 65536
+_LINGER = 2.0  # seconds to drain the client's last bytes after our response
+_LINGER_BYTES = 1 << 18
+_WRITE_TIMEOUT = 15.0
+_HTTP_ON_TLS = (b"GET /", b"HEAD ", b"POST ", b"PUT /", b"OPTIO", b"DELET", b"PATCH", b"CONNE")
+_HTTP_ON_TLS_ANSWER = b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n"
+
+
+def stderr_log(line: str) -> None:
+    """The default log sink: one line on stderr, timestamped (lost if stderr is gone)."""
+    try:
+        sys.stderr.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {line}\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """Everything one worker needs."""
+
+    tls: ServerConfig
+    app: AppConfig = field(default_factory=AppConfig)
+    worker: int = 0
+    handshake_timeout: float = 10.0
+    read_timeout: float = 20.0
+    idle_timeout: float = 120.0  # plain-HTTP keep-alive
+    max_connections: int = 1024
+    log: Callable[[str], None] = stderr_log
+
+
+@dataclass
+class _Record:
+    """What one connection's log line says."""
+
+    kind: str
+    peer: str
+    start: float = field(default_factory=time.monotonic)
+    sni: str | None = None
+    version: str = "-"
+    suite: str = "-"
+    group: str = "-"
+    resumed: bool = False
+    early: str = "no"
+    requests: list[str] = field(default_factory=list)
+    status: list[int] = field(default_factory=list)
+    error: str = ""
+    abort: bool = False  # reset rather than close (timeouts, refusals)
+
+    def line(self, worker: int) -> str:
+        ms = (time.monotonic() - self.start) * 1000
+        parts = [f"worker={worker}", f"peer={self.peer}"]
+        if self.kind == "https":
+            parts += [
+                f"sni={_printable(self.sni or '-')}",
+                f"version={self.version}",
+                f"suite={self.suite}",
+                f"group={self.group}",
+                f"resumed={'yes' if self.resumed else 'no'}",
+                f"early_data={self.early}",
+            ]
+        else:
+            parts.append("proto=http")
+        for req, status in zip(self.requests, self.status, strict=False):
+            parts += [f'request="{req}"', f"status={status}"]
+        if self.error:
+            parts.append(f'error="{self.error}"')
+        parts.append(f"ms={ms:.1f}")
+        return " ".join(parts)
+
+
+def _peer(writer: asyncio.StreamWriter) -> str:
+    addr = writer.get_extra_info("peername")
+    if not isinstance(addr, tuple) or len(addr) < 2:
+        return str(addr)
+    host, port = addr[0], addr[1]
+    return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
+
+
+def _printable(text: str, limit: int = 200) -> str:
+    return "".join(c if " " <= c < "\x7f" and c != '"' else "?" for c in text[:limit])
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, TlsError):
+        return f"tls: {exc}"
+    if isinstance(exc, TimeoutError):
+        return "timeout"
+    if isinstance(exc, TlsConnectionError | OSError):
+        return f"connection: {exc}"
+    return f"internal: {type(exc).__name__}: {exc}"
+
+
+class Server:
+    """One worker's listeners; see the module docstring."""
+
+    def __init__(self, settings: ServerSettings) -> None:
+        self.settings = settings
+        self.active = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._servers: list[asyncio.Server] = []
+
+    async def start(self, https_sock: socket.socket, http_sock: socket.socket | None = None) -> None:
+        """Serve the (bound, listening) sockets."""
+        self._servers.append(await asyncio.start_server(self._on_tls, sock=https_sock, limit=_RECV))
+        if http_sock is not None:
+            self._servers.append(await asyncio.start_server(self._on_plain, sock=http_sock, limit=_RECV))
+
+    async def close(self, grace: float = 2.0) -> None:
+        """Stop accepting, give open connections ``grace`` seconds, then cancel them."""
+        for srv in self._servers:
+            srv.close()
+        if self._tasks:
+            _, pending = await asyncio.wait(set(self._tasks), timeout=grace)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=1.0)
+
+    # ---------------------------------------------------------------- plumbing
+
+    async def _guarded(
+        self, kind: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+        body: Callable[[asyncio.StreamReader, asyncio.StreamWriter, _Record], Awaitable[None]],
+    ) -> None:  # fmt: skip
+        rec = _Record(kind, _peer(writer))
+        task = asyncio.current_task()
+        if self.active >= self.settings.max_connections:
+            writer.transport.abort()
+            rec.error = "refused: too many connections"
+            self.settings.log(rec.line(self.settings.worker))
+            return
+        self.active += 1
+        if task is not None:
+            self._tasks.add(task)
+        try:
+            await body(reader, writer, rec)
+        except asyncio.CancelledError:
+            rec.error = rec.error or "cancelled (shutdown)"
+            raise
+        except Exception as exc:  # a connection's failure must never reach the loop
+            rec.error = rec.error or _describe(exc)
+            rec.abort = True
+        finally:
+            self.active -= 1
+            if task is not None:
+                self._tasks.discard(task)
+            if rec.abort:
+                writer.transport.abort()
+            else:
+                writer.close()
+            self.settings.log(rec.line(self.settings.worker))
+
+    async def _on_tls(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await self._guarded("https", reader, writer, self._serve_tls)
+
+    async def _on_plain(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await self._guarded("http", reader, writer, self._serve_plain)
+
+    async def _linger(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Half-close and read until the client closes (bounded), so closing sends no RST."""
+        try:
+            if writer.can_write_eof():
+                writer.write_eof()
+            drained = 0
+            async with asyncio.timeout(_LINGER):
+                while drained < _LINGER_BYTES:
+                    chunk = await reader.read(_RECV)
+                    if not chunk:
+                        return
+                    drained += len(chunk)
+        except (TimeoutError, OSError):
+            pass
+
+    # ---------------------------------------------------------------- HTTPS
+
+    async def _serve_tls(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, rec: _Record) -> None:
+        cfg = self.settings
+        try:
+            async with asyncio.timeout(cfg.handshake_timeout):
+                first = await reader.read(_RECV)
+                if not first:
+                    rec.error = "closed before the handshake"
+                    return
+                if first[:5] in _HTTP_ON_TLS:
+                    rec.error = "plain HTTP on the TLS port"
+                    writer.write(_HTTP_ON_TLS_ANSWER)
+                    await self._linger(reader, writer)
+                    return
+                conn = ServerConnection(cfg.tls)
+                stream = TlsStream(reader, writer, conn)
+                try:
+                    stream.pump.feed(first)
+                except TlsError:
+                    writer.write(conn.data_to_send())
+                    raise
+                hs = await stream.handshake()
+        except TimeoutError:
+            rec.error, rec.abort = "handshake timeout", True
+            return
+        except TlsError as exc:
+            rec.error = _describe(exc)
+            await self._linger(reader, writer)  # the alert was queued: let it reach the client
+            return
+        rec.sni, rec.resumed = hs.server_name, hs.resumed
+        info = TlsInfo(
+            conn.client_hello_raw, hs.version, hs.cipher_suite, hs.group, hs.server_name, hs.alpn_protocol,
+            hs.resumed, len(stream.pump.early_data), rec.peer, cfg.worker,
+        )  # fmt: skip
+        rec.version = info.version_name.replace(" ", "")
+        rec.suite = suite_name(hs.cipher_suite)
+        rec.group = name_of(NamedGroup, hs.group) if hs.group is not None else "-"
+        hello = conn.client_hello
+        if hs.early_data_accepted:
+            rec.early = f"accepted:{info.early_data}"
+        elif hello is not None and hello.ext(ExtensionType.early_data) is not None:
+            rec.early = "rejected"
+
+        request: Request | None = None
+        http = RequestReader()
+        try:
+            async with asyncio.timeout(cfg.read_timeout):
+                while request is None:
+                    request = http.feed(await stream.read())
+            response = route(request, info, cfg.app)
+            rec.requests.append(_printable(f"{request.method} {request.target}"))
+            rec.status.append(response.status)
+            out = response.encode(request)
+        except EOFError:
+            rec.error = "closed before a request"
+            return
+        except TimeoutError:
+            rec.error, rec.abort = "timeout waiting for the request", True
+            return
+        except HttpError as exc:
+            rec.requests.append("-")
+            rec.status.append(exc.status)
+            out = error_response(exc.status)
+        conn.send_application_data(out)
+        conn.close()
+        writer.write(conn.data_to_send())
+        async with asyncio.timeout(_WRITE_TIMEOUT):
+            await writer.drain()
+        await self._linger(reader, writer)
+
+    # ---------------------------------------------------------------- plain HTTP
+
+    async def _serve_plain(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, rec: _Record) -> None:
+        cfg = self.settings
+        leftover = b""
+        while True:
+            http = RequestReader()
+            try:
+                request = http.feed(leftover) if leftover else None
+                async with asyncio.timeout(cfg.read_timeout if leftover else cfg.idle_timeout) as deadline:
+                    while request is None:
+                        data = await reader.read(_RECV)
+                        if data and not http.started:  # a request began: the idle wait is over
+                            deadline.reschedule(asyncio.get_running_loop().time() + cfg.read_timeout)
+                        request = http.feed(data)
+            except (EOFError, TimeoutError):
+                return
+            except HttpError as exc:
+                rec.requests.append("-")
+                rec.status.append(exc.status)
+                writer.write(error_response(exc.status))
+                await writer.drain()
+                await self._linger(reader, writer)
+                return
+            response = route_plain(request)
+            rec.requests.append(_printable(f"{request.method} {request.target}"))
+            rec.status.append(response.status)
+            writer.write(response.encode(request))
+            async with asyncio.timeout(_WRITE_TIMEOUT):
+                await writer.drain()
+            if not request.keep_alive:
+                await self._linger(reader, writer)
+                return
+            leftover = http.leftover

@@ -1,0 +1,752 @@
+"""``https-request serve`` end to end: the server runs as a subprocess (``--port 0``) and is
+driven by curl, ``openssl s_client``, ``gnutls-cli``, Python's ssl module and our own client.
+
+Three servers are shared by the module (each started once, stopped with SIGTERM at the end,
+which must exit 0):
+
+* ``plain``: the defaults plus ``--http-port 0`` (classic schema);
+* ``strict``: ``--strict-howsmyssl --handshake-timeout 1 --schema 2026 --now ...``;
+* ``pool``: ``--workers 2 --early-data --ticket-keys FILE``.
+
+The state folder (local CA and certificate) is a temporary ``XDG_STATE_HOME``. Every wait is
+bounded. The idle-connections test prints the server's memory per connection (run with ``-s``).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import ssl
+import stat
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+from cryptography import x509
+
+from https_request.howsmyssl import rating
+from https_request.io.blocking import connect
+from https_request.tls.client13 import ClientConnection
+from https_request.tls.config import ClientConfig
+from https_request.tls.enums import ProtocolVersion
+from https_request.tls.session import Session
+from https_request.tls.verify import make_verifier
+
+HOST = "www.howsmyssl.com"
+WAIT = 20.0
+REPO = Path(__file__).resolve().parent.parent
+NOW_2026 = "2026-07-01T00:00:00Z"
+TLS12, TLS13 = ProtocolVersion.TLS1_2, ProtocolVersion.TLS1_3
+
+CURL = shutil.which("curl")
+OPENSSL = shutil.which("openssl")
+GNUTLS_CLI = shutil.which("gnutls-cli")
+_F = TypeVar("_F", bound=Callable[..., object])
+
+
+def _needs(tool: str | None, name: str) -> Callable[[_F], _F]:
+    """Marks a test ``interop`` and skips it when the tool is missing."""
+
+    def mark(fn: _F) -> _F:
+        return pytest.mark.interop(pytest.mark.skipif(tool is None, reason=f"{name} not found")(fn))  # type: ignore[no-any-return]
+
+    return mark
+
+
+needs_curl = _needs(CURL, "curl")
+needs_openssl = _needs(OPENSSL, "openssl")
+needs_gnutls = _needs(GNUTLS_CLI, "gnutls-cli")
+
+pytestmark = pytest.mark.timeout(60)
+
+
+# ------------------------------------------------------------------ the server process
+
+
+class Serve:
+    """``python -m https_request serve --port 0 ARGS`` with its stdout/stderr collected by threads."""
+
+    def __init__(self, args: Sequence[str], state: Path) -> None:
+        env = dict(os.environ, XDG_STATE_HOME=str(state), PYTHONUNBUFFERED="1")
+        self.args = [sys.executable, "-m", "https_request", "serve", "--port", "0", *args]
+        self.proc = subprocess.Popen(
+            self.args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO
+        )
+        self.out: list[str] = []
+        self.err: list[str] = []
+        self._cond = threading.Condition()
+        self._threads = [
+            threading.Thread(target=self._collect, args=(self.proc.stdout, self.out), daemon=True),
+            threading.Thread(target=self._collect, args=(self.proc.stderr, self.err), daemon=True),
+        ]
+        for t in self._threads:
+            t.start()
+        try:
+            url = self.wait_line(self.out, r"^listening: https://127\.0\.0\.1:(\d+)/$")
+        except BaseException:
+            self.kill()
+            raise
+        self.port = int(url.group(1))
+        ca = next((line for line in self.out if line.startswith("ca-file: ")), None)
+        assert ca is None or self.out[0] == ca, self.out  # the CA line comes first
+        self.ca = ca.removeprefix("ca-file: ") if ca is not None else ""
+        self.http_port: int | None = None
+        if "--http-port" in args:
+            self.http_port = int(self.wait_line(self.out, r"^listening: http://127\.0\.0\.1:(\d+)/$").group(1))
+
+    def _collect(self, stream: object, sink: list[str]) -> None:
+        assert hasattr(stream, "readline")
+        for line in iter(stream.readline, ""):
+            with self._cond:
+                sink.append(line.rstrip("\n"))
+                self._cond.notify_all()
+
+    def wait_line(self, sink: list[str], pattern: str, start: int = 0, timeout: float = WAIT) -> re.Match[str]:
+        """The first line of ``sink`` (from index ``start``) matching ``pattern``."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for line in sink[start:]:
+                    if m := re.search(pattern, line):
+                        return m
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self.proc.poll() is not None:
+                    raise AssertionError(f"no {pattern!r} from {self.args}:\n" + "\n".join(self.out + self.err))
+                self._cond.wait(min(remaining, 0.1))
+
+    def log_mark(self) -> int:
+        with self._cond:
+            return len(self.err)
+
+    def wait_log(self, pattern: str, start: int = 0, timeout: float = WAIT) -> re.Match[str]:
+        return self.wait_line(self.err, pattern, start, timeout)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def stop(self) -> int:
+        """SIGTERM, then the exit status (bounded wait)."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(10)
+        finally:
+            self.kill()
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        for t in self._threads:
+            t.join(5)
+
+
+@pytest.fixture(scope="module")
+def state(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("state")
+
+
+def _serve(args: Sequence[str], state: Path) -> Iterator[Serve]:
+    srv = Serve(args, state)
+    try:
+        yield srv
+    finally:
+        rc = srv.stop()
+    assert rc == 0, "\n".join(srv.err[-20:])
+
+
+@pytest.fixture(scope="module")
+def plain(state: Path) -> Iterator[Serve]:
+    yield from _serve(["--http-port", "0"], state)
+
+
+@pytest.fixture(scope="module")
+def keylog(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("keylog") / "keys.log"
+
+
+@pytest.fixture(scope="module")
+def strict(state: Path, keylog: Path) -> Iterator[Serve]:
+    args = ["--strict-howsmyssl", "--handshake-timeout", "1", "--schema", "2026", "--now", NOW_2026]
+    yield from _serve([*args, "--keylog", str(keylog)], state)
+
+
+@pytest.fixture(scope="module")
+def pool(state: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serve]:
+    keys = tmp_path_factory.mktemp("keys") / "ticket-keys"
+    yield from _serve(["--workers", "2", "--early-data", "--ticket-keys", str(keys)], state)
+
+
+# ------------------------------------------------------------------ clients
+
+
+def curl(srv: Serve, url_path: str, *extra: str, host: str = HOST) -> tuple[int, dict[str, str], bytes]:
+    """(status, headers with lower-case names, body) of one curl request."""
+    assert CURL is not None
+    url = f"https://{host}:{srv.port}{url_path}"
+    args = [CURL, "-sS", "-i", "--max-time", "15", "--cacert", srv.ca, "--resolve", f"{host}:{srv.port}:127.0.0.1"]
+    out = subprocess.run([*args, *extra, url], capture_output=True, timeout=WAIT, check=True).stdout
+    return _parse_response(out)
+
+
+def _parse_response(raw: bytes) -> tuple[int, dict[str, str], bytes]:
+    head, _, body = raw.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    return status, headers, body
+
+
+def _ca(srv: Serve) -> x509.Certificate:
+    return x509.load_pem_x509_certificate(Path(srv.ca).read_bytes())
+
+
+def client_config(srv: Serve, versions: tuple[int, ...] = (TLS13,), **kw: object) -> ClientConfig:
+    return ClientConfig(verifier=make_verifier([_ca(srv)]), versions=versions, **kw)  # type: ignore[arg-type]
+
+
+def our_get(
+    srv: Serve, config: ClientConfig, path: str = "/tls", session: Session | None = None, early: bool = False
+) -> tuple[int, dict[str, str], bytes, Session | None, bool]:
+    """One request with our client: (status, headers, body, newest session, early data accepted)."""
+    request = f"GET {path} HTTP/1.1\r\nHost: {HOST}\r\n\r\n".encode()
+    with connect("127.0.0.1", srv.port, config, HOST, session, timeout=WAIT, handshake=not early) as tls:
+        if early:
+            tls.start()
+            tls.send(request)
+            tls.handshake()
+        else:
+            tls.send(request)
+        raw = b""
+        while chunk := tls.recv():
+            raw += chunk
+        accepted = tls.conn.early_data_accepted
+        newest = tls.session
+    status, headers, body = _parse_response(raw)
+    return status, headers, body, newest, accepted
+
+
+def python_get(srv: Serve, request: bytes, maximum: ssl.TLSVersion = ssl.TLSVersion.TLSv1_3) -> bytes:
+    ctx = ssl.create_default_context(cafile=srv.ca)
+    ctx.maximum_version = maximum
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=WAIT) as raw:
+        with ctx.wrap_socket(raw, server_hostname=HOST) as tls:
+            tls.sendall(request)
+            out = b""
+            while True:
+                try:
+                    chunk = tls.recv(65536)
+                except (ssl.SSLEOFError, ConnectionResetError):
+                    break
+                if not chunk:
+                    break
+                out += chunk
+    return out
+
+
+def still_serving(srv: Serve) -> None:
+    req = f"GET /tls HTTP/1.1\r\nHost: {HOST}\r\n\r\n".encode()
+    status, _, body = _parse_response(python_get(srv, req))
+    assert status == 200 and json.loads(body)["protocol"] == "TLS 1.3"
+
+
+def client_hello_of(config: ClientConfig) -> bytes:
+    """The ClientHello message our client sends with ``config`` (random and key shares differ per
+    connection, nothing the rating reads does)."""
+    conn = ClientConnection(config, HOST)
+    conn.start_handshake()
+    flight = conn.data_to_send()
+    assert flight[0] == 0x16 and int.from_bytes(flight[3:5], "big") == len(flight) - 5
+    return flight[5:]
+
+
+# ------------------------------------------------------------------ howsmyssl and routing
+
+
+@needs_curl
+def test_curl_a_check(plain: Serve) -> None:
+    status, headers, body = curl(plain, "/a/check")
+    assert status == 200
+    assert headers["content-type"] == "application/json"
+    assert headers["connection"] == "close"
+    assert headers["access-control-allow-origin"] == "*"
+    assert headers["strict-transport-security"] == rating_hsts()
+    assert headers["vary"] == "Accept-Encoding"
+    assert int(headers["content-length"]) == len(body)
+    result = json.loads(body)
+    assert list(result)[:2] == ["given_cipher_suites", "ephemeral_keys_supported"]  # classic schema order
+    assert "TLS_AES_128_GCM_SHA256" in result["given_cipher_suites"]
+    assert result["tls_version"] == "TLS 1.3"
+    assert body == json.dumps(result, separators=(",", ":")).encode() and not body.endswith(b"\n")
+
+
+def rating_hsts() -> str:
+    return "max-age=631138519; includeSubdomains; preload"
+
+
+def test_a_check_byte_exact_classic(plain: Serve) -> None:
+    """Our client: the body is rating.to_json of the ClientHello it sends, byte for byte."""
+    for versions, negotiated in (((TLS13, TLS12), TLS13), ((TLS12,), TLS12)):
+        config = client_config(plain, versions)
+        status, _, body, _, _ = our_get(plain, config, "/a/check")
+        expected = rating.check(
+            client_hello_of(config), negotiated_version=negotiated, schema="classic", now=datetime.now(UTC)
+        )
+        assert status == 200 and body == rating.to_json(expected), body
+
+
+def test_a_check_byte_exact_2026_with_fixed_clock(strict: Serve) -> None:
+    config = client_config(strict, (TLS12,))
+    status, _, body, _, _ = our_get(strict, config, "/a/check")
+    now = datetime.fromisoformat(NOW_2026.replace("Z", "+00:00"))
+    expected = rating.check(client_hello_of(config), negotiated_version=TLS12, schema="2026", now=now)
+    assert status == 200 and body == rating.to_json(expected)
+    result = json.loads(body)
+    assert "given_named_groups" in result and result["rating"] == "Improvable"  # TLS 1.2 after 2026-06-14
+
+
+def test_esp32_example_gets_the_published_answer(plain: Serve) -> None:
+    """The ESP32's own ClientHello (esp32-mbedtls profile) and request line: the body is, byte for byte,
+    what howsmyssl.com sent that device in 2024 (ESP-IDF's README), with the same Content-Length."""
+    from https_request.tls.profiles import client_config as profile_config
+
+    published = (REPO / "tests" / "data" / "howsmyssl" / "esp-idf-2024-02-check.json").read_bytes()
+    config = profile_config("esp32-mbedtls", verifier=make_verifier([_ca(plain)]))
+    request = f"GET https://{HOST}/a/check HTTP/1.1\r\nHost: {HOST}\r\nUser-Agent: esp-idf/1.0 esp32\r\n\r\n"
+    with connect("127.0.0.1", plain.port, config, HOST, timeout=WAIT) as tls:
+        tls.send(request.encode())
+        raw = b""
+        while chunk := tls.recv():
+            raw += chunk
+    _, headers, body = _parse_response(raw)
+    assert raw.startswith(b"HTTP/1.1 200 OK\r\n") and headers["connection"] == "close"
+    assert headers["content-length"] == "2545" and body == published
+
+
+@needs_curl
+def test_jsonp_gzip_head_http10_and_html(plain: Serve) -> None:
+    status, headers, body = curl(plain, "/a/check?callback=my_cb.x1", "--compressed", "--http1.1")
+    assert status == 200 and headers["content-type"] == "application/javascript"
+    assert headers["content-encoding"] == "gzip" and "content-length" not in headers
+    assert headers["transfer-encoding"] == "chunked"
+    assert body.startswith(b"mycbx1({") and body.endswith(b"});")
+    status, headers, body = curl(plain, "/a/check", "-H", "Accept-Encoding: gzip", "-0")
+    assert status == 200 and headers["content-encoding"] == "gzip"
+    assert json.loads(gzip.decompress(body))["rating"]
+    status, headers, body = curl(plain, "/", "-I")
+    assert status == 200 and headers["content-type"] == "text/html;charset=utf-8" and body == b""
+    status, headers, body = curl(plain, "/")
+    assert status == 200 and b"How's My SSL?" in body and int(headers["content-length"]) == len(body)
+    status, headers, body = curl(plain, "/nope", "-0")
+    assert status == 404 and body == b"404 Not Found\n" and headers["x-content-type-options"] == "nosniff"
+    status, _, body = curl(plain, "/a/check", "-H", "Origin: null")
+    assert status == 400 and json.loads(body)["tls_version"].startswith("Err 0")
+
+
+def test_http10_status_line(plain: Serve) -> None:
+    raw = python_get(plain, f"GET /a/check HTTP/1.0\r\nHost: {HOST}\r\n\r\n".encode())
+    assert raw.startswith(b"HTTP/1.0 200 OK\r\n")
+
+
+@needs_curl
+def test_other_host_and_target_from_stdin_get_esp_local_answer(plain: Serve) -> None:
+    for host in ("localhost", "127.0.0.1"):
+        status, headers, body = curl(plain, "/", host=host)
+        assert (status, body) == (200, b"") and headers["connection"] == "close"
+        assert "strict-transport-security" not in headers
+    status, headers, body = curl(plain, "/a/check", "--request-target", "FROM_STDIN")
+    assert (status, body) == (200, b"") and headers["connection"] == "close"
+    # the ESP-IDF example's absolute-form request line: the URL's host wins over the Host header
+    raw = python_get(plain, b"GET https://www.howsmyssl.com/a/check HTTP/1.1\r\nHost: example.org\r\n\r\n")
+    assert raw.startswith(b"HTTP/1.1 200 OK\r\n") and b'"given_cipher_suites"' in raw
+    raw = python_get(plain, f"GET https://example.org/a/check HTTP/1.1\r\nHost: {HOST}\r\n\r\n".encode())
+    _, headers, body = _parse_response(raw)
+    assert body == b"" and headers["connection"] == "close"
+
+
+@needs_curl
+def test_strict_howsmyssl_redirects_other_hosts(strict: Serve) -> None:
+    status, headers, body = curl(strict, "/a/check?x=1", host="localhost")
+    assert status == 301 and headers["location"] == "https://www.howsmyssl.com/a/check?x=1"
+    assert headers["content-type"] == "text/html; charset=utf-8"
+    assert body == b'<a href="https://www.howsmyssl.com/a/check?x=1">Moved Permanently</a>.\n\n'
+    status, headers, body = curl(strict, "/", "-H", "Accept: text/plain, application/json", host="localhost")
+    assert (status, headers["content-type"], body) == (301, "application/json", b"{}")
+    status, _, _ = curl(strict, "/a/check")
+    assert status == 200
+
+
+def test_keylog(strict: Serve, keylog: Path) -> None:
+    still_serving(strict)
+    assert stat.S_IMODE(keylog.stat().st_mode) == 0o600
+    _wait_until(lambda: "CLIENT_TRAFFIC_SECRET_0 " in keylog.read_text())
+    assert re.search(r"^SERVER_HANDSHAKE_TRAFFIC_SECRET [0-9a-f]{64} [0-9a-f]{64}$", keylog.read_text(), re.M)
+
+
+def test_tls_options_own_certificate_and_connection_limit(tmp_path: Path) -> None:
+    """--cert/--key (no ca-file line), --tls-version, --ciphers, --groups, --no-tickets, --max-connections."""
+    from https_request.server.identity import local_identity
+
+    ident = local_identity(key_type="ecdsa", directory=tmp_path)
+    cert, key = tmp_path / "server-ecdsa.pem", tmp_path / "server-ecdsa-key.pem"
+    args = ["--cert", str(cert), "--key", str(key), "--tls-version", "1.2", "--no-tickets", "--max-connections", "3",
+            "--ciphers", "ECDHE-ECDSA-AES256-GCM-SHA384", "--groups", "P-256"]  # fmt: skip
+    srv = Serve(args, tmp_path / "unused-state")
+    try:
+        assert srv.ca == "" and not any(line.startswith("ca-file:") for line in srv.out)
+        srv.ca = str(ident.ca_file)
+        config = client_config(srv, (TLS13, TLS12))
+        status, _, body, session, _ = our_get(srv, config)
+        seen = json.loads(body)
+        assert status == 200 and session is not None and session.ticket == b""  # a session ID, no ticket
+        assert (seen["protocol"], seen["cipher_suite"], seen["group"]) == (
+            "TLS 1.2", "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", "secp256r1",
+        )  # fmt: skip
+        mark = srv.log_mark()
+        idle = [socket.create_connection(("127.0.0.1", srv.port), timeout=WAIT) for _ in range(3)]
+        try:
+            with socket.create_connection(("127.0.0.1", srv.port), timeout=WAIT) as extra:
+                assert _drain(extra) == b""  # the fourth is closed at once
+            srv.wait_log(r"error=\"refused: too many connections\"", mark)
+        finally:
+            for c in idle:
+                c.close()
+        _wait_until(lambda: our_get(srv, config)[0] == 200)
+    finally:
+        assert srv.stop() == 0
+    assert not (tmp_path / "unused-state").exists()  # nothing written without the local CA
+
+
+def test_tls_route_python_ssl(plain: Serve) -> None:
+    for maximum, name in ((ssl.TLSVersion.TLSv1_3, "TLS 1.3"), (ssl.TLSVersion.TLSv1_2, "TLS 1.2")):
+        raw = python_get(plain, b"GET /tls HTTP/1.1\r\nHost: anything.example\r\n\r\n", maximum)
+        status, headers, body = _parse_response(raw)
+        seen = json.loads(body)
+        assert status == 200 and headers["content-type"] == "application/json"
+        assert seen["protocol"] == name and seen["sni"] == HOST and seen["worker"] == 0
+        assert seen["cipher_suite"].startswith("TLS_") and seen["resumed"] is False
+
+
+def test_plain_http_listener(plain: Serve) -> None:
+    assert plain.http_port is not None
+    with socket.create_connection(("127.0.0.1", plain.http_port), timeout=WAIT) as s:
+        s.sendall(b"GET /healthcheck HTTP/1.1\r\nHost: x\r\n\r\nGET /a/b?c=d HTTP/1.1\r\nHost: x\r\n\r\n")
+        s.shutdown(socket.SHUT_WR)
+        raw = b""
+        while chunk := s.recv(65536):
+            raw += chunk
+    first, _, second = raw.partition(b"\r\n\r\nok")
+    assert first.startswith(b"HTTP/1.1 200 OK\r\n")  # keep-alive: both answered on one connection
+    assert second.startswith(b"HTTP/1.1 301 Moved Permanently\r\n")
+    assert b"\r\nLocation: https://www.howsmyssl.com/a/b?c=d\r\n" in second
+
+
+def test_local_identity_files(plain: Serve, state: Path) -> None:
+    folder = state / "https-request"
+    assert Path(plain.ca) == folder / "ca.pem"
+    for key in ("ca-key.pem", "server-rsa-key.pem"):
+        assert stat.S_IMODE((folder / key).stat().st_mode) == 0o600
+    leaf = x509.load_pem_x509_certificate((folder / "server-rsa.pem").read_bytes())
+    san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert {"localhost", HOST} <= set(san.get_values_for_type(x509.DNSName))
+    assert {str(ip) for ip in san.get_values_for_type(x509.IPAddress)} >= {"127.0.0.1", "::1"}
+    assert leaf.public_key().key_size == 2048  # type: ignore[union-attr]
+    # mbedTLS's rules (what a device checks) accept the chain too
+    config = ClientConfig(verifier=make_verifier([_ca(plain)], "mbedtls"), versions=(TLS12,))
+    assert our_get(plain, config)[0] == 200
+
+
+# ------------------------------------------------------------------ other clients, resumption
+
+
+@needs_openssl
+@pytest.mark.parametrize("version", ["1.2", "1.3"])
+def test_openssl_s_client_resumes(plain: Serve, tmp_path: Path, version: str) -> None:
+    assert OPENSSL is not None
+    sess = str(tmp_path / "sess.pem")
+    base = [OPENSSL, "s_client", "-connect", f"127.0.0.1:{plain.port}", "-servername", HOST, "-CAfile", plain.ca,
+            "-verify_return_error", f"-tls{version.replace('.', '_')}", "-ign_eof"]  # fmt: skip
+    request = f"GET /tls HTTP/1.1\r\nHost: {HOST}\r\n\r\n".encode()
+    texts = []
+    for extra in (["-sess_out", sess], ["-sess_in", sess]):
+        run = subprocess.run([*base, *extra], input=request, capture_output=True, timeout=WAIT)
+        texts.append(run.stdout.decode(errors="replace"))
+        assert run.returncode == 0, texts[-1] + run.stderr.decode(errors="replace")
+    assert re.search(rf"\nNew, TLSv{version}, Cipher is ", texts[0]), texts[0]
+    assert re.search(rf"\nReused, TLSv{version}, Cipher is ", texts[1]), texts[1]
+    assert '"resumed":true' in texts[1] and "HTTP/1.1 200 OK" in texts[1]
+
+
+@needs_gnutls
+def test_gnutls_cli(plain: Serve) -> None:
+    assert GNUTLS_CLI is not None
+    run = subprocess.run(
+        [GNUTLS_CLI, "--x509cafile", plain.ca, "-p", str(plain.port), "--sni-hostname", HOST,
+         "--verify-hostname", HOST, "127.0.0.1"],
+        input=f"GET /a/check HTTP/1.1\r\nHost: {HOST}\r\n\r\n".encode(), capture_output=True, timeout=WAIT,
+    )  # fmt: skip
+    text = run.stdout.decode(errors="replace")
+    assert run.returncode == 0 and "HTTP/1.1 200 OK" in text and '"given_cipher_suites"' in text, text
+
+
+# ------------------------------------------------------------------ workers
+
+
+def _worker_of(body: bytes) -> int:
+    return int(json.loads(body)["worker"])
+
+
+@pytest.mark.parametrize("versions", [(TLS13,), (TLS12,)], ids=["tls13", "tls12"])
+def test_workers_resume_each_others_tickets(pool: Serve, versions: tuple[int, ...]) -> None:
+    config = client_config(pool, versions)
+    sessions: dict[int, Session] = {}
+    for _ in range(60):
+        status, _, body, session, _ = our_get(pool, config)
+        assert status == 200 and session is not None
+        sessions.setdefault(_worker_of(body), session)
+        if len(sessions) == 2:
+            break
+    assert set(sessions) == {0, 1}, "both workers should be reached"
+    mark = pool.log_mark()
+    for issuer, other in ((0, 1), (1, 0)):
+        for _ in range(60):
+            status, _, body, _, _ = our_get(pool, config, session=sessions[issuer])
+            seen = json.loads(body)
+            assert status == 200 and seen["resumed"] is True  # any worker resumes any ticket
+            if seen["worker"] == other:
+                break
+        else:
+            pytest.fail(f"no connection reached worker {other}")
+        pool.wait_log(rf"worker={other} .* resumed=yes early_data=no request=\"GET /tls\" status=200", mark)
+
+
+def test_early_data_accepted_once_across_workers(pool: Serve) -> None:
+    config = client_config(pool, early_data=True)
+    _, _, _, session, _ = our_get(pool, config)
+    assert session is not None and session.max_early_data == 16384
+    status, _, body, _, accepted = our_get(pool, config, session=session, early=True)
+    first = json.loads(body)
+    assert status == 200 and accepted and first["early_data"] is True and first["resumed"] is True
+    seen_workers = {first["worker"]}
+    for _ in range(60):  # replays of the same ticket: refused by every worker, the first one included
+        status, _, body, _, accepted = our_get(pool, config, session=session, early=True)
+        again = json.loads(body)
+        assert status == 200 and not accepted and again["early_data"] is False and again["resumed"] is True
+        seen_workers.add(again["worker"])
+        if seen_workers == {0, 1}:
+            break
+    assert seen_workers == {0, 1}
+    pool.wait_log(r"resumed=yes early_data=rejected request=\"GET /tls\"")
+    pool.wait_log(r"resumed=yes early_data=accepted:\d+ request=\"GET /tls\"")
+
+
+def test_sigterm_stops_workers_cleanly(state: Path, tmp_path: Path) -> None:
+    srv = Serve(["--workers", "2", "--ticket-keys", str(tmp_path / "k")], state)
+    try:
+        still_serving(srv)
+        children = subprocess.run(["ps", "-o", "pid=", "--ppid", str(srv.pid)], capture_output=True, text=True)
+        pids = [int(p) for p in children.stdout.split()]
+        assert len(pids) == 2
+        assert stat.S_IMODE((tmp_path / "k").stat().st_mode) == 0o600
+    finally:
+        rc = srv.stop()
+    assert rc == 0
+    for pid in pids:
+        assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
+
+
+# ------------------------------------------------------------------ bad input
+
+
+def _fds(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def _rss(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    m = re.search(r"^VmRSS:\s+(\d+) kB", status, re.M)
+    assert m is not None
+    return int(m.group(1)) * 1024
+
+
+def _wait_until(predicate: object, timeout: float = WAIT) -> None:
+    assert callable(predicate)
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.05)
+
+
+def _drain(s: socket.socket, timeout: float = 5.0) -> bytes:
+    s.settimeout(timeout)
+    out = b""
+    try:
+        while chunk := s.recv(65536):
+            out += chunk
+    except (ConnectionResetError, TimeoutError):
+        pass
+    return out
+
+
+def test_garbage_and_truncated_records(plain: Serve) -> None:
+    mark = plain.log_mark()
+    with socket.create_connection(("127.0.0.1", plain.port), timeout=WAIT) as s:
+        s.sendall(os.urandom(3000))
+        answer = _drain(s)
+    assert answer == b"" or answer[0] == 0x15  # nothing, or an alert record
+    with socket.create_connection(("127.0.0.1", plain.port), timeout=WAIT) as s:
+        s.sendall(b"\x16\x03\x01\x02\x00" + b"\x01\x00\x01\xfc\x03\x03" + bytes(40))  # a record cut short
+        s.shutdown(socket.SHUT_WR)
+        _drain(s)
+    with socket.create_connection(("127.0.0.1", plain.port), timeout=WAIT) as s:
+        s.sendall(b"\x16\x03\x01\x00\x05garbage, not a handshake message")
+        assert _drain(s)[:1] == b"\x15"
+    plain.wait_log(r"error=\"tls: .*EOF inside a record", mark)
+    still_serving(plain)
+
+
+def test_plain_http_on_the_tls_port(plain: Serve) -> None:
+    with socket.create_connection(("127.0.0.1", plain.port), timeout=WAIT) as s:
+        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert _drain(s).startswith(b"HTTP/1.0 400 Bad Request\r\n")
+    still_serving(plain)
+
+
+def test_stalled_clients_freed_by_handshake_timeout(strict: Serve) -> None:
+    mark = strict.log_mark()
+    hello = client_hello_of(client_config(strict))
+    record = b"\x16\x03\x01" + len(hello).to_bytes(2, "big") + hello
+    t0 = time.monotonic()
+    with socket.create_connection(("127.0.0.1", strict.port), timeout=WAIT) as silent:
+        with socket.create_connection(("127.0.0.1", strict.port), timeout=WAIT) as stalled:
+            stalled.sendall(record[: len(record) // 2])  # half a ClientHello, then nothing
+            assert _drain(stalled, 8.0) == b""
+            assert _drain(silent, 8.0) == b""
+    elapsed = time.monotonic() - t0
+    assert 0.8 < elapsed < 6.0, elapsed
+    strict.wait_log(r"error=\"handshake timeout\"", mark)
+    still_serving(strict)
+
+
+def test_huge_request_headers_get_431(plain: Serve) -> None:
+    request = f"GET /a/check HTTP/1.1\r\nHost: {HOST}\r\nX-Big: {'a' * 100_000}\r\n\r\n".encode()
+    raw = python_get(plain, request)
+    assert raw.startswith(b"HTTP/1.1 431 Request Header Fields Too Large\r\n"), raw[:100]
+    still_serving(plain)
+
+
+def test_500_idle_connections_memory_and_no_leak(plain: Serve) -> None:
+    pid = plain.pid
+    mark = plain.log_mark()
+    for _ in range(3):
+        still_serving(plain)  # warm up
+    _wait_until(lambda: sum('request="GET /tls" status=200' in line for line in plain.err[mark:]) >= 3)
+    time.sleep(0.2)  # the warm-up connections are logged as they close
+    base_fds, base_rss = _fds(pid), _rss(pid)
+    conns = [socket.create_connection(("127.0.0.1", plain.port), timeout=WAIT) for _ in range(500)]
+    try:
+        _wait_until(lambda: _fds(pid) >= base_fds + 500)
+        time.sleep(0.2)
+        rss = _rss(pid)
+        still_serving(plain)  # the server serves others while holding them
+    finally:
+        for c in conns:
+            c.close()
+    per_conn = (rss - base_rss) / 500
+    print(f"\nidle connections: VmRSS {base_rss} -> {rss} bytes, {per_conn:.0f} bytes/connection")
+    assert per_conn < 64 * 1024
+    _wait_until(lambda: _fds(pid) <= base_fds)  # every socket released
+    still_serving(plain)
+    _wait_until(lambda: _fds(pid) <= base_fds)
+
+
+# ------------------------------------------------------------------ shared state, in process
+
+
+def test_shared_ticket_keys_rotate_once_for_all_holders(tmp_path: Path) -> None:
+    from https_request.server.keys import KeyFileError, SharedTicketKeys
+
+    path = tmp_path / "keys"
+    now = 1_000_000.0
+    a = SharedTicketKeys(path, lifetime=100, clock=lambda: now)
+    b = SharedTicketKeys(path, lifetime=100, clock=lambda: now)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    t1 = a.seal(b"one", now + 1)
+    assert b.open(t1, now + 2) == (b"one", False)
+    t2 = b.seal(b"two", now + 150)  # b rotates and writes the file back
+    assert a.open(t2, now + 151) == (b"two", False)  # a reloads: same new key
+    assert a.open(t1, now + 151) == (b"one", True)  # the previous key still opens old tickets
+    assert a.to_bytes() == b.to_bytes()
+    assert b.open(t1, now + 260) is None  # two lifetimes later: gone
+    path.write_bytes(b"garbage")
+    with pytest.raises(KeyFileError):
+        SharedTicketKeys(path, lifetime=100)
+
+
+def test_shared_anti_replay_single_use_across_processes(tmp_path: Path) -> None:
+    from https_request.server.replay import SharedAntiReplay
+
+    db = tmp_path / "replay"
+    ours = SharedAntiReplay(db)
+    assert ours.claim(b"t1", 200.0, 100.0)
+    pid = os.fork()
+    if pid == 0:  # another process: t1 is taken, t2 is new
+        theirs = SharedAntiReplay(db)
+        os._exit(0 if not theirs.claim(b"t1", 200.0, 101.0) and theirs.claim(b"t2", 200.0, 101.0) else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert not ours.claim(b"t2", 200.0, 102.0)
+    assert ours.claim(b"t1", 400.0, 250.0)  # expired claims can be made again
+    assert stat.S_IMODE(db.stat().st_mode) == 0o600
+
+
+def test_local_identity_is_reused_and_extended(tmp_path: Path) -> None:
+    from https_request.server.identity import local_identity
+
+    first = local_identity(["device.lan"], directory=tmp_path)
+    again = local_identity(["device.lan"], directory=tmp_path)
+    assert again.certified_key.chain == first.certified_key.chain  # nothing reissued
+    more = local_identity(["10.0.0.7"], directory=tmp_path)
+    assert (
+        more.ca_file == first.ca_file
+        and Path(more.ca_file or "").read_bytes() == Path(first.ca_file or "").read_bytes()
+    )
+    leaf = more.certified_key.chain[0]
+    assert leaf != first.certified_key.chain[0]
+    san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert "device.lan" in san.get_values_for_type(x509.DNSName)  # old names kept
+    assert "10.0.0.7" in {str(ip) for ip in san.get_values_for_type(x509.IPAddress)}
+    assert more.certified_key.key.public_key() == first.certified_key.key.public_key()  # same leaf key
+    ec_leaf = local_identity(key_type="ecdsa", directory=tmp_path).certified_key.chain[0]
+    assert ec_leaf.issuer == leaf.issuer and ec_leaf.signature_hash_algorithm is not None
+
+
+def test_cli_usage_errors(state: Path) -> None:
+    env = dict(os.environ, XDG_STATE_HOME=str(state))
+    bad = [
+        ["--cert", "x.pem"],
+        ["--groups", "x9"],
+        ["--ciphers", "TLS_RSA_WITH_AES_128_CBC_SHA"],
+        ["--now", "yesterday"],
+        ["--tls-version", "1.3", "--ciphers", "ECDHE-RSA-AES128-GCM-SHA256"],
+    ]
+    for args in bad:
+        command = [sys.executable, "-m", "https_request", "serve", "--port", "0", *args]
+        run = subprocess.run(command, capture_output=True, text=True, timeout=WAIT, cwd=REPO, env=env)
+        assert run.returncode == 2 and "https-request serve: error:" in run.stderr, (args, run.stderr)
+        assert "listening:" not in run.stdout
