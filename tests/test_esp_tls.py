@@ -26,7 +26,6 @@ import re
 import shutil
 import socket
 import ssl
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -49,6 +48,7 @@ from https_request.esp_tls.errors import EspErr, EspTlsError, LastError
 from https_request.http import TruncatedBody, async_request, request
 from https_request.tls.config import ServerConfig
 from https_request.tls.session import Session, TicketKeys
+from procs import Proc
 
 try:
     from https_request.esp_tls import bundle
@@ -749,45 +749,6 @@ def test_head_and_options(tmp_path: Path, esp_log: io.StringIO, engine: str) -> 
 
 OPENSSL = shutil.which("openssl")
 STDBUF = shutil.which("stdbuf")
-
-
-class Proc:
-    """A subprocess whose output a thread collects; killed on exit."""
-
-    def __init__(self, args: list[str]) -> None:
-        self.p = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        self._out = bytearray()
-        self._cond = threading.Condition()
-        self._thread = threading.Thread(target=self._pump, daemon=True)
-        self._thread.start()
-
-    def _pump(self) -> None:
-        assert self.p.stdout is not None
-        while chunk := os.read(self.p.stdout.fileno(), 65536):
-            with self._cond:
-                self._out += chunk
-                self._cond.notify_all()
-
-    def wait_for(self, pattern: str, timeout: float = WAIT) -> re.Match[str]:
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                m = re.search(pattern, self._out.decode(errors="replace"))
-                if m:
-                    return m
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or self.p.poll() is not None:
-                    pytest.fail(f"{pattern!r} not in the output:\n{self._out.decode(errors='replace')}")
-                self._cond.wait(min(remaining, 0.1))
-
-    def close(self) -> None:
-        if self.p.poll() is None:
-            self.p.kill()
-        self.p.wait(WAIT)
-        self._thread.join(WAIT)
-        for stream in (self.p.stdin, self.p.stdout):
-            if stream is not None:
-                stream.close()
 
 
 @contextmanager

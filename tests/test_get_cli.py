@@ -50,6 +50,7 @@ from https_request.get_cli import (
 from https_request.io.aio import TlsStream, start_server
 from https_request.tls.config import ServerConfig
 from https_request.tls.session import Session, TicketKeys
+from procs import Proc
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -511,52 +512,6 @@ def test_early_data_accepted_by_our_server(ours: HttpServer, pki: Path, tmp_path
     assert ours.next().early_data == b""
 
 
-class Proc:
-    """A subprocess whose output a thread collects; killed on exit."""
-
-    def __init__(self, args: list[str]) -> None:
-        self.p = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        self._out = bytearray()
-        self._cond = threading.Condition()
-        self._thread = threading.Thread(target=self._pump, daemon=True)
-        self._thread.start()
-
-    def _pump(self) -> None:
-        assert self.p.stdout is not None
-        while chunk := os.read(self.p.stdout.fileno(), 65536):
-            with self._cond:
-                self._out += chunk
-                self._cond.notify_all()
-
-    @property
-    def text(self) -> str:
-        with self._cond:
-            return self._out.decode(errors="replace")
-
-    def wait_for(self, pattern: str, count: int = 1, timeout: float = WAIT) -> None:
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while len(re.findall(pattern, self._out.decode(errors="replace"))) < count:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or self.p.poll() is not None:
-                    pytest.fail(f"{pattern!r} x{count} not in the output:\n{self._out.decode(errors='replace')}")
-                self._cond.wait(min(remaining, 0.1))
-
-    def write(self, data: bytes) -> None:
-        assert self.p.stdin is not None
-        self.p.stdin.write(data)
-        self.p.stdin.flush()
-
-    def close(self) -> None:
-        if self.p.poll() is None:
-            self.p.kill()
-        self.p.wait(WAIT)
-        self._thread.join(WAIT)
-        for stream in (self.p.stdin, self.p.stdout):
-            if stream is not None:
-                stream.close()
-
-
 @pytest.mark.interop
 @pytest.mark.skipif(OPENSSL is None or STDBUF is None, reason="needs openssl and stdbuf")
 def test_early_data_accepted_by_openssl(pki: Path, tmp_path: Path) -> None:
@@ -565,7 +520,7 @@ def test_early_data_accepted_by_openssl(pki: Path, tmp_path: Path) -> None:
     server = Proc([
         STDBUF, "-o0", OPENSSL, "s_server", "-accept", "127.0.0.1:0", "-cert", str(pki / "leaf.pem"),
         "-key", str(pki / "leaf.key"), "-early_data",
-    ])  # fmt: skip
+    ], wait=WAIT)  # fmt: skip
     try:
         server.wait_for(r"ACCEPT 127\.0\.0\.1:\d+")
         port = re.findall(r"ACCEPT 127\.0\.0\.1:(\d+)", server.text)[0]

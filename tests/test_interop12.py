@@ -55,8 +55,8 @@ from https_request.tls.server13 import ServerConnection
 from https_request.tls.session import Session, TicketKeys
 from https_request.tls.suites import SUITES
 from https_request.tls.verify import WebPkiVerifier
+from procs import Proc
 from test_interop_memory import HOST, Link, StdlibPeer
-from test_openssl_cli import Proc
 
 TLS12 = ProtocolVersion.TLS1_2
 TLS13 = ProtocolVersion.TLS1_3

@@ -20,14 +20,11 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
-import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 
 import pytest
 
@@ -39,6 +36,7 @@ from https_request.tls.enums import CipherSuite, NamedGroup, ProtocolVersion
 from https_request.tls.events import HandshakeComplete, KeyUpdated
 from https_request.tls.session import Session, TicketKeys
 from https_request.tls.verify import WebPkiVerifier
+from procs import Proc
 
 OPENSSL = shutil.which("openssl")
 STDBUF = shutil.which("stdbuf")  # s_server's printf()s are block-buffered on a pipe without it
@@ -94,74 +92,6 @@ def pems(tmp_path_factory: pytest.TempPathFactory) -> Pems:
         (d / f"{name}.pem").write_bytes(leaf.chain_pem)
         (d / f"{name}.key").write_bytes(leaf.key_pem)
     return Pems(d)
-
-
-class Proc:
-    """An openssl subprocess; a thread collects its stdout+stderr."""
-
-    def __init__(self, args: Sequence[str]) -> None:
-        self.args = list(args)
-        self.p = subprocess.Popen(
-            self.args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd="/"
-        )
-        self._out = bytearray()
-        self._cond = threading.Condition()
-        self._thread = threading.Thread(target=self._pump, daemon=True)
-        self._thread.start()
-
-    def _pump(self) -> None:
-        assert self.p.stdout is not None
-        while chunk := os.read(self.p.stdout.fileno(), 65536):
-            with self._cond:
-                self._out += chunk
-                self._cond.notify_all()
-
-    @property
-    def text(self) -> str:
-        with self._cond:
-            return self._out.decode(errors="replace")
-
-    def count(self, pattern: str) -> int:
-        return len(re.findall(pattern, self.text))
-
-    def wait_for(self, pattern: str, count: int = 1, timeout: float = WAIT) -> re.Match[str]:
-        """The first match of ``pattern`` once it occurs ``count`` times (or fail)."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                text = self._out.decode(errors="replace")
-                found = list(re.finditer(pattern, text))
-                if len(found) >= count:
-                    return found[0]
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or (self.p.poll() is not None and not self._thread.is_alive()):
-                    pytest.fail(f"{pattern!r} x{count} not in output of {' '.join(self.args)}:\n{text}")
-                self._cond.wait(min(remaining, 0.1))
-
-    def write(self, data: bytes) -> None:
-        assert self.p.stdin is not None
-        self.p.stdin.write(data)
-        self.p.stdin.flush()
-
-    def finish(self, timeout: float = WAIT) -> int:
-        """Close stdin and wait for the process to exit; its return code."""
-        assert self.p.stdin is not None
-        self.p.stdin.close()
-        rc = self.p.wait(timeout)
-        self._thread.join(timeout)
-        return rc
-
-    def __enter__(self) -> Proc:
-        return self
-
-    def __exit__(self, t: type[BaseException] | None, v: BaseException | None, tb: TracebackType | None) -> None:
-        if self.p.poll() is None:
-            self.p.kill()
-        self.p.wait(WAIT)
-        self._thread.join(WAIT)
-        for stream in (self.p.stdin, self.p.stdout):
-            if stream is not None and not stream.closed:
-                stream.close()
 
 
 @contextmanager

@@ -1,0 +1,93 @@
+"""A peer program (openssl, gnutls-cli, curl, our own CLI) run as a subprocess
+for interop tests: a thread collects stdout+stderr, tests wait for patterns
+with bounded timeouts, and the process is always killed at the end."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import threading
+import time
+from collections.abc import Sequence
+from types import TracebackType
+
+import pytest
+
+__all__ = ["WAIT", "Proc"]
+
+WAIT = 5.0
+
+
+class Proc:
+    """A subprocess whose combined output a thread collects; killed on exit."""
+
+    def __init__(self, args: Sequence[str], wait: float = WAIT) -> None:
+        self.args = list(args)
+        self.wait = wait
+        self.p = subprocess.Popen(
+            self.args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd="/"
+        )
+        self._out = bytearray()
+        self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self._pump, daemon=True)
+        self._thread.start()
+
+    def _pump(self) -> None:
+        assert self.p.stdout is not None
+        while chunk := os.read(self.p.stdout.fileno(), 65536):
+            with self._cond:
+                self._out += chunk
+                self._cond.notify_all()
+
+    @property
+    def text(self) -> str:
+        with self._cond:
+            return self._out.decode(errors="replace")
+
+    def count(self, pattern: str) -> int:
+        return len(re.findall(pattern, self.text))
+
+    def wait_for(self, pattern: str, count: int = 1, timeout: float | None = None) -> re.Match[str]:
+        """The ``count``-th match of ``pattern`` once it occurs (or fail the test)."""
+        deadline = time.monotonic() + (self.wait if timeout is None else timeout)
+        with self._cond:
+            while True:
+                text = self._out.decode(errors="replace")
+                found = list(re.finditer(pattern, text))
+                if len(found) >= count:
+                    return found[count - 1]
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or (self.p.poll() is not None and not self._thread.is_alive()):
+                    pytest.fail(f"{pattern!r} x{count} not in output of {' '.join(self.args)}:\n{text}")
+                self._cond.wait(min(remaining, 0.1))
+
+    def write(self, data: bytes) -> None:
+        assert self.p.stdin is not None
+        self.p.stdin.write(data)
+        self.p.stdin.flush()
+
+    def finish(self, timeout: float | None = None) -> int:
+        """Close stdin and wait for the process to exit; its return code."""
+        assert self.p.stdin is not None
+        self.p.stdin.close()
+        rc = self.p.wait(self.wait if timeout is None else timeout)
+        self._thread.join(self.wait)
+        return rc
+
+    def kill(self) -> None:
+        if self.p.poll() is None:
+            self.p.kill()
+        self.p.wait(self.wait)
+        self._thread.join(self.wait)
+        for stream in (self.p.stdin, self.p.stdout):
+            if stream is not None and not stream.closed:
+                stream.close()
+
+    close = kill
+
+    def __enter__(self) -> Proc:
+        return self
+
+    def __exit__(self, t: type[BaseException] | None, v: BaseException | None, tb: TracebackType | None) -> None:
+        self.kill()
