@@ -888,3 +888,42 @@ def test_split_input_server_side() -> None:
     ev1, _ = _feed(s1, c1.data_to_send(), bytewise=False)
     ev2, _ = _feed(s2, c2.data_to_send(), bytewise=True)
     assert [type(e) for e in ev1] == [type(e) for e in ev2] == [HandshakeComplete]
+
+
+def test_half_rtt_data_answers_a_0rtt_request_before_the_client_finished() -> None:
+    """With send_half_rtt_data the server's answer to 0-RTT data leaves with its
+    first flight (RFC 8446 0.5-RTT data); without it, after the client's Finished."""
+    from helpers import drain
+    from https_request.tls.client13 import ClientConnection
+    from https_request.tls.events import ApplicationData, EarlyDataReceived
+    from https_request.tls.server13 import ServerConnection
+    from tlsenv import Clock, ticket_keys
+
+    for half_rtt in (True, False):
+        clock = Clock()
+        keys = ticket_keys(clock)
+        scfg = server_config(clock=clock, ticket_keys=keys, max_early_data=1024, send_half_rtt_data=half_rtt)
+        ccfg = client_config(clock=clock, early_data=True)
+        c, s = ClientConnection(ccfg, "localhost"), ServerConnection(scfg)
+        c.start_handshake()
+        s.receive_data(c.data_to_send())
+        c.receive_data(s.data_to_send())
+        s.receive_data(c.data_to_send())
+        c.receive_data(s.data_to_send())
+        ticket = c.session
+        assert ticket is not None
+        c2, s2 = ClientConnection(ccfg, "localhost", session=ticket), ServerConnection(scfg)
+        c2.start_handshake()
+        c2.send_application_data(b"GET / HTTP/1.1\r\n\r\n")
+        s2.receive_data(c2.data_to_send())
+        assert [type(e) for e in drain(s2)] == [EarlyDataReceived]
+        s2.send_application_data(b"HTTP/1.1 200 OK\r\n\r\n")
+        s2.close()
+        c2.receive_data(s2.data_to_send())  # the server's first flight, before the client's Finished
+        got = [e for e in drain(c2) if isinstance(e, ApplicationData)]
+        assert (got == [ApplicationData(b"HTTP/1.1 200 OK\r\n\r\n")]) is half_rtt
+        s2.receive_data(c2.data_to_send())  # EndOfEarlyData + Finished: tickets, then data, then close_notify
+        c2.receive_data(s2.data_to_send())
+        rest = drain(c2)
+        assert any(type(e).__name__ == "CloseNotify" for e in rest)
+        assert bool([e for e in rest if isinstance(e, ApplicationData)]) is not half_rtt

@@ -7,6 +7,7 @@ so ``https-request --version`` stays fast (no ``cryptography`` import).
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable, Sequence
 
 from ._version import __version__
@@ -20,22 +21,32 @@ def _run_demo(args: argparse.Namespace) -> int:
     return demo.main(["-v"] * args.verbose + ["--countdown", str(args.countdown)])
 
 
-def build_parser() -> argparse.ArgumentParser:
+_COMMANDS = ("demo", "bundle", "get", "serve", "example")
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with ``command`` only that subcommand is fully built (the
+    others are listed by name), which keeps start-up cheap."""
     parser = argparse.ArgumentParser(
         prog="https-request",
         description="ESP-IDF's HTTPS Request example in Python, on its own sans-I/O TLS 1.3/1.2 engine.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    adders = {"demo": _add_demo, "bundle": _add_bundle, "get": _add_get, "serve": _add_serve, "example": _add_example}
+    for name, add in adders.items():
+        if command is None or command == name:
+            add(sub)
+        else:
+            sub.add_parser(name)
+    return parser
+
+
+def _add_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     demo = sub.add_parser("demo", help="run the example offline against the embedded servers (ESP-style log)")
     demo.add_argument("-v", "--verbose", action="count", default=0, help="-v: DEBUG (esp-tls lines), -vv: VERBOSE")
     demo.add_argument("--countdown", type=int, default=1, help="countdown after each request, seconds (default 1)")
     demo.set_defaults(func=_run_demo)
-    _add_bundle(sub)
-    _add_get(sub)
-    _add_serve(sub)
-    _add_example(sub)
-    return parser
 
 
 def _add_bundle(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -64,9 +75,11 @@ def _add_example(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the process exit status."""
-    parser = build_parser()
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    command = next((a for a in args_list if not a.startswith("-")), None)
+    parser = build_parser(command if command in _COMMANDS else None)
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(args_list)
     except SystemExit as exc:  # --help, --version, usage errors
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 1)

@@ -63,7 +63,6 @@ engine name raises ESP_ERR_INVALID_ARG. ``is_plain_tcp`` is not supported (ESP_E
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import os
 import re
@@ -74,6 +73,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from enum import IntEnum
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -101,6 +101,9 @@ from .engine import (
     engine_factories,
 )
 from .errors import EspErr, EspTlsError, LastError, MbedtlsErr, esp_err_to_name, mbedtls_code_for
+
+if TYPE_CHECKING:  # asyncio is imported by the async code paths only (CLI start-up time)
+    import asyncio
 
 __all__ = [
     "AsyncEspTls",
@@ -798,6 +801,8 @@ class EspTls(_Core):
 
 
 async def _wait_writable(sock: socket.socket, timeout: float) -> bool:
+    import asyncio
+
     loop = asyncio.get_running_loop()
     ready: asyncio.Future[None] = loop.create_future()
 
@@ -865,6 +870,8 @@ class AsyncEspTls(_Core):
     async def _tcp_connect(
         self, host_text: str, deadline: float | None
     ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        import asyncio
+
         loop = asyncio.get_running_loop()
         target, port = self._target(self._host, self._port)
         _log.d("host:%s: strlen %lu", target, len(target))

@@ -56,15 +56,18 @@ factory signatures above; :func:`engine_factories` finds it.
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import socket
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from .. import log
-from ..io.aio import TlsStream
 from ..io.blocking import TlsSocket
+
+if TYPE_CHECKING:  # asyncio stays out of the blocking path (CLI start-up time)
+    import asyncio
+
+    from ..io.aio import TlsStream
 from ..tls.client13 import ClientConnection
 from ..tls.config import CertificateVerifier, CertifiedKey, ClientConfig
 from ..tls.events import HandshakeComplete
@@ -288,8 +291,10 @@ class AsyncPythonEngine:
     """The ``python`` engine, asyncio: our ClientConnection over a :class:`TlsStream`."""
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, spec: EngineSpec) -> None:
+        from ..io.aio import TlsStream
+
         self._conn = ClientConnection(python_client_config(spec), spec.server_name, spec.cfg.client_session)
-        self._tls = TlsStream(reader, writer, self._conn, spec.timeout)
+        self._tls: TlsStream = TlsStream(reader, writer, self._conn, spec.timeout)
         self._closed = False
 
     @property

@@ -194,6 +194,10 @@ class ServerConfig:
     ``certificates``: one or more certified keys; the first whose signature
     scheme the client accepts is used. ``ticket_keys``: the ticket key holder
     (None = no tickets). ``max_early_data``: 0 rejects 0-RTT.
+    ``send_half_rtt_data``: TLS 1.3 application data written after our
+    Finished goes out at once, before the client's Finished (RFC 8446 "0.5-RTT":
+    the answer to a 0-RTT request then costs no extra round trip); otherwise it
+    waits for the client's Finished.
     ``hrr_cookie``: send a cookie in HelloRetryRequest. TLS 1.2: only ECDHE
     suites are ever chosen; ``session_cache`` serves session-ID resumption
     (None disables it); ``require_extended_master_secret`` refuses clients
@@ -216,6 +220,7 @@ class ServerConfig:
     num_tickets: int = 2
     ticket_lifetime: int = 86400
     max_early_data: int = 0
+    send_half_rtt_data: bool = False
     anti_replay: AntiReplay = field(default_factory=MemoryAntiReplay)
     hrr_cookie: bool = False
     request_client_certificate: bool = False

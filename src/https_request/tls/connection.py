@@ -88,6 +88,8 @@ class Connection:
         self._pending_app = bytearray()
         self._skip_budget = 0  # server: bytes of rejected early data it may still discard
         self._plain_hs_sent = False  # a plaintext handshake record went out (a later ClientHello is a retry)
+        self._ccs_seen = False  # TLS 1.3: a compatibility change_cipher_spec arrived
+        self._hs_done = 0  # bytes of _hs_out written by handshake messages that were fully processed
         self.state = HsState.HELLO_REQUEST
         self.client_random = b""
         # negotiated parameters
@@ -178,8 +180,8 @@ class Connection:
         if self._error is not None or self._closed:
             return
         self._closed = True
-        if self._pending_app and self.state != HsState.HANDSHAKE_OVER:
-            self._close_after_handshake = True  # close_notify follows the buffered data
+        if self.state != HsState.HANDSHAKE_OVER and (self._pending_app or self._defer_close()):
+            self._close_after_handshake = True  # close_notify follows the handshake and buffered data
             return
         self._flush_handshake()
         self._send_alert(AlertLevel.WARNING, AlertDescription.close_notify)
@@ -201,6 +203,10 @@ class Connection:
     def _on_handshake_complete(self) -> None:
         pass
 
+    def _defer_close(self) -> bool:
+        """True when close() during the handshake must wait for its end."""
+        return False
+
     # --------------------------------------------------------- internals
 
     def _check_usable(self) -> None:
@@ -208,7 +214,9 @@ class Connection:
             raise ConnectionPoisoned(self._error)
 
     def _fail(self, exc: TlsError, cause: BaseException | None = None) -> None:
+        done = bytes(self._hs_out[: self._hs_done])  # the flight answering earlier messages still goes out
         self._hs_out.clear()
+        self._hs_done = 0
         if self._dbg.threshold >= 1:
             self._dbg.msg(1, f"handshake failed in state {self.state.name}: {exc}")
         alert = exc.alert
@@ -216,6 +224,8 @@ class Connection:
             alert = TLS12_ALERT.get(alert, alert)
         if alert is not None and not isinstance(exc, AlertReceived):
             try:
+                if done:
+                    self._send_record(ContentType.HANDSHAKE, done)
                 self._send_alert(AlertLevel.FATAL, alert)
             except TlsError:
                 pass
@@ -250,6 +260,7 @@ class Connection:
         if self._hs_out:
             data = bytes(self._hs_out)
             self._hs_out.clear()
+            self._hs_done = 0
             self._send_record(ContentType.HANDSHAKE, data)
 
     def _send_record(self, ctype: int, data: bytes) -> None:
@@ -351,13 +362,14 @@ class Connection:
                 try:
                     ctype, data = self._read.open(header, payload)
                 except TlsError as exc:
-                    if exc.reason is Reason.BAD_RECORD_MAC and self._skip_budget >= len(payload):
+                    if exc.reason is Reason.BAD_RECORD_MAC and 0 < len(payload) <= self._skip_budget:
                         self._read.seq -= 1
                         self._skip_budget -= len(payload)
                         continue
                     raise
+                self._skip_budget = 0  # RFC 8446 4.2.10: the first record that opens ends the skipping
             else:
-                if ctype == ContentType.APPLICATION_DATA and self._skip_budget >= len(payload):
+                if ctype == ContentType.APPLICATION_DATA and 0 < len(payload) <= self._skip_budget:
                     self._skip_budget -= len(payload)  # early data the server will not read
                     continue
                 if len(payload) > MAX_PLAINTEXT:
@@ -375,6 +387,10 @@ class Connection:
         if self.state == HsState.HANDSHAKE_OVER or self.state in (HsState.HELLO_REQUEST, HsState.CLIENT_HELLO):
             if not (self.state == HsState.CLIENT_HELLO and self._ccs_ok_before_hello()):
                 raise TlsError(Reason.UNEXPECTED_MESSAGE, "change_cipher_spec outside the handshake")
+        # a client sends it once at most (RFC 8446 D.4); refuse floods (CVE-2020-25648)
+        if self._ccs_seen and not self.is_client:
+            raise TlsError(Reason.UNEXPECTED_MESSAGE, "second change_cipher_spec")
+        self._ccs_seen = True
 
     def _handle_ccs12(self) -> None:
         """TLS 1.2: switch the read keys (the version's subclass knows when)."""
@@ -443,6 +459,7 @@ class Connection:
         if dbg:
             self._dbg.msg(2, f"<= {_label(name)}")
         self._set_state(new_state)
+        self._hs_done = len(self._hs_out)
 
     # KeyUpdate (both sides, RFC 8446 4.6.3)
 

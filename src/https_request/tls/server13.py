@@ -58,6 +58,9 @@ __all__ = ["ServerConnection"]
 S = HsState
 _MAX_TICKET_AGE_SKEW_MS = 10_000
 _SKIP_EARLY_DEFAULT = 16384 + 256 * 8
+_HALF_RTT_STATES = frozenset(
+    {S.END_OF_EARLY_DATA, S.CLIENT_CERTIFICATE, S.CLIENT_CERTIFICATE_VERIFY, S.CLIENT_FINISHED}
+)
 
 
 @dataclass
@@ -109,6 +112,8 @@ class ServerConnection(Tls12Server):
             self.client_random = ch.random
         else:
             self._check_second_hello(hs.ch1, ch)
+        if ch.legacy_version <= 0x0300:  # RFC 8446 D.5: SSL 3.0 or older, even with supported_versions
+            raise TlsError(Reason.NO_COMMON_VERSION, f"ClientHello.legacy_version 0x{ch.legacy_version:04x}")
         raw_sv = ch.ext(ET.supported_versions)
         versions = X.decode_supported_versions(raw_sv) if raw_sv is not None else []
         if ProtocolVersion.TLS1_3 not in versions or ProtocolVersion.TLS1_3 not in cfg.versions:
@@ -144,6 +149,8 @@ class ServerConnection(Tls12Server):
         raw_modes = ch.ext(ET.psk_key_exchange_modes)
         modes = X.decode_psk_modes(raw_modes) if raw_modes is not None else []
         hs.ticket_modes = tuple(m for m in modes if m in cfg.psk_modes)
+        if raw_modes is None:  # no restriction advertised (RFC 8446 4.2.9): tickets as OpenSSL sends them
+            hs.ticket_modes = cfg.psk_modes
 
         group = next((g for g in cfg.groups if g in share_groups and g in SUPPORTED_GROUPS), None)
         use_dhe = True
@@ -196,6 +203,8 @@ class ServerConnection(Tls12Server):
             self._keylog("CLIENT_EARLY_TRAFFIC_SECRET", hs.c_early)
         elif ch.ext(ET.early_data) is not None:
             self._skip_budget = max(cfg.max_early_data, _SKIP_EARLY_DEFAULT)
+        else:
+            self._skip_budget = 0  # RFC 8446 4.2.10: after a HelloRetryRequest skipping ends here
 
         self._set_state(S.SERVER_HELLO)
         shared: bytes | None = None
@@ -233,6 +242,10 @@ class ServerConnection(Tls12Server):
             ee.append(Extension(ET.application_layer_protocol_negotiation, X.encode_alpn([self.alpn_protocol])))
         if early:
             ee.append(Extension(ET.early_data, b""))
+        ours = [g for g in cfg.groups if g in SUPPORTED_GROUPS]
+        if self.group is not None and ours and self.group != ours[0]:
+            # RFC 8446 4.2.7: tell the client our preference when it chose another group (as OpenSSL)
+            ee.append(Extension(ET.supported_groups, X.encode_u16_list(ours)))
         if cfg.extensions_hook is not None:
             ee = cfg.extensions_hook(HT.ENCRYPTED_EXTENSIONS, ee)
         hs.transcript.add(self._queue_handshake(HT.ENCRYPTED_EXTENSIONS, EncryptedExtensions(tuple(ee)).encode()))
@@ -394,6 +407,24 @@ class ServerConnection(Tls12Server):
 
     # ------------------------------------------------------------ client flight
 
+    def _half_rtt_ok(self) -> bool:
+        """TLS 1.3 server after its Finished: application keys are installed
+        and RFC 8446 allows sending before the client's Finished ("0.5-RTT")."""
+        return (
+            self._scfg.send_half_rtt_data
+            and self.negotiated_version == ProtocolVersion.TLS1_3
+            and self.state in _HALF_RTT_STATES
+        )
+
+    def _try_early_data(self, data: bytes) -> bool:
+        if not self._half_rtt_ok():
+            return False
+        self._seal_app(data)
+        return True
+
+    def _defer_close(self) -> bool:
+        return self._half_rtt_ok()
+
     def _handle_application_data(self, data: bytes) -> None:
         hs = self._hs
         if self.state == S.END_OF_EARLY_DATA and hs is not None:
@@ -451,6 +482,8 @@ class ServerConnection(Tls12Server):
         assert hs is not None and suite is not None and hs.schedule is not None
         fin = Finished.decode(body)
         expected = finished_verify_data(suite.hash_name, hs.c_hs, hs.transcript.digest())
+        if len(fin.verify_data) != len(expected):  # RFC 8446 4.4.4 / 5246 7.4.9: a malformed message
+            raise TlsError(Reason.DECODE, f"client Finished of {len(fin.verify_data)} bytes")
         if not hmac.compare_digest(expected, fin.verify_data):
             raise TlsError(Reason.BAD_FINISHED, "client Finished")
         hs.transcript.add(whole)
@@ -459,9 +492,10 @@ class ServerConnection(Tls12Server):
         hs.schedule.secret = b""
         modes = hs.ticket_modes
         self._hs = None
-        self._complete_handshake()
+        # tickets first: buffered application data and a deferred close_notify follow them
         if self._scfg.ticket_keys is not None and modes:
             self._write_new_session_tickets(res_master, suite)
+        self._complete_handshake()
         return S.HANDSHAKE_OVER
 
     def _write_new_session_tickets(self, res_master: bytes, suite: SuiteParams) -> None:
