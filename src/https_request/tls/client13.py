@@ -136,8 +136,8 @@ class ClientConnection(Tls12Client):
         cfg = self._ccfg
         v13, v12 = ProtocolVersion.TLS1_3 in cfg.versions, ProtocolVersion.TLS1_2 in cfg.versions
         suites = [s for s in cfg.cipher_suites if (s >> 8 == 0x13 and v13) or (s >> 8 != 0x13 and v12)]
-        if v12 and 0x00FF not in suites:
-            suites.append(0x00FF)
+        if (v12 or not suites) and 0x00FF not in suites:
+            suites.append(0x00FF)  # never an empty (malformed) list: mbedTLS, too, always sends the SCSV
         return tuple(suites)
 
     # ------------------------------------------------------------- writing
