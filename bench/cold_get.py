@@ -23,7 +23,7 @@ Two listeners share one config (so tickets work at either):
   holds server application data until the client's Finished, so a response
   to a 0-RTT request waits one extra round trip.
 * ``half-rtt``: the same engine with one bench-local override
-  (:func:`_half_rtt_connection_class`): application data written after the
+  (``ServerConfig.send_half_rtt_data``): application data written after the
   server's Finished went out (TLS 1.3, state END_OF_EARLY_DATA ..
   CLIENT_FINISHED) is sealed at once under the server's application keys --
   RFC 8446's "0.5-RTT data" (sections 2.3 and 4.4.4), which is what a server
@@ -127,7 +127,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -152,34 +152,6 @@ TARGET_PEER_MIN = 3
 # ------------------------------------------------------------------ server
 
 
-def _half_rtt_connection_class() -> type:
-    """Our ServerConnection, plus 0.5-RTT data (see the module docstring)."""
-    from https_request.tls.enums import ProtocolVersion
-    from https_request.tls.server13 import ServerConnection
-    from https_request.tls.states import HsState
-
-    after_server_finished = {
-        HsState.END_OF_EARLY_DATA,
-        HsState.CLIENT_CERTIFICATE,
-        HsState.CLIENT_CERTIFICATE_VERIFY,
-        HsState.CLIENT_FINISHED,
-    }
-
-    class HalfRttServerConnection(ServerConnection):
-        def _try_early_data(self, data: bytes) -> bool:
-            if (
-                self.negotiated_version == ProtocolVersion.TLS1_3
-                and self.state in after_server_finished
-                and self._app_write_secret  # set with the server's Finished
-            ):
-                self._flush_handshake()
-                self._seal_app(data)
-                return True
-            return False
-
-    return HalfRttServerConnection
-
-
 def serve(tmp: str) -> None:
     """The ``--serve DIR`` child: write DIR/ca.pem, serve, report on stdout."""
     for p in (ROOT / "src", ROOT / "tests"):
@@ -187,6 +159,7 @@ def serve(tmp: str) -> None:
     from certs import make_ca, make_leaf  # tests/certs.py
     from https_request.io.aio import TlsStream, start_server
     from https_request.tls.config import ServerConfig
+    from https_request.tls.server13 import ServerConnection
     from https_request.tls.session import TicketKeys
 
     ca = make_ca("p256", name="cold_get bench CA")
@@ -200,7 +173,7 @@ def serve(tmp: str) -> None:
         max_early_data=16384,
         versions=(0x0304, 0x0303),
     )
-    half_rtt_cls = _half_rtt_connection_class()
+    half_config = replace(config, send_half_rtt_data=True)  # the engine's 0.5-RTT option
 
     def report(rec: dict[str, Any]) -> None:
         sys.stdout.write(json.dumps(rec) + "\n")
@@ -264,7 +237,7 @@ def serve(tmp: str) -> None:
         half = handler("half-rtt")
 
         async def on_half(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            stream = TlsStream(reader, writer, half_rtt_cls(config), 10)
+            stream = TlsStream(reader, writer, ServerConnection(half_config), 10)
             try:
                 await half(stream)
             finally:
