@@ -295,8 +295,9 @@ def test_key_shares() -> None:
     body = X.encode_key_share_client(shares)
     assert X.decode_key_share_client(body) == shares
     assert X.decode_key_share_client(b"\x00\x00") == []
-    with pytest.raises(DecodeError):  # key_exchange<1..>
+    with pytest.raises(TlsError) as empty:  # key_exchange<1..>: illegal_parameter, as tlsfuzzer expects
         X.decode_key_share_client(b"\x00\x04\x00\x1d\x00\x00")
+    assert empty.value.alert == AlertDescription.illegal_parameter
     entry = X.encode_key_share_entry(NamedGroup.x25519, b"k" * 32)
     assert X.decode_key_share_server(entry) == (NamedGroup.x25519, b"k" * 32)
     assert X.decode_key_share_hrr(b"\x00\x17") == NamedGroup.secp256r1

@@ -469,8 +469,6 @@ class ClientConnection(Tls12Client):
         assert hs is not None and suite is not None and hs.schedule is not None
         fin = Finished.decode(body)
         expected = finished_verify_data(suite.hash_name, hs.s_hs, hs.transcript.digest())
-        if len(fin.verify_data) != len(expected):  # RFC 8446 4.4.4 / 5246 7.4.9: a malformed message
-            raise TlsError(Reason.DECODE, f"server Finished of {len(fin.verify_data)} bytes")
         if not hmac.compare_digest(expected, fin.verify_data):
             raise TlsError(Reason.BAD_FINISHED, "server Finished")
         hs.transcript.add(whole)

@@ -11,12 +11,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..wire import DecodeError, Reader, Writer
+from .errors import Reason, TlsError
 
 __all__ = [
     "OfferedPsks",
     "PskIdentity",
     "binders_length",
     "decode_alpn",
+    "decode_client_server_name",
     "decode_cookie",
     "decode_key_share_client",
     "decode_key_share_hrr",
@@ -75,6 +77,28 @@ def decode_server_name(data: bytes) -> str | None:
                 raise DecodeError("server_name", "host_name is not ASCII") from None
     _done(r, "server_name")
     return host
+
+
+def decode_client_server_name(data: bytes) -> str | None:
+    """A ClientHello's server_name, as a server checks it (tlsfuzzer, as OpenSSL): an empty
+    body is a decode_error; two host_names (RFC 6066 3) or one with bytes outside printable
+    ASCII (NUL, controls, UTF-8, spaces) an illegal_parameter. None: no host_name entry."""
+    if not data:
+        raise DecodeError("server_name", "empty extension in a ClientHello")
+    r = Reader(data)
+    v = r.vec(2, "server_name_list", 1)
+    names = []
+    while v.remaining:
+        name_type = v.u8("name_type")
+        name = v.opaque(2, "host_name", 1)
+        if name_type == 0:
+            names.append(name)
+    _done(r, "server_name")
+    if len(names) > 1:
+        raise TlsError(Reason.ILLEGAL_PARAMETER, "two host_name entries in server_name")
+    if names and any(not 0x21 <= b <= 0x7E for b in names[0]):
+        raise TlsError(Reason.ILLEGAL_PARAMETER, f"host_name {names[0]!r} is not a printable ASCII name")
+    return names[0].decode("ascii") if names else None
 
 
 def encode_u16_list(values: Sequence[int]) -> bytes:
@@ -137,7 +161,9 @@ def decode_key_share_client(data: bytes) -> list[tuple[int, bytes]]:
     out: list[tuple[int, bytes]] = []
     while v.remaining:
         group = v.u16("group")
-        kx = v.opaque(2, "key_exchange", 1)
+        kx = v.opaque(2, "key_exchange", 0)
+        if not kx:  # a well-formed entry with an unusable key: illegal_parameter, as for other bad shares
+            raise TlsError(Reason.BAD_KEY_SHARE, f"empty key_exchange for group 0x{group:04x}")
         out.append((group, kx))
     _done(r, "key_share")
     return out

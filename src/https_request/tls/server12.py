@@ -123,11 +123,14 @@ class Tls12Server(Connection):
         if reneg is not None and reneg != b"\x00":
             raise TlsError(Reason.HANDSHAKE_FAILURE, "non-empty renegotiation_info in an initial handshake")
         secure_reneg = reneg is not None or _RENEGOTIATION_SCSV in ch.cipher_suites
-        ems = ch.ext(ET.extended_master_secret) is not None
+        raw_ems = ch.ext(ET.extended_master_secret)
+        if raw_ems:  # RFC 7627 5.1: the extension is empty
+            raise TlsError(Reason.DECODE, "extended_master_secret with a body")
+        ems = raw_ems is not None
         if cfg.require_extended_master_secret and not ems:
             raise TlsError(Reason.HANDSHAKE_FAILURE, "client does not offer extended_master_secret")
         raw_sni = ch.ext(ET.server_name)
-        self.server_name = X.decode_server_name(raw_sni) if raw_sni is not None else None
+        self.server_name = X.decode_client_server_name(raw_sni) if raw_sni is not None else None
         self._choose_alpn(ch)
         self.negotiated_version = ProtocolVersion.TLS1_2
         self._expected = EXPECTED_SERVER12

@@ -126,7 +126,7 @@ class ServerConnection(Tls12Server):
         if ch.legacy_compression_methods != b"\x00":
             raise TlsError(Reason.ILLEGAL_PARAMETER, "TLS 1.3 ClientHello with compression")
         raw_sni = ch.ext(ET.server_name)
-        self.server_name = X.decode_server_name(raw_sni) if raw_sni is not None else None
+        self.server_name = X.decode_client_server_name(raw_sni) if raw_sni is not None else None
 
         # key shares and groups (RFC 8446 4.2.8)
         raw_groups = ch.ext(ET.supported_groups)
