@@ -291,27 +291,6 @@ def decode_session_file(data: bytes) -> tuple[str, int, bytes]:
     return host, port, blob
 
 
-def _write_private(path: str, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically, mode 0600 from the start."""
-    import tempfile
-
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".session-", dir=directory)  # created 0600
-    try:
-        with os.fdopen(fd, "wb") as f:
-            os.fchmod(f.fileno(), 0o600)
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 class _SessionFile:
     """``--session FILE`` for the URL's host and port."""
 
@@ -360,7 +339,9 @@ class _SessionFile:
 
     def save(self, session: Session) -> None:
         try:
-            _write_private(self.path, encode_session_file(self.host, self.port, session.to_bytes()))
+            from .files import write_atomically
+
+            write_atomically(self.path, encode_session_file(self.host, self.port, session.to_bytes()))
         except (OSError, ValueError) as exc:
             self.warn(f"cannot save the session to {self.path}: {exc}")
 

@@ -23,7 +23,6 @@ import fcntl
 import ipaddress
 import os
 import socket
-import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -38,6 +37,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from ..files import write_atomically
 from ..tls.config import CertifiedKey
 
 __all__ = [
@@ -139,23 +139,6 @@ def _names_of(cert: x509.Certificate) -> set[str]:
         return set()
     names = {n.lower() for n in san.get_values_for_type(x509.DNSName)}
     return names | {str(ip) for ip in san.get_values_for_type(x509.IPAddress)}
-
-
-def _write(path: Path, data: bytes, mode: int) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            os.fchmod(f.fileno(), mode)
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def _key_pem(key: CertificateIssuerPrivateKeyTypes) -> bytes:
@@ -296,8 +279,8 @@ def local_identity(
         pair = _load_pair(ca_path, ca_key_path)
         if pair is None or pair[0].not_valid_after_utc <= moment:
             ca, ca_key = _make_ca(moment)
-            _write(ca_key_path, _key_pem(ca_key), 0o600)
-            _write(ca_path, _cert_pem(ca), 0o644)
+            write_atomically(ca_key_path, _key_pem(ca_key), 0o600)
+            write_atomically(ca_path, _cert_pem(ca), 0o644)
         else:
             ca, ca_key = pair
         leaf_pair = _load_pair(leaf_path, leaf_key_path)
@@ -309,7 +292,7 @@ def local_identity(
             if not (fresh and old and set(wanted) <= old):
                 names_now = [*wanted, *sorted(old - set(wanted))]
                 leaf = _make_leaf(ca, ca_key, key, names_now, moment)
-                _write(leaf_path, _cert_pem(leaf), 0o644)
+                write_atomically(leaf_path, _cert_pem(leaf), 0o644)
         else:
             key = (
                 rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -317,6 +300,6 @@ def local_identity(
                 else ec.generate_private_key(ec.SECP256R1())
             )
             leaf = _make_leaf(ca, ca_key, key, wanted, moment)
-            _write(leaf_key_path, _key_pem(key), 0o600)
-            _write(leaf_path, _cert_pem(leaf), 0o644)
+            write_atomically(leaf_key_path, _key_pem(key), 0o600)
+            write_atomically(leaf_path, _cert_pem(leaf), 0o644)
     return Identity(CertifiedKey((leaf,), key), ca_path)

@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import fcntl
 import os
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from ..files import write_atomically
 from ..tls.session import SessionError, TicketKeys
 
 __all__ = ["KeyFileError", "SharedTicketKeys"]
@@ -39,22 +39,6 @@ class KeyFileError(Exception):
 
 def _zeros(n: int) -> bytes:
     return bytes(n)
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)  # mkstemp files are 0600
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 class SharedTicketKeys(TicketKeys):
@@ -122,7 +106,7 @@ class SharedTicketKeys(TicketKeys):
 
     def _store(self) -> None:
         blob = self._inner.to_bytes()
-        _write_atomically(self.path, blob)
+        write_atomically(self.path, blob)
         self._blob, self._signature = blob, self._stat()
 
     def _refresh(self) -> None:
