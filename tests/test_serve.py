@@ -40,6 +40,7 @@ from https_request.io.blocking import connect
 from https_request.tls.client13 import ClientConnection
 from https_request.tls.config import ClientConfig
 from https_request.tls.enums import ProtocolVersion
+from https_request.tls.events import NEED_DATA, ApplicationData, HandshakeComplete, SessionTicketReceived
 from https_request.tls.session import Session
 from https_request.tls.verify import make_verifier
 
@@ -553,6 +554,48 @@ def test_early_data_accepted_once_across_workers(pool: Serve) -> None:
     assert seen_workers == {0, 1}
     pool.wait_log(r"resumed=yes early_data=rejected request=\"GET /tls\"")
     pool.wait_log(r"resumed=yes early_data=accepted:\d+ request=\"GET /tls\"")
+
+
+def test_early_request_answered_before_client_finished(pool: Serve) -> None:
+    """A complete 0-RTT request is answered as 0.5-RTT data: the server's first
+    flight carries the response, before the client sends its Finished."""
+    config = client_config(pool, early_data=True)
+    _, _, _, session, _ = our_get(pool, config)
+    assert session is not None
+    mark = pool.log_mark()
+    request = f"GET /tls HTTP/1.1\r\nHost: {HOST}\r\n\r\n".encode()
+    with connect("127.0.0.1", pool.port, config, HOST, session, timeout=WAIT, handshake=False) as tls:
+        tls.start()
+        tls.send(request)  # ClientHello + 0-RTT request; nothing else is sent below until asserted
+        conn = tls.conn
+        assert not conn.data_to_send()
+        complete, raw = False, b""
+        while True:  # feed the engine the server's bytes only: our Finished stays queued
+            data = tls.sock.recv(65536)
+            assert data, "server closed before answering the 0-RTT request"
+            conn.receive_data(data)
+            while (ev := conn.next_event()) is not NEED_DATA:
+                if isinstance(ev, HandshakeComplete):
+                    complete = True
+                    assert ev.early_data_accepted and ev.resumed
+                elif isinstance(ev, ApplicationData):
+                    raw += ev.data
+            head, sep, body = raw.partition(b"\r\n\r\n")
+            if sep and len(body) >= int(re.search(rb"(?i)content-length: *(\d+)", head)[1]):  # type: ignore[index]
+                break
+        assert complete
+        status, _, body = _parse_response(raw)
+        assert status == 200 and json.loads(body)["early_data"] is True
+        # now finish: our Finished goes out, tickets and close_notify follow
+        tls.sock.sendall(conn.data_to_send())
+        tickets = 0
+        while data := tls.sock.recv(65536):
+            conn.receive_data(data)
+            while (ev := conn.next_event()) is not NEED_DATA:
+                tickets += isinstance(ev, SessionTicketReceived)
+                assert not isinstance(ev, ApplicationData)
+        assert tickets == 2
+    pool.wait_log(r"resumed=yes early_data=accepted:\d+ request=\"GET /tls\" status=200 ms=", mark)
 
 
 def test_sigterm_stops_workers_cleanly(state: Path, tmp_path: Path) -> None:

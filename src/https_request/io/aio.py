@@ -94,6 +94,13 @@ class TlsStream:
         assert self.pump.handshake is not None
         return self.pump.handshake
 
+    async def handshake_or_early_data(self, timeout: float | None = None) -> HandshakeComplete | None:
+        """Server: run the handshake until it completes, or until accepted 0-RTT
+        data is readable (then None: :meth:`read` it and answer at once, as
+        0.5-RTT data when the config sends it; :meth:`handshake` finishes later)."""
+        await self._run(lambda: self.pump.handshake is not None or bool(self.pump.early_data), timeout)
+        return self.pump.handshake
+
     async def write(self, data: bytes, timeout: float | None = None) -> None:
         """Send application data (held by the engine until the handshake is
         over, unless it goes out as 0-RTT)."""

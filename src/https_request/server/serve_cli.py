@@ -252,8 +252,8 @@ def _settings(args: argparse.Namespace) -> tuple[ServerSettings, str | None]:
         tls = ServerConfig(
             certificates=(identity.certified_key,), versions=versions, cipher_suites=suites, groups=groups,
             ticket_keys=ticket_keys, num_tickets=0 if args.no_tickets else 2, ticket_lifetime=args.ticket_lifetime,
-            max_early_data=args.early_data, anti_replay=anti_replay, keylog=keylog,
-            alpn_protocols=("http/1.1", "http/1.0"), psk_modes=(PskKeyExchangeMode.psk_dhe_ke,),
+            max_early_data=args.early_data, send_half_rtt_data=args.early_data > 0, anti_replay=anti_replay,
+            keylog=keylog, alpn_protocols=("http/1.1", "http/1.0"), psk_modes=(PskKeyExchangeMode.psk_dhe_ke,),
         )  # fmt: skip
     except (OSError, ValueError) as exc:
         raise UsageError(str(exc)) from None

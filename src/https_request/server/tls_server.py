@@ -8,7 +8,11 @@ One :class:`Server` per worker process serves an HTTPS listening socket
    no engine state exists before the first bytes, so idle connections are
    cheap). Bytes that look like plain HTTP get Go's "Client sent an HTTP
    request to an HTTPS server" 400; any other garbage gets the engine's alert;
-2. reads one HTTP request (0-RTT data included) within ``read_timeout``;
+2. reads one HTTP request (0-RTT data included) within ``read_timeout``.
+   With ``send_half_rtt_data`` (``serve --early-data``) the handshake stops
+   early once accepted 0-RTT data arrives: a complete request in it is
+   answered at once, as 0.5-RTT data before the client's Finished, and the
+   handshake is finished afterwards (tickets and close_notify follow);
 3. writes the whole response and close_notify in one go (as few TLS records
    as fit: one per 16 KiB), half-closes TCP and drains what the client still
    sends for a moment, so that closing never resets the connection under an
@@ -134,6 +138,26 @@ def _describe(exc: BaseException) -> str:
     return f"internal: {type(exc).__name__}: {exc}"
 
 
+def _tls_info(conn: ServerConnection, early_data: int, rec: _Record, worker: int) -> TlsInfo:
+    """What routing sees, from the connection's attributes (all set once the
+    ClientHello was answered, so also before the client's Finished); fills the log record too."""
+    assert conn.negotiated_version is not None and conn.cipher_suite is not None
+    info = TlsInfo(
+        conn.client_hello_raw, conn.negotiated_version, conn.cipher_suite, conn.group, conn.server_name,
+        conn.alpn_protocol, conn.resumed, early_data, rec.peer, worker,
+    )  # fmt: skip
+    rec.sni, rec.resumed = conn.server_name, conn.resumed
+    rec.version = info.version_name.replace(" ", "")
+    rec.suite = suite_name(conn.cipher_suite)
+    rec.group = name_of(NamedGroup, conn.group) if conn.group is not None else "-"
+    hello = conn.client_hello
+    if conn.early_data_accepted:
+        rec.early = f"accepted:{early_data}"
+    elif hello is not None and hello.ext(ExtensionType.early_data) is not None:
+        rec.early = "rejected"
+    return info
+
+
 class Server:
     """One worker's listeners; see the module docstring."""
 
@@ -219,8 +243,9 @@ class Server:
 
     async def _serve_tls(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, rec: _Record) -> None:
         cfg = self.settings
+        handshake_deadline = asyncio.get_running_loop().time() + cfg.handshake_timeout
         try:
-            async with asyncio.timeout(cfg.handshake_timeout):
+            async with asyncio.timeout_at(handshake_deadline):
                 first = await reader.read(_RECV)
                 if not first:
                     rec.error = "closed before the handshake"
@@ -237,7 +262,10 @@ class Server:
                 except TlsError:
                     writer.write(conn.data_to_send())
                     raise
-                hs = await stream.handshake()
+                if cfg.tls.send_half_rtt_data:  # a 0-RTT request is answered before the client's Finished
+                    hs = await stream.handshake_or_early_data()
+                else:
+                    hs = await stream.handshake()
         except TimeoutError:
             rec.error, rec.abort = "handshake timeout", True
             return
@@ -245,19 +273,7 @@ class Server:
             rec.error = _describe(exc)
             await self._linger(reader, writer)  # the alert was queued: let it reach the client
             return
-        rec.sni, rec.resumed = hs.server_name, hs.resumed
-        info = TlsInfo(
-            conn.client_hello_raw, hs.version, hs.cipher_suite, hs.group, hs.server_name, hs.alpn_protocol,
-            hs.resumed, len(stream.pump.early_data), rec.peer, cfg.worker,
-        )  # fmt: skip
-        rec.version = info.version_name.replace(" ", "")
-        rec.suite = suite_name(hs.cipher_suite)
-        rec.group = name_of(NamedGroup, hs.group) if hs.group is not None else "-"
-        hello = conn.client_hello
-        if hs.early_data_accepted:
-            rec.early = f"accepted:{info.early_data}"
-        elif hello is not None and hello.ext(ExtensionType.early_data) is not None:
-            rec.early = "rejected"
+        info = _tls_info(conn, len(stream.pump.early_data), rec, cfg.worker)
 
         request: Request | None = None
         http = RequestReader()
@@ -279,11 +295,20 @@ class Server:
             rec.requests.append("-")
             rec.status.append(exc.status)
             out = error_response(exc.status)
-        conn.send_application_data(out)
+        conn.send_application_data(out)  # before the client's Finished: sent at once as 0.5-RTT data
         conn.close()
         writer.write(conn.data_to_send())
         async with asyncio.timeout(_WRITE_TIMEOUT):
             await writer.drain()
+        if hs is None:  # answered 0-RTT data: finish the handshake (then tickets and close_notify follow)
+            try:
+                async with asyncio.timeout_at(max(handshake_deadline, asyncio.get_running_loop().time() + 1.0)):
+                    await stream.handshake()
+            except TimeoutError:
+                rec.error = "handshake timeout"  # after the response: close, don't reset it away
+            except TlsError as exc:
+                rec.error = _describe(exc)
+            _tls_info(conn, len(stream.pump.early_data), rec, cfg.worker)
         await self._linger(reader, writer)
 
     # ---------------------------------------------------------------- plain HTTP
