@@ -254,10 +254,11 @@ def _anchor_verifier(anchors: Sequence[x509.Certificate], cfg: EspTlsCfg) -> Cer
 
 def _bundle_verifier(cfg: EspTlsCfg) -> CertificateVerifier:
     from . import bundle
+    from .bundle_verify import BundleVerifier
 
     blob = cfg.crt_bundle
     parsed = bundle.parse_bundle(blob) if isinstance(blob, bytes) else bundle.builtin_bundle("cmn")
-    verifier: CertificateVerifier = bundle.BundleVerifier(
+    verifier: CertificateVerifier = BundleVerifier(
         parsed, check_name=not cfg.skip_common_name, policy=cfg.verify_policy
     )
     return verifier
