@@ -43,6 +43,7 @@ TYPE_CHECKING = False  # not typing's: `typing` stays unimported at CLI start-up
 if TYPE_CHECKING:
     from typing import IO, Any
 
+    from .curlargs import ConnectTo
     from .esp_tls.config import EspTlsCfg
     from .esp_tls.conn import EspTls, TlsInfo
     from .esp_tls.errors import LastError
@@ -95,78 +96,21 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-# --- curl's --resolve and --connect-to grammars ------------------------------
-
-
-def _fields(text: str, count: int, what: str) -> list[str]:
-    """Split ``text`` into ``count`` colon-separated fields; a field may be ``[ipv6]``.
-
-    The last field takes the rest of the text (addresses may contain colons).
-    """
-    fields: list[str] = []
-    i = 0
-    while len(fields) < count - 1:
-        if text.startswith("[", i):
-            end = text.find("]", i)
-            if end < 0:
-                raise ValueError(f"{what} {text!r}: unclosed '['")
-            fields.append(text[i + 1 : end])
-            i = end + 1
-            if i >= len(text) or text[i] != ":":
-                raise ValueError(f"{what} {text!r}: expected ':' after ']'")
-        else:
-            end = text.find(":", i)
-            if end < 0:
-                raise ValueError(f"{what} {text!r}: expected {count} fields separated by ':'")
-            fields.append(text[i:end])
-            i = end
-        i += 1  # the ':'
-    fields.append(text[i:])
-    return fields
-
-
-def _unbracket(host: str) -> str:
-    return host[1:-1] if host.startswith("[") and host.endswith("]") else host
-
-
-def _port(text: str, what: str, *, empty_ok: bool) -> int | None:
-    if not text:
-        if empty_ok:
-            return None
-        raise ValueError(f"{what}: missing port")
-    if not text.isdigit() or not 0 < int(text) <= 0xFFFF:
-        raise ValueError(f"{what}: bad port {text!r}")
-    return int(text)
+# --- curl's --resolve and --connect-to grammars (curlargs, imported when used) ---
 
 
 def parse_resolve(text: str) -> tuple[str, int, str]:
-    """``[+]HOST:PORT:ADDR[,ADDR...]`` (curl ``--resolve``): (host, port, first address).
+    """``[+]HOST:PORT:ADDR[,ADDR...]`` (curl ``--resolve``): :func:`https_request.curlargs.parse_resolve`."""
+    from .curlargs import parse_resolve
 
-    HOST ``*`` matches any host; an IPv6 address may be bracketed. Raises ValueError.
-    """
-    host, port, addrs = _fields(text.removeprefix("+"), 3, "--resolve")
-    if not host:
-        raise ValueError(f"--resolve {text!r}: missing host")
-    number = _port(port, f"--resolve {text!r}", empty_ok=False)
-    assert number is not None
-    first = addrs.split(",")[0].strip()
-    address = _unbracket(first)
-    if not address:
-        raise ValueError(f"--resolve {text!r}: missing address")
-    return host, number, address
+    return parse_resolve(text)
 
 
-def parse_connect_to(text: str) -> tuple[str, int | None, str, int | None]:
-    """``HOST1:PORT1:HOST2:PORT2`` (curl ``--connect-to``), empty fields allowed.
+def parse_connect_to(text: str) -> ConnectTo:
+    """``HOST1:PORT1:HOST2:PORT2`` (curl ``--connect-to``): :func:`https_request.curlargs.parse_connect_to`."""
+    from .curlargs import parse_connect_to
 
-    Empty HOST1 / PORT1 match any host / port; empty HOST2 / PORT2 keep the
-    URL's. IPv6 literals go in brackets. Raises ValueError.
-    """
-    h1, p1, h2, p2 = _fields(text, 4, "--connect-to")
-    if h2.startswith("[") or p2.count(":"):
-        raise ValueError(f"--connect-to {text!r}: expected HOST1:PORT1:HOST2:PORT2 (IPv6 in brackets)")
-    what = f"--connect-to {text!r}"
-    return h1, _port(p1, what, empty_ok=True), h2, _port(p2, what, empty_ok=True)
+    return parse_connect_to(text)
 
 
 def _resolve_arg(text: str) -> tuple[str, int, str]:
@@ -176,7 +120,7 @@ def _resolve_arg(text: str) -> tuple[str, int, str]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _connect_to_arg(text: str) -> tuple[str, int | None, str, int | None]:
+def _connect_to_arg(text: str) -> ConnectTo:
     try:
         return parse_connect_to(text)
     except ValueError as exc:
@@ -206,7 +150,7 @@ def _timeout_arg(text: str) -> float:
 def _connect_target(
     host: str,
     port: int,
-    connect_to: list[tuple[str, int | None, str, int | None]],
+    connect_to: list[ConnectTo],
     resolve: list[tuple[str, int, str]],
 ) -> tuple[str, int] | None:
     """Where to connect for ``host``:``port``, or None for the host itself.
@@ -215,10 +159,9 @@ def _connect_target(
     then gives the rewritten name an address (as curl does).
     """
     target_host, target_port = host, port
-    for h1, p1, h2, p2 in connect_to:
-        if (not h1 or h1.lower() == host.lower()) and (p1 is None or p1 == port):
-            target_host = h2 or host
-            target_port = p2 if p2 is not None else port
+    for rule in connect_to:
+        if rule.matches(host, port):
+            target_host, target_port = rule.target(host, port)
             break
     address = target_host
     for name, rport, addr in resolve:
@@ -489,7 +432,7 @@ class _Plan:
         body: bytes,
         cfg: EspTlsCfg,
         versions: tuple[int, ...],
-        connect_to: list[tuple[str, int | None, str, int | None]],
+        connect_to: list[ConnectTo],
         resolve: list[tuple[str, int, str]],
         timeout: float | None,
     ) -> None:

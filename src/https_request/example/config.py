@@ -47,8 +47,10 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, NamedTuple, cast
+from typing import Any, Literal, cast
 
+from ..curlargs import ConnectTo, check_host
+from ..curlargs import parse_connect_to as _curl_connect_to
 from ..log import get_logger
 
 __all__ = [
@@ -124,23 +126,6 @@ class _Bad(Exception):
 # The result
 
 
-class ConnectTo(NamedTuple):
-    """One ``curl --connect-to HOST1:PORT1:HOST2:PORT2`` rule (IPv6 without brackets)."""
-
-    host: str  #: "" matches any host
-    port: int | None  #: None matches any port
-    to_host: str  #: "" keeps the URL's host
-    to_port: int | None  #: None keeps the URL's port
-
-    def matches(self, host: str, port: int) -> bool:
-        """Whether a connection to ``host:port`` is redirected by this rule."""
-        return (not self.host or self.host.lower() == host.lower()) and (self.port is None or self.port == port)
-
-    def target(self, host: str, port: int) -> tuple[str, int]:
-        """Where a matching connection to ``host:port`` goes."""
-        return (self.to_host or host, port if self.to_port is None else self.to_port)
-
-
 @dataclass(frozen=True, slots=True)
 class ExampleConfig:
     """The example's configuration, typed and checked (see :func:`load_config`)."""
@@ -180,52 +165,11 @@ class ExampleConfig:
 # Value checks (raise _Bad with the reason)
 
 
-_HOSTNAME = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_.])?", re.ASCII)
-
-
-def _check_host(host: str, what: str) -> str:
-    """A host name, IPv4 address or bracketed IPv6 address; returns it without brackets."""
-    if host.startswith("["):
-        import ipaddress
-
-        inner = host[1:-1] if host.endswith("]") else ""
-        try:
-            ipaddress.IPv6Address(inner)
-        except ValueError:
-            raise _Bad(f"{what} {host!r} is not a bracketed IPv6 address") from None
-        return inner
-    if not _HOSTNAME.fullmatch(host):
-        raise _Bad(f"{what} {host!r} is not a host name or address")
-    return host
-
-
-def _check_port(port: str, what: str) -> int:
-    if not port.isascii() or not port.isdigit() or not 0 < int(port) < 65536:
-        raise _Bad(f"{what} {port!r} is not a port number (1-65535)")
-    return int(port)
-
-
-_CONNECT_TO = re.compile(r"(\[[^\]]*\]|[^:\[\]]*):([^:]*):(\[[^\]]*\]|[^:\[\]]*):([^:]*)")
-
-
-def _parse_connect_to(entry: str) -> ConnectTo:
-    m = _CONNECT_TO.fullmatch(entry)
-    if m is None:
-        raise _Bad(f"{entry!r} is not HOST1:PORT1:HOST2:PORT2 (IPv6 addresses go in brackets)")
-    h1, p1, h2, p2 = m.groups()
-    return ConnectTo(
-        _check_host(h1, "host") if h1 else "",
-        _check_port(p1, "port") if p1 else None,
-        _check_host(h2, "host") if h2 else "",
-        _check_port(p2, "port") if p2 else None,
-    )
-
-
 def parse_connect_to(entry: str) -> ConnectTo:
-    """Parse one ``curl --connect-to`` entry; ValueError (ConfigError) if malformed."""
+    """Parse one ``curl --connect-to`` entry (:func:`..curlargs.parse_connect_to`); ConfigError if malformed."""
     try:
-        return _parse_connect_to(entry)
-    except _Bad as exc:
+        return _curl_connect_to(entry)
+    except ValueError as exc:
         raise ConfigError(f"EXAMPLE_CONNECT_TO: {exc}") from None
 
 
@@ -246,7 +190,10 @@ def _check_url(url: str) -> None:
         raise _Bad(f"{url!r} has no host")
     if port == 0:
         raise _Bad(f"{url!r} has port 0")
-    _check_host(f"[{host}]" if ":" in host else host, "host")
+    try:
+        check_host(f"[{host}]" if ":" in host else host)
+    except ValueError as exc:
+        raise _Bad(str(exc)) from None
 
 
 def _log_level(text: str) -> int:
@@ -273,7 +220,10 @@ def _check_semantics(name: str, value: str) -> None:
         _check_url(value)
     elif name == "EXAMPLE_CONNECT_TO":
         for entry in value.split():
-            _parse_connect_to(entry)
+            try:
+                _curl_connect_to(entry)
+            except ValueError as exc:
+                raise _Bad(str(exc)) from None
     elif name == "EXAMPLE_CLIENT_PROFILE":
         from ..tls.profiles import profile_names
 
