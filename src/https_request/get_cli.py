@@ -24,8 +24,9 @@ same directory, created 0600, then ``os.replace``). The file belongs to the
 URL's host and port (not a ``--connect-to`` target): it wraps
 :meth:`Session.to_bytes` with its own magic, format number, host, port and
 checksum. A corrupt, expired or foreign file costs one warning and a full
-handshake. ``--early-data`` sends a GET or HEAD as 0-RTT when the saved
-session allows it.
+handshake (:mod:`.session_file`). ``--early-data`` sends a GET or HEAD as
+0-RTT when the saved session allows it. The ``--json`` report and the error
+line's description live in :mod:`.get_report`.
 
 This module stays light (argparse only): the TLS stack is imported when the
 command runs, so ``https-request --version`` does not load ``cryptography``.
@@ -41,13 +42,15 @@ from collections.abc import Callable
 
 TYPE_CHECKING = False  # not typing's: `typing` stays unimported at CLI start-up
 if TYPE_CHECKING:
-    from typing import IO, Any
+    from typing import IO
 
     from .curlargs import ConnectTo
     from .esp_tls.config import EspTlsCfg
     from .esp_tls.conn import EspTls, TlsInfo
     from .esp_tls.errors import LastError
+    from .get_report import Report
     from .http.client import Response
+    from .session_file import SessionFile
     from .tls.session import Session
 
 __all__ = [
@@ -90,10 +93,6 @@ class _Fail(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
 
 
 # --- curl's --resolve and --connect-to grammars (curlargs, imported when used) ---
@@ -173,174 +172,24 @@ def _connect_target(
     return address, target_port
 
 
-# --- the session file --------------------------------------------------------
-
-_FILE_MAGIC = b"HRQGETSF"
-_FILE_FORMAT = 1
-_CHECK_LEN = 8
-
-
-def _origin_key(host: str, port: int) -> str:
-    shown = f"[{host}]" if ":" in host else host
-    return f"{shown.lower()}:{port}"
+# --- the session file (session_file, imported when used) --------------------
 
 
 def encode_session_file(host: str, port: int, session_blob: bytes) -> bytes:
-    """The session file: magic, format, host, port, :meth:`Session.to_bytes` blob, SHA-256 checksum."""
-    import hashlib
-    import struct
+    """:func:`.session_file.encode_session_file` (imported when called: this module stays light)."""
+    from .session_file import encode_session_file
 
-    name = host.lower().encode()
-    if len(name) > 255:
-        raise ValueError("host name too long")
-    body = (
-        _FILE_MAGIC
-        + bytes((_FILE_FORMAT, len(name)))
-        + name
-        + struct.pack("!HI", port, len(session_blob))
-        + session_blob
-    )
-    return body + hashlib.sha256(body).digest()[:_CHECK_LEN]
+    return encode_session_file(host, port, session_blob)
 
 
 def decode_session_file(data: bytes) -> tuple[str, int, bytes]:
-    """(host, port, session blob) from :func:`encode_session_file` output. Raises ValueError."""
-    import hashlib
-    import hmac
-    import struct
+    """:func:`.session_file.decode_session_file` (imported when called). Raises ValueError."""
+    from .session_file import decode_session_file
 
-    if not data.startswith(_FILE_MAGIC):
-        raise ValueError("not a session file (bad magic)")
-    head = len(_FILE_MAGIC)
-    if len(data) < head + 2 + 6 + _CHECK_LEN:
-        raise ValueError("truncated")
-    if data[head] != _FILE_FORMAT:
-        raise ValueError(f"format {data[head]} is not supported (expected {_FILE_FORMAT})")
-    body, check = data[:-_CHECK_LEN], data[-_CHECK_LEN:]
-    if not hmac.compare_digest(hashlib.sha256(body).digest()[:_CHECK_LEN], check):
-        raise ValueError("checksum mismatch")
-    name_len = data[head + 1]
-    pos = head + 2 + name_len
-    if pos + 6 > len(body):
-        raise ValueError("truncated")
-    try:
-        host = body[head + 2 : pos].decode()
-    except UnicodeError:
-        raise ValueError("bad host name") from None
-    port, blob_len = struct.unpack("!HI", body[pos : pos + 6])
-    blob = body[pos + 6 :]
-    if len(blob) != blob_len:
-        raise ValueError("length mismatch")
-    return host, port, blob
-
-
-class _SessionFile:
-    """``--session FILE`` for the URL's host and port."""
-
-    def __init__(self, path: str, host: str, port: int, warn: Callable[[str], None]) -> None:
-        self.path = path
-        self.host = host
-        self.port = port
-        self.warn = warn
-
-    def load(self, versions: tuple[int, ...], server_name: str | None) -> Session | None:
-        """The saved session, or None (with one warning when the file is unusable)."""
-        from .tls.session import Session, SessionError
-
-        try:
-            with open(self.path, "rb") as f:
-                data = f.read(1 << 20)
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            self._skip(f"cannot read it: {exc.strerror or exc}")
-            return None
-        try:
-            host, port, blob = decode_session_file(data)
-            session = Session.from_bytes(blob)
-        except (ValueError, SessionError) as exc:
-            self._skip(f"corrupt ({exc})")
-            return None
-        mine = _origin_key(self.host, self.port)
-        if _origin_key(host, port) != mine:
-            self._skip(f"it holds a session for {_origin_key(host, port)}, not {mine}")
-            return None
-        if session.expired(time.time()):
-            self._skip("the saved session has expired")
-            return None
-        if session.version not in versions:
-            shown = {0x0304: "TLS 1.3", 0x0303: "TLS 1.2"}.get(session.version, f"0x{session.version:04x}")
-            self._skip(f"the saved session is {shown}, which this request does not offer")
-            return None
-        if (session.server_name or None) != server_name:
-            self._skip(f"the saved session is for server name {session.server_name!r}, not {server_name!r}")
-            return None
-        return session
-
-    def _skip(self, why: str) -> None:
-        self.warn(f"session file {self.path}: {why}; doing a full handshake")
-
-    def save(self, session: Session) -> None:
-        try:
-            from .files import write_atomically
-
-            write_atomically(self.path, encode_session_file(self.host, self.port, session.to_bytes()))
-        except (OSError, ValueError) as exc:
-            self.warn(f"cannot save the session to {self.path}: {exc}")
+    return decode_session_file(data)
 
 
 # --- the request -------------------------------------------------------------
-
-
-class _Report:
-    """What ``--json`` prints. Timings in ms: ``connect`` (DNS + TCP) and ``tls``
-    (handshake) of the last connection, ``first_byte`` from its start to the
-    response head, ``total`` the whole command (redirects included)."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.status: int | None = None
-        self.reason: str | None = None
-        self.http_version: str | None = None
-        self.info: TlsInfo | None = None
-        self.redirects = 0
-        self.connect_ms: float | None = None
-        self.tls_ms: float | None = None
-        self.first_byte_ms: float | None = None
-        self.total_ms: float | None = None
-        self.error: str | None = None
-        self.exit_code = 0
-
-    def to_json(self) -> dict[str, Any]:
-        info = self.info
-        early = info.early_data if info is not None else "none"
-
-        def ms(value: float | None) -> float | None:
-            return None if value is None else round(value, 3)
-
-        return {
-            "url": self.url,
-            "status": self.status,
-            "reason": self.reason,
-            "http_version": self.http_version,
-            "version": info.version if info else None,
-            "cipher_suite": info.cipher_suite_name if info else None,
-            "cipher_suite_id": f"0x{info.cipher_suite:04X}" if info else None,
-            "group": info.group if info else None,
-            "alpn": info.alpn if info else None,
-            "resumed": info.resumed if info else None,
-            "early_data": {"offered": early != "none", "accepted": early == "accepted"},
-            "peer_subject": info.peer_subject if info else None,
-            "timings": {
-                "connect": ms(self.connect_ms),
-                "tls": ms(self.tls_ms),
-                "first_byte": ms(self.first_byte_ms),
-                "total": ms(self.total_ms),
-            },
-            "redirects": self.redirects,
-            "exit_code": self.exit_code,
-            "error": self.error,
-        }
 
 
 class _Deadline:
@@ -377,27 +226,6 @@ class _Deadline:
 
     def read(self, max_bytes: int) -> bytes:
         return self._tls.read(max_bytes, self._left())
-
-
-def _describe(le: LastError) -> str:
-    """``NAME (0x801A, mbedTLS -0x2700, flags 0x8 <meanings>)``, then the reason when the flags do not say it all."""
-    import re
-
-    from .tls.verify import describe_flags
-
-    flags = le.esp_tls_flags
-    if flags == 0xFFFFFFFF:  # the bundle's verify callback aborted (mbedTLS -0x3000)
-        meanings = "verification aborted by the certificate bundle"
-    else:
-        meanings = "; ".join(describe_flags(flags)) if flags else ""
-    text = (
-        f"{le.name} (0x{le.last_error & 0xFFFFFFFF:X}, mbedTLS -0x{le.esp_tls_error_code & 0xFFFFFFFF:04X}, "
-        f"flags 0x{flags:X}{' ' + meanings if meanings else ''})"
-    )
-    reason = re.sub(r"\s*\[flags [^\]]*\]$", "", _one_line(le.reason))
-    if reason and (not flags or flags == 0xFFFFFFFF):
-        text += f": {reason}"
-    return text
 
 
 def _exit_for(le: LastError, timed_out: bool) -> int:
@@ -450,7 +278,7 @@ class _Plan:
 class _Get:
     """One ``get`` run: redirects, sessions, output, report."""
 
-    def __init__(self, args: argparse.Namespace, report: _Report) -> None:
+    def __init__(self, args: argparse.Namespace, report: Report) -> None:
         self.args = args
         self.report = report
         self.t0 = time.monotonic()  # restarted when the request starts (after the imports)
@@ -600,10 +428,11 @@ class _Get:
         left = self.deadline - time.monotonic()
         if left <= 0:
             from .esp_tls.errors import EspErr, LastError
+            from .get_report import describe
 
             le = LastError(EspErr.ESP_ERR_ESP_TLS_CONNECTION_TIMEOUT, 0, 0, "no time left for the next request")
             raise _Fail(
-                EXIT_TIMEOUT, f"timed out (the whole request is limited to {self.args.timeout} s): {_describe(le)}"
+                EXIT_TIMEOUT, f"timed out (the whole request is limited to {self.args.timeout} s): {describe(le)}"
             )
         return max(1, int(left * 1000))
 
@@ -636,7 +465,9 @@ class _Get:
 
         from .esp_tls.conn import EspTls, EspTlsTimeout, parse_url
         from .esp_tls.errors import EspTlsError
+        from .get_report import one_line
         from .http.client import HttpError, request, request_bytes
+        from .session_file import SessionFile, origin_key
 
         args = self.args
         self.t0 = time.monotonic()
@@ -648,7 +479,7 @@ class _Get:
             raise _Fail(EXIT_USAGE, f"bad URL: {exc.last_error.reason}") from None
         if not origin.host:
             raise _Fail(EXIT_USAGE, f"bad URL {url!r}: no host")
-        store: _SessionFile | None = None
+        store: SessionFile | None = None
         session: Session | None = None
         server_name = None if args.skip_common_name else (args.common_name or origin.host)
         if args.session is not None and args.engine == "openssl":
@@ -657,7 +488,7 @@ class _Get:
                 "cannot import one); not used"
             )
         elif args.session is not None:
-            store = _SessionFile(args.session, origin.host, origin.port, self.warn)
+            store = SessionFile(args.session, origin.host, origin.port, self.warn)
             session = store.load(plan.versions, server_name)
             if session is not None:
                 self.log.i(
@@ -674,7 +505,7 @@ class _Get:
             except EspTlsError as exc:
                 raise _Fail(EXIT_HTTP, f"bad redirect URL: {exc.last_error.reason}") from None
             where = _hostport(target.host, target.port)
-            same_origin = _origin_key(target.host, target.port) == _origin_key(origin.host, origin.port)
+            same_origin = origin_key(target.host, target.port) == origin_key(origin.host, origin.port)
             offer = (newest or session) if same_origin else None
             parts = urlsplit(url)
             path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
@@ -736,7 +567,7 @@ class _Get:
                 except EspTlsError as exc:
                     raise self._esp_failure(exc, isinstance(exc, EspTlsTimeout), where, None) from None
                 except HttpError as exc:
-                    raise _Fail(EXIT_HTTP, f"bad response from {where}: {_one_line(str(exc))}") from None
+                    raise _Fail(EXIT_HTTP, f"bad response from {where}: {one_line(str(exc))}") from None
                 except ValueError as exc:
                     raise _Fail(EXIT_USAGE, f"cannot send this request: {exc}") from None
             finally:
@@ -769,6 +600,7 @@ class _Get:
     def _esp_failure(self, exc: Exception, timed_out: bool, where: str, lookup: str | None) -> _Fail:
         """The _Fail for an esp-tls error; ``lookup`` is the name resolved (None once connected)."""
         from .esp_tls.errors import EspTlsError
+        from .get_report import describe
 
         assert isinstance(exc, EspTlsError)
         le = exc.last_error
@@ -789,7 +621,7 @@ class _Get:
             what = f"{'talking to' if lookup is not None else 'reading the response from'} {where} failed"
         else:
             what = "configuration error"
-        return _Fail(code, f"{what}: {_describe(le)}")
+        return _Fail(code, f"{what}: {describe(le)}")
 
     def _log_info(self, info: TlsInfo) -> None:
         self.log.i(
@@ -861,24 +693,11 @@ def _setup_logging(verbose: int) -> None:
         handler.addFilter(no_errors)
 
 
-def _write_json(path: str, report: _Report) -> None:
-    import json
-
-    text = json.dumps(report.to_json()) + "\n"
-    if path == "-":
-        sys.stderr.write(text)
-        sys.stderr.flush()
-        return
-    try:
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(text)
-    except OSError as exc:
-        sys.stderr.write(f"{_PROG}: warning: --json {path}: cannot write: {exc.strerror or exc}\n")
-
-
 def _run(args: argparse.Namespace) -> int:
+    from .get_report import Report, write_json
+
     _setup_logging(args.verbose)
-    report = _Report(url=args.url)
+    report = Report(url=args.url)
     get = _Get(args, report)
     try:
         code = get.run(get.plan())
@@ -899,7 +718,7 @@ def _run(args: argparse.Namespace) -> int:
     report.total_ms = (time.monotonic() - get.t0) * 1000
     report.exit_code = code
     if args.json is not None:
-        _write_json(args.json, report)
+        write_json(args.json, report, _PROG)
     return code
 
 

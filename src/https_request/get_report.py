@@ -1,0 +1,115 @@
+"""``https-request get``'s ``--json`` report and its one-line error descriptions.
+
+:class:`Report` is the JSON object ``--json FILE`` writes (also when the
+request failed); :func:`describe` renders an esp-tls ``LastError`` as
+``NAME (0x..., mbedTLS -0x..., flags 0x... <flag meanings>)``.
+
+Imported by :mod:`.get_cli` when the command runs, not when the parser is built.
+"""
+
+from __future__ import annotations
+
+import sys
+
+TYPE_CHECKING = False  # not typing's: `typing` stays unimported at CLI start-up
+if TYPE_CHECKING:
+    from typing import Any
+
+    from .esp_tls.conn import TlsInfo
+    from .esp_tls.errors import LastError
+
+__all__ = ["Report", "describe", "one_line", "write_json"]
+
+
+def one_line(text: str) -> str:
+    """``text`` with every run of whitespace (newlines included) made one space."""
+    return " ".join(text.split())
+
+
+class Report:
+    """What ``--json`` prints. Timings in ms: ``connect`` (DNS + TCP) and ``tls``
+    (handshake) of the last connection, ``first_byte`` from its start to the
+    response head, ``total`` the whole command (redirects included)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.status: int | None = None
+        self.reason: str | None = None
+        self.http_version: str | None = None
+        self.info: TlsInfo | None = None
+        self.redirects = 0
+        self.connect_ms: float | None = None
+        self.tls_ms: float | None = None
+        self.first_byte_ms: float | None = None
+        self.total_ms: float | None = None
+        self.error: str | None = None
+        self.exit_code = 0
+
+    def to_json(self) -> dict[str, Any]:
+        """The report as a JSON-ready dict."""
+        info = self.info
+        early = info.early_data if info is not None else "none"
+
+        def ms(value: float | None) -> float | None:
+            return None if value is None else round(value, 3)
+
+        return {
+            "url": self.url,
+            "status": self.status,
+            "reason": self.reason,
+            "http_version": self.http_version,
+            "version": info.version if info else None,
+            "cipher_suite": info.cipher_suite_name if info else None,
+            "cipher_suite_id": f"0x{info.cipher_suite:04X}" if info else None,
+            "group": info.group if info else None,
+            "alpn": info.alpn if info else None,
+            "resumed": info.resumed if info else None,
+            "early_data": {"offered": early != "none", "accepted": early == "accepted"},
+            "peer_subject": info.peer_subject if info else None,
+            "timings": {
+                "connect": ms(self.connect_ms),
+                "tls": ms(self.tls_ms),
+                "first_byte": ms(self.first_byte_ms),
+                "total": ms(self.total_ms),
+            },
+            "redirects": self.redirects,
+            "exit_code": self.exit_code,
+            "error": self.error,
+        }
+
+
+def describe(le: LastError) -> str:
+    """``NAME (0x801A, mbedTLS -0x2700, flags 0x8 <meanings>)``, then the reason when the flags do not say it all."""
+    import re
+
+    from .tls.verify import describe_flags
+
+    flags = le.esp_tls_flags
+    if flags == 0xFFFFFFFF:  # the bundle's verify callback aborted (mbedTLS -0x3000)
+        meanings = "verification aborted by the certificate bundle"
+    else:
+        meanings = "; ".join(describe_flags(flags)) if flags else ""
+    text = (
+        f"{le.name} (0x{le.last_error & 0xFFFFFFFF:X}, mbedTLS -0x{le.esp_tls_error_code & 0xFFFFFFFF:04X}, "
+        f"flags 0x{flags:X}{' ' + meanings if meanings else ''})"
+    )
+    reason = re.sub(r"\s*\[flags [^\]]*\]$", "", one_line(le.reason))
+    if reason and (not flags or flags == 0xFFFFFFFF):
+        text += f": {reason}"
+    return text
+
+
+def write_json(path: str, report: Report, prog: str) -> None:
+    """Write ``report`` as one JSON line to ``path`` (``-`` = stderr); a failure costs ``prog``'s warning."""
+    import json
+
+    text = json.dumps(report.to_json()) + "\n"
+    if path == "-":
+        sys.stderr.write(text)
+        sys.stderr.flush()
+        return
+    try:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+    except OSError as exc:
+        sys.stderr.write(f"{prog}: warning: --json {path}: cannot write: {exc.strerror or exc}\n")
