@@ -1,0 +1,552 @@
+"""The shared core of the esp-tls connections in :mod:`.conn`.
+
+Everything :class:`~.conn.EspTls` and :class:`~.conn.AsyncEspTls` have in
+common and that does no blocking or asyncio I/O of its own: URL parsing
+(:func:`parse_url`, :class:`UrlTarget`), the connection states
+(:class:`ConnState`), the negotiated-connection record (:class:`TlsInfo`),
+the timeout error (:class:`EspTlsTimeout`), and ``_Core``, the base class
+holding the esp-tls last-error recording, esp-tls's log lines, the socket
+set-up of the TCP connect, ``create_ssl_handle`` and the handshake / read /
+write failure bookkeeping. The failure table and the state walk are
+documented in :mod:`.conn`, which re-exports the public names.
+
+No asyncio at import time (CLI start-up): the asyncio code lives in :mod:`.conn`.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import socket
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from enum import IntEnum
+
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+
+from .. import log
+from ..io.pump import TlsConnectionError
+from ..tls.catalogue import suite_name
+from ..tls.config import CertifiedKey
+from ..tls.enums import NamedGroup
+from ..tls.errors import TlsError
+from ..tls.session import Session
+from ..tls.verify import describe_flags
+from . import trust
+from .config import AddrFamily, EspTlsCfg, TlsVersion
+from .engine import EarlyDataStatus, EngineSpec, Negotiated
+from .errors import EspErr, EspTlsError, LastError, esp_err_to_name, mbedtls_code_for
+
+__all__ = [
+    "MBEDTLS_SSL_OUT_CONTENT_LEN",
+    "ConnState",
+    "EspTlsTimeout",
+    "TlsInfo",
+    "UrlTarget",
+    "parse_url",
+]
+
+_log = log.get_logger("esp-tls")
+_mlog = log.get_logger("esp-tls-mbedtls")
+
+MBEDTLS_SSL_OUT_CONTENT_LEN = 4096  # ESP-IDF's default (SSL_OUT_CONTENT_LEN)
+_READ_SIZE = 16384
+_NET_CONN_RESET = -0x0050  # MBEDTLS_ERR_NET_CONN_RESET
+_NET_RECV_FAILED = -0x004C  # MBEDTLS_ERR_NET_RECV_FAILED
+_NET_SEND_FAILED = -0x004E  # MBEDTLS_ERR_NET_SEND_FAILED
+_CONNECT_PENDING = frozenset({errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EAGAIN, errno.EALREADY})
+_FAMILIES = {AddrFamily.INET: socket.AF_INET, AddrFamily.INET6: socket.AF_INET6}
+_VERSION_NAMES = {0x0304: "TLS 1.3", 0x0303: "TLS 1.2"}
+
+
+class ConnState(IntEnum):
+    """``esp_tls_conn_state_t``."""
+
+    INIT = 0
+    CONNECTING = 1
+    HANDSHAKE = 2
+    FAIL = 3
+    DONE = 4
+
+
+class EspTlsTimeout(EspTlsError, TimeoutError):
+    """An esp-tls operation timed out (connect, handshake, read or write)."""
+
+
+class _HandshakeTimeout(EspTlsTimeout):
+    """The handshake outran the timeout (esp-tls warns instead of erring)."""
+
+
+@dataclass(frozen=True)
+class TlsInfo:
+    """What a connection negotiated, and how long it took.
+
+    ``version`` is "TLS 1.3" or "TLS 1.2"; ``cipher_suite`` the IANA id and
+    ``cipher_suite_name`` its IANA name; ``group`` the key-exchange group's
+    name (None for a resumption without one); ``peer_subject`` the leaf's
+    subject (RFC 4514; None on a resumed connection: no certificate is
+    sent). ``connect_ms``: DNS + TCP connect; ``tls_ms``: the handshake;
+    ``handshake_end_ms``: when it ended, on the log's clock
+    (:func:`https_request.log.millis`, the ``(ms)`` of the log lines).
+    """
+
+    version: str
+    cipher_suite: int
+    cipher_suite_name: str
+    group: str | None
+    alpn: str | None
+    resumed: bool
+    early_data: EarlyDataStatus
+    peer_subject: str | None
+    connect_ms: float
+    tls_ms: float
+    handshake_end_ms: int
+
+
+@dataclass(frozen=True)
+class UrlTarget:
+    """Where a URL points, as ``http_parser_parse_url`` + ``get_port`` see it.
+
+    ``host_text`` is the URL from the host onwards (what esp-tls prints as
+    HOST in its debug line, the C string not being cut after the host).
+    """
+
+    host: str
+    port: int
+    host_text: str
+
+
+_URL = re.compile(
+    r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*)://(?:[^@/?#]*@)?"
+    r"(?:\[(?P<ip6>[^\]/?#]*)\]|(?P<host>[^:/?#\[\]@]+))(?::(?P<port>[0-9]*))?(?:[/?#].*)?$",
+    re.DOTALL,
+)
+
+
+def parse_url(url: str) -> UrlTarget:
+    """Host and port of ``url``: the explicit port, else 443 for https, 80 for http, else 0.
+
+    Raises EspTlsError (ESP_ERR_INVALID_ARG) when the URL has no scheme or host.
+    """
+    m = _URL.match(url)
+    if m is None:
+        raise EspTlsError(LastError(EspErr.ESP_ERR_INVALID_ARG, 0, 0, f"cannot parse URL {url!r}"))
+    host = m["ip6"] if m["ip6"] is not None else m["host"]
+    start = m.start("ip6") if m["ip6"] is not None else m.start("host")
+    if m["port"]:
+        port = int(m["port"])
+        if port > 0xFFFF:
+            raise EspTlsError(LastError(EspErr.ESP_ERR_INVALID_ARG, 0, 0, f"port {port} out of range in {url!r}"))
+    else:
+        port = {"http": 80, "https": 443}.get(m["scheme"].lower(), 0)
+    return UrlTarget(host=host, port=port, host_text=url[start:])
+
+
+# --- helpers shared by both flavours -------------------------------------------
+
+
+def _tls_code(exc: TlsError) -> int:
+    """The negative mbedTLS code for an engine failure; a verifier may carry its own (``mbedtls_error``)."""
+    code = getattr(exc, "mbedtls_error", None)
+    return code if isinstance(code, int) and code < 0 else mbedtls_code_for(exc)
+
+
+def _net_code(exc: TlsConnectionError, sending: bool = False) -> int:
+    """The mbedTLS net_sockets code for a transport failure."""
+    cause = exc.__cause__
+    if isinstance(cause, OSError) and cause.errno in (errno.ECONNRESET, errno.EPIPE):
+        return _NET_CONN_RESET
+    return _NET_SEND_FAILED if sending else _NET_RECV_FAILED
+
+
+_KEY_TYPES = (
+    rsa.RSAPrivateKey,
+    ec.EllipticCurvePrivateKey,
+    ed25519.Ed25519PrivateKey,
+    ed448.Ed448PrivateKey,
+    dsa.DSAPrivateKey,
+)
+_PK_KEY_INVALID_FORMAT = -0x3D00
+_PK_PASSWORD_REQUIRED = -0x3C00
+_PK_PASSWORD_MISMATCH = -0x3B80
+_PK_UNKNOWN_PK_ALG = -0x3C80
+
+
+def _parse_key(data: bytes, password: bytes | None) -> tuple[object, int]:
+    """(key, 0) or (None, negative mbedTLS PK code): ``mbedtls_pk_parse_key``, PEM or DER."""
+    try:
+        if b"-----BEGIN" in data:
+            key: object = serialization.load_pem_private_key(data, password)
+        else:
+            key = serialization.load_der_private_key(data, password)
+    except TypeError:  # encrypted without a password, or a password for a clear key
+        return None, _PK_PASSWORD_REQUIRED if password is None else _PK_PASSWORD_MISMATCH
+    except UnsupportedAlgorithm:
+        return None, _PK_UNKNOWN_PK_ALG
+    except ValueError:
+        return None, _PK_PASSWORD_MISMATCH if password is not None else _PK_KEY_INVALID_FORMAT
+    if not isinstance(key, _KEY_TYPES):
+        return None, _PK_UNKNOWN_PK_ALG
+    return key, 0
+
+
+def _group_name(group: int | None) -> str | None:
+    if group is None:
+        return None
+    try:
+        return NamedGroup(group).name
+    except ValueError:
+        return f"0x{group:04X}"
+
+
+def _peer_subject(chain: Sequence[bytes]) -> str | None:
+    if not chain:
+        return None
+    try:
+        return x509.load_der_x509_certificate(chain[0]).subject.rfc4514_string()
+    except (ValueError, x509.InvalidVersion):
+        return None
+
+
+class _Core:
+    """State, error tracking and every I/O-free step, shared by EspTls and AsyncEspTls."""
+
+    def __init__(self) -> None:
+        self._last = LastError()
+        self._state = ConnState.INIT
+        self._cfg = EspTlsCfg()
+        self._host = ""
+        self._port = 0
+        self._info: TlsInfo | None = None
+        self._t0 = 0.0
+        self._t_connected = 0.0
+
+    # -- esp_tls_get_and_clear_last_error & co --------------------------------
+
+    @property
+    def last_error(self) -> LastError:
+        """The recorded error triple (not cleared)."""
+        return self._last
+
+    def get_and_clear_last_error(self) -> LastError:
+        """``esp_tls_get_and_clear_last_error``: the triple, then zero it."""
+        last, self._last = self._last, LastError()
+        return last
+
+    @property
+    def conn_state(self) -> ConnState:
+        return self._state
+
+    @property
+    def host(self) -> str:
+        """The host the connection is for (the URL's host)."""
+        return self._host
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    @property
+    def cfg(self) -> EspTlsCfg:
+        return self._cfg
+
+    @property
+    def info(self) -> TlsInfo:
+        """What the handshake negotiated. Raises EspTlsError before a handshake completed."""
+        if self._info is None:
+            raise EspTlsError(LastError(EspErr.ESP_ERR_INVALID_STATE, 0, 0, "not connected"))
+        return self._info
+
+    def _capture(
+        self, *, esp: int | None = None, mbedtls: int | None = None, flags: int | None = None, reason: str | None = None
+    ) -> None:
+        old = self._last
+        self._last = LastError(
+            last_error=old.last_error if esp is None else esp,
+            esp_tls_error_code=old.esp_tls_error_code if mbedtls is None else mbedtls,
+            esp_tls_flags=old.esp_tls_flags if flags is None else flags,
+            reason=old.reason if reason is None else reason,
+        )
+
+    def _error(self, message: str = "", cls: type[EspTlsError] = EspTlsError) -> EspTlsError:
+        return cls(self._last, message)
+
+    # -- INIT ----------------------------------------------------------------
+
+    def _begin(self, host: str, port: int, cfg: EspTlsCfg) -> None:
+        self._host, self._port, self._cfg = host, port, cfg
+        self._t0 = time.monotonic()
+        if cfg.is_plain_tcp:
+            self._capture(esp=EspErr.ESP_ERR_NOT_SUPPORTED, reason="is_plain_tcp is not supported")
+            raise self._error("is_plain_tcp is not supported")
+
+    def _target(self, host: str, port: int) -> tuple[str, int]:
+        return self._cfg.connect_address if self._cfg.connect_address is not None else (host, port)
+
+    def _family(self) -> int:
+        try:
+            return _FAMILIES.get(AddrFamily(self._cfg.addr_family), socket.AF_UNSPEC)
+        except ValueError:
+            return socket.AF_UNSPEC
+
+    def _dns_failed(self, host: str, exc: BaseException) -> EspTlsError:
+        code = exc.errno if isinstance(exc, OSError) and exc.errno is not None else -1
+        _log.e("couldn't get hostname for :%s: getaddrinfo() returns %d, addrinfo=0x0", host, code)
+        self._capture(esp=EspErr.ESP_ERR_ESP_TLS_CANNOT_RESOLVE_HOSTNAME, reason=f"getaddrinfo({host!r}): {exc}")
+        return self._error()
+
+    def _new_socket(
+        self, info: tuple[int, int, int, str, tuple[object, ...]], host_text: str, port: int
+    ) -> tuple[socket.socket, tuple[object, ...]]:
+        """socket(), the "Resolved" line, socket options, non-blocking; logs "Connecting to server"."""
+        family, socktype, proto, _, addr = info
+        try:
+            sock = socket.socket(family, socktype, proto)
+        except OSError as exc:
+            _log.e("Failed to create socket (family %d socktype %d protocol %d)", family, socktype, proto)
+            self._capture(esp=EspErr.ESP_ERR_ESP_TLS_CANNOT_CREATE_SOCKET, reason=str(exc))
+            raise self._error() from exc
+        fd = sock.fileno()
+        if family == socket.AF_INET:
+            _log.d("[sock=%d] Resolved IPv4 address: %s", fd, addr[0])
+        elif family == socket.AF_INET6:
+            _log.d("[sock=%d] Resolved IPv6 address: %s", fd, addr[0])
+        else:
+            _log.e("Unsupported protocol family %d", family)
+            sock.close()
+            self._capture(esp=EspErr.ESP_ERR_ESP_TLS_UNSUPPORTED_PROTOCOL_FAMILY, reason=f"family {family}")
+            raise self._error()
+        option = "TCP_NODELAY"
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            ka = self._cfg.keep_alive
+            if ka is not None and ka.enable:
+                _log.d("Enable TCP keep alive. idle: %d, interval: %d, count: %d", ka.idle, ka.interval, ka.count)
+                option = "SO_KEEPALIVE"
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+                for option, value in (
+                    ("TCP_KEEPIDLE", ka.idle),
+                    ("TCP_KEEPINTVL", ka.interval),
+                    ("TCP_KEEPCNT", ka.count),
+                ):
+                    if hasattr(socket, option):
+                        sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, option), value)
+            sock.setblocking(False)
+        except OSError as exc:
+            _log.e("Fail to setsockopt %s", option)
+            sock.close()
+            self._capture(esp=EspErr.ESP_ERR_ESP_TLS_SOCKET_SETOPT_FAILED, reason=f"{option}: {exc}")
+            raise self._error() from exc
+        _log.d("[sock=%d] Connecting to server. HOST: %s, Port: %d", fd, host_text, port)
+        return sock, addr
+
+    def _connect_timeout(self, sock: socket.socket) -> EspTlsError:
+        _log.e("[sock=%d] select() timeout", sock.fileno())
+        self._capture(esp=EspErr.ESP_ERR_ESP_TLS_CONNECTION_TIMEOUT, reason="TCP connect timed out")
+        return self._error(cls=EspTlsTimeout)
+
+    def _connect_error(self, sock: socket.socket, err: int, delayed: bool) -> EspTlsError:
+        text = os.strerror(err)
+        if delayed:
+            _log.e("[sock=%d] delayed connect error: %s", sock.fileno(), text)
+        else:
+            _log.e("[sock=%d] connect() error: %s", sock.fileno(), text)
+        self._capture(esp=EspErr.ESP_ERR_ESP_TLS_FAILED_CONNECT_TO_HOST, reason=f"connect: {text} (errno {err})")
+        return self._error()
+
+    def _connect_wait(self, deadline: float | None) -> float:
+        """How long the connect may take: the socket timeout, capped by the overall deadline."""
+        wait = self._cfg.timeout_s
+        if deadline is not None:
+            wait = max(0.0, min(wait, deadline - time.monotonic()))
+        return wait
+
+    def _connected(self, sock: socket.socket) -> None:
+        sock.setblocking(True)
+        sock.settimeout(self._cfg.timeout_s)
+        self._t_connected = time.monotonic()
+        self._state = ConnState.CONNECTING
+
+    # -- CONNECTING: create_ssl_handle ----------------------------------------
+
+    def _client_certificate(self) -> CertifiedKey | None:
+        cfg = self._cfg
+        if cfg.clientcert is not None and cfg.clientkey is not None:
+            try:
+                certs, _ = trust.parse_certificates(cfg.clientcert)
+            except trust.CertParseError as exc:
+                _mlog.e("mbedtls_x509_crt_parse of public cert returned -0x%04X", -exc.code)
+                _mlog.e("Failed to set client pki context")
+                raise EspTlsError(
+                    LastError(EspErr.ESP_ERR_MBEDTLS_X509_CRT_PARSE_FAILED, -exc.code, 0, f"client certificate: {exc}")
+                ) from exc
+            key, code = _parse_key(cfg.clientkey, cfg.clientkey_password)
+            if not isinstance(key, _KEY_TYPES):
+                _mlog.e("mbedtls_pk_parse_keyfile returned -0x%04X", -code)
+                _mlog.e("Failed to set client pki context")
+                raise EspTlsError(
+                    LastError(EspErr.ESP_ERR_MBEDTLS_PK_PARSE_KEY_FAILED, -code, 0, "client key: cannot parse")
+                )
+            return CertifiedKey(chain=tuple(certs), key=key)
+        if cfg.clientcert is not None or cfg.clientkey is not None:
+            _mlog.e("You have to provide both clientcert_buf and clientkey_buf for mutual authentication")
+            raise EspTlsError(
+                LastError(
+                    EspErr.ESP_ERR_INVALID_STATE, 0, 0, "client certificate without key or key without certificate"
+                )
+            )
+        return None
+
+    def _set_client_config(self) -> EngineSpec:
+        cfg, host = self._cfg, self._host
+        server_name = trust.server_name_for(cfg, host)
+        _mlog.d("Enabling client-side tls session ticket support")
+        verifier = trust.build_verifier(cfg, host)
+        certificate = self._client_certificate()
+        if cfg.ciphersuites:
+            _mlog.d("Set the ciphersuites list")
+        return EngineSpec(
+            cfg=cfg,
+            host=host,
+            server_name=server_name,
+            verifier=verifier,
+            certificate=certificate,
+            versions=None,
+            timeout=cfg.timeout_s,
+        )
+
+    def _create_ssl_handle(self) -> EngineSpec:
+        """Everything esp-tls sets up before the handshake. Raises EspTlsError (recorded, logged)."""
+        try:
+            try:
+                spec = self._set_client_config()
+            except EspTlsError as exc:
+                le = exc.last_error
+                _mlog.e(
+                    "Failed to set client configurations, returned [0x%04X] (%s)",
+                    le.last_error,
+                    esp_err_to_name(le.last_error),
+                )
+                raise
+            version = int(self._cfg.tls_version)
+            if version == TlsVersion.TLS_1_3:
+                _mlog.d("Setting TLS version to 0x%4x", 0x0304)
+                spec = replace(spec, versions=(0x0304,))
+            elif version == TlsVersion.TLS_1_2:
+                _mlog.d("Setting TLS version to 0x%4x", 0x0303)
+                spec = replace(spec, versions=(0x0303,))
+            elif version != TlsVersion.ANY:
+                _mlog.e("Unsupported protocol version")
+                raise EspTlsError(LastError(EspErr.ESP_ERR_INVALID_ARG, 0, 0, f"unsupported tls_version {version!r}"))
+            return spec
+        except EspTlsError as exc:
+            raise self._ssl_handle_failed(exc) from exc
+
+    def _ssl_handle_failed(self, exc: EspTlsError) -> EspTlsError:
+        le = exc.last_error
+        _log.e("create_ssl_handle failed")
+        self._capture(esp=le.last_error, mbedtls=le.esp_tls_error_code or None, reason=le.reason)
+        self._state = ConnState.FAIL
+        return self._error(str(exc))
+
+    # -- HANDSHAKE -------------------------------------------------------------
+
+    def _handshake_starting(self) -> None:
+        self._state = ConnState.HANDSHAKE
+        _log.d("handshake in progress...")
+        if self._cfg.client_session is not None:
+            _mlog.d("Reusing the already saved client session context")
+
+    def _handshake_wait(self, deadline: float | None) -> float:
+        wait = self._cfg.timeout_s
+        if deadline is not None:
+            wait = max(0.001, deadline - time.monotonic())
+        return wait
+
+    def _handshake_failed(self, code: int, flags: int, peer_cert: bool, reason: str) -> EspTlsError:
+        """esp_mbedtls_handshake's failure branch; ``code`` is the negative mbedTLS code."""
+        _mlog.e("mbedtls_ssl_handshake returned -0x%04X", -code & 0xFFFFFFFF)
+        self._capture(mbedtls=-code, esp=EspErr.ESP_ERR_MBEDTLS_SSL_HANDSHAKE_FAILED, reason=reason)
+        if trust.has_ca_option(self._cfg):
+            if peer_cert or flags:
+                if flags:
+                    _mlog.i("Failed to verify peer certificate!")
+                    self._capture(flags=flags)
+                    if log.get_level("*") >= log.DEBUG:  # compiled in only at a DEBUG default level
+                        info = "".join(f"  ! {line}\n" for line in describe_flags(flags))
+                        _mlog.d("verification info: %s", info.rstrip("\n"))
+                else:
+                    _mlog.i("Certificate verified.")
+            else:
+                _mlog.d("Skipping certificate verification - no peer certificate received")
+        self._state = ConnState.FAIL
+        return self._error(reason)
+
+    def _tls_failed(self, exc: TlsError, peer_cert: bool) -> EspTlsError:
+        return self._handshake_failed(_tls_code(exc), exc.verify_flags, peer_cert, str(exc))
+
+    def _handshake_timed_out(self) -> EspTlsError:
+        _log.w("Failed to open new connection in specified timeout")
+        self._capture(esp=EspErr.ESP_ERR_ESP_TLS_CONNECTION_TIMEOUT, reason="TLS handshake timed out")
+        self._state = ConnState.FAIL
+        return self._error(cls=_HandshakeTimeout)
+
+    def _handshake_done(self, neg: Negotiated | None) -> None:
+        assert neg is not None, "the engine finished the handshake without a result"
+        now = time.monotonic()
+        self._info = TlsInfo(
+            version=_VERSION_NAMES.get(neg.version, f"0x{neg.version:04X}"),
+            cipher_suite=neg.cipher_suite,
+            cipher_suite_name=suite_name(neg.cipher_suite),
+            group=_group_name(neg.group),
+            alpn=neg.alpn_protocol,
+            resumed=neg.resumed,
+            early_data=neg.early_data,
+            peer_subject=_peer_subject(neg.peer_certificates),
+            connect_ms=(self._t_connected - self._t0) * 1000,
+            tls_ms=(now - self._t_connected) * 1000,
+            handshake_end_ms=log.millis(),
+        )
+        self._state = ConnState.DONE
+
+    # -- DONE: read / write ----------------------------------------------------
+
+    def _read_failed(self, code: int, reason: str) -> EspTlsError:
+        self._capture(mbedtls=-code, esp=EspErr.ESP_ERR_MBEDTLS_SSL_READ_FAILED, reason=reason)
+        _mlog.e("read error :-0x%04X", -code & 0xFFFFFFFF)
+        return self._error(reason)
+
+    def _write_failed(self, code: int, reason: str) -> EspTlsError:
+        self._capture(mbedtls=-code, esp=EspErr.ESP_ERR_MBEDTLS_SSL_WRITE_FAILED, reason=reason)
+        _mlog.e("write error :-0x%04X", -code & 0xFFFFFFFF)
+        return self._error(reason)
+
+    @staticmethod
+    def _want(code: int, what: str) -> EspTlsTimeout:
+        """A timed-out read or write: mbedTLS's WANT_READ / WANT_WRITE, not recorded."""
+        return EspTlsTimeout(LastError(EspErr.ESP_ERR_ESP_TLS_CONNECTION_TIMEOUT, -code, 0, f"{what} timed out"))
+
+    def _closed_error(self) -> EspTlsError:
+        return EspTlsError(LastError(EspErr.ESP_ERR_INVALID_STATE, 0, 0, "the connection is closed"))
+
+    def _log_fragments(self, size: int) -> None:
+        if size > MBEDTLS_SSL_OUT_CONTENT_LEN and _mlog.is_enabled(log.DEBUG):
+            for offset in range(0, size, MBEDTLS_SSL_OUT_CONTENT_LEN):
+                _mlog.d(
+                    "Fragmenting data of excessive size :%d, offset: %d, size %d",
+                    size,
+                    offset,
+                    min(MBEDTLS_SSL_OUT_CONTENT_LEN, size - offset),
+                )
+
+    def _note_ticket(self, before: Session | None, after: Session | None) -> None:
+        if after is not None and after is not before and after.version == 0x0304 and _mlog.is_enabled(log.DEBUG):
+            _mlog.d("got session ticket in TLS 1.3 connection, retry read")
+            _mlog.d("Session ticket received")
+            _mlog.d("Session ticket length: %d", len(after.to_bytes()))
+            _mlog.d("Session ticket saved in the client session context")
