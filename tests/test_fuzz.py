@@ -30,11 +30,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from certs import make_leaf
+from fuzzkit import feed, record
 from https_request.tls.client13 import ClientConnection
-from https_request.tls.connection import Connection
 from https_request.tls.enums import ContentType, ExtensionType, NamedGroup
-from https_request.tls.errors import AlertReceived, ConnectionPoisoned, Reason, TlsError
-from https_request.tls.events import NEED_DATA
 from https_request.tls.messages import ClientHello, Extension
 from https_request.tls.server13 import ServerConnection
 from https_request.tls.session import Session
@@ -186,72 +184,7 @@ def scenario(name: str) -> tuple[Recording, Session | None, bool]:
 # ---------------------------------------------------------------- invariants
 
 
-def feed(conn: Connection, chunks: list[bytes], eof: bool = False) -> TlsError | None:
-    """Feed ``chunks`` (then EOF); return the TlsError it failed with, if any.
-
-    Any other exception propagates and fails the test.
-    """
-    try:
-        for chunk in chunks:
-            if chunk:
-                conn.receive_data(chunk)
-            _drain_events(conn)
-            conn.data_to_send()
-        if eof:
-            conn.receive_data(b"")
-            _drain_events(conn)
-    except ConnectionPoisoned as exc:  # the first failure must be the real one
-        raise AssertionError(f"ConnectionPoisoned on first failure: {exc}") from exc
-    except TlsError as exc:
-        # internal_error means an exception the handlers did not expect, converted by the catch-all
-        assert exc.reason is not Reason.INTERNAL, f"peer bytes caused an internal error: {exc}"
-        check_poisoned(conn, exc)
-        return exc
-    assert conn.error is None
-    return None
-
-
-def _drain_events(conn: Connection) -> None:
-    for _ in range(10_000):
-        if conn.next_event() is NEED_DATA:
-            return
-    raise AssertionError("endless events")
-
-
-def check_poisoned(conn: Connection, exc: TlsError) -> None:
-    assert conn.error is exc
-    out = conn.data_to_send()
-    if exc.alert is not None and not isinstance(exc, AlertReceived):
-        assert out, "a fatal alert should have been queued"
-    for _ in range(10_000):  # events queued before the failure may still be read
-        try:
-            conn.next_event()
-        except ConnectionPoisoned as p:
-            assert p.original is exc
-            break
-    else:
-        raise AssertionError("next_event never raised ConnectionPoisoned")
-    for call in (
-        lambda: conn.receive_data(b"\x16\x03\x03\x00\x00"),
-        lambda: conn.receive_data(b""),
-        lambda: conn.send_application_data(b"x"),
-        conn.update_keys,
-        conn.next_event,
-    ):
-        try:
-            call()
-        except ConnectionPoisoned as p:
-            assert p.original is exc
-        else:
-            raise AssertionError("call on a failed connection did not raise ConnectionPoisoned")
-    assert conn.data_to_send() == b""
-
-
 # ------------------------------------------------------------------ mutations
-
-
-def record(ctype: int, payload: bytes, version: bytes = b"\x03\x03") -> bytes:
-    return bytes((ctype,)) + version + len(payload).to_bytes(2, "big") + payload
 
 
 records_strategy = st.lists(

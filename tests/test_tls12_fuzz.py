@@ -28,8 +28,6 @@ Examples are derandomized; ``FUZZ_RANDOM=1`` explores afresh,
 from __future__ import annotations
 
 import os
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -38,14 +36,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from certs import make_leaf
+from fuzzkit import feed, record
 from https_request.log import certificate_summary
 from https_request.tls.client13 import ClientConnection
-from https_request.tls.connection import Connection
 from https_request.tls.debug import hexdump_lines
 from https_request.tls.enums import ContentType, NamedGroup, ProtocolVersion
 from https_request.tls.enums import ExtensionType as ET
-from https_request.tls.errors import AlertReceived, ConnectionPoisoned, Reason, TlsError
-from https_request.tls.events import NEED_DATA
+from https_request.tls.errors import Reason
 from https_request.tls.keyschedule12 import key_block
 from https_request.tls.messages import Extension
 from https_request.tls.protection12 import Protector12
@@ -67,7 +64,6 @@ H = ContentType.HANDSHAKE
 CCS = ContentType.CHANGE_CIPHER_SPEC
 ED_LEAF = make_leaf(CA, ["localhost"], key_type="ed25519")
 ED_CLIENT = make_leaf(CA, ["client.test"], key_type="ed25519", eku="clientAuth")
-SLOW = 5.0  # seconds: one receive_data taking longer than this counts as a hang
 
 
 class FormattingDebug:
@@ -268,74 +264,7 @@ def protectors(rec: Recording) -> tuple[Protector12, Protector12]:
 # ---------------------------------------------------------------- invariants
 
 
-def feed(conn: Connection, chunks: list[bytes], eof: bool = False) -> TlsError | None:
-    """Feed ``chunks`` (then EOF); return the TlsError it failed with, if any.
-
-    Any other exception propagates and fails the test.
-    """
-    try:
-        for chunk in chunks:
-            if chunk:
-                start = time.monotonic()
-                conn.receive_data(chunk)
-                assert time.monotonic() - start < SLOW, "receive_data took too long"
-            _drain_events(conn)
-            conn.data_to_send()
-        if eof:
-            conn.receive_data(b"")
-            _drain_events(conn)
-    except ConnectionPoisoned as exc:
-        raise AssertionError(f"ConnectionPoisoned on the first failure: {exc}") from exc
-    except TlsError as exc:
-        assert exc.reason is not Reason.INTERNAL, f"peer bytes caused an internal error: {exc}"
-        check_poisoned(conn, exc)
-        return exc
-    assert conn.error is None
-    return None
-
-
-def _drain_events(conn: Connection) -> None:
-    for _ in range(10_000):
-        if conn.next_event() is NEED_DATA:
-            return
-    raise AssertionError("endless events")
-
-
-def check_poisoned(conn: Connection, exc: TlsError) -> None:
-    assert conn.error is exc
-    out = conn.data_to_send()
-    if exc.alert is not None and not isinstance(exc, AlertReceived):
-        assert out, "a fatal alert should have been queued"
-    for _ in range(10_000):
-        try:
-            conn.next_event()
-        except ConnectionPoisoned as p:
-            assert p.original is exc
-            break
-    else:
-        raise AssertionError("next_event never raised ConnectionPoisoned")
-    calls: list[Callable[[], object]] = [
-        lambda: conn.receive_data(b"\x16\x03\x03\x00\x00"),
-        lambda: conn.receive_data(b""),
-        lambda: conn.send_application_data(b"x"),
-        conn.update_keys,
-        conn.next_event,
-    ]
-    for call in calls:
-        try:
-            call()
-        except ConnectionPoisoned as p:
-            assert p.original is exc
-        else:
-            raise AssertionError("a call on a failed connection did not raise ConnectionPoisoned")
-    assert conn.data_to_send() == b""
-
-
 # ------------------------------------------------------------------ mutations
-
-
-def record(ctype: int, payload: bytes, version: bytes = b"\x03\x03") -> bytes:
-    return bytes((ctype,)) + version + len(payload).to_bytes(2, "big") + payload
 
 
 records_strategy = st.lists(
