@@ -8,11 +8,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from hypothesis import strategies as st
+
 from https_request.tls.connection import Connection
 from https_request.tls.errors import AlertReceived, ConnectionPoisoned, Reason, TlsError
 from https_request.tls.events import NEED_DATA
 
-__all__ = ["SLOW", "check_poisoned", "drain_events", "feed", "record"]
+__all__ = ["SLOW", "check_poisoned", "chunked", "drain_events", "feed", "record"]
 
 SLOW = 5.0  # seconds: one receive_data taking longer than this counts as a hang
 
@@ -86,3 +88,16 @@ def check_poisoned(conn: Connection, exc: TlsError) -> None:
 def record(ctype: int, payload: bytes, version: bytes = b"\x03\x03") -> bytes:
     """A plaintext record."""
     return bytes((ctype,)) + version + len(payload).to_bytes(2, "big") + payload
+
+
+@st.composite
+def chunked(draw: st.DrawFn, data: bytes) -> list[bytes]:
+    """``data`` split at random points."""
+    if not data:
+        return []
+    cuts = sorted(draw(st.lists(st.integers(0, len(data)), max_size=6)))
+    pieces, last = [], 0
+    for cut in [*cuts, len(data)]:
+        pieces.append(data[last:cut])
+        last = cut
+    return pieces

@@ -36,7 +36,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from certs import make_leaf
-from fuzzkit import feed, record
+from fuzzkit import chunked, feed, record
 from https_request.log import certificate_summary
 from https_request.tls.client13 import ClientConnection
 from https_request.tls.debug import hexdump_lines
@@ -276,19 +276,6 @@ records_strategy = st.lists(
     ),
     max_size=4,
 ).map(b"".join)
-
-
-@st.composite
-def chunked(draw: st.DrawFn, data: bytes) -> list[bytes]:
-    """``data`` split at random points."""
-    if not data:
-        return []
-    cuts = sorted(draw(st.lists(st.integers(0, len(data)), max_size=6)))
-    pieces, last = [], 0
-    for cut in [*cuts, len(data)]:
-        pieces.append(data[last:cut])
-        last = cut
-    return pieces
 
 
 def _records(buf: bytes) -> list[bytes] | None:
