@@ -14,9 +14,7 @@ the bundle code (and ``cryptography``) is imported when a command runs.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 
 __all__ = ["add_parser"]
 
@@ -38,21 +36,6 @@ def _positive(text: str) -> int:
     return value
 
 
-def _write_atomically(path: str, data: bytes) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".bundle-", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 def _run_build(args: argparse.Namespace) -> int:
     from .esp_tls import bundle
 
@@ -71,7 +54,9 @@ def _run_build(args: argparse.Namespace) -> int:
     except bundle.InputError as exc:
         return _error(str(exc))
     try:
-        _write_atomically(args.output, data)
+        from .files import write_atomically
+
+        write_atomically(args.output, data, mode=0o644)  # a bundle is public data
     except OSError as exc:
         return _error(f"cannot write {args.output}: {exc}")
     status(f"Wrote {len(certs)} certificates ({len(data)} bytes) to {args.output}")

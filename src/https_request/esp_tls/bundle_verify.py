@@ -135,17 +135,6 @@ def _hash_name(cert: x509.Certificate) -> str | None:
     return None if algorithm is None else algorithm.name
 
 
-def _time_flags(cert: x509.Certificate, when: datetime) -> int:
-    from ..tls.verify import X509_BADCERT_EXPIRED, X509_BADCERT_FUTURE
-
-    flags = 0
-    if when > cert.not_valid_after_utc:
-        flags |= X509_BADCERT_EXPIRED
-    if when < cert.not_valid_before_utc:
-        flags |= X509_BADCERT_FUTURE
-    return flags
-
-
 def _sig_alg_flags(cert: x509.Certificate) -> int:
     """``x509_profile_check_md_alg`` / ``_pk_alg`` for how ``cert`` is signed (default profile)."""
     from cryptography.hazmat.primitives.asymmetric import ec, padding
@@ -392,7 +381,13 @@ class BundleVerifier:
         flags and return code.
         """
         from ..tls.config import VerifiedChain
-        from ..tls.verify import X509_BADCERT_CN_MISMATCH, X509_BADCERT_MISSING, X509_BADCERT_NOT_TRUSTED, match_name
+        from ..tls.verify import (
+            X509_BADCERT_CN_MISMATCH,
+            X509_BADCERT_MISSING,
+            X509_BADCERT_NOT_TRUSTED,
+            match_name,
+            time_flags,
+        )
 
         if not chain:
             raise self._flags_error(
@@ -418,7 +413,7 @@ class BundleVerifier:
         while True:
             child = certs[index]
             path.append(index)
-            flags.append(_time_flags(child.cert, when) | _sig_alg_flags(child.cert))
+            flags.append(time_flags(child.cert, when) | _sig_alg_flags(child.cert))
             parent, signature_ok = self._find_parent(certs, index, len(path) - 1, self_cnt, when)
             if parent is None:
                 flags[-1] |= X509_BADCERT_NOT_TRUSTED
@@ -450,6 +445,8 @@ class BundleVerifier:
         certs: Sequence[_Cert], index: int, path_cnt: int, self_cnt: int, when: datetime
     ) -> tuple[int | None, bool]:
         """``x509_crt_find_parent_in`` over the certificates after ``index`` (the dummy CA never matches)."""
+        from ..tls.verify import time_flags
+
         child = certs[index]
         fallback: tuple[int | None, bool] = (None, False)
         for candidate in range(index + 1, len(certs)):
@@ -460,7 +457,7 @@ class BundleVerifier:
             if max_pathlen > 0 and max_pathlen < 1 + path_cnt - self_cnt:
                 continue
             signature_ok = _signed_by(child, parent.cert)
-            if _time_flags(parent.cert, when):
+            if time_flags(parent.cert, when):
                 if fallback[0] is None:
                     fallback = (candidate, signature_ok)
                 continue

@@ -102,6 +102,7 @@ __all__ = [
     "make_verifier",
     "match_name",
     "reason_for_flags",
+    "time_flags",
 ]
 
 # mbedTLS include/mbedtls/x509.h, "X509 Verify codes".
@@ -320,7 +321,8 @@ _WEBPKI = _WebPkiPolicy(name="webpki", cn_fallback=False, any_eku_ok=False)
 # --- mbedTLS-style diagnosis -------------------------------------------------
 
 
-def _time_flags(cert: x509.Certificate, when: datetime) -> int:
+def time_flags(cert: x509.Certificate, when: datetime) -> int:
+    """EXPIRED / FUTURE for ``cert`` at ``when`` (mbedTLS checks every certificate of a chain)."""
     flags = 0
     if when > cert.not_valid_after_utc:
         flags |= X509_BADCERT_EXPIRED
@@ -401,7 +403,7 @@ def _find_parent(
             if parent.subject != child.issuer or not _may_issue(parent, trusted):
                 continue
             sig_ok = _signed_by(child, parent)
-            if sig_ok and not _time_flags(parent, when):
+            if sig_ok and not time_flags(parent, when):
                 return parent, trusted, True
             if fallback[0] is None or (sig_ok and not fallback[2]):
                 fallback = (parent, trusted, sig_ok)
@@ -449,7 +451,7 @@ def _diagnose(
     rest = list(certs[1:])
     child, child_trusted = leaf, False
     for _ in range(_MAX_DEPTH + 2):
-        flags |= _time_flags(child, when)
+        flags |= time_flags(child, when)
         if child_trusted:
             return flags
         flags |= _signature_alg_flags(child)
@@ -541,7 +543,7 @@ class WebPkiVerifier:
         self, leaf: x509.Certificate, der: bytes, host: str | None, when: datetime, server: bool
     ) -> VerifiedChain:
         """The leaf is itself a trust anchor: check its own validity, name and usage only."""
-        flags = _time_flags(leaf, when) | _ee_flags(self._policy, leaf, host, server)
+        flags = time_flags(leaf, when) | _ee_flags(self._policy, leaf, host, server)
         if flags:
             raise _fail(flags, "locally trusted certificate")
         return VerifiedChain(chain=(der,))
