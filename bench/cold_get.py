@@ -127,7 +127,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -158,6 +158,7 @@ def serve(tmp: str) -> None:
         sys.path.insert(0, str(p))
     from certs import make_ca, make_leaf  # tests/certs.py
     from https_request.io.aio import TlsStream, start_server
+    from https_request.structs import replace
     from https_request.tls.config import ServerConfig
     from https_request.tls.server13 import ServerConnection
     from https_request.tls.session import TicketKeys

@@ -30,7 +30,6 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -46,6 +45,7 @@ from https_request.esp_tls.config import AddrFamily, EspTlsCfg, TlsVersion
 from https_request.esp_tls.conn import AsyncEspTls, ConnState, EspTls, EspTlsTimeout, parse_url
 from https_request.esp_tls.errors import EspErr, EspTlsError, LastError
 from https_request.http import TruncatedBody, async_request, request
+from https_request.structs import replace
 from https_request.tls.config import ServerConfig
 from https_request.tls.session import Session, TicketKeys
 from procs import Proc

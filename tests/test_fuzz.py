@@ -22,7 +22,7 @@ a fresh random exploration and ``FUZZ_EXAMPLES=n`` for more (or fewer) of them.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import cache
 
 import pytest
@@ -31,6 +31,7 @@ from hypothesis import strategies as st
 
 from certs import make_leaf
 from fuzzkit import chunked, feed, record
+from https_request.structs import replace
 from https_request.tls.client13 import ClientConnection
 from https_request.tls.enums import ContentType, ExtensionType, NamedGroup
 from https_request.tls.messages import ClientHello, Extension

@@ -7,13 +7,14 @@ re-encrypting at the same sequence numbers (tlsenv.open_records/seal_records).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 from certs import NOW, make_ca, make_leaf, shifted
 from helpers import drain
+from https_request.structs import replace
 from https_request.tls.client13 import ClientConnection
 from https_request.tls.enums import AlertDescription as AD
 from https_request.tls.enums import ContentType, HandshakeType

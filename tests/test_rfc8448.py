@@ -16,7 +16,6 @@ Vectors: ``tests/vectors/rfc8448.json`` (see ``tests/vectors/README.md``).
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import random
@@ -29,6 +28,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from helpers import drain, shuttle
+from https_request.structs import replace
 from https_request.tls.client13 import ClientConnection
 from https_request.tls.config import CertifiedKey, ClientConfig, ServerConfig
 from https_request.tls.enums import CipherSuite, NamedGroup, ProtocolVersion, SignatureScheme
@@ -418,7 +418,7 @@ def test_s3_server_simple_1rtt() -> None:
         session=session,
     )
     server2 = ServerConnection(
-        dataclasses.replace(cfg, random=os.urandom, signer=None, extensions_hook=None, keylog=None)
+        replace(cfg, random=os.urandom, signer=None, extensions_hook=None, keylog=None)
     )
     client2.start_handshake()
     client2.send_application_data(b"early")

@@ -144,7 +144,7 @@ def without(*types: int) -> Callable[[Any], Any]:
     """An edit dropping extensions (for ClientHello and ServerHello alike)."""
 
     def edit(msg: Any) -> Any:
-        from dataclasses import replace
+        from https_request.structs import replace
 
         return replace(msg, extensions=tuple(e for e in msg.extensions if e.type not in types))
 
@@ -638,7 +638,7 @@ def test_alpn_server_picks_unoffered() -> None:
             Extension(e.type, encode_alpn(["spdy/3"])) if e.type == ET.application_layer_protocol_negotiation else e
             for e in sh.extensions
         )
-        from dataclasses import replace
+        from https_request.structs import replace
 
         return replace(sh, extensions=exts)
 
@@ -761,7 +761,7 @@ def test_renegotiation_info_in_initial_handshake() -> None:
     assert server_hello_of(s.data_to_send()).ext(ET.renegotiation_info) == b"\x00"
 
     def bad_reneg(ch: ClientHello) -> ClientHello:
-        from dataclasses import replace
+        from https_request.structs import replace
 
         return replace(ch, extensions=(*ch.extensions, Extension(ET.renegotiation_info, b"\x0c" + bytes(12))))
 
@@ -800,7 +800,7 @@ def test_downgrade_sentinel_tls11_also_detected() -> None:
     s.receive_data(edit_client_hello(c.data_to_send(), without(ET.supported_versions)))
 
     def sentinel11(sh: ServerHello) -> ServerHello:
-        from dataclasses import replace
+        from https_request.structs import replace
 
         return replace(sh, random=sh.random[:24] + b"DOWNGRD\x00")
 
@@ -944,7 +944,7 @@ def test_server_picks_suite_not_offered(picked: int) -> None:
     c, s = pair(ccfg, s12(versions=V12))
     c.start_handshake()
     s.receive_data(c.data_to_send())
-    from dataclasses import replace
+    from https_request.structs import replace
 
     with pytest.raises(TlsError) as ei:
         c.receive_data(edit_server_hello(s.data_to_send(), lambda sh: replace(sh, cipher_suite=picked)))
@@ -959,7 +959,7 @@ def test_server_picks_tls13_suite_configured_but_not_offered_for_tls12() -> None
     flight1 = c.data_to_send()
     assert 0x1301 not in ClientHello.decode(split_records(flight1)[0][2][4:]).cipher_suites
     s.receive_data(flight1)
-    from dataclasses import replace
+    from https_request.structs import replace
 
     with pytest.raises(TlsError) as ei:
         c.receive_data(edit_server_hello(s.data_to_send(), lambda sh: replace(sh, cipher_suite=0x1301)))
@@ -974,7 +974,7 @@ def test_server_picks_unimplemented_suite(picked: int) -> None:
     flight1 = c.data_to_send()
     assert picked in ClientHello.decode(split_records(flight1)[0][2][4:]).cipher_suites
     s.receive_data(flight1)
-    from dataclasses import replace
+    from https_request.structs import replace
 
     with pytest.raises(TlsError) as ei:
         c.receive_data(edit_server_hello(s.data_to_send(), lambda sh: replace(sh, cipher_suite=picked)))
@@ -986,7 +986,7 @@ def test_server_hello_extension_not_offered() -> None:
     c, s = pair(c12(), s12())
     c.start_handshake()
     s.receive_data(c.data_to_send())
-    from dataclasses import replace
+    from https_request.structs import replace
 
     def add_sct(sh: ServerHello) -> ServerHello:
         return replace(sh, extensions=(*sh.extensions, Extension(ET.signed_certificate_timestamp, b"")))
@@ -999,7 +999,7 @@ def test_server_hello_extension_not_offered() -> None:
 
 def _set_ext(etype: int, data: bytes) -> Callable[[ServerHello], ServerHello]:
     def edit(sh: ServerHello) -> ServerHello:
-        from dataclasses import replace
+        from https_request.structs import replace
 
         return replace(sh, extensions=(*(e for e in sh.extensions if e.type != etype), Extension(etype, data)))
 
@@ -1008,7 +1008,7 @@ def _set_ext(etype: int, data: bytes) -> Callable[[ServerHello], ServerHello]:
 
 def _sh_field(**changes: Any) -> Callable[[ServerHello], ServerHello]:
     def edit(sh: ServerHello) -> ServerHello:
-        from dataclasses import replace
+        from https_request.structs import replace
 
         return replace(sh, **changes)
 
@@ -1163,7 +1163,7 @@ def test_unparseable_client_certificate_without_verifier(damage: str) -> None:
 
 
 def test_client_hello_without_null_compression() -> None:
-    from dataclasses import replace
+    from https_request.structs import replace
 
     c, s = pair(c12(), s12())
     c.start_handshake()

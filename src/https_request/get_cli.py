@@ -460,7 +460,6 @@ class _Get:
         self._write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
 
     def run(self, plan: _Plan) -> int:
-        from dataclasses import replace
         from urllib.parse import urljoin, urlsplit
 
         from .esp_tls.conn import EspTls, EspTlsTimeout, parse_url
@@ -468,6 +467,7 @@ class _Get:
         from .get_report import one_line
         from .http.client import HttpError, request, request_bytes
         from .session_file import SessionFile, origin_key
+        from .structs import replace
 
         args = self.args
         self.t0 = time.monotonic()

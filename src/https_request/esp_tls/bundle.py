@@ -42,8 +42,9 @@ import re
 import struct
 import warnings
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
+
+from ..structs import Struct
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -272,8 +273,7 @@ def name_to_rfc4514(raw: bytes) -> str:
         return "#" + raw.hex()
 
 
-@dataclass(frozen=True)
-class _CertParts:
+class _CertParts(Struct, slots=False):
     """The raw pieces mbedTLS works on: ``tbs``, ``issuer_raw``, ``subject_raw``."""
 
     tbs: bytes
@@ -315,8 +315,7 @@ class BundleEntry(NamedTuple):
     """DER SubjectPublicKeyInfo."""
 
 
-@dataclass(frozen=True)
-class Bundle:
+class Bundle(Struct, slots=False):
     """A parsed, consistency-checked bundle; ``entries`` in bundle order."""
 
     entries: tuple[BundleEntry, ...]

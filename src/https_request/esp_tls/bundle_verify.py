@@ -21,11 +21,11 @@ names. ``cryptography`` is imported inside the functions that need it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from .. import log
+from ..structs import Struct
 from ..tls.errors import Reason, TlsError
 from .bundle import (
     DEFAULT_MAX_CERTS,
@@ -99,8 +99,7 @@ _PK_UNKNOWN_PK_ALG = 0x3C80
 _PK_KEY_INVALID_FORMAT = 0x3D00
 
 
-@dataclass(frozen=True)
-class _Cert:
+class _Cert(Struct, slots=False):
     der: bytes
     cert: x509.Certificate
     parts: _CertParts

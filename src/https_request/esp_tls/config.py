@@ -11,10 +11,10 @@ verification at all.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from enum import IntEnum
 from typing import Literal
 
+from ..structs import Struct
 from ..tls.session import Session
 
 __all__ = ["AddrFamily", "EspTlsCfg", "KeepAlive", "TlsVersion"]
@@ -36,8 +36,7 @@ class AddrFamily(IntEnum):
     INET6 = 2
 
 
-@dataclass(frozen=True)
-class KeepAlive:
+class KeepAlive(Struct, slots=False):
     """``tls_keep_alive_cfg_t`` (seconds)."""
 
     enable: bool = True
@@ -46,8 +45,7 @@ class KeepAlive:
     count: int = 3
 
 
-@dataclass(frozen=True)
-class EspTlsCfg:
+class EspTlsCfg(Struct, slots=False):
     """What a connection verifies and offers.
 
     ``cacert``: PEM (one or more certificates) or DER bytes. ``crt_bundle``:

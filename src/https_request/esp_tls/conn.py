@@ -168,7 +168,9 @@ class EspTls(_Core):
         try:
             if not target:
                 raise socket.gaierror(socket.EAI_NONAME, "empty host name")
-            infos = socket.getaddrinfo(target, port, self._family(), socket.SOCK_STREAM)
+            # An ASCII name goes as bytes: a str would load the idna codec (unicodedata) for nothing.
+            name: str | bytes = target.encode("ascii") if target.isascii() else target
+            infos = socket.getaddrinfo(name, port, self._family(), socket.SOCK_STREAM)
         except (OSError, UnicodeError) as exc:
             raise self._dns_failed(target, exc) from exc
         shown = host_text if self._cfg.connect_address is None else target

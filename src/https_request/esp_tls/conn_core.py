@@ -21,16 +21,15 @@ import re
 import socket
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
 from enum import IntEnum
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 
 from .. import log
 from ..io.pump import TlsConnectionError
+from ..structs import Struct, replace
 from ..tls.catalogue import suite_name
 from ..tls.config import CertifiedKey
 from ..tls.enums import NamedGroup
@@ -82,8 +81,7 @@ class _HandshakeTimeout(EspTlsTimeout):
     """The handshake outran the timeout (esp-tls warns instead of erring)."""
 
 
-@dataclass(frozen=True)
-class TlsInfo:
+class TlsInfo(Struct, slots=False):
     """What a connection negotiated, and how long it took.
 
     ``version`` is "TLS 1.3" or "TLS 1.2"; ``cipher_suite`` the IANA id and
@@ -108,8 +106,7 @@ class TlsInfo:
     handshake_end_ms: int
 
 
-@dataclass(frozen=True)
-class UrlTarget:
+class UrlTarget(Struct, slots=False):
     """Where a URL points, as ``http_parser_parse_url`` + ``get_port`` see it.
 
     ``host_text`` is the URL from the host onwards (what esp-tls prints as
@@ -179,6 +176,8 @@ _PK_UNKNOWN_PK_ALG = -0x3C80
 
 def _parse_key(data: bytes, password: bytes | None) -> tuple[object, int]:
     """(key, 0) or (None, negative mbedTLS PK code): ``mbedtls_pk_parse_key``, PEM or DER."""
+    from cryptography.hazmat.primitives import serialization  # ~10 ms to import: only with a client key
+
     try:
         if b"-----BEGIN" in data:
             key: object = serialization.load_pem_private_key(data, password)

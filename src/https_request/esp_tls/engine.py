@@ -58,11 +58,11 @@ from __future__ import annotations
 
 import importlib
 import socket
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from .. import log
 from ..io.blocking import TlsSocket
+from ..structs import Struct
 
 if TYPE_CHECKING:  # asyncio stays out of the blocking path (CLI start-up time)
     import asyncio
@@ -97,8 +97,7 @@ by the server; ``none``: not offered."""
 _mlog = log.get_logger("esp-tls-mbedtls")
 
 
-@dataclass(frozen=True)
-class EngineSpec:
+class EngineSpec(Struct, slots=False):
     """What esp-tls decided for one connection, handed to the engine factory.
 
     ``server_name`` is the SNI and the name the verifier checks (None with
@@ -116,8 +115,7 @@ class EngineSpec:
     timeout: float
 
 
-@dataclass(frozen=True)
-class Negotiated:
+class Negotiated(Struct, slots=False):
     """What a completed handshake settled (wire values)."""
 
     version: int

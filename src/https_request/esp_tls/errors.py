@@ -10,9 +10,9 @@ facts copied from those headers).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import IntEnum
 
+from ..structs import Struct
 from ..tls.errors import Reason, TlsError
 
 __all__ = [
@@ -144,8 +144,7 @@ def mbedtls_code_for(exc: TlsError) -> int:
     return _MBEDTLS_FOR_REASON.get(exc.reason, MbedtlsErr.SSL_INTERNAL_ERROR)
 
 
-@dataclass(frozen=True)
-class LastError:
+class LastError(Struct, slots=False):
     """``esp_tls_last_error_t``: what the last failure recorded.
 
     ``esp_tls_error_code`` is the mbedTLS code stored *positive* (``-ret``),

@@ -104,13 +104,13 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import IO
 
 from cryptography.hazmat.primitives import serialization
 
 from .. import log
 from ..io.pump import TlsConnectionError, TlsTimeout
+from ..structs import Struct, field
 from ..tls.catalogue import OPENSSL_NAMES
 from ..tls.config import CertifiedKey
 from ..tls.enums import AlertDescription
@@ -178,8 +178,7 @@ class _Callback:
             return id(getattr(self.fn, "__self__", self.fn))
 
 
-@dataclass(frozen=True)
-class _ContextKey:
+class _ContextKey(Struct, slots=False):
     """Everything an SSLContext is built from (client key material as a digest)."""
 
     anchors: bytes | None  # concatenated DER; None = no verification
@@ -218,8 +217,7 @@ class _KeyLog:
                 self._callback(line)
 
 
-@dataclass(eq=False)
-class _SharedContext:
+class _SharedContext(Struct, frozen=False, eq=False, slots=False):
     """One SSLContext per configuration, with what the engines need from it."""
 
     key: _ContextKey
@@ -386,8 +384,7 @@ def _shared_context(spec: EngineSpec) -> _SharedContext:
 # --- sessions -------------------------------------------------------------------
 
 
-@dataclass(frozen=True, eq=False)
-class OpenSslSession(Session):
+class OpenSslSession(Session, eq=False, slots=False):
     """A :class:`Session` of the openssl engine: the ``ssl.SSLSession`` and its context.
 
     Only resumable in this process, with the configuration that made it.

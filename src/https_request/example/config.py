@@ -45,13 +45,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, cast
 
 from ..curlargs import ConnectTo, check_host
 from ..curlargs import parse_connect_to as _curl_connect_to
 from ..log import get_logger
+from ..structs import Struct
 
 __all__ = [
     "DATA_DIR",
@@ -126,8 +126,7 @@ class _Bad(Exception):
 # The result
 
 
-@dataclass(frozen=True, slots=True)
-class ExampleConfig:
+class ExampleConfig(Struct):
     """The example's configuration, typed and checked (see :func:`load_config`)."""
 
     session_tickets: bool  #: EXAMPLE_CLIENT_SESSION_TICKETS

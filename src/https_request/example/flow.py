@@ -24,7 +24,6 @@ import resource
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
 from typing import TextIO
 from urllib.parse import urlsplit
 
@@ -33,6 +32,7 @@ from ..esp_tls import trust
 from ..esp_tls.config import EspTlsCfg, TlsVersion
 from ..esp_tls.conn import EspTls
 from ..esp_tls.errors import EspTlsError, esp_err_to_name
+from ..structs import Struct, replace
 from ..tls.session import Session
 from .config import ExampleConfig
 
@@ -47,8 +47,7 @@ UNSUPPORTED = (0xC04C,)  # TLS_ECDHE_RSA_WITH_ARIA_128_CBC_SHA256
 _CHUNK = 511
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(Struct, slots=False):
     """What one request did (for the demo's table)."""
 
     method: str

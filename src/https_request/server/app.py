@@ -31,7 +31,6 @@ import html
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import formatdate
 from http import HTTPStatus
@@ -41,6 +40,7 @@ from urllib.parse import parse_qsl, urlsplit
 import h11
 
 from ..howsmyssl import rating
+from ..structs import Struct, field
 from ..tls.catalogue import suite_name
 from ..tls.enums import NamedGroup, ProtocolVersion, name_of
 
@@ -75,8 +75,7 @@ _VERSION_NAMES: dict[int, str] = {ProtocolVersion.TLS1_2: "TLS 1.2", ProtocolVer
 # ------------------------------------------------------------------ configuration and inputs
 
 
-@dataclass(frozen=True)
-class AppConfig:
+class AppConfig(Struct, slots=False):
     """``now``: a fixed clock for the rating (None: the wall clock)."""
 
     schema: rating.Schema = "classic"
@@ -84,8 +83,7 @@ class AppConfig:
     strict_howsmyssl: bool = False
 
 
-@dataclass(frozen=True)
-class TlsInfo:
+class TlsInfo(Struct, slots=False):
     """What the TLS server saw on one connection."""
 
     client_hello: bytes
@@ -104,8 +102,7 @@ class TlsInfo:
         return _VERSION_NAMES.get(self.version, f"0x{self.version:04x}")
 
 
-@dataclass(frozen=True)
-class Request:
+class Request(Struct, slots=False):
     """One parsed request; header names lower-case, values as sent (latin-1)."""
 
     method: str
@@ -198,8 +195,7 @@ class RequestReader:
 # ------------------------------------------------------------------ responses
 
 
-@dataclass
-class Response:
+class Response(Struct, frozen=False, slots=False):
     """A response before framing. ``headers`` are the handler's (Go sorts them);
     without a Content-Length header the writer adds one, or chunks a gzipped body."""
 

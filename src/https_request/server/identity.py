@@ -25,7 +25,6 @@ import os
 import socket
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal
@@ -38,6 +37,7 @@ from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPri
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from ..files import write_atomically
+from ..structs import Struct
 from ..tls.config import CertifiedKey
 
 __all__ = [
@@ -65,8 +65,7 @@ class IdentityError(Exception):
     """The certificate or key files cannot be used."""
 
 
-@dataclass(frozen=True)
-class Identity:
+class Identity(Struct, slots=False):
     """The chain and key to serve; ``ca_file`` is our own CA's PEM (None for user files)."""
 
     certified_key: CertifiedKey

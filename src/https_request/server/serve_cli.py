@@ -337,7 +337,8 @@ def _on_startup_signal(signum: int, frame: FrameType | None) -> None:
 def _supervise(settings: ServerSettings, https: list[socket.socket], http: list[socket.socket] | None) -> int:
     import signal
     import traceback
-    from dataclasses import replace
+
+    from ..structs import replace
 
     parent = os.getpid()
     alive: set[int] = set()

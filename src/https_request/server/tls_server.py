@@ -32,10 +32,10 @@ import socket
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 
 from ..io.aio import TlsStream
 from ..io.pump import TlsConnectionError
+from ..structs import Struct, field
 from ..tls.catalogue import suite_name
 from ..tls.config import ServerConfig
 from ..tls.enums import ExtensionType, NamedGroup, name_of
@@ -62,8 +62,7 @@ def stderr_log(line: str) -> None:
         pass
 
 
-@dataclass(frozen=True)
-class ServerSettings:
+class ServerSettings(Struct, slots=False):
     """Everything one worker needs."""
 
     tls: ServerConfig
@@ -76,8 +75,7 @@ class ServerSettings:
     log: Callable[[str], None] = stderr_log
 
 
-@dataclass
-class _Record:
+class _Record(Struct, frozen=False, slots=False):
     """What one connection's log line says."""
 
     kind: str

@@ -61,7 +61,6 @@ No code was copied; only the id/name facts.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
@@ -654,6 +653,8 @@ def suite_id(text: str) -> int:
     hit = _BY_NAME.get(token.upper())
     if hit is not None:
         return hit[0]
+    import difflib  # only for the error message
+
     close = difflib.get_close_matches(token.upper(), _BY_NAME.keys(), n=3, cutoff=0.6)
     message = f"unknown cipher suite {token!r}"
     if close:

@@ -26,13 +26,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from dataclasses import dataclass
 from typing import Protocol
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from ..structs import Struct
 from ..wire import Writer
 from . import extensions as X
 from .config import ClientConfig
@@ -64,8 +64,7 @@ _SH12_ALLOWED = frozenset(
 )
 
 
-@dataclass
-class _Client12Hs:
+class _Client12Hs(Struct, frozen=False, slots=False):
     suite: SuiteParams
     messages: bytearray
     server_random: bytes

@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-from dataclasses import dataclass, field
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 
+from ..structs import Struct, field
 from . import extensions as X
 from .client12 import Tls12Client
 from .config import ClientConfig, VerifiedChain
@@ -70,8 +70,7 @@ _EE_FORBIDDEN = frozenset(
 )
 
 
-@dataclass
-class _ClientHs:
+class _ClientHs(Struct, frozen=False, slots=False):
     transcript: Transcript = field(default_factory=Transcript)
     shares: dict[int, ClientShare] = field(default_factory=dict)
     offered_exts: set[int] = field(default_factory=set)

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Protocol
 
 from cryptography import x509
 
+from ..structs import Struct, field
 from .debug import NULL_DEBUG, TlsDebug
 from .enums import CipherSuite, NamedGroup, ProtocolVersion, PskKeyExchangeMode, SignatureScheme
 from .session import AntiReplay, MemoryAntiReplay, SessionCache, TicketKeys
@@ -75,8 +75,7 @@ DEFAULT_SIGNATURE_SCHEMES: tuple[int, ...] = (
 )
 
 
-@dataclass(frozen=True)
-class VerifiedChain:
+class VerifiedChain(Struct, slots=False):
     """Proof that a peer chain was verified; only verifiers build it."""
 
     chain: tuple[bytes, ...]
@@ -100,8 +99,7 @@ Signer = Callable[[int, bytes], bytes]
 signing (a hook for reproducing published traces)."""
 
 
-@dataclass(frozen=True)
-class CertifiedKey:
+class CertifiedKey(Struct, slots=False):
     """A certificate chain (leaf first) and the leaf's private key."""
 
     chain: tuple[x509.Certificate, ...]
@@ -132,8 +130,7 @@ def _check_common(cfg: ClientConfig | ServerConfig) -> None:
             raise ValueError(f"bad ALPN protocol name {p!r}")
 
 
-@dataclass(frozen=True)
-class ClientConfig:
+class ClientConfig(Struct, slots=False):
     """What a client offers and how it checks the server.
 
     ``verifier=None`` means *no verification at all*: only the facade may ask
@@ -187,8 +184,7 @@ class ClientConfig:
             raise ValueError("psk_modes must not be empty")
 
 
-@dataclass(frozen=True)
-class ServerConfig:
+class ServerConfig(Struct, slots=False):
     """What a server accepts.
 
     ``certificates``: one or more certified keys; the first whose signature

@@ -1,14 +1,15 @@
 """What a connection hands back from :meth:`Connection.next_event`.
 
-Events are frozen dataclasses; ``NEED_DATA`` is the sentinel for "feed me
+Events are frozen value classes (:class:`~https_request.structs.Struct`); ``NEED_DATA`` is the sentinel for "feed me
 more bytes" (h11's vocabulary).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING
+
+from ..structs import Struct
 
 if TYPE_CHECKING:
     from .session import Session
@@ -36,8 +37,7 @@ class NeedData(Enum):
 NEED_DATA = NeedData.NEED_DATA
 
 
-@dataclass(frozen=True, slots=True)
-class HandshakeComplete:
+class HandshakeComplete(Struct):
     """The handshake finished; what was negotiated."""
 
     version: int
@@ -50,55 +50,47 @@ class HandshakeComplete:
     peer_certificates: tuple[bytes, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class ApplicationData:
+class ApplicationData(Struct):
     data: bytes
 
 
-@dataclass(frozen=True, slots=True)
-class EarlyDataReceived:
+class EarlyDataReceived(Struct):
     """Server side: 0-RTT data accepted from the client."""
 
     data: bytes
 
 
-@dataclass(frozen=True, slots=True)
-class EarlyDataRejected:
+class EarlyDataRejected(Struct):
     """Client side: the server refused our 0-RTT data; the engine sends it
     again after the handshake (``resent`` bytes)."""
 
     resent: int
 
 
-@dataclass(frozen=True, slots=True)
-class SessionTicketReceived:
+class SessionTicketReceived(Struct):
     """Client side: a resumable session (TLS 1.3 NewSessionTicket or 1.2 ticket)."""
 
     session: Session
 
 
-@dataclass(frozen=True, slots=True)
-class KeyUpdated:
+class KeyUpdated(Struct):
     """Traffic keys changed; ``sending`` is True for our direction."""
 
     sending: bool
 
 
-@dataclass(frozen=True, slots=True)
-class AlertReceivedEvent:
+class AlertReceivedEvent(Struct):
     """A warning-level alert (fatal ones raise AlertReceived)."""
 
     level: int
     description: int
 
 
-@dataclass(frozen=True, slots=True)
-class CloseNotify:
+class CloseNotify(Struct):
     """The peer closed its side cleanly."""
 
 
-@dataclass(frozen=True, slots=True)
-class ConnectionClosed:
+class ConnectionClosed(Struct):
     """The transport reached EOF (``receive_data(b"")``)."""
 
     clean: bool

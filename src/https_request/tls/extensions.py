@@ -8,8 +8,8 @@ returns the raw body. Peer-supplied code points stay ``int``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
+from ..structs import Struct
 from ..wire import DecodeError, Reader, Writer
 from .errors import Reason, TlsError
 
@@ -198,14 +198,12 @@ def decode_psk_modes(data: bytes) -> list[int]:
     return out
 
 
-@dataclass(frozen=True, slots=True)
-class PskIdentity:
+class PskIdentity(Struct):
     identity: bytes
     obfuscated_ticket_age: int
 
 
-@dataclass(frozen=True, slots=True)
-class OfferedPsks:
+class OfferedPsks(Struct):
     """struct { PskIdentity identities<7..2^16-1>; PskBinderEntry binders<33..2^16-1>; }"""
 
     identities: tuple[PskIdentity, ...]

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from cryptography.hazmat.primitives.asymmetric import ec, mlkem, x25519
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from .enums import NamedGroup
 from .errors import Reason, TlsError
@@ -76,6 +75,14 @@ def _x25519_exchange(priv: x25519.X25519PrivateKey, peer: bytes) -> bytes:
         raise TlsError(Reason.BAD_KEY_SHARE, "x25519 shared secret is zero") from None
 
 
+def _ec_public_bytes(key: ec.EllipticCurvePrivateKey) -> bytes:
+    """The X9.62 uncompressed point (RFC 8446 4.2.8.2), from the public numbers:
+    ``serialization``'s encoders would import its SSH module (~10 ms at start-up)."""
+    numbers = key.public_key().public_numbers()
+    size = (key.curve.key_size + 7) // 8
+    return b"\x04" + numbers.x.to_bytes(size, "big") + numbers.y.to_bytes(size, "big")
+
+
 class ClientShare:
     """A client's ephemeral key for one group: ``key_exchange`` goes in the
     ClientHello, :meth:`finish` takes the server's share."""
@@ -92,7 +99,7 @@ class ClientShare:
             self.key_exchange = self._x.public_key().public_bytes_raw()
         elif group in _CURVES:
             self._ec = _ec_private(group, random)
-            self.key_exchange = self._ec.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+            self.key_exchange = _ec_public_bytes(self._ec)
         elif group == NamedGroup.X25519MLKEM768:
             self._kem = mlkem.MLKEM768PrivateKey.from_seed_bytes(random(64))
             self._x = x25519.X25519PrivateKey.from_private_bytes(random(32))
@@ -127,7 +134,7 @@ def server_exchange(group: int, client_share: bytes, random: Random) -> tuple[by
     if group in _CURVES:
         peer = _ec_point(group, client_share)
         key = _ec_private(group, random)
-        pub = key.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+        pub = _ec_public_bytes(key)
         return pub, key.exchange(ec.ECDH(), peer)
     if group == NamedGroup.X25519MLKEM768:
         if len(client_share) != _MLKEM_EK + 32:

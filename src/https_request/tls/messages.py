@@ -1,4 +1,4 @@
-"""Handshake messages as frozen dataclasses named as in RFC 8446 / RFC 5246.
+"""Handshake messages as frozen value classes (Struct) named as in RFC 8446 / RFC 5246.
 
 Each message has ``decode(body)`` (the handshake body, without the 4-byte
 header; the whole body must be consumed) and ``encode() -> body``. Extensions
@@ -10,8 +10,7 @@ extensions and a misplaced pre_shared_key raise :class:`TlsError`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from ..structs import Struct
 from ..wire import DecodeError, Reader, Writer
 from .enums import ExtensionType, HandshakeType
 from .errors import Reason, TlsError
@@ -45,8 +44,7 @@ def handshake_message(msg_type: int, body: bytes) -> bytes:
     return bytes((msg_type,)) + len(body).to_bytes(3, "big") + body
 
 
-@dataclass(frozen=True, slots=True)
-class Extension:
+class Extension(Struct):
     """One extension: its code point and raw body."""
 
     type: int
@@ -84,8 +82,7 @@ def find_extension(extensions: tuple[Extension, ...], etype: int) -> bytes | Non
 # struct { ProtocolVersion legacy_version; Random random; opaque legacy_session_id<0..32>;
 #          CipherSuite cipher_suites<2..2^16-2>; opaque legacy_compression_methods<1..2^8-1>;
 #          Extension extensions<8..2^16-1>; } ClientHello;   (RFC 8446 4.1.2)
-@dataclass(frozen=True, slots=True)
-class ClientHello:
+class ClientHello(Struct):
     legacy_version: int
     random: bytes
     legacy_session_id: bytes
@@ -125,8 +122,7 @@ class ClientHello:
 # struct { ProtocolVersion legacy_version; Random random; opaque legacy_session_id_echo<0..32>;
 #          CipherSuite cipher_suite; uint8 legacy_compression_method;
 #          Extension extensions<6..2^16-1>; } ServerHello;   (RFC 8446 4.1.3)
-@dataclass(frozen=True, slots=True)
-class ServerHello:
+class ServerHello(Struct):
     legacy_version: int
     random: bytes
     legacy_session_id_echo: bytes
@@ -168,8 +164,7 @@ class ServerHello:
 
 
 # struct { Extension extensions<0..2^16-1>; } EncryptedExtensions;   (RFC 8446 4.3.1)
-@dataclass(frozen=True, slots=True)
-class EncryptedExtensions:
+class EncryptedExtensions(Struct):
     extensions: tuple[Extension, ...]
 
     msg_type = HandshakeType.ENCRYPTED_EXTENSIONS
@@ -194,8 +189,7 @@ class EncryptedExtensions:
 
 # struct { opaque certificate_request_context<0..2^8-1>;
 #          Extension extensions<2..2^16-1>; } CertificateRequest;   (RFC 8446 4.3.2)
-@dataclass(frozen=True, slots=True)
-class CertificateRequest:
+class CertificateRequest(Struct):
     certificate_request_context: bytes
     extensions: tuple[Extension, ...]
 
@@ -221,16 +215,14 @@ class CertificateRequest:
         return find_extension(self.extensions, etype)
 
 
-@dataclass(frozen=True, slots=True)
-class CertificateEntry:
+class CertificateEntry(Struct):
     cert_data: bytes
     extensions: tuple[Extension, ...] = ()
 
 
 # struct { opaque certificate_request_context<0..2^8-1>;
 #          CertificateEntry certificate_list<0..2^24-1>; } Certificate;   (RFC 8446 4.4.2)
-@dataclass(frozen=True, slots=True)
-class Certificate:
+class Certificate(Struct):
     certificate_request_context: bytes
     certificate_list: tuple[CertificateEntry, ...]
 
@@ -260,8 +252,7 @@ class Certificate:
 
 
 # struct { SignatureScheme algorithm; opaque signature<0..2^16-1>; } CertificateVerify;
-@dataclass(frozen=True, slots=True)
-class CertificateVerify:
+class CertificateVerify(Struct):
     algorithm: int
     signature: bytes
 
@@ -283,8 +274,7 @@ class CertificateVerify:
 
 
 # struct { opaque verify_data[Hash.length]; } Finished;
-@dataclass(frozen=True, slots=True)
-class Finished:
+class Finished(Struct):
     verify_data: bytes
 
     msg_type = HandshakeType.FINISHED
@@ -301,8 +291,7 @@ class Finished:
 
 # struct { uint32 ticket_lifetime; uint32 ticket_age_add; opaque ticket_nonce<0..255>;
 #          opaque ticket<1..2^16-1>; Extension extensions<0..2^16-2>; } NewSessionTicket;
-@dataclass(frozen=True, slots=True)
-class NewSessionTicket:
+class NewSessionTicket(Struct):
     ticket_lifetime: int
     ticket_age_add: int
     ticket_nonce: bytes
@@ -349,8 +338,7 @@ def _exts_from_block(v: Reader, what: str) -> tuple[Extension, ...]:
     return tuple(out)
 
 
-@dataclass(frozen=True, slots=True)
-class EndOfEarlyData:
+class EndOfEarlyData(Struct):
     msg_type = HandshakeType.END_OF_EARLY_DATA
 
     @classmethod
@@ -364,8 +352,7 @@ class EndOfEarlyData:
 
 
 # enum { update_not_requested(0), update_requested(1) } KeyUpdateRequest;
-@dataclass(frozen=True, slots=True)
-class KeyUpdate:
+class KeyUpdate(Struct):
     request_update: int
 
     msg_type = HandshakeType.KEY_UPDATE

@@ -1,12 +1,11 @@
 """TLS 1.2 handshake messages that differ from TLS 1.3's (RFC 5246 7.4,
 RFC 8422 5.4, RFC 5077 3.3). Same conventions as :mod:`.messages`: frozen
-dataclasses, ``decode(body)`` consumes everything, ``encode() -> body``.
+value classes, ``decode(body)`` consumes everything, ``encode() -> body``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from ..structs import Struct
 from ..wire import DecodeError, Reader, Writer
 from .enums import HandshakeType
 
@@ -23,8 +22,7 @@ _NAMED_CURVE = 3
 
 
 # struct { ASN.1Cert certificate_list<0..2^24-1>; } Certificate;   (RFC 5246 7.4.2)
-@dataclass(frozen=True, slots=True)
-class Certificate12:
+class Certificate12(Struct):
     certificate_list: tuple[bytes, ...]
 
     msg_type = HandshakeType.CERTIFICATE
@@ -48,8 +46,7 @@ class Certificate12:
 
 
 # struct { SignatureAndHashAlgorithm algorithm; opaque signature<0..2^16-1>; } digitally-signed
-@dataclass(frozen=True, slots=True)
-class DigitallySigned:
+class DigitallySigned(Struct):
     algorithm: int
     signature: bytes
 
@@ -64,8 +61,7 @@ class DigitallySigned:
 
 
 # struct { ECCurveType curve_type (named_curve=3); NamedCurve namedcurve; opaque point<1..2^8-1>; }
-@dataclass(frozen=True, slots=True)
-class ServerEcdhParams:
+class ServerEcdhParams(Struct):
     named_curve: int
     public: bytes
 
@@ -78,8 +74,7 @@ class ServerEcdhParams:
 
 
 # struct { ServerECDHParams params; digitally-signed struct {...} signed_params; } ServerKeyExchange;
-@dataclass(frozen=True, slots=True)
-class ServerKeyExchange12:
+class ServerKeyExchange12(Struct):
     params: ServerEcdhParams
     signed: DigitallySigned
 
@@ -107,8 +102,7 @@ class ServerKeyExchange12:
 # struct { ClientCertificateType certificate_types<1..2^8-1>;
 #          SignatureAndHashAlgorithm supported_signature_algorithms<2..2^16-2>;
 #          DistinguishedName certificate_authorities<0..2^16-1>; } CertificateRequest;
-@dataclass(frozen=True, slots=True)
-class CertificateRequest12:
+class CertificateRequest12(Struct):
     certificate_types: bytes
     supported_signature_algorithms: tuple[int, ...]
     certificate_authorities: tuple[bytes, ...] = ()
@@ -138,8 +132,7 @@ class CertificateRequest12:
 
 
 # struct { uint32 ticket_lifetime_hint; opaque ticket<0..2^16-1>; } NewSessionTicket;   (RFC 5077 3.3)
-@dataclass(frozen=True, slots=True)
-class NewSessionTicket12:
+class NewSessionTicket12(Struct):
     ticket_lifetime_hint: int
     ticket: bytes
 

@@ -39,9 +39,9 @@ offers: a server that picks one gets a handshake_failure alert.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
 from typing import Any
 
+from ..structs import Struct, fields
 from .config import DEFAULT_CIPHER_SUITES, DEFAULT_GROUPS, DEFAULT_SIGNATURE_SCHEMES, ClientConfig
 from .enums import ExtensionType as ET
 from .enums import NamedGroup, ProtocolVersion, PskKeyExchangeMode
@@ -50,8 +50,7 @@ from .enums import SignatureScheme as SS
 __all__ = ["PROFILES", "Profile", "client_config", "get_profile", "profile_names"]
 
 
-@dataclass(frozen=True)
-class Profile:
+class Profile(Struct, slots=False):
     """A named ClientHello recipe; the fields mirror :class:`ClientConfig`'s."""
 
     name: str

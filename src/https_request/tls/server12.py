@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
+from ..structs import Struct
 from ..wire import Reader
 from . import extensions as X
 from .config import CertifiedKey, ServerConfig
@@ -63,8 +63,7 @@ _FALLBACK_SCSV = 0x5600
 _RENEGOTIATION_SCSV = 0x00FF
 
 
-@dataclass
-class _Server12Hs:
+class _Server12Hs(Struct, frozen=False, slots=False):
     suite: SuiteParams
     messages: bytearray
     server_random: bytes

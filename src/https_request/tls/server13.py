@@ -19,11 +19,11 @@ for servers that rate it (the howsmyssl check).
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass, field
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 
+from ..structs import Struct, field
 from . import extensions as X
 from .config import CertifiedKey, ServerConfig
 from .enums import NOT_FOR_TLS13, ProtocolVersion, PskKeyExchangeMode
@@ -63,8 +63,7 @@ _HALF_RTT_STATES = frozenset(
 )
 
 
-@dataclass
-class _ServerHs:
+class _ServerHs(Struct, frozen=False, slots=False):
     transcript: Transcript = field(default_factory=Transcript)
     ch1: ClientHello | None = None
     hrr_sent: bool = False
@@ -78,8 +77,7 @@ class _ServerHs:
     ticket_modes: tuple[int, ...] = ()
 
 
-@dataclass(frozen=True)
-class _Psk:
+class _Psk(Struct, slots=False):
     state: TicketState
     index: int
     age_ok: bool

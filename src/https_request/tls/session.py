@@ -24,12 +24,12 @@ import hashlib
 import hmac
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from ..structs import Struct, field
 from ..wire import DecodeError, Reader, Writer
 
 __all__ = [
@@ -73,8 +73,7 @@ def _unwrap(blob: bytes, magic: bytes, fmt: int, what: str) -> bytes:
     return body
 
 
-@dataclass(frozen=True)
-class Session:
+class Session(Struct, slots=False):
     """A resumable client session (TLS 1.3 ticket, or TLS 1.2 ticket / session ID).
 
     ``secret`` is the resumption PSK (TLS 1.3) or the master secret (TLS 1.2).
@@ -152,8 +151,7 @@ class Session:
         )
 
 
-@dataclass(frozen=True)
-class TicketState:
+class TicketState(Struct, slots=False):
     """What the server seals into a ticket (its view of a resumable session)."""
 
     version: int
@@ -210,8 +208,7 @@ class TicketState:
             return None
 
 
-@dataclass
-class _Key:
+class _Key(Struct, frozen=False, slots=False):
     name: bytes
     key: bytes
     created: float
@@ -337,8 +334,7 @@ class AntiReplay(Protocol):
         ...
 
 
-@dataclass
-class MemoryAntiReplay:
+class MemoryAntiReplay(Struct, frozen=False, slots=False):
     """In-process single-use record, bounded: when full, early data is refused."""
 
     max_entries: int = 100_000

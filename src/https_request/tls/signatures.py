@@ -21,13 +21,13 @@ Rules, per RFC 8446 section 4.2.3 and RFC 5246 section 7.4.1.4.1:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
 
+from ..structs import Struct
 from .enums import NOT_FOR_TLS13
 from .enums import SignatureScheme as SS
 from .errors import Reason, TlsError
@@ -51,8 +51,7 @@ __all__ = [
 _RSA, _RSA_PSS, _ECDSA, _ED25519, _ED448 = "rsa_pkcs1", "rsa_pss", "ecdsa", "ed25519", "ed448"
 
 
-@dataclass(frozen=True)
-class _Scheme:
+class _Scheme(Struct, slots=False):
     kind: str
     hash: type[hashes.HashAlgorithm] | None
     curve: str | None = None  # the curve a TLS 1.3 ECDSA scheme is bound to

@@ -10,9 +10,10 @@ TLS 1.3 suites (RFC 8446 B.4) name only an AEAD and a hash. TLS 1.2 suites
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.ciphers.aead import AESCCM, AESGCM, ChaCha20Poly1305
+
+from ..structs import Struct
 
 __all__ = ["SUITES", "SuiteParams", "suite_params"]
 
@@ -23,8 +24,7 @@ def _ccm8(key: bytes) -> AESCCM:
     return AESCCM(key, tag_length=8)
 
 
-@dataclass(frozen=True, slots=True)
-class SuiteParams:
+class SuiteParams(Struct):
     """One suite. ``mode`` is GCM, CCM, CCM8, CHACHA or CBC.
 
     ``iv_len`` is the TLS 1.3 nonce length, or in TLS 1.2 the implicit

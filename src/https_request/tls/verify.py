@@ -54,18 +54,22 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, ClassVar, Literal
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, SignatureAlgorithmOID
 
+from ..structs import Struct
 from .config import VerifiedChain
 from .errors import Reason, TlsError
+
+try:  # the public serialization module also imports its SSH part (dataclasses, bcrypt): ~10 ms at start-up
+    from cryptography.hazmat.primitives._serialization import Encoding as _Encoding
+except ImportError:  # pragma: no cover - a cryptography release without the private module
+    from cryptography.hazmat.primitives.serialization import Encoding as _Encoding
 
 if TYPE_CHECKING:  # cryptography.x509.verification costs ~30 ms to import: only when a chain is built
     from cryptography.x509 import verification as xv
@@ -246,8 +250,7 @@ _GOOD_CURVES = ("secp256r1", "secp384r1", "secp521r1")
 _MAX_DEPTH = 8
 
 
-@dataclass(frozen=True)
-class _Policy:
+class _Policy(Struct, slots=False):
     """How a path is built and which names match; one instance per profile."""
 
     name: str
@@ -277,8 +280,7 @@ def _eku_validator(required: x509.ObjectIdentifier, *, allow_any: bool) -> _EkuC
     return check
 
 
-@dataclass(frozen=True)
-class _WebPkiPolicy(_Policy):
+class _WebPkiPolicy(_Policy, slots=False):
     """``cryptography.x509.verification``'s webpki profile."""
 
     def build_path(
@@ -471,7 +473,7 @@ def _diagnose(
 
 
 def _der(cert: x509.Certificate) -> bytes:
-    return cert.public_bytes(Encoding.DER)
+    return cert.public_bytes(_Encoding.DER)
 
 
 def _load_chain(chain: Sequence[bytes]) -> list[x509.Certificate]:

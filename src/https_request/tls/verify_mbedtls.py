@@ -9,7 +9,6 @@ and what both policies share. Time is an argument; nothing here reads a clock.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import ClassVar
 
@@ -18,6 +17,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID, NameOID, SignatureAlgorithmOID
 
+from ..structs import Struct, field
 from .config import VerifiedChain
 from .verify import (
     _ANY_EKU,
@@ -278,8 +278,7 @@ def _mb_max_pathlen(parent: x509.Certificate) -> int:
     return 0
 
 
-@dataclass
-class _Findings:
+class _Findings(Struct, frozen=False, slots=False):
     """Verify flags and, for each, what exactly is wrong."""
 
     flags: int = 0
@@ -300,8 +299,7 @@ class _Findings:
         return "mbedtls: " + "; ".join(self.notes)
 
 
-@dataclass(frozen=True)
-class _Candidate:
+class _Candidate(Struct, slots=False):
     cert: x509.Certificate
     trusted: bool
     position: int

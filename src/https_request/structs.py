@@ -1,0 +1,248 @@
+"""Value classes: what ``@dataclass(frozen=True, slots=True)`` gives, at a
+fraction of its import-time cost.
+
+Why not :mod:`dataclasses`: it compiles five or six functions per class with
+``exec`` when the class is created, about 1 ms per class here. The ``get``
+command imports some sixty value classes, so dataclasses alone cost ~60 ms of a
+~250 ms cold start (see ``bench/cold_get.py``). :class:`Struct` builds a class
+in ~20 us: the field table is read from the annotations once, and ``__init__``,
+``__repr__``, ``__eq__`` and ``__hash__`` are shared functions that walk it.
+
+Usage mirrors dataclasses (type checkers see one, through
+:func:`typing.dataclass_transform`)::
+
+    class Extension(Struct):                 # frozen, slotted, eq, hash, repr
+        type: int
+        data: bytes = b""
+
+    class State(Struct, frozen=False):       # mutable, unhashable
+        seen: list[int] = field(default_factory=list)
+
+    class Config(Struct, slots=False):       # has a __dict__ (cached_property)
+        ...
+
+    class Handle(Struct, eq=False):          # == and hash by identity
+        ...
+
+Fields are the class's annotations that are not ``ClassVar``, after those of
+its Struct bases; a field without a default may not follow one with a default.
+``__post_init__`` runs after ``__init__`` when a class defines it. A frozen
+class's ``__setattr__``/``__delattr__`` raise :class:`FrozenInstanceError`.
+:func:`replace` and :func:`fields` are the counterparts of dataclasses'.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar, TypeVar, dataclass_transform, overload
+
+__all__ = ["Field", "FrozenInstanceError", "Struct", "field", "fields", "replace"]
+
+_T = TypeVar("_T")
+
+
+class _Missing:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Any = _Missing()
+
+
+class FrozenInstanceError(AttributeError):
+    """Assignment to a field of a frozen :class:`Struct`."""
+
+
+class Field:
+    """One field: its name, default or default factory, and whether it is
+    shown by ``repr`` and compared by ``==`` (and hashed)."""
+
+    __slots__ = ("compare", "default", "default_factory", "name", "repr")
+
+    def __init__(
+        self, default: Any = MISSING, default_factory: Any = MISSING, repr: bool = True, compare: bool = True
+    ) -> None:
+        if default is not MISSING and default_factory is not MISSING:
+            raise ValueError("a field cannot have both default and default_factory")
+        self.name = ""
+        self.default = default
+        self.default_factory = default_factory
+        self.repr = repr
+        self.compare = compare
+
+    @property
+    def required(self) -> bool:
+        return self.default is MISSING and self.default_factory is MISSING
+
+    def __repr__(self) -> str:
+        return f"Field({self.name!r}, default={self.default!r}, default_factory={self.default_factory!r})"
+
+
+@overload
+def field(*, default: _T, repr: bool = True, compare: bool = True) -> _T: ...
+@overload
+def field(*, default_factory: Callable[[], _T], repr: bool = True, compare: bool = True) -> _T: ...
+@overload
+def field(*, repr: bool = True, compare: bool = True) -> Any: ...
+def field(*, default: Any = MISSING, default_factory: Any = MISSING, repr: bool = True, compare: bool = True) -> Any:
+    """A field with options, as ``dataclasses.field``.
+
+    Raises ValueError when both ``default`` and ``default_factory`` are given.
+    """
+    return Field(default, default_factory, repr, compare)
+
+
+def _is_classvar(annotation: object) -> bool:
+    if isinstance(annotation, str):  # from __future__ import annotations
+        return annotation.startswith(("ClassVar", "typing.ClassVar", "t.ClassVar"))
+    return annotation is ClassVar or getattr(annotation, "__origin__", None) is ClassVar
+
+
+def _frozen_setattr(self: object, name: str, value: object) -> None:
+    raise FrozenInstanceError(f"cannot assign to field {name!r} of frozen {type(self).__qualname__}")
+
+
+def _frozen_delattr(self: object, name: str) -> None:
+    raise FrozenInstanceError(f"cannot delete field {name!r} of frozen {type(self).__qualname__}")
+
+
+@dataclass_transform(frozen_default=True, field_specifiers=(field, Field))
+class _StructMeta(type):
+    """Collects the fields at class creation and adds ``__slots__``."""
+
+    def __new__(
+        mcs,
+        name: str,
+        bases: tuple[type, ...],
+        ns: dict[str, Any],
+        *,
+        frozen: bool = True,
+        eq: bool = True,
+        slots: bool = True,
+        **kwargs: Any,
+    ) -> _StructMeta:
+        inherited: dict[str, Field] = {}
+        base_frozen: bool | None = None
+        for base in reversed(bases):
+            if isinstance(base, _StructMeta) and not base.__dict__.get("_struct_root", False):
+                for f in base.__struct_fields__:  # type: ignore[attr-defined]
+                    inherited[f.name] = f
+                base_frozen = bool(base.__struct_frozen__)  # type: ignore[attr-defined]
+        if base_frozen is not None and base_frozen != frozen:
+            raise TypeError(f"{name}: a frozen and a mutable Struct cannot inherit from each other")
+        table = dict(inherited)
+        own: list[str] = []
+        for fname, annotation in ns.get("__annotations__", {}).items():
+            if _is_classvar(annotation):
+                continue
+            value = ns.pop(fname, MISSING)
+            f = value if isinstance(value, Field) else Field(default=value)
+            f.name = fname
+            if fname not in inherited:
+                own.append(fname)
+            table[fname] = f
+        seen_default = ""
+        for f in table.values():
+            if not f.required:
+                seen_default = f.name
+            elif seen_default:
+                raise TypeError(f"{name}: field {f.name!r} without a default follows {seen_default!r} with one")
+        if slots and "__slots__" not in ns:
+            ns["__slots__"] = tuple(own)
+        is_root = not any(isinstance(b, _StructMeta) for b in bases)
+        if not is_root:
+            if frozen:
+                ns.setdefault("__setattr__", _frozen_setattr)
+                ns.setdefault("__delattr__", _frozen_delattr)
+            if not eq:  # identity, as dataclass(eq=False)
+                ns.setdefault("__eq__", object.__eq__)
+                ns.setdefault("__hash__", object.__hash__)
+            elif not frozen:
+                ns.setdefault("__hash__", None)  # mutable with ==: unhashable, as dataclasses
+        cls = super().__new__(mcs, name, bases, ns, **kwargs)
+        all_fields = tuple(table.values())
+        type.__setattr__(cls, "__struct_fields__", all_fields)
+        type.__setattr__(cls, "__struct_frozen__", frozen)
+        type.__setattr__(cls, "__match_args__", tuple(f.name for f in all_fields))
+        type.__setattr__(cls, "_compare_names", tuple(f.name for f in all_fields if f.compare))
+        return cls
+
+
+class Struct(metaclass=_StructMeta):
+    """Base of the value classes (see the module docstring)."""
+
+    __slots__ = ()
+    _struct_root: ClassVar[bool] = True
+    __struct_fields__: ClassVar[tuple[Field, ...]] = ()
+    __struct_frozen__: ClassVar[bool] = True
+    _compare_names: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        table = self.__struct_fields__
+        if len(args) > len(table):
+            raise TypeError(f"{type(self).__qualname__}() takes {len(table)} positional arguments, {len(args)} given")
+        put = object.__setattr__
+        for f, value in zip(table, args, strict=False):  # args may be fewer
+            put(self, f.name, value)
+        for f in table[len(args) :]:
+            value = kwargs.pop(f.name, MISSING)
+            if value is MISSING:
+                if f.default is not MISSING:
+                    value = f.default
+                elif f.default_factory is not MISSING:
+                    value = f.default_factory()
+                else:
+                    raise TypeError(f"{type(self).__qualname__}() missing argument {f.name!r}")
+            put(self, f.name, value)
+        if kwargs:
+            names = {f.name for f in table}
+            what = "multiple values for" if set(kwargs) & names else "unexpected keyword argument"
+            raise TypeError(f"{type(self).__qualname__}() got {what} {sorted(kwargs)[0]!r}")
+        post = getattr(self, "__post_init__", None)
+        if post is not None:
+            post()
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in self.__struct_fields__ if f.repr)
+        return f"{type(self).__qualname__}({shown})"
+
+    def _key(self) -> tuple[Any, ...]:
+        return tuple([getattr(self, n) for n in self._compare_names])
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        assert isinstance(other, Struct)
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __getstate__(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, f.name) for f in self.__struct_fields__)
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        for f, value in zip(self.__struct_fields__, state, strict=True):
+            object.__setattr__(self, f.name, value)
+
+
+def fields(obj: Struct | type[Struct]) -> tuple[Field, ...]:
+    """The fields of a Struct class or instance, in order."""
+    return obj.__struct_fields__
+
+
+def replace(obj: _T, /, **changes: Any) -> _T:
+    """A copy of Struct ``obj`` with ``changes`` (``__post_init__`` runs again).
+
+    Raises TypeError for a name that is not a field.
+    """
+    table: tuple[Field, ...] = obj.__struct_fields__  # type: ignore[attr-defined]
+    names = {f.name for f in table}
+    unknown = set(changes) - names
+    if unknown:
+        raise TypeError(f"{type(obj).__qualname__} has no field {sorted(unknown)[0]!r}")
+    values = {f.name: getattr(obj, f.name) for f in table}
+    values.update(changes)
+    return type(obj)(**values)
