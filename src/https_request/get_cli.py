@@ -794,5 +794,5 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     out = p.add_argument_group("diagnostics")
     out.add_argument("-v", "--verbose", action="count", default=0, help="-v INFO, -vv DEBUG, -vvv engine trace")
     out.add_argument("--json", metavar="FILE", help="write a JSON summary to FILE ('-' = stderr)")
-    p.set_defaults(func=_run)
+    p.set_defaults(func=_run, exit_without_cleanup=True)
     return p
