@@ -437,3 +437,24 @@ def test_bad_format_does_not_raise(out: FakeStream) -> None:
     ((letter, tag, msg),) = parsed(out)
     assert (letter, tag) == ("I", "t")
     assert msg.startswith("%d items % ('not a number',)")
+
+
+def test_handler_filters_see_each_record(out: FakeStream) -> None:
+    handler = log.setup(log.DEBUG, stream=out)
+    seen: list[log.EspRecord] = []
+    handler.add_filter(lambda record: seen.append(record) is None and record.level != log.ERROR)
+    lg = log.get_logger("flt")
+    lg.e("dropped %d", 1)
+    lg.w("kept %d", 2)
+    assert parsed(out) == [("W", "flt", "kept 2")]
+    assert [(r.level, r.tag, r.message) for r in seen] == [(log.ERROR, "flt", "dropped 1"), (log.WARN, "flt", "kept 2")]
+
+
+def test_closed_stream_loses_the_line_without_raising() -> None:
+    stream = io.StringIO()
+    log.setup(log.INFO, stream=stream)
+    stream.close()
+    try:
+        log.get_logger("closed").e("nowhere to go")  # must not raise
+    finally:
+        log.setup(log.INFO)

@@ -679,18 +679,13 @@ def _parse_groups(text: str) -> tuple[int, ...]:
 
 
 def _setup_logging(verbose: int) -> None:
-    import logging
-
     from . import log
 
     level = (log.WARN, log.INFO, log.DEBUG, log.VERBOSE)[min(verbose, 3)]
     handler = log.setup(level)
     if verbose == 0:
         # Without -v, the one-line summary replaces the library's error lines.
-        def no_errors(record: logging.LogRecord) -> bool:
-            return record.__dict__.get("esp_level") != log.ERROR
-
-        handler.addFilter(no_errors)
+        handler.add_filter(lambda record: record.level != log.ERROR)
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -1,4 +1,4 @@
-"""ESP-IDF-style log lines over the standard :mod:`logging` machinery.
+"""ESP-IDF-style log lines, written straight to a stream.
 
 Lines read ``<L> (<ms>) <tag>: <message>`` as ``esp_log`` prints them, where
 ``L`` is one of ``E W I D V`` and ``ms`` counts milliseconds since this module
@@ -15,17 +15,21 @@ neither formats the string nor calls ``repr(obj)``.
 of ESP-IDF's ``mbedtls_esp_enable_debug_log``: tag ``mbedtls``, mbedTLS levels
 1-4 printed as W/I/D/V, each line prefixed with the caller's ``file:line``.
 
-This module stays light (no ``cryptography`` at import time): the CLI imports it.
+This module stays light (no ``cryptography``, and no :mod:`logging`, whose
+import costs ~5 ms at every start): the CLI imports it.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 import time
+from _thread import allocate_lock
+from collections.abc import Callable
 from enum import IntEnum
-from typing import Any, TextIO
+from typing import TextIO
+
+from .structs import Struct
 
 __all__ = [
     "DEBUG",
@@ -34,11 +38,12 @@ __all__ = [
     "NONE",
     "VERBOSE",
     "WARN",
-    "EspFormatter",
     "EspHandler",
     "EspLogger",
+    "EspRecord",
     "Level",
     "MbedtlsDebug",
+    "format_line",
     "get_level",
     "get_logger",
     "millis",
@@ -65,17 +70,9 @@ INFO = Level.INFO
 DEBUG = Level.DEBUG
 VERBOSE = Level.VERBOSE
 
-#: stdlib level for VERBOSE: below logging.DEBUG.
-LOGGING_VERBOSE = 5
-logging.addLevelName(LOGGING_VERBOSE, "VERBOSE")
-
 _LETTERS = ("N", "E", "W", "I", "D", "V")
-_TO_LOGGING = (logging.CRITICAL + 10, logging.ERROR, logging.WARNING, logging.INFO, logging.DEBUG, LOGGING_VERBOSE)
 _COLORS = ("", "\033[0;31m", "\033[0;33m", "\033[0;32m", "", "")
 _RESET = "\033[0m"
-
-#: Parent of every tag's stdlib logger (``https_request.log.<tag>``).
-LOGGER_NAME = "https_request.log"
 
 _start_ns = time.monotonic_ns()
 
@@ -83,19 +80,6 @@ _start_ns = time.monotonic_ns()
 def millis() -> int:
     """Milliseconds since the log started (module import): the ``(ms)`` field."""
     return (time.monotonic_ns() - _start_ns) // 1_000_000
-
-
-def _esp_level_of(levelno: int) -> int:
-    """The ESP level for a foreign stdlib record's level."""
-    if levelno >= logging.ERROR:
-        return ERROR
-    if levelno >= logging.WARNING:
-        return WARN
-    if levelno >= logging.INFO:
-        return INFO
-    if levelno >= logging.DEBUG:
-        return DEBUG
-    return VERBOSE
 
 
 def _check_level(level: int) -> int:
@@ -133,47 +117,44 @@ def get_level(tag: str) -> int:
     return _levels.tags.get(tag, _levels.default)
 
 
-class EspFormatter(logging.Formatter):
-    """Formats a record as ``L (ms) tag: message`` (no colour, no newline).
+class EspRecord(Struct):
+    """One log line before formatting: ESP level, tag, milliseconds, message."""
 
-    Records from :class:`EspLogger` carry ``esp_level``, ``esp_tag`` and
-    ``esp_ms``; for any other record these come from the stdlib level, the
-    logger name and ``relativeCreated``.
-    """
-
-    def format(self, record: logging.LogRecord) -> str:
-        d = record.__dict__
-        level = d.get("esp_level")
-        if level is None:
-            level = _esp_level_of(record.levelno)
-        tag = d.get("esp_tag", record.name)
-        ms = d.get("esp_ms")
-        if ms is None:
-            ms = int(record.relativeCreated)
-        line = f"{_LETTERS[level]} ({ms}) {tag}: {record.getMessage()}"
-        if record.exc_info:
-            line = f"{line}\n{self.formatException(record.exc_info)}"
-        return line
+    level: int
+    tag: str
+    ms: int
+    message: str
 
 
-class EspHandler(logging.Handler):
+def format_line(record: EspRecord) -> str:
+    """``L (ms) tag: message`` (no colour, no newline)."""
+    return f"{_LETTERS[record.level]} ({record.ms}) {record.tag}: {record.message}"
+
+
+class EspHandler:
     """Writes ESP lines to a stream (``sys.stderr`` when none is given).
 
     The whole line, colour codes and newline included, is written with one
-    ``write`` call under the handler's lock. ``color=None`` means colour when
-    the stream is a TTY and ``NO_COLOR`` is unset.
+    ``write`` call under a lock, then flushed. ``color=None`` means colour when
+    the stream is a TTY and ``NO_COLOR`` is unset. Filters (``add_filter``)
+    see each :class:`EspRecord`; a line prints only when all return True. A
+    stream that fails (closed, broken pipe) loses the line: logging never raises.
     """
 
     def __init__(self, stream: TextIO | None = None, color: bool | None = None) -> None:
-        super().__init__(logging.NOTSET)
         self._stream = stream
         self.color = color
-        self.setFormatter(EspFormatter())
+        self._filters: list[Callable[[EspRecord], bool]] = []
+        self._lock = allocate_lock()
 
     @property
     def stream(self) -> TextIO:
         # Looked up at each write, so a replaced sys.stderr (pytest's capture) is honoured.
         return self._stream if self._stream is not None else sys.stderr
+
+    def add_filter(self, keep: Callable[[EspRecord], bool]) -> None:
+        """Print only the records for which ``keep(record)`` is True."""
+        self._filters.append(keep)
 
     def use_color(self, stream: TextIO) -> bool:
         if self.color is not None:
@@ -185,30 +166,25 @@ class EspHandler(logging.Handler):
         except (AttributeError, ValueError, OSError):
             return False
 
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            line = self.format(record)
-            stream = self.stream
-            if self.use_color(stream):
-                level = record.__dict__.get("esp_level")
-                if level is None:
-                    level = _esp_level_of(record.levelno)
-                color = _COLORS[level]
-                if color:
-                    line = f"{color}{line}{_RESET}"
-            stream.write(line + "\n")
-            stream.flush()
-        except RecursionError:
-            raise
-        except Exception:
-            self.handleError(record)
+    def handle(self, record: EspRecord) -> None:
+        for keep in self._filters:
+            if not keep(record):
+                return
+        line = format_line(record)
+        stream = self.stream
+        if self.use_color(stream):
+            color = _COLORS[record.level]
+            if color:
+                line = f"{color}{line}{_RESET}"
+        with self._lock:
+            try:
+                stream.write(line + "\n")
+                stream.flush()
+            except (OSError, ValueError):  # closed stream or broken pipe: the line is lost
+                pass
 
 
-_parent = logging.getLogger(LOGGER_NAME)
-_parent.setLevel(1)
-_parent.propagate = False
 _handler = EspHandler()
-_parent.addHandler(_handler)
 
 
 def setup(default_level: int = INFO, stream: TextIO | None = None, color: bool | None = None) -> EspHandler:
@@ -220,11 +196,8 @@ def setup(default_level: int = INFO, stream: TextIO | None = None, color: bool |
     global _handler
     set_level("*", default_level)
     _levels.tags.clear()
-    new = EspHandler(stream, color)
-    _parent.removeHandler(_handler)
-    _parent.addHandler(new)
-    _handler = new
-    return new
+    _handler = EspHandler(stream, color)
+    return _handler
 
 
 class EspLogger:
@@ -233,11 +206,10 @@ class EspLogger:
     Formatting happens only when the level is enabled for the tag.
     """
 
-    __slots__ = ("_std", "tag")
+    __slots__ = ("tag",)
 
     def __init__(self, tag: str) -> None:
         self.tag = tag
-        self._std = logging.getLogger(f"{LOGGER_NAME}.{tag}")
 
     def __repr__(self) -> str:
         return f"EspLogger({self.tag!r}, level={get_level(self.tag)})"
@@ -276,7 +248,6 @@ class EspLogger:
             self._emit(VERBOSE, fmt, args)
 
     def _emit(self, level: int, fmt: str, args: tuple[object, ...]) -> None:
-        # Formatted here, once, whatever the number of handlers (pytest adds its own).
         if args:
             try:
                 msg = fmt % args
@@ -284,11 +255,7 @@ class EspLogger:
                 msg = f"{fmt} % {args!r} ({type(exc).__name__}: {exc})"
         else:
             msg = fmt
-        std = self._std
-        extra: dict[str, Any] = {"esp_level": level, "esp_tag": self.tag, "esp_ms": millis()}
-        # makeRecord + handle skips stdlib's caller lookup (findCaller walks the stack).
-        record = std.makeRecord(std.name, _TO_LOGGING[level], "", 0, msg, (), None, extra=extra)
-        std.handle(record)
+        _handler.handle(EspRecord(level, self.tag, millis(), msg))
 
 
 _loggers: dict[str, EspLogger] = {}
