@@ -62,6 +62,7 @@ OTHER_CA = make_ca(name="get-cli Other CA")
 LEAF = make_leaf(CA, NAMES)
 EXPIRED = make_leaf(CA, NAMES, not_before=at(2020), not_after=at(2021))
 BODY = b"hello from the stdlib server\n"
+BIG = bytes(range(256)) * 8192  # 2 MiB: more than any pipe holds, so stdout must be drained before exit
 OPENSSL = shutil.which("openssl")
 STDBUF = shutil.which("stdbuf")
 
@@ -232,6 +233,9 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(b"0123456789")
             self.wfile.flush()
             self.request.shutdown(socket.SHUT_RDWR)  # no close_notify
+        elif self.path == "/big":
+            self._head(len(BIG))
+            self.wfile.write(BIG)
         else:
             self._head(len(BODY))
             self.wfile.write(BODY)
@@ -294,6 +298,47 @@ def test_body_to_stdout_and_headers(stdlib: int, pki: Path) -> None:
     assert re.search(rb"(?i)\r\ncontent-length: %d\r\n" % len(BODY), r.out)
     r = get(url, "--cacert", str(pki / "ca.pem"), "-I")
     assert r.code == 0 and r.out.startswith(b"HTTP/1.1 200 OK\r\n") and r.out.endswith(b"\r\n\r\n"), r.out
+
+
+def test_big_body_reaches_a_pipe_whole(stdlib: int, pki: Path) -> None:
+    """The console script ends with os._exit: everything must be flushed first."""
+    r = get(f"https://127.0.0.1:{stdlib}/big", "--cacert", str(pki / "ca.pem"))
+    assert r.code == 0, r.err
+    assert len(r.out) == len(BIG) and r.out == BIG
+
+
+# Imported by nothing on `get`'s usual path (each cost start-up time; see docs/ARCHITECTURE.md).
+# (threading is not listed: cryptography's ML-KEM key generation imports its OpenSSL backend, which uses it.)
+NOT_ON_GET_PATH = (
+    "logging",
+    "shutil",
+    "difflib",
+    "unicodedata",
+    "encodings.idna",
+    "asyncio",
+    "ssl",
+    "cryptography.hazmat.primitives.serialization.ssh",
+    "https_request.server",
+    "https_request.howsmyssl",
+    "https_request.tls.server13",
+    "https_request.tls.server12",
+    "https_request.esp_tls.openssl_engine",
+)
+
+
+def test_get_imports_only_what_it_needs(stdlib: int, pki: Path) -> None:
+    code = (
+        "import sys\n"
+        "from https_request.cli import main\n"
+        f"rc = main(['get', '--cacert', {str(pki / 'ca.pem')!r}, 'https://localhost:{stdlib}/'])\n"
+        "sys.stderr.write('MODULES ' + ' '.join(sorted(sys.modules)) + '\\n')\n"
+        "sys.exit(rc)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, env=_env(), timeout=30, check=False)
+    assert proc.returncode == 0 and proc.stdout == BODY, proc.stderr
+    loaded = set(proc.stderr.decode().rsplit("MODULES ", 1)[1].split())
+    assert {"https_request.tls.client13", "h11", "cryptography.x509.verification"} <= loaded  # it did the work
+    assert sorted(loaded & set(NOT_ON_GET_PATH)) == []
 
 
 def test_json_post_output_file(ours: HttpServer, pki: Path, tmp_path: Path) -> None:
