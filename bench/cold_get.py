@@ -61,7 +61,12 @@ install of this project has no ``__pycache__`` of its own when the
 environment sets ``PYTHONDONTWRITEBYTECODE=1``). The extra row
 ``https-request, no .pyc`` (information only) runs with
 ``PYTHONDONTWRITEBYTECODE=1`` and no prefix: the project's modules compiled
-from source on every run, as a developer's checkout here does.
+from source on every run, as a developer's checkout here does. The extra row
+``floor: imports only`` (information only) is a ``python -c`` that imports
+what ``get`` needs by design and does nothing else: cryptography's
+primitives, ``cryptography.x509.verification`` (the webpki policy), ``h11``
+(HTTP/1.1), ``argparse`` and ``socket``. https-request's row minus this one is
+what the project's own code and the request itself cost.
 
 Two warm-up runs
 per client (byte-code caches, page cache), then ``--runs`` rounds, the
@@ -451,8 +456,19 @@ with urllib.request.urlopen(sys.argv[1], context=ssl.create_default_context(cafi
     sys.stdout.buffer.write(r.read())
 """
 
+# What `get` cannot avoid importing by design (the issue names cryptography.x509.verification for the
+# webpki policy and h11 for HTTP/1.1), with nothing done: the floor under https-request's row.
+FLOOR_SCRIPT = """\
+import argparse, socket
+from cryptography.hazmat.primitives import hashes, hmac
+from cryptography.hazmat.primitives.asymmetric import ec, mlkem, x25519
+from cryptography.hazmat.primitives.ciphers import aead
+import cryptography.x509.verification, h11
+"""
+
 CLIENTS = ("https-request", "curl", "requests", "httpx", "urllib")
 NOPYC = "https-request, no .pyc"  # cold-table row for information: the editable install without byte-code
+FLOOR = "floor: imports only"  # cold-table row for information: FLOOR_SCRIPT, no request
 PEERS = ("curl", "requests", "httpx", "urllib")
 
 
@@ -463,6 +479,8 @@ def client_argv(name: str, port: int, ca: str, extra: tuple[str, ...] = ()) -> l
         return [str(HTTPS_REQUEST), "get", "--cacert", ca, "--resolve", resolve, *extra, url]
     if name == "curl":
         return ["curl", "-s", "-S", "--cacert", ca, "--resolve", resolve, *extra, url]
+    if name == FLOOR:
+        return [str(VENV_PY), "-c", FLOOR_SCRIPT]
     script = {"requests": REQUESTS_SCRIPT, "httpx": HTTPX_SCRIPT, "urllib": URLLIB_SCRIPT}[name]
     return [str(VENV_PY), "-c", script, url, ca]
 
@@ -583,12 +601,15 @@ def cold_table(
     port, ca = server.ports["stock"], server.ca
     if nopyc_env is not None and "https-request" in clients:
         clients = (*clients, NOPYC)
+    if "https-request" in clients:
+        clients = (*clients, FLOOR)
     res = {name: Cold() for name in clients}
     for i in range(WARMUP + runs):
         for name in clients:
             e = nopyc_env if name == NOPYC and nopyc_env is not None else env
             s = checked(run_child(client_argv(name, port, ca), e), f"cold {name}")
-            expect_report(server, f"cold {name}")
+            if name != FLOOR:  # the floor makes no request
+                expect_report(server, f"cold {name}")
             if i >= WARMUP:
                 res[name].add(s)
         print(f"\r  cold round {i + 1}/{WARMUP + runs}", end="", file=sys.stderr, flush=True)
