@@ -36,7 +36,7 @@ from types import TracebackType
 
 import pytest
 
-from test_serve import Serve
+from serveproc import Serve, running
 
 REPO = Path(__file__).resolve().parent.parent
 ESP_CERT = "tests/data/esp_local_server_cert.pem"  # relative: the example runs in REPO
@@ -69,25 +69,16 @@ def state(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("state")
 
 
-def _serve(args: list[str], state: Path) -> Iterator[Serve]:
-    srv = Serve(args, state)
-    try:
-        yield srv
-    finally:
-        rc = srv.stop()
-    assert rc == 0, "\n".join(srv.err[-20:])
-
-
 @pytest.fixture(scope="module")
 def check(state: Path) -> Iterator[Serve]:
-    yield from _serve(["--name", "tls13.browserleaks.com"], state)
+    yield from running(["--name", "tls13.browserleaks.com"], state)
 
 
 @pytest.fixture(scope="module")
 def ticket(state: Path) -> Iterator[Serve]:
     from https_request.example.config import LOCAL_SERVER_CERT, LOCAL_SERVER_KEY
 
-    yield from _serve(["--cert", str(LOCAL_SERVER_CERT), "--key", str(LOCAL_SERVER_KEY), "--key-type", "rsa"], state)
+    yield from running(["--cert", str(LOCAL_SERVER_CERT), "--key", str(LOCAL_SERVER_KEY), "--key-type", "rsa"], state)
 
 
 @dataclass(frozen=True)

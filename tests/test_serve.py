@@ -19,15 +19,13 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import ssl
 import stat
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
@@ -43,10 +41,9 @@ from https_request.tls.enums import ProtocolVersion
 from https_request.tls.events import NEED_DATA, ApplicationData, HandshakeComplete, SessionTicketReceived
 from https_request.tls.session import Session
 from https_request.tls.verify import make_verifier
+from serveproc import REPO, WAIT, Serve, running
 
 HOST = "www.howsmyssl.com"
-WAIT = 20.0
-REPO = Path(__file__).resolve().parent.parent
 NOW_2026 = "2026-07-01T00:00:00Z"
 TLS12, TLS13 = ProtocolVersion.TLS1_2, ProtocolVersion.TLS1_3
 
@@ -72,105 +69,14 @@ needs_gnutls = _needs(GNUTLS_CLI, "gnutls-cli")
 pytestmark = pytest.mark.timeout(60)
 
 
-# ------------------------------------------------------------------ the server process
-
-
-class Serve:
-    """``python -m https_request serve --port 0 ARGS`` with its stdout/stderr collected by threads."""
-
-    def __init__(self, args: Sequence[str], state: Path) -> None:
-        env = dict(os.environ, XDG_STATE_HOME=str(state), PYTHONUNBUFFERED="1")
-        self.args = [sys.executable, "-m", "https_request", "serve", "--port", "0", *args]
-        self.proc = subprocess.Popen(
-            self.args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO
-        )
-        self.out: list[str] = []
-        self.err: list[str] = []
-        self._cond = threading.Condition()
-        self._threads = [
-            threading.Thread(target=self._collect, args=(self.proc.stdout, self.out), daemon=True),
-            threading.Thread(target=self._collect, args=(self.proc.stderr, self.err), daemon=True),
-        ]
-        for t in self._threads:
-            t.start()
-        try:
-            url = self.wait_line(self.out, r"^listening: https://127\.0\.0\.1:(\d+)/$")
-        except BaseException:
-            self.kill()
-            raise
-        self.port = int(url.group(1))
-        ca = next((line for line in self.out if line.startswith("ca-file: ")), None)
-        assert ca is None or self.out[0] == ca, self.out  # the CA line comes first
-        self.ca = ca.removeprefix("ca-file: ") if ca is not None else ""
-        self.http_port: int | None = None
-        if "--http-port" in args:
-            self.http_port = int(self.wait_line(self.out, r"^listening: http://127\.0\.0\.1:(\d+)/$").group(1))
-
-    def _collect(self, stream: object, sink: list[str]) -> None:
-        assert hasattr(stream, "readline")
-        for line in iter(stream.readline, ""):
-            with self._cond:
-                sink.append(line.rstrip("\n"))
-                self._cond.notify_all()
-
-    def wait_line(self, sink: list[str], pattern: str, start: int = 0, timeout: float = WAIT) -> re.Match[str]:
-        """The first line of ``sink`` (from index ``start``) matching ``pattern``."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                for line in sink[start:]:
-                    if m := re.search(pattern, line):
-                        return m
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or self.proc.poll() is not None:
-                    raise AssertionError(f"no {pattern!r} from {self.args}:\n" + "\n".join(self.out + self.err))
-                self._cond.wait(min(remaining, 0.1))
-
-    def log_mark(self) -> int:
-        with self._cond:
-            return len(self.err)
-
-    def wait_log(self, pattern: str, start: int = 0, timeout: float = WAIT) -> re.Match[str]:
-        return self.wait_line(self.err, pattern, start, timeout)
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def stop(self) -> int:
-        """SIGTERM, then the exit status (bounded wait)."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(10)
-        finally:
-            self.kill()
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
-        for t in self._threads:
-            t.join(5)
-
-
 @pytest.fixture(scope="module")
 def state(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("state")
 
 
-def _serve(args: Sequence[str], state: Path) -> Iterator[Serve]:
-    srv = Serve(args, state)
-    try:
-        yield srv
-    finally:
-        rc = srv.stop()
-    assert rc == 0, "\n".join(srv.err[-20:])
-
-
 @pytest.fixture(scope="module")
 def plain(state: Path) -> Iterator[Serve]:
-    yield from _serve(["--http-port", "0"], state)
+    yield from running(["--http-port", "0"], state)
 
 
 @pytest.fixture(scope="module")
@@ -181,13 +87,13 @@ def keylog(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def strict(state: Path, keylog: Path) -> Iterator[Serve]:
     args = ["--strict-howsmyssl", "--handshake-timeout", "1", "--schema", "2026", "--now", NOW_2026]
-    yield from _serve([*args, "--keylog", str(keylog)], state)
+    yield from running([*args, "--keylog", str(keylog)], state)
 
 
 @pytest.fixture(scope="module")
 def pool(state: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serve]:
     keys = tmp_path_factory.mktemp("keys") / "ticket-keys"
-    yield from _serve(["--workers", "2", "--early-data", "--ticket-keys", str(keys)], state)
+    yield from running(["--workers", "2", "--early-data", "--ticket-keys", str(keys)], state)
 
 
 # ------------------------------------------------------------------ clients

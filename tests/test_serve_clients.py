@@ -33,7 +33,7 @@ from cryptography import x509
 
 from https_request.tls.catalogue import NSS_FIPS_NAMES, in_classic_table, suite_name
 from https_request.tls.messages import ClientHello
-from test_serve import Serve
+from serveproc import Serve
 
 HOST = "www.howsmyssl.com"
 WAIT = 20.0
