@@ -323,6 +323,7 @@ NOT_ON_GET_PATH = (
     "https_request.tls.server13",
     "https_request.tls.server12",
     "https_request.esp_tls.openssl_engine",
+    "https_request.esp_tls.openssl_context",
 )
 
 
