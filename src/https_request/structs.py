@@ -5,8 +5,11 @@ Why not :mod:`dataclasses`: it compiles five or six functions per class with
 ``exec`` when the class is created, about 1 ms per class here. The ``get``
 command imports some sixty value classes, so dataclasses alone cost ~60 ms of a
 ~250 ms cold start (see ``bench/cold_get.py``). :class:`Struct` builds a class
-in ~20 us: the field table is read from the annotations once, and ``__init__``,
-``__repr__``, ``__eq__`` and ``__hash__`` are shared functions that walk it.
+in ~40 us: the field table is read from the annotations once, and ``__repr__``,
+``__eq__`` and ``__hash__`` are shared functions that walk it. ``__init__`` is
+shared too until a class has built 32 instances; then that class gets its own
+``__init__`` written out as dataclasses would, twice as fast (so a one-shot
+command compiles nothing and a long-running server pays no generic code).
 
 Usage mirrors dataclasses (type checkers see one, through
 :func:`typing.dataclass_transform`)::
@@ -26,7 +29,8 @@ Usage mirrors dataclasses (type checkers see one, through
 
 Fields are the class's annotations that are not ``ClassVar``, after those of
 its Struct bases; a field without a default may not follow one with a default.
-``__post_init__`` runs after ``__init__`` when a class defines it. A frozen
+``__post_init__`` runs after ``__init__`` when a class defines it (a Struct
+may not define ``__init__`` itself: TypeError at class creation). A frozen
 class's ``__setattr__``/``__delattr__`` raise :class:`FrozenInstanceError`.
 :func:`replace` and :func:`fields` are the counterparts of dataclasses'.
 """
@@ -153,6 +157,10 @@ class _StructMeta(type):
             ns["__slots__"] = tuple(own)
         is_root = not any(isinstance(b, _StructMeta) for b in bases)
         if not is_root:
+            if "__init__" in ns:
+                raise TypeError(f"{name}: a Struct has no __init__ of its own (use __post_init__)")
+            ns["__init__"] = _shared_init  # each class its own entry, replaced when it is specialized
+        if not is_root:
             if frozen:
                 ns.setdefault("__setattr__", _frozen_setattr)
                 ns.setdefault("__delattr__", _frozen_delattr)
@@ -166,6 +174,8 @@ class _StructMeta(type):
         type.__setattr__(cls, "__struct_fields__", all_fields)
         type.__setattr__(cls, "__struct_frozen__", frozen)
         type.__setattr__(cls, "__match_args__", tuple(f.name for f in all_fields))
+        type.__setattr__(cls, "_field_names", tuple(f.name for f in all_fields))
+        type.__setattr__(cls, "_has_post_init", hasattr(cls, "__post_init__"))
         type.__setattr__(cls, "_compare_names", tuple(f.name for f in all_fields if f.compare))
         return cls
 
@@ -177,32 +187,9 @@ class Struct(metaclass=_StructMeta):
     _struct_root: ClassVar[bool] = True
     __struct_fields__: ClassVar[tuple[Field, ...]] = ()
     __struct_frozen__: ClassVar[bool] = True
+    _field_names: ClassVar[tuple[str, ...]] = ()
     _compare_names: ClassVar[tuple[str, ...]] = ()
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        table = self.__struct_fields__
-        if len(args) > len(table):
-            raise TypeError(f"{type(self).__qualname__}() takes {len(table)} positional arguments, {len(args)} given")
-        put = object.__setattr__
-        for f, value in zip(table, args, strict=False):  # args may be fewer
-            put(self, f.name, value)
-        for f in table[len(args) :]:
-            value = kwargs.pop(f.name, MISSING)
-            if value is MISSING:
-                if f.default is not MISSING:
-                    value = f.default
-                elif f.default_factory is not MISSING:
-                    value = f.default_factory()
-                else:
-                    raise TypeError(f"{type(self).__qualname__}() missing argument {f.name!r}")
-            put(self, f.name, value)
-        if kwargs:
-            names = {f.name for f in table}
-            what = "multiple values for" if set(kwargs) & names else "unexpected keyword argument"
-            raise TypeError(f"{type(self).__qualname__}() got {what} {sorted(kwargs)[0]!r}")
-        post = getattr(self, "__post_init__", None)
-        if post is not None:
-            post()
+    _has_post_init: ClassVar[bool] = False
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in self.__struct_fields__ if f.repr)
@@ -226,6 +213,81 @@ class Struct(metaclass=_StructMeta):
     def __setstate__(self, state: tuple[Any, ...]) -> None:
         for f, value in zip(self.__struct_fields__, state, strict=True):
             object.__setattr__(self, f.name, value)
+
+
+def _shared_init(self: Struct, *args: Any, **kwargs: Any) -> None:
+    """Every Struct class's ``__init__`` until it has built :data:`_SPECIALIZE_AFTER`
+    instances; then the class gets its own, compiled one (:func:`_compile_init`)."""
+    cls = type(self)
+    count = _built.get(cls, 0) + 1
+    _built[cls] = count
+    if count >= _SPECIALIZE_AFTER and _compile_init(cls):
+        cls.__init__(self, *args, **kwargs)
+        return
+    put = object.__setattr__
+    names = cls._field_names
+    if not kwargs and len(args) == len(names):  # the common case
+        for name, value in zip(names, args, strict=True):
+            put(self, name, value)
+    else:
+        table = cls.__struct_fields__
+        if len(args) > len(table):
+            raise TypeError(f"{cls.__qualname__}() takes {len(table)} positional arguments, {len(args)} given")
+        for name, value in zip(names, args, strict=False):  # args may be fewer
+            put(self, name, value)
+        for f in table[len(args) :]:
+            value = kwargs.pop(f.name, MISSING)
+            if value is MISSING:
+                if f.default is not MISSING:
+                    value = f.default
+                elif f.default_factory is not MISSING:
+                    value = f.default_factory()
+                else:
+                    raise TypeError(f"{cls.__qualname__}() missing argument {f.name!r}")
+            put(self, f.name, value)
+        if kwargs:
+            what = "multiple values for" if set(kwargs) & set(names) else "unexpected keyword argument"
+            raise TypeError(f"{cls.__qualname__}() got {what} {sorted(kwargs)[0]!r}")
+    if cls._has_post_init:
+        self.__post_init__()  # type: ignore[attr-defined]
+
+
+#: Instances a class builds with the shared ``__init__`` before it is given its
+#: own: a one-shot command never pays for compiling one, a long run soon stops
+#: paying for the generic code (a compiled ``__init__`` is about twice as fast).
+_SPECIALIZE_AFTER = 32
+_built: dict[type, int] = {}
+
+
+def _compile_init(cls: type[Struct]) -> bool:
+    """Give ``cls`` an ``__init__`` written out for its fields, as dataclasses
+    does at class creation. False (nothing done) when a field name could clash
+    with the generated code's own names."""
+    table = cls.__struct_fields__
+    if any(f.name.startswith("__") for f in table):
+        return False
+    ns: dict[str, Any] = {"__put": object.__setattr__, "__MISSING": MISSING}
+    params: list[str] = []
+    body: list[str] = []
+    for i, f in enumerate(table):
+        if f.default is not MISSING:
+            ns[f"__default{i}"] = f.default
+            params.append(f"{f.name}=__default{i}")
+        elif f.default_factory is not MISSING:
+            ns[f"__factory{i}"] = f.default_factory
+            params.append(f"{f.name}=__MISSING")
+            body.append(f"    if {f.name} is __MISSING:\n        {f.name} = __factory{i}()")
+        else:
+            params.append(f.name)
+        body.append(f"    __put(__self, {f.name!r}, {f.name})")
+    if cls._has_post_init:
+        body.append("    __self.__post_init__()")
+    source = f"def __init__(__self, {', '.join(params)}):\n" + "\n".join(body or ["    pass"]) + "\n"
+    exec(source, ns)  # the names are identifiers: they come from the class's annotations
+    init = ns["__init__"]
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    type.__setattr__(cls, "__init__", init)
+    return True
 
 
 def fields(obj: Struct | type[Struct]) -> tuple[Field, ...]:
