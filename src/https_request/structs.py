@@ -127,56 +127,58 @@ class _StructMeta(type):
         slots: bool = True,
         **kwargs: Any,
     ) -> _StructMeta:
-        inherited: dict[str, Field] = {}
-        base_frozen: bool | None = None
-        for base in reversed(bases):
-            if isinstance(base, _StructMeta) and not base.__dict__.get("_struct_root", False):
-                for f in base.__struct_fields__:  # type: ignore[attr-defined]
-                    inherited[f.name] = f
-                base_frozen = bool(base.__struct_frozen__)  # type: ignore[attr-defined]
-        if base_frozen is not None and base_frozen != frozen:
-            raise TypeError(f"{name}: a frozen and a mutable Struct cannot inherit from each other")
-        table = dict(inherited)
+        struct_bases = [b for b in bases if isinstance(b, _StructMeta)]
+        if not struct_bases:  # the root, Struct itself
+            return super().__new__(mcs, name, bases, ns, **kwargs)
+        table: dict[str, Field] = {}
+        has_post_init = "__post_init__" in ns
+        for base in reversed(struct_bases):
+            if base.__struct_fields__ and base.__struct_frozen__ != frozen:  # type: ignore[attr-defined]
+                raise TypeError(f"{name}: a frozen and a mutable Struct cannot inherit from each other")
+            for f in base.__struct_fields__:  # type: ignore[attr-defined]
+                table[f.name] = f
+            has_post_init = has_post_init or base._has_post_init  # type: ignore[attr-defined]
         own: list[str] = []
         for fname, annotation in ns.get("__annotations__", {}).items():
             if _is_classvar(annotation):
                 continue
             value = ns.pop(fname, MISSING)
-            f = value if isinstance(value, Field) else Field(default=value)
+            f = value if isinstance(value, Field) else Field(value)
             f.name = fname
-            if fname not in inherited:
+            if fname not in table:
                 own.append(fname)
             table[fname] = f
+        all_fields = tuple(table.values())
+        names = tuple(table)
         seen_default = ""
-        for f in table.values():
-            if not f.required:
+        for f in all_fields:
+            if f.default is not MISSING or f.default_factory is not MISSING:
                 seen_default = f.name
             elif seen_default:
                 raise TypeError(f"{name}: field {f.name!r} without a default follows {seen_default!r} with one")
+        if "__init__" in ns:
+            raise TypeError(f"{name}: a Struct has no __init__ of its own (use __post_init__)")
+        ns["__init__"] = _shared_init  # each class its own entry, replaced when it is specialized
         if slots and "__slots__" not in ns:
             ns["__slots__"] = tuple(own)
-        is_root = not any(isinstance(b, _StructMeta) for b in bases)
-        if not is_root:
-            if "__init__" in ns:
-                raise TypeError(f"{name}: a Struct has no __init__ of its own (use __post_init__)")
-            ns["__init__"] = _shared_init  # each class its own entry, replaced when it is specialized
-        if not is_root:
-            if frozen:
-                ns.setdefault("__setattr__", _frozen_setattr)
-                ns.setdefault("__delattr__", _frozen_delattr)
-            if not eq:  # identity, as dataclass(eq=False)
-                ns.setdefault("__eq__", object.__eq__)
-                ns.setdefault("__hash__", object.__hash__)
-            elif not frozen:
-                ns.setdefault("__hash__", None)  # mutable with ==: unhashable, as dataclasses
+        if frozen:
+            ns.setdefault("__setattr__", _frozen_setattr)
+            ns.setdefault("__delattr__", _frozen_delattr)
+        if not eq:  # identity, as dataclass(eq=False)
+            ns.setdefault("__eq__", object.__eq__)
+            ns.setdefault("__hash__", object.__hash__)
+        elif not frozen:
+            ns.setdefault("__hash__", None)  # mutable with ==: unhashable, as dataclasses
+        # Class attributes go in before the class is made: no type-cache churn afterwards.
+        ns["__struct_fields__"] = all_fields
+        ns["__struct_frozen__"] = frozen
+        ns["__match_args__"] = names
+        ns["_field_names"] = names
+        ns["_has_post_init"] = has_post_init
+        ns["_compare_names"] = names if all(f.compare for f in all_fields) else tuple(
+            f.name for f in all_fields if f.compare
+        )
         cls = super().__new__(mcs, name, bases, ns, **kwargs)
-        all_fields = tuple(table.values())
-        type.__setattr__(cls, "__struct_fields__", all_fields)
-        type.__setattr__(cls, "__struct_frozen__", frozen)
-        type.__setattr__(cls, "__match_args__", tuple(f.name for f in all_fields))
-        type.__setattr__(cls, "_field_names", tuple(f.name for f in all_fields))
-        type.__setattr__(cls, "_has_post_init", hasattr(cls, "__post_init__"))
-        type.__setattr__(cls, "_compare_names", tuple(f.name for f in all_fields if f.compare))
         return cls
 
 
@@ -184,7 +186,6 @@ class Struct(metaclass=_StructMeta):
     """Base of the value classes (see the module docstring)."""
 
     __slots__ = ()
-    _struct_root: ClassVar[bool] = True
     __struct_fields__: ClassVar[tuple[Field, ...]] = ()
     __struct_frozen__: ClassVar[bool] = True
     _field_names: ClassVar[tuple[str, ...]] = ()
