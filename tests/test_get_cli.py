@@ -307,6 +307,15 @@ def test_big_body_reaches_a_pipe_whole(stdlib: int, pki: Path) -> None:
     assert len(r.out) == len(BIG) and r.out == BIG
 
 
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_output_that_cannot_be_written_is_an_error(stdlib: int, pki: Path) -> None:
+    r = get(f"https://127.0.0.1:{stdlib}/big", "--cacert", str(pki / "ca.pem"), "-o", "/dev/full", "--json", "-")
+    assert r.code == 2, r.err
+    assert "cannot write the output: No space left on device" in r.err
+    report = json.loads(r.err.strip().splitlines()[-1])
+    assert report["exit_code"] == 2 and "No space left" in report["error"]
+
+
 # Imported by nothing on `get`'s usual path (each cost start-up time; see docs/ARCHITECTURE.md).
 # (threading is not listed: cryptography's ML-KEM key generation imports its OpenSSL backend, which uses it.)
 NOT_ON_GET_PATH = (

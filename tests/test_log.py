@@ -458,3 +458,25 @@ def test_closed_stream_loses_the_line_without_raising() -> None:
         log.get_logger("closed").e("nowhere to go")  # must not raise
     finally:
         log.setup(log.INFO)
+
+
+def test_no_stderr_at_all_loses_the_line_without_raising(monkeypatch: pytest.MonkeyPatch) -> None:
+    log.setup(log.INFO)  # the current sys.stderr, looked up at each line
+    monkeypatch.setattr(sys, "stderr", None)
+    log.get_logger("nostderr").e("nowhere to go")  # must not raise
+
+
+def test_a_stream_that_logs_does_not_deadlock() -> None:
+    class Echo(io.StringIO):
+        def write(self, text: str) -> int:
+            if "inner" not in text:
+                log.get_logger("echo").w("inner")
+            return super().write(text)
+
+    stream = Echo()
+    log.setup(log.INFO, stream=stream)
+    try:
+        log.get_logger("echo").w("outer")
+    finally:
+        log.setup(log.INFO)
+    assert [m for _, _, m in parsed(stream)] == ["inner", "outer"]

@@ -204,3 +204,72 @@ def test_a_struct_cannot_define_init() -> None:
 
             def __init__(self, a: int) -> None:
                 object.__setattr__(self, "a", a)
+
+
+def test_options_are_not_inherited_from_another_kind_of_struct() -> None:
+    class Identity(Struct, eq=False):
+        a: int
+
+    class Valued(Identity):
+        b: int = 0
+
+    assert Identity(1) != Identity(1)
+    assert Valued(1) == Valued(1) and hash(Valued(1)) == hash(Valued(1))
+
+    class NoFields(Struct):
+        pass
+
+    with pytest.raises(TypeError, match="frozen and a mutable"):
+
+        class MutableChild(NoFields, frozen=False):
+            x: int
+
+    class MutableBase(Struct, frozen=False):
+        pass
+
+    with pytest.raises(TypeError, match="frozen and a mutable"):
+
+        class FrozenChild(MutableBase):
+            x: int
+
+
+def test_internal_names_leave_field_names_free() -> None:
+    class Keyed(Struct):
+        _key: int
+        _field_names: str = "f"
+        ClassVarish: int = 0  # a field, though its name starts like ClassVar
+
+    k = Keyed(1)
+    assert k == Keyed(1) and hash(k) == hash(Keyed(1)) and k.ClassVarish == 0
+    assert [f.name for f in fields(k)] == ["_key", "_field_names", "ClassVarish"]
+
+
+def test_post_init_of_a_mixin_runs() -> None:
+    class Validates:
+        def __post_init__(self) -> None:
+            if getattr(self, "n", 0) < 0:
+                raise ValueError("negative")
+
+    class Counted(Validates, Struct):
+        n: int
+
+    with pytest.raises(ValueError, match="negative"):
+        Counted(-1)
+
+
+def test_class_shapes_dataclasses_also_reject() -> None:
+    with pytest.raises(ValueError, match="mutable default for field 'items'"):
+
+        class Shared(Struct):
+            items: list[int] = []  # noqa: RUF012
+
+    with pytest.raises(TypeError, match="makes its own __slots__"):
+
+        class OwnSlots(Struct):
+            __slots__ = ("cache",)
+            a: int
+
+    with pytest.raises(TypeError, match="may not start with '__'"):
+
+        class Dunder(Struct):
+            __secret__: int

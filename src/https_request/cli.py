@@ -121,7 +121,7 @@ def _exit_now(code: int) -> NoReturn:
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
-        except (OSError, ValueError):  # a closed pipe or stream: nothing more can reach it
+        except (OSError, ValueError, AttributeError):  # a closed pipe or stream, or none: nothing can reach it
             pass
     os._exit(code)
 

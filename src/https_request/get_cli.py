@@ -709,7 +709,10 @@ def _run(args: argparse.Namespace) -> int:
             except BrokenPipeError:
                 _quiet_stdout()
             except OSError as exc:
-                sys.stderr.write(f"{_PROG}: cannot write the output: {exc.strerror or exc}\n")
+                message = f"cannot write the output: {exc.strerror or exc}"
+                sys.stderr.write(f"{_PROG}: {message}\n")
+                if code == 0:  # the body did not get where it was asked to go
+                    code, report.error = EXIT_USAGE, message
     report.total_ms = (time.monotonic() - get.t0) * 1000
     report.exit_code = code
     if args.json is not None:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from _thread import allocate_lock
+from _thread import RLock
 from collections.abc import Callable
 from enum import IntEnum
 from typing import TextIO
@@ -145,7 +145,7 @@ class EspHandler:
         self._stream = stream
         self.color = color
         self._filters: list[Callable[[EspRecord], bool]] = []
-        self._lock = allocate_lock()
+        self._lock = RLock()  # reentrant: a stream that logs, or a signal handler, cannot deadlock
 
     @property
     def stream(self) -> TextIO:
@@ -171,7 +171,9 @@ class EspHandler:
             if not keep(record):
                 return
         line = format_line(record)
-        stream = self.stream
+        stream: TextIO | None = self.stream  # typeshed says TextIO; sys.stderr may be None
+        if stream is None:  # sys.stderr is None (pythonw, fd 2 closed at start-up)
+            return
         if self.use_color(stream):
             color = _COLORS[record.level]
             if color:
@@ -180,7 +182,7 @@ class EspHandler:
             try:
                 stream.write(line + "\n")
                 stream.flush()
-            except (OSError, ValueError):  # closed stream or broken pipe: the line is lost
+            except Exception:  # no stream (None), closed, broken pipe, unencodable: the line is lost
                 pass
 
 

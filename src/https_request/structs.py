@@ -37,8 +37,9 @@ class's ``__setattr__``/``__delattr__`` raise :class:`FrozenInstanceError`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
-from typing import Any, ClassVar, TypeVar, dataclass_transform, overload
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, dataclass_transform, overload
 
 __all__ = ["Field", "FrozenInstanceError", "Struct", "field", "fields", "replace"]
 
@@ -98,9 +99,12 @@ def field(*, default: Any = MISSING, default_factory: Any = MISSING, repr: bool 
     return Field(default, default_factory, repr, compare)
 
 
+_CLASSVAR = re.compile(r"(?:\w+\.)?ClassVar(?:\[|$)")
+
+
 def _is_classvar(annotation: object) -> bool:
     if isinstance(annotation, str):  # from __future__ import annotations
-        return annotation.startswith(("ClassVar", "typing.ClassVar", "t.ClassVar"))
+        return _CLASSVAR.match(annotation) is not None
     return annotation is ClassVar or getattr(annotation, "__origin__", None) is ClassVar
 
 
@@ -130,20 +134,28 @@ class _StructMeta(type):
         struct_bases = [b for b in bases if isinstance(b, _StructMeta)]
         if not struct_bases:  # the root, Struct itself
             return super().__new__(mcs, name, bases, ns, **kwargs)
+        if "__annotations__" not in ns and any(k.startswith("__annotate") for k in ns):
+            raise TypeError(f"{name}: Struct modules need 'from __future__ import annotations' (Python 3.14+)")
+        if "__init__" in ns:
+            raise TypeError(f"{name}: a Struct has no __init__ of its own (use __post_init__)")
+        if "__slots__" in ns:
+            raise TypeError(f"{name}: a Struct makes its own __slots__ (use slots=False for a __dict__)")
         table: dict[str, Field] = {}
-        has_post_init = "__post_init__" in ns
         for base in reversed(struct_bases):
-            if base.__struct_fields__ and base.__struct_frozen__ != frozen:  # type: ignore[attr-defined]
+            if base.__struct_frozen__ != frozen and base is not Struct:  # type: ignore[attr-defined]
                 raise TypeError(f"{name}: a frozen and a mutable Struct cannot inherit from each other")
             for f in base.__struct_fields__:  # type: ignore[attr-defined]
                 table[f.name] = f
-            has_post_init = has_post_init or base._has_post_init  # type: ignore[attr-defined]
         own: list[str] = []
         for fname, annotation in ns.get("__annotations__", {}).items():
             if _is_classvar(annotation):
                 continue
+            if fname.startswith("__"):
+                raise TypeError(f"{name}: field names may not start with '__' ({fname!r})")
             value = ns.pop(fname, MISSING)
             f = value if isinstance(value, Field) else Field(value)
+            if type(f.default).__hash__ is None:  # list, dict, set...: shared by every instance
+                raise ValueError(f"{name}: mutable default for field {fname!r}: use field(default_factory=...)")
             f.name = fname
             if fname not in table:
                 own.append(fname)
@@ -156,28 +168,26 @@ class _StructMeta(type):
                 seen_default = f.name
             elif seen_default:
                 raise TypeError(f"{name}: field {f.name!r} without a default follows {seen_default!r} with one")
-        if "__init__" in ns:
-            raise TypeError(f"{name}: a Struct has no __init__ of its own (use __post_init__)")
         ns["__init__"] = _shared_init  # each class its own entry, replaced when it is specialized
-        if slots and "__slots__" not in ns:
+        if slots:
             ns["__slots__"] = tuple(own)
-        if frozen:
-            ns.setdefault("__setattr__", _frozen_setattr)
-            ns.setdefault("__delattr__", _frozen_delattr)
-        if not eq:  # identity, as dataclass(eq=False)
+        # Each class states its own behaviour (a class's own methods win): inheriting
+        # from a Struct made with other options must not carry those options over.
+        ns.setdefault("__setattr__", _frozen_setattr if frozen else object.__setattr__)
+        ns.setdefault("__delattr__", _frozen_delattr if frozen else object.__delattr__)
+        if eq:
+            ns.setdefault("__eq__", Struct.__eq__)
+            ns.setdefault("__hash__", Struct.__hash__ if frozen else None)  # mutable with ==: unhashable
+        else:  # identity, as dataclass(eq=False) on a base class
             ns.setdefault("__eq__", object.__eq__)
             ns.setdefault("__hash__", object.__hash__)
-        elif not frozen:
-            ns.setdefault("__hash__", None)  # mutable with ==: unhashable, as dataclasses
         # Class attributes go in before the class is made: no type-cache churn afterwards.
         ns["__struct_fields__"] = all_fields
         ns["__struct_frozen__"] = frozen
         ns["__match_args__"] = names
-        ns["_field_names"] = names
-        ns["_has_post_init"] = has_post_init
-        ns["_compare_names"] = names if all(f.compare for f in all_fields) else tuple(
-            f.name for f in all_fields if f.compare
-        )
+        ns["__struct_names__"] = names
+        ns["__struct_post_init__"] = "__post_init__" in ns or any(hasattr(b, "__post_init__") for b in bases)
+        ns["__struct_compare__"] = tuple(f.name for f in all_fields if f.compare)
         cls = super().__new__(mcs, name, bases, ns, **kwargs)
         return cls
 
@@ -188,25 +198,25 @@ class Struct(metaclass=_StructMeta):
     __slots__ = ()
     __struct_fields__: ClassVar[tuple[Field, ...]] = ()
     __struct_frozen__: ClassVar[bool] = True
-    _field_names: ClassVar[tuple[str, ...]] = ()
-    _compare_names: ClassVar[tuple[str, ...]] = ()
-    _has_post_init: ClassVar[bool] = False
+    __struct_names__: ClassVar[tuple[str, ...]] = ()
+    __struct_compare__: ClassVar[tuple[str, ...]] = ()
+    __struct_post_init__: ClassVar[bool] = False
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in self.__struct_fields__ if f.repr)
         return f"{type(self).__qualname__}({shown})"
 
-    def _key(self) -> tuple[Any, ...]:
-        return tuple([getattr(self, n) for n in self._compare_names])
+    def __struct_key__(self) -> tuple[Any, ...]:
+        return tuple([getattr(self, n) for n in self.__struct_compare__])
 
     def __eq__(self, other: object) -> bool:
         if other.__class__ is not self.__class__:
             return NotImplemented
         assert isinstance(other, Struct)
-        return self._key() == other._key()
+        return self.__struct_key__() == other.__struct_key__()
 
     def __hash__(self) -> int:
-        return hash(self._key())
+        return hash(self.__struct_key__())
 
     def __getstate__(self) -> tuple[Any, ...]:
         return tuple(getattr(self, f.name) for f in self.__struct_fields__)
@@ -222,11 +232,12 @@ def _shared_init(self: Struct, *args: Any, **kwargs: Any) -> None:
     cls = type(self)
     count = _built.get(cls, 0) + 1
     _built[cls] = count
-    if count >= _SPECIALIZE_AFTER and _compile_init(cls):
+    if count >= _SPECIALIZE_AFTER:
+        _compile_init(cls)
         cls.__init__(self, *args, **kwargs)
         return
     put = object.__setattr__
-    names = cls._field_names
+    names = cls.__struct_names__
     if not kwargs and len(args) == len(names):  # the common case
         for name, value in zip(names, args, strict=True):
             put(self, name, value)
@@ -249,7 +260,7 @@ def _shared_init(self: Struct, *args: Any, **kwargs: Any) -> None:
         if kwargs:
             what = "multiple values for" if set(kwargs) & set(names) else "unexpected keyword argument"
             raise TypeError(f"{cls.__qualname__}() got {what} {sorted(kwargs)[0]!r}")
-    if cls._has_post_init:
+    if cls.__struct_post_init__:
         self.__post_init__()  # type: ignore[attr-defined]
 
 
@@ -257,16 +268,14 @@ def _shared_init(self: Struct, *args: Any, **kwargs: Any) -> None:
 #: own: a one-shot command never pays for compiling one, a long run soon stops
 #: paying for the generic code (a compiled ``__init__`` is about twice as fast).
 _SPECIALIZE_AFTER = 32
-_built: dict[type, int] = {}
+_built: dict[type, int] = {}  # Struct classes are few and live as long as the process
 
 
-def _compile_init(cls: type[Struct]) -> bool:
+def _compile_init(cls: type[Struct]) -> None:
     """Give ``cls`` an ``__init__`` written out for its fields, as dataclasses
-    does at class creation. False (nothing done) when a field name could clash
-    with the generated code's own names."""
+    does at class creation (the generated code's own names start with ``__``,
+    which no field name does)."""
     table = cls.__struct_fields__
-    if any(f.name.startswith("__") for f in table):
-        return False
     ns: dict[str, Any] = {"__put": object.__setattr__, "__MISSING": MISSING}
     params: list[str] = []
     body: list[str] = []
@@ -281,14 +290,13 @@ def _compile_init(cls: type[Struct]) -> bool:
         else:
             params.append(f.name)
         body.append(f"    __put(__self, {f.name!r}, {f.name})")
-    if cls._has_post_init:
+    if cls.__struct_post_init__:
         body.append("    __self.__post_init__()")
     source = f"def __init__(__self, {', '.join(params)}):\n" + "\n".join(body or ["    pass"]) + "\n"
     exec(source, ns)  # the names are identifiers: they come from the class's annotations
     init = ns["__init__"]
     init.__qualname__ = f"{cls.__qualname__}.__init__"
     type.__setattr__(cls, "__init__", init)
-    return True
 
 
 def fields(obj: Struct | type[Struct]) -> tuple[Field, ...]:
@@ -296,16 +304,21 @@ def fields(obj: Struct | type[Struct]) -> tuple[Field, ...]:
     return obj.__struct_fields__
 
 
-def replace(obj: _T, /, **changes: Any) -> _T:
-    """A copy of Struct ``obj`` with ``changes`` (``__post_init__`` runs again).
+if TYPE_CHECKING:
+    # mypy checks a dataclasses.replace call's keywords against the fields, for
+    # dataclass_transform classes too; the runtime function is the one below.
+    from dataclasses import replace
+else:
 
-    Raises TypeError for a name that is not a field.
-    """
-    table: tuple[Field, ...] = obj.__struct_fields__  # type: ignore[attr-defined]
-    names = {f.name for f in table}
-    unknown = set(changes) - names
-    if unknown:
-        raise TypeError(f"{type(obj).__qualname__} has no field {sorted(unknown)[0]!r}")
-    values = {f.name: getattr(obj, f.name) for f in table}
-    values.update(changes)
-    return type(obj)(**values)
+    def replace(obj, /, **changes):
+        """A copy of Struct ``obj`` with ``changes`` (``__post_init__`` runs again).
+
+        Raises TypeError for a name that is not a field.
+        """
+        table = obj.__struct_fields__
+        unknown = set(changes) - {f.name for f in table}
+        if unknown:
+            raise TypeError(f"{type(obj).__qualname__} has no field {sorted(unknown)[0]!r}")
+        values = {f.name: getattr(obj, f.name) for f in table}
+        values.update(changes)
+        return type(obj)(**values)
