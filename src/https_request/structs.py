@@ -28,7 +28,11 @@ Usage mirrors dataclasses (type checkers see one, through
         ...
 
 Fields are the class's annotations that are not ``ClassVar``, after those of
-its Struct bases; a field without a default may not follow one with a default.
+its Struct bases; a field without a default may not follow one with a default,
+and a mutable default (a list, a dict...) needs ``field(default_factory=...)``
+(ValueError otherwise). The options are each class's own: a subclass of an
+``eq=False`` Struct has value equality unless it says ``eq=False`` too; frozen
+and mutable Structs cannot inherit from each other (TypeError).
 ``__post_init__`` runs after ``__init__`` when a class defines it (a Struct
 may not define ``__init__`` itself: TypeError at class creation). A frozen
 class's ``__setattr__``/``__delattr__`` raise :class:`FrozenInstanceError`.
