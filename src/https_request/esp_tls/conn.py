@@ -71,7 +71,7 @@ from typing import TYPE_CHECKING
 
 from .. import log
 from ..io.pump import TlsConnectionError, TlsTimeout
-from ..tls.errors import LocalProtocolError, Reason, TlsError
+from ..tls.errors import LocalProtocolError, TlsError
 from ..tls.session import Session
 from .config import EspTlsCfg
 from .conn_core import (
@@ -83,13 +83,11 @@ from .conn_core import (
     UrlTarget,
     _Core,
     _HandshakeTimeout,
-    _net_code,
-    _tls_code,
     parse_url,
 )
 from .conn_core import MBEDTLS_SSL_OUT_CONTENT_LEN as MBEDTLS_SSL_OUT_CONTENT_LEN  # re-exported
 from .engine import AsyncEngine, AsyncEngineFactory, Engine, SyncEngineFactory, engine_factories
-from .errors import EspTlsError, MbedtlsErr
+from .errors import EspTlsError
 
 if TYPE_CHECKING:  # asyncio is imported by the async code paths only (CLI start-up time)
     import asyncio
@@ -206,12 +204,8 @@ class EspTls(_Core):
         try:
             engine.start(early_data, wait)
             engine.handshake(self._handshake_wait(deadline))
-        except TlsError as exc:
-            raise self._tls_failed(exc, engine.peer_certificate_received) from exc
-        except TlsTimeout as exc:
-            raise self._handshake_timed_out() from exc
-        except TlsConnectionError as exc:
-            raise self._handshake_failed(_net_code(exc), 0, engine.peer_certificate_received, str(exc)) from exc
+        except (TlsError, TlsTimeout, TlsConnectionError) as exc:
+            raise self._handshake_error(exc, engine.peer_certificate_received) from exc
         self._handshake_done(engine.negotiated())
 
     def _live(self) -> Engine:
@@ -231,14 +225,8 @@ class EspTls(_Core):
         self._log_fragments(len(data))
         try:
             return engine.write(bytes(data), self._cfg.timeout_s if timeout is None else timeout)
-        except TlsError as exc:
-            raise self._write_failed(_tls_code(exc), str(exc)) from exc
-        except TlsTimeout as exc:
-            raise self._want(MbedtlsErr.SSL_WANT_WRITE, "write") from exc
-        except TlsConnectionError as exc:
-            raise self._write_failed(_net_code(exc, sending=True), str(exc)) from exc
-        except LocalProtocolError as exc:
-            raise self._closed_error() from exc
+        except (TlsError, TlsTimeout, TlsConnectionError, LocalProtocolError) as exc:
+            raise self._write_error(exc) from exc
 
     def read(self, max_bytes: int = _READ_SIZE, timeout: float | None = None) -> bytes:
         """``esp_tls_conn_read``: up to ``max_bytes`` of data; b"" once the server closed.
@@ -255,14 +243,11 @@ class EspTls(_Core):
         before = engine.session()
         try:
             data = engine.read(max_bytes, self._cfg.timeout_s if timeout is None else timeout)
-        except TlsError as exc:
-            if exc.reason is Reason.TRUNCATED:  # EOF inside a record: MBEDTLS_ERR_SSL_CONN_EOF reads as 0 too
+        except (TlsError, TlsTimeout, TlsConnectionError) as exc:
+            error = self._read_error(exc)
+            if error is None:  # EOF inside a record reads as 0, as in mbedTLS
                 return b""
-            raise self._read_failed(_tls_code(exc), str(exc)) from exc
-        except TlsTimeout as exc:
-            raise self._want(MbedtlsErr.SSL_WANT_READ, "read") from exc
-        except TlsConnectionError as exc:
-            raise self._read_failed(_net_code(exc), str(exc)) from exc
+            raise error from exc
         self._note_ticket(before, engine.session())
         return data
 
@@ -407,12 +392,8 @@ class AsyncEspTls(_Core):
         try:
             await engine.start(early_data, self._handshake_wait(deadline))
             await engine.handshake(self._handshake_wait(deadline))
-        except TlsError as exc:
-            raise self._tls_failed(exc, engine.peer_certificate_received) from exc
-        except TlsTimeout as exc:
-            raise self._handshake_timed_out() from exc
-        except TlsConnectionError as exc:
-            raise self._handshake_failed(_net_code(exc), 0, engine.peer_certificate_received, str(exc)) from exc
+        except (TlsError, TlsTimeout, TlsConnectionError) as exc:
+            raise self._handshake_error(exc, engine.peer_certificate_received) from exc
         self._handshake_done(engine.negotiated())
 
     def _live(self) -> AsyncEngine:
@@ -428,14 +409,8 @@ class AsyncEspTls(_Core):
         self._log_fragments(len(data))
         try:
             return await engine.write(bytes(data), self._cfg.timeout_s if timeout is None else timeout)
-        except TlsError as exc:
-            raise self._write_failed(_tls_code(exc), str(exc)) from exc
-        except TlsTimeout as exc:
-            raise self._want(MbedtlsErr.SSL_WANT_WRITE, "write") from exc
-        except TlsConnectionError as exc:
-            raise self._write_failed(_net_code(exc, sending=True), str(exc)) from exc
-        except LocalProtocolError as exc:
-            raise self._closed_error() from exc
+        except (TlsError, TlsTimeout, TlsConnectionError, LocalProtocolError) as exc:
+            raise self._write_error(exc) from exc
 
     async def read(self, max_bytes: int = _READ_SIZE, timeout: float | None = None) -> bytes:
         """See :meth:`EspTls.read`."""
@@ -445,14 +420,11 @@ class AsyncEspTls(_Core):
         before = engine.session()
         try:
             data = await engine.read(max_bytes, self._cfg.timeout_s if timeout is None else timeout)
-        except TlsError as exc:
-            if exc.reason is Reason.TRUNCATED:  # EOF inside a record: MBEDTLS_ERR_SSL_CONN_EOF reads as 0 too
+        except (TlsError, TlsTimeout, TlsConnectionError) as exc:
+            error = self._read_error(exc)
+            if error is None:  # EOF inside a record reads as 0, as in mbedTLS
                 return b""
-            raise self._read_failed(_tls_code(exc), str(exc)) from exc
-        except TlsTimeout as exc:
-            raise self._want(MbedtlsErr.SSL_WANT_READ, "read") from exc
-        except TlsConnectionError as exc:
-            raise self._read_failed(_net_code(exc), str(exc)) from exc
+            raise error from exc
         self._note_ticket(before, engine.session())
         return data
 

@@ -28,18 +28,18 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 
 from .. import log
-from ..io.pump import TlsConnectionError
+from ..io.pump import TlsConnectionError, TlsTimeout
 from ..structs import Struct, replace
 from ..tls.catalogue import suite_name
 from ..tls.config import CertifiedKey
 from ..tls.enums import NamedGroup
-from ..tls.errors import TlsError
+from ..tls.errors import LocalProtocolError, Reason, TlsError
 from ..tls.session import Session
 from ..tls.verify import describe_flags
 from . import trust
 from .config import AddrFamily, EspTlsCfg, TlsVersion
 from .engine import EarlyDataStatus, EngineSpec, Negotiated
-from .errors import EspErr, EspTlsError, LastError, esp_err_to_name, mbedtls_code_for
+from .errors import EspErr, EspTlsError, LastError, MbedtlsErr, esp_err_to_name, mbedtls_code_for
 
 __all__ = [
     "MBEDTLS_SSL_OUT_CONTENT_LEN",
@@ -486,14 +486,16 @@ class _Core:
         self._state = ConnState.FAIL
         return self._error(reason)
 
-    def _tls_failed(self, exc: TlsError, peer_cert: bool) -> EspTlsError:
-        return self._handshake_failed(_tls_code(exc), exc.verify_flags, peer_cert, str(exc))
-
-    def _handshake_timed_out(self) -> EspTlsError:
-        _log.w("Failed to open new connection in specified timeout")
-        self._capture(esp=EspErr.ESP_ERR_ESP_TLS_CONNECTION_TIMEOUT, reason="TLS handshake timed out")
-        self._state = ConnState.FAIL
-        return self._error(cls=_HandshakeTimeout)
+    def _handshake_error(self, exc: TlsError | TlsTimeout | TlsConnectionError, peer_cert: bool) -> EspTlsError:
+        """What an engine's handshake failure becomes (recorded), for the sync and asyncio twins."""
+        if isinstance(exc, TlsError):
+            return self._handshake_failed(_tls_code(exc), exc.verify_flags, peer_cert, str(exc))
+        if isinstance(exc, TlsTimeout):
+            _log.w("Failed to open new connection in specified timeout")
+            self._capture(esp=EspErr.ESP_ERR_ESP_TLS_CONNECTION_TIMEOUT, reason="TLS handshake timed out")
+            self._state = ConnState.FAIL
+            return self._error(cls=_HandshakeTimeout)
+        return self._handshake_failed(_net_code(exc), 0, peer_cert, str(exc))
 
     def _handshake_done(self, neg: Negotiated | None) -> None:
         assert neg is not None, "the engine finished the handshake without a result"
@@ -515,15 +517,34 @@ class _Core:
 
     # -- DONE: read / write ----------------------------------------------------
 
-    def _read_failed(self, code: int, reason: str) -> EspTlsError:
-        self._capture(mbedtls=-code, esp=EspErr.ESP_ERR_MBEDTLS_SSL_READ_FAILED, reason=reason)
+    def _read_error(self, exc: TlsError | TlsTimeout | TlsConnectionError) -> EspTlsError | None:
+        """What an engine's read failure becomes: None when it reads as EOF (b""), as
+        mbedTLS's MBEDTLS_ERR_SSL_CONN_EOF does for an EOF inside a record; a
+        timeout is WANT_READ and not recorded; anything else is recorded."""
+        if isinstance(exc, TlsTimeout):
+            return self._want(MbedtlsErr.SSL_WANT_READ, "read")
+        if isinstance(exc, TlsError):
+            if exc.reason is Reason.TRUNCATED:
+                return None
+            code = _tls_code(exc)
+        else:
+            code = _net_code(exc)
+        self._capture(mbedtls=-code, esp=EspErr.ESP_ERR_MBEDTLS_SSL_READ_FAILED, reason=str(exc))
         _mlog.e("read error :-0x%04X", -code & 0xFFFFFFFF)
-        return self._error(reason)
+        return self._error(str(exc))
 
-    def _write_failed(self, code: int, reason: str) -> EspTlsError:
-        self._capture(mbedtls=-code, esp=EspErr.ESP_ERR_MBEDTLS_SSL_WRITE_FAILED, reason=reason)
+    def _write_error(self, exc: TlsError | TlsTimeout | TlsConnectionError | LocalProtocolError) -> EspTlsError:
+        """What an engine's write failure becomes: a timeout is WANT_WRITE and not
+        recorded, writing after close is the closed-connection error, anything else
+        is recorded."""
+        if isinstance(exc, TlsTimeout):
+            return self._want(MbedtlsErr.SSL_WANT_WRITE, "write")
+        if isinstance(exc, LocalProtocolError):
+            return self._closed_error()
+        code = _tls_code(exc) if isinstance(exc, TlsError) else _net_code(exc, sending=True)
+        self._capture(mbedtls=-code, esp=EspErr.ESP_ERR_MBEDTLS_SSL_WRITE_FAILED, reason=str(exc))
         _mlog.e("write error :-0x%04X", -code & 0xFFFFFFFF)
-        return self._error(reason)
+        return self._error(str(exc))
 
     @staticmethod
     def _want(code: int, what: str) -> EspTlsTimeout:
