@@ -191,7 +191,41 @@ class _Reader:
         raise HttpError(f"unexpected HTTP event {type(event).__name__}")
 
 
-class Response:
+class _ResponseHead:
+    """What :class:`Response` and :class:`AsyncResponse` share: the head, and the body reader."""
+
+    def __init__(
+        self,
+        status: int,
+        reason: str,
+        headers: list[tuple[str, str]],
+        http_version: str,
+        reader: _Reader,
+    ) -> None:
+        self.status = status
+        self.reason = reason
+        self.headers = headers
+        self.http_version = http_version
+        self._reader = reader
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({self.status} {self.reason!r}, HTTP/{self.http_version}, "
+            f"{len(self.headers)} headers)"
+        )
+
+    def header(self, name: str) -> str | None:
+        """The first value of header ``name`` (case-insensitive), or None."""
+        key = name.lower()
+        return next((v for k, v in self.headers if k == key), None)
+
+    @property
+    def received(self) -> int:
+        """Body bytes received so far."""
+        return self._reader.received
+
+
+class Response(_ResponseHead):
     """A response head, with the body still to be streamed.
 
     ``headers`` are (lower-case name, value) pairs in arrival order;
@@ -207,25 +241,8 @@ class Response:
         tls: SyncTransport,
         reader: _Reader,
     ) -> None:
-        self.status = status
-        self.reason = reason
-        self.headers = headers
-        self.http_version = http_version
+        super().__init__(status, reason, headers, http_version, reader)
         self._tls = tls
-        self._reader = reader
-
-    def __repr__(self) -> str:
-        return f"Response({self.status} {self.reason!r}, HTTP/{self.http_version}, {len(self.headers)} headers)"
-
-    def header(self, name: str) -> str | None:
-        """The first value of header ``name`` (case-insensitive), or None."""
-        key = name.lower()
-        return next((v for k, v in self.headers if k == key), None)
-
-    @property
-    def received(self) -> int:
-        """Body bytes received so far."""
-        return self._reader.received
 
     def iter_body(self, chunk_size: int = _READ_SIZE) -> Iterator[bytes]:
         """The body, chunk by chunk as it arrives. Raises TruncatedBody, HttpError, EspTlsError."""
@@ -244,7 +261,7 @@ class Response:
         return b"".join(self.iter_body())
 
 
-class AsyncResponse:
+class AsyncResponse(_ResponseHead):
     """The asyncio twin of :class:`Response` (``aiter_body`` / ``await read()``)."""
 
     def __init__(
@@ -256,24 +273,8 @@ class AsyncResponse:
         tls: AsyncTransport,
         reader: _Reader,
     ) -> None:
-        self.status = status
-        self.reason = reason
-        self.headers = headers
-        self.http_version = http_version
+        super().__init__(status, reason, headers, http_version, reader)
         self._tls = tls
-        self._reader = reader
-
-    def __repr__(self) -> str:
-        return f"AsyncResponse({self.status} {self.reason!r}, HTTP/{self.http_version}, {len(self.headers)} headers)"
-
-    def header(self, name: str) -> str | None:
-        """The first value of header ``name`` (case-insensitive), or None."""
-        key = name.lower()
-        return next((v for k, v in self.headers if k == key), None)
-
-    @property
-    def received(self) -> int:
-        return self._reader.received
 
     async def aiter_body(self, chunk_size: int = _READ_SIZE) -> AsyncIterator[bytes]:
         """See :meth:`Response.iter_body`."""
