@@ -36,8 +36,9 @@ import asyncio
 import socket
 import ssl
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 from .. import log
 from ..io.pump import TlsConnectionError, TlsTimeout
@@ -64,6 +65,8 @@ __all__ = [
     "create_async_engine",
     "create_engine",
 ]
+
+_T = TypeVar("_T")
 
 _mlog = log.get_logger("esp-tls-mbedtls")
 
@@ -289,6 +292,19 @@ class OpenSslEngine:
         except (TlsTimeout, TlsConnectionError):
             pass
 
+    def _drive(self, step: Callable[[], _T | None], deadline: float | None) -> _T:
+        """Run ``step`` until it has a result, moving records both ways in between;
+        on a TLS error the alert the SSLObject produced still goes out."""
+        try:
+            while (result := step()) is None:
+                self._send(deadline)
+                self._recv(deadline)
+        except TlsError:
+            self._send_quietly()
+            raise
+        self._send(deadline)
+        return result
+
     def start(self, early_data: bytes, timeout: float | None) -> None:
         deadline = _deadline(timeout, self._default)
         self._m.early_data = early_data  # no 0-RTT: sent right after the handshake
@@ -297,14 +313,7 @@ class OpenSslEngine:
 
     def handshake(self, timeout: float | None) -> None:
         deadline = _deadline(timeout, self._default)
-        try:
-            while not self._m.step_handshake():
-                self._send(deadline)
-                self._recv(deadline)
-        except TlsError:
-            self._send_quietly()
-            raise
-        self._send(deadline)
+        self._drive(lambda: self._m.step_handshake() or None, deadline)
         early, self._m.early_data = self._m.early_data, b""
         if early:
             self.write(early, _remaining(deadline))
@@ -313,28 +322,14 @@ class OpenSslEngine:
         if self._closed:
             raise LocalProtocolError("write on a closed connection")
         deadline = _deadline(timeout, self._default)
-        try:
-            while not self._m.step_write(data):
-                self._send(deadline)
-                self._recv(deadline)
-        except TlsError:
-            self._send_quietly()
-            raise
-        self._send(deadline)
+        self._drive(lambda: self._m.step_write(data) or None, deadline)
         return len(data)
 
     def read(self, max_bytes: int, timeout: float | None) -> bytes:
         if self._closed:
             raise LocalProtocolError("read on a closed connection")
         deadline = _deadline(timeout, self._default)
-        try:
-            while (data := self._m.step_read(max_bytes)) is None:
-                self._send(deadline)
-                self._recv(deadline)
-        except TlsError:
-            self._send_quietly()
-            raise
-        self._send(deadline)
+        data = self._drive(lambda: self._m.step_read(max_bytes), deadline)
         self._m.pump_keylog()
         return data
 
@@ -402,6 +397,18 @@ class AsyncOpenSslEngine:
             except OSError:
                 pass
 
+    async def _drive(self, step: Callable[[], _T | None], deadline: float | None) -> _T:
+        """See :meth:`OpenSslEngine._drive`."""
+        try:
+            while (result := step()) is None:
+                await self._send(deadline)
+                await self._recv(deadline)
+        except TlsError:
+            self._send_quietly()
+            raise
+        await self._send(deadline)
+        return result
+
     async def start(self, early_data: bytes, timeout: float | None) -> None:
         deadline = _deadline(timeout, self._default)
         self._m.early_data = early_data
@@ -410,14 +417,7 @@ class AsyncOpenSslEngine:
 
     async def handshake(self, timeout: float | None) -> None:
         deadline = _deadline(timeout, self._default)
-        try:
-            while not self._m.step_handshake():
-                await self._send(deadline)
-                await self._recv(deadline)
-        except TlsError:
-            self._send_quietly()
-            raise
-        await self._send(deadline)
+        await self._drive(lambda: self._m.step_handshake() or None, deadline)
         early, self._m.early_data = self._m.early_data, b""
         if early:
             await self.write(early, _remaining(deadline))
@@ -426,28 +426,14 @@ class AsyncOpenSslEngine:
         if self._closed:
             raise LocalProtocolError("write on a closed connection")
         deadline = _deadline(timeout, self._default)
-        try:
-            while not self._m.step_write(data):
-                await self._send(deadline)
-                await self._recv(deadline)
-        except TlsError:
-            self._send_quietly()
-            raise
-        await self._send(deadline)
+        await self._drive(lambda: self._m.step_write(data) or None, deadline)
         return len(data)
 
     async def read(self, max_bytes: int, timeout: float | None) -> bytes:
         if self._closed:
             raise LocalProtocolError("read on a closed connection")
         deadline = _deadline(timeout, self._default)
-        try:
-            while (data := self._m.step_read(max_bytes)) is None:
-                await self._send(deadline)
-                await self._recv(deadline)
-        except TlsError:
-            self._send_quietly()
-            raise
-        await self._send(deadline)
+        data = await self._drive(lambda: self._m.step_read(max_bytes), deadline)
         self._m.pump_keylog()
         return data
 
