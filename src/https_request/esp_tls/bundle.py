@@ -704,24 +704,15 @@ def builtin_bundle(kind: str = "CMN") -> bytes:
 
 # --------------------------------------------------------------------------- verification (re-exported)
 
-_VERIFY_NAMES = frozenset(
-    {
-        "MBEDTLS_ERR_SSL_BAD_CERTIFICATE",
-        "MBEDTLS_ERR_X509_CERT_VERIFY_FAILED",
-        "MBEDTLS_ERR_X509_FATAL_ERROR",
-        "X509_VERIFY_ABORTED",
-        "BundleVerifier",
-        "CertVerifyError",
-    }
-)
-
 
 def __getattr__(name: str) -> object:
-    """Lazy re-export of :mod:`.bundle_verify` (which imports this module: no cycle at import time)."""
-    if name in _VERIFY_NAMES:
+    """Lazy re-export of :mod:`.bundle_verify`'s ``__all__`` (it imports this module:
+    no cycle at import time)."""
+    if not name.startswith("__"):
         from . import bundle_verify
 
-        value = getattr(bundle_verify, name)
-        globals()[name] = value
-        return value
+        if name in bundle_verify.__all__:
+            value = getattr(bundle_verify, name)
+            globals()[name] = value
+            return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
