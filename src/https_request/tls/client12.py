@@ -28,14 +28,12 @@ import hashlib
 import hmac
 from typing import Protocol
 
-from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from ..structs import Struct
 from ..wire import Writer
 from . import extensions as X
-from .config import ClientConfig
+from .config import ClientConfig, VerifiedChain
 from .connection import Connection
 from .enums import AlertDescription, AlertLevel, ProtocolVersion
 from .enums import ExtensionType as ET
@@ -48,7 +46,7 @@ from .messages import Finished, ServerHello
 from .messages12 import Certificate12, CertificateRequest12, DigitallySigned, NewSessionTicket12, ServerKeyExchange12
 from .protection12 import Protector12
 from .session import Session
-from .signatures import choose_scheme, sign, verify
+from .signatures import choose_scheme, leaf_public_key, sign, verify
 from .states import EXPECTED_CLIENT12, HsState
 from .suites import SUITES, SuiteParams
 
@@ -170,23 +168,27 @@ class Tls12Client(Connection):
 
     # ------------------------------------------------------------ full handshake
 
+    def _verify_server_chain(self, chain: tuple[bytes, ...]) -> VerifiedChain | None:
+        """Both versions' server Certificate: the leaf in the debug trace, then the
+        configured verifier (raises TlsError with verify flags); None without one."""
+        cfg = self._ccfg
+        if self._dbg.threshold >= 3:
+            self._dbg.crt(3, "peer certificate", chain[0])
+        if cfg.verifier is not None:
+            return cfg.verifier.verify(chain, self.server_name, cfg.now(), server=True)
+        if self._dbg.threshold >= 1:
+            self._dbg.msg(1, "server certificate NOT verified (no verifier configured)")
+        return None
+
     def _parse_certificate12(self, body: bytes, whole: bytes) -> HsState:
-        hs12, cfg = self._hs12, self._ccfg
+        hs12 = self._hs12
         assert hs12 is not None
         cert = Certificate12.decode(body)
         if not cert.certificate_list:
             raise TlsError(Reason.DECODE, "server sent an empty certificate list")
         chain = cert.certificate_list
-        if self._dbg.threshold >= 3:
-            self._dbg.crt(3, "peer certificate", chain[0])
-        if cfg.verifier is not None:
-            cfg.verifier.verify(chain, self.server_name, cfg.now(), server=True)
-        elif self._dbg.threshold >= 1:
-            self._dbg.msg(1, "server certificate NOT verified (no verifier configured)")
-        try:
-            hs12.leaf_key = x509.load_der_x509_certificate(chain[0]).public_key()
-        except (ValueError, x509.InvalidVersion, UnsupportedAlgorithm) as exc:  # the last two are no ValueError
-            raise TlsError(Reason.CERT_BAD, f"cannot parse the server certificate: {exc}") from None
+        self._verify_server_chain(chain)
+        hs12.leaf_key = leaf_public_key(chain[0], "server")
         want_rsa = hs12.suite.auth == "RSA"
         if isinstance(hs12.leaf_key, rsa.RSAPublicKey) != want_rsa:
             raise TlsError(Reason.CERT_UNSUPPORTED, f"certificate key does not fit {hs12.suite.name}")

@@ -22,9 +22,6 @@ from __future__ import annotations
 import hmac
 import ipaddress
 
-from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
-
 from ..structs import Struct, field
 from . import extensions as X
 from .client12 import Tls12Client
@@ -50,7 +47,7 @@ from .messages import (
     handshake_message,
 )
 from .session import Session
-from .signatures import choose_scheme, sign, tls13_certificate_verify_input, verify
+from .signatures import choose_scheme, leaf_public_key, sign, tls13_certificate_verify_input, verify
 from .states import EXPECTED_CLIENT, HsState
 from .suites import SUITES, SuiteParams
 from .transcript import Transcript
@@ -429,7 +426,7 @@ class ClientConnection(Tls12Client):
         return S.SERVER_CERTIFICATE
 
     def _parse_server_certificate(self, body: bytes, whole: bytes) -> HsState:
-        hs, cfg = self._hs, self._ccfg
+        hs = self._hs
         assert hs is not None
         cert = Certificate.decode(body)
         if cert.certificate_request_context:
@@ -437,12 +434,7 @@ class ClientConnection(Tls12Client):
         if not cert.certificate_list:
             raise TlsError(Reason.DECODE, "server sent an empty certificate list")
         chain = tuple(e.cert_data for e in cert.certificate_list)
-        if self._dbg.threshold >= 3:
-            self._dbg.crt(3, "peer certificate", chain[0])
-        if cfg.verifier is not None:
-            hs.verified = cfg.verifier.verify(chain, self.server_name, cfg.now(), server=True)
-        elif self._dbg.threshold >= 1:
-            self._dbg.msg(1, "server certificate NOT verified (no verifier configured)")
+        hs.verified = self._verify_server_chain(chain)
         self.peer_certificates = chain
         hs.transcript.add(whole)
         return S.CERTIFICATE_VERIFY
@@ -453,10 +445,7 @@ class ClientConnection(Tls12Client):
         cv = CertificateVerify.decode(body)
         if cv.algorithm not in cfg.signature_schemes or cv.algorithm in NOT_FOR_TLS13:
             raise TlsError(Reason.ILLEGAL_PARAMETER, f"CertificateVerify with scheme 0x{cv.algorithm:04x}")
-        try:
-            public_key = x509.load_der_x509_certificate(self.peer_certificates[0]).public_key()
-        except (ValueError, x509.InvalidVersion, UnsupportedAlgorithm) as exc:  # the last two are no ValueError
-            raise TlsError(Reason.CERT_BAD, f"cannot parse the server certificate: {exc}") from None
+        public_key = leaf_public_key(self.peer_certificates[0], "server")
         data = tls13_certificate_verify_input(hs.transcript.digest(), server=True)
         verify(public_key, cv.algorithm, data, cv.signature)
         hs.transcript.add(whole)

@@ -23,9 +23,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from typing import TYPE_CHECKING
 
-from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from ..structs import Struct
@@ -50,9 +49,12 @@ from .messages12 import (
 )
 from .protection12 import Protector12
 from .session import TicketState
-from .signatures import choose_scheme, sign, verify
+from .signatures import choose_scheme, leaf_public_key, sign, verify
 from .states import EXPECTED_SERVER12, HsState
 from .suites import SUITES, SuiteParams
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 
 __all__ = ["DOWNGRADE_TLS12", "Tls12Server"]
 
@@ -189,6 +191,15 @@ class Tls12Server(Connection):
 
     # ------------------------------------------------------------ full handshake
 
+    def _accept_client_chain(self, chain: tuple[bytes, ...]) -> CertificatePublicKeyTypes:
+        """Both versions' client Certificate: the configured client verifier (raises
+        TlsError with verify flags), then the leaf's public key (CERT_BAD)."""
+        cfg = self._scfg
+        if cfg.client_verifier is not None:
+            cfg.client_verifier.verify(chain, None, cfg.now(), server=False)
+        self.peer_certificates = chain
+        return leaf_public_key(chain[0], "client")
+
     def _choose12(self, ch: ClientHello) -> tuple[SuiteParams, CertifiedKey, int, int]:
         cfg = self._scfg
         raw_sig = ch.ext(ET.signature_algorithms)
@@ -284,14 +295,7 @@ class Tls12Server(Connection):
             if cfg.require_client_certificate:
                 raise TlsError(Reason.CERT_REQUIRED, "client sent no certificate")
             return S.CLIENT_KEY_EXCHANGE
-        chain = cert.certificate_list
-        if cfg.client_verifier is not None:
-            cfg.client_verifier.verify(chain, None, cfg.now(), server=False)
-        self.peer_certificates = chain
-        try:
-            hs12.client_key = x509.load_der_x509_certificate(chain[0]).public_key()
-        except (ValueError, x509.InvalidVersion, UnsupportedAlgorithm) as exc:  # the last two are no ValueError
-            raise TlsError(Reason.CERT_BAD, f"cannot parse the client certificate: {exc}") from None
+        hs12.client_key = self._accept_client_chain(cert.certificate_list)
         return S.CLIENT_KEY_EXCHANGE
 
     def _parse_client_key_exchange(self, body: bytes, whole: bytes) -> HsState:

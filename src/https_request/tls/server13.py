@@ -20,9 +20,6 @@ from __future__ import annotations
 
 import hmac
 
-from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
-
 from ..structs import Struct, field
 from . import extensions as X
 from .config import CertifiedKey, ServerConfig
@@ -454,14 +451,7 @@ class ServerConnection(Tls12Server):
             if cfg.require_client_certificate:
                 raise TlsError(Reason.CERT_REQUIRED, "client sent no certificate")
             return S.CLIENT_FINISHED
-        chain = tuple(e.cert_data for e in cert.certificate_list)
-        if cfg.client_verifier is not None:
-            cfg.client_verifier.verify(chain, None, cfg.now(), server=False)
-        self.peer_certificates = chain
-        try:
-            hs.client_cert_pub = x509.load_der_x509_certificate(chain[0]).public_key()
-        except (ValueError, x509.InvalidVersion, UnsupportedAlgorithm) as exc:  # the last two are no ValueError
-            raise TlsError(Reason.CERT_BAD, f"cannot parse the client certificate: {exc}") from None
+        hs.client_cert_pub = self._accept_client_chain(tuple(e.cert_data for e in cert.certificate_list))
         return S.CLIENT_CERTIFICATE_VERIFY
 
     def _parse_client_certificate_verify(self, body: bytes, whole: bytes) -> HsState:

@@ -23,7 +23,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from cryptography.exceptions import InvalidSignature
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
 
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
 __all__ = [
     "LEGACY_SCHEMES",
     "choose_scheme",
+    "leaf_public_key",
     "schemes_for_key",
     "sign",
     "tls13_certificate_verify_input",
@@ -136,6 +138,17 @@ def sign(key: CertificateIssuerPrivateKeyTypes, scheme: int, data: bytes) -> byt
     if spec.kind == _ED448 and isinstance(key, ed448.Ed448PrivateKey):
         return key.sign(data)
     raise _illegal(scheme, f"does not fit a {type(key).__name__}")
+
+
+def leaf_public_key(der: bytes, whose: str) -> CertificatePublicKeyTypes:
+    """The public key of the ``whose`` ("server" or "client") leaf certificate.
+
+    Raises TlsError CERT_BAD when the certificate or its key cannot be parsed.
+    """
+    try:
+        return x509.load_der_x509_certificate(der).public_key()
+    except (ValueError, x509.InvalidVersion, UnsupportedAlgorithm) as exc:  # the last two are no ValueError
+        raise TlsError(Reason.CERT_BAD, f"cannot parse the {whose} certificate: {exc}") from None
 
 
 def verify(
