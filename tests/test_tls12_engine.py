@@ -582,7 +582,9 @@ def test_client_certificate_untrusted() -> None:
     assert plaintext_alert(s.data_to_send()) == (2, AD.unknown_ca)
 
 
-def test_client_certificate_verify_tampered() -> None:
+def _client_auth_flight(edit: Callable[[bytes], bytes]) -> tuple[ServerConnection, bytes]:
+    """A server that asked for a client certificate, and the client's second flight
+    for it with its CertificateVerify (the third message) passed through ``edit``."""
     c, s = pair(
         c12(certificate=CLIENT_LEAF.certified_key()),
         s12(request_client_certificate=True, client_verifier=VERIFIER),
@@ -593,11 +595,17 @@ def test_client_certificate_verify_tampered() -> None:
     recs = split_records(c.data_to_send())
     msgs = messages(recs[0][2])
     assert [m[0] for m in msgs] == [HT.CERTIFICATE, HT.CLIENT_KEY_EXCHANGE, HT.CERTIFICATE_VERIFY]
-    cv = bytearray(msgs[2])
-    cv[-3] ^= 1  # inside the signature
-    msgs[2] = bytes(cv)
+    msgs[2] = edit(msgs[2])
+    return s, rebuild(msgs) + b"".join(h + p for _, h, p in recs[1:])
+
+
+def test_client_certificate_verify_tampered() -> None:
+    def tamper(cv: bytes) -> bytes:
+        return cv[:-3] + bytes([cv[-3] ^ 1]) + cv[-2:]  # inside the signature
+
+    s, flight = _client_auth_flight(tamper)
     with pytest.raises(TlsError) as ei:
-        s.receive_data(rebuild(msgs) + b"".join(h + p for _, h, p in recs[1:]))
+        s.receive_data(flight)
     assert ei.value.reason is Reason.BAD_SIGNATURE
     assert plaintext_alert(s.data_to_send()) == (2, AD.decrypt_error)
 
@@ -1174,19 +1182,9 @@ def test_client_hello_without_null_compression() -> None:
 
 
 def test_client_certificate_verify_scheme_not_accepted() -> None:
-    c, s = pair(
-        c12(certificate=CLIENT_LEAF.certified_key()),
-        s12(request_client_certificate=True, client_verifier=VERIFIER),
-    )
-    c.start_handshake()
-    s.receive_data(c.data_to_send())
-    c.receive_data(s.data_to_send())
-    recs = split_records(c.data_to_send())
-    msgs = messages(recs[0][2])
-    assert msgs[2][0] == HT.CERTIFICATE_VERIFY
-    msgs[2] = msgs[2][:4] + b"\x02\x03" + msgs[2][6:]  # ecdsa_sha1: never in our list
+    s, flight = _client_auth_flight(lambda cv: cv[:4] + b"\x02\x03" + cv[6:])  # ecdsa_sha1: never in our list
     with pytest.raises(TlsError) as ei:
-        s.receive_data(rebuild(msgs) + b"".join(h + p for _, h, p in recs[1:]))
+        s.receive_data(flight)
     assert ei.value.reason is Reason.ILLEGAL_PARAMETER
 
 
