@@ -26,13 +26,10 @@ import re
 import shutil
 import socket
 import ssl
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -49,6 +46,7 @@ from https_request.structs import replace
 from https_request.tls.config import ServerConfig
 from https_request.tls.session import Session, TicketKeys
 from procs import Proc
+from stdlibhttps import BODY, serve_https
 
 try:
     from https_request.esp_tls import bundle
@@ -68,7 +66,6 @@ CA2 = make_ca(name="esp-tls Second Root CA")
 OTHER_CA = make_ca(name="Somebody Else's CA")
 LEAF = make_leaf(CA, NAMES)
 LEAF2 = make_leaf(CA2, NAMES)
-BODY = b"hello from the stdlib server\n"
 
 POLICIES = ("webpki", "mbedtls")
 ENGINES = ("python", "openssl")
@@ -104,47 +101,6 @@ def _no_global_store() -> Iterator[None]:
 # --------------------------------------------------------------------------- stdlib server
 
 
-class Handler(BaseHTTPRequestHandler):
-    """GET/HEAD: 200 with BODY. ``/truncated``: Content-Length 100, 10 bytes, TCP close.
-    ``/garbage``, ``/half-record``: a bad or half a TLS record on the raw socket, then TCP close.
-    ``/empty``: 200 without a body (the ESP example's pytest server; also for the target ``FROM_STDIN``)."""
-
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-    def _head(self, length: int) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain")
-        self.send_header("Content-Length", str(length))
-        self.send_header("Connection", "close")
-        self.end_headers()
-
-    def do_HEAD(self) -> None:
-        self._head(len(BODY))
-        self.close_connection = True
-
-    def do_GET(self) -> None:
-        self.close_connection = True
-        path = urlsplit(self.path).path  # absolute-form targets too
-        if path == "/truncated":
-            self._head(100)
-            self.wfile.write(b"0123456789")
-            self.wfile.flush()
-            self.request.shutdown(socket.SHUT_RDWR)  # SSLSocket.shutdown: no close_notify
-        elif path in ("/garbage", "/half-record"):  # raw bytes under TLS: a bad record, or half of one
-            record = b"\x17\x03\x03\x00\x40" + bytes(64 if path == "/garbage" else 10)
-            socket.socket.sendall(self.request, record)
-            self.request.shutdown(socket.SHUT_RDWR)
-        elif path in ("/empty", "FROM_STDIN"):
-            self.send_response(200)
-            self.end_headers()
-        else:
-            self._head(len(BODY))
-            self.wfile.write(BODY)
-
-
 @contextmanager
 def stdlib_server(
     tmp_path: Path,
@@ -154,7 +110,7 @@ def stdlib_server(
     client_ca: Issued | None = None,
     alpn: list[str] | None = None,
 ) -> Iterator[int]:
-    """An HTTPS server (stdlib ssl + http.server) on 127.0.0.1; yields its port.
+    """:func:`stdlibhttps.serve_https` with ``leaf`` (written to ``tmp_path``, or PEM paths); yields its port.
 
     ``client_ca``: client certificates are required, issued by it; ``alpn``: the protocols it accepts."""
     if isinstance(leaf, tuple):
@@ -163,26 +119,9 @@ def stdlib_server(
         cert, key = tmp_path / f"leaf{id(leaf)}.pem", tmp_path / f"leaf{id(leaf)}.key"
         cert.write_bytes(leaf.chain_pem)
         key.write_bytes(leaf.key_pem)
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(cert, key)
-    if max_version is not None:
-        ctx.maximum_version = max_version
-    if client_ca is not None:
-        ctx.verify_mode = ssl.CERT_REQUIRED
-        ctx.load_verify_locations(cadata=client_ca.der)
-    if alpn is not None:
-        ctx.set_alpn_protocols(alpn)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    server.socket = ctx.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield server.server_address[1]
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(WAIT)
+    client_ca_der = None if client_ca is None else client_ca.der
+    with serve_https(cert, key, max_version=max_version, client_ca_der=client_ca_der, alpn=alpn) as port:
+        yield port
 
 
 def cfg_for(**kw: object) -> EspTlsCfg:

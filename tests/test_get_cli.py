@@ -24,15 +24,12 @@ import os
 import re
 import shutil
 import socket
-import ssl
 import stat
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +48,7 @@ from https_request.io.aio import TlsStream, start_server
 from https_request.tls.config import ServerConfig
 from https_request.tls.session import Session, TicketKeys
 from procs import Proc
+from stdlibhttps import BIG, BODY, serve_https
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -61,8 +59,6 @@ CA = make_ca(name="get-cli Test Root CA")
 OTHER_CA = make_ca(name="get-cli Other CA")
 LEAF = make_leaf(CA, NAMES)
 EXPIRED = make_leaf(CA, NAMES, not_before=at(2020), not_after=at(2021))
-BODY = b"hello from the stdlib server\n"
-BIG = bytes(range(256)) * 8192  # 2 MiB: more than any pipe holds, so stdout must be drained before exit
 OPENSSL = shutil.which("openssl")
 STDBUF = shutil.which("stdbuf")
 
@@ -209,53 +205,10 @@ def drain(srv: HttpServer) -> None:
 # --------------------------------------------------------------------------- stdlib server
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-    def _head(self, length: int) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain")
-        self.send_header("Content-Length", str(length))
-        self.send_header("Connection", "close")
-        self.end_headers()
-
-    def do_HEAD(self) -> None:
-        self._head(len(BODY))
-        self.close_connection = True
-
-    def do_GET(self) -> None:
-        self.close_connection = True
-        if self.path == "/truncated":
-            self._head(100)
-            self.wfile.write(b"0123456789")
-            self.wfile.flush()
-            self.request.shutdown(socket.SHUT_RDWR)  # no close_notify
-        elif self.path == "/big":
-            self._head(len(BIG))
-            self.wfile.write(BIG)
-        else:
-            self._head(len(BODY))
-            self.wfile.write(BODY)
-
-
 @pytest.fixture(scope="module")
 def stdlib(pki: Path) -> Iterator[int]:
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(pki / "leaf.pem", pki / "leaf.key")
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    server.socket = ctx.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield server.server_address[1]
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(WAIT)
+    with serve_https(pki / "leaf.pem", pki / "leaf.key") as port:
+        yield port
 
 
 # --------------------------------------------------------------------------- unit: grammars and file format
