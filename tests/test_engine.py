@@ -42,9 +42,9 @@ from tlsenv import (
     Clock,
     KeyLog,
     client_config,
+    client_hello_rejected,
     open_records,
     pair,
-    plaintext_alert,
     seal_records,
     server_config,
     split_records,
@@ -200,12 +200,7 @@ def test_alpn_only_one_side() -> None:
 
 def test_alpn_no_overlap() -> None:
     c, s = pair(client_config(alpn_protocols=("h2",)), server_config(alpn_protocols=("http/1.1",)))
-    c.start_handshake()
-    with pytest.raises(TlsError) as ei:
-        s.receive_data(c.data_to_send())
-    assert ei.value.reason is Reason.NO_COMMON_ALPN
-    alert = s.data_to_send()
-    assert plaintext_alert(alert) == (2, AlertDescription.no_application_protocol)
+    alert = client_hello_rejected(c, s, Reason.NO_COMMON_ALPN, AlertDescription.no_application_protocol)
     with pytest.raises(AlertReceived) as ei2:
         c.receive_data(alert)
     assert ei2.value.description == AlertDescription.no_application_protocol

@@ -27,6 +27,7 @@ from https_request.tls.verify import WebPkiVerifier
 from tlsenv import (
     KeyLog,
     client_config,
+    client_hello_rejected,
     open_records,
     pair,
     plaintext_alert,
@@ -562,20 +563,12 @@ def test_client_hello_without_tls13() -> None:
 
 def test_no_common_suite_or_group() -> None:
     c, s = pair(client_config(cipher_suites=(0x1304,)), server_config(cipher_suites=(0x1301,)))
-    c.start_handshake()
-    with pytest.raises(TlsError) as ei:
-        s.receive_data(c.data_to_send())
-    assert ei.value.reason is Reason.NO_COMMON_SUITE
-    assert plaintext_alert(s.data_to_send()) == (2, AD.handshake_failure)
+    client_hello_rejected(c, s, Reason.NO_COMMON_SUITE, AD.handshake_failure)
 
     c, s = pair(
         client_config(groups=(0x001D,), key_share_groups=(0x001D,)), server_config(groups=(0x0017,))
     )
-    c.start_handshake()
-    with pytest.raises(TlsError) as ei:
-        s.receive_data(c.data_to_send())
-    assert ei.value.reason is Reason.NO_COMMON_GROUP
-    assert plaintext_alert(s.data_to_send()) == (2, AD.handshake_failure)
+    client_hello_rejected(c, s, Reason.NO_COMMON_GROUP, AD.handshake_failure)
 
 
 def _with_client_extension(record: bytes, etype: int, data: bytes) -> bytes:

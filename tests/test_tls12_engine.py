@@ -47,6 +47,7 @@ from tlsenv import (
     Clock,
     KeyLog,
     client_config,
+    client_hello_rejected,
     pair,
     plaintext_alert,
     server_config,
@@ -292,11 +293,7 @@ def test_cbc_only_when_the_server_enables_it() -> None:
     cev, _ = full_handshake(c, s)
     assert cev[0].cipher_suite == 0xC02F  # type: ignore[union-attr]
     c, s = pair(c12(cipher_suites=(0xC013, 0xC027)), s12())
-    c.start_handshake()
-    with pytest.raises(TlsError) as ei:
-        s.receive_data(c.data_to_send())
-    assert ei.value.reason is Reason.NO_COMMON_SUITE
-    assert plaintext_alert(s.data_to_send()) == (2, AD.handshake_failure)
+    client_hello_rejected(c, s, Reason.NO_COMMON_SUITE, AD.handshake_failure)
 
 
 def test_etm_not_sent_for_aead_suites() -> None:
@@ -319,11 +316,7 @@ def test_groups(group: int) -> None:
 
 def test_no_common_curve() -> None:
     c, s = pair(c12(groups=(NamedGroup.X25519MLKEM768,), key_share_groups=()), s12())
-    c.start_handshake()
-    with pytest.raises(TlsError) as ei:
-        s.receive_data(c.data_to_send())
-    assert ei.value.reason is Reason.NO_COMMON_GROUP
-    assert plaintext_alert(s.data_to_send()) == (2, AD.handshake_failure)
+    client_hello_rejected(c, s, Reason.NO_COMMON_GROUP, AD.handshake_failure)
 
 
 def test_server_prefers_its_own_suite_order() -> None:
@@ -371,11 +364,7 @@ def test_version_negotiation() -> None:
 
 def test_server_without_tls12() -> None:
     c, s = pair(c12(), s12(versions=(ProtocolVersion.TLS1_3,)))
-    c.start_handshake()
-    with pytest.raises(TlsError) as ei:
-        s.receive_data(c.data_to_send())
-    assert ei.value.reason is Reason.NO_COMMON_VERSION
-    assert plaintext_alert(s.data_to_send()) == (2, AD.protocol_version)
+    client_hello_rejected(c, s, Reason.NO_COMMON_VERSION, AD.protocol_version)
 
 
 # ------------------------------------------------------- tickets, session IDs
@@ -624,12 +613,7 @@ def test_alpn() -> None:
 
 def test_alpn_no_overlap() -> None:
     c, s = pair(c12(alpn_protocols=("h2",)), s12(alpn_protocols=("http/1.1",)))
-    c.start_handshake()
-    with pytest.raises(TlsError) as ei:
-        s.receive_data(c.data_to_send())
-    assert ei.value.reason is Reason.NO_COMMON_ALPN
-    alert = s.data_to_send()
-    assert plaintext_alert(alert) == (2, AD.no_application_protocol)
+    alert = client_hello_rejected(c, s, Reason.NO_COMMON_ALPN, AD.no_application_protocol)
     with pytest.raises(AlertReceived) as ei2:
         c.receive_data(alert)
     assert ei2.value.description == AD.no_application_protocol
@@ -821,12 +805,7 @@ def test_fallback_scsv() -> None:
     """RFC 7507: TLS_FALLBACK_SCSV from a TLS 1.2 client to a server that has TLS 1.3."""
     ccfg = c12(cipher_suites=(0xC02B, 0x5600))
     c, s = pair(ccfg, s12())
-    c.start_handshake()
-    with pytest.raises(TlsError) as ei:
-        s.receive_data(c.data_to_send())
-    assert ei.value.reason is Reason.INAPPROPRIATE_FALLBACK
-    alert = s.data_to_send()
-    assert plaintext_alert(alert) == (2, AD.inappropriate_fallback)
+    alert = client_hello_rejected(c, s, Reason.INAPPROPRIATE_FALLBACK, AD.inappropriate_fallback)
     with pytest.raises(AlertReceived) as ei2:
         c.receive_data(alert)
     assert ei2.value.description == 86
@@ -840,11 +819,7 @@ def test_fallback_scsv() -> None:
 
 def test_client_without_ems_refused_by_default() -> None:
     c, s = pair(c12(extensions_hook=hook_without(ET.extended_master_secret)), s12())
-    c.start_handshake()
-    with pytest.raises(TlsError) as ei:
-        s.receive_data(c.data_to_send())
-    assert ei.value.reason is Reason.HANDSHAKE_FAILURE
-    assert plaintext_alert(s.data_to_send()) == (2, AD.handshake_failure)
+    client_hello_rejected(c, s, Reason.HANDSHAKE_FAILURE, AD.handshake_failure)
 
 
 def test_client_without_ems_when_allowed() -> None:
@@ -1216,11 +1191,7 @@ def test_server_never_does_static_rsa() -> None:
 
 def test_client_offering_only_static_rsa_is_refused() -> None:
     c, s = pair(c12(cipher_suites=(0x009C, 0x002F)), s12())
-    c.start_handshake()
-    with pytest.raises(TlsError) as ei:
-        s.receive_data(c.data_to_send())
-    assert ei.value.reason is Reason.NO_COMMON_SUITE
-    assert plaintext_alert(s.data_to_send()) == (2, AD.handshake_failure)
+    client_hello_rejected(c, s, Reason.NO_COMMON_SUITE, AD.handshake_failure)
 
 
 # ------------------------------------------------------------------- Finished

@@ -17,12 +17,15 @@ import random
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from certs import NOW, make_ca, make_leaf
 from https_request.log import certificate_summary
 from https_request.tls.client13 import ClientConnection
 from https_request.tls.config import ClientConfig, ServerConfig
 from https_request.tls.debug import hexdump_lines
 from https_request.tls.enums import ContentType
+from https_request.tls.errors import Reason, TlsError
 from https_request.tls.protection import Protector
 from https_request.tls.server13 import ServerConnection
 from https_request.tls.session import Session, TicketKeys
@@ -148,6 +151,18 @@ def plaintext_alert(data: bytes) -> tuple[int, int]:
     payload = recs[0][2]
     assert len(payload) == 2
     return payload[0], payload[1]
+
+
+def client_hello_rejected(c: ClientConnection, s: ServerConnection, reason: Reason, alert: int) -> bytes:
+    """The server refuses ``c``'s first flight with ``reason``, and a fatal
+    plaintext ``alert`` is what it sends; returns that alert record."""
+    c.start_handshake()
+    with pytest.raises(TlsError) as ei:
+        s.receive_data(c.data_to_send())
+    assert ei.value.reason is reason
+    record = s.data_to_send()
+    assert plaintext_alert(record) == (2, alert)
+    return record
 
 
 def open_records(
