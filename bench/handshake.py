@@ -477,21 +477,19 @@ def stdlib_runner(env: Env, *, resumed: bool, spec: StdlibSpec = TLS13) -> Calla
 
 
 def _parse_server_hello_group(msg: bytes) -> int | None:
-    """The key_share group of a TLS 1.3 ServerHello (handshake header included)."""
+    """The key_share group of a TLS 1.3 ServerHello or HelloRetryRequest (handshake
+    header included), read with the project's own codec."""
+    from https_request.tls.enums import ExtensionType
+    from https_request.tls.extensions import decode_key_share_hrr, decode_key_share_server
+    from https_request.tls.messages import HRR_RANDOM, ServerHello
+
     if len(msg) < 4 or msg[0] != 2:
         return None
-    p = 4 + 2 + 32
-    p += 1 + msg[p]  # legacy_session_id
-    p += 2 + 1  # cipher_suite, compression
-    end = p + 2 + int.from_bytes(msg[p : p + 2], "big")
-    p += 2
-    while p + 4 <= end:
-        etype = int.from_bytes(msg[p : p + 2], "big")
-        elen = int.from_bytes(msg[p + 2 : p + 4], "big")
-        if etype == 0x0033 and elen >= 2:
-            return int.from_bytes(msg[p + 4 : p + 6], "big")
-        p += 4 + elen
-    return None
+    hello = ServerHello.decode(msg[4:])
+    share = hello.ext(ExtensionType.key_share)
+    if share is None:
+        return None
+    return decode_key_share_hrr(share) if hello.random == HRR_RANDOM else decode_key_share_server(share)[0]
 
 
 def _server_key_exchange_group(msg: bytes) -> int | None:
