@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any, NoReturn
 
 from ._version import __version__
@@ -40,19 +41,13 @@ def _columns() -> int:
     return columns or 80
 
 
-class _Formatter(argparse.HelpFormatter):
-    """argparse's formatter without its ``import shutil`` (which loads bz2 and lzma:
-    ~3 ms and ~0.5 MiB at every start, since argparse builds a formatter per option)."""
-
-    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24, width: int | None = None):
-        super().__init__(prog, indent_increment, max_help_position, _columns() - 2 if width is None else width)
-
-
 class _Parser(argparse.ArgumentParser):
-    """An ArgumentParser (and its subparsers) with :class:`_Formatter` by default."""
+    """An ArgumentParser (and its subparsers) whose help formatter is given the
+    terminal width: argparse's own default looks it up through ``import shutil``
+    (which loads bz2 and lzma: ~3 ms and ~0.5 MiB at every start), once per option."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("formatter_class", _Formatter)
+        kwargs.setdefault("formatter_class", partial(argparse.HelpFormatter, width=_columns() - 2))
         super().__init__(*args, **kwargs)
 
 
