@@ -5,12 +5,15 @@
   the I/O drivers in ``https_request.io``.
 * Importing the package and its CLI does not import ``cryptography`` (CLI
   start-up time; ``https-request --version`` must be fast).
+* No tracked file names a path outside the repository: what the tests need is in
+  ``tests/data/``, with its public provenance.
 """
 
 from __future__ import annotations
 
 import ast
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -151,3 +154,48 @@ def test_version_command_is_light() -> None:
     imported = {line.rsplit("|", 1)[-1].strip().split(".")[0] for line in proc.stderr.splitlines() if "|" in line}
     assert "https_request" in imported
     assert imported.isdisjoint(HEAVY)
+
+
+# --- nothing outside the repository ------------------------------------------------------------------
+
+REPO_DIR = SRC_DIR.parent
+# Spelt in pieces so that this file does not name them itself.
+OUTSIDE_PATH = re.compile("|".join([re.escape("/work/" + "shared"), re.escape(".." + "/shared")]).encode())
+
+
+def outside_paths(paths: list[Path]) -> list[str]:
+    """``file:line`` of every mention of the shared folder beside the repository."""
+    found = []
+    for path in paths:
+        data = path.read_bytes()
+        for m in OUTSIDE_PATH.finditer(data):
+            line = data.count(b"\n", 0, m.start()) + 1
+            name = path.relative_to(REPO_DIR) if path.is_relative_to(REPO_DIR) else path
+            found.append(f"{name}:{line}: {m.group().decode()}")
+    return found
+
+
+def tracked_files() -> list[Path]:
+    listing = subprocess.run(["git", "ls-files", "-z"], cwd=REPO_DIR, capture_output=True, check=True, timeout=30)
+    return [REPO_DIR / name for name in listing.stdout.decode().split("\0") if (REPO_DIR / name).is_file()]
+
+
+def test_no_tracked_file_names_a_path_outside_the_repository() -> None:
+    files = tracked_files()
+    assert {f.relative_to(REPO_DIR).parts[0] for f in files} >= {"src", "tests", "bench", "docs"}
+    assert outside_paths(files) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "SEED_DIR = Path('/work/" + "shared/seed')",
+        "Source: ``/work/" + "shared/reference/howsmyssl.md``",
+        "open(HERE / '.." + "/shared/fixtures/x.pem')",
+        "../.." + "/shared/seed",
+    ],
+)
+def test_outside_path_checker_catches(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "example.py"
+    path.write_text(f"# line 1\n{text}\n", encoding="utf-8")
+    assert [f.removeprefix(f"{path}:")[:3] for f in outside_paths([path])] == ["2: "]

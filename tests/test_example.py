@@ -1,5 +1,5 @@
 """``python -m https_request example`` end to end, checked the way ESP-IDF's own test of the
-example (``pytest_https_request.py``, reference esp-tls.md §1.5) checks the device's output.
+example (``examples/protocols/https_request/pytest_https_request.py``) checks the device's output.
 
 For each request method: the banner, then ``Connection established...``, ``Reading HTTP
 response...``, ``HTTP/1.1 200 OK`` and ``connection closed``; the crt-bundle request also logs

@@ -1,12 +1,13 @@
 """howsmyssl ``/a/check``: the answer computed from a raw ClientHello.
 
-Vectors from the project's reference ``/work/shared/reference/howsmyssl.md``
-section 9: the upstream ``tls_test.go`` cases (9.1), the ``index_test.go``
-bodies (9.2), the real ESP-IDF captures (9.4, bodies in
-``tests/data/howsmyssl/``) and the derived vectors (9.5). Then the seed's
-ESP32 hello built by our ``esp32-mbedtls`` profile, our default TLS 1.3
-hello under both schemas around the 2026 cutovers, GREASE, unknown and
-insecure suites, and Go-compatible JSON printing.
+Vectors from howsmyssl's own tests (GitHub ``jmhodges/howsmyssl`` at commit
+b073d57b: ``tls_test.go`` and the ``index_test.go`` bodies), the real answers
+howsmyssl.com gave the ESP32 in ESP-IDF's ``https_request`` example output
+(``tests/data/howsmyssl/``, provenance in its README) and vectors derived from
+the rules of howsmyssl's ``client_info.go``. Then the example's ESP32 hello
+built by our ``esp32-mbedtls`` profile, our default TLS 1.3 hello under both
+schemas around the 2026 cutovers, GREASE, unknown and insecure suites, and
+Go-compatible JSON printing.
 
 No test reads today's date: every ``now`` is fixed.
 """
@@ -50,17 +51,16 @@ from https_request.tls.server13 import ServerConnection
 from https_request.tls.verify import WebPkiVerifier
 
 DATA = Path(__file__).parent / "data" / "howsmyssl"
-SEED_DIR = Path("/work/shared/seed")
 
 SSL3, TLS10, TLS11, TLS12, TLS13 = 0x0300, 0x0301, 0x0302, 0x0303, 0x0304
 
-# Section 9: "Unless stated, the tests use now = 2026-01-01T00:00:00Z (before any cutover)".
+# Unless a vector says otherwise, now = 2026-01-01T00:00:00Z (before any cutover), as in howsmyssl's tests.
 PRE = datetime(2026, 1, 1, tzinfo=UTC)
-# TestRatingCutovers instants (section 9.1).
+# The instants of howsmyssl's TestRatingCutovers (tls_test.go).
 B = datetime(2026, 6, 13, 23, 59, tzinfo=UTC)
 I = datetime(2026, 6, 14, 17, 0, tzinfo=UTC)
 X = datetime(2026, 12, 14, 18, 0, tzinfo=UTC)
-SEED_TIME = datetime(2024, 2, 27, 22, 11, 22, tzinfo=UTC)  # the seed response's Date header
+SEED_TIME = datetime(2024, 2, 27, 22, 11, 22, tzinfo=UTC)  # the Date header of the example output's answer
 
 FEW_BIT = "uses keys smaller than 128 bits in its encryption"
 NULL = "specifies no encryption at all for the connection"
@@ -81,7 +81,7 @@ KEYS_2026 = [
     *CLASSIC_KEYS[1:],
 ]  # fmt: skip
 
-# The seed's 59 suites, as howsmyssl.com printed them to the ESP32 (2024-02-27), in order.
+# The 59 suites howsmyssl.com printed to the ESP32 in ESP-IDF's example output (2024-02-27), in order.
 SEED_SUITE_NAMES = [
     "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
     "TLS_ECDHE_ECDSA_WITH_AES_256_CCM", "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384",
@@ -157,14 +157,14 @@ def profile_hello(profile: str, **overrides: Any) -> bytes:
     return record[5:]
 
 
-def seed_bodies() -> list[bytes]:
-    """The /a/check bodies in the seed, with the console's line wrapping and interleaved log lines removed."""
-    files = sorted(SEED_DIR.glob("*.txt")) if SEED_DIR.is_dir() else []
-    out = []
-    for path in files:
-        for m in re.finditer(r'\{"given_cipher_suites".*?"rating":"[^"]*"\}', path.read_text(), re.S):
-            out.append("".join(line for line in m.group(0).split("\n") if not line.startswith("dns_tmr:")).encode())
-    return out
+def example_output_bodies() -> list[bytes]:
+    """The /a/check bodies in ESP-IDF's example output, with the console's line wrapping and
+    interleaved log lines removed."""
+    text = (DATA / "esp-idf-2024-02-example-output.txt").read_text()
+    return [
+        "".join(line for line in m.group(0).split("\n") if not line.startswith("dns_tmr:")).encode()
+        for m in re.finditer(r'\{"given_cipher_suites".*?"rating":"[^"]*"\}', text, re.S)
+    ]
 
 
 def data_body(name: str) -> bytes:
@@ -184,7 +184,7 @@ def go_hello(*, ticket: bool = False, **kw: Any) -> bytes:
     return hello(kw.pop("suites", GO_SUITES), ticket=b"" if ticket else None, **kw)
 
 
-# --- section 9.1: tls_test.go ---------------------------------------------------------------------
+# --- howsmyssl's tls_test.go ----------------------------------------------------------------------
 
 
 def test_beast_tls10_only_cbc() -> None:
@@ -343,7 +343,7 @@ def test_cutover_instants_are_inclusive() -> None:
     assert run(ch, TLS12, "2026", datetime(2026, 12, 14, 10, 0, tzinfo=pst))["rating"] == BAD
 
 
-# --- section 9.2: index_test.go TestJSONAPI bodies ------------------------------------------------
+# --- howsmyssl's index_test.go TestJSONAPI bodies -------------------------------------------------
 
 GO_CLASSIC_BODY = (
     b'{"given_cipher_suites":["TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256","TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",'
@@ -375,26 +375,24 @@ def test_json_api_2026_body() -> None:
     assert to_json(run(go_hello(), TLS13, "2026")) == expected
 
 
-# --- section 9.4: real ESP-IDF captures -----------------------------------------------------------
+# --- real ESP-IDF answers and Mbed TLS hellos -----------------------------------------------------
 
 
-def test_seed_data_file_is_the_seed() -> None:
+def test_check_data_file_is_the_example_output() -> None:
     body = data_body("esp-idf-2024-02-check.json")
     assert len(body) == 2545  # the response's Content-Length
-    bodies = seed_bodies()
-    if not bodies:
-        pytest.skip("seed capture not available")
-    assert bodies == [body] * len(bodies)
+    # Two answers (crt-bundle run and cacert_buf run), both these bytes.
+    assert example_output_bodies() == [body, body]
 
 
-def test_esp32_profile_given_cipher_suites_are_the_seed_list() -> None:
+def test_esp32_profile_given_cipher_suites_are_the_example_list() -> None:
     r = run(profile_hello("esp32-mbedtls"), TLS12)
     assert r["given_cipher_suites"] == SEED_SUITE_NAMES
     assert len(SEED_SUITE_NAMES) == 59
     assert json.loads(data_body("esp-idf-2024-02-check.json"))["given_cipher_suites"] == SEED_SUITE_NAMES
 
 
-def test_esp32_profile_json_is_the_seed_body() -> None:
+def test_esp32_profile_json_is_the_example_body() -> None:
     body = to_json(run(profile_hello("esp32-mbedtls"), TLS12, "classic", SEED_TIME))
     assert len(body) == 2545
     assert body == data_body("esp-idf-2024-02-check.json")
@@ -402,7 +400,7 @@ def test_esp32_profile_json_is_the_seed_body() -> None:
 
 
 def test_esp32_through_our_server() -> None:
-    """End to end: our TLS 1.2 server's client_hello_raw and negotiated version give the seed body."""
+    """End to end: our TLS 1.2 server's client_hello_raw and negotiated version give the example's body."""
     ca = make_ca()
     leaf = make_leaf(ca, ["www.howsmyssl.com"])
     server = ServerConnection(ServerConfig(versions=(ProtocolVersion.TLS1_2,), certificates=(leaf.certified_key(),)))
@@ -431,7 +429,7 @@ def test_esp_idf_2021_capture() -> None:
 
 
 def test_esp32_in_2026() -> None:
-    """Section 3.2: the ESP-IDF example (TLS 1.2, no ML-KEM) slides from Probably Okay to Bad."""
+    """The 2026 cutovers: the ESP-IDF example (TLS 1.2, no ML-KEM) slides from Probably Okay to Bad."""
     ch = profile_hello("esp32-mbedtls")
     assert [run(ch, TLS12, "2026", now)["rating"] for now in (B, I, X)] == [PROBABLY_OKAY, IMPROVABLE, BAD]
     r = run(ch, TLS12, "2026", X)
@@ -471,7 +469,7 @@ def _captured(name: str) -> bytes:
 
 def test_captured_mbedtls_hellos() -> None:
     seed = data_body("esp-idf-2024-02-check.json")
-    # The real Mbed TLS hello (section 3.1), first connection and ticket resumption: the seed's body.
+    # The real Mbed TLS hello (TLS 1.2-only build), first connection and ticket resumption: the example's body.
     assert to_json(run(_captured("esp32-tls12"), TLS12)) == seed
     assert to_json(run(_captured("esp32-tls12-ticket"), TLS12)) == seed
     # Same bytes as our profile's hello, apart from the random.
@@ -499,7 +497,7 @@ def test_captured_mbedtls_hellos() -> None:
     assert r["rating"] == IMPROVABLE
 
 
-# --- section 9.5: derived vectors -----------------------------------------------------------------
+# --- vectors derived from client_info.go's rules --------------------------------------------------
 
 
 def test_derived_grease_first() -> None:

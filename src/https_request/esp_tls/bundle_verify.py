@@ -1,7 +1,7 @@
 """Verification through an ESP certificate bundle (``esp_crt_bundle.c``).
 
 Follows ESP-IDF's ``esp_crt_verify_callback`` on the legacy "dummy CA" path,
-as described in ``esp-tls.md`` §4.4: :class:`BundleVerifier` computes
+in ``esp_crt_bundle.c``: :class:`BundleVerifier` computes
 mbedTLS's per-certificate verify flags for the presented chain, then runs the
 callback rule on each certificate, top first: a certificate whose flags
 (BAD_MD aside) are exactly NOT_TRUSTED has its issuer looked up in the bundle

@@ -1,4 +1,4 @@
-"""``https-request example``: the seed's app_main, configured by Kconfig/sdkconfig.
+"""``https-request example``: ESP-IDF's example app_main, configured by Kconfig/sdkconfig.
 
 Exit status: 0 when every request behaved as the example expects (the
 unsupported-suite request must fail), 1 otherwise, 2 for a configuration error.

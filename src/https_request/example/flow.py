@@ -2,7 +2,7 @@
 
 Theory of operation
 -------------------
-:func:`run` walks the seed's task in order: the session-ticket pair against the
+:func:`run` walks the C task in order: the session-ticket pair against the
 local server (the URL from the configuration, or one line from stdin when it
 is ``FROM_STDIN``), the certificate bundle, the memory line, ``cacert_buf``,
 the global CA store, then the supported and the unsupported cipher suites.
@@ -13,9 +13,9 @@ chunks of at most 511 bytes with a newline after each, then the countdown.
 
 Logs and the response share one stream, as on the device's UART. Each request
 appends an :class:`Outcome` to the returned list, which ``demo`` turns into its
-closing table. Where the seed and the reference differ, the seed wins: the
-web request's Host header is the URL's host (``www.howsmyssl.com``, 106
-bytes).
+closing table. The web request's Host header is the URL's host
+(``www.howsmyssl.com``): 106 bytes, as in the example's published output
+(its README's "Example Output").
 """
 
 from __future__ import annotations

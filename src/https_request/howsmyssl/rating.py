@@ -11,8 +11,8 @@ handshake and gets back the JSON object howsmyssl.com would print:
   cutovers only;
 * for BEAST, whether the server could watch the client's record splitting and
   the plaintext length of the client's first application-data record
-  (:func:`beast_probe_suite` and section 4 of the reference say how a server
-  gets there; the defaults describe a server that cannot, which is every
+  (:func:`beast_probe_suite` says how a server gets there, as howsmyssl's
+  fork of Go's crypto/tls does; the defaults describe a server that cannot, which is every
   server that does not speak TLS 1.0).
 
 Two schemas:
@@ -32,8 +32,10 @@ Two schemas:
 does: fields in struct order, map keys sorted, no spaces, no trailing
 newline, ``<`` ``>`` ``&`` U+2028 U+2029 escaped.
 
-Source: the project's reference ``/work/shared/reference/howsmyssl.md``
-sections 1-5 (describing GitHub ``jmhodges/howsmyssl``, ``client_info.go``).
+Source: GitHub ``jmhodges/howsmyssl`` at commit b073d57b (2026-08-19):
+``client_info.go`` (the fields, the per-suite loop, the rating and its
+cutovers) and the tables in :mod:`.tables`; the classic era as of commit
+ac0fbf20 (2019-09-27). Only the facts were taken, no code.
 """
 
 from __future__ import annotations
@@ -164,7 +166,7 @@ def check(
         and n_minus_one_split(first_app_data_length)
     )
 
-    # --- cipher suites, in the client's order, duplicates kept (section 1.1)
+    # --- cipher suites, in the client's order, duplicates kept
     given: list[str] = []
     insecure: dict[str, list[str]] = {}
     ephemeral = unknown = beast_vuln = able_to_detect = False
@@ -200,7 +202,7 @@ def check(
             name = f"Some unknown cipher suite: {_hex4(suite)}"
         given.append(name)
 
-    # --- the other ClientHello fields (section 1.2)
+    # --- the other ClientHello fields
     session_ticket = hello.ext(ExtensionType.session_ticket) is not None
     compression = any(method != 0 for method in hello.legacy_compression_methods)
     vers = negotiated_version
@@ -218,7 +220,7 @@ def check(
     schemes = _u16_extension(hello, ExtensionType.signature_algorithms, "signature_algorithms")
     signature_algorithms = [T.SIGNATURE_SCHEMES.get(s) or f"Unknown signature scheme: {_hex4(s)}" for s in schemes]
 
-    # --- rating (section 3)
+    # --- rating
     improvable = not ephemeral or vers == _TLS1_1
     bad = compression or unknown or beast_vuln or bool(insecure) or vers <= _TLS1_0
     if schema == "2026":

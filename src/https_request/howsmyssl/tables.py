@@ -5,14 +5,13 @@ Everything here is data; :mod:`.rating` holds the rules. The cipher-suite
 :mod:`https_request.tls.catalogue`; this module holds what the check does with
 them.
 
-Source: the project's reference ``/work/shared/reference/howsmyssl.md``, which
-describes GitHub ``jmhodges/howsmyssl`` at commit b073d57b (2026-08-19):
-section 1.2 (version names), 3.2 (cutovers), 4 (CBC ids, BEAST probe suites),
-5 (insecure-suite lists and reason strings) and 6 (named groups, signature
-schemes). The same facts were checked entry by entry against that commit's
-``client_info.go``, ``insecure_suites.go``, ``cbc_suites.go``, ``groups.go``,
-``signature_schemes.go`` and ``all_suites.go`` (and, for the classic era,
-against commit ac0fbf20, 2019-09-27). Only the facts were taken, no code.
+Source: GitHub ``jmhodges/howsmyssl`` at commit b073d57b (2026-08-19):
+``client_info.go`` (version names, rating cutovers), ``cbc_suites.go`` and the
+crypto/tls fork (CBC ids, BEAST probe suites), ``insecure_suites.go``
+(insecure-suite lists and reason strings), ``groups.go`` and
+``signature_schemes.go`` (named groups, signature schemes), checked entry by
+entry, and for the classic era the same files at commit ac0fbf20 (2019-09-27).
+Only the facts were taken, no code.
 """
 
 from __future__ import annotations
@@ -54,7 +53,7 @@ def _ranges(*spans: tuple[int, int]) -> frozenset[int]:
     return frozenset(i for lo, hi in spans for i in range(lo, hi + 1))
 
 
-# --- versions (section 1.2) ------------------------------------------------------------------------
+# --- versions --------------------------------------------------------------------------------------
 
 #: ``tls_version`` strings. TLS 1.3 drafts 18 and 21-33 (0x7f12, 0x7f15-0x7f21) all read "TLS 1.3".
 VERSION_NAMES: Final[Mapping[int, str]] = MappingProxyType(
@@ -70,14 +69,14 @@ VERSION_NAMES: Final[Mapping[int, str]] = MappingProxyType(
 #: ``tls_version`` when neither the negotiated version nor supported_versions has a name.
 UNKNOWN_VERSION: Final = "an unknown version of SSL/TLS"
 
-# --- rating cutovers, 2026 schema only (section 3.2) -----------------------------------------------
+# --- rating cutovers, 2026 schema only -------------------------------------------------------------
 
 #: 2026-06-14 10:00 America/Los_Angeles (PDT): TLS <= 1.2 and no-PQ clients become Improvable.
 IMPROVABLE_AT: Final = datetime(2026, 6, 14, 17, 0, 0, tzinfo=UTC)
 #: 2026-12-14 10:00 America/Los_Angeles (PST): TLS <= 1.2 and no-PQ clients become Bad.
 BAD_AT: Final = datetime(2026, 12, 14, 18, 0, 0, tzinfo=UTC)
 
-# --- cipher-suite classes (sections 1.1 and 4) -----------------------------------------------------
+# --- cipher-suite classes --------------------------------------------------------------------------
 
 #: "Meta" suites that may follow a 3DES suite without flagging it: GREASE and the renegotiation SCSV.
 META_SUITES: Final[frozenset[int]] = GREASE_IDS | {0x00FF}
@@ -99,7 +98,7 @@ CBC_SUITES: Final[frozenset[int]] = _ranges(
 #: TLS_RSA_WITH_AES_128_CBC_SHA256 (the last is TLS 1.2-only, so never usable at TLS 1.0).
 BEAST_PROBE_SUITES: Final[tuple[int, ...]] = (0x002F, 0x0035, 0x003C)
 
-# --- insecure suites (section 5): exact names, matched against the rendered name ---------------------
+# --- insecure suites: exact names, matched against the rendered name ---------------------------------
 
 FEW_BIT_REASON: Final = "uses keys smaller than 128 bits in its encryption"
 NULL_REASON: Final = "specifies no encryption at all for the connection"
@@ -256,7 +255,7 @@ SWEET32_SUITES: Final[frozenset[str]] = frozenset(
     }
 )
 
-# --- 2026 name tables (section 6) ------------------------------------------------------------------
+# --- 2026 name tables ------------------------------------------------------------------------------
 
 _GREASE_NAMES: Final[dict[int, str]] = {g: f"GREASE_{g >> 8:02X}" for g in sorted(GREASE_IDS)}
 

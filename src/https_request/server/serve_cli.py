@@ -38,7 +38,7 @@ _PROG = "https-request serve"
 DEFAULT_PORT = 8070
 EARLY_DATA_DEFAULT = 16384
 
-# howsmyssl.com's TLS <= 1.2 suite order (reference 8.3), without what the engine does not do as a
+# howsmyssl.com's TLS <= 1.2 suite order (howsmyssl.go's makeTLSConfig), without what the engine does not do as a
 # server (RC4, 3DES, static RSA), after the TLS 1.3 suites.
 DEFAULT_SUITES: tuple[int, ...] = (
     0x1301, 0x1302, 0x1303,

@@ -48,12 +48,12 @@ Provenance (these are facts, checked against several copies)
     ``TLS_AEGIS_256_SHA384`` (now ``TLS_AEGIS_256_SHA512``), and 0x006E-0x0071
     (Ascon) were not yet assigned.
   Registry snapshot used: April 2026 (2026-04-09 to 2026-04-20).
-* Extras, GREASE naming, coverage ranges and the classic/2026 split: the
-  project's reference ``/work/shared/reference/howsmyssl.md`` section 2. It
-  describes howsmyssl ``all_suites.go``. The classic table is that file as of
-  commit ac0fbf20 (2019-09-27, 363 entries). The 2026 table is that file as of
-  commit 4aaf7443 (2026-04-09, 388 entries). Between the two, ids were added
-  (:data:`CLASSIC_EXCLUDED`); none were renamed or removed.
+* Extras, GREASE naming, coverage ranges and the classic/2026 split:
+  howsmyssl's ``all_suites.go`` (GitHub ``jmhodges/howsmyssl``). The classic
+  table is that file as of commit ac0fbf20 (2019-09-27, 363 entries). The
+  2026 table is that file as of commit 4aaf7443 (2026-04-09, 388 entries).
+  Between the two, ids were added (:data:`CLASSIC_EXCLUDED`); none were
+  renamed or removed.
 * OpenSSL aliases: ``openssl ciphers -V`` (OpenSSL 3.0.19).
 
 No code was copied; only the id/name facts.
@@ -448,7 +448,7 @@ _IANA: Final[dict[int, str]] = {
     0xD005: "TLS_ECDHE_PSK_WITH_AES_128_CCM_SHA256",
 }
 
-# Non-IANA names from howsmyssl's table (reference section 2), verbatim.
+# Non-IANA names from howsmyssl's table (all_suites.go), verbatim.
 _EXTRAS: Final[dict[int, str]] = {
     # "Some insecure cipher suites discovered in the wild": the 1024-bit export
     # suites of draft-ietf-tls-56-bit-ciphersuites, in IANA's reserved
@@ -503,7 +503,7 @@ def _ranges(*spans: tuple[int, int]) -> frozenset[int]:
 
 
 #: Ids in howsmyssl's 2026 table but not in its classic (2019) one. In classic
-#: mode these were "unknown" (rating Bad). Ranges from reference section 2.
+#: mode these were "unknown" (rating Bad). Ranges from comparing all_suites.go at both commits.
 CLASSIC_EXCLUDED: Final[frozenset[int]] = _ranges(
     (0x006E, 0x0071),  # Ascon
     (0x00C6, 0x00C7),  # SM4 (RFC 8998)

@@ -16,9 +16,10 @@ Profiles
     TLS 1.2 suites; X25519MLKEM768 first among the groups, with key shares for
     X25519MLKEM768 and x25519.
 ``esp32-mbedtls``
-    The ClientHello of the seed's ESP32 (ESP-IDF v5.x, Mbed TLS 3.x, TLS 1.2
-    build), byte for byte apart from the random and the server name: the 59
-    suites of the seed's howsmyssl reply in order, ending with the
+    The ClientHello of the ESP32 in ESP-IDF's ``https_request`` example
+    output (ESP-IDF v5.x, Mbed TLS 3.x, TLS 1.2 build), byte for byte apart
+    from the random and the server name: the 59 suites of its howsmyssl.com
+    reply (2024-02-27) in order, ending with the
     renegotiation SCSV, and the extensions server_name, supported_groups,
     signature_algorithms, ec_point_formats, encrypt_then_mac,
     extended_master_secret, session_ticket. The random starts with the Unix
@@ -29,9 +30,10 @@ Profiles
     psk_key_exchange_modes (psk_dhe_ke, psk_ke), the TLS 1.3 signature
     algorithm preset and a 32-byte compatibility session id.
 
-Source for both esp32 profiles: the captured hellos in the project's
-reference ``esp32-clienthello.md`` (sections 3.1 and 3.4), measured on Mbed
-TLS 3.5.2/3.6.0/3.6.2 with ESP-IDF's default configuration.
+Source for both esp32 profiles: ClientHellos captured from upstream Mbed TLS
+3.6.2's ``ssl_client2`` built with ESP-IDF v5's default configuration (3.5.2
+and 3.6.0 send the same bytes), without and with TLS 1.3; the captured bytes
+are in ``tests/data/howsmyssl/mbedtls-clienthellos.json``.
 
 Suites the engine does not implement (ARIA, fixed ECDH) stay in the esp32
 offers: a server that picks one gets a handshake_failure alert.
@@ -71,7 +73,7 @@ class Profile(Struct, slots=False):
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("name", "description")}
 
 
-# The 59 suites of the seed's howsmyssl reply, in order (reference section 3.1).
+# The 59 suites of the ESP-IDF example's howsmyssl.com reply, in order (the TLS 1.2-only build's hello).
 ESP32_MBEDTLS_SUITES: tuple[int, ...] = (
     0xC02C,  # TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384
     0xC030,  # TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384
@@ -134,7 +136,7 @@ ESP32_MBEDTLS_SUITES: tuple[int, ...] = (
     0x00FF,  # TLS_EMPTY_RENEGOTIATION_INFO_SCSV
 )
 
-# Mbed TLS 3.x's TLS 1.3 suites without ChaCha20 (ESP-IDF turns it off), in its order (section 3.4).
+# Mbed TLS 3.x's TLS 1.3 suites without ChaCha20 (ESP-IDF turns it off), in its order.
 ESP32_MBEDTLS_TLS13_SUITES: tuple[int, ...] = (
     0x1302,  # TLS_AES_256_GCM_SHA384
     0x1301,  # TLS_AES_128_GCM_SHA256
@@ -212,7 +214,7 @@ PROFILES: dict[str, Profile] = {
         ),
         Profile(
             name="esp32-mbedtls",
-            description="the seed's ESP32 (ESP-IDF v5, Mbed TLS 3.x, TLS 1.2 only): 59 suites, byte-exact hello",
+            description="ESP-IDF's example ESP32 (ESP-IDF v5, Mbed TLS 3.x, TLS 1.2 only): 59 suites, byte-exact hello",
             versions=(ProtocolVersion.TLS1_2,),
             cipher_suites=ESP32_MBEDTLS_SUITES,
             groups=ESP32_MBEDTLS_GROUPS,
