@@ -37,7 +37,7 @@ from cryptography.hazmat.primitives import serialization
 from certs import NOT_AFTER, Issued, at, make_ca, make_leaf
 from echoserver import ServerThread
 from https_request import log
-from https_request.esp_tls import trust
+from https_request.esp_tls import bundle, trust
 from https_request.esp_tls.config import AddrFamily, EspTlsCfg, TlsVersion
 from https_request.esp_tls.conn import AsyncEspTls, ConnState, EspTls, EspTlsTimeout, parse_url
 from https_request.esp_tls.errors import EspErr, EspTlsError, LastError
@@ -47,11 +47,6 @@ from https_request.tls.config import ServerConfig
 from https_request.tls.session import Session, TicketKeys
 from procs import Proc
 from stdlibhttps import BODY, serve_https
-
-try:
-    from https_request.esp_tls import bundle
-except ImportError:  # pragma: no cover - the bundle module lands separately
-    bundle = None  # type: ignore[assignment]
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -245,10 +240,6 @@ def test_global_ca_store_missing(tmp_path: Path, esp_log: io.StringIO) -> None:
     assert "E esp-tls-mbedtls: global_cacert is NULL" in lines(esp_log)
 
 
-needs_bundle = pytest.mark.skipif(bundle is None, reason="esp_tls.bundle not available")
-
-
-@needs_bundle
 def test_bundle(tmp_path: Path, esp_log: io.StringIO) -> None:
     blob = bundle.build_bundle([OTHER_CA.cert, CA.cert])
     with stdlib_server(tmp_path) as port:
@@ -259,7 +250,6 @@ def test_bundle(tmp_path: Path, esp_log: io.StringIO) -> None:
     assert "D esp-tls-mbedtls: Use certificate bundle" in out
 
 
-@needs_bundle
 def test_bundle_untrusted(tmp_path: Path, esp_log: io.StringIO) -> None:
     blob = bundle.build_bundle([OTHER_CA.cert])
     with stdlib_server(tmp_path) as port:
@@ -271,7 +261,6 @@ def test_bundle_untrusted(tmp_path: Path, esp_log: io.StringIO) -> None:
     assert "I esp-tls-mbedtls: Failed to verify peer certificate!" in out
 
 
-@needs_bundle
 def test_bundle_builtin_and_invalid(tmp_path: Path, esp_log: io.StringIO) -> None:
     verifier = trust.build_verifier(EspTlsCfg(crt_bundle=True), "www.howsmyssl.com")
     assert isinstance(verifier, bundle.BundleVerifier) and verifier.bundle is not None and len(verifier.bundle) > 10
@@ -588,8 +577,6 @@ REFUSED: dict[str, tuple[dict[str, object], str]] = {
 @pytest.mark.parametrize("case", list(REFUSED))
 def test_openssl_refuses(esp_log: io.StringIO, case: str) -> None:
     """Options stdlib ssl cannot honour fail before the handshake, naming the option."""
-    if case == "crt_bundle" and bundle is None:
-        pytest.skip("esp_tls.bundle not available")
     extra, text = REFUSED[case]
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))

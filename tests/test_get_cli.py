@@ -18,7 +18,6 @@ Each check is on what the command shows: exit status, stdout, stderr, the
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import os
 import re
@@ -619,9 +618,6 @@ def test_verbosity_levels(ours: HttpServer, pki: Path) -> None:
     drain(ours)
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("https_request.esp_tls.openssl_engine") is None, reason="no openssl engine yet"
-)
 def test_openssl_engine(ours: HttpServer, pki: Path, tmp_path: Path) -> None:
     url = f"https://127.0.0.1:{ours.port}/"
     r = get(

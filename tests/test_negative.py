@@ -706,12 +706,11 @@ def _duplicate_extension_certificate() -> bytes:
 
 @pytest.mark.parametrize("verifier", ["webpki", "mbedtls", "none"])
 def test_certificate_with_duplicate_extension(verifier: str) -> None:
-    import https_request.tls.verify as V
+    from https_request.tls.verify import WebPkiVerifier
+    from https_request.tls.verify_mbedtls import MbedtlsVerifier
     from tlsenv import CA, FormattingDebug
 
-    if verifier == "mbedtls" and not hasattr(V, "MbedtlsVerifier"):
-        pytest.skip("no mbedTLS verifier")
-    chosen = {"webpki": V.WebPkiVerifier([CA.cert]), "none": None}.get(verifier) or V.MbedtlsVerifier([CA.cert])
+    chosen = {"webpki": WebPkiVerifier([CA.cert]), "none": None}.get(verifier) or MbedtlsVerifier([CA.cert])
     f = server_flight({"verifier": chosen, "debug": FormattingDebug()})
     with pytest.raises(TlsError) as ei:
         f.deliver([f.msgs[0], _certificate_msg(_duplicate_extension_certificate()), *f.msgs[2:]])

@@ -56,7 +56,6 @@ factory signatures above; :func:`engine_factories` finds it.
 
 from __future__ import annotations
 
-import importlib
 import socket
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -329,21 +328,14 @@ class AsyncPythonEngine:
 def engine_factories(name: str) -> tuple[SyncEngineFactory, AsyncEngineFactory]:
     """The (sync, async) factories of engine ``name``.
 
-    Raises EspTlsError (ESP_ERR_INVALID_ARG) for an unknown or unavailable engine.
+    Raises EspTlsError (ESP_ERR_INVALID_ARG) for an unknown engine.
     """
     if name == "python":
         return PythonEngine, AsyncPythonEngine
     if name == "openssl":
-        try:
-            module = importlib.import_module(".openssl_engine", __package__)
-        except ImportError as exc:
-            raise EspTlsError(
-                LastError(EspErr.ESP_ERR_INVALID_ARG, 0, 0, "engine 'openssl' not available yet"),
-                "engine 'openssl' not available yet",
-            ) from exc
-        sync_factory: SyncEngineFactory = module.create_engine
-        async_factory: AsyncEngineFactory = module.create_async_engine
-        return sync_factory, async_factory
+        from . import openssl_engine  # on first use: it imports ssl, which the python engine never needs
+
+        return openssl_engine.create_engine, openssl_engine.create_async_engine
     raise EspTlsError(
         LastError(EspErr.ESP_ERR_INVALID_ARG, 0, 0, f"unknown engine {name!r}"), f"unknown engine {name!r}"
     )
