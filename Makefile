@@ -12,8 +12,8 @@ PYTHON ?= $(shell for p in python3 python3.13 python3.12 python3.11; do \
 	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
 	&& { echo $$p; break; }; done)
 
-# Debian package : command it provides (tools the interop tests drive).
-DEB_DEPS := openssl:openssl gnutls-bin:gnutls-cli curl:curl
+# Debian package : command it provides (the programs the tests drive; tests/procs.py TOOLS).
+DEB_DEPS := openssl:openssl gnutls-bin:gnutls-cli curl:curl coreutils:stdbuf git:git
 
 LINT_PATHS := $(wildcard src tests bench)
 
@@ -39,7 +39,7 @@ deps:
 	done; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then \
-			echo "deps: missing$$missing; install them (as root: apt-get install$$missing); interop tests will skip" >&2; \
+			echo "deps: missing$$missing; install them (as root: apt-get install$$missing); interop tests will skip (and fail under CI=true)" >&2; \
 		else \
 			echo "deps: installing$$missing"; \
 			export DEBIAN_FRONTEND=noninteractive; \

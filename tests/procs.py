@@ -1,11 +1,18 @@
 """A peer program (openssl, gnutls-cli, curl, our own CLI) run as a subprocess
 for interop tests: a thread collects stdout+stderr, tests wait for patterns
-with bounded timeouts, and the process is always killed at the end."""
+with bounded timeouts, and the process is always killed at the end.
+
+The external programs the tests drive are found with :func:`tool` and declared
+with :func:`needs` (checked by ``conftest.py`` before the test and its fixtures
+run). A missing one skips the test with how to install it, except under
+``CI=true``, where it fails the run: CI must not pass without its real peers.
+"""
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import threading
 import time
@@ -14,9 +21,53 @@ from types import TracebackType
 
 import pytest
 
-__all__ = ["WAIT", "Proc"]
+__all__ = ["TOOLS", "WAIT", "Proc", "in_ci", "needs", "tool"]
 
 WAIT = 5.0
+
+#: The external programs the tests drive, and the Debian package that provides each.
+TOOLS = {
+    "openssl": "openssl",
+    "curl": "curl",
+    "gnutls-cli": "gnutls-bin",
+    "gnutls-serv": "gnutls-bin",
+    "stdbuf": "coreutils",  # s_server's printf()s are block-buffered on a pipe without it
+    "git": "git",  # the architecture test lists the tracked files
+}
+
+
+def in_ci() -> bool:
+    """True when the environment says this is a CI run (``CI=true``, as CI services set it)."""
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+def tool(name: str) -> str:
+    """The path of the external program ``name`` (a key of :data:`TOOLS`).
+
+    When it is not on PATH the test is skipped, with how to install it; under
+    ``CI=true`` it fails instead.
+    """
+    path = shutil.which(name)
+    if path is not None:
+        return path
+    package = TOOLS[name]
+    missing = f"{name} not found on PATH (Debian package {package}: `make deps` as root, or apt-get install {package})"
+    if in_ci():
+        pytest.fail(f"CI=true and {missing}; CI must run the interop tests against their real peers", pytrace=False)
+    pytest.skip(missing)
+
+
+def needs(*names: str) -> pytest.MarkDecorator:
+    """Mark a test (or a module, in ``pytestmark``) as driving these programs.
+
+    ``conftest.py`` checks each with :func:`tool` before the test's fixtures are
+    set up, and marks the test ``interop``. Raises ValueError for a program not
+    in :data:`TOOLS`.
+    """
+    unknown = [name for name in names if name not in TOOLS]
+    if unknown:
+        raise ValueError(f"unknown programs {unknown}: add them to procs.TOOLS with their package")
+    return pytest.mark.needs_tools(*names)
 
 
 class Proc:

@@ -7,6 +7,7 @@
   start-up time; ``https-request --version`` must be fast).
 * No tracked file names a path outside the repository: what the tests need is in
   ``tests/data/``, with its public provenance.
+* Under ``CI=true`` a missing peer program fails the run instead of skipping.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 import pytest
 
 import https_request
+from procs import TOOLS, needs, tool
 
 PACKAGE_DIR = Path(https_request.__file__).resolve().parent
 SRC_DIR = PACKAGE_DIR.parent
@@ -176,7 +178,7 @@ def outside_paths(paths: list[Path]) -> list[str]:
 
 
 def tracked_files() -> list[Path]:
-    listing = subprocess.run(["git", "ls-files", "-z"], cwd=REPO_DIR, capture_output=True, check=True, timeout=30)
+    listing = subprocess.run([tool("git"), "ls-files", "-z"], cwd=REPO_DIR, capture_output=True, check=True, timeout=30)
     return [REPO_DIR / name for name in listing.stdout.decode().split("\0") if (REPO_DIR / name).is_file()]
 
 
@@ -199,3 +201,41 @@ def test_outside_path_checker_catches(tmp_path: Path, text: str) -> None:
     path = tmp_path / "example.py"
     path.write_text(f"# line 1\n{text}\n", encoding="utf-8")
     assert [f.removeprefix(f"{path}:")[:3] for f in outside_paths([path])] == ["2: "]
+
+
+# --- CI runs the real peers ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("ci", ["true", "1"])
+def test_missing_program_fails_under_ci(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ci: str) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # nothing there
+    monkeypatch.setenv("CI", ci)
+    for name in TOOLS:
+        with pytest.raises(pytest.fail.Exception, match=f"CI=true and {name} not found on PATH"):
+            tool(name)
+
+
+@pytest.mark.parametrize("ci", [None, "", "false"])
+def test_missing_program_skips_outside_ci(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ci: str | None) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    if ci is None:
+        monkeypatch.delenv("CI", raising=False)
+    else:
+        monkeypatch.setenv("CI", ci)
+    with pytest.raises(pytest.skip.Exception, match=r"gnutls-cli not found on PATH \(Debian package gnutls-bin"):
+        tool("gnutls-cli")
+
+
+def test_present_program_is_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    program = tmp_path / "curl"
+    program.write_text("#!/bin/sh\n")
+    program.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setenv("CI", "true")
+    assert tool("curl") == str(program)
+
+
+def test_needs_names_known_programs() -> None:
+    assert needs("openssl", "stdbuf").mark.args == ("openssl", "stdbuf")
+    with pytest.raises(ValueError, match="unknown programs"):
+        needs("opensssl")

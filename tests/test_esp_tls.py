@@ -23,7 +23,6 @@ import asyncio
 import io
 import os
 import re
-import shutil
 import socket
 import ssl
 import time
@@ -45,7 +44,7 @@ from https_request.http import TruncatedBody, async_request, request
 from https_request.structs import replace
 from https_request.tls.config import ServerConfig
 from https_request.tls.session import Session, TicketKeys
-from procs import Proc
+from procs import Proc, needs, tool
 from stdlibhttps import BODY, serve_https
 
 pytestmark = pytest.mark.timeout(60)
@@ -673,18 +672,13 @@ def test_head_and_options(tmp_path: Path, esp_log: io.StringIO, engine: str) -> 
 
 # --------------------------------------------------------------------------- openssl s_server -www
 
-OPENSSL = shutil.which("openssl")
-STDBUF = shutil.which("stdbuf")
-
-
 @contextmanager
 def s_server(tmp_path: Path, *extra: str) -> Iterator[int]:
-    assert OPENSSL is not None
     cert, key = tmp_path / "s_server.pem", tmp_path / "s_server.key"
     cert.write_bytes(LEAF.chain_pem)
     key.write_bytes(LEAF.key_pem)
-    args = [OPENSSL, "s_server", "-accept", "127.0.0.1:0", "-cert", str(cert), "-key", str(key), "-www", *extra]
-    proc = Proc([STDBUF, "-o0", *args] if STDBUF else args)
+    args = ["s_server", "-accept", "127.0.0.1:0", "-cert", str(cert), "-key", str(key), "-www", *extra]
+    proc = Proc([tool("stdbuf"), "-o0", tool("openssl"), *args])
     try:
         yield int(proc.wait_for(r"ACCEPT 127\.0\.0\.1:(\d+)").group(1))
     finally:
@@ -709,8 +703,7 @@ S_SERVER_CASES: dict[str, tuple[TlsVersion, tuple[int, ...] | None, str]] = {
 }
 
 
-@pytest.mark.interop
-@pytest.mark.skipif(OPENSSL is None, reason="openssl binary not found")
+@needs("openssl", "stdbuf")
 @pytest.mark.parametrize(
     ("engine", "tls_version", "suites", "expect"),
     [
@@ -732,8 +725,7 @@ def test_openssl_s_server(
         assert tls.info.cipher_suite == suites[0]
 
 
-@pytest.mark.interop
-@pytest.mark.skipif(OPENSSL is None, reason="openssl binary not found")
+@needs("openssl", "stdbuf")
 def test_openssl_s_server_failures(tmp_path: Path) -> None:
     with s_server(tmp_path) as port:
         err = fails(port, cfg_for(cacert=OTHER_CA.cert_pem))

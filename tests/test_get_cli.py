@@ -21,7 +21,6 @@ import asyncio
 import json
 import os
 import re
-import shutil
 import socket
 import stat
 import subprocess
@@ -46,7 +45,7 @@ from https_request.get_cli import (
 from https_request.io.aio import TlsStream, start_server
 from https_request.tls.config import ServerConfig
 from https_request.tls.session import Session, TicketKeys
-from procs import Proc
+from procs import Proc, needs, tool
 from stdlibhttps import BIG, BODY, serve_https
 
 pytestmark = pytest.mark.timeout(60)
@@ -58,8 +57,6 @@ CA = make_ca(name="get-cli Test Root CA")
 OTHER_CA = make_ca(name="get-cli Other CA")
 LEAF = make_leaf(CA, NAMES)
 EXPIRED = make_leaf(CA, NAMES, not_before=at(2020), not_after=at(2021))
-OPENSSL = shutil.which("openssl")
-STDBUF = shutil.which("stdbuf")
 
 
 def _ipv6_loopback() -> bool:
@@ -519,13 +516,11 @@ def test_early_data_accepted_by_our_server(ours: HttpServer, pki: Path, tmp_path
     assert ours.next().early_data == b""
 
 
-@pytest.mark.interop
-@pytest.mark.skipif(OPENSSL is None or STDBUF is None, reason="needs openssl and stdbuf")
+@needs("openssl", "stdbuf")
 def test_early_data_accepted_by_openssl(pki: Path, tmp_path: Path) -> None:
-    assert OPENSSL is not None and STDBUF is not None
     sess = tmp_path / "session.bin"
     server = Proc([
-        STDBUF, "-o0", OPENSSL, "s_server", "-accept", "127.0.0.1:0", "-cert", str(pki / "leaf.pem"),
+        tool("stdbuf"), "-o0", tool("openssl"), "s_server", "-accept", "127.0.0.1:0", "-cert", str(pki / "leaf.pem"),
         "-key", str(pki / "leaf.key"), "-early_data",
     ], wait=WAIT)  # fmt: skip
     try:

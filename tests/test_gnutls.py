@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import socket
 import subprocess
 import time
@@ -55,17 +54,9 @@ from https_request.tls.errors import AlertReceived, Reason, TlsError
 from https_request.tls.events import HandshakeComplete, KeyUpdated
 from https_request.tls.session import MemoryAntiReplay, Session, TicketKeys
 from https_request.tls.verify import WebPkiVerifier
-from procs import Proc
+from procs import Proc, needs, tool
 
-GNUTLS_CLI = shutil.which("gnutls-cli")
-GNUTLS_SERV = shutil.which("gnutls-serv")
-pytestmark = [
-    pytest.mark.interop,
-    pytest.mark.skipif(
-        GNUTLS_CLI is None or GNUTLS_SERV is None, reason="gnutls-cli/gnutls-serv (gnutls-bin) not found"
-    ),
-    pytest.mark.timeout(30),
-]
+pytestmark = [needs("gnutls-cli", "gnutls-serv"), pytest.mark.timeout(30)]
 
 WAIT = 5.0
 # ------------------------------------------------------------------ cases
@@ -182,14 +173,24 @@ VERIFIER = WebPkiVerifier([CA.cert])
 @cache
 def _gnutls_groups() -> frozenset[str]:
     """The groups this GnuTLS knows ("Groups: GROUP-SECP256R1, ..." in ``gnutls-cli --list``)."""
-    assert GNUTLS_CLI is not None
-    out = subprocess.run([GNUTLS_CLI, "--list"], capture_output=True, text=True, timeout=WAIT).stdout
+    out = subprocess.run([tool("gnutls-cli"), "--list"], capture_output=True, text=True, timeout=WAIT).stdout
     return frozenset(re.findall(r"GROUP-([\w-]+)", out))
+
+
+@cache
+def _gnutls_version() -> str:
+    """This GnuTLS's version ("gnutls-cli 3.7.9" on the first line of ``gnutls-cli --version``)."""
+    out = subprocess.run([tool("gnutls-cli"), "--version"], capture_output=True, text=True, timeout=WAIT).stdout
+    m = re.search(r"\d+\.\d+\.\d+", out)
+    return m.group() if m else "of unknown version"
 
 
 def _require_group(group: Group) -> None:
     if group.gnutls not in _gnutls_groups():
-        pytest.skip(f"gnutls-cli --list names no GROUP-{group.gnutls} (GnuTLS 3.7 has none; 3.8.9+ with ML-KEM has)")
+        pytest.skip(
+            f"GnuTLS {_gnutls_version()}: gnutls-cli --list names no GROUP-{group.gnutls}"
+            " (GnuTLS 3.7 has no ML-KEM groups; 3.8.9+ built with ML-KEM has)"
+        )
 
 
 def _desc(version: Version, group: str, sig: str, cipher: str) -> str:
@@ -247,10 +248,9 @@ def _free_port() -> int:
 @contextmanager
 def gnutls_serv(pems: Pems, priority: str, *extra: str, cert: str = "ecdsa") -> Iterator[tuple[Proc, int]]:
     """``gnutls-serv`` on a free port (it binds 0.0.0.0 and ::), up and listening."""
-    assert GNUTLS_SERV is not None
     for _ in range(3):
         port = _free_port()
-        args = [GNUTLS_SERV, "-p", str(port), *pems.cert(cert), "--priority", priority, *extra]
+        args = [tool("gnutls-serv"), "-p", str(port), *pems.cert(cert), "--priority", priority, *extra]
         with Proc(args) as proc:
             m = proc.wait_for(rf"listening on IPv4 0\.0\.0\.0 port {port}\.\.\.(done|.*failed.*)")
             if m.group(1) == "done":
@@ -261,9 +261,8 @@ def gnutls_serv(pems: Pems, priority: str, *extra: str, cert: str = "ecdsa") -> 
 
 def gnutls_cli(pems: Pems, port: int, priority: str, *extra: str) -> Proc:
     """``gnutls-cli`` to 127.0.0.1 (our server listens there only), SNI and name check "localhost"."""
-    assert GNUTLS_CLI is not None
     return Proc(
-        [GNUTLS_CLI, "-p", str(port), "--x509cafile", pems.ca, "--sni-hostname", "localhost",
+        [tool("gnutls-cli"), "-p", str(port), "--x509cafile", pems.ca, "--sni-hostname", "localhost",
          "--verify-hostname", "localhost", "--priority", priority, *extra, "127.0.0.1"]
     )  # fmt: skip
 

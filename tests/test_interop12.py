@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import ssl
 import subprocess
 import time
@@ -55,7 +54,7 @@ from https_request.tls.server13 import ServerConnection
 from https_request.tls.session import Session, TicketKeys
 from https_request.tls.suites import SUITES
 from https_request.tls.verify import WebPkiVerifier
-from procs import Proc
+from procs import Proc, needs, tool
 from test_interop_memory import HOST, Link, StdlibPeer
 
 TLS12 = ProtocolVersion.TLS1_2
@@ -530,11 +529,6 @@ def test_stdlib_alpn(pki: Pki, our_role: str) -> None:
 
 # ============================================================ command-line peers
 
-OPENSSL = shutil.which("openssl")
-CURL = shutil.which("curl")
-STDBUF = shutil.which("stdbuf")  # s_server's printf()s are block-buffered on a pipe without it
-needs_openssl = pytest.mark.skipif(OPENSSL is None, reason="openssl binary not found")
-needs_curl = pytest.mark.skipif(CURL is None, reason="curl not found")
 WAIT = 5.0
 # Our server's TLS 1.2 suites for the socket tests: the AEAD defaults plus the ECDHE CBC ones.
 SERVER_SUITES = (*DEFAULT_CIPHER_SUITES, *ECDHE_CBC)
@@ -542,20 +536,17 @@ SERVER_SUITES = (*DEFAULT_CIPHER_SUITES, *ECDHE_CBC)
 
 @contextmanager
 def s_server12(pki: Pki, key: KeyType, *extra: str) -> Iterator[tuple[Proc, int]]:
-    assert OPENSSL is not None
     cert, keyfile = pki.server_files(key)
-    args = [OPENSSL, "s_server", "-tls1_2", "-accept", "127.0.0.1:0", "-cert", cert, "-key", keyfile, *extra]
-    if STDBUF is not None:
-        args = [STDBUF, "-o0", *args]
+    args = [tool("stdbuf"), "-o0", tool("openssl"), "s_server", "-tls1_2", "-accept", "127.0.0.1:0",
+            "-cert", cert, "-key", keyfile, *extra]  # fmt: skip
     with Proc(args) as proc:
         port = int(proc.wait_for(r"ACCEPT 127\.0\.0\.1:(\d+)").group(1))
         yield proc, port
 
 
 def s_client12(pki: Pki, port: int, *extra: str) -> Proc:
-    assert OPENSSL is not None
     return Proc(
-        [OPENSSL, "s_client", "-tls1_2", "-connect", f"127.0.0.1:{port}", "-servername", HOST,
+        [tool("openssl"), "s_client", "-tls1_2", "-connect", f"127.0.0.1:{port}", "-servername", HOST,
          "-CAfile", pki.ca_file, "-verify_return_error", *extra]
     )  # fmt: skip
 
@@ -598,9 +589,8 @@ S_SERVER_CASES = [
 ]
 
 
-@pytest.mark.interop
 @pytest.mark.timeout(30)
-@needs_openssl
+@needs("openssl", "stdbuf")
 @pytest.mark.parametrize(("key", "tickets", "extra", "suites", "versions"), S_SERVER_CASES)
 def test_client_resumes_with_s_server(
     pki: Pki, key: KeyType, tickets: bool, extra: tuple[str, ...], suites: tuple[int, ...], versions: tuple[int, ...]
@@ -642,9 +632,8 @@ S_CLIENT_CASES = [
 ]
 
 
-@pytest.mark.interop
 @pytest.mark.timeout(30)
-@needs_openssl
+@needs("openssl")
 @pytest.mark.parametrize(("key", "tickets", "extra"), S_CLIENT_CASES)
 def test_server_resumes_s_client(pki: Pki, tmp_path: Path, key: KeyType, tickets: bool, extra: tuple[str, ...]) -> None:
     """Our server (both versions enabled), ``openssl s_client -tls1_2 -sess_out/-sess_in``: "Reused, TLSv1.2"."""
@@ -692,20 +681,18 @@ CURL_CASES = [
 ]
 
 
-@pytest.mark.interop
 @pytest.mark.timeout(30)
-@needs_curl
+@needs("curl")
 @pytest.mark.parametrize(("key", "tickets", "extra"), CURL_CASES)
 def test_server_with_curl(pki: Pki, key: KeyType, tickets: bool, extra: tuple[str, ...]) -> None:
     """``curl --tls-max 1.2`` fetches twice (two connections): TLS 1.2, the body, and a resumed second handshake."""
-    assert CURL is not None
     config = our_server_config(
         pki, SERVER_SUITES, key, versions=(TLS13, TLS12), ticket_keys=ticket_keys() if tickets else None,
         alpn_protocols=("http/1.1",),
     )  # fmt: skip
     with ServerThread(config, http_hello) as srv:
         url = f"https://{HOST}:{srv.port}/"
-        args = [CURL, "-sS", "-v", "--tlsv1.2", "--tls-max", "1.2", "--cacert", pki.ca_file,
+        args = [tool("curl"), "-sS", "-v", "--tlsv1.2", "--tls-max", "1.2", "--cacert", pki.ca_file,
                 "--resolve", f"{HOST}:{srv.port}:127.0.0.1", *extra, url, url]  # fmt: skip
         res = subprocess.run(args, capture_output=True, timeout=20, check=False)
         served = [srv.next(), srv.next()]

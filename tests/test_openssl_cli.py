@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,16 +35,10 @@ from https_request.tls.enums import CipherSuite, NamedGroup, ProtocolVersion
 from https_request.tls.events import HandshakeComplete, KeyUpdated
 from https_request.tls.session import Session, TicketKeys
 from https_request.tls.verify import WebPkiVerifier
-from procs import Proc
+from procs import Proc, needs, tool
 
-OPENSSL = shutil.which("openssl")
-STDBUF = shutil.which("stdbuf")  # s_server's printf()s are block-buffered on a pipe without it
-needs_stdbuf = pytest.mark.skipif(STDBUF is None, reason="stdbuf (coreutils) not found")
-pytestmark = [
-    pytest.mark.interop,
-    pytest.mark.skipif(OPENSSL is None, reason="openssl binary not found"),
-    pytest.mark.timeout(30),
-]
+# stdbuf: s_server's printf()s are block-buffered on a pipe without it.
+pytestmark = [needs("openssl", "stdbuf"), pytest.mark.timeout(30)]
 
 WAIT = 5.0
 SUITES = [
@@ -96,19 +89,16 @@ def pems(tmp_path_factory: pytest.TempPathFactory) -> Pems:
 
 @contextmanager
 def s_server(pems: Pems, *extra: str, cert: str = "ecdsa") -> Iterator[tuple[Proc, int]]:
-    assert OPENSSL is not None
-    args = [OPENSSL, "s_server", "-tls1_3", "-accept", "127.0.0.1:0", *pems.cert(cert), *extra]
-    if STDBUF is not None:
-        args = [STDBUF, "-o0", *args]
+    args = [tool("stdbuf"), "-o0", tool("openssl"), "s_server", "-tls1_3", "-accept", "127.0.0.1:0",
+            *pems.cert(cert), *extra]  # fmt: skip
     with Proc(args) as proc:
         port = int(proc.wait_for(r"ACCEPT 127\.0\.0\.1:(\d+)").group(1))
         yield proc, port
 
 
 def s_client(pems: Pems, port: int, *extra: str) -> Proc:
-    assert OPENSSL is not None
     return Proc(
-        [OPENSSL, "s_client", "-tls1_3", "-connect", f"127.0.0.1:{port}", "-servername", "localhost",
+        [tool("openssl"), "s_client", "-tls1_3", "-connect", f"127.0.0.1:{port}", "-servername", "localhost",
          "-CAfile", pems.ca, "-verify_return_error", *extra]
     )  # fmt: skip
 
@@ -191,7 +181,6 @@ def test_client_resumption(pems: Pems) -> None:
     assert "Reused, TLSv1.3" in page2
 
 
-@needs_stdbuf
 def test_client_zero_rtt(pems: Pems) -> None:
     config = ClientConfig(verifier=VERIFIER, early_data=True)
     with s_server(pems, "-early_data") as (proc, port):
@@ -215,7 +204,6 @@ def test_client_zero_rtt(pems: Pems) -> None:
         assert "Reused session-id" in proc.text
 
 
-@needs_stdbuf
 def test_client_key_update_from_s_server(pems: Pems) -> None:
     with s_server(pems) as (proc, port), _connect(port) as tls:
         tls.send(b"hello\n")

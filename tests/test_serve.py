@@ -18,17 +18,15 @@ import gzip
 import json
 import os
 import re
-import shutil
 import socket
 import ssl
 import stat
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 from cryptography import x509
@@ -41,30 +39,16 @@ from https_request.tls.enums import ProtocolVersion
 from https_request.tls.events import NEED_DATA, ApplicationData, HandshakeComplete, SessionTicketReceived
 from https_request.tls.session import Session
 from https_request.tls.verify import make_verifier
+from procs import needs, tool
 from serveproc import REPO, WAIT, Serve, running
 
 HOST = "www.howsmyssl.com"
 NOW_2026 = "2026-07-01T00:00:00Z"
 TLS12, TLS13 = ProtocolVersion.TLS1_2, ProtocolVersion.TLS1_3
 
-CURL = shutil.which("curl")
-OPENSSL = shutil.which("openssl")
-GNUTLS_CLI = shutil.which("gnutls-cli")
-_F = TypeVar("_F", bound=Callable[..., object])
-
-
-def _needs(tool: str | None, name: str) -> Callable[[_F], _F]:
-    """Marks a test ``interop`` and skips it when the tool is missing."""
-
-    def mark(fn: _F) -> _F:
-        return pytest.mark.interop(pytest.mark.skipif(tool is None, reason=f"{name} not found")(fn))  # type: ignore[no-any-return]
-
-    return mark
-
-
-needs_curl = _needs(CURL, "curl")
-needs_openssl = _needs(OPENSSL, "openssl")
-needs_gnutls = _needs(GNUTLS_CLI, "gnutls-cli")
+needs_curl = needs("curl")
+needs_openssl = needs("openssl")
+needs_gnutls = needs("gnutls-cli")
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -101,9 +85,9 @@ def pool(state: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serv
 
 def curl(srv: Serve, url_path: str, *extra: str, host: str = HOST) -> tuple[int, dict[str, str], bytes]:
     """(status, headers with lower-case names, body) of one curl request."""
-    assert CURL is not None
     url = f"https://{host}:{srv.port}{url_path}"
-    args = [CURL, "-sS", "-i", "--max-time", "15", "--cacert", srv.ca, "--resolve", f"{host}:{srv.port}:127.0.0.1"]
+    args = [tool("curl"), "-sS", "-i", "--max-time", "15", "--cacert", srv.ca,
+            "--resolve", f"{host}:{srv.port}:127.0.0.1"]  # fmt: skip
     out = subprocess.run([*args, *extra, url], capture_output=True, timeout=WAIT, check=True).stdout
     return _parse_response(out)
 
@@ -384,10 +368,9 @@ def test_local_identity_files(plain: Serve, state: Path) -> None:
 @needs_openssl
 @pytest.mark.parametrize("version", ["1.2", "1.3"])
 def test_openssl_s_client_resumes(plain: Serve, tmp_path: Path, version: str) -> None:
-    assert OPENSSL is not None
     sess = str(tmp_path / "sess.pem")
-    base = [OPENSSL, "s_client", "-connect", f"127.0.0.1:{plain.port}", "-servername", HOST, "-CAfile", plain.ca,
-            "-verify_return_error", f"-tls{version.replace('.', '_')}", "-ign_eof"]  # fmt: skip
+    base = [tool("openssl"), "s_client", "-connect", f"127.0.0.1:{plain.port}", "-servername", HOST,
+            "-CAfile", plain.ca, "-verify_return_error", f"-tls{version.replace('.', '_')}", "-ign_eof"]  # fmt: skip
     request = f"GET /tls HTTP/1.1\r\nHost: {HOST}\r\n\r\n".encode()
     texts = []
     for extra in (["-sess_out", sess], ["-sess_in", sess]):
@@ -401,9 +384,8 @@ def test_openssl_s_client_resumes(plain: Serve, tmp_path: Path, version: str) ->
 
 @needs_gnutls
 def test_gnutls_cli(plain: Serve) -> None:
-    assert GNUTLS_CLI is not None
     run = subprocess.run(
-        [GNUTLS_CLI, "--x509cafile", plain.ca, "-p", str(plain.port), "--sni-hostname", HOST,
+        [tool("gnutls-cli"), "--x509cafile", plain.ca, "-p", str(plain.port), "--sni-hostname", HOST,
          "--verify-hostname", HOST, "127.0.0.1"],
         input=f"GET /a/check HTTP/1.1\r\nHost: {HOST}\r\n\r\n".encode(), capture_output=True, timeout=WAIT,
     )  # fmt: skip

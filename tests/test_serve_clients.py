@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import socket
 import ssl
 import subprocess
@@ -33,13 +32,11 @@ from cryptography import x509
 
 from https_request.tls.catalogue import NSS_FIPS_NAMES, in_classic_table, suite_name
 from https_request.tls.messages import ClientHello
+from procs import needs, tool
 from serveproc import Serve
 
 HOST = "www.howsmyssl.com"
 WAIT = 20.0
-CURL = shutil.which("curl")
-OPENSSL = shutil.which("openssl")
-GNUTLS_CLI = shutil.which("gnutls-cli")
 REQUEST = f"GET /a/check HTTP/1.1\r\nHost: {HOST}\r\n\r\n".encode()
 
 pytestmark = [pytest.mark.timeout(60), pytest.mark.interop]
@@ -192,7 +189,7 @@ def test_catcher_and_names_agree_with_our_own_client_hello(srv: Serve) -> None:
 # ------------------------------------------------------------------ curl
 
 
-@pytest.mark.skipif(CURL is None, reason="curl not found")
+@needs("curl")
 @pytest.mark.parametrize(
     "options",
     [
@@ -204,10 +201,10 @@ def test_catcher_and_names_agree_with_our_own_client_hello(srv: Serve) -> None:
     ids=["default", "tls12", "tls12-ciphers", "tls13-ciphers"],
 )
 def test_curl(srv: Serve, tmp_path: Path, options: list[str]) -> None:
-    assert CURL is not None
+    curl = tool("curl")
 
     def command(port: str) -> list[str]:
-        return [CURL, "-sS", "--max-time", "15", "--cacert", srv.ca, "--resolve", f"{HOST}:{port}:127.0.0.1", *options]
+        return [curl, "-sS", "--max-time", "15", "--cacert", srv.ca, "--resolve", f"{HOST}:{port}:127.0.0.1", *options]
 
     offered = caught([*command("{port}"), f"https://{HOST}:{{port}}/a/check"]).cipher_suites
     if "--ciphers" in options:  # the list asked for, then OpenSSL's SCSV: the capture is not vacuous
@@ -240,14 +237,14 @@ def _traced_suites(text: str) -> tuple[int, ...]:
     return ids
 
 
-@pytest.mark.skipif(OPENSSL is None, reason="openssl not found")
+@needs("openssl")
 @pytest.mark.parametrize("version", ["1.2", "1.3"])
 def test_openssl_s_client(srv: Serve, tmp_path: Path, version: str) -> None:
-    assert OPENSSL is not None
+    openssl = tool("openssl")
     flag = f"-tls{version.replace('.', '_')}"
 
     def command(port: str) -> list[str]:
-        return [OPENSSL, "s_client", "-connect", f"127.0.0.1:{port}", "-servername", HOST, "-CAfile", srv.ca,
+        return [openssl, "s_client", "-connect", f"127.0.0.1:{port}", "-servername", HOST, "-CAfile", srv.ca,
                 "-verify_return_error", flag, "-ign_eof"]  # fmt: skip
 
     offered = caught(command("{port}"), REQUEST).cipher_suites
@@ -314,14 +311,14 @@ def test_python_ssl(srv: Serve, maximum: ssl.TLSVersion) -> None:
 # ------------------------------------------------------------------ gnutls-cli
 
 
-@pytest.mark.skipif(GNUTLS_CLI is None, reason="gnutls-cli not found")
+@needs("gnutls-cli")
 @pytest.mark.parametrize("priority", [None, "NORMAL:-VERS-TLS1.3"], ids=["default", "tls12"])
 def test_gnutls_cli(srv: Serve, priority: str | None) -> None:
-    assert GNUTLS_CLI is not None
+    gnutls_cli = tool("gnutls-cli")
 
     def command(port: str, *extra: str) -> list[str]:
         prio = ["--priority", priority] if priority else []
-        return [GNUTLS_CLI, "--x509cafile", srv.ca, "-p", port, "--sni-hostname", HOST, "--verify-hostname", HOST,
+        return [gnutls_cli, "--x509cafile", srv.ca, "-p", port, "--sni-hostname", HOST, "--verify-hostname", HOST,
                 *prio, *extra, "127.0.0.1"]  # fmt: skip
 
     offered = caught(command("{port}"), REQUEST).cipher_suites
