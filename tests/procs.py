@@ -45,15 +45,15 @@ def tool(name: str) -> str:
     """The path of the external program ``name`` (a key of :data:`TOOLS`).
 
     When it is not on PATH the test is skipped, with how to install it; under
-    ``CI=true`` it fails instead.
+    ``CI=true`` it fails instead. Raises KeyError for a program not in TOOLS.
     """
+    package = TOOLS[name]
     path = shutil.which(name)
     if path is not None:
         return path
-    package = TOOLS[name]
     missing = f"{name} not found on PATH (Debian package {package}: `make deps` as root, or apt-get install {package})"
     if in_ci():
-        pytest.fail(f"CI=true and {missing}; CI must run the interop tests against their real peers", pytrace=False)
+        pytest.fail(f"CI=true and {missing}; CI must not pass without the programs its tests drive", pytrace=False)
     pytest.skip(missing)
 
 
