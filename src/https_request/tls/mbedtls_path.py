@@ -92,10 +92,6 @@ from .der import CertParts, NameAttr, cert_parts, parse_name
 from .errors import Reason, TlsError
 
 __all__ = [
-    "KU_DIGITAL_SIGNATURE",
-    "KU_KEY_CERT_SIGN",
-    "KU_KEY_ENCIPHERMENT",
-    "MAX_INTERMEDIATE_CA",
     "MBEDTLS_RULES",
     "X509_BADCERT_BAD_KEY",
     "X509_BADCERT_BAD_MD",
@@ -232,7 +228,7 @@ class VerifyAborted(Exception):
 
 # --- the default profile (mbedtls_x509_crt_profile_default) and what mbedTLS can parse ---------
 
-MAX_INTERMEDIATE_CA = 8
+_MAX_INTERMEDIATE_CA = 8
 """MBEDTLS_X509_MAX_INTERMEDIATE_CA."""
 
 _GOOD_HASHES = (hashes.SHA256, hashes.SHA384, hashes.SHA512)
@@ -241,26 +237,12 @@ _GOOD_CURVES = frozenset(
 )
 _RSA_MIN_BITS = 2048
 
-_RSA_PKCS1 = frozenset(
-    {
-        SignatureAlgorithmOID.RSA_WITH_MD5,
-        SignatureAlgorithmOID.RSA_WITH_SHA1,
-        x509.ObjectIdentifier("1.3.14.3.2.29"),  # sha-1WithRSAEncryption (OIW), MBEDTLS_OID_RSA_SHA_OBS
-        SignatureAlgorithmOID.RSA_WITH_SHA224,
-        SignatureAlgorithmOID.RSA_WITH_SHA256,
-        SignatureAlgorithmOID.RSA_WITH_SHA384,
-        SignatureAlgorithmOID.RSA_WITH_SHA512,
-    }
+_SHA = ("SHA1", "SHA224", "SHA256", "SHA384", "SHA512")
+_RSA_PKCS1: frozenset[x509.ObjectIdentifier] = frozenset(
+    [getattr(SignatureAlgorithmOID, f"RSA_WITH_{h}") for h in ("MD5", *_SHA)]
+    + [x509.ObjectIdentifier("1.3.14.3.2.29")]  # sha-1WithRSAEncryption (OIW), MBEDTLS_OID_RSA_SHA_OBS
 )
-_ECDSA = frozenset(
-    {
-        SignatureAlgorithmOID.ECDSA_WITH_SHA1,
-        SignatureAlgorithmOID.ECDSA_WITH_SHA224,
-        SignatureAlgorithmOID.ECDSA_WITH_SHA256,
-        SignatureAlgorithmOID.ECDSA_WITH_SHA384,
-        SignatureAlgorithmOID.ECDSA_WITH_SHA512,
-    }
-)
+_ECDSA: frozenset[x509.ObjectIdentifier] = frozenset(getattr(SignatureAlgorithmOID, f"ECDSA_WITH_{h}") for h in _SHA)
 _SIGNATURES = _RSA_PKCS1 | _ECDSA | {SignatureAlgorithmOID.RSASSA_PSS}
 
 _ANY_POLICY = x509.ObjectIdentifier("2.5.29.32.0")
@@ -289,7 +271,6 @@ _OID_NAMES = {
     ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE: "anyExtendedKeyUsage",
     SignatureAlgorithmOID.ED25519: "ed25519",
     SignatureAlgorithmOID.ED448: "ed448",
-    SignatureAlgorithmOID.DSA_WITH_SHA256: "dsa-with-sha256",
 }
 
 
@@ -470,27 +451,21 @@ def _signed_by(child: Cert, parent: Cert) -> bool:
     return True
 
 
-# mbedTLS x509.h MBEDTLS_X509_KU_*: the keyUsage bits as it stores them.
-KU_DIGITAL_SIGNATURE = 0x80
-KU_NON_REPUDIATION = 0x40
-KU_KEY_ENCIPHERMENT = 0x20
-KU_DATA_ENCIPHERMENT = 0x10
-KU_KEY_AGREEMENT = 0x08
-KU_KEY_CERT_SIGN = 0x04
-KU_CRL_SIGN = 0x02
-KU_ENCIPHER_ONLY = 0x01
-KU_DECIPHER_ONLY = 0x8000
-_KU_MAY = KU_ENCIPHER_ONLY | KU_DECIPHER_ONLY
-_KU_NAMES = (
-    (KU_DIGITAL_SIGNATURE, "digitalSignature"),
-    (KU_NON_REPUDIATION, "nonRepudiation"),
-    (KU_KEY_ENCIPHERMENT, "keyEncipherment"),
-    (KU_DATA_ENCIPHERMENT, "dataEncipherment"),
-    (KU_KEY_AGREEMENT, "keyAgreement"),
-    (KU_KEY_CERT_SIGN, "keyCertSign"),
-    (KU_CRL_SIGN, "cRLSign"),
-    (KU_ENCIPHER_ONLY, "encipherOnly"),
-    (KU_DECIPHER_ONLY, "decipherOnly"),
+# mbedTLS x509.h MBEDTLS_X509_KU_*: the keyUsage bits as it stores them, and cryptography's names.
+_KU_DIGITAL_SIGNATURE = 0x80
+_KU_KEY_ENCIPHERMENT = 0x20
+_KU_KEY_CERT_SIGN = 0x04
+_KU_MAY = 0x01 | 0x8000  # encipherOnly | decipherOnly
+_KU_BITS = (
+    (_KU_DIGITAL_SIGNATURE, "digitalSignature", "digital_signature"),
+    (0x40, "nonRepudiation", "content_commitment"),
+    (_KU_KEY_ENCIPHERMENT, "keyEncipherment", "key_encipherment"),
+    (0x10, "dataEncipherment", "data_encipherment"),
+    (0x08, "keyAgreement", "key_agreement"),
+    (_KU_KEY_CERT_SIGN, "keyCertSign", "key_cert_sign"),
+    (0x02, "cRLSign", "crl_sign"),
+    (0x01, "encipherOnly", "encipher_only"),
+    (0x8000, "decipherOnly", "decipher_only"),
 )
 
 
@@ -501,18 +476,10 @@ def _ku_bits(cert: x509.Certificate) -> int | None:
     except x509.ExtensionNotFound:
         return None
     bits = 0
-    for bit, on in (
-        (KU_DIGITAL_SIGNATURE, ku.digital_signature),
-        (KU_NON_REPUDIATION, ku.content_commitment),
-        (KU_KEY_ENCIPHERMENT, ku.key_encipherment),
-        (KU_DATA_ENCIPHERMENT, ku.data_encipherment),
-        (KU_KEY_AGREEMENT, ku.key_agreement),
-        (KU_KEY_CERT_SIGN, ku.key_cert_sign),
-        (KU_CRL_SIGN, ku.crl_sign),
-    ):
-        bits |= bit if on else 0
-    if ku.key_agreement:  # cryptography only has encipherOnly/decipherOnly with keyAgreement
-        bits |= (KU_ENCIPHER_ONLY if ku.encipher_only else 0) | (KU_DECIPHER_ONLY if ku.decipher_only else 0)
+    for bit, _, attribute in _KU_BITS:
+        # cryptography raises for encipherOnly/decipherOnly without keyAgreement (it never parses them so)
+        if (ku.key_agreement or attribute not in ("encipher_only", "decipher_only")) and getattr(ku, attribute):
+            bits |= bit
     return bits
 
 
@@ -525,7 +492,7 @@ def check_key_usage(bits: int | None, usage: int) -> bool:
 
 
 def _ku_text(bits: int) -> str:
-    return ", ".join(name for bit, name in _KU_NAMES if bits & bit) or "nothing"
+    return ", ".join(name for bit, name, _ in _KU_BITS if bits & bit) or "nothing"
 
 
 def _parent_refusal(parent: Cert, top: bool) -> str | None:
@@ -535,25 +502,26 @@ def _parent_refusal(parent: Cert, top: bool) -> str | None:
         return None
     if cert.version == x509.Version.v1:
         return "is an X.509 v1 certificate, accepted as a CA only when it is a trust anchor"
-    try:
-        bc = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
-    except x509.ExtensionNotFound:
-        bc = None
+    bc = _basic_constraints(cert)
     if bc is None or not bc.ca:
         return "is not a CA (basicConstraints cA is not set)"
     bits = _ku_bits(cert)
-    if not check_key_usage(bits, KU_KEY_CERT_SIGN):
+    if not check_key_usage(bits, _KU_KEY_CERT_SIGN):
         return f"may not sign certificates (keyUsage: {_ku_text(bits or 0)})"
     return None
 
 
+def _basic_constraints(cert: x509.Certificate) -> x509.BasicConstraints | None:
+    try:
+        return cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+    except x509.ExtensionNotFound:
+        return None
+
+
 def _max_pathlen(cert: x509.Certificate) -> int:
     """mbedTLS's ``max_pathlen``: pathLenConstraint + 1, 0 for none."""
-    try:
-        bc = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
-    except x509.ExtensionNotFound:
-        return 0
-    return 0 if bc.path_length is None else bc.path_length + 1
+    bc = _basic_constraints(cert)
+    return 0 if bc is None or bc.path_length is None else bc.path_length + 1
 
 
 class Link(Struct, frozen=False, slots=False):
@@ -625,7 +593,7 @@ def _when(moment: datetime) -> str:
 def verify_chain(certs: Sequence[Cert], anchors: Sequence[Cert], when: datetime) -> list[Link]:
     """``x509_crt_verify_chain``: the path from ``certs[0]`` with each certificate's flags.
 
-    Raises :class:`VerifyAborted` past :data:`MAX_INTERMEDIATE_CA` intermediates.
+    Raises :class:`VerifyAborted` past :data:`_MAX_INTERMEDIATE_CA` intermediates.
     """
     trusted = [(-1, anchor) for anchor in anchors]
     anchor_ders = {anchor.der for anchor in anchors}
@@ -658,8 +626,8 @@ def verify_chain(certs: Sequence[Cert], anchors: Sequence[Cert], when: datetime)
         position, parent, signature_ok = found
         if len(path) != 1 and names_equal(child.cert.issuer, child.cert.subject):
             self_cnt += 1
-        if position >= 0 and len(path) > MAX_INTERMEDIATE_CA:
-            raise VerifyAborted(f"more than {MAX_INTERMEDIATE_CA} intermediate CA certificates")
+        if position >= 0 and len(path) > _MAX_INTERMEDIATE_CA:
+            raise VerifyAborted(f"more than {_MAX_INTERMEDIATE_CA} intermediate CA certificates")
         if not signature_ok:
             child.add(
                 X509_BADCERT_NOT_TRUSTED,
@@ -701,13 +669,9 @@ def _inet_pton(host: str) -> bytes | None:
 
 
 def _general_name_text(name: x509.GeneralName) -> str:
-    if isinstance(name, x509.DNSName):
-        return f"DNS:{name.value}"
-    if isinstance(name, x509.IPAddress):
-        return f"IP:{name.value}"
-    if isinstance(name, x509.UniformResourceIdentifier):
-        return f"URI:{name.value}"
-    return type(name).__name__
+    kinds = {x509.DNSName: "DNS", x509.IPAddress: "IP", x509.UniformResourceIdentifier: "URI"}
+    kind = kinds.get(type(name))
+    return f"{kind}:{name.value}" if kind else type(name).__name__
 
 
 def mbedtls_name_problem(cert: x509.Certificate, host: str) -> str | None:
@@ -762,9 +726,9 @@ def usage_flags(cert: x509.Certificate, server: bool, rules: EeRules = MBEDTLS_R
     """``mbedtls_ssl_check_cert_usage``: (``KEY_USAGE`` | ``EXT_KEY_USAGE`` flags, what is wrong)."""
     flags, notes = 0, []
     bits = _ku_bits(cert)
-    usages = [KU_DIGITAL_SIGNATURE]
+    usages = [_KU_DIGITAL_SIGNATURE]
     if server and rules.static_rsa and isinstance(cert.public_key(), rsa.RSAPublicKey):
-        usages.append(KU_KEY_ENCIPHERMENT)
+        usages.append(_KU_KEY_ENCIPHERMENT)
     if not any(check_key_usage(bits, usage) for usage in usages):
         wanted = " or ".join(_ku_text(usage) for usage in usages)
         flags |= X509_BADCERT_KEY_USAGE
