@@ -6,8 +6,9 @@ signature (RSA PKCS#1 SHA-1/256/384, RSA-PSS, ECDSA SHA-1/256/384, Ed25519),
 validity (current, expired, not yet valid), basicConstraints / path length,
 keyUsage (incl. keyCertSign, digitalSignature, keyEncipherment,
 encipherOnly/decipherOnly), extendedKeyUsage and name form (SAN DNS,
-wildcard, CN only, SAN IP) -- plus the host to check and whether the server
-also sends the root. The certificates are built from the spec and given to
+wildcard, CN only, SAN IP) -- plus the host to check, whether the server
+also sends the root and whether the anchor is an impostor (the root's name,
+another key). The certificates are built from the spec and given to
 
 * ``MbedtlsVerifier`` with the root as its CA certificate,
 * ``BundleVerifier`` with the root in an ESP bundle,
@@ -18,10 +19,12 @@ and each verifier's flags must equal what a small model of Mbed TLS 3.6
 mbedtls_ssl_check_cert_usage) and of esp_crt_verify_callback computes from the
 *spec* alone -- never from the certificates. Where the bundle's rules
 (a trust source consulted by the verify callback for the top certificate)
-cannot differ from a CA file's, the bundle's and the mbedtls verifier's flags
-must also be equal to each other.
+cannot differ from a CA file's, the bundle's and the mbedtls verifier's
+verdicts must also agree with each other.
 
 Keys are made once per module; examples are bounded (certificates are slow to make).
+Real Mbed TLS is not run here: PyPI's python-mbedtls (2.10) bundles Mbed TLS 2.28
+and its ``CRT.verify`` only checks one signature, with no chain and no flags.
 """
 
 from __future__ import annotations
@@ -385,8 +388,18 @@ def test_every_walker_agrees_with_mbedtls(chain: Chain) -> None:
 
     assert mbedtls == expect_ca_file(chain), chain
     assert bundle == expect_bundle(chain), chain
-    if expect_bundle(chain) == expect_ca_file(chain):
-        assert bundle == mbedtls
+    # And between themselves, without the model: what the CA file accepts, the bundle accepts (ESP-IDF's
+    # esp_crt_check_signature does no RSA-PSS); what the bundle accepts has a name and usages the CA file
+    # accepts too (the bundle keeps no more of the root than its name and key, so only the root's own
+    # checks, the top certificate's weak hash and its validity may differ).
+    specs = [chain.root, *chain.inters, chain.leaf]
+    if mbedtls == 0 and all(spec.sig != "pss" for spec in specs):
+        assert bundle == 0, chain
+    if bundle == 0:
+        assert (
+            mbedtls & ~(X509_BADCERT_BAD_MD | X509_BADCERT_EXPIRED | X509_BADCERT_FUTURE | X509_BADCERT_NOT_TRUSTED)
+            == 0
+        )
     if "(webpki: " in text:  # webpki refused the path: the diagnosis is the mbedTLS walk with webpki's leaf rules
         assert webpki == (expect_ca_file(chain, webpki=True) or X509_BADCERT_OTHER), chain
     elif webpki:  # webpki took the path; the leaf's usage failed
