@@ -27,6 +27,7 @@ from certs import (
 )
 from https_request.tls.config import CertificateVerifier, VerifiedChain
 from https_request.tls.errors import Reason, TlsError
+from https_request.tls.mbedtls_path import mbedtls_name_problem
 from https_request.tls.verify import (
     POLICIES,
     X509_BADCERT_BAD_KEY,
@@ -365,9 +366,10 @@ def test_match_name(ca: Issued, names: list[str], host: str, expected: bool) -> 
     assert match_name(make_leaf(ca, names).cert, host) is expected
 
 
-def test_match_name_cn_fallback() -> None:
+def test_match_name_never_reads_the_cn() -> None:
     assert not match_name(ESP_CERT, "ESP32 HTTPS request example")
-    assert match_name(ESP_CERT, "esp32 https request example", cn_fallback=True)
+    # mbedTLS's rule reads it when there is no SAN (up to ASCII case).
+    assert mbedtls_name_problem(ESP_CERT, "esp32 https request example") is None
 
 
 # --- the mbedtls policy -----------------------------------------------------------------

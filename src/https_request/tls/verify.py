@@ -46,7 +46,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, ClassVar, Literal
 
 from cryptography import x509
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from . import mbedtls_path as mp
 from .config import VerifiedChain
@@ -150,26 +150,20 @@ def _san(cert: x509.Certificate) -> x509.SubjectAlternativeName | None:
         return None
 
 
-def match_name(cert: x509.Certificate, host: str, *, cn_fallback: bool = False) -> bool:
-    """Does ``cert`` name ``host`` (a DNS name or an IP literal)?
+def match_name(cert: x509.Certificate, host: str) -> bool:
+    """Does ``cert`` name ``host`` (a DNS name or an IP literal), as webpki matches?
 
-    SAN dNSName (with wildcards) for names, SAN iPAddress for IP literals.
-    The subject CN is only consulted when ``cn_fallback`` is set and the
-    certificate has no SAN extension at all (mbedTLS's rule; webpki never).
+    SAN dNSName (with wildcards) for names, SAN iPAddress for IP literals;
+    never the subject CN (mbedTLS's rule, which reads it when there is no SAN,
+    is :func:`.mbedtls_path.mbedtls_name_problem`).
     """
     ip = _ip(host)
     san = _san(cert)
-    if san is not None:
-        if ip is not None:
-            return ip in san.get_values_for_type(x509.IPAddress)
-        return any(_dns_match(p, host) for p in san.get_values_for_type(x509.DNSName))
-    if not cn_fallback:
+    if san is None:
         return False
-    for attr in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME):
-        cn = attr.value if isinstance(attr.value, str) else attr.value.decode("latin-1")
-        if (ip is not None and _ip(cn) == ip) or (ip is None and _dns_match(cn, host)):
-            return True
-    return False
+    if ip is not None:
+        return ip in san.get_values_for_type(x509.IPAddress)
+    return any(_dns_match(p, host) for p in san.get_values_for_type(x509.DNSName))
 
 
 def webpki_name_problem(cert: x509.Certificate, host: str) -> str | None:
