@@ -419,8 +419,10 @@ def test_every_walker_agrees_with_mbedtls(chain: Chain) -> None:
             False,
         ),
         Chain(Spec("rsa", "sha256", version=1), (), Spec("rsa", "pss", ku="keyenc"), "localhost", True),
+        # An expired CA certificate with the root's name but another key: passed over, not taken as a fallback.
+        Chain(Spec("p256", "sha256"), (), Spec("p256", "sha256"), "localhost", True, impostor="expired"),
     ],
-    ids=["v1-intermediate", "encipher-only-ca", "v1-root-sent"],
+    ids=["v1-intermediate", "encipher-only-ca", "v1-root-sent", "impostor-anchor"],
 )
 def test_known_disagreements(chain: Chain) -> None:
     root, presented = build(chain)
