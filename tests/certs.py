@@ -30,7 +30,7 @@ from typing import Literal
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from https_request.tls.config import CertifiedKey
@@ -48,6 +48,7 @@ __all__ = [
     "make_key",
     "make_leaf",
     "make_self_signed_leaf",
+    "resign",
     "shifted",
 ]
 
@@ -348,3 +349,69 @@ def _issue_leaf(
 def shifted(days: float, base: datetime = NOW_DT) -> datetime:
     """``base`` moved by ``days`` (negative = earlier)."""
     return base + timedelta(days=days)
+
+
+# --- re-encoding: what cryptography's builder will not make (X.509 v1, SHA-1 signatures) ---
+
+
+def _der_read(data: bytes, pos: int = 0) -> tuple[int, int, int]:
+    """(tag, content start, end) of the DER TLV at ``pos``."""
+    tag, length, start = data[pos], data[pos + 1], pos + 2
+    if length & 0x80:
+        size = length & 0x7F
+        length, start = int.from_bytes(data[start : start + size], "big"), start + size
+    return tag, start, start + length
+
+
+def _der_items(data: bytes) -> list[bytes]:
+    """The TLVs inside the constructed TLV ``data``."""
+    _, pos, end = _der_read(data)
+    items = []
+    while pos < end:
+        _, _, stop = _der_read(data, pos)
+        items.append(data[pos:stop])
+        pos = stop
+    return items
+
+
+def _der(tag: int, content: bytes) -> bytes:
+    size = len(content)
+    if size < 0x80:
+        return bytes([tag, size]) + content
+    raw = size.to_bytes((size.bit_length() + 7) // 8, "big")
+    return bytes([tag, 0x80 | len(raw)]) + raw + content
+
+
+def resign(
+    cert: x509.Certificate,
+    issuer_key: object,
+    digest: hashes.HashAlgorithm | None,
+    *,
+    algorithm_id: bytes | None = None,
+    v1: bool = False,
+    pss: padding.PSS | None = None,
+) -> x509.Certificate:
+    """``cert`` signed again by ``issuer_key`` with ``digest``.
+
+    ``algorithm_id`` replaces the AlgorithmIdentifier (both copies), e.g. to
+    say SHA-1, which cryptography no longer signs with; ``v1`` drops the
+    version and the extensions (an X.509 v1 certificate); ``pss`` signs with
+    RSASSA-PSS (keep the template's PSS AlgorithmIdentifier); an Ed25519
+    ``issuer_key`` takes no digest.
+    """
+    tbs, outer_alg, _ = _der_items(cert.public_bytes(serialization.Encoding.DER))
+    items = _der_items(tbs)
+    if v1:
+        items = [item for item in items if item[0] not in (0xA0, 0xA3)]
+    alg = algorithm_id or outer_alg
+    items[2 if items[0][0] == 0xA0 else 1] = alg  # TBSCertificate.signature
+    new_tbs = _der(0x30, b"".join(items))
+    if isinstance(issuer_key, ed25519.Ed25519PrivateKey):
+        signature = issuer_key.sign(new_tbs)
+    elif isinstance(issuer_key, rsa.RSAPrivateKey):
+        assert digest is not None
+        signature = issuer_key.sign(new_tbs, pss or padding.PKCS1v15(), digest)
+    else:
+        assert isinstance(issuer_key, ec.EllipticCurvePrivateKey) and digest is not None
+        signature = issuer_key.sign(new_tbs, ec.ECDSA(digest))
+    return x509.load_der_x509_certificate(_der(0x30, new_tbs + alg + _der(0x03, b"\x00" + signature)))

@@ -24,6 +24,7 @@ from helpers import shuttle
 from https_request import log
 from https_request.esp_tls import bundle as B
 from https_request.tls.config import CertificateVerifier, VerifiedChain
+from https_request.tls.der import cert_parts
 from https_request.tls.errors import Reason, TlsError
 from https_request.tls.verify import (
     X509_BADCERT_BAD_MD,
@@ -477,7 +478,7 @@ def _resign_with_sha1(cert: x509.Certificate, key: rsa.RSAPrivateKey) -> x509.Ce
     """``cert`` (sha256WithRSAEncryption) re-signed as sha1WithRSAEncryption (cryptography no longer signs SHA-1)."""
     sha256_rsa, sha1_rsa = bytes.fromhex("2a864886f70d01010b"), bytes.fromhex("2a864886f70d010105")
     data = der(cert).replace(sha256_rsa, sha1_rsa)
-    tbs = B._cert_parts(data).tbs
+    tbs = cert_parts(data).tbs
     old_signature, new_signature = cert.signature, key.sign(tbs, padding.PKCS1v15(), hashes.SHA1())
     assert len(old_signature) == len(new_signature) and data.endswith(old_signature)
     return x509.load_der_x509_certificate(data[: -len(old_signature)] + new_signature)

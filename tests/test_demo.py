@@ -11,7 +11,10 @@ import sys
 def _run(*extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "https_request", "demo", "--countdown", "0", *extra],
-        capture_output=True, text=True, timeout=180, check=False,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
     )
 
 
@@ -38,9 +41,12 @@ def test_demo_runs_the_example_against_the_embedded_servers() -> None:
     assert out.count("HTTP/1.1 200 OK") == 6
     assert "106 bytes written" in out  # the seed's howsmyssl request
     assert '"tls_version":"TLS 1.2","rating":"Probably Okay"}' in out.replace("\n", "")
-    table = out[out.index("request "):]
+    table = out[out.index("request ") :]
     assert re.search(r"using saved client session\s+connects\s+connected\s+TLS 1\.2\s+\S+\s+yes", table)
-    assert re.search(r"server supported ciphersuites\s+connects\s+connected\s+TLS 1\.2\s+"
-                     r"TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256", table)
+    assert re.search(
+        r"server supported ciphersuites\s+connects\s+connected\s+TLS 1\.2\s+"
+        r"TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+        table,
+    )
     assert re.search(r"server unsupported ciphersuites\s+fails\s+failed\s", table)
     assert "UNEXPECTED" not in table

@@ -571,8 +571,9 @@ def test_resumption_with_unusual_server_names(name: str) -> None:
 
 def _early_configs(clock: Clock, **server_kw: object) -> tuple[object, object]:
     ccfg = client_config(clock=clock, early_data=True)
-    scfg = server_config(clock=clock, ticket_keys=server_kw.pop("keys", None) or ticket_keys(clock),
-                         max_early_data=16384, **server_kw)
+    scfg = server_config(
+        clock=clock, ticket_keys=server_kw.pop("keys", None) or ticket_keys(clock), max_early_data=16384, **server_kw
+    )
     return ccfg, scfg
 
 
@@ -632,8 +633,12 @@ def test_early_data_rejected_is_resent() -> None:
 def test_early_data_rejected_after_hrr() -> None:
     clock = Clock()
     keys = ticket_keys(clock)
-    ccfg = client_config(clock=clock, early_data=True, groups=(NamedGroup.x25519, NamedGroup.secp256r1),
-                         key_share_groups=(NamedGroup.x25519,))
+    ccfg = client_config(
+        clock=clock,
+        early_data=True,
+        groups=(NamedGroup.x25519, NamedGroup.secp256r1),
+        key_share_groups=(NamedGroup.x25519,),
+    )
     scfg = server_config(clock=clock, ticket_keys=keys, max_early_data=16384)
     session = first_session(ccfg, scfg)
     hrr_server = server_config(clock=clock, ticket_keys=keys, max_early_data=16384, groups=(NamedGroup.secp256r1,))
@@ -843,8 +848,11 @@ def test_split_input_invariant(group: int) -> None:
     clock = Clock()
     ccfg = client_config(clock=clock, groups=(group,), key_share_groups=(group,), alpn_protocols=("h2",))
     scfg = server_config(clock=clock, ticket_keys=ticket_keys(clock), alpn_protocols=("h2",))
-    whole, bytewise = ClientConnection(ccfg, "localhost"), ClientConnection(
-        client_config(clock=clock, groups=(group,), key_share_groups=(group,), alpn_protocols=("h2",)), "localhost"
+    whole, bytewise = (
+        ClientConnection(ccfg, "localhost"),
+        ClientConnection(
+            client_config(clock=clock, groups=(group,), key_share_groups=(group,), alpn_protocols=("h2",)), "localhost"
+        ),
     )
     s = ServerConnection(scfg)
     whole.start_handshake()

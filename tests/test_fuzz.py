@@ -133,9 +133,15 @@ def transcript() -> Transcript:
     s2.receive_data(hello)
     assert s2.data_to_send() == server_flight
     return Transcript(
-        hello, server_flight, client_flight, tickets, s.cipher_suite or 0,
-        skl.secret("SERVER_HANDSHAKE_TRAFFIC_SECRET"), ckl.secret("CLIENT_HANDSHAKE_TRAFFIC_SECRET"),
-        skl.secret("SERVER_TRAFFIC_SECRET_0"), c.session,  # type: ignore[arg-type]
+        hello,
+        server_flight,
+        client_flight,
+        tickets,
+        s.cipher_suite or 0,
+        skl.secret("SERVER_HANDSHAKE_TRAFFIC_SECRET"),
+        ckl.secret("CLIENT_HANDSHAKE_TRAFFIC_SECRET"),
+        skl.secret("SERVER_TRAFFIC_SECRET_0"),
+        c.session,  # type: ignore[arg-type]
     )
 
 
@@ -382,9 +388,11 @@ def edited_hello(draw: st.DrawFn, base: bytes) -> ClientHello:
     ch = ClientHello.decode(base)
     exts = list(ch.extensions)
     for _ in range(draw(st.integers(1, 4))):
-        kind = draw(st.sampled_from(
-            ["drop", "body", "flip", "truncate", "add", "dup", "move", "suites", "version", "compression", "sid"]
-        ))
+        kind = draw(
+            st.sampled_from(
+                ["drop", "body", "flip", "truncate", "add", "dup", "move", "suites", "version", "compression", "sid"]
+            )
+        )
         i = draw(st.integers(0, max(len(exts) - 1, 0)))
         if kind == "drop" and exts:
             del exts[i]
@@ -403,8 +411,18 @@ def edited_hello(draw: st.DrawFn, base: bytes) -> ClientHello:
         elif kind == "move" and exts:
             exts.insert(draw(st.integers(0, len(exts))), exts.pop(i))
         elif kind == "suites":
-            ch = replace(ch, cipher_suites=tuple(draw(st.lists(st.integers(0, 0xFFFF) | st.sampled_from(
-                [0x1301, 0x1302, 0x1303, 0x1304, 0x1305, 0x00FF]), min_size=1, max_size=6))))
+            ch = replace(
+                ch,
+                cipher_suites=tuple(
+                    draw(
+                        st.lists(
+                            st.integers(0, 0xFFFF) | st.sampled_from([0x1301, 0x1302, 0x1303, 0x1304, 0x1305, 0x00FF]),
+                            min_size=1,
+                            max_size=6,
+                        )
+                    )
+                ),
+            )
         elif kind == "version":
             ch = replace(ch, legacy_version=draw(st.sampled_from([0x0300, 0x0301, 0x0304, 0x7F1C, 0xFFFF])))
         elif kind == "compression":

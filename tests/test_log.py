@@ -264,7 +264,7 @@ def test_hexdump_lines_format() -> None:
     got = hexdump_lines(data)
     assert got == [
         "0000:  10 11 12 13 14 15 16 17 18 19 1a 1b 1c 1d 1e 1f  ................",
-        "0010:  20 21 22 23 48 69 21" + " " * 27 + "   !\"#Hi!",
+        "0010:  20 21 22 23 48 69 21" + " " * 27 + '   !"#Hi!',
     ]
     for line in got:
         assert re.match(r"^[0-9a-f]{4}:  ([0-9a-f]{2} ){0,15}[0-9a-f]{2} *  .{1,16}$", line), line

@@ -378,8 +378,9 @@ server_hellos = st.builds(
 certificates = st.builds(
     Certificate,
     st.binary(max_size=255),
-    st.lists(st.builds(CertificateEntry, st.binary(min_size=1, max_size=200), extension_lists(max_size=3)), max_size=4)
-    .map(tuple),
+    st.lists(
+        st.builds(CertificateEntry, st.binary(min_size=1, max_size=200), extension_lists(max_size=3)), max_size=4
+    ).map(tuple),
 )
 tickets = st.builds(
     NewSessionTicket, u32, u32, st.binary(max_size=255), st.binary(min_size=1, max_size=300), extension_lists()
@@ -413,16 +414,36 @@ def test_new_session_ticket_round_trip(nst: NewSessionTicket) -> None:
 @settings(max_examples=100)
 @given(st.binary(max_size=200))
 def test_decoders_only_raise_decode_or_tls_errors(data: bytes) -> None:
-    for cls in (ClientHello, ServerHello, EncryptedExtensions, CertificateRequest, Certificate, CertificateVerify,
-                Finished, NewSessionTicket, EndOfEarlyData, KeyUpdate):
+    for cls in (
+        ClientHello,
+        ServerHello,
+        EncryptedExtensions,
+        CertificateRequest,
+        Certificate,
+        CertificateVerify,
+        Finished,
+        NewSessionTicket,
+        EndOfEarlyData,
+        KeyUpdate,
+    ):
         try:
             cls.decode(data)  # type: ignore[attr-defined]
         except (DecodeError, TlsError):
             pass
-    for fn in (X.decode_server_name, X.decode_supported_versions, X.decode_selected_version,
-               X.decode_key_share_client, X.decode_key_share_server, X.decode_key_share_hrr, X.decode_psk_modes,
-               X.decode_offered_psks, X.decode_selected_identity, X.decode_max_early_data, X.decode_cookie,
-               X.decode_alpn):
+    for fn in (
+        X.decode_server_name,
+        X.decode_supported_versions,
+        X.decode_selected_version,
+        X.decode_key_share_client,
+        X.decode_key_share_server,
+        X.decode_key_share_hrr,
+        X.decode_psk_modes,
+        X.decode_offered_psks,
+        X.decode_selected_identity,
+        X.decode_max_early_data,
+        X.decode_cookie,
+        X.decode_alpn,
+    ):
         try:
             fn(data)  # type: ignore[operator]
         except DecodeError:

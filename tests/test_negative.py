@@ -81,9 +81,7 @@ def server_flight(
 ) -> ServerFlight:
     """Configs are built from the keyword dicts (with key logs added)."""
     ckl, skl = KeyLog(), KeyLog()
-    c, s = pair(
-        client_config(keylog=ckl, **(client or {})), server_config(keylog=skl, **(server or {})), server_name
-    )
+    c, s = pair(client_config(keylog=ckl, **(client or {})), server_config(keylog=skl, **(server or {})), server_name)
     c.start_handshake()
     s.receive_data(c.data_to_send())
     recs = split_records(s.data_to_send())
@@ -565,9 +563,7 @@ def test_no_common_suite_or_group() -> None:
     c, s = pair(client_config(cipher_suites=(0x1304,)), server_config(cipher_suites=(0x1301,)))
     client_hello_rejected(c, s, Reason.NO_COMMON_SUITE, AD.handshake_failure)
 
-    c, s = pair(
-        client_config(groups=(0x001D,), key_share_groups=(0x001D,)), server_config(groups=(0x0017,))
-    )
+    c, s = pair(client_config(groups=(0x001D,), key_share_groups=(0x001D,)), server_config(groups=(0x0017,)))
     client_hello_rejected(c, s, Reason.NO_COMMON_GROUP, AD.handshake_failure)
 
 

@@ -417,9 +417,7 @@ def test_s3_server_simple_1rtt() -> None:
         server_name=SERVER_NAME,
         session=session,
     )
-    server2 = ServerConnection(
-        replace(cfg, random=os.urandom, signer=None, extensions_hook=None, keylog=None)
-    )
+    server2 = ServerConnection(replace(cfg, random=os.urandom, signer=None, extensions_hook=None, keylog=None))
     client2.start_handshake()
     client2.send_application_data(b"early")
     ev_c, ev_s = shuttle(client2, server2)

@@ -23,9 +23,11 @@ from certs import (
     make_key,
     make_leaf,
     make_self_signed_leaf,
+    resign,
 )
 from https_request.tls.config import CertificateVerifier, VerifiedChain
 from https_request.tls.errors import Reason, TlsError
+from https_request.tls.mbedtls_path import mbedtls_name_problem
 from https_request.tls.verify import (
     POLICIES,
     X509_BADCERT_BAD_KEY,
@@ -364,72 +366,21 @@ def test_match_name(ca: Issued, names: list[str], host: str, expected: bool) -> 
     assert match_name(make_leaf(ca, names).cert, host) is expected
 
 
-def test_match_name_cn_fallback() -> None:
+def test_match_name_never_reads_the_cn() -> None:
     assert not match_name(ESP_CERT, "ESP32 HTTPS request example")
-    assert match_name(ESP_CERT, "esp32 https request example", cn_fallback=True)
+    # mbedTLS's rule reads it when there is no SAN (up to ASCII case).
+    assert mbedtls_name_problem(ESP_CERT, "esp32 https request example") is None
 
 
 # --- the mbedtls policy -----------------------------------------------------------------
 #
 # cryptography only builds v3 certificates and refuses to sign with SHA-1, so the
-# few certificates these tests need beyond that are re-encoded and re-signed here.
-
-
-def _der_read(data: bytes, pos: int = 0) -> tuple[int, int, int]:
-    """(tag, content start, end) of the DER TLV at ``pos``."""
-    tag, length, start = data[pos], data[pos + 1], pos + 2
-    if length & 0x80:
-        size = length & 0x7F
-        length, start = int.from_bytes(data[start : start + size], "big"), start + size
-    return tag, start, start + length
-
-
-def _der_items(data: bytes) -> list[bytes]:
-    """The TLVs inside the constructed TLV ``data``."""
-    _, pos, end = _der_read(data)
-    items = []
-    while pos < end:
-        _, _, stop = _der_read(data, pos)
-        items.append(data[pos:stop])
-        pos = stop
-    return items
-
-
-def _der(tag: int, content: bytes) -> bytes:
-    size = len(content)
-    if size < 0x80:
-        return bytes([tag, size]) + content
-    raw = size.to_bytes((size.bit_length() + 7) // 8, "big")
-    return bytes([tag, 0x80 | len(raw)]) + raw + content
+# few certificates these tests need beyond that are re-encoded and re-signed (certs.resign).
 
 
 ECDSA_WITH_SHA1 = bytes.fromhex("300906072a8648ce3d0401")
 SHA1_WITH_RSA = bytes.fromhex("300d06092a864886f70d0101050500")
 SHA224_WITH_RSA = bytes.fromhex("300d06092a864886f70d01010e0500")
-
-
-def resign(
-    cert: x509.Certificate,
-    issuer_key: object,
-    digest: hashes.HashAlgorithm,
-    *,
-    algorithm_id: bytes | None = None,
-    v1: bool = False,
-) -> x509.Certificate:
-    """``cert`` signed again by ``issuer_key`` with ``digest``; ``v1`` drops version and extensions."""
-    tbs, outer_alg, _ = _der_items(cert.public_bytes(Encoding.DER))
-    items = _der_items(tbs)
-    if v1:
-        items = [item for item in items if item[0] not in (0xA0, 0xA3)]
-    alg = algorithm_id or outer_alg
-    items[2 if items[0][0] == 0xA0 else 1] = alg  # TBSCertificate.signature
-    new_tbs = _der(0x30, b"".join(items))
-    if isinstance(issuer_key, rsa.RSAPrivateKey):
-        signature = issuer_key.sign(new_tbs, padding.PKCS1v15(), digest)
-    else:
-        assert isinstance(issuer_key, ec.EllipticCurvePrivateKey)
-        signature = issuer_key.sign(new_tbs, ec.ECDSA(digest))
-    return x509.load_der_x509_certificate(_der(0x30, new_tbs + alg + _der(0x03, b"\x00" + signature)))
 
 
 def _cn(name: str) -> x509.Name:
@@ -674,8 +625,10 @@ def test_mbedtls_at_most_eight_intermediates(ca: Issued) -> None:
     assert len(eight.chain) == 8
     mbedtls(ca.cert).verify(eight.chain_der, "localhost", NOW, server=True)
     nine = make_leaf(issuer)
+    # x509_crt_verify_chain returns X509_FATAL_ERROR and the flags become 0xFFFFFFFF (as for the bundle).
     err = fails(mbedtls(ca.cert), nine.chain_der)
-    assert err.verify_flags == X509_BADCERT_NOT_TRUSTED | X509_BADCERT_OTHER
+    assert err.verify_flags == X509_VERIFY_ABORTED
+    assert err.reason is Reason.CERT_BAD
     assert "more than 8 intermediate" in str(err)
 
 

@@ -45,6 +45,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
 from ..structs import Struct
+from ..tls.der import NameAttr, parse_name
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -103,88 +104,7 @@ class InputError(ValueError):
     """A bad generator input (``gen_crt_bundle.py`` prints it and exits with 2)."""
 
 
-# --------------------------------------------------------------------------- DER helpers
-
-
-def _tlv(data: bytes, pos: int, end: int) -> tuple[int, int, int]:
-    """The TLV at ``pos``: (tag, value start, value end). Single-byte tags, definite lengths."""
-    if pos + 2 > end:
-        raise ValueError("truncated DER")
-    tag = data[pos]
-    if tag & 0x1F == 0x1F:
-        raise ValueError("multi-byte DER tag")
-    length = data[pos + 1]
-    pos += 2
-    if length & 0x80:
-        count = length & 0x7F
-        if count == 0 or count > 4 or pos + count > end:
-            raise ValueError("bad DER length")
-        length = int.from_bytes(data[pos : pos + count], "big")
-        pos += count
-    if pos + length > end:
-        raise ValueError("DER value runs past its container")
-    return tag, pos, pos + length
-
-
-class _Attr(NamedTuple):
-    """One AttributeTypeAndValue as mbedTLS keeps it (``mbedtls_x509_name``)."""
-
-    oid: bytes  # OID content octets
-    tag: int  # value's ASN.1 tag
-    value: bytes  # value content octets
-    merged: bool  # another attribute of the same RDN (SET) follows
-
-
-def _parse_name(raw: bytes) -> list[_Attr]:
-    """A Name DER (SEQUENCE OF SET OF AttributeTypeAndValue) as a flat attribute list."""
-    tag, start, end = _tlv(raw, 0, len(raw))
-    if tag != 0x30 or end != len(raw):
-        raise ValueError("a Name is one SEQUENCE")
-    attrs: list[_Attr] = []
-    pos = start
-    while pos < end:
-        tag, set_start, set_end = _tlv(raw, pos, end)
-        if tag != 0x31 or set_start == set_end:
-            raise ValueError("an RDN is a non-empty SET")
-        inner = set_start
-        while inner < set_end:
-            tag, atv_start, atv_end = _tlv(raw, inner, set_end)
-            if tag != 0x30:
-                raise ValueError("an attribute is a SEQUENCE")
-            tag, oid_start, oid_end = _tlv(raw, atv_start, atv_end)
-            if tag != 0x06:
-                raise ValueError("an attribute type is an OID")
-            vtag, v_start, v_end = _tlv(raw, oid_end, atv_end)
-            if v_end != atv_end:
-                raise ValueError("trailing data in an attribute")
-            inner = atv_end
-            attrs.append(_Attr(raw[oid_start:oid_end], vtag, raw[v_start:v_end], inner < set_end))
-        pos = set_end
-    return attrs
-
-
-def _casefold_eq(a: bytes, b: bytes) -> bool:
-    """``x509_memcasecmp``: equal up to ASCII letter case."""
-    return len(a) == len(b) and a.translate(_LOWER) == b.translate(_LOWER)
-
-
-_LOWER = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", b"abcdefghijklmnopqrstuvwxyz")
-_UTF8_OR_PRINTABLE = (0x0C, 0x13)
-
-
-def _names_equal(a: Sequence[_Attr], b: Sequence[_Attr]) -> bool:
-    """mbedTLS's ``x509_name_cmp``: same OIDs and structure; UTF8/Printable values compared caselessly."""
-    if len(a) != len(b):
-        return False
-    for x, y in zip(a, b, strict=True):
-        if x.oid != y.oid or x.merged != y.merged:
-            return False
-        if x.tag == y.tag and x.value == y.value:
-            continue
-        if x.tag in _UTF8_OR_PRINTABLE and y.tag in _UTF8_OR_PRINTABLE and _casefold_eq(x.value, y.value):
-            continue
-        return False
-    return True
+# --------------------------------------------------------------------------- names as text
 
 
 def _oid_dotted(content: bytes) -> str:
@@ -243,7 +163,7 @@ def _escape_dn_value(val: str) -> str:
     return val
 
 
-def _attr_text(attr: _Attr) -> str:
+def _attr_text(attr: NameAttr) -> str:
     oid = _oid_dotted(attr.oid)
     name = _SHORT_NAMES.get(oid, oid)
     codec = _STRING_CODECS.get(attr.tag)
@@ -262,7 +182,7 @@ def name_to_rfc4514(raw: bytes) -> str:
     A Name that does not parse is shown as ``#`` + its hex DER.
     """
     try:
-        attrs = _parse_name(raw)
+        attrs = parse_name(raw)
         rdns: list[list[str]] = [[]]
         for attr in attrs:
             rdns[-1].append(_attr_text(attr))
@@ -271,36 +191,6 @@ def name_to_rfc4514(raw: bytes) -> str:
         return ",".join("+".join(rdn) for rdn in reversed(rdns) if rdn)
     except ValueError:
         return "#" + raw.hex()
-
-
-class _CertParts(Struct, slots=False):
-    """The raw pieces mbedTLS works on: ``tbs``, ``issuer_raw``, ``subject_raw``."""
-
-    tbs: bytes
-    issuer_raw: bytes
-    subject_raw: bytes
-
-
-def _cert_parts(der: bytes) -> _CertParts:
-    tag, start, end = _tlv(der, 0, len(der))
-    if tag != 0x30:
-        raise ValueError("a certificate is a SEQUENCE")
-    tag, tbs_start, tbs_end = _tlv(der, start, end)
-    if tag != 0x30:
-        raise ValueError("a TBSCertificate is a SEQUENCE")
-    tbs = der[start:tbs_end]
-    pos = tbs_start
-    tag, _, v_end = _tlv(der, pos, tbs_end)
-    if tag == 0xA0:  # [0] EXPLICIT version
-        pos = v_end
-    raws: list[bytes] = []
-    for expected in (0x02, 0x30, 0x30, 0x30, 0x30):  # serial, signature, issuer, validity, subject
-        tag, _, v_end = _tlv(der, pos, tbs_end)
-        if tag != expected:
-            raise ValueError("unexpected field in TBSCertificate")
-        raws.append(der[pos:v_end])
-        pos = v_end
-    return _CertParts(tbs=tbs, issuer_raw=raws[2], subject_raw=raws[4])
 
 
 # --------------------------------------------------------------------------- the binary format

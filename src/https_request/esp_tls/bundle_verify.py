@@ -1,46 +1,38 @@
 """Verification through an ESP certificate bundle (``esp_crt_bundle.c``).
 
 Follows ESP-IDF's ``esp_crt_verify_callback`` on the legacy "dummy CA" path,
-in ``esp_crt_bundle.c``: :class:`BundleVerifier` computes
-mbedTLS's per-certificate verify flags for the presented chain, then runs the
-callback rule on each certificate, top first: a certificate whose flags
-(BAD_MD aside) are exactly NOT_TRUSTED has its issuer looked up in the bundle
-(binary search, prefix-``memcmp`` quirk included, see
-:meth:`~https_request.esp_tls.bundle.Bundle.find`) and its signature checked
-with the stored key (``esp_crt_check_signature``, with its log lines).
-Success logs ``I (..) esp-x509-crt-bundle: Certificate validated`` and clears
-the flags; failure aborts verification the way mbedTLS does
+in ``esp_crt_bundle.c``. The bundle is a trust source consulted
+through mbedTLS's verify callback: :class:`BundleVerifier` walks the
+presented chain with :func:`https_request.tls.mbedtls_path.verify` and no CA
+certificate (the dummy CA never matches), so the top certificate of the path
+ends with NOT_TRUSTED; the callback then runs on each certificate, top
+first: one whose flags (BAD_MD aside) are exactly NOT_TRUSTED has its issuer
+looked up in the bundle (binary search, prefix-``memcmp`` quirk included,
+see :meth:`~https_request.esp_tls.bundle.Bundle.find`) and its signature
+checked with the stored key (``esp_crt_check_signature``, with its log
+lines). Success logs ``I (..) esp-x509-crt-bundle: Certificate validated``
+and clears the flags; failure aborts verification the way mbedTLS does
 (``X509_FATAL_ERROR`` -0x3000, flags 0xFFFFFFFF), raised as
 :class:`CertVerifyError`.
 
 The bundle format, parsing and the built-in bundle live in
 :mod:`https_request.esp_tls.bundle`, which re-exports this module's public
-names. ``cryptography`` is imported inside the functions that need it.
+names (importing this module imports ``cryptography``; importing the bundle
+module does not).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .. import log
-from ..structs import Struct
+from ..structs import replace
+from ..tls import mbedtls_path as mp
 from ..tls.errors import Reason, TlsError
-from .bundle import (
-    DEFAULT_MAX_CERTS,
-    TAG,
-    Bundle,
-    _Attr,
-    _cert_parts,
-    _CertParts,
-    _names_equal,
-    _parse_name,
-    _quiet_serials,
-    builtin_bundle,
-    name_to_rfc4514,
-    parse_bundle,
-)
+from ..tls.mbedtls_path import X509_VERIFY_ABORTED
+from .bundle import DEFAULT_MAX_CERTS, TAG, Bundle, _quiet_serials, builtin_bundle, name_to_rfc4514, parse_bundle
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -62,11 +54,6 @@ MBEDTLS_ERR_X509_CERT_VERIFY_FAILED = -0x2700
 """What the handshake returns for any other X.509 verification failure."""
 MBEDTLS_ERR_SSL_BAD_CERTIFICATE = -0x7A00
 """The chain verified but the leaf's keyUsage / extendedKeyUsage does not fit."""
-X509_VERIFY_ABORTED = 0xFFFFFFFF
-"""The verify flags mbedTLS records when a verify callback fails (``(uint32_t) -1``)."""
-
-_MAX_INTERMEDIATE_CA = 8  # MBEDTLS_X509_MAX_INTERMEDIATE_CA
-
 _log = log.get_logger(TAG)
 
 
@@ -91,37 +78,10 @@ _HASHES: dict[str, tuple[int, int, int]] = {
     "sha512": (0x0B, 0x0200000B, 64),
 }
 _OTHER_MD = {"md5": 0x03, "sha224": 0x08, "sha3-224": 0x10, "sha3-256": 0x11, "sha3-384": 0x12, "sha3-512": 0x13}
-_PROFILE_HASHES = ("sha256", "sha384", "sha512")  # mbedtls_x509_crt_profile_default
-_PROFILE_CURVES = ("secp256r1", "secp384r1", "secp521r1", "brainpoolP256r1", "brainpoolP384r1", "brainpoolP512r1")
 _PSA_ECC_FAMILY = {"secp256r1": 0x12, "secp384r1": 0x12, "secp521r1": 0x12, "secp256k1": 0x17}
 _PSA_ERROR_INVALID_SIGNATURE = -149
 _PK_UNKNOWN_PK_ALG = 0x3C80
 _PK_KEY_INVALID_FORMAT = 0x3D00
-
-
-class _Cert(Struct, slots=False):
-    der: bytes
-    cert: x509.Certificate
-    parts: _CertParts
-    issuer: list[_Attr]
-    subject: list[_Attr]
-
-
-def _load_cert(der: bytes) -> _Cert:
-    from cryptography import x509 as _x509
-
-    with _quiet_serials():
-        try:
-            cert = _x509.load_der_x509_certificate(der)
-            parts = _cert_parts(der)
-            cert.not_valid_after_utc  # noqa: B018  (parsed lazily: fail here, not later)
-        except (ValueError, _x509.InvalidVersion) as exc:  # InvalidVersion is no ValueError
-            raise TlsError(Reason.CERT_BAD, f"cannot parse the peer certificate: {exc}") from exc
-    try:
-        issuer, subject = _parse_name(parts.issuer_raw), _parse_name(parts.subject_raw)
-    except ValueError as exc:
-        raise TlsError(Reason.CERT_BAD, f"cannot parse the peer certificate: {exc}") from exc
-    return _Cert(der, cert, parts, issuer, subject)
 
 
 def _hash_name(cert: x509.Certificate) -> str | None:
@@ -134,103 +94,7 @@ def _hash_name(cert: x509.Certificate) -> str | None:
     return None if algorithm is None else algorithm.name
 
 
-def _sig_alg_flags(cert: x509.Certificate) -> int:
-    """``x509_profile_check_md_alg`` / ``_pk_alg`` for how ``cert`` is signed (default profile)."""
-    from cryptography.hazmat.primitives.asymmetric import ec, padding
-
-    from ..tls.verify import X509_BADCERT_BAD_MD, X509_BADCERT_BAD_PK
-
-    flags = 0
-    try:
-        params = cert.signature_algorithm_parameters
-    except Exception:  # unsupported signature algorithm
-        params = None
-    if not isinstance(params, padding.PKCS1v15 | padding.PSS | ec.ECDSA):
-        flags |= X509_BADCERT_BAD_PK
-    if _hash_name(cert) not in _PROFILE_HASHES:
-        flags |= X509_BADCERT_BAD_MD
-    return flags
-
-
-def _key_flags(cert: x509.Certificate) -> int:
-    """``x509_profile_check_key`` (default profile): RSA >= 2048 bits, 128-bit-security curves."""
-    from cryptography.hazmat.primitives.asymmetric import ec, rsa
-
-    from ..tls.verify import X509_BADCERT_BAD_KEY
-
-    try:
-        key = cert.public_key()
-    except Exception:  # an unsupported or malformed key
-        return X509_BADCERT_BAD_KEY
-    if isinstance(key, rsa.RSAPublicKey):
-        return 0 if key.key_size >= 2048 else X509_BADCERT_BAD_KEY
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        return 0 if key.curve.name in _PROFILE_CURVES else X509_BADCERT_BAD_KEY
-    return X509_BADCERT_BAD_KEY
-
-
-def _ext(cert: x509.Certificate, kind: type[Any]) -> Any:
-    from cryptography import x509 as _x509
-
-    try:
-        return cert.extensions.get_extension_for_class(kind).value
-    except _x509.ExtensionNotFound:
-        return None
-
-
-def _may_sign_certs(parent: x509.Certificate) -> bool:
-    """``x509_crt_check_parent`` for an untrusted parent: CA bit, keyCertSign if keyUsage."""
-    from cryptography import x509 as _x509
-
-    try:
-        bc = _ext(parent, _x509.BasicConstraints)
-        ku = _ext(parent, _x509.KeyUsage)
-    except ValueError:
-        return False
-    if not (isinstance(bc, _x509.BasicConstraints) and bc.ca):
-        return False
-    return not (isinstance(ku, _x509.KeyUsage) and not ku.key_cert_sign)
-
-
-def _max_pathlen(cert: x509.Certificate) -> int:
-    """mbedTLS's ``max_pathlen``: pathLenConstraint + 1, 0 when absent."""
-    from cryptography import x509 as _x509
-
-    try:
-        bc = _ext(cert, _x509.BasicConstraints)
-    except ValueError:
-        return 0
-    if isinstance(bc, _x509.BasicConstraints) and bc.path_length is not None:
-        return int(bc.path_length) + 1
-    return 0
-
-
-def _signed_by(child: _Cert, parent: x509.Certificate) -> bool:
-    """``x509_crt_check_signature``: PKCS#1 v1.5, PSS or ECDSA as the child says, with the parent key."""
-    from cryptography.exceptions import InvalidSignature
-    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-
-    try:
-        key = parent.public_key()
-        params = child.cert.signature_algorithm_parameters
-        algorithm = child.cert.signature_hash_algorithm
-        signature = child.cert.signature
-        if algorithm is None:
-            return False
-        if isinstance(key, rsa.RSAPublicKey) and isinstance(params, padding.PKCS1v15 | padding.PSS):
-            key.verify(signature, child.parts.tbs, params, algorithm)
-            return True
-        if isinstance(key, ec.EllipticCurvePublicKey) and isinstance(params, ec.ECDSA):
-            key.verify(signature, child.parts.tbs, ec.ECDSA(algorithm))
-            return True
-    except (InvalidSignature, ValueError, TypeError):
-        return False
-    except Exception:  # UnsupportedAlgorithm and friends: not a usable parent
-        return False
-    return False
-
-
-def _check_with_bundle_key(child: _Cert, spki: bytes) -> bool:
+def _check_with_bundle_key(child: mp.Cert, spki: bytes) -> bool:
     """``esp_crt_check_signature`` (ESP-IDF HEAD, PSA): its log lines, then the verdict."""
     from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
     from cryptography.hazmat.primitives import hashes
@@ -306,50 +170,24 @@ def _c_string(raw: bytes) -> str:
     return "".join(chr(b) if 0x20 <= b < 0x7F else f"\\x{b:02x}" for b in head)
 
 
-def _usage_flags(leaf: x509.Certificate, server: bool) -> int:
-    """``mbedtls_ssl_check_cert_usage`` for (EC)DHE suites: digitalSignature, serverAuth/clientAuth."""
-    from cryptography import x509 as _x509
-    from cryptography.x509.oid import ExtendedKeyUsageOID
-
-    from ..tls.verify import X509_BADCERT_EXT_KEY_USAGE, X509_BADCERT_KEY_USAGE
-
-    flags = 0
-    try:
-        ku = _ext(leaf, _x509.KeyUsage)
-        eku = _ext(leaf, _x509.ExtendedKeyUsage)
-    except ValueError:
-        return X509_BADCERT_KEY_USAGE
-    if isinstance(ku, _x509.KeyUsage) and not ku.digital_signature:
-        flags |= X509_BADCERT_KEY_USAGE
-    wanted = ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH
-    if isinstance(eku, _x509.ExtendedKeyUsage) and not (
-        {wanted, ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE} & set(eku)
-    ):
-        flags |= X509_BADCERT_EXT_KEY_USAGE
-    return flags
-
-
 class BundleVerifier:
     """A :class:`~https_request.tls.config.CertificateVerifier` trusting an ESP certificate bundle.
 
     Models mbedTLS with ``esp_crt_bundle_attach`` on the legacy path (a dummy
     CA plus the verify callback, ESP-IDF v5.x / v6.0 default):
 
-    1. mbedTLS builds the chain from the presented certificates (each parent
-       found among the certificates after its child: issuer name, CA bit,
-       keyCertSign, path length; a parent with a bad signature is still taken
-       and its child flagged NOT_TRUSTED) and flags every certificate: time
-       validity, signature hash (SHA-256+), signer key size; the leaf also
-       gets CN_MISMATCH when ``check_name`` and a server name are given.
-       No trusted parent exists, so the top-most one gets NOT_TRUSTED.
+    1. mbedTLS walks the presented chain (:mod:`https_request.tls.mbedtls_path`:
+       parents among the certificates after their child, every flag but those
+       a CA certificate would settle); with no CA certificate, the top of the
+       path gets NOT_TRUSTED.
     2. The callback runs top first: only flags that are exactly NOT_TRUSTED
        (BAD_MD tolerated) go to the bundle; other flags are never masked.
     3. Then esp-tls/mbedTLS SSL checks the leaf's keyUsage/extendedKeyUsage.
 
     ``bundle=None`` is the detached state (``No certificates in bundle``).
-    ``policy`` only picks the host name rule: ``"mbedtls"`` (default) falls
-    back to the subject CN when the leaf has no SAN, ``"webpki"`` never does.
-    Path building and flags are always mbedTLS's: that is what the bundle is.
+    ``policy`` only picks the host name rule: ``"mbedtls"`` (default, with the
+    subject CN when the leaf has no SAN) or ``"webpki"``'s (SAN only). Path
+    building and flags are always mbedTLS's: that is what the bundle is.
     """
 
     def __init__(
@@ -377,97 +215,42 @@ class BundleVerifier:
         """Verify ``chain`` (DER, leaf first) at ``now`` (Unix seconds).
 
         Raises :class:`CertVerifyError` (a ``TlsError``) with mbedTLS's verify
-        flags and return code.
+        flags and return code; a plain ``TlsError`` (``CERT_BAD``) for DER
+        that does not parse.
         """
         from ..tls.config import VerifiedChain
-        from ..tls.verify import (
-            X509_BADCERT_CN_MISMATCH,
-            X509_BADCERT_MISSING,
-            X509_BADCERT_NOT_TRUSTED,
-            match_name,
-            time_flags,
-        )
 
-        if not chain:
-            raise self._flags_error(
-                X509_BADCERT_MISSING, MBEDTLS_ERR_SSL_BAD_CERTIFICATE, "the peer sent no certificate"
-            )
-        certs = [_load_cert(bytes(der)) for der in chain]
+        try:
+            with _quiet_serials():
+                certs = mp.load_chain(chain, "certificate bundle")
+        except TlsError as exc:
+            if not exc.verify_flags:
+                raise
+            code = MBEDTLS_ERR_SSL_BAD_CERTIFICATE
+            raise CertVerifyError(exc.reason, exc.detail, verify_flags=exc.verify_flags, mbedtls_error=code) from exc
         when = datetime.fromtimestamp(now, tz=UTC)
         host = server_name if (server and self.check_name and server_name) else None
+        rules = mp.MBEDTLS_RULES
+        if self.policy == "webpki":
+            from ..tls.verify import webpki_name_problem
 
-        # mbedtls_x509_crt_verify: end-entity flags, then x509_crt_verify_chain.
-        leaf = certs[0].cert
-        ee_flags = _key_flags(leaf)
-        if host is not None:
-            try:
-                named = match_name(leaf, host, cn_fallback=self.policy == "mbedtls")
-            except ValueError:
-                named = False
-            if not named:
-                ee_flags |= X509_BADCERT_CN_MISMATCH
-        path: list[int] = []
-        flags: list[int] = []
-        index, self_cnt = 0, 0
-        while True:
-            child = certs[index]
-            path.append(index)
-            flags.append(time_flags(child.cert, when) | _sig_alg_flags(child.cert))
-            parent, signature_ok = self._find_parent(certs, index, len(path) - 1, self_cnt, when)
-            if parent is None:
-                flags[-1] |= X509_BADCERT_NOT_TRUSTED
-                break
-            if len(path) != 1 and _names_equal(child.issuer, child.subject):
-                self_cnt += 1
-            if len(path) > _MAX_INTERMEDIATE_CA:
-                raise self._abort(Reason.CERT_BAD, "chain longer than mbedTLS allows")
-            if not signature_ok:
-                flags[-1] |= X509_BADCERT_NOT_TRUSTED
-            flags[-1] |= _key_flags(certs[parent].cert)
-            index = parent
-        flags[0] |= ee_flags
-
-        # x509_crt_merge_flags_with_cb: the bundle callback, top first.
-        total = 0
-        for position in reversed(range(len(path))):
-            total |= self._callback(certs[path[position]], flags[position])
+            rules = replace(rules, names=webpki_name_problem)
+        try:
+            # The dummy CA never matches: no trust anchor, the callback consults the bundle.
+            outcome = mp.verify(certs, (), host, when, server=server, rules=rules, callback=self._callback)
+        except mp.VerifyAborted as exc:
+            raise self._abort(Reason.CERT_BAD, f"{exc}: chain longer than mbedTLS allows") from exc
         # mbedtls_ssl_check_cert_usage: OR-ed into the result; its own code only when X.509 was fine.
-        usage = _usage_flags(leaf, server)
-        if total:
-            raise self._flags_error(total | usage, MBEDTLS_ERR_X509_CERT_VERIFY_FAILED)
-        if usage:
-            raise self._flags_error(usage, MBEDTLS_ERR_SSL_BAD_CERTIFICATE)
-        return VerifiedChain(chain=tuple(certs[i].der for i in path))
+        if outcome.flags:
+            raise self._flags_error(outcome.flags | outcome.usage, MBEDTLS_ERR_X509_CERT_VERIFY_FAILED)
+        if outcome.usage:
+            raise self._flags_error(outcome.usage, MBEDTLS_ERR_SSL_BAD_CERTIFICATE)
+        return VerifiedChain(chain=tuple(link.cert.der for link in outcome.path))
 
-    @staticmethod
-    def _find_parent(
-        certs: Sequence[_Cert], index: int, path_cnt: int, self_cnt: int, when: datetime
-    ) -> tuple[int | None, bool]:
-        """``x509_crt_find_parent_in`` over the certificates after ``index`` (the dummy CA never matches)."""
-        from ..tls.verify import time_flags
-
-        child = certs[index]
-        fallback: tuple[int | None, bool] = (None, False)
-        for candidate in range(index + 1, len(certs)):
-            parent = certs[candidate]
-            if not _names_equal(child.issuer, parent.subject) or not _may_sign_certs(parent.cert):
-                continue
-            max_pathlen = _max_pathlen(parent.cert)
-            if max_pathlen > 0 and max_pathlen < 1 + path_cnt - self_cnt:
-                continue
-            signature_ok = _signed_by(child, parent.cert)
-            if time_flags(parent.cert, when):
-                if fallback[0] is None:
-                    fallback = (candidate, signature_ok)
-                continue
-            return candidate, signature_ok
-        return fallback
-
-    def _callback(self, child: _Cert, flags: int) -> int:
+    def _callback(self, link: mp.Link, depth: int) -> int:
         """``esp_crt_verify_callback``: the flags left for this certificate, or raise (-0x3000)."""
-        from ..tls.verify import X509_BADCERT_BAD_MD, X509_BADCERT_NOT_TRUSTED
-
-        if flags & ~X509_BADCERT_BAD_MD != X509_BADCERT_NOT_TRUSTED:
+        child, flags = link.cert, link.flags
+        if flags & ~mp.X509_BADCERT_BAD_MD != mp.X509_BADCERT_NOT_TRUSTED:
             return flags
         bundle = self.bundle
         if bundle is None:
@@ -500,13 +283,11 @@ class BundleVerifier:
 
     @staticmethod
     def _flags_error(flags: int, code: int, detail: str = "") -> CertVerifyError:
-        from ..tls.verify import describe_flags, reason_for_flags
-
-        text = "; ".join(describe_flags(flags))
+        text = "; ".join(mp.describe_flags(flags))
         if detail:
             text = f"{text} ({detail})"
         return CertVerifyError(
-            reason_for_flags(flags),
+            mp.reason_for_flags(flags),
             f"{text} [flags 0x{flags:x}, mbedTLS -0x{-code:04x}]",
             verify_flags=flags,
             mbedtls_error=code,

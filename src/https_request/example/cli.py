@@ -17,7 +17,11 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p = sub.add_parser("example", help="run ESP-IDF's HTTPS Request example (ESP log format)")
     p.add_argument("--sdkconfig", type=Path, default=None, help="sdkconfig file (default: ./sdkconfig when present)")
     p.add_argument(
-        "--set", dest="sets", action="append", default=[], metavar="NAME=VALUE",
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
         help="override one option (NAME without CONFIG_); repeatable",
     )
     p.set_defaults(func=_run)

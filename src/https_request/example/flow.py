@@ -104,8 +104,16 @@ class _Runner:
             if i:
                 self.sleep(1.0)
 
-    def request(self, method: str, tls_cfg: EspTlsCfg, url: str, req: bytes, *, expect_ok: bool = True,
-                save_session: bool = False) -> None:
+    def request(
+        self,
+        method: str,
+        tls_cfg: EspTlsCfg,
+        url: str,
+        req: bytes,
+        *,
+        expect_ok: bool = True,
+        save_session: bool = False,
+    ) -> None:
         """The C ``https_get_request``: connect, write, read to the end, count down."""
         body = bytearray()
         info = None
@@ -236,7 +244,10 @@ def run(
     r.request("server supported ciphersuites", replace(suites_cfg, ciphersuites=supported), web_url, web_req)
     r.log.i("https_request using server unsupported ciphersuites")
     r.request(
-        "server unsupported ciphersuites", replace(suites_cfg, ciphersuites=UNSUPPORTED), web_url, web_req,
+        "server unsupported ciphersuites",
+        replace(suites_cfg, ciphersuites=UNSUPPORTED),
+        web_url,
+        web_req,
         expect_ok=False,
     )
     r.log.i("Finish https_request example")

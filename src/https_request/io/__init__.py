@@ -17,9 +17,14 @@ if TYPE_CHECKING:
     from .pump import Pump, TlsConnectionError, TlsTimeout
 
 _HOME = {
-    "TlsStream": "aio", "open_connection": "aio", "start_server": "aio",
-    "TlsSocket": "blocking", "connect": "blocking",
-    "Pump": "pump", "TlsConnectionError": "pump", "TlsTimeout": "pump",
+    "TlsStream": "aio",
+    "open_connection": "aio",
+    "start_server": "aio",
+    "TlsSocket": "blocking",
+    "connect": "blocking",
+    "Pump": "pump",
+    "TlsConnectionError": "pump",
+    "TlsTimeout": "pump",
 }
 
 
@@ -28,6 +33,7 @@ def __getattr__(name: str) -> Any:
     if name in _HOME:
         return getattr(importlib.import_module(f".{_HOME[name]}", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "Pump",

@@ -56,9 +56,19 @@ S = HsState
 _SIGNALLING = frozenset({0x00FF, 0x5600})  # TLS_EMPTY_RENEGOTIATION_INFO_SCSV, TLS_FALLBACK_SCSV
 # Extensions a TLS 1.2 ServerHello may answer with.
 _SH12_ALLOWED = frozenset(
-    {ET.server_name, ET.application_layer_protocol_negotiation, ET.extended_master_secret, ET.renegotiation_info,
-     ET.ec_point_formats, ET.session_ticket, ET.max_fragment_length, ET.encrypt_then_mac, ET.status_request,
-     ET.signed_certificate_timestamp, ET.record_size_limit}
+    {
+        ET.server_name,
+        ET.application_layer_protocol_negotiation,
+        ET.extended_master_secret,
+        ET.renegotiation_info,
+        ET.ec_point_formats,
+        ET.session_ticket,
+        ET.max_fragment_length,
+        ET.encrypt_then_mac,
+        ET.status_request,
+        ET.signed_certificate_timestamp,
+        ET.record_size_limit,
+    }
 )
 
 
@@ -151,8 +161,10 @@ class Tls12Client(Connection):
         )
         self._hs12 = hs12
         offer = self._offer12
-        if offer is not None and sh.legacy_session_id_echo and hmac.compare_digest(
-            sh.legacy_session_id_echo, hs.session_id
+        if (
+            offer is not None
+            and sh.legacy_session_id_echo
+            and hmac.compare_digest(sh.legacy_session_id_echo, hs.session_id)
         ):
             if offer.cipher_suite != suite.id:
                 raise TlsError(Reason.ILLEGAL_PARAMETER, "resumed session with another cipher suite")
@@ -286,7 +298,12 @@ class Tls12Client(Connection):
         read key with the server's."""
         suite = hs12.suite
         cmac, smac, ckey, skey, civ, siv = key_block(
-            suite.hash_name, hs12.master, self.client_random, hs12.server_random, suite.mac_len, suite.key_len,
+            suite.hash_name,
+            hs12.master,
+            self.client_random,
+            hs12.server_random,
+            suite.mac_len,
+            suite.key_len,
             suite.iv_len,
         )
         rnd = self._ccfg.random

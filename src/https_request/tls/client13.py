@@ -61,9 +61,21 @@ _DOWNGRADE_11 = b"DOWNGRD\x00"
 _SH_ALLOWED = frozenset({ET.supported_versions, ET.key_share, ET.pre_shared_key})
 _HRR_ALLOWED = frozenset({ET.supported_versions, ET.key_share, ET.cookie})
 _EE_FORBIDDEN = frozenset(
-    {ET.supported_versions, ET.key_share, ET.pre_shared_key, ET.cookie, ET.psk_key_exchange_modes,
-     ET.signature_algorithms, ET.signature_algorithms_cert, ET.certificate_authorities, ET.post_handshake_auth,
-     ET.status_request, ET.signed_certificate_timestamp, ET.padding, ET.oid_filters}
+    {
+        ET.supported_versions,
+        ET.key_share,
+        ET.pre_shared_key,
+        ET.cookie,
+        ET.psk_key_exchange_modes,
+        ET.signature_algorithms,
+        ET.signature_algorithms_cert,
+        ET.certificate_authorities,
+        ET.post_handshake_auth,
+        ET.status_request,
+        ET.signed_certificate_timestamp,
+        ET.padding,
+        ET.oid_filters,
+    }
 )
 
 
@@ -206,7 +218,9 @@ class ClientConnection(Tls12Client):
                     hs.shares[g] = ClientShare(g, cfg.random)
             offer = self._offer
             hs.early_offered = bool(
-                offer and cfg.early_data and offer.max_early_data > 0
+                offer
+                and cfg.early_data
+                and offer.max_early_data > 0
                 and offer.alpn_protocol == (cfg.alpn_protocols[0] if cfg.alpn_protocols else "")
             )
             self.early_data_offered = hs.early_offered

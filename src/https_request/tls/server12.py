@@ -169,8 +169,8 @@ class Tls12Server(Connection):
             return None  # RFC 7627 5.3: fall back to a full handshake
         return state, found[1]
 
-    def _write_abbreviated12(self,
-        ch: ClientHello, whole: bytes, state: TicketState, old_key: bool, reneg: bool, ems: bool
+    def _write_abbreviated12(
+        self, ch: ClientHello, whole: bytes, state: TicketState, old_key: bool, reneg: bool, ems: bool
     ) -> HsState:
         cfg = self._scfg
         suite = SUITES[state.cipher_suite]
@@ -328,7 +328,12 @@ class Tls12Server(Connection):
     def _install_keys12(self, hs12: _Server12Hs) -> None:
         suite = hs12.suite
         cmac, smac, ckey, skey, civ, siv = key_block(
-            suite.hash_name, hs12.master, self.client_random, hs12.server_random, suite.mac_len, suite.key_len,
+            suite.hash_name,
+            hs12.master,
+            self.client_random,
+            hs12.server_random,
+            suite.mac_len,
+            suite.key_len,
             suite.iv_len,
         )
         rnd = self._scfg.random
@@ -365,8 +370,17 @@ class Tls12Server(Connection):
     def _state12(self, hs12: _Server12Hs) -> TicketState:
         cfg = self._scfg
         return TicketState(
-            ProtocolVersion.TLS1_2, hs12.suite.id, hs12.master, cfg.now(), 0, cfg.ticket_lifetime, 0,
-            self.alpn_protocol or "", self.server_name or "", cfg.random(16), hs12.ems,
+            ProtocolVersion.TLS1_2,
+            hs12.suite.id,
+            hs12.master,
+            cfg.now(),
+            0,
+            cfg.ticket_lifetime,
+            0,
+            self.alpn_protocol or "",
+            self.server_name or "",
+            cfg.random(16),
+            hs12.ems,
         )
 
     def _write_ticket12(self, hs12: _Server12Hs) -> None:

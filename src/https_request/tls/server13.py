@@ -389,8 +389,12 @@ class ServerConnection(Tls12Server):
             return False
         st = psk.state
         ok = (
-            cfg.max_early_data > 0 and st.max_early_data > 0 and psk.index == 0 and psk.age_ok
-            and st.cipher_suite == suite.id and st.alpn_protocol == (self.alpn_protocol or "")
+            cfg.max_early_data > 0
+            and st.max_early_data > 0
+            and psk.index == 0
+            and psk.age_ok
+            and st.cipher_suite == suite.id
+            and st.alpn_protocol == (self.alpn_protocol or "")
         )
         if ok and not cfg.anti_replay.claim(st.ticket_id, st.issued_at + st.lifetime, cfg.now()):
             if self._dbg.threshold >= 2:
@@ -496,8 +500,16 @@ class ServerConnection(Tls12Server):
             psk = hkdf_expand_label(suite.hash_name, res_master, b"resumption", nonce, suite.hash_len)
             age_add = int.from_bytes(cfg.random(4), "big")
             state = TicketState(
-                ProtocolVersion.TLS1_3, self.cipher_suite, psk, now, age_add, cfg.ticket_lifetime,
-                cfg.max_early_data, self.alpn_protocol or "", self.server_name or "", cfg.random(16),
+                ProtocolVersion.TLS1_3,
+                self.cipher_suite,
+                psk,
+                now,
+                age_add,
+                cfg.ticket_lifetime,
+                cfg.max_early_data,
+                self.alpn_protocol or "",
+                self.server_name or "",
+                cfg.random(16),
             )
             ticket = cfg.ticket_keys.seal(state.encode(), now)
             exts: tuple[Extension, ...] = ()

@@ -146,8 +146,18 @@ class Session(Struct, slots=False):
         if version not in (0x0303, 0x0304):
             raise SessionError(f"saved session has unknown version 0x{version:04x}")
         return cls(
-            version, suite, name, secret, ticket, age_add, lifetime, received_ms / 1000, max_early, alpn,
-            session_id, bool(flags & 1),
+            version,
+            suite,
+            name,
+            secret,
+            ticket,
+            age_add,
+            lifetime,
+            received_ms / 1000,
+            max_early,
+            alpn,
+            session_id,
+            bool(flags & 1),
         )
 
 
