@@ -702,8 +702,7 @@ def _duplicate_extension_certificate() -> bytes:
 
 @pytest.mark.parametrize("verifier", ["webpki", "mbedtls", "none"])
 def test_certificate_with_duplicate_extension(verifier: str) -> None:
-    from https_request.tls.verify import WebPkiVerifier
-    from https_request.tls.verify_mbedtls import MbedtlsVerifier
+    from https_request.tls.verify import MbedtlsVerifier, WebPkiVerifier
     from tlsenv import CA, FormattingDebug
 
     chosen = {"webpki": WebPkiVerifier([CA.cert]), "none": None}.get(verifier) or MbedtlsVerifier([CA.cert])
