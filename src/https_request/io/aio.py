@@ -73,9 +73,10 @@ class TlsStream:
 
     @property
     def sessions(self) -> list[Session]:
-        """Every session ticket received so far, oldest first (TLS 1.3 tickets
-        arrive after the handshake: they are picked up while reading)."""
-        return self.pump.sessions
+        """The session tickets received so far, oldest first, at most the newest
+        ``limits.MAX_TICKETS_KEPT`` (TLS 1.3 tickets arrive after the handshake:
+        they are picked up while reading)."""
+        return list(self.pump.sessions)
 
     @property
     def session(self) -> Session | None:

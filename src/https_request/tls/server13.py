@@ -428,6 +428,8 @@ class ServerConnection(Tls12Server):
                 raise TlsError(Reason.EARLY_DATA_TOO_LARGE, f"{hs.early_received} bytes of early data")
             if data:
                 self._events.append(EarlyDataReceived(data))
+            else:
+                self._empty_record("empty early data")
             return
         super()._handle_application_data(data)
 
