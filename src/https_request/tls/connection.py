@@ -484,6 +484,8 @@ class Connection:
             self._empty_record("empty application data")
 
     def _handle_alert(self, data: bytes) -> None:
+        if not data:  # RFC 8446 5.4 (protected), 5.1 and RFC 5246 6.2.1: never sent empty
+            raise TlsError(Reason.UNEXPECTED_MESSAGE, "empty alert record")
         if len(data) != 2 or not self._joiner.empty:
             raise TlsError(Reason.DECODE, "malformed alert")
         level, desc = data
