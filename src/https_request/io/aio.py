@@ -118,6 +118,16 @@ class TlsStream:
         self.conn.update_keys(request_peer)
         await self._run(lambda: True, timeout)
 
+    async def wait_session(self, timeout: float) -> Session | None:
+        """See :meth:`TlsSocket.wait_session <https_request.io.blocking.TlsSocket.wait_session>`."""
+        pump = self.pump
+        tickets, buffered = pump.tickets, pump.buffered
+        try:
+            await self._run(lambda: pump.tickets > tickets or pump.finished or pump.buffered > buffered, timeout)
+        except TlsTimeout:
+            pass
+        return self.session
+
     async def close(self) -> None:
         """Send close_notify (best effort) and close the transport."""
         self.pump.close()
