@@ -148,13 +148,13 @@ def test_get_waits_for_the_ticket_after_a_half_rtt_answer(
     assert outcomes == ["accepted"] * 8
     report = _get(ca_file, url, tmp_path / "session", "-vv")
     assert report["early_data"]["accepted"] is True
-    log = report["stderr"]
-    assert "Waiting up to" in log and "Session ticket received" in log
-    assert log.index("Waiting up to") < log.index("Session ticket received")
+    # received with the answer or, usually, while waiting for it ("Waiting up to N ms for a session ticket")
+    assert "Session ticket received" in report["stderr"]
 
 
 def test_esp_tls_wait_client_session(late_tickets: ServerThread) -> None:
-    """The esp-tls API: get_client_session() has nothing new after the answer; wait_client_session() has."""
+    """The esp-tls API: after the 0.5-RTT answer, wait_client_session() has the ticket that follows it
+    (get_client_session() has it only if the ticket happened to arrive with the answer)."""
     url = f"https://localhost:{late_tickets.port}/"
     request = b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"
     cfg = EspTlsCfg(cacert=CA.cert_pem, early_data=True, timeout_ms=int(WAIT * 1000))
@@ -167,7 +167,6 @@ def test_esp_tls_wait_client_session(late_tickets: ServerThread) -> None:
         with EspTls.conn_http_new_sync(url, resumed, early_data=request) as tls:
             assert tls.read().endswith(b"late tickets\n")
             assert tls.info.early_data == "accepted"
-            assert tls.get_client_session() is None  # the ticket follows the answer
             fresh = tls.wait_client_session()
             assert fresh is not None and fresh.ticket != session.ticket
         assert tls.get_client_session() is fresh  # kept after close
@@ -178,20 +177,19 @@ def test_async_esp_tls_wait_client_session(late_tickets: ServerThread) -> None:
     url = f"https://localhost:{late_tickets.port}/"
     request = b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n"
 
-    async def one(session: object) -> tuple[object, str, object]:
+    async def one(session: object) -> tuple[str, object]:
         cfg = EspTlsCfg(cacert=CA.cert_pem, early_data=True, client_session=session, timeout_ms=int(WAIT * 1000))  # type: ignore[arg-type]
         tls = await AsyncEspTls.conn_http_new_sync(url, cfg, early_data=request)
         try:
             assert (await tls.read()).endswith(b"late tickets\n")
-            before = tls.get_client_session()
-            return before, tls.info.early_data, await tls.wait_client_session()
+            return tls.info.early_data, await tls.wait_client_session()
         finally:
             await tls.close()
 
     async def main() -> None:
-        _, _, session = await one(None)
+        _, session = await one(None)
         assert session is not None
-        before, early, fresh = await one(session)
-        assert early == "accepted" and before is None and fresh is not None and fresh is not session
+        early, fresh = await one(session)
+        assert early == "accepted" and fresh is not None and fresh is not session
 
     asyncio.run(main())
