@@ -597,14 +597,46 @@ def test_early_data_accepted() -> None:
 
     c.receive_data(s.data_to_send())
     assert c.state == S.HANDSHAKE_OVER
-    [done] = drain(c)
+    done, *tickets = drain(c)
     assert isinstance(done, HandshakeComplete) and done.resumed and done.early_data_accepted
+    assert len(only(tickets, SessionTicketReceived)) == 2  # with the server's Finished (RFC 8446 4.6.1)
     s.receive_data(c.data_to_send())  # EndOfEarlyData, Finished
     assert s.state == S.HANDSHAKE_OVER
     [sdone] = drain(s)
     assert isinstance(sdone, HandshakeComplete) and sdone.early_data_accepted
-    c.receive_data(s.data_to_send())
+    assert s.data_to_send() == b""  # the tickets went out already
     exchange(c, s, b"1-rtt", b"reply")
+    assert c.session is not None and c.session is not session
+    c2, s2, _ = resume(ccfg, scfg, c.session)  # the early ticket holds the secret the server sealed
+    assert c2.resumed and s2.resumed
+
+
+@pytest.mark.parametrize("early_tickets", [True, False])
+def test_tickets_after_accepted_early_data(early_tickets: bool) -> None:
+    """RFC 8446 4.6.1: with 0-RTT accepted the tickets follow the server's Finished
+    (ahead of a 0.5-RTT answer), unless configured to wait for the client's Finished."""
+    clock = Clock()
+    ccfg, scfg = _early_configs(clock, early_tickets=early_tickets, send_half_rtt_data=True)
+    session = first_session(ccfg, scfg)
+    c, s = pair(ccfg, scfg, session=session)  # type: ignore[arg-type]
+    c.start_handshake()
+    c.send_application_data(b"GET /")
+    s.receive_data(c.data_to_send())
+    s.send_application_data(b"0.5-RTT answer")
+    c.receive_data(s.data_to_send())
+    events = drain(c)
+    kinds_seen = [type(e) for e in events if not isinstance(e, HandshakeComplete)]
+    first_tickets = [SessionTicketReceived, SessionTicketReceived] if early_tickets else []
+    assert kinds_seen == [*first_tickets, ApplicationData]
+    s.receive_data(c.data_to_send())
+    late = s.data_to_send()
+    if not early_tickets:
+        c.receive_data(late)
+        assert [type(e) for e in drain(c)] == [SessionTicketReceived, SessionTicketReceived]
+    else:
+        assert late == b""
+    c2, s2, _ = resume(ccfg, scfg, c.session)  # type: ignore[arg-type]
+    assert c2.resumed and s2.resumed
 
 
 def test_early_data_rejected_is_resent() -> None:

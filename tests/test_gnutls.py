@@ -425,7 +425,7 @@ def test_client_key_update(pems: Pems) -> None:
     assert serv.count(r"received TLS 1\.3 key update \(0\)") == 1
     assert serv.count(r"sending key update \(0\)") == 1  # its answer to the request only
     # ours (requesting), GnuTLS's answer, ours again
-    assert tls.pump.key_updates == [KeyUpdated(True), KeyUpdated(False), KeyUpdated(True)]
+    assert list(tls.pump.key_updates) == [KeyUpdated(True), KeyUpdated(False), KeyUpdated(True)]
 
 
 @pytest.mark.parametrize("version", VERSIONS)

@@ -125,7 +125,7 @@ def test_key_update_client_initiated(server: ServerThread) -> None:
         tls.update_keys(request_peer=True)
         tls.send(b"after")
         assert _recv_exactly(tls, 5) == b"after"
-        assert tls.pump.key_updates == [KeyUpdated(sending=True), KeyUpdated(sending=False)]
+        assert list(tls.pump.key_updates) == [KeyUpdated(sending=True), KeyUpdated(sending=False)]
     rec = _ok(server.next())
     assert rec.key_updates == [KeyUpdated(sending=False), KeyUpdated(sending=True)]
 
@@ -136,7 +136,7 @@ def test_key_update_server_initiated(server: ServerThread) -> None:
         assert _recv_exactly(tls, 9) == b"KEYUPDATE"
         tls.send(b"more")
         assert _recv_exactly(tls, 4) == b"more"
-        assert tls.pump.key_updates == [KeyUpdated(sending=False), KeyUpdated(sending=True)]
+        assert list(tls.pump.key_updates) == [KeyUpdated(sending=False), KeyUpdated(sending=True)]
     rec = _ok(server.next())
     assert rec.key_updates == [KeyUpdated(sending=True), KeyUpdated(sending=False)]
 

@@ -212,12 +212,12 @@ def test_client_key_update_from_s_server(pems: Pems) -> None:
         proc.wait_for(r"SSL_do_handshake -> 1")
         proc.write(b"ping1\n")
         _recv_until(tls, b"ping1\n")
-        assert tls.pump.key_updates == [KeyUpdated(sending=False)]
+        assert list(tls.pump.key_updates) == [KeyUpdated(sending=False)]
         proc.write(b"K\n")  # KeyUpdate, update_requested: we must answer with ours
         proc.wait_for(r"SSL_do_handshake -> 1", count=2)
         proc.write(b"ping2\n")
         _recv_until(tls, b"ping2\n")
-        assert tls.pump.key_updates == [KeyUpdated(False), KeyUpdated(False), KeyUpdated(True)]
+        assert list(tls.pump.key_updates) == [KeyUpdated(False), KeyUpdated(False), KeyUpdated(True)]
         tls.send(b"after both updates\n")
         proc.wait_for(r"after both updates")  # s_server reads with our updated key
 

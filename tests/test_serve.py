@@ -446,7 +446,8 @@ def test_early_data_accepted_once_across_workers(pool: Serve) -> None:
 
 def test_early_request_answered_before_client_finished(pool: Serve) -> None:
     """A complete 0-RTT request is answered as 0.5-RTT data: the server's first
-    flight carries the response, before the client sends its Finished."""
+    flight carries the response, before the client sends its Finished, and the
+    fresh tickets come ahead of it (RFC 8446 4.6.1)."""
     config = client_config(pool, early_data=True)
     _, _, _, session, _ = our_get(pool, config)
     assert session is not None
@@ -457,7 +458,7 @@ def test_early_request_answered_before_client_finished(pool: Serve) -> None:
         tls.send(request)  # ClientHello + 0-RTT request; nothing else is sent below until asserted
         conn = tls.conn
         assert not conn.data_to_send()
-        complete, raw = False, b""
+        complete, raw, tickets = False, b"", 0
         while True:  # feed the engine the server's bytes only: our Finished stays queued
             data = tls.sock.recv(65536)
             assert data, "server closed before answering the 0-RTT request"
@@ -466,6 +467,9 @@ def test_early_request_answered_before_client_finished(pool: Serve) -> None:
                 if isinstance(ev, HandshakeComplete):
                     complete = True
                     assert ev.early_data_accepted and ev.resumed
+                elif isinstance(ev, SessionTicketReceived):
+                    assert not raw  # ahead of the response
+                    tickets += 1
                 elif isinstance(ev, ApplicationData):
                     raw += ev.data
             head, sep, body = raw.partition(b"\r\n\r\n")
@@ -474,15 +478,13 @@ def test_early_request_answered_before_client_finished(pool: Serve) -> None:
         assert complete
         status, _, body = _parse_response(raw)
         assert status == 200 and json.loads(body)["early_data"] is True
-        # now finish: our Finished goes out, tickets and close_notify follow
+        assert tickets == 2
+        # now finish: our Finished goes out, close_notify follows
         tls.sock.sendall(conn.data_to_send())
-        tickets = 0
         while data := tls.sock.recv(65536):
             conn.receive_data(data)
             while (ev := conn.next_event()) is not NEED_DATA:
-                tickets += isinstance(ev, SessionTicketReceived)
-                assert not isinstance(ev, ApplicationData)
-        assert tickets == 2
+                assert not isinstance(ev, ApplicationData | SessionTicketReceived)
     pool.wait_log(r"resumed=yes early_data=accepted:\d+ request=\"GET /tls\" status=200 ms=", mark)
 
 

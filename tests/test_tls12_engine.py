@@ -31,9 +31,7 @@ from https_request.tls.events import (
     HandshakeComplete,
     SessionTicketReceived,
 )
-from https_request.tls.keyschedule12 import key_block
 from https_request.tls.messages import ClientHello, Extension, ServerHello, handshake_message
-from https_request.tls.protection12 import Protector12
 from https_request.tls.server12 import DOWNGRADE_TLS12
 from https_request.tls.server13 import ServerConnection
 from https_request.tls.session import Session, SessionCache
@@ -53,6 +51,7 @@ from tlsenv import (
     server_config,
     split_records,
     ticket_keys,
+    tls12_protectors,
 )
 
 V12 = (ProtocolVersion.TLS1_2,)
@@ -154,24 +153,6 @@ def without(*types: int) -> Callable[[Any], Any]:
 
 def hook_without(*types: int) -> Callable[[list[Extension]], list[Extension]]:
     return lambda exts: [e for e in exts if e.type not in types]
-
-
-def protectors(
-    keylog: KeyLog, client_random: bytes, server_random: bytes, suite_id: int, etm: bool
-) -> tuple[Protector12, Protector12]:
-    """(client write, server write) protection, from the key log's master secret."""
-    suite = SUITES[suite_id]
-    line = next(ln.split() for ln in reversed(keylog.lines) if ln.startswith("CLIENT_RANDOM "))
-    assert bytes.fromhex(line[1]) == client_random
-    master = bytes.fromhex(line[2])
-    cmac, smac, ckey, skey, civ, siv = key_block(
-        suite.hash_name, master, client_random, server_random, suite.mac_len, suite.key_len, suite.iv_len
-    )
-    rnd = bytes  # CBC IVs of zeros are fine for re-sealing in a test
-    return (
-        Protector12(suite, ckey, civ, cmac, etm=etm, random=rnd),
-        Protector12(suite, skey, siv, smac, etm=etm, random=rnd),
-    )
 
 
 # ---------------------------------------------------------------- handshakes
@@ -1209,7 +1190,7 @@ def _through_client_finished(keys: bool = False) -> tuple[ClientConnection, Serv
 
 def test_tampered_client_finished() -> None:
     c, s, kl, server_random, flight3 = _through_client_finished()
-    cw, _ = protectors(kl, c.client_random, server_random, c.cipher_suite or 0, etm=False)
+    cw, _ = tls12_protectors(kl, c.client_random, server_random, c.cipher_suite or 0, etm=False)
     recs = split_records(flight3)
     assert [r[0] for r in recs] == [H, CCS, H]
     ctype, fin = cw.open(recs[2][1], recs[2][2])
@@ -1226,7 +1207,7 @@ def test_tampered_server_finished() -> None:
     c, s, kl, server_random, flight3 = _through_client_finished()
     s.receive_data(flight3)
     flight4 = s.data_to_send()
-    cw, sw = protectors(kl, c.client_random, server_random, c.cipher_suite or 0, etm=False)
+    cw, sw = tls12_protectors(kl, c.client_random, server_random, c.cipher_suite or 0, etm=False)
     recs = split_records(flight4)
     assert [r[0] for r in recs] == [CCS, H]
     _, fin = sw.open(recs[1][1], recs[1][2])
@@ -1349,7 +1330,7 @@ def test_server_key_exchange_signature_tampered() -> None:
 
 def test_application_data_before_finished() -> None:
     c, s, kl, server_random, flight3 = _through_client_finished()
-    cw, _ = protectors(kl, c.client_random, server_random, c.cipher_suite or 0, etm=False)
+    cw, _ = tls12_protectors(kl, c.client_random, server_random, c.cipher_suite or 0, etm=False)
     recs = split_records(flight3)
     cw.seq = 0
     early = cw.seal(APP, b"too soon")

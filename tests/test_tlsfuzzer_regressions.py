@@ -25,15 +25,30 @@ from https_request.tls.enums import (
     ProtocolVersion,
     PskKeyExchangeMode,
 )
-from https_request.tls.errors import Reason, TlsError
+from https_request.tls.errors import AlertReceived, Reason, TlsError
 from https_request.tls.messages import Extension, handshake_message
+from https_request.tls.protection import Protector
 from https_request.tls.server13 import ServerConnection
-from tlsenv import LEAF, KeyLog, client_config, pair, seal_records, server_config, split_records, ticket_keys
+from https_request.tls.suites import SUITES
+from tlsenv import (
+    LEAF,
+    KeyLog,
+    client_config,
+    open_records,
+    pair,
+    plaintext_alert,
+    seal_records,
+    server_config,
+    split_records,
+    ticket_keys,
+    tls12_protectors,
+)
 
 AD = AlertDescription
 ET = ExtensionType
 H = ContentType.HANDSHAKE
 APP = ContentType.APPLICATION_DATA
+ALERT = ContentType.ALERT
 CCS_RECORD = b"\x14\x03\x03\x00\x01\x01"
 Hook = Callable[[list[Extension]], list[Extension]]
 
@@ -159,6 +174,74 @@ def test_flight_for_a_valid_client_hello_precedes_the_alert() -> None:
     records = split_records(s.data_to_send())
     assert records[0][0] == H and records[0][2][0] == HandshakeType.SERVER_HELLO
     assert records[-1][0] == ContentType.ALERT and records[-1][2] == bytes((2, AD.unexpected_message))
+
+
+# ---------------------------------------------------------------- empty alerts
+
+
+def _server_keys_installed(keys: str) -> tuple[ServerConnection, Protector, KeyLog]:
+    """A server waiting for the client's Finished (``handshake``) or past it
+    (``application``), and a sealer for the client's records under those keys."""
+    ckl, skl = KeyLog(), KeyLog()
+    ccfg = client_config(keylog=ckl, cipher_suites=(CipherSuite.TLS_AES_128_GCM_SHA256,))
+    c, s = pair(ccfg, server_config(keylog=skl))
+    c.start_handshake()
+    s.receive_data(c.data_to_send())
+    c.receive_data(s.data_to_send())
+    if keys == "application":
+        s.receive_data(c.data_to_send())
+        assert not s.is_handshaking
+    label = "CLIENT_HANDSHAKE_TRAFFIC_SECRET" if keys == "handshake" else "CLIENT_TRAFFIC_SECRET_0"
+    return s, Protector(SUITES[CipherSuite.TLS_AES_128_GCM_SHA256], ckl.secret(label)), skl
+
+
+@pytest.mark.parametrize("padding", [0, 2, 5, 30])
+@pytest.mark.parametrize("keys", ["handshake", "application"])
+def test_empty_protected_alert_is_unexpected_message(keys: str, padding: int) -> None:
+    """test-tls13-empty-alert: RFC 8446 5.4, an alert record with no content (padded or not)."""
+    s, client_write, skl = _server_keys_installed(keys)
+    with pytest.raises(TlsError) as info:
+        s.receive_data(client_write.seal(ALERT, b"", padding))
+    assert info.value.reason is Reason.UNEXPECTED_MESSAGE
+    # the server's first record under its application key (no tickets, no data before it)
+    sent = open_records(CipherSuite.TLS_AES_128_GCM_SHA256, skl.secret("SERVER_TRAFFIC_SECRET_0"),
+                        split_records(s.data_to_send()))  # fmt: skip
+    assert sent == [(ALERT, bytes((2, AD.unexpected_message)))]
+
+
+def test_empty_plaintext_alert_is_unexpected_message() -> None:
+    """RFC 8446 5.1 / RFC 5246 6.2.1: no zero-length alert fragments, before any key either."""
+    exc, s = _refused(_record(ALERT, b""))
+    assert exc.reason is Reason.UNEXPECTED_MESSAGE
+    assert plaintext_alert(s.data_to_send()) == (2, AD.unexpected_message)
+    exc, _ = _refused(_record(ALERT, b"\x01"))  # one byte is a malformed alert, not an empty one
+    assert exc.alert == AD.decode_error
+
+
+def test_empty_tls12_alerts_are_unexpected_message() -> None:
+    """RFC 5246 6.2.1, in the TLS 1.2 handshake (plaintext) and after it (protected)."""
+    tls12 = (ProtocolVersion.TLS1_2,)
+    exc, s = _refused(_client_hello(versions=tls12) + _record(ALERT, b""), server_config(versions=tls12))
+    assert exc.reason is Reason.UNEXPECTED_MESSAGE
+    assert split_records(s.data_to_send())[-1][2] == bytes((2, AD.unexpected_message))
+    ckl = KeyLog()
+    c, s = pair(client_config(versions=tls12, keylog=ckl), server_config(versions=tls12))
+    c.start_handshake()
+    s.receive_data(c.data_to_send())
+    flight = s.data_to_send()
+    c.receive_data(flight)
+    s.receive_data(c.data_to_send())
+    c.receive_data(s.data_to_send())
+    assert not c.is_handshaking and not s.is_handshaking and c.cipher_suite is not None
+    server_random = flight[5 + 4 + 2 : 5 + 4 + 34]  # record header, handshake header, legacy_version
+    client_write, _ = tls12_protectors(ckl, c.client_random, server_random, c.cipher_suite, etm=False)
+    client_write.seq = 1  # after the client's Finished
+    with pytest.raises(TlsError) as info:
+        s.receive_data(client_write.seal(ALERT, b""))
+    assert info.value.reason is Reason.UNEXPECTED_MESSAGE
+    with pytest.raises(AlertReceived) as alert:
+        c.receive_data(s.data_to_send())  # our client reads the server's protected alert
+    assert alert.value.description == AD.unexpected_message
 
 
 # ---------------------------------------------------------------- Finished and rejected early data

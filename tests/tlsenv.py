@@ -8,7 +8,8 @@ and ECDSA signing still draw their own randomness inside ``cryptography``.
 Record surgery: :class:`KeyLog` captures the NSS key log lines a connection
 emits, so a test can decrypt a peer's records with :func:`open_records`,
 change the plaintext and re-encrypt it at the same sequence numbers with
-:func:`seal_records`, without mocking either side.
+:func:`seal_records`, without mocking either side; :func:`tls12_protectors`
+does the same for TLS 1.2 from the key log's master secret.
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ from https_request.tls.config import ClientConfig, ServerConfig
 from https_request.tls.debug import hexdump_lines
 from https_request.tls.enums import ContentType
 from https_request.tls.errors import Reason, TlsError
+from https_request.tls.keyschedule12 import key_block
 from https_request.tls.protection import Protector
+from https_request.tls.protection12 import Protector12
 from https_request.tls.server13 import ServerConnection
 from https_request.tls.session import Session, TicketKeys
 from https_request.tls.suites import SUITES
@@ -49,6 +52,7 @@ __all__ = [
     "server_config",
     "split_records",
     "ticket_keys",
+    "tls12_protectors",
 ]
 
 CA = make_ca()
@@ -179,3 +183,21 @@ def seal_records(suite: int, secret: bytes, items: list[tuple[int, bytes]], seq:
     p = Protector(SUITES[suite], secret)
     p.seq = seq
     return b"".join(p.seal(ctype, data) for ctype, data in items)
+
+
+def tls12_protectors(
+    keylog: KeyLog, client_random: bytes, server_random: bytes, suite_id: int, etm: bool
+) -> tuple[Protector12, Protector12]:
+    """TLS 1.2 (client write, server write) protection, from the key log's master secret."""
+    suite = SUITES[suite_id]
+    line = next(ln.split() for ln in reversed(keylog.lines) if ln.startswith("CLIENT_RANDOM "))
+    assert bytes.fromhex(line[1]) == client_random
+    master = bytes.fromhex(line[2])
+    cmac, smac, ckey, skey, civ, siv = key_block(
+        suite.hash_name, master, client_random, server_random, suite.mac_len, suite.key_len, suite.iv_len
+    )
+    rnd = bytes  # CBC IVs of zeros are fine for re-sealing in a test
+    return (
+        Protector12(suite, ckey, civ, cmac, etm=etm, random=rnd),
+        Protector12(suite, skey, siv, smac, etm=etm, random=rnd),
+    )

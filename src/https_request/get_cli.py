@@ -564,6 +564,8 @@ class _Get:
                         for chunk in resp.iter_body():
                             if not args.head:
                                 self._write(chunk)
+                    if store is not None and same_origin:
+                        tls.wait_client_session()  # a resumed handshake's new ticket may follow the response
                 except EspTlsError as exc:
                     raise self._esp_failure(exc, isinstance(exc, EspTlsTimeout), where, None) from None
                 except HttpError as exc:

@@ -23,6 +23,12 @@ When ``cfg.timeout_ms`` > 0 it also bounds the whole of ``conn_*_new_sync``;
 otherwise the handshake as a whole gets ``cfg.timeout_s`` (10 s), where
 esp-tls would retry forever.
 
+Sessions: ``get_client_session`` as in esp-tls (TLS 1.3 tickets arrive while
+reading). ``wait_client_session``, not in esp-tls, is for callers that keep
+sessions and stop reading once they have the response: after a resumed
+handshake it waits briefly for the ticket a server may send after its answer,
+so that the next connection does not offer the ticket just spent.
+
 Every failure is recorded as esp-tls records it (the last-error triple of
 :class:`~.errors.LastError`: ``esp_err_t``, the mbedTLS code stored positive,
 the X.509 verify flags) and logged with esp-tls's lines, tags and levels
@@ -207,6 +213,7 @@ class EspTls(_Core):
         except (TlsError, TlsTimeout, TlsConnectionError) as exc:
             raise self._handshake_error(exc, engine.peer_certificate_received) from exc
         self._handshake_done(engine.negotiated())
+        self._note_ticket(None, engine.session())  # a ticket may come with the server's flight
 
     def _live(self) -> Engine:
         if self._engine is None:
@@ -260,6 +267,35 @@ class EspTls(_Core):
         session ID). After :meth:`close`, the session the connection had then.
         """
         return self._session if self._engine is None else self._engine.session()
+
+    def wait_client_session(self, timeout: float | None = None) -> Session | None:
+        """Not in esp-tls: wait briefly for the ticket that follows a resumed handshake.
+
+        A server may send its NewSessionTicket after the response (after 0.5-RTT
+        data, once it has our Finished). A caller that keeps sessions and stops
+        reading when the response is complete calls this before :meth:`close`, so
+        that the next connection offers a fresh ticket, not the one just spent
+        (which a server's 0-RTT anti-replay refuses). When this connection resumed
+        a TLS 1.3 session and has received no ticket yet, it reads on until a
+        ticket, close_notify, EOF or application data (kept for :meth:`read`)
+        arrives, or ``timeout`` seconds pass (default: twice the handshake time,
+        25-250 ms); otherwise it returns at once. Returns
+        :meth:`get_client_session`. Never raises: a failure while waiting ends
+        the wait (logged at debug level) and shows in the next read.
+        """
+        engine = self._engine
+        if engine is None:
+            return self._session
+        before = engine.session()
+        wait = self._ticket_wait(timeout, before)
+        if wait > 0:
+            _log.d("Waiting up to %d ms for a session ticket", round(wait * 1000))
+            try:
+                engine.wait_session(wait)
+            except (TlsError, TlsTimeout, TlsConnectionError) as exc:
+                _log.d("No session ticket: %s", exc)
+            self._note_ticket(before, engine.session())
+        return engine.session()
 
     def close(self) -> None:
         """``esp_tls_conn_destroy``: close_notify (best effort), then close the socket. Idempotent."""
@@ -395,6 +431,7 @@ class AsyncEspTls(_Core):
         except (TlsError, TlsTimeout, TlsConnectionError) as exc:
             raise self._handshake_error(exc, engine.peer_certificate_received) from exc
         self._handshake_done(engine.negotiated())
+        self._note_ticket(None, engine.session())  # a ticket may come with the server's flight
 
     def _live(self) -> AsyncEngine:
         if self._engine is None:
@@ -431,6 +468,22 @@ class AsyncEspTls(_Core):
     def get_client_session(self) -> Session | None:
         """See :meth:`EspTls.get_client_session`."""
         return self._session if self._engine is None else self._engine.session()
+
+    async def wait_client_session(self, timeout: float | None = None) -> Session | None:
+        """See :meth:`EspTls.wait_client_session`."""
+        engine = self._engine
+        if engine is None:
+            return self._session
+        before = engine.session()
+        wait = self._ticket_wait(timeout, before)
+        if wait > 0:
+            _log.d("Waiting up to %d ms for a session ticket", round(wait * 1000))
+            try:
+                await engine.wait_session(wait)
+            except (TlsError, TlsTimeout, TlsConnectionError) as exc:
+                _log.d("No session ticket: %s", exc)
+            self._note_ticket(before, engine.session())
+        return engine.session()
 
     async def close(self) -> None:
         """See :meth:`EspTls.close`."""

@@ -61,6 +61,10 @@ _NET_SEND_FAILED = -0x004E  # MBEDTLS_ERR_NET_SEND_FAILED
 _CONNECT_PENDING = frozenset({errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EAGAIN, errno.EALREADY})
 _FAMILIES = {AddrFamily.INET: socket.AF_INET, AddrFamily.INET6: socket.AF_INET6}
 _VERSION_NAMES = {0x0304: "TLS 1.3", 0x0303: "TLS 1.2"}
+# wait_client_session's default wait: twice the handshake's duration (about two round
+# trips of a resumed handshake), at least long enough for a loaded local server, at most 250 ms
+_TICKET_WAIT_MIN = 0.025
+_TICKET_WAIT_MAX = 0.25
 
 
 class ConnState(IntEnum):
@@ -563,6 +567,17 @@ class _Core:
                     offset,
                     min(MBEDTLS_SSL_OUT_CONTENT_LEN, size - offset),
                 )
+
+    def _ticket_wait(self, timeout: float | None, current: Session | None) -> float:
+        """How long wait_client_session reads on: 0 unless this connection resumed a
+        TLS 1.3 session and has no ticket of its own yet (``current``); then
+        ``timeout``, or by default twice the handshake time within [25 ms, 250 ms]."""
+        info = self._info
+        if info is None or not info.resumed or info.version != _VERSION_NAMES[0x0304] or current is not None:
+            return 0.0
+        if timeout is not None:
+            return max(timeout, 0.0)
+        return min(max(2 * info.tls_ms / 1000, _TICKET_WAIT_MIN), _TICKET_WAIT_MAX)
 
     def _note_ticket(self, before: Session | None, after: Session | None) -> None:
         if after is not None and after is not before and after.version == 0x0304 and _mlog.is_enabled(log.DEBUG):

@@ -37,6 +37,10 @@ coroutines) provides:
 ``session() -> Session | None``
     The newest resumable session: a TLS 1.3 NewSessionTicket (they arrive
     while reading), or the TLS 1.2 session after the handshake.
+``wait_session(timeout)``
+    Read on until a session ticket, close_notify, EOF or application data
+    (kept for ``read``) arrives, or ``timeout`` seconds pass (not an error);
+    an engine that cannot tell returns at once.
 ``negotiated() -> Negotiated | None``
     What the handshake settled (None before it completes).
 ``peer_certificate_received``
@@ -144,6 +148,8 @@ class Engine(Protocol):
 
     def session(self) -> Session | None: ...
 
+    def wait_session(self, timeout: float) -> None: ...
+
     def negotiated(self) -> Negotiated | None: ...
 
 
@@ -164,6 +170,8 @@ class AsyncEngine(Protocol):
     async def close(self) -> None: ...
 
     def session(self) -> Session | None: ...
+
+    async def wait_session(self, timeout: float) -> None: ...
 
     def negotiated(self) -> Negotiated | None: ...
 
@@ -280,6 +288,9 @@ class PythonEngine:
     def session(self) -> Session | None:
         return self._tls.session
 
+    def wait_session(self, timeout: float) -> None:
+        self._tls.wait_session(timeout)
+
     def negotiated(self) -> Negotiated | None:
         return _negotiated(self._tls.pump.handshake, self._conn)
 
@@ -320,6 +331,9 @@ class AsyncPythonEngine:
 
     def session(self) -> Session | None:
         return self._tls.session
+
+    async def wait_session(self, timeout: float) -> None:
+        await self._tls.wait_session(timeout)
 
     def negotiated(self) -> Negotiated | None:
         return _negotiated(self._tls.pump.handshake, self._conn)

@@ -352,6 +352,9 @@ class OpenSslEngine:
     def session(self) -> Session | None:
         return self._m.session()
 
+    def wait_session(self, timeout: float) -> None:
+        """Returns at once: the SSLObject reports no ticket arrival, and this engine sends no 0-RTT."""
+
     def negotiated(self) -> Negotiated | None:
         return self._m.negotiated()
 
@@ -457,6 +460,9 @@ class AsyncOpenSslEngine:
 
     def session(self) -> Session | None:
         return self._m.session()
+
+    async def wait_session(self, timeout: float) -> None:
+        """See :meth:`OpenSslEngine.wait_session`."""
 
     def negotiated(self) -> Negotiated | None:
         return self._m.negotiated()

@@ -73,9 +73,10 @@ class TlsStream:
 
     @property
     def sessions(self) -> list[Session]:
-        """Every session ticket received so far, oldest first (TLS 1.3 tickets
-        arrive after the handshake: they are picked up while reading)."""
-        return self.pump.sessions
+        """The session tickets received so far, oldest first, at most the newest
+        ``limits.MAX_TICKETS_KEPT`` (TLS 1.3 tickets arrive after the handshake:
+        they are picked up while reading)."""
+        return list(self.pump.sessions)
 
     @property
     def session(self) -> Session | None:
@@ -116,6 +117,16 @@ class TlsStream:
         """Send a KeyUpdate (asking the peer to update too if ``request_peer``)."""
         self.conn.update_keys(request_peer)
         await self._run(lambda: True, timeout)
+
+    async def wait_session(self, timeout: float) -> Session | None:
+        """See :meth:`TlsSocket.wait_session <https_request.io.blocking.TlsSocket.wait_session>`."""
+        pump = self.pump
+        tickets, buffered = pump.tickets, pump.buffered
+        try:
+            await self._run(lambda: pump.tickets > tickets or pump.finished or pump.buffered > buffered, timeout)
+        except TlsTimeout:
+            pass
+        return self.session
 
     async def close(self) -> None:
         """Send close_notify (best effort) and close the transport."""

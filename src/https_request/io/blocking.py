@@ -12,7 +12,8 @@ effort).
 0-RTT: ``connect(..., handshake=False)``, then :meth:`TlsSocket.start` (sends
 the ClientHello), :meth:`TlsSocket.send` (the engine sends it as early data if
 the session allows, else after the handshake), then :meth:`TlsSocket.handshake`.
-Not thread-safe: one thread per socket.
+:meth:`TlsSocket.wait_session` reads on, bounded, for a session ticket that may
+follow the data the caller wanted. Not thread-safe: one thread per socket.
 """
 
 from __future__ import annotations
@@ -60,9 +61,10 @@ class TlsSocket:
 
     @property
     def sessions(self) -> list[Session]:
-        """Every session ticket received so far, oldest first (TLS 1.3 tickets
-        arrive after the handshake: they are picked up while reading)."""
-        return self.pump.sessions
+        """The session tickets received so far, oldest first, at most the newest
+        ``limits.MAX_TICKETS_KEPT`` (TLS 1.3 tickets arrive after the handshake:
+        they are picked up while reading)."""
+        return list(self.pump.sessions)
 
     @property
     def session(self) -> Session | None:
@@ -96,6 +98,19 @@ class TlsSocket:
         """Send a KeyUpdate (asking the peer to update too if ``request_peer``)."""
         self.conn.update_keys(request_peer)
         self._run(lambda: True, timeout)
+
+    def wait_session(self, timeout: float) -> Session | None:
+        """Read on until a session ticket arrives, the peer closes, application
+        data arrives (kept for :meth:`recv`) or ``timeout`` seconds pass (no
+        error then); returns the newest session. Engine and transport errors
+        propagate as for :meth:`recv`."""
+        pump = self.pump
+        tickets, buffered = pump.tickets, pump.buffered
+        try:
+            self._run(lambda: pump.tickets > tickets or pump.finished or pump.buffered > buffered, timeout)
+        except TlsTimeout:
+            pass
+        return self.session
 
     def close(self) -> None:
         """Send close_notify (best effort) and close the socket."""

@@ -10,9 +10,13 @@ actions (trio's and httpcore's rules, see the style guide 7.5):
 
 so each loop iteration does exactly one blocking operation. :meth:`Pump.feed`
 drains the connection's events at once: application and early data collect in
-a read buffer, session tickets in :attr:`Pump.sessions`, KeyUpdates in
-:attr:`Pump.key_updates`; the :class:`HandshakeComplete` event is kept in
-:attr:`Pump.handshake`.
+a read buffer, session tickets in :attr:`Pump.sessions` (the newest
+``MAX_TICKETS_KEPT``; :attr:`Pump.tickets` counts them all), KeyUpdates in
+:attr:`Pump.key_updates` and warning alerts in :attr:`Pump.warnings` (the
+newest ``MAX_EVENTS_KEPT`` of each, see :mod:`https_request.tls.limits`); the
+:class:`HandshakeComplete` event is kept in :attr:`Pump.handshake`. The read
+buffer only grows while the caller waits for something else: drivers receive
+for a read only when it is empty.
 
 The driver-level exceptions live here too, so that both drivers raise the same
 ones: :class:`TlsTimeout` and :class:`TlsConnectionError` (engine failures stay
@@ -21,6 +25,7 @@ ones: :class:`TlsTimeout` and :class:`TlsConnectionError` (engine failures stay
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 from enum import Enum
 from typing import Final, Literal
@@ -40,6 +45,7 @@ from ..tls.events import (
     KeyUpdated,
     SessionTicketReceived,
 )
+from ..tls.limits import MAX_EVENTS_KEPT, MAX_TICKETS_KEPT
 from ..tls.session import Session
 from ..tls.states import HsState
 
@@ -69,9 +75,10 @@ class Pump:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.handshake: HandshakeComplete | None = None
-        self.sessions: list[Session] = []
-        self.key_updates: list[KeyUpdated] = []
-        self.warnings: list[AlertReceivedEvent] = []
+        self.sessions: deque[Session] = deque(maxlen=MAX_TICKETS_KEPT)
+        self.tickets = 0  # session tickets received in all
+        self.key_updates: deque[KeyUpdated] = deque(maxlen=MAX_EVENTS_KEPT)
+        self.warnings: deque[AlertReceivedEvent] = deque(maxlen=MAX_EVENTS_KEPT)
         self.early_data = bytearray()  # server: 0-RTT bytes received (also in the read buffer)
         self.early_data_rejected = 0  # client: bytes the engine re-sends after the handshake
         self.peer_closed = False  # close_notify received
@@ -150,6 +157,7 @@ class Pump:
                 self.handshake = ev
             elif isinstance(ev, SessionTicketReceived):
                 self.sessions.append(ev.session)
+                self.tickets += 1
             elif isinstance(ev, KeyUpdated):
                 self.key_updates.append(ev)
             elif isinstance(ev, CloseNotify):

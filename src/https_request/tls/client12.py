@@ -182,8 +182,10 @@ class Tls12Client(Connection):
 
     def _verify_server_chain(self, chain: tuple[bytes, ...]) -> VerifiedChain | None:
         """Both versions' server Certificate: the leaf in the debug trace, then the
-        configured verifier (raises TlsError with verify flags); None without one."""
+        configured verifier (raises TlsError with verify flags); None without one.
+        Raises TlsError CERT_BAD for a chain longer than limits.MAX_CERTIFICATE_CHAIN."""
         cfg = self._ccfg
+        self._check_chain_length(chain)
         if self._dbg.threshold >= 3:
             self._dbg.crt(3, "peer certificate", chain[0])
         if cfg.verifier is not None:

@@ -194,6 +194,12 @@ class ServerConfig(Struct, slots=False):
     Finished goes out at once, before the client's Finished (RFC 8446 "0.5-RTT":
     the answer to a 0-RTT request then costs no extra round trip); otherwise it
     waits for the client's Finished.
+    ``early_tickets``: when 0-RTT data was accepted, the NewSessionTickets
+    follow our Finished at once (RFC 8446 4.6.1: the server computes the
+    client's Finished itself), ahead of the 0.5-RTT answer, so a client that
+    stops reading after that answer still has a fresh ticket; False (and every
+    handshake without accepted 0-RTT) sends them after the client's Finished,
+    as OpenSSL does.
     ``hrr_cookie``: send a cookie in HelloRetryRequest. TLS 1.2: only ECDHE
     suites are ever chosen; ``session_cache`` serves session-ID resumption
     (None disables it); ``require_extended_master_secret`` refuses clients
@@ -217,6 +223,7 @@ class ServerConfig(Struct, slots=False):
     ticket_lifetime: int = 86400
     max_early_data: int = 0
     send_half_rtt_data: bool = False
+    early_tickets: bool = True
     anti_replay: AntiReplay = field(default_factory=MemoryAntiReplay)
     hrr_cookie: bool = False
     request_client_certificate: bool = False

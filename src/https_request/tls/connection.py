@@ -15,6 +15,14 @@ Outgoing handshake messages of one flight are coalesced: they collect in a
 plaintext buffer that becomes as few records as fit whenever the write keys
 change or processing ends.
 
+Bounds: whatever the peer can make us hold or repeat is limited by
+:mod:`.limits`: records and handshake messages by size, runs of records that
+carry no application data (post-handshake messages, empty records, warning
+alerts) by count, certificate chains by length, and the event queue: while
+the caller leaves more than ``MAX_UNREAD_EVENTS`` events or
+``MAX_UNREAD_BYTES`` of application data in it, :meth:`Connection.receive_data`
+takes no more input.
+
 Errors: every failure is a :class:`TlsError`. The first one queues at most one
 fatal alert (chosen by the error's reason, see :mod:`.errors`), poisons the
 connection and propagates; every later call raises :class:`ConnectionPoisoned`.
@@ -39,16 +47,26 @@ from .events import (
     ApplicationData,
     CloseNotify,
     ConnectionClosed,
+    EarlyDataReceived,
     Event,
     HandshakeComplete,
     KeyUpdated,
     NeedData,
 )
 from .keyschedule import next_traffic_secret
+from .limits import (
+    MAX_CERTIFICATE_CHAIN,
+    MAX_EMPTY_RECORDS,
+    MAX_PLAINTEXT,
+    MAX_POST_HANDSHAKE_MESSAGES,
+    MAX_UNREAD_BYTES,
+    MAX_UNREAD_EVENTS,
+    MAX_WARNING_ALERTS,
+)
 from .messages import KeyUpdate, handshake_message
 from .protection import Protector
 from .protection12 import Protector12
-from .record import MAX_PLAINTEXT, HandshakeJoiner, RecordReader, fragment
+from .record import HandshakeJoiner, RecordReader, fragment
 from .states import HsState
 from .suites import SuiteParams
 
@@ -90,6 +108,10 @@ class Connection:
         self._plain_hs_sent = False  # a plaintext handshake record went out (a later ClientHello is a retry)
         self._ccs_seen = False  # TLS 1.3: a compatibility change_cipher_spec arrived
         self._hs_done = 0  # bytes of _hs_out written by handshake messages that were fully processed
+        # runs since the last application data record with content (bounded in .limits)
+        self._post_hs_run = 0  # handshake messages after the handshake
+        self._empty_run = 0  # empty application data records, ignored TLS 1.3 change_cipher_spec
+        self._warning_run = 0  # warning alerts
         self.state = HsState.HELLO_REQUEST
         self.client_random = b""
         # negotiated parameters
@@ -124,9 +146,13 @@ class Connection:
 
         Raises TlsError (after queueing the alert to send) when the peer's
         bytes are not acceptable, ConnectionPoisoned if the connection had
-        already failed.
+        already failed, and LocalProtocolError (taking nothing) while the
+        event queue holds more than the caller may leave in it (see
+        :mod:`.limits`): drain :meth:`next_event`, then feed the bytes again.
         """
         self._check_usable()
+        if data and self._events:
+            self._check_drained()
         if self._eof:
             if data:
                 raise LocalProtocolError("data received after EOF")
@@ -212,6 +238,32 @@ class Connection:
     def _check_usable(self) -> None:
         if self._error is not None:
             raise ConnectionPoisoned(self._error)
+
+    def _check_drained(self) -> None:
+        events = self._events
+        unread = sum(len(e.data) for e in events if isinstance(e, ApplicationData | EarlyDataReceived))
+        if len(events) > MAX_UNREAD_EVENTS or unread > MAX_UNREAD_BYTES:
+            raise LocalProtocolError(
+                f"{len(events)} events ({unread} bytes of application data) not taken with next_event(): "
+                "drain them before feeding more data"
+            )
+
+    def _content_received(self) -> None:
+        """Application data with content (or the end of the handshake) ends every
+        run of records that carry none."""
+        self._post_hs_run = self._empty_run = self._warning_run = 0
+
+    def _empty_record(self, what: str) -> None:
+        self._empty_run += 1
+        if self._empty_run > MAX_EMPTY_RECORDS:
+            raise TlsError(Reason.FLOOD, f"{self._empty_run} {what} records in a row (limit {MAX_EMPTY_RECORDS})")
+
+    def _check_chain_length(self, chain: tuple[bytes, ...]) -> None:
+        """Both sides, both versions: a peer's certificate chain has a bounded length."""
+        if len(chain) > MAX_CERTIFICATE_CHAIN:
+            raise TlsError(
+                Reason.CERT_BAD, f"certificate chain of {len(chain)} certificates (limit {MAX_CERTIFICATE_CHAIN})"
+            )
 
     def _fail(self, exc: TlsError, cause: BaseException | None = None) -> None:
         done = bytes(self._hs_out[: self._hs_done])  # the flight answering earlier messages still goes out
@@ -309,6 +361,7 @@ class Connection:
     def _complete_handshake(self) -> None:
         """Enter HANDSHAKE_OVER, report it and release buffered application data."""
         self._set_state(HsState.HANDSHAKE_OVER)
+        self._content_received()
         assert self.negotiated_version is not None and self.cipher_suite is not None
         self._events.append(
             HandshakeComplete(
@@ -391,6 +444,7 @@ class Connection:
         if self._ccs_seen and not self.is_client:
             raise TlsError(Reason.UNEXPECTED_MESSAGE, "second change_cipher_spec")
         self._ccs_seen = True
+        self._empty_record("ignored change_cipher_spec")
 
     def _handle_ccs12(self) -> None:
         """TLS 1.2: switch the read keys (the version's subclass knows when)."""
@@ -424,9 +478,14 @@ class Connection:
         if self._peer_closed:
             raise TlsError(Reason.UNEXPECTED_MESSAGE, "application data after close_notify")
         if data:
+            self._content_received()
             self._events.append(ApplicationData(data))
+        else:
+            self._empty_record("empty application data")
 
     def _handle_alert(self, data: bytes) -> None:
+        if not data:  # RFC 8446 5.4 (protected), 5.1 and RFC 5246 6.2.1: never sent empty
+            raise TlsError(Reason.UNEXPECTED_MESSAGE, "empty alert record")
         if len(data) != 2 or not self._joiner.empty:
             raise TlsError(Reason.DECODE, "malformed alert")
         level, desc = data
@@ -436,10 +495,12 @@ class Connection:
             self._peer_closed = True
             self._events.append(CloseNotify())
             return
-        if desc == AlertDescription.user_canceled and level == AlertLevel.WARNING:
-            self._events.append(AlertReceivedEvent(level, desc))
-            return
-        if level == AlertLevel.WARNING and self.negotiated_version == ProtocolVersion.TLS1_2:
+        tls12 = self.negotiated_version == ProtocolVersion.TLS1_2
+        if level == AlertLevel.WARNING and (desc == AlertDescription.user_canceled or tls12):
+            self._warning_run += 1
+            if self._warning_run > MAX_WARNING_ALERTS:
+                detail = f"{self._warning_run} warning alerts in a row (limit {MAX_WARNING_ALERTS})"
+                raise TlsError(Reason.FLOOD, detail)
             self._events.append(AlertReceivedEvent(level, desc))
             return
         raise AlertReceived(desc)
@@ -452,6 +513,14 @@ class Connection:
                 Reason.UNEXPECTED_MESSAGE,
                 f"{name_of(HandshakeType, msg_type)} in state {self.state.name}",
             )
+        if self.state == HsState.HANDSHAKE_OVER:
+            self._post_hs_run += 1
+            if self._post_hs_run > MAX_POST_HANDSHAKE_MESSAGES:
+                raise TlsError(
+                    Reason.FLOOD,
+                    f"{self._post_hs_run} handshake messages after the handshake without application data "
+                    f"(limit {MAX_POST_HANDSHAKE_MESSAGES}), the last a {name_of(HandshakeType, msg_type)}",
+                )
         dbg = self._dbg.threshold >= 2
         if dbg:
             self._dbg.msg(2, f"=> {_label(name)}")

@@ -53,6 +53,7 @@ class Reason(Enum):
     CERT_UNSUPPORTED = "certificate type not supported"
     CERT_REQUIRED = "certificate required"
     EARLY_DATA_TOO_LARGE = "too much early data"
+    FLOOD = "too many records without application data"
     RENEGOTIATION = "renegotiation refused"
     INAPPROPRIATE_FALLBACK = "fallback to a lower version while a higher one is supported"
     HANDSHAKE_FAILURE = "handshake failure"
@@ -91,6 +92,7 @@ ALERT_FOR_REASON: dict[Reason, AD | None] = {
     Reason.CERT_UNSUPPORTED: AD.unsupported_certificate,
     Reason.CERT_REQUIRED: AD.certificate_required,
     Reason.EARLY_DATA_TOO_LARGE: AD.unexpected_message,
+    Reason.FLOOD: AD.unexpected_message,
     Reason.RENEGOTIATION: AD.no_renegotiation,
     Reason.INAPPROPRIATE_FALLBACK: AD.inappropriate_fallback,
     Reason.HANDSHAKE_FAILURE: AD.handshake_failure,

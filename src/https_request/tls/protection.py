@@ -12,12 +12,11 @@ from cryptography.exceptions import InvalidTag
 from .enums import ContentType
 from .errors import Reason, TlsError
 from .keyschedule import traffic_key_iv
+from .limits import MAX_PLAINTEXT
 from .suites import SuiteParams
 
-__all__ = ["MAX_CIPHERTEXT", "Protector"]
+__all__ = ["Protector"]
 
-MAX_PLAINTEXT = 1 << 14
-MAX_CIPHERTEXT = MAX_PLAINTEXT + 256
 _APPDATA_HEADER = b"\x17\x03\x03"
 
 

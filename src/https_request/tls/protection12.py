@@ -23,11 +23,11 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from .errors import Reason, TlsError
+from .limits import MAX_PLAINTEXT
 from .suites import SuiteParams
 
 __all__ = ["Protector12"]
 
-MAX_PLAINTEXT = 1 << 14
 _BLOCK = 16
 
 

@@ -3,7 +3,8 @@ reassembly and fragmentation.
 
 :class:`RecordReader` pulls complete TLSPlaintext/TLSCiphertext records out of
 a byte buffer, checking the header before waiting for the body, so a record
-that announces more than the limit is refused at once. :class:`HandshakeJoiner`
+that announces more than the limit is refused at once (the limits are in
+:mod:`.limits`). :class:`HandshakeJoiner`
 puts handshake messages back together across records and splits records that
 carry several.
 """
@@ -12,12 +13,10 @@ from __future__ import annotations
 
 from .enums import ContentType, HandshakeType
 from .errors import Reason, TlsError
+from .limits import MAX_CIPHERTEXT, MAX_HANDSHAKE_MESSAGE
 
-__all__ = ["MAX_HANDSHAKE_MESSAGE", "HandshakeJoiner", "RecordReader", "fragment"]
+__all__ = ["HandshakeJoiner", "RecordReader", "fragment"]
 
-MAX_PLAINTEXT = 1 << 14
-MAX_CIPHERTEXT = MAX_PLAINTEXT + 256
-MAX_HANDSHAKE_MESSAGE = 1 << 18
 _KNOWN_TYPES = frozenset(int(t) for t in ContentType)
 
 

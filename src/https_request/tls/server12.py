@@ -193,8 +193,10 @@ class Tls12Server(Connection):
 
     def _accept_client_chain(self, chain: tuple[bytes, ...]) -> CertificatePublicKeyTypes:
         """Both versions' client Certificate: the configured client verifier (raises
-        TlsError with verify flags), then the leaf's public key (CERT_BAD)."""
+        TlsError with verify flags), then the leaf's public key (CERT_BAD; also for
+        a chain longer than limits.MAX_CERTIFICATE_CHAIN)."""
         cfg = self._scfg
+        self._check_chain_length(chain)
         if cfg.client_verifier is not None:
             cfg.client_verifier.verify(chain, None, cfg.now(), server=False)
         self.peer_certificates = chain

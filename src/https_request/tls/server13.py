@@ -12,6 +12,15 @@ Flights (mbedTLS state names)::
     CLIENT_FINISHED       <== Finished             ==> NewSessionTicket x N
     HANDSHAKE_OVER
 
+When 0-RTT data was accepted the tickets go out right after our Finished
+instead (``ServerConfig.early_tickets``, RFC 8446 4.6.1): the answer to the
+early request leaves as 0.5-RTT data before the client's Finished, and a
+client that stops reading once it has that answer must still get a fresh
+ticket. No client certificate is requested on a resumed handshake, so the
+rest of the transcript (EndOfEarlyData, the client's Finished) is known and
+the resumption secret is derived from the Finished we expect. Otherwise the
+tickets follow the client's Finished, where every client expects them.
+
 The raw first ClientHello is kept in :attr:`ServerConnection.client_hello_raw`
 for servers that rate it (the howsmyssl check).
 """
@@ -42,6 +51,7 @@ from .messages import (
     Finished,
     NewSessionTicket,
     ServerHello,
+    handshake_message,
 )
 from .server12 import Tls12Server
 from .session import TicketState
@@ -72,6 +82,7 @@ class _ServerHs(Struct, frozen=False, slots=False):
     cert_requested: bool = False
     client_cert_pub: object = None
     ticket_modes: tuple[int, ...] = ()
+    tickets_done: bool = False
 
 
 class _Psk(Struct, slots=False):
@@ -274,6 +285,13 @@ class ServerConnection(Tls12Server):
         self._keylog("EXPORTER_SECRET", ks.derive(b"exp master", th))
         self._app_read_secret, self._app_write_secret = c_ap, s_ap
         self._set_write_key(s_ap)
+        if early and cfg.early_tickets and not hs.cert_requested and self._tickets_wanted(hs):
+            # RFC 8446 4.6.1: the client's Finished (after EndOfEarlyData) is known in advance
+            eoed = handshake_message(HT.END_OF_EARLY_DATA, b"")
+            client_verify = finished_verify_data(suite.hash_name, hs.c_hs, hs.transcript.digest_with(eoed))
+            rest = eoed + handshake_message(HT.FINISHED, client_verify)
+            self._write_new_session_tickets(ks.derive(b"res master", hs.transcript.digest_with(rest)), suite)
+            hs.tickets_done = True
         if early:
             self.early_data_accepted = True
             self._set_read_key(hs.c_early)
@@ -432,6 +450,8 @@ class ServerConnection(Tls12Server):
                 raise TlsError(Reason.EARLY_DATA_TOO_LARGE, f"{hs.early_received} bytes of early data")
             if data:
                 self._events.append(EarlyDataReceived(data))
+            else:
+                self._empty_record("empty early data")
             return
         super()._handle_application_data(data)
 
@@ -480,15 +500,16 @@ class ServerConnection(Tls12Server):
             raise TlsError(Reason.BAD_FINISHED, "client Finished")
         hs.transcript.add(whole)
         self._set_read_key(self._app_read_secret)
-        res_master = hs.schedule.derive(b"res master", hs.transcript.digest())
-        hs.schedule.secret = b""
-        modes = hs.ticket_modes
-        self._hs = None
         # tickets first: buffered application data and a deferred close_notify follow them
-        if self._scfg.ticket_keys is not None and modes:
-            self._write_new_session_tickets(res_master, suite)
+        if not hs.tickets_done and self._tickets_wanted(hs):
+            self._write_new_session_tickets(hs.schedule.derive(b"res master", hs.transcript.digest()), suite)
+        hs.schedule.secret = b""
+        self._hs = None
         self._complete_handshake()
         return S.HANDSHAKE_OVER
+
+    def _tickets_wanted(self, hs: _ServerHs) -> bool:
+        return self._scfg.ticket_keys is not None and bool(hs.ticket_modes) and self._scfg.num_tickets > 0
 
     def _write_new_session_tickets(self, res_master: bytes, suite: SuiteParams) -> None:
         cfg = self._scfg
