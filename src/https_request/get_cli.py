@@ -535,13 +535,16 @@ class _Get:
             if cfg.connect_address is not None:
                 self.log.i("Connecting to %s for %s", _hostport(*cfg.connect_address), where)
             t_conn = time.monotonic()
+            handle = EspTls()
             try:
-                tls = EspTls.conn_http_new_sync(url, cfg, early_data=early)
+                tls = EspTls.conn_http_new_sync(url, cfg, early_data=early, tls=handle)
             except EspTlsError as exc:
+                self._session_refused(handle, store)
                 lookup, shown = target.host, where
                 if cfg.connect_address is not None:
                     lookup, shown = cfg.connect_address[0], f"{where} (via {_hostport(*cfg.connect_address)})"
                 raise self._esp_failure(exc, isinstance(exc, EspTlsTimeout), shown, lookup) from None
+            self._session_refused(tls, store)
             self.report.info = tls.info
             self.report.connect_ms = tls.info.connect_ms
             self.report.tls_ms = tls.info.tls_ms
@@ -596,6 +599,20 @@ class _Get:
             store.save(newest)
             self.log.i("Saved the %s session to %s", _tls_name(newest.version), store.path)
         return EXIT_OK
+
+    def _session_refused(self, tls: EspTls, store: SessionFile | None) -> None:
+        """Warn when the connection did not offer the saved session because its server was
+        not verified the way this run verifies it (the handshake was a full one)."""
+        why = tls.session_refused
+        offered = tls.cfg.client_session
+        if why is None or offered is None:
+            return
+        if not offered.peer_check.verified:
+            why += " (-k)"
+        if store is not None:
+            store.refused(why)
+        else:
+            self.warn(f"the session is not resumed: {why}; doing a full handshake")
 
     def _esp_failure(self, exc: Exception, timed_out: bool, where: str, lookup: str | None) -> _Fail:
         """The _Fail for an esp-tls error; ``lookup`` is the name resolved (None once connected)."""

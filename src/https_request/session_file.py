@@ -92,7 +92,7 @@ class SessionFile:
 
     def load(self, versions: tuple[int, ...], server_name: str | None) -> Session | None:
         """The saved session, or None (with one warning when the file is unusable)."""
-        from .tls.session import Session, SessionError
+        from .tls.session import Session, SessionError, SessionFormatError
 
         try:
             with open(self.path, "rb") as f:
@@ -105,6 +105,9 @@ class SessionFile:
         try:
             host, port, blob = decode_session_file(data)
             session = Session.from_bytes(blob)
+        except SessionFormatError as exc:
+            self._skip(f"{exc} (saved by another version of https-request)")
+            return None
         except (ValueError, SessionError) as exc:
             self._skip(f"corrupt ({exc})")
             return None
@@ -123,6 +126,11 @@ class SessionFile:
             self._skip(f"the saved session is for server name {session.server_name!r}, not {server_name!r}")
             return None
         return session
+
+    def refused(self, why: str) -> None:
+        """The connection did not offer the loaded session (``why``: its server was not
+        verified the way this run verifies it): one warning."""
+        self.warn(f"session file {self.path}: the saved session is not used: {why}; doing a full handshake")
 
     def _skip(self, why: str) -> None:
         self.warn(f"session file {self.path}: {why}; doing a full handshake")

@@ -368,6 +368,13 @@ class BundleVerifier:
         self.check_name = check_name
         self.policy = policy
 
+    @property
+    def trust_fingerprint(self) -> bytes:
+        """The bundle's :func:`~https_request.tls.session.trust_fingerprint` (what a session records)."""
+        from ..tls.session import trust_fingerprint
+
+        return trust_fingerprint("esp-bundle", (self.bundle.data,) if self.bundle is not None else ())
+
     @classmethod
     def builtin(cls, kind: str = "CMN", *, check_name: bool = True, policy: str = "mbedtls") -> BundleVerifier:
         """A verifier over :func:`builtin_bundle` (``kind`` ``CMN`` or ``FULL``)."""

@@ -224,6 +224,7 @@ class _Core:
         self._info: TlsInfo | None = None
         self._t0 = 0.0
         self._t_connected = 0.0
+        self._session_refused: str | None = None
 
     # -- esp_tls_get_and_clear_last_error & co --------------------------------
 
@@ -253,6 +254,13 @@ class _Core:
     @property
     def cfg(self) -> EspTlsCfg:
         return self._cfg
+
+    @property
+    def session_refused(self) -> str | None:
+        """Why ``cfg.client_session`` was not offered: its server was not verified
+        the way this connection verifies it (the handshake was then a full one).
+        None when it was offered, or there was none. Set once the handshake starts."""
+        return self._session_refused
 
     @property
     def info(self) -> TlsInfo:
@@ -455,10 +463,14 @@ class _Core:
 
     # -- HANDSHAKE -------------------------------------------------------------
 
-    def _handshake_starting(self) -> None:
+    def _handshake_starting(self, session_refused: str | None) -> None:
+        """``session_refused``: the engine's refusal of ``cfg.client_session`` (logged, kept)."""
         self._state = ConnState.HANDSHAKE
         _log.d("handshake in progress...")
-        if self._cfg.client_session is not None:
+        self._session_refused = session_refused
+        if session_refused is not None:
+            _mlog.i("Not reusing the saved client session context: %s", session_refused)
+        elif self._cfg.client_session is not None:
             _mlog.d("Reusing the already saved client session context")
 
     def _handshake_wait(self, deadline: float | None) -> float:

@@ -37,6 +37,10 @@ coroutines) provides:
 ``session() -> Session | None``
     The newest resumable session: a TLS 1.3 NewSessionTicket (they arrive
     while reading), or the TLS 1.2 session after the handshake.
+``session_refused -> str | None``
+    Why ``cfg.client_session`` is not offered because its server was not
+    verified the way this connection verifies it
+    (:meth:`~https_request.tls.session.PeerCheck.refusal`); None otherwise.
 ``negotiated() -> Negotiated | None``
     What the handshake settled (None before it completes).
 ``peer_certificate_received``
@@ -145,6 +149,9 @@ class Engine(Protocol):
 
     def session(self) -> Session | None: ...
 
+    @property
+    def session_refused(self) -> str | None: ...
+
     def negotiated(self) -> Negotiated | None: ...
 
 
@@ -165,6 +172,9 @@ class AsyncEngine(Protocol):
     async def close(self) -> None: ...
 
     def session(self) -> Session | None: ...
+
+    @property
+    def session_refused(self) -> str | None: ...
 
     def negotiated(self) -> Negotiated | None: ...
 
@@ -281,6 +291,10 @@ class PythonEngine:
     def session(self) -> Session | None:
         return self._tls.session
 
+    @property
+    def session_refused(self) -> str | None:
+        return self._conn.session_refused
+
     def negotiated(self) -> Negotiated | None:
         return _negotiated(self._tls.pump.handshake, self._conn)
 
@@ -321,6 +335,10 @@ class AsyncPythonEngine:
 
     def session(self) -> Session | None:
         return self._tls.session
+
+    @property
+    def session_refused(self) -> str | None:
+        return self._conn.session_refused
 
     def negotiated(self) -> Negotiated | None:
         return _negotiated(self._tls.pump.handshake, self._conn)

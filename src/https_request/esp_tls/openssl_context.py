@@ -97,12 +97,12 @@ from typing import IO
 from cryptography.hazmat.primitives import serialization
 
 from .. import log
-from ..structs import Struct, field
+from ..structs import Struct, field, replace
 from ..tls.catalogue import OPENSSL_NAMES
 from ..tls.config import CertifiedKey
 from ..tls.enums import AlertDescription
 from ..tls.errors import AlertReceived, Reason, TlsError
-from ..tls.session import Session
+from ..tls.session import PeerCheck, Session
 from ..tls.verify import (
     X509_BADCERT_CN_MISMATCH,
     X509_BADCERT_EXPIRED,
@@ -124,6 +124,7 @@ __all__ = [
     "SharedContext",
     "check_supported",
     "clear_context_cache",
+    "peer_check",
     "refuse",
     "resumable",
     "session_to_resume",
@@ -389,23 +390,36 @@ def resumable(sess: ssl.SSLSession, version: int) -> bool:
     return sess.has_ticket or bool(sess.id)
 
 
-def session_to_resume(spec: EngineSpec, shared: SharedContext) -> tuple[SharedContext, ssl.SSLSession | None]:
-    """The context to use and the SSLSession to offer for ``cfg.client_session``."""
+def peer_check(spec: EngineSpec) -> PeerCheck:
+    """How this engine checks the server (what its sessions record): OpenSSL's own
+    verification (policy ``openssl``) over the trust anchors of ``spec.verifier``."""
+    check = PeerCheck.of(spec.verifier, spec.server_name)
+    return replace(check, policy="openssl") if check.verified else check
+
+
+def session_to_resume(
+    spec: EngineSpec, shared: SharedContext
+) -> tuple[SharedContext, ssl.SSLSession | None, str | None]:
+    """The context to use, the SSLSession to offer for ``cfg.client_session``
+    and why the session is not offered (:meth:`PeerCheck.refusal`), if so."""
     session = spec.cfg.client_session
     if session is None:
-        return shared, None
+        return shared, None, None
     if not isinstance(session, OpenSslSession) or session.ssl_session is None or session.shared is None:
         raise refuse(
             "client_session",
             "stdlib ssl cannot load a saved session (from bytes or from the python engine); "
             "only a session from get_client_session() of an openssl connection in this process resumes",
         )
+    refused = peer_check(spec).refusal(session.peer_check)
+    if refused is not None:
+        return shared, None, refused
     if session.shared.key != shared.key:
         raise refuse(
             "client_session",
             "the session was made with a different TLS configuration (stdlib ssl binds a session to its SSLContext)",
         )
-    return session.shared, session.ssl_session
+    return session.shared, session.ssl_session, None
 
 
 # --- errors ---------------------------------------------------------------------

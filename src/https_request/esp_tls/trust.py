@@ -230,6 +230,16 @@ def server_name_for(cfg: EspTlsCfg, host: str) -> str | None:
 class _NoAnchorsVerifier:
     """An empty CA chain (an initialised but empty global store): nothing is trusted."""
 
+    def __init__(self, policy: str, check_name: bool) -> None:
+        self.policy = policy
+        self.check_name = check_name
+
+    @property
+    def trust_fingerprint(self) -> bytes:
+        from ..tls.session import trust_fingerprint
+
+        return trust_fingerprint("anchors", ())
+
     def verify(self, chain: Sequence[bytes], server_name: str | None, now: float, *, server: bool) -> VerifiedChain:
         raise TlsError(
             Reason.CERT_UNTRUSTED,
@@ -241,7 +251,7 @@ class _NoAnchorsVerifier:
 def _anchor_verifier(anchors: Sequence[x509.Certificate], cfg: EspTlsCfg) -> CertificateVerifier:
     """A verifier over ``anchors`` with the configured policy (``verify.make_verifier`` when present)."""
     if not anchors:
-        return _NoAnchorsVerifier()
+        return _NoAnchorsVerifier(cfg.verify_policy, not cfg.skip_common_name)
     from ..tls import verify
 
     check_name = not cfg.skip_common_name

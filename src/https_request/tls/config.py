@@ -87,7 +87,21 @@ class CertificateVerifier(Protocol):
     Implementations raise :class:`~https_request.tls.errors.TlsError` with a
     ``CERT_*`` reason (and mbedTLS verify flags) when the chain is not
     acceptable.
+
+    ``policy``, ``trust_fingerprint`` and ``check_name`` describe the check
+    (a session records them, see :class:`~https_request.tls.session.PeerCheck`):
+    the verify policy's name, :func:`~https_request.tls.session.trust_fingerprint`
+    of the trust source, and whether the server name is compared.
     """
+
+    @property
+    def policy(self) -> str: ...
+
+    @property
+    def trust_fingerprint(self) -> bytes: ...
+
+    @property
+    def check_name(self) -> bool: ...
 
     def verify(self, chain: Sequence[bytes], server_name: str | None, now: float, *, server: bool) -> VerifiedChain:
         """``server`` is True when the chain is a server's (EKU serverAuth)."""

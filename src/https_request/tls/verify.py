@@ -520,6 +520,13 @@ class WebPkiVerifier:
     def anchors(self) -> tuple[x509.Certificate, ...]:
         return self._anchors
 
+    @property
+    def trust_fingerprint(self) -> bytes:
+        """The trust anchors' :func:`~.session.trust_fingerprint` (what a session records)."""
+        from .session import trust_fingerprint
+
+        return trust_fingerprint("anchors", self._anchor_ders)
+
     def verify(self, chain: Sequence[bytes], server_name: str | None, now: float, *, server: bool) -> VerifiedChain:
         """Verify ``chain`` at ``now`` (Unix seconds); raise ``TlsError`` with verify flags."""
         certs = _load_chain(chain)

@@ -484,6 +484,13 @@ class MbedtlsVerifier:
         """The trust anchors in use (those mbedTLS could load)."""
         return self._anchors
 
+    @property
+    def trust_fingerprint(self) -> bytes:
+        """The trust anchors' :func:`~.session.trust_fingerprint` (what a session records)."""
+        from .session import trust_fingerprint
+
+        return trust_fingerprint("anchors", self._anchor_ders)
+
     def verify(self, chain: Sequence[bytes], server_name: str | None, now: float, *, server: bool) -> VerifiedChain:
         """Verify ``chain`` at ``now`` (Unix seconds); raise ``TlsError`` with verify flags."""
         certs = _load_chain(chain)
