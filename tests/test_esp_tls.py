@@ -533,6 +533,20 @@ def test_tls_version_and_tls12_suite(tmp_path: Path, esp_log: io.StringIO, engin
     assert "E esp-tls-mbedtls: mbedtls_ssl_handshake returned -0x" in "\n".join(lines(esp_log))
 
 
+def test_ciphersuites_that_fit_no_version(tmp_path: Path, esp_log: io.StringIO) -> None:
+    """A suite list the configured versions cannot use fails at set-up with a clear reason
+    (not a handshake_failure from the server)."""
+    with stdlib_server(tmp_path) as port:
+        for version, suites, text in (
+            (TlsVersion.TLS_1_2, (0x1301,), "none of TLS_AES_128_GCM_SHA256 can be used with TLS 1.2"),
+            (TlsVersion.TLS_1_3, (0xC02B,), "none of TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256 can be used with TLS 1.3"),
+        ):
+            err = fails(port, cfg_for(cacert=CA.cert_pem, tls_version=version, ciphersuites=suites))
+            assert triple(err)[0] == EspErr.ESP_ERR_MBEDTLS_SSL_SETUP_FAILED, err
+            assert text in err.last_error.reason
+    assert "E esp-tls-mbedtls: mbedtls_ssl_handshake returned" not in "\n".join(lines(esp_log))
+
+
 @each_engine
 def test_client_certificate_and_alpn(tmp_path: Path, engine: str) -> None:
     client = make_leaf(CA, ["client.example"], eku="clientAuth")

@@ -366,6 +366,31 @@ def test_usage_errors(pki: Path) -> None:
     assert r.code == 2 and "only https://" in r.err
 
 
+def test_ciphers_that_fit_no_offered_version_are_a_usage_error() -> None:
+    """Suites the chosen versions cannot use: exit 2 before connecting, saying why."""
+    with socket.socket() as listener:  # a peer that would see a connection attempt
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(4)
+        url = f"https://127.0.0.1:{listener.getsockname()[1]}/"
+        for args, text in (
+            (("--ciphers", "TLS_AES_128_GCM_SHA256", "--tls-version", "1.2"),
+             "--ciphers with --tls-version 1.2: none of TLS_AES_128_GCM_SHA256 can be used with TLS 1.2 "
+             "(TLS 1.3 suites work only with TLS 1.3)"),
+            (("--ciphers", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "--tls-version", "1.3"),
+             "--ciphers with --tls-version 1.3: none of TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 can be used with "
+             "TLS 1.3 (these suites work only with TLS 1.2)"),
+            (("--ciphers", "TLS_AES_256_GCM_SHA384", "--profile", "esp32-mbedtls"),  # a TLS 1.2-only profile
+             "--ciphers with --profile esp32-mbedtls: none of TLS_AES_256_GCM_SHA384 can be used with TLS 1.2"),
+        ):  # fmt: skip
+            r = get(url, "-k", *args)
+            assert r.code == 2 and f"https-request: {text}" in r.err, (args, r.err)
+        listener.setblocking(False)
+        with pytest.raises(BlockingIOError):  # nobody connected
+            listener.accept()
+    r = get(url, "-k", "--ciphers", "TLS_AES_128_GCM_SHA256", "--json", "-")  # any version: TLS 1.3 is offered
+    assert r.code == 4, r.err  # it did try (the listener is gone)
+
+
 def test_dns_refused_and_timeouts() -> None:
     r = get("https://no-such-host.invalid/", "--json", "-")
     assert r.code == 3, r.err

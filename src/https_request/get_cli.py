@@ -24,7 +24,13 @@ same directory, created 0600, then ``os.replace``). The file belongs to the
 URL's host and port (not a ``--connect-to`` target): it wraps
 :meth:`Session.to_bytes` with its own magic, format number, host, port and
 checksum. A corrupt, expired or foreign file costs one warning and a full
-handshake (:mod:`.session_file`). ``--early-data`` sends a GET or HEAD as
+handshake (:mod:`.session_file`). So does a session whose server was not
+verified the way this run verifies it (saved with ``-k``, another
+``--cacert`` / ``--bundle``, another ``--verify-policy``, or without the name
+check): a resumed handshake does not verify the server again, so only a run
+that would have accepted that server resumes it (``-k`` resumes any); the
+rule is :meth:`PeerCheck.refusal <https_request.tls.session.PeerCheck.refusal>`.
+``--early-data`` sends a GET or HEAD as
 0-RTT when the saved session allows it. The ``--json`` report and the error
 line's description live in :mod:`.get_report`.
 
@@ -325,7 +331,7 @@ class _Get:
 
     def plan(self) -> _Plan:
         from .esp_tls.config import AddrFamily, EspTlsCfg, TlsVersion
-        from .tls.catalogue import parse_cipher_list
+        from .tls.catalogue import check_suites_fit_versions, parse_cipher_list
         from .tls.profiles import PROFILES
 
         args = self.args
@@ -396,6 +402,13 @@ class _Get:
 
         version = {"1.2": TlsVersion.TLS_1_2, "1.3": TlsVersion.TLS_1_3}.get(args.tls_version or "", TlsVersion.ANY)
         versions = {TlsVersion.TLS_1_2: (0x0303,), TlsVersion.TLS_1_3: (0x0304,)}.get(version, (0x0304, 0x0303))
+        if ciphers is not None:  # a usage error, before connecting: the versions offered need a suite
+            offered = versions if version != TlsVersion.ANY else PROFILES[args.profile].versions
+            try:
+                check_suites_fit_versions(ciphers, offered)
+            except ValueError as exc:
+                chosen = f"--tls-version {args.tls_version}" if args.tls_version else f"--profile {args.profile}"
+                raise _Fail(EXIT_USAGE, f"--ciphers with {chosen}: {exc}") from None
         family = AddrFamily.INET if args.ipv4 else AddrFamily.INET6 if args.ipv6 else AddrFamily.UNSPEC
         verbose = args.verbose
         cfg = EspTlsCfg(
@@ -765,12 +778,21 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     trust.add_argument("--verify-policy", choices=("webpki", "mbedtls"), default="webpki", help="(default webpki)")
     tls = p.add_argument_group("TLS")
     tls.add_argument("--tls-version", choices=("1.2", "1.3"), help="only this version (default: both)")
-    tls.add_argument("--ciphers", metavar="LIST", help="cipher suites: IANA names or 0x ids, comma separated")
+    tls.add_argument(
+        "--ciphers",
+        metavar="LIST",
+        help="cipher suites: IANA names or 0x ids, comma separated (at least one usable with the TLS versions offered)",
+    )
     tls.add_argument("--groups", metavar="LIST", help="key exchange groups, comma separated (x25519,secp256r1,...)")
     tls.add_argument("--profile", default="default", metavar="NAME", help="ClientHello profile (default: default)")
     tls.add_argument("--alpn", metavar="LIST", help="ALPN protocols, comma separated")
     tls.add_argument("--engine", choices=("python", "openssl"), default="python", help="TLS engine (default python)")
-    tls.add_argument("--session", metavar="FILE", help="resume from and save the session to FILE (0600)")
+    tls.add_argument(
+        "--session",
+        metavar="FILE",
+        help="resume from and save the session to FILE (0600); a session is resumed only when this run "
+        "verifies the server as the run that saved it did (-k resumes any)",
+    )
     tls.add_argument("--early-data", action="store_true", help="send a GET/HEAD as 0-RTT when the session allows")
     tls.add_argument("--cert", metavar="FILE", help="client certificate (PEM or DER)")
     tls.add_argument("--key", metavar="FILE", help="client private key (PEM or DER)")

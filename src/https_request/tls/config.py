@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 from cryptography import x509
 
 from ..structs import Struct, field
+from .catalogue import check_suites_fit_versions
 from .debug import NULL_DEBUG, TlsDebug
 from .enums import CipherSuite, NamedGroup, ProtocolVersion, PskKeyExchangeMode, SignatureScheme
 from .session import AntiReplay, MemoryAntiReplay, SessionCache, TicketKeys
@@ -191,6 +192,7 @@ class ClientConfig(Struct, slots=False):
 
     def __post_init__(self) -> None:
         _check_common(self)
+        check_suites_fit_versions(self.cipher_suites, self.versions)
         for g in self.key_share_groups:
             if g not in self.groups:
                 raise ValueError(f"key share group 0x{g:04x} is not in groups")
