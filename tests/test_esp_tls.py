@@ -533,6 +533,19 @@ def test_tls_version_and_tls12_suite(tmp_path: Path, esp_log: io.StringIO, engin
     assert "E esp-tls-mbedtls: mbedtls_ssl_handshake returned -0x" in "\n".join(lines(esp_log))
 
 
+@each_engine
+def test_client_key_that_is_not_the_certificates(tmp_path: Path, engine: str) -> None:
+    """Checked when the pair is loaded, whether or not the server asks for a certificate."""
+    client = make_leaf(CA, ["client.example"], eku="clientAuth")
+    with stdlib_server(tmp_path) as port:
+        cfg = cfg_for(cacert=CA.cert_pem, clientcert=client.cert_pem, clientkey=LEAF.key_pem, engine=engine)
+        err = fails(port, cfg)
+    assert triple(err) == (EspErr.ESP_ERR_MBEDTLS_SSL_CONF_OWN_CERT_FAILED, 0, 0)
+    assert err.last_error.reason == (
+        "client certificate: the private key does not match the certificate CN=client.example (another public key)"
+    )
+
+
 def test_ciphersuites_that_fit_no_version(tmp_path: Path, esp_log: io.StringIO) -> None:
     """A suite list the configured versions cannot use fails at set-up with a clear reason
     (not a handshake_failure from the server)."""

@@ -29,13 +29,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from certs import at, make_ca, make_leaf
+from clirun import Run, cmd, get
+from clirun import env as _env
 from echoserver import Served, ServerThread
 from https_request.esp_tls.bundle import build_bundle
 from https_request.get_cli import (
@@ -52,7 +53,6 @@ from stdlibhttps import BIG, BODY, serve_https
 
 pytestmark = pytest.mark.timeout(60)
 
-SRC = Path(__file__).resolve().parent.parent / "src"
 WAIT = 10.0
 NAMES = ("localhost", "127.0.0.1", "::1", "example.test")
 CA = make_ca(name="get-cli Test Root CA")
@@ -73,44 +73,6 @@ def _ipv6_loopback() -> bool:
 
 
 IPV6 = _ipv6_loopback()
-
-
-# --------------------------------------------------------------------------- running the command
-
-
-@dataclass
-class Run:
-    code: int
-    out: bytes
-    err: str
-
-    @property
-    def json(self) -> dict[str, Any]:
-        """The --json object (written to stderr with ``--json -``)."""
-        for line in reversed(self.err.splitlines()):
-            if line.startswith("{"):
-                obj: dict[str, Any] = json.loads(line)
-                return obj
-        raise AssertionError(f"no JSON in stderr:\n{self.err}")
-
-    def warnings(self) -> list[str]:
-        return [line for line in self.err.splitlines() if line.startswith("https-request: warning:")]
-
-
-def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "SSLKEYLOGFILE"}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SRC), env.get("PYTHONPATH")]))
-    env.update(extra)
-    return env
-
-
-def cmd(*args: str) -> list[str]:
-    return [sys.executable, "-m", "https_request", "get", *args]
-
-
-def get(*args: str, env: dict[str, str] | None = None, timeout: float = 30) -> Run:
-    proc = subprocess.run(cmd(*args), capture_output=True, env=env or _env(), timeout=timeout, check=False)
-    return Run(proc.returncode, proc.stdout, proc.stderr.decode(errors="replace"))
 
 
 @pytest.fixture(scope="module")
@@ -389,6 +351,21 @@ def test_ciphers_that_fit_no_offered_version_are_a_usage_error() -> None:
             listener.accept()
     r = get(url, "-k", "--ciphers", "TLS_AES_128_GCM_SHA256", "--json", "-")  # any version: TLS 1.3 is offered
     assert r.code == 4, r.err  # it did try (the listener is gone)
+
+
+def test_client_key_that_is_not_the_certificates(stdlib: int, pki: Path, tmp_path: Path) -> None:
+    """--cert with another certificate's --key: exit 2 when loaded, even if the server asks for no certificate."""
+    other_key = tmp_path / "other.key"
+    other_key.write_bytes(make_leaf(CA, ["client.example"]).key_pem)
+    url = f"https://127.0.0.1:{stdlib}/"
+    r = get(url, "--cacert", str(pki / "ca.pem"), "--cert", str(pki / "leaf.pem"), "--key", str(other_key))
+    assert r.code == 2, r.err
+    assert r.err.endswith(
+        "ESP_ERR_MBEDTLS_SSL_CONF_OWN_CERT_FAILED (0x8016, mbedTLS -0x0000, flags 0x0): client certificate: "
+        "the private key does not match the certificate CN=localhost (another public key)\n"
+    ), r.err
+    r = get(url, "--cacert", str(pki / "ca.pem"), "--cert", str(pki / "leaf.pem"), "--key", str(pki / "leaf.key"))
+    assert (r.code, r.out) == (0, BODY), r.err  # the pair that matches
 
 
 def test_dns_refused_and_timeouts() -> None:

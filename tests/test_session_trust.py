@@ -16,11 +16,8 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import os
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,7 +25,9 @@ from typing import Any, Literal
 
 import pytest
 
+import clirun
 from certs import Issued, make_ca, make_leaf
+from clirun import Run
 from helpers import shuttle
 from https_request import log
 from https_request.esp_tls.config import EspTlsCfg
@@ -253,20 +252,9 @@ def serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serve]:
     assert rc == 0, "\n".join(srv.err[-20:])
 
 
-class Get:
-    def __init__(self, proc: subprocess.CompletedProcess[str]) -> None:
-        self.code = proc.returncode
-        self.err = proc.stderr
-        self.warnings = [line for line in proc.stderr.splitlines() if line.startswith("https-request: warning:")]
-        found = [line for line in proc.stderr.splitlines() if line.startswith("{")]
-        self.json: dict[str, Any] = json.loads(found[-1]) if found else {}
-
-
-def get(url: str, session: Path, *args: str) -> Get:
-    cmd = [sys.executable, "-m", "https_request", "get", url, "--session", str(session), "--json", "-"]
-    cmd += ["-o", os.devnull]
-    env = {k: v for k, v in os.environ.items() if k != "SSLKEYLOGFILE"}
-    return Get(subprocess.run([*cmd, *args], capture_output=True, text=True, env=env, timeout=30, check=False))
+def get(url: str, session: Path, *args: str) -> Run:
+    """``get URL --session FILE --json - -o /dev/null ARGS``."""
+    return clirun.get(url, "--session", str(session), "--json", "-", "-o", os.devnull, *args)
 
 
 def test_get_k_session_is_not_resumed_with_verification(serve: Serve, tmp_path: Path) -> None:
@@ -279,13 +267,13 @@ def test_get_k_session_is_not_resumed_with_verification(serve: Serve, tmp_path: 
     assert without.code == 6, without.err
     second = get(url, sess)
     assert second.code == 6, second.err  # as without the session
-    assert second.warnings == [
+    assert second.warnings() == [
         f"https-request: warning: session file {sess}: the saved session is not used: it was made without "
         "verifying the server (-k); doing a full handshake"
     ]
     assert "certificate verification failed for localhost" in second.err
     trusted = get(url, sess, "--cacert", serve.ca)  # the CA that does trust it: full handshake, verified
-    assert trusted.code == 0 and trusted.json["resumed"] is False and len(trusted.warnings) == 1, trusted.err
+    assert trusted.code == 0 and trusted.json["resumed"] is False and len(trusted.warnings()) == 1, trusted.err
     assert get(url, sess, "--cacert", serve.ca).json["resumed"] is True  # its own session resumes
 
 
@@ -299,19 +287,19 @@ def test_get_verified_session_resumes_with_k_and_not_under_other_checks(serve: S
     insecure = get(url, sess, "-k")
     assert insecure.code == 0 and insecure.json["resumed"] is True, insecure.err
     again = get(url, sess, "--cacert", serve.ca)  # the ticket the -k run saved still says "verified"
-    assert again.code == 0 and again.json["resumed"] is True and again.warnings == [], again.err
+    assert again.code == 0 and again.json["resumed"] is True and again.warnings() == [], again.err
     for extra, why in (
         (["--cacert", str(wider)], "its server was verified against other trusted CA certificates"),
         (["--cacert", serve.ca, "--verify-policy", "mbedtls"], "verified under the webpki policy, not mbedtls"),
     ):
         r = get(url, sess, *extra)
         assert r.code == 0 and r.json["resumed"] is False, r.err
-        assert len(r.warnings) == 1 and why in r.warnings[0], r.warnings
+        assert len(r.warnings()) == 1 and why in r.warnings()[0], r.err
         get(url, sess, "--cacert", serve.ca)  # back to a webpki session over the CA file
     assert get(url, sess, "--cacert", serve.ca).json["resumed"] is True
     assert get(url, sess, "--cacert", serve.ca, "--skip-common-name").json["resumed"] is False
     r = get(url, sess, "--cacert", serve.ca)  # the name was not checked: not resumed when it is
-    assert r.code == 0 and r.json["resumed"] is False and len(r.warnings) == 1, r.err
+    assert r.code == 0 and r.json["resumed"] is False and len(r.warnings()) == 1, r.err
 
 
 def test_get_old_session_file_format(serve: Serve, tmp_path: Path) -> None:
@@ -321,7 +309,7 @@ def test_get_old_session_file_format(serve: Serve, tmp_path: Path) -> None:
     sess.write_bytes(encode_session_file("localhost", serve.port, _as_format_1(old.to_bytes())))
     r = get(url, sess, "--cacert", serve.ca)
     assert r.code == 0 and r.json["resumed"] is False, r.err
-    assert r.warnings == [
+    assert r.warnings() == [
         f"https-request: warning: session file {sess}: saved session format 1 is not supported (expected 2) "
         "(saved by another version of https-request); doing a full handshake"
     ]

@@ -399,7 +399,14 @@ class _Core:
                 raise EspTlsError(
                     LastError(EspErr.ESP_ERR_MBEDTLS_PK_PARSE_KEY_FAILED, -code, 0, "client key: cannot parse")
                 )
-            return CertifiedKey(chain=tuple(certs), key=key)
+            try:
+                return CertifiedKey(chain=tuple(certs), key=key)
+            except ValueError as exc:  # the key is not the certificate's (mbedtls_pk_check_pair)
+                _mlog.e("Client certificate and key do not match")
+                _mlog.e("Failed to set client pki context")
+                raise EspTlsError(
+                    LastError(EspErr.ESP_ERR_MBEDTLS_SSL_CONF_OWN_CERT_FAILED, 0, 0, f"client certificate: {exc}")
+                ) from exc
         if cfg.clientcert is not None or cfg.clientkey is not None:
             _mlog.e("You have to provide both clientcert_buf and clientkey_buf for mutual authentication")
             raise EspTlsError(

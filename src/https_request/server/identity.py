@@ -91,9 +91,10 @@ def load_files(cert_file: str | os.PathLike[str], key_file: str | os.PathLike[st
         raise IdentityError(f"cannot load {cert_file} / {key_file}: {exc}") from None
     if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
         raise IdentityError(f"{key_file}: only RSA and ECDSA keys are supported")
-    if chain[0].public_key() != key.public_key():
-        raise IdentityError(f"{key_file} is not the key of the first certificate in {cert_file}")
-    return Identity(CertifiedKey(chain, key))
+    try:
+        return Identity(CertifiedKey(chain, key))
+    except ValueError:  # CertifiedKey checks that the key is the leaf's
+        raise IdentityError(f"{key_file} is not the key of the first certificate in {cert_file}") from None
 
 
 # ------------------------------------------------------------------ local CA

@@ -13,6 +13,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Protocol
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 
 from ..structs import Struct, field
 from .catalogue import check_suites_fit_versions
@@ -115,7 +116,12 @@ signing (a hook for reproducing published traces)."""
 
 
 class CertifiedKey(Struct, slots=False):
-    """A certificate chain (leaf first) and the leaf's private key."""
+    """A certificate chain (leaf first) and the leaf's private key.
+
+    Raises ValueError for an empty chain or a key that is not the leaf's
+    (its public key differs from the one the leaf certifies; a leaf whose key
+    type cannot be read is not checked).
+    """
 
     chain: tuple[x509.Certificate, ...]
     key: CertificateIssuerPrivateKeyTypes
@@ -123,6 +129,13 @@ class CertifiedKey(Struct, slots=False):
     def __post_init__(self) -> None:
         if not self.chain:
             raise ValueError("a certified key needs at least one certificate")
+        try:
+            certified = self.chain[0].public_key()
+        except (ValueError, UnsupportedAlgorithm):  # a key type we cannot read: the peer decides
+            return
+        if certified != self.key.public_key():
+            subject = self.chain[0].subject.rfc4514_string() or "with an empty subject"
+            raise ValueError(f"the private key does not match the certificate {subject} (another public key)")
 
     @cached_property
     def chain_der(self) -> tuple[bytes, ...]:
