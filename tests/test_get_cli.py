@@ -18,6 +18,7 @@ Each check is on what the command shows: exit status, stdout, stderr, the
 from __future__ import annotations
 
 import asyncio
+import base64
 import importlib.util
 import json
 import os
@@ -34,7 +35,7 @@ from typing import Any
 
 import pytest
 
-from certs import at, make_ca, make_leaf
+from certs import at, make_ca, make_leaf, make_zero_serial_ca
 from clirun import Run, cmd, get
 from clirun import env as _env
 from echoserver import Served, ServerThread
@@ -368,6 +369,39 @@ def test_client_key_that_is_not_the_certificates(stdlib: int, pki: Path, tmp_pat
     assert (r.code, r.out) == (0, BODY), r.err  # the pair that matches
 
 
+def test_cacert_without_a_certificate(tmp_path: Path, pki: Path) -> None:
+    """Said in the user's terms, before connecting (port 9 would give exit 4)."""
+    neither = "no certificate found in it (no PEM '-----BEGIN CERTIFICATE-----' block, and not DER)"
+    cases = {
+        "empty.pem": (b"", "no certificate found in it (it is empty)"),
+        "notes.txt": (b"hello\n", neither),
+        "key.pem": ((pki / "leaf.key").read_bytes(), neither),
+        "bad.der": (b"\x30\x82\x01\x00" + bytes(40), "not a valid DER certificate (malformed or truncated)"),
+    }
+    for name, (content, why) in cases.items():
+        (tmp_path / name).write_bytes(content)
+        for option in ("--cacert", "--cert"):
+            extra = ("--key", str(pki / "leaf.key"), "-k") if option == "--cert" else ()
+            r = get("https://127.0.0.1:9/", option, str(tmp_path / name), *extra)
+            assert (r.code, r.err.splitlines()[-1]) == (2, f"https-request: {option} {tmp_path / name}: {why}"), r.err
+
+
+@pytest.mark.parametrize("policy", ["webpki", "mbedtls"])
+def test_root_with_serial_zero_is_used_quietly(tmp_path: Path, policy: str) -> None:
+    """Some public roots have serial number 0: cryptography warns (with a source line) when it parses
+    one. The root is used, and nothing but the body is printed."""
+    ca, zero_der = make_zero_serial_ca()
+    leaf = make_leaf(ca, ["localhost"])
+    (tmp_path / "leaf.pem").write_bytes(leaf.chain_pem)
+    (tmp_path / "leaf.key").write_bytes(leaf.key_pem)
+    (tmp_path / "roots.pem").write_bytes(
+        CA.cert_pem + b"-----BEGIN CERTIFICATE-----\n" + base64.encodebytes(zero_der) + b"-----END CERTIFICATE-----\n"
+    )
+    with serve_https(tmp_path / "leaf.pem", tmp_path / "leaf.key") as port:
+        r = get(f"https://localhost:{port}/", "--cacert", str(tmp_path / "roots.pem"), "--verify-policy", policy)
+    assert (r.code, r.out, r.err) == (0, BODY, "")
+
+
 def test_dns_refused_and_timeouts() -> None:
     r = get("https://no-such-host.invalid/", "--json", "-")
     assert r.code == 3, r.err
@@ -405,14 +439,26 @@ def test_handshake_failure(pki: Path) -> None:
                      r"\(0x801A, mbedTLS -0x7780, flags 0x0\)", r.err), r.err  # fmt: skip
 
 
-def test_verification_failures(ours: HttpServer, pki: Path) -> None:
+def test_verification_failures(ours: HttpServer, pki: Path, tmp_path: Path) -> None:
     url = f"https://127.0.0.1:{ours.port}/"
-    r = get(url, "--cacert", str(pki / "other.pem"))
-    assert r.code == 6, r.err
-    assert re.fullmatch(
-        r"https-request: certificate verification failed for 127\.0\.0\.1:\d+: ESP_ERR_MBEDTLS_SSL_HANDSHAKE_FAILED "
-        r"\(0x801A, mbedTLS -0x2700, flags 0x8 The certificate is not correctly signed by the trusted CA\)\n",
-        r.err,
+    for policy, why in (  # the issuer is simply not trusted: named as mbedTLS names it, and which issuer
+        ("webpki", ""),
+        ("mbedtls", ": no trust anchor or presented CA certificate has that name"),
+    ):
+        r = get(url, "--cacert", str(pki / "other.pem"), "--verify-policy", policy)
+        assert r.code == 6, r.err
+        assert r.err == (
+            f"https-request: certificate verification failed for 127.0.0.1:{ours.port}: "
+            "ESP_ERR_MBEDTLS_SSL_HANDSHAKE_FAILED (0x801A, mbedTLS -0x2700, flags 0x8 "
+            f"MBEDTLS_X509_BADCERT_NOT_TRUSTED): {policy}: no trusted issuer for 'CN=localhost' "
+            f"(issuer 'CN=get-cli Test Root CA'){why}\n"
+        ), r.err
+    impostor = tmp_path / "impostor.pem"  # our CA's name on another key: a parent whose signature fails
+    impostor.write_bytes(make_ca(name="get-cli Test Root CA").cert_pem)
+    r = get(url, "--cacert", str(impostor))
+    assert r.code == 6 and r.err.endswith(
+        "flags 0x8 MBEDTLS_X509_BADCERT_NOT_TRUSTED): webpki: the signature of 'CN=localhost' does not verify with "
+        "the key of 'CN=get-cli Test Root CA'\n"
     ), r.err
     r = get(url)  # the built-in bundle does not know our CA: the bundle's -0x3000
     assert r.code == 6 and "mbedTLS -0x3000, flags 0xFFFFFFFF verification aborted by the certificate bundle)" in r.err

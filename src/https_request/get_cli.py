@@ -310,6 +310,18 @@ class _Get:
         except OSError as exc:
             raise _Fail(EXIT_USAGE, f"{option} {path}: cannot read: {exc.strerror or exc}") from None
 
+    def _read_certificates(self, option: str, path: str) -> bytes:
+        """The file's bytes, once it is known to hold a certificate (exit 2 saying why not;
+        esp-tls would say it only after connecting)."""
+        from .esp_tls.trust import CertParseError, parse_certificates
+
+        data = self._read_file(option, path)
+        try:
+            parse_certificates(data)
+        except CertParseError as exc:
+            raise _Fail(EXIT_USAGE, f"{option} {path}: {exc.detail}") from None
+        return data
+
     def _keylog(self) -> Callable[[str], None] | None:
         path = self.args.keylog
         if path is None:
@@ -361,7 +373,7 @@ class _Get:
         if args.insecure:
             pass  # esp-tls warns (W esp-tls-mbedtls: insecure=true: ...), at every verbosity
         elif args.cacert is not None:
-            cacert = self._read_file("--cacert", args.cacert)
+            cacert = self._read_certificates("--cacert", args.cacert)
         elif args.bundle is not None:
             bundle = self._read_file("--bundle", args.bundle)
         elif args.engine == "openssl":
@@ -374,7 +386,7 @@ class _Get:
             bundle = True
         if (args.cert is None) != (args.key is None):
             raise _Fail(EXIT_USAGE, "--cert and --key go together")
-        clientcert = self._read_file("--cert", args.cert) if args.cert is not None else None
+        clientcert = self._read_certificates("--cert", args.cert) if args.cert is not None else None
         clientkey = self._read_file("--key", args.key) if args.key is not None else None
 
         method = args.request.upper() if args.request else ("HEAD" if args.head else ("POST" if args.data else "GET"))

@@ -77,6 +77,7 @@ __all__ = [
     "cmn_authorities",
     "load_inputs",
     "parse_bundle",
+    "quiet_serial_warnings",
     "read_filter",
 ]
 
@@ -442,7 +443,7 @@ def build_bundle(certs: Iterable[x509.Certificate | bytes], *, max_certs: int | 
     from cryptography import x509 as _x509
 
     loaded: list[x509.Certificate] = []
-    with _quiet_serials():
+    with quiet_serial_warnings():
         for cert in certs:
             if isinstance(cert, _x509.Certificate):
                 loaded.append(cert)
@@ -480,8 +481,9 @@ Status = Callable[[str], None]
 
 
 @contextlib.contextmanager
-def _quiet_serials() -> Iterator[None]:
-    """Ignore cryptography's warning about non-positive serial numbers (as the generator does)."""
+def quiet_serial_warnings() -> Iterator[None]:
+    """Ignore cryptography's warning about non-positive serial numbers while parsing
+    third-party certificates (as ESP-IDF's generator does; mbedTLS loads them)."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=_SERIAL_WARNING)
         yield
@@ -506,7 +508,7 @@ def _load_pem(text: str, where: str) -> list[x509.Certificate]:
     from cryptography import x509 as _x509
 
     certs: list[x509.Certificate] = []
-    with _quiet_serials():
+    with quiet_serial_warnings():
         for _, block in _pem_blocks(text):
             try:
                 certs.append(_x509.load_pem_x509_certificate(block.encode()))
@@ -518,7 +520,7 @@ def _load_pem(text: str, where: str) -> list[x509.Certificate]:
 def _load_der(data: bytes, where: str) -> x509.Certificate:
     from cryptography import x509 as _x509
 
-    with _quiet_serials():
+    with quiet_serial_warnings():
         try:
             return _x509.load_der_x509_certificate(data)
         except (ValueError, _x509.InvalidVersion) as exc:

@@ -36,10 +36,10 @@ from .bundle import (
     _CertParts,
     _names_equal,
     _parse_name,
-    _quiet_serials,
     builtin_bundle,
     name_to_rfc4514,
     parse_bundle,
+    quiet_serial_warnings,
 )
 
 if TYPE_CHECKING:
@@ -110,7 +110,7 @@ class _Cert(Struct, slots=False):
 def _load_cert(der: bytes) -> _Cert:
     from cryptography import x509 as _x509
 
-    with _quiet_serials():
+    with quiet_serial_warnings():
         try:
             cert = _x509.load_der_x509_certificate(der)
             parts = _cert_parts(der)

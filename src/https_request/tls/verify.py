@@ -102,9 +102,11 @@ __all__ = [
     "MbedtlsVerifier",
     "VerifyPolicy",
     "WebPkiVerifier",
+    "bad_signature_note",
     "describe_flags",
     "make_verifier",
     "match_name",
+    "no_issuer_note",
     "reason_for_flags",
     "time_flags",
 ]
@@ -433,6 +435,36 @@ def _ee_flags(
     return flags
 
 
+def _label(cert: x509.Certificate) -> str:
+    """A certificate in messages: its subject, quoted."""
+    try:
+        subject = cert.subject.rfc4514_string()
+    except ValueError:
+        return "a certificate with a malformed subject"
+    return f"'{subject}'" if subject else "a certificate with an empty subject"
+
+
+def no_issuer_note(child: x509.Certificate, refusals: Sequence[str] | None = None) -> str:
+    """What NOT_TRUSTED means when ``child`` has no trusted parent at all (mbedTLS sets
+    the same flag for a parent whose signature does not verify): the issuer it names,
+    and why each candidate was refused (``refusals``; None: not known)."""
+    try:
+        issuer = child.issuer.rfc4514_string()
+    except ValueError:
+        issuer = "?"
+    text = f"no trusted issuer for {_label(child)} (issuer '{issuer}')"
+    if refusals:
+        return text + ": " + "; ".join(refusals)
+    if refusals is not None:
+        return text + ": no trust anchor or presented CA certificate has that name"
+    return text
+
+
+def bad_signature_note(child: x509.Certificate, parent: x509.Certificate) -> str:
+    """What NOT_TRUSTED means when ``child``'s parent was found but did not sign it."""
+    return f"the signature of {_label(child)} does not verify with the key of {_label(parent)}"
+
+
 def _diagnose(
     policy: _Policy,
     certs: Sequence[x509.Certificate],
@@ -440,14 +472,17 @@ def _diagnose(
     host: str | None,
     when: datetime,
     server: bool,
+    notes: list[str] | None = None,
 ) -> int:
     """mbedTLS-like verify flags for a chain the policy refused.
 
     Walks leaf -> parent like ``x509_crt_verify_chain``: time flags on every
     certificate of the path including the anchor it reaches; signature
     algorithm and key-size flags below the anchor; NOT_TRUSTED on the
-    topmost certificate when no (correctly signed) parent exists.
+    topmost certificate when no (correctly signed) parent exists (what
+    that means goes to ``notes``).
     """
+    notes = [] if notes is None else notes
     leaf = certs[0]
     flags = _ee_flags(policy, leaf, host, server) | _key_flags(leaf)
     rest = list(certs[1:])
@@ -459,8 +494,10 @@ def _diagnose(
         flags |= _signature_alg_flags(child)
         parent, parent_trusted, sig_ok = _find_parent(child, anchors, rest, when)
         if parent is None:
+            notes.append(no_issuer_note(child))
             return flags | X509_BADCERT_NOT_TRUSTED
         if not sig_ok:
+            notes.append(bad_signature_note(child, parent))
             flags |= X509_BADCERT_NOT_TRUSTED
         flags |= _key_flags(parent)
         if not parent_trusted:
@@ -538,11 +575,13 @@ class WebPkiVerifier:
         except _PathError as exc:
             if bytes(chain[0]) in self._anchor_ders:
                 return self._trusted_leaf(leaf, bytes(chain[0]), host, when, server)
+            notes: list[str] = []
             try:
-                flags = _diagnose(self._policy, certs, self._anchors, host, when, server)
+                flags = _diagnose(self._policy, certs, self._anchors, host, when, server, notes)
             except (ValueError, x509.DuplicateExtension):  # lazily parsed names/extensions are malformed
                 flags = X509_BADCERT_OTHER
-            raise _fail(flags or X509_BADCERT_OTHER, f"{self._policy.name}: {exc}") from exc
+            detail = "; ".join(notes) if flags & X509_BADCERT_NOT_TRUSTED and notes else str(exc)
+            raise _fail(flags or X509_BADCERT_OTHER, f"{self._policy.name}: {detail}") from exc
         flags = _ee_flags(self._policy, leaf, None, server)
         if flags:
             raise _fail(flags)

@@ -35,8 +35,11 @@ from .verify import (
     _ext,
     _fail,
     _ip,
+    _label,
     _load_chain,
     _san,
+    bad_signature_note,
+    no_issuer_note,
 )
 
 __all__ = ["MbedtlsVerifier"]
@@ -101,14 +104,6 @@ _MB_KNOWN_EXTENSIONS = frozenset(
 )
 """Extensions mbedTLS parses; any other critical one makes the certificate unparsable
 (MBEDTLS_X509_ALLOW_UNSUPPORTED_CRITICAL_EXTENSION is off)."""
-
-
-def _label(cert: x509.Certificate) -> str:
-    try:
-        subject = cert.subject.rfc4514_string()
-    except ValueError:
-        return "a certificate with a malformed subject"
-    return f"'{subject}'" if subject else "a certificate with an empty subject"
 
 
 def _when(moment: datetime) -> str:
@@ -535,7 +530,7 @@ class MbedtlsVerifier:
                 later = presented[child.position + 1 :]
                 result = _mb_find_parent_in(child.cert, later, False, path_cnt, self_cnt, when, refusals)
             if result is None:
-                found.add(X509_BADCERT_NOT_TRUSTED, self._no_parent(child.cert, refusals))
+                found.add(X509_BADCERT_NOT_TRUSTED, no_issuer_note(child.cert, refusals))
                 return path
             parent, signature_ok = result
             if len(path) != 1 and _mb_name_eq(child.cert.issuer, child.cert.subject):
@@ -549,22 +544,9 @@ class MbedtlsVerifier:
             if not signature_ok:
                 found.add(
                     X509_BADCERT_NOT_TRUSTED,
-                    f"the signature of {_label(child.cert)} does not verify with the key of {_label(parent.cert)}",
+                    bad_signature_note(child.cert, parent.cert),
                 )
             key_problem = _mb_key_problem(parent.cert)
             if key_problem is not None:
                 found.add(X509_BADCERT_BAD_KEY, key_problem)
             child = parent
-
-    @staticmethod
-    def _no_parent(child: x509.Certificate, refusals: list[str]) -> str:
-        try:
-            issuer = child.issuer.rfc4514_string()
-        except ValueError:
-            issuer = "?"
-        text = f"no trusted issuer for {_label(child)} (issuer '{issuer}')"
-        if refusals:
-            text += ": " + "; ".join(refusals)
-        else:
-            text += ": no trust anchor or presented CA certificate has that name"
-        return text
