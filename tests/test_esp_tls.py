@@ -33,6 +33,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from certs import NOT_AFTER, Issued, at, make_ca, make_leaf
 from echoserver import ServerThread
@@ -628,6 +629,21 @@ def test_openssl_refuses(esp_log: io.StringIO, case: str) -> None:
     out = lines(esp_log)
     assert f"E esp-tls-mbedtls: {err}" in out
     assert out[-2:] == ["E esp-tls: create_ssl_handle failed", "E esp-tls: Failed to open new connection"]
+
+
+def test_openssl_refusal_quotes_openssl_without_its_source_line() -> None:
+    """What OpenSSL says is quoted, without the ``(_ssl.c:NNNN)`` that points into CPython."""
+    small = make_leaf(CA, ["client.example"], key=rsa.generate_private_key(65537, 1024), eku="clientAuth")
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        cfg = cfg_for(cacert=CA.cert_pem, clientcert=small.cert_pem, clientkey=small.key_pem, engine="openssl")
+        err = fails(listener.getsockname()[1], cfg)
+    assert triple(err) == (EspErr.ESP_ERR_MBEDTLS_SSL_CONF_OWN_CERT_FAILED, 0, 0)
+    assert err.last_error.reason == (
+        "engine 'openssl' cannot honour clientcert: OpenSSL rejects the client certificate "
+        "([SSL: EE_KEY_TOO_SMALL] ee key too small)"
+    )
 
 
 def test_openssl_session_is_bound_to_its_configuration(tmp_path: Path) -> None:

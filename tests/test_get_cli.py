@@ -402,6 +402,37 @@ def test_root_with_serial_zero_is_used_quietly(tmp_path: Path, policy: str) -> N
     assert (r.code, r.out, r.err) == (0, BODY, "")
 
 
+async def _not_http(stream: TlsStream, rec: Served) -> None:
+    """Answers any request with a line that is not an HTTP status line."""
+    rec.handshake = await stream.handshake()
+    while b"\r\n\r\n" not in rec.received:
+        data = await stream.read()
+        if not data:
+            return
+        rec.received += data
+    await stream.write(b"NOT HTTP AT ALL\r\n\r\n")
+    await stream.close()
+
+
+def test_messages_say_each_thing_once(ours: HttpServer, pki: Path) -> None:
+    """No doubled prefix ("cannot send this request: cannot send this request: ..."), no internals."""
+    url, ca = f"https://127.0.0.1:{ours.port}", str(pki / "ca.pem")
+    for args, line in (
+        ((f"{url}/", "-X", "GE T"), "https-request: cannot send this request: Illegal method characters"),
+        ((f"{url}/a b",), "https-request: cannot send this request: Illegal target characters"),
+        (("https://[::1/",), "https-request: cannot parse URL 'https://[::1/'"),
+        (("https://127.0.0.1:99999/",), "https-request: port 99999 out of range in 'https://127.0.0.1:99999/'"),
+    ):
+        r = get(*args, "--cacert", ca)
+        assert (r.code, r.err) == (2, line + "\n"), (args, r.err)
+    with ServerThread(server_config(), _not_http, timeout=WAIT) as srv:
+        r = get(f"https://127.0.0.1:{srv.port}/", "--cacert", ca)
+    assert r.code == 7 and r.err.startswith(
+        f"https-request: bad response from 127.0.0.1:{srv.port}: malformed HTTP response (illegal status line"
+    ), r.err
+    drain(ours)
+
+
 def test_dns_refused_and_timeouts() -> None:
     r = get("https://no-such-host.invalid/", "--json", "-")
     assert r.code == 3, r.err
@@ -630,6 +661,20 @@ def test_bad_session_files(ours: HttpServer, pki: Path, tmp_path: Path) -> None:
         assert r.code == 0 and r.json["resumed"] is False, r.err
         assert len(r.warnings()) == 1 and f"localhost:{ours.port}, not localhost:{other.port}" in r.warnings()[0]
         assert decode_session_file(sess.read_bytes())[:2] == ("localhost", other.port)
+    drain(ours)
+
+
+def test_session_path_that_is_not_a_file(ours: HttpServer, pki: Path, tmp_path: Path) -> None:
+    """Warnings name --session's path and the OS's reason, never the temporary file of the save."""
+    (tmp_path / "file").write_bytes(b"")
+    for path, why in ((tmp_path, "Is a directory"), (tmp_path / "file" / "F", "Not a directory")):
+        r = get(f"https://localhost:{ours.port}/", "--cacert", str(pki / "ca.pem"), "--session", str(path))
+        assert r.code == 0, r.err
+        assert r.warnings() == [
+            f"https-request: warning: session file {path}: cannot read it: {why}; doing a full handshake",
+            f"https-request: warning: cannot save the session to {path}: {why}",
+        ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
     drain(ours)
 
 

@@ -24,12 +24,9 @@ same directory, created 0600, then ``os.replace``). The file belongs to the
 URL's host and port (not a ``--connect-to`` target): it wraps
 :meth:`Session.to_bytes` with its own magic, format number, host, port and
 checksum. A corrupt, expired or foreign file costs one warning and a full
-handshake (:mod:`.session_file`). So does a session whose server was not
-verified the way this run verifies it (saved with ``-k``, another
-``--cacert`` / ``--bundle``, another ``--verify-policy``, or without the name
-check): a resumed handshake does not verify the server again, so only a run
-that would have accepted that server resumes it (``-k`` resumes any); the
-rule is :meth:`PeerCheck.refusal <https_request.tls.session.PeerCheck.refusal>`.
+handshake (:mod:`.session_file`), as does a session whose server was not
+verified the way this run verifies it (``-k`` resumes any; the rule is
+:meth:`PeerCheck.refusal <https_request.tls.session.PeerCheck.refusal>`).
 ``--early-data`` sends a GET or HEAD as
 0-RTT when the saved session allows it. The ``--json`` report and the error
 line's description live in :mod:`.get_report`.
@@ -311,8 +308,7 @@ class _Get:
             raise _Fail(EXIT_USAGE, f"{option} {path}: cannot read: {exc.strerror or exc}") from None
 
     def _read_certificates(self, option: str, path: str) -> bytes:
-        """The file's bytes, once it is known to hold a certificate (exit 2 saying why not;
-        esp-tls would say it only after connecting)."""
+        """The file's bytes, once known to hold a certificate (esp-tls would say so only after connecting)."""
         from .esp_tls.trust import CertParseError, parse_certificates
 
         data = self._read_file(option, path)
@@ -501,7 +497,7 @@ class _Get:
         try:
             origin = parse_url(url)
         except EspTlsError as exc:
-            raise _Fail(EXIT_USAGE, f"bad URL: {exc.last_error.reason}") from None
+            raise _Fail(EXIT_USAGE, exc.last_error.reason) from None  # "cannot parse URL ...", "port ... out of range"
         if not origin.host:
             raise _Fail(EXIT_USAGE, f"bad URL {url!r}: no host")
         store: SessionFile | None = None
@@ -528,7 +524,7 @@ class _Get:
             try:
                 target = parse_url(url)
             except EspTlsError as exc:
-                raise _Fail(EXIT_HTTP, f"bad redirect URL: {exc.last_error.reason}") from None
+                raise _Fail(EXIT_HTTP, f"bad redirect Location: {exc.last_error.reason}") from None
             where = _hostport(target.host, target.port)
             same_origin = origin_key(target.host, target.port) == origin_key(origin.host, origin.port)
             offer = (newest or session) if same_origin else None
@@ -543,8 +539,8 @@ class _Get:
                 else:
                     try:
                         early = request_bytes(method, path, headers, body, host=target.host, port=target.port)
-                    except ValueError as exc:
-                        raise _Fail(EXIT_USAGE, f"cannot send this request: {exc}") from None
+                    except ValueError as exc:  # "cannot send this request: ..." (http.client's words)
+                        raise _Fail(EXIT_USAGE, str(exc)) from None
                     if len(early) > offer.max_early_data:
                         self.log.i(
                             "The request (%d bytes) exceeds the early data limit (%d)", len(early), offer.max_early_data
@@ -564,12 +560,14 @@ class _Get:
             try:
                 tls = EspTls.conn_http_new_sync(url, cfg, early_data=early, tls=handle)
             except EspTlsError as exc:
-                self._session_refused(handle, store)
+                if store is not None:
+                    store.warn_if_refused(handle)
                 lookup, shown = target.host, where
                 if cfg.connect_address is not None:
                     lookup, shown = cfg.connect_address[0], f"{where} (via {_hostport(*cfg.connect_address)})"
                 raise self._esp_failure(exc, isinstance(exc, EspTlsTimeout), shown, lookup) from None
-            self._session_refused(tls, store)
+            if store is not None:
+                store.warn_if_refused(tls)
             self.report.info = tls.info
             self.report.connect_ms = tls.info.connect_ms
             self.report.tls_ms = tls.info.tls_ms
@@ -596,8 +594,8 @@ class _Get:
                     raise self._esp_failure(exc, isinstance(exc, EspTlsTimeout), where, None) from None
                 except HttpError as exc:
                     raise _Fail(EXIT_HTTP, f"bad response from {where}: {one_line(str(exc))}") from None
-                except ValueError as exc:
-                    raise _Fail(EXIT_USAGE, f"cannot send this request: {exc}") from None
+                except ValueError as exc:  # "cannot send this request: ..." (http.client's words)
+                    raise _Fail(EXIT_USAGE, str(exc)) from None
             finally:
                 tls.close()
                 if same_origin:
@@ -624,20 +622,6 @@ class _Get:
             store.save(newest)
             self.log.i("Saved the %s session to %s", _tls_name(newest.version), store.path)
         return EXIT_OK
-
-    def _session_refused(self, tls: EspTls, store: SessionFile | None) -> None:
-        """Warn when the connection did not offer the saved session because its server was
-        not verified the way this run verifies it (the handshake was a full one)."""
-        why = tls.session_refused
-        offered = tls.cfg.client_session
-        if why is None or offered is None:
-            return
-        if not offered.peer_check.verified:
-            why += " (-k)"
-        if store is not None:
-            store.refused(why)
-        else:
-            self.warn(f"the session is not resumed: {why}; doing a full handshake")
 
     def _esp_failure(self, exc: Exception, timed_out: bool, where: str, lookup: str | None) -> _Fail:
         """The _Fail for an esp-tls error; ``lookup`` is the name resolved (None once connected)."""
@@ -790,20 +774,14 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     trust.add_argument("--verify-policy", choices=("webpki", "mbedtls"), default="webpki", help="(default webpki)")
     tls = p.add_argument_group("TLS")
     tls.add_argument("--tls-version", choices=("1.2", "1.3"), help="only this version (default: both)")
-    tls.add_argument(
-        "--ciphers",
-        metavar="LIST",
-        help="cipher suites: IANA names or 0x ids, comma separated (at least one usable with the TLS versions offered)",
-    )
+    tls.add_argument("--ciphers", metavar="LIST", help="cipher suites: IANA names or 0x ids, comma separated")
     tls.add_argument("--groups", metavar="LIST", help="key exchange groups, comma separated (x25519,secp256r1,...)")
     tls.add_argument("--profile", default="default", metavar="NAME", help="ClientHello profile (default: default)")
     tls.add_argument("--alpn", metavar="LIST", help="ALPN protocols, comma separated")
     tls.add_argument("--engine", choices=("python", "openssl"), default="python", help="TLS engine (default python)")
     tls.add_argument(
-        "--session",
-        metavar="FILE",
-        help="resume from and save the session to FILE (0600); a session is resumed only when this run "
-        "verifies the server as the run that saved it did (-k resumes any)",
+        "--session", metavar="FILE", help="resume from and save the session to FILE (0600); it resumes only if "
+        "this run verifies the server as the saving run did (-k: any)"
     )
     tls.add_argument("--early-data", action="store_true", help="send a GET/HEAD as 0-RTT when the session allows")
     tls.add_argument("--cert", metavar="FILE", help="client certificate (PEM or DER)")

@@ -531,8 +531,10 @@ def _read_text(path: str) -> str:
     try:
         with open(path, encoding="utf-8") as f:  # universal newlines, like the generator
             return f.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read {path}: {exc}") from exc
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise InputError(f"cannot read {path}: not UTF-8 text (byte {exc.start})") from exc
 
 
 def read_filter(path: str) -> set[str]:
@@ -600,7 +602,7 @@ def load_inputs(
                 with open(path, "rb") as f:
                     data = f.read()
             except OSError as exc:
-                raise InputError(f"cannot read {path}: {exc}") from exc
+                raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
             certs.append(_load_der(data, path))
             say("Successfully added 1 certificate")
             return True

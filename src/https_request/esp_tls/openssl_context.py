@@ -233,9 +233,18 @@ def _certificate_pem(certificate: CertifiedKey) -> bytes:
     return chain + key
 
 
+def _said(exc: Exception) -> str:
+    """What OpenSSL said, without the ``(_ssl.c:NNNN)`` source reference."""
+    return re.sub(r"\s*\(_ssl\.c:\d+\)$", "", str(exc))
+
+
 def _load_certificate(ctx: ssl.SSLContext, pem: bytes) -> None:
-    """``load_cert_chain`` wants a file: a 0600 temporary one, deleted right after loading."""
-    fd, path = tempfile.mkstemp(prefix="esp-tls-client-", suffix=".pem")
+    """``load_cert_chain`` wants a file: a 0600 temporary one, deleted right after loading.
+    Raises ssl.SSLError, and ValueError (not OSError) when the temporary file cannot be made."""
+    try:
+        fd, path = tempfile.mkstemp(prefix="esp-tls-client-", suffix=".pem")
+    except OSError as exc:  # its name is an implementation detail
+        raise ValueError(f"cannot create a temporary file for it: {exc.strerror or exc}") from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(pem)
@@ -314,7 +323,9 @@ def _build_context(key: _ContextKey, certificate: CertifiedKey | None) -> Shared
                 ctx.load_verify_locations(cadata=key.anchors)
             except ssl.SSLError as exc:
                 raise refuse(
-                    "cacert", f"OpenSSL rejects a CA certificate ({exc})", EspErr.ESP_ERR_MBEDTLS_SSL_SETUP_FAILED
+                    "cacert",
+                    f"OpenSSL rejects a CA certificate ({_said(exc)})",
+                    EspErr.ESP_ERR_MBEDTLS_SSL_SETUP_FAILED,
                 ) from exc
     if key.ciphers is not None:
         try:
@@ -322,7 +333,7 @@ def _build_context(key: _ContextKey, certificate: CertifiedKey | None) -> Shared
         except ssl.SSLError as exc:
             raise refuse(
                 "ciphersuites",
-                f"OpenSSL enables none of {key.ciphers} ({exc})",
+                f"OpenSSL enables none of {key.ciphers} ({_said(exc)})",
                 EspErr.ESP_ERR_MBEDTLS_SSL_SETUP_FAILED,
             ) from exc
     if key.alpn:
@@ -333,10 +344,13 @@ def _build_context(key: _ContextKey, certificate: CertifiedKey | None) -> Shared
         except (ssl.SSLError, ValueError) as exc:
             raise refuse(
                 "clientcert",
-                f"OpenSSL rejects the client certificate ({exc})",
+                f"OpenSSL rejects the client certificate ({_said(exc)})",
                 EspErr.ESP_ERR_MBEDTLS_SSL_CONF_OWN_CERT_FAILED,
             ) from exc
-    keylog = _KeyLog(ctx, key.keylog.fn) if key.keylog is not None else None
+    try:
+        keylog = _KeyLog(ctx, key.keylog.fn) if key.keylog is not None else None
+    except OSError as exc:  # its temporary file: an implementation detail, not named
+        raise refuse("keylog", f"cannot create the key log's temporary file ({exc.strerror or exc})") from exc
     suite_ids = {c["name"]: c["id"] & 0xFFFF for c in ctx.get_ciphers()}
     return SharedContext(key=key, ctx=ctx, suite_ids=suite_ids, keylog=keylog)
 
