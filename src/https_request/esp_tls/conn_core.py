@@ -304,7 +304,8 @@ class _Core:
     def _dns_failed(self, host: str, exc: BaseException) -> EspTlsError:
         code = exc.errno if isinstance(exc, OSError) and exc.errno is not None else -1
         _log.e("couldn't get hostname for :%s: getaddrinfo() returns %d, addrinfo=0x0", host, code)
-        self._capture(esp=EspErr.ESP_ERR_ESP_TLS_CANNOT_RESOLVE_HOSTNAME, reason=f"getaddrinfo({host!r}): {exc}")
+        why = getattr(exc, "strerror", None) or exc  # the resolver's words, without "[Errno -2]"
+        self._capture(esp=EspErr.ESP_ERR_ESP_TLS_CANNOT_RESOLVE_HOSTNAME, reason=f"getaddrinfo({host!r}): {why}")
         return self._error()
 
     def _new_socket(
