@@ -313,3 +313,25 @@ def test_get_old_session_file_format(serve: Serve, tmp_path: Path) -> None:
         f"https-request: warning: session file {sess}: saved session format 1 is not supported (expected 2) "
         "(saved by another version of https-request); doing a full handshake"
     ]
+
+
+def test_async_esp_tls_refuses_it_too(tmp_path: Path) -> None:
+    """AsyncEspTls shares the rule and the caller's handle."""
+    import asyncio
+
+    from https_request.esp_tls.conn import AsyncEspTls
+
+    async def main(port: int, session: Session) -> tuple[AsyncEspTls, EspTlsError | None]:
+        handle = AsyncEspTls()
+        cfg = EspTlsCfg(cacert=CA.cert_pem, client_session=session, timeout_ms=int(WAIT * 1000))
+        try:
+            await AsyncEspTls.conn_http_new_sync(f"https://localhost:{port}/", cfg, tls=handle)
+        except EspTlsError as exc:
+            return handle, exc
+        return handle, None
+
+    with _serve(tmp_path, make_leaf(OTHER_CA, ["localhost"])) as port:
+        session = _session_from(f"https://localhost:{port}/", EspTlsCfg(insecure=True, timeout_ms=int(WAIT * 1000)))
+        handle, err = asyncio.run(main(port, session))
+    assert err is not None and err.last_error.esp_tls_flags & 0x8, err
+    assert handle.session_refused == "it was made without verifying the server"
