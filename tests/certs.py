@@ -415,3 +415,29 @@ def resign(
         assert isinstance(issuer_key, ec.EllipticCurvePrivateKey) and digest is not None
         signature = issuer_key.sign(new_tbs, ec.ECDSA(digest))
     return x509.load_der_x509_certificate(_der(0x30, new_tbs + alg + _der(0x03, b"\x00" + signature)))
+
+
+def make_zero_serial_ca(name: str = "Zero Serial Root") -> tuple[Issued, bytes]:
+    """A root CA whose certificate, as handed to clients, has serial number 0, as some public
+    roots do (cryptography warns when it parses one; mbedTLS loads it): (the CA to issue leaves
+    with, the serial-0 certificate's DER). The serial-0 copy is the serial-1 original with the
+    serial patched, so its self-signature no longer verifies: trust anchors' self-signatures are
+    not checked (mbedTLS, webpki)."""
+    key = make_key("ec", label=f"ca:{name}")
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(_name(name))
+        .issuer_name(_name(name))
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(NOT_BEFORE)
+        .not_valid_after(NOT_AFTER)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(key_usage(digital_signature=True, key_cert_sign=True, crl_sign=True), critical=True)
+        .sign(key, _sig_hash(key))
+    )
+    der = cert.public_bytes(serialization.Encoding.DER)
+    version_and_serial = b"\xa0\x03\x02\x01\x02\x02\x01\x01"  # [0] v3, INTEGER 1
+    assert der.count(version_and_serial) == 1
+    return Issued(cert=cert, key=key), der.replace(version_and_serial, b"\xa0\x03\x02\x01\x02\x02\x01\x00")

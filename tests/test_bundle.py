@@ -604,6 +604,26 @@ def test_cli_build_errors(tmp_path: Path) -> None:
     assert run_cli("build", "--max-certs", "zero", "-o", str(out)).returncode == 2
 
 
+def test_cli_build_errors_name_the_files(tmp_path: Path) -> None:
+    """The output's own name and the OS's reason, never the temporary file written first; a missing
+    filter file likewise (no errno, no repeated path)."""
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "file").write_bytes(b"")
+    for out, why in (
+        (tmp_path / "folder", "Is a directory"),
+        (tmp_path / "missing" / "x.bin", "No such file or directory"),
+        (tmp_path / "file" / "x.bin", "Not a directory"),
+    ):
+        proc = run_cli("build", "-q", "-i", str(CUSTOM[0]), "-o", str(out))
+        assert (proc.returncode, proc.stderr) == (2, f"https-request bundle: error: cannot write {out}: {why}\n")
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["file", "folder"]  # no temporary file left behind
+    missing = tmp_path / "missing.csv"
+    proc = run_cli("build", "-q", "-f", str(missing), "-o", str(tmp_path / "x.bin"))
+    assert (proc.returncode, proc.stderr) == (
+        2, f"https-request bundle: error: cannot read {missing}: No such file or directory\n"
+    )
+
+
 def test_cli_inspect(tmp_path: Path) -> None:
     proc = run_cli("inspect", str(DATA / "bundle_custom.bin"))
     assert proc.returncode == 0, proc.stderr

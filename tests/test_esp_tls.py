@@ -32,6 +32,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from certs import NOT_AFTER, Issued, at, make_ca, make_leaf
 from echoserver import ServerThread
@@ -522,6 +523,33 @@ def test_tls_version_and_tls12_suite(tmp_path: Path, esp_log: io.StringIO, engin
 
 
 @each_engine
+def test_client_key_that_is_not_the_certificates(tmp_path: Path, engine: str) -> None:
+    """Checked when the pair is loaded, whether or not the server asks for a certificate."""
+    client = make_leaf(CA, ["client.example"], eku="clientAuth")
+    with stdlib_server(tmp_path) as port:
+        cfg = cfg_for(cacert=CA.cert_pem, clientcert=client.cert_pem, clientkey=LEAF.key_pem, engine=engine)
+        err = fails(port, cfg)
+    assert triple(err) == (EspErr.ESP_ERR_MBEDTLS_SSL_CONF_OWN_CERT_FAILED, 0, 0)
+    assert err.last_error.reason == (
+        "client certificate: the private key does not match the certificate CN=client.example (another public key)"
+    )
+
+
+def test_ciphersuites_that_fit_no_version(tmp_path: Path, esp_log: io.StringIO) -> None:
+    """A suite list the configured versions cannot use fails at set-up with a clear reason
+    (not a handshake_failure from the server)."""
+    with stdlib_server(tmp_path) as port:
+        for version, suites, text in (
+            (TlsVersion.TLS_1_2, (0x1301,), "none of TLS_AES_128_GCM_SHA256 can be used with TLS 1.2"),
+            (TlsVersion.TLS_1_3, (0xC02B,), "none of TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256 can be used with TLS 1.3"),
+        ):
+            err = fails(port, cfg_for(cacert=CA.cert_pem, tls_version=version, ciphersuites=suites))
+            assert triple(err)[0] == EspErr.ESP_ERR_MBEDTLS_SSL_SETUP_FAILED, err
+            assert text in err.last_error.reason
+    assert "E esp-tls-mbedtls: mbedtls_ssl_handshake returned" not in "\n".join(lines(esp_log))
+
+
+@each_engine
 def test_client_certificate_and_alpn(tmp_path: Path, engine: str) -> None:
     client = make_leaf(CA, ["client.example"], eku="clientAuth")
     password = b"secret"
@@ -587,6 +615,21 @@ def test_openssl_refuses(esp_log: io.StringIO, case: str) -> None:
     out = lines(esp_log)
     assert f"E esp-tls-mbedtls: {err}" in out
     assert out[-2:] == ["E esp-tls: create_ssl_handle failed", "E esp-tls: Failed to open new connection"]
+
+
+def test_openssl_refusal_quotes_openssl_without_its_source_line() -> None:
+    """What OpenSSL says is quoted, without the ``(_ssl.c:NNNN)`` that points into CPython."""
+    small = make_leaf(CA, ["client.example"], key=rsa.generate_private_key(65537, 1024), eku="clientAuth")
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        cfg = cfg_for(cacert=CA.cert_pem, clientcert=small.cert_pem, clientkey=small.key_pem, engine="openssl")
+        err = fails(listener.getsockname()[1], cfg)
+    assert triple(err) == (EspErr.ESP_ERR_MBEDTLS_SSL_CONF_OWN_CERT_FAILED, 0, 0)
+    assert err.last_error.reason == (
+        "engine 'openssl' cannot honour clientcert: OpenSSL rejects the client certificate "
+        "([SSL: EE_KEY_TOO_SMALL] ee key too small)"
+    )
 
 
 def test_openssl_session_is_bound_to_its_configuration(tmp_path: Path) -> None:

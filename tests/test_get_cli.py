@@ -18,6 +18,7 @@ Each check is on what the command shows: exit status, stdout, stderr, the
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import re
@@ -27,13 +28,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from certs import at, make_ca, make_leaf
+from certs import at, make_ca, make_leaf, make_zero_serial_ca
+from clirun import Run, cmd, get
+from clirun import env as _env
 from echoserver import Served, ServerThread
 from https_request.esp_tls.bundle import build_bundle
 from https_request.get_cli import (
@@ -50,7 +52,6 @@ from stdlibhttps import BIG, BODY, serve_https
 
 pytestmark = pytest.mark.timeout(60)
 
-SRC = Path(__file__).resolve().parent.parent / "src"
 WAIT = 10.0
 NAMES = ("localhost", "127.0.0.1", "::1", "example.test")
 CA = make_ca(name="get-cli Test Root CA")
@@ -69,44 +70,6 @@ def _ipv6_loopback() -> bool:
 
 
 IPV6 = _ipv6_loopback()
-
-
-# --------------------------------------------------------------------------- running the command
-
-
-@dataclass
-class Run:
-    code: int
-    out: bytes
-    err: str
-
-    @property
-    def json(self) -> dict[str, Any]:
-        """The --json object (written to stderr with ``--json -``)."""
-        for line in reversed(self.err.splitlines()):
-            if line.startswith("{"):
-                obj: dict[str, Any] = json.loads(line)
-                return obj
-        raise AssertionError(f"no JSON in stderr:\n{self.err}")
-
-    def warnings(self) -> list[str]:
-        return [line for line in self.err.splitlines() if line.startswith("https-request: warning:")]
-
-
-def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "SSLKEYLOGFILE"}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SRC), env.get("PYTHONPATH")]))
-    env.update(extra)
-    return env
-
-
-def cmd(*args: str) -> list[str]:
-    return [sys.executable, "-m", "https_request", "get", *args]
-
-
-def get(*args: str, env: dict[str, str] | None = None, timeout: float = 30) -> Run:
-    proc = subprocess.run(cmd(*args), capture_output=True, env=env or _env(), timeout=timeout, check=False)
-    return Run(proc.returncode, proc.stdout, proc.stderr.decode(errors="replace"))
 
 
 @pytest.fixture(scope="module")
@@ -354,6 +317,110 @@ def test_usage_errors(pki: Path) -> None:
     assert r.code == 2 and "only https://" in r.err
 
 
+def test_ciphers_that_fit_no_offered_version_are_a_usage_error() -> None:
+    """Suites the chosen versions cannot use: exit 2 before connecting, saying why."""
+    with socket.socket() as listener:  # a peer that would see a connection attempt
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(4)
+        url = f"https://127.0.0.1:{listener.getsockname()[1]}/"
+        for args, text in (
+            (("--ciphers", "TLS_AES_128_GCM_SHA256", "--tls-version", "1.2"),
+             "--ciphers with --tls-version 1.2: none of TLS_AES_128_GCM_SHA256 can be used with TLS 1.2 "
+             "(TLS 1.3 suites work only with TLS 1.3)"),
+            (("--ciphers", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "--tls-version", "1.3"),
+             "--ciphers with --tls-version 1.3: none of TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 can be used with "
+             "TLS 1.3 (these suites work only with TLS 1.2)"),
+            (("--ciphers", "TLS_AES_256_GCM_SHA384", "--profile", "esp32-mbedtls"),  # a TLS 1.2-only profile
+             "--ciphers with --profile esp32-mbedtls: none of TLS_AES_256_GCM_SHA384 can be used with TLS 1.2"),
+        ):  # fmt: skip
+            r = get(url, "-k", *args)
+            assert r.code == 2 and f"https-request: {text}" in r.err, (args, r.err)
+        listener.setblocking(False)
+        with pytest.raises(BlockingIOError):  # nobody connected
+            listener.accept()
+    r = get(url, "-k", "--ciphers", "TLS_AES_128_GCM_SHA256", "--json", "-")  # any version: TLS 1.3 is offered
+    assert r.code == 4, r.err  # it did try (the listener is gone)
+
+
+def test_client_key_that_is_not_the_certificates(stdlib: int, pki: Path, tmp_path: Path) -> None:
+    """--cert with another certificate's --key: exit 2 when loaded, even if the server asks for no certificate."""
+    other_key = tmp_path / "other.key"
+    other_key.write_bytes(make_leaf(CA, ["client.example"]).key_pem)
+    url = f"https://127.0.0.1:{stdlib}/"
+    r = get(url, "--cacert", str(pki / "ca.pem"), "--cert", str(pki / "leaf.pem"), "--key", str(other_key))
+    assert r.code == 2, r.err
+    assert r.err.endswith(
+        "ESP_ERR_MBEDTLS_SSL_CONF_OWN_CERT_FAILED (0x8016, mbedTLS -0x0000, flags 0x0): client certificate: "
+        "the private key does not match the certificate CN=localhost (another public key)\n"
+    ), r.err
+    r = get(url, "--cacert", str(pki / "ca.pem"), "--cert", str(pki / "leaf.pem"), "--key", str(pki / "leaf.key"))
+    assert (r.code, r.out) == (0, BODY), r.err  # the pair that matches
+
+
+def test_cacert_without_a_certificate(tmp_path: Path, pki: Path) -> None:
+    """Said in the user's terms, before connecting (port 9 would give exit 4)."""
+    neither = "no certificate found in it (no PEM '-----BEGIN CERTIFICATE-----' block, and not DER)"
+    cases = {
+        "empty.pem": (b"", "no certificate found in it (it is empty)"),
+        "notes.txt": (b"hello\n", neither),
+        "key.pem": ((pki / "leaf.key").read_bytes(), neither),
+        "bad.der": (b"\x30\x82\x01\x00" + bytes(40), "not a valid DER certificate (malformed or truncated)"),
+    }
+    for name, (content, why) in cases.items():
+        (tmp_path / name).write_bytes(content)
+        for option in ("--cacert", "--cert"):
+            extra = ("--key", str(pki / "leaf.key"), "-k") if option == "--cert" else ()
+            r = get("https://127.0.0.1:9/", option, str(tmp_path / name), *extra)
+            assert (r.code, r.err.splitlines()[-1]) == (2, f"https-request: {option} {tmp_path / name}: {why}"), r.err
+
+
+@pytest.mark.parametrize("policy", ["webpki", "mbedtls"])
+def test_root_with_serial_zero_is_used_quietly(tmp_path: Path, policy: str) -> None:
+    """Some public roots have serial number 0: cryptography warns (with a source line) when it parses
+    one. The root is used, and nothing but the body is printed."""
+    ca, zero_der = make_zero_serial_ca()
+    leaf = make_leaf(ca, ["localhost"])
+    (tmp_path / "leaf.pem").write_bytes(leaf.chain_pem)
+    (tmp_path / "leaf.key").write_bytes(leaf.key_pem)
+    (tmp_path / "roots.pem").write_bytes(
+        CA.cert_pem + b"-----BEGIN CERTIFICATE-----\n" + base64.encodebytes(zero_der) + b"-----END CERTIFICATE-----\n"
+    )
+    with serve_https(tmp_path / "leaf.pem", tmp_path / "leaf.key") as port:
+        r = get(f"https://localhost:{port}/", "--cacert", str(tmp_path / "roots.pem"), "--verify-policy", policy)
+    assert (r.code, r.out, r.err) == (0, BODY, "")
+
+
+async def _not_http(stream: TlsStream, rec: Served) -> None:
+    """Answers any request with a line that is not an HTTP status line."""
+    rec.handshake = await stream.handshake()
+    while b"\r\n\r\n" not in rec.received:
+        data = await stream.read()
+        if not data:
+            return
+        rec.received += data
+    await stream.write(b"NOT HTTP AT ALL\r\n\r\n")
+    await stream.close()
+
+
+def test_messages_say_each_thing_once(ours: HttpServer, pki: Path) -> None:
+    """No doubled prefix ("cannot send this request: cannot send this request: ..."), no internals."""
+    url, ca = f"https://127.0.0.1:{ours.port}", str(pki / "ca.pem")
+    for args, line in (
+        ((f"{url}/", "-X", "GE T"), "https-request: cannot send this request: Illegal method characters"),
+        ((f"{url}/a b",), "https-request: cannot send this request: Illegal target characters"),
+        (("https://[::1/",), "https-request: cannot parse URL 'https://[::1/'"),
+        (("https://127.0.0.1:99999/",), "https-request: port 99999 out of range in 'https://127.0.0.1:99999/'"),
+    ):
+        r = get(*args, "--cacert", ca)
+        assert (r.code, r.err) == (2, line + "\n"), (args, r.err)
+    with ServerThread(server_config(), _not_http, timeout=WAIT) as srv:
+        r = get(f"https://127.0.0.1:{srv.port}/", "--cacert", ca)
+    assert r.code == 7 and r.err.startswith(
+        f"https-request: bad response from 127.0.0.1:{srv.port}: malformed HTTP response (illegal status line"
+    ), r.err
+    drain(ours)
+
+
 def test_dns_refused_and_timeouts() -> None:
     r = get("https://no-such-host.invalid/", "--json", "-")
     assert r.code == 3, r.err
@@ -361,6 +428,7 @@ def test_dns_refused_and_timeouts() -> None:
         "https-request: cannot resolve no-such-host.invalid: ESP_ERR_ESP_TLS_CANNOT_RESOLVE_HOSTNAME (0x8001" in r.err
     )
     assert r.json["exit_code"] == 3 and r.json["status"] is None
+    assert "getaddrinfo('no-such-host.invalid'): " in r.err and "[Errno" not in r.err  # the OS reason, once
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -391,14 +459,24 @@ def test_handshake_failure(pki: Path) -> None:
                      r"\(0x801A, mbedTLS -0x7780, flags 0x0\)", r.err), r.err  # fmt: skip
 
 
-def test_verification_failures(ours: HttpServer, pki: Path) -> None:
+def test_verification_failures(ours: HttpServer, pki: Path, tmp_path: Path) -> None:
     url = f"https://127.0.0.1:{ours.port}/"
-    r = get(url, "--cacert", str(pki / "other.pem"))
-    assert r.code == 6, r.err
-    assert re.fullmatch(
-        r"https-request: certificate verification failed for 127\.0\.0\.1:\d+: ESP_ERR_MBEDTLS_SSL_HANDSHAKE_FAILED "
-        r"\(0x801A, mbedTLS -0x2700, flags 0x8 The certificate is not correctly signed by the trusted CA\)\n",
-        r.err,
+    for policy in ("webpki", "mbedtls"):  # the issuer is simply not trusted: named as mbedTLS names it, and which
+        r = get(url, "--cacert", str(pki / "other.pem"), "--verify-policy", policy)
+        assert r.code == 6, r.err
+        assert r.err == (
+            f"https-request: certificate verification failed for 127.0.0.1:{ours.port}: "
+            "ESP_ERR_MBEDTLS_SSL_HANDSHAKE_FAILED (0x801A, mbedTLS -0x2700, flags 0x8 "
+            f"MBEDTLS_X509_BADCERT_NOT_TRUSTED): {policy}: no trusted issuer for 'CN=localhost' "
+            "(issuer 'CN=get-cli Test Root CA'): no trust anchor or presented CA certificate has that name\n"
+        ), r.err
+    impostor = tmp_path / "impostor.pem"  # our CA's name on another key: mbedTLS passes over such an anchor
+    impostor.write_bytes(make_ca(name="get-cli Test Root CA").cert_pem)
+    r = get(url, "--cacert", str(impostor))
+    assert r.code == 6 and r.err.endswith(
+        "flags 0x8 MBEDTLS_X509_BADCERT_NOT_TRUSTED): webpki: no trusted issuer for 'CN=localhost' (issuer "
+        "'CN=get-cli Test Root CA'): trust anchor 'CN=get-cli Test Root CA' has the issuer's name but did not sign "
+        "'CN=localhost'\n"
     ), r.err
     r = get(url)  # the built-in bundle does not know our CA: the bundle's -0x3000
     assert r.code == 6 and "mbedTLS -0x3000, flags 0xFFFFFFFF verification aborted by the certificate bundle)" in r.err
@@ -568,6 +646,20 @@ def test_bad_session_files(ours: HttpServer, pki: Path, tmp_path: Path) -> None:
         assert r.code == 0 and r.json["resumed"] is False, r.err
         assert len(r.warnings()) == 1 and f"localhost:{ours.port}, not localhost:{other.port}" in r.warnings()[0]
         assert decode_session_file(sess.read_bytes())[:2] == ("localhost", other.port)
+    drain(ours)
+
+
+def test_session_path_that_is_not_a_file(ours: HttpServer, pki: Path, tmp_path: Path) -> None:
+    """Warnings name --session's path and the OS's reason, never the temporary file of the save."""
+    (tmp_path / "file").write_bytes(b"")
+    for path, why in ((tmp_path, "Is a directory"), (tmp_path / "file" / "F", "Not a directory")):
+        r = get(f"https://localhost:{ours.port}/", "--cacert", str(pki / "ca.pem"), "--session", str(path))
+        assert r.code == 0, r.err
+        assert r.warnings() == [
+            f"https-request: warning: session file {path}: cannot read it: {why}; doing a full handshake",
+            f"https-request: warning: cannot save the session to {path}: {why}",
+        ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
     drain(ours)
 
 

@@ -44,7 +44,7 @@ from https_request.tls.events import (
 from https_request.tls.keyschedule import hkdf_expand_label
 from https_request.tls.messages import ClientHello, EncryptedExtensions, Extension, NewSessionTicket, ServerHello
 from https_request.tls.server13 import ServerConnection
-from https_request.tls.session import Session, TicketKeys, TicketState
+from https_request.tls.session import PeerCheck, Session, TicketKeys, TicketState
 from https_request.tls.verify import WebPkiVerifier
 
 VEC = json.loads((Path(__file__).parent / "vectors" / "rfc8448.json").read_text())
@@ -447,6 +447,7 @@ def test_s4_client_resumed_0rtt() -> None:
         lifetime=int.from_bytes(extracted(S3, "ticket_lifetime"), "big"),
         received_at=NOW,
         max_early_data=1024,
+        peer_check=PeerCheck.of(rfc_verifier(), SERVER_NAME),  # how §3's client verified the server
     )
     assert s3_client.session == session
     # obfuscated_ticket_age = age in ms + age_add (mod 2^32): the RFC's

@@ -683,3 +683,25 @@ def test_cli_usage_errors(state: Path) -> None:
         run = subprocess.run(command, capture_output=True, text=True, timeout=WAIT, cwd=REPO, env=env)
         assert run.returncode == 2 and "https-request serve: error:" in run.stderr, (args, run.stderr)
         assert "listening:" not in run.stdout
+
+
+def test_cli_certificate_file_errors(state: Path, tmp_path: Path) -> None:
+    """--cert / --key problems name the file and say what is wrong, in one line."""
+    from certs import make_ca, make_leaf
+
+    ca = make_ca(name="serve files CA")
+    leaf, other = make_leaf(ca, ["localhost"]), make_leaf(ca, ["other.example"])
+    files = {"cert.pem": leaf.cert_pem, "key.pem": leaf.key_pem, "other.key": other.key_pem}
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    cert, key, other_key, missing = (str(tmp_path / n) for n in ("cert.pem", "key.pem", "other.key", "missing.pem"))
+    env = dict(os.environ, XDG_STATE_HOME=str(state))
+    for args, message in (
+        ([missing, key], f"cannot read {missing}: No such file or directory"),
+        ([key, key], f"{key}: no PEM certificate found in it"),
+        ([cert, cert], f"{cert}: not an unencrypted PEM private key"),
+        ([cert, other_key], f"{other_key} is not the key of the first certificate in {cert}"),
+    ):
+        command = [sys.executable, "-m", "https_request", "serve", "--port", "0", "--cert", args[0], "--key", args[1]]
+        run = subprocess.run(command, capture_output=True, text=True, timeout=WAIT, cwd=REPO, env=env)
+        assert (run.returncode, run.stderr) == (2, f"https-request serve: error: {message}\n"), args

@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPri
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from certs import make_key
+from certs import make_ca, make_key, make_leaf
 from https_request.tls.enums import SignatureScheme as SS
 from https_request.tls.errors import Reason, TlsError
 from https_request.tls.signatures import (
@@ -181,3 +181,15 @@ def test_certificate_verify_input() -> None:
 def test_round_trip_any_data(data: bytes, scheme: SS) -> None:
     key = P256 if scheme == SS.ecdsa_secp256r1_sha256 else ED25519
     verify(key.public_key(), scheme, data, sign(key, scheme, data))
+
+
+def test_certified_key_is_checked_when_built() -> None:
+    """A key that is not the leaf's is refused when the pair is made (client certificates, ``serve --cert``)."""
+    from https_request.tls.config import CertifiedKey
+
+    ca = make_ca(name="certified-key CA")
+    ours = make_leaf(ca, ["a.example"])
+    assert CertifiedKey((ours.cert,), ours.key).key is ours.key
+    for key in (make_key("ec", label="another"), RSA):  # same type, other key; another type
+        with pytest.raises(ValueError, match=r"private key does not match the certificate CN=a\.example"):
+            CertifiedKey((ours.cert,), key)

@@ -58,7 +58,7 @@ def _run_build(args: argparse.Namespace) -> int:
 
         write_atomically(args.output, data, mode=0o644)  # a bundle is public data
     except OSError as exc:
-        return _error(f"cannot write {args.output}: {exc}")
+        return _error(f"cannot write {args.output}: {exc.strerror or exc}")
     status(f"Wrote {len(certs)} certificates ({len(data)} bytes) to {args.output}")
     return 0
 

@@ -24,7 +24,10 @@ same directory, created 0600, then ``os.replace``). The file belongs to the
 URL's host and port (not a ``--connect-to`` target): it wraps
 :meth:`Session.to_bytes` with its own magic, format number, host, port and
 checksum. A corrupt, expired or foreign file costs one warning and a full
-handshake (:mod:`.session_file`). ``--early-data`` sends a GET or HEAD as
+handshake (:mod:`.session_file`), as does a session whose server was not
+verified the way this run verifies it (``-k`` resumes any; the rule is
+:meth:`PeerCheck.refusal <https_request.tls.session.PeerCheck.refusal>`).
+``--early-data`` sends a GET or HEAD as
 0-RTT when the saved session allows it. The ``--json`` report and the error
 line's description live in :mod:`.get_report`.
 
@@ -304,6 +307,17 @@ class _Get:
         except OSError as exc:
             raise _Fail(EXIT_USAGE, f"{option} {path}: cannot read: {exc.strerror or exc}") from None
 
+    def _read_certificates(self, option: str, path: str) -> bytes:
+        """The file's bytes, once known to hold a certificate (esp-tls would say so only after connecting)."""
+        from .esp_tls.trust import CertParseError, parse_certificates
+
+        data = self._read_file(option, path)
+        try:
+            parse_certificates(data)
+        except CertParseError as exc:
+            raise _Fail(EXIT_USAGE, f"{option} {path}: {exc.detail}") from None
+        return data
+
     def _keylog(self) -> Callable[[str], None] | None:
         path = self.args.keylog
         if path is None:
@@ -325,7 +339,7 @@ class _Get:
 
     def plan(self) -> _Plan:
         from .esp_tls.config import AddrFamily, EspTlsCfg, TlsVersion
-        from .tls.catalogue import parse_cipher_list
+        from .tls.catalogue import check_suites_fit_versions, parse_cipher_list
         from .tls.profiles import PROFILES
 
         args = self.args
@@ -355,7 +369,7 @@ class _Get:
         if args.insecure:
             pass  # esp-tls warns (W esp-tls-mbedtls: insecure=true: ...), at every verbosity
         elif args.cacert is not None:
-            cacert = self._read_file("--cacert", args.cacert)
+            cacert = self._read_certificates("--cacert", args.cacert)
         elif args.bundle is not None:
             bundle = self._read_file("--bundle", args.bundle)
         elif args.engine == "openssl":
@@ -368,7 +382,7 @@ class _Get:
             bundle = True
         if (args.cert is None) != (args.key is None):
             raise _Fail(EXIT_USAGE, "--cert and --key go together")
-        clientcert = self._read_file("--cert", args.cert) if args.cert is not None else None
+        clientcert = self._read_certificates("--cert", args.cert) if args.cert is not None else None
         clientkey = self._read_file("--key", args.key) if args.key is not None else None
 
         method = args.request.upper() if args.request else ("HEAD" if args.head else ("POST" if args.data else "GET"))
@@ -396,6 +410,13 @@ class _Get:
 
         version = {"1.2": TlsVersion.TLS_1_2, "1.3": TlsVersion.TLS_1_3}.get(args.tls_version or "", TlsVersion.ANY)
         versions = {TlsVersion.TLS_1_2: (0x0303,), TlsVersion.TLS_1_3: (0x0304,)}.get(version, (0x0304, 0x0303))
+        if ciphers is not None:  # a usage error, before connecting: the versions offered need a suite
+            offered = versions if version != TlsVersion.ANY else PROFILES[args.profile].versions
+            try:
+                check_suites_fit_versions(ciphers, offered)
+            except ValueError as exc:
+                chosen = f"--tls-version {args.tls_version}" if args.tls_version else f"--profile {args.profile}"
+                raise _Fail(EXIT_USAGE, f"--ciphers with {chosen}: {exc}") from None
         family = AddrFamily.INET if args.ipv4 else AddrFamily.INET6 if args.ipv6 else AddrFamily.UNSPEC
         verbose = args.verbose
         cfg = EspTlsCfg(
@@ -476,7 +497,7 @@ class _Get:
         try:
             origin = parse_url(url)
         except EspTlsError as exc:
-            raise _Fail(EXIT_USAGE, f"bad URL: {exc.last_error.reason}") from None
+            raise _Fail(EXIT_USAGE, exc.last_error.reason) from None  # "cannot parse URL ...", "port ... out of range"
         if not origin.host:
             raise _Fail(EXIT_USAGE, f"bad URL {url!r}: no host")
         store: SessionFile | None = None
@@ -503,7 +524,7 @@ class _Get:
             try:
                 target = parse_url(url)
             except EspTlsError as exc:
-                raise _Fail(EXIT_HTTP, f"bad redirect URL: {exc.last_error.reason}") from None
+                raise _Fail(EXIT_HTTP, f"bad redirect Location: {exc.last_error.reason}") from None
             where = _hostport(target.host, target.port)
             same_origin = origin_key(target.host, target.port) == origin_key(origin.host, origin.port)
             offer = (newest or session) if same_origin else None
@@ -518,8 +539,8 @@ class _Get:
                 else:
                     try:
                         early = request_bytes(method, path, headers, body, host=target.host, port=target.port)
-                    except ValueError as exc:
-                        raise _Fail(EXIT_USAGE, f"cannot send this request: {exc}") from None
+                    except ValueError as exc:  # "cannot send this request: ..." (http.client's words)
+                        raise _Fail(EXIT_USAGE, str(exc)) from None
                     if len(early) > offer.max_early_data:
                         self.log.i(
                             "The request (%d bytes) exceeds the early data limit (%d)", len(early), offer.max_early_data
@@ -535,13 +556,18 @@ class _Get:
             if cfg.connect_address is not None:
                 self.log.i("Connecting to %s for %s", _hostport(*cfg.connect_address), where)
             t_conn = time.monotonic()
+            handle = EspTls()
             try:
-                tls = EspTls.conn_http_new_sync(url, cfg, early_data=early)
+                tls = EspTls.conn_http_new_sync(url, cfg, early_data=early, tls=handle)
             except EspTlsError as exc:
+                if store is not None:
+                    store.warn_if_refused(handle)
                 lookup, shown = target.host, where
                 if cfg.connect_address is not None:
                     lookup, shown = cfg.connect_address[0], f"{where} (via {_hostport(*cfg.connect_address)})"
                 raise self._esp_failure(exc, isinstance(exc, EspTlsTimeout), shown, lookup) from None
+            if store is not None:
+                store.warn_if_refused(tls)
             self.report.info = tls.info
             self.report.connect_ms = tls.info.connect_ms
             self.report.tls_ms = tls.info.tls_ms
@@ -570,8 +596,8 @@ class _Get:
                     raise self._esp_failure(exc, isinstance(exc, EspTlsTimeout), where, None) from None
                 except HttpError as exc:
                     raise _Fail(EXIT_HTTP, f"bad response from {where}: {one_line(str(exc))}") from None
-                except ValueError as exc:
-                    raise _Fail(EXIT_USAGE, f"cannot send this request: {exc}") from None
+                except ValueError as exc:  # "cannot send this request: ..." (http.client's words)
+                    raise _Fail(EXIT_USAGE, str(exc)) from None
             finally:
                 tls.close()
                 if same_origin:
@@ -755,7 +781,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     tls.add_argument("--profile", default="default", metavar="NAME", help="ClientHello profile (default: default)")
     tls.add_argument("--alpn", metavar="LIST", help="ALPN protocols, comma separated")
     tls.add_argument("--engine", choices=("python", "openssl"), default="python", help="TLS engine (default python)")
-    tls.add_argument("--session", metavar="FILE", help="resume from and save the session to FILE (0600)")
+    tls.add_argument(
+        "--session", metavar="FILE", help="resume from and save the session to FILE (0600); it resumes only if "
+        "this run verifies the server as the saving run did (-k: any)"
+    )
     tls.add_argument("--early-data", action="store_true", help="send a GET/HEAD as 0-RTT when the session allows")
     tls.add_argument("--cert", metavar="FILE", help="client certificate (PEM or DER)")
     tls.add_argument("--key", metavar="FILE", help="client private key (PEM or DER)")

@@ -79,23 +79,39 @@ class Report:
 
 
 def describe(le: LastError) -> str:
-    """``NAME (0x801A, mbedTLS -0x2700, flags 0x8 <meanings>)``, then the reason when the flags do not say it all."""
+    """``NAME (0x801A, mbedTLS -0x2700, flags 0x8 <meanings>)``, then the reason when the flags do not say it all.
+
+    NOT_TRUSTED is named as mbedTLS names it (``MBEDTLS_X509_BADCERT_NOT_TRUSTED``)
+    rather than by its verify_info sentence ("not correctly signed by the trusted
+    CA"), which misleads when the issuer is simply not trusted; the verifier's
+    note follows (which issuer is missing, or which signature does not verify).
+    """
     import re
 
-    from .tls.verify import describe_flags
+    from .tls.verify import X509_BADCERT_NOT_TRUSTED, describe_flags
 
     flags = le.esp_tls_flags
+    reason = re.sub(r"\s*\[flags [^\]]*\]$", "", one_line(le.reason))
+    detail = ""
     if flags == 0xFFFFFFFF:  # the bundle's verify callback aborted (mbedTLS -0x3000)
         meanings = "verification aborted by the certificate bundle"
+    elif flags & X509_BADCERT_NOT_TRUSTED:
+        texts = describe_flags(flags)
+        marker = f"{'; '.join(texts)} ("  # verifiers write "<meanings> (<note>) [flags ...]"
+        if marker in reason and reason.endswith(")"):
+            detail = reason[reason.index(marker) + len(marker) : -1]
+        untrusted = describe_flags(X509_BADCERT_NOT_TRUSTED)[0]
+        meanings = "; ".join("MBEDTLS_X509_BADCERT_NOT_TRUSTED" if t == untrusted else t for t in texts)
     else:
         meanings = "; ".join(describe_flags(flags)) if flags else ""
     text = (
         f"{le.name} (0x{le.last_error & 0xFFFFFFFF:X}, mbedTLS -0x{le.esp_tls_error_code & 0xFFFFFFFF:04X}, "
         f"flags 0x{flags:X}{' ' + meanings if meanings else ''})"
     )
-    reason = re.sub(r"\s*\[flags [^\]]*\]$", "", one_line(le.reason))
     if reason and (not flags or flags == 0xFFFFFFFF):
         text += f": {reason}"
+    elif detail:
+        text += f": {detail}"
     return text
 
 

@@ -3,8 +3,9 @@
 The file wraps :meth:`Session.to_bytes` with its own magic, format number,
 host, port and a truncated SHA-256 checksum; it belongs to the URL's host and
 port (not a ``--connect-to`` target). :class:`SessionFile` loads it (a
-corrupt, expired or foreign file costs one warning and a full handshake) and
-saves the newest session back atomically.
+corrupt, expired or foreign file costs one warning and a full handshake, as
+does a session the connection refused because its server was not verified the
+way this run verifies it) and saves the newest session back atomically.
 
 Imported by :mod:`.get_cli` when the command runs; the TLS stack is imported
 only inside :meth:`SessionFile.load`.
@@ -17,6 +18,7 @@ from collections.abc import Callable
 
 TYPE_CHECKING = False  # not typing's: `typing` stays unimported at CLI start-up
 if TYPE_CHECKING:
+    from .esp_tls.conn import EspTls
     from .tls.session import Session
 
 __all__ = ["SessionFile", "decode_session_file", "encode_session_file", "origin_key"]
@@ -92,7 +94,7 @@ class SessionFile:
 
     def load(self, versions: tuple[int, ...], server_name: str | None) -> Session | None:
         """The saved session, or None (with one warning when the file is unusable)."""
-        from .tls.session import Session, SessionError
+        from .tls.session import Session, SessionError, SessionFormatError
 
         try:
             with open(self.path, "rb") as f:
@@ -105,6 +107,9 @@ class SessionFile:
         try:
             host, port, blob = decode_session_file(data)
             session = Session.from_bytes(blob)
+        except SessionFormatError as exc:
+            self._skip(f"{exc} (saved by another version of https-request)")
+            return None
         except (ValueError, SessionError) as exc:
             self._skip(f"corrupt ({exc})")
             return None
@@ -124,6 +129,15 @@ class SessionFile:
             return None
         return session
 
+    def warn_if_refused(self, tls: EspTls) -> None:
+        """One warning when the connection did not offer the session it was given because its
+        server was not verified the way this run verifies it (``tls.session_refused``)."""
+        why, offered = tls.session_refused, tls.cfg.client_session
+        if why is None or offered is None:
+            return
+        hint = "" if offered.peer_check.verified else " (-k)"
+        self.warn(f"session file {self.path}: the saved session is not used: {why}{hint}; doing a full handshake")
+
     def _skip(self, why: str) -> None:
         self.warn(f"session file {self.path}: {why}; doing a full handshake")
 
@@ -133,5 +147,7 @@ class SessionFile:
             from .files import write_atomically
 
             write_atomically(self.path, encode_session_file(self.host, self.port, session.to_bytes()))
-        except (OSError, ValueError) as exc:
+        except OSError as exc:
+            self.warn(f"cannot save the session to {self.path}: {exc.strerror or exc}")
+        except ValueError as exc:
             self.warn(f"cannot save the session to {self.path}: {exc}")

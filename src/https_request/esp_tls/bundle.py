@@ -78,6 +78,7 @@ __all__ = [
     "cmn_authorities",
     "load_inputs",
     "parse_bundle",
+    "quiet_serial_warnings",
     "read_filter",
 ]
 
@@ -332,7 +333,7 @@ def build_bundle(certs: Iterable[x509.Certificate | bytes], *, max_certs: int | 
     from cryptography import x509 as _x509
 
     loaded: list[x509.Certificate] = []
-    with _quiet_serials():
+    with quiet_serial_warnings():
         for cert in certs:
             if isinstance(cert, _x509.Certificate):
                 loaded.append(cert)
@@ -370,8 +371,9 @@ Status = Callable[[str], None]
 
 
 @contextlib.contextmanager
-def _quiet_serials() -> Iterator[None]:
-    """Ignore cryptography's warning about non-positive serial numbers (as the generator does)."""
+def quiet_serial_warnings() -> Iterator[None]:
+    """Ignore cryptography's warning about non-positive serial numbers while parsing
+    third-party certificates (as ESP-IDF's generator does; mbedTLS loads them)."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=_SERIAL_WARNING)
         yield
@@ -396,7 +398,7 @@ def _load_pem(text: str, where: str) -> list[x509.Certificate]:
     from cryptography import x509 as _x509
 
     certs: list[x509.Certificate] = []
-    with _quiet_serials():
+    with quiet_serial_warnings():
         for _, block in _pem_blocks(text):
             try:
                 certs.append(_x509.load_pem_x509_certificate(block.encode()))
@@ -408,7 +410,7 @@ def _load_pem(text: str, where: str) -> list[x509.Certificate]:
 def _load_der(data: bytes, where: str) -> x509.Certificate:
     from cryptography import x509 as _x509
 
-    with _quiet_serials():
+    with quiet_serial_warnings():
         try:
             return _x509.load_der_x509_certificate(data)
         except (ValueError, _x509.InvalidVersion) as exc:
@@ -419,8 +421,10 @@ def _read_text(path: str) -> str:
     try:
         with open(path, encoding="utf-8") as f:  # universal newlines, like the generator
             return f.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read {path}: {exc}") from exc
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise InputError(f"cannot read {path}: not UTF-8 text (byte {exc.start})") from exc
 
 
 def read_filter(path: str) -> set[str]:
@@ -488,7 +492,7 @@ def load_inputs(
                 with open(path, "rb") as f:
                     data = f.read()
             except OSError as exc:
-                raise InputError(f"cannot read {path}: {exc}") from exc
+                raise InputError(f"cannot read {path}: {exc.strerror or exc}") from exc
             certs.append(_load_der(data, path))
             say("Successfully added 1 certificate")
             return True

@@ -32,7 +32,15 @@ from ..structs import replace
 from ..tls import mbedtls_path as mp
 from ..tls.errors import Reason, TlsError
 from ..tls.mbedtls_path import X509_VERIFY_ABORTED
-from .bundle import DEFAULT_MAX_CERTS, TAG, Bundle, _quiet_serials, builtin_bundle, name_to_rfc4514, parse_bundle
+from .bundle import (
+    DEFAULT_MAX_CERTS,
+    TAG,
+    Bundle,
+    builtin_bundle,
+    name_to_rfc4514,
+    parse_bundle,
+    quiet_serial_warnings,
+)
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -206,6 +214,13 @@ class BundleVerifier:
         self.check_name = check_name
         self.policy = policy
 
+    @property
+    def trust_fingerprint(self) -> bytes:
+        """The bundle's :func:`~https_request.tls.session.trust_fingerprint` (what a session records)."""
+        from ..tls.session import trust_fingerprint
+
+        return trust_fingerprint("esp-bundle", (self.bundle.data,) if self.bundle is not None else ())
+
     @classmethod
     def builtin(cls, kind: str = "CMN", *, check_name: bool = True, policy: str = "mbedtls") -> BundleVerifier:
         """A verifier over :func:`builtin_bundle` (``kind`` ``CMN`` or ``FULL``)."""
@@ -221,7 +236,7 @@ class BundleVerifier:
         from ..tls.config import VerifiedChain
 
         try:
-            with _quiet_serials():
+            with quiet_serial_warnings():
                 certs = mp.load_chain(chain, "certificate bundle")
         except TlsError as exc:
             if not exc.verify_flags:

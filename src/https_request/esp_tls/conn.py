@@ -73,7 +73,7 @@ import selectors
 import socket
 import time
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Self, TypeVar
 
 from .. import log
 from ..io.pump import TlsConnectionError, TlsTimeout
@@ -93,7 +93,7 @@ from .conn_core import (
 )
 from .conn_core import MBEDTLS_SSL_OUT_CONTENT_LEN as MBEDTLS_SSL_OUT_CONTENT_LEN  # re-exported
 from .engine import AsyncEngine, AsyncEngineFactory, Engine, SyncEngineFactory, engine_factories
-from .errors import EspTlsError
+from .errors import EspErr, EspTlsError, LastError
 
 if TYPE_CHECKING:  # asyncio is imported by the async code paths only (CLI start-up time)
     import asyncio
@@ -114,6 +114,18 @@ _log = log.get_logger("esp-tls")
 # --- blocking ------------------------------------------------------------------
 
 
+_C = TypeVar("_C", bound=_Core)
+
+
+def _fresh(cls: type[_C], tls: _C | None) -> _C:
+    """The handle to connect: ``tls`` when given (it must be unused), else a new one."""
+    if tls is None:
+        return cls()
+    if tls.conn_state is not ConnState.INIT:
+        raise EspTlsError(LastError(EspErr.ESP_ERR_INVALID_STATE, 0, 0, "this esp-tls handle was used before"))
+    return tls
+
+
 class EspTls(_Core):
     """A blocking esp-tls client connection (``esp_tls_t``).
 
@@ -128,22 +140,28 @@ class EspTls(_Core):
         self._session: Session | None = None  # kept at close, for get_client_session
 
     @classmethod
-    def conn_http_new_sync(cls, url: str, cfg: EspTlsCfg, *, early_data: bytes = b"") -> EspTls:
+    def conn_http_new_sync(cls, url: str, cfg: EspTlsCfg, *, early_data: bytes = b"", tls: Self | None = None) -> Self:
         """``esp_tls_conn_http_new_sync``: connect to the URL's host and port (443 for https, 80 for http).
 
         ``early_data`` is sent as 0-RTT when ``cfg.early_data`` is set and the
-        resumed session allows it, else right after the handshake. Raises
-        EspTlsError (see the module docstring).
+        resumed session allows it, else right after the handshake. ``tls`` is
+        esp-tls's ``esp_tls_t *tls`` argument: a fresh handle (``EspTls()``)
+        to connect, which the caller keeps when the call fails (its
+        ``last_error``, ``session_refused``); by default a new one. Raises
+        EspTlsError (see the module docstring), ESP_ERR_INVALID_STATE for a
+        handle that was used before.
         """
         target = parse_url(url)
-        tls = cls()
+        tls = _fresh(cls, tls)
         tls._open(target.host, target.port, target.host_text, cfg, early_data)
         return tls
 
     @classmethod
-    def conn_new_sync(cls, host: str, port: int, cfg: EspTlsCfg, *, early_data: bytes = b"") -> EspTls:
+    def conn_new_sync(
+        cls, host: str, port: int, cfg: EspTlsCfg, *, early_data: bytes = b"", tls: Self | None = None
+    ) -> Self:
         """``esp_tls_conn_new_sync``: connect to ``host``:``port``. Raises EspTlsError."""
-        tls = cls()
+        tls = _fresh(cls, tls)
         tls._open(host, port, host, cfg, early_data)
         return tls
 
@@ -205,7 +223,7 @@ class EspTls(_Core):
             raise self._ssl_handle_failed(exc) from exc
 
     def _handshake(self, engine: Engine, early_data: bytes, deadline: float | None) -> None:
-        self._handshake_starting()
+        self._handshake_starting(engine.session_refused)
         wait = self._handshake_wait(deadline)
         try:
             engine.start(early_data, wait)
@@ -348,17 +366,21 @@ class AsyncEspTls(_Core):
         self._session: Session | None = None  # kept at close, for get_client_session
 
     @classmethod
-    async def conn_http_new_sync(cls, url: str, cfg: EspTlsCfg, *, early_data: bytes = b"") -> AsyncEspTls:
+    async def conn_http_new_sync(
+        cls, url: str, cfg: EspTlsCfg, *, early_data: bytes = b"", tls: Self | None = None
+    ) -> Self:
         """See :meth:`EspTls.conn_http_new_sync`."""
         target = parse_url(url)
-        tls = cls()
+        tls = _fresh(cls, tls)
         await tls._open(target.host, target.port, target.host_text, cfg, early_data)
         return tls
 
     @classmethod
-    async def conn_new_sync(cls, host: str, port: int, cfg: EspTlsCfg, *, early_data: bytes = b"") -> AsyncEspTls:
+    async def conn_new_sync(
+        cls, host: str, port: int, cfg: EspTlsCfg, *, early_data: bytes = b"", tls: Self | None = None
+    ) -> Self:
         """See :meth:`EspTls.conn_new_sync`."""
-        tls = cls()
+        tls = _fresh(cls, tls)
         await tls._open(host, port, host, cfg, early_data)
         return tls
 
@@ -424,7 +446,7 @@ class AsyncEspTls(_Core):
             raise self._ssl_handle_failed(exc) from exc
 
     async def _handshake(self, engine: AsyncEngine, early_data: bytes, deadline: float | None) -> None:
-        self._handshake_starting()
+        self._handshake_starting(engine.session_refused)
         try:
             await engine.start(early_data, self._handshake_wait(deadline))
             await engine.handshake(self._handshake_wait(deadline))

@@ -228,6 +228,7 @@ class _Core:
         self._info: TlsInfo | None = None
         self._t0 = 0.0
         self._t_connected = 0.0
+        self._session_refused: str | None = None
 
     # -- esp_tls_get_and_clear_last_error & co --------------------------------
 
@@ -257,6 +258,13 @@ class _Core:
     @property
     def cfg(self) -> EspTlsCfg:
         return self._cfg
+
+    @property
+    def session_refused(self) -> str | None:
+        """Why ``cfg.client_session`` was not offered: its server was not verified
+        the way this connection verifies it (the handshake was then a full one).
+        None when it was offered, or there was none. Set once the handshake starts."""
+        return self._session_refused
 
     @property
     def info(self) -> TlsInfo:
@@ -300,7 +308,8 @@ class _Core:
     def _dns_failed(self, host: str, exc: BaseException) -> EspTlsError:
         code = exc.errno if isinstance(exc, OSError) and exc.errno is not None else -1
         _log.e("couldn't get hostname for :%s: getaddrinfo() returns %d, addrinfo=0x0", host, code)
-        self._capture(esp=EspErr.ESP_ERR_ESP_TLS_CANNOT_RESOLVE_HOSTNAME, reason=f"getaddrinfo({host!r}): {exc}")
+        why = getattr(exc, "strerror", None) or exc  # the resolver's words, without "[Errno -2]"
+        self._capture(esp=EspErr.ESP_ERR_ESP_TLS_CANNOT_RESOLVE_HOSTNAME, reason=f"getaddrinfo({host!r}): {why}")
         return self._error()
 
     def _new_socket(
@@ -395,7 +404,14 @@ class _Core:
                 raise EspTlsError(
                     LastError(EspErr.ESP_ERR_MBEDTLS_PK_PARSE_KEY_FAILED, -code, 0, "client key: cannot parse")
                 )
-            return CertifiedKey(chain=tuple(certs), key=key)
+            try:
+                return CertifiedKey(chain=tuple(certs), key=key)
+            except ValueError as exc:  # the key is not the certificate's (mbedtls_pk_check_pair)
+                _mlog.e("Client certificate and key do not match")
+                _mlog.e("Failed to set client pki context")
+                raise EspTlsError(
+                    LastError(EspErr.ESP_ERR_MBEDTLS_SSL_CONF_OWN_CERT_FAILED, 0, 0, f"client certificate: {exc}")
+                ) from exc
         if cfg.clientcert is not None or cfg.clientkey is not None:
             _mlog.e("You have to provide both clientcert_buf and clientkey_buf for mutual authentication")
             raise EspTlsError(
@@ -459,10 +475,14 @@ class _Core:
 
     # -- HANDSHAKE -------------------------------------------------------------
 
-    def _handshake_starting(self) -> None:
+    def _handshake_starting(self, session_refused: str | None) -> None:
+        """``session_refused``: the engine's refusal of ``cfg.client_session`` (logged, kept)."""
         self._state = ConnState.HANDSHAKE
         _log.d("handshake in progress...")
-        if self._cfg.client_session is not None:
+        self._session_refused = session_refused
+        if session_refused is not None:
+            _mlog.i("Not reusing the saved client session context: %s", session_refused)
+        elif self._cfg.client_session is not None:
             _mlog.d("Reusing the already saved client session context")
 
     def _handshake_wait(self, deadline: float | None) -> float:

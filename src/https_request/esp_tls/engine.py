@@ -41,6 +41,10 @@ coroutines) provides:
     Read on until a session ticket, close_notify, EOF or application data
     (kept for ``read``) arrives, or ``timeout`` seconds pass (not an error);
     an engine that cannot tell returns at once.
+``session_refused -> str | None``
+    Why ``cfg.client_session`` is not offered because its server was not
+    verified the way this connection verifies it
+    (:meth:`~https_request.tls.session.PeerCheck.refusal`); None otherwise.
 ``negotiated() -> Negotiated | None``
     What the handshake settled (None before it completes).
 ``peer_certificate_received``
@@ -150,6 +154,9 @@ class Engine(Protocol):
 
     def wait_session(self, timeout: float) -> None: ...
 
+    @property
+    def session_refused(self) -> str | None: ...
+
     def negotiated(self) -> Negotiated | None: ...
 
 
@@ -172,6 +179,9 @@ class AsyncEngine(Protocol):
     def session(self) -> Session | None: ...
 
     async def wait_session(self, timeout: float) -> None: ...
+
+    @property
+    def session_refused(self) -> str | None: ...
 
     def negotiated(self) -> Negotiated | None: ...
 
@@ -291,6 +301,10 @@ class PythonEngine:
     def wait_session(self, timeout: float) -> None:
         self._tls.wait_session(timeout)
 
+    @property
+    def session_refused(self) -> str | None:
+        return self._conn.session_refused
+
     def negotiated(self) -> Negotiated | None:
         return _negotiated(self._tls.pump.handshake, self._conn)
 
@@ -334,6 +348,10 @@ class AsyncPythonEngine:
 
     async def wait_session(self, timeout: float) -> None:
         await self._tls.wait_session(timeout)
+
+    @property
+    def session_refused(self) -> str | None:
+        return self._conn.session_refused
 
     def negotiated(self) -> Negotiated | None:
         return _negotiated(self._tls.pump.handshake, self._conn)

@@ -97,12 +97,12 @@ from typing import IO
 from cryptography.hazmat.primitives import serialization
 
 from .. import log
-from ..structs import Struct, field
+from ..structs import Struct, field, replace
 from ..tls.catalogue import OPENSSL_NAMES
 from ..tls.config import CertifiedKey
 from ..tls.enums import AlertDescription
 from ..tls.errors import AlertReceived, Reason, TlsError
-from ..tls.session import Session
+from ..tls.session import PeerCheck, Session
 from ..tls.verify import (
     X509_BADCERT_CN_MISMATCH,
     X509_BADCERT_EXPIRED,
@@ -124,6 +124,7 @@ __all__ = [
     "SharedContext",
     "check_supported",
     "clear_context_cache",
+    "peer_check",
     "refuse",
     "resumable",
     "session_to_resume",
@@ -232,9 +233,18 @@ def _certificate_pem(certificate: CertifiedKey) -> bytes:
     return chain + key
 
 
+def _said(exc: Exception) -> str:
+    """What OpenSSL said, without the ``(_ssl.c:NNNN)`` source reference."""
+    return re.sub(r"\s*\(_ssl\.c:\d+\)$", "", str(exc))
+
+
 def _load_certificate(ctx: ssl.SSLContext, pem: bytes) -> None:
-    """``load_cert_chain`` wants a file: a 0600 temporary one, deleted right after loading."""
-    fd, path = tempfile.mkstemp(prefix="esp-tls-client-", suffix=".pem")
+    """``load_cert_chain`` wants a file: a 0600 temporary one, deleted right after loading.
+    Raises ssl.SSLError, and ValueError (not OSError) when the temporary file cannot be made."""
+    try:
+        fd, path = tempfile.mkstemp(prefix="esp-tls-client-", suffix=".pem")
+    except OSError as exc:  # its name is an implementation detail
+        raise ValueError(f"cannot create a temporary file for it: {exc.strerror or exc}") from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(pem)
@@ -313,7 +323,9 @@ def _build_context(key: _ContextKey, certificate: CertifiedKey | None) -> Shared
                 ctx.load_verify_locations(cadata=key.anchors)
             except ssl.SSLError as exc:
                 raise refuse(
-                    "cacert", f"OpenSSL rejects a CA certificate ({exc})", EspErr.ESP_ERR_MBEDTLS_SSL_SETUP_FAILED
+                    "cacert",
+                    f"OpenSSL rejects a CA certificate ({_said(exc)})",
+                    EspErr.ESP_ERR_MBEDTLS_SSL_SETUP_FAILED,
                 ) from exc
     if key.ciphers is not None:
         try:
@@ -321,7 +333,7 @@ def _build_context(key: _ContextKey, certificate: CertifiedKey | None) -> Shared
         except ssl.SSLError as exc:
             raise refuse(
                 "ciphersuites",
-                f"OpenSSL enables none of {key.ciphers} ({exc})",
+                f"OpenSSL enables none of {key.ciphers} ({_said(exc)})",
                 EspErr.ESP_ERR_MBEDTLS_SSL_SETUP_FAILED,
             ) from exc
     if key.alpn:
@@ -332,10 +344,13 @@ def _build_context(key: _ContextKey, certificate: CertifiedKey | None) -> Shared
         except (ssl.SSLError, ValueError) as exc:
             raise refuse(
                 "clientcert",
-                f"OpenSSL rejects the client certificate ({exc})",
+                f"OpenSSL rejects the client certificate ({_said(exc)})",
                 EspErr.ESP_ERR_MBEDTLS_SSL_CONF_OWN_CERT_FAILED,
             ) from exc
-    keylog = _KeyLog(ctx, key.keylog.fn) if key.keylog is not None else None
+    try:
+        keylog = _KeyLog(ctx, key.keylog.fn) if key.keylog is not None else None
+    except OSError as exc:  # its temporary file: an implementation detail, not named
+        raise refuse("keylog", f"cannot create the key log's temporary file ({exc.strerror or exc})") from exc
     suite_ids = {c["name"]: c["id"] & 0xFFFF for c in ctx.get_ciphers()}
     return SharedContext(key=key, ctx=ctx, suite_ids=suite_ids, keylog=keylog)
 
@@ -389,23 +404,36 @@ def resumable(sess: ssl.SSLSession, version: int) -> bool:
     return sess.has_ticket or bool(sess.id)
 
 
-def session_to_resume(spec: EngineSpec, shared: SharedContext) -> tuple[SharedContext, ssl.SSLSession | None]:
-    """The context to use and the SSLSession to offer for ``cfg.client_session``."""
+def peer_check(spec: EngineSpec) -> PeerCheck:
+    """How this engine checks the server (what its sessions record): OpenSSL's own
+    verification (policy ``openssl``) over the trust anchors of ``spec.verifier``."""
+    check = PeerCheck.of(spec.verifier, spec.server_name)
+    return replace(check, policy="openssl") if check.verified else check
+
+
+def session_to_resume(
+    spec: EngineSpec, shared: SharedContext
+) -> tuple[SharedContext, ssl.SSLSession | None, str | None]:
+    """The context to use, the SSLSession to offer for ``cfg.client_session``
+    and why the session is not offered (:meth:`PeerCheck.refusal`), if so."""
     session = spec.cfg.client_session
     if session is None:
-        return shared, None
+        return shared, None, None
     if not isinstance(session, OpenSslSession) or session.ssl_session is None or session.shared is None:
         raise refuse(
             "client_session",
             "stdlib ssl cannot load a saved session (from bytes or from the python engine); "
             "only a session from get_client_session() of an openssl connection in this process resumes",
         )
+    refused = peer_check(spec).refusal(session.peer_check)
+    if refused is not None:
+        return shared, None, refused
     if session.shared.key != shared.key:
         raise refuse(
             "client_session",
             "the session was made with a different TLS configuration (stdlib ssl binds a session to its SSLContext)",
         )
-    return session.shared, session.ssl_session
+    return session.shared, session.ssl_session, None
 
 
 # --- errors ---------------------------------------------------------------------

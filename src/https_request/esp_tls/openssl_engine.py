@@ -49,6 +49,7 @@ from .errors import EspErr
 from .openssl_context import (
     OpenSslSession,
     clear_context_cache,
+    peer_check,
     refuse,
     resumable,
     session_to_resume,
@@ -82,7 +83,8 @@ class _Machine:
 
     def __init__(self, spec: EngineSpec) -> None:
         shared = shared_context(spec)
-        shared, resume = session_to_resume(spec, shared)
+        shared, resume, self.session_refused = session_to_resume(spec, shared)
+        self.peer_check = peer_check(spec)
         self.shared = shared
         self.spec = spec
         self.incoming = ssl.MemoryBIO()
@@ -215,6 +217,7 @@ class _Machine:
             received_at=float(current.time),
             alpn_protocol=neg.alpn_protocol or "",
             session_id=current.id[:32],
+            peer_check=self.peer_check,
             ssl_session=current,
             shared=self.shared,
         )
@@ -355,6 +358,10 @@ class OpenSslEngine:
     def wait_session(self, timeout: float) -> None:
         """Returns at once: the SSLObject reports no ticket arrival, and this engine sends no 0-RTT."""
 
+    @property
+    def session_refused(self) -> str | None:
+        return self._m.session_refused
+
     def negotiated(self) -> Negotiated | None:
         return self._m.negotiated()
 
@@ -463,6 +470,10 @@ class AsyncOpenSslEngine:
 
     async def wait_session(self, timeout: float) -> None:
         """See :meth:`OpenSslEngine.wait_session`."""
+
+    @property
+    def session_refused(self) -> str | None:
+        return self._m.session_refused
 
     def negotiated(self) -> Negotiated | None:
         return self._m.negotiated()

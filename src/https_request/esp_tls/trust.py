@@ -45,6 +45,7 @@ from cryptography import x509
 from .. import log
 from ..tls.config import CertificateVerifier, VerifiedChain
 from ..tls.errors import Reason, TlsError
+from .bundle import quiet_serial_warnings
 from .config import EspTlsCfg
 from .errors import EspErr, EspTlsError, LastError
 
@@ -78,30 +79,54 @@ _X509_BADCERT_NOT_TRUSTED = 0x08
 
 
 class CertParseError(ValueError):
-    """No certificate could be parsed; ``code`` is the negative mbedTLS code."""
+    """No certificate could be parsed; ``code`` is the negative mbedTLS code,
+    ``detail`` what is wrong in the user's terms."""
 
     def __init__(self, code: int, detail: str) -> None:
         self.code = code
+        self.detail = detail
         super().__init__(f"-0x{-code:04X}: {detail}")
 
 
 def _parse_der(der: bytes) -> x509.Certificate:
-    try:
-        cert = x509.load_der_x509_certificate(der)
-        cert.subject  # noqa: B018 - fields are parsed lazily: fail here, not mid-handshake
-        cert.issuer  # noqa: B018
-    except (ValueError, x509.InvalidVersion) as exc:  # InvalidVersion is no ValueError
-        raise CertParseError(MBEDTLS_ERR_X509_INVALID_FORMAT, f"bad DER certificate: {exc}") from exc
+    """One DER certificate, its names and extensions parsed now (fail here, not mid-handshake).
+
+    cryptography's warning about a non-positive serial number (some public roots
+    have serial 0; mbedTLS loads them) is not shown, as ESP-IDF's bundle
+    generator does not show it; parsing the extensions now means it is not shown
+    later either. Extensions that do not parse are left for the verifier to judge.
+    """
+    with quiet_serial_warnings():
+        try:
+            cert = x509.load_der_x509_certificate(der)
+            cert.subject  # noqa: B018 - fields are parsed lazily
+            cert.issuer  # noqa: B018
+        except (ValueError, x509.InvalidVersion) as exc:  # InvalidVersion is no ValueError
+            raise CertParseError(
+                MBEDTLS_ERR_X509_INVALID_FORMAT, "not a valid DER certificate (malformed or truncated)"
+            ) from exc
+        try:
+            cert.extensions  # noqa: B018
+        except (ValueError, x509.DuplicateExtension):
+            pass
     return cert
 
 
 def parse_certificates(buf: bytes) -> tuple[list[x509.Certificate], int]:
     """``mbedtls_x509_crt_parse``: (certificates, number of failed PEM blocks).
 
-    Raises CertParseError (with the first block's error code, as mbedTLS)
-    when nothing parses.
+    ``buf`` holds PEM ``CERTIFICATE`` blocks or one DER certificate. Raises
+    CertParseError (with the first block's error code, as mbedTLS) when
+    nothing parses, its ``detail`` in the user's terms.
     """
     if _PEM_HEADER not in buf:
+        if not buf.strip():
+            raise CertParseError(MBEDTLS_ERR_X509_CERT_UNKNOWN_FORMAT, "no certificate found in it (it is empty)")
+        if buf[:1] != b"\x30":  # a DER certificate is a SEQUENCE
+            raise CertParseError(
+                MBEDTLS_ERR_X509_INVALID_FORMAT,
+                "no certificate found in it (no PEM '-----BEGIN CERTIFICATE-----' block, and not DER)",
+            )
         return [_parse_der(bytes(buf))], 0
     certs: list[x509.Certificate] = []
     failed = 0
@@ -110,7 +135,7 @@ def parse_certificates(buf: bytes) -> tuple[list[x509.Certificate], int]:
         try:
             der = base64.b64decode(b"".join(m.group(1).split()), validate=True)
         except (binascii.Error, ValueError):
-            err = CertParseError(MBEDTLS_ERR_PEM_INVALID_DATA_BASE64, "bad base64 in a PEM block")
+            err = CertParseError(MBEDTLS_ERR_PEM_INVALID_DATA_BASE64, "a PEM certificate block is not valid base64")
         else:
             try:
                 certs.append(_parse_der(der))
@@ -123,7 +148,9 @@ def parse_certificates(buf: bytes) -> tuple[list[x509.Certificate], int]:
         return certs, failed
     if first_error is not None:
         raise first_error
-    raise CertParseError(MBEDTLS_ERR_X509_CERT_UNKNOWN_FORMAT, "no complete PEM certificate block")
+    raise CertParseError(
+        MBEDTLS_ERR_X509_CERT_UNKNOWN_FORMAT, "no certificate found in it (no complete PEM certificate block)"
+    )
 
 
 def parse_cacert(buf: bytes) -> list[x509.Certificate]:
@@ -230,6 +257,16 @@ def server_name_for(cfg: EspTlsCfg, host: str) -> str | None:
 class _NoAnchorsVerifier:
     """An empty CA chain (an initialised but empty global store): nothing is trusted."""
 
+    def __init__(self, policy: str, check_name: bool) -> None:
+        self.policy = policy
+        self.check_name = check_name
+
+    @property
+    def trust_fingerprint(self) -> bytes:
+        from ..tls.session import trust_fingerprint
+
+        return trust_fingerprint("anchors", ())
+
     def verify(self, chain: Sequence[bytes], server_name: str | None, now: float, *, server: bool) -> VerifiedChain:
         raise TlsError(
             Reason.CERT_UNTRUSTED,
@@ -241,7 +278,7 @@ class _NoAnchorsVerifier:
 def _anchor_verifier(anchors: Sequence[x509.Certificate], cfg: EspTlsCfg) -> CertificateVerifier:
     """A verifier over ``anchors`` with the configured policy (``verify.make_verifier`` when present)."""
     if not anchors:
-        return _NoAnchorsVerifier()
+        return _NoAnchorsVerifier(cfg.verify_policy, not cfg.skip_common_name)
     from ..tls import verify
 
     check_name = not cfg.skip_common_name

@@ -164,7 +164,7 @@ class _Reader:
                     self.received,
                     self.expected,
                 ) from exc
-            raise HttpError(f"bad HTTP response: {exc}") from exc
+            raise HttpError(f"malformed HTTP response ({exc})") from exc
         if event is h11.NEED_DATA:
             return None
         if not isinstance(event, h11.Event):  # PAUSED: we never start a second cycle

@@ -30,10 +30,10 @@ from pathlib import Path
 from typing import Literal
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
+from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes, PrivateKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from ..files import write_atomically
@@ -82,18 +82,37 @@ def state_dir() -> Path:
 # ------------------------------------------------------------------ user files
 
 
-def load_files(cert_file: str | os.PathLike[str], key_file: str | os.PathLike[str]) -> Identity:
-    """A PEM chain (leaf first) and its unencrypted PEM private key."""
+def _read_pem_pair(
+    cert_file: str | os.PathLike[str], key_file: str | os.PathLike[str]
+) -> tuple[tuple[x509.Certificate, ...], PrivateKeyTypes]:
+    """The PEM certificates of ``cert_file`` and the unencrypted PEM key of ``key_file``.
+    Raises IdentityError saying which file is unusable and why."""
+    contents: list[bytes] = []
+    for path in (cert_file, key_file):
+        try:
+            contents.append(Path(path).read_bytes())
+        except OSError as exc:
+            raise IdentityError(f"cannot read {path}: {exc.strerror or exc}") from None
     try:
-        chain = tuple(x509.load_pem_x509_certificates(Path(cert_file).read_bytes()))
-        key = serialization.load_pem_private_key(Path(key_file).read_bytes(), password=None)
-    except (OSError, ValueError, TypeError) as exc:
-        raise IdentityError(f"cannot load {cert_file} / {key_file}: {exc}") from None
+        chain = tuple(x509.load_pem_x509_certificates(contents[0]))
+    except ValueError:
+        raise IdentityError(f"{cert_file}: no PEM certificate found in it") from None
+    try:
+        key = serialization.load_pem_private_key(contents[1], password=None)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        raise IdentityError(f"{key_file}: not an unencrypted PEM private key") from None
+    return chain, key
+
+
+def load_files(cert_file: str | os.PathLike[str], key_file: str | os.PathLike[str]) -> Identity:
+    """A PEM chain (leaf first) and its unencrypted PEM private key. Raises IdentityError."""
+    chain, key = _read_pem_pair(cert_file, key_file)
     if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
         raise IdentityError(f"{key_file}: only RSA and ECDSA keys are supported")
-    if chain[0].public_key() != key.public_key():
-        raise IdentityError(f"{key_file} is not the key of the first certificate in {cert_file}")
-    return Identity(CertifiedKey(chain, key))
+    try:
+        return Identity(CertifiedKey(chain, key))
+    except ValueError:  # CertifiedKey checks that the key is the leaf's
+        raise IdentityError(f"{key_file} is not the key of the first certificate in {cert_file}") from None
 
 
 # ------------------------------------------------------------------ local CA
@@ -236,10 +255,10 @@ def _load_pair(cert_path: Path, key_path: Path) -> tuple[x509.Certificate, Certi
     if not cert_path.exists() and not key_path.exists():
         return None
     try:
-        cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
-        key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
-    except (OSError, ValueError, TypeError) as exc:
-        raise IdentityError(f"cannot load {cert_path} / {key_path}: {exc} (delete them to start afresh)") from None
+        chain, key = _read_pem_pair(cert_path, key_path)
+    except IdentityError as exc:
+        raise IdentityError(f"{exc} (delete {cert_path} and {key_path} to start afresh)") from None
+    cert = chain[0]
     if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
         raise IdentityError(f"{key_path}: unexpected key type")
     return cert, key
@@ -270,7 +289,7 @@ def local_identity(
     try:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as exc:
-        raise IdentityError(f"cannot create the state folder {folder}: {exc}") from None
+        raise IdentityError(f"cannot create the state folder {folder}: {exc.strerror or exc}") from None
     ca_path, ca_key_path = folder / "ca.pem", folder / "ca-key.pem"
     leaf_path, leaf_key_path = folder / f"server-{key_type}.pem", folder / f"server-{key_type}-key.pem"
     ca_key: CertificateIssuerPrivateKeyTypes

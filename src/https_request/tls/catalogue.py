@@ -78,6 +78,7 @@ __all__ = [
     "NSS_FIPS_NAMES",
     "OPENSSL_NAMES",
     "SUITE_NAMES",
+    "check_suites_fit_versions",
     "grease_name",
     "in_classic_table",
     "is_grease",
@@ -691,3 +692,30 @@ def parse_cipher_list(text: str) -> tuple[int, ...]:
         seen[suite] = position
         ids.append(suite)
     return tuple(ids)
+
+
+_SIGNALLING: Final = frozenset({0x00FF, 0x5600})  # TLS_EMPTY_RENEGOTIATION_INFO_SCSV, TLS_FALLBACK_SCSV
+_VERSION_NAMES: Final = {0x0304: "TLS 1.3", 0x0303: "TLS 1.2"}
+
+
+def check_suites_fit_versions(suites: Iterable[int], versions: Iterable[int]) -> None:
+    """Raise ValueError when no suite of ``suites`` can be used with any of ``versions``
+    (wire values 0x0304 / 0x0303): TLS 1.3 suites (0x13xx) work only in TLS 1.3,
+    the others only in TLS 1.2; signalling values and GREASE in neither.
+
+    The message names the suites and says why (for ``--ciphers`` with ``--tls-version``).
+    """
+    suites, versions = tuple(suites), tuple(versions)
+    real = [s for s in suites if s not in _SIGNALLING and not is_grease(s)]
+    has13, has12 = any(s >> 8 == 0x13 for s in real), any(s >> 8 != 0x13 for s in real)
+    if (0x0304 in versions and has13) or (0x0303 in versions and has12):
+        return
+    names = ", ".join(suite_name(s) for s in suites) or "no suite"
+    shown = " or ".join(_VERSION_NAMES.get(v, f"0x{v:04X}") for v in versions)
+    if has13 and not has12:
+        why = "TLS 1.3 suites work only with TLS 1.3"
+    elif has12 and not has13:
+        why = "these suites work only with TLS 1.2"
+    else:
+        why = "no suite usable with these versions"
+    raise ValueError(f"none of {names} can be used with {shown} ({why})")

@@ -45,7 +45,7 @@ from .kx import ClientShare
 from .messages import Finished, ServerHello
 from .messages12 import Certificate12, CertificateRequest12, DigitallySigned, NewSessionTicket12, ServerKeyExchange12
 from .protection12 import Protector12
-from .session import Session
+from .session import PeerCheck, Session
 from .signatures import choose_scheme, leaf_public_key, sign, verify
 from .states import EXPECTED_CLIENT12, HsState
 from .suites import SUITES, SuiteParams
@@ -106,6 +106,7 @@ class Tls12Client(Connection):
     _ccfg: ClientConfig
     _hs: _HelloState | None
     _offer12: Session | None
+    _peer_check: PeerCheck
     session: Session | None
 
     _hs12: _Client12Hs | None = None
@@ -385,6 +386,7 @@ class Tls12Client(Connection):
             alpn_protocol=self.alpn_protocol or "",
             session_id=session_id,
             extended_master_secret=hs12.ems,
+            peer_check=old.peer_check if old is not None else self._peer_check,
         )
 
     def _parse_hello_request(self, body: bytes, whole: bytes) -> HsState:

@@ -46,7 +46,7 @@ from .messages import (
     ServerHello,
     handshake_message,
 )
-from .session import Session
+from .session import PeerCheck, Session
 from .signatures import choose_scheme, leaf_public_key, sign, tls13_certificate_verify_input, verify
 from .states import EXPECTED_CLIENT, HsState
 from .suites import SUITES, SuiteParams
@@ -101,7 +101,14 @@ class _ClientHs(Struct, frozen=False, slots=False):
 
 class ClientConnection(Tls12Client):
     """A TLS client. ``session`` (from an earlier connection, possibly another
-    process) is offered for resumption when it fits this server and config."""
+    process) is offered for resumption when it fits this server and config.
+
+    A session whose server was not verified the way this config verifies it
+    (:meth:`PeerCheck.refusal <.session.PeerCheck.refusal>`) is never
+    offered: ``session_refused`` then says why, and the handshake is a full
+    one. Sessions this connection makes record this config's check, or on a
+    resumed handshake the check of the session resumed.
+    """
 
     is_client = True
     _expected_initial = EXPECTED_CLIENT
@@ -110,6 +117,12 @@ class ClientConnection(Tls12Client):
         super().__init__(config)
         self._ccfg = config
         self.server_name = server_name
+        self._peer_check = PeerCheck.of(config.verifier, server_name)
+        self.session_refused: str | None = None
+        if session is not None:
+            self.session_refused = self._peer_check.refusal(session.peer_check)
+            if self.session_refused is not None:
+                session = None
         self._offer: Session | None = self._usable_session(session)
         self._offer12: Session | None = self._usable_session12(session)
         self._hs: _ClientHs | None = _ClientHs()
@@ -563,6 +576,7 @@ class ClientConnection(Tls12Client):
             received_at=self._ccfg.now(),
             max_early_data=X.decode_max_early_data(raw_early) if raw_early is not None else 0,
             alpn_protocol=self.alpn_protocol or "",
+            peer_check=self._offer.peer_check if self.resumed and self._offer is not None else self._peer_check,
         )
         self.session = session
         self._events.append(SessionTicketReceived(session))

@@ -13,8 +13,10 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Protocol
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 
 from ..structs import Struct, field
+from .catalogue import check_suites_fit_versions
 from .debug import NULL_DEBUG, TlsDebug
 from .enums import CipherSuite, NamedGroup, ProtocolVersion, PskKeyExchangeMode, SignatureScheme
 from .session import AntiReplay, MemoryAntiReplay, SessionCache, TicketKeys
@@ -87,7 +89,21 @@ class CertificateVerifier(Protocol):
     Implementations raise :class:`~https_request.tls.errors.TlsError` with a
     ``CERT_*`` reason (and mbedTLS verify flags) when the chain is not
     acceptable.
+
+    ``policy``, ``trust_fingerprint`` and ``check_name`` describe the check
+    (a session records them, see :class:`~https_request.tls.session.PeerCheck`):
+    the verify policy's name, :func:`~https_request.tls.session.trust_fingerprint`
+    of the trust source, and whether the server name is compared.
     """
+
+    @property
+    def policy(self) -> str: ...
+
+    @property
+    def trust_fingerprint(self) -> bytes: ...
+
+    @property
+    def check_name(self) -> bool: ...
 
     def verify(self, chain: Sequence[bytes], server_name: str | None, now: float, *, server: bool) -> VerifiedChain:
         """``server`` is True when the chain is a server's (EKU serverAuth)."""
@@ -100,7 +116,12 @@ signing (a hook for reproducing published traces)."""
 
 
 class CertifiedKey(Struct, slots=False):
-    """A certificate chain (leaf first) and the leaf's private key."""
+    """A certificate chain (leaf first) and the leaf's private key.
+
+    Raises ValueError for an empty chain or a key that is not the leaf's
+    (its public key differs from the one the leaf certifies; a leaf whose key
+    type cannot be read is not checked).
+    """
 
     chain: tuple[x509.Certificate, ...]
     key: CertificateIssuerPrivateKeyTypes
@@ -108,6 +129,13 @@ class CertifiedKey(Struct, slots=False):
     def __post_init__(self) -> None:
         if not self.chain:
             raise ValueError("a certified key needs at least one certificate")
+        try:
+            certified = self.chain[0].public_key()
+        except (ValueError, UnsupportedAlgorithm):  # a key type we cannot read: the peer decides
+            return
+        if certified != self.key.public_key():
+            subject = self.chain[0].subject.rfc4514_string() or "with an empty subject"
+            raise ValueError(f"the private key does not match the certificate {subject} (another public key)")
 
     @cached_property
     def chain_der(self) -> tuple[bytes, ...]:
@@ -177,6 +205,7 @@ class ClientConfig(Struct, slots=False):
 
     def __post_init__(self) -> None:
         _check_common(self)
+        check_suites_fit_versions(self.cipher_suites, self.versions)
         for g in self.key_share_groups:
             if g not in self.groups:
                 raise ValueError(f"key share group 0x{g:04x} is not in groups")

@@ -4,10 +4,21 @@ keys and ticket contents, and 0-RTT anti-replay.
 Theory of operation
 -------------------
 *Client.* A :class:`Session` is everything needed to resume: the ticket, the
-PSK (TLS 1.3) or master secret (TLS 1.2), the suite, the server name and the
-ticket's timing. :meth:`Session.to_bytes` gives a versioned, checksummed
-encoding that another process can load with :meth:`Session.from_bytes`;
-anything corrupt or foreign raises :class:`SessionError`.
+PSK (TLS 1.3) or master secret (TLS 1.2), the suite, the server name, the
+ticket's timing and how the server was verified (:class:`PeerCheck`).
+:meth:`Session.to_bytes` gives a versioned, checksummed encoding that another
+process can load with :meth:`Session.from_bytes`; anything corrupt or foreign
+raises :class:`SessionError` (:class:`SessionFormatError` for another format).
+
+*Verification carries over only where it would have held.* A resumed
+handshake does not verify the server again: it trusts whoever verified the
+server when the session was made. So every session records that check
+(:attr:`Session.peer_check`: verified or not, the verify policy, a fingerprint
+of the trust source, the name checked), and :meth:`PeerCheck.refusal` is the
+one rule for resuming it: only under a configuration that would have accepted
+that server (no verification now accepts anything; otherwise the same
+policy, the same trust source and, when a name is checked now, the same name
+checked then). The client applies it before it offers a session.
 
 *Server.* Tickets are stateless: :class:`TicketState` (the server's view of a
 session) is sealed with AES-256-GCM under a named key from :class:`TicketKeys`,
@@ -24,7 +35,7 @@ import hashlib
 import hmac
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -32,18 +43,26 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from ..structs import Struct, field
 from ..wire import DecodeError, Reader, Writer
 
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from .config import CertificateVerifier
+
 __all__ = [
     "AntiReplay",
     "MemoryAntiReplay",
+    "PeerCheck",
     "Session",
     "SessionCache",
     "SessionError",
+    "SessionFormatError",
     "TicketKeys",
     "TicketState",
+    "trust_fingerprint",
 ]
 
 _SESSION_MAGIC = b"HRQSESS"
-_SESSION_FORMAT = 1
+_SESSION_FORMAT = 2  # 2: the PeerCheck (format 1 sessions do not say how the server was verified)
 _KEYS_MAGIC = b"HRQTKEYS"
 _KEYS_FORMAT = 1
 _TICKET_FORMAT = 1
@@ -53,6 +72,11 @@ _NONCE_LEN = 12
 
 class SessionError(ValueError):
     """A saved session or ticket-key blob is corrupt, foreign or unsupported."""
+
+
+class SessionFormatError(SessionError):
+    """A saved session or ticket-key blob in a format this version does not read
+    (written by another version of the program)."""
 
 
 def _checksummed(magic: bytes, fmt: int, body: bytes) -> bytes:
@@ -66,11 +90,72 @@ def _unwrap(blob: bytes, magic: bytes, fmt: int, what: str) -> bytes:
     if len(blob) < len(magic) + 1 + 8:
         raise SessionError(f"{what} truncated")
     if blob[len(magic)] != fmt:
-        raise SessionError(f"{what} format {blob[len(magic)]} is not supported (expected {fmt})")
+        raise SessionFormatError(f"{what} format {blob[len(magic)]} is not supported (expected {fmt})")
     body, check = blob[len(magic) + 1 : -8], blob[-8:]
     if not hmac.compare_digest(hashlib.sha256(blob[:-8]).digest()[:8], check):
         raise SessionError(f"{what} checksum mismatch (corrupt file?)")
     return body
+
+
+def trust_fingerprint(kind: str, items: Iterable[bytes]) -> bytes:
+    """SHA-256 over ``kind`` and the set of ``items`` (order and duplicates do not count).
+
+    Verifiers name their trust source with it: ``("anchors", DER of each
+    trust anchor)``, ``("esp-bundle", (bundle bytes,))``.
+    """
+    digests = sorted({hashlib.sha256(item).digest() for item in items})
+    return hashlib.sha256(kind.encode() + b"\0" + b"".join(digests)).digest()
+
+
+class PeerCheck(Struct, slots=False):
+    """How the server of a session was verified when the session was made.
+
+    ``policy`` is the verifier's policy (``webpki``, ``mbedtls``, or
+    ``openssl`` for stdlib ssl's own check), "" when the server was not
+    verified at all (no verifier: ``insecure`` / ``-k``). ``trust`` is the
+    verifier's :func:`trust_fingerprint`. ``name`` is the server name the
+    certificate was checked against, "" when no name was checked
+    (``skip_common_name``, or no server name). The default is "not verified".
+    """
+
+    policy: str = ""
+    trust: bytes = b""
+    name: str = ""
+
+    @property
+    def verified(self) -> bool:
+        return bool(self.policy)
+
+    @classmethod
+    def of(cls, verifier: CertificateVerifier | None, server_name: str | None) -> PeerCheck:
+        """The check ``verifier`` makes of a server called ``server_name`` (None: no verifier)."""
+        if verifier is None:
+            return cls()
+        name = server_name if (verifier.check_name and server_name) else ""
+        return cls(verifier.policy, verifier.trust_fingerprint, name or "")
+
+    def refusal(self, saved: PeerCheck) -> str | None:
+        """Why a session whose server was checked as ``saved`` may not be resumed
+        under this check (a clause: "it was made without verifying the
+        server"); None when it may.
+
+        The rule: no verification now accepts any session; otherwise the
+        session's server must have been verified, under the same policy and
+        trust source, and against the same name when a name is checked now.
+        """
+        if not self.verified:
+            return None
+        if not saved.verified:
+            return "it was made without verifying the server"
+        if saved.policy != self.policy:
+            return f"its server was verified under the {saved.policy} policy, not {self.policy}"
+        if saved.trust != self.trust:
+            return "its server was verified against other trusted CA certificates"
+        if self.name and saved.name != self.name:
+            if not saved.name:
+                return "it was made without checking the server name"
+            return f"its server was verified for the name {saved.name!r}, not {self.name!r}"
+        return None
 
 
 class Session(Struct, slots=False):
@@ -78,6 +163,8 @@ class Session(Struct, slots=False):
 
     ``secret`` is the resumption PSK (TLS 1.3) or the master secret (TLS 1.2).
     ``received_at`` is the client clock (Unix seconds) when the ticket arrived.
+    ``peer_check`` is how the server was verified (:meth:`PeerCheck.refusal`
+    decides where the session may be resumed); the default is "not verified".
     """
 
     version: int
@@ -92,6 +179,7 @@ class Session(Struct, slots=False):
     alpn_protocol: str = ""
     session_id: bytes = b""
     extended_master_secret: bool = False
+    peer_check: PeerCheck = field(default_factory=PeerCheck)
 
     def expired(self, now: float) -> bool:
         """True when the ticket's lifetime is over (or it has none and no session ID)."""
@@ -120,6 +208,10 @@ class Session(Struct, slots=False):
         w.opaque(1, self.alpn_protocol.encode())
         w.opaque(1, self.session_id)
         w.u8(1 if self.extended_master_secret else 0)
+        check = self.peer_check
+        w.opaque(1, check.policy.encode())
+        w.opaque(1, check.trust)
+        w.opaque(1, check.name.encode())
         return _checksummed(_SESSION_MAGIC, _SESSION_FORMAT, w.getvalue())
 
     @classmethod
@@ -140,6 +232,9 @@ class Session(Struct, slots=False):
             alpn = r.opaque(1, "alpn").decode()
             session_id = r.opaque(1, "session_id", 0, 32)
             flags = r.u8("flags")
+            check = PeerCheck(
+                r.opaque(1, "verify policy").decode(), r.opaque(1, "trust fingerprint"), r.opaque(1, "name").decode()
+            )
             r.expect_end("saved session")
         except (DecodeError, UnicodeError) as exc:
             raise SessionError(f"saved session is malformed: {exc}") from None
@@ -158,6 +253,7 @@ class Session(Struct, slots=False):
             alpn,
             session_id,
             bool(flags & 1),
+            check,
         )
 
 

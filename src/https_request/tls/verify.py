@@ -277,6 +277,13 @@ class WebPkiVerifier:
     def anchors(self) -> tuple[x509.Certificate, ...]:
         return self._anchors
 
+    @property
+    def trust_fingerprint(self) -> bytes:
+        """The trust anchors' :func:`~.session.trust_fingerprint` (what a session records)."""
+        from .session import trust_fingerprint
+
+        return trust_fingerprint("anchors", self._anchor_ders)
+
     def verify(self, chain: Sequence[bytes], server_name: str | None, now: float, *, server: bool) -> VerifiedChain:
         """Verify ``chain`` at ``now`` (Unix seconds); raise ``TlsError`` with verify flags."""
         if not chain:
@@ -293,22 +300,27 @@ class WebPkiVerifier:
         except _PathError as exc:
             if bytes(chain[0]) in self._anchor_ders:
                 return self._trusted_leaf(leaf, bytes(chain[0]), host, when, server)
-            raise mp.failure(self._diagnose(chain, host, when, server) or X509_BADCERT_OTHER, f"webpki: {exc}") from exc
+            flags, notes = self._diagnose(chain, host, when, server)
+            # a missing or wrong issuer is said the walk's way ("no trusted issuer for ..."), anything else webpki's
+            detail = "; ".join(notes) if flags & X509_BADCERT_NOT_TRUSTED and notes else str(exc)
+            raise mp.failure(flags or X509_BADCERT_OTHER, f"webpki: {detail}") from exc
         flags = _usage_failure(leaf, server, WEBPKI_RULES)
         if flags:
             raise mp.failure(flags)
         return VerifiedChain(chain=tuple(_der(c) for c in path))
 
-    def _diagnose(self, chain: Sequence[bytes], host: str | None, when: datetime, server: bool) -> int:
-        """The mbedTLS walk's flags for a chain webpki refused (0 when it finds nothing)."""
+    def _diagnose(
+        self, chain: Sequence[bytes], host: str | None, when: datetime, server: bool
+    ) -> tuple[int, tuple[str, ...]]:
+        """The mbedTLS walk's flags for a chain webpki refused (0 when it finds nothing), and its notes."""
         try:
             certs = mp.load_chain(chain, "webpki")
             outcome = mp.verify(certs, _loadable(self._anchors), host, when, server=server, rules=WEBPKI_RULES)
         except TlsError as exc:
-            return exc.verify_flags or X509_BADCERT_OTHER
+            return exc.verify_flags or X509_BADCERT_OTHER, ()
         except mp.VerifyAborted:
-            return X509_VERIFY_ABORTED
-        return outcome.flags | outcome.usage
+            return X509_VERIFY_ABORTED, ()
+        return outcome.flags | outcome.usage, outcome.notes
 
     def _trusted_leaf(
         self, leaf: x509.Certificate, der: bytes, host: str | None, when: datetime, server: bool
@@ -350,6 +362,13 @@ class MbedtlsVerifier:
     def anchors(self) -> tuple[x509.Certificate, ...]:
         """The trust anchors in use (those mbedTLS could load)."""
         return self._anchors
+
+    @property
+    def trust_fingerprint(self) -> bytes:
+        """The trust anchors' :func:`~.session.trust_fingerprint` (what a session records)."""
+        from .session import trust_fingerprint
+
+        return trust_fingerprint("anchors", (anchor.der for anchor in self._usable))
 
     def verify(self, chain: Sequence[bytes], server_name: str | None, now: float, *, server: bool) -> VerifiedChain:
         """Verify ``chain`` at ``now`` (Unix seconds); raise ``TlsError`` with verify flags."""
