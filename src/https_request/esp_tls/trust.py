@@ -279,14 +279,9 @@ def _anchor_verifier(anchors: Sequence[x509.Certificate], cfg: EspTlsCfg) -> Cer
     """A verifier over ``anchors`` with the configured policy (``verify.make_verifier`` when present)."""
     if not anchors:
         return _NoAnchorsVerifier(cfg.verify_policy, not cfg.skip_common_name)
-    from ..tls import verify
+    from ..tls.verify import make_verifier
 
-    check_name = not cfg.skip_common_name
-    make = getattr(verify, "make_verifier", None)
-    if make is not None:
-        verifier: CertificateVerifier = make(list(anchors), cfg.verify_policy, check_name)
-        return verifier
-    return verify.WebPkiVerifier(list(anchors), check_name=check_name)
+    return make_verifier(list(anchors), cfg.verify_policy, not cfg.skip_common_name)
 
 
 def _bundle_verifier(cfg: EspTlsCfg) -> CertificateVerifier:
