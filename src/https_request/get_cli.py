@@ -703,14 +703,18 @@ def _run(args: argparse.Namespace) -> int:
     finally:
         if get.out is not None:
             try:
-                get.out.flush()
-                if get.out is not sys.stdout.buffer:
-                    get.out.close()
-            except BrokenPipeError:
-                _quiet_stdout()
-            except OSError as exc:
+                if get.out is sys.stdout.buffer:
+                    get.out.flush()
+                else:
+                    get.out.close()  # flushes, and closes the file even when that fails
+            except OSError as exc:  # a full disk, a reader gone (EPIPE): the body did not all get out
+                if get.out is sys.stdout.buffer:
+                    from .cli import discard_stdout
+
+                    discard_stdout()  # what is still buffered must not fail again at exit
                 message = f"cannot write the output: {exc.strerror or exc}"
-                sys.stderr.write(f"{_PROG}: {message}\n")
+                if message != report.error:  # not said already by the write that failed the same way
+                    sys.stderr.write(f"{_PROG}: {message}\n")
                 if code == 0:  # the body did not get where it was asked to go
                     code, report.error = EXIT_USAGE, message
     report.total_ms = (time.monotonic() - get.t0) * 1000
@@ -718,15 +722,6 @@ def _run(args: argparse.Namespace) -> int:
     if args.json is not None:
         write_json(args.json, report, _PROG)
     return code
-
-
-def _quiet_stdout() -> None:
-    """stdout's reader went away: no traceback at exit."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except OSError:
-        pass
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
@@ -792,5 +787,5 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     out = p.add_argument_group("diagnostics")
     out.add_argument("-v", "--verbose", action="count", default=0, help="-v INFO, -vv DEBUG, -vvv engine trace")
     out.add_argument("--json", metavar="FILE", help="write a JSON summary to FILE ('-' = stderr)")
-    p.set_defaults(func=_run, exit_without_cleanup=True)
+    p.set_defaults(func=_run)
     return p
