@@ -37,14 +37,10 @@ import pytest
 
 from certs import at, make_ca, make_leaf
 from echoserver import Served, ServerThread
+from https_request.curlargs import parse_connect_to, parse_resolve
 from https_request.esp_tls.bundle import build_bundle
-from https_request.get_cli import (
-    decode_session_file,
-    encode_session_file,
-    parse_connect_to,
-    parse_resolve,
-)
 from https_request.io.aio import TlsStream, start_server
+from https_request.session_file import decode_session_file, encode_session_file
 from https_request.tls.config import ServerConfig
 from https_request.tls.session import Session, TicketKeys
 from procs import Proc

@@ -11,6 +11,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from functools import partial
+from importlib import import_module
 from typing import Any, NoReturn
 
 from ._version import __version__
@@ -25,6 +26,10 @@ def _run_demo(args: argparse.Namespace) -> int:
 
 
 _COMMANDS = ("demo", "bundle", "get", "serve", "example")
+
+#: The module that defines each command's ``add_parser``, imported only when that
+#: command's parser is built: a command imports what it uses and nothing else.
+_PARSER_MODULES = {"bundle": ".bundle_cli", "get": ".get_cli", "serve": ".server.serve_cli", "example": ".example.cli"}
 
 
 def _columns() -> int:
@@ -60,12 +65,13 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    adders = {"demo": _add_demo, "bundle": _add_bundle, "get": _add_get, "serve": _add_serve, "example": _add_example}
-    for name, add in adders.items():
-        if command is None or command == name:
-            add(sub)
-        else:
+    for name in _COMMANDS:
+        if command is not None and command != name:
             sub.add_parser(name)
+        elif name == "demo":
+            _add_demo(sub)
+        else:
+            import_module(_PARSER_MODULES[name], __package__).add_parser(sub)
     return parser
 
 
@@ -74,30 +80,6 @@ def _add_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     demo.add_argument("-v", "--verbose", action="count", default=0, help="-v: DEBUG (esp-tls lines), -vv: VERBOSE")
     demo.add_argument("--countdown", type=int, default=1, help="countdown after each request, seconds (default 1)")
     demo.set_defaults(func=_run_demo)
-
-
-def _add_bundle(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from .bundle_cli import add_parser  # light: the bundle code is imported when a bundle command runs
-
-    add_parser(sub)
-
-
-def _add_get(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from .get_cli import add_parser  # light: the TLS stack is imported when `get` runs
-
-    add_parser(sub)
-
-
-def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from .server.serve_cli import add_parser  # light: the server is imported when `serve` runs
-
-    add_parser(sub)
-
-
-def _add_example(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from .example.cli import add_parser  # light: the example's modules are imported when it runs
-
-    add_parser(sub)
 
 
 def console_main() -> NoReturn:

@@ -39,12 +39,11 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from typing import IO, TYPE_CHECKING
 
-TYPE_CHECKING = False  # not typing's: `typing` stays unimported at CLI start-up
+from .curlargs import ConnectTo, parse_connect_to, parse_resolve
+
 if TYPE_CHECKING:
-    from typing import IO
-
-    from .curlargs import ConnectTo
     from .esp_tls.config import EspTlsCfg
     from .esp_tls.conn import EspTls, TlsInfo
     from .esp_tls.errors import LastError
@@ -63,10 +62,6 @@ __all__ = [
     "EXIT_USAGE",
     "EXIT_VERIFY",
     "add_parser",
-    "decode_session_file",
-    "encode_session_file",
-    "parse_connect_to",
-    "parse_resolve",
 ]
 
 _PROG = "https-request"
@@ -93,23 +88,6 @@ class _Fail(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
-
-
-# --- curl's --resolve and --connect-to grammars (curlargs, imported when used) ---
-
-
-def parse_resolve(text: str) -> tuple[str, int, str]:
-    """``[+]HOST:PORT:ADDR[,ADDR...]`` (curl ``--resolve``): :func:`https_request.curlargs.parse_resolve`."""
-    from .curlargs import parse_resolve
-
-    return parse_resolve(text)
-
-
-def parse_connect_to(text: str) -> ConnectTo:
-    """``HOST1:PORT1:HOST2:PORT2`` (curl ``--connect-to``): :func:`https_request.curlargs.parse_connect_to`."""
-    from .curlargs import parse_connect_to
-
-    return parse_connect_to(text)
 
 
 def _resolve_arg(text: str) -> tuple[str, int, str]:
@@ -170,23 +148,6 @@ def _connect_target(
     if (address, target_port) == (host, port):
         return None
     return address, target_port
-
-
-# --- the session file (session_file, imported when used) --------------------
-
-
-def encode_session_file(host: str, port: int, session_blob: bytes) -> bytes:
-    """:func:`.session_file.encode_session_file` (imported when called: this module stays light)."""
-    from .session_file import encode_session_file
-
-    return encode_session_file(host, port, session_blob)
-
-
-def decode_session_file(data: bytes) -> tuple[str, int, bytes]:
-    """:func:`.session_file.decode_session_file` (imported when called). Raises ValueError."""
-    from .session_file import decode_session_file
-
-    return decode_session_file(data)
 
 
 # --- the request -------------------------------------------------------------
