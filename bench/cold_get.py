@@ -52,13 +52,17 @@ survives every exec. Only a fork from a small process starts a small mark. So
 the harness starts ``python -I -S -c LAUNCHER RESULT ARGV...`` (no site, no
 environment; it imports only ``os``, ``sys`` and ``time``), which forks,
 ``execvp``s ARGV in the child, reaps it with ``os.wait4`` and writes wall,
-CPU, peak RSS and the reap time (``time.monotonic``) to RESULT. A fork copies
-the page tables of the launcher's anonymous memory only, so every client's
-figure has a floor of the launcher's ~6.5 MiB (the information-only row
-``floor: launcher (true)``, ``/bin/true`` run the same way, shows it); every
-client peaks well above it. The launcher's own start-up (~15 ms) is outside
-the timed span. Cross-check: GNU ``/usr/bin/time -f %M`` (a fork from a
+CPU, peak RSS and the reap time (``time.monotonic``) to RESULT. The child
+starts from the launcher's own small mark, so every client's figure has that
+floor, ~6.5 MiB (the information-only row ``floor: launcher (true)``,
+``/bin/true`` run the same way, shows it); every client peaks well above it.
+The launcher's own start-up is outside the timed span. Cross-check: GNU ``/usr/bin/time -f %M`` (a fork from a
 ~1 MiB C program) reports the same peaks within 0.1 MiB for curl and Python.
+Peak RSS counts the file pages a process maps, and those can differ between
+two copies of the same files (the same imports peaked ~1.7 MiB apart in two
+venvs here), so compare rows of one run on one venv. To measure another
+checkout's code with this venv, run the bench with ``PYTHONPATH=OTHER/src``
+(the clients import ``https_request`` from there; the server stays this one).
 
 Clients (all Python ones on the venv's
 interpreter, body to stdout, stdout to /dev/null):

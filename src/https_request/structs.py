@@ -3,12 +3,12 @@ fraction of its class-creation cost.
 
 Why not :mod:`dataclasses`: it compiles five or six functions per class with
 ``exec`` when the class is created (and ``slots=True`` builds the class twice),
-and ``get`` creates some seventy value classes at every start. Measured
+and ``get`` creates some fifty value classes at every start. Measured
 end to end by ``bench/cold_get.py``'s ``https-request, dataclasses`` row (the
 same ``get`` with this module swapped for its dataclasses twin,
-``bench/dataclass_structs.py``): dataclasses add ~30 ms to a ~100-120 ms cold
+``bench/dataclass_structs.py``): dataclasses add ~35 ms to a ~100 ms cold
 ``get``, taking it from ~0.85x to ~1.1x of ``requests.get``'s wall time, over
-the 1.0x budget. A :class:`Struct` class is built in tens of microseconds: the
+the 1.0x budget. A :class:`Struct` class is built in ~30 microseconds: the
 field table is read from the annotations once, and ``__init__``,
 ``__repr__``, ``__eq__`` and ``__hash__`` are shared functions that walk it
 (an instance is built a little slower than a dataclass's; nothing here builds
