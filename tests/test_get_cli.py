@@ -37,14 +37,10 @@ from certs import at, make_ca, make_leaf, make_zero_serial_ca
 from clirun import Run, cmd, get
 from clirun import env as _env
 from echoserver import Served, ServerThread
+from https_request.curlargs import parse_connect_to, parse_resolve
 from https_request.esp_tls.bundle import build_bundle
-from https_request.get_cli import (
-    decode_session_file,
-    encode_session_file,
-    parse_connect_to,
-    parse_resolve,
-)
 from https_request.io.aio import TlsStream, start_server
+from https_request.session_file import decode_session_file, encode_session_file
 from https_request.tls.config import ServerConfig
 from https_request.tls.session import Session, TicketKeys
 from procs import Proc, needs, tool
@@ -213,7 +209,7 @@ def test_body_to_stdout_and_headers(stdlib: int, pki: Path) -> None:
 
 
 def test_big_body_reaches_a_pipe_whole(stdlib: int, pki: Path) -> None:
-    """The console script ends with os._exit: everything must be flushed first."""
+    """Everything written to stdout reaches the pipe before the process exits."""
     r = get(f"https://127.0.0.1:{stdlib}/big", "--cacert", str(pki / "ca.pem"))
     assert r.code == 0, r.err
     assert len(r.out) == len(BIG) and r.out == BIG
@@ -226,6 +222,66 @@ def test_output_that_cannot_be_written_is_an_error(stdlib: int, pki: Path) -> No
     assert "cannot write the output: No space left on device" in r.err
     report = json.loads(r.err.strip().splitlines()[-1])
     assert report["exit_code"] == 2 and "No space left" in report["error"]
+
+
+def _stdout_env(buffered: bool) -> dict[str, str]:
+    """The environment with stdout buffered (the body written at the end) or not (written as it comes)."""
+    env = {k: v for k, v in _env().items() if k != "PYTHONUNBUFFERED"}
+    return env if buffered else {**env, "PYTHONUNBUFFERED": "1"}
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+@pytest.mark.parametrize("buffered", [True, False], ids=["buffered", "unbuffered"])
+def test_stdout_that_cannot_be_written_is_an_error(stdlib: int, pki: Path, buffered: bool) -> None:
+    with open("/dev/full", "wb") as full:
+        proc = subprocess.run(
+            cmd(f"https://127.0.0.1:{stdlib}/", "--cacert", str(pki / "ca.pem")),
+            stdout=full,
+            stderr=subprocess.PIPE,
+            env=_stdout_env(buffered),
+            timeout=30,
+            check=False,
+        )
+    err = proc.stderr.decode(errors="replace")
+    assert proc.returncode == 2, err
+    assert err == "https-request: cannot write the output: No space left on device\n"  # said once, no traceback
+
+
+@pytest.mark.parametrize("buffered", [True, False], ids=["buffered", "unbuffered"])
+def test_stdout_closed_by_its_reader_is_an_error(stdlib: int, pki: Path, buffered: bool) -> None:
+    """A reader that went away (EPIPE) loses the body: exit 2 with a message, not a silent 0."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        proc = subprocess.run(
+            cmd(f"https://127.0.0.1:{stdlib}/", "--cacert", str(pki / "ca.pem"), "--json", "-"),
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            env=_stdout_env(buffered),
+            timeout=30,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    r = Run(proc.returncode, b"", proc.stderr.decode(errors="replace"))
+    assert r.code == 2, r.err
+    assert "https-request: cannot write the output: Broken pipe\n" in r.err
+    assert "Exception ignored" not in r.err and "Traceback" not in r.err
+    assert r.json["exit_code"] == 2 and r.json["error"] == "cannot write the output: Broken pipe"
+
+
+def test_get_ends_with_a_normal_interpreter_exit(stdlib: int, pki: Path) -> None:
+    """atexit handlers run (coverage, flushes of files a library left open): no os._exit."""
+    code = (
+        "import atexit, sys\n"
+        "from https_request.cli import console_main\n"
+        "atexit.register(lambda: sys.stderr.write('atexit ran\\n'))\n"
+        f"sys.argv[1:] = ['get', '--cacert', {str(pki / 'ca.pem')!r}, 'https://127.0.0.1:{stdlib}/']\n"
+        "console_main()\n"
+    )
+    env = _stdout_env(buffered=True)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, env=env, timeout=30, check=False)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, BODY, b"atexit ran\n")
 
 
 # The project's own modules `get` never needs: the server side and the second engine. (Which modules

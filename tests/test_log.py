@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from certs import KeyType, make_ca
 from https_request import log
 from https_request.tls.debug import hexdump_lines
 
@@ -418,11 +419,22 @@ def test_mbedtls_crt(out: FakeStream) -> None:
     assert "issued  on        : 2025-01-02 03:04:05" in msgs
     assert "expires on        : 2026-01-02 03:04:05" in msgs
     assert "EC key size       : 256 bits (secp256r1)" in msgs
+    assert "signed using      : ECDSA with SHA256" in msgs  # mbedTLS's name for ecdsa-with-SHA256
 
     out.seek(0)
     out.truncate()
     dbg.crt(3, "garbage", b"\x30\x03\x02\x01\x00")
     assert "unparseable certificate (5 bytes)" in lines(out)[1]
+
+
+@pytest.mark.parametrize(
+    ("key_type", "signed_using"),
+    [("rsa", "RSA with SHA-256"), ("p384", "ECDSA with SHA384"), ("ed25519", "1.3.101.112")],
+)
+def test_certificate_summary_names_the_signature_as_mbedtls_does(key_type: KeyType, signed_using: str) -> None:
+    """mbedTLS's own description; the dotted OID for an algorithm mbedTLS does not know."""
+    ca = make_ca(key_type, name=f"summary {key_type}")
+    assert f"signed using      : {signed_using}" in log.certificate_summary(ca.der)
 
 
 def test_mbedtls_debug_satisfies_protocol() -> None:

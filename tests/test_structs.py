@@ -163,39 +163,6 @@ def test_class_definition_errors() -> None:
         field(default=1, default_factory=list)
 
 
-def test_a_busy_class_gets_its_own_compiled_init_with_the_same_behaviour() -> None:
-    from https_request import structs
-
-    class Busy(Struct):
-        a: int
-        b: list[int] = field(default_factory=list)
-        c: str = "c"
-
-        def __post_init__(self) -> None:
-            if self.a < 0:
-                raise ValueError("a must be >= 0")
-
-    class BusyChild(Busy):
-        d: int = 4
-
-    shared = Busy.__init__
-    for i in range(structs._SPECIALIZE_AFTER + 3):
-        x = Busy(i)
-    assert Busy.__init__ is not shared and BusyChild.__init__ is shared  # the subclass keeps its own
-    assert x == Busy(structs._SPECIALIZE_AFTER + 2, [], "c")
-    one, two = Busy(1), Busy(1)
-    one.b.append(1)
-    assert two.b == []  # still a fresh list per instance
-    assert Busy(a=1, c="z", b=[2]) == Busy(1, [2], "z")
-    with pytest.raises(ValueError):
-        Busy(-1)  # __post_init__ still runs
-    with pytest.raises(TypeError):
-        Busy()
-    with pytest.raises(TypeError):
-        Busy(1, w=2)  # type: ignore[call-arg]
-    assert BusyChild(1).d == 4 and [f.name for f in fields(BusyChild(1))] == ["a", "b", "c", "d"]
-
-
 def test_a_struct_cannot_define_init() -> None:
     with pytest.raises(TypeError, match="no __init__ of its own"):
 

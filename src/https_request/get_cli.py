@@ -42,12 +42,11 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from typing import IO, TYPE_CHECKING
 
-TYPE_CHECKING = False  # not typing's: `typing` stays unimported at CLI start-up
+from .curlargs import ConnectTo, parse_connect_to, parse_resolve
+
 if TYPE_CHECKING:
-    from typing import IO
-
-    from .curlargs import ConnectTo
     from .esp_tls.config import EspTlsCfg
     from .esp_tls.conn import EspTls, TlsInfo
     from .esp_tls.errors import LastError
@@ -66,10 +65,6 @@ __all__ = [
     "EXIT_USAGE",
     "EXIT_VERIFY",
     "add_parser",
-    "decode_session_file",
-    "encode_session_file",
-    "parse_connect_to",
-    "parse_resolve",
 ]
 
 _PROG = "https-request"
@@ -96,23 +91,6 @@ class _Fail(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
-
-
-# --- curl's --resolve and --connect-to grammars (curlargs, imported when used) ---
-
-
-def parse_resolve(text: str) -> tuple[str, int, str]:
-    """``[+]HOST:PORT:ADDR[,ADDR...]`` (curl ``--resolve``): :func:`https_request.curlargs.parse_resolve`."""
-    from .curlargs import parse_resolve
-
-    return parse_resolve(text)
-
-
-def parse_connect_to(text: str) -> ConnectTo:
-    """``HOST1:PORT1:HOST2:PORT2`` (curl ``--connect-to``): :func:`https_request.curlargs.parse_connect_to`."""
-    from .curlargs import parse_connect_to
-
-    return parse_connect_to(text)
 
 
 def _resolve_arg(text: str) -> tuple[str, int, str]:
@@ -173,23 +151,6 @@ def _connect_target(
     if (address, target_port) == (host, port):
         return None
     return address, target_port
-
-
-# --- the session file (session_file, imported when used) --------------------
-
-
-def encode_session_file(host: str, port: int, session_blob: bytes) -> bytes:
-    """:func:`.session_file.encode_session_file` (imported when called: this module stays light)."""
-    from .session_file import encode_session_file
-
-    return encode_session_file(host, port, session_blob)
-
-
-def decode_session_file(data: bytes) -> tuple[str, int, bytes]:
-    """:func:`.session_file.decode_session_file` (imported when called). Raises ValueError."""
-    from .session_file import decode_session_file
-
-    return decode_session_file(data)
 
 
 # --- the request -------------------------------------------------------------
@@ -731,14 +692,18 @@ def _run(args: argparse.Namespace) -> int:
     finally:
         if get.out is not None:
             try:
-                get.out.flush()
-                if get.out is not sys.stdout.buffer:
-                    get.out.close()
-            except BrokenPipeError:
-                _quiet_stdout()
-            except OSError as exc:
+                if get.out is sys.stdout.buffer:
+                    get.out.flush()
+                else:
+                    get.out.close()  # flushes, and closes the file even when that fails
+            except OSError as exc:  # a full disk, a reader gone (EPIPE): the body did not all get out
+                if get.out is sys.stdout.buffer:
+                    from .cli import discard_stdout
+
+                    discard_stdout()  # what is still buffered must not fail again at exit
                 message = f"cannot write the output: {exc.strerror or exc}"
-                sys.stderr.write(f"{_PROG}: {message}\n")
+                if message != report.error:  # not said already by the write that failed the same way
+                    sys.stderr.write(f"{_PROG}: {message}\n")
                 if code == 0:  # the body did not get where it was asked to go
                     code, report.error = EXIT_USAGE, message
     report.total_ms = (time.monotonic() - get.t0) * 1000
@@ -746,15 +711,6 @@ def _run(args: argparse.Namespace) -> int:
     if args.json is not None:
         write_json(args.json, report, _PROG)
     return code
-
-
-def _quiet_stdout() -> None:
-    """stdout's reader went away: no traceback at exit."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except OSError:
-        pass
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
@@ -823,5 +779,5 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     out = p.add_argument_group("diagnostics")
     out.add_argument("-v", "--verbose", action="count", default=0, help="-v INFO, -vv DEBUG, -vvv engine trace")
     out.add_argument("--json", metavar="FILE", help="write a JSON summary to FILE ('-' = stderr)")
-    p.set_defaults(func=_run, exit_without_cleanup=True)
+    p.set_defaults(func=_run)
     return p

@@ -10,11 +10,9 @@ Imported by :mod:`.get_cli` when the command runs, not when the parser is built.
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING, Any
 
-TYPE_CHECKING = False  # not typing's: `typing` stays unimported at CLI start-up
 if TYPE_CHECKING:
-    from typing import Any
-
     from .esp_tls.conn import TlsInfo
     from .esp_tls.errors import LastError
 

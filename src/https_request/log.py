@@ -24,12 +24,15 @@ from __future__ import annotations
 import os
 import sys
 import time
-from _thread import RLock
 from collections.abc import Callable
 from enum import IntEnum
-from typing import TextIO
+from threading import RLock
+from typing import TYPE_CHECKING, TextIO
 
 from .structs import Struct
+
+if TYPE_CHECKING:
+    from cryptography import x509
 
 __all__ = [
     "DEBUG",
@@ -352,6 +355,33 @@ class MbedtlsDebug:
             emit(esp, "%s %s", (where, line))
 
 
+#: mbedTLS's descriptions (``oid.c``'s signature-algorithm table) of the
+#: signature algorithms it knows, by dotted OID: what ``mbedtls_x509_crt_info``
+#: prints after "signed using".
+_MBEDTLS_SIGNATURE_NAMES = {
+    "1.2.840.113549.1.1.4": "RSA with MD5",
+    "1.2.840.113549.1.1.5": "RSA with SHA1",
+    "1.2.840.113549.1.1.14": "RSA with SHA-224",
+    "1.2.840.113549.1.1.11": "RSA with SHA-256",
+    "1.2.840.113549.1.1.12": "RSA with SHA-384",
+    "1.2.840.113549.1.1.13": "RSA with SHA-512",
+    "1.3.14.3.2.29": "RSA with SHA1",
+    "1.2.840.10045.4.1": "ECDSA with SHA1",
+    "1.2.840.10045.4.3.1": "ECDSA with SHA224",
+    "1.2.840.10045.4.3.2": "ECDSA with SHA256",
+    "1.2.840.10045.4.3.3": "ECDSA with SHA384",
+    "1.2.840.10045.4.3.4": "ECDSA with SHA512",
+    "1.2.840.113549.1.1.10": "RSASSA-PSS",
+}
+
+
+def _signature_name(cert: x509.Certificate) -> str:
+    """mbedTLS's name for how ``cert`` is signed; the dotted OID for one mbedTLS does not know
+    (where it prints ``???``)."""
+    oid = cert.signature_algorithm_oid.dotted_string
+    return _MBEDTLS_SIGNATURE_NAMES.get(oid, oid)
+
+
 def certificate_summary(der: bytes) -> list[str]:
     """``mbedtls_x509_crt_info``-like lines for a DER certificate.
 
@@ -377,7 +407,7 @@ def certificate_summary(der: bytes) -> list[str]:
             f"subject name      : {name(cert.subject)}",
             f"issued  on        : {cert.not_valid_before_utc:%Y-%m-%d %H:%M:%S}",
             f"expires on        : {cert.not_valid_after_utc:%Y-%m-%d %H:%M:%S}",
-            f"signed using      : {cert.signature_algorithm_oid._name}",
+            f"signed using      : {_signature_name(cert)}",
         ]
     except (ValueError, OverflowError) as exc:
         return [f"unparseable certificate ({len(der)} bytes): {exc}"]

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-TYPE_CHECKING = False  # not typing's: `typing` stays unimported at CLI start-up
 if TYPE_CHECKING:
     from .esp_tls.conn import EspTls
     from .tls.session import Session

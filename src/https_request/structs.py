@@ -1,15 +1,18 @@
 """Value classes: what ``@dataclass(frozen=True, slots=True)`` gives, at a
-fraction of its import-time cost.
+fraction of its class-creation cost.
 
 Why not :mod:`dataclasses`: it compiles five or six functions per class with
-``exec`` when the class is created, about 1 ms per class here. The ``get``
-command imports some sixty value classes, so dataclasses alone cost ~60 ms of a
-~250 ms cold start (see ``bench/cold_get.py``). :class:`Struct` builds a class
-in ~40 us: the field table is read from the annotations once, and ``__repr__``,
-``__eq__`` and ``__hash__`` are shared functions that walk it. ``__init__`` is
-shared too until a class has built 32 instances; then that class gets its own
-``__init__`` written out as dataclasses would, twice as fast (so a one-shot
-command compiles nothing and a long-running server pays no generic code).
+``exec`` when the class is created (and ``slots=True`` builds the class twice),
+and ``get`` creates some fifty value classes at every start. Measured
+end to end by ``bench/cold_get.py``'s ``https-request, dataclasses`` row (the
+same ``get`` with this module swapped for its dataclasses twin,
+``bench/dataclass_structs.py``): dataclasses add ~35 ms to a ~100 ms cold
+``get``, taking it from ~0.85x to ~1.1x of ``requests.get``'s wall time, over
+the 1.0x budget. A :class:`Struct` class is built in ~30 microseconds: the
+field table is read from the annotations once, and ``__init__``,
+``__repr__``, ``__eq__`` and ``__hash__`` are shared functions that walk it
+(an instance is built a little slower than a dataclass's; nothing here builds
+enough of them for that to show).
 
 Usage mirrors dataclasses (type checkers see one, through
 :func:`typing.dataclass_transform`)::
@@ -172,7 +175,7 @@ class _StructMeta(type):
                 seen_default = f.name
             elif seen_default:
                 raise TypeError(f"{name}: field {f.name!r} without a default follows {seen_default!r} with one")
-        ns["__init__"] = _shared_init  # each class its own entry, replaced when it is specialized
+        ns["__init__"] = _init
         if slots:
             ns["__slots__"] = tuple(own)
         # Each class states its own behaviour (a class's own methods win): inheriting
@@ -230,16 +233,13 @@ class Struct(metaclass=_StructMeta):
             object.__setattr__(self, f.name, value)
 
 
-def _shared_init(self: Struct, *args: Any, **kwargs: Any) -> None:
-    """Every Struct class's ``__init__`` until it has built :data:`_SPECIALIZE_AFTER`
-    instances; then the class gets its own, compiled one (:func:`_compile_init`)."""
+def _init(self: Struct, *args: Any, **kwargs: Any) -> None:
+    """Every Struct class's ``__init__``: the fields in order, positional or by
+    keyword, defaults for those not given, then ``__post_init__``.
+
+    Raises TypeError for too many, missing, repeated or unknown arguments.
+    """
     cls = type(self)
-    count = _built.get(cls, 0) + 1
-    _built[cls] = count
-    if count >= _SPECIALIZE_AFTER:
-        _compile_init(cls)
-        cls.__init__(self, *args, **kwargs)
-        return
     put = object.__setattr__
     names = cls.__struct_names__
     if not kwargs and len(args) == len(names):  # the common case
@@ -266,41 +266,6 @@ def _shared_init(self: Struct, *args: Any, **kwargs: Any) -> None:
             raise TypeError(f"{cls.__qualname__}() got {what} {sorted(kwargs)[0]!r}")
     if cls.__struct_post_init__:
         self.__post_init__()  # type: ignore[attr-defined]
-
-
-#: Instances a class builds with the shared ``__init__`` before it is given its
-#: own: a one-shot command never pays for compiling one, a long run soon stops
-#: paying for the generic code (a compiled ``__init__`` is about twice as fast).
-_SPECIALIZE_AFTER = 32
-_built: dict[type, int] = {}  # Struct classes are few and live as long as the process
-
-
-def _compile_init(cls: type[Struct]) -> None:
-    """Give ``cls`` an ``__init__`` written out for its fields, as dataclasses
-    does at class creation (the generated code's own names start with ``__``,
-    which no field name does)."""
-    table = cls.__struct_fields__
-    ns: dict[str, Any] = {"__put": object.__setattr__, "__MISSING": MISSING}
-    params: list[str] = []
-    body: list[str] = []
-    for i, f in enumerate(table):
-        if f.default is not MISSING:
-            ns[f"__default{i}"] = f.default
-            params.append(f"{f.name}=__default{i}")
-        elif f.default_factory is not MISSING:
-            ns[f"__factory{i}"] = f.default_factory
-            params.append(f"{f.name}=__MISSING")
-            body.append(f"    if {f.name} is __MISSING:\n        {f.name} = __factory{i}()")
-        else:
-            params.append(f.name)
-        body.append(f"    __put(__self, {f.name!r}, {f.name})")
-    if cls.__struct_post_init__:
-        body.append("    __self.__post_init__()")
-    source = f"def __init__(__self, {', '.join(params)}):\n" + "\n".join(body or ["    pass"]) + "\n"
-    exec(source, ns)  # the names are identifiers: they come from the class's annotations
-    init = ns["__init__"]
-    init.__qualname__ = f"{cls.__qualname__}.__init__"
-    type.__setattr__(cls, "__init__", init)
 
 
 def fields(obj: Struct | type[Struct]) -> tuple[Field, ...]:

@@ -535,15 +535,11 @@ def _unescape_label(label: str) -> str:
         return label
 
 
-def _certifi_text() -> str:
-    import certifi
-
-    return _read_text(certifi.where())
-
-
 def certifi_certificates(names: Collection[str] | None = None) -> list[x509.Certificate]:
     """certifi's Mozilla roots; with ``names``, only those whose ``# Label:`` is listed."""
-    text = _certifi_text()
+    import certifi
+
+    text = _read_text(certifi.where())
     if names is None:
         return _load_pem(text, "certifi")
     lines = text.splitlines(True)

@@ -302,15 +302,11 @@ def _new_kconfig() -> Any:
     return kconf
 
 
-def _kconfiglib_core() -> Any:
-    import esp_kconfiglib.core  # type: ignore[import-untyped]
-
-    return esp_kconfiglib.core
-
-
 def _type_of(sym: Any) -> str:
     """The symbol's type name: bool, int or string (the types this Kconfig uses)."""
-    return cast(str, _kconfiglib_core().TYPE_TO_STR[sym.orig_type])
+    from esp_kconfiglib.core import TYPE_TO_STR  # type: ignore[import-untyped]
+
+    return cast(str, TYPE_TO_STR[sym.orig_type])
 
 
 def _unquote(raw: str) -> str | None:
@@ -339,6 +335,8 @@ class _Loader:
 
     def check_typed(self, name: str, raw: str, *, in_file: bool) -> str:
         """``raw`` checked against the option's type and range, then per option; the value for kconfiglib."""
+        from esp_kconfiglib.core import expr_value
+
         sym = self.sym(name)
         kind = _type_of(sym)
         if kind == "bool":
@@ -350,7 +348,7 @@ class _Loader:
                 raise _Bad(f"{raw!r} is not an integer")
             value = str(int(raw))
             for low, high, cond in sym.ranges:
-                if _kconfiglib_core().expr_value(cond) and not int(low.str_value) <= int(value) <= int(high.str_value):
+                if expr_value(cond) and not int(low.str_value) <= int(value) <= int(high.str_value):
                     raise _Bad(f"{value} is out of range [{low.str_value}, {high.str_value}]")
         elif kind == "string":
             unquoted = _unquote(raw)

@@ -377,6 +377,9 @@ def _supervise(settings: ServerSettings, https: list[socket.socket], http: list[
             finally:
                 sys.stdout.flush()
                 sys.stderr.flush()
+                # A forked worker must end here, with os._exit: the usual exit would
+                # unwind into the parent's code below (and run its finally blocks and
+                # atexit handlers, and flush its stdio buffers, a second time).
                 os._exit(code)
         alive.add(pid)
     for sock in https + (http or []):

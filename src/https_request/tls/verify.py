@@ -46,6 +46,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, ClassVar, Literal
 
 from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding as _Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from . import mbedtls_path as mp
@@ -76,11 +77,6 @@ from .mbedtls_path import (
     describe_flags,
     reason_for_flags,
 )
-
-try:  # the public serialization module also imports its SSH part (dataclasses, bcrypt): ~10 ms at start-up
-    from cryptography.hazmat.primitives._serialization import Encoding as _Encoding
-except ImportError:  # pragma: no cover - a cryptography release without the private module
-    from cryptography.hazmat.primitives.serialization import Encoding as _Encoding
 
 if TYPE_CHECKING:  # cryptography.x509.verification costs ~30 ms to import: only when a chain is built
     from cryptography.x509 import verification as xv
