@@ -44,9 +44,8 @@ import time
 from collections.abc import Callable
 from typing import IO, TYPE_CHECKING
 
-from .curlargs import ConnectTo, parse_connect_to, parse_resolve
-
 if TYPE_CHECKING:
+    from .curlargs import ConnectTo
     from .esp_tls.config import EspTlsCfg
     from .esp_tls.conn import EspTls, TlsInfo
     from .esp_tls.errors import LastError
@@ -94,6 +93,8 @@ class _Fail(Exception):
 
 
 def _resolve_arg(text: str) -> tuple[str, int, str]:
+    from .curlargs import parse_resolve  # its regular expressions cost ~2 ms: only when --resolve is given
+
     try:
         return parse_resolve(text)
     except ValueError as exc:
@@ -101,6 +102,8 @@ def _resolve_arg(text: str) -> tuple[str, int, str]:
 
 
 def _connect_to_arg(text: str) -> ConnectTo:
+    from .curlargs import parse_connect_to  # as in _resolve_arg
+
     try:
         return parse_connect_to(text)
     except ValueError as exc:
