@@ -87,7 +87,7 @@ def test_is_a_certificate_verifier(ca: Issued) -> None:
 
 def test_leaf_to_root(ca: Issued, leaf: Issued) -> None:
     result = WebPkiVerifier([ca.cert]).verify(leaf.chain_der, "localhost", NOW, server=True)
-    assert result == VerifiedChain(chain=(leaf.der, ca.der))
+    assert result == VerifiedChain(path=(leaf.cert, ca.cert)) and result.chain == (leaf.der, ca.der)
 
 
 def test_ip_address_name(ca: Issued, leaf: Issued) -> None:
@@ -431,7 +431,8 @@ def test_mbedtls_leaf_intermediate_root(ca: Issued) -> None:
     inter = make_ca(name="Test Intermediate", parent=ca)
     leaf = make_leaf(inter, ["www.example.com"], key_type="rsa")
     result = mbedtls(ca.cert).verify(leaf.chain_der, "www.example.com", NOW, server=True)
-    assert result == VerifiedChain(chain=(leaf.der, inter.der, ca.der))
+    assert result == VerifiedChain(path=(leaf.cert, inter.cert, ca.cert))
+    assert result.chain == (leaf.der, inter.der, ca.der)
     # The leaf directly under the root, IP names, P-384.
     direct = make_leaf(ca, key_type="p384")
     assert mbedtls(ca.cert).verify(direct.chain_der, "127.0.0.1", NOW, server=True).chain == (direct.der, ca.der)

@@ -23,6 +23,7 @@ module does not).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -219,7 +220,8 @@ class BundleVerifier:
         """The bundle's :func:`~https_request.tls.session.trust_fingerprint` (what a session records)."""
         from ..tls.session import trust_fingerprint
 
-        return trust_fingerprint("esp-bundle", (self.bundle.data,) if self.bundle is not None else ())
+        digests = (hashlib.sha256(self.bundle.data).digest(),) if self.bundle is not None else ()
+        return trust_fingerprint("esp-bundle", digests)
 
     @classmethod
     def builtin(cls, kind: str = "CMN", *, check_name: bool = True, policy: str = "mbedtls") -> BundleVerifier:
@@ -260,7 +262,7 @@ class BundleVerifier:
             raise self._flags_error(outcome.flags | outcome.usage, MBEDTLS_ERR_X509_CERT_VERIFY_FAILED)
         if outcome.usage:
             raise self._flags_error(outcome.usage, MBEDTLS_ERR_SSL_BAD_CERTIFICATE)
-        return VerifiedChain(chain=tuple(link.cert.der for link in outcome.path))
+        return VerifiedChain(path=tuple(link.cert.cert for link in outcome.path))
 
     def _callback(self, link: mp.Link, depth: int) -> int:
         """``esp_crt_verify_callback``: the flags left for this certificate, or raise (-0x3000)."""

@@ -78,9 +78,20 @@ DEFAULT_SIGNATURE_SCHEMES: tuple[int, ...] = (
 
 
 class VerifiedChain(Struct, slots=False):
-    """Proof that a peer chain was verified; only verifiers build it."""
+    """Proof that a peer chain was verified; only verifiers build it.
 
-    chain: tuple[bytes, ...]
+    ``path`` is the verified path, leaf first, up to the trust anchor (the
+    leaf alone when it is itself trusted); :attr:`chain` is the same as DER.
+    """
+
+    path: tuple[x509.Certificate, ...]
+
+    @property
+    def chain(self) -> tuple[bytes, ...]:
+        """The path as DER (re-encoded here, on demand: nothing on a handshake's path needs it)."""
+        from cryptography.hazmat.primitives.serialization import Encoding
+
+        return tuple(cert.public_bytes(Encoding.DER) for cert in self.path)
 
 
 class CertificateVerifier(Protocol):

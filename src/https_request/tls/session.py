@@ -97,14 +97,14 @@ def _unwrap(blob: bytes, magic: bytes, fmt: int, what: str) -> bytes:
     return body
 
 
-def trust_fingerprint(kind: str, items: Iterable[bytes]) -> bytes:
-    """SHA-256 over ``kind`` and the set of ``items`` (order and duplicates do not count).
+def trust_fingerprint(kind: str, digests: Iterable[bytes]) -> bytes:
+    """SHA-256 over ``kind`` and the set of ``digests`` (order and duplicates do not count).
 
-    Verifiers name their trust source with it: ``("anchors", DER of each
-    trust anchor)``, ``("esp-bundle", (bundle bytes,))``.
+    Verifiers name their trust source with it: ``("anchors", the SHA-256 of
+    each trust anchor's DER)`` (``cert.fingerprint(SHA256())``),
+    ``("esp-bundle", (the SHA-256 of the bundle's bytes,))``.
     """
-    digests = sorted({hashlib.sha256(item).digest() for item in items})
-    return hashlib.sha256(kind.encode() + b"\0" + b"".join(digests)).digest()
+    return hashlib.sha256(kind.encode() + b"\0" + b"".join(sorted(set(digests)))).digest()
 
 
 class PeerCheck(Struct, slots=False):

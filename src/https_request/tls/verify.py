@@ -41,12 +41,12 @@ Time is an argument (Unix seconds); nothing here reads a clock.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, ClassVar, Literal
 
 from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding as _Encoding
+from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from . import mbedtls_path as mp
@@ -230,13 +230,23 @@ def _webpki_path(
 # --- the verifiers ---------------------------------------------------------------------------
 
 
-def _der(cert: x509.Certificate) -> bytes:
-    return cert.public_bytes(_Encoding.DER)
-
-
 def _loadable(anchors: Sequence[x509.Certificate]) -> list[mp.Cert]:
-    """The anchors mbedTLS could load (esp-tls warns and goes on when part of a CA file fails)."""
-    return [mp.load_cert(_der(c), c) for c in anchors if mp.load_problem(c) is None]
+    """The anchors mbedTLS could load (esp-tls warns and goes on when part of a CA file fails).
+
+    The mbedTLS walk reads their DER, re-encoded here: ``serialization`` (which
+    loads cryptography's SSH key code, ~2 ms) is imported only for this walk,
+    not on the webpki policy's usual path.
+    """
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    return [mp.load_cert(c.public_bytes(Encoding.DER), c) for c in anchors if mp.load_problem(c) is None]
+
+
+def _anchors_fingerprint(anchors: Iterable[x509.Certificate]) -> bytes:
+    """The :func:`~.session.trust_fingerprint` of a set of trust anchors (what a session records)."""
+    from .session import trust_fingerprint
+
+    return trust_fingerprint("anchors", (cert.fingerprint(SHA256()) for cert in anchors))
 
 
 def _usage_failure(leaf: x509.Certificate, server: bool, rules: mp.EeRules) -> int:
@@ -263,7 +273,7 @@ class WebPkiVerifier:
         if not anchors:
             raise ValueError("a verifier needs at least one trust anchor")
         self._anchors: tuple[x509.Certificate, ...] = tuple(anchors)
-        self._anchor_ders = frozenset(_der(c) for c in self._anchors)
+        self._anchor_digests = frozenset(c.fingerprint(SHA256()) for c in self._anchors)
         from cryptography.x509 import verification as xv
 
         self._store = xv.Store(list(self._anchors))
@@ -276,9 +286,7 @@ class WebPkiVerifier:
     @property
     def trust_fingerprint(self) -> bytes:
         """The trust anchors' :func:`~.session.trust_fingerprint` (what a session records)."""
-        from .session import trust_fingerprint
-
-        return trust_fingerprint("anchors", self._anchor_ders)
+        return _anchors_fingerprint(self._anchors)
 
     def verify(self, chain: Sequence[bytes], server_name: str | None, now: float, *, server: bool) -> VerifiedChain:
         """Verify ``chain`` at ``now`` (Unix seconds); raise ``TlsError`` with verify flags."""
@@ -294,8 +302,8 @@ class WebPkiVerifier:
         try:
             path = _webpki_path(self._store, leaf, certs[1:], host, when, server)
         except _PathError as exc:
-            if bytes(chain[0]) in self._anchor_ders:
-                return self._trusted_leaf(leaf, bytes(chain[0]), host, when, server)
+            if leaf.fingerprint(SHA256()) in self._anchor_digests:  # its DER is an anchor's
+                return self._trusted_leaf(leaf, host, when, server)
             flags, notes = self._diagnose(chain, host, when, server)
             # a missing or wrong issuer is said the walk's way ("no trusted issuer for ..."), anything else webpki's
             detail = "; ".join(notes) if flags & X509_BADCERT_NOT_TRUSTED and notes else str(exc)
@@ -303,7 +311,7 @@ class WebPkiVerifier:
         flags = _usage_failure(leaf, server, WEBPKI_RULES)
         if flags:
             raise mp.failure(flags)
-        return VerifiedChain(chain=tuple(_der(c) for c in path))
+        return VerifiedChain(path=tuple(path))
 
     def _diagnose(
         self, chain: Sequence[bytes], host: str | None, when: datetime, server: bool
@@ -318,16 +326,14 @@ class WebPkiVerifier:
             return X509_VERIFY_ABORTED, ()
         return outcome.flags | outcome.usage, outcome.notes
 
-    def _trusted_leaf(
-        self, leaf: x509.Certificate, der: bytes, host: str | None, when: datetime, server: bool
-    ) -> VerifiedChain:
+    def _trusted_leaf(self, leaf: x509.Certificate, host: str | None, when: datetime, server: bool) -> VerifiedChain:
         """The leaf is itself a trust anchor: check its own validity, name and usage only."""
         flags = mp.time_flags(leaf, when) | _usage_failure(leaf, server, WEBPKI_RULES)
         if host is not None and not match_name(leaf, host):
             flags |= X509_BADCERT_CN_MISMATCH
         if flags:
             raise mp.failure(flags, "locally trusted certificate")
-        return VerifiedChain(chain=(der,))
+        return VerifiedChain(path=(leaf,))
 
 
 class MbedtlsVerifier:
@@ -362,9 +368,7 @@ class MbedtlsVerifier:
     @property
     def trust_fingerprint(self) -> bytes:
         """The trust anchors' :func:`~.session.trust_fingerprint` (what a session records)."""
-        from .session import trust_fingerprint
-
-        return trust_fingerprint("anchors", (anchor.der for anchor in self._usable))
+        return _anchors_fingerprint(self._anchors)
 
     def verify(self, chain: Sequence[bytes], server_name: str | None, now: float, *, server: bool) -> VerifiedChain:
         """Verify ``chain`` at ``now`` (Unix seconds); raise ``TlsError`` with verify flags."""
@@ -378,7 +382,7 @@ class MbedtlsVerifier:
         flags = outcome.flags | outcome.usage
         if flags:
             raise mp.failure(flags, outcome.text())
-        return VerifiedChain(chain=tuple(link.cert.der for link in outcome.path))
+        return VerifiedChain(path=tuple(link.cert.cert for link in outcome.path))
 
 
 VerifyPolicy = Literal["webpki", "mbedtls"]
