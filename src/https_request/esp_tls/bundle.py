@@ -32,7 +32,6 @@ this module is cheap.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import functools
 import io
@@ -40,12 +39,11 @@ import itertools
 import os
 import re
 import struct
-import warnings
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
 from ..structs import Struct
-from ..tls.der import NameAttr, parse_name
+from ..tls.der import NameAttr, parse_name, quiet_serial_warnings
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -78,7 +76,6 @@ __all__ = [
     "cmn_authorities",
     "load_inputs",
     "parse_bundle",
-    "quiet_serial_warnings",
     "read_filter",
 ]
 
@@ -365,18 +362,8 @@ def _check_count(count: int, max_certs: int | None) -> None:
 _BEGIN = "-----BEGIN CERTIFICATE-----\n"
 _END = "-----END CERTIFICATE-----\n"
 _FILTER_RE = re.compile(r"(^.+?)\n(=+\n[\s\S]+?END CERTIFICATE-----\n)", re.MULTILINE)
-_SERIAL_WARNING = r"Parsed a serial number which wasn't positive"
 
 Status = Callable[[str], None]
-
-
-@contextlib.contextmanager
-def quiet_serial_warnings() -> Iterator[None]:
-    """Ignore cryptography's warning about non-positive serial numbers while parsing
-    third-party certificates (as ESP-IDF's generator does; mbedTLS loads them)."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=_SERIAL_WARNING)
-        yield
 
 
 def _pem_blocks(text: str) -> Iterator[tuple[int, str]]:

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 from .. import log
 from ..structs import replace
 from ..tls import mbedtls_path as mp
+from ..tls.der import quiet_serial_warnings
 from ..tls.errors import Reason, TlsError
 from ..tls.mbedtls_path import X509_VERIFY_ABORTED
 from .bundle import (
@@ -40,7 +41,6 @@ from .bundle import (
     builtin_bundle,
     name_to_rfc4514,
     parse_bundle,
-    quiet_serial_warnings,
 )
 
 if TYPE_CHECKING:

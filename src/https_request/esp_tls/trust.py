@@ -44,8 +44,8 @@ from cryptography import x509
 
 from .. import log
 from ..tls.config import CertificateVerifier, VerifiedChain
+from ..tls.der import quiet_serial_warnings
 from ..tls.errors import Reason, TlsError
-from .bundle import quiet_serial_warnings
 from .config import EspTlsCfg
 from .errors import EspErr, EspTlsError, LastError
 

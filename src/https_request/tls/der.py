@@ -8,7 +8,10 @@ whose lookups ``memcmp`` raw subject DER) read them here rather than from
 
 * :func:`cert_parts`: the TBSCertificate, issuer and subject DER of a certificate;
 * :func:`parse_name`: a Name as mbedTLS's flat attribute list
-  (``mbedtls_x509_name``: OID, value tag, value bytes, "next is in the same RDN").
+  (``mbedtls_x509_name``: OID, value tag, value bytes, "next is in the same RDN");
+* :func:`quiet_serial_warnings`: parse certificates with ``cryptography``
+  without its warning about a serial number that is not positive (a DER
+  field mbedTLS loads as it is), for the CA files and bundles esp-tls loads.
 
 Importing this module is cheap (no ``cryptography``). Everything raises
 ``ValueError`` on DER it cannot read.
@@ -16,11 +19,16 @@ Importing this module is cheap (no ``cryptography``). Everything raises
 
 from __future__ import annotations
 
+import contextlib
+import warnings
+from collections.abc import Iterator
 from typing import NamedTuple
 
 from ..structs import Struct
 
-__all__ = ["CertParts", "NameAttr", "cert_parts", "parse_name", "tlv"]
+__all__ = ["CertParts", "NameAttr", "cert_parts", "parse_name", "quiet_serial_warnings", "tlv"]
+
+_SERIAL_WARNING = r"Parsed a serial number which wasn't positive"
 
 
 def tlv(data: bytes, pos: int, end: int) -> tuple[int, int, int]:
@@ -109,3 +117,12 @@ def cert_parts(der: bytes) -> CertParts:
         raws.append(der[pos:v_end])
         pos = v_end
     return CertParts(tbs=tbs, issuer_raw=raws[2], subject_raw=raws[4])
+
+
+@contextlib.contextmanager
+def quiet_serial_warnings() -> Iterator[None]:
+    """Ignore cryptography's warning about non-positive serial numbers while parsing
+    third-party certificates (as ESP-IDF's generator does; mbedTLS loads them)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_SERIAL_WARNING)
+        yield
