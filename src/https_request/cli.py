@@ -58,8 +58,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
-    """The parser; with ``command`` only that subcommand is fully built (the
-    others are listed by name), which keeps start-up cheap."""
+    """The parser; with ``command`` only that subcommand is built, which keeps
+    start-up cheap (the others could not be reached by these arguments, and the
+    help lists only commands whose parser is built)."""
     parser: argparse.ArgumentParser = _Parser(
         prog="https-request",
         description="ESP-IDF's HTTPS Request example in Python, on its own sans-I/O TLS 1.3/1.2 engine.",
@@ -68,8 +69,8 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in _COMMANDS:
         if command is not None and command != name:
-            sub.add_parser(name)
-        elif name == "demo":
+            continue
+        if name == "demo":
             _add_demo(sub)
         else:
             import_module(_PARSER_MODULES[name], __package__).add_parser(sub)
