@@ -14,7 +14,6 @@ from https_request.tls import catalogue as cat
 from https_request.tls.catalogue import (
     CLASSIC_EXCLUDED,
     CLASSIC_SUITE_NAMES,
-    GREASE_IDS,
     HOWSMYSSL_EXTRAS,
     IANA_NAMES,
     IMPLEMENTED,
@@ -25,12 +24,12 @@ from https_request.tls.catalogue import (
     SUITE_NAMES,
     grease_name,
     in_classic_table,
-    is_grease,
     is_implemented,
     parse_cipher_list,
     suite_id,
     suite_name,
 )
+from https_request.tls.suites import GREASE_IDS, is_grease
 
 
 def _expand(*spans: tuple[int, int]) -> set[int]:

@@ -303,7 +303,6 @@ class _Get:
 
     def plan(self) -> _Plan:
         from .esp_tls.config import AddrFamily, EspTlsCfg, TlsVersion
-        from .tls.catalogue import check_suites_fit_versions, parse_cipher_list
         from .tls.profiles import PROFILES
 
         args = self.args
@@ -315,6 +314,9 @@ class _Get:
 
         ciphers: tuple[int, ...] | None = None
         if args.ciphers is not None:
+            from .tls.catalogue import parse_cipher_list  # the registry's name tables: only with --ciphers
+            from .tls.suites import check_suites_fit_versions
+
             try:
                 ciphers = parse_cipher_list(args.ciphers)
             except ValueError as exc:
@@ -616,6 +618,10 @@ class _Get:
         return _Fail(code, f"{what}: {describe(le)}")
 
     def _log_info(self, info: TlsInfo) -> None:
+        from . import log
+
+        if not self.log.is_enabled(log.INFO):  # only with -v: naming the suite imports the catalogue
+            return
         self.log.i(
             "%s, %s, group %s, ALPN %s%s%s",
             info.version,

@@ -30,7 +30,6 @@ from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, r
 from .. import log
 from ..io.pump import TlsConnectionError, TlsTimeout
 from ..structs import Struct, replace
-from ..tls.catalogue import suite_name
 from ..tls.config import CertifiedKey
 from ..tls.enums import NamedGroup
 from ..tls.errors import LocalProtocolError, Reason, TlsError
@@ -89,7 +88,7 @@ class TlsInfo(Struct, slots=False):
     """What a connection negotiated, and how long it took.
 
     ``version`` is "TLS 1.3" or "TLS 1.2"; ``cipher_suite`` the IANA id and
-    ``cipher_suite_name`` its IANA name; ``group`` the key-exchange group's
+    :attr:`cipher_suite_name` its IANA name; ``group`` the key-exchange group's
     name (None for a resumption without one); ``peer_subject`` the leaf's
     subject (RFC 4514; None on a resumed connection: no certificate is
     sent). ``connect_ms``: DNS + TCP connect; ``tls_ms``: the handshake;
@@ -99,7 +98,6 @@ class TlsInfo(Struct, slots=False):
 
     version: str
     cipher_suite: int
-    cipher_suite_name: str
     group: str | None
     alpn: str | None
     resumed: bool
@@ -108,6 +106,13 @@ class TlsInfo(Struct, slots=False):
     connect_ms: float
     tls_ms: float
     handshake_end_ms: int
+
+    @property
+    def cipher_suite_name(self) -> str:
+        """The IANA name of :attr:`cipher_suite` (read from the catalogue, imported when a name is asked for)."""
+        from ..tls.catalogue import suite_name
+
+        return suite_name(self.cipher_suite)
 
 
 class UrlTarget(Struct, slots=False):
@@ -527,7 +532,6 @@ class _Core:
         self._info = TlsInfo(
             version=_VERSION_NAMES.get(neg.version, f"0x{neg.version:04X}"),
             cipher_suite=neg.cipher_suite,
-            cipher_suite_name=suite_name(neg.cipher_suite),
             group=_group_name(neg.group),
             alpn=neg.alpn_protocol,
             resumed=neg.resumed,

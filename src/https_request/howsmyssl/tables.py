@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Final
 
-from ..tls.catalogue import GREASE_IDS
+from ..tls.suites import GREASE_IDS
 
 __all__ = [
     "BAD_AT",

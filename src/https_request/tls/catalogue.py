@@ -66,10 +66,11 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Final
 
+from .suites import GREASE_IDS, is_grease
+
 __all__ = [
     "CLASSIC_EXCLUDED",
     "CLASSIC_SUITE_NAMES",
-    "GREASE_IDS",
     "HOWSMYSSL_EXTRAS",
     "IANA_NAMES",
     "IMPLEMENTED",
@@ -78,10 +79,8 @@ __all__ = [
     "NSS_FIPS_NAMES",
     "OPENSSL_NAMES",
     "SUITE_NAMES",
-    "check_suites_fit_versions",
     "grease_name",
     "in_classic_table",
-    "is_grease",
     "is_implemented",
     "parse_cipher_list",
     "suite_id",
@@ -480,15 +479,6 @@ _NSS_FIPS: Final[dict[int, str]] = {
     0xFEFF: "SSL_RSA_FIPS_WITH_3DES_EDE_CBC_SHA",
 }
 
-#: The 16 GREASE cipher-suite values of RFC 8701: 0x0A0A, 0x1A1A, ... 0xFAFA.
-GREASE_IDS: Final[frozenset[int]] = frozenset((hi << 8) | hi for hi in range(0x0A, 0x100, 0x10))
-
-
-def is_grease(suite: int) -> bool:
-    """True for the 16 GREASE values ``0x?A?A`` (both bytes equal)."""
-    return suite in GREASE_IDS
-
-
 def grease_name(suite: int) -> str:
     """howsmyssl's name for a GREASE value, e.g. ``TLS_GREASE_IS_THE_WORD_0A``.
 
@@ -692,30 +682,3 @@ def parse_cipher_list(text: str) -> tuple[int, ...]:
         seen[suite] = position
         ids.append(suite)
     return tuple(ids)
-
-
-_SIGNALLING: Final = frozenset({0x00FF, 0x5600})  # TLS_EMPTY_RENEGOTIATION_INFO_SCSV, TLS_FALLBACK_SCSV
-_VERSION_NAMES: Final = {0x0304: "TLS 1.3", 0x0303: "TLS 1.2"}
-
-
-def check_suites_fit_versions(suites: Iterable[int], versions: Iterable[int]) -> None:
-    """Raise ValueError when no suite of ``suites`` can be used with any of ``versions``
-    (wire values 0x0304 / 0x0303): TLS 1.3 suites (0x13xx) work only in TLS 1.3,
-    the others only in TLS 1.2; signalling values and GREASE in neither.
-
-    The message names the suites and says why (for ``--ciphers`` with ``--tls-version``).
-    """
-    suites, versions = tuple(suites), tuple(versions)
-    real = [s for s in suites if s not in _SIGNALLING and not is_grease(s)]
-    has13, has12 = any(s >> 8 == 0x13 for s in real), any(s >> 8 != 0x13 for s in real)
-    if (0x0304 in versions and has13) or (0x0303 in versions and has12):
-        return
-    names = ", ".join(suite_name(s) for s in suites) or "no suite"
-    shown = " or ".join(_VERSION_NAMES.get(v, f"0x{v:04X}") for v in versions)
-    if has13 and not has12:
-        why = "TLS 1.3 suites work only with TLS 1.3"
-    elif has12 and not has13:
-        why = "these suites work only with TLS 1.2"
-    else:
-        why = "no suite usable with these versions"
-    raise ValueError(f"none of {names} can be used with {shown} ({why})")

@@ -48,12 +48,11 @@ from .protection12 import Protector12
 from .session import PeerCheck, Session
 from .signatures import choose_scheme, leaf_public_key, sign, verify
 from .states import EXPECTED_CLIENT12, HsState
-from .suites import SUITES, SuiteParams
+from .suites import SIGNALLING, SUITES, SuiteParams
 
 __all__ = ["Tls12Client"]
 
 S = HsState
-_SIGNALLING = frozenset({0x00FF, 0x5600})  # TLS_EMPTY_RENEGOTIATION_INFO_SCSV, TLS_FALLBACK_SCSV
 # Extensions a TLS 1.2 ServerHello may answer with.
 _SH12_ALLOWED = frozenset(
     {
@@ -122,7 +121,7 @@ class Tls12Client(Connection):
             raise TlsError(Reason.NO_COMMON_VERSION, f"server chose version 0x{sh.legacy_version:04x}")
         suite = SUITES.get(sh.cipher_suite)
         # a TLS 1.3 suite or a signalling value is never offered as a TLS 1.2 suite
-        offered = sh.cipher_suite in cfg.cipher_suites and sh.cipher_suite not in _SIGNALLING
+        offered = sh.cipher_suite in cfg.cipher_suites and sh.cipher_suite not in SIGNALLING
         if not offered or (suite is not None and suite.tls13):
             raise TlsError(Reason.ILLEGAL_PARAMETER, f"server chose cipher suite 0x{sh.cipher_suite:04x}, not offered")
         if suite is None:

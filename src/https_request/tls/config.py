@@ -16,11 +16,10 @@ from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 
 from ..structs import Struct, field
-from .catalogue import check_suites_fit_versions
 from .debug import NULL_DEBUG, TlsDebug
 from .enums import CipherSuite, NamedGroup, ProtocolVersion, PskKeyExchangeMode, SignatureScheme
 from .session import AntiReplay, MemoryAntiReplay, SessionCache, TicketKeys
-from .suites import SUITES
+from .suites import SUITES, check_suites_fit_versions
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes

@@ -5,17 +5,31 @@ TLS 1.3 suites (RFC 8446 B.4) name only an AEAD and a hash. TLS 1.2 suites
 (RFC 5246, 5288, 5289, 6655, 7251, 7905) also name their key exchange
 (``ECDHE`` or static ``RSA``), the certificate type they need (``RSA`` or
 ``ECDSA``), the record protection mode and, for CBC, the MAC hash.
+
+Which ids can be used with which version (:func:`check_suites_fit_versions`)
+is here too, with the ids that are no suite: the signalling values
+(:data:`SIGNALLING`) and GREASE (:data:`GREASE_IDS`). The names of all the
+registry's suites are in :mod:`.catalogue`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import Final
 
 from cryptography.hazmat.primitives.ciphers.aead import AESCCM, AESGCM, ChaCha20Poly1305
 
 from ..structs import Struct
 
-__all__ = ["SUITES", "SuiteParams", "suite_params"]
+__all__ = [
+    "GREASE_IDS",
+    "SIGNALLING",
+    "SUITES",
+    "SuiteParams",
+    "check_suites_fit_versions",
+    "is_grease",
+    "suite_params",
+]
 
 AeadFactory = Callable[[bytes], AESGCM | AESCCM | ChaCha20Poly1305]
 
@@ -122,3 +136,42 @@ SUITES: dict[int, SuiteParams] = {
 def suite_params(suite: int) -> SuiteParams | None:
     """Parameters of an implemented suite, or None."""
     return SUITES.get(suite)
+
+
+#: The 16 GREASE cipher-suite values of RFC 8701: 0x0A0A, 0x1A1A, ... 0xFAFA.
+GREASE_IDS: Final[frozenset[int]] = frozenset((hi << 8) | hi for hi in range(0x0A, 0x100, 0x10))
+
+#: TLS_EMPTY_RENEGOTIATION_INFO_SCSV and TLS_FALLBACK_SCSV: signals in a ClientHello's list, no suites.
+SIGNALLING: Final[frozenset[int]] = frozenset({0x00FF, 0x5600})
+
+_VERSION_NAMES: Final = {0x0304: "TLS 1.3", 0x0303: "TLS 1.2"}
+
+
+def is_grease(suite: int) -> bool:
+    """True for the 16 GREASE values ``0x?A?A`` (both bytes equal)."""
+    return suite in GREASE_IDS
+
+
+def check_suites_fit_versions(suites: Iterable[int], versions: Iterable[int]) -> None:
+    """Raise ValueError when no suite of ``suites`` can be used with any of ``versions``
+    (wire values 0x0304 / 0x0303): TLS 1.3 suites (0x13xx) work only in TLS 1.3,
+    the others only in TLS 1.2; signalling values and GREASE in neither.
+
+    The message names the suites and says why (for ``--ciphers`` with ``--tls-version``).
+    """
+    suites, versions = tuple(suites), tuple(versions)
+    real = [s for s in suites if s not in SIGNALLING and not is_grease(s)]
+    has13, has12 = any(s >> 8 == 0x13 for s in real), any(s >> 8 != 0x13 for s in real)
+    if (0x0304 in versions and has13) or (0x0303 in versions and has12):
+        return
+    from .catalogue import suite_name  # the registry's name tables: only for this message
+
+    names = ", ".join(suite_name(s) for s in suites) or "no suite"
+    shown = " or ".join(_VERSION_NAMES.get(v, f"0x{v:04X}") for v in versions)
+    if has13 and not has12:
+        why = "TLS 1.3 suites work only with TLS 1.3"
+    elif has12 and not has13:
+        why = "these suites work only with TLS 1.2"
+    else:
+        why = "no suite usable with these versions"
+    raise ValueError(f"none of {names} can be used with {shown} ({why})")
