@@ -7,7 +7,6 @@ so ``https-request --version`` stays fast (no ``cryptography`` import).
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -100,15 +99,6 @@ def console_main() -> NoReturn:
         discard_stdout()
         sys.stderr.write(f"https-request: cannot write the output: {exc.strerror or exc}\n")
         code = code or 2
-    # The command is done. The interpreter's teardown would now run full garbage
-    # collections over every object the command's imports made (some 24,000 for
-    # `get`), ~12 ms of a ~120 ms cold `get` (bench/cold_get.py), to free memory
-    # the process is about to give back anyway. gc.freeze() leaves those objects
-    # out of later collections; the rest of the teardown (atexit handlers, the
-    # final flushes, module cleanup) runs as usual. Objects left in reference
-    # cycles are released with the process rather than finalized, which Python
-    # does not promise for objects alive at exit in any case.
-    gc.freeze()
     sys.exit(code)
 
 
