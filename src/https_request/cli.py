@@ -10,9 +10,8 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
-from functools import partial
 from importlib import import_module
-from typing import Any, NoReturn
+from typing import NoReturn
 
 from ._version import __version__
 
@@ -32,35 +31,11 @@ _COMMANDS = ("demo", "bundle", "get", "serve", "example")
 _PARSER_MODULES = {"bundle": ".bundle_cli", "get": ".get_cli", "serve": ".server.serve_cli", "example": ".example.cli"}
 
 
-def _columns() -> int:
-    """The terminal width as ``shutil.get_terminal_size`` finds it (COLUMNS, then stdout, then 80)."""
-    try:
-        columns = int(os.environ.get("COLUMNS", "0"))
-    except ValueError:
-        columns = 0
-    if columns <= 0:
-        try:
-            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
-        except (AttributeError, ValueError, OSError):
-            columns = 0
-    return columns or 80
-
-
-class _Parser(argparse.ArgumentParser):
-    """An ArgumentParser (and its subparsers) whose help formatter is given the
-    terminal width: argparse's own default looks it up through ``import shutil``
-    (which loads bz2 and lzma: ~3 ms and ~0.5 MiB at every start), once per option."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("formatter_class", partial(argparse.HelpFormatter, width=_columns() - 2))
-        super().__init__(*args, **kwargs)
-
-
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser; with ``command`` only that subcommand is built, which keeps
     start-up cheap (the others could not be reached by these arguments, and the
     help lists only commands whose parser is built)."""
-    parser: argparse.ArgumentParser = _Parser(
+    parser = argparse.ArgumentParser(
         prog="https-request",
         description="ESP-IDF's HTTPS Request example in Python, on its own sans-I/O TLS 1.3/1.2 engine.",
     )
