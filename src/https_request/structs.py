@@ -7,7 +7,7 @@ and ``get`` creates some fifty value classes at every start. Measured
 end to end by ``bench/cold_get.py``'s ``https-request, dataclasses`` row (the
 same ``get`` with this module swapped for its dataclasses twin,
 ``bench/dataclass_structs.py``): dataclasses add ~40 ms to a ~120 ms cold
-``get``, taking it from ~0.96x to ~1.3x of ``requests.get``'s wall time, over
+``get``, taking it from ~1.0x to ~1.3x of ``requests.get``'s wall time, far over
 the 1.0x budget. A :class:`Struct` class is built in ~30 microseconds: the
 field table is read from the annotations once, and ``__init__``,
 ``__repr__``, ``__eq__`` and ``__hash__`` are shared functions that walk it
