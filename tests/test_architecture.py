@@ -193,8 +193,8 @@ def test_no_tracked_file_names_a_path_outside_the_repository() -> None:
     [
         "SEED_DIR = Path('/work/" + "shared/seed')",
         "Source: ``/work/" + "shared/reference/howsmyssl.md``",
-        "open(HERE / '.." + "/shared/fixtures/x.pem')",
-        "../.." + "/shared/seed",
+        "open(HERE / '../sha" + "red/fix" + "tures/x.pem')",
+        "../../sha" + "red/se" + "ed",
     ],
 )
 def test_outside_path_checker_catches(tmp_path: Path, text: str) -> None:
