@@ -41,7 +41,7 @@ Time is an argument (Unix seconds); nothing here reads a clock.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, ClassVar, Literal
 
@@ -242,11 +242,22 @@ def _loadable(anchors: Sequence[x509.Certificate]) -> list[mp.Cert]:
     return [mp.load_cert(c.public_bytes(Encoding.DER), c) for c in anchors if mp.load_problem(c) is None]
 
 
-def _anchors_fingerprint(anchors: Iterable[x509.Certificate]) -> bytes:
-    """The :func:`~.session.trust_fingerprint` of a set of trust anchors (what a session records)."""
-    from .session import trust_fingerprint
+class _Anchored:
+    """What both verifiers say of their trust anchors."""
 
-    return trust_fingerprint("anchors", (cert.fingerprint(SHA256()) for cert in anchors))
+    _anchors: tuple[x509.Certificate, ...]
+
+    @property
+    def anchors(self) -> tuple[x509.Certificate, ...]:
+        """The trust anchors in use."""
+        return self._anchors
+
+    @property
+    def trust_fingerprint(self) -> bytes:
+        """The anchors' :func:`~.session.trust_fingerprint` (what a session records)."""
+        from .session import trust_fingerprint
+
+        return trust_fingerprint("anchors", (cert.fingerprint(SHA256()) for cert in self._anchors))
 
 
 def _usage_failure(leaf: x509.Certificate, server: bool, rules: mp.EeRules) -> int:
@@ -257,7 +268,7 @@ def _usage_failure(leaf: x509.Certificate, server: bool, rules: mp.EeRules) -> i
         return X509_BADCERT_OTHER
 
 
-class WebPkiVerifier:
+class WebPkiVerifier(_Anchored):
     """Verifies a peer chain (DER, leaf first) against fixed trust anchors.
 
     ``check_name=False`` is esp-tls's ``skip_common_name``: the chain is
@@ -278,15 +289,6 @@ class WebPkiVerifier:
 
         self._store = xv.Store(list(self._anchors))
         self.check_name = check_name
-
-    @property
-    def anchors(self) -> tuple[x509.Certificate, ...]:
-        return self._anchors
-
-    @property
-    def trust_fingerprint(self) -> bytes:
-        """The trust anchors' :func:`~.session.trust_fingerprint` (what a session records)."""
-        return _anchors_fingerprint(self._anchors)
 
     def verify(self, chain: Sequence[bytes], server_name: str | None, now: float, *, server: bool) -> VerifiedChain:
         """Verify ``chain`` at ``now`` (Unix seconds); raise ``TlsError`` with verify flags."""
@@ -336,7 +338,7 @@ class WebPkiVerifier:
         return VerifiedChain(path=(leaf,))
 
 
-class MbedtlsVerifier:
+class MbedtlsVerifier(_Anchored):
     """Verifies a peer chain (DER, leaf first) the way an ESP32's Mbed TLS 3.6 does.
 
     ``mbedtls_x509_crt_verify_with_profile`` with the default profile and the
@@ -344,7 +346,8 @@ class MbedtlsVerifier:
     extendedKeyUsage check: :func:`.mbedtls_path.verify`, whose docstring
     states the rules. ``check_name=False`` is esp-tls's ``skip_common_name``.
     Trust anchors mbedTLS could not load are left out (esp-tls warns and goes
-    on when part of a CA file fails to parse); ValueError when none is left.
+    on when part of a CA file fails to parse; ``anchors`` are those it could);
+    ValueError when none is left.
     """
 
     policy: ClassVar[str] = "mbedtls"
@@ -359,16 +362,6 @@ class MbedtlsVerifier:
         self._usable = tuple(usable)
         self._anchors = tuple(anchor.cert for anchor in usable)
         self.check_name = check_name
-
-    @property
-    def anchors(self) -> tuple[x509.Certificate, ...]:
-        """The trust anchors in use (those mbedTLS could load)."""
-        return self._anchors
-
-    @property
-    def trust_fingerprint(self) -> bytes:
-        """The trust anchors' :func:`~.session.trust_fingerprint` (what a session records)."""
-        return _anchors_fingerprint(self._anchors)
 
     def verify(self, chain: Sequence[bytes], server_name: str | None, now: float, *, server: bool) -> VerifiedChain:
         """Verify ``chain`` at ``now`` (Unix seconds); raise ``TlsError`` with verify flags."""
