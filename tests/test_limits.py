@@ -53,9 +53,7 @@ from tlsenv import (
     client_config,
     pair,
     plaintext_alert,
-    seal_records,
     server_config,
-    split_records,
     tls12_protectors,
 )
 
@@ -82,6 +80,22 @@ def _established(
     shuttle(c, s)
     assert not c.is_handshaking and not s.is_handshaking
     return c, s, ckl, skl, server_random
+
+
+def _sealer(
+    versions: tuple[int, ...], c: ClientConnection, keylog: KeyLog, server_random: bytes, *, client: bool
+) -> Callable[[list[tuple[int, bytes]]], bytes]:
+    """Seals records as the client (or the server) would after its Finished, from its key log;
+    the record sequence carries over from one call to the next."""
+    assert c.cipher_suite is not None
+    if versions == TLS12:
+        cw, sw = tls12_protectors(keylog, c.client_random, server_random, c.cipher_suite, etm=False)
+        writer = cw if client else sw
+        writer.seq = 1  # after the Finished
+        return lambda items: b"".join(writer.seal(t, d) for t, d in items)
+    secret = keylog.secret("CLIENT_TRAFFIC_SECRET_0" if client else "SERVER_TRAFFIC_SECRET_0")
+    protector = Protector(SUITES[c.cipher_suite], secret)
+    return lambda items: b"".join(protector.seal(t, d) for t, d in items)
 
 
 def _refused_with_flood(receiver: ClientConnection | ServerConnection, data: bytes) -> TlsError:
@@ -127,19 +141,7 @@ def test_key_updates_without_application_data(flooder: str) -> None:
 def test_empty_application_data_records(versions: tuple[int, ...]) -> None:
     """MAX_EMPTY_RECORDS: zero-length application data records in a row (allowed one by one)."""
     c, s, ckl, _, server_random = _established(versions)
-    assert c.cipher_suite is not None
-    if versions == TLS12:
-        cw, _ = tls12_protectors(ckl, c.client_random, server_random, c.cipher_suite, etm=False)
-        cw.seq = 1  # after the client's Finished
-
-        def seal(items: list[tuple[int, bytes]]) -> bytes:
-            return b"".join(cw.seal(t, d) for t, d in items)
-    else:
-        sealer = Protector(SUITES[c.cipher_suite], ckl.secret("CLIENT_TRAFFIC_SECRET_0"))
-
-        def seal(items: list[tuple[int, bytes]]) -> bytes:
-            return b"".join(sealer.seal(t, d) for t, d in items)
-
+    seal = _sealer(versions, c, ckl, server_random, client=True)
     s.receive_data(seal([(APP, b"")] * MAX_EMPTY_RECORDS + [(APP, b"data")] + [(APP, b"")] * MAX_EMPTY_RECORDS))
     assert [e.data for e in drain(s) if isinstance(e, ApplicationData)] == [b"data"]
     err = _refused_with_flood(s, seal([(APP, b"")]))
@@ -165,17 +167,9 @@ def test_change_cipher_spec_records_during_the_handshake() -> None:
 def test_warning_alerts(versions: tuple[int, ...]) -> None:
     """MAX_WARNING_ALERTS: warnings in a row, as OpenSSL and Go count them."""
     c, s, _, skl, server_random = _established(versions)
-    assert s.cipher_suite is not None
-    if versions == TLS12:
-        _, sw = tls12_protectors(skl, c.client_random, server_random, s.cipher_suite, etm=False)
-        sw.seq = 1  # after the server's Finished
-        warning = bytes((AlertLevel.WARNING, AD.no_renegotiation))
-        records = [sw.seal(ALERT, warning) for _ in range(MAX_WARNING_ALERTS + 1)]
-    else:
-        warning = bytes((AlertLevel.WARNING, AD.user_canceled))
-        items = [(ALERT, warning)] * (MAX_WARNING_ALERTS + 1)
-        sealed = seal_records(s.cipher_suite, skl.secret("SERVER_TRAFFIC_SECRET_0"), items)
-        records = [header + payload for _, header, payload in split_records(sealed)]
+    seal = _sealer(versions, c, skl, server_random, client=False)
+    warning = bytes((AlertLevel.WARNING, AD.no_renegotiation if versions == TLS12 else AD.user_canceled))
+    records = [seal([(ALERT, warning)]) for _ in range(MAX_WARNING_ALERTS + 1)]
     c.receive_data(b"".join(records[:MAX_WARNING_ALERTS]))
     assert len(drain(c)) == MAX_WARNING_ALERTS  # each one reported
     err = _refused_with_flood(c, records[-1])
