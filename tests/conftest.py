@@ -1,10 +1,14 @@
 """Checks every test marked with :func:`procs.needs` for its external programs
-before its fixtures run, and marks it ``interop``."""
+before its fixtures run, and marks it ``interop``; the ``esp_log`` fixture."""
 
 from __future__ import annotations
 
+import io
+from collections.abc import Iterator
+
 import pytest
 
+from https_request import log
 from procs import tool
 
 
@@ -19,3 +23,12 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     for mark in item.iter_markers("needs_tools"):
         for name in mark.args:
             tool(name)  # skips, or under CI=true fails, when it is missing
+
+
+@pytest.fixture
+def esp_log() -> Iterator[io.StringIO]:
+    """ESP log lines at DEBUG (default level, so the DEBUG-only esp-tls lines print too)."""
+    stream = io.StringIO()
+    log.setup(log.DEBUG, stream=stream, color=False)
+    yield stream
+    log.setup(log.INFO)

@@ -36,7 +36,6 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from certs import NOT_AFTER, Issued, at, make_ca, make_leaf
 from echoserver import ServerThread
-from https_request import log
 from https_request.esp_tls import bundle, trust
 from https_request.esp_tls.config import AddrFamily, EspTlsCfg, TlsVersion
 from https_request.esp_tls.conn import AsyncEspTls, ConnState, EspTls, EspTlsTimeout, parse_url
@@ -70,15 +69,6 @@ each_engine = pytest.mark.parametrize("engine", ENGINES)
 
 
 # --------------------------------------------------------------------------- log capture
-
-
-@pytest.fixture
-def esp_log() -> Iterator[io.StringIO]:
-    """ESP log lines at DEBUG (default level, so the DEBUG-only esp-tls lines print too)."""
-    stream = io.StringIO()
-    log.setup(log.DEBUG, stream=stream, color=False)
-    yield stream
-    log.setup(log.INFO)
 
 
 def lines(stream: io.StringIO) -> list[str]:

@@ -29,7 +29,6 @@ import clirun
 from certs import Issued, make_ca, make_leaf
 from clirun import Run
 from helpers import shuttle
-from https_request import log
 from https_request.esp_tls.config import EspTlsCfg
 from https_request.esp_tls.conn import EspTls
 from https_request.esp_tls.errors import EspErr, EspTlsError
@@ -156,14 +155,6 @@ def _as_format_1(blob: bytes) -> bytes:
 
 
 # --------------------------------------------------------------------------- the esp-tls API
-
-
-@pytest.fixture
-def esp_log() -> Iterator[io.StringIO]:
-    stream = io.StringIO()
-    log.setup(log.DEBUG, stream=stream, color=False)
-    yield stream
-    log.setup(log.INFO)
 
 
 def _serve(tmp_path: Path, leaf: Issued) -> Any:
