@@ -25,7 +25,7 @@ from https_request.io.aio import TlsStream, start_server
 from https_request.tls.config import ServerConfig
 from https_request.tls.events import HandshakeComplete, KeyUpdated
 
-__all__ = ["Served", "ServerThread", "echo"]
+__all__ = ["Served", "ServerThread", "echo", "read_head"]
 
 
 @dataclass
@@ -43,6 +43,18 @@ class Served:
 
 
 Handler = Callable[[TlsStream, Served], Awaitable[None]]
+
+
+async def read_head(stream: TlsStream) -> bytes | None:
+    """An HTTP request's bytes up to and including the blank line ending its head (and
+    whatever came with them), or None when the client closed first."""
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        data = await stream.read()
+        if not data:
+            return None
+        buf += data
+    return buf
 
 
 async def echo(stream: TlsStream, rec: Served) -> None:

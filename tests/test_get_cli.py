@@ -36,7 +36,7 @@ import pytest
 from certs import at, make_ca, make_leaf, make_zero_serial_ca
 from clirun import Run, cmd, get
 from clirun import env as _env
-from echoserver import Served, ServerThread
+from echoserver import Served, ServerThread, read_head
 from https_request.curlargs import parse_connect_to, parse_resolve
 from https_request.esp_tls.bundle import build_bundle
 from https_request.io.aio import TlsStream, start_server
@@ -89,12 +89,9 @@ async def http_handler(stream: TlsStream, rec: Served) -> None:
     ``/stall`` -> headers then silence.
     """
     rec.handshake = hs = await stream.handshake()
-    buf = b""
-    while b"\r\n\r\n" not in buf:
-        data = await stream.read()
-        if not data:
-            return
-        buf += data
+    buf = await read_head(stream)
+    if buf is None:
+        return
     head, _, body = buf.partition(b"\r\n\r\n")
     m = re.search(rb"(?im)^content-length:\s*(\d+)", head)
     while m is not None and len(body) < int(m[1]):

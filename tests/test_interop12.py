@@ -41,7 +41,7 @@ from typing import Any
 import pytest
 
 from certs import Issued, KeyType, make_ca, make_leaf
-from echoserver import Served, ServerThread
+from echoserver import Served, ServerThread, read_head
 from https_request.io import TlsStream, connect
 from https_request.tls.catalogue import OPENSSL_NAMES
 from https_request.tls.client13 import ClientConnection
@@ -660,12 +660,9 @@ def test_server_resumes_s_client(pki: Pki, tmp_path: Path, key: KeyType, tickets
 async def http_hello(stream: TlsStream, rec: Served) -> None:
     """A minimal HTTP/1.1 responder: one request, one answer, close_notify."""
     rec.handshake = await stream.handshake()
-    request = b""
-    while b"\r\n\r\n" not in request:
-        data = await stream.read()
-        if not data:
-            return
-        request += data
+    request = await read_head(stream)
+    if request is None:
+        return
     rec.received += request
     body = b"hello over TLS 1.2\n"
     head = f"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n"

@@ -32,7 +32,7 @@ from typing import Any
 
 import pytest
 
-from echoserver import Served, ServerThread
+from echoserver import Served, ServerThread, read_head
 from https_request.esp_tls.config import EspTlsCfg
 from https_request.esp_tls.conn import AsyncEspTls, EspTls
 from https_request.io.aio import TlsStream
@@ -106,12 +106,9 @@ async def answer_early(stream: TlsStream, rec: Served) -> None:
     """Answer the request as soon as it is readable (0.5-RTT when it came as 0-RTT
     data), then finish the handshake: the tickets go out only then."""
     await stream.handshake_or_early_data()
-    request = b""
-    while b"\r\n\r\n" not in request:
-        data = await stream.read()
-        if not data:
-            return
-        request += data
+    request = await read_head(stream)
+    if request is None:
+        return
     rec.received += request
     body = b"late tickets\n"
     await stream.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
