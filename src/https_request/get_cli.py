@@ -522,18 +522,17 @@ class _Get:
             if cfg.connect_address is not None:
                 self.log.i("Connecting to %s for %s", _hostport(*cfg.connect_address), where)
             t_conn = time.monotonic()
-            handle = EspTls()
+            handle = EspTls()  # ours, so that a refused session is known even when the connection fails
             try:
                 tls = EspTls.conn_http_new_sync(url, cfg, early_data=early, tls=handle)
             except EspTlsError as exc:
-                if store is not None:
-                    store.warn_if_refused(handle)
                 lookup, shown = target.host, where
                 if cfg.connect_address is not None:
                     lookup, shown = cfg.connect_address[0], f"{where} (via {_hostport(*cfg.connect_address)})"
                 raise self._esp_failure(exc, isinstance(exc, EspTlsTimeout), shown, lookup) from None
-            if store is not None:
-                store.warn_if_refused(tls)
+            finally:
+                if store is not None:
+                    store.warn_if_refused(handle)
             self.report.info = tls.info
             self.report.connect_ms = tls.info.connect_ms
             self.report.tls_ms = tls.info.tls_ms

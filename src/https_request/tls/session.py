@@ -132,7 +132,7 @@ class PeerCheck(Struct, slots=False):
         if verifier is None:
             return cls()
         name = server_name if (verifier.check_name and server_name) else ""
-        return cls(verifier.policy, verifier.trust_fingerprint, name or "")
+        return cls(verifier.policy, verifier.trust_fingerprint, name)
 
     def refusal(self, saved: PeerCheck) -> str | None:
         """Why a session whose server was checked as ``saved`` may not be resumed
