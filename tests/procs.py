@@ -33,6 +33,8 @@ TOOLS = {
     "gnutls-serv": "gnutls-bin",
     "stdbuf": "coreutils",  # s_server's printf()s are block-buffered on a pipe without it
     "git": "git",  # the architecture test lists the tracked files
+    "ip": "iproute2",  # network namespaces (tests/netns.py)
+    "unbound": "unbound",  # the DNS64 server of the resolver tests
 }
 
 
