@@ -120,9 +120,8 @@ class NetNs:
         self, args: Sequence[str], timeout: float = 30, check: bool = True, **kw: Any
     ) -> subprocess.CompletedProcess[str]:
         """Run ``args`` inside the namespace (``ip netns exec``); text output captured."""
-        return subprocess.run(
-            ["ip", "netns", "exec", self.name, *args], capture_output=True, text=True, timeout=timeout, check=check, **kw
-        )
+        command = ["ip", "netns", "exec", self.name, *args]
+        return subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=check, **kw)
 
     def python(self, code: str, *argv: str, timeout: float = 30) -> Any:
         """Run ``code`` with this interpreter inside the namespace; returns the JSON it prints last."""

@@ -688,3 +688,22 @@ def test_import_is_light() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+def test_lwip_dns_debug_off_by_default() -> None:
+    assert load_config(default_file=False).lwip_dns_debug is False
+
+
+def test_lwip_dns_debug_by_set_and_in_file(tmp_path: Path) -> None:
+    assert load_config(sets=["LWIP_DEBUG=y", "CONFIG_LWIP_DNS_DEBUG=y"], default_file=False).lwip_dns_debug
+    sdk = tmp_path / "sdkconfig"
+    sdk.write_text("CONFIG_LWIP_DEBUG=y\nCONFIG_LWIP_DNS_DEBUG=y\n")
+    assert load_config(sdk).lwip_dns_debug
+    sdk.write_text("CONFIG_LWIP_DNS_DEBUG=y\n")  # as in ESP-IDF: without LWIP_DEBUG the option is off
+    assert not load_config(sdk).lwip_dns_debug
+
+
+def test_set_option_whose_dependency_is_off_names_it() -> None:
+    with pytest.raises(ConfigError, match=r"--set: LWIP_DNS_DEBUG: depends on LWIP_DEBUG, which is off"):
+        load_config(sets=["LWIP_DNS_DEBUG=y"], default_file=False)
+    assert not load_config(sets=["LWIP_DNS_DEBUG=n"], default_file=False).lwip_dns_debug  # off stays allowed

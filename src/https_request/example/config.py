@@ -142,6 +142,7 @@ class ExampleConfig(Struct):
     countdown_s: int  #: EXAMPLE_COUNTDOWN_S
     client_profile: str  #: EXAMPLE_CLIENT_PROFILE, a name from https_request.tls.profiles
     log_level: int  #: LOG_DEFAULT_LEVEL, 0 (NONE) .. 5 (VERBOSE)
+    lwip_dns_debug: bool = False  #: LWIP_DNS_DEBUG (with LWIP_DEBUG): lwIP's DNS lines
     sdkconfig: Path | None = None  #: the sdkconfig file read, if any
 
     @property
@@ -521,6 +522,10 @@ class _Loader:
             self.set_value(name, value, where)
             if name == _CUSTOM_BUNDLE_PATH:
                 self.set_value(_CUSTOM_BUNDLE, "y" if value else "n", where)
+            elif sym.str_value != value:  # kconfiglib keeps the value of an option whose dependency is off
+                from esp_kconfiglib.core import expr_str  # type: ignore[import-untyped]
+
+                raise _Bad(f"depends on {expr_str(sym.direct_dep)}, which is off (set it too, before this one)")
         except _Bad as exc:
             raise ConfigError(f"--set: {name}: {exc}") from None
 
@@ -583,6 +588,7 @@ class _Loader:
             countdown_s=int(string("EXAMPLE_COUNTDOWN_S")),
             client_profile=string("EXAMPLE_CLIENT_PROFILE"),
             log_level=int(string(_LOG_LEVEL)),
+            lwip_dns_debug=flag("LWIP_DNS_DEBUG"),
             sdkconfig=self.sdkconfig,
         )
 
