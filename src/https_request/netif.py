@@ -45,6 +45,7 @@ __all__ = [
     "esp_ip6_str",
     "is_tunnel",
     "local_addresses",
+    "parse_if_inet6",
 ]
 
 IPAddress = IPv4Address | IPv6Address
@@ -145,18 +146,24 @@ def local_addresses() -> tuple[LocalAddress, ...]:
 def _ipv6_addresses(path: str = "/proc/net/if_inet6") -> tuple[LocalAddress, ...]:
     try:
         with open(path, encoding="ascii") as f:
-            lines = f.read().splitlines()
+            text = f.read()
     except FileNotFoundError:
         return ()
+    return parse_if_inet6(text)
+
+
+def parse_if_inet6(text: str) -> tuple[LocalAddress, ...]:
+    """The addresses of a ``/proc/net/if_inet6`` text (see the module docstring).
+
+    Raises OSError naming the line that is not six fields of that format.
+    """
     found = []
-    for line in lines:
+    for line in text.splitlines():
         fields = line.split()
-        if len(fields) != 6:
-            raise OSError(f"{path}: unexpected line {line!r}")
-        hex_address, _index, prefixlen, _scope, flags, name = fields
-        bits = int(flags, 16)
-        found.append(
-            LocalAddress(
+        try:
+            hex_address, _index, prefixlen, _scope, flags, name = fields
+            bits = int(flags, 16)
+            entry = LocalAddress(
                 interface=name,
                 address=IPv6Address(bytes.fromhex(hex_address)),
                 prefixlen=int(prefixlen, 16),
@@ -164,7 +171,9 @@ def _ipv6_addresses(path: str = "/proc/net/if_inet6") -> tuple[LocalAddress, ...
                 temporary=bool(bits & _IFA_F_TEMPORARY),
                 tentative=bool(bits & _IFA_F_TENTATIVE),
             )
-        )
+        except ValueError:
+            raise OSError(f"/proc/net/if_inet6: unexpected line {line!r}") from None
+        found.append(entry)
     return tuple(found)
 
 

@@ -286,6 +286,7 @@ def sort_destinations(
     *,
     source_for: Callable[[IPAddress], IPAddress | None] = source_for,
     local: Sequence[LocalAddress] | None = None,
+    tunnel: Callable[[str], bool] = is_tunnel,
 ) -> Selection:
     """``dests`` in RFC 6724 preference order (duplicates dropped, at most
     :data:`MAX_DESTINATIONS`), with each one's source and the rule that
@@ -293,8 +294,9 @@ def sort_destinations(
 
     ``source_for`` gives Source(D) (default: the kernel's choice); ``local``
     the interface addresses (default: :func:`~https_request.netif.local_addresses`,
-    read only when some source is defined). Raises OSError only when the
-    local addresses cannot be read.
+    read only when some source is defined); ``tunnel`` whether an interface
+    encapsulates (rule 7; default: its kernel link type). Raises OSError only
+    when the local addresses cannot be read.
     """
     unique = list(dict.fromkeys(dests))[:MAX_DESTINATIONS]
     sources = [source_for(d) for d in unique]
@@ -305,7 +307,7 @@ def sort_destinations(
     for index, (dest, src) in enumerate(zip(unique, sources, strict=True)):
         entry = by_address.get(src) if src is not None else None
         encapsulated = src is not None and (
-            any(src in n for n in _ENCAPSULATED) or (entry is not None and is_tunnel(entry.interface))
+            any(src in n for n in _ENCAPSULATED) or (entry is not None and tunnel(entry.interface))
         )
         candidates.append(_Candidate(dest, index, src, entry, encapsulated))
     candidates.sort(key=functools.cmp_to_key(lambda a, b: _compare(a, b)[0]))
