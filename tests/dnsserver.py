@@ -17,16 +17,22 @@ The configuration follows unbound's documentation (unbound.conf(5)):
 
 :func:`unbound` starts it (``procs.needs("unbound")`` in the test), waits
 until both addresses answer (bounded), and kills it on exit.
+
+:class:`Responder` is a scripted UDP "server" for what unbound will not do
+(never answer, answer SERVFAIL, send garbage first): a thread passes each
+datagram to the test's handler and records it with its arrival time.
 """
 
 from __future__ import annotations
 
 import socket
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
+from types import TracebackType
 
 import dns.exception
 import dns.message
@@ -36,7 +42,7 @@ import pytest
 from https_request.dns.resolver import DnsServer
 from procs import Proc, tool
 
-__all__ = ["MANY", "NEGATIVE_TTL", "ZONE", "Unbound", "free_port", "unbound"]
+__all__ = ["MANY", "NEGATIVE_TTL", "ZONE", "Responder", "Unbound", "free_port", "unbound"]
 
 #: Records of `many.example.test`: more A records than fit a 512-byte answer without EDNS.
 MANY = tuple(IPv4Address(f"198.18.0.{i}") for i in range(1, 61))
@@ -175,3 +181,59 @@ def unbound(directory: Path, wait: float = 10.0) -> Iterator[Unbound]:
         finally:
             proc.kill()
     pytest.fail("unbound could not bind a free port in 3 attempts")
+
+
+Handler = Callable[["Responder", bytes, tuple[str, int]], None]
+
+
+class Responder:
+    """A UDP socket on 127.0.0.1 served by a thread: every datagram is recorded
+    in ``received`` (with its ``time.monotonic()`` arrival in ``times``) and
+    passed to ``handler(responder, data, client)``; ``handler=None`` never answers."""
+
+    def __init__(self, handler: Handler | None = None) -> None:
+        self.handler = handler
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.05)
+        self.port: int = self.sock.getsockname()[1]
+        self.server = DnsServer(IPv4Address("127.0.0.1"), self.port)
+        self.received: list[bytes] = []
+        self.times: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                data, client = self.sock.recvfrom(65535)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.received.append(data)
+            self.times.append(time.monotonic())
+            if self.handler is not None and len(self.received) <= 100:  # bounded: a test sends a few
+                self.handler(self, data, client)
+
+    def queries(self) -> list[dns.message.Message]:
+        return [dns.message.from_wire(data) for data in self.received]
+
+    @staticmethod
+    def forward(data: bytes, upstream: DnsServer) -> bytes:
+        """The upstream server's answer to the query ``data`` (as it sent it)."""
+        query = dns.message.from_wire(data)
+        response = dns.query.udp(query, str(upstream.address), timeout=2.0, port=upstream.port)
+        return response.to_wire()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5.0)
+        self.sock.close()
+
+    def __enter__(self) -> Responder:
+        return self
+
+    def __exit__(self, t: type[BaseException] | None, v: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
