@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 import socket
 import threading
 import time
@@ -310,6 +311,15 @@ class _Done(Struct):
 _Action = _Send | _Wait | _Tcp | _Done
 
 
+def _reason(error: Exception) -> str:
+    """An I/O failure in a few words: "Connection refused", "timed out"."""
+    if isinstance(error, dns.exception.Timeout):
+        return "timed out"
+    if isinstance(error, OSError) and error.errno:
+        return os.strerror(error.errno)
+    return str(error) or type(error).__name__
+
+
 def _ttl(seconds: float) -> int:
     return max(0, min(DNS_MAX_TTL, math.ceil(seconds)))
 
@@ -379,13 +389,12 @@ class _Lookup:
     def send_failed(self, error: OSError) -> None:
         """The datagram could not be sent, or the socket reported an error."""
         with self.r._lock:
-            self._server_failed("unreachable", f"cannot reach {self.server} ({error.strerror or error})")
+            self._server_failed("unreachable", f"cannot reach {self.server} ({_reason(error)})")
 
     def tcp_failed(self, error: Exception) -> None:
         """The TCP query after a truncated answer failed."""
-        reason = "timed out" if isinstance(error, dns.exception.Timeout) else str(error) or type(error).__name__
         with self.r._lock:
-            self._server_failed("tcp", f"truncated answer from {self.server}, and over TCP: {reason}")
+            self._server_failed("tcp", f"truncated answer from {self.server}, and over TCP: {_reason(error)}")
 
     def received(self, response: dns.message.Message, via_tcp: bool = False) -> None:
         """A response to the query from the server asked (the driver checked
