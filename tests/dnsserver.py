@@ -188,7 +188,7 @@ Handler = Callable[["Responder", bytes, tuple[str, int]], None]
 
 class Responder:
     """A UDP socket on 127.0.0.1 served by a thread: every datagram is recorded
-    in ``received`` (with its ``time.monotonic()`` arrival in ``times``) and
+    in ``received`` (its source in ``clients``, its ``time.monotonic()`` arrival in ``times``) and
     passed to ``handler(responder, data, client)``; ``handler=None`` never answers."""
 
     def __init__(self, handler: Handler | None = None) -> None:
@@ -199,6 +199,7 @@ class Responder:
         self.port: int = self.sock.getsockname()[1]
         self.server = DnsServer(IPv4Address("127.0.0.1"), self.port)
         self.received: list[bytes] = []
+        self.clients: list[tuple[str, int]] = []
         self.times: list[float] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, daemon=True)
@@ -213,6 +214,7 @@ class Responder:
             except OSError:
                 return
             self.received.append(data)
+            self.clients.append(client)
             self.times.append(time.monotonic())
             if self.handler is not None and len(self.received) <= 100:  # bounded: a test sends a few
                 self.handler(self, data, client)

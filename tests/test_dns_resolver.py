@@ -287,6 +287,7 @@ def test_dead_first_server_then_the_second_answers_on_lwips_schedule(ask: Ask, s
     assert len(queries) == 4 and len({q.id for q in queries}) == 1 and len(set(dead.received)) == 1
     for offset, planned in zip(times, FAST.sends, strict=True):
         assert offset >= planned - 0.005
+    assert len(set(dead.clients)) == 1  # one socket (lwIP's pcb) for the lookup's retransmissions
     txid = queries[0].id
     assert lines == [
         f'dns_enqueue: "{WWW}": use DNS entry 0',
@@ -328,6 +329,17 @@ def test_a_server_that_cannot_be_sent_to_is_skipped_at_once(ask: Ask, server: Un
         ask(alone, WWW, "A")
     assert str(e.value) == f"{WWW}: cannot reach 255.255.255.255 (Permission denied)"
     assert (e.value.kind, e.value.server) == ("unreachable", broadcast)
+
+
+def test_each_lookup_has_a_random_id_and_source_port(ask: Ask) -> None:
+    with Responder() as dead:
+        resolver, lines = make([dead.server], schedule=Schedule(sends=(0,), next_server=0.05))
+        for name in ("a.example.test", "b.example.test"):
+            with pytest.raises(DnsError, match=r"no answer from 127\.0\.0\.1:\d+ \(1 tries in 0\.05 s\)$"):
+                ask(resolver, name, "A")
+    ports = [port for _, port in dead.clients]
+    assert len(ports) == 2 and ports[0] != ports[1] and min(ports) >= 1024  # lwIP: DNS_PORT_ALLOWED
+    assert sent_ids(lines) == [q.id for q in dead.queries()]
 
 
 def _servfail(r: Responder, data: bytes, client: tuple[str, int]) -> None:

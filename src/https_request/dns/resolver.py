@@ -554,10 +554,10 @@ class StubResolver:
                         lookup.received(response, via_tcp=True)
                     continue
                 family = server._family
-                sock = sockets.get(family)
-                if sock is None:
-                    sock = sockets[family] = dns.query.make_socket(family, socket.SOCK_DGRAM)
                 try:
+                    sock = sockets.get(family)
+                    if sock is None:  # one per family for the whole lookup: lwIP's pcb, one source port
+                        sock = sockets[family] = dns.query.make_socket(family, socket.SOCK_DGRAM)
                     if isinstance(action, _Send):
                         dns.query.send_udp(sock, action.wire, server._destination)
                         continue
