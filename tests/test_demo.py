@@ -23,7 +23,8 @@ def test_demo_runs_the_example_against_the_embedded_servers() -> None:
     out = proc.stdout
     assert proc.returncode == 0, out + proc.stderr
     lines = out.splitlines()
-    assert re.match(r"^I \(\d+\) example: Start https_request example$", lines[0])
+    assert re.match(r"^I \(\d+\) example_connect: Connecting to \S+\.\.\.$", lines[0])  # example_connect() first
+    assert any(re.match(r"^I \(\d+\) example: Start https_request example$", line) for line in lines)
     for banner in (
         "https_request to local server",
         "https_request using saved client session",

@@ -211,11 +211,38 @@ def serve_lines(srv: Serve, mark: int, count: int) -> list[str]:
     return lines
 
 
+def assert_network_start(lines: list[str]) -> None:
+    """``example_connect()``'s lines for this host's interface, in the device's order: the header,
+    the address events (IPv6 link-local, then IPv4 with esp_netif_handlers' line, then other IPv6),
+    ``example_common``'s summary; every address listed is one the host has."""
+    from https_request.netif import esp_ip6_str, local_addresses
+
+    m = re.match(r"^I \(\d+\) example_connect: Connecting to (\S+)\.\.\.$", lines[0])
+    assert m, lines
+    iface = m.group(1)
+    assert lines[1].endswith("example_connect: Waiting for IP(s)"), lines
+    summary = lines.index(next(line for line in lines if line.endswith(f"example_common: Connected to {iface}")))
+    events, listed = lines[2:summary], lines[summary + 1 :]
+    have = {str(a.address) for a in local_addresses() if a.interface == iface} | {
+        esp_ip6_str(a.address) for a in local_addresses() if a.interface == iface and a.address.version == 6
+    }
+    for line in events:
+        m = re.search(r'Got IPv[46] event: Interface "(\S+)" address: (\S+?)(?:, type: ESP_IP6_ADDR_IS_\w+)?$', line)
+        if m:
+            assert m.group(1) == iface and m.group(2) in have, line
+        else:
+            assert re.match(rf"^I \(\d+\) esp_netif_handlers: {iface} ip: \S+, mask: \S+, gw: \S+$", line), line
+    assert all(re.match(r"^I \(\d+\) example_common: - IPv[46] address: ", line) for line in listed), listed
+    assert len(listed) == sum("Got IPv" in line for line in events), lines
+
+
 def assert_transcript(proc: subprocess.CompletedProcess[str]) -> dict[str, str]:
     """The whole default flow worked as ESP-IDF's test expects; returns the sections."""
     out = proc.stdout
     assert proc.returncode == 0, out + proc.stderr
-    assert re.match(r"^I \(\d+\) example: Start https_request example$", out.splitlines()[0]), out[:200]
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.endswith(" example: Start https_request example"))
+    assert_network_start(lines[:start])
     parts = sections(out)
     for banner in (*LOCAL, *WEB_OK):
         assert_ok(parts[banner])

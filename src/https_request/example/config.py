@@ -523,7 +523,7 @@ class _Loader:
             if name == _CUSTOM_BUNDLE_PATH:
                 self.set_value(_CUSTOM_BUNDLE, "y" if value else "n", where)
             elif sym.str_value != value:  # kconfiglib keeps the value of an option whose dependency is off
-                from esp_kconfiglib.core import expr_str  # type: ignore[import-untyped]
+                from esp_kconfiglib.core import expr_str
 
                 raise _Bad(f"depends on {expr_str(sym.direct_dep)}, which is off (set it too, before this one)")
         except _Bad as exc:

@@ -35,6 +35,7 @@ from ..esp_tls.errors import EspTlsError, esp_err_to_name
 from ..structs import Struct, replace
 from ..tls.session import Session
 from .config import ExampleConfig
+from .network import Network
 
 __all__ = ["Outcome", "build_request", "run"]
 
@@ -77,10 +78,11 @@ def _rating(body: bytes) -> str:
 class _Runner:
     """One run of the task: configuration, output stream and results."""
 
-    def __init__(self, cfg: ExampleConfig, out: TextIO, sleep: Callable[[float], None]) -> None:
+    def __init__(self, cfg: ExampleConfig, out: TextIO, sleep: Callable[[float], None], network: Network) -> None:
         self.cfg = cfg
         self.out = out
         self.sleep = sleep
+        self.network = network
         self.log = log.get_logger(TAG)
         self.outcomes: list[Outcome] = []
         self.session: Session | None = None
@@ -103,6 +105,11 @@ class _Runner:
             self.log.i("%d...", i)
             if i:
                 self.sleep(1.0)
+                self.tick()
+
+    def tick(self) -> None:
+        """Once a second, what the device's event handlers and timers would log meanwhile."""
+        self.network.poll()
 
     def request(
         self,
@@ -194,15 +201,19 @@ def run(
     stdin: TextIO | None = None,
     out: TextIO | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    network: Network | None = None,
 ) -> list[Outcome]:
-    """Run the example task; returns one :class:`Outcome` per request.
+    """Run the example: ``example_connect()`` (the host's interface and its
+    addresses, see :mod:`.network`; ``network`` defaults to this host's), then
+    the task; returns one :class:`Outcome` per request.
 
     Raises :class:`ValueError` when the local server URL is ``FROM_STDIN`` but
     stdin gives nothing usable.
     """
     out = out if out is not None else sys.stdout
     stdin = stdin if stdin is not None else sys.stdin
-    r = _Runner(cfg, out, sleep)
+    r = _Runner(cfg, out, sleep, network if network is not None else Network())
+    r.network.connect()
     r.log.i("Start https_request example")
     root = cfg.server_root_cert.read_bytes()
     web_url, web_req = r.web()
