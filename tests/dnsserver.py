@@ -26,6 +26,7 @@ datagram to the test's handler and records it with its arrival time.
 from __future__ import annotations
 
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -40,6 +41,7 @@ import dns.query
 import pytest
 
 from https_request.dns.resolver import DnsServer
+from netns import NetNs
 from procs import Proc, tool
 
 __all__ = ["MANY", "NEGATIVE_TTL", "ZONE", "Responder", "Unbound", "free_port", "unbound"]
@@ -151,10 +153,23 @@ def _answers(server: DnsServer) -> bool:
     return response.rcode() == 0 and bool(response.answer)
 
 
+_PROBE = """import sys, dns.message, dns.query
+q = dns.message.make_query("ns.example.test", "A")
+for where in ("127.0.0.1", "::1"):
+    try:
+        r = dns.query.udp(q, where, timeout=0.2, port=int(sys.argv[1]))
+    except Exception:
+        sys.exit(1)
+    if r.rcode() != 0 or not r.answer:
+        sys.exit(1)
+"""
+
+
 @contextmanager
-def unbound(directory: Path, wait: float = 10.0) -> Iterator[Unbound]:
+def unbound(directory: Path, wait: float = 10.0, netns: NetNs | None = None) -> Iterator[Unbound]:
     """unbound serving the test zones from ``directory`` (absolute; its files
-    are written there). Fails the test if it does not answer within ``wait`` s."""
+    are written there), on 127.0.0.1 and ::1 of this namespace or of ``netns``
+    (its own loopback). Fails the test if it does not answer within ``wait`` s."""
     directory = directory.resolve()
     (directory / "example.test.zone").write_text(ZONE)
     (directory / "ipv4only.arpa.zone").write_text(IPV4ONLY_ZONE)
@@ -162,12 +177,17 @@ def unbound(directory: Path, wait: float = 10.0) -> Iterator[Unbound]:
         port = free_port()
         conf = directory / "unbound.conf"
         conf.write_text(CONF.format(port=port, dir=directory))
-        proc = Proc([tool("unbound"), "-d", "-c", str(conf)])
+        prefix = [] if netns is None else ["ip", "netns", "exec", netns.name]
+        proc = Proc([*prefix, tool("unbound"), "-d", "-c", str(conf)])
         try:
             server = Unbound(proc, port)
             deadline = time.monotonic() + wait
             while proc.p.poll() is None and time.monotonic() < deadline:
-                if _answers(server.v4) and _answers(server.v6):
+                if netns is not None:
+                    probe = netns.run([sys.executable, "-c", _PROBE, str(port)], check=False)
+                    if probe.returncode == 0:
+                        break
+                elif _answers(server.v4) and _answers(server.v6):
                     break
                 time.sleep(0.05)
             else:

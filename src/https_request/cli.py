@@ -24,11 +24,17 @@ def _run_demo(args: argparse.Namespace) -> int:
     return demo.main(["-v"] * args.verbose + ["--countdown", str(args.countdown)])
 
 
-_COMMANDS = ("demo", "bundle", "get", "serve", "example")
+_COMMANDS = ("demo", "bundle", "get", "resolve", "serve", "example")
 
 #: The module that defines each command's ``add_parser``, imported only when that
 #: command's parser is built: a command imports what it uses and nothing else.
-_PARSER_MODULES = {"bundle": ".bundle_cli", "get": ".get_cli", "serve": ".server.serve_cli", "example": ".example.cli"}
+_PARSER_MODULES = {
+    "bundle": ".bundle_cli",
+    "get": ".get_cli",
+    "resolve": ".resolve_cli",
+    "serve": ".server.serve_cli",
+    "example": ".example.cli",
+}
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:

@@ -69,11 +69,11 @@ class LwipTable:
         self._entries = [_Entry() for _ in range(size)]
         self._pcbs = [False] * size
         self._seqno = 0
-        self._debug = debug
+        self.debug = debug
 
     def _say(self, line: str) -> None:
-        if self._debug is not None:
-            self._debug(line)
+        if self.debug is not None:
+            self.debug(line)
 
     def _expire(self, now: float, say: bool) -> None:
         for entry in self._entries:

@@ -489,6 +489,16 @@ class StubResolver:
         self._lock = threading.Lock()
         self._table = LwipTable(table_size, debug)
 
+    @property
+    def debug(self) -> Callable[[str], None] | None:
+        """Where lwIP's debug lines go (None: nowhere); may be changed between lookups."""
+        return self._table.debug
+
+    @debug.setter
+    def debug(self, sink: Callable[[str], None] | None) -> None:
+        with self._lock:
+            self._table.debug = sink
+
     def _error(self, name: str, rdtype: str, kind: str, what: str, server: DnsServer | None = None) -> DnsError:
         return DnsError(f"{name}: {what}", name=name, rdtype=rdtype, kind=kind, server=server)
 
