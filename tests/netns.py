@@ -121,7 +121,12 @@ class NetNs:
     ) -> subprocess.CompletedProcess[str]:
         """Run ``args`` inside the namespace (``ip netns exec``); text output captured."""
         return subprocess.run(
-            ["ip", "netns", "exec", self.name, *args], capture_output=True, text=True, timeout=timeout, check=check, **kw
+            ["ip", "netns", "exec", self.name, *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=check,
+            **kw,
         )
 
     def python(self, code: str, *argv: str, timeout: float = 30) -> Any:
