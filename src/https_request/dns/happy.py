@@ -111,9 +111,9 @@ class Attempt(Struct):
     ended: float | None = None
 
     def describe(self) -> str:
-        """``"10.0.0.1: refused"``; ``"64:ff9b::1: no answer (timeout after 0.30 s)"``."""
-        if self.outcome == "timeout" and self.ended is not None:
-            return f"{self.address}: no answer (timeout after {self.ended - self.started:.2f} s)"
+        """``"10.0.0.1: refused"``, ``"64:ff9b::1: no answer (timeout)"``."""
+        if self.outcome == "timeout":
+            return f"{self.address}: no answer (timeout)"
         return f"{self.address}: {self.outcome}"
 
 
@@ -255,7 +255,8 @@ class _Race:
         """The name is an IP address: the one candidate (None: not of the family
         asked for), nothing to look up."""
         self.waiting.clear()
-        self._found = self._untried = [] if address is None else [address]
+        self._found = [] if address is None else [address]
+        self._untried = list(self._found)
         self._go = True
 
     def _ordered(self, addresses: Sequence[IPv4Address | IPv6Address]) -> tuple[IPv4Address | IPv6Address, ...]:
