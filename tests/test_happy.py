@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import os
 import socket
 import threading
 import time
@@ -520,3 +521,20 @@ def test_b2_a_refusal_starts_the_next_attempt_at_once(b2: tuple[netns.NetNs, int
         ["10.77.0.1", "connected"],
         ["64:ff9b::a4d:1", "cancelled"],
     ]
+
+
+@pytest.mark.parametrize("driver", DRIVERS)
+@pytest.mark.parametrize("when", ["started", "connected", "refused"])
+def test_a_failing_on_attempt_leaves_no_socket_open(driver: str, when: str, ports: Callable[..., Ports]) -> None:
+    p = ports(listening=["127.0.0.1"], refused=["::1"])
+    table = Table(["::1"], ["127.0.0.1"])
+
+    def on_attempt(attempt: Attempt) -> None:
+        if attempt.outcome == when:
+            raise RuntimeError(f"on_attempt: {attempt.describe()}")
+
+    connect_to(driver, "he.test", p.port, table, sort=v6_first, timeout=5)[0].close()  # warm up (threads, loop)
+    before = sorted(os.listdir("/proc/self/fd"))
+    with pytest.raises(RuntimeError, match=r"^on_attempt: "):
+        connect_to(driver, "he.test", p.port, table, sort=v6_first, timeout=5, on_attempt=on_attempt)
+    assert sorted(os.listdir("/proc/self/fd")) == before

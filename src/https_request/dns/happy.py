@@ -302,10 +302,9 @@ class _Race:
 
     def failed_to_start(self, address: IPv4Address | IPv6Address, exc: OSError, now: float) -> None:
         """No socket, or ``connect`` failed at once: a finished attempt."""
-        self.live += 1
-        self.attempts.append(Attempt(address, now - self.t0, "started"))
+        index = self.begun(address, -1, now)
         err = exc.errno or 0
-        self.ended(len(self.attempts) - 1, _outcome(err) if err else str(exc), now, err)
+        self.ended(index, _outcome(err) if err else str(exc), now, err)
 
     def _report(self, index: int) -> None:
         if self._on_attempt is not None:
@@ -432,10 +431,14 @@ class _Lookups:
         self.wake.setblocking(False)
         self._signal.setblocking(False)
         self._resolve, self._name = resolve, name
-        for family in families:
-            threading.Thread(
-                target=self._run, args=(family,), name=f"happy-eyeballs {_RR[family]} {name}", daemon=True
-            ).start()
+        try:
+            for family in families:
+                threading.Thread(
+                    target=self._run, args=(family,), name=f"happy-eyeballs {_RR[family]} {name}", daemon=True
+                ).start()
+        except BaseException:  # no thread: nothing left running
+            self.close()
+            raise
 
     def _run(self, family: int) -> None:
         answer: Sequence[IPv4Address | IPv6Address] | Exception
@@ -484,10 +487,14 @@ def _open(race: _Race, address: IPv4Address | IPv6Address, now: float) -> tuple[
         sock.close()
         race.failed_to_start(address, exc, now)
         return None
-    index = race.begun(address, sock.fileno(), now)
-    if err and err not in _PENDING:
-        race.ended(index, _outcome(err), time.monotonic(), err)
+    try:
+        index = race.begun(address, sock.fileno(), now)
+    except BaseException:  # on_attempt raised
         sock.close()
+        raise
+    if err and err not in _PENDING:
+        sock.close()
+        race.ended(index, _outcome(err), time.monotonic(), err)
         return None
     return sock, index
 
@@ -546,7 +553,7 @@ def connect(
                 now = time.monotonic()
                 for fam, answer in lookups.take() if lookups is not None else ():
                     race.answered(fam, answer, now)
-                while winner is None and (address := race.due(now)) is not None:
+                while (address := race.due(now)) is not None:
                     opened = _open(race, address, now)
                     if opened is not None:
                         live[opened[0]] = opened[1]
@@ -555,7 +562,6 @@ def connect(
                     raise race.error(now)
                 if race.timed_out(now):
                     race.timeout_all(list(live.values()), now)
-                    live.clear()
                     raise race.error(now)
                 wake = race.wake_at()
                 events = sel.select(None if wake is None else max(0.0, wake - now))
@@ -571,9 +577,9 @@ def connect(
                         sock.close()
                         race.ended(index, _outcome(err), now, err)
                         continue
+                    winner = sock
                     _won(sock)
                     race.ended(index, "connected", now)
-                    winner = sock
                     break
                 if winner is not None:
                     race.cancel_all(list(live.values()), time.monotonic())
@@ -653,7 +659,11 @@ async def aconnect(
                 except OSError as exc:
                     race.failed_to_start(address, exc, now)
                     continue
-                index = race.begun(address, sock.fileno(), now)
+                try:
+                    index = race.begun(address, sock.fileno(), now)
+                except BaseException:  # on_attempt raised
+                    sock.close()
+                    raise
                 live[asyncio.ensure_future(loop.sock_connect(sock, sockaddr))] = (sock, index)
             if race.finished():
                 raise race.error(now)
@@ -678,9 +688,9 @@ async def aconnect(
                 sock, index = live[fut]
                 if failure is None:
                     del live[fut]
-                    _won(sock)
-                    race.ended(index, "connected", now)
                     try:
+                        _won(sock)
+                        race.ended(index, "connected", now)
                         race.cancel_all([i for _, i in live.values()], time.monotonic())
                     except BaseException:
                         sock.close()
