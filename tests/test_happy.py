@@ -457,9 +457,7 @@ def scenario_b2() -> Iterator[tuple[netns.NetNs, int]]:
         ns.add_host_addr("10.77.0.1/24")
         ns.add_ns_addr("10.77.0.2/24")
         ns.add_ns_addr("2001:db8:77::2/64")
-        # The IPv6 gateway is a neighbour with a MAC no one has: the host's veth drops the frames.
-        ns.ip("neigh", "add", "2001:db8:77::99", "lladdr", "02:00:00:00:77:99", "dev", ns.ns_if, "nud", "permanent")
-        ns.ip("-6", "route", "add", "default", "via", "2001:db8:77::99", "dev", ns.ns_if)
+        ns.black_hole_ipv6("2001:db8:77::99")
         ns.add_host_addr("10.77.0.3/24")
         with socket.socket() as listener, socket.socket() as refuser:
             listener.bind(("10.77.0.1", 0))
