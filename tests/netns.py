@@ -112,6 +112,15 @@ class NetNs:
         ``preferred_lft 0``: pass ``"preferred_lft", "0"``)."""
         _ip("-n", self.name, "addr", "add", cidr, "dev", self.ns_if, *(("nodad",) if ":" in cidr else ()), *flags)
 
+    def black_hole_ipv6(self, gateway: str) -> None:
+        """An IPv6 default route inside the namespace through ``gateway``, a neighbour
+        entry with a MAC no one has: the host's veth drops those frames (not for its
+        address), so IPv6 packets to non-local destinations vanish without an error
+        (no ICMP, no refusal), whatever the host's forwarding settings. ``ip route
+        add blackhole`` would not do: connect fails at once with EINVAL."""
+        self.ip("neigh", "add", gateway, "lladdr", "02:00:00:00:77:99", "dev", self.ns_if, "nud", "permanent")
+        self.ip("-6", "route", "add", "default", "via", gateway, "dev", self.ns_if)
+
     def ip(self, *args: str) -> str:
         """``ip -n NAME ARGS``; returns its stdout. Raises CalledProcessError."""
         return _ip("-n", self.name, *args).stdout
