@@ -50,6 +50,7 @@ __all__ = [
     "get_level",
     "get_logger",
     "millis",
+    "raw",
     "set_level",
     "setup",
 ]
@@ -173,14 +174,15 @@ class EspHandler:
         for keep in self._filters:
             if not keep(record):
                 return
-        line = format_line(record)
+        self.write(format_line(record), _COLORS[record.level])
+
+    def write(self, line: str, color: str = "") -> None:
+        """One line as it is (plus a newline), in ``color`` on a colour stream. Never raises."""
         stream: TextIO | None = self.stream  # typeshed says TextIO; sys.stderr may be None
         if stream is None:  # sys.stderr is None (pythonw, fd 2 closed at start-up)
             return
-        if self.use_color(stream):
-            color = _COLORS[record.level]
-            if color:
-                line = f"{color}{line}{_RESET}"
+        if color and self.use_color(stream):
+            line = f"{color}{line}{_RESET}"
         with self._lock:
             try:
                 stream.write(line + "\n")
@@ -190,6 +192,12 @@ class EspHandler:
 
 
 _handler = EspHandler()
+
+
+def raw(line: str) -> None:
+    """A line without the ESP prefix, where the log goes: what C code prints
+    with ``printf`` (lwIP's ``LWIP_PLATFORM_DIAG``: its ``dns_*`` lines)."""
+    _handler.write(line)
 
 
 def setup(default_level: int = INFO, stream: TextIO | None = None, color: bool | None = None) -> EspHandler:

@@ -82,6 +82,8 @@ class EspTlsCfg(Struct, slots=False):
     engine: Literal["python", "openssl"] = "python"
     insecure: bool = False
     connect_address: tuple[str, int] | None = None  # where to connect instead of the URL's host (curl --connect-to)
+    dns_servers: tuple[str, ...] = ()  # ADDR[:PORT] of the DNS servers to ask (none: /etc/resolv.conf's)
+    happy_eyeballs: bool = True  # RFC 8305 over RFC 6724's order; False: lwIP's getaddrinfo, one address
     debug_level: int = 0  # mbedTLS debug threshold 0-4
     keylog: Callable[[str], None] | None = None
 

@@ -69,7 +69,6 @@ engine name raises ESP_ERR_INVALID_ARG. ``is_plain_tcp`` is not supported (ESP_E
 
 from __future__ import annotations
 
-import selectors
 import socket
 import time
 from types import TracebackType
@@ -81,7 +80,6 @@ from ..tls.errors import LocalProtocolError, TlsError
 from ..tls.session import Session
 from .config import EspTlsCfg
 from .conn_core import (
-    _CONNECT_PENDING,
     _READ_SIZE,
     ConnState,
     EspTlsTimeout,
@@ -185,34 +183,37 @@ class EspTls(_Core):
             raise
 
     def _tcp_connect(self, host_text: str, deadline: float | None) -> socket.socket:
+        from ..dns import happy
+        from ..dns.lookup import lwip_getaddrinfo
+        from ..netif import local_addresses
+
         target, port = self._target(self._host, self._port)
-        _log.d("host:%s: strlen %lu", target, len(target))
+        plan = self._connect_plan(host_text, self._port)
+        name = target
         try:
             if not target:
-                raise socket.gaierror(socket.EAI_NONAME, "empty host name")
-            # An ASCII name goes as bytes: a str would load the idna codec (unicodedata) for nothing.
-            name: str | bytes = target.encode("ascii") if target.isascii() else target
-            infos = socket.getaddrinfo(name, port, self._family(), socket.SOCK_STREAM)
-        except (OSError, UnicodeError) as exc:
+                raise LookupError("empty host name")
+            if plan.esp:
+                name = str(lwip_getaddrinfo(plan.lookup.resolve, target, plan.family, local_addresses))
+            sock, _ = happy.connect(
+                name,
+                port,
+                plan.lookup.resolve,
+                timeout=self._connect_wait(deadline),
+                family=plan.family,
+                esp_compatible=plan.esp,
+                on_attempt=plan.on_attempt,
+            )
+        except happy.ConnectError as exc:
+            raise self._connect_failed(target, exc) from exc
+        except LookupError as exc:
             raise self._dns_failed(target, exc) from exc
-        shown = host_text if self._cfg.connect_address is None else target
-        sock, addr = self._new_socket(infos[0], shown, port)
         try:
-            err = sock.connect_ex(addr)
-            if err in _CONNECT_PENDING:
-                with selectors.DefaultSelector() as sel:
-                    sel.register(sock, selectors.EVENT_WRITE)
-                    if not sel.select(self._connect_wait(deadline)):
-                        raise self._connect_timeout(sock)
-                err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-                if err:
-                    raise self._connect_error(sock, err, delayed=True)
-            elif err:
-                raise self._connect_error(sock, err, delayed=False)
-            self._connected(sock)
+            self._socket_options(sock)
         except BaseException:
             sock.close()
             raise
+        self._connected(sock)
         return sock
 
     def _make_engine(self, factory: SyncEngineFactory, sock: socket.socket) -> Engine:
@@ -332,26 +333,6 @@ class EspTls(_Core):
 # --- asyncio -------------------------------------------------------------------
 
 
-async def _wait_writable(sock: socket.socket, timeout: float) -> bool:
-    import asyncio
-
-    loop = asyncio.get_running_loop()
-    ready: asyncio.Future[None] = loop.create_future()
-
-    def on_writable() -> None:
-        if not ready.done():
-            ready.set_result(None)
-
-    loop.add_writer(sock.fileno(), on_writable)
-    try:
-        await asyncio.wait_for(ready, timeout)
-    except TimeoutError:
-        return False
-    finally:
-        loop.remove_writer(sock.fileno())
-    return True
-
-
 class AsyncEspTls(_Core):
     """The asyncio twin of :class:`EspTls`: same names and semantics, I/O methods are coroutines.
 
@@ -408,27 +389,36 @@ class AsyncEspTls(_Core):
     ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         import asyncio
 
-        loop = asyncio.get_running_loop()
+        from ..dns import happy
+        from ..dns.lookup import lwip_getaddrinfo
+        from ..netif import local_addresses
+
         target, port = self._target(self._host, self._port)
-        _log.d("host:%s: strlen %lu", target, len(target))
+        plan = self._connect_plan(host_text, self._port)
+        name = target
         try:
             if not target:
-                raise socket.gaierror(socket.EAI_NONAME, "empty host name")
-            infos = await loop.getaddrinfo(target, port, family=self._family(), type=socket.SOCK_STREAM)
-        except (OSError, UnicodeError) as exc:
+                raise LookupError("empty host name")
+            if plan.esp:  # lwIP asks one family after the other: in a thread, off the loop
+                address = await asyncio.to_thread(
+                    lwip_getaddrinfo, plan.lookup.resolve, target, plan.family, local_addresses
+                )
+                name = str(address)
+            sock, _ = await happy.aconnect(
+                name,
+                port,
+                plan.lookup.aresolve,
+                timeout=self._connect_wait(deadline),
+                family=plan.family,
+                esp_compatible=plan.esp,
+                on_attempt=plan.on_attempt,
+            )
+        except happy.ConnectError as exc:
+            raise self._connect_failed(target, exc) from exc
+        except LookupError as exc:
             raise self._dns_failed(target, exc) from exc
-        shown = host_text if self._cfg.connect_address is None else target
-        sock, addr = self._new_socket(infos[0], shown, port)
         try:
-            err = sock.connect_ex(addr)
-            if err in _CONNECT_PENDING:
-                if not await _wait_writable(sock, self._connect_wait(deadline)):
-                    raise self._connect_timeout(sock)
-                err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-                if err:
-                    raise self._connect_error(sock, err, delayed=True)
-            elif err:
-                raise self._connect_error(sock, err, delayed=False)
+            self._socket_options(sock)
             self._t_connected = time.monotonic()
             self._state = ConnState.CONNECTING
             return await asyncio.open_connection(sock=sock)

@@ -20,8 +20,9 @@ import os
 import re
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from enum import IntEnum
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -40,6 +41,10 @@ from .config import AddrFamily, EspTlsCfg, TlsVersion
 from .engine import EarlyDataStatus, EngineSpec, Negotiated
 from .errors import EspErr, EspTlsError, LastError, MbedtlsErr, esp_err_to_name, mbedtls_code_for
 
+if TYPE_CHECKING:
+    from ..dns.happy import Attempt, ConnectError
+    from ..dns.lookup import NameLookup
+
 __all__ = [
     "MBEDTLS_SSL_OUT_CONTENT_LEN",
     "ConnState",
@@ -57,13 +62,21 @@ _READ_SIZE = 16384
 _NET_CONN_RESET = -0x0050  # MBEDTLS_ERR_NET_CONN_RESET
 _NET_RECV_FAILED = -0x004C  # MBEDTLS_ERR_NET_RECV_FAILED
 _NET_SEND_FAILED = -0x004E  # MBEDTLS_ERR_NET_SEND_FAILED
-_CONNECT_PENDING = frozenset({errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EAGAIN, errno.EALREADY})
 _FAMILIES = {AddrFamily.INET: socket.AF_INET, AddrFamily.INET6: socket.AF_INET6}
 _VERSION_NAMES = {0x0304: "TLS 1.3", 0x0303: "TLS 1.2"}
 # wait_client_session's default wait: twice the handshake's duration (about two round
 # trips of a resumed handshake), at least long enough for a loaded local server, at most 250 ms
 _TICKET_WAIT_MIN = 0.025
 _TICKET_WAIT_MAX = 0.25
+
+
+class ConnectPlan(Struct, slots=False):
+    """How a connection resolves and connects (see ``_Core._connect_plan``)."""
+
+    lookup: NameLookup
+    family: int  # AF_UNSPEC, AF_INET or AF_INET6 (cfg.addr_family)
+    esp: bool  # the device's way: lwIP's getaddrinfo + dns_select, then that address only
+    on_attempt: Callable[[Attempt], None]
 
 
 class ConnState(IntEnum):
@@ -317,64 +330,67 @@ class _Core:
         self._capture(esp=EspErr.ESP_ERR_ESP_TLS_CANNOT_RESOLVE_HOSTNAME, reason=f"getaddrinfo({host!r}): {why}")
         return self._error()
 
-    def _new_socket(
-        self, info: tuple[int, int, int, str, tuple[object, ...]], host_text: str, port: int
-    ) -> tuple[socket.socket, tuple[object, ...]]:
-        """socket(), the "Resolved" line, socket options, non-blocking; logs "Connecting to server"."""
-        family, socktype, proto, _, addr = info
+    def _connect_plan(self, host_text: str, port: int) -> ConnectPlan:
+        """How ``_tcp_connect`` resolves and connects: the hosts file and the stub
+        resolver (``cfg.dns_servers``, else resolv.conf's); Happy Eyeballs with
+        RFC 6724 order, or (``cfg.happy_eyeballs`` off) the device's way: lwIP's
+        getaddrinfo with esp-lwip's dns_select, then that one address. Logs
+        esp-tls's ``host:`` line with the URL's host."""
+        from ..dns.lookup import NameLookup, resolver_for
+
+        _log.d("host:%s: strlen %lu", self._host, len(self._host))
+        servers = self._cfg.dns_servers
+        return ConnectPlan(
+            lookup=NameLookup(lambda: resolver_for(servers)),
+            family=self._family(),
+            esp=not self._cfg.happy_eyeballs,
+            on_attempt=lambda attempt: self._attempt(attempt, host_text, port),
+        )
+
+    def _attempt(self, attempt: Attempt, host_text: str, port: int) -> None:
+        """esp-tls's lines for one connection attempt (``on_attempt`` of dns.happy)."""
+        if attempt.fd < 0:
+            return
+        if attempt.outcome == "started":
+            address = attempt.address
+            shown = str(address).upper() if address.version == 6 else str(address)  # lwIP's ipaddr_ntoa
+            _log.d("[sock=%d] Resolved IPv%d address: %s", attempt.fd, address.version, shown)
+            _log.d("[sock=%d] Connecting to server. HOST: %s, Port: %d", attempt.fd, host_text, port)
+        elif attempt.outcome not in ("connected", "cancelled"):
+            _log.d("[sock=%d] connect to %s", attempt.fd, attempt.describe())
+
+    def _connect_failed(self, target: str, exc: ConnectError) -> EspTlsError:
+        """The esp-tls error for a failed resolution or connection (dns.happy.ConnectError)."""
+        if exc.kind == "resolve" or not exc.attempts:
+            return self._dns_failed(target, exc)
+        fd = exc.attempts[-1].fd
+        if exc.kind == "timeout":
+            _log.e("[sock=%d] select() timeout", fd)
+            self._capture(esp=EspErr.ESP_ERR_ESP_TLS_CONNECTION_TIMEOUT, reason=f"TCP connect timed out: {exc}")
+            return self._error(cls=EspTlsTimeout)
+        err = exc.errno or 0
+        text = os.strerror(err) if err else str(exc)
+        _log.e("[sock=%d] delayed connect error: %s", fd, text)
+        tried = f"; {exc}" if len(exc.attempts) > 1 else ""  # every address and how it failed
+        self._capture(esp=EspErr.ESP_ERR_ESP_TLS_FAILED_CONNECT_TO_HOST, reason=f"connect: {text} (errno {err}){tried}")
+        return self._error()
+
+    def _socket_options(self, sock: socket.socket) -> None:
+        """esp-tls's socket options on the connected socket (TCP_NODELAY is set by dns.happy)."""
+        ka = self._cfg.keep_alive
+        if ka is None or not ka.enable:
+            return
+        option = "SO_KEEPALIVE"
         try:
-            sock = socket.socket(family, socktype, proto)
-        except OSError as exc:
-            _log.e("Failed to create socket (family %d socktype %d protocol %d)", family, socktype, proto)
-            self._capture(esp=EspErr.ESP_ERR_ESP_TLS_CANNOT_CREATE_SOCKET, reason=str(exc))
-            raise self._error() from exc
-        fd = sock.fileno()
-        if family == socket.AF_INET:
-            _log.d("[sock=%d] Resolved IPv4 address: %s", fd, addr[0])
-        elif family == socket.AF_INET6:
-            _log.d("[sock=%d] Resolved IPv6 address: %s", fd, addr[0])
-        else:
-            _log.e("Unsupported protocol family %d", family)
-            sock.close()
-            self._capture(esp=EspErr.ESP_ERR_ESP_TLS_UNSUPPORTED_PROTOCOL_FAMILY, reason=f"family {family}")
-            raise self._error()
-        option = "TCP_NODELAY"
-        try:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            ka = self._cfg.keep_alive
-            if ka is not None and ka.enable:
-                _log.d("Enable TCP keep alive. idle: %d, interval: %d, count: %d", ka.idle, ka.interval, ka.count)
-                option = "SO_KEEPALIVE"
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-                for option, value in (
-                    ("TCP_KEEPIDLE", ka.idle),
-                    ("TCP_KEEPINTVL", ka.interval),
-                    ("TCP_KEEPCNT", ka.count),
-                ):
-                    if hasattr(socket, option):
-                        sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, option), value)
-            sock.setblocking(False)
+            _log.d("Enable TCP keep alive. idle: %d, interval: %d, count: %d", ka.idle, ka.interval, ka.count)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+            for option, value in (("TCP_KEEPIDLE", ka.idle), ("TCP_KEEPINTVL", ka.interval), ("TCP_KEEPCNT", ka.count)):
+                if hasattr(socket, option):
+                    sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, option), value)
         except OSError as exc:
             _log.e("Fail to setsockopt %s", option)
-            sock.close()
             self._capture(esp=EspErr.ESP_ERR_ESP_TLS_SOCKET_SETOPT_FAILED, reason=f"{option}: {exc}")
             raise self._error() from exc
-        _log.d("[sock=%d] Connecting to server. HOST: %s, Port: %d", fd, host_text, port)
-        return sock, addr
-
-    def _connect_timeout(self, sock: socket.socket) -> EspTlsError:
-        _log.e("[sock=%d] select() timeout", sock.fileno())
-        self._capture(esp=EspErr.ESP_ERR_ESP_TLS_CONNECTION_TIMEOUT, reason="TCP connect timed out")
-        return self._error(cls=EspTlsTimeout)
-
-    def _connect_error(self, sock: socket.socket, err: int, delayed: bool) -> EspTlsError:
-        text = os.strerror(err)
-        if delayed:
-            _log.e("[sock=%d] delayed connect error: %s", sock.fileno(), text)
-        else:
-            _log.e("[sock=%d] connect() error: %s", sock.fileno(), text)
-        self._capture(esp=EspErr.ESP_ERR_ESP_TLS_FAILED_CONNECT_TO_HOST, reason=f"connect: {text} (errno {err})")
-        return self._error()
 
     def _connect_wait(self, deadline: float | None) -> float:
         """How long the connect may take: the socket timeout, capped by the overall deadline."""
