@@ -168,10 +168,9 @@ def interleave(
 
 def _default_sort(addresses: Sequence[IPv4Address | IPv6Address]) -> Sequence[IPv4Address | IPv6Address]:
     """RFC 6724 destination address selection (:mod:`.select`, imported when used)."""
-    from .select import sort_destinations  # type: ignore[import-not-found, unused-ignore]
+    from .select import sort_destinations
 
-    ordered: Sequence[IPv4Address | IPv6Address] = sort_destinations(addresses).ordered
-    return ordered
+    return sort_destinations(addresses).ordered
 
 
 def _outcome(err: int) -> str:

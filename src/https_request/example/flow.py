@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import resource
 import sys
+import threading
 import time
 from collections.abc import Callable
 from typing import TextIO
 from urllib.parse import urlsplit
 
 from .. import log
+from ..dns import lookup
 from ..esp_tls import trust
 from ..esp_tls.config import EspTlsCfg, TlsVersion
 from ..esp_tls.conn import EspTls
@@ -89,7 +91,8 @@ class _Runner:
         profile = cfg.client_profile
         if cfg.tls13_client and profile == "esp32-mbedtls":
             profile = "esp32-mbedtls-tls13"
-        self.base = EspTlsCfg(profile=profile, verify_policy="mbedtls")
+        # the device's name resolution: lwIP's getaddrinfo with esp-lwip's dns_select, one address
+        self.base = EspTlsCfg(profile=profile, verify_policy="mbedtls", happy_eyeballs=False)
 
     def _route(self, tls_cfg: EspTlsCfg, url: str) -> EspTlsCfg:
         parts = urlsplit(url)
@@ -105,11 +108,12 @@ class _Runner:
             self.log.i("%d...", i)
             if i:
                 self.sleep(1.0)
-                self.tick()
 
     def tick(self) -> None:
-        """Once a second, what the device's event handlers and timers would log meanwhile."""
+        """What the device's event handlers and timers log meanwhile: new
+        addresses (``Got IPv6 event``), lwIP's ``dns_tmr``."""
         self.network.poll()
+        lookup.tick()
 
     def request(
         self,
@@ -175,6 +179,25 @@ class _Runner:
         return url, build_request(url, host)
 
 
+class _Ticker:
+    """Calls ``tick`` once a second in a daemon thread until stopped (the device's
+    timers and event handlers run beside the task)."""
+
+    def __init__(self, tick: Callable[[], None]) -> None:
+        self._tick = tick
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="example-ticker", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(1.0):
+            self._tick()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
 _DEFAULT_WEB = "https://www.howsmyssl.com/a/check"
 
 
@@ -213,7 +236,21 @@ def run(
     out = out if out is not None else sys.stdout
     stdin = stdin if stdin is not None else sys.stdin
     r = _Runner(cfg, out, sleep, network if network is not None else Network())
+    if cfg.lwip_dns_debug:
+        lookup.set_debug(log.raw)
     r.network.connect()
+    ticker = _Ticker(r.tick)
+    try:
+        return _task(r, cfg, stdin)
+    finally:
+        ticker.stop()
+        if cfg.lwip_dns_debug:
+            lookup.set_debug(None)
+
+
+def _task(r: _Runner, cfg: ExampleConfig, stdin: TextIO) -> list[Outcome]:
+    """``https_request_task``: the requests in the C code's order."""
+    out = r.out
     r.log.i("Start https_request example")
     root = cfg.server_root_cert.read_bytes()
     web_url, web_req = r.web()
