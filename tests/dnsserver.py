@@ -29,7 +29,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
@@ -61,6 +61,8 @@ v4only   IN A   198.51.100.7
 dual     IN A   203.0.113.5
 dual     IN AAAA 2001:db8::5
 v6only   IN AAAA 2001:db8::6
+loop     IN A   127.0.0.1
+loop     IN AAAA ::1
 alias    IN CNAME www.example.test.
 shortttl 30 IN A 198.51.100.10
 zerottl  0 IN A 198.51.100.11
@@ -78,10 +80,10 @@ $ORIGIN ipv4only.arpa.
 CONF = """server:
     interface: 127.0.0.1
     interface: ::1
-    port: {port}
+{interfaces}    port: {port}
     access-control: 127.0.0.0/8 allow
     access-control: ::1/128 allow
-    do-daemonize: no
+{access}    do-daemonize: no
     username: ""
     chroot: ""
     directory: "{dir}"
@@ -108,8 +110,17 @@ auth-zone:
     for-downstream: no
     for-upstream: yes
 
-remote-control:
+{zones}remote-control:
     control-enable: no
+"""
+
+ZONE_CONF = """auth-zone:
+    name: "{name}."
+    zonefile: "{dir}/{name}.zone"
+    for-downstream: no
+    for-upstream: yes
+    fallback-enabled: no
+
 """
 
 
@@ -166,17 +177,33 @@ for where in ("127.0.0.1", "::1"):
 
 
 @contextmanager
-def unbound(directory: Path, wait: float = 10.0, netns: NetNs | None = None) -> Iterator[Unbound]:
+def unbound(
+    directory: Path,
+    wait: float = 10.0,
+    netns: NetNs | None = None,
+    *,
+    port: int | None = None,
+    listen: Sequence[str] = (),
+    zones: Mapping[str, str] | None = None,
+) -> Iterator[Unbound]:
     """unbound serving the test zones from ``directory`` (absolute; its files
     are written there), on 127.0.0.1 and ::1 of this namespace or of ``netns``
-    (its own loopback). Fails the test if it does not answer within ``wait`` s."""
+    (its own loopback), and on the ``listen`` addresses (answering their /24
+    or /64), at ``port`` (default: a free one). ``zones`` adds auth-zones
+    (name -> zone file text). Fails the test if it does not answer within ``wait`` s."""
     directory = directory.resolve()
     (directory / "example.test.zone").write_text(ZONE)
     (directory / "ipv4only.arpa.zone").write_text(IPV4ONLY_ZONE)
+    extra = ""
+    for name, text in (zones or {}).items():
+        (directory / f"{name}.zone").write_text(text)
+        extra += ZONE_CONF.format(name=name, dir=directory)
+    interfaces = "".join(f"    interface: {a}\n" for a in listen)
+    access = "".join(f"    access-control: {a}/{64 if ':' in a else 24} allow\n" for a in listen)
     for _attempt in range(3):  # another process may take the port between free_port() and unbound's bind
-        port = free_port()
+        port = free_port() if port is None else port
         conf = directory / "unbound.conf"
-        conf.write_text(CONF.format(port=port, dir=directory))
+        conf.write_text(CONF.format(port=port, dir=directory, interfaces=interfaces, access=access, zones=extra))
         prefix = [] if netns is None else ["ip", "netns", "exec", netns.name]
         proc = Proc([*prefix, tool("unbound"), "-d", "-c", str(conf)])
         try:

@@ -23,6 +23,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
@@ -120,6 +121,32 @@ class NetNs:
         add blackhole`` would not do: connect fails at once with EINVAL."""
         self.ip("neigh", "add", gateway, "lladdr", "02:00:00:00:77:99", "dev", self.ns_if, "nud", "permanent")
         self.ip("-6", "route", "add", "default", "via", gateway, "dev", self.ns_if)
+
+    @property
+    def run_prefix(self) -> list[str]:
+        """The argv prefix that runs a program inside the namespace."""
+        return ["ip", "netns", "exec", self.name]
+
+    def wait_dad(self, interface: str, timeout: float = 10.0) -> None:
+        """Wait (bounded) until no IPv6 address of ``interface`` is tentative (DAD done)."""
+        deadline = time.monotonic() + timeout
+        while self.ip("-6", "addr", "show", "dev", interface, "tentative").strip():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{interface}: IPv6 addresses still tentative after {timeout} s")
+            time.sleep(0.05)
+
+    def link(self, other: NetNs, mine: str, theirs: str) -> tuple[str, str]:
+        """A veth pair straight between this namespace and ``other`` (nothing in
+        the test's own namespace), both ends up, with the addresses ``mine`` and
+        ``theirs`` (CIDR). Returns the two interface names (this side, other side);
+        the pair goes with the namespaces."""
+        here, there = f"{self.ns_if}l"[:15], f"{other.ns_if}l"[:15]
+        _ip("link", "add", here, "netns", self.name, "type", "veth", "peer", "name", there, "netns", other.name)
+        self.ip("link", "set", here, "up")
+        other.ip("link", "set", there, "up")
+        self.ip("addr", "add", mine, "dev", here, *(("nodad",) if ":" in mine else ()))
+        other.ip("addr", "add", theirs, "dev", there, *(("nodad",) if ":" in theirs else ()))
+        return here, there
 
     def ip(self, *args: str) -> str:
         """``ip -n NAME ARGS``; returns its stdout. Raises CalledProcessError."""

@@ -24,9 +24,10 @@ REPO = Path(__file__).resolve().parent.parent
 class Serve:
     """``python -m https_request serve --port 0 ARGS`` with its stdout/stderr collected by threads."""
 
-    def __init__(self, args: Sequence[str], state: Path) -> None:
+    def __init__(self, args: Sequence[str], state: Path, prefix: Sequence[str] = ()) -> None:
+        """``prefix`` runs it through another program (``ip netns exec NAME``)."""
         env = dict(os.environ, XDG_STATE_HOME=str(state), PYTHONUNBUFFERED="1")
-        self.args = [sys.executable, "-m", "https_request", "serve", "--port", "0", *args]
+        self.args = [*prefix, sys.executable, "-m", "https_request", "serve", "--port", "0", *args]
         self.proc = subprocess.Popen(
             self.args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO
         )
@@ -40,7 +41,7 @@ class Serve:
         for t in self._threads:
             t.start()
         try:
-            url = self.wait_line(self.out, r"^listening: https://127\.0\.0\.1:(\d+)/$")
+            url = self.wait_line(self.out, r"^listening: https://(?:127\.0\.0\.1|\[[0-9a-f:]+\]):(\d+)/$")
         except BaseException:
             self.kill()
             raise

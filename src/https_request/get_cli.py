@@ -110,6 +110,17 @@ def _connect_to_arg(text: str) -> ConnectTo:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _dns_servers_arg(text: str) -> list[str]:
+    """curl's ``--dns-servers`` list: ``ADDR[:PORT]`` entries separated by commas, each checked."""
+    from .dns.resolver import parse_server  # dnspython: only when the option is given
+
+    entries = [entry.strip() for entry in text.split(",")]
+    try:
+        return [str(parse_server(entry)) for entry in entries]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _header_arg(text: str) -> tuple[str, str | None]:
     """``Name: value`` (``Name:`` removes a default header)."""
     name, sep, value = text.partition(":")
@@ -397,6 +408,7 @@ class _Get:
             clientcert=clientcert,
             clientkey=clientkey,
             addr_family=family,
+            dns_servers=tuple(args.dns_server),
             profile=args.profile,
             groups=groups,
             verify_policy=args.verify_policy,
@@ -680,6 +692,10 @@ def _setup_logging(verbose: int) -> None:
 
     level = (log.WARN, log.INFO, log.DEBUG, log.VERBOSE)[min(verbose, 3)]
     handler = log.setup(level)
+    if verbose >= 2:  # -vv: lwIP's DNS lines too, as LWIP_DNS_DEBUG prints them
+        from .dns import lookup
+
+        lookup.set_debug(log.raw)
     if verbose == 0:
         # Without -v, the one-line summary replaces the library's error lines.
         handler.add_filter(lambda record: record.level != log.ERROR)
@@ -769,6 +785,15 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         type=_connect_to_arg,
         metavar="HOST1:PORT1:HOST2:PORT2",
         help="connect to HOST2:PORT2 for HOST1:PORT1, empty fields allowed (repeatable)",
+    )
+    net.add_argument(
+        "--dns-server",
+        "--dns-servers",
+        action="extend",
+        default=[],
+        type=_dns_servers_arg,
+        metavar="ADDR[:PORT][,...]",
+        help="DNS servers to ask instead of /etc/resolv.conf's ([IPV6]:PORT with a port; repeatable)",
     )
     family = net.add_mutually_exclusive_group()
     family.add_argument("-4", "--ipv4", action="store_true", help="IPv4 only")

@@ -1,0 +1,79 @@
+"""`https-request get` resolving names with the stub resolver (a real unbound, tests/dnsserver.py)
+and connecting with Happy Eyeballs to a real `serve` (tests/serveproc.py)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from clirun import get
+from dnsserver import Unbound, unbound
+from procs import needs, tool
+from serveproc import Serve, running
+
+pytestmark = needs("unbound")
+
+
+@pytest.fixture(scope="module")
+def dns64(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Unbound]:
+    tool("unbound")
+    with unbound(tmp_path_factory.mktemp("unbound")) as running_unbound:
+        yield running_unbound
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serve]:
+    """serve on 127.0.0.1 only, its certificate naming the test zone's names."""
+    names = ("loop.example.test", "www.example.test", "nx.example.test")
+    yield from running([arg for n in names for arg in ("--name", n)], tmp_path_factory.mktemp("state"))
+
+
+def test_name_from_the_dns_server_happy_eyeballs_falls_back_to_ipv4(dns64: Unbound, srv: Serve) -> None:
+    """loop.example.test has AAAA ::1 and A 127.0.0.1; RFC 6724 puts ::1 first (precedence 50),
+    nothing listens there, so the refusal starts the IPv4 attempt at once."""
+    url = f"https://loop.example.test:{srv.port}/"
+    done = get("-vv", "--cacert", srv.ca, "--dns-server", f"127.0.0.1:{dns64.port}", url)
+    assert done.code == 0, done.err
+    lines = done.err.splitlines()
+    assert 'dns_recv: "loop.example.test": response = 0:0:0:0:0:0:0:1' in lines
+    assert 'dns_recv: "loop.example.test": response = 127.0.0.1' in lines
+    v6 = next(i for i, x in enumerate(lines) if re.search(r"\[sock=\d+\] Resolved IPv6 address: ::1$", x))
+    v4 = next(i for i, x in enumerate(lines) if re.search(r"\[sock=\d+\] Resolved IPv4 address: 127\.0\.0\.1$", x))
+    assert v6 < v4, done.err
+    assert any(re.search(r"\[sock=\d+\] connect to ::1: refused$", line) for line in lines[v6:v4]), done.err
+    assert f"HOST: loop.example.test:{srv.port}/, Port: {srv.port}" in done.err
+
+
+def test_ipv6_only_fails_with_connect_error(dns64: Unbound, srv: Serve) -> None:
+    done = get("-6", "--cacert", srv.ca, "--dns-server", f"127.0.0.1:{dns64.port}", f"https://loop.example.test:{srv.port}/")
+    assert done.code == 4, done.err
+    assert "Connection refused" in done.err
+
+
+def test_nxdomain_exits_3_naming_the_server(dns64: Unbound, srv: Serve) -> None:
+    done = get("--cacert", srv.ca, "--dns-server", f"[::1]:{dns64.port}", f"https://nx.example.test:{srv.port}/")
+    assert done.code == 3, done.err
+    assert f"NXDOMAIN from [::1]:{dns64.port}" in done.err, done.err
+
+
+def test_dns_servers_list_as_curl_and_bad_entry(dns64: Unbound, srv: Serve) -> None:
+    dead = "127.0.0.1:9"  # listed second: the first server answers, so it is never asked
+    done = get(
+        "--cacert", srv.ca, "--dns-servers", f"127.0.0.1:{dns64.port},{dead}", f"https://loop.example.test:{srv.port}/"
+    )
+    assert done.code == 0, done.err
+    done = get("--dns-server", "127.0.0.1:99999", "https://loop.example.test/")
+    assert done.code == 2 and "port '99999' is not a number from 1 to 65535" in done.err
+
+
+def test_connect_to_keeps_the_url_host_in_the_esp_tls_lines(srv: Serve, tmp_path: Path) -> None:
+    """ESP-IDF's lines name the URL's host even when --connect-to sends the connection elsewhere."""
+    url = "https://www.example.test/a/check"
+    done = get("-vv", "--cacert", srv.ca, "--connect-to", f"www.example.test:443:127.0.0.1:{srv.port}", url)
+    assert done.code == 0, done.err
+    assert re.search(r"esp-tls: host:www\.example\.test: strlen 16$", done.err, re.M), done.err
+    assert re.search(r"\] Resolved IPv4 address: 127\.0\.0\.1$", done.err, re.M), done.err
+    assert re.search(r"Connecting to server\. HOST: www\.example\.test/a/check, Port: 443$", done.err, re.M), done.err
