@@ -92,6 +92,10 @@ def test_first_check_over_ipv4_second_over_the_dns64_address(tmp_path: Path) -> 
                     out = example.text
                 finally:
                     example.kill()
+                url = "https://www.howsmyssl.com/a/check"
+                argv = [sys.executable, "-m", "https_request", "get", "-vv", "--no-happy-eyeballs", "--cacert", srv.ca]
+                fetched = dev.run([*argv, url], check=False, timeout=60)
+                assert fetched.returncode == 0, fetched.stderr
             finally:
                 srv.stop()
     first = _section(out, "example: https_request using crt bundle", "example: https_request using cacert_buf")
@@ -137,3 +141,19 @@ def test_first_check_over_ipv4_second_over_the_dns64_address(tmp_path: Path) -> 
     assert any(re.search(r"esp-tls: \[sock=\d+\] Resolved IPv6 address: 64:FF9B::2247:2DC8$", x) for x in second)
     assert "example: Connection established..." in "\n".join(second)
     assert "dns_tmr: dns_check_entries" in out
+
+    # get -vv --no-happy-eyeballs, run after the example in the same network, prints the same lines
+    # for its connection: the lookups of the example's first check (a fresh process: nothing cached,
+    # IDs differ), the selection and esp-tls lines of its second check (the same addresses now)
+    ids = re.compile(r"request ID \d+ ")
+    first_raw = [ids.sub("request ID N ", x) for x in first if x.startswith(("dns_", "sending DNS"))]
+    got_all = [ids.sub("request ID N ", x) for x in fetched.stderr.splitlines() if x.startswith(("dns_", "sending"))]
+    lookups = [x for x in first_raw if not x.startswith(("dns_select", "dns_tmr"))]
+    selection = [x for x in second if x.startswith("dns_select")]
+    assert lookups and selection and got_all == lookups + selection, fetched.stderr
+
+    def esp_tls(lines: list[str]) -> list[str]:
+        keep = ("esp-tls: host:", "] Resolved IPv", "] Connecting to server.")
+        return [re.sub(r"^D \(\d+\) |\[sock=\d+\] ", "", x) for x in lines if any(k in x for k in keep)]
+
+    assert esp_tls(fetched.stderr.splitlines()) == esp_tls(second), fetched.stderr

@@ -409,6 +409,7 @@ class _Get:
             clientkey=clientkey,
             addr_family=family,
             dns_servers=tuple(args.dns_server),
+            happy_eyeballs=not args.no_happy_eyeballs,
             profile=args.profile,
             groups=groups,
             verify_policy=args.verify_policy,
@@ -794,6 +795,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         type=_dns_servers_arg,
         metavar="ADDR[:PORT][,...]",
         help="DNS servers to ask instead of /etc/resolv.conf's ([IPV6]:PORT with a port; repeatable)",
+    )
+    net.add_argument(
+        "--no-happy-eyeballs",
+        action="store_true",
+        help="resolve and connect as the device (and the example) does: AAAA then A, "
+        "esp-lwip's dns_select picks one address, no racing",
     )
     family = net.add_mutually_exclusive_group()
     family.add_argument("-4", "--ipv4", action="store_true", help="IPv4 only")
