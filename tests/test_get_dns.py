@@ -77,3 +77,10 @@ def test_connect_to_keeps_the_url_host_in_the_esp_tls_lines(srv: Serve, tmp_path
     assert re.search(r"esp-tls: host:www\.example\.test: strlen 16$", done.err, re.M), done.err
     assert re.search(r"\] Resolved IPv4 address: 127\.0\.0\.1$", done.err, re.M), done.err
     assert re.search(r"Connecting to server\. HOST: www\.example\.test/a/check, Port: 443$", done.err, re.M), done.err
+
+
+def test_json_reports_the_address_connected_to(dns64: Unbound, srv: Serve) -> None:
+    url = f"https://loop.example.test:{srv.port}/"
+    done = get("--json", "-", "--cacert", srv.ca, "--dns-server", f"127.0.0.1:{dns64.port}", url)
+    assert done.code == 0, done.err
+    assert done.json["address"] == "127.0.0.1" and done.json["nat64"] is None

@@ -466,6 +466,7 @@ class _Get:
         from .esp_tls.errors import EspTlsError
         from .get_report import one_line
         from .http.client import HttpError, request, request_bytes
+        from .log import INFO
         from .session_file import SessionFile, origin_key
         from .structs import replace
 
@@ -549,6 +550,8 @@ class _Get:
             self.report.info = tls.info
             self.report.connect_ms = tls.info.connect_ms
             self.report.tls_ms = tls.info.tls_ms
+            if self.report.wanted or self.log.is_enabled(INFO):
+                self.report.nat64 = _nat64(tls.info.address, cfg.dns_servers)
             self._log_info(tls.info)
             transport = _Deadline(tls, self.deadline, plan.timeout)
             try:
@@ -645,6 +648,38 @@ class _Get:
         )
         if info.peer_subject:
             self.log.i("Server certificate: %s", info.peer_subject)
+        if self.report.nat64 is not None:
+            v4, prefix = self.report.nat64
+            self.log.i("Connected to %s: %s through NAT64 (prefix %s)", info.address, v4, prefix)
+
+
+def _nat64(address: str | None, servers: tuple[str, ...]) -> tuple[str, str] | None:
+    """``(IPv4 address, prefix)`` when ``address`` is a NAT64 address (RFC 6052):
+    under the well-known prefix, or under a prefix the DNS servers' DNS64
+    reveals for ipv4only.arpa (RFC 7050; asked only for an IPv6 address
+    outside the well-known prefix). None otherwise, or when the DNS cannot say."""
+    from ipaddress import IPv6Address, ip_address
+
+    from .dns import nat64
+
+    peer = ip_address(address) if address else None
+    if not isinstance(peer, IPv6Address):
+        return None
+    prefixes: tuple[nat64.Pref64, ...] = (nat64.WELL_KNOWN,)
+    if nat64.extract(peer, nat64.WELL_KNOWN) is None:
+        from .dns.lookup import resolver_for
+        from .dns.resolver import DnsError
+
+        try:
+            resolver = resolver_for(servers)
+            prefixes = nat64.discover(lambda name, rdtype: resolver.query(name, rdtype).addresses)
+        except (DnsError, OSError, ValueError):  # no DNS64 to learn from, or no DNS: nothing to say
+            return None
+    for prefix in prefixes:
+        v4 = nat64.extract(peer, prefix)
+        if v4 is not None:
+            return str(v4), str(prefix.network)
+    return None
 
 
 def _tls_name(version: int) -> str:
@@ -707,6 +742,7 @@ def _run(args: argparse.Namespace) -> int:
 
     _setup_logging(args.verbose)
     report = Report(url=args.url)
+    report.wanted = args.json is not None
     get = _Get(args, report)
     try:
         code = get.run(get.plan())

@@ -35,6 +35,8 @@ class Report:
         self.reason: str | None = None
         self.http_version: str | None = None
         self.info: TlsInfo | None = None
+        self.nat64: tuple[str, str] | None = None  # (IPv4 address, prefix) when the server was reached through NAT64
+        self.wanted = False  # --json asked: worth a DNS query to recognise a NAT64 address
         self.redirects = 0
         self.connect_ms: float | None = None
         self.tls_ms: float | None = None
@@ -64,6 +66,8 @@ class Report:
             "resumed": info.resumed if info else None,
             "early_data": {"offered": early != "none", "accepted": early == "accepted"},
             "peer_subject": info.peer_subject if info else None,
+            "address": info.address if info else None,
+            "nat64": {"ipv4": self.nat64[0], "prefix": self.nat64[1]} if self.nat64 else None,
             "timings": {
                 "connect": ms(self.connect_ms),
                 "tls": ms(self.tls_ms),

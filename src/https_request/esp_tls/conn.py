@@ -70,7 +70,6 @@ engine name raises ESP_ERR_INVALID_ARG. ``is_plain_tcp`` is not supported (ESP_E
 from __future__ import annotations
 
 import socket
-import time
 from types import TracebackType
 from typing import TYPE_CHECKING, Self, TypeVar
 
@@ -419,8 +418,7 @@ class AsyncEspTls(_Core):
             raise self._dns_failed(target, exc) from exc
         try:
             self._socket_options(sock)
-            self._t_connected = time.monotonic()
-            self._state = ConnState.CONNECTING
+            self._note_connected(sock)
             return await asyncio.open_connection(sock=sock)
         except BaseException:
             sock.close()

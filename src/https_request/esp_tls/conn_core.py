@@ -107,6 +107,7 @@ class TlsInfo(Struct, slots=False):
     sent). ``connect_ms``: DNS + TCP connect; ``tls_ms``: the handshake;
     ``handshake_end_ms``: when it ended, on the log's clock
     (:func:`https_request.log.millis`, the ``(ms)`` of the log lines).
+    ``address``: the server address connected to (None when unknown).
     """
 
     version: str
@@ -119,6 +120,7 @@ class TlsInfo(Struct, slots=False):
     connect_ms: float
     tls_ms: float
     handshake_end_ms: int
+    address: str | None = None
 
     @property
     def cipher_suite_name(self) -> str:
@@ -225,6 +227,14 @@ def _group_name(group: int | None) -> str | None:
         return f"0x{group:04X}"
 
 
+def _peer_address(sock: socket.socket) -> str | None:
+    """The address ``sock`` is connected to (None when it cannot say)."""
+    try:
+        return str(sock.getpeername()[0])
+    except (OSError, IndexError):
+        return None
+
+
 def _peer_subject(chain: Sequence[bytes]) -> str | None:
     if not chain:
         return None
@@ -246,6 +256,7 @@ class _Core:
         self._info: TlsInfo | None = None
         self._t0 = 0.0
         self._t_connected = 0.0
+        self._address: str | None = None
         self._session_refused: str | None = None
 
     # -- esp_tls_get_and_clear_last_error & co --------------------------------
@@ -400,8 +411,14 @@ class _Core:
         return wait
 
     def _connected(self, sock: socket.socket) -> None:
+        """The blocking driver's socket is connected: blocking, with esp-tls's timeout."""
         sock.setblocking(True)
         sock.settimeout(self._cfg.timeout_s)
+        self._note_connected(sock)
+
+    def _note_connected(self, sock: socket.socket) -> None:
+        """TCP is up (either driver): the peer's address and the time are recorded."""
+        self._address = _peer_address(sock)
         self._t_connected = time.monotonic()
         self._state = ConnState.CONNECTING
 
@@ -556,6 +573,7 @@ class _Core:
             connect_ms=(self._t_connected - self._t0) * 1000,
             tls_ms=(now - self._t_connected) * 1000,
             handshake_end_ms=log.millis(),
+            address=self._address,
         )
         self._state = ConnState.DONE
 
