@@ -635,6 +635,17 @@ def test_bad_names_types_and_schedules() -> None:
         DnsServer(IPv4Address("127.0.0.1"), 0)
 
 
+def test_invalid_names_never_reach_a_server() -> None:
+    """RFC 6761 section 6.4: .invalid gets an immediate negative answer (nothing listens on port 9:
+    a query would take lwIP's 7 s)."""
+    resolver, lines = make([parse_server("127.0.0.1:9")])
+    for name in ("no-such-host.invalid", "INVALID", "a.b.Invalid."):
+        with pytest.raises(DnsError, match=r"does not exist \(\.invalid names never do, RFC 6761\)") as e:
+            resolver.query(name, "AAAA")
+        assert e.value.kind == "nxdomain" and e.value.server is None
+    assert lines == []
+
+
 def test_importing_the_package_does_not_load_dnspython() -> None:
     code = "import sys, https_request.dns, https_request.dns.lwip_log, https_request.cli\nprint('dns' in sys.modules)"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=False)

@@ -536,3 +536,12 @@ def test_a_failing_on_attempt_leaves_no_socket_open(driver: str, when: str, port
     with pytest.raises(RuntimeError, match=r"^on_attempt: "):
         connect_to(driver, "he.test", p.port, table, sort=v6_first, timeout=5, on_attempt=on_attempt)
     assert sorted(os.listdir("/proc/self/fd")) == before
+
+
+@pytest.mark.parametrize("driver", DRIVERS)
+def test_both_lookups_failing_alike_are_said_once(driver: str) -> None:
+    nx = socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+    error, _ = fail(driver, Table(nx, nx), 443)
+    assert error.kind == "resolve"
+    assert str(error) == "cannot resolve he.test: [Errno -2] Name or service not known"
+    assert len(error.resolve_errors) == 2

@@ -321,7 +321,11 @@ class _Race:
         tried = tuple(self.attempts)
         number: int | None
         failures = "; ".join(a.describe() for a in tried)
-        lookups = "; ".join(f"{_RR.get(f, f)} lookup failed: {e}" for f, e in self._errors)
+        texts = {str(e) for _, e in self._errors}
+        if len(self._errors) > 1 and len(texts) == 1:  # both lookups failed the same way (NXDOMAIN): say it once
+            lookups = texts.pop()
+        else:
+            lookups = "; ".join(f"{_RR.get(f, f)} lookup failed: {e}" for f, e in self._errors)
         if self.timed_out(now):
             kind, number = "timeout", errno.ETIMEDOUT
             if tried:

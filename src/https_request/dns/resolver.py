@@ -515,6 +515,8 @@ class StubResolver:
             qname = dns.name.from_text(shown)
         except (dns.exception.DNSException, UnicodeError) as e:
             raise self._error(shown, rdtype, "bad-name", f"not a valid DNS name ({e})") from None
+        if shown.lower() == "invalid" or shown.lower().endswith(".invalid"):  # RFC 6761 section 6.4
+            raise self._error(shown, rdtype, "nxdomain", "does not exist (.invalid names never do, RFC 6761)")
         if not self.servers:
             raise self._error(shown, rdtype, "no-servers", "no DNS server configured")
         with self._lock:
