@@ -1,16 +1,25 @@
-"""`https-request get` resolving names with the stub resolver (a real unbound, tests/dnsserver.py)
-and connecting with Happy Eyeballs to a real `serve` (tests/serveproc.py)."""
+"""Names resolved by the stub resolver (a real unbound, tests/dnsserver.py) and connected with Happy
+Eyeballs, or the device's way, to a real `serve` (tests/serveproc.py): through the esp-tls API
+(both drivers) and `https-request get`."""
 
 from __future__ import annotations
 
+import asyncio
+import io
 import re
 from collections.abc import Iterator
+from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
 
 import pytest
 
 from clirun import get
 from dnsserver import Unbound, unbound
+from https_request.dns.select import lwip_select
+from https_request.esp_tls.config import AddrFamily, EspTlsCfg
+from https_request.esp_tls.conn import AsyncEspTls, EspTls
+from https_request.esp_tls.errors import EspErr, EspTlsError
+from https_request.netif import local_addresses
 from procs import needs, tool
 from serveproc import Serve, running
 
@@ -84,3 +93,42 @@ def test_json_reports_the_address_connected_to(dns64: Unbound, srv: Serve) -> No
     done = get("--json", "-", "--cacert", srv.ca, "--dns-server", f"127.0.0.1:{dns64.port}", url)
     assert done.code == 0, done.err
     assert done.json["address"] == "127.0.0.1" and done.json["nat64"] is None
+
+
+def _cfg(srv: Serve, dns64: Unbound, **kw: object) -> EspTlsCfg:
+    servers = (f"127.0.0.1:{dns64.port}",)
+    return EspTlsCfg(cacert=Path(srv.ca).read_bytes(), dns_servers=servers, timeout_ms=10_000, **kw)  # type: ignore[arg-type]
+
+
+def test_esp_tls_api_both_drivers_resolve_with_the_stub_resolver(dns64: Unbound, srv: Serve) -> None:
+    url = f"https://loop.example.test:{srv.port}/"
+    with EspTls.conn_http_new_sync(url, _cfg(srv, dns64)) as tls:
+        assert tls.info.address == "127.0.0.1"  # ::1 first (RFC 6724), refused, then IPv4
+
+    async def main() -> str | None:
+        async with await AsyncEspTls.conn_http_new_sync(url, _cfg(srv, dns64)) as atls:
+            return atls.info.address
+
+    assert asyncio.run(asyncio.wait_for(main(), 30)) == "127.0.0.1"
+
+
+def test_esp_tls_device_mode_connects_to_the_one_address_dns_select_picks(
+    dns64: Unbound, srv: Serve, esp_log: io.StringIO
+) -> None:
+    """happy_eyeballs=False: AAAA then A, esp-lwip's dns_select picks one of ::1 and 127.0.0.1 by
+    this host's addresses, and esp-tls tries that address only (serve listens on 127.0.0.1: ::1 is
+    refused, with no fallback)."""
+    picked = lwip_select(IPv6Address("::1"), IPv4Address("127.0.0.1"), local_addresses())
+    url = f"https://loop.example.test:{srv.port}/"
+    if picked == IPv6Address("::1"):
+        with pytest.raises(EspTlsError) as info:
+            EspTls.conn_http_new_sync(url, _cfg(srv, dns64, happy_eyeballs=False))
+        assert info.value.last_error.last_error == EspErr.ESP_ERR_ESP_TLS_FAILED_CONNECT_TO_HOST
+    else:
+        with EspTls.conn_http_new_sync(url, _cfg(srv, dns64, happy_eyeballs=False)) as tls:
+            assert tls.info.address == "127.0.0.1"
+    tried = re.findall(r"\] Resolved IPv\d address: (\S+)$", esp_log.getvalue(), re.M)
+    assert tried == [str(picked).upper()], esp_log.getvalue()
+    # -4: the device asks for A only, and the one address works
+    with EspTls.conn_http_new_sync(url, _cfg(srv, dns64, happy_eyeballs=False, addr_family=AddrFamily.INET)) as tls:
+        assert tls.info.address == "127.0.0.1"
