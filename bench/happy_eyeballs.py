@@ -57,7 +57,9 @@ connected socket, both lookups included)
   time is shown as ">= cap" (the kernel alone would wait over two minutes).
   ``--plain-runs`` of them.
 
-Runs are interleaved round by round (every method once per round).
+Runs are interleaved round by round (every method once per round). The table
+gives each row's median, min and max, its ratio to curl's median at 250 ms
+and the difference in ms.
 
 Resolution time (one process inside the namespace, ``--resolve-runs``
 rounds, each method once per round, for A and for AAAA)
@@ -358,14 +360,14 @@ def main(argv: list[str] | None = None) -> int:
     lines = [
         f"Connect time with a black-holed IPv6 path ({NAME}: AAAA {V6} synthesised by DNS64, dropped; "
         f"A {V4} listening), {args.runs} rounds ({args.plain_runs} for the sequential connect); ms",
-        f"{'method':<46}{'median':>9}{'min':>9}{'max':>9}{'vs curl 250':>13}",
+        f"{'method':<46}{'median':>9}{'min':>9}{'max':>9}{'vs curl 250':>13}{'diff':>9}",
     ]
     for name, v in rows.items():
         if not v:
             continue
         m, lo, hi = _ms(v)
         shown = f">={args.cap * 1e3:.0f}" if name == plain and lo >= args.cap * 1e3 else f"{m:.1f}"
-        lines.append(f"{name:<46}{shown:>9}{lo:>9.1f}{hi:>9.1f}{m / curl250:>12.2f}x")
+        lines.append(f"{name:<46}{shown:>9}{lo:>9.1f}{hi:>9.1f}{m / curl250:>12.2f}x{m - curl250:>+9.1f}")
     targets: dict[str, Any] = {}
     for name in [n for n in rows if n.startswith("https-request") and "200 ms" not in n]:
         ok_curl, ok_abs = med[name] <= curl250, med[name] <= TARGET_MS
