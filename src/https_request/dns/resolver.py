@@ -64,6 +64,13 @@ import dns.query
 import dns.rcode
 import dns.rdatatype
 
+# The classes every answer is parsed into. dnspython imports them on first use, which put
+# those imports (~0.5 ms each) inside a process's first A and AAAA lookups: in Happy
+# Eyeballs' two lookup threads at once, serialised on the import lock (the first connection
+# reached its first attempt ~1.5 ms later). Imported with this module instead.
+import dns.rdtypes.IN.A
+import dns.rdtypes.IN.AAAA
+
 from ..structs import Struct
 from .lwip_log import DNS_TABLE_SIZE, LwipTable, TableFull
 
