@@ -207,6 +207,28 @@ def test_second_query_is_answered_from_the_cache_until_the_ttl_runs_out(server: 
 
 
 @uses_unbound
+def test_cached_answers_without_a_query(server: Unbound) -> None:
+    """``cached`` (Happy Eyeballs' ``known``): the cache's answer and its dns_lookup line, None before
+    the first query and after the TTL, a cached NXDOMAIN raised; never a datagram sent."""
+    clock = Clock()
+    resolver, lines = make(server.servers, clock=clock)
+    assert resolver.cached(WWW, "A") is None and lines == []
+    first = resolver.query(WWW, "A")
+    del lines[:]
+    hit = resolver.cached(WWW + ".", "A")
+    assert hit is not None and (hit.addresses, hit.server) == (first.addresses, None)
+    assert lines == [f'dns_lookup: "{WWW}": found = 34.71.45.200']
+    clock.now += first.ttl + 1
+    assert resolver.cached(WWW, "A") is None
+    with pytest.raises(DnsError):
+        resolver.query("nx.example.test", "A")
+    del lines[:]
+    with pytest.raises(DnsError, match="cached"):
+        resolver.cached("nx.example.test", "A")
+    assert sent_ids(lines) == []
+
+
+@uses_unbound
 def test_ttl_zero_is_not_cached(server: Unbound) -> None:
     resolver, lines = make(server.servers)
     for _ in range(2):

@@ -545,3 +545,23 @@ def test_both_lookups_failing_alike_are_said_once(driver: str) -> None:
     assert error.kind == "resolve"
     assert str(error) == "cannot resolve he.test: [Errno -2] Name or service not known"
     assert len(error.resolve_errors) == 2
+
+
+@pytest.mark.parametrize("driver", DRIVERS)
+def test_known_answers_are_not_looked_up(driver: str, ports: Callable[..., Ports]) -> None:
+    """``known`` (a hosts file, a cache) answers a family at once: no lookup for it, and its
+    failure (a cached NXDOMAIN) counts as that family's answer."""
+    p = ports(listening=["127.0.0.1"])
+    table = Table(["::1"], ["127.0.0.1"])
+    known_v4 = {socket.AF_INET: [V4]}
+    address, _, sock = run(driver, table, p.port, known=lambda name, fam: known_v4.get(fam))
+    with sock:
+        assert address == V4
+    assert table.asked == [socket.AF_INET6]  # A came from `known`
+    table = Table(["::1"], ["127.0.0.1"])
+
+    def nx(name: str, family: int) -> None:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    error, _ = fail(driver, table, p.port, known=nx)
+    assert error.kind == "resolve" and table.asked == []

@@ -68,6 +68,7 @@ __all__ = [
     "AsyncResolve",
     "Attempt",
     "ConnectError",
+    "Known",
     "Resolve",
     "Sort",
     "aconnect",
@@ -79,6 +80,9 @@ Resolve = Callable[[str, int], Sequence[IPv4Address | IPv6Address]]
 """``(name, AF_INET6 | AF_INET) -> addresses``, blocking; may raise (any Exception)."""
 AsyncResolve = Callable[[str, int], Awaitable[Sequence[IPv4Address | IPv6Address]]]
 """The ``async def`` twin of :data:`Resolve` (:func:`aconnect` only)."""
+Known = Callable[[str, int], Sequence[IPv4Address | IPv6Address] | None]
+"""``(name, family) -> addresses`` known at once (a hosts file, a cache), or None
+to look the family up; may raise as :data:`Resolve` (a cached NXDOMAIN)."""
 Sort = Callable[[Sequence[IPv4Address | IPv6Address]], Sequence[IPv4Address | IPv6Address]]
 """Addresses -> the same addresses, most preferred first."""
 
@@ -421,6 +425,24 @@ def _race(
 # --- blocking ------------------------------------------------------------------
 
 
+def _known_answers(race: _Race, name: str, families: Sequence[int], known: Known | None) -> list[int]:
+    """Feed ``race`` what ``known`` answers at once; returns the families still to look up."""
+    if known is None:
+        return list(families)
+    pending = []
+    for fam in families:
+        answer: Sequence[IPv4Address | IPv6Address] | Exception | None
+        try:
+            answer = known(name, fam)
+        except Exception as exc:  # a known failure (a cached NXDOMAIN), reported by the race like a lookup's
+            answer = exc
+        if answer is None:
+            pending.append(fam)
+        else:
+            race.answered(fam, answer if isinstance(answer, Exception) else tuple(answer), time.monotonic())
+    return pending
+
+
 class _Lookups:
     """The blocking driver's lookups: one daemon thread each; answers are queued
     and signalled on a socket pair the selector watches. After :meth:`close`,
@@ -535,6 +557,7 @@ def connect(
     esp_compatible: bool = False,
     on_attempt: Callable[[Attempt], None] | None = None,
     family: int = socket.AF_UNSPEC,
+    known: Known | None = None,
 ) -> tuple[socket.socket, IPv4Address | IPv6Address]:
     """Connect over TCP to ``name`` port ``port`` (RFC 8305; see the module).
 
@@ -543,6 +566,8 @@ def connect(
     ``sort`` orders the candidates (default: RFC 6724). ``timeout`` bounds the
     whole call (lookups and attempts; None: no bound but the kernel's).
     ``on_attempt`` is called in this thread as each attempt starts and ends.
+    ``known`` answers what needs no lookup (a hosts file, a cache) before any
+    lookup thread starts: a family it answers is not looked up.
 
     Returns the connected socket (blocking, no timeout, ``TCP_NODELAY`` set)
     and the address it is connected to. Raises :class:`ConnectError` (``kind``
@@ -561,7 +586,8 @@ def connect(
         on_attempt=on_attempt,
         family=family,
     )
-    lookups = _Lookups(name, families, resolve) if families else None
+    pending = _known_answers(race, name, families, known)
+    lookups = _Lookups(name, pending, resolve) if pending else None
     live: dict[socket.socket, int] = {}
     winner: socket.socket | None = None
     with selectors.DefaultSelector() as sel:
@@ -630,6 +656,7 @@ async def aconnect(
     esp_compatible: bool = False,
     on_attempt: Callable[[Attempt], None] | None = None,
     family: int = socket.AF_UNSPEC,
+    known: Known | None = None,
 ) -> tuple[socket.socket, IPv4Address | IPv6Address]:
     """The asyncio twin of :func:`connect`, same arguments and rules.
 
@@ -656,7 +683,7 @@ async def aconnect(
     )
     loop = asyncio.get_running_loop()
     lookups: dict[asyncio.Future[Any], int] = {}
-    for fam in families:
+    for fam in _known_answers(race, name, families, known):
         if inspect.iscoroutinefunction(resolve):
             lookups[asyncio.ensure_future(cast(AsyncResolve, resolve)(name, fam))] = fam
         else:

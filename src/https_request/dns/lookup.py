@@ -133,6 +133,15 @@ class NameLookup:
         self._resolver = resolver
         self._hosts = hosts
 
+    def known(self, name: str, family: int) -> tuple[IPAddress, ...] | None:
+        """What needs no query (the hosts file, the resolver's cache); None when a
+        query is needed (for :func:`.happy.connect`'s ``known``). Raises a cached NXDOMAIN."""
+        pinned = hosts_addresses(name, family, self._hosts)
+        if pinned:
+            return pinned
+        answer = self._resolver().cached(name, "AAAA" if family == socket.AF_INET6 else "A")
+        return None if answer is None else answer.addresses
+
     def resolve(self, name: str, family: int) -> tuple[IPAddress, ...]:
         pinned = hosts_addresses(name, family, self._hosts)
         if pinned:

@@ -528,15 +528,9 @@ class StubResolver:
             raise self._error(shown, rdtype, "no-servers", "no DNS server configured")
         with self._lock:
             now = self.clock()
-            hit = self.cache.get(shown, rdtype, now)
-            if hit is not None:
-                if hit.nxdomain:
-                    raise self._error(
-                        shown, rdtype, "nxdomain", f"does not exist (NXDOMAIN from {hit.server}, cached)", hit.server
-                    )
-                if hit.addresses:
-                    self._table.found(shown, hit.addresses[0])
-                return DnsAnswer(shown, rdtype, hit.addresses, _ttl(hit.expires - now), None)
+            cached = self._cached(shown, rdtype, now)
+            if cached is not None:
+                return cached
             query = dns.message.make_query(qname, rdtype)
             for _ in range(16):  # lwIP draws again while another pending lookup has the ID
                 if not self._table.txid_in_use(query.id):
@@ -549,6 +543,29 @@ class StubResolver:
                 raise self._error(shown, rdtype, "busy", busy) from None
             self._table.claim_txid(entry, query.id)
         return _Lookup(self, shown, rdtype, query, entry)
+
+    def _cached(self, shown: str, rdtype: str, now: float) -> DnsAnswer | None:
+        """The cache's answer (lwIP's ``dns_lookup`` line), None when it has none.
+        Raises DnsError for a cached NXDOMAIN. The caller holds the lock."""
+        hit = self.cache.get(shown, rdtype, now)
+        if hit is None:
+            return None
+        if hit.nxdomain:
+            what = f"does not exist (NXDOMAIN from {hit.server}, cached)"
+            raise self._error(shown, rdtype, "nxdomain", what, hit.server)
+        if hit.addresses:
+            self._table.found(shown, hit.addresses[0])
+        return DnsAnswer(shown, rdtype, hit.addresses, _ttl(hit.expires - now), None)
+
+    def cached(self, name: str, rdtype: str) -> DnsAnswer | None:
+        """``name``'s answer from the cache, without a query: None when there is
+        none. Raises DnsError for a cached NXDOMAIN (and as :meth:`query` for a bad
+        name or type)."""
+        if rdtype not in ("A", "AAAA"):
+            raise ValueError(f"the stub resolver asks for A or AAAA records, not {rdtype!r}")
+        shown = name[:-1] if name.endswith(".") else name
+        with self._lock:
+            return self._cached(shown, rdtype, self.clock())
 
     def query(self, name: str, rdtype: str) -> DnsAnswer:
         """``name``'s A or AAAA records (blocking). NODATA is an answer with no

@@ -202,6 +202,7 @@ class EspTls(_Core):
                 family=plan.family,
                 esp_compatible=plan.esp,
                 on_attempt=plan.on_attempt,
+                known=plan.lookup.known,
             )
         except happy.ConnectError as exc:
             raise self._connect_failed(target, exc) from exc
@@ -411,6 +412,7 @@ class AsyncEspTls(_Core):
                 family=plan.family,
                 esp_compatible=plan.esp,
                 on_attempt=plan.on_attempt,
+                known=plan.lookup.known,
             )
         except happy.ConnectError as exc:
             raise self._connect_failed(target, exc) from exc
