@@ -229,6 +229,7 @@ class _Race:
         self._found: list[IPv4Address | IPv6Address] = []  # every address seen (deduplicated, bounded)
         self._untried: list[IPv4Address | IPv6Address] = []
         self._go = False  # attempts may start
+        self._unsorted = False  # _untried holds answers not sorted yet (sorted when an attempt is due)
         self._go_at: float | None = None  # the Resolution Delay's end
         self._next_at = now
         self.attempts: list[Attempt] = []
@@ -248,7 +249,8 @@ class _Race:
                 self._go = True
             return
         if self._go:
-            self._untried = list(self._ordered([*self._untried, *new]))
+            self._untried.extend(new)
+            self._unsorted = self._unsorted or bool(new)
         elif (family == socket.AF_INET6 and new) or not self.waiting:
             self._start(now)
         elif new and self._go_at is None:
@@ -263,6 +265,8 @@ class _Race:
         self._go = True
 
     def _ordered(self, addresses: Sequence[IPv4Address | IPv6Address]) -> tuple[IPv4Address | IPv6Address, ...]:
+        if len(addresses) < 2:
+            return tuple(addresses)  # nothing to order
         ordered = self._sort(list(addresses))
         if sorted(ordered, key=str) != sorted(addresses, key=str):
             raise ValueError(f"sort returned {list(map(str, ordered))} for {list(map(str, addresses))}")
@@ -270,14 +274,19 @@ class _Race:
 
     def _start(self, now: float) -> None:
         self._go, self._go_at = True, None
-        self._untried = list(self._ordered(self._found))
+        self._untried, self._unsorted = list(self._found), True
 
     def due(self, now: float) -> IPv4Address | IPv6Address | None:
-        """The next address to try now, if one is due (taken off the list)."""
+        """The next address to try now, if one is due (taken off the list).
+
+        The candidates are sorted here, once for all the answers that came
+        since the last call (answers arriving together cost one sort)."""
         if self._go_at is not None and now >= self._go_at:
             self._start(now)
         if not self._go or not self._untried or (self.live and now < self._next_at):
             return None
+        if self._unsorted:
+            self._untried, self._unsorted = list(self._ordered(self._untried)), False
         self._next_at = now + self._attempt_delay
         return self._untried.pop(0)
 
