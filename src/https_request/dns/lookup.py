@@ -23,9 +23,8 @@ from collections.abc import Callable, Sequence
 from ipaddress import IPv4Address, IPv6Address, ip_address
 from typing import TYPE_CHECKING
 
-from ..netif import IPAddress, LocalAddress
-
 if TYPE_CHECKING:
+    from ..netif import IPAddress, LocalAddress
     from .resolver import StubResolver
 
 __all__ = [

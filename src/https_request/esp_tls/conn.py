@@ -183,8 +183,6 @@ class EspTls(_Core):
 
     def _tcp_connect(self, host_text: str, deadline: float | None) -> socket.socket:
         from ..dns import happy
-        from ..dns.lookup import lwip_getaddrinfo
-        from ..netif import local_addresses
 
         target, port = self._target(self._host, self._port)
         plan = self._connect_plan(host_text, self._port)
@@ -193,6 +191,9 @@ class EspTls(_Core):
             if not target:
                 raise LookupError("empty host name")
             if plan.esp:
+                from ..dns.lookup import lwip_getaddrinfo
+                from ..netif import local_addresses
+
                 name = str(lwip_getaddrinfo(plan.lookup.resolve, target, plan.family, local_addresses))
             sock, _ = happy.connect(
                 name,
@@ -390,8 +391,6 @@ class AsyncEspTls(_Core):
         import asyncio
 
         from ..dns import happy
-        from ..dns.lookup import lwip_getaddrinfo
-        from ..netif import local_addresses
 
         target, port = self._target(self._host, self._port)
         plan = self._connect_plan(host_text, self._port)
@@ -400,6 +399,9 @@ class AsyncEspTls(_Core):
             if not target:
                 raise LookupError("empty host name")
             if plan.esp:  # lwIP asks one family after the other: in a thread, off the loop
+                from ..dns.lookup import lwip_getaddrinfo
+                from ..netif import local_addresses
+
                 address = await asyncio.to_thread(
                     lwip_getaddrinfo, plan.lookup.resolve, target, plan.family, local_addresses
                 )
