@@ -78,11 +78,28 @@ _LETTERS = ("N", "E", "W", "I", "D", "V")
 _COLORS = ("", "\033[0;31m", "\033[0;33m", "\033[0;32m", "", "")
 _RESET = "\033[0m"
 
-_start_ns = time.monotonic_ns()
+def _process_start_ns() -> int:
+    """When this process started, on the monotonic clock: the device counts its
+    log's milliseconds from boot, a host process from its own start. Linux gives
+    the start in /proc/self/stat (field 22, clock ticks since boot, as
+    CLOCK_BOOTTIME counts); elsewhere, or when that cannot be read, now (this
+    module's import) stands in for it."""
+    now = time.monotonic_ns()
+    try:
+        with open("/proc/self/stat", encoding="ascii") as f:
+            fields = f.read().rsplit(")", 1)[1].split()  # after "pid (comm)": comm may hold spaces
+        started_s = int(fields[19]) / os.sysconf("SC_CLK_TCK")
+        since_start = time.clock_gettime_ns(time.CLOCK_BOOTTIME) - int(started_s * 1e9)
+    except (OSError, ValueError, IndexError, AttributeError):
+        return now
+    return now - max(0, since_start)
+
+
+_start_ns = _process_start_ns()
 
 
 def millis() -> int:
-    """Milliseconds since the log started (module import): the ``(ms)`` field."""
+    """Milliseconds since the process started: the ``(ms)`` field (the device's count from boot)."""
     return (time.monotonic_ns() - _start_ns) // 1_000_000
 
 
