@@ -36,6 +36,7 @@ from types import TracebackType
 
 import pytest
 
+from https_request.example import flow
 from serveproc import Serve, running
 
 REPO = Path(__file__).resolve().parent.parent
@@ -267,6 +268,14 @@ def test_default_flow_against_serve(check: Serve, ticket: Serve) -> None:
     supported = json.loads(body_of(parts[BANNERS[5]]))
     assert supported["given_cipher_suites"] == [*TLS12_SUPPORTED, "TLS_EMPTY_RENEGOTIATION_INFO_SCSV"]
 
+    # app_main returns once the task runs: the main task's line comes after the task's first line
+    out = proc.stdout
+    assert out.count("main_task: Returned from app_main()") == 1
+    assert out.index("main_task: Returned from app_main()") > out.index("example: Start https_request example")
+    # the memory line where the device prints it, its figure a device heap minus what a request held
+    heap = re.findall(r"^I \(\d+\) example: Minimum free heap size: (\d+) bytes$", parts[BANNERS[2]], re.M)
+    assert len(heap) == 1 and 0 < int(heap[0]) < flow.DEVICE_FREE_HEAP, parts[BANNERS[2]]
+
     first, second = serve_lines(ticket, ticket_mark, 2)  # the session-ticket pair: saved, then resumed
     assert "version=TLS1.2" in first and "resumed=no" in first and "status=200" in first
     assert "version=TLS1.2" in second and "resumed=yes" in second and "status=200" in second
@@ -390,3 +399,24 @@ def test_missing_sdkconfig_exits_2() -> None:
     proc = subprocess.run(args, capture_output=True, text=True, timeout=60, cwd=REPO)
     assert proc.returncode == 2 and "sdkconfig 'no/such/sdkconfig': no such file" in proc.stderr, proc.stderr
     assert proc.stdout == ""
+
+
+def test_example_local_runs_offline_against_its_own_servers() -> None:
+    """`example --local` starts the two local servers itself (as demo does); -v adds esp-tls's DEBUG lines."""
+    args = [sys.executable, "-m", "https_request", "example", "--local", "-v", "--set", "EXAMPLE_COUNTDOWN_S=0"]
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    done = subprocess.run(args, capture_output=True, timeout=120, cwd=REPO, env=env, check=False)
+    out = done.stdout.decode("latin-1")
+    assert done.returncode == 0, out + done.stderr.decode()
+    assert out.count("example: Connection established...") == 6 and out.count("example: Connection failed...") == 1
+    connecting = r"^D \(\d+\) esp-tls: \[sock=\d+\] Connecting to server\. HOST: www\.howsmyssl\.com/a/check"
+    assert re.search(connecting, out, re.M), out
+
+
+def test_example_and_demo_help_state_their_exit_codes() -> None:
+    for command in ("example", "demo"):
+        argv = [sys.executable, "-m", "https_request", command, "--help"]
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
+        assert done.returncode == 0
+        text = " ".join(done.stdout.split())
+        assert "0 every request behaved as" in text and "2 " in text and "configuration error" in text, done.stdout

@@ -492,3 +492,14 @@ def test_a_stream_that_logs_does_not_deadlock() -> None:
     finally:
         log.setup(log.INFO)
     assert [m for _, _, m in parsed(stream)] == ["inner", "outer"]
+
+
+def test_milliseconds_count_from_the_process_start() -> None:
+    """As the device's count from boot: a process that waits 0.5 s before logging shows >= 500 ms
+    (not the time since the log module was imported)."""
+    import subprocess
+    import sys
+
+    code = "import time; time.sleep(0.5); from https_request import log; print(log.millis())"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True)
+    assert 480 <= int(done.stdout) < 5000

@@ -20,7 +20,6 @@ closing table. The web request's Host header is the URL's host
 
 from __future__ import annotations
 
-import resource
 import sys
 import threading
 import time
@@ -85,6 +84,8 @@ class _Runner:
         self.out = out
         self.sleep = sleep
         self.network = network
+        self.started = threading.Event()  # set once the task has logged its first line
+        self.heap = _Heap()  # traced while the task runs
         self.log = log.get_logger(TAG)
         self.outcomes: list[Outcome] = []
         self.session: Session | None = None
@@ -129,6 +130,7 @@ class _Runner:
         body = bytearray()
         info = None
         connected = False
+        self.heap.request_starts()
         try:
             tls = EspTls.conn_http_new_sync(url, self._route(tls_cfg, url))
         except EspTlsError:
@@ -159,6 +161,7 @@ class _Runner:
                 info = tls.info
                 if save_session:
                     self.session = tls.get_client_session()
+        self.heap.request_ended()
         self.outcomes.append(
             Outcome(
                 method=method,
@@ -214,8 +217,69 @@ def _bundle_bytes(cfg: ExampleConfig) -> bytes:
     return bundle.build_bundle(certs)
 
 
-def _peak_memory_bytes() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+#: The emulated device's free heap when the task starts, in bytes (an ESP32 running Wi-Fi and lwIP
+#: has about this much left for the application).
+DEVICE_FREE_HEAP = 230_000
+
+
+#: The modules a request runs that are imported when first used (see _Heap.start).
+_REQUEST_CODE = (
+    "cryptography.hazmat.backends.openssl.backend",
+    "cryptography.hazmat.primitives.serialization",
+    "https_request.dns.happy",
+    "https_request.dns.lookup",
+    "https_request.esp_tls.bundle_verify",
+    "https_request.esp_tls.engine",
+    "https_request.io.blocking",
+    "https_request.tls.catalogue",
+    "https_request.tls.client13",
+    "https_request.tls.kx",
+    "https_request.tls.protection12",
+    "https_request.tls.verify",
+)
+
+
+class _Heap:
+    """``esp_get_minimum_free_heap_size()`` on a host: :data:`DEVICE_FREE_HEAP`
+    minus the most memory one request held, measured with :mod:`tracemalloc`
+    (Python's allocator, every thread) from the task's start: the peak during
+    the request minus what was still allocated after it (what the connection
+    held and gave back; modules it imported stay, and are not counted). The
+    device's figure is its heap's low-water mark since boot; this one is the
+    same idea with the host's measure of a connection's cost. Never below 0."""
+
+    def __init__(self) -> None:
+        import tracemalloc
+
+        self._tracemalloc = tracemalloc
+        self._started_here = False
+        self.most_held = 0
+
+    def start(self) -> None:
+        """Trace from now (unless something else traces already), once the code a
+        request runs is loaded: on the device, code lives in flash, not in the heap
+        (importing a module allocates, and frees, far more than a connection holds)."""
+        import importlib
+
+        for module in _REQUEST_CODE:
+            importlib.import_module(module)
+        self._started_here = not self._tracemalloc.is_tracing()
+        if self._started_here:
+            self._tracemalloc.start()
+
+    def request_starts(self) -> None:
+        self._tracemalloc.reset_peak()
+
+    def request_ended(self) -> None:
+        current, peak = self._tracemalloc.get_traced_memory()
+        self.most_held = max(self.most_held, peak - current)
+
+    def minimum_free(self) -> int:
+        return max(0, DEVICE_FREE_HEAP - self.most_held)
+
+    def stop(self) -> None:
+        if self._started_here:
+            self._tracemalloc.stop()
 
 
 def run(
@@ -241,17 +305,53 @@ def run(
     r.network.connect()
     ticker = _Ticker(r.tick)
     try:
-        return _task(r, cfg, stdin)
+        return _app_main(r, cfg, stdin)
     finally:
         ticker.stop()
         if cfg.lwip_dns_debug:
             lookup.set_debug(None)
 
 
+def _app_main(r: _Runner, cfg: ExampleConfig, stdin: TextIO) -> list[Outcome]:
+    """``app_main`` after ``example_connect()``: it creates ``https_request_task``
+    (priority 5, above the main task's 1, so the task runs at once) and returns;
+    the main task then logs ``main_task: Returned from app_main()``, between the
+    task's first lines, as on the device. The task runs in a thread here; what
+    it raises is raised here."""
+    outcomes: list[Outcome] = []
+    failure: list[BaseException] = []
+
+    def task() -> None:
+        try:
+            outcomes.extend(_task(r, cfg, stdin))
+        except BaseException as exc:  # re-raised in the caller's thread
+            failure.append(exc)
+        finally:
+            r.started.set()
+
+    thread = threading.Thread(target=task, name="https_get_task", daemon=True)
+    thread.start()
+    r.started.wait()
+    log.get_logger("main_task").i("Returned from app_main()")
+    thread.join()
+    if failure:
+        raise failure[0]
+    return outcomes
+
+
 def _task(r: _Runner, cfg: ExampleConfig, stdin: TextIO) -> list[Outcome]:
     """``https_request_task``: the requests in the C code's order."""
-    out = r.out
     r.log.i("Start https_request example")
+    r.started.set()  # the task is running: app_main returns
+    r.heap.start()
+    try:
+        return _requests(r, cfg, stdin)
+    finally:
+        r.heap.stop()
+
+
+def _requests(r: _Runner, cfg: ExampleConfig, stdin: TextIO) -> list[Outcome]:
+    out = r.out
     root = cfg.server_root_cert.read_bytes()
     web_url, web_req = r.web()
     if cfg.session_tickets:
@@ -274,7 +374,7 @@ def _task(r: _Runner, cfg: ExampleConfig, stdin: TextIO) -> list[Outcome]:
     if cfg.crt_bundle:
         r.log.i("https_request using crt bundle")
         r.request("using crt bundle", replace(r.base, crt_bundle=_bundle_bytes(cfg)), web_url, web_req)
-    r.log.i("Peak resident memory (ru_maxrss): %d bytes", _peak_memory_bytes())
+    r.log.i("Minimum free heap size: %d bytes", r.heap.minimum_free())
     r.log.i("https_request using cacert_buf")
     r.request("using cacert_buf", replace(r.base, cacert=root), web_url, web_req)
     r.log.i("https_request using global ca_store")
