@@ -1,17 +1,67 @@
-"""Writing a file atomically with a chosen mode (secrets: 0600 from the start).
+"""Where the package keeps its state, and writing files with a chosen mode (secrets: 0600
+from the start).
 
-Used for saved sessions, ticket-key files and the local CA's keys: a reader
-sees the old file or the new one, never a half-written one, and the data is
-never readable by others, not even for a moment.
+* :func:`state_dir`: the one place that says where the package keeps state (the local CA,
+  the NVS store).
+* :func:`write_atomically`: saved sessions, ticket-key files and the local CA's keys: a
+  reader sees the old file or the new one, never a half-written one, and the data is never
+  readable by others, not even for a moment.
+* :func:`create_private`: a new empty file, 0600 from the start, for stores that other code
+  writes in place (sqlite's NVS file).
 """
 
 from __future__ import annotations
 
 import errno
 import os
+import sys
 import tempfile
+from pathlib import Path
 
-__all__ = ["write_atomically"]
+__all__ = ["create_private", "state_dir", "write_atomically"]
+
+_APP = "https-request"
+
+
+def state_dir() -> Path:
+    """The user's state folder for this program (not created).
+
+    Linux and other Unixes: ``$XDG_STATE_HOME/https-request`` (an absolute
+    ``XDG_STATE_HOME`` only, as the XDG Base Directory specification says),
+    else ``~/.local/state/https-request``; macOS:
+    ``~/Library/Application Support/https-request``; Windows:
+    ``%LOCALAPPDATA%\\https-request``. Raises RuntimeError when no home folder
+    can be determined (``Path.home``).
+    """
+    if sys.platform == "win32":
+        local = os.environ.get("LOCALAPPDATA")
+        root = Path(local) if local else Path.home() / "AppData" / "Local"
+        return root / _APP
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Application Support" / _APP
+    base = os.environ.get("XDG_STATE_HOME")
+    root = Path(base) if base and os.path.isabs(base) else Path.home() / ".local" / "state"
+    return root / _APP
+
+
+def create_private(path: str | os.PathLike[str]) -> bool:
+    """Create ``path`` as an empty file readable by its owner only (0600 from the start,
+    whatever the umask), unless it exists. Returns True when it was created.
+
+    Raises OSError about ``path``: FileNotFoundError when its folder does not
+    exist, IsADirectoryError for a folder, PermissionError...
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        if os.path.isdir(path):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), os.fspath(path)) from None
+        return False
+    try:
+        os.fchmod(fd, 0o600)  # os.open's mode went through the umask, which may have taken the owner's bits
+    finally:
+        os.close(fd)
+    return True
 
 
 def write_atomically(path: str | os.PathLike[str], data: bytes, mode: int = 0o600) -> None:

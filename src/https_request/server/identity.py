@@ -2,8 +2,9 @@
 
 Without ``--cert/--key`` the server makes (once) a local CA and a server
 certificate signed by it, and keeps both in the user's state folder
-(``$XDG_STATE_HOME/https-request``, else ``~/.local/state/https-request``), so
-that a device given the CA once keeps trusting every later run:
+(``files.state_dir()``: ``$XDG_STATE_HOME/https-request``, else
+``~/.local/state/https-request``), so that a device given the CA once keeps
+trusting every later run:
 
 * ``ca.pem`` / ``ca-key.pem``: an RSA-2048 CA, valid for 10 years;
 * ``server-rsa.pem`` / ``server-rsa-key.pem`` (RSA-2048, the default) or
@@ -36,7 +37,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes, PrivateKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from ..files import write_atomically
+from ..files import state_dir, write_atomically
 from ..structs import Struct
 from ..tls.config import CertifiedKey
 
@@ -48,7 +49,6 @@ __all__ = [
     "check_name",
     "load_files",
     "local_identity",
-    "state_dir",
 ]
 
 KeyType = Literal["rsa", "ecdsa"]
@@ -70,13 +70,6 @@ class Identity(Struct, slots=False):
 
     certified_key: CertifiedKey
     ca_file: Path | None = None
-
-
-def state_dir() -> Path:
-    """The user's state folder for this program (not created)."""
-    base = os.environ.get("XDG_STATE_HOME")
-    root = Path(base) if base and os.path.isabs(base) else Path.home() / ".local" / "state"
-    return root / "https-request"
 
 
 # ------------------------------------------------------------------ user files

@@ -209,11 +209,12 @@ def _settings(args: argparse.Namespace) -> tuple[ServerSettings, str | None]:
     """The worker settings and the CA file to announce (None with --cert)."""
     from datetime import UTC, datetime
 
+    from ..files import state_dir
     from ..tls.config import ServerConfig
     from ..tls.enums import PskKeyExchangeMode
     from ..tls.session import MemoryAntiReplay, TicketKeys
     from .app import AppConfig
-    from .identity import IdentityError, local_identity, state_dir
+    from .identity import IdentityError, local_identity
     from .identity import load_files as load_identity
     from .keys import KeyFileError, SharedTicketKeys
     from .replay import SharedAntiReplay
