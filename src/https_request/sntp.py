@@ -322,7 +322,7 @@ def query(
     except OSError as exc:
         raise SntpError(shown, f"SNTP server {shown}: {exc.strerror or exc}") from None
     note = f" (dropped: {'; '.join(dropped)})" if dropped else ""
-    raise SntpError(shown, f"no answer from the SNTP server {shown} within {timeout:g} s{note}")
+    raise SntpError(shown, f"no answer from the SNTP server {shown} within {timeout:.2g} s{note}")
 
 
 def _discard_reason(data: bytes, nonce: int) -> str | None:

@@ -188,7 +188,7 @@ def _wait_for_sync(
     servers: list[tuple[str, int]],
     wait: float,
     dns_servers: tuple[str, ...],
-    problems: list[str],
+    problems: dict[tuple[str, int], str],
 ) -> bool:
     """One ``esp_netif_sntp_sync_wait(wait)``: ask the servers still usable in
     turn within ``wait`` seconds; True once one answered (the clock is set).
@@ -206,11 +206,11 @@ def _wait_for_sync(
         except sntp.KissOfDeath as exc:
             _sntp_log.w("%s", exc)
             servers.remove((host, port))
-            problems.append(str(exc))
+            problems[host, port] = str(exc)
             continue
         except sntp.SntpError as exc:
             _sntp_log.d("%s", exc)
-            problems.append(str(exc))
+            problems[host, port] = str(exc)
             continue
         clock.set(clock.now() + result.offset, source="SNTP")
         _sntp_log.d(
@@ -251,7 +251,7 @@ def sync_clock(
     if not parsed:
         raise ValueError("no SNTP server given")
     _log.i("Initializing SNTP")
-    problems: list[str] = []
+    problems: dict[tuple[str, int], str] = {}  # each server's latest failure
     retry = 0
     while True:
         if parsed and _wait_for_sync(clock, parsed, wait, dns_servers, problems):
@@ -262,8 +262,7 @@ def sync_clock(
         if retry >= tries:
             break
         _log.i("Waiting for system time to be set... (%d/%d)", retry, tries)
-    latest = list(dict.fromkeys(problems))[-len(servers) :]
-    raise TimeSyncError(f"no SNTP server answered in {tries} waits of {wait:g} s: {'; '.join(latest)}")
+    raise TimeSyncError(f"no SNTP server answered in {tries} waits of {wait:g} s: {'; '.join(problems.values())}")
 
 
 # --- time_sync.c ---------------------------------------------------------------------
