@@ -94,13 +94,14 @@ def test_kiss_of_death(code: str) -> None:
 def test_silent_server_times_out_naming_it() -> None:
     with Responder("silent") as srv:
         t0 = time.monotonic()
-        with pytest.raises(sntp.SntpError, match=rf"no answer from the SNTP server 127\.0\.0\.1:{srv.port} within 0\.3 s$"):
+        expected = rf"no answer from the SNTP server 127\.0\.0\.1:{srv.port} within 0\.3 s$"
+        with pytest.raises(sntp.SntpError, match=expected):
             sntp.query("127.0.0.1", srv.port, timeout=0.3)
         assert 0.3 <= time.monotonic() - t0 < 1.5 and srv.requests == 1
 
 
 def test_unsynchronised_servers_are_refused() -> None:
-    with Responder("alarm", time=LIE) as srv, pytest.raises(sntp.SntpError, match="not synchronised .leap indicator 3"):
+    with Responder("alarm", time=LIE) as srv, pytest.raises(sntp.SntpError, match=r"synchronised \(leap indicator 3"):
         sntp.query("127.0.0.1", srv.port)
     with Responder("stratum16", time=LIE) as srv, pytest.raises(sntp.SntpError, match="stratum 16"):
         sntp.query("127.0.0.1", srv.port)

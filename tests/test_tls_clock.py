@@ -73,7 +73,8 @@ def test_skew_against_chrony(server: tuple[str, str], tmp_path: Path) -> None:
         assert r.code == 6 and f"; this clock agrees with {ntp} to within 1 s\n" in r.err, r.err
         r = get(url, "--cacert", ca, "--now", "2018-06-01T00:00:00Z", "--sntp-server", ntp)
         behind = duration(time.time() - parse_instant("2018-06-01T00:00:00Z").timestamp())
-        assert r.code == 6 and f"on the fixed clock, 2018-06-01T00:00:00Z; this clock is {behind} behind {ntp}\n" in r.err
+        assert r.code == 6, r.err
+        assert f"on the fixed clock, 2018-06-01T00:00:00Z; this clock is {behind} behind {ntp}\n" in r.err, r.err
         assert behind.endswith(" years"), behind
 
 
@@ -115,11 +116,12 @@ def test_clock_option_errors(server: tuple[str, str]) -> None:
     assert r.code == 2 and "bad SNTP server 'host:99999': port '99999' is not 1-65535" in r.err
     r = get(url, "--cacert", ca, "--now", IN_2019, "--engine", "openssl")
     assert r.code == 2, r.err
-    assert "engine 'openssl' cannot honour clock: OpenSSL checks certificates on the system clock, not the fixed" in r.err
+    assert "engine 'openssl' cannot honour clock: OpenSSL checks certificates on the system clock" in r.err
 
 
 def test_describe_names_the_clock_only_for_dates() -> None:
-    expired = LastError(0x801A, 0x2700, 0x1, "certificate expired: The certificate validity has expired (x) [flags 0x1]")
+    reason = "certificate expired: The certificate validity has expired (x) [flags 0x1]"
+    expired = LastError(0x801A, 0x2700, 0x1, reason)
     assert describe(expired, "on the NVS clock, 2019-01-01T00:00:00Z").endswith(
         "flags 0x1 The certificate validity has expired): x; on the NVS clock, 2019-01-01T00:00:00Z"
     )
@@ -147,4 +149,5 @@ def test_nvs_clock(server: tuple[str, str], tmp_path: Path) -> None:
             handle.set_i64("timestamp", int(parse_instant("2018-06-01T00:00:00Z").timestamp()))
             handle.commit()
         r = get(url, "--cacert", ca, "--clock", "nvs", "--nvs-file", str(path), "--sntp-server", f"127.0.0.1:{port}")
-    assert r.code == 6 and re.search(r"on the NVS clock, 2018-06-01T00:00:0\dZ; this clock is [\d.]+ years behind", r.err)
+    assert r.code == 6, r.err
+    assert re.search(r"on the NVS clock, 2018-06-01T00:00:0\dZ; this clock is [\d.]+ years behind", r.err), r.err
