@@ -35,6 +35,7 @@ TOOLS = {
     "git": "git",  # the architecture test lists the tracked files
     "ip": "iproute2",  # network namespaces (tests/netns.py)
     "unbound": "unbound",  # the DNS64 server of the resolver tests
+    "chronyd": "chrony",  # the NTP server of the SNTP tests
 }
 
 

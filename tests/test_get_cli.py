@@ -537,7 +537,10 @@ def test_verification_failures(ours: HttpServer, pki: Path, tmp_path: Path) -> N
     r = get(url, "--cacert", str(pki / "ca.pem"), "--common-name", "wrong.example")
     assert r.code == 6 and "flags 0x4 The certificate Common Name (CN) does not match with the expected CN" in r.err
     with HttpServer(server_config(certificates=(EXPIRED.certified_key(),))) as srv:
-        r = get(f"https://127.0.0.1:{srv.port}/", "--cacert", str(pki / "ca.pem"), "--verify-policy", "mbedtls")
+        r = get(
+            f"https://127.0.0.1:{srv.port}/", "--cacert", str(pki / "ca.pem"), "--verify-policy", "mbedtls",
+            "--sntp-server", "none",  # no skew measurement: these tests stay on loopback (test_tls_clock measures it)
+        )
     assert r.code == 6 and "flags 0x1 The certificate validity has expired" in r.err, r.err
     r = get(url, "-k")  # no verification: loud warning, success
     assert r.code == 0 and r.out.startswith(b"GET / ") and "server certificate verification DISABLED" in r.err

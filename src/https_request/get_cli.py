@@ -46,7 +46,7 @@ from typing import IO, TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .curlargs import ConnectTo
-    from .esp_tls.config import EspTlsCfg
+    from .esp_tls.config import EspTlsCfg, TlsClock
     from .esp_tls.conn import EspTls, TlsInfo
     from .esp_tls.errors import LastError
     from .get_report import Report
@@ -263,6 +263,7 @@ class _Get:
         self.deadline: float | None = None
         self.out: IO[bytes] | None = None
         self.warned: set[str] = set()
+        self.clock: TlsClock | None = None  # the clock certificates are checked on (None: the system's)
         from . import log
 
         self.log = log.get_logger(_TAG)
@@ -311,6 +312,15 @@ class _Get:
             stream.flush()
 
         return write
+
+    def _clock(self, dns_servers: tuple[str, ...]) -> TlsClock | None:
+        from .tls_clock import ClockError, clock_from_args
+
+        try:
+            self.clock = clock_from_args(self.args, dns_servers)
+            return self.clock
+        except ClockError as exc:
+            raise _Fail(EXIT_USAGE if exc.usage else EXIT_CONNECT, str(exc)) from None
 
     def plan(self) -> _Plan:
         from .esp_tls.config import AddrFamily, EspTlsCfg, TlsVersion
@@ -417,6 +427,7 @@ class _Get:
             insecure=args.insecure,
             debug_level=4 if verbose >= 3 else 0,
             keylog=self._keylog(),
+            clock=self._clock(tuple(args.dns_server)),
         )
         return _Plan(url, method, headers, body, cfg, versions, args.connect_to, args.resolve, args.timeout)
 
@@ -609,7 +620,7 @@ class _Get:
     def _esp_failure(self, exc: Exception, timed_out: bool, where: str, lookup: str | None) -> _Fail:
         """The _Fail for an esp-tls error; ``lookup`` is the name resolved (None once connected)."""
         from .esp_tls.errors import EspTlsError
-        from .get_report import describe
+        from .get_report import describe, time_failure
 
         assert isinstance(exc, EspTlsError)
         le = exc.last_error
@@ -630,7 +641,12 @@ class _Get:
             what = f"{'talking to' if lookup is not None else 'reading the response from'} {where} failed"
         else:
             what = "configuration error"
-        return _Fail(code, f"{what}: {describe(le)}")
+        note = None
+        if time_failure(le):  # name the clock checked, and its skew when an SNTP server answers
+            from .tls_clock import sntp_servers, time_note
+
+            note = time_note(self.clock, sntp_servers(self.args), dns_servers=tuple(self.args.dns_server))
+        return _Fail(code, f"{what}: {describe(le, note)}")
 
     def _log_info(self, info: TlsInfo) -> None:
         from . import log
@@ -806,6 +822,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     tls.add_argument("--cert", metavar="FILE", help="client certificate (PEM or DER)")
     tls.add_argument("--key", metavar="FILE", help="client private key (PEM or DER)")
     tls.add_argument("--keylog", metavar="FILE", help="append NSS key log lines (else $SSLKEYLOGFILE)")
+    from .tls_clock import add_options
+
+    add_options(p.add_argument_group("clock"))
     net = p.add_argument_group("connection")
     net.add_argument(
         "--resolve",

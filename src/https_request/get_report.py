@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from .esp_tls.conn import TlsInfo
     from .esp_tls.errors import LastError
 
-__all__ = ["Report", "describe", "one_line", "write_json"]
+__all__ = ["Report", "describe", "one_line", "time_failure", "write_json"]
 
 
 def one_line(text: str) -> str:
@@ -80,13 +80,24 @@ class Report:
         }
 
 
-def describe(le: LastError) -> str:
+def time_failure(le: LastError) -> bool:
+    """Whether ``le`` is a certificate expired or not yet valid (on the clock checked)."""
+    from .tls.verify import X509_BADCERT_EXPIRED, X509_BADCERT_FUTURE
+
+    flags = le.esp_tls_flags
+    return flags != 0xFFFFFFFF and bool(flags & (X509_BADCERT_EXPIRED | X509_BADCERT_FUTURE))
+
+
+def describe(le: LastError, clock_note: str | None = None) -> str:
     """``NAME (0x801A, mbedTLS -0x2700, flags 0x8 <meanings>)``, then the reason when the flags do not say it all.
 
     NOT_TRUSTED is named as mbedTLS names it (``MBEDTLS_X509_BADCERT_NOT_TRUSTED``)
     rather than by its verify_info sentence ("not correctly signed by the trusted
     CA"), which misleads when the issuer is simply not trusted; the verifier's
     note follows (which issuer is missing, or which signature does not verify).
+    A certificate expired or not yet valid (:func:`time_failure`) gets the
+    verifier's note (which certificate, which date) and ``clock_note``
+    (:func:`.tls_clock.time_note`: the clock checked and its skew).
     """
     import re
 
@@ -95,17 +106,16 @@ def describe(le: LastError) -> str:
     flags = le.esp_tls_flags
     reason = re.sub(r"\s*\[flags [^\]]*\]$", "", one_line(le.reason))
     detail = ""
+    timed = time_failure(le)
     if flags == 0xFFFFFFFF:  # the bundle's verify callback aborted (mbedTLS -0x3000)
         meanings = "verification aborted by the certificate bundle"
-    elif flags & X509_BADCERT_NOT_TRUSTED:
-        texts = describe_flags(flags)
+    else:
+        texts = describe_flags(flags) if flags else []
         marker = f"{'; '.join(texts)} ("  # verifiers write "<meanings> (<note>) [flags ...]"
-        if marker in reason and reason.endswith(")"):
+        if (flags & X509_BADCERT_NOT_TRUSTED or timed) and marker in reason and reason.endswith(")"):
             detail = reason[reason.index(marker) + len(marker) : -1]
         untrusted = describe_flags(X509_BADCERT_NOT_TRUSTED)[0]
         meanings = "; ".join("MBEDTLS_X509_BADCERT_NOT_TRUSTED" if t == untrusted else t for t in texts)
-    else:
-        meanings = "; ".join(describe_flags(flags)) if flags else ""
     text = (
         f"{le.name} (0x{le.last_error & 0xFFFFFFFF:X}, mbedTLS -0x{le.esp_tls_error_code & 0xFFFFFFFF:04X}, "
         f"flags 0x{flags:X}{' ' + meanings if meanings else ''})"
@@ -114,6 +124,8 @@ def describe(le: LastError) -> str:
         text += f": {reason}"
     elif detail:
         text += f": {detail}"
+    if timed and clock_note:
+        text += f"{';' if detail else ':'} {clock_note}"
     return text
 
 

@@ -12,12 +12,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from enum import IntEnum
-from typing import Literal
+from typing import Literal, Protocol
 
 from ..structs import Struct
 from ..tls.session import Session
 
-__all__ = ["AddrFamily", "EspTlsCfg", "KeepAlive", "TlsVersion"]
+__all__ = ["AddrFamily", "EspTlsCfg", "KeepAlive", "TlsClock", "TlsVersion"]
+
+
+class TlsClock(Protocol):
+    """The clock a connection checks certificates (and ages sessions) on:
+    ``now()`` in Unix seconds, ``name`` for messages ("system", "NVS",
+    "SNTP", "fixed"; :mod:`https_request.time_sync` has the clocks)."""
+
+    @property
+    def name(self) -> str: ...
+
+    def now(self) -> float: ...
 
 
 class TlsVersion(IntEnum):
@@ -54,6 +65,8 @@ class EspTlsCfg(Struct, slots=False):
     replaces the host name for both. ``client_session`` resumes a session from
     :meth:`EspTls.get_client_session` (or loaded from a file). ``ciphersuites``
     are IANA ids, one list for both versions. ``timeout_ms`` <= 0 means 10 s.
+    ``clock`` replaces the system clock for the certificate validity check and
+    session ages (the python engine only; the openssl engine refuses it).
     """
 
     # esp_tls_cfg_t
@@ -86,6 +99,7 @@ class EspTlsCfg(Struct, slots=False):
     happy_eyeballs: bool = True  # RFC 8305 over RFC 6724's order; False: lwIP's getaddrinfo, one address
     debug_level: int = 0  # mbedTLS debug threshold 0-4
     keylog: Callable[[str], None] | None = None
+    clock: TlsClock | None = None  # the time certificates are checked at (None: the system clock)
 
     @property
     def timeout_s(self) -> float:

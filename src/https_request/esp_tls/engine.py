@@ -224,6 +224,8 @@ def python_client_config(spec: EngineSpec) -> ClientConfig:
         "send_sni": spec.server_name is not None,
         "keylog": cfg.keylog,
     }
+    if cfg.clock is not None:
+        kw["now"] = cfg.clock.now
     versions = spec.versions
     if cfg.ciphersuites:
         kw["cipher_suites"] = tuple(cfg.ciphersuites)

@@ -46,6 +46,8 @@ verification), ``verify_policy="mbedtls"`` (OpenSSL applies its own policy),
 ``ssl`` cannot import a session), ``early_data`` (no 0-RTT in stdlib ``ssl``),
 TLS 1.3 ids in ``ciphersuites`` ("cannot choose TLS 1.3 suites with stdlib
 ssl"), ``groups`` (Python 3.11 cannot set the key-exchange groups), a
+``clock`` (OpenSSL verifies on the system clock; stdlib ``ssl`` cannot set
+the verification time), a
 ``profile`` other than ``default``, and a certificate verifier that is none
 of the esp-tls trust sources. A TLS 1.2-only ``ciphersuites`` list with
 ``tls_version`` TLS 1.3 fails with ESP_ERR_MBEDTLS_SSL_SETUP_FAILED, as it
@@ -306,6 +308,8 @@ def check_supported(cfg: EspTlsCfg) -> None:
         raise refuse("early_data", "stdlib ssl has no 0-RTT")
     if cfg.groups:
         raise refuse("groups", "Python 3.11's ssl cannot set the key-exchange groups")
+    if cfg.clock is not None and not cfg.insecure:
+        raise refuse("clock", f"OpenSSL checks certificates on the system clock, not the {cfg.clock.name} clock")
 
 
 def _build_context(key: _ContextKey, certificate: CertifiedKey | None) -> SharedContext:

@@ -72,14 +72,13 @@ def _error(message: str) -> int:
 
 
 def parse_now(text: str) -> datetime:
-    """``--now``: an ISO 8601 instant (naive means UTC)."""
-    from datetime import UTC, datetime
+    """``--now``: an ISO 8601 instant (naive means UTC; :func:`..tls_clock.parse_instant`)."""
+    from ..tls_clock import parse_instant
 
     try:
-        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        raise UsageError(f"--now: not an ISO 8601 date/time: {text!r}") from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+        return parse_instant(text)
+    except ValueError as exc:
+        raise UsageError(f"--now: {exc}") from None
 
 
 def parse_groups(text: str) -> tuple[int, ...]:

@@ -307,8 +307,10 @@ class WebPkiVerifier(_Anchored):
             if leaf.fingerprint(SHA256()) in self._anchor_digests:  # its DER is an anchor's
                 return self._trusted_leaf(leaf, host, when, server)
             flags, notes = self._diagnose(chain, host, when, server)
-            # a missing or wrong issuer is said the walk's way ("no trusted issuer for ..."), anything else webpki's
-            detail = "; ".join(notes) if flags & X509_BADCERT_NOT_TRUSTED and notes else str(exc)
+            # a missing or wrong issuer, or a date, is said the walk's way ("no trusted issuer for ...",
+            # "'CN=x' expired on ..."), anything else webpki's
+            said = X509_BADCERT_NOT_TRUSTED | X509_BADCERT_EXPIRED | X509_BADCERT_FUTURE
+            detail = "; ".join(notes) if flags & said and notes else str(exc)
             raise mp.failure(flags or X509_BADCERT_OTHER, f"webpki: {detail}") from exc
         flags = _usage_failure(leaf, server, WEBPKI_RULES)
         if flags:

@@ -1,0 +1,195 @@
+"""ESP-IDF's time_sync on a host (:mod:`https_request.time_sync`): its lines, the
+device clock, SNTP from chrony and from scripted servers.
+
+The store here is :class:`MemoryNvs`, a stand-in with only the NVS calls
+time_sync makes (what is tested is time_sync, not NVS): a missing key is a
+KeyError, as ``NvsNotFound`` is, and sets are seen only after commit.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from https_request import log
+from https_request.time_sync import (
+    DeviceClock,
+    PeriodicTimeSync,
+    TimeSyncError,
+    fetch_and_store_time_in_nvs,
+    update_time_from_nvs,
+)
+from ntpserver import Responder, chrony
+from procs import needs
+
+pytestmark = pytest.mark.timeout(60)
+
+LIE = 1_546_300_800.0  # 2019-01-01T00:00:00Z
+
+
+class MemoryNvs:
+    """The NVS calls time_sync makes, in memory (see the module docstring)."""
+
+    class Handle:
+        def __init__(self, store: MemoryNvs, namespace: str) -> None:
+            self.store, self.namespace, self.pending = store, namespace, dict[str, int]()
+
+        def get_i64(self, key: str) -> int:
+            return self.store.data[(self.namespace, key)]  # KeyError when missing
+
+        def set_i64(self, key: str, value: int) -> None:
+            self.pending[key] = value
+
+        def commit(self) -> None:
+            if self.store.fail_commit:
+                raise OSError("disk full")
+            for key, value in self.pending.items():
+                self.store.data[(self.namespace, key)] = value
+
+        def close(self) -> None:
+            self.store.open_handles -= 1
+
+    def __init__(self) -> None:
+        self.data: dict[tuple[str, str], int] = {}
+        self.fail_open = self.fail_commit = False
+        self.open_handles = 0
+
+    def open(self, namespace: str, *, readwrite: bool = True) -> MemoryNvs.Handle:
+        if self.fail_open:
+            raise OSError("no NVS partition")
+        self.open_handles += 1
+        return MemoryNvs.Handle(self, namespace)
+
+
+@pytest.fixture
+def lines() -> Iterator[io.StringIO]:
+    out = io.StringIO()
+    log.setup(log.DEBUG, stream=out, color=False)
+    yield out
+    log.setup()
+
+
+def shown(out: io.StringIO, *tags: str) -> list[str]:
+    """The lines as ``L tag: message`` (no timestamps), of ``tags`` only."""
+    found = []
+    for line in out.getvalue().splitlines():
+        level, _, rest = line.partition(" (")
+        tag_msg = rest.partition(") ")[2]
+        if tag_msg.partition(":")[0] in tags:
+            found.append(f"{level} {tag_msg}")
+    return found
+
+
+def test_device_clock_is_an_offset_from_the_monotonic_clock() -> None:
+    ticks = [100.0]
+    clock = DeviceClock(monotonic=lambda: ticks[0])
+    assert clock.now() == 0.0 and clock.name == "device" and not clock.is_set  # a device boots at the epoch
+    ticks[0] += 5
+    assert clock.now() == 5.0
+    clock.set(LIE, source="NVS")
+    assert clock.now() == LIE and clock.name == "NVS" and clock.is_set
+    ticks[0] += 2.5
+    assert clock.now() == LIE + 2.5
+
+
+def test_time_found_in_nvs_sets_the_clock_quietly(lines: io.StringIO) -> None:
+    nvs = MemoryNvs()
+    nvs.data[("storage", "timestamp")] = int(LIE)
+    clock = DeviceClock()
+    update_time_from_nvs(nvs, clock, servers=())
+    assert abs(clock.now() - LIE) < 1 and clock.name == "NVS"
+    assert shown(lines, "time_sync") == [] and nvs.open_handles == 0
+
+
+@needs("chronyd")
+def test_time_not_in_nvs_comes_from_sntp_and_is_stored(tmp_path: Path, lines: io.StringIO) -> None:
+    nvs = MemoryNvs()
+    clock = DeviceClock()
+    with chrony(tmp_path) as port:
+        # the first server never answers: the wait goes on to the second, as ESP-IDF's list does
+        with Responder("silent") as silent:
+            update_time_from_nvs(nvs, clock, servers=(silent.server, f"127.0.0.1:{port}"), wait=1.0)
+    assert abs(clock.now() - time.time()) < 0.5 and clock.name == "SNTP"
+    assert abs(nvs.data[("storage", "timestamp")] - time.time()) < 2
+    assert shown(lines, "time_sync") == [
+        "I time_sync: Time not found in NVS. Syncing time from SNTP server.",
+        "I time_sync: Initializing SNTP",
+        "I time_sync: Updated time in NVS",
+    ]
+    assert nvs.open_handles == 0
+
+
+def test_a_lying_server_sets_the_device_clock_to_its_lie(lines: io.StringIO) -> None:
+    nvs = MemoryNvs()
+    clock = DeviceClock(time.time())
+    with Responder("lie", time=LIE) as srv:
+        fetch_and_store_time_in_nvs(nvs, clock, servers=(srv.server,))
+    assert abs(clock.now() - LIE) < 1 and nvs.data[("storage", "timestamp")] in (int(LIE), int(LIE) + 1)
+
+
+def test_no_server_answers_ten_waits_then_error(lines: io.StringIO) -> None:
+    nvs = MemoryNvs()
+    clock = DeviceClock()
+    with Responder("silent") as srv:
+        t0 = time.monotonic()
+        with pytest.raises(TimeSyncError, match=rf"no SNTP server answered in 10 waits of 0.1 s: .*{srv.server}"):
+            update_time_from_nvs(nvs, clock, servers=(srv.server,), wait=0.1)
+        took = time.monotonic() - t0
+    assert 1.0 <= took < 3.0 and srv.requests == 10  # one request per wait, the waits 0.1 s apart
+    assert shown(lines, "time_sync") == [
+        "I time_sync: Time not found in NVS. Syncing time from SNTP server.",
+        "I time_sync: Initializing SNTP",
+        *[f"I time_sync: Waiting for system time to be set... ({n}/10)" for n in range(1, 10)],
+        "E time_sync: Error updating time in nvs",
+    ]
+    assert nvs.data == {} and not clock.is_set and clock.now() < 10
+
+
+def test_kiss_of_death_server_is_not_asked_again(lines: io.StringIO) -> None:
+    nvs = MemoryNvs()
+    clock = DeviceClock()
+    with Responder("kod", code="DENY") as kod, Responder("silent") as silent:
+        with pytest.raises(TimeSyncError, match="kiss-o'-death 'DENY'"):
+            fetch_and_store_time_in_nvs(nvs, clock, servers=(kod.server, silent.server), tries=4, wait=0.2)
+    assert kod.requests == 1 and silent.requests == 4
+    warnings = shown(lines, "sntp")
+    assert [w for w in warnings if w.startswith("W ")] == [
+        f"W sntp: {kod.server} sent a kiss-o'-death 'DENY' (access denied by the server); not asking it again"
+    ]
+
+
+def test_nvs_errors_are_logged_the_c_way(lines: io.StringIO) -> None:
+    nvs = MemoryNvs()
+    nvs.fail_open = True
+    with pytest.raises(TimeSyncError, match="cannot open NVS namespace 'storage': no NVS partition"):
+        update_time_from_nvs(nvs, DeviceClock(), servers=())
+    assert shown(lines, "time_sync") == ["E time_sync: Error opening NVS"]
+    nvs = MemoryNvs()
+    nvs.fail_commit = True
+    clock = DeviceClock()
+    with Responder("lie", time=LIE) as srv, pytest.raises(TimeSyncError, match="cannot store the time in NVS"):
+        fetch_and_store_time_in_nvs(nvs, clock, servers=(srv.server,))
+    assert shown(lines, "time_sync")[-1] == "E time_sync: Error updating time in nvs"
+    assert abs(clock.now() - LIE) < 1 and nvs.data == {} and nvs.open_handles == 0
+
+
+def test_periodic_refresh_stores_each_period(lines: io.StringIO) -> None:
+    nvs = MemoryNvs()
+    clock = DeviceClock()
+    with Responder("lie", time=LIE) as srv:
+        timer = PeriodicTimeSync(nvs, clock, servers=(srv.server,), interval=0.2).start()
+        deadline = time.monotonic() + 10
+        while timer.runs < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        timer.stop(5)
+        runs = timer.runs
+    assert runs >= 2 and srv.requests == runs and ("storage", "timestamp") in nvs.data
+    assert shown(lines, "time_sync").count("I time_sync: Updated time in NVS") == runs
+    time.sleep(0.3)
+    assert timer.runs == runs  # stopped
+    with pytest.raises(ValueError, match="positive"):
+        PeriodicTimeSync(nvs, clock, interval=0)
