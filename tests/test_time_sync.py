@@ -1,9 +1,8 @@
 """ESP-IDF's time_sync on a host (:mod:`https_request.time_sync`): its lines, the
 device clock, SNTP from chrony and from scripted servers.
 
-The store here is :class:`MemoryNvs`, a stand-in with only the NVS calls
-time_sync makes (what is tested is time_sync, not NVS): a missing key is a
-KeyError, as ``NvsNotFound`` is, and sets are seen only after commit.
+The store is the real one (:class:`https_request.nvs.Nvs`, a file in the test's
+folder); its failures are real too (no room for another namespace, a full store).
 """
 
 from __future__ import annotations
@@ -16,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from https_request import log
+from https_request.nvs import BLOB_MAX_BYTES, MAX_NAMESPACES, Nvs, NvsError, NvsNotFound
 from https_request.time_sync import (
     DeviceClock,
     PeriodicTimeSync,
@@ -31,38 +31,25 @@ pytestmark = pytest.mark.timeout(60)
 LIE = 1_546_300_800.0  # 2019-01-01T00:00:00Z
 
 
-class MemoryNvs:
-    """The NVS calls time_sync makes, in memory (see the module docstring)."""
+@pytest.fixture
+def nvs(tmp_path: Path) -> Iterator[Nvs]:
+    with Nvs(tmp_path / "nvs.sqlite3") as store:
+        yield store
 
-    class Handle:
-        def __init__(self, store: MemoryNvs, namespace: str) -> None:
-            self.store, self.namespace, self.pending = store, namespace, dict[str, int]()
 
-        def get_i64(self, key: str) -> int:
-            return self.store.data[(self.namespace, key)]  # KeyError when missing
+def stored(store: Nvs) -> int | None:
+    """storage/timestamp as committed (another handle's view), None when absent."""
+    try:
+        with store.open("storage", readwrite=False) as handle:
+            return handle.get_i64("timestamp")
+    except NvsNotFound:
+        return None
 
-        def set_i64(self, key: str, value: int) -> None:
-            self.pending[key] = value
 
-        def commit(self) -> None:
-            if self.store.fail_commit:
-                raise OSError("disk full")
-            for key, value in self.pending.items():
-                self.store.data[(self.namespace, key)] = value
-
-        def close(self) -> None:
-            self.store.open_handles -= 1
-
-    def __init__(self) -> None:
-        self.data: dict[tuple[str, str], int] = {}
-        self.fail_open = self.fail_commit = False
-        self.open_handles = 0
-
-    def open(self, namespace: str, *, readwrite: bool = True) -> MemoryNvs.Handle:
-        if self.fail_open:
-            raise OSError("no NVS partition")
-        self.open_handles += 1
-        return MemoryNvs.Handle(self, namespace)
+def put(store: Nvs, value: int) -> None:
+    with store.open("storage") as handle:
+        handle.set_i64("timestamp", value)
+        handle.commit()
 
 
 @pytest.fixture
@@ -96,43 +83,38 @@ def test_device_clock_is_an_offset_from_the_monotonic_clock() -> None:
     assert clock.now() == LIE + 2.5
 
 
-def test_time_found_in_nvs_sets_the_clock_quietly(lines: io.StringIO) -> None:
-    nvs = MemoryNvs()
-    nvs.data[("storage", "timestamp")] = int(LIE)
+def test_time_found_in_nvs_sets_the_clock_quietly(nvs: Nvs, lines: io.StringIO) -> None:
+    put(nvs, int(LIE))
     clock = DeviceClock()
     update_time_from_nvs(nvs, clock, servers=())
     assert abs(clock.now() - LIE) < 1 and clock.name == "NVS"
-    assert shown(lines, "time_sync") == [] and nvs.open_handles == 0
+    assert shown(lines, "time_sync") == []
 
 
 @needs("chronyd")
-def test_time_not_in_nvs_comes_from_sntp_and_is_stored(tmp_path: Path, lines: io.StringIO) -> None:
-    nvs = MemoryNvs()
+def test_time_not_in_nvs_comes_from_sntp_and_is_stored(nvs: Nvs, tmp_path: Path, lines: io.StringIO) -> None:
     clock = DeviceClock()
     with chrony(tmp_path) as port:
         # the first server never answers: the wait goes on to the second, as ESP-IDF's list does
         with Responder("silent") as silent:
             update_time_from_nvs(nvs, clock, servers=(silent.server, f"127.0.0.1:{port}"), wait=1.0)
     assert abs(clock.now() - time.time()) < 0.5 and clock.name == "SNTP"
-    assert abs(nvs.data[("storage", "timestamp")] - time.time()) < 2
+    assert abs((stored(nvs) or 0) - time.time()) < 2
     assert shown(lines, "time_sync") == [
         "I time_sync: Time not found in NVS. Syncing time from SNTP server.",
         "I time_sync: Initializing SNTP",
         "I time_sync: Updated time in NVS",
     ]
-    assert nvs.open_handles == 0
 
 
-def test_a_lying_server_sets_the_device_clock_to_its_lie(lines: io.StringIO) -> None:
-    nvs = MemoryNvs()
+def test_a_lying_server_sets_the_device_clock_to_its_lie(nvs: Nvs, lines: io.StringIO) -> None:
     clock = DeviceClock(time.time())
     with Responder("lie", time=LIE) as srv:
         fetch_and_store_time_in_nvs(nvs, clock, servers=(srv.server,))
-    assert abs(clock.now() - LIE) < 1 and nvs.data[("storage", "timestamp")] in (int(LIE), int(LIE) + 1)
+    assert abs(clock.now() - LIE) < 1 and stored(nvs) in (int(LIE), int(LIE) + 1)
 
 
-def test_no_server_answers_ten_waits_then_error(lines: io.StringIO) -> None:
-    nvs = MemoryNvs()
+def test_no_server_answers_ten_waits_then_error(nvs: Nvs, lines: io.StringIO) -> None:
     clock = DeviceClock()
     with Responder("silent") as srv:
         t0 = time.monotonic()
@@ -146,11 +128,10 @@ def test_no_server_answers_ten_waits_then_error(lines: io.StringIO) -> None:
         *[f"I time_sync: Waiting for system time to be set... ({n}/10)" for n in range(1, 10)],
         "E time_sync: Error updating time in nvs",
     ]
-    assert nvs.data == {} and not clock.is_set and clock.now() < 10
+    assert stored(nvs) is None and not clock.is_set and clock.now() < 10
 
 
-def test_kiss_of_death_server_is_not_asked_again(lines: io.StringIO) -> None:
-    nvs = MemoryNvs()
+def test_kiss_of_death_server_is_not_asked_again(nvs: Nvs, lines: io.StringIO) -> None:
     clock = DeviceClock()
     with Responder("kod", code="DENY") as kod, Responder("silent") as silent:
         with pytest.raises(TimeSyncError, match="kiss-o'-death 'DENY'"):
@@ -162,23 +143,40 @@ def test_kiss_of_death_server_is_not_asked_again(lines: io.StringIO) -> None:
     ]
 
 
-def test_nvs_errors_are_logged_the_c_way(lines: io.StringIO) -> None:
-    nvs = MemoryNvs()
-    nvs.fail_open = True
-    with pytest.raises(TimeSyncError, match="cannot open NVS namespace 'storage': no NVS partition"):
-        update_time_from_nvs(nvs, DeviceClock(), servers=())
+def test_nvs_errors_are_logged_the_c_way(tmp_path: Path, lines: io.StringIO) -> None:
+    """Real store failures: no room for the "storage" namespace (every namespace taken), then a
+    store too full to commit the timestamp."""
+    with Nvs(tmp_path / "namespaces.sqlite3") as full:
+        for n in range(MAX_NAMESPACES):
+            full.open(f"ns{n}").close()
+        with pytest.raises(TimeSyncError, match="cannot open NVS namespace 'storage': ") as opened:
+            update_time_from_nvs(full, DeviceClock(), servers=())
+        assert opened.value.code == "ESP_ERR_NVS_NOT_ENOUGH_SPACE", opened.value
     assert shown(lines, "time_sync") == ["E time_sync: Error opening NVS"]
-    nvs = MemoryNvs()
-    nvs.fail_commit = True
-    clock = DeviceClock()
-    with Responder("lie", time=LIE) as srv, pytest.raises(TimeSyncError, match="cannot store the time in NVS"):
-        fetch_and_store_time_in_nvs(nvs, clock, servers=(srv.server,))
-    assert shown(lines, "time_sync")[-1] == "E time_sync: Error updating time in nvs"
-    assert abs(clock.now() - LIE) < 1 and nvs.data == {} and nvs.open_handles == 0
+    with Nvs(tmp_path / "full.sqlite3") as store:
+        store.open("storage").close()  # the namespace exists; then the store is filled to its last entry
+        n, size = 0, BLOB_MAX_BYTES
+        while size >= 1:
+            try:
+                with store.open("filler") as handle:  # closing drops what did not commit
+                    handle.set_blob(f"b{n}", bytes(size))
+                    handle.commit()
+                n += 1
+            except NvsError:
+                size //= 2
+        while store.stats().free_entries:  # the last entries: one i64 each
+            with store.open("filler") as handle:
+                handle.set_i64(f"i{n}", n)
+                handle.commit()
+            n += 1
+        clock = DeviceClock()
+        with Responder("lie", time=LIE) as srv, pytest.raises(TimeSyncError, match="cannot store the time in NVS"):
+            fetch_and_store_time_in_nvs(store, clock, servers=(srv.server,), wait=0.2)
+        assert shown(lines, "time_sync")[-1] == "E time_sync: Error updating time in nvs"
+        assert abs(clock.now() - LIE) < 1 and stored(store) is None
 
 
-def test_periodic_refresh_stores_each_period(lines: io.StringIO) -> None:
-    nvs = MemoryNvs()
+def test_periodic_refresh_stores_each_period(nvs: Nvs, lines: io.StringIO) -> None:
     clock = DeviceClock()
     with Responder("lie", time=LIE) as srv:
         timer = PeriodicTimeSync(nvs, clock, servers=(srv.server,), interval=0.2).start()
@@ -187,7 +185,7 @@ def test_periodic_refresh_stores_each_period(lines: io.StringIO) -> None:
             time.sleep(0.05)
         timer.stop(5)
         runs = timer.runs
-    assert runs >= 2 and srv.requests == runs and ("storage", "timestamp") in nvs.data
+    assert runs >= 2 and srv.requests == runs and stored(nvs) in (int(LIE), int(LIE) + 1)
     assert shown(lines, "time_sync").count("I time_sync: Updated time in NVS") == runs
     time.sleep(0.3)
     assert timer.runs == runs  # stopped

@@ -132,7 +132,7 @@ def test_describe_names_the_clock_only_for_dates() -> None:
 @needs("chronyd")
 def test_nvs_clock(server: tuple[str, str], tmp_path: Path) -> None:
     """A certificate valid only on the NVS clock: accepted with --clock nvs, refused on the system clock."""
-    nvs = pytest.importorskip("https_request.nvs")  # helper N's store, merged by the lead
+    from https_request import nvs
     url, ca = server
     path = tmp_path / "nvs.sqlite3"
     r = get(url, "--cacert", ca, "--clock", "nvs", "--nvs-file", str(path))

@@ -27,10 +27,13 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from .time_sync import STORAGE_NAMESPACE as TIME_NAMESPACE  # the example's clock in NVS
+from .time_sync import TIMESTAMP_KEY as TIME_KEY
+
 if TYPE_CHECKING:
     from .nvs import Nvs, NvsHandle
 
-__all__ = ["EXIT_NOT_FOUND", "EXIT_OK", "EXIT_USAGE", "TIME_KEY", "TIME_NAMESPACE", "add_parser", "main"]
+__all__ = ["EXIT_NOT_FOUND", "EXIT_OK", "EXIT_USAGE", "add_parser", "main"]
 
 EXIT_OK = 0
 EXIT_NOT_FOUND = 1
@@ -39,8 +42,6 @@ EXIT_USAGE = 2
 _PROG = "https-request nvs"
 _TYPES = ("i64", "str", "blob")
 _LIST_BLOB_BYTES = 32
-#: Where ESP-IDF's example keeps its clock (time_sync.c).
-TIME_NAMESPACE, TIME_KEY = "storage", "timestamp"
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -165,15 +166,15 @@ def _set_time(store: Nvs, args: argparse.Namespace) -> int:
     import time
     from datetime import UTC, datetime
 
-    from .server.serve_cli import UsageError, parse_now
+    from .tls_clock import parse_instant
 
     if args.time.strip().lower() == "now":
         seconds = math.floor(time.time())
     else:
         try:
-            seconds = math.floor(parse_now(args.time).timestamp())
-        except UsageError as exc:
-            raise _Usage(str(exc).replace("--now", "--time")) from None
+            seconds = math.floor(parse_instant(args.time).timestamp())
+        except ValueError as exc:
+            raise _Usage(f"--time: {exc}") from None
     with store.open(TIME_NAMESPACE) as handle:
         handle.set_i64(TIME_KEY, seconds)
         handle.commit()

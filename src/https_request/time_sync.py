@@ -282,6 +282,8 @@ def fetch_and_store_time_in_nvs(
     seconds) as ``storage``/``timestamp`` and commit; logs ``Updated time in
     NVS``, or ``Error updating time in nvs`` and raises TimeSyncError (SNTP or
     the store failed; the store's error code in ``code``)."""
+    from .nvs import NvsError  # sqlite3: imported when the store is used
+
     try:
         sync_clock(clock, servers, sntp_port, tries=tries, wait=wait, dns_servers=dns_servers)
     except TimeSyncError:
@@ -294,7 +296,7 @@ def fetch_and_store_time_in_nvs(
             handle.commit()
         finally:
             handle.close()
-    except Exception as exc:  # the store's own error (NvsError once merged): logged the C way, re-raised below
+    except NvsError as exc:  # logged the C way, re-raised below
         _log.e("Error updating time in nvs")
         raise TimeSyncError(f"cannot store the time in NVS: {exc}", _nvs_code(exc)) from exc
     _log.i("Updated time in NVS")
@@ -304,16 +306,18 @@ def read_nvs_time(nvs: NvsStore) -> int | None:
     """NVS's ``storage``/``timestamp`` (Unix seconds), None when it is not stored.
     Logs ``Error opening NVS`` when the namespace cannot be opened; raises
     TimeSyncError (with the store's error code) for that and any other store error."""
+    from .nvs import NvsError  # sqlite3: imported when the store is used
+
     try:
         handle = nvs.open(STORAGE_NAMESPACE, readwrite=True)
-    except Exception as exc:  # the store's own error (NvsError once merged)
+    except NvsError as exc:
         _log.e("Error opening NVS")
         raise TimeSyncError(f"cannot open NVS namespace {STORAGE_NAMESPACE!r}: {exc}", _nvs_code(exc)) from exc
     try:
         return handle.get_i64(TIMESTAMP_KEY)
     except KeyError:  # NvsNotFound
         return None
-    except Exception as exc:  # another store error: returned without a line, as in C
+    except NvsError as exc:  # another store error: returned without a line, as in C
         raise TimeSyncError(f"cannot read {STORAGE_NAMESPACE}/{TIMESTAMP_KEY} from NVS: {exc}", _nvs_code(exc)) from exc
     finally:
         handle.close()

@@ -172,7 +172,7 @@ def _nvs_clock(path: str | None) -> TlsClock:
     from pathlib import Path
 
     from . import time_sync
-    from .nvs import Nvs  # type: ignore[import-not-found,unused-ignore]  # helper N's store (merged by the lead)
+    from .nvs import Nvs
 
     where = path or "the default NVS file"
     try:
