@@ -35,6 +35,7 @@ TOOLS = {
     "git": "git",  # the architecture test lists the tracked files
     "ip": "iproute2",  # network namespaces (tests/netns.py)
     "unbound": "unbound",  # the DNS64 server of the resolver tests
+    "tmux": "tmux",  # a terminal for menuconfig's UI (send-keys, capture-pane)
 }
 
 

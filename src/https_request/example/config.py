@@ -67,6 +67,7 @@ __all__ = [
     "ConfigError",
     "ConnectTo",
     "ExampleConfig",
+    "check_sdkconfig",
     "load_config",
     "parse_connect_to",
 ]
@@ -121,6 +122,7 @@ _UNESCAPE = re.compile(r"\\(.)", re.DOTALL)
 _INT = re.compile(r"[+-]?[0-9]+", re.ASCII)
 _DEPRECATED_BEGIN = "# Deprecated options for backward compatibility"
 _DEPRECATED_END = "# End of deprecated options"
+_DEFAULT_MARK = "# default:"
 
 
 class ConfigError(ValueError):
@@ -337,6 +339,8 @@ class _Loader:
         self.where: dict[str, str] = {}
         self.base_dir = Path.cwd()
         self.sdkconfig: Path | None = None
+        #: The sdkconfig's lines for options this Kconfig does not define, each with its "# default:" mark
+        self.foreign: list[str] = []
 
     # -- symbols
 
@@ -406,9 +410,11 @@ class _Loader:
         ints: dict[str, tuple[int, str]] = {}  # LOG_DEFAULT_LEVEL / LOG_MAXIMUM_LEVEL lines
         chosen: dict[str, tuple[str, str]] = {}  # choice -> (the option last set to y, where)
         in_deprecated = False
+        default_mark = False  # the previous line is esp-idf-kconfig's "# default:" (the value is the default)
         for lineno, line in enumerate(text.split("\n"), 1):
             line = line.rstrip()
             stripped = line.strip()
+            marked, default_mark = default_mark, stripped == _DEFAULT_MARK
             if stripped == _DEPRECATED_BEGIN:
                 in_deprecated = True
                 continue
@@ -432,8 +438,9 @@ class _Loader:
                 name, raw = m.group(1), ""
             if in_deprecated:
                 continue  # kconfiglib skips the deprecated block too
-            if name not in known:
-                continue  # another component's option: ignored silently, as ESP-IDF does
+            if name not in known:  # another component's option: ignored silently, as ESP-IDF does
+                self.foreign += [_DEFAULT_MARK, line] if marked else [line]
+                continue
             try:
                 if name in _ALIASES:
                     value = raw or "n"
@@ -474,9 +481,12 @@ class _Loader:
     def check_selected(self, member: str, where: str, choice: str) -> None:
         """ConfigError unless ``member`` is its choice's selection (an option whose dependency is off is not)."""
         if self.kconf.named_choices[choice].selection is not self.sym(member):
-            from esp_kconfiglib.core import expr_str
+            from esp_kconfiglib.core import AND, Choice, expr_str
 
-            dep = expr_str(self.sym(member).direct_dep)
+            dep = self.sym(member).direct_dep  # "<its own condition> && <choice>"
+            if isinstance(dep, tuple) and dep[0] == AND and isinstance(dep[2], Choice):
+                dep = dep[1]
+            dep = expr_str(dep)
             raise ConfigError(f"{where}: {member}: depends on {dep}, which is false{self.level_note(choice)}")
 
     def level_note(self, choice: str) -> str:
@@ -649,6 +659,20 @@ class _Loader:
             esp_tls_client_session_tickets=flag("ESP_TLS_CLIENT_SESSION_TICKETS"),
             sdkconfig=self.sdkconfig,
         )
+
+
+def check_sdkconfig(path: Path) -> list[str]:
+    """Read and check the sdkconfig file ``path`` as :func:`load_config` does, without loading the files it names.
+
+    Returns its lines for options the example's Kconfig does not define (other
+    ESP-IDF components'), in order, each preceded by its ``# default:`` mark if
+    it had one; the "Deprecated options" block is left out. Raises
+    :class:`ConfigError` for a missing or malformed file or a bad value of one
+    of the example's options.
+    """
+    loader = _Loader()
+    loader.read_file(Path(path))
+    return loader.foreign
 
 
 def load_config(sdkconfig: Path | None = None, sets: Iterable[str] = (), *, default_file: bool = True) -> ExampleConfig:
