@@ -90,11 +90,24 @@ class Terminal:
     def type(self, text: str) -> None:
         self.tmux("send-keys", "-t", "t", "-l", text)
 
+    def type_into_input(self, text: str, label: str) -> None:
+        """Type ``text`` into the focused input, once it shows there (typed again, up to 3 times:
+        keys that arrive before a new screen's input has focus are lost)."""
+        for attempt in range(3):
+            self.keys("C-a", "C-k")
+            self.type(text)
+            try:
+                self.wait_for(rf"▊  {re.escape(text)} +▎", f"{label}-typed", timeout=WAIT if attempt == 2 else 5)
+                return
+            except AssertionError:
+                if attempt == 2:
+                    raise
+
     def search(self, name: str) -> None:
         """menuconfig's "/" search: jump to the option ``name``."""
         self.keys("/")
         self.wait_for("Go to selected", f"search-{name}")
-        self.type(name)
+        self.type_into_input(name, f"search-{name}")
         self.wait_for(rf"{name}\(=", f"found-{name}")
         self.keys("Enter")
 
@@ -133,8 +146,8 @@ def test_edit_real_esp_idf_sdkconfig_countdown_and_log_levels(term: Terminal, tm
     term.wait_for(r"\(Top\) > Example Configuration", "example-menu")
     term.keys("Enter")
     term.wait_for("Range: from 0 to 3600", "countdown-dialog")
-    term.keys("C-a", "C-k")
-    term.type("3")
+    term.wait_for(r"█  ▊  10 +▎  █", "countdown-input-10")
+    term.type_into_input("3", "countdown")
     term.keys("Enter")
     term.wait_for(r"\(3\) Countdown after each request", "countdown-3")
 
