@@ -5,7 +5,8 @@ names: the example's "Example Configuration" menu, plus the few component
 options it depends on, under ESP-IDF's menus and prompts (Component config ->
 mbedTLS -> Certificate Bundle, ESP-TLS -> Enable client session tickets, LWIP
 -> Enable LWIP Debug -> Enable DNS debug messages, Log -> Log Level -> Default
-and Maximum log verbosity); each option's help says what it changes. :func:`load_config` reads them with esp-idf-kconfig's kconfiglib:
+and Maximum log verbosity); each option's help says what it changes.
+:func:`load_config` reads them with esp-idf-kconfig's kconfiglib:
 
 1. the Kconfig defaults;
 2. an sdkconfig file (``--sdkconfig FILE``; ``./sdkconfig`` when none is given
