@@ -36,6 +36,7 @@ TOOLS = {
     "ip": "iproute2",  # network namespaces (tests/netns.py)
     "unbound": "unbound",  # the DNS64 server of the resolver tests
     "chronyd": "chrony",  # the NTP server of the SNTP tests
+    "tmux": "tmux",  # a terminal for menuconfig's UI (send-keys, capture-pane)
 }
 
 

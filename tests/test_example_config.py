@@ -75,6 +75,8 @@ def test_defaults_without_sdkconfig() -> None:
         countdown_s=10,
         client_profile="esp32-mbedtls",
         log_level=3,
+        log_maximum_level=3,
+        esp_tls_client_session_tickets=True,  # selected by EXAMPLE_CLIENT_SESSION_TICKETS (default y here)
         sdkconfig=None,
     )
     assert not c.local_server_url_from_stdin
@@ -174,7 +176,7 @@ CONFIG_LOG_DEFAULT_LEVEL=4
 """
 
 
-def test_realish_sdkconfig_one_warning_and_known_options_applied(
+def test_realish_sdkconfig_silent_and_known_options_applied(
     tmp_path: Path, out: io.StringIO, capfd: pytest.CaptureFixture[str]
 ) -> None:
     path = write(tmp_path / "proj" / "sdkconfig", realish_sdkconfig(KNOWN))
@@ -195,12 +197,10 @@ def test_realish_sdkconfig_one_warning_and_known_options_applied(
     assert c.default_bundle == "FULL"
     assert c.custom_bundle_path is None
     assert c.log_level == 4
-    warnings = kconfig_lines(out)
-    assert len(warnings) == 1, out.getvalue()
-    assert warnings[0].startswith("W (")
-    assert f"{path}: ignored 302 options this example does not define" in warnings[0]
-    assert "SOC_CAPS_ECO_VER_MAX" in warnings[0]
-    # Nothing from kconfiglib's own console.
+    assert c.log_maximum_level == 4  # "Same as default"
+    # The 302 options this example does not define are ignored silently: no line
+    # of ours, nothing from kconfiglib's own console.
+    assert kconfig_lines(out) == [], out.getvalue()
     captured = capfd.readouterr()
     assert captured.err == "" and captured.out == ""
 
@@ -225,14 +225,21 @@ def test_esp_idf_ci_file_cli_ses_tkt(tmp_path: Path, out: io.StringIO) -> None:
     c = load_config(path, [])
     assert c.session_tickets and c.local_server_url_from_stdin
     assert c.default_bundle == "CMN" and c.log_level == 3
-    (warning,) = kconfig_lines(out)
-    assert "ignored 9 options" in warning
+    assert c.esp_tls_client_session_tickets  # selected by the example's option, as in ESP-IDF
+    assert kconfig_lines(out) == []  # its 9 Ethernet/Wi-Fi options: ignored silently
 
 
-def test_single_unknown_option_wording(tmp_path: Path, out: io.StringIO) -> None:
-    load_config(write(tmp_path / "sdkconfig", "CONFIG_FOO=y\n"), [])
-    (warning,) = kconfig_lines(out)
-    assert warning.endswith("ignored 1 option this example does not define (FOO)")
+def test_foreign_options_silent_but_our_bad_values_still_errors(tmp_path: Path, out: io.StringIO) -> None:
+    path = write(tmp_path / "sdkconfig", 'CONFIG_FOO=y\nCONFIG_BAR="x"\n# CONFIG_BAZ is not set\nCONFIG_QUX=0x10\n')
+    assert load_config(path, []).countdown_s == 10
+    assert kconfig_lines(out) == []
+    # A foreign option's line must still be an sdkconfig line.
+    with pytest.raises(ConfigError, match=r"sdkconfig:2: malformed line 'BAR=1'"):
+        load_config(write(tmp_path / "sdkconfig", "CONFIG_FOO=y\nBAR=1\n"), [])
+    # Our own options are still checked, next to any number of foreign ones.
+    path = write(tmp_path / "sdkconfig", "CONFIG_FOO=y\nCONFIG_EXAMPLE_COUNTDOWN_S=soon\n")
+    with pytest.raises(ConfigError, match=r"sdkconfig:2: EXAMPLE_COUNTDOWN_S: 'soon' is not an integer"):
+        load_config(path, [])
 
 
 def test_no_warning_without_unknown_options(tmp_path: Path, out: io.StringIO) -> None:

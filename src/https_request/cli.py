@@ -24,7 +24,7 @@ def _run_demo(args: argparse.Namespace) -> int:
     return demo.main(["-v"] * args.verbose + ["--countdown", str(args.countdown)])
 
 
-_COMMANDS = ("demo", "bundle", "get", "resolve", "serve", "example", "nvs")
+_COMMANDS = ("demo", "bundle", "get", "resolve", "serve", "example", "nvs", "menuconfig")
 
 #: The module that defines each command's ``add_parser``, imported only when that
 #: command's parser is built: a command imports what it uses and nothing else.
@@ -35,6 +35,7 @@ _PARSER_MODULES = {
     "serve": ".server.serve_cli",
     "example": ".example.cli",
     "nvs": ".nvs_cli",
+    "menuconfig": ".menuconfig_cli",
 }
 
 

@@ -2,15 +2,19 @@
 
 The options are declared in ``Kconfig`` next to this module, under ESP-IDF's
 names: the example's "Example Configuration" menu, plus the few component
-options it depends on (the mbedTLS certificate bundle and the default log
-level). :func:`load_config` reads them with esp-idf-kconfig's kconfiglib:
+options it depends on, under ESP-IDF's menus and prompts (Component config ->
+mbedTLS -> Certificate Bundle, ESP-TLS -> Enable client session tickets, LWIP
+-> Enable LWIP Debug -> Enable DNS debug messages, Log -> Log Level -> Default
+and Maximum log verbosity); each option's help says what it changes.
+:func:`load_config` reads them with esp-idf-kconfig's kconfiglib:
 
 1. the Kconfig defaults;
 2. an sdkconfig file (``--sdkconfig FILE``; ``./sdkconfig`` when none is given
-   and that file exists). A real sdkconfig sets hundreds of options this
-   example does not define: they are ignored, with one warning saying how
-   many. Lines inside the "Deprecated options" block are skipped, as
-   kconfiglib does;
+   and that file exists). A real ESP-IDF project's sdkconfig sets well over a
+   thousand options this example does not define: they are ignored silently,
+   as ESP-IDF ignores options of components a build does not include (their
+   lines must still be well-formed). Lines inside the "Deprecated options"
+   block are skipped, as kconfiglib does;
 3. ``--set NAME=VALUE`` overrides (NAME without ``CONFIG_``), in order. An
    unknown name is an error here.
 
@@ -31,7 +35,10 @@ Choices are set as in an sdkconfig, through their options
 (``CONFIG_MBEDTLS_CERTIFICATE_BUNDLE_DEFAULT_CMN=y``,
 ``CONFIG_LOG_DEFAULT_LEVEL_DEBUG=y``), or in ``--set`` by the choice's name:
 ``MBEDTLS_DEFAULT_CERTIFICATE_BUNDLE=FULL|CMN|NONE``,
-``LOG_DEFAULT_LEVEL=NONE|ERROR|WARN|INFO|DEBUG|VERBOSE|0-5``.
+``LOG_DEFAULT_LEVEL=NONE|ERROR|WARN|INFO|DEBUG|VERBOSE|0-5``,
+``LOG_MAXIMUM_LEVEL=DEFAULT|ERROR|WARN|INFO|DEBUG|VERBOSE|0-5``. As in
+ESP-IDF, a maximum level's option exists only above the default level
+("Same as default" otherwise): selecting one at or below it is an error.
 ``MBEDTLS_DEFAULT_CERTIFICATE_BUNDLE_{FULL,CMN,NONE}`` are accepted as other
 spellings of ESP-IDF's ``MBEDTLS_CERTIFICATE_BUNDLE_DEFAULT_{FULL,CMN,NONE}``.
 
@@ -63,6 +70,7 @@ __all__ = [
     "ConfigError",
     "ConnectTo",
     "ExampleConfig",
+    "check_sdkconfig",
     "load_config",
     "parse_connect_to",
 ]
@@ -97,6 +105,11 @@ _ALIASES = {f"MBEDTLS_DEFAULT_CERTIFICATE_BUNDLE_{kind}": name for name, kind in
 _LOG_LEVEL = "LOG_DEFAULT_LEVEL"
 _LOG_NAMES = ("NONE", "ERROR", "WARN", "INFO", "DEBUG", "VERBOSE")
 _LOG_MEMBERS = tuple(f"LOG_DEFAULT_LEVEL_{name}" for name in _LOG_NAMES)
+_LOG_MAX = "LOG_MAXIMUM_LEVEL"
+#: "Same as default": the maximum choice's first option.
+_LOG_MAX_DEFAULT = "LOG_MAXIMUM_EQUALS_DEFAULT"
+#: The maximum choice's options by level (ESP-IDF defines none for NONE: the default covers it).
+_LOG_MAX_MEMBERS = {level: f"LOG_MAXIMUM_LEVEL_{name}" for level, name in enumerate(_LOG_NAMES) if level}
 
 _FROM_STDIN = "FROM_STDIN"
 _CUSTOM_BUNDLE = "MBEDTLS_CUSTOM_CERTIFICATE_BUNDLE"
@@ -112,6 +125,7 @@ _UNESCAPE = re.compile(r"\\(.)", re.DOTALL)
 _INT = re.compile(r"[+-]?[0-9]+", re.ASCII)
 _DEPRECATED_BEGIN = "# Deprecated options for backward compatibility"
 _DEPRECATED_END = "# End of deprecated options"
+_DEFAULT_MARK = "# default:"
 
 
 class ConfigError(ValueError):
@@ -141,7 +155,12 @@ class ExampleConfig(Struct):
     custom_bundle_path: Path | None  #: MBEDTLS_CUSTOM_CERTIFICATE_BUNDLE_PATH when the custom bundle is used
     countdown_s: int  #: EXAMPLE_COUNTDOWN_S
     client_profile: str  #: EXAMPLE_CLIENT_PROFILE, a name from https_request.tls.profiles
-    log_level: int  #: LOG_DEFAULT_LEVEL, 0 (NONE) .. 5 (VERBOSE)
+    log_level: int  #: LOG_DEFAULT_LEVEL, 0 (NONE) .. 5 (VERBOSE): every tag's level at start
+    #: LOG_MAXIMUM_LEVEL, log_level .. 5: the highest level esp_log_level_set() can give a tag
+    log_maximum_level: int
+    #: ESP_TLS_CLIENT_SESSION_TICKETS: esp-tls's client session tickets are compiled in
+    #: (the ClientHello asks for a ticket; sessions can be saved and resumed)
+    esp_tls_client_session_tickets: bool
     lwip_dns_debug: bool = False  #: LWIP_DNS_DEBUG (with LWIP_DEBUG): lwIP's DNS lines
     sdkconfig: Path | None = None  #: the sdkconfig file read, if any
 
@@ -230,7 +249,7 @@ def _check_semantics(name: str, value: str) -> None:
         known = profile_names()
         if value not in known:
             raise _Bad(f"unknown profile {value!r} (known: {', '.join(known)})")
-    elif name == _LOG_LEVEL:
+    elif name in (_LOG_LEVEL, _LOG_MAX):
         if not 0 <= int(value) <= 5:
             raise _Bad(f"{value} is not a log level (0-5)")
     elif name in _PATH_OPTIONS and "\0" in value:
@@ -299,7 +318,7 @@ def _new_kconfig() -> Any:
 
     with _kconfiglib_log():
         kconf = Kconfig(str(KCONFIG_PATH))
-    kconf.warn_assign_undef = False  # one summary warning instead (even with KCONFIG_WARN_UNDEF_ASSIGN=y)
+    kconf.warn_assign_undef = False  # other components' options: silent (even with KCONFIG_WARN_UNDEF_ASSIGN=y)
     return kconf
 
 
@@ -323,6 +342,8 @@ class _Loader:
         self.where: dict[str, str] = {}
         self.base_dir = Path.cwd()
         self.sdkconfig: Path | None = None
+        #: The sdkconfig's lines for options this Kconfig does not define, each with its "# default:" mark
+        self.foreign: list[str] = []
 
     # -- symbols
 
@@ -388,14 +409,15 @@ class _Loader:
         self.sdkconfig = path
         self.base_dir = path.absolute().parent
         known = self.known_names()
-        unknown: dict[str, None] = {}
         aliases: list[tuple[str, str, str]] = []  # (member, value, where)
-        log_int: tuple[int, str] | None = None
-        log_member_set = False
+        ints: dict[str, tuple[int, str]] = {}  # LOG_DEFAULT_LEVEL / LOG_MAXIMUM_LEVEL lines
+        chosen: dict[str, tuple[str, str]] = {}  # choice -> (the option last set to y, where)
         in_deprecated = False
+        default_mark = False  # the previous line is esp-idf-kconfig's "# default:" (the value is the default)
         for lineno, line in enumerate(text.split("\n"), 1):
             line = line.rstrip()
             stripped = line.strip()
+            marked, default_mark = default_mark, stripped == _DEFAULT_MARK
             if stripped == _DEPRECATED_BEGIN:
                 in_deprecated = True
                 continue
@@ -419,8 +441,8 @@ class _Loader:
                 name, raw = m.group(1), ""
             if in_deprecated:
                 continue  # kconfiglib skips the deprecated block too
-            if name not in known:
-                unknown[name] = None
+            if name not in known:  # another component's option: ignored silently, as ESP-IDF does
+                self.foreign += [_DEFAULT_MARK, line] if marked else [line]
                 continue
             try:
                 if name in _ALIASES:
@@ -437,10 +459,10 @@ class _Loader:
                     value = self.check_typed(name, raw, in_file=True)
             except _Bad as exc:
                 raise ConfigError(f"{where}: {name}: {exc}") from None
-            if name == _LOG_LEVEL:
-                log_int = (int(value), where)
-            elif name in _LOG_MEMBERS and value == "y":
-                log_member_set = True
+            if name in (_LOG_LEVEL, _LOG_MAX):
+                ints[name] = (int(value), where)
+            elif value == "y" and self.sym(name).choice is not None:
+                chosen[self.sym(name).choice.name] = (name, where)
             self.where[name] = where
 
         with _kconfiglib_log():
@@ -449,34 +471,74 @@ class _Loader:
         for member, value, where in aliases:
             if value == "y":
                 self.select(member, where, _BUNDLE_CHOICE)
-        if log_int is not None:
-            level, where = log_int
-            if not log_member_set:
-                # A hand-written file may set only the int; ESP-IDF derives the int from the choice.
-                self.select(_LOG_MEMBERS[level], where, _LOG_LEVEL)
-            elif int(self.sym(_LOG_LEVEL).str_value) != level:
-                get_logger(TAG).w(
-                    "%s: %s%s=%d disagrees with the LOG_DEFAULT_LEVEL choice; using the choice (%s)",
-                    where,
-                    _PREFIX,
-                    _LOG_LEVEL,
-                    level,
-                    self.sym(_LOG_LEVEL).str_value,
-                )
-        if unknown:
-            names = list(unknown)
-            shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
-            get_logger(TAG).w(
-                "%s: ignored %d option%s this example does not define (%s)",
-                path,
-                len(names),
-                "" if len(names) == 1 else "s",
-                shown,
-            )
+        for choice, (member, where) in chosen.items():
+            self.check_selected(member, where, choice)
+        for name in (_LOG_LEVEL, _LOG_MAX):  # the default first: the maximum's options depend on it
+            if name in ints:
+                self.log_int_line(name, *ints[name], chosen=name in chosen)
         custom_path = self.sym(_CUSTOM_BUNDLE_PATH).str_value
         if custom_path and _CUSTOM_BUNDLE not in self.where and _CUSTOM_BUNDLE_PATH in self.where:
             # A path without the switch (a hand-written file): the path asks for the custom bundle.
             self.set_value(_CUSTOM_BUNDLE, "y", self.where[_CUSTOM_BUNDLE_PATH])
+
+    def check_selected(self, member: str, where: str, choice: str) -> None:
+        """ConfigError unless ``member`` is its choice's selection (an option whose dependency is off is not)."""
+        if self.kconf.named_choices[choice].selection is not self.sym(member):
+            from esp_kconfiglib.core import AND, Choice, expr_str
+
+            dep = self.sym(member).direct_dep  # "<its own condition> && <choice>"
+            if isinstance(dep, tuple) and dep[0] == AND and isinstance(dep[2], Choice):
+                dep = dep[1]
+            dep = expr_str(dep)
+            raise ConfigError(f"{where}: {member}: depends on {dep}, which is false{self.level_note(choice)}")
+
+    def level_note(self, choice: str) -> str:
+        if choice != _LOG_MAX:
+            return ""
+        level = int(self.sym(_LOG_LEVEL).str_value)
+        return (
+            f" (LOG_DEFAULT_LEVEL is {_LOG_NAMES[level]}: the maximum level can only be above the default level,"
+            f" or {_LOG_MAX_DEFAULT})"
+        )
+
+    def log_member(self, name: str, level: int, where: str) -> str:
+        """The option of the ``name`` choice (LOG_DEFAULT_LEVEL or LOG_MAXIMUM_LEVEL) for ``level``.
+
+        Raises ConfigError for a maximum level below the default level.
+        """
+        if name == _LOG_LEVEL:
+            return _LOG_MEMBERS[level]
+        default = int(self.sym(_LOG_LEVEL).str_value)
+        if level == default:
+            return _LOG_MAX_DEFAULT
+        if level < default:
+            raise ConfigError(
+                f"{where}: {_LOG_MAX}: {_LOG_NAMES[level]} ({level}) is below LOG_DEFAULT_LEVEL"
+                f" ({_LOG_NAMES[default]}, {default}); the maximum level cannot be lower than the default"
+            )
+        return _LOG_MAX_MEMBERS[level]
+
+    def log_int_line(self, name: str, level: int, where: str, *, chosen: bool) -> None:
+        """A file's ``CONFIG_LOG_DEFAULT_LEVEL=N`` / ``CONFIG_LOG_MAXIMUM_LEVEL=N`` line.
+
+        ESP-IDF derives the int from its choice; a hand-written file may set only
+        the int, which then selects the choice's option. When both are set and
+        disagree, the choice wins, with a warning.
+        """
+        if not chosen:
+            self.select(self.log_member(name, level, where), where, name)
+            return
+        actual = int(self.sym(name).str_value)
+        if actual != level:
+            get_logger(TAG).w(
+                "%s: %s%s=%d disagrees with the %s choice; using the choice (%d)",
+                where,
+                _PREFIX,
+                name,
+                level,
+                name,
+                actual,
+            )
 
     # -- --set NAME=VALUE
 
@@ -497,8 +559,12 @@ class _Loader:
                     raise _Bad(f"{raw!r} is not a default bundle (FULL, CMN or NONE)")
                 self.select(member, where, _BUNDLE_CHOICE)
                 return
-            if name == _LOG_LEVEL:
-                self.select(_LOG_MEMBERS[_log_level(raw)], where, _LOG_LEVEL)
+            if name in (_LOG_LEVEL, _LOG_MAX):
+                if name == _LOG_MAX and raw.strip().upper() in ("DEFAULT", "SAME", "EQUALS_DEFAULT"):
+                    member = _LOG_MAX_DEFAULT
+                else:
+                    member = self.log_member(name, _log_level(raw), where)
+                self.select(member, where, name)
                 return
             sym = self.sym(name)
             if sym is None:
@@ -513,6 +579,7 @@ class _Loader:
                     members = ", ".join(s.name for s in sym.choice.syms)
                     raise _Bad(f"{raw!r}: a choice option can only be set to y (one of {members}); or set {choice}")
                 self.select(name, where, choice)
+                self.check_selected(name, where, choice)
                 return
             if all(node.prompt is None for node in sym.nodes):
                 raise _Bad("derived from other options, it cannot be set")
@@ -523,8 +590,10 @@ class _Loader:
             if name == _CUSTOM_BUNDLE_PATH:
                 self.set_value(_CUSTOM_BUNDLE, "y" if value else "n", where)
             elif sym.str_value != value:  # kconfiglib keeps the value of an option whose dependency is off
-                from esp_kconfiglib.core import expr_str
+                from esp_kconfiglib.core import expr_str, expr_value
 
+                if expr_value(sym.rev_dep):
+                    raise _Bad(f"selected by {expr_str(sym.rev_dep)}, which is on (turn that off first)")
                 raise _Bad(f"depends on {expr_str(sym.direct_dep)}, which is off (set it too, before this one)")
         except _Bad as exc:
             raise ConfigError(f"--set: {name}: {exc}") from None
@@ -589,8 +658,24 @@ class _Loader:
             client_profile=string("EXAMPLE_CLIENT_PROFILE"),
             log_level=int(string(_LOG_LEVEL)),
             lwip_dns_debug=flag("LWIP_DNS_DEBUG"),
+            log_maximum_level=int(string(_LOG_MAX)),
+            esp_tls_client_session_tickets=flag("ESP_TLS_CLIENT_SESSION_TICKETS"),
             sdkconfig=self.sdkconfig,
         )
+
+
+def check_sdkconfig(path: Path) -> list[str]:
+    """Read and check the sdkconfig file ``path`` as :func:`load_config` does, without loading the files it names.
+
+    Returns its lines for options the example's Kconfig does not define (other
+    ESP-IDF components'), in order, each preceded by its ``# default:`` mark if
+    it had one; the "Deprecated options" block is left out. Raises
+    :class:`ConfigError` for a missing or malformed file or a bad value of one
+    of the example's options.
+    """
+    loader = _Loader()
+    loader.read_file(Path(path))
+    return loader.foreign
 
 
 def load_config(sdkconfig: Path | None = None, sets: Iterable[str] = (), *, default_file: bool = True) -> ExampleConfig:
