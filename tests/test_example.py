@@ -133,11 +133,28 @@ class EspPytestServer:
 # ------------------------------------------------------------------ running the example
 
 
+_DEVICE_STATE: list[str] = []
+
+
+def device_state() -> str:
+    """The example's state folder (XDG_STATE_HOME) for these tests, its NVS holding the host's time,
+    written with `https-request nvs set-time` as ESP-IDF's CI writes it into the device."""
+    if not _DEVICE_STATE:
+        import tempfile
+
+        folder = tempfile.mkdtemp(prefix="https-request-test-device-")
+        env = dict(os.environ, XDG_STATE_HOME=folder)
+        argv = [sys.executable, "-m", "https_request", "nvs", "set-time"]
+        subprocess.run(argv, env=env, check=True, capture_output=True, timeout=30)
+        _DEVICE_STATE.append(folder)
+    return _DEVICE_STATE[0]
+
+
 def run_example(*sets: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     args = [sys.executable, "-m", "https_request", "example", "--set", "EXAMPLE_COUNTDOWN_S=0"]
     for item in sets:
         args += ["--set", item]
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env = dict(os.environ, PYTHONUNBUFFERED="1", XDG_STATE_HOME=device_state())
     # bytes, decoded here: text mode would turn the responses' CRLFs into LFs
     run = subprocess.run(args, input=stdin.encode(), capture_output=True, timeout=60, cwd=REPO, env=env)
     return subprocess.CompletedProcess(run.args, run.returncode, run.stdout.decode("latin-1"), run.stderr.decode())
@@ -243,7 +260,8 @@ def assert_transcript(proc: subprocess.CompletedProcess[str]) -> dict[str, str]:
     assert proc.returncode == 0, out + proc.stderr
     lines = out.splitlines()
     start = next(i for i, line in enumerate(lines) if line.endswith(" example: Start https_request example"))
-    assert_network_start(lines[:start])
+    assert lines[start - 1].endswith(" example: Updating time from NVS"), lines[: start + 1]  # app_main, power-on
+    assert_network_start(lines[: start - 1])
     parts = sections(out)
     for banner in (*LOCAL, *WEB_OK):
         assert_ok(parts[banner])

@@ -19,12 +19,15 @@ lwIP's cache (``dns_lookup ... found``) and goes over the synthesised IPv6 addre
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 from dnsserver import unbound
+from esplines import is_subsequence, shapes
 from netns import NetNs
 from procs import Proc, needs
 from serveproc import Serve
@@ -64,9 +67,12 @@ def test_first_check_over_ipv4_second_over_the_dns64_address(tmp_path: Path) -> 
         net.ip("addr", "add", "64:ff9b::2247:2dc8/128", "dev", "lo")
         dev.ip("route", "add", "default", "via", "10.77.0.1", "dev", dev_if)
         dev.wait_dad(dev_if)  # the link-local address is there when the device starts, as in the README
-        state, zones = tmp_path / "state", tmp_path / "dns"
+        state, zones, device = tmp_path / "state", tmp_path / "dns", tmp_path / "device"
         state.mkdir()
         zones.mkdir()
+        # the device's NVS holds the host's time, written as ESP-IDF's CI writes it (no SNTP needed)
+        set_time = [sys.executable, "-m", "https_request", "nvs", "set-time"]
+        subprocess.run(set_time, env=dict(os.environ, XDG_STATE_HOME=str(device)), check=True, timeout=30)
         with unbound(zones, netns=net, port=53, listen=("10.77.0.1",), zones={"howsmyssl.com": ZONE}):
             srv = Serve(["--host", "::", "--port", "443", "--name", "www.howsmyssl.com"], state, net.run_prefix)
             try:
@@ -77,9 +83,9 @@ def test_first_check_over_ipv4_second_over_the_dns64_address(tmp_path: Path) -> 
                     "LWIP_DNS_DEBUG=y",
                     f"EXAMPLE_SERVER_ROOT_CERT={srv.ca}",
                     f"MBEDTLS_CUSTOM_CERTIFICATE_BUNDLE_PATH={srv.ca}",
-                    "LOG_DEFAULT_LEVEL=4",
+                    "LOG_MAXIMUM_LEVEL_DEBUG=y",  # the README's Debug settings, with the two LWIP ones
                 ]
-                argv = [sys.executable, "-u", "-m", "https_request", "example"]
+                argv = ["env", f"XDG_STATE_HOME={device}", sys.executable, "-u", "-m", "https_request", "example"]
                 argv += [arg for item in sets for arg in ("--set", item)]
                 example = Proc([*dev.run_prefix, *argv], wait=60)
                 try:
@@ -160,3 +166,13 @@ def test_first_check_over_ipv4_second_over_the_dns64_address(tmp_path: Path) -> 
     # and says the address is a NAT64 one (RFC 6052's well-known prefix)
     nat64 = "https-request: Connected to 64:ff9b::2247:2dc8: 34.71.45.200 through NAT64 (prefix 64:ff9b::/96)"
     assert nat64 in fetched.stderr, fetched.stderr
+
+    # line for line: every line shape of the README's published output that a host can produce
+    # (not the Wi-Fi driver's), in the same order; lines whose place depends on timing (timer
+    # ticks, later address events, the main task's line) are checked for presence above
+    floating = re.compile(r"dns_tmr: |main_task: Returned|Got IPv6 event: .*_(GLOBAL|UNIQUE_LOCAL)")
+    sample = (Path(__file__).parent / "data" / "esp_readme_example_output.txt").read_text().splitlines()
+    ours = shapes(out.splitlines(), floating)
+    ok, missing = is_subsequence(shapes(sample, floating), ours)
+    assert ok, f"{missing!r} not found in order in:\n" + "\n".join(ours)
+    assert "main_task: Returned from app_main()" in out and "Updating time from NVS" in out

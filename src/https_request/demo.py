@@ -51,9 +51,11 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         from . import log
         from .example.flow import run
+        from .example.local import device_nvs
 
-        log.setup(cfg.log_level, stream=sys.stdout)
-        outcomes = run(cfg)
+        log.setup(cfg.log_level, stream=sys.stdout, maximum=max(cfg.log_level, cfg.log_maximum_level))
+        with device_nvs(Path(tmp) / "state") as nvs:
+            outcomes = run(cfg, nvs=nvs)
     rows = [
         (
             o.method,

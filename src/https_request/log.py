@@ -110,12 +110,15 @@ def _check_level(level: int) -> int:
 
 
 class _Levels:
-    """The runtime filter: a default and per-tag overrides."""
+    """The runtime filter: a default, per-tag overrides, and the maximum no
+    level may exceed (``CONFIG_LOG_MAXIMUM_LEVEL``: lines above it are not
+    compiled in on the device)."""
 
-    __slots__ = ("default", "tags")
+    __slots__ = ("default", "maximum", "tags")
 
     def __init__(self) -> None:
         self.default: int = INFO
+        self.maximum: int = VERBOSE
         self.tags: dict[str, int] = {}
 
 
@@ -123,8 +126,9 @@ _levels = _Levels()
 
 
 def set_level(tag: str, level: int) -> None:
-    """``esp_log_level_set``: ``"*"`` sets the default, any other tag an override."""
-    level = _check_level(level)
+    """``esp_log_level_set``: ``"*"`` sets the default, any other tag an override;
+    a level above the maximum (:func:`setup`'s ``maximum``) gives the maximum."""
+    level = min(_check_level(level), _levels.maximum)
     if tag == "*":
         _levels.default = level
     else:
@@ -217,13 +221,18 @@ def raw(line: str) -> None:
     _handler.write(line)
 
 
-def setup(default_level: int = INFO, stream: TextIO | None = None, color: bool | None = None) -> EspHandler:
+def setup(
+    default_level: int = INFO, stream: TextIO | None = None, color: bool | None = None, maximum: int | None = None
+) -> EspHandler:
     """Configure logging from scratch: default level, no per-tag overrides, output.
 
     ``stream=None`` writes to the current ``sys.stderr``; ``color=None`` picks
-    colour for TTYs only. Returns the handler now in use.
+    colour for TTYs only. ``maximum`` (``CONFIG_LOG_MAXIMUM_LEVEL``; None: no
+    cap) caps what :func:`set_level` can enable later (never below the default
+    level). Returns the handler now in use.
     """
     global _handler
+    _levels.maximum = _check_level(max(default_level, maximum if maximum is not None else VERBOSE))
     set_level("*", default_level)
     _levels.tags.clear()
     _handler = EspHandler(stream, color)

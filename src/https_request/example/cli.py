@@ -9,6 +9,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..nvs import Nvs
 
 __all__ = ["add_parser", "main"]
 
@@ -19,8 +23,13 @@ countdowns. Configured like the device: Kconfig defaults, then ./sdkconfig (or
 --sdkconfig FILE), then --set NAME=VALUE. The web requests go to the real
 www.howsmyssl.com unless EXAMPLE_CONNECT_TO (or --local) sends them elsewhere.
 
+The device's clock comes from NVS (https-request nvs set-time stores the host's,
+as ESP-IDF's CI does before its test), else from SNTP; --local uses a fresh store
+holding the host's time.
+
 exit status: 0 every request behaved as the example expects (the unsupported
-cipher suite must fail), 1 one did not, 2 configuration error."""
+cipher suite must fail), 1 one did not (or app_main aborted: no time from NVS or
+SNTP), 2 configuration error."""
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -65,18 +74,19 @@ def main(sdkconfig: Path | None, sets: list[str], *, local: bool = False, verbos
         return _configured(sdkconfig, sets, verbose)
     import tempfile
 
-    from .local import local_servers
+    from .local import device_nvs, local_servers
 
     with tempfile.TemporaryDirectory(prefix="https-request-example-") as tmp:
+        state = Path(tmp) / "state"
         try:
-            with local_servers(Path(tmp) / "state") as servers:
-                return _configured(sdkconfig, [*servers, *sets], verbose)
+            with local_servers(state) as servers, device_nvs(state) as nvs:
+                return _configured(sdkconfig, [*servers, *sets], verbose, nvs)
         except RuntimeError as exc:
             print(f"https-request example: --local: {exc}", file=sys.stderr)
             return 2
 
 
-def _configured(sdkconfig: Path | None, sets: list[str], verbose: int) -> int:
+def _configured(sdkconfig: Path | None, sets: list[str], verbose: int, nvs: Nvs | None = None) -> int:
     from .. import log
     from .config import ConfigError, load_config
 
@@ -86,12 +96,15 @@ def _configured(sdkconfig: Path | None, sets: list[str], verbose: int) -> int:
         print(f"https-request example: {exc}", file=sys.stderr)
         return 2
     level = max(cfg.log_level, (cfg.log_level, log.DEBUG, log.VERBOSE)[min(verbose, 2)])
-    log.setup(level, stream=sys.stdout)
-    from .flow import run
+    log.setup(level, stream=sys.stdout, maximum=max(level, cfg.log_maximum_level))
+    from .flow import AppAbort, run
 
     try:
-        outcomes = run(cfg)
+        outcomes = run(cfg, nvs=nvs)
     except ValueError as exc:
         print(f"https-request example: {exc}", file=sys.stderr)
         return 2
+    except AppAbort as exc:
+        print(f"https-request example: {exc} (store a time first: https-request nvs set-time)", file=sys.stderr)
+        return 1
     return 0 if all(o.connected == o.expected_ok for o in outcomes) else 1

@@ -162,6 +162,7 @@ class ExampleConfig(Struct):
     #: (the ClientHello asks for a ticket; sessions can be saved and resumed)
     esp_tls_client_session_tickets: bool
     lwip_dns_debug: bool = False  #: LWIP_DNS_DEBUG (with LWIP_DEBUG): lwIP's DNS lines
+    tls_device_clock: bool = False  #: EXAMPLE_TLS_CLOCK_DEVICE: certificate checks on the device's clock
     sdkconfig: Path | None = None  #: the sdkconfig file read, if any
 
     @property
@@ -660,6 +661,7 @@ class _Loader:
             lwip_dns_debug=flag("LWIP_DNS_DEBUG"),
             log_maximum_level=int(string(_LOG_MAX)),
             esp_tls_client_session_tickets=flag("ESP_TLS_CLIENT_SESSION_TICKETS"),
+            tls_device_clock=flag("EXAMPLE_TLS_CLOCK_DEVICE"),
             sdkconfig=self.sdkconfig,
         )
 

@@ -33,12 +33,14 @@ from ..esp_tls import trust
 from ..esp_tls.config import EspTlsCfg, TlsVersion
 from ..esp_tls.conn import EspTls
 from ..esp_tls.errors import EspTlsError, esp_err_to_name
+from ..nvs import Nvs
 from ..structs import Struct, replace
+from ..time_sync import DeviceClock, PeriodicTimeSync, TimeSyncError, update_time_from_nvs
 from ..tls.session import Session
 from .config import ExampleConfig
 from .network import Network
 
-__all__ = ["Outcome", "build_request", "run"]
+__all__ = ["DEVICE_FREE_HEAP", "AppAbort", "Outcome", "build_request", "run"]
 
 TAG = "example"
 TLS13_WEB_URL = "https://tls13.browserleaks.com/tls"
@@ -289,13 +291,19 @@ def run(
     out: TextIO | None = None,
     sleep: Callable[[float], None] = time.sleep,
     network: Network | None = None,
+    nvs: Nvs | None = None,
 ) -> list[Outcome]:
-    """Run the example: ``example_connect()`` (the host's interface and its
-    addresses, see :mod:`.network`; ``network`` defaults to this host's), then
-    the task; returns one :class:`Outcome` per request.
+    """Run the example's ``app_main``: ``example_connect()`` (the host's
+    interface and its addresses, see :mod:`.network`; ``network`` defaults to
+    this host's), the fork's ``esp_log_level_set("esp-tls", DEBUG)`` (capped by
+    LOG_MAXIMUM_LEVEL), ``Updating time from NVS`` (:mod:`..time_sync` on
+    ``nvs``, by default the user's store; the device's clock, which the
+    requests check certificates on with EXAMPLE_TLS_CLOCK_DEVICE), the 24-hour
+    time refresh, then the task; returns one :class:`Outcome` per request.
 
     Raises :class:`ValueError` when the local server URL is ``FROM_STDIN`` but
-    stdin gives nothing usable.
+    stdin gives nothing usable, :class:`AppAbort` when ``ESP_ERROR_CHECK``
+    would abort (no time from NVS or SNTP).
     """
     out = out if out is not None else sys.stdout
     stdin = stdin if stdin is not None else sys.stdin
@@ -303,13 +311,32 @@ def run(
     if cfg.lwip_dns_debug:
         lookup.set_debug(log.raw)
     r.network.connect()
+    # sgryphon/esp-idf's app_main: "Enable debug logging for esp-tls (if Maximum log verbosity is set)"
+    log.set_level("esp-tls", log.DEBUG)
+    store = nvs if nvs is not None else Nvs()
+    device_clock = DeviceClock()
+    r.log.i("Updating time from NVS")  # every run is a power-on reset
+    try:
+        update_time_from_nvs(store, device_clock)
+    except TimeSyncError as exc:
+        log.raw(f"ESP_ERROR_CHECK failed: esp_err_t {exc.code} ({exc})")
+        log.raw("expression: update_time_from_nvs()")
+        raise AppAbort(f"ESP_ERROR_CHECK failed in app_main: {exc}") from exc
+    if cfg.tls_device_clock:
+        r.base = replace(r.base, clock=device_clock)
+    refresh = PeriodicTimeSync(store, device_clock).start()  # esp_timer_start_periodic(..., TIME_PERIOD)
     ticker = _Ticker(r.tick)
     try:
         return _app_main(r, cfg, stdin)
     finally:
         ticker.stop()
+        refresh.stop(timeout=1.0)
         if cfg.lwip_dns_debug:
             lookup.set_debug(None)
+
+
+class AppAbort(RuntimeError):
+    """``app_main`` aborted (``ESP_ERROR_CHECK`` failed): the device would reset."""
 
 
 def _app_main(r: _Runner, cfg: ExampleConfig, stdin: TextIO) -> list[Outcome]:

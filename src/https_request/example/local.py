@@ -19,8 +19,12 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-__all__ = ["local_servers"]
+if TYPE_CHECKING:
+    from ..nvs import Nvs
+
+__all__ = ["device_nvs", "local_servers"]
 
 _START_TIMEOUT_S = 30.0
 
@@ -76,3 +80,17 @@ def local_servers(state_home: Path) -> Iterator[list[str]]:
             f"EXAMPLE_SERVER_ROOT_CERT={ca_file}",
             f"MBEDTLS_CUSTOM_CERTIFICATE_BUNDLE_PATH={ca_file}",
         ]
+
+
+def device_nvs(state_home: Path) -> Nvs:
+    """A fresh NVS store in ``state_home`` holding the host's time as the
+    example's clock (``storage``/``timestamp``): what ESP-IDF's CI writes into
+    the device before its test, so the run needs no SNTP server."""
+    from ..nvs import Nvs
+    from ..time_sync import STORAGE_NAMESPACE, TIMESTAMP_KEY
+
+    store = Nvs(state_home / "https-request" / "nvs.sqlite3")
+    with store.open(STORAGE_NAMESPACE) as handle:
+        handle.set_i64(TIMESTAMP_KEY, int(time.time()))
+        handle.commit()
+    return store
