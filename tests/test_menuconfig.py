@@ -152,12 +152,12 @@ def test_edit_real_esp_idf_sdkconfig_countdown_and_log_levels(term: Terminal, tm
     term.wait_for(r"\(3\) Countdown after each request", "countdown-3")
 
     term.search("LOG_DEFAULT_LEVEL_DEBUG")
-    term.wait_for(r"Log Level > Default log verbosity", "default-level-menu")
+    term.wait_for(r"Log output > Default log verbosity", "default-level-menu")
     term.keys("Enter")
     term.wait_for(r"Default log verbosity \(Debug\)", "default-debug")
     # The maximum was Debug: not above the default any more, so "Same as default"; pick Verbose.
     term.search("LOG_MAXIMUM_LEVEL_VERBOSE")
-    term.wait_for(r"Log Level > Maximum log verbosity", "maximum-level-menu")
+    term.wait_for(r"Log output > Maximum log verbosity", "maximum-level-menu")
     term.keys("Enter")
     term.wait_for(r"Maximum log verbosity \(Verbose\)", "maximum-verbose")
 

@@ -4,7 +4,7 @@ The options are declared in ``Kconfig`` next to this module, under ESP-IDF's
 names: the example's "Example Configuration" menu, plus the few component
 options it depends on, under ESP-IDF's menus and prompts (Component config ->
 mbedTLS -> Certificate Bundle, ESP-TLS -> Enable client session tickets, LWIP
--> Enable LWIP Debug -> Enable DNS debug messages, Log -> Log Level -> Default
+-> Enable LWIP Debug -> Enable DNS debug messages, Log output -> Default
 and Maximum log verbosity); each option's help says what it changes.
 :func:`load_config` reads them with esp-idf-kconfig's kconfiglib:
 
