@@ -62,7 +62,7 @@ def menu_path(kconf: Any, name: str) -> list[str]:
         ("LOG_DEFAULT_LEVEL", ["Component config", "Log output", "Default log verbosity"]),
         ("LOG_MAXIMUM_LEVEL", ["Component config", "Log output", "Maximum log verbosity"]),
         ("LOG_MAXIMUM_LEVEL_DEBUG", ["Component config", "Log output", "Maximum log verbosity", "Debug"]),
-        ("LOG_MAXIMUM_EQUALS_DEFAULT", ["Component config", "Log output", "Maximum log verbosity", "Same as default"]),  # noqa: E501
+        ("LOG_MAXIMUM_EQUALS_DEFAULT", ["Component config", "Log output", "Maximum log verbosity", "Same as default"]),
         ("ESP_TLS_CLIENT_SESSION_TICKETS", ["Component config", "ESP-TLS", "Enable client session tickets"]),
         ("LWIP_DEBUG", ["Component config", "LWIP", "Enable LWIP Debug"]),
         ("LWIP_DNS_DEBUG", ["Component config", "LWIP", "Enable LWIP Debug", "Enable DNS debug messages"]),
