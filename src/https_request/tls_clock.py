@@ -172,12 +172,12 @@ def _nvs_clock(path: str | None) -> TlsClock:
     from pathlib import Path
 
     from . import time_sync
-    from .nvs import Nvs
+    from .nvs import Nvs, NvsError
 
     where = path or "the default NVS file"
     try:
         store = Nvs(Path(path) if path else None)
-    except Exception as exc:  # NvsError (a corrupt file is moved aside by Nvs itself)
+    except NvsError as exc:  # a corrupt file is moved aside by Nvs itself: this is what remains
         raise ClockError(f"--clock nvs: cannot open {where}: {exc}") from None
     try:
         timestamp = time_sync.read_nvs_time(store)
