@@ -30,7 +30,7 @@ _COMMANDS = ("demo", "bundle", "get", "resolve", "serve", "example", "nvs", "men
 #: command's parser is built: a command imports what it uses and nothing else.
 _PARSER_MODULES = {
     "bundle": ".bundle_cli",
-    "get": ".get_cli",
+    "get": ".get_args",
     "resolve": ".resolve_cli",
     "serve": ".server.serve_cli",
     "example": ".example.cli",

@@ -1,0 +1,159 @@
+"""``https-request get``'s options: the parser the CLI builds, and the checks of
+option values (curl's grammars for --resolve / --connect-to / --dns-servers,
+headers, timeouts). Light: argparse only; :mod:`.get_cli` runs the command."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .curlargs import ConnectTo
+
+__all__ = ["MAX_REDIRECTS", "add_parser"]
+
+#: Redirects followed with -L at most (curl's default is 50; the example's servers never redirect).
+MAX_REDIRECTS = 10
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .get_cli import run_get
+
+    return run_get(args)
+
+
+def _resolve_arg(text: str) -> tuple[str, int, str]:
+    from .curlargs import parse_resolve  # its regular expressions cost ~2 ms: only when --resolve is given
+
+    try:
+        return parse_resolve(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _connect_to_arg(text: str) -> ConnectTo:
+    from .curlargs import parse_connect_to  # as in _resolve_arg
+
+    try:
+        return parse_connect_to(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _dns_servers_arg(text: str) -> list[str]:
+    """curl's ``--dns-servers`` list: ``ADDR[:PORT]`` entries separated by commas, each checked."""
+    from .dns.resolver import parse_server  # dnspython: only when the option is given
+
+    entries = [entry.strip() for entry in text.split(",")]
+    try:
+        return [str(parse_server(entry)) for entry in entries]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _header_arg(text: str) -> tuple[str, str | None]:
+    """``Name: value`` (``Name:`` removes a default header)."""
+    name, sep, value = text.partition(":")
+    name = name.strip()
+    if not sep or not name or any(c in name for c in " \t\r\n"):
+        raise argparse.ArgumentTypeError(f"bad header {text!r}: expected 'Name: value'")
+    value = value.strip()
+    return name, (value if value else None)
+
+
+def _timeout_arg(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 < value < 1e7:
+        raise argparse.ArgumentTypeError(f"must be positive: {text}")
+    return value
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
+    """Register ``get`` on the CLI's subparsers."""
+    p: argparse.ArgumentParser = subparsers.add_parser(
+        "get",
+        help="fetch an https:// URL through esp-tls (curl-like)",
+        description="Fetch an https:// URL through esp-tls: the body to stdout, logs to stderr. "
+        "Exit codes: 0 ok (any HTTP status), 2 usage/config, 3 DNS, 4 connect, 5 TLS handshake, "
+        "6 certificate verification, 7 HTTP/protocol after the handshake, 8 timeout.",
+    )
+    p.add_argument("url", metavar="URL", help="https://host[:port]/path")
+    trust = p.add_argument_group("trust")
+    trust.add_argument("--cacert", metavar="FILE", help="trust these CA certificates (PEM or DER)")
+    trust.add_argument("--bundle", metavar="FILE", help="trust an ESP x509 certificate bundle (default: the built-in)")
+    trust.add_argument("-k", "--insecure", action="store_true", help="no certificate verification at all (unsafe)")
+    trust.add_argument("--skip-common-name", action="store_true", help="no SNI and no host name check")
+    trust.add_argument("--common-name", metavar="NAME", help="SNI and name to check instead of the URL's host")
+    trust.add_argument("--verify-policy", choices=("webpki", "mbedtls"), default="webpki", help="(default webpki)")
+    tls = p.add_argument_group("TLS")
+    tls.add_argument("--tls-version", choices=("1.2", "1.3"), help="only this version (default: both)")
+    tls.add_argument("--ciphers", metavar="LIST", help="cipher suites: IANA names or 0x ids, comma separated")
+    tls.add_argument("--groups", metavar="LIST", help="key exchange groups, comma separated (x25519,secp256r1,...)")
+    tls.add_argument("--profile", default="default", metavar="NAME", help="ClientHello profile (default: default)")
+    tls.add_argument("--alpn", metavar="LIST", help="ALPN protocols, comma separated")
+    tls.add_argument("--engine", choices=("python", "openssl"), default="python", help="TLS engine (default python)")
+    tls.add_argument(
+        "--session", metavar="FILE", help="resume from and save the session to FILE (0600); it resumes only if "
+        "this run verifies the server as the saving run did (-k: any)"
+    )
+    tls.add_argument("--early-data", action="store_true", help="send a GET/HEAD as 0-RTT when the session allows")
+    tls.add_argument("--cert", metavar="FILE", help="client certificate (PEM or DER)")
+    tls.add_argument("--key", metavar="FILE", help="client private key (PEM or DER)")
+    tls.add_argument("--keylog", metavar="FILE", help="append NSS key log lines (else $SSLKEYLOGFILE)")
+    from .tls_clock import add_options
+
+    add_options(p.add_argument_group("clock"))
+    net = p.add_argument_group("connection")
+    net.add_argument(
+        "--resolve",
+        action="append",
+        default=[],
+        type=_resolve_arg,
+        metavar="HOST:PORT:ADDR",
+        help="connect to ADDR for HOST:PORT (repeatable)",
+    )
+    net.add_argument(
+        "--connect-to",
+        action="append",
+        default=[],
+        type=_connect_to_arg,
+        metavar="HOST1:PORT1:HOST2:PORT2",
+        help="connect to HOST2:PORT2 for HOST1:PORT1, empty fields allowed (repeatable)",
+    )
+    net.add_argument(
+        "--dns-server",
+        "--dns-servers",
+        action="extend",
+        default=[],
+        type=_dns_servers_arg,
+        metavar="ADDR[:PORT][,...]",
+        help="DNS servers to ask instead of /etc/resolv.conf's ([IPV6]:PORT with a port; repeatable)",
+    )
+    net.add_argument(
+        "--no-happy-eyeballs",
+        action="store_true",
+        help="resolve and connect as the device (and the example) does: AAAA then A, "
+        "esp-lwip's dns_select picks one address, no racing",
+    )
+    family = net.add_mutually_exclusive_group()
+    family.add_argument("-4", "--ipv4", action="store_true", help="IPv4 only")
+    family.add_argument("-6", "--ipv6", action="store_true", help="IPv6 only")
+    net.add_argument("--timeout", type=_timeout_arg, metavar="S", help="limit for the whole request, in seconds")
+    http = p.add_argument_group("HTTP")
+    http.add_argument(
+        "-H", "--header", action="append", default=[], type=_header_arg, metavar="'NAME: VALUE'", help="extra header"
+    )
+    http.add_argument("-X", "--request", metavar="METHOD", help="request method")
+    http.add_argument("-d", "--data", action="append", metavar="DATA", help="request body (@FILE reads a file); POST")
+    http.add_argument("-i", "--include", action="store_true", help="show the response headers")
+    http.add_argument("-I", "--head", action="store_true", help="HEAD request, show the headers")
+    http.add_argument("-L", "--location", action="store_true", help=f"follow redirects (up to {MAX_REDIRECTS})")
+    http.add_argument("-o", "--output", metavar="FILE", help="write the body to FILE")
+    out = p.add_argument_group("diagnostics")
+    out.add_argument("-v", "--verbose", action="count", default=0, help="-v INFO, -vv DEBUG, -vvv engine trace")
+    out.add_argument("--json", metavar="FILE", help="write a JSON summary to FILE ('-' = stderr)")
+    p.set_defaults(func=_run)
+    return p
