@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .curlargs import ConnectTo
 
-__all__ = ["MAX_REDIRECTS", "add_parser"]
+__all__ = ["MAX_REDIRECTS", "add_parser", "dns_servers_arg"]
 
 #: Redirects followed with -L at most (curl's default is 50; the example's servers never redirect).
 MAX_REDIRECTS = 10
@@ -40,7 +40,7 @@ def _connect_to_arg(text: str) -> ConnectTo:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _dns_servers_arg(text: str) -> list[str]:
+def dns_servers_arg(text: str) -> list[str]:
     """curl's ``--dns-servers`` list: ``ADDR[:PORT]`` entries separated by commas, each checked."""
     from .dns.resolver import parse_server  # dnspython: only when the option is given
 
@@ -128,7 +128,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--dns-servers",
         action="extend",
         default=[],
-        type=_dns_servers_arg,
+        type=dns_servers_arg,
         metavar="ADDR[:PORT][,...]",
         help="DNS servers to ask instead of /etc/resolv.conf's ([IPV6]:PORT with a port; repeatable)",
     )

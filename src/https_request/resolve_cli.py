@@ -25,6 +25,8 @@ import sys
 from ipaddress import IPv4Address, IPv6Address, ip_address
 from typing import Any
 
+from .get_args import dns_servers_arg
+
 __all__ = ["EXIT_DNS", "EXIT_OK", "EXIT_USAGE", "add_parser", "main"]
 
 EXIT_OK = 0
@@ -37,10 +39,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("name", help="host name (an address literal is its own answer)")
     p.add_argument(
         "--dns-server",
-        metavar="ADDR[:PORT]",
-        action="append",
+        "--dns-servers",
+        metavar="ADDR[:PORT][,...]",
+        action="extend",
         default=[],
-        help="DNS server instead of /etc/resolv.conf's (repeatable; [IPV6]:PORT with a port)",
+        type=dns_servers_arg,
+        help="DNS servers instead of /etc/resolv.conf's (as get's; repeatable; [IPV6]:PORT with a port)",
     )
     family = p.add_mutually_exclusive_group()
     family.add_argument("-4", "--ipv4", action="store_true", help="IPv4 addresses only (A)")
