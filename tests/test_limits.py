@@ -24,25 +24,31 @@ from pathlib import Path
 import pytest
 
 from echoserver import Served, ServerThread
+from fuzzkit import record
 from helpers import drain, shuttle
 from https_request.io.aio import TlsStream
 from https_request.io.blocking import connect
+from https_request.structs import replace
 from https_request.tls.client13 import ClientConnection
 from https_request.tls.config import CertifiedKey
 from https_request.tls.enums import AlertDescription as AD
 from https_request.tls.enums import AlertLevel, ContentType
 from https_request.tls.enums import HandshakeType as HT
 from https_request.tls.errors import AlertReceived, LocalProtocolError, Reason, TlsError
-from https_request.tls.events import ApplicationData
+from https_request.tls.events import AlertReceivedEvent, ApplicationData, CloseNotify
 from https_request.tls.limits import (
     MAX_CERTIFICATE_CHAIN,
     MAX_EMPTY_RECORDS,
+    MAX_EXTENSIONS,
+    MAX_KEY_UPDATES,
+    MAX_LIST_ENTRIES,
     MAX_POST_HANDSHAKE_MESSAGES,
     MAX_TICKETS_KEPT,
     MAX_UNREAD_BYTES,
     MAX_WARNING_ALERTS,
+    RECORDS_PER_KEY_UPDATE,
 )
-from https_request.tls.messages import NewSessionTicket, handshake_message
+from https_request.tls.messages import ClientHello, Extension, NewSessionTicket, handshake_message
 from https_request.tls.protection import Protector
 from https_request.tls.server13 import ServerConnection
 from https_request.tls.suites import SUITES
@@ -54,6 +60,7 @@ from tlsenv import (
     pair,
     plaintext_alert,
     server_config,
+    split_records,
     tls12_protectors,
 )
 
@@ -123,15 +130,44 @@ def test_key_updates_without_application_data(flooder: str) -> None:
     for _ in range(MAX_POST_HANDSHAKE_MESSAGES):
         sender.update_keys()
     receiver.receive_data(sender.data_to_send())  # up to the bound: fine
-    sender.send_application_data(b"x")  # application data starts a new run
-    for _ in range(MAX_POST_HANDSHAKE_MESSAGES):
-        sender.update_keys()
-    receiver.receive_data(sender.data_to_send())
-    assert b"".join(e.data for e in drain(receiver) if isinstance(e, ApplicationData)) == b"x"
     sender.update_keys()
     err = _refused_with_flood(receiver, sender.data_to_send())
     assert f"{MAX_POST_HANDSHAKE_MESSAGES + 1} handshake messages after the handshake" in str(err)
     assert _alert_read_by(sender, receiver.data_to_send()) == AD.unexpected_message
+
+
+@pytest.mark.parametrize("flooder", ["client", "server"])
+def test_key_updates_between_application_data(flooder: str) -> None:
+    """MAX_KEY_UPDATES / RECORDS_PER_KEY_UPDATE: one byte of data between KeyUpdates no longer
+    re-arms the bound (issue 12: 741,000 KeyUpdates on one connection); records refill the budget."""
+    c, s, *_ = _established()
+    sender, receiver = (c, s) if flooder == "client" else (s, c)
+    for _ in range(MAX_KEY_UPDATES):
+        sender.update_keys()
+        sender.send_application_data(b"x")  # one record each
+    refill = MAX_KEY_UPDATES // RECORDS_PER_KEY_UPDATE
+    for _ in range(refill):
+        sender.update_keys()
+    receiver.receive_data(sender.data_to_send())  # the burst and what the records paid for
+    assert b"".join(e.data for e in drain(receiver) if isinstance(e, ApplicationData)) == b"x" * MAX_KEY_UPDATES
+    sender.update_keys()
+    err = _refused_with_flood(receiver, sender.data_to_send())
+    assert "KeyUpdate beyond the budget" in str(err)
+    assert _alert_read_by(sender, receiver.data_to_send()) == AD.unexpected_message
+
+
+def test_key_update_budget_refills_with_data() -> None:
+    """A long-lived connection may update its keys for ever, once per RECORDS_PER_KEY_UPDATE records."""
+    c, s, *_ = _established()
+    for _ in range(3 * MAX_KEY_UPDATES):
+        for _ in range(RECORDS_PER_KEY_UPDATE):
+            c.send_application_data(b"y")
+            s.send_application_data(b"z")
+        c.update_keys(request_peer=True)  # s answers with its own KeyUpdate
+        s.receive_data(c.data_to_send())
+        c.receive_data(s.data_to_send())
+    assert len([e for e in drain(s) if isinstance(e, ApplicationData)]) == 3 * MAX_KEY_UPDATES * RECORDS_PER_KEY_UPDATE
+    assert s.error is None and c.error is None
 
 
 # ---------------------------------------------------------------- empty records
@@ -165,16 +201,124 @@ def test_change_cipher_spec_records_during_the_handshake() -> None:
 
 @pytest.mark.parametrize("versions", [(0x0304,), TLS12], ids=["tls13-user-canceled", "tls12-warnings"])
 def test_warning_alerts(versions: tuple[int, ...]) -> None:
-    """MAX_WARNING_ALERTS: warnings in a row, as OpenSSL and Go count them."""
+    """MAX_WARNING_ALERTS: warnings over the whole connection, whatever is interleaved
+    (issue 12: a byte of data between warnings re-armed a bound on warnings in a row)."""
     c, s, _, skl, server_random = _established(versions)
     seal = _sealer(versions, c, skl, server_random, client=False)
     warning = bytes((AlertLevel.WARNING, AD.no_renegotiation if versions == TLS12 else AD.user_canceled))
-    records = [seal([(ALERT, warning)]) for _ in range(MAX_WARNING_ALERTS + 1)]
-    c.receive_data(b"".join(records[:MAX_WARNING_ALERTS]))
-    assert len(drain(c)) == MAX_WARNING_ALERTS  # each one reported
-    err = _refused_with_flood(c, records[-1])
-    assert f"{MAX_WARNING_ALERTS + 1} warning alerts in a row" in str(err)
+    for _ in range(MAX_WARNING_ALERTS):
+        c.receive_data(seal([(ALERT, warning), (APP, b"data")]))
+    events = drain(c)
+    assert len([e for e in events if isinstance(e, AlertReceivedEvent)]) == MAX_WARNING_ALERTS  # each one reported
+    err = _refused_with_flood(c, seal([(ALERT, warning)]))
+    assert f"{MAX_WARNING_ALERTS + 1} warning alerts (limit {MAX_WARNING_ALERTS} per connection)" in str(err)
     assert _alert_read_by(s, c.data_to_send()) == AD.unexpected_message
+
+
+def test_warning_alerts_before_the_client_hello() -> None:
+    """MAX_WARNING_ALERTS before anything else (the server, in plaintext)."""
+    s = ServerConnection(server_config())
+    user_canceled = record(ALERT, bytes((AlertLevel.WARNING, AD.user_canceled)))
+    s.receive_data(user_canceled * MAX_WARNING_ALERTS)
+    err = _refused_with_flood(s, user_canceled)
+    assert f"{MAX_WARNING_ALERTS + 1} warning alerts" in str(err)
+    assert plaintext_alert(s.data_to_send()) == (AlertLevel.FATAL, AD.unexpected_message)
+
+
+# ---------------------------------------------------------------- close_notify
+
+
+def test_close_notify_ends_the_handshake() -> None:
+    """close_notify before or during the handshake: the handshake cannot finish (Go: EOF);
+    nothing is sent back, and the peer cannot make us process one close_notify after another."""
+    s = ServerConnection(server_config())
+    with pytest.raises(TlsError) as info:
+        s.receive_data(record(ALERT, bytes((AlertLevel.WARNING, AD.close_notify))) * 10_000)
+    assert info.value.reason is Reason.TRUNCATED and "close_notify in state CLIENT_HELLO" in str(info.value)
+    assert s.data_to_send() == b""
+    c = ClientConnection(client_config(), "localhost")
+    c.start_handshake()
+    s = ServerConnection(server_config())
+    s.receive_data(c.data_to_send())
+    server_hello = split_records(s.data_to_send())[0]
+    assert server_hello[0] == H
+    with pytest.raises(TlsError) as info:
+        c.receive_data(record(H, server_hello[2]) + record(ALERT, bytes((AlertLevel.WARNING, AD.close_notify))))
+    assert info.value.reason is Reason.TRUNCATED and "close_notify in state" in str(info.value)
+
+
+@pytest.mark.parametrize("versions", [(0x0304,), TLS12], ids=["tls13", "tls12"])
+def test_nothing_after_close_notify(versions: tuple[int, ...]) -> None:
+    """RFC 8446 6.1: after close_notify the peer may send nothing; a second alert is refused."""
+    c, _, _, skl, server_random = _established(versions)
+    seal = _sealer(versions, c, skl, server_random, client=False)
+    close_notify = bytes((AlertLevel.WARNING, AD.close_notify))
+    c.receive_data(seal([(ALERT, close_notify)]))
+    assert drain(c) == [CloseNotify()]
+    with pytest.raises(TlsError) as info:
+        c.receive_data(seal([(ALERT, close_notify)]))
+    assert info.value.reason is Reason.UNEXPECTED_MESSAGE and "after close_notify" in str(info.value)
+
+
+# ---------------------------------------------------------------- CPU per hello
+
+
+def _hello_with(extra: int = 0, suites: int = 0) -> bytes:
+    """Our ClientHello with ``extra`` empty extensions of unassigned types and ``suites``
+    unassigned cipher suites in front of ours, as plaintext records."""
+
+    def hook(exts: list[Extension]) -> list[Extension]:
+        return [Extension(0x7000 + n, b"") for n in range(extra)] + exts  # pre_shared_key stays last
+
+    c = ClientConnection(client_config(extensions_hook=hook), "localhost")
+    c.start_handshake()
+    if not suites:
+        return c.data_to_send()
+    ch = ClientHello.decode(b"".join(payload for _, _, payload in split_records(c.data_to_send()))[4:])
+    ch = replace(ch, cipher_suites=(*range(0x5000, 0x5000 + suites), *ch.cipher_suites))
+    msg = handshake_message(HT.CLIENT_HELLO, ch.encode())
+    return b"".join(record(H, msg[off : off + 16384]) for off in range(0, len(msg), 16384))
+
+
+def test_client_hello_extension_count() -> None:
+    """MAX_EXTENSIONS: a ClientHello with more is refused after counting, not decoding them all."""
+    ours = len(ClientHello.decode(split_records(_hello_with())[0][2][4:]).extensions)
+    assert ours < MAX_EXTENSIONS
+    s = ServerConnection(server_config())
+    s.receive_data(_hello_with(MAX_EXTENSIONS - ours))
+    assert s.data_to_send()  # answered
+    s = ServerConnection(server_config())
+    with pytest.raises(TlsError) as info:
+        s.receive_data(_hello_with(16_000))
+    assert f"ClientHello with more than {MAX_EXTENSIONS} extensions" in str(info.value)
+    assert plaintext_alert(s.data_to_send()) == (AlertLevel.FATAL, AD.decode_error)
+
+
+def test_server_hello_extension_count() -> None:
+    """MAX_EXTENSIONS, the client's side: a ServerHello with more."""
+    many = [Extension(0x7000 + n, b"") for n in range(MAX_EXTENSIONS + 1)]
+    c, s = pair(
+        client_config(), server_config(extensions_hook=lambda t, exts: exts + many if t == HT.SERVER_HELLO else exts)
+    )
+    c.start_handshake()
+    s.receive_data(c.data_to_send())
+    with pytest.raises(TlsError) as info:
+        c.receive_data(s.data_to_send())
+    assert f"ServerHello with more than {MAX_EXTENSIONS} extensions" in str(info.value)
+    assert plaintext_alert(c.data_to_send()) == (AlertLevel.FATAL, AD.decode_error)
+
+
+def test_client_hello_list_lengths() -> None:
+    """MAX_LIST_ENTRIES: cipher_suites (and groups, signature algorithms) beyond it are refused unread."""
+    ours = len(ClientHello.decode(split_records(_hello_with())[0][2][4:]).cipher_suites)
+    s = ServerConnection(server_config())
+    s.receive_data(_hello_with(suites=MAX_LIST_ENTRIES - ours))
+    assert s.data_to_send()
+    s = ServerConnection(server_config())
+    with pytest.raises(TlsError) as info:
+        s.receive_data(_hello_with(suites=30_000))
+    assert f"{30_000 + ours} entries (limit {MAX_LIST_ENTRIES})" in str(info.value)
+    assert plaintext_alert(s.data_to_send()) == (AlertLevel.FATAL, AD.decode_error)
 
 
 # ---------------------------------------------------------------- certificate chains
@@ -319,4 +463,3 @@ def test_get_against_a_ticket_flood(flood_keylog: KeyLog, ca_file: Path) -> None
     assert run.returncode not in (0, 8), run.stderr  # an error, not EXIT_TIMEOUT
     assert "too many records without application data" in run.stderr, run.stderr
     assert f"(limit {MAX_POST_HANDSHAKE_MESSAGES})" in run.stderr
-

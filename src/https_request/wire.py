@@ -132,11 +132,14 @@ class Reader:
         """A length-prefixed vector of 8-bit values. Raises DecodeError."""
         return list(self.opaque(width, what))
 
-    def u16_list(self, width: int, what: str, minimum: int = 0) -> list[int]:
-        """A length-prefixed vector of 16-bit values; odd lengths are malformed."""
+    def u16_list(self, width: int, what: str, minimum: int = 0, max_entries: int | None = None) -> list[int]:
+        """A length-prefixed vector of 16-bit values; odd lengths are malformed, and
+        so is a list of more than ``max_entries`` (checked before converting any)."""
         body = self.opaque(width, what, minimum)
         if len(body) % 2:
             raise DecodeError(what, "odd length for a list of 16-bit values")
+        if max_entries is not None and len(body) // 2 > max_entries:
+            raise DecodeError(what, f"{len(body) // 2} entries (limit {max_entries})")
         return [int.from_bytes(body[i : i + 2], "big") for i in range(0, len(body), 2)]
 
     def expect_end(self, what: str = "message") -> None:

@@ -17,8 +17,10 @@ change or processing ends.
 
 Bounds: whatever the peer can make us hold or repeat is limited by
 :mod:`.limits`: records and handshake messages by size, runs of records that
-carry no application data (post-handshake messages, empty records, warning
-alerts) by count, certificate chains by length, and the event queue: while
+carry no application data (post-handshake messages, empty records) by count,
+warning alerts by count over the whole connection, KeyUpdates by a budget
+that application data records refill, nothing accepted after close_notify,
+certificate chains by length, and the event queue: while
 the caller leaves more than ``MAX_UNREAD_EVENTS`` events or
 ``MAX_UNREAD_BYTES`` of application data in it, :meth:`Connection.receive_data`
 takes no more input.
@@ -57,11 +59,13 @@ from .keyschedule import next_traffic_secret
 from .limits import (
     MAX_CERTIFICATE_CHAIN,
     MAX_EMPTY_RECORDS,
+    MAX_KEY_UPDATES,
     MAX_PLAINTEXT,
     MAX_POST_HANDSHAKE_MESSAGES,
     MAX_UNREAD_BYTES,
     MAX_UNREAD_EVENTS,
     MAX_WARNING_ALERTS,
+    RECORDS_PER_KEY_UPDATE,
 )
 from .messages import KeyUpdate, handshake_message
 from .protection import Protector
@@ -111,7 +115,9 @@ class Connection:
         # runs since the last application data record with content (bounded in .limits)
         self._post_hs_run = 0  # handshake messages after the handshake
         self._empty_run = 0  # empty application data records, ignored TLS 1.3 change_cipher_spec
-        self._warning_run = 0  # warning alerts
+        self._warnings = 0  # warning alerts over the whole connection
+        self._key_update_budget = MAX_KEY_UPDATES  # KeyUpdates we may still receive
+        self._data_records = 0  # application data records towards the next KeyUpdate of budget
         self.state = HsState.HELLO_REQUEST
         self.client_random = b""
         # negotiated parameters
@@ -251,7 +257,7 @@ class Connection:
     def _content_received(self) -> None:
         """Application data with content (or the end of the handshake) ends every
         run of records that carry none."""
-        self._post_hs_run = self._empty_run = self._warning_run = 0
+        self._post_hs_run = self._empty_run = 0
 
     def _empty_record(self, what: str) -> None:
         self._empty_run += 1
@@ -401,6 +407,8 @@ class Connection:
             ctype, header, payload = rec
             if self._dbg.threshold >= 4:
                 self._dbg.buf(4, "input record from network", header + payload)
+            if self._peer_closed:  # RFC 8446 6.1: nothing may follow it (not even read)
+                raise TlsError(Reason.UNEXPECTED_MESSAGE, f"record of content type {ctype} after close_notify")
             if ctype == ContentType.CHANGE_CIPHER_SPEC:
                 self._handle_ccs(payload)
                 continue
@@ -475,10 +483,12 @@ class Connection:
     def _handle_application_data(self, data: bytes) -> None:
         if self.state != HsState.HANDSHAKE_OVER:
             raise TlsError(Reason.UNEXPECTED_MESSAGE, f"application data in state {self.state.name}")
-        if self._peer_closed:
-            raise TlsError(Reason.UNEXPECTED_MESSAGE, "application data after close_notify")
         if data:
             self._content_received()
+            self._data_records += 1
+            if self._data_records >= RECORDS_PER_KEY_UPDATE:
+                self._data_records = 0
+                self._key_update_budget = min(self._key_update_budget + 1, MAX_KEY_UPDATES)
             self._events.append(ApplicationData(data))
         else:
             self._empty_record("empty application data")
@@ -492,14 +502,16 @@ class Connection:
         if self._dbg.threshold >= 2:
             self._dbg.msg(2, f"got an alert message, type: [{level}:{desc}]")
         if desc == AlertDescription.close_notify:
+            if self.state != HsState.HANDSHAKE_OVER:  # the handshake cannot finish (Go: EOF)
+                raise TlsError(Reason.TRUNCATED, f"close_notify in state {self.state.name}")
             self._peer_closed = True
             self._events.append(CloseNotify())
             return
         tls12 = self.negotiated_version == ProtocolVersion.TLS1_2
         if level == AlertLevel.WARNING and (desc == AlertDescription.user_canceled or tls12):
-            self._warning_run += 1
-            if self._warning_run > MAX_WARNING_ALERTS:
-                detail = f"{self._warning_run} warning alerts in a row (limit {MAX_WARNING_ALERTS})"
+            self._warnings += 1
+            if self._warnings > MAX_WARNING_ALERTS:
+                detail = f"{self._warnings} warning alerts (limit {MAX_WARNING_ALERTS} per connection)"
                 raise TlsError(Reason.FLOOD, detail)
             self._events.append(AlertReceivedEvent(level, desc))
             return
@@ -545,6 +557,13 @@ class Connection:
 
     def _parse_key_update(self, body: bytes, whole: bytes) -> HsState:
         ku = KeyUpdate.decode(body)
+        self._key_update_budget -= 1
+        if self._key_update_budget < 0:
+            raise TlsError(
+                Reason.FLOOD,
+                f"KeyUpdate beyond the budget ({MAX_KEY_UPDATES} at once, then one per "
+                f"{RECORDS_PER_KEY_UPDATE} records of application data)",
+            )
         assert self._suite is not None
         self._app_read_secret = next_traffic_secret(self._suite.hash_name, self._app_read_secret)
         self._set_read_key(self._app_read_secret)

@@ -28,14 +28,56 @@ BoringSSL bound the same things)
     ``MAX_POST_HANDSHAKE_MESSAGES``: handshake messages after the handshake
     (NewSessionTicket, KeyUpdate, TLS 1.2 HelloRequest or renegotiating
     ClientHello); each may make us derive keys or answer
-    (``unexpected_message``). 32 is OpenSSL's KeyUpdate limit and what
-    tlsfuzzer's "multiple KeyUpdate messages" sends.
+    (``unexpected_message``). 32 is BoringSSL's KeyUpdate limit
+    (``kMaxKeyUpdates``) and what tlsfuzzer's "multiple KeyUpdate messages"
+    sends.
     ``MAX_EMPTY_RECORDS``: zero-length application data records and, during a
     TLS 1.3 handshake, ignored compatibility change_cipher_spec records
     (``unexpected_message``; OpenSSL's and BoringSSL's 32).
+
+Counts that application data does not reset (a run bound alone lets a peer
+repeat a costly record for ever by slipping one byte of data between runs)
     ``MAX_WARNING_ALERTS``: warning alerts (TLS 1.2 warnings, TLS 1.3
-    user_canceled); the next one is ``unexpected_message`` (OpenSSL closes at
-    the fifth).
+    user_canceled) over the whole connection, before, during and after the
+    handshake; the next one is ``unexpected_message``. OpenSSL closes at the
+    fifth warning in a row (``MAX_WARN_ALERT_COUNT``, ssl/record/rec_layer_s3.c),
+    Go at the seventeenth ignored record in a row (``maxUselessRecords``,
+    crypto/tls/conn.go); both reset on any record with content, we do not: a
+    peer has no use for more than a handful of warnings in a connection.
+    close_notify is no warning here: after it the peer may send nothing
+    (RFC 8446 6.1), so any further record is ``unexpected_message``, and one
+    during the handshake ends it (``Reason.TRUNCATED``, no alert; Go returns
+    EOF, OpenSSL fails the handshake).
+    ``MAX_KEY_UPDATES`` / ``RECORDS_PER_KEY_UPDATE``: received KeyUpdates are
+    paid from a budget of ``MAX_KEY_UPDATES`` (the burst tlsfuzzer sends)
+    that each ``RECORDS_PER_KEY_UPDATE`` application data records with
+    content refill by one, up to ``MAX_KEY_UPDATES``
+    (``unexpected_message`` past it). Per records of data, not per time: the
+    engine has no clock (sans-I/O), and records are what wear keys out
+    (RFC 8446 5.5 counts records), so a peer can never make us derive keys
+    more often than once per 16 records it sends; each derivation costs about
+    as much as opening a few records, so a flood costs a few percent over the
+    data it rides on.
+
+CPU per hello
+    ``MAX_EXTENSIONS``: extensions in one extension block (a ClientHello's
+    above all; any message's), counted while decoding, before any extension
+    is interpreted (``decode_error``). Browsers send about 20 (GREASE
+    included), the IANA registry holds about 60 assigned code points. Without
+    it a 64 KiB ClientHello of 16,000 empty extensions costs ~100 normal
+    hellos of decoding. Real servers bound this work too: BoringSSL counts
+    the extensions in a first pass and rejects duplicates after sorting
+    (``tls1_check_duplicate_extensions``, decode_error) before parsing any,
+    OpenSSL inspects only the types it knows, and caps key shares at 16,
+    groups and signature algorithms at 128 (openssl/openssl#30263), Go caps
+    the whole message at 64 KiB (``maxHandshake``).
+    ``MAX_LIST_ENTRIES``: entries in a hello's cipher_suites,
+    supported_groups, signature_algorithms and key_share lists (either side
+    counts them before converting any; ``decode_error``). The IANA
+    registries hold ~340 cipher suites, ~60 groups, ~50 signature schemes;
+    32,000 invented ones cost 15-25 normal hellos (OpenSSL ignores groups and
+    signature algorithms past 128 and key shares past 16, openssl/openssl#30263;
+    MatrixSSL refuses more than 32 groups or 64 signature algorithms).
 
 The caller's side
     ``MAX_UNREAD_EVENTS`` / ``MAX_UNREAD_BYTES``: events (and application data
@@ -59,13 +101,17 @@ __all__ = [
     "MAX_CIPHERTEXT",
     "MAX_EMPTY_RECORDS",
     "MAX_EVENTS_KEPT",
+    "MAX_EXTENSIONS",
     "MAX_HANDSHAKE_MESSAGE",
+    "MAX_KEY_UPDATES",
+    "MAX_LIST_ENTRIES",
     "MAX_PLAINTEXT",
     "MAX_POST_HANDSHAKE_MESSAGES",
     "MAX_TICKETS_KEPT",
     "MAX_UNREAD_BYTES",
     "MAX_UNREAD_EVENTS",
     "MAX_WARNING_ALERTS",
+    "RECORDS_PER_KEY_UPDATE",
 ]
 
 MAX_PLAINTEXT = 1 << 14
@@ -75,6 +121,10 @@ MAX_CERTIFICATE_CHAIN = 16
 MAX_POST_HANDSHAKE_MESSAGES = 32
 MAX_EMPTY_RECORDS = 32
 MAX_WARNING_ALERTS = 4
+MAX_KEY_UPDATES = 32
+RECORDS_PER_KEY_UPDATE = 16
+MAX_EXTENSIONS = 128
+MAX_LIST_ENTRIES = 512
 MAX_UNREAD_EVENTS = 4096
 MAX_UNREAD_BYTES = 1 << 20
 MAX_TICKETS_KEPT = 8
