@@ -40,7 +40,7 @@ def test_fifo_refused_at_once(tmp_path: Path) -> None:
     assert "listening" not in done.stdout
 
 
-@pytest.mark.parametrize("mode", [0o644, 0o640, 0o602])
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o602], ids=["0644", "0640", "0602"])
 def test_key_file_open_to_others_refused(tmp_path: Path, mode: int) -> None:
     path = tmp_path / "keys"
     path.write_bytes(TicketKeys(os.urandom, 3600, 1.0).to_bytes())
