@@ -226,8 +226,9 @@ class RedisTicketKeys(SharedKeys):
         if self._ring is not None and self._ring.lifetime != self.lifetime:
             self._update(now, lambda ring: ring.lifetime != self.lifetime, self._set_lifetime)
 
-    def _fetch(self, now: float) -> None:
-        """Fetch the ring; create it (or re-seed it with ours) when Redis has none. Raises _Down."""
+    def _fetch(self, now: float) -> bool:
+        """Fetch the ring; create it (or re-seed it with ours) when Redis has none. False when
+        Redis's ring is corrupt (ours stays). Raises _Down."""
         seed = self._blob or TicketKeys(self._random, self.lifetime, now).to_bytes()
 
         def get(client: redis.Redis) -> bytes | None:
@@ -241,14 +242,15 @@ class RedisTicketKeys(SharedKeys):
         blob = self._link.call(get)
         self._fetched_at = self._monotonic()
         if blob == self._blob:
-            return
+            return True
         ring = _ring_of(blob, self._random)
         if ring is None:
             if blob != self._corrupt_logged:  # the next rotator replaces it; we keep our copy meanwhile
                 self._corrupt_logged = blob or b""
                 self._log(f"warning: the ticket key ring in {self._link.name} is corrupt; keeping the last good one")
-            return
+            return False
         self._ring, self._blob = ring, blob or b""
+        return True
 
     def _set_lifetime(self, ring: TicketKeys | None, now: float) -> TicketKeys:
         if ring is None:
@@ -326,10 +328,9 @@ class RedisTicketKeys(SharedKeys):
         self._fetched_at = -1e18
         self._link.retry_now()
         try:
-            self._fetch(time.time())
+            return self._fetch(time.time())
         except _Down:
             return False
-        return self._ring is not None
 
     def due(self, now: float) -> bool:
         ring = self._shared()
