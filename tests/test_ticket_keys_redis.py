@@ -171,8 +171,10 @@ def test_redis_outage_and_return(store: RedisServer, state: Path) -> None:
         marks = [srv.log_mark() for srv in servers]
         store.stop()
         deadline = time.monotonic() + 10
+
         def noticed() -> bool:
-            return all(any("unreachable" in line for line in srv.err[mark:]) for srv, mark in zip(servers, marks, strict=True))
+            pairs = zip(servers, marks, strict=True)
+            return all(any("unreachable" in line for line in srv.err[mark:]) for srv, mark in pairs)
 
         while not noticed():
             assert time.monotonic() < deadline, "the outage was not noticed"
