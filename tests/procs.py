@@ -37,6 +37,7 @@ TOOLS = {
     "unbound": "unbound",  # the DNS64 server of the resolver tests
     "chronyd": "chrony",  # the NTP server of the SNTP tests
     "tmux": "tmux",  # a terminal for menuconfig's UI (send-keys, capture-pane)
+    "redis-server": "redis-server",  # the shared ticket-key store (tests/test_ticket_keys_redis.py)
 }
 
 

@@ -626,8 +626,12 @@ def test_shared_ticket_keys_rotate_once_for_all_holders(tmp_path: Path) -> None:
     assert a.open(t1, now + 151) == (b"one", True)  # the previous key still opens old tickets
     assert a.to_bytes() == b.to_bytes()
     assert b.open(t1, now + 260) is None  # two lifetimes later: gone
-    path.write_bytes(b"garbage")
-    with pytest.raises(KeyFileError):
+    path.write_bytes(b"garbage")  # at start, a corrupt file is replaced (there are no good keys to keep)
+    lines: list[str] = []
+    SharedTicketKeys(path, lifetime=100, log=lines.append)
+    assert len(lines) == 1 and "is corrupt" in lines[0] and "replaced with new keys" in lines[0]
+    path.write_bytes(b"HRQTKEYS\x02" + bytes(60))  # another version's format: refused, not overwritten
+    with pytest.raises(KeyFileError, match="another version"):
         SharedTicketKeys(path, lifetime=100)
 
 

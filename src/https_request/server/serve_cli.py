@@ -185,7 +185,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     a("--strict-howsmyssl", action="store_true", help="other hosts get the real server's 301, not 200")
     a("--http-port", type=_int_in(0, 65535), metavar="PORT", help="also listen for plain HTTP (redirects)")
     a("--workers", type=_int_in(1, 256), default=1, metavar="N", help="processes sharing the port (SO_REUSEPORT)")
-    a("--ticket-keys", metavar="FILE", help="ticket key file shared between processes (created 0600)")
+    a("--ticket-keys", metavar="FILE|URL",
+      help="keys shared by processes: a file (created 0600), or redis://HOST:PORT/N across machines")  # fmt: skip
     a("--keylog", metavar="FILE", help="append NSS key log lines to FILE")
     parser.set_defaults(func=run)
     return parser
@@ -211,12 +212,11 @@ def _settings(args: argparse.Namespace) -> tuple[ServerSettings, str | None]:
     from ..files import state_dir
     from ..tls.config import ServerConfig
     from ..tls.enums import PskKeyExchangeMode
-    from ..tls.session import MemoryAntiReplay, TicketKeys
+    from ..tls.session import AntiReplay, MemoryAntiReplay, TicketKeys
     from .app import AppConfig
     from .identity import IdentityError, local_identity
     from .identity import load_files as load_identity
-    from .keys import KeyFileError, SharedTicketKeys
-    from .replay import SharedAntiReplay
+    from .keys import KeyFileError, open_shared
     from .tls_server import ServerSettings
 
     versions = {"1.2": (0x0303,), "1.3": (0x0304,), None: (0x0304, 0x0303)}[args.tls_version]
@@ -232,7 +232,7 @@ def _settings(args: argparse.Namespace) -> tuple[ServerSettings, str | None]:
         raise UsageError(str(exc)) from None
 
     ticket_keys: TicketKeys | None = None
-    anti_replay: SharedAntiReplay | MemoryAntiReplay = MemoryAntiReplay()
+    anti_replay: AntiReplay = MemoryAntiReplay()
     if not args.no_tickets:
         key_file = args.ticket_keys
         if key_file is None and args.workers > 1:
@@ -243,10 +243,9 @@ def _settings(args: argparse.Namespace) -> tuple[ServerSettings, str | None]:
             ticket_keys = TicketKeys(os.urandom, args.ticket_lifetime, datetime.now(UTC).timestamp())
         else:
             try:
-                ticket_keys = SharedTicketKeys(key_file, args.ticket_lifetime)
+                ticket_keys, anti_replay = open_shared(key_file, args.ticket_lifetime)
             except KeyFileError as exc:
                 raise UsageError(str(exc)) from None
-            anti_replay = SharedAntiReplay(f"{key_file}.replay")
     try:
         keylog = _keylog_sink(args.keylog) if args.keylog else None
         tls = ServerConfig(

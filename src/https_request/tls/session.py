@@ -338,9 +338,13 @@ class TicketKeys:
     def _new(self, now: float) -> _Key:
         return _Key(self._random(_NAME_LEN), self._random(32), now)
 
+    def due(self, now: float) -> bool:
+        """True when the current key is a lifetime old: :meth:`rotate` would roll now."""
+        return now >= self._current.created + self.lifetime
+
     def rotate(self, now: float) -> bool:
         """Roll to a new key if the current one is a lifetime old; True if it did."""
-        if now < self._current.created + self.lifetime:
+        if not self.due(now):
             return False
         if now >= self._current.created + 2 * self.lifetime:
             self._previous = None  # both keys are stale
