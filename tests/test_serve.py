@@ -402,6 +402,12 @@ def _worker_of(body: bytes) -> int:
 
 @pytest.mark.parametrize("versions", [(TLS13,), (TLS12,)], ids=["tls13", "tls12"])
 def test_workers_resume_each_others_tickets(pool: Serve, versions: tuple[int, ...]) -> None:
+    resume_across_workers(pool, versions)
+
+
+def resume_across_workers(pool: Serve, versions: tuple[int, ...]) -> None:
+    """Tickets (TLS 1.3) or sessions (TLS 1.2) from each of two workers resume on the other
+    (test_serve_supervision runs it again after a worker was killed and restarted)."""
     config = client_config(pool, versions)
     sessions: dict[int, Session] = {}
     for _ in range(60):

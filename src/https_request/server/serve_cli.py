@@ -392,6 +392,7 @@ def run(args: argparse.Namespace) -> int:
     import signal
 
     previous = {sig: signal.signal(sig, _on_startup_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})  # held until the reload can run
     try:
         settings, ca_file = _settings(args)
         _raise_fd_limit(args.max_connections + 256)
@@ -416,3 +417,4 @@ def run(args: argparse.Namespace) -> int:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)

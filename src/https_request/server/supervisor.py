@@ -74,7 +74,8 @@ def _reload_worker(server: Server, reload: Reload | None) -> None:
 def run_worker(
     settings: ServerSettings, https: socket.socket, http: socket.socket | None, reload: Reload | None = None
 ) -> int:
-    """Serve until SIGTERM/SIGINT (then close cleanly and return 0); SIGHUP reloads."""
+    """Serve until SIGTERM/SIGINT (then close cleanly and return 0); SIGHUP reloads (a SIGHUP
+    blocked by the caller during start-up is unblocked, so delivered, once it can be handled)."""
     import asyncio
 
     async def main() -> None:
@@ -84,6 +85,7 @@ def run_worker(
             loop.add_signal_handler(sig, stop.set)
         server = Server(settings)
         loop.add_signal_handler(signal.SIGHUP, _reload_worker, server, reload)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGHUP})  # one sent during start-up arrives now
         await server.start(https, http)
         await stop.wait()
         await server.close()
@@ -149,7 +151,7 @@ class _Supervisor:
         self.wake_w.close()
         signal.signal(signal.SIGTERM, _exit_to_exit)
         signal.signal(signal.SIGINT, _exit_to_exit)
-        signal.signal(signal.SIGHUP, signal.SIG_IGN)  # until the worker's loop handles it
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})  # held until the worker's loop handles it
         mine = [self.https[index]] + ([self.http[index]] if self.http else [])
         for sock in self.https + (self.http or []):
             if all(sock is not m for m in mine):
@@ -252,6 +254,7 @@ class _Supervisor:
         handled = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
         previous = {sig: signal.signal(sig, self._on_signal) for sig in handled}
         old_wakeup = signal.set_wakeup_fd(self.wake_w.fileno(), warn_on_full_buffer=False)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, handled)  # a SIGHUP held since start-up arrives now
         try:
             for slot in self.slots:
                 self._start(slot)
