@@ -202,7 +202,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     a("--now", metavar="ISO8601", help="fixed clock for the rating (e.g. 2026-07-01T00:00:00Z)")
     a("--strict-howsmyssl", action="store_true", help="other hosts get the real server's 301, not 200")
     a("--http-port", type=_int_in(0, 65535), metavar="PORT", help="also listen for plain HTTP (redirects)")
-    a("--workers", type=_int_in(1, 256), default=1, metavar="N", help="processes sharing the port (SO_REUSEPORT)")
+    a("--workers", type=_int_in(1, 256), default=1, metavar="N",
+      help="processes sharing the port (SO_REUSEPORT); one that dies is restarted")  # fmt: skip
     a("--ticket-keys", metavar="FILE", help="ticket key file shared between processes (created 0600)")
     a("--keylog", metavar="FILE", help="append NSS key log lines to FILE")
     parser.set_defaults(func=run)
