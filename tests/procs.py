@@ -34,6 +34,7 @@ TOOLS = {
     "stdbuf": "coreutils",  # s_server's printf()s are block-buffered on a pipe without it
     "git": "git",  # the architecture test lists the tracked files
     "ip": "iproute2",  # network namespaces (tests/netns.py)
+    "ss": "iproute2",  # a listening socket's backlog (test_admission)
     "unbound": "unbound",  # the DNS64 server of the resolver tests
     "chronyd": "chrony",  # the NTP server of the SNTP tests
     "tmux": "tmux",  # a terminal for menuconfig's UI (send-keys, capture-pane)

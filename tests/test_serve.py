@@ -313,7 +313,7 @@ def test_tls_options_own_certificate_and_connection_limit(tmp_path: Path) -> Non
         try:
             with socket.create_connection(("127.0.0.1", srv.port), timeout=WAIT) as extra:
                 assert _drain(extra) == b""  # the fourth is closed at once
-            srv.wait_log(r"error=\"refused: too many connections\"", mark)
+            srv.wait_log(r"worker=0 refused=1 max_connections=1 addresses=1 top=127\.0\.0\.1\(1\)", mark)
         finally:
             for c in idle:
                 c.close()
@@ -402,6 +402,12 @@ def _worker_of(body: bytes) -> int:
 
 @pytest.mark.parametrize("versions", [(TLS13,), (TLS12,)], ids=["tls13", "tls12"])
 def test_workers_resume_each_others_tickets(pool: Serve, versions: tuple[int, ...]) -> None:
+    resume_across_workers(pool, versions)
+
+
+def resume_across_workers(pool: Serve, versions: tuple[int, ...]) -> None:
+    """Tickets (TLS 1.3) or sessions (TLS 1.2) from each of two workers resume on the other
+    (test_serve_supervision runs it again after a worker was killed and restarted)."""
     config = client_config(pool, versions)
     sessions: dict[int, Session] = {}
     for _ in range(60):
@@ -591,7 +597,9 @@ def test_500_idle_connections_memory_and_no_leak(plain: Serve) -> None:
     _wait_until(lambda: sum('request="GET /tls" status=200' in line for line in plain.err[mark:]) >= 3)
     time.sleep(0.2)  # the warm-up connections are logged as they close
     base_fds, base_rss = _fds(pid), _rss(pid)
-    conns = [socket.create_connection(("127.0.0.1", plain.port), timeout=WAIT) for _ in range(500)]
+    # from 10 loopback addresses: 50 each stays under the per-client limit (64)
+    sources = [(f"127.0.1.{i % 10 + 1}", 0) for i in range(500)]
+    conns = [socket.create_connection(("127.0.0.1", plain.port), timeout=WAIT, source_address=a) for a in sources]
     try:
         _wait_until(lambda: _fds(pid) >= base_fds + 500)
         time.sleep(0.2)

@@ -3,15 +3,24 @@
 On start it prints, one per line on stdout: ``ca-file: PATH`` (only when it
 uses its own CA), then ``listening: https://HOST:PORT/`` (the real port), then
 ``listening: http://HOST:PORT/`` with ``--http-port``. Each connection is
-logged as one line on stderr. SIGINT and SIGTERM stop it cleanly (exit 0).
+logged as one line on stderr; refused connections as a rate (one line per
+10 s at most). SIGINT and SIGTERM stop it cleanly: connections in flight get
+``--shutdown-grace`` seconds, then exit 0. SIGHUP re-reads the certificate
+(``--cert/--key``, or the local one) and the ticket keys
+(:func:`reload_ticket_keys`, the key store's reload) for the connections that follow.
+
+Admission: ``--max-connections`` open connections per worker (the listen
+backlog follows it, 128..4096), ``--max-per-client`` of them from one client
+address, so one client cannot lock the others out.
 
 ``--workers N`` runs N processes, each with its own SO_REUSEPORT socket on
 the one port (the kernel spreads connections over them). They share the
 session-ticket keys through a key file (``--ticket-keys FILE``, else
 ``ticket-keys`` in the state folder) and the 0-RTT anti-replay record through
 ``FILE.replay`` (SQLite), so each resumes the others' tickets and a ticket
-carries early data once in all. The parent only supervises: it forwards the
-stop signal and exits when the workers have (non-zero if one failed).
+carries early data once in all. The parent only supervises
+(:mod:`.supervisor`): it restarts a worker that dies, forwards SIGHUP and
+the stop signal.
 
 Usage and configuration errors exit with 2. This module stays light: the
 TLS stack is imported when the command runs.
@@ -30,12 +39,15 @@ if TYPE_CHECKING:  # the rest is imported when the command runs: `https-request 
     from datetime import datetime
     from types import FrameType
 
+    from ..tls.config import CertifiedKey, ServerConfig
+    from ..tls.session import TicketKeys
     from .tls_server import ServerSettings
 
-__all__ = ["add_parser", "parse_groups", "parse_now", "run"]
+__all__ = ["add_parser", "parse_groups", "parse_now", "reload_ticket_keys", "run"]
 
 _PROG = "https-request serve"
 DEFAULT_PORT = 8070
+DEFAULT_PER_CLIENT = 64
 EARLY_DATA_DEFAULT = 16384
 
 # howsmyssl.com's TLS <= 1.2 suite order (howsmyssl.go's makeTLSConfig), without what the engine does not do as a
@@ -178,13 +190,20 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
       help="ticket lifetime and key rotation period in seconds (default 86400)")  # fmt: skip
     a("--early-data", type=_int_in(1, 1 << 30), nargs="?", const=EARLY_DATA_DEFAULT, default=0, metavar="BYTES",
       help=f"accept 0-RTT data (limit BYTES, default {EARLY_DATA_DEFAULT})")  # fmt: skip
-    a("--handshake-timeout", type=_positive_float, default=10.0, metavar="S", help="default 10 seconds")
-    a("--max-connections", type=_int_in(1, 1 << 20), default=1024, metavar="N", help="default 1024")
+    a("--handshake-timeout", type=_positive_float, default=10.0, metavar="S",
+      help="first bytes and handshake; on --http-port, until a request begins (default 10 seconds)")  # fmt: skip
+    a("--max-connections", type=_int_in(1, 1 << 20), default=1024, metavar="N",
+      help="open connections per worker, more are refused; the listen backlog follows it (default 1024)")  # fmt: skip
+    a("--max-per-client", type=_int_in(1, 1 << 20), default=DEFAULT_PER_CLIENT, metavar="N",
+      help=f"open connections per worker from one client address (default {DEFAULT_PER_CLIENT})")  # fmt: skip
+    a("--shutdown-grace", type=_positive_float, default=5.0, metavar="S",
+      help="on SIGTERM/SIGINT, time for connections in flight to finish (default 5 seconds)")  # fmt: skip
     a("--schema", choices=("classic", "2026"), default="classic", help="/a/check schema (default classic)")
     a("--now", metavar="ISO8601", help="fixed clock for the rating (e.g. 2026-07-01T00:00:00Z)")
     a("--strict-howsmyssl", action="store_true", help="other hosts get the real server's 301, not 200")
     a("--http-port", type=_int_in(0, 65535), metavar="PORT", help="also listen for plain HTTP (redirects)")
-    a("--workers", type=_int_in(1, 256), default=1, metavar="N", help="processes sharing the port (SO_REUSEPORT)")
+    a("--workers", type=_int_in(1, 256), default=1, metavar="N",
+      help="processes sharing the port (SO_REUSEPORT); one that dies is restarted")  # fmt: skip
     a("--ticket-keys", metavar="FILE|URL",
       help="keys shared by processes: a file (created 0600), or redis://HOST:PORT/N across machines")  # fmt: skip
     a("--keylog", metavar="FILE", help="append NSS key log lines to FILE")
@@ -214,8 +233,6 @@ def _settings(args: argparse.Namespace) -> tuple[ServerSettings, str | None]:
     from ..tls.enums import PskKeyExchangeMode
     from ..tls.session import AntiReplay, MemoryAntiReplay, TicketKeys
     from .app import AppConfig
-    from .identity import IdentityError, local_identity
-    from .identity import load_files as load_identity
     from .keys import KeyFileError, open_shared
     from .tls_server import ServerSettings
 
@@ -224,11 +241,8 @@ def _settings(args: argparse.Namespace) -> tuple[ServerSettings, str | None]:
     groups = parse_groups(args.groups) if args.groups else DEFAULT_GROUPS
     now = parse_now(args.now) if args.now else None
     try:
-        if args.cert:
-            identity = load_identity(args.cert, args.key)
-        else:
-            identity = local_identity(args.name, args.key_type)
-    except (IdentityError, ValueError) as exc:
+        certified_key, ca_file = _identity(args)
+    except ValueError as exc:
         raise UsageError(str(exc)) from None
 
     ticket_keys: TicketKeys | None = None
@@ -249,7 +263,7 @@ def _settings(args: argparse.Namespace) -> tuple[ServerSettings, str | None]:
     try:
         keylog = _keylog_sink(args.keylog) if args.keylog else None
         tls = ServerConfig(
-            certificates=(identity.certified_key,), versions=versions, cipher_suites=suites, groups=groups,
+            certificates=(certified_key,), versions=versions, cipher_suites=suites, groups=groups,
             ticket_keys=ticket_keys, num_tickets=0 if args.no_tickets else 2, ticket_lifetime=args.ticket_lifetime,
             max_early_data=args.early_data, send_half_rtt_data=args.early_data > 0, anti_replay=anti_replay,
             keylog=keylog, alpn_protocols=("http/1.1", "http/1.0"), psk_modes=(PskKeyExchangeMode.psk_dhe_ke,),
@@ -257,8 +271,60 @@ def _settings(args: argparse.Namespace) -> tuple[ServerSettings, str | None]:
     except (OSError, ValueError) as exc:
         raise UsageError(str(exc)) from None
     app = AppConfig(schema=args.schema, now=now, strict_howsmyssl=args.strict_howsmyssl)
-    settings = ServerSettings(tls, app, handshake_timeout=args.handshake_timeout, max_connections=args.max_connections)
-    return settings, str(identity.ca_file) if identity.ca_file is not None else None
+    settings = ServerSettings(
+        tls, app, handshake_timeout=args.handshake_timeout, max_connections=args.max_connections,
+        max_per_client=args.max_per_client, backlog=_backlog(args.max_connections),
+        shutdown_grace=args.shutdown_grace,
+    )  # fmt: skip
+    return settings, ca_file
+
+
+def _backlog(max_connections: int) -> int:
+    return min(max(max_connections, 128), 4096)
+
+
+def _identity(args: argparse.Namespace) -> tuple[CertifiedKey, str | None]:
+    """The certified key to serve and the CA file to announce (None with --cert).
+    Raises ValueError naming the file and what is wrong with it."""
+    from .identity import IdentityError, local_identity
+    from .identity import load_files as load_identity
+
+    try:
+        if args.cert:
+            identity = load_identity(args.cert, args.key)
+        else:
+            identity = local_identity(args.name, args.key_type)
+    except IdentityError as exc:
+        raise ValueError(str(exc)) from None
+    return identity.certified_key, str(identity.ca_file) if identity.ca_file is not None else None
+
+
+def reload_ticket_keys(keys: TicketKeys | None) -> str:
+    """SIGHUP's ticket-key reload (each worker and the supervisor call it):
+    :func:`.keys.reload` re-reads a shared store (the key file or Redis); keys
+    private to the process stay. Returns what it did, for the log line; a store
+    that cannot be read keeps its last good keys (the store logs why)."""
+    from .keys import reload
+
+    done = reload(keys)
+    if keys is None:
+        return "no tickets"
+    if done is None:
+        return "ticket keys in memory, kept"
+    return "ticket keys reloaded" if done else "ticket keys unreadable, the last good ones kept"
+
+
+def _reloader(args: argparse.Namespace) -> Callable[[ServerConfig], tuple[ServerConfig, str]]:
+    """SIGHUP's reload: the certificate re-read (``--cert/--key`` or the local one), then the ticket keys."""
+    from ..structs import replace
+
+    def reload(tls: ServerConfig) -> tuple[ServerConfig, str]:
+        certified_key, _ = _identity(args)
+        leaf = certified_key.chain[0]
+        what = f"certificate serial {leaf.serial_number:x}, {reload_ticket_keys(tls.ticket_keys)}"
+        return replace(tls, certificates=(certified_key,)), what
+
+    return reload
 
 
 def _listeners(host: str, port: int, count: int, backlog: int) -> list[socket.socket]:
@@ -309,93 +375,8 @@ def _raise_fd_limit(wanted: int) -> None:
 # ------------------------------------------------------------------ running
 
 
-def _worker(settings: ServerSettings, https: socket.socket, http: socket.socket | None) -> int:
-    import asyncio
-    import signal
-
-    from .tls_server import Server
-
-    async def main() -> None:
-        loop = asyncio.get_running_loop()
-        stop = asyncio.Event()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        server = Server(settings)
-        await server.start(https, http)
-        await stop.wait()
-        await server.close()
-
-    asyncio.run(main())
-    return 0
-
-
 def _on_startup_signal(signum: int, frame: FrameType | None) -> None:
     raise _Stop
-
-
-def _supervise(settings: ServerSettings, https: list[socket.socket], http: list[socket.socket] | None) -> int:
-    import signal
-    import traceback
-
-    from ..structs import replace
-
-    parent = os.getpid()
-    alive: set[int] = set()
-    stopping = False
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        nonlocal stopping
-        if os.getpid() != parent:  # a child between fork and its own handlers
-            raise _Stop
-        stopping = True
-        for pid in list(alive):
-            try:
-                os.kill(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    for index in range(len(https)):
-        sys.stdout.flush()
-        sys.stderr.flush()
-        pid = os.fork()
-        if pid == 0:
-            code = 1
-            try:
-                signal.signal(signal.SIGTERM, _on_startup_signal)
-                signal.signal(signal.SIGINT, _on_startup_signal)
-                for sock in https + (http or []):
-                    if sock is not https[index] and (http is None or sock is not http[index]):
-                        sock.close()
-                code = _worker(replace(settings, worker=index), https[index], http[index] if http else None)
-            except _Stop:
-                code = 0
-            except BaseException:
-                traceback.print_exc()
-            finally:
-                sys.stdout.flush()
-                sys.stderr.flush()
-                # A forked worker must end here, with os._exit: the usual exit would
-                # unwind into the parent's code below (and run its finally blocks and
-                # atexit handlers, and flush its stdio buffers, a second time).
-                os._exit(code)
-        alive.add(pid)
-    for sock in https + (http or []):
-        sock.close()
-    status = 0
-    while alive:
-        try:
-            pid, wait_status = os.wait()
-        except ChildProcessError:
-            break
-        alive.discard(pid)
-        code = os.waitstatus_to_exitcode(wait_status)
-        if code != 0 or not stopping:
-            sys.stderr.write(f"{_PROG}: worker process {pid} exited with {code}; stopping\n")
-            status = 1
-            stop(signal.SIGTERM, None)
-    return status
 
 
 def run(args: argparse.Namespace) -> int:
@@ -405,21 +386,24 @@ def run(args: argparse.Namespace) -> int:
     import signal
 
     previous = {sig: signal.signal(sig, _on_startup_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})  # held until the reload can run
     try:
         settings, ca_file = _settings(args)
         _raise_fd_limit(args.max_connections + 256)
-        backlog = min(max(args.max_connections, 128), 4096)
-        https = _listeners(args.host, args.port, args.workers, backlog)
-        http = _listeners(args.host, args.http_port, args.workers, backlog) if args.http_port is not None else None
+        https = _listeners(args.host, args.port, args.workers, settings.backlog)
+        http = (_listeners(args.host, args.http_port, args.workers, settings.backlog)
+                if args.http_port is not None else None)  # fmt: skip
         if ca_file is not None:
             print(f"ca-file: {ca_file}")
         print(f"listening: {_url('https', https[0])}")
         if http is not None:
             print(f"listening: {_url('http', http[0])}")
         sys.stdout.flush()
+        from .supervisor import run_worker, supervise
+
         if args.workers == 1:
-            return _worker(settings, https[0], http[0] if http else None)
-        return _supervise(settings, https, http)
+            return run_worker(settings, https[0], http[0] if http else None, _reloader(args))
+        return supervise(settings, https, http, _reloader(args))
     except UsageError as exc:
         return _error(str(exc))
     except (_Stop, KeyboardInterrupt):
@@ -427,3 +411,4 @@ def run(args: argparse.Namespace) -> int:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)

@@ -20,9 +20,21 @@ One :class:`Server` per worker process serves an HTTPS listening socket
 4. logs one line: worker, peer, SNI, version, suite, group, resumed, early
    data, then the request, status and time (or the error).
 
-At most ``max_connections`` connections (both listeners) are open at once;
-more are closed as soon as they are accepted. Nothing a peer sends can stop
-the loop: every failure ends its own connection only.
+Admission: at most ``max_connections`` connections (both listeners) are open
+at once in one worker, and at most ``max_per_client`` from one client address;
+more are reset as soon as they are accepted. Refusals are counted, not logged
+one by one: the first after a quiet spell is logged at once, the rest as one
+line per ``refusal_log_interval`` (:class:`RefusalLog`). The listening sockets
+keep the ``backlog`` given (asyncio would ``listen(100)`` them again). The
+plain-HTTP listener has the TLS one's timeouts: a request must begin within
+``handshake_timeout`` (also between keep-alive requests) and be complete
+within ``read_timeout``.
+
+:meth:`Server.close` stops accepting, resets the connections that sent
+nothing yet, and gives those in flight ``shutdown_grace`` seconds to finish.
+:meth:`Server.reload` swaps the TLS configuration (certificates, ticket
+keys) for the connections that follow. Nothing a peer sends can stop the loop:
+every failure ends its own connection only.
 """
 
 from __future__ import annotations
@@ -31,11 +43,12 @@ import asyncio
 import socket
 import sys
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 
 from ..io.aio import TlsStream
 from ..io.pump import TlsConnectionError
-from ..structs import Struct, field
+from ..structs import Struct, field, replace
 from ..tls.catalogue import suite_name
 from ..tls.config import ServerConfig
 from ..tls.enums import ExtensionType, NamedGroup, name_of
@@ -43,7 +56,7 @@ from ..tls.errors import TlsError
 from ..tls.server13 import ServerConnection
 from .app import AppConfig, HttpError, Request, RequestReader, TlsInfo, error_response, route, route_plain
 
-__all__ = ["Server", "ServerSettings", "stderr_log"]
+__all__ = ["RefusalLog", "Server", "ServerSettings", "stderr_log"]
 
 _RECV = 65536
 _LINGER = 2.0  # seconds to drain the client's last bytes after our response
@@ -68,11 +81,64 @@ class ServerSettings(Struct, slots=False):
     tls: ServerConfig
     app: AppConfig = field(default_factory=AppConfig)
     worker: int = 0
-    handshake_timeout: float = 10.0
+    handshake_timeout: float = 10.0  # TLS: first bytes and handshake; plain HTTP: until a request begins
     read_timeout: float = 20.0
-    idle_timeout: float = 120.0  # plain-HTTP keep-alive
     max_connections: int = 1024
+    max_per_client: int = 64
+    backlog: int = 1024
+    shutdown_grace: float = 5.0
+    refusal_log_interval: float = 10.0
     log: Callable[[str], None] = stderr_log
+
+
+class RefusalLog:
+    """Refused connections, logged as a rate: the first refusal after a quiet
+    spell at once, then at most one line per ``interval`` seconds with the
+    count by reason and the addresses refused most (a bounded tally)."""
+
+    MAX_ADDRESSES = 256
+
+    def __init__(self, worker: int, log: Callable[[str], None], interval: float) -> None:
+        self._worker, self._log, self._interval = worker, log, interval
+        self._reasons: Counter[str] = Counter()
+        self._hosts: Counter[str] = Counter()
+        self._other_hosts = 0  # refusals from addresses past the tally's bound
+        self._timer: asyncio.TimerHandle | None = None
+        self.total = 0
+
+    def note(self, reason: str, host: str) -> None:
+        """Count one refusal (call from the event loop)."""
+        self.total += 1
+        self._reasons[reason] += 1
+        if host in self._hosts or len(self._hosts) < self.MAX_ADDRESSES:
+            self._hosts[host] += 1
+        else:
+            self._other_hosts += 1
+        if self._timer is None:
+            self._flush()
+
+    def _flush(self, again: bool = True) -> None:
+        if not self._reasons:
+            self._timer = None
+            return
+        count = sum(self._reasons.values())
+        reasons = " ".join(f"{k}={v}" for k, v in sorted(self._reasons.items()))
+        top = ",".join(f"{h}({n})" for h, n in self._hosts.most_common(3))
+        self._log(
+            f"worker={self._worker} refused={count} {reasons} addresses={len(self._hosts) + (self._other_hosts > 0)}"
+            f" top={top} next_report_in={self._interval:g}s"
+        )
+        self._reasons.clear()
+        self._hosts.clear()
+        self._other_hosts = 0
+        self._timer = asyncio.get_running_loop().call_later(self._interval, self._flush) if again else None
+
+    def close(self) -> None:
+        """Log what is still counted and stop the timer."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._flush(again=False)
 
 
 class _Record(Struct, frozen=False, slots=False):
@@ -90,7 +156,8 @@ class _Record(Struct, frozen=False, slots=False):
     requests: list[str] = field(default_factory=list)
     status: list[int] = field(default_factory=list)
     error: str = ""
-    abort: bool = False  # reset rather than close (timeouts, refusals)
+    abort: bool = False  # reset rather than close (timeouts)
+    busy: bool = False  # a request (or handshake) is under way: shutdown waits for it
 
     def line(self, worker: int) -> str:
         ms = (time.monotonic() - self.start) * 1000
@@ -114,12 +181,13 @@ class _Record(Struct, frozen=False, slots=False):
         return " ".join(parts)
 
 
-def _peer(writer: asyncio.StreamWriter) -> str:
+def _peer(writer: asyncio.StreamWriter) -> tuple[str, str]:
+    """(the client's address, ``address:port`` for the log)."""
     addr = writer.get_extra_info("peername")
     if not isinstance(addr, tuple) or len(addr) < 2:
-        return str(addr)
-    host, port = addr[0], addr[1]
-    return f"[{host}]:{port}" if ":" in str(host) else f"{host}:{port}"
+        return str(addr), str(addr)
+    host, port = str(addr[0]), addr[1]
+    return host, f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def _printable(text: str, limit: int = 200) -> str:
@@ -162,25 +230,40 @@ class Server:
     def __init__(self, settings: ServerSettings) -> None:
         self.settings = settings
         self.active = 0
-        self._tasks: set[asyncio.Task[None]] = set()
+        self.refusals = RefusalLog(settings.worker, settings.log, settings.refusal_log_interval)
+        self._per_client: dict[str, int] = {}  # open connections by client address (bounded by ``active``)
+        self._tasks: dict[asyncio.Task[None], _Record] = {}
         self._servers: list[asyncio.Server] = []
 
     async def start(self, https_sock: socket.socket, http_sock: socket.socket | None = None) -> None:
-        """Serve the (bound, listening) sockets."""
-        self._servers.append(await asyncio.start_server(self._on_tls, sock=https_sock, limit=_RECV))
+        """Serve the (bound, listening) sockets, with ``settings.backlog``."""
+        backlog = self.settings.backlog
+        self._servers.append(await asyncio.start_server(self._on_tls, sock=https_sock, limit=_RECV, backlog=backlog))
         if http_sock is not None:
-            self._servers.append(await asyncio.start_server(self._on_plain, sock=http_sock, limit=_RECV))
+            self._servers.append(
+                await asyncio.start_server(self._on_plain, sock=http_sock, limit=_RECV, backlog=backlog)
+            )
 
-    async def close(self, grace: float = 2.0) -> None:
-        """Stop accepting, give open connections ``grace`` seconds, then cancel them."""
+    def reload(self, tls: ServerConfig) -> None:
+        """Serve the connections accepted from now on with ``tls`` (those open keep theirs)."""
+        self.settings = replace(self.settings, tls=tls)
+
+    async def close(self, grace: float | None = None) -> None:
+        """Stop accepting; reset the connections that sent nothing yet; give those in
+        flight ``grace`` seconds (default ``settings.shutdown_grace``), then cancel them."""
         for srv in self._servers:
             srv.close()
+        for task, rec in list(self._tasks.items()):
+            if not rec.busy:
+                task.cancel()
         if self._tasks:
-            _, pending = await asyncio.wait(set(self._tasks), timeout=grace)
+            wait = self.settings.shutdown_grace if grace is None else grace
+            _, pending = await asyncio.wait(set(self._tasks), timeout=wait)
             for task in pending:
                 task.cancel()
             if pending:
                 await asyncio.wait(pending, timeout=1.0)
+        self.refusals.close()
 
     # ---------------------------------------------------------------- plumbing
 
@@ -188,16 +271,22 @@ class Server:
         self, kind: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
         body: Callable[[asyncio.StreamReader, asyncio.StreamWriter, _Record], Awaitable[None]],
     ) -> None:  # fmt: skip
-        rec = _Record(kind, _peer(writer))
-        task = asyncio.current_task()
-        if self.active >= self.settings.max_connections:
+        host, peer = _peer(writer)
+        cfg = self.settings
+        if self.active >= cfg.max_connections:
             writer.transport.abort()
-            rec.error = "refused: too many connections"
-            self.settings.log(rec.line(self.settings.worker))
+            self.refusals.note("max_connections", host)
             return
+        if self._per_client.get(host, 0) >= cfg.max_per_client:
+            writer.transport.abort()
+            self.refusals.note("max_per_client", host)
+            return
+        rec = _Record(kind, peer)
+        task = asyncio.current_task()
         self.active += 1
+        self._per_client[host] = self._per_client.get(host, 0) + 1
         if task is not None:
-            self._tasks.add(task)
+            self._tasks[task] = rec
         try:
             await body(reader, writer, rec)
         except asyncio.CancelledError:
@@ -208,13 +297,16 @@ class Server:
             rec.abort = True
         finally:
             self.active -= 1
+            left = self._per_client.pop(host) - 1
+            if left:
+                self._per_client[host] = left
             if task is not None:
-                self._tasks.discard(task)
+                self._tasks.pop(task, None)
             if rec.abort:
                 writer.transport.abort()
             else:
                 writer.close()
-            self.settings.log(rec.line(self.settings.worker))
+            cfg.log(rec.line(cfg.worker))
 
     async def _on_tls(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await self._guarded("https", reader, writer, self._serve_tls)
@@ -248,6 +340,7 @@ class Server:
                 if not first:
                     rec.error = "closed before the handshake"
                     return
+                rec.busy = True
                 if first[:5] in _HTTP_ON_TLS:
                     rec.error = "plain HTTP on the TLS port"
                     writer.write(_HTTP_ON_TLS_ANSWER)
@@ -317,14 +410,22 @@ class Server:
         while True:
             http = RequestReader()
             try:
+                rec.busy = bool(leftover)
                 request = http.feed(leftover) if leftover else None
-                async with asyncio.timeout(cfg.read_timeout if leftover else cfg.idle_timeout) as deadline:
+                async with asyncio.timeout(cfg.read_timeout if leftover else cfg.handshake_timeout) as deadline:
                     while request is None:
                         data = await reader.read(_RECV)
                         if data and not http.started:  # a request began: the idle wait is over
                             deadline.reschedule(asyncio.get_running_loop().time() + cfg.read_timeout)
+                            rec.busy = True
                         request = http.feed(data)
-            except (EOFError, TimeoutError):
+            except EOFError:
+                return
+            except TimeoutError:
+                if http.started:
+                    rec.error, rec.abort = "timeout waiting for the request", True
+                elif not rec.requests:  # (an idle keep-alive connection just ends)
+                    rec.error, rec.abort = "idle timeout", True
                 return
             except HttpError as exc:
                 rec.requests.append("-")
