@@ -200,7 +200,7 @@ def test_sighup_reloads_a_replaced_certificate(state: Path, tmp_path: Path) -> N
         second = _write_identity(tmp_path, ca, "second.example")
         mark = srv.log_mark()
         srv.proc.send_signal(signal.SIGHUP)
-        srv.wait_log(rf"supervisor: SIGHUP: reloaded \(certificate serial {second:x}, ticket keys re-read from ", mark)
+        srv.wait_log(rf"supervisor: SIGHUP: reloaded \(certificate serial {second:x}, ticket keys reloaded\)", mark)
         for worker in (0, 1):
             srv.wait_log(rf"worker={worker} reloaded: certificate serial {second:x}, ", mark)
         assert serials_by_worker(second) == {0: second, 1: second}
