@@ -132,7 +132,6 @@ def test_early_data_accepted_once_across_servers(store: RedisServer, state: Path
 
 
 def test_rotation_has_one_rotator(store: RedisServer, state: Path) -> None:
-    servers = _servers(store, state, "--ticket-lifetime", "2")
     rings: list[bytes] = []
     stop = threading.Event()
 
@@ -144,8 +143,10 @@ def test_rotation_has_one_rotator(store: RedisServer, state: Path) -> None:
             time.sleep(0.02)
 
     watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
+    watcher.start()  # before the servers: it sees the first ring, and every rotation after it
+    servers: list[Serve] = []
     try:
+        servers = _servers(store, state, "--ticket-lifetime", "2")
         deadline = time.monotonic() + 7.5
         i = 0
         while time.monotonic() < deadline:  # traffic on every server: each finds the ring due in turn
