@@ -160,7 +160,12 @@ def test_rotation_has_one_rotator(store: RedisServer, state: Path) -> None:
         _stop(servers)
     rotated = [line for srv in servers for line in srv.err if "ticket keys: rotated the shared ring" in line]
     assert len(rings) >= 3, "the ring should have rotated at least twice in 7.5 s of a 2 s period"
-    assert len(rotated) == len(rings) - 1, (rotated, len(rings))  # one rotator per rotation
+    # one rotator per rotation: every rotation is a new ring in Redis (the watcher samples every
+    # 20 ms, so under load it may miss one), and no two servers rotate the same due ring (they
+    # would log it within the same second; rotations are 2 s apart)
+    assert len(rings) - 1 <= len(rotated) <= len(rings), (rotated, len(rings))
+    seconds = [line[:19] for line in rotated]
+    assert len(set(seconds)) == len(seconds), rotated
     assert sum(1 for srv in servers if any("rotated the shared ring" in line for line in srv.err)) >= 1
 
 
