@@ -28,13 +28,13 @@ time it read, and how far it is from the SNTP servers when one answers within
 from __future__ import annotations
 
 import argparse
-import threading
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from .esp_tls.config import TlsClock
     from .sntp import SntpResult
 
@@ -71,6 +71,8 @@ class ClockError(Exception):
 
 def parse_instant(text: str) -> datetime:
     """An ISO 8601 instant (``Z`` allowed; naive means UTC). Raises ValueError naming the text."""
+    from datetime import UTC, datetime  # only when a time is given: not on get's start-up path
+
     try:
         moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
@@ -122,6 +124,8 @@ def sntp_servers(args: argparse.Namespace) -> tuple[str, ...]:
 
 def clock_from_args(args: argparse.Namespace, dns_servers: tuple[str, ...] = ()) -> TlsClock | None:
     """:func:`clock_from_options` for the options :func:`add_options` added."""
+    if args.now is None and args.clock in (None, "system"):
+        return None  # the system clock (time_sync is not imported)
     given: list[str] = args.sntp_server
     if "none" in given and args.clock == "sntp":
         raise ClockError("--clock sntp needs an SNTP server (--sntp-server none given)")
@@ -141,6 +145,8 @@ def clock_from_options(
     Raises ClockError: --now with another --clock, a bad --now, no time in
     NVS or an unreadable NVS file (usage), no SNTP server answering (not usage).
     """
+    if now is None and clock in (None, "system"):
+        return None  # the system clock: nothing to build (time_sync is not imported)
     from . import time_sync
 
     if now is not None:
@@ -225,6 +231,8 @@ def measure_skew(
     from . import sntp
 
     answers: list[SntpResult] = []
+    import threading
+
     done = threading.Condition()
     pending = 0
 
