@@ -36,7 +36,7 @@ from https_request.tls.config import ClientConfig
 from https_request.tls.enums import AlertDescription as AD
 from https_request.tls.enums import AlertLevel, ContentType
 from https_request.tls.errors import AlertReceived
-from https_request.tls.limits import MAX_EXTENSIONS, MAX_KEY_UPDATES, MAX_WARNING_ALERTS
+from https_request.tls.limits import MAX_KEY_UPDATES, MAX_WARNING_ALERTS
 from https_request.tls.messages import Extension
 from https_request.tls.protection import Protector
 from https_request.tls.suites import SUITES
@@ -207,7 +207,8 @@ def test_key_update_flood(srv: Serve) -> None:
 
 
 def test_client_hellos_with_16k_extensions(srv: Serve) -> None:
-    """ClientHellos of 16,000 extensions, 8 at a time: decode_error after counting MAX_EXTENSIONS."""
+    """ClientHellos of 16,000 extensions, 8 at a time: a legal hello (see limits' "CPU per
+    hello"), answered with a ServerHello; other clients keep being served within the bound."""
     many = [Extension(0x7000 + n, b"") for n in range(16_000)]
     c = ClientConnection(ClientConfig(extensions_hook=lambda exts: many + exts), "localhost")
     c.start_handshake()
@@ -218,10 +219,9 @@ def test_client_hellos_with_16k_extensions(srv: Serve) -> None:
         with socket.create_connection(("127.0.0.1", srv.port), timeout=CLOSE) as sock:
             try:
                 sock.sendall(hello)
+                head = sock.recv(1)
             except (ConnectionResetError, BrokenPipeError):
                 return
-            assert _plaintext_answer(sock) == _fatal(AD.decode_error)
+            assert head in (b"\x16", b""), head  # a handshake record (the ServerHello), or closed by the bound
 
-    mark = srv.log_mark()
     assert _under_attack(srv, attack, threads=8) > 20
-    srv.wait_log(rf"ClientHello with more than {MAX_EXTENSIONS} extensions", mark)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from ..structs import Struct
 from ..wire import DecodeError, Reader, Writer
 from .errors import Reason, TlsError
-from .limits import MAX_LIST_ENTRIES
+from .limits import MAX_KEY_SHARES
 
 __all__ = [
     "OfferedPsks",
@@ -111,7 +111,7 @@ def encode_u16_list(values: Sequence[int]) -> bytes:
 
 def decode_u16_list(data: bytes, what: str) -> list[int]:
     r = Reader(data)
-    out = r.u16_list(2, what, 2, MAX_LIST_ENTRIES)
+    out = r.u16_list(2, what, 2)
     _done(r, what)
     return out
 
@@ -166,8 +166,8 @@ def decode_key_share_client(data: bytes) -> list[tuple[int, bytes]]:
         if not kx:  # a well-formed entry with an unusable key: illegal_parameter, as for other bad shares
             raise TlsError(Reason.BAD_KEY_SHARE, f"empty key_exchange for group 0x{group:04x}")
         out.append((group, kx))
-        if len(out) > MAX_LIST_ENTRIES:
-            raise DecodeError("client_shares", f"more than {MAX_LIST_ENTRIES} entries")
+        if len(out) > MAX_KEY_SHARES:
+            raise DecodeError("client_shares", f"more than {MAX_KEY_SHARES} entries")
     _done(r, "key_share")
     return out
 

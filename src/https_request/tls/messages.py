@@ -5,8 +5,7 @@ header; the whole body must be consumed) and ``encode() -> body``. Extensions
 stay raw :class:`Extension` values in wire order, so unknown and GREASE code
 points survive; :mod:`.extensions` decodes the bodies we understand.
 Malformed input raises :class:`~https_request.wire.DecodeError`; duplicate
-extensions, more than ``limits.MAX_EXTENSIONS`` in one block and a misplaced
-pre_shared_key raise :class:`TlsError`.
+extensions and a misplaced pre_shared_key raise :class:`TlsError`.
 """
 
 from __future__ import annotations
@@ -15,7 +14,6 @@ from ..structs import Struct
 from ..wire import DecodeError, Reader, Writer
 from .enums import ExtensionType, HandshakeType
 from .errors import Reason, TlsError
-from .limits import MAX_EXTENSIONS, MAX_LIST_ENTRIES
 
 __all__ = [
     "HRR_RANDOM",
@@ -100,7 +98,7 @@ class ClientHello(Struct):
         legacy_version = r.u16("client_version")
         random = r.take(32, "random")
         session_id = r.opaque(1, "legacy_session_id", 0, 32)
-        suites = r.u16_list(2, "cipher_suites", 2, MAX_LIST_ENTRIES)
+        suites = r.u16_list(2, "cipher_suites", 2)
         compression = r.opaque(1, "legacy_compression_methods", 1)
         exts = decode_extensions(r, "ClientHello", psk_last=True)
         r.expect_end("ClientHello")
@@ -327,13 +325,11 @@ class NewSessionTicket(Struct):
 
 
 def _exts_from_block(v: Reader, what: str) -> tuple[Extension, ...]:
-    """Extensions from an already length-delimited block (at most MAX_EXTENSIONS,
-    counted before any is interpreted: a peer cannot make us decode more)."""
+    """Extensions from an already length-delimited block (as many as it holds: see
+    limits' "CPU per hello" for why they are not counted)."""
     out: list[Extension] = []
     seen: set[int] = set()
     while v.remaining:
-        if len(out) == MAX_EXTENSIONS:
-            raise TlsError(Reason.DECODE, f"{what} with more than {MAX_EXTENSIONS} extensions")
         etype = v.u16("extension type")
         data = v.opaque(2, f"extension 0x{etype:04x}")
         if etype in seen:
