@@ -567,3 +567,22 @@ def test_known_answers_are_not_looked_up(driver: str, ports: Callable[..., Ports
 
     error, _ = fail(driver, table, p.port, known=nx)
     assert error.kind == "resolve" and table.asked == []
+
+
+def test_default_sort_without_the_interfaces_addresses(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the interfaces' addresses cannot be read (no netlink: not Linux), the default sort still
+    orders by the rules that need none, and the connection is made (it used to escape as OSError)."""
+    from https_request import netif
+
+    def unreadable() -> tuple[netif.LocalAddress, ...]:
+        raise OSError("this platform has no netlink socket to list the interfaces' addresses")
+
+    monkeypatch.setattr(netif, "local_addresses", unreadable)
+    monkeypatch.setattr("https_request.dns.select.local_addresses", unreadable)
+    with socket.socket(socket.AF_INET) as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+        sock, address = happy.connect("he.test", port, Table(["::1"], ["127.0.0.1"]), timeout=10)
+        sock.close()
+    assert address == V4

@@ -178,7 +178,10 @@ def parse_if_inet6(text: str) -> tuple[LocalAddress, ...]:
 
 
 def _ipv4_addresses() -> tuple[LocalAddress, ...]:
-    with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, socket.NETLINK_ROUTE) as sock:
+    family = getattr(socket, "AF_NETLINK", None)
+    if family is None:  # not Linux
+        raise OSError("this platform has no netlink socket to list the interfaces' addresses")
+    with socket.socket(family, socket.SOCK_RAW, socket.NETLINK_ROUTE) as sock:
         sock.settimeout(5.0)
         sock.bind((0, 0))
         seq = 1

@@ -194,6 +194,10 @@ def lwip_getaddrinfo(
         raise LookupError("; ".join(failures) or f"{name}: no address")
     from .select import lwip_select
 
-    chosen = lwip_select(v6, v4, local(), _debug)
+    try:
+        here = local()
+    except OSError:  # the interfaces' addresses cannot be read (not Linux): dns_select sees none
+        here = ()
+    chosen = lwip_select(v6, v4, here, _debug)
     assert chosen is not None  # one candidate at least
     return chosen
