@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import io
 import re
+import time
 from collections.abc import Iterator
 from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
@@ -132,3 +133,18 @@ def test_esp_tls_device_mode_connects_to_the_one_address_dns_select_picks(
     # -4: the device asks for A only, and the one address works
     with EspTls.conn_http_new_sync(url, _cfg(srv, dns64, happy_eyeballs=False, addr_family=AddrFamily.INET)) as tls:
         assert tls.info.address == "127.0.0.1"
+
+
+def test_device_mode_time_spent_resolving_is_a_timeout_not_a_crash(dns64: Unbound) -> None:
+    """timeout_ms spent by a slow DNS answer before the connect starts: esp-tls reports a timeout
+    (an EspTlsError), not the ValueError Happy Eyeballs raises for a timeout of zero."""
+    from dnsserver import Responder
+
+    def slow(responder: Responder, data: bytes, client: tuple[str, int]) -> None:
+        time.sleep(0.4)  # past the whole connection's 300 ms
+        responder.sock.sendto(Responder.forward(data, dns64.v4), client)
+
+    with Responder(slow) as responder:
+        cfg = EspTlsCfg(dns_servers=(str(responder.server),), timeout_ms=300, happy_eyeballs=False)
+        with pytest.raises(EspTlsError):
+            EspTls.conn_http_new_sync("https://v4only.example.test:9/", cfg)

@@ -409,10 +409,11 @@ class Nvs:
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield
+            conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # a failed COMMIT (SQLITE_BUSY) leaves it open: never keep it
+                conn.execute("ROLLBACK")
             raise
-        conn.execute("COMMIT")
 
     @contextmanager
     def _db(self, code: str = "ESP_ERR_NVS_INVALID_HANDLE") -> Iterator[sqlite3.Connection]:

@@ -199,7 +199,7 @@ class EspTls(_Core):
                 name,
                 port,
                 plan.lookup.resolve,
-                timeout=self._connect_wait(deadline),
+                timeout=max(self._connect_wait(deadline), 0.001),  # spent already: a timeout, not a ValueError
                 family=plan.family,
                 esp_compatible=plan.esp,
                 on_attempt=plan.on_attempt,
@@ -410,7 +410,7 @@ class AsyncEspTls(_Core):
                 name,
                 port,
                 plan.lookup.aresolve,
-                timeout=self._connect_wait(deadline),
+                timeout=max(self._connect_wait(deadline), 0.001),  # spent already: a timeout, not a ValueError
                 family=plan.family,
                 esp_compatible=plan.esp,
                 on_attempt=plan.on_attempt,

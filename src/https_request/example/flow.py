@@ -195,8 +195,14 @@ class _Ticker:
         self._thread.start()
 
     def _run(self) -> None:
+        failed = False
         while not self._stop.wait(1.0):
-            self._tick()
+            try:
+                self._tick()
+            except Exception as exc:  # the ticks stop mattering, the task does not: said once, then on
+                if not failed:
+                    log.get_logger("example").w("timer tick failed: %s", exc)
+                failed = True
 
     def stop(self) -> None:
         self._stop.set()

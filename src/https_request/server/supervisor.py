@@ -195,7 +195,14 @@ class _Supervisor:
         now = time.monotonic()
         for slot in self.slots:
             if slot.restart_at is not None and slot.restart_at <= now and not self.stopping:
-                pid = self._start(slot)
+                try:
+                    pid = self._start(slot)
+                except OSError as exc:  # no fork now (out of pids or memory): try again later
+                    slot.restart_at = now + slot.delay
+                    self.log(f"worker {slot.index} could not be restarted ({exc.strerror or exc}); "
+                             f"trying again in {slot.delay:g} s")  # fmt: skip
+                    slot.delay = min(slot.delay * 2, BACKOFF_MAX)
+                    continue
                 self.log(f"worker {slot.index} restarted as pid {pid}")
 
     def _live(self) -> list[BaseProcess]:
