@@ -148,3 +148,19 @@ def test_device_mode_time_spent_resolving_is_a_timeout_not_a_crash(dns64: Unboun
         cfg = EspTlsCfg(dns_servers=(str(responder.server),), timeout_ms=300, happy_eyeballs=False)
         with pytest.raises(EspTlsError):
             EspTls.conn_http_new_sync("https://v4only.example.test:9/", cfg)
+
+
+def test_device_mode_lookups_keep_to_the_connection_timeout() -> None:
+    """The device's AAAA-then-A lookups share the connection's timeout_ms: a DNS server that never
+    answers costs about that, not lwIP's 7 s per lookup (14 s for both)."""
+    from dnsserver import Responder
+
+    with Responder() as silent:  # never answers
+        cfg = EspTlsCfg(dns_servers=(str(silent.server),), timeout_ms=500, happy_eyeballs=False)
+        started = time.monotonic()
+        with pytest.raises(EspTlsError) as info:
+            EspTls.conn_http_new_sync("https://www.example.test/", cfg)
+        took = time.monotonic() - started
+    assert info.value.last_error.last_error == EspErr.ESP_ERR_ESP_TLS_CANNOT_RESOLVE_HOSTNAME
+    assert "no answer within" in info.value.last_error.reason, info.value.last_error.reason
+    assert took < 5.0, took  # the whole schedule would be 14 s

@@ -672,3 +672,15 @@ def test_importing_the_package_does_not_load_dnspython() -> None:
     code = "import sys, https_request.dns, https_request.dns.lwip_log, https_request.cli\nprint('dns' in sys.modules)"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=False)
     assert (proc.returncode, proc.stdout.strip()) == (0, "False"), proc.stderr
+
+
+def test_a_caller_timeout_ends_the_lookup_first() -> None:
+    """query(timeout=): the caller's deadline ends the lookup before the schedule does."""
+    with Responder() as silent:
+        resolver, _ = make([silent.server])
+        started = time.monotonic()
+        with pytest.raises(DnsError, match=r"no answer within 0\.3 s") as e:
+            resolver.query(WWW, "A", timeout=0.3)
+        took = time.monotonic() - started
+    assert e.value.kind == "timeout" and took < 3.0, took
+    assert len(silent.received) == 1  # lwIP's second send would be at 1 s

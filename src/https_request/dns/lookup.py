@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from collections.abc import Callable, Sequence
 from ipaddress import IPv4Address, IPv6Address, ip_address
 from typing import TYPE_CHECKING
@@ -141,11 +142,13 @@ class NameLookup:
         answer = self._resolver().cached(name, "AAAA" if family == socket.AF_INET6 else "A")
         return None if answer is None else answer.addresses
 
-    def resolve(self, name: str, family: int) -> tuple[IPAddress, ...]:
+    def resolve(self, name: str, family: int, timeout: float | None = None) -> tuple[IPAddress, ...]:
+        """The hosts file's addresses, else the resolver's answer within ``timeout`` s (None: its schedule)."""
         pinned = hosts_addresses(name, family, self._hosts)
         if pinned:
             return pinned
-        return self._resolver().query(name, "AAAA" if family == socket.AF_INET6 else "A").addresses
+        rdtype = "AAAA" if family == socket.AF_INET6 else "A"
+        return self._resolver().query(name, rdtype, timeout=timeout).addresses
 
     async def aresolve(self, name: str, family: int) -> tuple[IPAddress, ...]:
         pinned = hosts_addresses(name, family, self._hosts)
@@ -156,16 +159,19 @@ class NameLookup:
 
 
 def lwip_getaddrinfo(
-    resolve: Callable[[str, int], Sequence[IPAddress]],
+    resolve: Callable[[str, int, float | None], Sequence[IPAddress]],
     name: str,
     family: int,
     local: Callable[[], Sequence[LocalAddress]],
+    timeout: float | None = None,
 ) -> IPAddress:
     """The one address the device would connect to: AAAA then A (``family``
     AF_UNSPEC; only the one asked otherwise), the first address of each
     answer, then esp-lwip's ``dns_select`` over this host's addresses
-    (``local``), its lines where :func:`set_debug` said. Raises LookupError
-    (from what ``resolve`` raised) when no lookup gave an address."""
+    (``local``), its lines where :func:`set_debug` said; ``resolve(name,
+    family, timeout)`` gets what is left of ``timeout`` (None: no bound).
+    Raises LookupError (from what ``resolve`` raised) when no lookup gave an
+    address, or when ``timeout`` passed."""
     try:  # a literal needs no DNS (lwIP's ipaddr_aton comes first)
         literal = ip_address(name)
     except ValueError:
@@ -177,11 +183,16 @@ def lwip_getaddrinfo(
     v6: IPv6Address | None = None
     v4: IPv4Address | None = None
     failures: list[str] = []
+    give_up = None if timeout is None else time.monotonic() + timeout
     for fam in (socket.AF_INET6, socket.AF_INET):
         if family not in (socket.AF_UNSPEC, fam):
             continue
+        left = None if give_up is None else give_up - time.monotonic()
+        if left is not None and left <= 0:
+            failures.append(f"{name}: no answer within {timeout:g} s")
+            break
         try:
-            addresses = resolve(name, fam)
+            addresses = resolve(name, fam, left)
         except Exception as exc:  # lwIP goes on with the other family; both failing is reported below
             failures.append(str(exc))
             continue

@@ -567,23 +567,30 @@ class StubResolver:
         with self._lock:
             return self._cached(shown, rdtype, self.clock())
 
-    def query(self, name: str, rdtype: str) -> DnsAnswer:
+    def query(self, name: str, rdtype: str, *, timeout: float | None = None) -> DnsAnswer:
         """``name``'s A or AAAA records (blocking). NODATA is an answer with no
-        addresses. Raises DnsError (see the class), ValueError for another type."""
+        addresses. ``timeout`` bounds the whole lookup (the caller's deadline;
+        None: the schedule's own end). Raises DnsError (see the class; kind
+        "timeout" when ``timeout`` passed first), ValueError for another type."""
         begun = self._begin(name, rdtype)
         if isinstance(begun, DnsAnswer):
             return begun
         lookup = begun
+        give_up = None if timeout is None else time.monotonic() + max(0.0, timeout)
         sockets: dict[int, socket.socket] = {}
         try:
             while True:
-                action = lookup.step(time.monotonic())
+                now = time.monotonic()
+                if give_up is not None and now >= give_up:
+                    raise self._error(lookup.name, rdtype, "timeout", f"no answer within {timeout:g} s", lookup.server)
+                action = lookup.step(now)
                 if isinstance(action, _Done):
                     return action.result()
                 server = action.server
                 if isinstance(action, _Tcp):
+                    wait = action.timeout if give_up is None else min(action.timeout, give_up - now)
                     try:
-                        response = dns.query.tcp(lookup.query, str(server.address), action.timeout, server.port)
+                        response = dns.query.tcp(lookup.query, str(server.address), wait, server.port)
                     except (OSError, dns.exception.DNSException) as e:
                         lookup.tcp_failed(e)
                     else:
@@ -600,7 +607,7 @@ class StubResolver:
                     response, _ = dns.query.receive_udp(
                         sock,
                         server._destination,
-                        _expiration(action.until),
+                        _expiration(action.until if give_up is None else min(action.until, give_up)),
                         ignore_unexpected=True,
                         ignore_errors=True,
                         query=lookup.query,

@@ -194,7 +194,8 @@ class EspTls(_Core):
                 from ..dns.lookup import lwip_getaddrinfo
                 from ..netif import local_addresses
 
-                name = str(lwip_getaddrinfo(plan.lookup.resolve, target, plan.family, local_addresses))
+                wait = self._connect_wait(deadline)
+                name = str(lwip_getaddrinfo(plan.lookup.resolve, target, plan.family, local_addresses, wait))
             sock, _ = happy.connect(
                 name,
                 port,
@@ -402,8 +403,9 @@ class AsyncEspTls(_Core):
                 from ..dns.lookup import lwip_getaddrinfo
                 from ..netif import local_addresses
 
+                wait = self._connect_wait(deadline)
                 address = await asyncio.to_thread(
-                    lwip_getaddrinfo, plan.lookup.resolve, target, plan.family, local_addresses
+                    lwip_getaddrinfo, plan.lookup.resolve, target, plan.family, local_addresses, wait
                 )
                 name = str(address)
             sock, _ = await happy.aconnect(
