@@ -400,6 +400,7 @@ def test_parse_url() -> None:
     assert (t.host, t.port, t.host_text) == ("www.howsmyssl.com", 443, "www.howsmyssl.com/a/check")
     assert parse_url("http://example.com").port == 80
     assert parse_url("HTTPS://[::1]:8070/x").host == "::1"
+    assert parse_url("https://[fe80::1%25lo]:8070/").host == "fe80::1%lo"  # RFC 6874's %25 for the zone's %
     assert parse_url("https://192.168.0.106:8070").port == 8070
     with pytest.raises(EspTlsError):
         parse_url("FROM_STDIN")

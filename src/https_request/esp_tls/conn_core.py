@@ -157,7 +157,8 @@ def parse_url(url: str) -> UrlTarget:
     m = _URL.match(url)
     if m is None:
         raise EspTlsError(LastError(EspErr.ESP_ERR_INVALID_ARG, 0, 0, f"cannot parse URL {url!r}"))
-    host = m["ip6"] if m["ip6"] is not None else m["host"]
+    # RFC 6874: a zone id in a URL is written %25zone ("[fe80::1%25eth0]")
+    host = m["ip6"].replace("%25", "%", 1) if m["ip6"] is not None else m["host"]
     start = m.start("ip6") if m["ip6"] is not None else m.start("host")
     if m["port"]:
         port = int(m["port"])
