@@ -164,3 +164,18 @@ def test_device_mode_lookups_keep_to_the_connection_timeout() -> None:
     assert info.value.last_error.last_error == EspErr.ESP_ERR_ESP_TLS_CANNOT_RESOLVE_HOSTNAME
     assert "no answer within" in info.value.last_error.reason, info.value.last_error.reason
     assert took < 5.0, took  # the whole schedule would be 14 s
+
+
+def test_hosts_file_names_and_zones(tmp_path: Path) -> None:
+    """The hosts file first (as glibc's "files" source): names case-insensitive, comments dropped,
+    a zone id kept; localhost is the loopback even when the file does not say so (RFC 6761)."""
+    import socket
+
+    from https_request.dns.lookup import hosts_addresses
+
+    hosts = tmp_path / "hosts"
+    hosts.write_text("# comment\n10.0.0.7 Pinned.Example  alias # x\nfe80::7%lo pinned.example\nbad pinned.example\n")
+    assert [str(a) for a in hosts_addresses("pinned.example.", socket.AF_INET, str(hosts))] == ["10.0.0.7"]
+    assert [str(a) for a in hosts_addresses("PINNED.example", socket.AF_INET6, str(hosts))] == ["fe80::7%lo"]
+    assert hosts_addresses("alias", socket.AF_INET6, str(hosts)) == ()
+    assert [str(a) for a in hosts_addresses("localhost", socket.AF_INET6, str(tmp_path / "none"))] == ["::1"]

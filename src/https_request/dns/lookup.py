@@ -67,7 +67,7 @@ def hosts_addresses(name: str, family: int, path: str = HOSTS) -> tuple[IPAddres
         if len(fields) < 2 or wanted not in (n.rstrip(".").lower() for n in fields[1:]):
             continue
         try:
-            address = ip_address(fields[0].split("%", 1)[0])
+            address = ip_address(fields[0])  # a zone (fe80::1%eth0) is kept, as glibc keeps it
         except ValueError:
             continue
         if (address.version == 4) == (family == socket.AF_INET) and address not in found:
