@@ -578,7 +578,6 @@ def test_default_sort_without_the_interfaces_addresses(monkeypatch: pytest.Monke
         raise OSError("this platform has no netlink socket to list the interfaces' addresses")
 
     monkeypatch.setattr(netif, "local_addresses", unreadable)
-    monkeypatch.setattr("https_request.dns.select.local_addresses", unreadable)
     with socket.socket(socket.AF_INET) as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen(1)

@@ -44,6 +44,7 @@ __all__ = [
     "esp_ip6_addr_type",
     "esp_ip6_str",
     "is_tunnel",
+    "known_addresses",
     "local_addresses",
     "parse_if_inet6",
 ]
@@ -141,6 +142,15 @@ def local_addresses() -> tuple[LocalAddress, ...]:
     only means no IPv6).
     """
     return _ipv4_addresses() + _ipv6_addresses()
+
+
+def known_addresses() -> tuple[LocalAddress, ...]:
+    """:func:`local_addresses`, or none where they cannot be read (no netlink:
+    not Linux, or a sandbox): for callers that can do without them."""
+    try:
+        return local_addresses()
+    except OSError:
+        return ()
 
 
 def _ipv6_addresses(path: str = "/proc/net/if_inet6") -> tuple[LocalAddress, ...]:

@@ -174,10 +174,7 @@ def _default_sort(addresses: Sequence[IPv4Address | IPv6Address]) -> Sequence[IP
     """RFC 6724 destination address selection (:mod:`.select`, imported when used)."""
     from .select import sort_destinations
 
-    try:
-        return sort_destinations(addresses).ordered
-    except OSError:  # the interfaces' addresses cannot be read here: the rules that need none still order
-        return sort_destinations(addresses, local=()).ordered
+    return sort_destinations(addresses).ordered
 
 
 def _outcome(err: int) -> str:

@@ -205,10 +205,6 @@ def lwip_getaddrinfo(
         raise LookupError("; ".join(failures) or f"{name}: no address")
     from .select import lwip_select
 
-    try:
-        here = local()
-    except OSError:  # the interfaces' addresses cannot be read (not Linux): dns_select sees none
-        here = ()
-    chosen = lwip_select(v6, v4, here, _debug)
+    chosen = lwip_select(v6, v4, local(), _debug)
     assert chosen is not None  # one candidate at least
     return chosen

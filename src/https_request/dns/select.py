@@ -53,7 +53,7 @@ import socket
 from collections.abc import Callable, Sequence
 from ipaddress import IPv4Address, IPv6Address, IPv6Network, ip_address
 
-from ..netif import IPAddress, LocalAddress, is_tunnel, local_addresses
+from ..netif import IPAddress, LocalAddress, is_tunnel, known_addresses
 from ..structs import Struct
 
 __all__ = [
@@ -293,15 +293,14 @@ def sort_destinations(
     ordered each adjacent pair.
 
     ``source_for`` gives Source(D) (default: the kernel's choice); ``local``
-    the interface addresses (default: :func:`~https_request.netif.local_addresses`,
+    the interface addresses (default: :func:`~https_request.netif.known_addresses`,
     read only when some source is defined); ``tunnel`` whether an interface
-    encapsulates (rule 7; default: its kernel link type). Raises OSError only
-    when the local addresses cannot be read.
+    encapsulates (rule 7; default: its kernel link type).
     """
     unique = list(dict.fromkeys(dests))[:MAX_DESTINATIONS]
     sources = [source_for(d) for d in unique]
     if local is None and any(s is not None for s in sources):
-        local = local_addresses()
+        local = known_addresses()  # none readable (not Linux): the rules that need none still order
     by_address = {entry.address: entry for entry in reversed(local or ())}
     candidates = []
     for index, (dest, src) in enumerate(zip(unique, sources, strict=True)):

@@ -192,10 +192,10 @@ class EspTls(_Core):
                 raise LookupError("empty host name")
             if plan.esp:
                 from ..dns.lookup import lwip_getaddrinfo
-                from ..netif import local_addresses
+                from ..netif import known_addresses
 
                 wait = self._connect_wait(deadline)
-                name = str(lwip_getaddrinfo(plan.lookup.resolve, target, plan.family, local_addresses, wait))
+                name = str(lwip_getaddrinfo(plan.lookup.resolve, target, plan.family, known_addresses, wait))
             sock, _ = happy.connect(
                 name,
                 port,
@@ -401,11 +401,11 @@ class AsyncEspTls(_Core):
                 raise LookupError("empty host name")
             if plan.esp:  # lwIP asks one family after the other: in a thread, off the loop
                 from ..dns.lookup import lwip_getaddrinfo
-                from ..netif import local_addresses
+                from ..netif import known_addresses
 
                 wait = self._connect_wait(deadline)
                 address = await asyncio.to_thread(
-                    lwip_getaddrinfo, plan.lookup.resolve, target, plan.family, local_addresses, wait
+                    lwip_getaddrinfo, plan.lookup.resolve, target, plan.family, known_addresses, wait
                 )
                 name = str(address)
             sock, _ = await happy.aconnect(

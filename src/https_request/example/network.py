@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from ipaddress import IPv4Address, IPv6Address
 
 from .. import log
-from ..netif import LocalAddress, esp_ip6_str, local_addresses
+from ..netif import LocalAddress, esp_ip6_str, known_addresses
 
 __all__ = ["Network", "default_interface", "default_routes"]
 
@@ -75,18 +75,6 @@ def default_interface(addresses: Sequence[LocalAddress]) -> str:
     return "lo"
 
 
-def _or_none(list_addresses: Callable[[], Sequence[LocalAddress]]) -> Callable[[], Sequence[LocalAddress]]:
-    """``list_addresses``, or no address where the platform cannot list them (OSError)."""
-
-    def listed() -> Sequence[LocalAddress]:
-        try:
-            return list_addresses()
-        except OSError:
-            return ()
-
-    return listed
-
-
 def _order(addresses: Sequence[LocalAddress]) -> list[LocalAddress]:
     """The order the device's events would come in: link-local IPv6, IPv4, other IPv6."""
 
@@ -101,8 +89,8 @@ def _order(addresses: Sequence[LocalAddress]) -> list[LocalAddress]:
 class Network:
     """The interface the example uses and the addresses already logged for it."""
 
-    def __init__(self, list_addresses: Callable[[], Sequence[LocalAddress]] = local_addresses) -> None:
-        self._list = _or_none(list_addresses)
+    def __init__(self, list_addresses: Callable[[], Sequence[LocalAddress]] = known_addresses) -> None:
+        self._list = list_addresses
         self._log = log.get_logger("example_connect")
         self._common = log.get_logger("example_common")
         self._handlers = log.get_logger("esp_netif_handlers")
