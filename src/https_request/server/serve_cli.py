@@ -13,6 +13,11 @@ Admission: ``--max-connections`` open connections per worker (the listen
 backlog follows it, 128..4096), ``--max-per-client`` of them from one client
 address, so one client cannot lock the others out.
 
+TCP Fast Open (RFC 7413): the listening sockets take a ClientHello (and
+0-RTT data) carried in a SYN, ``--tcp-fastopen-queue`` of them at most
+waiting to be accepted (0 turns it off); Linux does so only with the server
+bit of ``net.ipv4.tcp_fastopen`` set (2; the default, 1, is the client's).
+
 ``--workers N`` runs N processes, each with its own SO_REUSEPORT socket on
 the one port (the kernel spreads connections over them). They share the
 session-ticket keys through a key file (``--ticket-keys FILE``, else
@@ -32,6 +37,8 @@ import argparse
 import os
 import sys
 from typing import TYPE_CHECKING
+
+from ..fastopen import DEFAULT_QUEUE
 
 if TYPE_CHECKING:  # the rest is imported when the command runs: `https-request --version` stays fast
     import socket
@@ -202,6 +209,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     a("--now", metavar="ISO8601", help="fixed clock for the rating (e.g. 2026-07-01T00:00:00Z)")
     a("--strict-howsmyssl", action="store_true", help="other hosts get the real server's 301, not 200")
     a("--http-port", type=_int_in(0, 65535), metavar="PORT", help="also listen for plain HTTP (redirects)")
+    a("--tcp-fastopen-queue", type=_int_in(0, 1 << 20), default=DEFAULT_QUEUE, metavar="N",
+      help=f"TCP Fast Open on the listening sockets: at most N connections whose SYN carried data wait to be "
+           f"accepted; 0 turns it off (default {DEFAULT_QUEUE}; Linux takes such data only when "
+           "net.ipv4.tcp_fastopen has the server bit, 2)")  # fmt: skip
     a("--workers", type=_int_in(1, 256), default=1, metavar="N",
       help="processes sharing the port (SO_REUSEPORT); one that dies is restarted")  # fmt: skip
     a("--ticket-keys", metavar="FILE|URL",
@@ -327,9 +338,12 @@ def _reloader(args: argparse.Namespace) -> Callable[[ServerConfig], tuple[Server
     return reload
 
 
-def _listeners(host: str, port: int, count: int, backlog: int) -> list[socket.socket]:
-    """``count`` listening sockets on one port (SO_REUSEPORT when more than one)."""
+def _listeners(host: str, port: int, count: int, backlog: int, fastopen_queue: int = 0) -> list[socket.socket]:
+    """``count`` listening sockets on one port (SO_REUSEPORT when more than one),
+    with TCP Fast Open's queue of ``fastopen_queue`` (0: off). Raises UsageError."""
     import socket
+
+    from ..fastopen import enable_listen
 
     try:
         family, kind, proto, _, addr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
@@ -346,6 +360,7 @@ def _listeners(host: str, port: int, count: int, backlog: int) -> list[socket.so
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
             sock.bind(addr)
             addr = (addr[0], sock.getsockname()[1], *addr[2:])  # the others join the port the first got
+            enable_listen(sock, fastopen_queue)
             sock.listen(backlog)
     except OSError as exc:
         for sock in socks:
@@ -390,8 +405,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         settings, ca_file = _settings(args)
         _raise_fd_limit(args.max_connections + 256)
-        https = _listeners(args.host, args.port, args.workers, settings.backlog)
-        http = (_listeners(args.host, args.http_port, args.workers, settings.backlog)
+        tfo = args.tcp_fastopen_queue
+        https = _listeners(args.host, args.port, args.workers, settings.backlog, tfo)
+        http = (_listeners(args.host, args.http_port, args.workers, settings.backlog, tfo)
                 if args.http_port is not None else None)  # fmt: skip
         if ca_file is not None:
             print(f"ca-file: {ca_file}")
