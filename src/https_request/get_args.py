@@ -138,6 +138,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="resolve and connect as the device (and the example) does: AAAA then A, "
         "esp-lwip's dns_select picks one address, no racing",
     )
+    net.add_argument(
+        "--tcp-fastopen",
+        action="store_true",
+        help="send the ClientHello (and 0-RTT data) with the SYN when the kernel has a TCP Fast Open cookie "
+        "for the server; falls back silently",
+    )
     family = net.add_mutually_exclusive_group()
     family.add_argument("-4", "--ipv4", action="store_true", help="IPv4 only")
     family.add_argument("-6", "--ipv6", action="store_true", help="IPv6 only")

@@ -28,7 +28,10 @@ handshake (:mod:`.session_file`), as does a session whose server was not
 verified the way this run verifies it (``-k`` resumes any; the rule is
 :meth:`PeerCheck.refusal <https_request.tls.session.PeerCheck.refusal>`).
 ``--early-data`` sends a GET or HEAD as
-0-RTT when the saved session allows it. The ``--json`` report and the error
+0-RTT when the saved session allows it. ``--tcp-fastopen`` (curl's name)
+sends the first flight (the ClientHello, and the 0-RTT request) with the SYN
+when the kernel holds a TCP Fast Open cookie for the server (the first
+connection gets one); off by default (see :class:`~.esp_tls.config.EspTlsCfg`). The ``--json`` report and the error
 line's description live in :mod:`.get_report`.
 
 The options are declared in :mod:`.get_args` (what the CLI imports to build its
@@ -374,6 +377,7 @@ class _Get:
             addr_family=family,
             dns_servers=tuple(args.dns_server),
             happy_eyeballs=not args.no_happy_eyeballs,
+            tcp_fastopen=args.tcp_fastopen,
             profile=args.profile,
             groups=groups,
             verify_policy=args.verify_policy,
@@ -618,6 +622,8 @@ class _Get:
         )
         if info.peer_subject:
             self.log.i("Server certificate: %s", info.peer_subject)
+        if info.tcp_fastopen is not None:
+            self.log.i("TCP Fast Open: %s", info.tcp_fastopen)
         if self.report.nat64 is not None:
             v4, prefix = self.report.nat64
             self.log.i("Connected to %s: %s through NAT64 (prefix %s)", info.address, v4, prefix)

@@ -68,6 +68,7 @@ class Report:
             "peer_subject": info.peer_subject if info else None,
             "address": info.address if info else None,
             "nat64": {"ipv4": self.nat64[0], "prefix": self.nat64[1]} if self.nat64 else None,
+            "tcp_fastopen": info.tcp_fastopen if info else None,
             "timings": {
                 "connect": ms(self.connect_ms),
                 "tls": ms(self.tls_ms),

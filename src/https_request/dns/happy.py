@@ -20,6 +20,16 @@ What both do, in RFC 8305's order:
   starts the next at once. The first to connect wins and gets
   ``TCP_NODELAY``; every other socket is closed.
 
+``fastopen=True`` sets ``TCP_FASTOPEN_CONNECT`` on every attempt's socket
+(:func:`https_request.fastopen.enable_connect`; refused silently). When the
+kernel holds a TCP Fast Open cookie for an address, ``connect()`` to it
+returns at once and sends nothing: that attempt wins as it starts, and its
+SYN leaves with the caller's first write, carrying it. So with a cookie the
+race ends at the first address that has one, before any packet: a path that
+died since the cookie was cached fails in the caller's first exchange (a
+refusal, or the caller's timeout) instead of falling back to the next
+address. Addresses without a cookie race as usual (their SYNs ask for one).
+
 ``esp_compatible=True`` is esp-tls's behaviour instead: wait for both
 answers, sort, and try the first address only (no racing), so a dead path
 costs the whole timeout.
@@ -506,16 +516,33 @@ class _Lookups:
             self._signal.close()
 
 
-def _open(race: _Race, address: IPv4Address | IPv6Address, now: float) -> tuple[socket.socket, int] | None:
+def _socket(address: IPv4Address | IPv6Address, fastopen: bool) -> socket.socket:
+    """A non-blocking TCP socket for ``address`` (``TCP_FASTOPEN_CONNECT`` set when
+    ``fastopen`` and the kernel allows it). Raises OSError."""
+    sock = socket.socket(socket.AF_INET6 if address.version == 6 else socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setblocking(False)
+    except OSError:
+        sock.close()
+        raise
+    if fastopen:
+        from ..fastopen import enable_connect
+
+        enable_connect(sock)
+    return sock
+
+
+def _open(
+    race: _Race, address: IPv4Address | IPv6Address, now: float, fastopen: bool
+) -> tuple[socket.socket, int] | None:
     """A non-blocking socket connecting to ``address``, and its attempt's index;
     None when it failed at once (recorded in the race)."""
     try:
-        sock = socket.socket(socket.AF_INET6 if address.version == 6 else socket.AF_INET, socket.SOCK_STREAM)
+        sock = _socket(address, fastopen)
     except OSError as exc:
         race.failed_to_start(address, exc, now)
         return None
     try:
-        sock.setblocking(False)
         err = sock.connect_ex(_sockaddr(address, race.port))
     except OSError as exc:
         sock.close()
@@ -567,6 +594,7 @@ def connect(
     on_attempt: Callable[[Attempt], None] | None = None,
     family: int = socket.AF_UNSPEC,
     known: Known | None = None,
+    fastopen: bool = False,
 ) -> tuple[socket.socket, IPv4Address | IPv6Address]:
     """Connect over TCP to ``name`` port ``port`` (RFC 8305; see the module).
 
@@ -576,7 +604,10 @@ def connect(
     whole call (lookups and attempts; None: no bound but the kernel's).
     ``on_attempt`` is called in this thread as each attempt starts and ends.
     ``known`` answers what needs no lookup (a hosts file, a cache) before any
-    lookup thread starts: a family it answers is not looked up.
+    lookup thread starts: a family it answers is not looked up. ``fastopen``:
+    TCP Fast Open (see the module): the socket returned may then be connecting
+    still, its SYN waiting for the first write (``getpeername`` fails until
+    the server answers; the address returned is the one to report).
 
     Returns the connected socket (blocking, no timeout, ``TCP_NODELAY`` set)
     and the address it is connected to. Raises :class:`ConnectError` (``kind``
@@ -608,7 +639,7 @@ def connect(
                 for fam, answer in lookups.take() if lookups is not None else ():
                     race.answered(fam, answer, now)
                 while (address := race.due(now)) is not None:
-                    opened = _open(race, address, now)
+                    opened = _open(race, address, now, fastopen)
                     if opened is not None:
                         live[opened[0]] = opened[1]
                         sel.register(opened[0], selectors.EVENT_WRITE)
@@ -666,6 +697,7 @@ async def aconnect(
     on_attempt: Callable[[Attempt], None] | None = None,
     family: int = socket.AF_UNSPEC,
     known: Known | None = None,
+    fastopen: bool = False,
 ) -> tuple[socket.socket, IPv4Address | IPv6Address]:
     """The asyncio twin of :func:`connect`, same arguments and rules.
 
@@ -703,9 +735,8 @@ async def aconnect(
             now = time.monotonic()
             while (address := race.due(now)) is not None:
                 try:
-                    sock = socket.socket(socket.AF_INET6 if address.version == 6 else socket.AF_INET)
+                    sock = _socket(address, fastopen)
                     try:
-                        sock.setblocking(False)
                         sockaddr = _sockaddr(address, race.port)
                     except OSError:
                         sock.close()

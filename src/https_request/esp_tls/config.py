@@ -67,6 +67,11 @@ class EspTlsCfg(Struct, slots=False):
     are IANA ids, one list for both versions. ``timeout_ms`` <= 0 means 10 s.
     ``clock`` replaces the system clock for the certificate validity check and
     session ages (the python engine only; the openssl engine refuses it).
+    ``tcp_fastopen`` sends the first flight (the ClientHello, and 0-RTT data
+    with the python engine) in the SYN when the kernel holds a TCP Fast Open
+    cookie for the address, else asks for one; it falls back silently. With
+    Happy Eyeballs, an address with a cookie wins the race at once, before any
+    packet (see :mod:`https_request.dns.happy`); off by default for that reason.
     """
 
     # esp_tls_cfg_t
@@ -97,6 +102,7 @@ class EspTlsCfg(Struct, slots=False):
     connect_address: tuple[str, int] | None = None  # where to connect instead of the URL's host (curl --connect-to)
     dns_servers: tuple[str, ...] = ()  # ADDR[:PORT] of the DNS servers to ask (none: /etc/resolv.conf's)
     happy_eyeballs: bool = True  # RFC 8305 over RFC 6724's order; False: lwIP's getaddrinfo, one address
+    tcp_fastopen: bool = False  # the first flight with the SYN when the kernel has a cookie (https_request.fastopen)
     debug_level: int = 0  # mbedTLS debug threshold 0-4
     keylog: Callable[[str], None] | None = None
     clock: TlsClock | None = None  # the time certificates are checked at (None: the system clock)

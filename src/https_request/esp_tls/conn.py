@@ -11,6 +11,9 @@ connection walks esp-tls's states (:class:`ConnState`) in esp-tls's order:
    Socket options (TCP_NODELAY, keep-alive), then a non-blocking connect
    bounded by ``cfg.timeout_s``; the socket is then blocking with
    ``cfg.timeout_s`` as its per-operation timeout (SO_RCVTIMEO/SO_SNDTIMEO).
+   With ``cfg.tcp_fastopen`` and a cookie the connect returns at once and
+   the SYN carries the ClientHello (and 0-RTT data); a refusal then shows in
+   the handshake and is reported as the connect's (0x8004).
 2. **CONNECTING**: ``create_ssl_handle``: the SNI / name rule, the
    verification source (:mod:`.trust`), the client certificate, the cipher
    suites and the protocol versions; then the engine (:mod:`.engine`) is
@@ -170,7 +173,7 @@ class EspTls(_Core):
         try:
             sock = self._tcp_connect(host_text, deadline)
             self._engine = self._make_engine(factory, sock)
-            self._handshake(self._engine, early_data, deadline)
+            self._handshake(self._engine, early_data, deadline, sock)
         except BaseException as exc:
             if self._engine is not None:
                 self._engine.close()
@@ -196,7 +199,7 @@ class EspTls(_Core):
 
                 wait = self._connect_wait(deadline)
                 name = str(lwip_getaddrinfo(plan.lookup.resolve, target, plan.family, known_addresses, wait))
-            sock, _ = happy.connect(
+            sock, address = happy.connect(
                 name,
                 port,
                 plan.lookup.resolve,
@@ -205,6 +208,7 @@ class EspTls(_Core):
                 esp_compatible=plan.esp,
                 on_attempt=plan.on_attempt,
                 known=plan.lookup.known,
+                fastopen=plan.fastopen,
             )
         except happy.ConnectError as exc:
             raise self._connect_failed(target, exc) from exc
@@ -215,7 +219,7 @@ class EspTls(_Core):
         except BaseException:
             sock.close()
             raise
-        self._connected(sock)
+        self._connected(sock, address)
         return sock
 
     def _make_engine(self, factory: SyncEngineFactory, sock: socket.socket) -> Engine:
@@ -225,7 +229,7 @@ class EspTls(_Core):
         except EspTlsError as exc:
             raise self._ssl_handle_failed(exc) from exc
 
-    def _handshake(self, engine: Engine, early_data: bytes, deadline: float | None) -> None:
+    def _handshake(self, engine: Engine, early_data: bytes, deadline: float | None, sock: socket.socket) -> None:
         self._handshake_starting(engine.session_refused)
         wait = self._handshake_wait(deadline)
         try:
@@ -233,7 +237,7 @@ class EspTls(_Core):
             engine.handshake(self._handshake_wait(deadline))
         except (TlsError, TlsTimeout, TlsConnectionError) as exc:
             raise self._handshake_error(exc, engine.peer_certificate_received) from exc
-        self._handshake_done(engine.negotiated())
+        self._handshake_done(engine.negotiated(), sock)
         self._note_ticket(None, engine.session())  # a ticket may come with the server's flight
 
     def _live(self) -> Engine:
@@ -375,7 +379,7 @@ class AsyncEspTls(_Core):
         try:
             reader, writer = await self._tcp_connect(host_text, deadline)
             self._engine = self._make_engine(factory, reader, writer)
-            await self._handshake(self._engine, early_data, deadline)
+            await self._handshake(self._engine, early_data, deadline, writer.get_extra_info("socket"))
         except BaseException as exc:
             if self._engine is not None:
                 await self._engine.close()
@@ -408,7 +412,7 @@ class AsyncEspTls(_Core):
                     lwip_getaddrinfo, plan.lookup.resolve, target, plan.family, known_addresses, wait
                 )
                 name = str(address)
-            sock, _ = await happy.aconnect(
+            sock, address = await happy.aconnect(
                 name,
                 port,
                 plan.lookup.aresolve,
@@ -417,6 +421,7 @@ class AsyncEspTls(_Core):
                 esp_compatible=plan.esp,
                 on_attempt=plan.on_attempt,
                 known=plan.lookup.known,
+                fastopen=plan.fastopen,
             )
         except happy.ConnectError as exc:
             raise self._connect_failed(target, exc) from exc
@@ -424,7 +429,7 @@ class AsyncEspTls(_Core):
             raise self._dns_failed(target, exc) from exc
         try:
             self._socket_options(sock)
-            self._note_connected(sock)
+            self._note_connected(sock, address)
             return await asyncio.open_connection(sock=sock)
         except BaseException:
             sock.close()
@@ -439,14 +444,16 @@ class AsyncEspTls(_Core):
         except EspTlsError as exc:
             raise self._ssl_handle_failed(exc) from exc
 
-    async def _handshake(self, engine: AsyncEngine, early_data: bytes, deadline: float | None) -> None:
+    async def _handshake(
+        self, engine: AsyncEngine, early_data: bytes, deadline: float | None, sock: socket.socket | None
+    ) -> None:
         self._handshake_starting(engine.session_refused)
         try:
             await engine.start(early_data, self._handshake_wait(deadline))
             await engine.handshake(self._handshake_wait(deadline))
         except (TlsError, TlsTimeout, TlsConnectionError) as exc:
             raise self._handshake_error(exc, engine.peer_certificate_received) from exc
-        self._handshake_done(engine.negotiated())
+        self._handshake_done(engine.negotiated(), sock)
         self._note_ticket(None, engine.session())  # a ticket may come with the server's flight
 
     def _live(self) -> AsyncEngine:

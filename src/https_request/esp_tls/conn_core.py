@@ -44,6 +44,7 @@ from .errors import EspErr, EspTlsError, LastError, MbedtlsErr, esp_err_to_name,
 if TYPE_CHECKING:
     from ..dns.happy import Attempt, ConnectError
     from ..dns.lookup import NameLookup
+    from ..netif import IPAddress
 
 __all__ = [
     "MBEDTLS_SSL_OUT_CONTENT_LEN",
@@ -63,6 +64,8 @@ _NET_CONN_RESET = -0x0050  # MBEDTLS_ERR_NET_CONN_RESET
 _NET_RECV_FAILED = -0x004C  # MBEDTLS_ERR_NET_RECV_FAILED
 _NET_SEND_FAILED = -0x004E  # MBEDTLS_ERR_NET_SEND_FAILED
 _FAMILIES = {AddrFamily.INET: socket.AF_INET, AddrFamily.INET6: socket.AF_INET6}
+# errors that can only answer a SYN: the TCP connect failed (seen in the handshake with TCP Fast Open)
+_CONNECT_ERRNOS = frozenset({errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH})
 _VERSION_NAMES = {0x0304: "TLS 1.3", 0x0303: "TLS 1.2"}
 # wait_client_session's default wait: twice the handshake's duration (about two round
 # trips of a resumed handshake), at least long enough for a loaded local server, at most 250 ms
@@ -77,6 +80,7 @@ class ConnectPlan(Struct, slots=False):
     family: int  # AF_UNSPEC, AF_INET or AF_INET6 (cfg.addr_family)
     esp: bool  # the device's way: lwIP's getaddrinfo + dns_select, then that address only
     on_attempt: Callable[[Attempt], None]
+    fastopen: bool  # TCP Fast Open on the attempts' sockets (cfg.tcp_fastopen)
 
 
 class ConnState(IntEnum):
@@ -108,6 +112,8 @@ class TlsInfo(Struct, slots=False):
     ``handshake_end_ms``: when it ended, on the log's clock
     (:func:`https_request.log.millis`, the ``(ms)`` of the log lines).
     ``address``: the server address connected to (None when unknown).
+    ``tcp_fastopen``: what TCP Fast Open did (:data:`~https_request.fastopen.FastOpenStatus`:
+    "data in SYN", "no cookie", ...), None when ``cfg.tcp_fastopen`` was off.
     """
 
     version: str
@@ -121,6 +127,7 @@ class TlsInfo(Struct, slots=False):
     tls_ms: float
     handshake_end_ms: int
     address: str | None = None
+    tcp_fastopen: str | None = None
 
     @property
     def cipher_suite_name(self) -> str:
@@ -258,6 +265,7 @@ class _Core:
         self._t0 = 0.0
         self._t_connected = 0.0
         self._address: str | None = None
+        self._fd = -1  # the connection's socket, for esp-tls's [sock=N] lines
         self._session_refused: str | None = None
 
     # -- esp_tls_get_and_clear_last_error & co --------------------------------
@@ -357,6 +365,7 @@ class _Core:
             family=self._family(),
             esp=not self._cfg.happy_eyeballs,
             on_attempt=lambda attempt: self._attempt(attempt, host_text, port),
+            fastopen=self._cfg.tcp_fastopen,
         )
 
     def _attempt(self, attempt: Attempt, host_text: str, port: int) -> None:
@@ -411,15 +420,18 @@ class _Core:
             wait = max(0.0, min(wait, deadline - time.monotonic()))
         return wait
 
-    def _connected(self, sock: socket.socket) -> None:
+    def _connected(self, sock: socket.socket, address: IPAddress) -> None:
         """The blocking driver's socket is connected: blocking, with esp-tls's timeout."""
         sock.setblocking(True)
         sock.settimeout(self._cfg.timeout_s)
-        self._note_connected(sock)
+        self._note_connected(sock, address)
 
-    def _note_connected(self, sock: socket.socket) -> None:
-        """TCP is up (either driver): the peer's address and the time are recorded."""
-        self._address = _peer_address(sock)
+    def _note_connected(self, sock: socket.socket, address: IPAddress) -> None:
+        """TCP is up (either driver; with TCP Fast Open and a cookie, its SYN waits
+        for the first write): the server's address (``address``, dns.happy's,
+        when the socket cannot tell yet) and the time are recorded."""
+        self._address = _peer_address(sock) or str(address)
+        self._fd = sock.fileno()
         self._t_connected = time.monotonic()
         self._state = ConnState.CONNECTING
 
@@ -550,7 +562,19 @@ class _Core:
         return self._error(reason)
 
     def _handshake_error(self, exc: TlsError | TlsTimeout | TlsConnectionError, peer_cert: bool) -> EspTlsError:
-        """What an engine's handshake failure becomes (recorded), for the sync and asyncio twins."""
+        """What an engine's handshake failure becomes (recorded), for the sync and asyncio twins.
+
+        A refusal or unreachable host is the TCP connect's failure, reported as
+        such: with TCP Fast Open and a cookie, the SYN left with the ClientHello."""
+        cause = exc.__cause__
+        if isinstance(exc, TlsConnectionError) and isinstance(cause, OSError) and cause.errno in _CONNECT_ERRNOS:
+            err = cause.errno or 0
+            _log.e("[sock=%d] delayed connect error: %s", self._fd, os.strerror(err))
+            self._capture(
+                esp=EspErr.ESP_ERR_ESP_TLS_FAILED_CONNECT_TO_HOST, reason=f"connect: {os.strerror(err)} (errno {err})"
+            )
+            self._state = ConnState.FAIL
+            return self._error()
         if isinstance(exc, TlsError):
             return self._handshake_failed(_tls_code(exc), exc.verify_flags, peer_cert, str(exc))
         if isinstance(exc, TlsTimeout):
@@ -560,8 +584,15 @@ class _Core:
             return self._error(cls=_HandshakeTimeout)
         return self._handshake_failed(_net_code(exc), 0, peer_cert, str(exc))
 
-    def _handshake_done(self, neg: Negotiated | None) -> None:
+    def _handshake_done(self, neg: Negotiated | None, sock: socket.socket | None) -> None:
+        """The handshake completed; ``sock`` is the connection's socket (for what
+        TCP Fast Open did; None when the driver cannot give it)."""
         assert neg is not None, "the engine finished the handshake without a result"
+        fastopen: str | None = None
+        if self._cfg.tcp_fastopen:
+            from ..fastopen import client_status
+
+            fastopen = client_status(sock) if sock is not None else "unavailable"
         now = time.monotonic()
         self._info = TlsInfo(
             version=_VERSION_NAMES.get(neg.version, f"0x{neg.version:04X}"),
@@ -575,6 +606,7 @@ class _Core:
             tls_ms=(now - self._t_connected) * 1000,
             handshake_end_ms=log.millis(),
             address=self._address,
+            tcp_fastopen=fastopen,
         )
         self._state = ConnState.DONE
 

@@ -26,7 +26,9 @@ coroutines) provides:
 
 ``start(early_data, timeout)``
     Send the ClientHello, and ``early_data`` as 0-RTT when the resumed
-    session allows it (otherwise it is sent right after the handshake).
+    session allows it (otherwise it is sent right after the handshake); the
+    ClientHello and the 0-RTT data go in one write (the one a TCP Fast Open
+    SYN carries).
 ``handshake(timeout)``
     Finish the handshake.
 ``write(data, timeout) -> int``, ``read(max_bytes, timeout) -> bytes``
@@ -278,9 +280,7 @@ class PythonEngine:
         return bool(self._conn.peer_certificates)
 
     def start(self, early_data: bytes, timeout: float | None) -> None:
-        self._tls.start(timeout)
-        if early_data:
-            self._tls.send(early_data, timeout)
+        self._tls.start(timeout, early_data)  # one write: with TCP Fast Open, the SYN carries both
 
     def handshake(self, timeout: float | None) -> None:
         self._tls.handshake(timeout)
@@ -326,9 +326,7 @@ class AsyncPythonEngine:
         return bool(self._conn.peer_certificates)
 
     async def start(self, early_data: bytes, timeout: float | None) -> None:
-        await self._tls.start(timeout)
-        if early_data:
-            await self._tls.write(early_data, timeout)
+        await self._tls.start(timeout, early_data)  # one write, as PythonEngine.start
 
     async def handshake(self, timeout: float | None) -> None:
         await self._tls.handshake(timeout)

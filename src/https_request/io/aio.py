@@ -83,9 +83,13 @@ class TlsStream:
         """The newest session ticket, for resuming later."""
         return self.pump.sessions[-1] if self.pump.sessions else None
 
-    async def start(self, timeout: float | None = None) -> None:
-        """Client: send the ClientHello without waiting for the answer."""
+    async def start(self, timeout: float | None = None, early_data: bytes = b"") -> None:
+        """Client: send the ClientHello without waiting for the answer, and
+        ``early_data`` as for :meth:`write`, in the same write (see
+        :meth:`TlsSocket.start <https_request.io.blocking.TlsSocket.start>`)."""
         self.pump.start()
+        if early_data:
+            self.conn.send_application_data(early_data)
         await self._run(lambda: True, timeout)
 
     async def handshake(self, timeout: float | None = None) -> HandshakeComplete:

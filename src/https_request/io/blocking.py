@@ -9,9 +9,10 @@ not each system call. OS errors become :class:`TlsConnectionError`, timeouts
 :class:`~https_request.tls.errors.TlsError` after the alert was sent (best
 effort).
 
-0-RTT: ``connect(..., handshake=False)``, then :meth:`TlsSocket.start` (sends
-the ClientHello), :meth:`TlsSocket.send` (the engine sends it as early data if
-the session allows, else after the handshake), then :meth:`TlsSocket.handshake`.
+0-RTT: ``connect(..., handshake=False)``, then :meth:`TlsSocket.start` with
+the early data (sent with the ClientHello as 0-RTT if the session allows,
+else after the handshake; :meth:`TlsSocket.send` after ``start`` does the
+same in a second write), then :meth:`TlsSocket.handshake`.
 :meth:`TlsSocket.wait_session` reads on, bounded, for a session ticket that may
 follow the data the caller wanted. Not thread-safe: one thread per socket.
 """
@@ -71,9 +72,13 @@ class TlsSocket:
         """The newest session ticket, for resuming later."""
         return self.pump.sessions[-1] if self.pump.sessions else None
 
-    def start(self, timeout: float | None = None) -> None:
-        """Client: send the ClientHello without waiting for the answer."""
+    def start(self, timeout: float | None = None, early_data: bytes = b"") -> None:
+        """Client: send the ClientHello without waiting for the answer, and
+        ``early_data`` as for :meth:`send`, in the same write: one first flight
+        (with TCP Fast Open, the one write the SYN carries)."""
         self.pump.start()
+        if early_data:
+            self.conn.send_application_data(early_data)
         self._run(lambda: True, timeout)
 
     def handshake(self, timeout: float | None = None) -> HandshakeComplete:
