@@ -148,6 +148,19 @@ class NetNs:
         other.ip("addr", "add", theirs, "dev", there, *(("nodad",) if ":" in theirs else ()))
         return here, there
 
+    def sysctl(self, name: str, value: int | str) -> None:
+        """Set ``name`` (``net.ipv4.tcp_fastopen``) inside the namespace: the
+        namespace's own copy of a per-namespace setting, the host's untouched."""
+        path = Path("/proc/sys", *name.split("."))
+        self.run([sys.executable, "-c", f"open({str(path)!r}, 'w').write({str(value)!r})"])
+
+    def tcp_ext(self) -> dict[str, int]:
+        """The namespace's ``TcpExt`` counters from ``/proc/net/netstat`` (``TCPFastOpenActive``...)."""
+        lines = self.run(["cat", "/proc/net/netstat"]).stdout.splitlines()
+        rows = [line.split() for line in lines if line.startswith("TcpExt:")]
+        assert len(rows) == 2, lines
+        return dict(zip(rows[0][1:], map(int, rows[1][1:]), strict=True))
+
     def ip(self, *args: str) -> str:
         """``ip -n NAME ARGS``; returns its stdout. Raises CalledProcessError."""
         return _ip("-n", self.name, *args).stdout

@@ -76,11 +76,13 @@ def serve_https(
     max_version: ssl.TLSVersion | None = None,
     client_ca_der: bytes | None = None,
     alpn: list[str] | None = None,
+    tcp_fastopen: int = 0,
 ) -> Iterator[int]:
     """Serve :class:`Handler` over TLS with the PEM chain ``cert`` and ``key``; yields the port.
 
     ``client_ca_der``: client certificates are required, issued by this CA;
-    ``alpn``: the protocols the server accepts."""
+    ``alpn``: the protocols the server accepts; ``tcp_fastopen``: TCP_FASTOPEN's
+    queue on the listening socket (0: none)."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(cert, key)
     if max_version is not None:
@@ -92,6 +94,8 @@ def serve_https(
         ctx.set_alpn_protocols(alpn)
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
+    if tcp_fastopen:
+        server.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_FASTOPEN, tcp_fastopen)
     server.socket = ctx.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
