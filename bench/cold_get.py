@@ -569,13 +569,25 @@ with open(sys.argv[1], "w") as f:
 """
 
 
-def run_child(argv: list[str], env: dict[str, str], capture: bool = False) -> Sample:
-    """One fresh process through the launcher: wall (fork to reap) and its own rusage."""
-    with tempfile.TemporaryFile() as err, tempfile.TemporaryFile() as out, tempfile.TemporaryDirectory() as d:
+def run_child(
+    argv: list[str], env: dict[str, str], capture: bool = False, *, prefix: tuple[str, ...] = (), stdin: bytes = b""
+) -> Sample:
+    """One fresh process through the launcher: wall (fork to reap) and its own rusage.
+
+    ``prefix`` starts the launcher through another program (``ip netns exec NAME``:
+    outside the timed span); ``stdin`` is the client's input."""
+    with (
+        tempfile.TemporaryFile() as err,
+        tempfile.TemporaryFile() as out,
+        tempfile.TemporaryFile() as given,
+        tempfile.TemporaryDirectory() as d,
+    ):
         result = os.path.join(d, "result")
+        given.write(stdin)
+        given.seek(0)
         proc = subprocess.Popen(
-            [sys.executable, "-I", "-S", "-c", LAUNCHER, result, *argv],
-            stdin=subprocess.DEVNULL,
+            [*prefix, sys.executable, "-I", "-S", "-c", LAUNCHER, result, *argv],
+            stdin=given,
             stdout=out if capture else subprocess.DEVNULL,
             stderr=err,
             env=env,
