@@ -69,9 +69,11 @@ class EspTlsCfg(Struct, slots=False):
     session ages (the python engine only; the openssl engine refuses it).
     ``tcp_fastopen`` sends the first flight (the ClientHello, and 0-RTT data
     with the python engine) in the SYN when the kernel holds a TCP Fast Open
-    cookie for the address, else asks for one; it falls back silently. With
-    Happy Eyeballs, an address with a cookie wins the race at once, before any
-    packet (see :mod:`https_request.dns.happy`); off by default for that reason.
+    cookie for the address, else asks for one; it falls back silently. Off
+    by default: with Happy Eyeballs, an address with a cookie wins the race at
+    once, before any packet (see :mod:`https_request.dns.happy`), and the
+    default profile's ClientHello (two key shares) does not fit in a SYN at
+    MTU 1500, so it saves a round trip only with fewer key shares.
     """
 
     # esp_tls_cfg_t
