@@ -30,7 +30,6 @@ import sys
 from typing import Literal
 
 __all__ = [
-    "DEFAULT_QUEUE",
     "TCP_FASTOPEN_CONNECT",
     "FastOpenStatus",
     "client_status",
@@ -40,7 +39,6 @@ __all__ = [
 ]
 
 TCP_FASTOPEN_CONNECT = 30  # linux/tcp.h (since Linux 4.11); the socket module has no name for it
-DEFAULT_QUEUE = 256  # serve's queue of TFO connections not yet accepted (the bound on SYNs with data held)
 _TCPI_OPT_SYN_DATA = 32  # tcpi_options: the data in our SYN was acknowledged (or, on a server, received)
 
 FastOpenStatus = Literal["data in SYN", "no cookie", "data not taken", "SYN retransmitted", "not used", "unavailable"]

@@ -38,8 +38,6 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
-from ..fastopen import DEFAULT_QUEUE
-
 if TYPE_CHECKING:  # the rest is imported when the command runs: `https-request --version` stays fast
     import socket
     from collections.abc import Callable
@@ -56,6 +54,7 @@ _PROG = "https-request serve"
 DEFAULT_PORT = 8070
 DEFAULT_PER_CLIENT = 64
 EARLY_DATA_DEFAULT = 16384
+TCP_FASTOPEN_QUEUE = 256  # connections whose SYN carried data, waiting to be accepted (the bound on what they hold)
 
 # howsmyssl.com's TLS <= 1.2 suite order (howsmyssl.go's makeTLSConfig), without what the engine does not do as a
 # server (RC4, 3DES, static RSA), after the TLS 1.3 suites.
@@ -209,9 +208,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     a("--now", metavar="ISO8601", help="fixed clock for the rating (e.g. 2026-07-01T00:00:00Z)")
     a("--strict-howsmyssl", action="store_true", help="other hosts get the real server's 301, not 200")
     a("--http-port", type=_int_in(0, 65535), metavar="PORT", help="also listen for plain HTTP (redirects)")
-    a("--tcp-fastopen-queue", type=_int_in(0, 1 << 20), default=DEFAULT_QUEUE, metavar="N",
+    a("--tcp-fastopen-queue", type=_int_in(0, 1 << 20), default=TCP_FASTOPEN_QUEUE, metavar="N",
       help=f"TCP Fast Open on the listening sockets: at most N connections whose SYN carried data wait to be "
-           f"accepted; 0 turns it off (default {DEFAULT_QUEUE}; Linux takes such data only when "
+           f"accepted; 0 turns it off (default {TCP_FASTOPEN_QUEUE}; Linux takes such data only when "
            "net.ipv4.tcp_fastopen has the server bit, 2)")  # fmt: skip
     a("--workers", type=_int_in(1, 256), default=1, metavar="N",
       help="processes sharing the port (SO_REUSEPORT); one that dies is restarted")  # fmt: skip
