@@ -98,6 +98,7 @@ class Row:
     resumed: bool = False
     early: bool = False
     info: bool = False  # for information: no target
+    syn_data: bool = False  # TCP Fast Open: the SYN must carry data (from the warm-up on: the cookie)
     stdin: bytes = b""
     check_stdout: str = ""  # a run's stdout must contain this
 
@@ -130,15 +131,23 @@ ROWS = (
     Row(S_CLIENT, _s_client, resumed=True, stdin=REQUEST, check_stdout="Reused, TLSv1.3"),
     Row(GET_FULL, _get()),
     Row(GET_0RTT, _get(session="0rtt.sess"), resumed=True, early=True),
-    Row(f"{GET_0RTT} --tcp-fastopen", _get("--tcp-fastopen", session="tfo.sess"), resumed=True, early=True, info=True),
+    Row(
+        f"{GET_0RTT} --tcp-fastopen",
+        _get("--tcp-fastopen", session="tfo.sess"),
+        resumed=True,
+        early=True,
+        info=True,
+        syn_data=True,
+    ),
     Row(
         f"{GET_0RTT} --tcp-fastopen --groups x25519",
         _get("--tcp-fastopen", "--groups", "x25519", session="tfo-x25519.sess"),
         resumed=True,
         early=True,
         info=True,
+        syn_data=True,
     ),
-    Row("curl --tcp-fastopen, full", _curl("--tcp-fastopen"), info=True),
+    Row("curl --tcp-fastopen, full", _curl("--tcp-fastopen"), info=True, syn_data=True),
 )
 
 
@@ -200,8 +209,11 @@ class Server:
         self._log.close()
 
 
-def run_one(link: DelayLink, server: Server, row: Row, ctx: Ctx, env: dict[str, str], rtt: int) -> tuple[float, int]:
-    """One fresh process of ``row`` at ``rtt`` ms: (wall seconds, round trips), checked."""
+def run_one(
+    link: DelayLink, server: Server, row: Row, ctx: Ctx, env: dict[str, str], rtt: int, warm: bool = True
+) -> tuple[float, int]:
+    """One fresh process of ``row`` at ``rtt`` ms: (wall seconds, round trips), checked
+    (``warm``: the TFO cookie is held, so a TFO row's SYN must carry data)."""
     link.delay = rtt / 2000
     mark = link.mark()
     sample = cold_get.run_child(
@@ -219,6 +231,9 @@ def run_one(link: DelayLink, server: Server, row: Row, ctx: Ctx, env: dict[str, 
     conns = link.since(mark)
     if port not in conns:
         raise SystemExit(f"{row.label}: no packets of the connection from port {port} on the link")
+    syn = conns[port][0]
+    if row.syn_data and warm and not (syn.to_server and syn.flags & 0x02 and syn.payload > 0):
+        raise SystemExit(f"{row.label}: its SYN carried no data: {syn}")
     return sample.wall, round_trips(conns[port])
 
 
@@ -252,7 +267,7 @@ def bench(runs: int, rtt_ms: int) -> dict[str, Any]:
             for i in range(WARMUP + runs):
                 for rtt in rtts if i % 2 == 0 else rtts[::-1]:
                     for row in ROWS:
-                        wall, trips = run_one(link, server, row, ctx, env, rtt)
+                        wall, trips = run_one(link, server, row, ctx, env, rtt, warm=i > 0)
                         if i >= WARMUP:
                             results[row.label].add(rtt, wall, trips)
                 print(f"\r  round {i + 1}/{WARMUP + runs}", end="", file=sys.stderr, flush=True)

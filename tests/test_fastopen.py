@@ -3,8 +3,8 @@
 Each test makes its own namespace (tests/netns.py) with ``net.ipv4.tcp_fastopen``
 set there (3: client and server; the host's setting is untouched), runs
 ``serve`` and ``get`` inside it on 127.0.0.1, and reads the namespace's own
-``TcpExt`` counters (``/proc/net/netstat``): ``TCPFastOpenCookieReqd`` (a SYN
-asked for a cookie), ``TCPFastOpenActive`` / ``TCPFastOpenPassive`` (the data
+``TcpExt`` counters (``/proc/net/netstat``): ``TCPFastOpenCookieReqd`` (the
+server got a SYN asking for a cookie), ``TCPFastOpenActive`` / ``TCPFastOpenPassive`` (the data
 in a SYN was taken, client / server side), ``TCPFastOpenActiveFail`` (it was
 not, and was sent again). ``get --json`` says the same per connection
 (``tcp_fastopen``, read from ``TCP_INFO``).
