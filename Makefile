@@ -17,7 +17,12 @@ DEB_DEPS := openssl:openssl gnutls-bin:gnutls-cli curl:curl coreutils:stdbuf git
 
 LINT_PATHS := $(wildcard src tests bench)
 
-.PHONY: venv deps lint test demo bench bytecode clean distclean
+# bench/server.py's peers: their own venv (never the test venv), pinned so that reruns compare the same servers.
+BENCH_VENV  := .bench-venv
+BENCH_PEERS := uvicorn==0.55.0 uvloop==0.23.0 httptools==0.9.0
+BENCH_DEB   := nginx:nginx
+
+.PHONY: venv deps lint test demo bench bench-venv bench-deps bench-server bytecode clean distclean
 
 venv: $(STAMP)
 
@@ -31,17 +36,22 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[test]'
 	@touch $@
 
-deps:
+# bench-deps: what bench/server.py needs besides the test deps (nginx; not a test dependency).
+deps: DEB_LIST = $(DEB_DEPS)
+deps: DEB_NOTE = ; interop tests will skip (and fail under CI=true)
+bench-deps: DEB_LIST = $(BENCH_DEB)
+bench-deps: DEB_NOTE = ; bench/server.py needs them
+deps bench-deps:
 	@missing=""; \
-	for pair in $(DEB_DEPS); do \
+	for pair in $(DEB_LIST); do \
 		pkg=$${pair%%:*}; cmd=$${pair##*:}; \
 		command -v $$cmd >/dev/null 2>&1 || dpkg -s $$pkg >/dev/null 2>&1 || missing="$$missing $$pkg"; \
 	done; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then \
-			echo "deps: missing$$missing; install them (as root: apt-get install$$missing); interop tests will skip (and fail under CI=true)" >&2; \
+			echo "$@: missing$$missing; install them (as root: apt-get install$$missing)$(DEB_NOTE)" >&2; \
 		else \
-			echo "deps: installing$$missing"; \
+			echo "$@: installing$$missing"; \
 			export DEBIAN_FRONTEND=noninteractive; \
 			apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 		fi; \
@@ -65,9 +75,26 @@ demo: venv bytecode
 bench: venv
 	$(BIN)/python bench/handshake.py
 
+# uvicorn, uvloop and httptools for bench/server.py's peers, beside the project (installed editable).
+bench-venv: $(BENCH_VENV)/.installed
+
+$(BENCH_VENV)/.installed: pyproject.toml Makefile
+	@if [ ! -x $(BENCH_VENV)/bin/python ]; then \
+		if [ -z "$(PYTHON)" ]; then echo "bench-venv: no Python >= 3.11 found (set PYTHON=...)" >&2; exit 1; fi; \
+		echo "bench-venv: creating $(BENCH_VENV) with $(PYTHON)"; \
+		$(PYTHON) -m venv $(BENCH_VENV) || { rm -rf $(BENCH_VENV); exit 1; }; \
+	fi
+	$(BENCH_VENV)/bin/python -m pip install -q --upgrade pip
+	$(BENCH_VENV)/bin/python -m pip install -q -e . $(BENCH_PEERS)
+	@touch $@
+
+# Issue 12's table: serve side by side with uvicorn (two ways), a stdlib ssl server and nginx.
+bench-server: venv bench-venv bench-deps
+	$(BIN)/python bench/server.py
+
 clean:
 	rm -rf build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +
 
 distclean: clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(BENCH_VENV)

@@ -1,85 +1,98 @@
-"""Handshakes per server CPU-second: ``https-request serve`` against a stdlib-ssl asyncio server.
+"""Connections per server CPU-second: ``https-request serve`` side by side with uvicorn, stdlib ssl and nginx.
 
-Run as ``.venv/bin/python bench/server.py [--seconds S] [--batches N] [--json FILE]``.
-It is a bench, not a timed test: read the numbers as ratios taken in the same run.
+Run (issue 12's table, ~10 minutes)::
 
-Servers (each its own process, all started at the beginning, all idle but one at a time)
------------------------------------------------------------------------------------------
-The certificate is a fresh ECDSA P-256 leaf for ``localhost`` under a fresh P-256
-test CA (``tests/certs.py``), PEMs in a temp dir.
+    make bench-venv bench-deps      # .bench-venv with uvicorn, uvloop, httptools; Debian's nginx
+    .venv/bin/python bench/server.py [--seconds S] [--batches N] [--json FILE]
+    .venv/bin/python bench/server.py --quick --servers serve,stdlib --no-workers   # smoke run, ~15 s
 
-* ``ours``: ``python -m https_request serve --host 127.0.0.1 --port 0 --cert
-  cert.pem --key key.pem --tls-version 1.3 --ciphers TLS_AES_128_GCM_SHA256
-  --groups x25519`` (one worker, in-memory ticket keys, tickets on: the
-  server sends two NewSessionTickets per connection, which ``serve`` fixes);
-* ``stdlib``: this script re-run with ``--serve-stdlib DIR``: an
-  ``asyncio.start_server(..., ssl=ctx)`` server, ``ctx`` an
-  ``ssl.SSLContext(PROTOCOL_TLS_SERVER)`` with the same cert/key, TLS 1.3 only,
-  ``num_tickets = --stdlib-tickets`` (default 2, the number ``serve`` sends, so both
-  do the same work; ``--stdlib-tickets 1`` is OpenSSL's usual single ticket), and
-  ``OPENSSL_CONF`` in its environment naming a file whose ``system_default``
-  section says ``Ciphersuites = TLS_AES_128_GCM_SHA256`` (Python 3.11 cannot
-  choose TLS 1.3 suites). Its group is OpenSSL 3.0's default first choice,
-  x25519 (the client only sends an x25519 key share). Each connection reads the
-  request head, answers the same bytes as ``serve`` (``HTTP/1.1 200 OK``,
-  ``Connection: close``, ``Content-Length: 0``, ``Date``), closes with close_notify
-  and logs one line on stderr, like ``serve``. Its listening socket is made with
-  ``IPPROTO_TCP`` as the protocol, so asyncio sets TCP_NODELAY on its connections as
-  on ``serve``'s (with protocol 0 it does not, and each answer, queued behind the
-  unacknowledged tickets, waits ~40 ms for the client's delayed ACK);
-* ``ours-w1`` / ``ours-w2``: ``serve`` as ``ours`` plus ``--ticket-keys FILE`` and
-  ``--workers 1`` / ``--workers 2`` (the key file shares tickets between workers),
-  for the wall-clock throughput rows only.
+``make bench-server`` does all three steps. It is a bench, not a timed test: read the
+numbers as ratios taken in the same run, and mind the machine's load (the load
+average is printed before and after).
+
+Servers (each its own process, one TLS version each, all started at the beginning, one busy at a time)
+-----------------------------------------------------------------------------------------------------
+The certificate is a fresh ECDSA P-256 leaf for ``localhost`` under a fresh P-256 test
+CA (``tests/certs.py``), PEMs in a temp dir. TLS 1.3 uses TLS_AES_128_GCM_SHA256,
+TLS 1.2 ECDHE-ECDSA-AES128-GCM-SHA256, both x25519 (ECDHE; none on a TLS 1.2
+resumption). Tickets, counted by the sanity check and printed: every server sends 2
+TLS 1.3 tickets after a full handshake (the number ``serve`` sends; the others are
+set to it); after a resumption ``serve`` sends 2 again, the OpenSSL-based peers 1
+(OpenSSL never sends more after a resumption, ``SSL_CTX_set_num_tickets(3)``), so
+``serve`` seals one ticket more per resumed TLS 1.3 connection. TLS 1.2 resumes
+through session tickets everywhere (one ticket with a full handshake, none with a
+resumption).
+
+* ``serve``: ``python -m https_request serve --host 127.0.0.1 --port 0 --cert cert.pem
+  --key key.pem --tls-version V --ciphers SUITE --groups x25519 --schema 2026
+  --workers 1`` (in-memory ticket keys, its log line per connection on stderr);
+* ``uvicorn``, ``uvicorn-fast`` (uvloop + httptools), ``stdlib`` (blocking, one thread)
+  and ``nginx``: see ``bench/server_peers.py``, which says exactly what each does and
+  runs the Python ones (``python bench/server_peers.py KIND DIR VERSION TICKETS``; the
+  uvicorn ones with ``.bench-venv/bin/python``);
+* ``serve-w1`` / ``serve-w2``: ``serve`` plus ``--ticket-keys FILE`` and ``--workers 1``
+  / ``--workers 2`` (the key file shares tickets between the workers), for the
+  wall-clock rows only.
+
+The body: every connection sends ``GET / HTTP/1.1`` with ``Host: www.howsmyssl.com``
+and ``Connection: close``; ``serve`` answers with howsmyssl's HTML report of the
+client's ClientHello (2026 schema; ~2.7 KB for the stdlib client of OpenSSL 3.0, the
+length is printed), rating it on every request. Before the peers start, the bench
+takes ``serve``'s answer for each version (``answer-<V>.http``) and every peer answers
+exactly that body with serve's header lines (nginx and uvicorn add their own ``Date``
+and ``Server``); ``serve``'s per-request cost of the rating and the page is measured
+in-process and printed.
 
 Load generator
 --------------
-``--clients`` processes (this script re-run with ``--loadgen CA``), each with
-``--threads`` threads, driven over stdin/stdout. Every connection is a fresh
-TCP connection through one stdlib client context per process (OpenSSL does the
-work in C, without the GIL; the context verifies the chain and ``localhost``,
-TLS 1.3 only): handshake, ``GET / HTTP/1.1``, read until close_notify, check
-the answer (``200``), ``version()``, ``cipher()`` and ``session_reused``,
-``unwrap()`` (our close_notify) and close. *Full* connections offer no
-session; *resumed* ones offer the session of the thread's previous connection
-(``SSLSocket.session``, read after the response so the TLS 1.3 tickets have
-arrived), chained; a resumed run is primed with one full connection per thread
-before the clock starts, and a connection that did not resume counts as a
-failure, not a handshake.
+``--clients`` processes (this script re-run with ``--loadgen DIR``), each with
+``--threads`` threads, driven over stdin/stdout. Every connection is a fresh TCP
+connection through one stdlib client context per process (OpenSSL's defaults, TLS
+1.2 and 1.3 offered, verifying the chain and ``localhost``; OpenSSL does the work in
+C, without the GIL): handshake, the request, read until close_notify, check the
+answer (status, the exact body), ``version()``, ``cipher()`` and ``session_reused``,
+``unwrap()`` and close. *Full* connections offer no session; *resumed* ones offer the
+session of the thread's previous connection (read after the response, so the TLS 1.3
+tickets have arrived), chained; a resumed run is primed with one full connection per
+thread before the clock starts, and a connection that did not resume is a failure.
 
 What is measured
 ----------------
-A batch runs one server and one mode for ``--seconds`` of wall time. The
-server's CPU is ``utime + stime`` from ``/proc/PID/stat`` (the worker processes
-and their parent for ``--workers 2``), read just before the clients start and
-0.3 s after they stop (the server is idle then). Handshakes are the
-connections the clients completed and checked. Rows:
+A batch runs one server and one mode (TLS 1.3 or 1.2, full or resumed) for
+``--seconds`` of wall time. The server's CPU is ``utime + stime`` from
+``/proc/PID/stat`` of its process tree (nginx's master and worker; serve-w2's parent
+and workers), read just before the clients start and 0.3 s after they stop.
+Connections are those the clients completed and checked.
 
-* gated, one worker: handshakes per server CPU-second, ours and stdlib, batches
-  interleaved (ours then stdlib, full then resumed), medians of ``--batches``;
-  ratio ours/stdlib, target >= 0.5x for full and for resumed;
-* reported: ours' wall-clock handshakes per second with ``--workers 1`` and
-  ``--workers 2`` and their ratio. The machine's cores are shared with the load
-  generator, so that ratio says little about scaling and is not gated.
+* connections per server CPU-second, one worker, batches interleaved (every server
+  for a mode, every mode, then the next batch), medians of ``--batches``;
+* peak RSS of one worker: ``VmHWM`` from ``/proc/PID/status`` at the end (the worker
+  of nginx; the larger of a server's two processes, one per version);
+* ``serve`` wall-clock connections per second with ``--workers 2`` over ``--workers 1``.
+  The load generator runs on the same cores and spends about as much CPU per
+  connection as ``serve`` (printed): on two cores one worker and the clients already
+  fill the machine, so 1.7x can only show with the clients elsewhere (more cores).
+  The server cores used and each one's connections per server CPU-second are printed
+  too (the second says what the second worker costs, whatever the load).
 
-The load generator is the stdlib client, so it costs what OpenSSL 3.0 costs: about
-1.5 ms of client CPU per connection here, about as much as a server. On two
-cores that, not the server, bounds the wall-clock rows (the JSON records the
-client CPU per handshake and the server cores used).
+Targets (PASS/FAIL, issue 12): ``serve`` >= uvicorn + uvloop + httptools in every mode;
+stretch: >= the stdlib blocking server; peak RSS <= uvicorn's (the smaller of the two
+uvicorn rows); ``--workers 2`` >= 1.7x ``--workers 1``. The exit status is 1 only when
+a check fails (a server answering wrongly, log lines that disagree with the clients),
+not for a missed target.
 
-``--profile FILE`` runs ``ours`` under cProfile (``python -m cProfile -o FILE``)
-and prints its top functions at the end; its table numbers are then slowed by
-the profiler. (py-spy, if at hand, samples without that cost; use ``--gil``,
-or a server thread descheduled inside ``send()`` while the client it woke runs
-is counted as busy.)
+``--profile FILE`` runs the ``serve`` processes under cProfile (``FILE.1.3``,
+``FILE.1.2``) and prints their top functions; their numbers are then slowed by the
+profiler.
 
-Checks (the run aborts when one fails): a sanity connection per server and
-mode reads the ServerHello's key_share (x25519) and counts the
-NewSessionTickets through ``SSLContext._msg_callback`` and compares the
-answers' bytes (the ``Date`` value aside); every timed connection checks
-version, suite and resumption; at the end, every server's log lines must say
-TLS 1.3, TLS_AES_128_GCM_SHA256, status 200, no error, group x25519 (ours;
-the stdlib server cannot see its group) and as many resumed connections as
-the clients saw.
+Checks (the run aborts when one fails): before timing, a full and a resumed connection
+per server with the stdlib client (the answer's bytes) and with the project's own
+client (``io.blocking``: the version, suite, group and resumption negotiated and the
+tickets received, counted by the engine); every timed connection checks version,
+suite, resumption and the body; at the end each server's log lines must agree with
+the clients: as many lines as connections, status 200, and where the server logs
+them (serve, stdlib, nginx; uvicorn's access log has no TLS fields) version, suite,
+group and as many resumed connections as the clients saw.
 """
 
 from __future__ import annotations
@@ -92,7 +105,7 @@ import platform
 import re
 import shutil
 import signal
-import statistics
+import socket
 import subprocess
 import sys
 import tempfile
@@ -102,113 +115,38 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from server_peers import HOST, MODES, OPENSSL_CNF, SUITE12, SUITE12_IANA, SUITE13, VERSIONS, load_answer, nginx_conf
+from server_report import SERVERS, report, summarize
+
 _ROOT = Path(__file__).resolve().parent.parent
+_ME = str(Path(__file__).resolve())
+BENCH_VENV = _ROOT / ".bench-venv"
 SERVER_NAME = "localhost"
-HOST = "127.0.0.1"
-SUITE = "TLS_AES_128_GCM_SHA256"
-GROUP_X25519 = 0x001D
-REQUEST = b"GET / HTTP/1.1\r\nHost: localhost\r\nUser-Agent: bench/server.py\r\n\r\n"
-TARGET = 0.5
+REQUEST = (b"GET / HTTP/1.1\r\nHost: www.howsmyssl.com\r\nUser-Agent: bench/server.py\r\n"
+           b"Connection: close\r\n\r\n")  # fmt: skip
+SUITES = {"1.3": SUITE13, "1.2": SUITE12}
+TICKETS13 = 2  # TLS 1.3 tickets per connection: what serve sends
 SETTLE = 0.3  # seconds between the clients' last close and the second CPU reading
-MODES = ("full", "resumed")
-
-_OPENSSL_CNF = """\
-# Written by bench/server.py: the TLS 1.3 suite of the stdlib ssl server.
-openssl_conf = openssl_init
-
-[openssl_init]
-ssl_conf = ssl_sect
-
-[ssl_sect]
-system_default = system_default_sect
-
-[system_default_sect]
-Ciphersuites = TLS_AES_128_GCM_SHA256
-"""
 
 
-# ====================================================================== stdlib server (subprocess)
-
-
-def serve_stdlib(folder: str, tickets: int) -> None:
-    """The stdlib-ssl server: prints ``listening: https://HOST:PORT/``, logs a line per connection."""
-    import asyncio
-    import socket
-    import ssl
-    from email.utils import formatdate
-
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(os.path.join(folder, "cert.pem"), os.path.join(folder, "key.pem"))
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
-    ctx.num_tickets = tickets
-
-    def log(line: str) -> None:
-        sys.stderr.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {line}\n")
-        sys.stderr.flush()
-
-    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        start = time.monotonic()
-        host, port = writer.get_extra_info("peername")[:2]
-        sslobj = writer.get_extra_info("ssl_object")
-        fields = [f"worker=0 peer={host}:{port}"]
-        if sslobj is not None:
-            fields.append(
-                f"version={sslobj.version()} suite={sslobj.cipher()[0]} group=- "
-                f"resumed={'yes' if sslobj.session_reused else 'no'}"
-            )
-        try:
-            async with asyncio.timeout(20):
-                head = await reader.readuntil(b"\r\n\r\n")
-            method, target = head.split(b"\r\n", 1)[0].decode("latin-1").split(" ")[:2]
-            date = formatdate(usegmt=True).encode()
-            writer.write(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\nDate: " + date + b"\r\n\r\n")
-            await writer.drain()
-            fields.append(f'request="{method} {target}" status=200')
-        except (OSError, EOFError, TimeoutError, ValueError, asyncio.IncompleteReadError) as exc:
-            fields.append(f'error="{type(exc).__name__}: {exc}"')
-        finally:
-            writer.close()
-            try:
-                await writer.wait_closed()
-            except (OSError, ssl.SSLError):
-                pass
-            fields.append(f"ms={(time.monotonic() - start) * 1000:.1f}")
-            log(" ".join(fields))
-
-    async def main() -> None:
-        loop = asyncio.get_running_loop()
-        stop = asyncio.Event()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # proto: asyncio sets NODELAY
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((HOST, 0))
-        sock.listen(1024)
-        server = await asyncio.start_server(handle, sock=sock, ssl=ctx, limit=65536)
-        print(f"listening: https://{HOST}:{sock.getsockname()[1]}/", flush=True)
-        await stop.wait()
-        server.close()
-
-    asyncio.run(main())
+def _mode(mode: str) -> tuple[str, bool]:
+    version, kind = mode.split()
+    return version, kind == "resumed"
 
 
 # ====================================================================== load generator (subprocess)
 
 
-def _client_context(ca_file: str) -> Any:
+def client_context(ca_file: str) -> Any:
     import ssl
 
-    ctx = ssl.create_default_context(cafile=ca_file)
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
-    return ctx
+    return ssl.create_default_context(cafile=ca_file)
 
 
 def one_connection(ctx: Any, port: int, session: Any = None, keep: bool = True) -> tuple[bytes, Any, bool, str, str]:
-    """One connection: handshake, GET, read to close_notify, close. Returns
+    """One connection: handshake, the request, read to close_notify, close. Returns
     (answer, the session to resume next (None unless ``keep``), session_reused, version, suite)."""
-    import socket
-
-    raw = socket.create_connection((HOST, port))
+    raw = socket.create_connection((HOST, port), timeout=30)
     try:
         raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         s = ctx.wrap_socket(raw, server_hostname=SERVER_NAME, session=session)
@@ -228,6 +166,21 @@ def one_connection(ctx: Any, port: int, session: Any = None, keep: bool = True) 
         raw.close()
 
 
+def check_answer(answer: bytes, version: str, suite: str, reused: bool, mode: str, body: bytes) -> str:
+    """What is wrong with one connection of ``mode`` ("" when nothing)."""
+    want_version, resumed = _mode(mode)
+    if not answer.startswith(b"HTTP/1.1 200 OK\r\n"):
+        return f"bad answer {answer[:40]!r}"
+    if not answer.endswith(b"\r\n\r\n" + body):
+        got = len(answer.partition(b"\r\n\r\n")[2])
+        return f"another body ({got} bytes, {len(body)} expected)"
+    if version != f"TLSv{want_version}" or suite != SUITES[want_version]:
+        return f"negotiated {version} {suite}"
+    if reused != resumed:
+        return f"session_reused={reused} in a {mode} run"
+    return ""
+
+
 @dataclass
 class _Counts:
     ok: int = 0
@@ -242,57 +195,50 @@ class _Counts:
             self.first_error = self.first_error or why
 
 
-def loadgen(ca_file: str, threads: int) -> None:
+def loadgen(folder: str, threads: int) -> None:
     """Commands on stdin (JSON lines), one JSON answer line each on stdout.
 
-    ``{"op": "prime", "port": P}``: one full connection per thread, keep its session.
-    ``{"op": "run", "port": P, "mode": "full"|"resumed", "seconds": S}``: connections until S elapse.
+    ``{"op": "prime", "port": P, "mode": M}``: one full connection per thread, keep its session.
+    ``{"op": "run", "port": P, "mode": M, "seconds": S}``: connections until S elapse.
+    M is one of :data:`MODES`.
     """
-    ctx = _client_context(ca_file)
+    ctx = client_context(os.path.join(folder, "ca.pem"))
+    bodies = {v: load_answer(folder, v)[1] for v in VERSIONS}
     sessions: dict[int, list[Any]] = {}
 
-    def check(answer: bytes, version: str, suite: str) -> str:
-        if not answer.startswith(b"HTTP/1.1 200 OK\r\n"):
-            return f"bad answer {answer[:40]!r}"
-        if version != "TLSv1.3" or suite != SUITE:
-            return f"negotiated {version} {suite}"
-        return ""
-
     def worker(index: int, port: int, mode: str, deadline: float, counts: _Counts) -> None:
-        resumed = mode == "resumed"
+        version, resumed = _mode(mode)
         while time.monotonic() < deadline:
             offer = sessions[port][index] if resumed else None
             try:
-                answer, session, reused, version, suite = one_connection(ctx, port, offer, keep=resumed)
+                answer, session, reused, got, suite = one_connection(ctx, port, offer, keep=resumed)
             except OSError as exc:  # ssl.SSLError included
                 counts.fail(f"{type(exc).__name__}: {exc}")
                 continue
-            bad = check(answer, version, suite)
-            if not bad and reused != resumed:
-                bad = f"session_reused={reused} in a {mode} run"
+            bad = check_answer(answer, got, suite, reused, mode, bodies[version])
+            if not bad and resumed and session is None:
+                bad = "no session to resume"
             if bad:
                 counts.fail(bad)
                 continue
             if resumed:
-                if session is None:
-                    counts.fail("no session to resume")
-                    continue
                 sessions[port][index] = session
             with counts.lock:
                 counts.ok += 1
                 counts.reused += reused
 
-    def prime(port: int) -> _Counts:
+    def prime(port: int, mode: str) -> _Counts:
         counts = _Counts()
         sessions[port] = [None] * threads
+        version = _mode(mode)[0]
 
         def one(index: int) -> None:
             try:
-                answer, session, _, version, suite = one_connection(ctx, port)
+                answer, session, reused, got, suite = one_connection(ctx, port)
             except OSError as exc:
                 counts.fail(f"{type(exc).__name__}: {exc}")
                 return
-            bad = check(answer, version, suite)
+            bad = check_answer(answer, got, suite, reused, f"{version} full", bodies[version])
             if bad or session is None:
                 counts.fail(bad or "no session")
                 return
@@ -313,7 +259,7 @@ def loadgen(ca_file: str, threads: int) -> None:
         if cmd["op"] == "quit":
             return
         if cmd["op"] == "prime":
-            counts = prime(cmd["port"])
+            counts = prime(cmd["port"], cmd["mode"])
         else:
             counts = _Counts()
             deadline = start + cmd["seconds"]
@@ -332,17 +278,22 @@ def loadgen(ca_file: str, threads: int) -> None:
         sys.stdout.flush()
 
 
-# ====================================================================== the bench (main process)
+# ====================================================================== server processes
 
 
 _TICK = os.sysconf("SC_CLK_TCK")
 
 
-def _cpu_seconds(pid: int) -> float:
-    """utime + stime of one process, from /proc/PID/stat."""
+def _stat(pid: int) -> list[str]:
+    """The fields of /proc/PID/stat after the command name (field 3 on)."""
     with open(f"/proc/{pid}/stat") as f:
         stat = f.read()
-    rest = stat[stat.rindex(")") + 2 :].split()
+    return stat[stat.rindex(")") + 2 :].split()
+
+
+def _cpu_seconds(pid: int) -> float:
+    """utime + stime of one process (all its threads), from /proc/PID/stat."""
+    rest = _stat(pid)
     return (int(rest[11]) + int(rest[12])) / _TICK
 
 
@@ -351,70 +302,119 @@ def _children(pid: int) -> list[int]:
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
-                with open(f"/proc/{entry}/stat") as f:
-                    stat = f.read()
-            except OSError:
+                if int(_stat(int(entry))[1]) == pid:
+                    out.append(int(entry))
+            except (OSError, ValueError, IndexError):
                 continue
-            if int(stat[stat.rindex(")") + 2 :].split()[1]) == pid:
-                out.append(int(entry))
     return out
+
+
+def _vm_hwm_mib(pid: int) -> float:
+    """Peak resident set size (VmHWM) of one process, MiB."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmHWM for pid {pid}")
+
+
+def _listening(port: int) -> bool:
+    """A socket in LISTEN state on 127.0.0.1:port (read from /proc/net/tcp, no connection made)."""
+    want = f"0100007F:{port:04X}"
+    with open("/proc/net/tcp") as f:
+        return any(p[1] == want and p[3] == "0A" for p in (ln.split() for ln in f) if len(p) > 3)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
 
 
 @dataclass
 class ServerProc:
     """A running server: its process, port, the pids whose CPU counts, its log file."""
 
-    name: str
+    kind: str
+    version: str
     proc: subprocess.Popen[bytes]
     port: int
-    pids: list[int]
-    log_path: Path
-    log_file: IO[bytes]
+    pids: list[int]  # the process tree: CPU
+    worker: int  # the process whose peak RSS is "one worker's"
+    log_path: Path  # the per-connection lines
+    stderr: IO[bytes]
     clients_ok: int = 0  # every connection the clients completed against it (log check)
     clients_reused: int = 0
+
+    @property
+    def name(self) -> str:
+        return f"{self.kind} {self.version}"
 
     def cpu(self) -> float:
         return sum(_cpu_seconds(pid) for pid in self.pids)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log_file.close()
+        _terminate(self.proc)
+        self.stderr.close()
 
 
-def _start_server(name: str, argv: list[str], folder: Path, env: dict[str, str], workers: int) -> ServerProc:
-    log_path = folder / f"{name}.log"
-    log_file = open(log_path, "wb")  # closed by ServerProc.stop
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log_file, env=env)
+def _terminate(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM (nginx's master then stops its worker), SIGKILL after 10 s."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _start(
+    kind: str, version: str, argv: list[str], folder: Path, env: dict[str, str], children: int = 0,
+    port: int | None = None, log_path: Path | None = None,
+) -> ServerProc:  # fmt: skip
+    """Start a server; wait for its ``listening:`` line (or, given ``port``, for the port to
+    listen) and for its ``children`` worker processes."""
+    err_path = folder / f"{kind}-{version}.err"
+    err = open(err_path, "wb")  # closed by ServerProc.stop
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err, env=env)
     assert proc.stdout is not None
-    line = proc.stdout.readline().decode()  # serve prints its listening line once the socket is up
-    m = re.match(r"listening: https://[^:]+:(\d+)/", line)
-    if not m:
-        proc.kill()
-        raise SystemExit(f"{name}: no listening line ({line!r}); log: {log_path.read_text()[-2000:]}")
-    pids = [proc.pid]
-    if workers > 1:
+    try:
+        if port is None:
+            line = proc.stdout.readline().decode()  # printed once the socket is up
+            m = re.match(r"listening: https://[^:]+:(\d+)/", line)
+            if not m:
+                raise SystemExit(f"{kind} {version}: no listening line ({line!r}); "
+                                 f"stderr: {err_path.read_text()[-2000:]}")  # fmt: skip
+            port = int(m.group(1))
+        else:
+            deadline = time.monotonic() + 10
+            while not _listening(port):
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit(f"{kind} {version}: not listening on {port}; "
+                                     f"stderr: {err_path.read_text()[-2000:]}")  # fmt: skip
+                time.sleep(0.05)
+        kids: list[int] = []
         for _ in range(100):
             kids = _children(proc.pid)
-            if len(kids) == workers:
+            if len(kids) == children:
                 break
             time.sleep(0.05)
         else:
-            raise SystemExit(f"{name}: expected {workers} worker processes, found {kids}")
-        pids += kids
-    return ServerProc(name, proc, int(m.group(1)), pids, log_path, log_file)
+            raise SystemExit(f"{kind} {version}: expected {children} worker processes, found {kids}")
+    except BaseException:
+        _terminate(proc)
+        err.close()
+        raise
+    worker = kids[0] if kind == "nginx" else proc.pid
+    return ServerProc(kind, version, proc, port, [proc.pid, *kids], worker, log_path or err_path, err)
 
 
 class LoadGen:
     """The client processes."""
 
-    def __init__(self, ca_file: Path, clients: int, threads: int) -> None:
-        argv = [sys.executable, str(Path(__file__).resolve()), "--loadgen", str(ca_file), "--threads", str(threads)]
+    def __init__(self, folder: Path, clients: int, threads: int) -> None:
+        argv = [sys.executable, _ME, "--loadgen", str(folder), "--threads", str(threads)]
         self.procs = [
             subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
             for _ in range(clients)
@@ -437,17 +437,14 @@ class LoadGen:
     def cpu(self) -> float:
         return sum(_cpu_seconds(p.pid) for p in self.procs)
 
-    def prime(self, server: ServerProc) -> None:
-        res = self._all({"op": "prime", "port": server.port})
-        failed = [r["first_error"] for r in res if r["failed"]]
-        if failed:
-            raise SystemExit(f"{server.name}: priming failed: {failed[0]}")
-        server.clients_ok += sum(r["ok"] for r in res)
-
     def run(self, server: ServerProc, mode: str, seconds: float) -> dict[str, Any]:
-        """One batch: server CPU and client CPU around it, handshakes, wall."""
-        if mode == "resumed":
-            self.prime(server)
+        """One batch: server CPU and client CPU around it, connections, wall."""
+        if _mode(mode)[1]:
+            res = self._all({"op": "prime", "port": server.port, "mode": mode})
+            failed = [r["first_error"] for r in res if r["failed"]]
+            if failed:
+                raise SystemExit(f"{server.name}: priming failed: {failed[0]}")
+            server.clients_ok += sum(r["ok"] for r in res)
         cpu0, ccpu0 = server.cpu(), self.cpu()
         res = self._all({"op": "run", "port": server.port, "mode": mode, "seconds": seconds})
         time.sleep(SETTLE)
@@ -464,8 +461,8 @@ class LoadGen:
         if ok == 0 or cpu <= 0:
             raise SystemExit(f"{server.name} {mode}: nothing measured (ok={ok}, cpu={cpu})")
         wall = max(r["wall"] for r in res)
-        return {"handshakes": ok, "reused": reused, "server_cpu": cpu, "client_cpu": ccpu, "wall": wall,
-                "per_cpu_s": ok / cpu, "per_wall_s": ok / wall, "client_cpu_per_hs_ms": ccpu / ok * 1000}  # fmt: skip
+        return {"connections": ok, "reused": reused, "server_cpu": cpu, "client_cpu": ccpu, "wall": wall,
+                "per_cpu_s": ok / cpu, "per_wall_s": ok / wall, "client_cpu_ms": ccpu / ok * 1000}  # fmt: skip
 
     def close(self) -> None:
         for p in self.procs:
@@ -483,89 +480,180 @@ class LoadGen:
                 p.wait()
 
 
-# ---------------------------------------------------------------------- sanity and log checks
+# ====================================================================== checks
 
 
-def _server_hello_group(msg: bytes) -> int | None:
-    """The key_share group of a TLS 1.3 ServerHello or HelloRetryRequest (handshake
-    header included), read with the project's own codec."""
-    from https_request.tls.enums import ExtensionType
-    from https_request.tls.extensions import decode_key_share_hrr, decode_key_share_server
-    from https_request.tls.messages import HRR_RANDOM, ServerHello
+def our_client_config(ca_cert: Any) -> Any:
+    """The project's client: TLS 1.3 and 1.2, the two suites, verifying ``ca_cert``; x25519 its
+    key share, secp256r1 offered too (OpenSSL's TLS 1.2 servers use a P-256 ECDSA certificate only
+    for clients that list the curve among their groups)."""
+    from https_request.tls.catalogue import suite_id
+    from https_request.tls.config import ClientConfig
+    from https_request.tls.enums import NamedGroup, ProtocolVersion
+    from https_request.tls.verify import WebPkiVerifier
 
-    if len(msg) < 4 or msg[0] != 2:
-        return None
-    hello = ServerHello.decode(msg[4:])
-    share = hello.ext(ExtensionType.key_share)
-    if share is None:
-        return None
-    return decode_key_share_hrr(share) if hello.random == HRR_RANDOM else decode_key_share_server(share)[0]
+    return ClientConfig(
+        verifier=WebPkiVerifier([ca_cert]), versions=(ProtocolVersion.TLS1_3, ProtocolVersion.TLS1_2),
+        cipher_suites=(suite_id(SUITE13), suite_id(SUITE12)), groups=(NamedGroup.x25519, NamedGroup.secp256r1),
+        key_share_groups=(NamedGroup.x25519,),
+    )  # fmt: skip
 
 
-def sanity(server: ServerProc, ca_file: Path) -> dict[str, Any]:
-    """A full then a resumed connection, watched through the client's message callback."""
-    ctx = _client_context(str(ca_file))
-    seen: dict[str, Any] = {"groups": [], "tickets": 0}
+def our_connection(cfg: Any, port: int, session: Any) -> tuple[dict[str, Any], Any, bytes]:
+    """One connection with the project's client: (what was negotiated and the tickets
+    received, the newest session, the answer)."""
+    from https_request.io.blocking import connect
+    from https_request.tls.catalogue import suite_name
+    from https_request.tls.enums import NamedGroup, ProtocolVersion, name_of
 
-    def on_msg(conn: Any, direction: str, ver: Any, ctype: Any, mtype: Any, data: bytes) -> None:
-        if direction != "read" or int(ctype) != 22 or not data:
-            return
-        if data[0] == 2:
-            seen["groups"].append(_server_hello_group(data))
-        elif data[0] == 4:
-            seen["tickets"] += 1
+    tls = connect(HOST, port, cfg, server_name=SERVER_NAME, session=session, timeout=10)
+    try:
+        tls.send(REQUEST)
+        answer = b""
+        while chunk := tls.recv():
+            answer += chunk
+        hs = tls.pump.handshake
+        assert hs is not None
+        seen = {
+            "version": name_of(ProtocolVersion, hs.version), "suite": suite_name(hs.cipher_suite),
+            "group": None if hs.group is None else name_of(NamedGroup, hs.group), "resumed": hs.resumed,
+            "tickets": tls.pump.tickets,
+        }  # fmt: skip
+        return seen, tls.session, answer
+    finally:
+        tls.close()
 
-    ctx._msg_callback = on_msg  # private, debugging only: the sanity check, never in timed runs
+
+def sanity(server: ServerProc, std_ctx: Any, our_cfg: Any, body: bytes) -> dict[str, Any]:
+    """A full then a resumed connection with each client; raise SystemExit when one is wrong."""
     info: dict[str, Any] = {}
-    session = None
-    for mode in MODES:
-        seen["groups"], seen["tickets"] = [], 0
-        answer, session, reused, version, suite = one_connection(ctx, server.port, session)
+    std_session = our_session = None
+    for kind in ("full", "resumed"):
+        mode = f"{server.version} {kind}"
+        answer, std_session, reused, version, suite = one_connection(std_ctx, server.port, std_session)
         server.clients_ok += 1
         server.clients_reused += reused
-        info[mode] = {
-            "version": version, "suite": suite, "resumed": reused, "groups": [hex(g or 0) for g in seen["groups"]],
-            "tickets": seen["tickets"], "answer": re.sub(rb"Date: [^\r]*", b"Date: *", answer).decode("latin-1"),
-        }  # fmt: skip
-        want = {"version": "TLSv1.3", "suite": SUITE, "resumed": mode == "resumed", "groups": [hex(GROUP_X25519)]}
-        bad = {k: (info[mode][k], v) for k, v in want.items() if info[mode][k] != v}
-        if bad or session is None:
-            raise SystemExit(f"{server.name} sanity ({mode}) failed (got, wanted): {bad or 'no session'}")
+        bad = check_answer(answer, version, suite, reused, mode, body)
+        if bad:
+            raise SystemExit(f"{server.name} sanity ({mode}, stdlib client): {bad}")
+        seen, new_session, ours = our_connection(our_cfg, server.port, our_session)
+        our_session = new_session or our_session  # a TLS 1.2 resumption may bring no new ticket
+        server.clients_ok += 1
+        server.clients_reused += seen["resumed"]
+        want = {"version": f"TLS1_{server.version[-1]}", "suite": SUITE13 if server.version == "1.3" else SUITE12_IANA,
+                "group": None if mode == "1.2 resumed" else "x25519", "resumed": kind == "resumed"}  # fmt: skip
+        bad_fields = {k: (seen[k], v) for k, v in want.items() if seen[k] != v}
+        if bad_fields or not ours.startswith(b"HTTP/1.1 200 OK\r\n") or our_session is None:
+            raise SystemExit(f"{server.name} sanity ({mode}, our client): (got, wanted) {bad_fields}, "
+                             f"answer {ours[:20]!r}, session {our_session}")  # fmt: skip
+        if kind == "full" and seen["tickets"] != (TICKETS13 if server.version == "1.3" else 1):
+            raise SystemExit(f"{server.name} sanity ({mode}): {seen['tickets']} tickets")
+        head = answer.partition(b"\r\n\r\n")[0].decode("latin-1")
+        info[mode] = {"stdlib_client": {"version": version, "suite": suite, "resumed": reused, "head": head},
+                      "our_client": seen}  # fmt: skip
     return info
 
 
 _FIELD = re.compile(r'(\w+)=("[^"]*"|\S+)')
+_UVICORN_LINE = re.compile(r'"(\w+) (\S+) HTTP/1\.1" (\d{3})')
 
 
-def check_log(server: ServerProc, want_version: str, want_group: str | None) -> dict[str, Any]:
-    """Count the server's log lines by what they say; compare with what the clients saw."""
-    lines = [ln for ln in server.log_path.read_text(errors="replace").splitlines() if " peer=" in ln]
+def check_log(server: ServerProc) -> dict[str, Any]:
+    """Count the server's log lines by what they say; compare with what the clients saw.
+
+    uvicorn's access log says only the request and status; the others say version,
+    suite, group (not the stdlib server: ``-``) and resumption too."""
+    text = server.log_path.read_text(errors="replace")
+    if server.kind.startswith("uvicorn"):
+        lines = [{"status": m.group(3)} for m in map(_UVICORN_LINE.search, text.splitlines()) if m]
+    else:
+        lines = [{k: v.strip('"') for k, v in _FIELD.findall(ln)} for ln in text.splitlines() if " peer=" in ln]
+    suites = {SUITE13} if server.version == "1.3" else {SUITE12, SUITE12_IANA}
     summary: dict[str, int] = {}
     problems = []
     resumed = 0
-    for ln in lines:
-        f = {k: v.strip('"') for k, v in _FIELD.findall(ln)}
-        key = (f"version={f.get('version')} suite={f.get('suite')} group={f.get('group')} "
-               f"status={f.get('status')}" + (f" error={f['error']}" if "error" in f else ""))  # fmt: skip
+    for f in lines:
+        key = " ".join(f"{k}={f[k]}" for k in ("version", "suite", "group", "status", "error") if k in f)
         summary[key] = summary.get(key, 0) + 1
-        resumed += f.get("resumed") == "yes"
-        if (
-            f.get("version") != want_version or f.get("suite") != SUITE or f.get("status") != "200" or "error" in f
-            or (want_group is not None and f.get("group") != want_group)
-        ):  # fmt: skip
-            problems.append(ln)
+        was_resumed = f.get("resumed") in ("yes", "r")
+        resumed += was_resumed
+        # a resumed TLS 1.2 connection runs no key exchange: serve logs "-", nginx the session's group
+        if server.kind == "stdlib":
+            groups = {"-"}
+        else:
+            groups = {"x25519", "-"} if was_resumed and server.version == "1.2" else {"x25519"}
+        wrong = [
+            f.get("status") != "200", "error" in f,
+            "version" in f and f["version"].replace("v", "") != f"TLS{server.version}",
+            "suite" in f and f["suite"] not in suites,
+            "group" in f and f["group"].lower() not in groups,
+        ]  # fmt: skip
+        if any(wrong):
+            problems.append(key)
     if len(lines) != server.clients_ok:
         problems.append(f"{len(lines)} log lines for {server.clients_ok} client connections")
-    if resumed != server.clients_reused:
+    if not server.kind.startswith("uvicorn") and resumed != server.clients_reused:
         problems.append(f"{resumed} resumed in the log, {server.clients_reused} seen by the clients")
     return {"lines": len(lines), "resumed": resumed, "by_kind": summary, "problems": problems[:5]}
 
 
-# ---------------------------------------------------------------------- main
+def serve_page_cost(folder: Path, iterations: int = 200) -> dict[str, Any]:
+    """serve's HTTP work per connection, in-process: parse the request, rate the stdlib
+    client's ClientHello, render the page, encode the answer (``server.app``, as serve
+    calls it). Checks that the body is the one serve answered."""
+    import ssl
+
+    from https_request.server.app import AppConfig, RequestReader, TlsInfo, route
+
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = client_context(str(folder / "ca.pem")).wrap_bio(incoming, outgoing, server_hostname=SERVER_NAME)
+    try:
+        obj.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    record = outgoing.read()
+    hello = record[5 : 5 + int.from_bytes(record[3:5], "big")]  # one record: OpenSSL's hello fits
+    tls = TlsInfo(hello, 0x0304, 0x1301, 0x001D, SERVER_NAME, None, False, 0, f"{HOST}:1", 0)
+    config = AppConfig(schema="2026")
+
+    def once() -> bytes:
+        request = RequestReader().feed(REQUEST)
+        assert request is not None
+        return route(request, tls, config).encode(request)
+
+    if not once().endswith(b"\r\n\r\n" + load_answer(folder, "1.3")[1]):
+        raise SystemExit("serve_page_cost: the in-process page differs from serve's answer")
+    start = time.process_time()
+    for _ in range(iterations):
+        once()
+    return {"us": (time.process_time() - start) / iterations * 1e6}
 
 
-def _ratio(a: float, b: float) -> float:
-    return a / b if b else float("nan")
+# ====================================================================== the bench (main process)
+
+
+def _prerequisites(kinds: list[str]) -> tuple[str | None, str | None]:
+    """The bench venv's python (uvicorn rows) and nginx, or SystemExit saying how to get them."""
+    venv_python = nginx = None
+    if any(k.startswith("uvicorn") for k in kinds):
+        venv_python = str(BENCH_VENV / "bin" / "python")
+        probe = [venv_python, "-c", "import uvicorn, uvloop, httptools"]
+        if not os.access(venv_python, os.X_OK) or subprocess.run(probe, capture_output=True).returncode:
+            raise SystemExit(f"the uvicorn rows need {BENCH_VENV} with uvicorn, uvloop and httptools: "
+                             f"run `make bench-venv` in {_ROOT}, or leave them out: "
+                             "--servers serve,stdlib,nginx")  # fmt: skip
+    if "nginx" in kinds:
+        nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK) else None)
+        if nginx is None:
+            raise SystemExit("the nginx row needs Debian's nginx: run `make bench-deps` (apt-get install nginx), "
+                             "or leave it out: --servers serve,uvicorn,uvicorn-fast,stdlib")  # fmt: skip
+    return venv_python, nginx
+
+
+def _versions(argv: list[str]) -> str:
+    """What a command prints about its version (nginx -v writes to stderr)."""
+    out = subprocess.run(argv, capture_output=True, text=True)
+    return (out.stdout or out.stderr).strip()
 
 
 def run_bench(args: argparse.Namespace) -> int:
@@ -574,180 +662,163 @@ def run_bench(args: argparse.Namespace) -> int:
             sys.path.insert(0, str(p))
     from certs import make_ca, make_leaf  # tests/certs.py: the project's certificate factory
 
+    kinds = [k for k in SERVERS if k in args.servers]
+    venv_python, nginx = _prerequisites(kinds)
     folder = Path(tempfile.mkdtemp(prefix="hrq-bench-server-"))
+    www = Path(tempfile.mkdtemp(prefix="hrq-bench-www-"))  # nginx's root: readable by its worker user
+    www.chmod(0o755)
     if not args.keep:
         atexit.register(shutil.rmtree, folder, True)
+    atexit.register(shutil.rmtree, www, True)
     ca = make_ca("p256", name="Bench Server Root CA")
     leaf = make_leaf(ca, [SERVER_NAME], key_type="p256")
     for name, data in (("ca.pem", ca.cert_pem), ("cert.pem", leaf.chain_pem), ("key.pem", leaf.key_pem)):
         (folder / name).write_bytes(data)
-    (folder / "openssl.cnf").write_text(_OPENSSL_CNF)
+    (folder / "openssl.cnf").write_text(OPENSSL_CNF)
 
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(_ROOT / "src"), *filter(None, [env.get("PYTHONPATH")])])
     env.pop("OPENSSL_CONF", None)
-    serve = [sys.executable, "-m", "https_request", "serve", "--host", HOST, "--port", "0",
-             "--cert", str(folder / "cert.pem"), "--key", str(folder / "key.pem"),
-             "--tls-version", "1.3", "--ciphers", SUITE, "--groups", "x25519"]  # fmt: skip
-    me = str(Path(__file__).resolve())
-    stdlib_env = dict(env, OPENSSL_CONF=str(folder / "openssl.cnf"))
-    stdlib_argv = [sys.executable, me, "--serve-stdlib", str(folder), "--stdlib-tickets", str(args.stdlib_tickets)]
+    peer_env = dict(env, OPENSSL_CONF=str(folder / "openssl.cnf"))
 
+    def serve_argv(version: str, *extra: str, profile: str | None = None) -> list[str]:
+        head = [sys.executable, "-m", "cProfile", "-o", profile] if profile else [sys.executable]
+        return [*head, "-m", "https_request", "serve", "--host", HOST, "--port", "0",
+                "--cert", str(folder / "cert.pem"), "--key", str(folder / "key.pem"), "--tls-version", version,
+                "--ciphers", SUITES[version], "--groups", "x25519", "--schema", "2026", *extra]  # fmt: skip
+
+    def peer(kind: str, version: str) -> ServerProc:
+        if kind == "nginx":
+            assert nginx is not None
+            port = _free_port()
+            conf = nginx_conf(folder, www, version, port, TICKETS13)
+            argv = [nginx, "-p", str(conf.parent), "-c", str(conf), "-e", str(conf.parent / "error.log")]
+            return _start(kind, version, argv, folder, env, 1, port, folder / f"nginx-{version}.log")
+        py = venv_python if kind.startswith("uvicorn") else sys.executable
+        argv = [str(py), str(Path(_ME).with_name("server_peers.py")), kind, str(folder), version, str(TICKETS13)]
+        return _start(kind, version, argv, folder, peer_env)
+
+    std_ctx = client_context(str(folder / "ca.pem"))
     servers: list[ServerProc] = []
+    scaling: list[ServerProc] = []
     gen: LoadGen | None = None
+    load = [os.getloadavg()]
+    rss: dict[str, float] = {}
     try:
-        profiled = [sys.executable, "-m", "cProfile", "-o", args.profile, *serve[1:]] if args.profile else serve
-        ours = _start_server("ours", [*profiled, "--workers", "1"], folder, env, 1)
-        servers.append(ours)
-        std = _start_server("stdlib", stdlib_argv, folder, stdlib_env, 1)
-        servers.append(std)
-        w1 = _start_server("ours-w1", [*serve, "--workers", "1", "--ticket-keys", str(folder / "keys1")],
-                           folder, env, 1)  # fmt: skip
-        servers.append(w1)
-        w2 = _start_server("ours-w2", [*serve, "--workers", "2", "--ticket-keys", str(folder / "keys2")],
-                           folder, env, 2)  # fmt: skip
-        servers.append(w2)
-
-        checks = {s.name: sanity(s, folder / "ca.pem") for s in servers}
-        answers = {s: {m: checks[s][m]["answer"] for m in MODES} for s in checks}
-        if answers["stdlib"] != answers["ours"]:
-            raise SystemExit(f"the servers' answers differ: {answers}")
-        gen = LoadGen(folder / "ca.pem", args.clients, args.threads)
+        for v in VERSIONS:  # serve first: its answers are the peers' bodies
+            profile = f"{args.profile}.{v}" if args.profile else None
+            s = _start("serve", v, serve_argv(v, "--workers", "1", profile=profile), folder, env)
+            servers.append(s)
+            answer = one_connection(std_ctx, s.port)[0]
+            s.clients_ok += 1
+            (folder / f"answer-{v}.http").write_bytes(answer)
+        bodies = {v: load_answer(folder, v)[1] for v in VERSIONS}
+        page = serve_page_cost(folder)
+        servers += [peer(k, v) for k in kinds if k != "serve" for v in VERSIONS]
+        for w, v in [(w, v) for w in (1, 2) for v in VERSIONS] if args.workers else []:
+            argv = serve_argv(v, "--workers", str(w), "--ticket-keys", str(folder / f"keys-{w}-{v}"))
+            scaling.append(_start(f"serve-w{w}", v, argv, folder, env, children=w if w > 1 else 0))
+        our_cfg = our_client_config(ca.cert)
+        checks = {s.name: sanity(s, std_ctx, our_cfg, bodies[s.version]) for s in servers + scaling}
+        gen = LoadGen(folder, args.clients, args.threads)
 
         print(f"warm-up ({args.warmup:g} s per server and mode)...", flush=True)
-        for s in servers:
+        for s in servers + scaling:
             for mode in MODES:
-                gen.run(s, mode, args.warmup)
+                if mode.startswith(s.version):
+                    gen.run(s, mode, args.warmup)
 
-        raw: dict[str, dict[str, list[dict[str, Any]]]] = {s.name: {m: [] for m in MODES} for s in servers}
-        for b in range(args.batches):
+        by_kind = {(s.kind, s.version): s for s in servers + scaling}
+        raw: dict[str, dict[str, list[dict[str, Any]]]] = {k: {m: [] for m in MODES} for k, _ in by_kind}
+
+        def batch(b: int, group: list[str], wall: bool) -> None:
             for mode in MODES:
-                for s in (ours, std):
+                for kind in group:
+                    s = by_kind[kind, _mode(mode)[0]]
                     r = gen.run(s, mode, args.seconds)
-                    raw[s.name][mode].append(r)
-                    print(f"batch {b + 1}/{args.batches} {mode:7} {s.name:7} {r['handshakes']:6d} hs "
-                          f"{r['server_cpu']:6.2f} server CPU-s  {r['per_cpu_s']:7.1f} hs/CPU-s  "
-                          f"{r['per_wall_s']:7.1f} hs/s  client {r['client_cpu_per_hs_ms']:.2f} CPU-ms/hs",
+                    raw[kind][mode].append(r)
+                    what = (f"{r['per_wall_s']:7.1f} conn/s, server {r['server_cpu'] / r['wall']:.2f} cores" if wall
+                            else f"{r['per_cpu_s']:7.1f} conn/CPU-s  {r['per_wall_s']:7.1f} conn/s")  # fmt: skip
+                    print(f"batch {b + 1}/{args.batches} {mode:11} {kind:12} {r['connections']:6d} conn "
+                          f"{r['server_cpu']:6.2f} server CPU-s  {what}  client {r['client_cpu_ms']:.2f} CPU-ms/conn",
                           flush=True)  # fmt: skip
+
+        assert gen is not None
         for b in range(args.batches):
-            for mode in MODES:
-                for s in (w1, w2):
-                    r = gen.run(s, mode, args.seconds)
-                    raw[s.name][mode].append(r)
-                    print(f"batch {b + 1}/{args.batches} {mode:7} {s.name:7} {r['handshakes']:6d} hs "
-                          f"{r['per_wall_s']:7.1f} hs/s  server CPU {r['server_cpu'] / r['wall']:.2f} cores",
-                          flush=True)  # fmt: skip
+            batch(b, kinds, wall=False)
+        if args.workers:
+            for b in range(args.batches):
+                batch(b, ["serve-w1", "serve-w2"], wall=True)
+        rss = {s.name: _vm_hwm_mib(s.worker) for s in servers}
+        load.append(os.getloadavg())
     finally:
         if gen is not None:
             gen.close()
-        for s in servers:
+        for s in servers + scaling:
             s.stop()
 
-    logs = {
-        s.name: check_log(s, "TLSv1.3" if s.name == "stdlib" else "TLS1.3", None if s.name == "stdlib" else "x25519")
-        for s in servers
-    }
-
-    def med(name: str, mode: str, key: str) -> float:
-        return float(statistics.median(r[key] for r in raw[name][mode]))
-
-    gated = []
-    for mode in MODES:
-        o, st = med("ours", mode, "per_cpu_s"), med("stdlib", mode, "per_cpu_s")
-        pair = statistics.median(
-            a["per_cpu_s"] / b["per_cpu_s"] for a, b in zip(raw["ours"][mode], raw["stdlib"][mode], strict=True)
-        )
-        gated.append({"mode": mode, "ours_per_cpu_s": o, "stdlib_per_cpu_s": st, "ratio": _ratio(o, st),
-                      "ratio_of_pairs": pair, "target": TARGET, "pass": _ratio(o, st) >= TARGET,
-                      "ours_wall_per_s": med("ours", mode, "per_wall_s"),
-                      "stdlib_wall_per_s": med("stdlib", mode, "per_wall_s"),
-                      "client_cpu_per_hs_ms": {n: med(n, mode, "client_cpu_per_hs_ms")
-                                               for n in ("ours", "stdlib")}})  # fmt: skip
-    scaling = []
-    for mode in MODES:
-        one, two = med("ours-w1", mode, "per_wall_s"), med("ours-w2", mode, "per_wall_s")
-        cores = {n: med(n, mode, "server_cpu") / med(n, mode, "wall") for n in ("ours-w1", "ours-w2")}
-        scaling.append({"mode": mode, "workers1_per_s": one, "workers2_per_s": two, "ratio": _ratio(two, one),
-                        "workers1_server_cores": cores["ours-w1"],
-                        "workers2_server_cores": cores["ours-w2"]})  # fmt: skip
-
-    import ssl
-
-    print()
-    print(f"Python {platform.python_version()}, stdlib {ssl.OPENSSL_VERSION}, {os.cpu_count()} CPUs; "
-          f"{args.batches} batches x {args.seconds:g} s, {args.clients} client processes x {args.threads} threads; "
-          f"tickets per connection: ours 2, stdlib {args.stdlib_tickets}")  # fmt: skip
-    print()
-    print("Handshakes per server CPU-second, one worker (TLS 1.3, TLS_AES_128_GCM_SHA256, x25519, P-256 cert)")
-    print(f"{'mode':8} {'ours':>9} {'stdlib':>9} {'ours/stdlib':>12} {'target':>7} {'result':>6}"
-          f"   {'(wall hs/s ours, stdlib)':>26}")  # fmt: skip
-    for g in gated:
-        print(f"{g['mode']:8} {g['ours_per_cpu_s']:9.1f} {g['stdlib_per_cpu_s']:9.1f} {g['ratio']:11.2f}x "
-              f"{'>=' + format(TARGET, '.1f') + 'x':>7} {'PASS' if g['pass'] else 'MISS':>6}"
-              f"   {g['ours_wall_per_s']:12.1f}, {g['stdlib_wall_per_s']:.1f}")  # fmt: skip
-    print()
-    print("Ours, wall-clock handshakes per second (--ticket-keys FILE; the cores are shared with the load generator:")
-    print("reported, not gated)")
-    print(f"{'mode':8} {'workers 1':>10} {'workers 2':>10} {'2/1':>6}   server cores used (1 / 2 workers)")
-    for sc in scaling:
-        print(f"{sc['mode']:8} {sc['workers1_per_s']:10.1f} {sc['workers2_per_s']:10.1f} {sc['ratio']:5.2f}x"
-              f"   {sc['workers1_server_cores']:.2f} / {sc['workers2_server_cores']:.2f}")  # fmt: skip
-    print()
-    print("Server logs (each line: version, suite, group, status; counts checked against the clients):")
-    bad = False
-    for name, lg in logs.items():
-        kinds = "; ".join(f"{n} x {k}" for k, n in sorted(lg["by_kind"].items()))
-        print(f"  {name:8} {lg['lines']} lines, {lg['resumed']} resumed: {kinds}")
-        for p in lg["problems"]:
-            bad = True
-            print(f"    PROBLEM: {p}")
-    print("  stdlib group (client's view of the ServerHello key_share): "
-          + ", ".join(f"{m}={checks['stdlib'][m]['groups']}" for m in MODES)
-          + f"; tickets per connection seen: ours {checks['ours']['full']['tickets']}, "
-          f"stdlib {checks['stdlib']['full']['tickets']}")  # fmt: skip
-
+    logs = {s.name: check_log(s) for s in servers + scaling}
+    result = summarize(kinds, raw, rss, args)
+    result.update(page_cost_us=page["us"], body_bytes={v: len(bodies[v]) for v in VERSIONS}, sanity=checks,
+                  logs=logs, load=load, batches_raw=raw)  # fmt: skip
+    peers = "import uvicorn, uvloop, httptools as h; print(uvicorn.__version__, uvloop.__version__, h.__version__)"
+    result["versions"] = {
+        "python": platform.python_version(), "openssl": _ssl_version(),
+        "uvicorn": _versions([venv_python, "-c", peers]) if venv_python else None,
+        "nginx": _versions([nginx, "-v"]) if nginx else None,
+    }  # fmt: skip
+    bad = report(result, args)
     if args.profile:
         import pstats
 
-        print(f"\ncProfile of 'ours' (all its batches, warm-up included), written to {args.profile}:")
-        stats = pstats.Stats(args.profile)
-        stats.sort_stats("tottime").print_stats(30)
-        stats.sort_stats("cumulative").print_stats(40)
+        for v in VERSIONS:
+            print(f"\ncProfile of serve {v} (all its batches, warm-up included), written to {args.profile}.{v}:")
+            pstats.Stats(f"{args.profile}.{v}").sort_stats("tottime").print_stats(25)
     if args.json:
-        out = {
-            "python": platform.python_version(), "stdlib_openssl": ssl.OPENSSL_VERSION, "cpus": os.cpu_count(),
-            "seconds": args.seconds, "batches": args.batches, "clients": args.clients, "threads": args.threads,
-            "stdlib_tickets": args.stdlib_tickets, "gated": gated, "workers": scaling, "sanity": checks,
-            "logs": logs, "batches_raw": raw,
-        }  # fmt: skip
-        Path(args.json).write_text(json.dumps(out, indent=2) + "\n")
+        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
         print(f"\nwrote {args.json}")
     return 1 if bad else 0
 
 
+def _ssl_version() -> str:
+    import ssl
+
+    return ssl.OPENSSL_VERSION
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--seconds", type=float, default=3.0, help="wall seconds per batch (default 3)")
-    parser.add_argument("--batches", type=int, default=5, help="batches per row; medians are shown (default 5)")
-    parser.add_argument("--warmup", type=float, default=1.0, help="seconds per server and mode first (default 1)")
+    parser.add_argument("--seconds", type=float, help="wall seconds per batch (default 3; --quick 0.5)")
+    parser.add_argument("--batches", type=int, help="batches per row; medians are shown (default 5; --quick 1)")
+    parser.add_argument("--warmup", type=float, help="seconds per server and mode first (default 1; --quick 0.2)")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: short batches, one of each")
+    parser.add_argument("--servers", default=",".join(SERVERS),
+                        help=f"comma-separated, serve among them (default {','.join(SERVERS)})")  # fmt: skip
+    parser.add_argument("--no-workers", dest="workers", action="store_false",
+                        help="leave out the --workers 1 / --workers 2 rows")  # fmt: skip
     parser.add_argument("--clients", type=int, default=2, help="load generator processes (default 2)")
     parser.add_argument("--threads", type=int, default=4, help="threads per load generator process (default 4)")
-    parser.add_argument("--stdlib-tickets", type=int, default=2, help="stdlib num_tickets (default 2, as serve)")
     parser.add_argument("--json", metavar="FILE", help="write the results as JSON")
     parser.add_argument("--profile", metavar="FILE",
-                        help="run 'ours' under cProfile, write its stats to FILE and print the top functions "
-                        "(its numbers are then slowed by the profiler)")  # fmt: skip
-    parser.add_argument("--keep", action="store_true", help="keep the temp dir (certificates, server logs)")
-    parser.add_argument("--serve-stdlib", metavar="DIR", help=argparse.SUPPRESS)
-    parser.add_argument("--loadgen", metavar="CA", help=argparse.SUPPRESS)
+                        help="run the serve processes under cProfile, write FILE.1.3 and FILE.1.2 and print their "
+                        "top functions (their numbers are then slowed by the profiler)")  # fmt: skip
+    parser.add_argument("--keep", action="store_true", help="keep the temp dir (certificates, answers, server logs)")
+    parser.add_argument("--loadgen", metavar="DIR", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.serve_stdlib:
-        serve_stdlib(args.serve_stdlib, args.stdlib_tickets)
-        return 0
     if args.loadgen:
         loadgen(args.loadgen, args.threads)
         return 0
-    if args.seconds <= 0 or args.batches < 1 or args.clients < 1 or args.threads < 1:
+    defaults = {"seconds": 3.0, "batches": 5, "warmup": 1.0}
+    if args.quick:
+        defaults = {"seconds": 0.5, "batches": 1, "warmup": 0.2}
+    for key, value in defaults.items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    args.servers = [s.strip() for s in args.servers.split(",") if s.strip()]
+    unknown = sorted(set(args.servers) - set(SERVERS))
+    if unknown or "serve" not in args.servers:
+        parser.error(f"--servers: {', '.join(unknown) or 'serve missing'} (choose among {', '.join(SERVERS)})")
+    if args.seconds <= 0 or args.batches < 1 or args.warmup < 0 or args.clients < 1 or args.threads < 1:
         parser.error("--seconds, --batches, --clients and --threads must be positive")
     return run_bench(args)
 

@@ -1,0 +1,118 @@
+"""bench/server.py's results: medians, the targets of issue 12 and the printed tables."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+from typing import Any
+
+from server_peers import MODES, VERSIONS
+
+__all__ = ["SERVERS", "WORKERS_TARGET", "report", "summarize"]
+
+SERVERS = {  # kind: the row's label, in the table's order
+    "serve": "`serve`",
+    "uvicorn": "uvicorn (asyncio, h11)",
+    "uvicorn-fast": "uvicorn + uvloop + httptools",
+    "stdlib": "stdlib ssl, blocking, one thread",
+    "nginx": "nginx",
+}
+WORKERS_TARGET = 1.7  # serve --workers 2 over --workers 1, wall-clock
+
+
+def summarize(kinds: list[str], raw: dict[str, dict[str, list[dict[str, Any]]]], rss: dict[str, float],
+              args: argparse.Namespace) -> dict[str, Any]:  # fmt: skip
+    """Medians per server and mode, peak RSS per server, and the targets."""
+
+    def med(kind: str, mode: str, key: str) -> float:
+        return float(statistics.median(r[key] for r in raw[kind][mode]))
+
+    table = {k: {m: med(k, m, "per_cpu_s") for m in MODES} for k in kinds}
+    peak = {k: max(rss[f"{k} {v}"] for v in VERSIONS) for k in kinds}
+    targets: list[dict[str, Any]] = []
+
+    def target(what: str, mode: str, ours: float, theirs: float | None, goal: float, lower: bool = False) -> None:
+        ratio = None if theirs is None else ours / theirs
+        ok = None if ratio is None else (ratio <= goal if lower else ratio >= goal)
+        targets.append({"what": what, "mode": mode, "ours": ours, "theirs": theirs, "ratio": ratio,
+                        "goal": goal, "lower_is_better": lower, "pass": ok})  # fmt: skip
+
+    for peer, what in (("uvicorn-fast", "serve >= uvicorn + uvloop + httptools"),
+                       ("stdlib", "stretch: serve >= stdlib")):  # fmt: skip
+        for m in MODES:
+            target(what, m, table["serve"][m], table[peer][m] if peer in table else None, 1.0)
+    uvicorns = [peak[k] for k in ("uvicorn", "uvicorn-fast") if k in peak]
+    target("peak RSS of one worker <= uvicorn's", "", peak["serve"], min(uvicorns) if uvicorns else None, 1.0, True)
+    workers = []
+    if args.workers:
+        for m in MODES:
+            one, two = med("serve-w1", m, "per_wall_s"), med("serve-w2", m, "per_wall_s")
+            target("serve --workers 2 >= 1.7x --workers 1 (wall-clock)", m, two, one, WORKERS_TARGET)
+            pair = ("serve-w1", "serve-w2")
+            workers.append({"mode": m, "workers1_per_s": one, "workers2_per_s": two,
+                            "cores": [med(n, m, "server_cpu") / med(n, m, "wall") for n in pair],
+                            "per_cpu_s": [med(n, m, "per_cpu_s") for n in pair],
+                            "client_cpu_ms": med("serve-w2", m, "client_cpu_ms")})  # fmt: skip
+    client_ms = {k: {m: med(k, m, "client_cpu_ms") for m in MODES} for k in kinds}
+    return {"per_cpu_s": table, "peak_rss_mib": peak, "targets": targets, "workers": workers,
+            "client_cpu_ms": client_ms, "seconds": args.seconds, "batches": args.batches, "clients": args.clients,
+            "threads": args.threads, "cpus": os.cpu_count()}  # fmt: skip
+
+
+def report(result: dict[str, Any], args: argparse.Namespace) -> bool:
+    """Print the tables; True when a check failed (the log lines disagree with the clients)."""
+    v = result["versions"]
+    (l1, *_), (l2, *_) = result["load"][0], result["load"][-1]
+    print()
+    peers = [f"uvicorn/uvloop/httptools {v['uvicorn']}"] if v["uvicorn"] else []
+    peers += [v["nginx"]] if v["nginx"] else []
+    print(f"Python {v['python']}, {v['openssl']}, {result['cpus']} CPUs" + "".join(f"; {p}" for p in peers))
+    print(f"{args.batches} batches x {args.seconds:g} s, {args.clients} client processes x {args.threads} threads; "
+          f"load average {l1:.2f} before, {l2:.2f} after (a busy machine moves the wall-clock rows most)")  # fmt: skip
+    sizes = ", ".join(f"TLS {k}: {n} bytes" for k, n in result["body_bytes"].items())
+    print(f"Body: serve's howsmyssl page for the load generator's ClientHello, {sizes}, the same for every "
+          f"server; serve parses, rates and renders it for each connection: {result['page_cost_us']:.0f} us "
+          "in-process")  # fmt: skip
+    print()
+    print("Connections per server CPU-second (medians), one worker; peak RSS (VmHWM) of one worker")
+    print()
+    head = ["server", *(f"TLS {m}" for m in MODES), "peak RSS MiB"]
+    print("| " + " | ".join(head) + " |")
+    print("|---" * len(head) + "|")
+    for kind, row in result["per_cpu_s"].items():
+        cells = [SERVERS[kind], *(f"{row[m]:.0f}" for m in MODES), f"{result['peak_rss_mib'][kind]:.1f}"]
+        print("| " + " | ".join(cells) + " |")
+    print()
+    print("Targets (issue 12):")
+    for t in result["targets"]:
+        verdict = "n/a (peer not run)" if t["pass"] is None else ("PASS" if t["pass"] else "FAIL")
+        ratio = "" if t["ratio"] is None else f"{t['ratio']:.2f}x (goal {'<=' if t['lower_is_better'] else '>='} " \
+            f"{t['goal']:.2f}x)"  # fmt: skip
+        print(f"  {t['what']:52} {('TLS ' + t['mode']) if t['mode'] else '':16} {ratio:26} {verdict}")
+    if result["workers"]:
+        print()
+        print("serve, wall-clock connections per second (--ticket-keys FILE; the load generator shares the cores)")
+        print(f"{'mode':15} {'workers 1':>9} {'workers 2':>9} {'2/1':>6}   {'server cores used':>17}   "
+              f"{'conn per server CPU-s':>21}   client CPU-ms/conn")  # fmt: skip
+        for w in result["workers"]:
+            cores = f"{w['cores'][0]:.2f} / {w['cores'][1]:.2f}"
+            per_cpu = f"{w['per_cpu_s'][0]:.0f} / {w['per_cpu_s'][1]:.0f}"
+            print(f"{'TLS ' + w['mode']:15} {w['workers1_per_s']:9.1f} {w['workers2_per_s']:9.1f} "
+                  f"{w['workers2_per_s'] / w['workers1_per_s']:5.2f}x   {cores:>17}   {per_cpu:>21}   "
+                  f"{w['client_cpu_ms']:.2f}")  # fmt: skip
+    print()
+    print("TLS 1.3 tickets / TLS 1.2 tickets per connection (full, resumed), counted by the project's client:")
+    for name, info in result["sanity"].items():
+        tickets = [str(info[f"{name.split()[-1]} {k}"]["our_client"]["tickets"]) for k in ("full", "resumed")]
+        print(f"  {name:16} " + ", ".join(tickets))
+    print()
+    print("Server logs (each line's version, suite, group, status; counts checked against the clients):")
+    bad = False
+    for name, lg in result["logs"].items():
+        kinds = "; ".join(f"{n} x {k}" for k, n in sorted(lg["by_kind"].items()))
+        print(f"  {name:16} {lg['lines']} lines, {lg['resumed']} resumed: {kinds}")
+        for p in lg["problems"]:
+            bad = True
+            print(f"    PROBLEM: {p}")
+    return bad

@@ -1,0 +1,61 @@
+"""bench/server.py's smoke run (``--quick``): ``serve`` and the stdlib server in every mode, end to end.
+
+The bench's own checks do the work: every connection's version, suite, resumption and body,
+the group and tickets seen by the project's client, and each server's log lines against what
+the clients saw; the exit status is 1 (or SystemExit's message) when one fails. The numbers
+are not asserted (performance belongs to the bench), only that each row was measured.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parent.parent / "bench" / "server.py"
+MODES = ("1.3 full", "1.3 resumed", "1.2 full", "1.2 resumed")
+
+
+def _bench(*args: str, timeout: float = 100) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(BENCH), *args], capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.slow
+def test_quick_run_serve_and_stdlib(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    run = _bench("--quick", "--servers", "serve,stdlib", "--no-workers", "--json", str(out))
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    result = json.loads(out.read_text())
+
+    assert set(result["per_cpu_s"]) == {"serve", "stdlib"}
+    for kind in ("serve", "stdlib"):
+        assert all(result["per_cpu_s"][kind][m] > 0 for m in MODES), result["per_cpu_s"]
+        assert result["peak_rss_mib"][kind] > 5
+    assert result["body_bytes"]["1.3"] > 2000  # serve's howsmyssl page, the same for both servers
+
+    for name in ("serve 1.3", "serve 1.2", "stdlib 1.3", "stdlib 1.2"):
+        version = name.split()[1]
+        full, resumed = (result["sanity"][name][f"{version} {k}"]["our_client"] for k in ("full", "resumed"))
+        assert (full["resumed"], resumed["resumed"]) == (False, True), name
+        assert full["group"] == "x25519"
+        assert resumed["group"] == ("x25519" if version == "1.3" else None)
+        assert full["tickets"] == (2 if version == "1.3" else 1)
+        log = result["logs"][name]
+        assert log["problems"] == [] and log["lines"] > 10 and log["resumed"] > 0, log
+
+    targets = {(t["what"], t["mode"]): t for t in result["targets"]}
+    assert all(isinstance(targets["stretch: serve >= stdlib", m]["pass"], bool) for m in MODES)
+    assert targets["serve >= uvicorn + uvloop + httptools", "1.3 full"]["pass"] is None  # not run
+    assert "| `serve` |" in run.stdout and "| stdlib ssl, blocking, one thread |" in run.stdout
+
+
+@pytest.mark.parametrize(
+    ("servers", "said"), [("serve,bogus", "--servers: bogus"), ("stdlib,nginx", "--servers: serve missing")]
+)
+def test_servers_option_refuses_what_it_cannot_run(servers: str, said: str) -> None:
+    run = _bench("--quick", "--servers", servers, timeout=30)
+    assert run.returncode == 2
+    assert said in run.stderr
