@@ -238,12 +238,15 @@ class _Get:
             raise _Fail(EXIT_USAGE, f"{option} {path}: cannot read: {exc.strerror or exc}") from None
 
     def _read_certificates(self, option: str, path: str) -> bytes:
-        """The file's bytes, once known to hold a certificate (esp-tls would say so only after connecting)."""
-        from .esp_tls.trust import CertParseError, parse_certificates
+        """The file's bytes, once known to hold something shaped like a certificate (esp-tls
+        would say so only after connecting). Parsing them waits for esp-tls: cryptography's
+        X.509 code is not imported before the connection starts, and not at all when a
+        saved session resumes (a certificate that does not parse is an exit 2 then)."""
+        from .esp_tls.trust import CertParseError, check_certificates
 
         data = self._read_file(option, path)
         try:
-            parse_certificates(data)
+            check_certificates(data)
         except CertParseError as exc:
             raise _Fail(EXIT_USAGE, f"{option} {path}: {exc.detail}") from None
         return data
@@ -278,7 +281,6 @@ class _Get:
 
     def plan(self) -> _Plan:
         from .esp_tls.config import AddrFamily, EspTlsCfg, TlsVersion
-        from .tls.profiles import PROFILES
 
         args = self.args
         url = args.url if "://" in args.url else f"https://{args.url}"
@@ -297,8 +299,11 @@ class _Get:
             except ValueError as exc:
                 raise _Fail(EXIT_USAGE, f"--ciphers: {exc}") from None
         groups = _parse_groups(args.groups) if args.groups is not None else None
-        if args.profile not in PROFILES:
-            raise _Fail(EXIT_USAGE, f"--profile: unknown profile {args.profile!r}; known: {', '.join(PROFILES)}")
+        if args.profile != "default":  # the default exists: no TLS stack to import before connecting
+            from .tls.profiles import PROFILES
+
+            if args.profile not in PROFILES:
+                raise _Fail(EXIT_USAGE, f"--profile: unknown profile {args.profile!r}; known: {', '.join(PROFILES)}")
         alpn: tuple[str, ...] = ()
         if args.alpn is not None:
             alpn = tuple(p.strip() for p in args.alpn.split(","))
@@ -352,7 +357,9 @@ class _Get:
         version = {"1.2": TlsVersion.TLS_1_2, "1.3": TlsVersion.TLS_1_3}.get(args.tls_version or "", TlsVersion.ANY)
         versions = {TlsVersion.TLS_1_2: (0x0303,), TlsVersion.TLS_1_3: (0x0304,)}.get(version, (0x0304, 0x0303))
         if ciphers is not None:  # a usage error, before connecting: the versions offered need a suite
-            offered = versions if version != TlsVersion.ANY else PROFILES[args.profile].versions
+            from .tls.profiles import get_profile
+
+            offered = versions if version != TlsVersion.ANY else get_profile(args.profile).versions
             try:
                 check_suites_fit_versions(ciphers, offered)
             except ValueError as exc:
@@ -430,7 +437,6 @@ class _Get:
         from .esp_tls.conn import EspTls, EspTlsTimeout, parse_url
         from .esp_tls.errors import EspTlsError
         from .get_report import one_line
-        from .http.client import HttpError, request, request_bytes
         from .log import INFO
         from .session_file import SessionFile, origin_key
         from .structs import replace
@@ -482,6 +488,8 @@ class _Get:
                 elif offer is None or offer.version != 0x0304 or offer.max_early_data <= 0:
                     self.log.i("No saved session allows early data: sending the request after the handshake")
                 else:
+                    from .http.client import request_bytes  # h11, before connecting: the request rides the first flight
+
                     try:
                         early = request_bytes(method, path, headers, body, host=target.host, port=target.port)
                     except ValueError as exc:  # "cannot send this request: ..." (http.client's words)
@@ -502,8 +510,8 @@ class _Get:
                 self.log.i("Connecting to %s for %s", _hostport(*cfg.connect_address), where)
             t_conn = time.monotonic()
             handle = EspTls()  # ours, so that a refused session is known even when the connection fails
-            try:
-                tls = EspTls.conn_http_new_sync(url, cfg, early_data=early, tls=handle)
+            try:  # the HTTP layer (h11) is imported while the connection waits on the network
+                tls = EspTls.conn_http_new_sync(url, cfg, early_data=early, tls=handle, meanwhile=_import_http)
             except EspTlsError as exc:
                 lookup, shown = target.host, where
                 if cfg.connect_address is not None:
@@ -518,6 +526,8 @@ class _Get:
             if self.report.wanted or self.log.is_enabled(INFO):
                 self.report.nat64 = _nat64(tls.info.address, cfg.dns_servers)
             self._log_info(tls.info)
+            from .http.client import HttpError, request
+
             transport = _Deadline(tls, self.deadline, plan.timeout)
             try:
                 try:
@@ -621,6 +631,10 @@ class _Get:
         if self.report.nat64 is not None:
             v4, prefix = self.report.nat64
             self.log.i("Connected to %s: %s through NAT64 (prefix %s)", info.address, v4, prefix)
+
+
+def _import_http() -> None:
+    from .http import client  # noqa: F401
 
 
 def _nat64(address: str | None, servers: tuple[str, ...]) -> tuple[str, str] | None:
