@@ -207,8 +207,12 @@ def _setup_failed(detail: str, esp: int = EspErr.ESP_ERR_MBEDTLS_SSL_SETUP_FAILE
 
 def preload_python_engine() -> None:
     """Import what the ``python`` engine needs for its first flight (the engine, its
-    blocking driver, the profiles and the primitives they load), so that a caller can
-    do it while the TCP connect is in flight. Raises ImportError for a broken install."""
+    blocking driver, the profiles, the primitives they use and cryptography's OpenSSL
+    backend, which the first key share would load: ~25 M instructions of OpenSSL set-up),
+    so that a caller can do it while the TCP connect is in flight. Raises ImportError
+    for a broken install."""
+    from cryptography.hazmat.backends.openssl import backend  # noqa: F401
+
     from ..io import blocking  # noqa: F401
     from ..tls import client13, profiles  # noqa: F401
 
