@@ -19,6 +19,15 @@ connection walks esp-tls's states (:class:`ConnState`) in esp-tls's order:
    as 0-RTT when the resumed session allows) and ``handshake``.
 4. **DONE** (or **FAIL**).
 
+Not in esp-tls: the blocking connection overlaps its own start-up with the
+network (:class:`~.conn_core.Meanwhile`). Nothing of the TLS stack is imported
+before the TCP connect starts; while it is in flight, and then while the
+ClientHello travels, it imports the engine, what checking the server's
+certificate needs (when no session is offered) and runs the caller's
+``meanwhile``. The trust anchors themselves are loaded when a certificate must
+be checked (:class:`~.trust.LazyVerifier`): a CA file is parsed in step 2, as
+in esp-tls, unless the session offered may resume under it.
+
 When ``cfg.timeout_ms`` > 0 it also bounds the whole of ``conn_*_new_sync``;
 otherwise the handshake as a whole gets ``cfg.timeout_s`` (10 s), where
 esp-tls would retry forever.
