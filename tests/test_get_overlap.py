@@ -150,9 +150,8 @@ def test_a_resumed_get_connects_first_and_loads_no_verifier(
     assert p.run.code == 0 and p.run.json["resumed"] is True, p.run.err
     assert p.run.json["early_data"]["accepted"] is early
     connect = p.first("connect")
-    assert connect < p.first("import", "cryptography") and connect < p.first("import", "https_request.tls.client13")
-    if not early:  # 0-RTT needs the request's bytes (h11) for its first flight
-        assert connect < p.first("import", "h11")
+    for heavy in ("cryptography", "https_request.tls.client13", "h11"):  # h11: also for the request's 0-RTT bytes
+        assert connect < p.first("import", heavy), heavy
     assert sorted(p.modules & set(VERIFIER_MODULES)) == []
 
 
@@ -191,3 +190,25 @@ def test_a_ca_file_that_does_not_parse_is_a_usage_error(serve: Serve, pki: Path,
     r = get(f"https://localhost:{serve.port}/", "--cacert", str(bad))
     assert r.code == 2, r.err
     assert r.err.endswith("CA certificate: -0x2180: not a valid DER certificate (malformed or truncated)\n"), r.err
+
+
+# --------------------------------------------------------------------------- 0-RTT bytes made after the SYN
+
+
+def test_early_data_over_the_limit_and_refused_requests(pki: Path, tmp_path: Path) -> None:
+    """The 0-RTT request is made once the connection is up: one over the session's limit (serve
+    --early-data 200) goes after the handshake; one h11 refuses is exit 2, as before connecting."""
+    state = tmp_path / "state"
+    for srv in running(["--cert", str(pki / "leaf.pem"), "--key", str(pki / "leaf.key"), "--early-data", "200"], state):
+        url = f"https://localhost:{srv.port}/"
+        args = (url, "--cacert", str(pki / "ca.pem"), "--session", str(tmp_path / "session"), "--early-data")
+        assert get(*args).code == 0
+        short = get(*args, "--json", "-")
+        assert short.code == 0 and short.json["early_data"] == {"offered": True, "accepted": True}, short.err
+        long = get(*args, "-H", "X-Padding: " + "p" * 200, "--json", "-", "-v")
+        assert long.code == 0 and long.json["resumed"] is True, long.err
+        assert long.json["early_data"] == {"offered": False, "accepted": False}
+        assert re.search(r"^I \(\d+\) https-request: The request \(\d+ bytes\) exceeds the early data limit \(200\)$",
+                         long.err, re.M), long.err  # fmt: skip
+        bad = get(*args, "-X", "GE T")
+        assert (bad.code, bad.err) == (2, "https-request: cannot send this request: Illegal method characters\n")

@@ -481,28 +481,18 @@ class _Get:
             offer = (newest or session) if same_origin else None
             parts = urlsplit(url)
             path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-            early = b""
+            early: _EarlyRequest | None = None
             if args.early_data:
                 if method not in _IDEMPOTENT:
                     self.log.i("Early data is only sent for GET and HEAD, not %s", method)
                 elif offer is None or offer.version != 0x0304 or offer.max_early_data <= 0:
                     self.log.i("No saved session allows early data: sending the request after the handshake")
                 else:
-                    from .http.client import request_bytes  # h11, before connecting: the request rides the first flight
-
-                    try:
-                        early = request_bytes(method, path, headers, body, host=target.host, port=target.port)
-                    except ValueError as exc:  # "cannot send this request: ..." (http.client's words)
-                        raise _Fail(EXIT_USAGE, str(exc)) from None
-                    if len(early) > offer.max_early_data:
-                        self.log.i(
-                            "The request (%d bytes) exceeds the early data limit (%d)", len(early), offer.max_early_data
-                        )
-                        early = b""
+                    early = _EarlyRequest(self, method, path, headers, body, target.host, target.port, offer)
             cfg = replace(
                 plan.cfg,
                 client_session=offer,
-                early_data=bool(early),
+                early_data=early is not None,
                 connect_address=_connect_target(target.host, target.port, plan.connect_to, plan.resolve),
                 timeout_ms=self._remaining_ms() if self.deadline is not None else 0,
             )
@@ -511,7 +501,7 @@ class _Get:
             t_conn = time.monotonic()
             handle = EspTls()  # ours, so that a refused session is known even when the connection fails
             try:  # the HTTP layer (h11) is imported while the connection waits on the network
-                tls = EspTls.conn_http_new_sync(url, cfg, early_data=early, tls=handle, meanwhile=_import_http)
+                tls = EspTls.conn_http_new_sync(url, cfg, early_data=early or b"", tls=handle, meanwhile=_import_http)
             except EspTlsError as exc:
                 lookup, shown = target.host, where
                 if cfg.connect_address is not None:
@@ -531,7 +521,8 @@ class _Get:
             transport = _Deadline(tls, self.deadline, plan.timeout)
             try:
                 try:
-                    resp = request(transport, method, path, headers, body, already_sent=bool(early))
+                    sent = early is not None and bool(early.data)
+                    resp = request(transport, method, path, headers, body, already_sent=sent)
                     self.report.first_byte_ms = (time.monotonic() - t_conn) * 1000
                     self.report.status, self.report.reason = resp.status, resp.reason
                     self.report.http_version = resp.http_version
@@ -631,6 +622,44 @@ class _Get:
         if self.report.nat64 is not None:
             v4, prefix = self.report.nat64
             self.log.i("Connected to %s: %s through NAT64 (prefix %s)", info.address, v4, prefix)
+
+
+class _EarlyRequest:
+    """The request as 0-RTT data for ``session``, made when esp-tls calls it: once the
+    connection is up, just before the ClientHello (the HTTP layer, h11, is imported
+    while the connect is in flight, not before it). b"" when the request exceeds the
+    session's early data limit (then it goes after the handshake); ``data`` is what
+    was sent. A request h11 refuses fails the run (exit 2)."""
+
+    def __init__(
+        self,
+        get: _Get,
+        method: str,
+        path: str,
+        headers: list[tuple[str, str]],
+        body: bytes,
+        host: str,
+        port: int,
+        session: Session,
+    ) -> None:
+        self._get, self._session = get, session
+        self._request = (method, path, headers, body, host, port)
+        self.data = b""
+
+    def __call__(self) -> bytes:
+        from .http.client import request_bytes
+
+        method, path, headers, body, host, port = self._request
+        try:
+            data = request_bytes(method, path, headers, body, host=host, port=port)
+        except ValueError as exc:  # "cannot send this request: ..." (http.client's words)
+            raise _Fail(EXIT_USAGE, str(exc)) from None
+        limit = self._session.max_early_data
+        if len(data) > limit:
+            self._get.log.i("The request (%d bytes) exceeds the early data limit (%d)", len(data), limit)
+            return b""
+        self.data = data
+        return data
 
 
 def _import_http() -> None:

@@ -89,6 +89,7 @@ from .config import EspTlsCfg
 from .conn_core import (
     _READ_SIZE,
     ConnState,
+    EarlyData,
     EspTlsTimeout,
     Meanwhile,
     TlsInfo,
@@ -154,14 +155,18 @@ class EspTls(_Core):
         url: str,
         cfg: EspTlsCfg,
         *,
-        early_data: bytes = b"",
+        early_data: EarlyData = b"",
         tls: Self | None = None,
         meanwhile: Callable[[], object] | None = None,
     ) -> Self:
         """``esp_tls_conn_http_new_sync``: connect to the URL's host and port (443 for https, 80 for http).
 
         ``early_data`` is sent as 0-RTT when ``cfg.early_data`` is set and the
-        resumed session allows it, else right after the handshake. ``tls`` is
+        resumed session allows it, else right after the handshake; it may be a
+        function that returns the bytes, called once the TCP connection is up,
+        just before the ClientHello (so that the caller makes them while the
+        connect is in flight; b"" offers no early data; what it raises
+        propagates). ``tls`` is
         esp-tls's ``esp_tls_t *tls`` argument: a fresh handle (``EspTls()``)
         to connect, which the caller keeps when the call fails (its
         ``last_error``, ``session_refused``); by default a new one.
@@ -184,7 +189,7 @@ class EspTls(_Core):
         port: int,
         cfg: EspTlsCfg,
         *,
-        early_data: bytes = b"",
+        early_data: EarlyData = b"",
         tls: Self | None = None,
         meanwhile: Callable[[], object] | None = None,
     ) -> Self:
@@ -199,7 +204,7 @@ class EspTls(_Core):
         port: int,
         host_text: str,
         cfg: EspTlsCfg,
-        early_data: bytes,
+        early_data: EarlyData,
         meanwhile: Callable[[], object] | None,
     ) -> None:
         factory, _ = engine_factories(cfg.engine)
@@ -209,8 +214,9 @@ class EspTls(_Core):
         sock: socket.socket | None = None
         try:
             sock = self._tcp_connect(host_text, deadline, work)
+            early = self._early_data(early_data)
             self._engine = self._make_engine(factory, sock)
-            self._handshake(self._engine, early_data, deadline, work)
+            self._handshake(self._engine, early, deadline, work)
         except BaseException as exc:
             if self._engine is not None:
                 self._engine.close()
@@ -396,7 +402,7 @@ class AsyncEspTls(_Core):
         url: str,
         cfg: EspTlsCfg,
         *,
-        early_data: bytes = b"",
+        early_data: EarlyData = b"",
         tls: Self | None = None,
         meanwhile: Callable[[], object] | None = None,
     ) -> Self:
@@ -414,7 +420,7 @@ class AsyncEspTls(_Core):
         port: int,
         cfg: EspTlsCfg,
         *,
-        early_data: bytes = b"",
+        early_data: EarlyData = b"",
         tls: Self | None = None,
         meanwhile: Callable[[], object] | None = None,
     ) -> Self:
@@ -429,7 +435,7 @@ class AsyncEspTls(_Core):
         port: int,
         host_text: str,
         cfg: EspTlsCfg,
-        early_data: bytes,
+        early_data: EarlyData,
         meanwhile: Callable[[], object] | None,
     ) -> None:
         _, factory = engine_factories(cfg.engine)
@@ -438,8 +444,9 @@ class AsyncEspTls(_Core):
         writer: asyncio.StreamWriter | None = None
         try:
             reader, writer = await self._tcp_connect(host_text, deadline)
+            early = self._early_data(early_data)
             self._engine = self._make_engine(factory, reader, writer)
-            await self._handshake(self._engine, early_data, deadline, Meanwhile([meanwhile] if meanwhile else []))
+            await self._handshake(self._engine, early, deadline, Meanwhile([meanwhile] if meanwhile else []))
         except BaseException as exc:
             if self._engine is not None:
                 await self._engine.close()

@@ -52,6 +52,7 @@ if TYPE_CHECKING:  # cryptography and the engine are imported where they are use
 __all__ = [
     "MBEDTLS_SSL_OUT_CONTENT_LEN",
     "ConnState",
+    "EarlyData",
     "EspTlsTimeout",
     "TlsInfo",
     "UrlTarget",
@@ -72,6 +73,11 @@ _VERSION_NAMES = {0x0304: "TLS 1.3", 0x0303: "TLS 1.2"}
 # trips of a resumed handshake), at least long enough for a loaded local server, at most 250 ms
 _TICKET_WAIT_MIN = 0.025
 _TICKET_WAIT_MAX = 0.25
+
+
+EarlyData = bytes | Callable[[], bytes]
+"""A connection's early data: the bytes, or a function that makes them once the TCP
+connection is up (see :meth:`~.conn.EspTls.conn_http_new_sync`)."""
 
 
 class Meanwhile:
@@ -373,6 +379,16 @@ class _Core:
         if cfg.is_plain_tcp:
             self._capture(esp=EspErr.ESP_ERR_NOT_SUPPORTED, reason="is_plain_tcp is not supported")
             raise self._error("is_plain_tcp is not supported")
+
+    def _early_data(self, early_data: EarlyData) -> bytes:
+        """The early data's bytes, made now when a function makes them (one that makes
+        none, b"", turns ``cfg.early_data`` off for this connection: nothing to offer)."""
+        if not callable(early_data):
+            return early_data
+        data = early_data()
+        if not data and self._cfg.early_data:
+            self._cfg = replace(self._cfg, early_data=False)
+        return data
 
     def _target(self, host: str, port: int) -> tuple[str, int]:
         return self._cfg.connect_address if self._cfg.connect_address is not None else (host, port)
