@@ -6,13 +6,17 @@ the network without changing what is checked.
   offer may resume under them; the built-in bundle is built only when it must verify.
 * Against a real server (stdlib ``ssl``, OpenSSL): a resumed connection never parses its CA file
   (the partly-parsed warning, logged when it is parsed, is absent), a full one does.
-* ``dns.happy.connect(idle=...)``: the caller's work runs while the connect waits on the network.
+* ``dns.happy.connect(idle=...)``: the caller's work runs while the connect waits on the network;
+  ``EspTls``/``AsyncEspTls``: ``meanwhile=`` runs once before the handshake ends, and ``early_data``
+  made by a function once the connection is up rides the first flight (b"": none offered).
 """
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
+import os
 import re
 import socket
 import subprocess
@@ -24,16 +28,18 @@ import pytest
 
 from certs import make_ca, make_leaf
 from clirun import env
+from echoserver import ServerThread
 from https_request.dns import happy
 from https_request.esp_tls import trust
 from https_request.esp_tls.bundle import builtin_bundle, builtin_fingerprint, bundle_fingerprint
 from https_request.esp_tls.config import EspTlsCfg, TlsVersion
-from https_request.esp_tls.conn import EspTls
+from https_request.esp_tls.conn import AsyncEspTls, EspTls
 from https_request.esp_tls.errors import EspErr, EspTlsError
 from https_request.http import request
 from https_request.structs import replace
+from https_request.tls.config import ServerConfig
 from https_request.tls.errors import Reason, TlsError
-from https_request.tls.session import PeerCheck, Session
+from https_request.tls.session import PeerCheck, Session, TicketKeys
 from https_request.tls.verify import WebPkiVerifier
 from stdlibhttps import BODY, serve_https
 
@@ -154,3 +160,60 @@ def test_happy_connect_does_the_callers_work_while_it_waits() -> None:
             assert sock.getpeername() == ("127.0.0.1", port) and str(address) == "127.0.0.1"
     assert len(done) == 3  # no call after the last piece said it was the last
     assert all(t - t0 < 0.3 for t in done)  # while the lookup was out
+
+
+def _exchange(driver: str, port: int, cfg: EspTlsCfg, data: bytes, seen: list[tuple[str, bool]]) -> tuple[str, bytes]:
+    """Connect with ``early_data`` made by a function (``data``) and a ``meanwhile`` that record
+    the connection's state when they run; send b"1rtt"; (early data status, what was echoed)."""
+    handle: EspTls | AsyncEspTls = EspTls() if driver == "blocking" else AsyncEspTls()
+
+    def make() -> bytes:
+        seen.append(("early", handle.conn_state.name == "CONNECTING"))  # TCP is up, no handshake yet
+        return data
+
+    def work() -> None:
+        seen.append(("meanwhile", handle.conn_state.name != "DONE"))  # before the handshake ended
+
+    if isinstance(handle, EspTls):
+        with EspTls.conn_new_sync("127.0.0.1", port, cfg, early_data=make, tls=handle, meanwhile=work) as tls:
+            tls.write(b"1rtt")
+            got = b""
+            while len(got) < len(data) + 4:
+                got += tls.read(64)
+            return tls.info.early_data, got
+
+    async def main(handle: AsyncEspTls) -> tuple[str, bytes]:
+        async with await AsyncEspTls.conn_new_sync(
+            "127.0.0.1", port, cfg, early_data=make, tls=handle, meanwhile=work
+        ) as tls:
+            await tls.write(b"1rtt")
+            got = b""
+            while len(got) < len(data) + 4:
+                got += await tls.read(64)
+            return tls.info.early_data, got
+
+    return asyncio.run(main(handle))
+
+
+@pytest.mark.parametrize("driver", ["blocking", "asyncio"])
+def test_early_data_made_once_connected_and_the_callers_work(driver: str) -> None:
+    """Against our server (echo, 0-RTT): the function's bytes are accepted as early data and echoed;
+    one that makes none offers none; ``meanwhile`` ran once, before the connection was returned."""
+    server_cfg = ServerConfig(
+        certificates=(LEAF.certified_key(),), ticket_keys=TicketKeys(os.urandom, now=time.time()), max_early_data=4096
+    )
+    base = EspTlsCfg(cacert=CA.cert_pem, early_data=True, timeout_ms=10000)
+    seen: list[tuple[str, bool]] = []
+    results = []
+    with ServerThread(server_cfg) as srv:
+        for data in (b"early!", b""):
+            with EspTls.conn_new_sync("127.0.0.1", srv.port, base) as tls:  # a fresh ticket for each
+                tls.write(b"ping")
+                assert tls.read(4) == b"ping"
+                session = tls.get_client_session()
+            assert session is not None
+            srv.next()
+            results.append(_exchange(driver, srv.port, replace(base, client_session=session), data, seen))
+            srv.next()
+    assert results == [("accepted", b"early!1rtt"), ("none", b"1rtt")]
+    assert seen == [("early", True), ("meanwhile", True)] * 2
