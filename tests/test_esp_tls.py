@@ -252,7 +252,9 @@ def test_bundle_untrusted(tmp_path: Path, esp_log: io.StringIO) -> None:
 
 
 def test_bundle_builtin_and_invalid(tmp_path: Path, esp_log: io.StringIO) -> None:
-    verifier = trust.build_verifier(EspTlsCfg(crt_bundle=True), "www.howsmyssl.com")
+    lazy = trust.build_verifier(EspTlsCfg(crt_bundle=True), "www.howsmyssl.com")
+    assert isinstance(lazy, trust.LazyVerifier) and not lazy.loaded  # built when a certificate must be checked
+    verifier = lazy.load()
     assert isinstance(verifier, bundle.BundleVerifier) and verifier.bundle is not None and len(verifier.bundle) > 10
     with stdlib_server(tmp_path) as port:
         err = fails(port, cfg_for(crt_bundle=b"\x01\x02"))

@@ -241,12 +241,15 @@ class _Get:
             raise _Fail(EXIT_USAGE, f"{option} {path}: cannot read: {exc.strerror or exc}") from None
 
     def _read_certificates(self, option: str, path: str) -> bytes:
-        """The file's bytes, once known to hold a certificate (esp-tls would say so only after connecting)."""
-        from .esp_tls.trust import CertParseError, parse_certificates
+        """The file's bytes, once known to hold something shaped like a certificate (esp-tls
+        would say so only after connecting). Parsing them waits for esp-tls: cryptography's
+        X.509 code is not imported before the connection starts, and not at all when a
+        saved session resumes (a certificate that does not parse is an exit 2 then)."""
+        from .esp_tls.trust import CertParseError, check_certificates
 
         data = self._read_file(option, path)
         try:
-            parse_certificates(data)
+            check_certificates(data)
         except CertParseError as exc:
             raise _Fail(EXIT_USAGE, f"{option} {path}: {exc.detail}") from None
         return data
@@ -281,7 +284,6 @@ class _Get:
 
     def plan(self) -> _Plan:
         from .esp_tls.config import AddrFamily, EspTlsCfg, TlsVersion
-        from .tls.profiles import PROFILES
 
         args = self.args
         url = args.url if "://" in args.url else f"https://{args.url}"
@@ -300,8 +302,11 @@ class _Get:
             except ValueError as exc:
                 raise _Fail(EXIT_USAGE, f"--ciphers: {exc}") from None
         groups = _parse_groups(args.groups) if args.groups is not None else None
-        if args.profile not in PROFILES:
-            raise _Fail(EXIT_USAGE, f"--profile: unknown profile {args.profile!r}; known: {', '.join(PROFILES)}")
+        if args.profile != "default":  # the default exists: no TLS stack to import before connecting
+            from .tls.profiles import PROFILES
+
+            if args.profile not in PROFILES:
+                raise _Fail(EXIT_USAGE, f"--profile: unknown profile {args.profile!r}; known: {', '.join(PROFILES)}")
         alpn: tuple[str, ...] = ()
         if args.alpn is not None:
             alpn = tuple(p.strip() for p in args.alpn.split(","))
@@ -355,7 +360,9 @@ class _Get:
         version = {"1.2": TlsVersion.TLS_1_2, "1.3": TlsVersion.TLS_1_3}.get(args.tls_version or "", TlsVersion.ANY)
         versions = {TlsVersion.TLS_1_2: (0x0303,), TlsVersion.TLS_1_3: (0x0304,)}.get(version, (0x0304, 0x0303))
         if ciphers is not None:  # a usage error, before connecting: the versions offered need a suite
-            offered = versions if version != TlsVersion.ANY else PROFILES[args.profile].versions
+            from .tls.profiles import get_profile
+
+            offered = versions if version != TlsVersion.ANY else get_profile(args.profile).versions
             try:
                 check_suites_fit_versions(ciphers, offered)
             except ValueError as exc:
@@ -434,7 +441,6 @@ class _Get:
         from .esp_tls.conn import EspTls, EspTlsTimeout, parse_url
         from .esp_tls.errors import EspTlsError
         from .get_report import one_line
-        from .http.client import HttpError, request, request_bytes
         from .log import INFO
         from .session_file import SessionFile, origin_key
         from .structs import replace
@@ -479,26 +485,18 @@ class _Get:
             offer = (newest or session) if same_origin else None
             parts = urlsplit(url)
             path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-            early = b""
+            early: _EarlyRequest | None = None
             if args.early_data:
                 if method not in _IDEMPOTENT:
                     self.log.i("Early data is only sent for GET and HEAD, not %s", method)
                 elif offer is None or offer.version != 0x0304 or offer.max_early_data <= 0:
                     self.log.i("No saved session allows early data: sending the request after the handshake")
                 else:
-                    try:
-                        early = request_bytes(method, path, headers, body, host=target.host, port=target.port)
-                    except ValueError as exc:  # "cannot send this request: ..." (http.client's words)
-                        raise _Fail(EXIT_USAGE, str(exc)) from None
-                    if len(early) > offer.max_early_data:
-                        self.log.i(
-                            "The request (%d bytes) exceeds the early data limit (%d)", len(early), offer.max_early_data
-                        )
-                        early = b""
+                    early = _EarlyRequest(self, method, path, headers, body, target.host, target.port, offer)
             cfg = replace(
                 plan.cfg,
                 client_session=offer,
-                early_data=bool(early),
+                early_data=early is not None,
                 connect_address=_connect_target(target.host, target.port, plan.connect_to, plan.resolve),
                 timeout_ms=self._remaining_ms() if self.deadline is not None else 0,
             )
@@ -506,8 +504,8 @@ class _Get:
                 self.log.i("Connecting to %s for %s", _hostport(*cfg.connect_address), where)
             t_conn = time.monotonic()
             handle = EspTls()  # ours, so that a refused session is known even when the connection fails
-            try:
-                tls = EspTls.conn_http_new_sync(url, cfg, early_data=early, tls=handle)
+            try:  # the HTTP layer (h11) is imported while the connection waits on the network
+                tls = EspTls.conn_http_new_sync(url, cfg, early_data=early or b"", tls=handle, meanwhile=_import_http)
             except EspTlsError as exc:
                 lookup, shown = target.host, where
                 if cfg.connect_address is not None:
@@ -522,10 +520,13 @@ class _Get:
             if self.report.wanted or self.log.is_enabled(INFO):
                 self.report.nat64 = _nat64(tls.info.address, cfg.dns_servers)
             self._log_info(tls.info)
+            from .http.client import HttpError, request
+
             transport = _Deadline(tls, self.deadline, plan.timeout)
             try:
                 try:
-                    resp = request(transport, method, path, headers, body, already_sent=bool(early))
+                    sent = early is not None and bool(early.data)
+                    resp = request(transport, method, path, headers, body, already_sent=sent)
                     self.report.first_byte_ms = (time.monotonic() - t_conn) * 1000
                     self.report.status, self.report.reason = resp.status, resp.reason
                     self.report.http_version = resp.http_version
@@ -627,6 +628,48 @@ class _Get:
         if self.report.nat64 is not None:
             v4, prefix = self.report.nat64
             self.log.i("Connected to %s: %s through NAT64 (prefix %s)", info.address, v4, prefix)
+
+
+class _EarlyRequest:
+    """The request as 0-RTT data for ``session``, made when esp-tls calls it: once the
+    connection is up, just before the ClientHello (the HTTP layer, h11, is imported
+    while the connect is in flight, not before it). b"" when the request exceeds the
+    session's early data limit (then it goes after the handshake); ``data`` is what
+    was sent. A request h11 refuses fails the run (exit 2)."""
+
+    def __init__(
+        self,
+        get: _Get,
+        method: str,
+        path: str,
+        headers: list[tuple[str, str]],
+        body: bytes,
+        host: str,
+        port: int,
+        session: Session,
+    ) -> None:
+        self._get, self._session = get, session
+        self._request = (method, path, headers, body, host, port)
+        self.data = b""
+
+    def __call__(self) -> bytes:
+        from .http.client import request_bytes
+
+        method, path, headers, body, host, port = self._request
+        try:
+            data = request_bytes(method, path, headers, body, host=host, port=port)
+        except ValueError as exc:  # "cannot send this request: ..." (http.client's words)
+            raise _Fail(EXIT_USAGE, str(exc)) from None
+        limit = self._session.max_early_data
+        if len(data) > limit:
+            self._get.log.i("The request (%d bytes) exceeds the early data limit (%d)", len(data), limit)
+            return b""
+        self.data = data
+        return data
+
+
+def _import_http() -> None:
+    from .http import client  # noqa: F401
 
 
 def _nat64(address: str | None, servers: tuple[str, ...]) -> tuple[str, str] | None:

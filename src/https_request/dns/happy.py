@@ -595,6 +595,7 @@ def connect(
     family: int = socket.AF_UNSPEC,
     known: Known | None = None,
     fastopen: bool = False,
+    idle: Callable[[], bool] | None = None,
 ) -> tuple[socket.socket, IPv4Address | IPv6Address]:
     """Connect over TCP to ``name`` port ``port`` (RFC 8305; see the module).
 
@@ -608,6 +609,12 @@ def connect(
     TCP Fast Open (see the module): the socket returned may then be connecting
     still, its SYN waiting for the first write (``getpeername`` fails until
     the server answers; the address returned is the one to report).
+    ``idle`` is the caller's own work, done while the call waits on the
+    network (the connect in flight, a lookup): called in this thread, one piece
+    per call, it returns whether more is left. Until it says no, the call polls
+    (no waiting), so it takes as long as the work or the network, whichever is
+    longer; a timer (the next attempt, the Resolution Delay, the timeout) is
+    late by at most one piece of work.
 
     Returns the connected socket (blocking, no timeout, ``TCP_NODELAY`` set)
     and the address it is connected to. Raises :class:`ConnectError` (``kind``
@@ -630,6 +637,7 @@ def connect(
     lookups = _Lookups(name, pending, resolve) if pending else None
     live: dict[socket.socket, int] = {}
     winner: socket.socket | None = None
+    busy = idle is not None  # the caller has work for the waits
     with selectors.DefaultSelector() as sel:
         try:
             if lookups is not None:
@@ -648,7 +656,14 @@ def connect(
                 if race.timed_out(now):
                     race.timeout_all(list(live.values()), now)
                     raise race.error(now)
-                events = sel.select(_wait(race.wake_at(), now))
+                if busy:
+                    events = sel.select(0)
+                    if not events:
+                        assert idle is not None
+                        busy = idle()
+                        continue
+                else:
+                    events = sel.select(_wait(race.wake_at(), now))
                 now = time.monotonic()
                 for key, _ in events:
                     sock = key.fileobj

@@ -72,7 +72,10 @@ __all__ = [
     "InputError",
     "build_bundle",
     "builtin_bundle",
+    "builtin_fingerprint",
+    "bundle_fingerprint",
     "certifi_certificates",
+    "check_policy",
     "cmn_authorities",
     "load_inputs",
     "parse_bundle",
@@ -566,6 +569,13 @@ def _builtin(kind: str) -> bytes:
     return build_bundle(certifi_certificates(names))
 
 
+def _builtin_kind(kind: str) -> str:
+    key = kind.upper()
+    if key not in ("CMN", "FULL"):
+        raise ValueError(f"bundle kind must be CMN or FULL, got {kind!r}")
+    return key
+
+
 def builtin_bundle(kind: str = "CMN") -> bytes:
     """The default bundle: certifi's Mozilla roots, all (``FULL``) or ESP's common set (``CMN``).
 
@@ -573,10 +583,55 @@ def builtin_bundle(kind: str = "CMN") -> bytes:
     ``cmn_crt_authorities.csv`` (ESP-IDF matches the same names against
     ``cacrt_all.pem``'s name lines). Built at first use, then cached.
     """
-    key = kind.upper()
-    if key not in ("CMN", "FULL"):
-        raise ValueError(f"bundle kind must be CMN or FULL, got {kind!r}")
-    return _builtin(key)
+    return _builtin(_builtin_kind(kind))
+
+
+# --------------------------------------------------------------------------- what sessions record
+
+
+def bundle_fingerprint(data: bytes | None) -> bytes:
+    """The :func:`~https_request.tls.session.trust_fingerprint` of a bundle blob (None: detached)."""
+    import hashlib
+
+    from ..tls.session import trust_fingerprint
+
+    return trust_fingerprint("esp-bundle", (hashlib.sha256(data).digest(),) if data is not None else ())
+
+
+@functools.cache
+def builtin_fingerprint(kind: str = "CMN") -> bytes:
+    """The :func:`~https_request.tls.session.trust_fingerprint` of :func:`builtin_bundle`, without
+    building it (~25 ms of certificate parsing a resumed connection does not need).
+
+    The built-in bundle is a function of certifi's file, the common-CA list (``CMN``)
+    and this program's generator: the fingerprint is over those (kind, package
+    version, and the two files' bytes). A bundle blob with the same certificates
+    (``crt_bundle=builtin_bundle()``) is another trust source to a session
+    (:func:`bundle_fingerprint`): it is not resumed in place of the built-in one.
+    Raises InputError when certifi's file cannot be read.
+    """
+    import hashlib
+
+    import certifi
+
+    from .._version import __version__
+    from ..tls.session import trust_fingerprint
+
+    key = _builtin_kind(kind)
+    digest = hashlib.sha256(f"{key}\0{__version__}\0".encode())
+    digest.update(_read_text(certifi.where()).encode())
+    if key == "CMN":
+        digest.update(b"\0" + _read_package_text("cmn_crt_authorities.csv").encode())
+    return trust_fingerprint("esp-bundle-builtin", (digest.digest(),))
+
+
+def check_policy(policy: str) -> None:
+    """A bundle verifier's ``policy`` picks its host name rule: ``mbedtls`` or ``webpki``.
+
+    Raises ValueError for any other.
+    """
+    if policy not in ("mbedtls", "webpki"):
+        raise ValueError(f"verify policy must be 'mbedtls' or 'webpki', got {policy!r}")
 
 
 # --------------------------------------------------------------------------- verification (re-exported)

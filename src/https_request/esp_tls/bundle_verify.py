@@ -23,7 +23,6 @@ module does not).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -39,6 +38,8 @@ from .bundle import (
     TAG,
     Bundle,
     builtin_bundle,
+    bundle_fingerprint,
+    check_policy,
     name_to_rfc4514,
     parse_bundle,
 )
@@ -207,8 +208,7 @@ class BundleVerifier:
         policy: str = "mbedtls",
         max_certs: int = DEFAULT_MAX_CERTS,
     ) -> None:
-        if policy not in ("mbedtls", "webpki"):
-            raise ValueError(f"verify policy must be 'mbedtls' or 'webpki', got {policy!r}")
+        check_policy(policy)
         if bundle is not None and not isinstance(bundle, Bundle):
             bundle = parse_bundle(bundle, max_certs)
         self.bundle: Bundle | None = bundle
@@ -217,11 +217,8 @@ class BundleVerifier:
 
     @property
     def trust_fingerprint(self) -> bytes:
-        """The bundle's :func:`~https_request.tls.session.trust_fingerprint` (what a session records)."""
-        from ..tls.session import trust_fingerprint
-
-        digests = (hashlib.sha256(self.bundle.data).digest(),) if self.bundle is not None else ()
-        return trust_fingerprint("esp-bundle", digests)
+        """The bundle's :func:`~.bundle.bundle_fingerprint` (what a session records)."""
+        return bundle_fingerprint(self.bundle.data if self.bundle is not None else None)
 
     @classmethod
     def builtin(cls, kind: str = "CMN", *, check_name: bool = True, policy: str = "mbedtls") -> BundleVerifier:

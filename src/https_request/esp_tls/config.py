@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from enum import IntEnum
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from ..structs import Struct
-from ..tls.session import Session
+
+if TYPE_CHECKING:
+    from ..tls.session import Session
 
 __all__ = ["AddrFamily", "EspTlsCfg", "KeepAlive", "TlsClock", "TlsVersion"]
 

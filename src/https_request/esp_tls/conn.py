@@ -22,6 +22,15 @@ connection walks esp-tls's states (:class:`ConnState`) in esp-tls's order:
    as 0-RTT when the resumed session allows) and ``handshake``.
 4. **DONE** (or **FAIL**).
 
+Not in esp-tls: the blocking connection overlaps its own start-up with the
+network (:class:`~.conn_core.Meanwhile`). Nothing of the TLS stack is imported
+before the TCP connect starts; while it is in flight, and then while the
+ClientHello travels, it imports the engine, what checking the server's
+certificate needs (when no session is offered) and runs the caller's
+``meanwhile``. The trust anchors themselves are loaded when a certificate must
+be checked (:class:`~.trust.LazyVerifier`): a CA file is parsed in step 2, as
+in esp-tls, unless the session offered may resume under it.
+
 When ``cfg.timeout_ms`` > 0 it also bounds the whole of ``conn_*_new_sync``;
 otherwise the handshake as a whole gets ``cfg.timeout_s`` (10 s), where
 esp-tls would retry forever.
@@ -79,12 +88,13 @@ from typing import TYPE_CHECKING, Self, TypeVar
 from .. import log
 from ..io.pump import TlsConnectionError, TlsTimeout
 from ..tls.errors import LocalProtocolError, TlsError
-from ..tls.session import Session
 from .config import EspTlsCfg
 from .conn_core import (
     _READ_SIZE,
     ConnState,
+    EarlyData,
     EspTlsTimeout,
+    Meanwhile,
     TlsInfo,
     UrlTarget,
     _Core,
@@ -97,6 +107,9 @@ from .errors import EspErr, EspTlsError, LastError
 
 if TYPE_CHECKING:  # asyncio is imported by the async code paths only (CLI start-up time)
     import asyncio
+    from collections.abc import Callable
+
+    from ..tls.session import Session
 
 __all__ = [
     "AsyncEspTls",
@@ -140,40 +153,73 @@ class EspTls(_Core):
         self._session: Session | None = None  # kept at close, for get_client_session
 
     @classmethod
-    def conn_http_new_sync(cls, url: str, cfg: EspTlsCfg, *, early_data: bytes = b"", tls: Self | None = None) -> Self:
+    def conn_http_new_sync(
+        cls,
+        url: str,
+        cfg: EspTlsCfg,
+        *,
+        early_data: EarlyData = b"",
+        tls: Self | None = None,
+        meanwhile: Callable[[], object] | None = None,
+    ) -> Self:
         """``esp_tls_conn_http_new_sync``: connect to the URL's host and port (443 for https, 80 for http).
 
         ``early_data`` is sent as 0-RTT when ``cfg.early_data`` is set and the
-        resumed session allows it, else right after the handshake. ``tls`` is
+        resumed session allows it, else right after the handshake; it may be a
+        function that returns the bytes, called once the TCP connection is up,
+        just before the ClientHello (so that the caller makes them while the
+        connect is in flight; b"" offers no early data; what it raises
+        propagates). ``tls`` is
         esp-tls's ``esp_tls_t *tls`` argument: a fresh handle (``EspTls()``)
         to connect, which the caller keeps when the call fails (its
-        ``last_error``, ``session_refused``); by default a new one. Raises
-        EspTlsError (see the module docstring), ESP_ERR_INVALID_STATE for a
-        handle that was used before.
+        ``last_error``, ``session_refused``); by default a new one.
+        ``meanwhile`` (not in esp-tls) is the caller's own work for after the
+        connection (imports): it is called once, while the connection waits on
+        the network (the TCP connect, the server's first answer), before the
+        handshake completes; what it raises propagates. Raises EspTlsError (see
+        the module docstring), ESP_ERR_INVALID_STATE for a handle that was used
+        before.
         """
         target = parse_url(url)
         tls = _fresh(cls, tls)
-        tls._open(target.host, target.port, target.host_text, cfg, early_data)
+        tls._open(target.host, target.port, target.host_text, cfg, early_data, meanwhile)
         return tls
 
     @classmethod
     def conn_new_sync(
-        cls, host: str, port: int, cfg: EspTlsCfg, *, early_data: bytes = b"", tls: Self | None = None
+        cls,
+        host: str,
+        port: int,
+        cfg: EspTlsCfg,
+        *,
+        early_data: EarlyData = b"",
+        tls: Self | None = None,
+        meanwhile: Callable[[], object] | None = None,
     ) -> Self:
         """``esp_tls_conn_new_sync``: connect to ``host``:``port``. Raises EspTlsError."""
         tls = _fresh(cls, tls)
-        tls._open(host, port, host, cfg, early_data)
+        tls._open(host, port, host, cfg, early_data, meanwhile)
         return tls
 
-    def _open(self, host: str, port: int, host_text: str, cfg: EspTlsCfg, early_data: bytes) -> None:
+    def _open(
+        self,
+        host: str,
+        port: int,
+        host_text: str,
+        cfg: EspTlsCfg,
+        early_data: EarlyData,
+        meanwhile: Callable[[], object] | None,
+    ) -> None:
         factory, _ = engine_factories(cfg.engine)
         self._begin(host, port, cfg)
         deadline = self._t0 + cfg.timeout_ms / 1000 if cfg.timeout_ms > 0 else None
+        work = self._meanwhile(meanwhile)
         sock: socket.socket | None = None
         try:
-            sock = self._tcp_connect(host_text, deadline)
+            sock = self._tcp_connect(host_text, deadline, work)
+            early = self._early_data(early_data)
             self._engine = self._make_engine(factory, sock)
-            self._handshake(self._engine, early_data, deadline, sock)
+            self._handshake(self._engine, early, deadline, sock, work)
         except BaseException as exc:
             if self._engine is not None:
                 self._engine.close()
@@ -184,7 +230,7 @@ class EspTls(_Core):
                 _log.e("Failed to open new connection")
             raise
 
-    def _tcp_connect(self, host_text: str, deadline: float | None) -> socket.socket:
+    def _tcp_connect(self, host_text: str, deadline: float | None, work: Meanwhile) -> socket.socket:
         from ..dns import happy
 
         target, port = self._target(self._host, self._port)
@@ -209,6 +255,7 @@ class EspTls(_Core):
                 on_attempt=plan.on_attempt,
                 known=plan.lookup.known,
                 fastopen=plan.fastopen,
+                idle=work.step,
             )
         except happy.ConnectError as exc:
             raise self._connect_failed(target, exc) from exc
@@ -229,11 +276,14 @@ class EspTls(_Core):
         except EspTlsError as exc:
             raise self._ssl_handle_failed(exc) from exc
 
-    def _handshake(self, engine: Engine, early_data: bytes, deadline: float | None, sock: socket.socket) -> None:
+    def _handshake(
+        self, engine: Engine, early_data: bytes, deadline: float | None, sock: socket.socket, work: Meanwhile
+    ) -> None:
         self._handshake_starting(engine.session_refused)
         wait = self._handshake_wait(deadline)
         try:
             engine.start(early_data, wait)
+            work.finish()  # while the first flight travels
             engine.handshake(self._handshake_wait(deadline))
         except (TlsError, TlsTimeout, TlsConnectionError) as exc:
             raise self._handshake_error(exc, engine.peer_certificate_received) from exc
@@ -354,32 +404,56 @@ class AsyncEspTls(_Core):
 
     @classmethod
     async def conn_http_new_sync(
-        cls, url: str, cfg: EspTlsCfg, *, early_data: bytes = b"", tls: Self | None = None
+        cls,
+        url: str,
+        cfg: EspTlsCfg,
+        *,
+        early_data: EarlyData = b"",
+        tls: Self | None = None,
+        meanwhile: Callable[[], object] | None = None,
     ) -> Self:
-        """See :meth:`EspTls.conn_http_new_sync`."""
+        """See :meth:`EspTls.conn_http_new_sync` (``meanwhile`` runs on the event loop
+        once the first flight is sent)."""
         target = parse_url(url)
         tls = _fresh(cls, tls)
-        await tls._open(target.host, target.port, target.host_text, cfg, early_data)
+        await tls._open(target.host, target.port, target.host_text, cfg, early_data, meanwhile)
         return tls
 
     @classmethod
     async def conn_new_sync(
-        cls, host: str, port: int, cfg: EspTlsCfg, *, early_data: bytes = b"", tls: Self | None = None
+        cls,
+        host: str,
+        port: int,
+        cfg: EspTlsCfg,
+        *,
+        early_data: EarlyData = b"",
+        tls: Self | None = None,
+        meanwhile: Callable[[], object] | None = None,
     ) -> Self:
         """See :meth:`EspTls.conn_new_sync`."""
         tls = _fresh(cls, tls)
-        await tls._open(host, port, host, cfg, early_data)
+        await tls._open(host, port, host, cfg, early_data, meanwhile)
         return tls
 
-    async def _open(self, host: str, port: int, host_text: str, cfg: EspTlsCfg, early_data: bytes) -> None:
+    async def _open(
+        self,
+        host: str,
+        port: int,
+        host_text: str,
+        cfg: EspTlsCfg,
+        early_data: EarlyData,
+        meanwhile: Callable[[], object] | None,
+    ) -> None:
         _, factory = engine_factories(cfg.engine)
         self._begin(host, port, cfg)
         deadline = self._t0 + cfg.timeout_ms / 1000 if cfg.timeout_ms > 0 else None
         writer: asyncio.StreamWriter | None = None
         try:
             reader, writer = await self._tcp_connect(host_text, deadline)
+            early = self._early_data(early_data)
             self._engine = self._make_engine(factory, reader, writer)
-            await self._handshake(self._engine, early_data, deadline, writer.get_extra_info("socket"))
+            work = Meanwhile([meanwhile] if meanwhile else [])
+            await self._handshake(self._engine, early, deadline, writer.get_extra_info("socket"), work)
         except BaseException as exc:
             if self._engine is not None:
                 await self._engine.close()
@@ -445,11 +519,17 @@ class AsyncEspTls(_Core):
             raise self._ssl_handle_failed(exc) from exc
 
     async def _handshake(
-        self, engine: AsyncEngine, early_data: bytes, deadline: float | None, sock: socket.socket | None
+        self,
+        engine: AsyncEngine,
+        early_data: bytes,
+        deadline: float | None,
+        sock: socket.socket | None,
+        work: Meanwhile,
     ) -> None:
         self._handshake_starting(engine.session_refused)
         try:
             await engine.start(early_data, self._handshake_wait(deadline))
+            work.finish()
             await engine.handshake(self._handshake_wait(deadline))
         except (TlsError, TlsTimeout, TlsConnectionError) as exc:
             raise self._handshake_error(exc, engine.peer_certificate_received) from exc

@@ -24,31 +24,36 @@ from collections.abc import Callable, Sequence
 from enum import IntEnum
 from typing import TYPE_CHECKING
 
-from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
-
 from .. import log
 from ..io.pump import TlsConnectionError, TlsTimeout
 from ..structs import Struct, replace
-from ..tls.config import CertifiedKey
-from ..tls.enums import NamedGroup
 from ..tls.errors import LocalProtocolError, Reason, TlsError
-from ..tls.session import Session
-from ..tls.verify import describe_flags
 from . import trust
 from .config import AddrFamily, EspTlsCfg, TlsVersion
 from .engine import EarlyDataStatus, EngineSpec, Negotiated
 from .errors import EspErr, EspTlsError, LastError, MbedtlsErr, esp_err_to_name, mbedtls_code_for
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # cryptography and the engine are imported where they are used: after the SYN left
+    from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+
     from ..dns.happy import Attempt, ConnectError
     from ..dns.lookup import NameLookup
     from ..netif import IPAddress
+    from ..tls.config import CertifiedKey
+    from ..tls.session import Session
+
+    _PkKey = (
+        rsa.RSAPrivateKey
+        | ec.EllipticCurvePrivateKey
+        | ed25519.Ed25519PrivateKey
+        | ed448.Ed448PrivateKey
+        | dsa.DSAPrivateKey
+    )
 
 __all__ = [
     "MBEDTLS_SSL_OUT_CONTENT_LEN",
     "ConnState",
+    "EarlyData",
     "EspTlsTimeout",
     "TlsInfo",
     "UrlTarget",
@@ -71,6 +76,37 @@ _VERSION_NAMES = {0x0304: "TLS 1.3", 0x0303: "TLS 1.2"}
 # trips of a resumed handshake), at least long enough for a loaded local server, at most 250 ms
 _TICKET_WAIT_MIN = 0.025
 _TICKET_WAIT_MAX = 0.25
+
+
+EarlyData = bytes | Callable[[], bytes]
+"""A connection's early data: the bytes, or a function that makes them once the TCP
+connection is up (see :meth:`~.conn.EspTls.conn_http_new_sync`)."""
+
+
+class Meanwhile:
+    """What a connection does while it waits on the network, one piece at a time, in order.
+
+    A blocking connection runs pieces while its TCP connect is in flight (``step``,
+    as dns.happy's ``idle``) and the rest once its first flight is sent
+    (``finish``), before it waits for the server's answer: the imports and set-up
+    its first flight does not need (the engine's modules when the connect is slow,
+    the trust anchors, the caller's ``meanwhile``) overlap round trips instead of
+    preceding them. Each piece runs once; what a piece raises propagates.
+    """
+
+    def __init__(self, pieces: Sequence[Callable[[], object]]) -> None:
+        self._pieces = list(pieces)
+
+    def step(self) -> bool:
+        """Run the next piece, if any; returns whether more are left."""
+        if self._pieces:
+            self._pieces.pop(0)()
+        return bool(self._pieces)
+
+    def finish(self) -> None:
+        """Run every piece left."""
+        while self.step():
+            pass
 
 
 class ConnectPlan(Struct, slots=False):
@@ -193,22 +229,18 @@ def _net_code(exc: TlsConnectionError, sending: bool = False) -> int:
     return _NET_SEND_FAILED if sending else _NET_RECV_FAILED
 
 
-_KEY_TYPES = (
-    rsa.RSAPrivateKey,
-    ec.EllipticCurvePrivateKey,
-    ed25519.Ed25519PrivateKey,
-    ed448.Ed448PrivateKey,
-    dsa.DSAPrivateKey,
-)
 _PK_KEY_INVALID_FORMAT = -0x3D00
 _PK_PASSWORD_REQUIRED = -0x3C00
 _PK_PASSWORD_MISMATCH = -0x3B80
 _PK_UNKNOWN_PK_ALG = -0x3C80
 
 
-def _parse_key(data: bytes, password: bytes | None) -> tuple[object, int]:
-    """(key, 0) or (None, negative mbedTLS PK code): ``mbedtls_pk_parse_key``, PEM or DER."""
+def _parse_key(data: bytes, password: bytes | None) -> tuple[_PkKey | None, int]:
+    """(key, 0) or (None, negative mbedTLS PK code): ``mbedtls_pk_parse_key``, PEM or DER,
+    of the key types mbedTLS's pk module holds."""
+    from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives import serialization  # ~10 ms to import: only with a client key
+    from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 
     try:
         if b"-----BEGIN" in data:
@@ -221,12 +253,15 @@ def _parse_key(data: bytes, password: bytes | None) -> tuple[object, int]:
         return None, _PK_UNKNOWN_PK_ALG
     except ValueError:
         return None, _PK_PASSWORD_MISMATCH if password is not None else _PK_KEY_INVALID_FORMAT
-    if not isinstance(key, _KEY_TYPES):
+    pk_types = (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey, ed448.Ed448PrivateKey)
+    if not isinstance(key, (*pk_types, dsa.DSAPrivateKey)):
         return None, _PK_UNKNOWN_PK_ALG
     return key, 0
 
 
 def _group_name(group: int | None) -> str | None:
+    from ..tls.enums import NamedGroup
+
     if group is None:
         return None
     try:
@@ -246,6 +281,8 @@ def _peer_address(sock: socket.socket) -> str | None:
 def _peer_subject(chain: Sequence[bytes]) -> str | None:
     if not chain:
         return None
+    from cryptography import x509  # a resumed handshake has no chain: no x509 import
+
     try:
         return x509.load_der_x509_certificate(chain[0]).subject.rfc4514_string()
     except (ValueError, x509.InvalidVersion):
@@ -327,12 +364,39 @@ class _Core:
 
     # -- INIT ----------------------------------------------------------------
 
+    def _meanwhile(self, meanwhile: Callable[[], object] | None) -> Meanwhile:
+        """The work to overlap with the network (see :class:`Meanwhile`): the python
+        engine's modules; when no session is offered (a full handshake, the server's
+        certificate will be checked), what checking it needs (:func:`.trust.preload`);
+        then the caller's ``meanwhile``."""
+        from .engine import preload_python_engine
+
+        cfg = self._cfg
+        pieces: list[Callable[[], object]] = []
+        if cfg.engine == "python":
+            pieces.append(preload_python_engine)
+        if cfg.client_session is None:
+            pieces.append(lambda: trust.preload(cfg))
+        if meanwhile is not None:
+            pieces.append(meanwhile)
+        return Meanwhile(pieces)
+
     def _begin(self, host: str, port: int, cfg: EspTlsCfg) -> None:
         self._host, self._port, self._cfg = host, port, cfg
         self._t0 = time.monotonic()
         if cfg.is_plain_tcp:
             self._capture(esp=EspErr.ESP_ERR_NOT_SUPPORTED, reason="is_plain_tcp is not supported")
             raise self._error("is_plain_tcp is not supported")
+
+    def _early_data(self, early_data: EarlyData) -> bytes:
+        """The early data's bytes, made now when a function makes them (one that makes
+        none, b"", turns ``cfg.early_data`` off for this connection: nothing to offer)."""
+        if not callable(early_data):
+            return early_data
+        data = early_data()
+        if not data and self._cfg.early_data:
+            self._cfg = replace(self._cfg, early_data=False)
+        return data
 
     def _target(self, host: str, port: int) -> tuple[str, int]:
         return self._cfg.connect_address if self._cfg.connect_address is not None else (host, port)
@@ -449,12 +513,14 @@ class _Core:
                     LastError(EspErr.ESP_ERR_MBEDTLS_X509_CRT_PARSE_FAILED, -exc.code, 0, f"client certificate: {exc}")
                 ) from exc
             key, code = _parse_key(cfg.clientkey, cfg.clientkey_password)
-            if not isinstance(key, _KEY_TYPES):
+            if key is None:
                 _mlog.e("mbedtls_pk_parse_keyfile returned -0x%04X", -code)
                 _mlog.e("Failed to set client pki context")
                 raise EspTlsError(
                     LastError(EspErr.ESP_ERR_MBEDTLS_PK_PARSE_KEY_FAILED, -code, 0, "client key: cannot parse")
                 )
+            from ..tls.config import CertifiedKey
+
             try:
                 return CertifiedKey(chain=tuple(certs), key=key)
             except ValueError as exc:  # the key is not the certificate's (mbedtls_pk_check_pair)
@@ -476,7 +542,7 @@ class _Core:
         cfg, host = self._cfg, self._host
         server_name = trust.server_name_for(cfg, host)
         _mlog.d("Enabling client-side tls session ticket support")
-        verifier = trust.build_verifier(cfg, host)
+        verifier = trust.build_verifier(cfg, host, cfg.client_session)
         certificate = self._client_certificate()
         if cfg.ciphersuites:
             _mlog.d("Set the ciphersuites list")
@@ -552,6 +618,8 @@ class _Core:
                     _mlog.i("Failed to verify peer certificate!")
                     self._capture(flags=flags)
                     if log.get_level("*") >= log.DEBUG:  # compiled in only at a DEBUG default level
+                        from ..tls.verify import describe_flags
+
                         info = "".join(f"  ! {line}\n" for line in describe_flags(flags))
                         _mlog.d("verification info: %s", info.rstrip("\n"))
                 else:

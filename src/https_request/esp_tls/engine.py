@@ -70,20 +70,20 @@ import socket
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from .. import log
-from ..io.blocking import TlsSocket
 from ..structs import Struct
+from .config import EspTlsCfg
+from .errors import EspErr, EspTlsError, LastError, MbedtlsErr
 
-if TYPE_CHECKING:  # asyncio stays out of the blocking path (CLI start-up time)
+if TYPE_CHECKING:
+    # asyncio stays out of the blocking path, and the engine itself is imported when a
+    # connection is made (preload_python_engine: while its TCP connect is in flight)
     import asyncio
 
     from ..io.aio import TlsStream
-from ..tls.client13 import ClientConnection
-from ..tls.config import CertificateVerifier, CertifiedKey, ClientConfig
-from ..tls.events import HandshakeComplete
-from ..tls.profiles import client_config, get_profile
-from ..tls.session import Session
-from .config import EspTlsCfg
-from .errors import EspErr, EspTlsError, LastError, MbedtlsErr
+    from ..tls.client13 import ClientConnection
+    from ..tls.config import CertificateVerifier, CertifiedKey, ClientConfig
+    from ..tls.events import HandshakeComplete
+    from ..tls.session import Session
 
 __all__ = [
     "AsyncEngine",
@@ -96,6 +96,7 @@ __all__ = [
     "PythonEngine",
     "SyncEngineFactory",
     "engine_factories",
+    "preload_python_engine",
     "python_client_config",
 ]
 
@@ -206,6 +207,18 @@ def _setup_failed(detail: str, esp: int = EspErr.ESP_ERR_MBEDTLS_SSL_SETUP_FAILE
     return EspTlsError(LastError(esp, code, 0, detail))
 
 
+def preload_python_engine() -> None:
+    """Import what the ``python`` engine needs for its first flight (the engine, its
+    blocking driver, the profiles, the primitives they use and cryptography's OpenSSL
+    backend, which the first key share would load: ~25 M instructions of OpenSSL set-up),
+    so that a caller can do it while the TCP connect is in flight. Raises ImportError
+    for a broken install."""
+    from cryptography.hazmat.backends.openssl import backend  # noqa: F401
+
+    from ..io import blocking  # noqa: F401
+    from ..tls import client13, profiles  # noqa: F401
+
+
 def python_client_config(spec: EngineSpec) -> ClientConfig:
     """The engine's :class:`ClientConfig` for ``spec``: the profile, then the esp-tls fields.
 
@@ -214,6 +227,8 @@ def python_client_config(spec: EngineSpec) -> ClientConfig:
     EspTlsError: ESP_ERR_INVALID_ARG for an unknown profile,
     ESP_ERR_MBEDTLS_SSL_SETUP_FAILED for a configuration the engine refuses.
     """
+    from ..tls.profiles import client_config, get_profile
+
     cfg = spec.cfg
     try:
         profile = get_profile(cfg.profile)
@@ -271,6 +286,9 @@ class PythonEngine:
     """The ``python`` engine, blocking: our ClientConnection over a :class:`TlsSocket`."""
 
     def __init__(self, sock: socket.socket, spec: EngineSpec) -> None:
+        from ..io.blocking import TlsSocket
+        from ..tls.client13 import ClientConnection
+
         self._conn = ClientConnection(python_client_config(spec), spec.server_name, spec.cfg.client_session)
         self._tls = TlsSocket(sock, self._conn, spec.timeout)
         self._closed = False
@@ -316,6 +334,7 @@ class AsyncPythonEngine:
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, spec: EngineSpec) -> None:
         from ..io.aio import TlsStream
+        from ..tls.client13 import ClientConnection
 
         self._conn = ClientConnection(python_client_config(spec), spec.server_name, spec.cfg.client_session)
         self._tls: TlsStream = TlsStream(reader, writer, self._conn, spec.timeout)

@@ -37,30 +37,38 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from threading import Lock
-
-from cryptography import x509
+from typing import TYPE_CHECKING
 
 from .. import log
-from ..tls.config import CertificateVerifier, VerifiedChain
-from ..tls.der import quiet_serial_warnings
+from ..tls.der import cert_parts, quiet_serial_warnings
 from ..tls.errors import Reason, TlsError
 from .config import EspTlsCfg
 from .errors import EspErr, EspTlsError, LastError
+
+if TYPE_CHECKING:  # cryptography's x509 is imported when a certificate is parsed: a resumed connection parses none
+    from cryptography import x509
+
+    from ..tls.config import CertificateVerifier, VerifiedChain
+    from ..tls.session import Session
 
 __all__ = [
     "MBEDTLS_ERR_PEM_INVALID_DATA_BASE64",
     "MBEDTLS_ERR_X509_CERT_UNKNOWN_FORMAT",
     "MBEDTLS_ERR_X509_INVALID_FORMAT",
     "CertParseError",
+    "LazyVerifier",
     "build_verifier",
+    "cacert_fingerprint",
+    "check_certificates",
     "free_global_ca_store",
     "get_global_ca_store",
     "has_ca_option",
     "init_global_ca_store",
     "parse_cacert",
     "parse_certificates",
+    "preload",
     "server_name_for",
     "set_global_ca_store",
 ]
@@ -96,15 +104,15 @@ def _parse_der(der: bytes) -> x509.Certificate:
     generator does not show it; parsing the extensions now means it is not shown
     later either. Extensions that do not parse are left for the verifier to judge.
     """
+    from cryptography import x509
+
     with quiet_serial_warnings():
         try:
             cert = x509.load_der_x509_certificate(der)
             cert.subject  # noqa: B018 - fields are parsed lazily
             cert.issuer  # noqa: B018
         except (ValueError, x509.InvalidVersion) as exc:  # InvalidVersion is no ValueError
-            raise CertParseError(
-                MBEDTLS_ERR_X509_INVALID_FORMAT, "not a valid DER certificate (malformed or truncated)"
-            ) from exc
+            raise _bad_der() from exc
         try:
             cert.extensions  # noqa: B018
         except (ValueError, x509.DuplicateExtension):
@@ -112,12 +120,13 @@ def _parse_der(der: bytes) -> x509.Certificate:
     return cert
 
 
-def parse_certificates(buf: bytes) -> tuple[list[x509.Certificate], int]:
-    """``mbedtls_x509_crt_parse``: (certificates, number of failed PEM blocks).
+def _der_blocks(buf: bytes) -> list[bytes | CertParseError]:
+    """What ``buf`` holds before any certificate is parsed: the DER of each PEM
+    ``CERTIFICATE`` block (a CertParseError for a block that is not base64), or
+    ``buf`` itself as one DER certificate.
 
-    ``buf`` holds PEM ``CERTIFICATE`` blocks or one DER certificate. Raises
-    CertParseError (with the first block's error code, as mbedTLS) when
-    nothing parses, its ``detail`` in the user's terms.
+    Raises CertParseError when it cannot hold one: empty, neither PEM nor DER, or
+    no complete PEM block.
     """
     if _PEM_HEADER not in buf:
         if not buf.strip():
@@ -127,30 +136,95 @@ def parse_certificates(buf: bytes) -> tuple[list[x509.Certificate], int]:
                 MBEDTLS_ERR_X509_INVALID_FORMAT,
                 "no certificate found in it (no PEM '-----BEGIN CERTIFICATE-----' block, and not DER)",
             )
-        return [_parse_der(bytes(buf))], 0
+        return [bytes(buf)]
+    blocks: list[bytes | CertParseError] = []
+    for m in _PEM_BLOCK.finditer(buf):
+        try:
+            blocks.append(base64.b64decode(b"".join(m.group(1).split()), validate=True))
+        except (binascii.Error, ValueError):
+            blocks.append(
+                CertParseError(MBEDTLS_ERR_PEM_INVALID_DATA_BASE64, "a PEM certificate block is not valid base64")
+            )
+    if not blocks:
+        raise CertParseError(
+            MBEDTLS_ERR_X509_CERT_UNKNOWN_FORMAT, "no certificate found in it (no complete PEM certificate block)"
+        )
+    return blocks
+
+
+def _bad_der() -> CertParseError:
+    return CertParseError(MBEDTLS_ERR_X509_INVALID_FORMAT, "not a valid DER certificate (malformed or truncated)")
+
+
+def _framed(blocks: list[bytes | CertParseError]) -> list[bytes]:
+    """The blocks shaped like a certificate (:func:`~https_request.tls.der.cert_parts`
+    finds its pieces); raises the first block's error when none is."""
+    framed: list[bytes] = []
+    first_error: CertParseError | None = None
+    for block in blocks:
+        if isinstance(block, bytes):
+            try:
+                cert_parts(block)
+                framed.append(block)
+                continue
+            except ValueError:
+                block = _bad_der()
+        first_error = first_error or block
+    if not framed:
+        assert first_error is not None
+        raise first_error
+    return framed
+
+
+def check_certificates(buf: bytes) -> None:
+    """What :func:`parse_certificates` would find wrong with ``buf`` before
+    parsing a certificate (no ``cryptography`` import): nothing that could be a
+    certificate (empty, neither PEM nor DER, no PEM block, every block not base64
+    or not shaped like a certificate). Raises CertParseError as
+    :func:`parse_certificates` would; a buffer that passes may still hold only
+    certificates that do not parse (found when they are parsed).
+    """
+    _framed(_der_blocks(buf))
+
+
+def cacert_fingerprint(buf: bytes) -> bytes:
+    """The :func:`~https_request.tls.session.trust_fingerprint` of a CA buffer, without parsing it:
+    ``("anchors", the SHA-256 of each certificate's DER)``, what a verifier over
+    the certificates parsed from it reports (a block that does not parse makes it
+    differ, and so refuses sessions made with verifiers over parsed anchors only:
+    a block that does not parse is never an anchor). Raises CertParseError as
+    :func:`check_certificates`.
+    """
+    import hashlib
+
+    from ..tls.session import trust_fingerprint
+
+    return trust_fingerprint("anchors", (hashlib.sha256(der).digest() for der in _framed(_der_blocks(buf))))
+
+
+def parse_certificates(buf: bytes) -> tuple[list[x509.Certificate], int]:
+    """``mbedtls_x509_crt_parse``: (certificates, number of failed PEM blocks).
+
+    ``buf`` holds PEM ``CERTIFICATE`` blocks or one DER certificate. Raises
+    CertParseError (with the first block's error code, as mbedTLS) when
+    nothing parses, its ``detail`` in the user's terms.
+    """
     certs: list[x509.Certificate] = []
     failed = 0
     first_error: CertParseError | None = None
-    for m in _PEM_BLOCK.finditer(buf):
-        try:
-            der = base64.b64decode(b"".join(m.group(1).split()), validate=True)
-        except (binascii.Error, ValueError):
-            err = CertParseError(MBEDTLS_ERR_PEM_INVALID_DATA_BASE64, "a PEM certificate block is not valid base64")
-        else:
+    for block in _der_blocks(buf):
+        if isinstance(block, bytes):
             try:
-                certs.append(_parse_der(der))
+                certs.append(_parse_der(block))
                 continue
             except CertParseError as exc:
-                err = exc
+                block = exc
         failed += 1
-        first_error = first_error or err
+        first_error = first_error or block
     if certs:
         return certs, failed
-    if first_error is not None:
-        raise first_error
-    raise CertParseError(
-        MBEDTLS_ERR_X509_CERT_UNKNOWN_FORMAT, "no certificate found in it (no complete PEM certificate block)"
-    )
+    assert first_error is not None
+    raise first_error
 
 
 def parse_cacert(buf: bytes) -> list[x509.Certificate]:
@@ -240,6 +314,10 @@ def _bundle_requested(cfg: EspTlsCfg) -> bool:
     return cfg.crt_bundle is True or isinstance(cfg.crt_bundle, bytes)
 
 
+def _server_name(cfg: EspTlsCfg, host: str) -> str | None:
+    return None if cfg.skip_common_name else (cfg.common_name if cfg.common_name is not None else host)
+
+
 def server_name_for(cfg: EspTlsCfg, host: str) -> str | None:
     """The name for SNI and the certificate check: ``common_name``, else ``host``.
 
@@ -250,8 +328,62 @@ def server_name_for(cfg: EspTlsCfg, host: str) -> str | None:
             "skip_common_name=true: hostname matching and SNI disabled. This disables ALL server-name "
             "authentication (CN/SAN/SNI), not just CN. Only intended for loopback / debug clients."
         )
-        return None
-    return cfg.common_name if cfg.common_name is not None else host
+    return _server_name(cfg, host)
+
+
+class LazyVerifier:
+    """The verifier esp-tls sets up, with its trust anchors loaded when first needed.
+
+    ``policy``, ``check_name`` and ``trust_fingerprint`` (what a session records, see
+    :class:`~https_request.tls.session.PeerCheck`) come from the configuration
+    without parsing a certificate; ``load`` makes the verifier itself (parsing the
+    CA certificates, building the built-in bundle, importing the X.509 code) on the
+    first :meth:`verify`, or earlier through :meth:`load` (esp-tls calls it while it
+    waits on the network, when a full handshake is expected). A resumed handshake
+    checks no certificate: it never loads them.
+    """
+
+    def __init__(
+        self, policy: str, check_name: bool, trust_fingerprint: bytes, load: Callable[[], CertificateVerifier]
+    ) -> None:
+        self.policy = policy
+        self.check_name = check_name
+        self.trust_fingerprint = trust_fingerprint
+        self._load = load
+        self._verifier: CertificateVerifier | None = None
+
+    @property
+    def loaded(self) -> bool:
+        return self._verifier is not None
+
+    def load(self) -> CertificateVerifier:
+        """The verifier, made now if it was not. Raises what making it raises
+        (:func:`parse_cacert`'s EspTlsError, a bundle's ValueError); a failed load
+        is tried again by the next call."""
+        if self._verifier is None:
+            self._verifier = self._load()
+        return self._verifier
+
+    def verify(self, chain: Sequence[bytes], server_name: str | None, now: float, *, server: bool) -> VerifiedChain:
+        """Load (see :meth:`load`), then verify. Trust anchors that cannot be loaded
+        trust nothing: TlsError CERT_UNTRUSTED with MBEDTLS_X509_BADCERT_NOT_TRUSTED."""
+        try:
+            verifier = self.load()
+        except (EspTlsError, ValueError) as exc:
+            raise TlsError(
+                Reason.CERT_UNTRUSTED,
+                f"The certificate is not correctly signed by the trusted CA (the trusted certificates cannot be "
+                f"loaded: {exc})",
+                verify_flags=_X509_BADCERT_NOT_TRUSTED,
+            ) from exc
+        return verifier.verify(chain, server_name, now, server=server)
+
+
+def _may_resume(verifier: CertificateVerifier, session: Session | None, server_name: str | None) -> bool:
+    """Would ``session`` be offered under ``verifier`` (nothing in PeerCheck.refusal against it)?"""
+    from ..tls.session import PeerCheck
+
+    return session is not None and PeerCheck.of(verifier, server_name).refusal(session.peer_check) is None
 
 
 class _NoAnchorsVerifier:
@@ -284,25 +416,78 @@ def _anchor_verifier(anchors: Sequence[x509.Certificate], cfg: EspTlsCfg) -> Cer
     return make_verifier(list(anchors), cfg.verify_policy, not cfg.skip_common_name)
 
 
-def _bundle_verifier(cfg: EspTlsCfg) -> CertificateVerifier:
+def _bundle_verifier(cfg: EspTlsCfg) -> LazyVerifier:
+    """The bundle's verifier, made when first needed; the blob is checked now (ValueError)."""
     from . import bundle
-    from .bundle_verify import BundleVerifier
 
+    check_name, policy = not cfg.skip_common_name, cfg.verify_policy
+    bundle.check_policy(policy)
     blob = cfg.crt_bundle
-    parsed = bundle.parse_bundle(blob) if isinstance(blob, bytes) else bundle.builtin_bundle("cmn")
-    verifier: CertificateVerifier = BundleVerifier(
-        parsed, check_name=not cfg.skip_common_name, policy=cfg.verify_policy
+    if isinstance(blob, bytes):
+        parsed: bundle.Bundle | None = bundle.parse_bundle(blob)
+        fingerprint = bundle.bundle_fingerprint(blob)
+    else:
+        parsed, fingerprint = None, bundle.builtin_fingerprint("cmn")
+
+    def load() -> CertificateVerifier:
+        from .bundle_verify import BundleVerifier
+
+        verifier: CertificateVerifier = BundleVerifier(
+            parsed if parsed is not None else bundle.builtin_bundle("cmn"), check_name=check_name, policy=policy
+        )
+        return verifier
+
+    return LazyVerifier(policy, check_name, fingerprint, load)
+
+
+def _cacert_verifier(
+    cfg: EspTlsCfg, buf: bytes, resumable: Callable[[CertificateVerifier], bool]
+) -> CertificateVerifier:
+    """The CA certificates' verifier: parsed now (errors now, as esp-tls) unless
+    ``resumable`` says the session to offer may resume under it."""
+    try:
+        fingerprint = cacert_fingerprint(buf)
+    except CertParseError:  # nothing there looks like a certificate: parse_cacert says what, now
+        return _anchor_verifier(parse_cacert(buf), cfg)
+    verifier = LazyVerifier(
+        cfg.verify_policy, not cfg.skip_common_name, fingerprint, lambda: _anchor_verifier(parse_cacert(buf), cfg)
     )
+    if not resumable(verifier):
+        verifier.load()
     return verifier
 
 
-def build_verifier(cfg: EspTlsCfg, host: str) -> CertificateVerifier | None:
+def preload(cfg: EspTlsCfg) -> None:
+    """Import and build, quietly, what checking a server's certificate under ``cfg``
+    will need (the X.509 code, the verifier's modules, the built-in bundle), so that
+    esp-tls can do it while it waits on the network. Errors are left for the
+    verifier to report where esp-tls reports them (ImportError propagates)."""
+    if _bundle_requested(cfg):
+        from . import bundle, bundle_verify  # noqa: F401
+
+        if cfg.crt_bundle is True:
+            try:
+                bundle.builtin_bundle("cmn")  # cached
+            except ValueError:
+                pass
+    elif cfg.use_global_ca_store or cfg.cacert is not None:
+        from ..tls import verify  # noqa: F401 - and cryptography.x509 (with its verification module)
+
+
+def build_verifier(cfg: EspTlsCfg, host: str, session: Session | None = None) -> CertificateVerifier | None:
     """The verifier esp-tls's ``set_client_config`` would set up, in its priority.
 
     ``crt_bundle`` (True: the built-in common-CA bundle; bytes: that bundle)
     > ``use_global_ca_store`` > ``cacert`` > ``insecure`` (None: no
-    verification, with a loud warning). ``host`` is only used in messages;
-    the name to check is decided by :func:`server_name_for`.
+    verification, with a loud warning). ``host`` is used in messages and as the
+    name a session was checked for (:func:`server_name_for` decides it).
+
+    Trust anchors are loaded when first needed (:class:`LazyVerifier`): a bundle
+    is checked here but its verifier made (the built-in one built) when the
+    server's certificate must be checked; CA certificates (``cacert``) are
+    parsed here, as in esp-tls, unless ``session`` (the session to offer) may be
+    resumed under them, when they are parsed only if the server's certificate must
+    be checked after all (a resumption the server declines).
 
     Raises EspTlsError: ESP_ERR_INVALID_STATE (global store requested but
     absent), ESP_ERR_MBEDTLS_X509_CRT_PARSE_FAILED (bad cacert),
@@ -328,7 +513,8 @@ def build_verifier(cfg: EspTlsCfg, host: str) -> CertificateVerifier | None:
             raise EspTlsError(LastError(EspErr.ESP_ERR_INVALID_STATE, 0, 0, "the global CA store is not set"))
         return _anchor_verifier(anchors, cfg)
     if cfg.cacert is not None:
-        return _anchor_verifier(parse_cacert(cfg.cacert), cfg)
+        name = _server_name(cfg, host)
+        return _cacert_verifier(cfg, cfg.cacert, lambda verifier: _may_resume(verifier, session, name))
     if cfg.insecure:
         _log.w(
             "insecure=true: server certificate verification DISABLED for %s (CONFIG_ESP_TLS_INSECURE + "

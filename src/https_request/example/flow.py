@@ -242,6 +242,7 @@ _REQUEST_CODE = (
     "https_request.tls.catalogue",
     "https_request.tls.client13",
     "https_request.tls.kx",
+    "https_request.tls.profiles",
     "https_request.tls.protection12",
     "https_request.tls.verify",
 )

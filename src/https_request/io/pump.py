@@ -28,10 +28,8 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from enum import Enum
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
-from ..tls.client13 import ClientConnection
-from ..tls.connection import Connection
 from ..tls.errors import ConnectionPoisoned
 from ..tls.events import (
     NEED_DATA,
@@ -48,6 +46,9 @@ from ..tls.events import (
 from ..tls.limits import MAX_EVENTS_KEPT, MAX_TICKETS_KEPT
 from ..tls.session import Session
 from ..tls.states import HsState
+
+if TYPE_CHECKING:  # the engine is imported by whoever makes the connection (esp-tls: after the SYN left)
+    from ..tls.connection import Connection
 
 __all__ = ["DONE", "RECV", "Action", "Pump", "TlsConnectionError", "TlsTimeout"]
 
@@ -96,11 +97,15 @@ class Pump:
 
     def start(self) -> None:
         """Client: queue the ClientHello unless already done (servers: no-op)."""
+        from ..tls.client13 import ClientConnection
+
         if isinstance(self.conn, ClientConnection) and self.conn.state == HsState.HELLO_REQUEST:
             self.conn.start_handshake()
 
     def close(self) -> None:
         """Queue close_notify unless the connection failed, is closed or never started."""
+        from ..tls.client13 import ClientConnection
+
         conn = self.conn
         if not conn.closed and not (isinstance(conn, ClientConnection) and conn.state == HsState.HELLO_REQUEST):
             conn.close()

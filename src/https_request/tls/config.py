@@ -12,16 +12,14 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Protocol
 
-from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
-
 from ..structs import Struct, field
 from .debug import NULL_DEBUG, TlsDebug
 from .enums import CipherSuite, NamedGroup, ProtocolVersion, PskKeyExchangeMode, SignatureScheme
 from .session import AntiReplay, MemoryAntiReplay, SessionCache, TicketKeys
 from .suites import SUITES, check_suites_fit_versions
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # x509 is imported where a certificate is read: a resumed handshake reads none
+    from cryptography import x509
     from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
 
     from .messages import Extension
@@ -137,6 +135,8 @@ class CertifiedKey(Struct, slots=False):
     key: CertificateIssuerPrivateKeyTypes
 
     def __post_init__(self) -> None:
+        from cryptography.exceptions import UnsupportedAlgorithm
+
         if not self.chain:
             raise ValueError("a certified key needs at least one certificate")
         try:

@@ -37,9 +37,6 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-
 from ..structs import Struct, field
 from ..wire import DecodeError, Reader, Writer
 
@@ -355,6 +352,8 @@ class TicketKeys:
 
     def seal(self, plaintext: bytes, now: float) -> bytes:
         """Encrypt a ticket under the current key: name | nonce | AEAD(plaintext)."""
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # servers only: not on a client's start-up
+
         self.rotate(now)
         k = self._current
         nonce = self._random(_NONCE_LEN)
@@ -362,6 +361,9 @@ class TicketKeys:
 
     def open(self, ticket: bytes, now: float) -> tuple[bytes, bool] | None:
         """(plaintext, sealed_with_previous_key) or None; never raises on garbage."""
+        from cryptography.exceptions import InvalidTag
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
         self.rotate(now)
         if len(ticket) < _NAME_LEN + _NONCE_LEN + 16:
             return None

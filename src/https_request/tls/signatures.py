@@ -23,7 +23,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
@@ -145,6 +144,8 @@ def leaf_public_key(der: bytes, whose: str) -> CertificatePublicKeyTypes:
 
     Raises TlsError CERT_BAD when the certificate or its key cannot be parsed.
     """
+    from cryptography import x509  # here, not at import: a resumed handshake parses no certificate
+
     try:
         return x509.load_der_x509_certificate(der).public_key()
     except (ValueError, x509.InvalidVersion, UnsupportedAlgorithm) as exc:  # the last two are no ValueError
