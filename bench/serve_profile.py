@@ -230,7 +230,9 @@ class Proc:
 
 
 def _serve_argv(folder: Path, version: str, args: argparse.Namespace, profile: Path | None) -> list[str]:
-    head = [sys.executable, __file__, "--profiled", str(profile)] if profile else [sys.executable, "-m", "https_request"]
+    head = (
+        [sys.executable, __file__, "--profiled", str(profile)] if profile else [sys.executable, "-m", "https_request"]
+    )
     argv = [*head, "serve", "--host", HOST, "--port", "0", "--cert", str(folder / "cert.pem"),
             "--key", str(folder / "key.pem"), "--tls-version", version, "--ciphers", IANA[version],
             "--groups", "x25519"]  # fmt: skip
@@ -242,28 +244,27 @@ def _serve_argv(folder: Path, version: str, args: argparse.Namespace, profile: P
 # ====================================================================== the profile's categories
 
 _CATEGORIES = (
-    ("log", re.compile(r"server/tls_server\.py:\d+\((stderr_log|line|_printable)\)")),
+    (
+        "log",
+        re.compile(r"server/(tls_server\.py:\d+\(stderr_log|connections\.py:\d+\((log_line|log_fields|_printable))\)"),
+    ),
     ("engine", re.compile(r"https_request/(tls/|wire\.py)")),
-    ("http/app", re.compile(r"https_request/(server/app\.py|howsmyssl/)|/h11/|/json/|/gzip|email/utils|/urllib/")),
+    ("http/app", re.compile(r"https_request/(server/app\.py|howsmyssl/)|/h11/")),
     ("server", re.compile(r"https_request/(server/|io/)")),
-    ("asyncio", re.compile(r"/asyncio/|selectors\.py|/socket\.py|uvloop|contextvars")),
+    ("asyncio", re.compile(r"/asyncio/|/selectors\.py|/socket\.py|uvloop")),
 )
-_SHARED = re.compile(r"https_request/structs\.py|/enum\.py|/typing\.py|/abc\.py|/collections/|/functools\.py")
-
-
-_IDLE = ("<method 'poll' of 'select.epoll' objects>", "<method 'run' of 'uvloop.loop.Loop' objects>")
+_IDLE = ("<method 'poll' of 'select.epoll' objects>", "<method 'run_forever' of 'uvloop.loop.Loop' objects>")
 
 
 def _category(func: tuple[str, int, str]) -> str | None:
-    """None: a C function or a shared helper (its time goes to its callers)."""
+    """The layer a function belongs to; None for the standard library's and other packages'
+    functions and for C functions (their time goes to their callers' layers)."""
     filename, line, name = func
-    if filename == "~" or _SHARED.search(filename):
-        return None
-    text = f"{filename}:{line}({name})"
+    text = name if filename == "~" else f"{filename}:{line}({name})"
     for cat, pattern in _CATEGORIES:
         if pattern.search(text):
             return cat
-    return "other"
+    return None
 
 
 def categorise(path: Path) -> tuple[dict[str, float], list[tuple[float, str]]]:
@@ -282,7 +283,7 @@ def categorise(path: Path) -> tuple[dict[str, float], list[tuple[float, str]]]:
         callers = table[func][4]
         total = sum(v[3] for v in callers.values()) or sum(v[2] for v in callers.values())
         out: dict[str, float] = {}
-        if not callers or total <= 0 or depth > 20:
+        if not callers or total <= 0 or depth > 40:
             out = {"other": 1.0}
         else:
             for caller, v in callers.items():

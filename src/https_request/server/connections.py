@@ -38,7 +38,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from ..io.pump import Pump
 from ..tls.catalogue import suite_name
@@ -112,17 +112,20 @@ class Connection(asyncio.Protocol):
     # ---------------------------------------------------------------- asyncio callbacks
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # (uvloop's TCP transports are asyncio.Transport in all but name: not subclasses)
+        self.transport = transport = cast(asyncio.Transport, transport)
         self.start = time.monotonic()
-        self.host, self.peer = _peer(transport)
-        if self.server.admit(self):
-            self.admitted = True
-            self.phase = self.first_phase
-            self._arm(self.settings.handshake_timeout, self._on_first_timeout)
-        else:
-            self.phase = _CLOSED
-            transport.abort()
+        try:
+            self.host, self.peer = _peer(transport)
+            if self.server.admit(self):
+                self.admitted = True
+                self.phase = self.first_phase
+                self._arm(self.settings.handshake_timeout, self._on_first_timeout)
+                return
+        except Exception as exc:  # a connection's failure must never reach the loop
+            self.error = describe(exc)
+        self.phase = _CLOSED
+        transport.abort()
 
     def data_received(self, data: bytes) -> None:
         phase = self.phase

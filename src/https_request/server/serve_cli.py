@@ -43,7 +43,7 @@ if TYPE_CHECKING:  # the rest is imported when the command runs: `https-request 
     from ..tls.session import TicketKeys
     from .tls_server import ServerSettings
 
-__all__ = ["add_parser", "parse_groups", "parse_now", "reload_ticket_keys", "run"]
+__all__ = ["add_parser", "event_loop", "parse_groups", "parse_now", "reload_ticket_keys", "run"]
 
 _PROG = "https-request serve"
 DEFAULT_PORT = 8070
@@ -207,6 +207,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     a("--ticket-keys", metavar="FILE|URL",
       help="keys shared by processes: a file (created 0600), or redis://HOST:PORT/N across machines")  # fmt: skip
     a("--keylog", metavar="FILE", help="append NSS key log lines to FILE")
+    a("--loop", choices=("auto", "asyncio", "uvloop"), default="auto",
+      help="event loop: uvloop (extra 'uvloop') or the standard one (default auto: uvloop if installed)")  # fmt: skip
     parser.set_defaults(func=run)
     return parser
 
@@ -274,9 +276,22 @@ def _settings(args: argparse.Namespace) -> tuple[ServerSettings, str | None]:
     settings = ServerSettings(
         tls, app, handshake_timeout=args.handshake_timeout, max_connections=args.max_connections,
         max_per_client=args.max_per_client, backlog=_backlog(args.max_connections),
-        shutdown_grace=args.shutdown_grace,
+        shutdown_grace=args.shutdown_grace, loop=event_loop(args.loop),
     )  # fmt: skip
     return settings, ca_file
+
+
+def event_loop(choice: str) -> str:
+    """``--loop``: the event loop to run, "uvloop" or "asyncio" ("auto": uvloop when installed)."""
+    if choice == "asyncio":
+        return choice
+    try:
+        import uvloop  # noqa: F401  (the extra is installed: use it)
+    except ImportError:
+        if choice == "uvloop":
+            raise UsageError("--loop uvloop: uvloop is not installed (pip install 'https-request[uvloop]')") from None
+        return "asyncio"
+    return "uvloop"
 
 
 def _backlog(max_connections: int) -> int:

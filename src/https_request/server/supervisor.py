@@ -78,6 +78,12 @@ def run_worker(
     blocked by the caller during start-up is unblocked, so delivered, once it can be handled)."""
     import asyncio
 
+    loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None
+    if settings.loop == "uvloop":
+        import uvloop
+
+        loop_factory = uvloop.new_event_loop
+
     async def main() -> None:
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
@@ -87,10 +93,12 @@ def run_worker(
         loop.add_signal_handler(signal.SIGHUP, _reload_worker, server, reload)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGHUP})  # one sent during start-up arrives now
         await server.start(https, http)
+        settings.log(f"worker={settings.worker} serving (pid {os.getpid()}, {settings.loop} event loop)")
         await stop.wait()
         await server.close()
 
-    asyncio.run(main())
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        runner.run(main())
     return 0
 
 

@@ -66,6 +66,7 @@ class ServerSettings(Struct, slots=False):
     backlog: int = 1024
     shutdown_grace: float = 5.0
     refusal_log_interval: float = 10.0
+    loop: str = "asyncio"  # or "uvloop" (supervisor.run_worker)
     log: Callable[[str], None] = stderr_log
 
 
