@@ -168,6 +168,9 @@ class Connection(asyncio.Protocol):
         """Handle received bytes (``b""``: EOF)."""
         raise NotImplementedError
 
+    def _flush(self) -> None:
+        """Write what is still queued for the client (before the half-close)."""
+
     def _on_first_timeout(self) -> None:
         """The first deadline (``handshake_timeout``) passed."""
         raise NotImplementedError
@@ -214,6 +217,7 @@ class Connection(asyncio.Protocol):
 
     def _linger(self) -> None:
         """The answer is written: half-close, then drain the client's last bytes for a moment."""
+        self._flush()
         transport = self.transport
         assert transport is not None
         self.phase = _LINGER
@@ -260,13 +264,23 @@ class HttpsConnection(Connection):
     def _on_data(self, data: bytes) -> None:
         phase = self.phase
         if phase == _REQUEST:
-            self._feed_tls(data, self._fail_now)
-            self._read_request()
+            if self._feed_tls(data, self._fail_now):
+                self._read_request()
         elif phase == _HANDSHAKE:
             self._handshake(data)
         elif phase == _FINISH:
             if self._feed_tls(data, self._finish_failed):
                 self._finish()
+        self._flush()
+
+    def _flush(self) -> None:
+        """Send what the engine has queued. Called once a callback is done with the engine, so that
+        what one chunk of input makes it say (tickets, then the response) goes out in one write."""
+        tls = self.tls
+        if tls is not None and self.phase not in (_LINGER, _CLOSED):
+            out = tls.data_to_send()
+            if out:
+                self._write(out)
 
     def _handshake(self, data: bytes) -> None:
         pump = self.pump
@@ -295,7 +309,8 @@ class HttpsConnection(Connection):
             self.fail("connection: connection closed by peer")
 
     def _feed_tls(self, data: bytes, on_error: Callable[[TlsError], None]) -> bool:
-        """Give bytes to the engine and send what it answers; False if it failed (``on_error`` was called)."""
+        """Give bytes to the engine (its answer waits for :meth:`_flush`); False if it failed
+        (its alert was sent and ``on_error`` called)."""
         pump, tls = self.pump, self.tls
         assert pump is not None and tls is not None
         try:
@@ -304,9 +319,6 @@ class HttpsConnection(Connection):
             self._write(tls.data_to_send())  # the alert
             on_error(exc)
             return False
-        out = tls.data_to_send()
-        if out:
-            self._write(out)
         return True
 
     def _handshake_failed(self, exc: TlsError) -> None:
