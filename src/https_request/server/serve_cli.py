@@ -238,6 +238,7 @@ def _settings(args: argparse.Namespace) -> tuple[ServerSettings, str | None]:
     from .keys import KeyFileError, open_shared
     from .tls_server import ServerSettings
 
+    loop = event_loop(args.loop)
     versions = {"1.2": (0x0303,), "1.3": (0x0304,), None: (0x0304, 0x0303)}[args.tls_version]
     suites = _parse_ciphers(args.ciphers, versions) if args.ciphers else DEFAULT_SUITES
     groups = parse_groups(args.groups) if args.groups else DEFAULT_GROUPS
@@ -276,7 +277,7 @@ def _settings(args: argparse.Namespace) -> tuple[ServerSettings, str | None]:
     settings = ServerSettings(
         tls, app, handshake_timeout=args.handshake_timeout, max_connections=args.max_connections,
         max_per_client=args.max_per_client, backlog=_backlog(args.max_connections),
-        shutdown_grace=args.shutdown_grace, loop=event_loop(args.loop),
+        shutdown_grace=args.shutdown_grace, loop=loop,
     )  # fmt: skip
     return settings, ca_file
 
