@@ -242,6 +242,29 @@ def _serve_argv(folder: Path, version: str, args: argparse.Namespace, profile: P
     return argv
 
 
+def idle_memory(folder: Path, env: dict[str, str], args: argparse.Namespace, count: int) -> dict[str, float]:
+    """RSS of a fresh serve before and while it holds ``count`` handshaken TLS 1.3 connections
+    waiting for their request (from 10 loopback addresses, under the per-client limit)."""
+    ctx = _client(str(folder / "ca.pem"), "1.3")
+    server = Proc(_serve_argv(folder, "1.3", args, None), env, folder / "idle.log")
+    held: list[ssl.SSLSocket] = []
+    try:
+        request = f"GET / HTTP/1.1\r\nHost: {NAME}\r\n\r\n".encode()
+        drive(ctx, server.port, request, "full", 50, 2)  # warm up
+        time.sleep(0.3)
+        before = _status_kib(server.proc.pid, "VmRSS")
+        for i in range(count):
+            raw = socket.create_connection((HOST, server.port), source_address=(f"127.0.1.{i % 10 + 1}", 0))
+            held.append(ctx.wrap_socket(raw, server_hostname=NAME))
+        time.sleep(0.5)
+        during = _status_kib(server.proc.pid, "VmRSS")
+    finally:
+        for s in held:
+            s.close()
+        server.stop()
+    return {"before_mib": before / 1024, "holding_mib": during / 1024, "per_connection_kib": (during - before) / count}
+
+
 # ====================================================================== the profile's categories
 
 _CATEGORIES = (
@@ -323,6 +346,11 @@ def run(args: argparse.Namespace) -> int:
         host = "www.howsmyssl.com" if args.path != "/" else NAME
         request = f"GET {args.path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: bench\r\n\r\n".encode()
         results: list[dict[str, Any]] = []
+        if args.idle:
+            mem = idle_memory(folder, env, args, args.idle)
+            print(f"{args.idle} idle handshaken connections: RSS {mem['before_mib']:.1f} -> {mem['holding_mib']:.1f}"
+                  f" MiB, {mem['per_connection_kib']:.1f} KiB per connection", flush=True)  # fmt: skip
+            results.append({"row": "idle", **mem})
         rows = [r for r in ROWS if not args.rows or f"{r[0]}-{r[1]}" in args.rows]
         for version, mode in rows:
             ctx = _client(str(folder / "ca.pem"), version)
@@ -386,6 +414,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--loop", choices=("auto", "asyncio", "uvloop"), help="serve --loop (default: serve's)")
     parser.add_argument("--path", default="/", help="request path: / (empty answer) or /a/check (howsmyssl)")
     parser.add_argument("--rows", nargs="*", help="only these rows (1.3-full 1.3-resumed 1.2-full 1.2-resumed)")
+    parser.add_argument("--idle", type=int, default=0, metavar="N",
+                        help="first measure serve's RSS holding N idle handshaken connections")  # fmt: skip
     parser.add_argument("--profile", action="store_true", help="run serve under cProfile; print the shares")
     parser.add_argument("--top", type=int, default=0, help="with --profile: print the N costliest functions")
     parser.add_argument("--json", metavar="FILE", help="write the results as JSON")

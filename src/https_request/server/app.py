@@ -27,7 +27,6 @@ redirects everything else, with keep-alive and without HSTS or gzip.
 from __future__ import annotations
 
 import gzip
-import html
 import json
 import re
 from collections.abc import Mapping
@@ -445,6 +444,8 @@ def _yes_no(value: object, good: bool) -> str:
 
 def render_report(result: Mapping[str, Any]) -> str:
     """An HTML page with the same data as ``/a/check``."""
+    import html  # (here: html.entities is a large table, and the HTML page is rarely asked for)
+
     e = html.escape
     verdict = str(result.get("rating", ""))
     insecure: Mapping[str, list[str]] = result.get("insecure_cipher_suites", {})
