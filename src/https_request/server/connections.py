@@ -63,7 +63,11 @@ _START, _HANDSHAKE, _REQUEST, _FINISH, _LINGER, _CLOSED = range(6)
 
 
 def _printable(text: str, limit: int = 200) -> str:
-    return "".join(c if " " <= c < "\x7f" and c != '"' else "?" for c in text[:limit])
+    """``text`` for the log line: at most ``limit`` characters, controls, quotes and non-ASCII as "?"."""
+    text = text[:limit]
+    if text.isascii() and text.isprintable() and '"' not in text:  # (the usual case, at C speed)
+        return text
+    return "".join(c if " " <= c < "\x7f" and c != '"' else "?" for c in text)
 
 
 def describe(exc: BaseException) -> str:
