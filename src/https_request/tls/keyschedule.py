@@ -11,6 +11,7 @@ import hashlib
 import hmac
 
 _DIGEST_SIZE = {"sha256": 32, "sha384": 48}
+_EMPTY_HASH = {name: hashlib.new(name, b"").digest() for name in _DIGEST_SIZE}  # Transcript-Hash("")
 
 __all__ = [
     "KeySchedule",
@@ -27,7 +28,7 @@ __all__ = [
 def hkdf_extract(hash_name: str, salt: bytes, ikm: bytes) -> bytes:
     """HKDF-Extract (RFC 5869): HMAC(salt, ikm); an empty salt is zeros."""
     if not salt:
-        salt = bytes(hashlib.new(hash_name).digest_size)
+        salt = bytes(_DIGEST_SIZE.get(hash_name) or hashlib.new(hash_name).digest_size)
     return hmac.digest(salt, ikm, hash_name)
 
 
@@ -87,7 +88,7 @@ class KeySchedule:
 
     def __init__(self, hash_name: str, psk: bytes | None = None) -> None:
         self.hash_name = hash_name
-        self._empty_hash = hashlib.new(hash_name).digest()
+        self._empty_hash = _EMPTY_HASH.get(hash_name) or hashlib.new(hash_name).digest()
         self.hash_len = len(self._empty_hash)
         self.secret = hkdf_extract(hash_name, b"", psk if psk is not None else bytes(self.hash_len))
 
