@@ -22,6 +22,9 @@ carries early data once in all. The parent only supervises
 (:mod:`.supervisor`): it restarts a worker that dies, forwards SIGHUP and
 the stop signal.
 
+``--loop``: the workers' event loop, uvloop when it is installed (the
+``uvloop`` extra), else asyncio's own.
+
 Usage and configuration errors exit with 2. This module stays light: the
 TLS stack is imported when the command runs.
 """
