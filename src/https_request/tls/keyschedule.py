@@ -46,11 +46,18 @@ def hkdf_expand(hash_name: str, prk: bytes, info: bytes, length: int) -> bytes:
     return out[:length]
 
 
+_LABEL_HEADS: dict[tuple[bytes, int], bytes] = {}  # (label, length) -> HkdfLabel up to its context
+
+
 def hkdf_expand_label(hash_name: str, secret: bytes, label: bytes, context: bytes, length: int) -> bytes:
     """HKDF-Expand-Label: HkdfLabel = length, "tls13 " + label, context."""
-    full = b"tls13 " + label
-    info = length.to_bytes(2, "big") + bytes((len(full),)) + full + bytes((len(context),)) + context
-    return hkdf_expand(hash_name, secret, info, length)
+    head = _LABEL_HEADS.get((label, length))
+    if head is None:
+        full = b"tls13 " + label
+        head = length.to_bytes(2, "big") + bytes((len(full),)) + full
+        if len(_LABEL_HEADS) < 64:  # the handshake's dozen labels; a caller's exporter labels are not kept
+            _LABEL_HEADS[label, length] = head
+    return hkdf_expand(hash_name, secret, head + bytes((len(context),)) + context, length)
 
 
 def derive_secret(hash_name: str, secret: bytes, label: bytes, transcript_hash: bytes) -> bytes:
