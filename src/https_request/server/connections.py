@@ -24,7 +24,7 @@ HTTPS, in order (:class:`HttpsConnection`):
    16 KiB), then TCP half-closed and what the client still sends drained for
    a moment (:data:`LINGER` seconds, :data:`LINGER_BYTES`), so that closing
    never resets the connection under an unread response. A response the
-   client does not take within :data:`WRITE_TIMEOUT` is reset away;
+   client does not take within :data:`WRITE_TIMEOUT` is dropped;
 4. one log line when the connection is gone (:meth:`Connection.log_line`).
 
 Plain HTTP (:class:`HttpConnection`): a request must begin within
@@ -194,11 +194,12 @@ class Connection(asyncio.Protocol):
         return " ".join(parts)
 
     def shut_down(self) -> None:
-        """Server shutdown: reset the connection now."""
+        """Server shutdown: drop the connection now."""
         self.fail("cancelled (shutdown)")
 
     def fail(self, error: str) -> None:
-        """Reset the connection, with ``error`` for the log (unless it already has one)."""
+        """Drop the connection at once (``transport.abort``: what is still unsent is discarded),
+        with ``error`` for the log (unless it already has one)."""
         self.error = self.error or error
         self.phase = _CLOSED
         if self.transport is not None:
@@ -208,10 +209,17 @@ class Connection(asyncio.Protocol):
         """The connection's one deadline, ``delay`` seconds from now."""
         if self._timer is not None:
             self._timer.cancel()
-        self._timer = self.loop.call_later(delay, callback)
+        self._timer = self.loop.call_later(delay, self._expired, callback)
+
+    def _expired(self, callback: Callable[[], None]) -> None:
+        self._timer = None
+        try:
+            callback()
+        except Exception as exc:  # a connection's failure must never reach the loop
+            self.fail(describe(exc))
 
     def _close(self) -> None:
-        """Close once what was written is sent (reset if that takes :data:`WRITE_TIMEOUT`)."""
+        """Close once what was written is sent (dropped if that takes :data:`WRITE_TIMEOUT`)."""
         self.phase = _CLOSED
         transport = self.transport
         assert transport is not None
@@ -396,7 +404,7 @@ class HttpsConnection(Connection):
         self._linger()
 
     def _on_finish_timeout(self) -> None:
-        self.error = "handshake timeout"  # after the response: close, don't reset it away
+        self.error = "handshake timeout"  # after the response: close, do not drop it
         self._linger()
 
     def _write(self, data: bytes) -> None:

@@ -289,13 +289,13 @@ def event_loop(choice: str) -> str:
     """``--loop``: the event loop to run, "uvloop" or "asyncio" ("auto": uvloop when installed)."""
     if choice == "asyncio":
         return choice
-    try:
-        import uvloop  # noqa: F401  (the extra is installed: use it)
-    except ImportError:
-        if choice == "uvloop":
-            raise UsageError("--loop uvloop: uvloop is not installed (pip install 'https-request[uvloop]')") from None
-        return "asyncio"
-    return "uvloop"
+    from importlib.util import find_spec
+
+    if find_spec("uvloop") is not None:  # (found, not imported: the worker imports it)
+        return "uvloop"
+    if choice == "uvloop":
+        raise UsageError("--loop uvloop: uvloop is not installed (pip install 'https-request[uvloop]')")
+    return "asyncio"
 
 
 def _backlog(max_connections: int) -> int:

@@ -94,7 +94,6 @@ def run_worker(
         loop.add_signal_handler(signal.SIGHUP, _reload_worker, server, reload)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGHUP})  # one sent during start-up arrives now
         await server.start(https, http)
-        settings.log(f"worker={settings.worker} serving (pid {os.getpid()}, {settings.loop} event loop)")
         await stop.wait()
         await server.close()
 

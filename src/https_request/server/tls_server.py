@@ -7,12 +7,12 @@ one log line each).
 
 Admission: at most ``max_connections`` connections (both listeners) are open
 at once in one worker, and at most ``max_per_client`` from one client address;
-more are reset as soon as they are accepted. Refusals are counted, not logged
+more are closed as soon as they are accepted. Refusals are counted, not logged
 one by one: the first after a quiet spell is logged at once, the rest as one
 line per ``refusal_log_interval`` (:class:`RefusalLog`). The listening sockets
 keep the ``backlog`` given (asyncio would ``listen(100)`` them again).
 
-:meth:`Server.close` stops accepting, resets the connections that sent
+:meth:`Server.close` stops accepting, drops the connections that sent
 nothing yet, and gives those in flight ``shutdown_grace`` seconds to finish.
 :meth:`Server.reload` swaps the TLS configuration (certificates, ticket
 keys) for the connections that follow. Nothing a peer sends can stop the loop:
@@ -154,8 +154,8 @@ class Server:
         self.settings = replace(self.settings, tls=tls)
 
     async def close(self, grace: float | None = None) -> None:
-        """Stop accepting; reset the connections that sent nothing yet; give those in
-        flight ``grace`` seconds (default ``settings.shutdown_grace``), then reset them."""
+        """Stop accepting; drop the connections that sent nothing yet; give those in
+        flight ``grace`` seconds (default ``settings.shutdown_grace``), then drop them."""
         for srv in self._servers:
             srv.close()
         for conn in list(self._open):
@@ -178,7 +178,7 @@ class Server:
     # ---------------------------------------------------------------- admission (the connections call these)
 
     def admit(self, conn: Connection) -> bool:
-        """Count a new connection in, or refuse it (False: the caller resets it)."""
+        """Count a new connection in, or refuse it (False: the caller drops it)."""
         cfg, host = self.settings, conn.host
         if self.active >= cfg.max_connections:
             self.refusals.note("max_connections", host)
