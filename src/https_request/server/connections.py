@@ -268,7 +268,6 @@ class HttpsConnection(Connection):
         self.pump: Pump | None = None
         self.info: TlsInfo | None = None
         self.http: RequestReader | None = None
-        self._handshake_deadline = 0.0
 
     def _on_first_timeout(self) -> None:
         self.fail("handshake timeout")
@@ -308,7 +307,6 @@ class HttpsConnection(Connection):
                 return
             self.tls = ServerConnection(self.settings.tls)
             self.pump = pump = Pump(self.tls)
-            self._handshake_deadline = time.monotonic() + self.settings.handshake_timeout
         if not self._feed_tls(data, self._handshake_failed):
             return
         if pump.handshake is not None or (self.settings.tls.send_half_rtt_data and pump.early_data):
@@ -387,7 +385,8 @@ class HttpsConnection(Connection):
         if pump.handshake is None:  # answered 0-RTT data: finish the handshake (then tickets and close_notify)
             self.phase = _FINISH
             self._written_at = time.monotonic()
-            self._arm(max(self._handshake_deadline - self._written_at, 1.0), self._on_finish_timeout)
+            handshake_left = self.start + self.settings.handshake_timeout - self._written_at
+            self._arm(max(handshake_left, 1.0), self._on_finish_timeout)
         else:
             self._linger()
 
