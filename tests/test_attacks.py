@@ -1,6 +1,7 @@
 """Issue 12's attacks on the engine, against a real ``serve`` process, loopback only.
 
-Each test floods the server from hostile peers built from our own engine or raw
+Each test runs against ``serve`` on both event loops (asyncio and uvloop) and floods
+the server from hostile peers built from our own engine or raw
 bytes (in threads, for ``ATTACK`` seconds) and asserts that
 
 * every attacking connection is closed with the right alert within ``CLOSE``
@@ -54,9 +55,10 @@ ALERT = ContentType.ALERT
 APP = ContentType.APPLICATION_DATA
 
 
-@pytest.fixture(scope="module")
-def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serve]:
-    yield from running(["--key-type", "ecdsa"], tmp_path_factory.mktemp("state"))
+@pytest.fixture(scope="module", params=["asyncio", "uvloop"])
+def srv(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serve]:
+    """``serve`` on each event loop in turn."""
+    yield from running(["--key-type", "ecdsa", "--loop", request.param], tmp_path_factory.mktemp("state"))
 
 
 def _rss_mib(pid: int) -> float:

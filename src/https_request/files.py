@@ -15,7 +15,6 @@ from __future__ import annotations
 import errno
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 __all__ = ["create_private", "state_dir", "write_atomically"]
@@ -77,6 +76,8 @@ def write_atomically(path: str | os.PathLike[str], data: bytes, mode: int = 0o60
     if os.path.isdir(path):
         raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), path)
     directory = os.path.dirname(os.path.abspath(path))
+    import tempfile  # (here: it imports shutil and its compression modules, which most runs never need)
+
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}-", dir=directory)  # created 0600
     except OSError as exc:

@@ -29,6 +29,7 @@ class DecodeError(ValueError):
 
     def __init__(self, what: str, detail: str = "") -> None:
         self.what = what
+        self.detail = detail
         msg = f"cannot decode {what}" + (f": {detail}" if detail else "")
         super().__init__(msg)
 

@@ -27,9 +27,9 @@ redirects everything else, with keep-alive and without HSTS or gzip.
 from __future__ import annotations
 
 import gzip
-import html
 import json
 import re
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import formatdate
@@ -53,6 +53,7 @@ __all__ = [
     "Response",
     "TlsInfo",
     "error_response",
+    "http_date",
     "route",
     "route_plain",
 ]
@@ -212,9 +213,9 @@ class Response(Struct, frozen=False, slots=False):
         """The bytes on the wire for ``request`` (None: a request that could not be parsed)."""
         http10 = request is not None and request.http10 and not self.http11
         head_only = request is not None and request.method == "HEAD"
-        lines = [f"HTTP/{'1.0' if http10 else '1.1'} {self.status} {HTTPStatus(self.status).phrase}"]
+        lines = [f"HTTP/{'1.0' if http10 else '1.1'} {self.status} {_phrase(self.status)}"]
         lines += [f"{k}: {v}" for k, v in sorted(self.headers, key=lambda kv: kv[0])]
-        lines.append(f"Date: {date or formatdate(usegmt=True)}")
+        lines.append(f"Date: {date or http_date()}")
         body = self.body
         if not self.has("Content-Length"):
             if not self.gzipped:
@@ -226,9 +227,28 @@ class Response(Struct, frozen=False, slots=False):
         return head if head_only else head + body
 
 
+_PHRASES = {s.value: s.phrase for s in HTTPStatus}
+_date: tuple[int, str] = (0, "")  # the last second formatted, and its Date
+
+
+def _phrase(status: int) -> str:
+    """The reason phrase of ``status`` (ValueError for a code HTTP does not define)."""
+    phrase = _PHRASES.get(status)
+    return phrase if phrase is not None else HTTPStatus(status).phrase
+
+
+def http_date() -> str:
+    """Now, as a ``Date`` header says it (RFC 9110 5.6.7); formatted once a second."""
+    global _date
+    now = int(time.time())
+    if _date[0] != now:
+        _date = (now, formatdate(now, usegmt=True))
+    return _date[1]
+
+
 def error_response(status: int) -> bytes:
     """Go's answer to a request it could not parse: plain text, ``Connection: close``, no length."""
-    text = f"{status} {HTTPStatus(status).phrase}"
+    text = f"{status} {_phrase(status)}"
     return (f"HTTP/1.1 {text}\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n{text}").encode()
 
 
@@ -445,6 +465,8 @@ def _yes_no(value: object, good: bool) -> str:
 
 def render_report(result: Mapping[str, Any]) -> str:
     """An HTML page with the same data as ``/a/check``."""
+    import html  # (here: html.entities is a large table, and the HTML page is rarely asked for)
+
     e = html.escape
     verdict = str(result.get("rating", ""))
     insecure: Mapping[str, list[str]] = result.get("insecure_cipher_suites", {})

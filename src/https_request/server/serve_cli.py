@@ -27,6 +27,9 @@ carries early data once in all. The parent only supervises
 (:mod:`.supervisor`): it restarts a worker that dies, forwards SIGHUP and
 the stop signal.
 
+``--loop``: the workers' event loop, uvloop when it is installed (the
+``uvloop`` extra), else asyncio's own.
+
 Usage and configuration errors exit with 2. This module stays light: the
 TLS stack is imported when the command runs.
 """
@@ -48,7 +51,7 @@ if TYPE_CHECKING:  # the rest is imported when the command runs: `https-request 
     from ..tls.session import TicketKeys
     from .tls_server import ServerSettings
 
-__all__ = ["add_parser", "parse_groups", "parse_now", "reload_ticket_keys", "run"]
+__all__ = ["add_parser", "event_loop", "parse_groups", "parse_now", "reload_ticket_keys", "run"]
 
 _PROG = "https-request serve"
 DEFAULT_PORT = 8070
@@ -217,6 +220,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     a("--ticket-keys", metavar="FILE|URL",
       help="keys shared by processes: a file (created 0600), or redis://HOST:PORT/N across machines")  # fmt: skip
     a("--keylog", metavar="FILE", help="append NSS key log lines to FILE")
+    a("--loop", choices=("auto", "asyncio", "uvloop"), default="auto",
+      help="event loop: uvloop (extra 'uvloop') or the standard one (default auto: uvloop if installed)")  # fmt: skip
     parser.set_defaults(func=run)
     return parser
 
@@ -246,6 +251,7 @@ def _settings(args: argparse.Namespace) -> tuple[ServerSettings, str | None]:
     from .keys import KeyFileError, open_shared
     from .tls_server import ServerSettings
 
+    loop = event_loop(args.loop)
     versions = {"1.2": (0x0303,), "1.3": (0x0304,), None: (0x0304, 0x0303)}[args.tls_version]
     suites = _parse_ciphers(args.ciphers, versions) if args.ciphers else DEFAULT_SUITES
     groups = parse_groups(args.groups) if args.groups else DEFAULT_GROUPS
@@ -284,9 +290,22 @@ def _settings(args: argparse.Namespace) -> tuple[ServerSettings, str | None]:
     settings = ServerSettings(
         tls, app, handshake_timeout=args.handshake_timeout, max_connections=args.max_connections,
         max_per_client=args.max_per_client, backlog=_backlog(args.max_connections),
-        shutdown_grace=args.shutdown_grace,
+        shutdown_grace=args.shutdown_grace, loop=loop,
     )  # fmt: skip
     return settings, ca_file
+
+
+def event_loop(choice: str) -> str:
+    """``--loop``: the event loop to run, "uvloop" or "asyncio" ("auto": uvloop when installed)."""
+    if choice == "asyncio":
+        return choice
+    from importlib.util import find_spec
+
+    if find_spec("uvloop") is not None:  # (found, not imported: the worker imports it)
+        return "uvloop"
+    if choice == "uvloop":
+        raise UsageError("--loop uvloop: uvloop is not installed (pip install 'https-request[uvloop]')")
+    return "asyncio"
 
 
 def _backlog(max_connections: int) -> int:

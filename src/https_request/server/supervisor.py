@@ -31,19 +31,20 @@ per connection.
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import signal
 import socket
 import sys
 import time
 from collections.abc import Callable
-from multiprocessing.connection import wait
-from multiprocessing.process import BaseProcess
+from typing import TYPE_CHECKING
 
 from ..structs import replace
 from ..tls.config import ServerConfig
 from .tls_server import Server, ServerSettings
+
+if TYPE_CHECKING:  # multiprocessing is imported by supervise() only: one worker runs without it (~1.3 MiB)
+    from multiprocessing.process import BaseProcess
 
 __all__ = ["BACKOFF_FIRST", "BACKOFF_MAX", "STABLE_AFTER", "Reload", "run_worker", "supervise"]
 
@@ -78,6 +79,12 @@ def run_worker(
     blocked by the caller during start-up is unblocked, so delivered, once it can be handled)."""
     import asyncio
 
+    loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None
+    if settings.loop == "uvloop":
+        import uvloop
+
+        loop_factory = uvloop.new_event_loop
+
     async def main() -> None:
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
@@ -90,7 +97,8 @@ def run_worker(
         await stop.wait()
         await server.close()
 
-    asyncio.run(main())
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        runner.run(main())
     return 0
 
 
@@ -131,6 +139,8 @@ class _Supervisor:
         self.settings = settings
         self.https, self.http = https, http
         self.reload = reload
+        import multiprocessing
+
         self.ctx = multiprocessing.get_context("fork")
         self.slots = [_Slot(i) for i in range(len(https))]
         self.signals: list[int] = []
@@ -256,6 +266,8 @@ class _Supervisor:
     # ---------------------------------------------------------------- loop
 
     def run(self) -> int:
+        from multiprocessing.connection import wait
+
         self.wake_r.setblocking(False)
         self.wake_w.setblocking(False)
         handled = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)

@@ -153,6 +153,21 @@ class CertifiedKey(Struct, slots=False):
 
         return tuple(c.public_bytes(Encoding.DER) for c in self.chain)
 
+    @cached_property
+    def certificate13(self) -> bytes:
+        """The body of a server's TLS 1.3 Certificate message for this chain (no request context, no
+        entry extensions): the same for every connection, so encoded once."""
+        from .messages import Certificate, CertificateEntry
+
+        return Certificate(b"", tuple(CertificateEntry(d) for d in self.chain_der)).encode()
+
+    @cached_property
+    def certificate12(self) -> bytes:
+        """The body of a TLS 1.2 Certificate message for this chain, encoded once."""
+        from .messages12 import Certificate12
+
+        return Certificate12(self.chain_der).encode()
+
 
 def _check_common(cfg: ClientConfig | ServerConfig) -> None:
     if not cfg.cipher_suites:

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 
 _DIGEST_SIZE = {"sha256": 32, "sha384": 48}
+_EMPTY_HASH = {name: hashlib.new(name, b"").digest() for name in _DIGEST_SIZE}  # Transcript-Hash("")
 
 __all__ = [
     "KeySchedule",
@@ -27,7 +28,7 @@ __all__ = [
 def hkdf_extract(hash_name: str, salt: bytes, ikm: bytes) -> bytes:
     """HKDF-Extract (RFC 5869): HMAC(salt, ikm); an empty salt is zeros."""
     if not salt:
-        salt = bytes(hashlib.new(hash_name).digest_size)
+        salt = bytes(_DIGEST_SIZE.get(hash_name) or hashlib.new(hash_name).digest_size)
     return hmac.digest(salt, ikm, hash_name)
 
 
@@ -45,11 +46,18 @@ def hkdf_expand(hash_name: str, prk: bytes, info: bytes, length: int) -> bytes:
     return out[:length]
 
 
+_LABEL_HEADS: dict[tuple[bytes, int], bytes] = {}  # (label, length) -> HkdfLabel up to its context
+
+
 def hkdf_expand_label(hash_name: str, secret: bytes, label: bytes, context: bytes, length: int) -> bytes:
     """HKDF-Expand-Label: HkdfLabel = length, "tls13 " + label, context."""
-    full = b"tls13 " + label
-    info = length.to_bytes(2, "big") + bytes((len(full),)) + full + bytes((len(context),)) + context
-    return hkdf_expand(hash_name, secret, info, length)
+    head = _LABEL_HEADS.get((label, length))
+    if head is None:
+        full = b"tls13 " + label
+        head = length.to_bytes(2, "big") + bytes((len(full),)) + full
+        if len(_LABEL_HEADS) < 64:  # the handshake's dozen labels; a caller's exporter labels are not kept
+            _LABEL_HEADS[label, length] = head
+    return hkdf_expand(hash_name, secret, head + bytes((len(context),)) + context, length)
 
 
 def derive_secret(hash_name: str, secret: bytes, label: bytes, transcript_hash: bytes) -> bytes:
@@ -87,7 +95,7 @@ class KeySchedule:
 
     def __init__(self, hash_name: str, psk: bytes | None = None) -> None:
         self.hash_name = hash_name
-        self._empty_hash = hashlib.new(hash_name).digest()
+        self._empty_hash = _EMPTY_HASH.get(hash_name) or hashlib.new(hash_name).digest()
         self.hash_len = len(self._empty_hash)
         self.secret = hkdf_extract(hash_name, b"", psk if psk is not None else bytes(self.hash_len))
 

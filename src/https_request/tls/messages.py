@@ -331,7 +331,10 @@ def _exts_from_block(v: Reader, what: str) -> tuple[Extension, ...]:
     seen: set[int] = set()
     while v.remaining:
         etype = v.u16("extension type")
-        data = v.opaque(2, f"extension 0x{etype:04x}")
+        try:
+            data = v.opaque(2, "extension")
+        except DecodeError as exc:  # (the field's name is formatted only when it is needed)
+            raise DecodeError(f"extension 0x{etype:04x}", exc.detail) from None
         if etype in seen:
             raise TlsError(Reason.DUPLICATE_EXTENSION, f"{what}: extension 0x{etype:04x} twice")
         seen.add(etype)

@@ -239,7 +239,7 @@ class Tls12Server(Connection):
         self._write_server_hello12(ch, hs12, reneg)
         self._set_state(S.SERVER_CERTIFICATE)
         self._log_write("certificate")
-        hs12.messages += self._queue_handshake(HT.CERTIFICATE, Certificate12(ck.chain_der).encode())
+        hs12.messages += self._queue_handshake(HT.CERTIFICATE, ck.certificate12)
         self._set_state(S.SERVER_KEY_EXCHANGE)
         self._log_write("server key exchange")
         hs12.share = ClientShare(group, cfg.random)

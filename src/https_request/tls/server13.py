@@ -42,7 +42,6 @@ from .kx import SUPPORTED_GROUPS, server_exchange
 from .messages import (
     HRR_RANDOM,
     Certificate,
-    CertificateEntry,
     CertificateRequest,
     CertificateVerify,
     ClientHello,
@@ -265,8 +264,7 @@ class ServerConnection(Tls12Server):
                 hs.cert_requested = True
             self._set_state(S.SERVER_CERTIFICATE)
             self._log_write("certificate")
-            entries = tuple(CertificateEntry(d) for d in cert.chain_der)
-            hs.transcript.add(self._queue_handshake(HT.CERTIFICATE, Certificate(b"", entries).encode()))
+            hs.transcript.add(self._queue_handshake(HT.CERTIFICATE, cert.certificate13))
             self._set_state(S.CERTIFICATE_VERIFY)
             self._log_write("certificate verify")
             data = tls13_certificate_verify_input(hs.transcript.digest(), server=True)
