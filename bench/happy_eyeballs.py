@@ -139,7 +139,7 @@ def blocking(names, delay):
     seen = []
     t = time.perf_counter()
     sock, address = happy.connect(
-        NAME, port, names.resolve, timeout=10, attempt_delay=delay, on_attempt=seen.append, known=names.known
+        NAME, port, None, timeout=10, attempt_delay=delay, on_attempt=seen.append, start=names.start
     )
     return sample(t, sock, address, seen)
 
@@ -149,7 +149,7 @@ async def in_loop():  # timed inside the running loop: the loop's creation is no
         seen = []
         t = time.perf_counter()
         sock, address = await happy.aconnect(
-            NAME, port, names.aresolve, timeout=10, on_attempt=seen.append, known=names.known
+            NAME, port, names.aresolve, timeout=10, on_attempt=seen.append, known=names.known, start=names.start
         )
         out.append(sample(t, sock, address, seen))
     return out

@@ -56,9 +56,12 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from ipaddress import IPv4Address, IPv6Address, ip_address
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from ..structs import Struct, replace
+
+if TYPE_CHECKING:
+    from ..netif import LocalAddress
 
 __all__ = [
     "CONNECTION_ATTEMPT_DELAY",
@@ -69,8 +72,10 @@ __all__ = [
     "Attempt",
     "ConnectError",
     "Known",
+    "Pending",
     "Resolve",
     "Sort",
+    "Start",
     "aconnect",
     "connect",
     "interleave",
@@ -85,6 +90,31 @@ Known = Callable[[str, int], Sequence[IPv4Address | IPv6Address] | None]
 to look the family up; may raise as :data:`Resolve` (a cached NXDOMAIN)."""
 Sort = Callable[[Sequence[IPv4Address | IPv6Address]], Sequence[IPv4Address | IPv6Address]]
 """Addresses -> the same addresses, most preferred first."""
+
+
+class Pending(Protocol):
+    """A lookup that :func:`connect`'s own loop drives, without a thread (the stub
+    resolver's :class:`~https_request.dns.resolver.PendingLookup` through
+    :meth:`~https_request.dns.lookup.NameLookup.start`).
+
+    ``advance(now)`` (time.monotonic()) sends what is due and reads what arrived: the
+    addresses when the lookup is over, else None; it may raise (the lookup failed). The
+    loop calls it once at once, then whenever ``fileno()`` (-1: none) is readable or
+    ``wake_at()`` (None: only on I/O) has come, and ``close()`` at the end (also when the
+    call ends before the lookup)."""
+
+    def fileno(self) -> int: ...
+
+    def wake_at(self) -> float | None: ...
+
+    def advance(self, now: float) -> Sequence[IPv4Address | IPv6Address] | None: ...
+
+    def close(self) -> None: ...
+
+
+Start = Callable[[str, int], "Sequence[IPv4Address | IPv6Address] | Pending"]
+"""``(name, family) -> addresses`` known at once (a hosts file, a cache), or the lookup
+begun (:class:`Pending`); may raise as :data:`Resolve` (a cached NXDOMAIN, a bad name)."""
 
 RESOLUTION_DELAY = 0.05  # RFC 8305 section 3
 CONNECTION_ATTEMPT_DELAY = 0.25  # RFC 8305 section 5
@@ -170,11 +200,25 @@ def interleave(
     return tuple(out)
 
 
-def _default_sort(addresses: Sequence[IPv4Address | IPv6Address]) -> Sequence[IPv4Address | IPv6Address]:
-    """RFC 6724 destination address selection (:mod:`.select`, imported when used)."""
-    from .select import sort_destinations
+class _Rfc6724:
+    """The default sort: RFC 6724 destination address selection
+    (:func:`.select.sort_destinations`, imported when used). :meth:`prepare` reads the
+    interfaces' addresses ahead, while the lookups are out, so that the sort after the
+    answers only asks the kernel for each destination's source."""
 
-    return sort_destinations(addresses).ordered
+    def __init__(self) -> None:
+        self._local: Sequence[LocalAddress] | None = None
+
+    def prepare(self) -> None:
+        if self._local is None:
+            from ..netif import known_addresses
+
+            self._local = known_addresses()
+
+    def __call__(self, addresses: Sequence[IPv4Address | IPv6Address]) -> Sequence[IPv4Address | IPv6Address]:
+        from .select import sort_destinations
+
+        return sort_destinations(addresses, local=self._local).ordered
 
 
 def _outcome(err: int) -> str:
@@ -218,6 +262,7 @@ class _Race:
     ) -> None:
         self.name, self.port = name, port
         self._sort, self._count, self._esp = sort, first_family_count, esp_compatible
+        self._prepare = sort.prepare if isinstance(sort, _Rfc6724) else None
         self._resolution_delay, self._attempt_delay = resolution_delay, attempt_delay
         self._timeout = timeout
         self._on_attempt = on_attempt
@@ -289,6 +334,13 @@ class _Race:
             self._untried, self._unsorted = list(self._ordered(self._untried)), False
         self._next_at = now + self._attempt_delay
         return self._untried.pop(0)
+
+    def idle(self) -> None:
+        """The driver is about to wait for the lookups: the default sort reads now (once)
+        what it will need when they answer."""
+        if self._prepare is not None and self.waiting:
+            prepare, self._prepare = self._prepare, None
+            prepare()
 
     def wake_at(self) -> float | None:
         """When the driver must look again even if no I/O happens (None: only on I/O)."""
@@ -413,7 +465,7 @@ def _race(
         name,
         port,
         families,
-        sort or _default_sort,
+        sort or _Rfc6724(),
         resolution_delay=resolution_delay,
         attempt_delay=max(MIN_ATTEMPT_DELAY, attempt_delay),
         first_family_count=first_family_count,
@@ -429,6 +481,92 @@ def _race(
     usable = {4: socket.AF_INET, 6: socket.AF_INET6}[literal.version] in families
     race.literal(literal if usable else None)  # -4 with an IPv6 literal (or -6 with IPv4): no address
     return race, ()
+
+
+_Answer = Sequence[IPv4Address | IPv6Address] | Exception
+_LOOKUP = "lookup"  # the selector's data for a lookup's descriptor (an attempt's has None)
+
+
+class _Driven:
+    """Lookups begun with ``start``, each a :class:`Pending` that the driver's own loop
+    advances when its descriptor is readable or its time has come: no thread, the
+    queries go out at once and an answer is read the moment the loop sees it.
+    ``watch(fd)`` asks the loop to report ``fd`` readable (a selector's register, the
+    asyncio loop's ``add_reader``), ``unwatch(fd)`` stops it; ``watch`` may raise
+    NotImplementedError (a loop without readers), every lookup closed first."""
+
+    def __init__(
+        self,
+        name: str,
+        families: Sequence[int],
+        start: Start,
+        watch: Callable[[int], object],
+        unwatch: Callable[[int], object],
+    ) -> None:
+        self._watch, self._unwatch = watch, unwatch
+        self._pending: dict[int, Pending] = {}
+        self._fds: dict[int, int] = {}  # family -> the descriptor watched for it
+        self._answers: list[tuple[int, _Answer]] = []
+        try:
+            for family in families:
+                begun: Sequence[IPv4Address | IPv6Address] | Pending | Exception
+                try:
+                    begun = start(name, family)
+                except Exception as exc:  # a known failure (a cached NXDOMAIN), reported by the race
+                    begun = exc
+                if isinstance(begun, Exception | Sequence):
+                    self._answers.append((family, begun if isinstance(begun, Exception) else tuple(begun)))
+                else:
+                    self._pending[family] = begun
+                    self._advance(family, time.monotonic())  # its first query goes out now
+        except BaseException:
+            self.close()
+            raise
+
+    def _advance(self, family: int, now: float) -> None:
+        lookup = self._pending[family]
+        fd = self._fds.pop(family, -1)
+        if fd >= 0:  # unwatched first: advancing may close it (and its number be reused)
+            self._unwatch(fd)
+        result: Sequence[IPv4Address | IPv6Address] | Exception | None
+        try:
+            result = lookup.advance(now)
+        except Exception as exc:  # the lookup's failure is reported by the race
+            result = exc
+        if result is None:
+            fd = lookup.fileno()
+            if fd >= 0:
+                self._watch(fd)
+                self._fds[family] = fd
+            return
+        del self._pending[family]
+        lookup.close()
+        self._answers.append((family, result if isinstance(result, Exception) else tuple(result)))
+
+    def take(self, now: float, ready: set[int]) -> list[tuple[int, _Answer]]:
+        """The answers known now: advances each lookup whose descriptor is in ``ready``
+        or whose time has come. A lookup that only became readable while another was
+        read waits for the next call: the first answer reaches the race at once."""
+        for family, lookup in list(self._pending.items()):
+            when = lookup.wake_at()
+            if self._fds.get(family, -1) in ready or (when is not None and now >= when):
+                self._advance(family, now)
+        answers, self._answers = self._answers, []
+        return answers
+
+    def pending(self) -> bool:
+        return bool(self._pending)
+
+    def wake_at(self) -> float | None:
+        return min((t for p in self._pending.values() if (t := p.wake_at()) is not None), default=None)
+
+    def close(self) -> None:
+        for fd in self._fds.values():
+            self._unwatch(fd)
+        self._fds.clear()
+        for lookup in self._pending.values():
+            lookup.close()
+        self._pending.clear()
 
 
 # --- blocking ------------------------------------------------------------------
@@ -453,11 +591,11 @@ def _known_answers(race: _Race, name: str, families: Sequence[int], known: Known
 
 
 class _Lookups:
-    """The blocking driver's lookups: one daemon thread each; answers are queued
-    and signalled on a socket pair the selector watches. After :meth:`close`,
-    late answers are dropped."""
+    """The blocking driver's lookups through ``resolve``: one daemon thread each;
+    answers are queued and signalled on a socket pair the selector watches (``data``
+    this object). After :meth:`close`, late answers are dropped."""
 
-    def __init__(self, name: str, families: Sequence[int], resolve: Resolve) -> None:
+    def __init__(self, name: str, families: Sequence[int], resolve: Resolve, sel: selectors.BaseSelector) -> None:
         self._lock = threading.Lock()
         self._answers: list[tuple[int, Sequence[IPv4Address | IPv6Address] | Exception]] = []
         self._closed = False
@@ -466,6 +604,7 @@ class _Lookups:
         self._signal.setblocking(False)
         self._resolve, self._name = resolve, name
         try:
+            sel.register(self.wake, selectors.EVENT_READ, _LOOKUP)
             for family in families:
                 threading.Thread(
                     target=self._run, args=(family,), name=f"happy-eyeballs {_RR[family]} {name}", daemon=True
@@ -489,7 +628,8 @@ class _Lookups:
             except BlockingIOError:  # already signalled
                 pass
 
-    def take(self) -> list[tuple[int, Sequence[IPv4Address | IPv6Address] | Exception]]:
+    def take(self, now: float, ready: set[int]) -> list[tuple[int, Sequence[IPv4Address | IPv6Address] | Exception]]:
+        """The answers the threads gave so far."""
         with self._lock:
             answers, self._answers = self._answers, []
             try:
@@ -498,6 +638,9 @@ class _Lookups:
             except BlockingIOError:
                 pass
         return answers
+
+    def wake_at(self) -> float | None:
+        return None  # the threads signal
 
     def close(self) -> None:
         with self._lock:
@@ -549,6 +692,13 @@ def _wait(wake: float | None, now: float) -> float | None:
     return 0.0
 
 
+# asyncio's timers wake on whole milliseconds: the selector's timeout is rounded up to
+# one (epoll), so a timer fires up to ~1 ms late, and an attempt due at 250 ms would
+# start at ~251 ms. aconnect waits on the loop's timers until _EARLY before the time,
+# then yields to the loop (other tasks run) until it has come.
+_EARLY = 0.0015
+
+
 def _won(sock: socket.socket) -> None:
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
@@ -556,7 +706,7 @@ def _won(sock: socket.socket) -> None:
 def connect(
     name: str,
     port: int,
-    resolve: Resolve,
+    resolve: Resolve | None,
     *,
     sort: Sort | None = None,
     resolution_delay: float = RESOLUTION_DELAY,
@@ -567,6 +717,7 @@ def connect(
     on_attempt: Callable[[Attempt], None] | None = None,
     family: int = socket.AF_UNSPEC,
     known: Known | None = None,
+    start: Start | None = None,
 ) -> tuple[socket.socket, IPv4Address | IPv6Address]:
     """Connect over TCP to ``name`` port ``port`` (RFC 8305; see the module).
 
@@ -576,7 +727,10 @@ def connect(
     whole call (lookups and attempts; None: no bound but the kernel's).
     ``on_attempt`` is called in this thread as each attempt starts and ends.
     ``known`` answers what needs no lookup (a hosts file, a cache) before any
-    lookup thread starts: a family it answers is not looked up.
+    lookup thread starts: a family it answers is not looked up. ``start``, when
+    given, replaces both: each lookup is begun with it and driven by this call's
+    own loop (:class:`Pending`: no thread; the first query goes out at once and an
+    answer is read the moment it arrives); ``resolve`` may then be None.
 
     Returns the connected socket (blocking, no timeout, ``TCP_NODELAY`` set)
     and the address it is connected to. Raises :class:`ConnectError` (``kind``
@@ -595,17 +749,26 @@ def connect(
         on_attempt=on_attempt,
         family=family,
     )
-    pending = _known_answers(race, name, families, known)
-    lookups = _Lookups(name, pending, resolve) if pending else None
+    if start is None and resolve is None:
+        raise ValueError("connect needs resolve or start")
     live: dict[socket.socket, int] = {}
     winner: socket.socket | None = None
+    lookups: _Lookups | _Driven | None = None
+    ready: set[int] = set()  # the lookups' descriptors the last select saw readable
     with selectors.DefaultSelector() as sel:
         try:
-            if lookups is not None:
-                sel.register(lookups.wake, selectors.EVENT_READ)
+            if start is not None:
+
+                def watch(fd: int) -> None:
+                    sel.register(fd, selectors.EVENT_READ, _LOOKUP)
+
+                lookups = _Driven(name, families, start, watch, sel.unregister) if families else None
+            elif pending := _known_answers(race, name, families, known):
+                assert resolve is not None
+                lookups = _Lookups(name, pending, resolve, sel)
             while True:
                 now = time.monotonic()
-                for fam, answer in lookups.take() if lookups is not None else ():
+                for fam, answer in lookups.take(now, ready) if lookups is not None else ():
                     race.answered(fam, answer, now)
                 while (address := race.due(now)) is not None:
                     opened = _open(race, address, now)
@@ -617,12 +780,22 @@ def connect(
                 if race.timed_out(now):
                     race.timeout_all(list(live.values()), now)
                     raise race.error(now)
-                events = sel.select(_wait(race.wake_at(), now))
+                wake = race.wake_at()
+                if lookups is not None and (due := lookups.wake_at()) is not None:
+                    wake = due if wake is None else min(wake, due)
+                timeout = _wait(wake, now)
+                if timeout != 0:
+                    race.idle()
+                events = sel.select(timeout)
                 now = time.monotonic()
+                ready = set()
                 for key, _ in events:
                     sock = key.fileobj
+                    if key.data is _LOOKUP:  # read at the top of the loop
+                        ready.add(key.fd)
+                        continue
                     if not isinstance(sock, socket.socket) or sock not in live:
-                        continue  # the lookups' signal: read at the top of the loop
+                        continue
                     sel.unregister(sock)
                     index = live.pop(sock)
                     err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
@@ -655,7 +828,7 @@ def connect(
 async def aconnect(
     name: str,
     port: int,
-    resolve: Resolve | AsyncResolve,
+    resolve: Resolve | AsyncResolve | None,
     *,
     sort: Sort | None = None,
     resolution_delay: float = RESOLUTION_DELAY,
@@ -666,17 +839,25 @@ async def aconnect(
     on_attempt: Callable[[Attempt], None] | None = None,
     family: int = socket.AF_UNSPEC,
     known: Known | None = None,
+    start: Start | None = None,
 ) -> tuple[socket.socket, IPv4Address | IPv6Address]:
     """The asyncio twin of :func:`connect`, same arguments and rules.
 
     ``resolve`` may be an ``async def`` function (awaited, each lookup in its
     own task) or a blocking one (run in the loop's default executor).
+    ``start`` drives the lookups in this coroutine, their descriptors watched
+    with the loop's ``add_reader``; on a loop without readers (Windows'
+    proactor) ``resolve`` and ``known`` are used instead (ValueError when
+    ``resolve`` is None there).
     Returns the connected socket in non-blocking mode (for
     ``asyncio.open_connection(sock=...)``), ``TCP_NODELAY`` set, and its
     address. Raises as :func:`connect`; cancelling the call closes every socket.
     """
     import asyncio
     import inspect
+
+    if start is None and resolve is None:
+        raise ValueError("aconnect needs resolve or start")
 
     race, families = _race(
         name,
@@ -691,16 +872,39 @@ async def aconnect(
         family=family,
     )
     loop = asyncio.get_running_loop()
+    ready: set[int] = set()  # the driven lookups' descriptors seen readable
+    woken = loop.create_future()  # done when one is
+
+    def readable(fd: int) -> None:  # once: the lookup is watched again after it has been advanced
+        loop.remove_reader(fd)
+        ready.add(fd)
+        if not woken.done():
+            woken.set_result(None)
+
+    driven: _Driven | None = None
     lookups: dict[asyncio.Future[Any], int] = {}
-    for fam in _known_answers(race, name, families, known):
-        if inspect.iscoroutinefunction(resolve):
-            lookups[asyncio.ensure_future(cast(AsyncResolve, resolve)(name, fam))] = fam
-        else:
-            lookups[loop.run_in_executor(None, cast(Resolve, resolve), name, fam)] = fam
+    if start is not None and families:
+        try:
+            driven = _Driven(name, families, start, lambda fd: loop.add_reader(fd, readable, fd), loop.remove_reader)
+        except NotImplementedError:  # no add_reader: the lookups through resolve, in tasks
+            if resolve is None:
+                raise ValueError("this event loop cannot watch descriptors (add_reader): give resolve") from None
+    if driven is None:
+        for fam in _known_answers(race, name, families, known):
+            if inspect.iscoroutinefunction(resolve):
+                lookups[asyncio.ensure_future(cast(AsyncResolve, resolve)(name, fam))] = fam
+            else:
+                lookups[loop.run_in_executor(None, cast(Resolve, resolve), name, fam)] = fam
+    if lookups or driven is not None:
+        loop.call_soon(race.idle)  # after the lookups' first steps (their queries sent), before their answers
     live: dict[asyncio.Future[Any], tuple[socket.socket, int]] = {}
     try:
         while True:
             now = time.monotonic()
+            if driven is not None:
+                for fam, answer in driven.take(now, ready):
+                    race.answered(fam, answer, now)
+                ready.clear()
             while (address := race.due(now)) is not None:
                 try:
                     sock = socket.socket(socket.AF_INET6 if address.version == 6 else socket.AF_INET)
@@ -725,14 +929,27 @@ async def aconnect(
                 race.timeout_all([i for _, i in live.values()], now)
                 raise race.error(now)
             wake = race.wake_at()
+            if driven is not None and (due := driven.wake_at()) is not None:
+                wake = due if wake is None else min(wake, due)
             wait = None if wake is None else max(0.0, wake - now)
+            waiting: set[asyncio.Future[Any]] = {*lookups, *live}
+            if driven is not None and driven.pending():
+                if woken.done():
+                    woken = loop.create_future()
+                waiting.add(woken)
             done: set[asyncio.Future[Any]] = set()
-            if lookups or live:
-                done, _ = await asyncio.wait({*lookups, *live}, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+            if wait is not None and wait <= _EARLY:  # the last of a wait: see _EARLY
+                await asyncio.sleep(0)
+                done = {f for f in waiting if f.done()}
+            elif waiting:
+                early = None if wait is None else wait - _EARLY
+                done, _ = await asyncio.wait(waiting, timeout=early, return_when=asyncio.FIRST_COMPLETED)
             else:
-                await asyncio.sleep(wait or 0.0)
+                await asyncio.sleep((wait or 0.0) - _EARLY)
             now = time.monotonic()
             for fut in done:
+                if fut is woken:  # driven lookups: read at the top of the loop
+                    continue
                 failure = fut.exception()
                 if failure is not None and not isinstance(failure, Exception):
                     raise failure
@@ -755,6 +972,8 @@ async def aconnect(
                 err = failure.errno if isinstance(failure, OSError) and failure.errno else 0
                 race.ended(index, _outcome(err) if err else str(failure), now, err)
     finally:
+        if driven is not None:
+            driven.close()
         for lookup in lookups:
             lookup.cancel()
         for fut in live:
