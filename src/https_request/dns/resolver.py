@@ -31,10 +31,12 @@ any prefix, with the entry and pcb numbers lwIP's table would give the same
 sequence of lookups (:mod:`.lwip_log`).
 
 One state machine (:class:`_Lookup`: schedule, retries, answers, cache and
-lines) and two thin drivers that do only the I/O: :meth:`StubResolver.query`
-(blocking sockets) and :meth:`StubResolver.aquery` (asyncio, through
-dnspython's asyncio backend). A resolver may be shared by threads and tasks:
-its table and cache are behind a lock.
+lines) and one driver of its I/O that never waits, :class:`PendingLookup`
+(its caller's loop waits for its socket or its time): :meth:`StubResolver.query`
+waits on a selector, :meth:`StubResolver.aquery` in the asyncio loop
+(``add_reader``), and Happy Eyeballs drives lookups begun with
+:meth:`StubResolver.start` in its own loop. A resolver may be shared by threads
+and tasks: its table and cache are behind a lock.
 
 This is the only module that imports dnspython (``get`` imports it only when
 it resolves a name).
@@ -49,7 +51,6 @@ import selectors
 import socket
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from ipaddress import IPv4Address, IPv6Address, ip_address
 
@@ -70,6 +71,7 @@ import dns.rdtypes.IN.A
 import dns.rdtypes.IN.AAAA
 
 from ..structs import Struct
+from .cache import CachedAnswer, DnsCache
 from .lwip_log import DNS_TABLE_SIZE, LwipTable, TableFull
 
 __all__ = [
@@ -227,64 +229,6 @@ class DnsError(Exception):
         self.rdtype = rdtype
         self.kind = kind
         self.server = server
-
-
-class CachedAnswer(Struct):
-    """What the cache keeps for one name and type."""
-
-    addresses: tuple[IPv4Address | IPv6Address, ...]
-    expires: float  # on the resolver's clock
-    nxdomain: bool = False
-    server: DnsServer | None = None  # who answered
-
-
-class DnsCache:
-    """Answers by (name, type), each until its expiry time, at most
-    ``max_entries`` (the least recently used go first). Not locked itself:
-    :class:`StubResolver` holds its lock around it."""
-
-    def __init__(self, max_entries: int = 1024) -> None:
-        if max_entries < 1:
-            raise ValueError(f"a DNS cache holds at least one answer, not {max_entries}")
-        self.max_entries = max_entries
-        self._entries: OrderedDict[tuple[str, str], CachedAnswer] = OrderedDict()
-
-    @staticmethod
-    def _key(name: str, rdtype: str) -> tuple[str, str]:
-        return name.rstrip(".").lower(), rdtype
-
-    def get(self, name: str, rdtype: str, now: float) -> CachedAnswer | None:
-        """The live answer for ``name`` (any case) and ``rdtype``, or None."""
-        key = self._key(name, rdtype)
-        entry = self._entries.get(key)
-        if entry is None:
-            return None
-        if entry.expires <= now:
-            del self._entries[key]
-            return None
-        self._entries.move_to_end(key)
-        return entry
-
-    def put(self, name: str, rdtype: str, entry: CachedAnswer, now: float) -> None:
-        """Keep ``entry`` (replacing an older one), evicting to stay within the bound."""
-        key = self._key(name, rdtype)
-        self._entries.pop(key, None)
-        if len(self._entries) >= self.max_entries:
-            self.purge(now)
-        while len(self._entries) >= self.max_entries:
-            self._entries.popitem(last=False)
-        self._entries[key] = entry
-
-    def purge(self, now: float) -> None:
-        """Drop every expired answer."""
-        for key in [k for k, e in self._entries.items() if e.expires <= now]:
-            del self._entries[key]
-
-    def clear(self) -> None:
-        self._entries.clear()
-
-    def __len__(self) -> int:
-        return len(self._entries)
 
 
 # What the state machine asks its driver to do next.
