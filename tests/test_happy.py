@@ -136,6 +136,7 @@ class Table:
         *,
         delay: dict[int, float] | None = None,
         gated: Sequence[int] = (),
+        sending: bool = False,
     ) -> None:
         self.answers: dict[int, list[Address] | Exception] = {
             socket.AF_INET6: v6 if isinstance(v6, Exception) else _a(*v6),
@@ -144,6 +145,7 @@ class Table:
         self.delay = delay or {}
         self.gate = threading.Event()
         self.gated = set(gated)
+        self.sending = sending  # TableLookup: the first advance only "sends"
         self.asked: list[int] = []
 
     def __call__(self, name: str, family: int) -> Sequence[Address]:
@@ -177,9 +179,12 @@ class Table:
 class TableLookup:
     """A :class:`happy.Pending` answering from a :class:`Table`: due ``delay`` after it
     began (its ``wake_at``: no descriptor), or, for a gated family, once the gate is
-    set (a socket pair made readable by a thread waiting for the gate)."""
+    set (a socket pair made readable by a thread waiting for the gate). With the
+    table's ``sending``, its first advance answers nothing (a real lookup sends its
+    query then)."""
 
     def __init__(self, table: Table, family: int) -> None:
+        self.sent = not table.sending
         self.answer = table.answers[family]
         self.due = time.monotonic() + table.delay.get(family, 0)
         self.gate = table.gate if family in table.gated else None
@@ -199,6 +204,9 @@ class TableLookup:
         return self.due if self.gate is None else None
 
     def advance(self, now: float) -> Sequence[Address] | None:
+        if not self.sent:
+            self.sent = True
+            return None
         if (self.gate is not None and not self.gate.is_set()) or now < self.due:
             return None
         if isinstance(self.answer, Exception):
@@ -723,3 +731,24 @@ def test_aconnect_on_a_loop_without_readers_uses_resolve(ports: Callable[..., Po
         with pytest.raises(ValueError, match=r"cannot watch descriptors \(add_reader\): give resolve"):
             runner.run(main(None))
     table.gate.set()
+
+
+@pytest.mark.parametrize("driver", ["blocking+start", "asyncio+start"])
+def test_an_aaaa_answer_starts_the_attempts_before_an_a_answer_beside_it_is_read(
+    driver: str, ports: Callable[..., Ports]
+) -> None:
+    """RFC 8305 section 3: a positive AAAA answer starts the first attempt at once. Lookups
+    begun with ``start`` are read one answer at a time, AAAA first: when both answers are
+    in at the same look, the IPv6 attempt starts before the A answer is read (and sorted),
+    even where the sort would put IPv4 first; the A address joins the candidates after."""
+    p = ports(listening=["127.0.0.1"], refused=["::1"])
+    table = Table(["::1"], ["127.0.0.1"], sending=True)  # both answers due at the loop's first look
+    address, seen, sock = run(driver, table, p.port, sort=v4_first)
+    sock.close()
+    assert address == V4
+    assert started(seen) == ["::1", "127.0.0.1"]
+    assert ended(seen) == [("::1", "refused"), ("127.0.0.1", "connected")]
+    table = Table(["::1"], ["127.0.0.1"])  # answered at once (a hosts file, a cache): sorted together
+    address, seen, sock = run(driver, table, p.port, sort=v4_first)
+    sock.close()
+    assert started(seen) == ["127.0.0.1"] and address == V4

@@ -31,8 +31,11 @@ next, what failed) are one sans-I/O state machine, :class:`.race.Race`.
   :meth:`.lookup.NameLookup.start`, as esp-tls connects) are driven by the
   driver's own loop: each query goes out at once and each answer is read the
   moment its socket is readable (a selector's, or asyncio's ``add_reader``),
-  no thread and no task. While they are out, the default sort reads the
-  interfaces' addresses it will need (:meth:`.race.Race.idle`).
+  no thread and no task; one answer at a time, AAAA first, so that a positive
+  AAAA answer starts the first attempt before an A answer that came with it is
+  read (it joins the candidates next). During the Resolution Delay the
+  default sort reads the interfaces' addresses it will need
+  (:meth:`.race.Race.idle`).
 * A ``resolve`` function is called per lookup: :func:`connect` runs each in
   its own daemon thread (two at most per call), :func:`aconnect` awaits an
   ``async def`` one in a task or runs a blocking one in the loop's default
@@ -416,8 +419,6 @@ async def aconnect(
                 lookups[asyncio.ensure_future(cast(AsyncResolve, resolve)(name, fam))] = fam
             else:
                 lookups[loop.run_in_executor(None, cast(Resolve, resolve), name, fam)] = fam
-    if lookups or driven is not None:
-        loop.call_soon(race.idle)  # after the lookups' first steps (their queries sent), before their answers
     live: dict[asyncio.Future[Any], tuple[socket.socket, int]] = {}
     try:
         while True:
@@ -425,7 +426,6 @@ async def aconnect(
             if driven is not None:
                 for fam, answer in driven.take(now, ready):
                     race.answered(fam, answer, now)
-                ready.clear()
             while (address := race.due(now)) is not None:
                 try:
                     sock = socket.socket(socket.AF_INET6 if address.version == 6 else socket.AF_INET)
@@ -453,6 +453,10 @@ async def aconnect(
             if driven is not None and (due := driven.wake_at()) is not None:
                 wake = due if wake is None else min(wake, due)
             wait = None if wake is None else max(0.0, wake - now)
+            if ready:  # a lookup read later than another (Driven.take): at once
+                wait = 0.0
+            elif wait != 0:
+                race.idle()
             waiting: set[asyncio.Future[Any]] = {*lookups, *live}
             if driven is not None and driven.pending():
                 if woken.done():

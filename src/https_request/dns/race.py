@@ -304,9 +304,10 @@ class Race:
         return self._untried.pop(0)
 
     def idle(self) -> None:
-        """The driver is about to wait for the lookups: the default sort reads now (once)
-        what it will need when they answer."""
-        if self._prepare is not None and self.waiting:
+        """The driver is about to wait: during the Resolution Delay (an A answer in, the
+        AAAA lookup out), when both families' addresses are sure to be sorted, the
+        default sort reads now (once) what it will need."""
+        if self._prepare is not None and self._go_at is not None:
             prepare, self._prepare = self._prepare, None
             prepare()
 
@@ -511,13 +512,19 @@ class Driven:
         self._answers.append((family, result if isinstance(result, Exception) else tuple(result)))
 
     def take(self, now: float, ready: set[int]) -> list[tuple[int, Answer]]:
-        """The answers known now: advances each lookup whose descriptor is in ``ready``
-        or whose time has come. A lookup that only became readable while another was
-        read waits for the next call: the first answer reaches the race at once."""
-        for family, lookup in list(self._pending.items()):
-            when = lookup.wake_at()
-            if self._fds.get(family, -1) in ready or (when is not None and now >= when):
-                self._advance(family, now)
+        """The answers known now. Those ``start`` gave at once come together; after them,
+        one lookup's answer per call, in family order (AAAA first): each lookup whose
+        descriptor is in ``ready`` (taken out of it) or whose time has come is advanced
+        until one answers, so that the driver acts on that answer (its first attempt may
+        start) before it reads the next. A descriptor left in ``ready`` is still readable."""
+        if not self._answers:
+            for family, lookup in list(self._pending.items()):
+                fd, when = self._fds.get(family, -1), lookup.wake_at()
+                if fd in ready or (when is not None and now >= when):
+                    ready.discard(fd)
+                    self._advance(family, now)
+                    if self._answers:
+                        break
         answers, self._answers = self._answers, []
         return answers
 
