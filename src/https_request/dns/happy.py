@@ -397,13 +397,16 @@ async def aconnect(
     )
     loop = asyncio.get_running_loop()
     ready: set[int] = set()  # the driven lookups' descriptors seen readable
-    woken = loop.create_future()  # done when one is
+    woken = loop.create_future()  # done when there is something to look at (a descriptor, a future, the time)
+
+    def rouse(*_: object) -> None:
+        if not woken.done():
+            woken.set_result(None)
 
     def readable(fd: int) -> None:  # once: the lookup is watched again after it has been advanced
         loop.remove_reader(fd)
         ready.add(fd)
-        if not woken.done():
-            woken.set_result(None)
+        rouse()
 
     driven: Driven | None = None
     lookups: dict[asyncio.Future[Any], int] = {}
@@ -415,10 +418,13 @@ async def aconnect(
                 raise ValueError("this event loop cannot watch descriptors (add_reader): give resolve") from None
     if driven is None:
         for fam in known_answers(race, name, families, known):
+            lookup: asyncio.Future[Sequence[IPv4Address | IPv6Address]]
             if inspect.iscoroutinefunction(resolve):
-                lookups[asyncio.ensure_future(cast(AsyncResolve, resolve)(name, fam))] = fam
+                lookup = asyncio.ensure_future(cast(AsyncResolve, resolve)(name, fam))
             else:
-                lookups[loop.run_in_executor(None, cast(Resolve, resolve), name, fam)] = fam
+                lookup = loop.run_in_executor(None, cast(Resolve, resolve), name, fam)
+            lookup.add_done_callback(rouse)
+            lookups[lookup] = fam
     live: dict[asyncio.Future[Any], tuple[socket.socket, int]] = {}
     try:
         while True:
@@ -443,7 +449,9 @@ async def aconnect(
                 except BaseException:  # on_attempt raised
                     sock.close()
                     raise
-                live[asyncio.ensure_future(loop.sock_connect(sock, target))] = (sock, index)
+                attempt = asyncio.ensure_future(loop.sock_connect(sock, target))
+                attempt.add_done_callback(rouse)
+                live[attempt] = (sock, index)
             if race.finished():
                 raise race.error(now)
             if race.timed_out(now):
@@ -457,24 +465,18 @@ async def aconnect(
                 wait = 0.0
             elif wait != 0:
                 race.idle()
-            waiting: set[asyncio.Future[Any]] = {*lookups, *live}
-            if driven is not None and driven.pending():
-                if woken.done():
-                    woken = loop.create_future()
-                waiting.add(woken)
-            done: set[asyncio.Future[Any]] = set()
             if wait is not None and wait <= _EARLY:  # the last of a wait: see _EARLY
                 await asyncio.sleep(0)
-                done = {f for f in waiting if f.done()}
-            elif waiting:
-                early = None if wait is None else wait - _EARLY
-                done, _ = await asyncio.wait(waiting, timeout=early, return_when=asyncio.FIRST_COMPLETED)
-            else:
-                await asyncio.sleep((wait or 0.0) - _EARLY)
+            else:  # until a descriptor or a future rouses it, or the time (early) does
+                woken = loop.create_future() if woken.done() else woken
+                timer = None if wait is None else loop.call_later(wait - _EARLY, rouse)
+                try:
+                    await woken
+                finally:
+                    if timer is not None:
+                        timer.cancel()
             now = time.monotonic()
-            for fut in done:
-                if fut is woken:  # driven lookups: read at the top of the loop
-                    continue
+            for fut in [f for f in (*lookups, *live) if f.done()]:
                 failure = fut.exception()
                 if failure is not None and not isinstance(failure, Exception):
                     raise failure
