@@ -15,7 +15,7 @@ import socket
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from ipaddress import IPv4Address, IPv6Address, ip_address
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, cast
 
 from ..structs import Struct, replace
 
@@ -482,10 +482,12 @@ class Driven:
                     begun = start(name, family)
                 except Exception as exc:  # a known failure (a cached NXDOMAIN), reported by the race
                     begun = exc
-                if isinstance(begun, Exception | Sequence):
-                    self._answers.append((family, begun if isinstance(begun, Exception) else tuple(begun)))
+                if isinstance(begun, Exception):
+                    self._answers.append((family, begun))
+                elif not hasattr(begun, "advance"):  # the addresses, at once
+                    self._answers.append((family, tuple(begun)))
                 else:
-                    self._pending[family] = begun
+                    self._pending[family] = cast(Pending, begun)
                     self._advance(family, time.monotonic())  # its first query goes out now
         except BaseException:
             self.close()
