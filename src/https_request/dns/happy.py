@@ -261,6 +261,8 @@ def connect(
     "resolve", "timeout" or "connect"), ValueError for bad arguments, and what
     ``sort`` or ``on_attempt`` raise (every socket closed first).
     """
+    if start is None and resolve is None:
+        raise ValueError("connect needs resolve or start")
     race, families = new_race(
         name,
         port,
@@ -273,8 +275,6 @@ def connect(
         on_attempt=on_attempt,
         family=family,
     )
-    if start is None and resolve is None:
-        raise ValueError("connect needs resolve or start")
     live: dict[socket.socket, int] = {}
     winner: socket.socket | None = None
     lookups: _Lookups | Driven | None = None
@@ -307,7 +307,7 @@ def connect(
                 wake = race.wake_at()
                 if lookups is not None and (due := lookups.wake_at()) is not None:
                     wake = due if wake is None else min(wake, due)
-                timeout = _wait(wake, now)
+                timeout = 0.0 if ready else _wait(wake, now)  # a lookup not read yet (Driven.take): at once
                 if timeout != 0:
                     race.idle()
                 events = sel.select(timeout)

@@ -530,9 +530,6 @@ class Driven:
         answers, self._answers = self._answers, []
         return answers
 
-    def pending(self) -> bool:
-        return bool(self._pending)
-
     def wake_at(self) -> float | None:
         return min((t for p in self._pending.values() if (t := p.wake_at()) is not None), default=None)
 
