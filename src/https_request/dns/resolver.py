@@ -469,14 +469,6 @@ class PendingLookup:
         self._tcp: _TcpQuery | None = None
         self._wake: float | None = None
 
-    @property
-    def name(self) -> str:
-        return self._lookup.name
-
-    @property
-    def rdtype(self) -> str:
-        return self._lookup.rdtype
-
     def fileno(self) -> int:
         """The descriptor to watch for reading (-1: none; wait for :meth:`wake_at`)."""
         if self._tcp is not None:
