@@ -200,19 +200,25 @@ def _open(race: Race, address: IPv4Address | IPv6Address, now: float) -> tuple[s
     return sock, index
 
 
+_LOOK = 0.0002  # the end of a wait spent looking at the clock (see _wait)
+
+
 def _wait(wake: float | None, now: float) -> float | None:
     """How long the selector may wait for ``wake``. A selector's timeout is
     rounded up to whole milliseconds and the kernel adds 0.1% of slack (each
     attempt would start ~1 ms late), so it wakes 2 ms early and sleeps the
-    rest: I/O in those 2 ms is seen by the select that follows, before the
-    next attempt starts."""
+    rest, the last 0.2 ms looking at the clock (a sleep ends ~0.1-0.2 ms late:
+    the kernel's timer slack and wake-up): I/O in those 2 ms is seen by the
+    select that follows, before the next attempt starts."""
     if wake is None:
         return None
     wait = wake - now
     if wait > 0.003:
         return wait - 0.002
-    if wait > 0:
-        time.sleep(wait)
+    if wait > _LOOK:
+        time.sleep(wait - _LOOK)
+    while time.monotonic() < wake:
+        pass
     return 0.0
 
 
