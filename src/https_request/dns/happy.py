@@ -41,11 +41,15 @@ next, what failed) are one sans-I/O state machine, :class:`.race.Race`.
   ``async def`` one in a task or runs a blocking one in the loop's default
   executor. A lookup still running when the call returns is abandoned (its
   answer dropped) or cancelled.
-* :func:`connect` runs the attempts in one ``selectors`` loop, waking 2 ms
-  early and sleeping the rest (a selector's timeout is rounded up to whole
-  milliseconds); :func:`aconnect` runs them on ``loop.sock_connect``, waiting
-  on the loop's timers until 1.5 ms before an attempt is due and yielding to
-  the loop from there (the loop's timers wake up to ~1 ms late).
+* Both start each attempt with a non-blocking ``connect`` (the SYN leaves at
+  once) and learn its end when its socket turns writable: :func:`connect` in
+  one ``selectors`` loop, waking 2 ms early and sleeping the rest but the last
+  0.2 ms, spent looking at the clock (a selector's timeout is rounded up to
+  whole milliseconds, a sleep ends late by the kernel's slack);
+  :func:`aconnect` through the loop's ``add_writer`` (``loop.sock_connect``
+  where the loop has none, as Windows' proactor), waiting on the loop's
+  timers until 1.5 ms before an attempt is due and yielding to the loop from
+  there (the loop's timers wake up to ~1 ms late).
 
 Failures raise one exception type, :class:`ConnectError` (an ``OSError``):
 ``kind`` says whether the name did not resolve, the timeout passed or every
@@ -58,6 +62,7 @@ addresses are kept (a resolver's answer is bounded here).
 
 from __future__ import annotations
 
+import os
 import selectors
 import socket
 import threading
@@ -173,9 +178,15 @@ class _Lookups:
             self._signal.close()
 
 
-def _open(race: Race, address: IPv4Address | IPv6Address, now: float) -> tuple[socket.socket, int] | None:
-    """A non-blocking socket connecting to ``address``, and its attempt's index;
-    None when it failed at once (recorded in the race)."""
+_Target = tuple[str, int] | tuple[str, int, int, int]
+
+
+def _open(
+    race: Race, address: IPv4Address | IPv6Address, now: float, *, connect: bool = True
+) -> tuple[socket.socket, int, _Target] | None:
+    """A non-blocking socket connecting to ``address`` (``connect`` False: not yet),
+    its attempt's index and its socket address; None when it failed at once
+    (recorded in the race)."""
     try:
         sock = socket.socket(socket.AF_INET6 if address.version == 6 else socket.AF_INET, socket.SOCK_STREAM)
     except OSError as exc:
@@ -183,7 +194,8 @@ def _open(race: Race, address: IPv4Address | IPv6Address, now: float) -> tuple[s
         return None
     try:
         sock.setblocking(False)
-        err = sock.connect_ex(sockaddr(address, race.port))
+        target = sockaddr(address, race.port)
+        err = sock.connect_ex(target) if connect else 0
     except OSError as exc:
         sock.close()
         race.failed_to_start(address, exc, now)
@@ -197,7 +209,7 @@ def _open(race: Race, address: IPv4Address | IPv6Address, now: float) -> tuple[s
         sock.close()
         race.ended(index, outcome(err), time.monotonic(), err)
         return None
-    return sock, index
+    return sock, index, target
 
 
 _LOOK = 0.0002  # the end of a wait spent looking at the clock (see _wait)
@@ -220,6 +232,26 @@ def _wait(wake: float | None, now: float) -> float | None:
     while time.monotonic() < wake:
         pass
     return 0.0
+
+
+_WRITERS: dict[type, bool] = {}
+
+
+def _has_writers(loop: Any) -> bool:
+    """Whether the asyncio ``loop`` (its class) watches descriptors for writing
+    (``add_writer``: selector loops, uvloop; not Windows' proactor, where attempts
+    go through ``loop.sock_connect``)."""
+    kind = type(loop)
+    if kind not in _WRITERS:
+        with socket.socket() as probe:
+            try:
+                loop.add_writer(probe, int)  # taken back before the loop could call it
+            except NotImplementedError:
+                _WRITERS[kind] = False
+            else:
+                loop.remove_writer(probe)
+                _WRITERS[kind] = True
+    return _WRITERS[kind]
 
 
 # asyncio's timers wake on whole milliseconds: the selector's timeout is rounded up to
@@ -301,8 +333,7 @@ def connect(
                 for fam, answer in lookups.take(now, ready) if lookups is not None else ():
                     race.answered(fam, answer, now)
                 while (address := race.due(now)) is not None:
-                    opened = _open(race, address, now)
-                    if opened is not None:
+                    if (opened := _open(race, address, now)) is not None:
                         live[opened[0]] = opened[1]
                         sel.register(opened[0], selectors.EVENT_WRITE)
                 if race.finished():
@@ -409,6 +440,16 @@ async def aconnect(
         if not woken.done():
             woken.set_result(None)
 
+    def connected(sock: socket.socket, attempt: asyncio.Future[None]) -> None:  # once: the connect ended
+        loop.remove_writer(sock)
+        if not attempt.done():
+            err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if err:
+                attempt.set_exception(OSError(err, os.strerror(err)))
+            else:
+                attempt.set_result(None)
+        rouse()
+
     def readable(fd: int) -> None:  # once: the lookup is watched again after it has been advanced
         loop.remove_reader(fd)
         ready.add(fd)
@@ -439,24 +480,16 @@ async def aconnect(
                 for fam, answer in driven.take(now, ready):
                     race.answered(fam, answer, now)
             while (address := race.due(now)) is not None:
-                try:
-                    sock = socket.socket(socket.AF_INET6 if address.version == 6 else socket.AF_INET)
-                    try:
-                        sock.setblocking(False)
-                        target = sockaddr(address, race.port)
-                    except OSError:
-                        sock.close()
-                        raise
-                except OSError as exc:
-                    race.failed_to_start(address, exc, now)
+                writers = _has_writers(loop)
+                if (opened := _open(race, address, now, connect=writers)) is None:
                     continue
-                try:
-                    index = race.begun(address, sock.fileno(), now)
-                except BaseException:  # on_attempt raised
-                    sock.close()
-                    raise
-                attempt = asyncio.ensure_future(loop.sock_connect(sock, target))
-                attempt.add_done_callback(rouse)
+                sock, index, target = opened
+                if writers:  # connecting already: the loop says when the socket is writable
+                    attempt: asyncio.Future[None] = loop.create_future()
+                    loop.add_writer(sock, connected, sock, attempt)
+                else:
+                    attempt = asyncio.ensure_future(loop.sock_connect(sock, target))
+                    attempt.add_done_callback(rouse)
                 live[attempt] = (sock, index)
             if race.finished():
                 raise race.error(now)
@@ -509,11 +542,13 @@ async def aconnect(
             driven.close()
         for lookup in lookups:
             lookup.cancel()
-        for fut in live:
+        for fut, (sock, _) in live.items():
             fut.cancel()
-        if live:
+            if _has_writers(loop):
+                loop.remove_writer(sock)  # before the descriptor is closed (and its number reused)
+        if live and not _has_writers(loop):
             # A cancelled sock_connect unregisters its socket in a callback: let it run before
             # the socket (and so its descriptor number) is closed.
             await asyncio.gather(*live, return_exceptions=True)
-            for sock, _ in live.values():
-                sock.close()
+        for sock, _ in live.values():
+            sock.close()
