@@ -30,13 +30,12 @@ connected socket, both lookups included)
 -----------------------------------------------------------------------------
 * ``https-request blocking`` / ``asyncio``: ``happy.connect`` /
   ``happy.aconnect`` (timed inside ``asyncio.run``) exactly as esp-tls calls
-  them: ``NameLookup(lambda: resolver_for(()))`` (the hosts file, then our
-  StubResolver on resolv.conf's server; ``.resolve`` for blocking,
-  ``.aresolve`` for asyncio, ``.known`` for what needs no query: the hosts
-  file and the TTL cache, answered without a lookup thread), the default sort (RFC 6724,
-  ``select.sort_destinations``: a UDP connect per candidate for its source,
-  the interface list), 250 ms Connection Attempt Delay, 50 ms Resolution
-  Delay. A fresh process per driver and round, its modules imported before
+  them: ``NameLookup(lambda: resolver_for(()))``'s ``.start`` (the hosts
+  file, the TTL cache, else our StubResolver's lookup on resolv.conf's server,
+  its queries sent and its answers read by the connect's own loop: no thread,
+  no task), the default sort (RFC 6724, ``select.sort_destinations``: a UDP
+  connect per candidate for its source, the interface list), 250 ms
+  Connection Attempt Delay, 50 ms Resolution Delay. A fresh process per driver and round, its modules imported before
   timing (curl's ``time_connect`` does not count its start-up either),
   connects three times: ``first`` is the process's first connect (cold:
   resolv.conf read, the resolver built, both queries sent to unbound, the
@@ -139,7 +138,7 @@ def blocking(names, delay):
     seen = []
     t = time.perf_counter()
     sock, address = happy.connect(
-        NAME, port, names.resolve, timeout=10, attempt_delay=delay, on_attempt=seen.append, known=names.known
+        NAME, port, None, timeout=10, attempt_delay=delay, on_attempt=seen.append, start=names.start
     )
     return sample(t, sock, address, seen)
 
@@ -149,7 +148,7 @@ async def in_loop():  # timed inside the running loop: the loop's creation is no
         seen = []
         t = time.perf_counter()
         sock, address = await happy.aconnect(
-            NAME, port, names.aresolve, timeout=10, on_attempt=seen.append, known=names.known
+            NAME, port, names.aresolve, timeout=10, on_attempt=seen.append, known=names.known, start=names.start
         )
         out.append(sample(t, sock, address, seen))
     return out

@@ -179,3 +179,47 @@ def test_hosts_file_names_and_zones(tmp_path: Path) -> None:
     assert [str(a) for a in hosts_addresses("PINNED.example", socket.AF_INET6, str(hosts))] == ["fe80::7%lo"]
     assert hosts_addresses("alias", socket.AF_INET6, str(hosts)) == ()
     assert [str(a) for a in hosts_addresses("localhost", socket.AF_INET6, str(tmp_path / "none"))] == ["::1"]
+
+
+@pytest.mark.parametrize("driver", ["blocking", "asyncio"])
+def test_happy_eyeballs_drives_the_stub_resolvers_lookups_in_its_own_loop(
+    dns64: Unbound, driver: str, tmp_path: Path
+) -> None:
+    """NameLookup.start, as esp-tls connects: the stub resolver's AAAA and A queries to unbound
+    go out and are read by the connection's own loop (no thread, no task per lookup).
+    loop.example.test: AAAA ::1 first (RFC 6724), refused (nothing listens there on this
+    port), then A 127.0.0.1 connects; both answers are cached afterwards."""
+    import socket
+    import threading
+
+    from https_request.dns import happy
+    from https_request.dns.lookup import NameLookup
+    from https_request.dns.resolver import StubResolver
+
+    resolver = StubResolver([dns64.servers[0]])
+    hosts = tmp_path / "hosts"
+    hosts.write_text("127.0.0.1 localhost\n")
+    names = NameLookup(lambda: resolver, hosts=str(hosts))
+    seen: list[tuple[str, str, int]] = []
+    before = set(threading.enumerate())  # only threads started meanwhile count (others may end)
+
+    def note(attempt: happy.Attempt) -> None:
+        seen.append((str(attempt.address), attempt.outcome, len(set(threading.enumerate()) - before)))
+
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+        kw: dict[str, object] = {"timeout": 10, "on_attempt": note, "start": names.start}
+        if driver == "blocking":
+            sock, address = happy.connect("loop.example.test", port, None, **kw)  # type: ignore[arg-type]
+        else:
+            sock, address = asyncio.run(happy.aconnect("loop.example.test", port, None, **kw))  # type: ignore[arg-type]
+        sock.close()
+    assert address == IPv4Address("127.0.0.1")
+    assert seen == [
+        ("::1", "started", 0),
+        ("::1", "refused", 0),
+        ("127.0.0.1", "started", 0),
+        ("127.0.0.1", "connected", 0),
+    ]
+    assert resolver.cached("loop.example.test", "AAAA") is not None
+    assert resolver.cached("loop.example.test", "A") is not None

@@ -517,6 +517,28 @@ def test_aquery_answers_like_query(server: Unbound) -> None:
     asyncio.run(main())
 
 
+class NoReadersLoop(asyncio.SelectorEventLoop):
+    """An event loop that cannot watch descriptors, as Windows' proactor."""
+
+    def add_reader(self, fd: object, callback: object, *args: object) -> None:
+        raise NotImplementedError
+
+
+@uses_unbound
+def test_aquery_on_a_loop_without_readers_waits_in_a_thread(server: Unbound) -> None:
+    """The lookup's waits go to a thread where the loop has no add_reader: the same answers,
+    a truncated one's TCP query included, and a timeout that still ends it."""
+    resolver, _ = make(server.servers)
+    with asyncio.Runner(loop_factory=NoReadersLoop) as runner:
+        assert runner.run(resolver.aquery(WWW, "AAAA")).addresses == (WWW64,)
+        assert runner.run(resolver.aquery("many.example.test", "A")).used_tcp
+        with Responder() as silent:
+            quiet, _ = make([silent.server])
+            with pytest.raises(DnsError, match=r"no answer within 0\.3 s") as e:
+                runner.run(quiet.aquery(WWW, "A", timeout=0.3))
+    assert e.value.kind == "timeout"
+
+
 @uses_unbound
 def test_aquery_dead_first_server_and_the_same_lines_as_query(server: Unbound) -> None:
     async def main(dead: Responder) -> tuple[list[str], int]:

@@ -136,6 +136,7 @@ class Table:
         *,
         delay: dict[int, float] | None = None,
         gated: Sequence[int] = (),
+        sending: bool = False,
     ) -> None:
         self.answers: dict[int, list[Address] | Exception] = {
             socket.AF_INET6: v6 if isinstance(v6, Exception) else _a(*v6),
@@ -144,6 +145,7 @@ class Table:
         self.delay = delay or {}
         self.gate = threading.Event()
         self.gated = set(gated)
+        self.sending = sending  # TableLookup: the first advance only "sends"
         self.asked: list[int] = []
 
     def __call__(self, name: str, family: int) -> Sequence[Address]:
@@ -157,6 +159,12 @@ class Table:
             raise answer
         return answer
 
+    def start(self, name: str, family: int) -> TableLookup:
+        """The lookup as one that connect's own loop drives (happy's ``start``)."""
+        assert name == "he.test"
+        self.asked.append(family)
+        return TableLookup(self, family)
+
     async def aresolve(self, name: str, family: int) -> Sequence[Address]:
         self.asked.append(family)
         await asyncio.sleep(self.delay.get(family, 0))
@@ -168,7 +176,57 @@ class Table:
         return answer
 
 
-DRIVERS = ["blocking", "asyncio", "asyncio+async-resolve"]
+class TableLookup:
+    """A :class:`happy.Pending` answering from a :class:`Table`: due ``delay`` after it
+    began (its ``wake_at``: no descriptor), or, for a gated family, once the gate is
+    set (a socket pair made readable by a thread waiting for the gate). With the
+    table's ``sending``, its first advance answers nothing (a real lookup sends its
+    query then)."""
+
+    def __init__(self, table: Table, family: int) -> None:
+        self.sent = not table.sending
+        self.answer = table.answers[family]
+        self.due = time.monotonic() + table.delay.get(family, 0)
+        self.gate = table.gate if family in table.gated else None
+        self._read, self._write = socket.socketpair()
+        if self.gate is not None:
+            threading.Thread(target=self._signal, args=(self.gate,), daemon=True).start()
+
+    def _signal(self, gate: threading.Event) -> None:
+        gate.wait(10)
+        with contextlib.suppress(OSError):  # closed already (EBADF: the number is never reused)
+            self._write.send(b"!")
+
+    def fileno(self) -> int:
+        return -1 if self.gate is None else self._read.fileno()
+
+    def wake_at(self) -> float | None:
+        return self.due if self.gate is None else None
+
+    def advance(self, now: float) -> Sequence[Address] | None:
+        if not self.sent:
+            self.sent = True
+            return None
+        if (self.gate is not None and not self.gate.is_set()) or now < self.due:
+            return None
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return self.answer
+
+    def close(self) -> None:
+        self._read.close()
+        self._write.close()
+
+
+DRIVERS = ["blocking", "asyncio", "asyncio+async-resolve", "blocking+start", "asyncio+start"]
+
+
+def _call(driver: str, table: Table, kw: dict[str, Any]) -> happy.Resolve | happy.AsyncResolve | None:
+    """What ``driver`` passes as resolve (None with ``start``, which it adds to ``kw``)."""
+    if driver.endswith("+start"):
+        kw["start"] = table.start
+        return None
+    return table.aresolve if driver.endswith("async-resolve") else table
 
 
 def run(driver: str, table: Table, port: int, **kw: Any) -> tuple[Address, list[Attempt], socket.socket]:
@@ -177,11 +235,11 @@ def run(driver: str, table: Table, port: int, **kw: Any) -> tuple[Address, list[
     seen: list[Attempt] = []
     kw.setdefault("sort", v6_first)
     kw.setdefault("timeout", 10)
+    resolve = _call(driver, table, kw)
     try:
-        if driver == "blocking":
-            sock, address = happy.connect("he.test", port, table, on_attempt=seen.append, **kw)
+        if driver.startswith("blocking"):
+            sock, address = happy.connect("he.test", port, resolve, on_attempt=seen.append, **kw)  # type: ignore[arg-type]
         else:
-            resolve = table.aresolve if driver.endswith("async-resolve") else table
 
             async def main() -> tuple[socket.socket, Address]:
                 try:
@@ -206,11 +264,11 @@ def fail(driver: str, table: Table, port: int, **kw: Any) -> tuple[ConnectError,
 def _run_failing(driver: str, table: Table, port: int, seen: list[Attempt], kw: dict[str, Any]) -> None:
     kw.setdefault("sort", v6_first)
     kw.setdefault("timeout", 10)
+    resolve = _call(driver, table, kw)
     try:
-        if driver == "blocking":
-            happy.connect("he.test", port, table, on_attempt=seen.append, **kw)
+        if driver.startswith("blocking"):
+            happy.connect("he.test", port, resolve, on_attempt=seen.append, **kw)  # type: ignore[arg-type]
         else:
-            resolve = table.aresolve if driver.endswith("async-resolve") else table
 
             async def main() -> None:
                 try:
@@ -342,7 +400,7 @@ def test_candidates_are_sorted_interleaved_and_a_refusal_starts_the_next_at_once
         ]
         assert [a.fd >= 0 and a.errno for a in seen if a.outcome == "refused"] == [errno.ECONNREFUSED] * 3
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
-        assert sock.getblocking() is (driver == "blocking")
+        assert sock.getblocking() is driver.startswith("blocking")
 
 
 @pytest.mark.parametrize("driver", DRIVERS)
@@ -366,8 +424,13 @@ def test_esp_compatible_tries_the_first_address_only(driver: str, ports: Callabl
     assert address == V4
 
 
-def connect_to(driver: str, name: str, port: int, resolve: happy.Resolve, **kw: Any) -> tuple[socket.socket, Address]:
-    if driver == "blocking":
+def connect_to(
+    driver: str, name: str, port: int, resolve: happy.Resolve | None, **kw: Any
+) -> tuple[socket.socket, Address]:
+    if driver.endswith("+start"):
+        assert isinstance(resolve, Table)
+        return connect_to(driver.removesuffix("+start"), name, port, None, start=resolve.start, **kw)
+    if driver.startswith("blocking"):
         return happy.connect(name, port, resolve, **kw)
     return asyncio.run(happy.aconnect(name, port, resolve, **kw))
 
@@ -440,6 +503,7 @@ except happy.ConnectError as exc:
     result = {"error": str(exc), "kind": exc.kind}
 result["glibc"] = [str(a) for a in glibc]
 result["attempts"] = [[str(a.address), a.outcome] for a in seen]
+result["started"] = [a.started for a in seen if a.outcome == "started"]
 print(json.dumps(result))
 """
 
@@ -489,6 +553,8 @@ def test_b2_black_holed_ipv6_falls_back_to_ipv4(b2: tuple[netns.NetNs, int], mod
         ["10.77.0.1", "connected"],
         ["64:ff9b::a4d:1", "cancelled"],
     ]
+    first, second = out["started"]
+    assert second - first >= 0.25, "the next attempt never starts before the Connection Attempt Delay"
 
 
 @pytest.mark.needs_tools("ip")
@@ -549,7 +615,7 @@ def test_both_lookups_failing_alike_are_said_once(driver: str) -> None:
     assert len(error.resolve_errors) == 2
 
 
-@pytest.mark.parametrize("driver", DRIVERS)
+@pytest.mark.parametrize("driver", [d for d in DRIVERS if not d.endswith("+start")])
 def test_known_answers_are_not_looked_up(driver: str, ports: Callable[..., Ports]) -> None:
     """``known`` (a hosts file, a cache) answers a family at once: no lookup for it, and its
     failure (a cached NXDOMAIN) counts as that family's answer."""
@@ -585,3 +651,115 @@ def test_default_sort_without_the_interfaces_addresses(monkeypatch: pytest.Monke
         sock, address = happy.connect("he.test", port, Table(["::1"], ["127.0.0.1"]), timeout=10)
         sock.close()
     assert address == V4
+
+
+@pytest.mark.parametrize("driver", ["blocking+start", "asyncio+start"])
+def test_start_answers_known_at_once_need_no_lookup(driver: str, ports: Callable[..., Ports]) -> None:
+    """``start`` may answer a family at once (a hosts file, a cache: addresses, or a failure
+    such as a cached NXDOMAIN): that family has no lookup to drive."""
+    p = ports(listening=["127.0.0.1"])
+    table = Table(["::1"], ["127.0.0.1"], gated=[socket.AF_INET6])  # AAAA never answers unless let
+
+    def start(name: str, family: int) -> Sequence[Address] | TableLookup:
+        return [V4] if family == socket.AF_INET else table.start(name, family)
+
+    kw: dict[str, Any] = {"sort": v4_first, "timeout": 10, "resolution_delay": 0.01}
+    if driver.startswith("blocking"):
+        sock, address = happy.connect("he.test", p.port, None, start=start, **kw)
+    else:
+        sock, address = asyncio.run(happy.aconnect("he.test", p.port, None, start=start, **kw))
+    table.gate.set()
+    with sock:
+        assert address == V4
+    assert table.asked == [socket.AF_INET6]
+
+    def nx(name: str, family: int) -> Sequence[Address]:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    error, _ = fail(driver.removesuffix("+start"), Table(), p.port, start=nx)
+    assert (error.kind, str(error)) == ("resolve", "cannot resolve he.test: [Errno -2] Name or service not known")
+
+
+@pytest.mark.parametrize("driver", ["blocking", "asyncio"])
+def test_start_lookups_need_no_thread(driver: str, ports: Callable[..., Ports]) -> None:
+    """Lookups begun with ``start`` are driven by the call's own loop: no thread is started
+    for them (the ``resolve`` path has one per lookup, or the executor's), whether the
+    answers come by the lookups' time (wake_at) or on their descriptors."""
+    p = ports(listening=["127.0.0.1"], refused=["::1"])
+    for table in (Table(["::1"], ["127.0.0.1"], delay={socket.AF_INET: 0.05}), Table(["::1"], ["127.0.0.1"])):
+        before = set(threading.enumerate())  # (other tests' threads may end meanwhile: only new ones count)
+        during: list[tuple[str, str, int]] = []
+
+        def note(a: Attempt, during: list[tuple[str, str, int]] = during, before: set[Any] = before) -> None:
+            during.append((str(a.address), a.outcome, len(set(threading.enumerate()) - before)))
+
+        kw: dict[str, Any] = {"sort": v6_first, "timeout": 10, "start": table.start, "on_attempt": note}
+        if driver == "blocking":
+            sock, address = happy.connect("he.test", p.port, None, **kw)
+        else:
+            sock, address = asyncio.run(happy.aconnect("he.test", p.port, None, **kw))
+        sock.close()
+        assert address == V4
+        assert during == [
+            ("::1", "started", 0),
+            ("::1", "refused", 0),
+            ("127.0.0.1", "started", 0),
+            ("127.0.0.1", "connected", 0),
+        ]
+    with pytest.raises(ValueError, match="needs resolve or start"):
+        connect_to(driver, "he.test", p.port, None)
+
+
+class NoReadersLoop(asyncio.SelectorEventLoop):
+    """An event loop that cannot watch descriptors, as Windows' proactor (its sock_connect
+    still works)."""
+
+    def add_reader(self, fd: Any, callback: Any, *args: Any) -> None:
+        raise NotImplementedError
+
+    def add_writer(self, fd: Any, callback: Any, *args: Any) -> None:
+        raise NotImplementedError
+
+
+def test_aconnect_on_a_loop_without_readers_uses_resolve(ports: Callable[..., Ports]) -> None:
+    """No add_reader: the lookups through resolve; no add_writer: the attempts through
+    loop.sock_connect (a refusal first, then the connection)."""
+    p = ports(listening=["127.0.0.1"], refused=["::1"])
+    table = Table(["::1"], ["127.0.0.1"], gated=[socket.AF_INET6])  # the started lookup: closed, never let
+
+    seen: list[Attempt] = []
+
+    async def main(resolve: happy.Resolve | None) -> tuple[socket.socket, Address]:
+        return await happy.aconnect(
+            "he.test", p.port, resolve, start=table.start, sort=v6_first, timeout=10, on_attempt=seen.append
+        )
+
+    with asyncio.Runner(loop_factory=NoReadersLoop) as runner:
+        sock, address = runner.run(main(Table(["::1"], ["127.0.0.1"])))
+        with sock:
+            assert address == V4
+        assert ended(seen) == [("::1", "refused"), ("127.0.0.1", "connected")]
+        with pytest.raises(ValueError, match=r"cannot watch descriptors \(add_reader\): give resolve"):
+            runner.run(main(None))
+    table.gate.set()
+
+
+@pytest.mark.parametrize("driver", ["blocking+start", "asyncio+start"])
+def test_an_aaaa_answer_starts_the_attempts_before_an_a_answer_beside_it_is_read(
+    driver: str, ports: Callable[..., Ports]
+) -> None:
+    """RFC 8305 section 3: a positive AAAA answer starts the first attempt at once. Lookups
+    begun with ``start`` are read one answer at a time, AAAA first: when both answers are
+    in at the same look, the IPv6 attempt starts before the A answer is read (and sorted),
+    even where the sort would put IPv4 first; the A address joins the candidates after."""
+    p = ports(listening=["127.0.0.1"], refused=["::1"])
+    table = Table(["::1"], ["127.0.0.1"], sending=True)  # both answers due at the loop's first look
+    address, seen, sock = run(driver, table, p.port, sort=v4_first)
+    sock.close()
+    assert address == V4
+    assert started(seen) == ["::1", "127.0.0.1"]
+    assert ended(seen) == [("::1", "refused"), ("127.0.0.1", "connected")]
+    table = Table(["::1"], ["127.0.0.1"])  # answered at once (a hosts file, a cache): sorted together
+    address, seen, sock = run(driver, table, p.port, sort=v4_first)
+    sock.close()
+    assert started(seen) == ["127.0.0.1"] and address == V4

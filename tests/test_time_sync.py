@@ -191,3 +191,25 @@ def test_periodic_refresh_stores_each_period(nvs: Nvs, lines: io.StringIO) -> No
     assert timer.runs == runs  # stopped
     with pytest.raises(ValueError, match="positive"):
         PeriodicTimeSync(nvs, clock, interval=0)
+
+
+def test_periodic_refresh_over_sntp_only_reports_each_outcome(nvs: Nvs, lines: io.StringIO) -> None:
+    """No store: the clock is only set again over SNTP (nothing in NVS); ``on_done`` hears of each
+    fetch, a failure too, and the clock runs on from the time it had."""
+    clock = DeviceClock()
+    outcomes: list[TimeSyncError | None] = []
+    with Responder("lie", time=LIE) as srv:
+        timer = PeriodicTimeSync(None, clock, servers=(srv.server,), interval=0.2, wait=0.05, on_done=outcomes.append)
+        timer.start()
+        deadline = time.monotonic() + 10
+        while not outcomes and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert outcomes[:1] == [None] and abs(clock.now() - LIE) < 1
+        srv.mode = "silent"
+        while len([o for o in outcomes if o is not None]) < 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert timer.stop(5)
+    failure = next(o for o in outcomes if o is not None)
+    assert f"no answer from the SNTP server {srv.server}" in str(failure)
+    assert abs(clock.now() - LIE) < 5  # ran on from the last time set
+    assert stored(nvs) is None and "I time_sync: Updated time in NVS" not in shown(lines, "time_sync")

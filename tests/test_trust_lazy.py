@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import ipaddress
 import json
 import os
 import re
@@ -144,7 +145,7 @@ def test_happy_connect_does_the_callers_work_while_it_waits() -> None:
 
     def resolve(name: str, family: int) -> list[object]:
         time.sleep(0.3)
-        return [happy.ip_address("127.0.0.1")] if family == socket.AF_INET else []
+        return [ipaddress.ip_address("127.0.0.1")] if family == socket.AF_INET else []
 
     def idle() -> bool:
         done.append(time.monotonic())

@@ -155,8 +155,8 @@ def known_addresses() -> tuple[LocalAddress, ...]:
 
 def _ipv6_addresses(path: str = "/proc/net/if_inet6") -> tuple[LocalAddress, ...]:
     try:
-        with open(path, encoding="ascii") as f:
-            text = f.read()
+        with open(path, "rb") as f:  # bytes.decode("ascii"): no codec module to import (~0.3 ms, once)
+            text = f.read().decode("ascii")
     except FileNotFoundError:
         return ()
     return parse_if_inet6(text)
@@ -261,7 +261,7 @@ def is_tunnel(interface: str) -> bool:
     """Whether ``interface`` encapsulates what it sends (ipip, sit/6to4, GRE,
     ip6tnl: its ``/sys/class/net/IF/type``); False when it cannot be told."""
     try:
-        with open(f"/sys/class/net/{interface}/type", encoding="ascii") as f:
-            return int(f.read().strip()) in _TUNNEL_LINK_TYPES
+        with open(f"/sys/class/net/{interface}/type", "rb") as f:
+            return int(f.read().decode("ascii").strip()) in _TUNNEL_LINK_TYPES
     except (OSError, ValueError):
         return False

@@ -348,11 +348,15 @@ def update_time_from_nvs(
 class PeriodicTimeSync:
     """The example's 24-hour esp_timer: :func:`fetch_and_store_time_in_nvs`
     every ``interval`` seconds on a daemon thread, from :meth:`start` until
-    :meth:`stop` (a failed fetch is logged by it and the timer goes on)."""
+    :meth:`stop` (a failed fetch is logged by it and the timer goes on; the
+    clock runs on from the time it had). With ``nvs`` None the clock is only
+    set again over SNTP (:func:`sync_clock`), nothing stored. ``on_done`` is
+    called on the timer's thread after each fetch, with None or the
+    TimeSyncError it failed with (``serve`` logs it)."""
 
     def __init__(
         self,
-        nvs: NvsStore,
+        nvs: NvsStore | None,
         clock: DeviceClock,
         servers: Sequence[str] = DEFAULT_SERVERS,
         sntp_port: int = 123,
@@ -361,11 +365,13 @@ class PeriodicTimeSync:
         tries: int = RETRY_COUNT,
         wait: float = RETRY_WAIT_S,
         dns_servers: tuple[str, ...] = (),
+        on_done: Callable[[TimeSyncError | None], None] | None = None,
     ) -> None:
         if interval <= 0:
             raise ValueError(f"the refresh interval must be positive, not {interval}")
         self._nvs, self._clock, self._servers, self._port = nvs, clock, tuple(servers), sntp_port
         self._tries, self._wait, self._dns_servers = tries, wait, dns_servers
+        self._on_done = on_done
         self.interval = interval
         self.runs = 0
         self._stop = threading.Event()
@@ -375,24 +381,30 @@ class PeriodicTimeSync:
         self._thread.start()
         return self
 
+    def _fetch(self) -> None:
+        tries, wait, dns = self._tries, self._wait, self._dns_servers
+        if self._nvs is None:
+            sync_clock(self._clock, self._servers, self._port, tries=tries, wait=wait, dns_servers=dns)
+        else:
+            fetch_and_store_time_in_nvs(
+                self._nvs, self._clock, self._servers, self._port, tries=tries, wait=wait, dns_servers=dns
+            )
+
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
+            failure: TimeSyncError | None = None
             try:
-                fetch_and_store_time_in_nvs(
-                    self._nvs,
-                    self._clock,
-                    self._servers,
-                    self._port,
-                    tries=self._tries,
-                    wait=self._wait,
-                    dns_servers=self._dns_servers,
-                )
-            except TimeSyncError:
-                pass  # logged by fetch_and_store_time_in_nvs; the next period tries again
+                self._fetch()
+            except TimeSyncError as exc:  # logged by fetch_and_store_time_in_nvs; the next period tries again
+                failure = exc
             self.runs += 1
+            if self._on_done is not None and not self._stop.is_set():
+                self._on_done(failure)
 
-    def stop(self, timeout: float | None = None) -> None:
-        """Stop the timer; waits for a fetch in progress up to ``timeout`` seconds."""
+    def stop(self, timeout: float | None = None) -> bool:
+        """Stop the timer; waits for a fetch in progress up to ``timeout`` seconds.
+        True when the timer's thread has ended."""
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout)
+        return not self._thread.is_alive()

@@ -91,22 +91,38 @@ def _sntp_server_arg(text: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def add_options(group: argparse._ActionsContainer) -> None:
-    """``--clock``, ``--now``, ``--sntp-server`` and ``--nvs-file`` on ``group``."""
+_HELP = {  # (what the clock is for, --now, what else --sntp-server is for), for get and for serve
+    False: (
+        "certificates are checked on",
+        "check certificates at this fixed time (2019-06-01T00:00Z)",
+        "the clock's skew when a certificate is out of its dates",
+    ),
+    True: (
+        "the server's TLS (tickets, client certificates) and rating use",
+        "a fixed clock at this time (2026-07-01T00:00:00Z)",
+        "--clock nvs's refresh (--clock-refresh)",
+    ),
+}
+
+
+def add_options(group: argparse._ActionsContainer, *, server: bool = False) -> None:
+    """``--clock``, ``--now``, ``--sntp-server`` and ``--nvs-file`` on ``group``
+    (``server``: their help as ``serve`` uses the clock)."""
+    uses, fixed, asked = _HELP[server]
     group.add_argument(
         "--clock",
         choices=CLOCKS,
-        help="the clock certificates are checked on: system (default), nvs (the time stored in NVS, "
+        help=f"the clock {uses}: system (default), nvs (the time stored in NVS, "
         "as the device restores it), sntp (asked from --sntp-server)",
     )
-    group.add_argument("--now", metavar="ISO8601", help="check certificates at this fixed time (2019-06-01T00:00Z)")
+    group.add_argument("--now", metavar="ISO8601", help=fixed)
     group.add_argument(
         "--sntp-server",
         action="append",
         default=[],
         type=_sntp_server_arg,
         metavar="HOST[:PORT]",
-        help="SNTP server for --clock sntp and for the clock's skew when a certificate is out of its dates "
+        help=f"SNTP server for --clock sntp and for {asked} "
         "(repeatable; default time.windows.com and pool.ntp.org; 'none': ask none)",
     )
     group.add_argument("--nvs-file", metavar="FILE", help="the NVS file for --clock nvs (default: the state folder's)")

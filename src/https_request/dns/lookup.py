@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ..netif import IPAddress, LocalAddress
-    from .resolver import StubResolver
+    from .resolver import PendingLookup, StubResolver
 
 __all__ = [
     "HOSTS",
@@ -58,8 +58,8 @@ def hosts_addresses(name: str, family: int, path: str = HOSTS) -> tuple[IPAddres
     wanted = name.rstrip(".").lower()
     found: list[IPAddress] = []
     try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            text = f.read(MAX_HOSTS_BYTES)
+        with open(path, "rb") as f:  # no text layer: a connection's first look-up reads it
+            text = f.read(MAX_HOSTS_BYTES).decode("utf-8", "replace")
     except OSError:
         text = ""
     for line in text.splitlines():
@@ -124,6 +124,26 @@ def tick() -> None:
         resolver.tick()
 
 
+class _PendingAddresses:
+    """A :class:`.resolver.PendingLookup` as :class:`.happy.Pending`: its answer's addresses."""
+
+    def __init__(self, lookup: PendingLookup) -> None:
+        self._lookup = lookup
+
+    def fileno(self) -> int:
+        return self._lookup.fileno()
+
+    def wake_at(self) -> float | None:
+        return self._lookup.wake_at()
+
+    def advance(self, now: float) -> tuple[IPAddress, ...] | None:
+        answer = self._lookup.advance(now)
+        return None if answer is None else answer.addresses
+
+    def close(self) -> None:
+        self._lookup.close()
+
+
 class NameLookup:
     """``resolve(name, family)`` for :func:`.happy.connect`: the hosts file,
     then ``resolver``'s A or AAAA answer. Raises what the resolver raises
@@ -141,6 +161,18 @@ class NameLookup:
             return pinned
         answer = self._resolver().cached(name, "AAAA" if family == socket.AF_INET6 else "A")
         return None if answer is None else answer.addresses
+
+    def start(self, name: str, family: int) -> tuple[IPAddress, ...] | _PendingAddresses:
+        """For :func:`.happy.connect`'s ``start``: the hosts file's or the cache's
+        addresses at once, else the resolver's lookup begun (driven by the caller's loop,
+        no thread). Raises DnsError (a cached NXDOMAIN, a bad name) as :meth:`resolve`."""
+        pinned = hosts_addresses(name, family, self._hosts)
+        if pinned:
+            return pinned
+        from .resolver import DnsAnswer
+
+        begun = self._resolver().start(name, "AAAA" if family == socket.AF_INET6 else "A")
+        return begun.addresses if isinstance(begun, DnsAnswer) else _PendingAddresses(begun)
 
     def resolve(self, name: str, family: int, timeout: float | None = None) -> tuple[IPAddress, ...]:
         """The hosts file's addresses, else the resolver's answer within ``timeout`` s (None: its schedule)."""

@@ -31,10 +31,12 @@ any prefix, with the entry and pcb numbers lwIP's table would give the same
 sequence of lookups (:mod:`.lwip_log`).
 
 One state machine (:class:`_Lookup`: schedule, retries, answers, cache and
-lines) and two thin drivers that do only the I/O: :meth:`StubResolver.query`
-(blocking sockets) and :meth:`StubResolver.aquery` (asyncio, through
-dnspython's asyncio backend). A resolver may be shared by threads and tasks:
-its table and cache are behind a lock.
+lines) and one driver of its I/O that never waits, :class:`PendingLookup`
+(its caller's loop waits for its socket or its time): :meth:`StubResolver.query`
+waits on a selector, :meth:`StubResolver.aquery` in the asyncio loop
+(``add_reader``), and Happy Eyeballs drives lookups begun with
+:meth:`StubResolver.start` in its own loop. A resolver may be shared by threads
+and tasks: its table and cache are behind a lock.
 
 This is the only module that imports dnspython (``get`` imports it only when
 it resolves a name).
@@ -45,16 +47,13 @@ from __future__ import annotations
 import itertools
 import math
 import os
+import selectors
 import socket
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from ipaddress import IPv4Address, IPv6Address, ip_address
-from typing import Any
 
-import dns.asyncbackend
-import dns.asyncquery
 import dns.exception
 import dns.flags
 import dns.inet
@@ -72,6 +71,7 @@ import dns.rdtypes.IN.A
 import dns.rdtypes.IN.AAAA
 
 from ..structs import Struct
+from .cache import CachedAnswer, DnsCache
 from .lwip_log import DNS_TABLE_SIZE, LwipTable, TableFull
 
 __all__ = [
@@ -83,6 +83,7 @@ __all__ = [
     "DnsCache",
     "DnsError",
     "DnsServer",
+    "PendingLookup",
     "Schedule",
     "StubResolver",
     "default_resolver",
@@ -171,8 +172,8 @@ def system_servers(path: str = "/etc/resolv.conf") -> tuple[DnsServer, ...]:
     nameserver line is not an address or there is none, naming the file (and line).
     """
     try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            lines = f.read().splitlines()
+        with open(path, "rb") as f:
+            lines = f.read().decode("utf-8", "replace").splitlines()
     except OSError as e:
         raise OSError(e.errno, f"cannot read the DNS configuration {path}: {e.strerror}") from e
     servers: list[DnsServer] = []
@@ -228,64 +229,6 @@ class DnsError(Exception):
         self.rdtype = rdtype
         self.kind = kind
         self.server = server
-
-
-class CachedAnswer(Struct):
-    """What the cache keeps for one name and type."""
-
-    addresses: tuple[IPv4Address | IPv6Address, ...]
-    expires: float  # on the resolver's clock
-    nxdomain: bool = False
-    server: DnsServer | None = None  # who answered
-
-
-class DnsCache:
-    """Answers by (name, type), each until its expiry time, at most
-    ``max_entries`` (the least recently used go first). Not locked itself:
-    :class:`StubResolver` holds its lock around it."""
-
-    def __init__(self, max_entries: int = 1024) -> None:
-        if max_entries < 1:
-            raise ValueError(f"a DNS cache holds at least one answer, not {max_entries}")
-        self.max_entries = max_entries
-        self._entries: OrderedDict[tuple[str, str], CachedAnswer] = OrderedDict()
-
-    @staticmethod
-    def _key(name: str, rdtype: str) -> tuple[str, str]:
-        return name.rstrip(".").lower(), rdtype
-
-    def get(self, name: str, rdtype: str, now: float) -> CachedAnswer | None:
-        """The live answer for ``name`` (any case) and ``rdtype``, or None."""
-        key = self._key(name, rdtype)
-        entry = self._entries.get(key)
-        if entry is None:
-            return None
-        if entry.expires <= now:
-            del self._entries[key]
-            return None
-        self._entries.move_to_end(key)
-        return entry
-
-    def put(self, name: str, rdtype: str, entry: CachedAnswer, now: float) -> None:
-        """Keep ``entry`` (replacing an older one), evicting to stay within the bound."""
-        key = self._key(name, rdtype)
-        self._entries.pop(key, None)
-        if len(self._entries) >= self.max_entries:
-            self.purge(now)
-        while len(self._entries) >= self.max_entries:
-            self._entries.popitem(last=False)
-        self._entries[key] = entry
-
-    def purge(self, now: float) -> None:
-        """Drop every expired answer."""
-        for key in [k for k, e in self._entries.items() if e.expires <= now]:
-            del self._entries[key]
-
-    def clear(self) -> None:
-        self._entries.clear()
-
-    def __len__(self) -> int:
-        return len(self._entries)
 
 
 # What the state machine asks its driver to do next.
@@ -464,9 +407,210 @@ class _Lookup:
                 )
 
 
-def _expiration(until: float) -> float:
-    """A time.monotonic() deadline as dnspython's expiration (time.time())."""
-    return time.time() + max(0.0, until - time.monotonic())
+class _TcpQuery:
+    """The TCP query after a truncated answer (dnspython's blocking ``dns.query.tcp``) in a
+    thread of its own, so that the lookup's caller keeps waiting on one descriptor: the
+    thread's end is signalled on a socket pair (:meth:`fileno`). After :meth:`close` the
+    thread's result is dropped (it ends within its timeout)."""
+
+    def __init__(self, query: dns.message.QueryMessage, server: DnsServer, timeout: float) -> None:
+        self._lock = threading.Lock()
+        self._closed = False
+        self.result: dns.message.Message | Exception | None = None
+        self._wake, self._signal = socket.socketpair()
+        try:
+            threading.Thread(
+                target=self._run, args=(query, server, timeout), name=f"dns tcp {server}", daemon=True
+            ).start()
+        except BaseException:
+            self.close()
+            raise
+
+    def _run(self, query: dns.message.QueryMessage, server: DnsServer, timeout: float) -> None:
+        result: dns.message.Message | Exception
+        try:
+            result = dns.query.tcp(query, str(server.address), timeout, server.port)
+        except Exception as e:  # reported by the lookup (tcp_failed), in its caller's thread
+            result = e
+        with self._lock:
+            if self._closed:
+                return
+            self.result = result
+            self._signal.send(b"\0")
+
+    def fileno(self) -> int:
+        return self._wake.fileno()
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            self._wake.close()
+            self._signal.close()
+
+
+class PendingLookup:
+    """One lookup that its caller's own loop drives (a selector, asyncio's ``add_reader``,
+    Happy Eyeballs' race): the queries go out on a non-blocking UDP socket (one per
+    address family, lwIP's pcb: one source port for the lookup), nothing waits.
+    :meth:`StubResolver.query` and :meth:`StubResolver.aquery` are its two loops.
+
+    The caller calls :meth:`advance` (which sends what is due and reads what arrived), then
+    waits until :meth:`fileno` is readable or :meth:`wake_at` comes, and again, until
+    :meth:`advance` returns the answer or raises; :meth:`close` (or ``with``) at the end,
+    also when it gives up early. A truncated answer's TCP query runs in a thread of its
+    own (:class:`_TcpQuery`), signalled on :meth:`fileno`. One caller drives a lookup.
+    """
+
+    def __init__(self, lookup: _Lookup, timeout: float | None = None) -> None:
+        self._lookup = lookup
+        self._timeout = timeout
+        self._give_up = None if timeout is None else time.monotonic() + max(0.0, timeout)
+        self._sockets: dict[int, socket.socket] = {}
+        self._tcp: _TcpQuery | None = None
+        self._wake: float | None = None
+
+    def fileno(self) -> int:
+        """The descriptor to watch for reading (-1: none; wait for :meth:`wake_at`)."""
+        if self._tcp is not None:
+            return self._tcp.fileno()
+        sock = self._sockets.get(self._lookup.server._family)
+        return -1 if sock is None else sock.fileno()
+
+    def wake_at(self) -> float | None:
+        """When :meth:`advance` must run even if nothing arrives (time.monotonic())."""
+        return self._wake
+
+    def advance(self, now: float) -> DnsAnswer | None:
+        """Read what arrived, send what is due at ``now`` (time.monotonic()): the answer when
+        the lookup is over, else None. Raises DnsError (kind "timeout" when the caller's
+        ``timeout`` passed)."""
+        lookup = self._lookup
+        if lookup.done is None:
+            if self._tcp is not None:
+                self._tcp_ended()
+            else:
+                self._read()
+        while True:
+            if lookup.done is None and self._give_up is not None and now >= self._give_up:
+                what = f"no answer within {self._timeout:g} s"
+                raise lookup.r._error(lookup.name, lookup.rdtype, "timeout", what, lookup.server)
+            if self._tcp is not None:
+                return None
+            action = lookup.step(now)
+            if isinstance(action, _Done):
+                return action.result()
+            if isinstance(action, _Tcp):
+                wait = action.timeout if self._give_up is None else min(action.timeout, self._give_up - now)
+                self._tcp = _TcpQuery(lookup.query, action.server, max(wait, 0.0))
+                self._wake = self._give_up
+                return None
+            if isinstance(action, _Send):
+                self._send(action)
+                continue
+            self._wake = action.until if self._give_up is None else min(action.until, self._give_up)
+            return None
+
+    def _send(self, action: _Send) -> None:
+        family = action.server._family
+        try:
+            sock = self._sockets.get(family)
+            if sock is None:
+                sock = self._sockets[family] = dns.query.make_socket(family, socket.SOCK_DGRAM)  # non-blocking
+            dns.query.send_udp(sock, action.wire, action.server._destination)
+        except OSError as e:
+            self._lookup.send_failed(e)
+
+    def _read(self) -> None:
+        """The first usable answer waiting on the socket, if any (others are dropped, as lwIP drops them)."""
+        lookup = self._lookup
+        sock = self._sockets.get(lookup.server._family)
+        if sock is None:
+            return
+        try:
+            response, _ = dns.query.receive_udp(
+                sock,
+                lookup.server._destination,
+                0.0,  # an expiration long past: read what is there, never wait
+                ignore_unexpected=True,
+                ignore_errors=True,
+                query=lookup.query,
+            )
+        except dns.exception.Timeout:
+            return
+        except OSError as e:
+            lookup.send_failed(e)
+            return
+        lookup.received(response)
+
+    def _tcp_ended(self) -> None:
+        assert self._tcp is not None
+        result = self._tcp.result
+        if result is None:
+            return
+        self._tcp.close()
+        self._tcp = None
+        if isinstance(result, dns.message.Message):
+            self._lookup.received(result, via_tcp=True)
+        else:
+            self._lookup.tcp_failed(result)
+
+    def close(self) -> None:
+        """Close its sockets and give its table entry back (a lookup given up)."""
+        if self._tcp is not None:
+            self._tcp.close()
+            self._tcp = None
+        for sock in self._sockets.values():
+            sock.close()
+        self._sockets.clear()
+        self._lookup.close()
+
+    def __enter__(self) -> PendingLookup:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _wait_readable(fd: int, until: float | None) -> None:
+    """Block until ``fd`` is readable (-1: none) or ``until`` (time.monotonic(); None: no bound)."""
+    timeout = None if until is None else max(0.0, until - time.monotonic())
+    if fd < 0:
+        if timeout is not None:
+            time.sleep(timeout)
+        return
+    with selectors.DefaultSelector() as sel:
+        sel.register(fd, selectors.EVENT_READ)
+        sel.select(timeout)
+
+
+async def _areadable(fd: int, until: float | None) -> None:
+    """:func:`_wait_readable` in the running asyncio loop (its ``add_reader``; a loop
+    without readers, Windows' proactor, waits in a thread)."""
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    ready = loop.create_future()
+
+    def wake() -> None:
+        if not ready.done():
+            ready.set_result(None)
+
+    timer = None if until is None else loop.call_at(loop.time() + max(0.0, until - time.monotonic()), wake)
+    watching = False
+    try:
+        if fd >= 0:
+            try:
+                loop.add_reader(fd, wake)
+                watching = True
+            except NotImplementedError:
+                await asyncio.to_thread(_wait_readable, fd, until)
+                return
+        await ready
+    finally:
+        if watching:
+            loop.remove_reader(fd)
+        if timer is not None:
+            timer.cancel()
 
 
 class StubResolver:
@@ -567,112 +711,35 @@ class StubResolver:
         with self._lock:
             return self._cached(shown, rdtype, self.clock())
 
+    def start(self, name: str, rdtype: str, *, timeout: float | None = None) -> DnsAnswer | PendingLookup:
+        """``name``'s cached answer, or its lookup begun, for the caller's own loop to drive
+        (:class:`PendingLookup`; ``timeout`` as in :meth:`query`). Raises DnsError
+        (bad name, cached NXDOMAIN, table full, no server), ValueError for another type."""
+        begun = self._begin(name, rdtype)
+        return begun if isinstance(begun, DnsAnswer) else PendingLookup(begun, timeout)
+
     def query(self, name: str, rdtype: str, *, timeout: float | None = None) -> DnsAnswer:
         """``name``'s A or AAAA records (blocking). NODATA is an answer with no
         addresses. ``timeout`` bounds the whole lookup (the caller's deadline;
         None: the schedule's own end). Raises DnsError (see the class; kind
         "timeout" when ``timeout`` passed first), ValueError for another type."""
-        begun = self._begin(name, rdtype)
+        begun = self.start(name, rdtype, timeout=timeout)
         if isinstance(begun, DnsAnswer):
             return begun
-        lookup = begun
-        give_up = None if timeout is None else time.monotonic() + max(0.0, timeout)
-        sockets: dict[int, socket.socket] = {}
-        try:
-            while True:
-                now = time.monotonic()
-                if give_up is not None and now >= give_up:
-                    raise self._error(lookup.name, rdtype, "timeout", f"no answer within {timeout:g} s", lookup.server)
-                action = lookup.step(now)
-                if isinstance(action, _Done):
-                    return action.result()
-                server = action.server
-                if isinstance(action, _Tcp):
-                    wait = action.timeout if give_up is None else min(action.timeout, give_up - now)
-                    try:
-                        response = dns.query.tcp(lookup.query, str(server.address), wait, server.port)
-                    except (OSError, dns.exception.DNSException) as e:
-                        lookup.tcp_failed(e)
-                    else:
-                        lookup.received(response, via_tcp=True)
-                    continue
-                family = server._family
-                try:
-                    sock = sockets.get(family)
-                    if sock is None:  # one per family for the whole lookup: lwIP's pcb, one source port
-                        sock = sockets[family] = dns.query.make_socket(family, socket.SOCK_DGRAM)
-                    if isinstance(action, _Send):
-                        dns.query.send_udp(sock, action.wire, server._destination)
-                        continue
-                    response, _ = dns.query.receive_udp(
-                        sock,
-                        server._destination,
-                        _expiration(action.until if give_up is None else min(action.until, give_up)),
-                        ignore_unexpected=True,
-                        ignore_errors=True,
-                        query=lookup.query,
-                    )
-                except dns.exception.Timeout:
-                    continue
-                except OSError as e:
-                    lookup.send_failed(e)
-                    continue
-                lookup.received(response)
-        finally:
-            for sock in sockets.values():
-                sock.close()
-            lookup.close()
+        with begun:
+            while (answer := begun.advance(time.monotonic())) is None:
+                _wait_readable(begun.fileno(), begun.wake_at())
+            return answer
 
-    async def aquery(self, name: str, rdtype: str) -> DnsAnswer:
-        """The asyncio twin of :meth:`query`: the same state machine, dnspython's asyncio I/O."""
-        begun = self._begin(name, rdtype)
+    async def aquery(self, name: str, rdtype: str, *, timeout: float | None = None) -> DnsAnswer:
+        """The asyncio twin of :meth:`query`: the same lookup, waited for in the running loop."""
+        begun = self.start(name, rdtype, timeout=timeout)
         if isinstance(begun, DnsAnswer):
             return begun
-        lookup = begun
-        backend = dns.asyncbackend.get_backend("asyncio")
-        sockets: dict[int, Any] = {}  # dnspython's DatagramSocket (not re-exported, and untyped)
-        try:
-            while True:
-                action = lookup.step(time.monotonic())
-                if isinstance(action, _Done):
-                    return action.result()
-                server = action.server
-                if isinstance(action, _Tcp):
-                    try:
-                        response = await dns.asyncquery.tcp(
-                            lookup.query, str(server.address), action.timeout, server.port, backend=backend
-                        )
-                    except (OSError, dns.exception.DNSException) as e:
-                        lookup.tcp_failed(e)
-                    else:
-                        lookup.received(response, via_tcp=True)
-                    continue
-                family = server._family
-                try:
-                    sock = sockets.get(family)
-                    if sock is None:
-                        sock = sockets[family] = await backend.make_socket(family, socket.SOCK_DGRAM)  # type: ignore[no-untyped-call]
-                    if isinstance(action, _Send):
-                        await dns.asyncquery.send_udp(sock, action.wire, server._destination)
-                        continue
-                    response, _, _ = await dns.asyncquery.receive_udp(
-                        sock,
-                        server._destination,
-                        _expiration(action.until),
-                        ignore_unexpected=True,
-                        ignore_errors=True,
-                        query=lookup.query,
-                    )
-                except dns.exception.Timeout:
-                    continue
-                except OSError as e:
-                    lookup.send_failed(e)
-                    continue
-                lookup.received(response)
-        finally:
-            for asock in sockets.values():
-                await asock.close()
-            lookup.close()
+        with begun:
+            while (answer := begun.advance(time.monotonic())) is None:
+                await _areadable(begun.fileno(), begun.wake_at())
+            return answer
 
     def tick(self) -> None:
         """lwIP's ``dns_tmr`` (call it every second, as lwIP's timer does, to

@@ -109,33 +109,45 @@ POLICY_TABLE = tuple(
 _LINK_LOCAL = IPv6Network("fe80::/10")
 _SITE_LOCAL = IPv6Network("fec0::/10")
 _MULTICAST = IPv6Network("ff00::/8")
-_LOOPBACK = IPv6Address("::1")
 _V4_LINK_LOCAL = (IPv6Network("::ffff:127.0.0.0/104"), IPv6Network("::ffff:169.254.0.0/112"))
 _ENCAPSULATED = (IPv6Network("2002::/16"), IPv6Network("2001::/32"))
 _UNKNOWN_PREFIXLEN = 64
 
 
-def _v6(a: IPAddress) -> IPv6Address:
-    """``a`` as RFC 6724 sees it: IPv4 as IPv4-mapped."""
-    return IPv6Address(0xFFFF_0000_0000 | int(a)) if isinstance(a, IPv4Address) else a
+def _bits(network: IPv6Network) -> tuple[int, int]:
+    """``network`` as (address, mask) integers: ``n & mask == address`` is ``n in network``
+    without ipaddress's per-test objects (the sort tests each pair's addresses a few
+    dozen times: ~2 us each through ``in``, a tenth of that on integers)."""
+    return int(network.network_address), int(network.netmask)
+
+
+_POLICY_BITS = tuple((*_bits(row.prefix), row) for row in POLICY_TABLE)
+_LINK_LOCAL_BITS = tuple(_bits(n) for n in (_LINK_LOCAL, IPv6Network("::1/128"), *_V4_LINK_LOCAL))
+_SITE_LOCAL_BITS = _bits(_SITE_LOCAL)
+_MULTICAST_BITS = _bits(_MULTICAST)
+
+
+def _int6(a: IPAddress) -> int:
+    """``a`` as RFC 6724 sees it, as an integer: IPv4 as IPv4-mapped (::ffff:a.b.c.d)."""
+    return 0xFFFF_0000_0000 | int(a) if isinstance(a, IPv4Address) else int(a)
 
 
 def _policy(a: IPAddress) -> Policy:
-    a6 = _v6(a)
-    for row in POLICY_TABLE:
-        if a6 in row.prefix:
+    n = _int6(a)
+    for network, mask, row in _POLICY_BITS:
+        if n & mask == network:
             return row
     raise AssertionError("::/0 matches every address")  # pragma: no cover
 
 
 def scope(a: IPAddress) -> int:
     """RFC 6724 §3.1 scope of ``a`` (2 link-local, 5 site-local, 14 global, or a multicast's own)."""
-    a6 = _v6(a)
-    if a6 in _MULTICAST:
-        return (int(a6) >> 112) & 0xF
-    if a6 in _LINK_LOCAL or a6 == _LOOPBACK or any(a6 in n for n in _V4_LINK_LOCAL):
+    n = _int6(a)
+    if n & _MULTICAST_BITS[1] == _MULTICAST_BITS[0]:
+        return (n >> 112) & 0xF
+    if any(n & mask == network for network, mask in _LINK_LOCAL_BITS):
         return SCOPE_LINK_LOCAL
-    if a6 in _SITE_LOCAL:
+    if n & _SITE_LOCAL_BITS[1] == _SITE_LOCAL_BITS[0]:
         return SCOPE_SITE_LOCAL
     return SCOPE_GLOBAL
 
@@ -302,11 +314,14 @@ def sort_destinations(
     if local is None and any(s is not None for s in sources):
         local = known_addresses()  # none readable (not Linux): the rules that need none still order
     by_address = {entry.address: entry for entry in reversed(local or ())}
+    tunnels: dict[str, bool] = {}  # asked once per interface
     candidates = []
     for index, (dest, src) in enumerate(zip(unique, sources, strict=True)):
         entry = by_address.get(src) if src is not None else None
+        if entry is not None and entry.interface not in tunnels:
+            tunnels[entry.interface] = tunnel(entry.interface)
         encapsulated = src is not None and (
-            any(src in n for n in _ENCAPSULATED) or (entry is not None and tunnel(entry.interface))
+            any(src in n for n in _ENCAPSULATED) or (entry is not None and tunnels[entry.interface])
         )
         candidates.append(_Candidate(dest, index, src, entry, encapsulated))
     candidates.sort(key=functools.cmp_to_key(lambda a, b: _compare(a, b)[0]))

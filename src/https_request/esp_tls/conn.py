@@ -248,12 +248,12 @@ class EspTls(_Core):
             sock, address = happy.connect(
                 name,
                 port,
-                plan.lookup.resolve,
+                None,
                 timeout=max(self._connect_wait(deadline), 0.001),  # spent already: a timeout, not a ValueError
                 family=plan.family,
                 esp_compatible=plan.esp,
                 on_attempt=plan.on_attempt,
-                known=plan.lookup.known,
+                start=plan.lookup.start,  # the lookups in happy's own loop, no thread
                 fastopen=plan.fastopen,
                 idle=work.step,
             )
@@ -494,7 +494,8 @@ class AsyncEspTls(_Core):
                 family=plan.family,
                 esp_compatible=plan.esp,
                 on_attempt=plan.on_attempt,
-                known=plan.lookup.known,
+                known=plan.lookup.known,  # resolve and known: on a loop without add_reader only
+                start=plan.lookup.start,  # the lookups in aconnect's own loop, no task or thread
                 fastopen=plan.fastopen,
             )
         except happy.ConnectError as exc:

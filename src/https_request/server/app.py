@@ -30,7 +30,7 @@ import gzip
 import json
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from email.utils import formatdate
 from http import HTTPStatus
@@ -77,10 +77,10 @@ _VERSION_NAMES: dict[int, str] = {ProtocolVersion.TLS1_2: "TLS 1.2", ProtocolVer
 
 
 class AppConfig(Struct, slots=False):
-    """``now``: a fixed clock for the rating (None: the wall clock)."""
+    """``clock``: the rating's clock, Unix seconds (``serve``'s clock: fixed, SNTP, NVS; None: the system's)."""
 
     schema: rating.Schema = "classic"
-    now: datetime | None = None
+    clock: Callable[[], float] | None = None
     strict_howsmyssl: bool = False
 
 
@@ -348,7 +348,7 @@ def origin_allowed(request: Request) -> bool:
 
 
 def rate(tls: TlsInfo, config: AppConfig) -> dict[str, Any]:
-    now = config.now if config.now is not None else datetime.now(UTC)
+    now = datetime.fromtimestamp(config.clock(), UTC) if config.clock is not None else datetime.now(UTC)
     return rating.check(tls.client_hello, negotiated_version=tls.version, schema=config.schema, now=now)
 
 

@@ -99,11 +99,11 @@ def reload(ticket_keys: TicketKeys | None) -> bool | None:
     return None
 
 
-def open_shared(spec: str, lifetime: int) -> tuple[SharedKeys, AntiReplay]:
+def open_shared(spec: str, lifetime: int, clock: Callable[[], float] = time.time) -> tuple[SharedKeys, AntiReplay]:
     """The shared ticket keys and 0-RTT anti-replay store that ``--ticket-keys SPEC`` names:
     a ``redis://`` or ``rediss://`` URL (``redis_store``: redis-py is imported only
-    then), else a key file (:class:`SharedTicketKeys`) with ``SPEC.replay``
-    (``replay.SharedAntiReplay``). Raises KeyFileError."""
+    then), else a key file (:class:`SharedTicketKeys`, keys first made at ``clock``'s
+    time) with ``SPEC.replay`` (``replay.SharedAntiReplay``). Raises KeyFileError."""
     if spec.startswith(("redis://", "rediss://")):
         try:
             from .redis_store import open_redis
@@ -116,7 +116,7 @@ def open_shared(spec: str, lifetime: int) -> tuple[SharedKeys, AntiReplay]:
         return open_redis(spec, lifetime)
     from .replay import SharedAntiReplay
 
-    return SharedTicketKeys(spec, lifetime), SharedAntiReplay(f"{spec}.replay")
+    return SharedTicketKeys(spec, lifetime, clock=clock), SharedAntiReplay(f"{spec}.replay")
 
 
 def _check(path: Path, st: os.stat_result) -> None:

@@ -27,11 +27,23 @@ carries early data once in all. The parent only supervises
 (:mod:`.supervisor`): it restarts a worker that dies, forwards SIGHUP and
 the stop signal.
 
+The clock (``--clock system|nvs|sntp``, ``--now``, ``--sntp-server``,
+``--nvs-file``: :mod:`..tls_clock`'s options, as ``get`` has them) is the
+server's TLS clock (ticket lifetimes and key rotation, 0-RTT anti-replay, the
+client certificates ``--client-ca`` requires) and the rating's; a clock other
+than the system's is logged at start (``clock: the SNTP clock, <time>``). With
+``sntp`` or ``nvs``, each worker sets it again over SNTP every
+``--clock-refresh`` seconds (:class:`..time_sync.PeriodicTimeSync`; ``nvs``
+stores the new time, as the device does) and logs the outcome; a refresh that
+fails leaves the clock running on from its last time. The local certificate
+and the ``Date`` header stay on the host's clock.
+
 ``--loop``: the workers' event loop, uvloop when it is installed (the
 ``uvloop`` extra), else asyncio's own.
 
-Usage and configuration errors exit with 2. This module stays light: the
-TLS stack is imported when the command runs.
+Usage and configuration errors exit with 2; no SNTP answer for ``--clock
+sntp`` at start exits 1. This module stays light: the TLS stack is imported
+when the command runs.
 """
 
 from __future__ import annotations
@@ -44,20 +56,22 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # the rest is imported when the command runs: `https-request --version` stays fast
     import socket
     from collections.abc import Callable
-    from datetime import datetime
     from types import FrameType
 
-    from ..tls.config import CertifiedKey, ServerConfig
+    from ..esp_tls.config import TlsClock
+    from ..tls.config import CertificateVerifier, CertifiedKey, ServerConfig
     from ..tls.session import TicketKeys
+    from .supervisor import Background
     from .tls_server import ServerSettings
 
-__all__ = ["add_parser", "event_loop", "parse_groups", "parse_now", "reload_ticket_keys", "run"]
+__all__ = ["add_parser", "event_loop", "parse_groups", "reload_ticket_keys", "run"]
 
 _PROG = "https-request serve"
 DEFAULT_PORT = 8070
 DEFAULT_PER_CLIENT = 64
 EARLY_DATA_DEFAULT = 16384
 TCP_FASTOPEN_QUEUE = 256  # connections whose SYN carried data, waiting to be accepted (the bound on what they hold)
+_REFRESH_S = 86400.0  # time_sync.REFRESH_INTERVAL_S (not imported: the parser stays light)
 
 # howsmyssl.com's TLS <= 1.2 suite order (howsmyssl.go's makeTLSConfig), without what the engine does not do as a
 # server (RC4, 3DES, static RSA), after the TLS 1.3 suites.
@@ -84,22 +98,12 @@ class UsageError(Exception):
     """A bad option value (exit 2)."""
 
 
-def _error(message: str) -> int:
+def _error(message: str, code: int = 2) -> int:
     sys.stderr.write(f"{_PROG}: error: {message}\n")
-    return 2
+    return code
 
 
 # ------------------------------------------------------------------ option values
-
-
-def parse_now(text: str) -> datetime:
-    """``--now``: an ISO 8601 instant (naive means UTC; :func:`..tls_clock.parse_instant`)."""
-    from ..tls_clock import parse_instant
-
-    try:
-        return parse_instant(text)
-    except ValueError as exc:
-        raise UsageError(f"--now: {exc}") from None
 
 
 def parse_groups(text: str) -> tuple[int, ...]:
@@ -208,7 +212,6 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     a("--shutdown-grace", type=_positive_float, default=5.0, metavar="S",
       help="on SIGTERM/SIGINT, time for connections in flight to finish (default 5 seconds)")  # fmt: skip
     a("--schema", choices=("classic", "2026"), default="classic", help="/a/check schema (default classic)")
-    a("--now", metavar="ISO8601", help="fixed clock for the rating (e.g. 2026-07-01T00:00:00Z)")
     a("--strict-howsmyssl", action="store_true", help="other hosts get the real server's 301, not 200")
     a("--http-port", type=_int_in(0, 65535), metavar="PORT", help="also listen for plain HTTP (redirects)")
     a("--tcp-fastopen-queue", type=_int_in(0, 1 << 20), default=TCP_FASTOPEN_QUEUE, metavar="N",
@@ -222,6 +225,15 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     a("--keylog", metavar="FILE", help="append NSS key log lines to FILE")
     a("--loop", choices=("auto", "asyncio", "uvloop"), default="auto",
       help="event loop: uvloop (extra 'uvloop') or the standard one (default auto: uvloop if installed)")  # fmt: skip
+    a("--client-ca", metavar="FILE",
+      help="require a client certificate issued by a CA in FILE (PEM), valid on the clock")  # fmt: skip
+    from ..tls_clock import add_options
+
+    clock = parser.add_argument_group("clock")
+    add_options(clock, server=True)
+    clock.add_argument("--clock-refresh", type=_positive_float, default=_REFRESH_S, metavar="S",
+                       help="with --clock sntp or nvs: set the clock again over SNTP every S seconds, in each "
+                       "worker (default 86400: the device's 24 h); nvs: the new time is stored")  # fmt: skip
     parser.set_defaults(func=run)
     return parser
 
@@ -239,12 +251,41 @@ def _keylog_sink(path: str) -> Callable[[str], None]:
     return write
 
 
-def _settings(args: argparse.Namespace) -> tuple[ServerSettings, str | None]:
-    """The worker settings and the CA file to announce (None with --cert)."""
-    from datetime import UTC, datetime
+def _clock(args: argparse.Namespace) -> TlsClock | None:
+    """The clock ``--clock``/``--now`` ask for (None: the system clock). Raises UsageError
+    for a bad option or store, ClockError (not usage) when no SNTP server answered."""
+    from ..tls_clock import ClockError, clock_from_args
 
+    try:
+        return clock_from_args(args)
+    except ClockError as exc:
+        if exc.usage:
+            raise UsageError(str(exc)) from None
+        raise
+
+
+def _client_verifier(path: str) -> CertificateVerifier:
+    """``--client-ca``: a verifier of client certificates issued by a CA in ``path``. Raises UsageError."""
+    from cryptography import x509
+
+    from ..tls.verify import WebPkiVerifier
+
+    try:
+        with open(path, "rb") as f:
+            data = f.read(1 << 22)
+    except OSError as exc:
+        raise UsageError(f"--client-ca: cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        anchors = x509.load_pem_x509_certificates(data)
+    except ValueError:
+        raise UsageError(f"--client-ca: {path}: no PEM certificate found in it") from None
+    return WebPkiVerifier(anchors)
+
+
+def _settings(args: argparse.Namespace, clock: TlsClock | None = None) -> tuple[ServerSettings, str | None]:
+    """The worker settings, on ``clock`` (None: the system clock), and the CA file to announce (None with --cert)."""
     from ..files import state_dir
-    from ..tls.config import ServerConfig
+    from ..tls.config import ServerConfig, system_clock
     from ..tls.enums import PskKeyExchangeMode
     from ..tls.session import AntiReplay, MemoryAntiReplay, TicketKeys
     from .app import AppConfig
@@ -255,7 +296,8 @@ def _settings(args: argparse.Namespace) -> tuple[ServerSettings, str | None]:
     versions = {"1.2": (0x0303,), "1.3": (0x0304,), None: (0x0304, 0x0303)}[args.tls_version]
     suites = _parse_ciphers(args.ciphers, versions) if args.ciphers else DEFAULT_SUITES
     groups = parse_groups(args.groups) if args.groups else DEFAULT_GROUPS
-    now = parse_now(args.now) if args.now else None
+    now = clock.now if clock is not None else system_clock  # tickets, anti-replay, client certificates, rating
+    client_verifier = _client_verifier(args.client_ca) if args.client_ca else None
     try:
         certified_key, ca_file = _identity(args)
     except ValueError as exc:
@@ -270,10 +312,10 @@ def _settings(args: argparse.Namespace) -> tuple[ServerSettings, str | None]:
             folder.mkdir(mode=0o700, parents=True, exist_ok=True)
             key_file = str(folder / "ticket-keys")
         if key_file is None:
-            ticket_keys = TicketKeys(os.urandom, args.ticket_lifetime, datetime.now(UTC).timestamp())
+            ticket_keys = TicketKeys(os.urandom, args.ticket_lifetime, now())
         else:
             try:
-                ticket_keys, anti_replay = open_shared(key_file, args.ticket_lifetime)
+                ticket_keys, anti_replay = open_shared(key_file, args.ticket_lifetime, now)
             except KeyFileError as exc:
                 raise UsageError(str(exc)) from None
     try:
@@ -283,10 +325,12 @@ def _settings(args: argparse.Namespace) -> tuple[ServerSettings, str | None]:
             ticket_keys=ticket_keys, num_tickets=0 if args.no_tickets else 2, ticket_lifetime=args.ticket_lifetime,
             max_early_data=args.early_data, send_half_rtt_data=args.early_data > 0, anti_replay=anti_replay,
             keylog=keylog, alpn_protocols=("http/1.1", "http/1.0"), psk_modes=(PskKeyExchangeMode.psk_dhe_ke,),
+            now=now, request_client_certificate=client_verifier is not None,
+            require_client_certificate=client_verifier is not None, client_verifier=client_verifier,
         )  # fmt: skip
     except (OSError, ValueError) as exc:
         raise UsageError(str(exc)) from None
-    app = AppConfig(schema=args.schema, now=now, strict_howsmyssl=args.strict_howsmyssl)
+    app = AppConfig(schema=args.schema, clock=now, strict_howsmyssl=args.strict_howsmyssl)
     settings = ServerSettings(
         tls, app, handshake_timeout=args.handshake_timeout, max_connections=args.max_connections,
         max_per_client=args.max_per_client, backlog=_backlog(args.max_connections),
@@ -306,6 +350,63 @@ def event_loop(choice: str) -> str:
     if choice == "uvloop":
         raise UsageError("--loop uvloop: uvloop is not installed (pip install 'https-request[uvloop]')")
     return "asyncio"
+
+
+def _refresh(args: argparse.Namespace, clock: TlsClock | None) -> Background | None:
+    """``--clock sntp|nvs``: the clock set again over SNTP every ``--clock-refresh`` seconds in
+    each worker (time_sync.PeriodicTimeSync; nvs: stored in NVS, as the device does), each
+    outcome logged; a failed refresh leaves the clock running on from its last time. None
+    for the system or a fixed clock, or with --sntp-server none."""
+    from ..time_sync import DeviceClock
+    from ..tls_clock import sntp_servers
+
+    servers = sntp_servers(args)
+    if not isinstance(clock, DeviceClock) or not servers:
+        return None
+    device: DeviceClock = clock
+    nvs_file = args.nvs_file if args.clock == "nvs" else None
+
+    def start(settings: ServerSettings) -> Callable[[], None]:
+        from pathlib import Path
+
+        from ..nvs import Nvs, NvsError
+        from ..time_sync import RETRY_COUNT, RETRY_WAIT_S, PeriodicTimeSync, TimeSyncError, iso
+
+        where = f"worker={settings.worker} clock"
+        store: Nvs | None = None
+        if args.clock == "nvs":
+            try:
+                store = Nvs(Path(nvs_file) if nvs_file else None)
+            except NvsError as exc:
+                settings.log(f"{where}: cannot open NVS ({exc}): the refreshed time is not stored")
+
+        def done(failure: TimeSyncError | None) -> None:
+            if failure is None:
+                settings.log(f"{where} set again over SNTP: {iso(device.now())}")
+            else:
+                settings.log(f"{where} refresh failed, running on from its last time ({iso(device.now())}): {failure}")
+
+        # the device's 10 waits of 2 s, shortened to fit in half a (short) period: a refresh gives up before the next
+        wait = min(RETRY_WAIT_S, args.clock_refresh / (2 * RETRY_COUNT))
+        timer = PeriodicTimeSync(store, device, servers, interval=args.clock_refresh, wait=wait, on_done=done).start()
+
+        def stop() -> None:
+            if timer.stop(0.2) and store is not None:  # a refresh still waiting for SNTP ends with the process
+                store.close()
+
+        return stop
+
+    return start
+
+
+def _clock_line(clock: TlsClock | None, refresh: Background | None, every: float) -> str | None:
+    """The log line that says which clock serves (None for the system clock)."""
+    if clock is None:
+        return None
+    from ..time_sync import iso
+
+    line = f"clock: the {clock.name} clock, {iso(clock.now())}"
+    return line + (f"; set again over SNTP every {every:g} s" if refresh is not None else "")
 
 
 def _backlog(max_connections: int) -> int:
@@ -420,8 +521,14 @@ def run(args: argparse.Namespace) -> int:
 
     previous = {sig: signal.signal(sig, _on_startup_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})  # held until the reload can run
+    from ..tls_clock import ClockError
+
     try:
-        settings, ca_file = _settings(args)
+        clock = _clock(args)
+        settings, ca_file = _settings(args, clock)
+        refresh = _refresh(args, clock)
+        if (line := _clock_line(clock, refresh, args.clock_refresh)) is not None:
+            settings.log(line)
         _raise_fd_limit(args.max_connections + 256)
         tfo = args.tcp_fastopen_queue
         https = _listeners(args.host, args.port, args.workers, settings.backlog, tfo)
@@ -436,10 +543,12 @@ def run(args: argparse.Namespace) -> int:
         from .supervisor import run_worker, supervise
 
         if args.workers == 1:
-            return run_worker(settings, https[0], http[0] if http else None, _reloader(args))
-        return supervise(settings, https, http, _reloader(args))
+            return run_worker(settings, https[0], http[0] if http else None, _reloader(args), refresh)
+        return supervise(settings, https, http, _reloader(args), refresh)
     except UsageError as exc:
         return _error(str(exc))
+    except ClockError as exc:  # no SNTP server answered: no time to serve on
+        return _error(str(exc), 1)
     except (_Stop, KeyboardInterrupt):
         return 0
     finally:

@@ -46,11 +46,14 @@ from .tls_server import Server, ServerSettings
 if TYPE_CHECKING:  # multiprocessing is imported by supervise() only: one worker runs without it (~1.3 MiB)
     from multiprocessing.process import BaseProcess
 
-__all__ = ["BACKOFF_FIRST", "BACKOFF_MAX", "STABLE_AFTER", "Reload", "run_worker", "supervise"]
+__all__ = ["BACKOFF_FIRST", "BACKOFF_MAX", "STABLE_AFTER", "Background", "Reload", "run_worker", "supervise"]
 
 Reload = Callable[[ServerConfig], tuple[ServerConfig, str]]
 """Re-read what ``serve`` loaded from files: (the new TLS configuration, what changed, for the log).
 Raises ValueError or OSError with a message in the user's terms."""
+Background = Callable[[ServerSettings], Callable[[], None]]
+"""Work a worker runs beside its server (the clock's SNTP refresh): started in each worker
+process with its settings, returns the function that stops it when the worker ends."""
 
 BACKOFF_FIRST = 0.1
 BACKOFF_MAX = 5.0
@@ -73,10 +76,24 @@ def _reload_worker(server: Server, reload: Reload | None) -> None:
 
 
 def run_worker(
-    settings: ServerSettings, https: socket.socket, http: socket.socket | None, reload: Reload | None = None
+    settings: ServerSettings,
+    https: socket.socket,
+    http: socket.socket | None,
+    reload: Reload | None = None,
+    background: Background | None = None,
 ) -> int:
     """Serve until SIGTERM/SIGINT (then close cleanly and return 0); SIGHUP reloads (a SIGHUP
-    blocked by the caller during start-up is unblocked, so delivered, once it can be handled)."""
+    blocked by the caller during start-up is unblocked, so delivered, once it can be handled).
+    ``background`` runs beside the server while it serves."""
+    stop_background = background(settings) if background is not None else None
+    try:
+        return _serve(settings, https, http, reload)
+    finally:
+        if stop_background is not None:
+            stop_background()
+
+
+def _serve(settings: ServerSettings, https: socket.socket, http: socket.socket | None, reload: Reload | None) -> int:
     import asyncio
 
     loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None
@@ -134,11 +151,12 @@ class _Slot:
 class _Supervisor:
     def __init__(
         self, settings: ServerSettings, https: list[socket.socket], http: list[socket.socket] | None,
-        reload: Reload | None,
+        reload: Reload | None, background: Background | None,
     ) -> None:  # fmt: skip
         self.settings = settings
         self.https, self.http = https, http
         self.reload = reload
+        self.background = background
         import multiprocessing
 
         self.ctx = multiprocessing.get_context("fork")
@@ -167,7 +185,7 @@ class _Supervisor:
             if all(sock is not m for m in mine):
                 sock.close()
         code = run_worker(replace(self.settings, worker=index), self.https[index],
-                          self.http[index] if self.http else None, self.reload)  # fmt: skip
+                          self.http[index] if self.http else None, self.reload, self.background)  # fmt: skip
         if code:
             raise SystemExit(code)
 
@@ -314,8 +332,8 @@ class _Supervisor:
 
 def supervise(
     settings: ServerSettings, https: list[socket.socket], http: list[socket.socket] | None,
-    reload: Reload | None = None,
+    reload: Reload | None = None, background: Background | None = None,
 ) -> int:  # fmt: skip
     """Run ``len(https)`` workers (worker ``i`` on ``https[i]`` and ``http[i]``) until SIGTERM/SIGINT;
-    see the module docstring. Returns the exit status."""
-    return _Supervisor(settings, https, http, reload).run()
+    see the module docstring; ``background`` runs in each worker (not in this parent). Returns the exit status."""
+    return _Supervisor(settings, https, http, reload, background).run()
