@@ -436,8 +436,6 @@ class _Get:
         self._write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
 
     def run(self, plan: _Plan) -> int:
-        from urllib.parse import urljoin, urlsplit
-
         from .esp_tls.conn import EspTls, EspTlsTimeout, parse_url
         from .esp_tls.errors import EspTlsError
         from .get_report import one_line
@@ -483,8 +481,6 @@ class _Get:
             where = _hostport(target.host, target.port)
             same_origin = origin_key(target.host, target.port) == origin_key(origin.host, origin.port)
             offer = (newest or session) if same_origin else None
-            parts = urlsplit(url)
-            path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
             early: _EarlyRequest | None = None
             if args.early_data:
                 if method not in _IDEMPOTENT:
@@ -492,7 +488,7 @@ class _Get:
                 elif offer is None or offer.version != 0x0304 or offer.max_early_data <= 0:
                     self.log.i("No saved session allows early data: sending the request after the handshake")
                 else:
-                    early = _EarlyRequest(self, method, path, headers, body, target.host, target.port, offer)
+                    early = _EarlyRequest(self, method, url, headers, body, target.host, target.port, offer)
             cfg = replace(
                 plan.cfg,
                 client_session=offer,
@@ -526,7 +522,7 @@ class _Get:
             try:
                 try:
                     sent = early is not None and bool(early.data)
-                    resp = request(transport, method, path, headers, body, already_sent=sent)
+                    resp = request(transport, method, _request_target(url), headers, body, already_sent=sent)
                     self.report.first_byte_ms = (time.monotonic() - t_conn) * 1000
                     self.report.status, self.report.reason = resp.status, resp.reason
                     self.report.http_version = resp.http_version
@@ -560,6 +556,8 @@ class _Get:
             self.report.redirects = redirects
             if redirects > MAX_REDIRECTS:
                 raise _Fail(EXIT_HTTP, f"too many redirects (more than {MAX_REDIRECTS})")
+            from urllib.parse import urljoin, urlsplit
+
             next_url = urljoin(url, location)
             if urlsplit(next_url).scheme.lower() != "https":
                 raise _Fail(EXIT_HTTP, f"redirect to {next_url}: only https:// URLs are supported")
@@ -641,7 +639,7 @@ class _EarlyRequest:
         self,
         get: _Get,
         method: str,
-        path: str,
+        url: str,
         headers: list[tuple[str, str]],
         body: bytes,
         host: str,
@@ -649,15 +647,15 @@ class _EarlyRequest:
         session: Session,
     ) -> None:
         self._get, self._session = get, session
-        self._request = (method, path, headers, body, host, port)
+        self._request = (method, url, headers, body, host, port)
         self.data = b""
 
     def __call__(self) -> bytes:
         from .http.client import request_bytes
 
-        method, path, headers, body, host, port = self._request
+        method, url, headers, body, host, port = self._request
         try:
-            data = request_bytes(method, path, headers, body, host=host, port=port)
+            data = request_bytes(method, _request_target(url), headers, body, host=host, port=port)
         except ValueError as exc:  # "cannot send this request: ..." (http.client's words)
             raise _Fail(EXIT_USAGE, str(exc)) from None
         limit = self._session.max_early_data
@@ -666,6 +664,15 @@ class _EarlyRequest:
             return b""
         self.data = data
         return data
+
+
+def _request_target(url: str) -> str:
+    """The request line's target for ``url``: its path (``/`` when empty) and query
+    (urllib.parse is imported here, once the connection is up)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
 
 def _import_http() -> None:

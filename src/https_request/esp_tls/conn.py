@@ -86,8 +86,6 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Self, TypeVar
 
 from .. import log
-from ..io.pump import TlsConnectionError, TlsTimeout
-from ..tls.errors import LocalProtocolError, TlsError
 from .config import EspTlsCfg
 from .conn_core import (
     _READ_SIZE,
@@ -98,6 +96,8 @@ from .conn_core import (
     TlsInfo,
     UrlTarget,
     _Core,
+    _engine_errors,
+    _engine_write_errors,
     _HandshakeTimeout,
     parse_url,
 )
@@ -285,7 +285,7 @@ class EspTls(_Core):
             engine.start(early_data, wait)
             work.finish()  # while the first flight travels
             engine.handshake(self._handshake_wait(deadline))
-        except (TlsError, TlsTimeout, TlsConnectionError) as exc:
+        except _engine_errors() as exc:
             raise self._handshake_error(exc, engine.peer_certificate_received) from exc
         self._handshake_done(engine.negotiated(), sock)
         self._note_ticket(None, engine.session())  # a ticket may come with the server's flight
@@ -307,7 +307,7 @@ class EspTls(_Core):
         self._log_fragments(len(data))
         try:
             return engine.write(bytes(data), self._cfg.timeout_s if timeout is None else timeout)
-        except (TlsError, TlsTimeout, TlsConnectionError, LocalProtocolError) as exc:
+        except _engine_write_errors() as exc:
             raise self._write_error(exc) from exc
 
     def read(self, max_bytes: int = _READ_SIZE, timeout: float | None = None) -> bytes:
@@ -325,7 +325,7 @@ class EspTls(_Core):
         before = engine.session()
         try:
             data = engine.read(max_bytes, self._cfg.timeout_s if timeout is None else timeout)
-        except (TlsError, TlsTimeout, TlsConnectionError) as exc:
+        except _engine_errors() as exc:
             error = self._read_error(exc)
             if error is None:  # EOF inside a record reads as 0, as in mbedTLS
                 return b""
@@ -367,7 +367,7 @@ class EspTls(_Core):
             _log.d("Waiting up to %d ms for a session ticket", round(wait * 1000))
             try:
                 engine.wait_session(wait)
-            except (TlsError, TlsTimeout, TlsConnectionError) as exc:
+            except _engine_errors() as exc:
                 _log.d("No session ticket: %s", exc)
             self._note_ticket(before, engine.session())
         return engine.session()
@@ -531,7 +531,7 @@ class AsyncEspTls(_Core):
             await engine.start(early_data, self._handshake_wait(deadline))
             work.finish()
             await engine.handshake(self._handshake_wait(deadline))
-        except (TlsError, TlsTimeout, TlsConnectionError) as exc:
+        except _engine_errors() as exc:
             raise self._handshake_error(exc, engine.peer_certificate_received) from exc
         self._handshake_done(engine.negotiated(), sock)
         self._note_ticket(None, engine.session())  # a ticket may come with the server's flight
@@ -549,7 +549,7 @@ class AsyncEspTls(_Core):
         self._log_fragments(len(data))
         try:
             return await engine.write(bytes(data), self._cfg.timeout_s if timeout is None else timeout)
-        except (TlsError, TlsTimeout, TlsConnectionError, LocalProtocolError) as exc:
+        except _engine_write_errors() as exc:
             raise self._write_error(exc) from exc
 
     async def read(self, max_bytes: int = _READ_SIZE, timeout: float | None = None) -> bytes:
@@ -560,7 +560,7 @@ class AsyncEspTls(_Core):
         before = engine.session()
         try:
             data = await engine.read(max_bytes, self._cfg.timeout_s if timeout is None else timeout)
-        except (TlsError, TlsTimeout, TlsConnectionError) as exc:
+        except _engine_errors() as exc:
             error = self._read_error(exc)
             if error is None:  # EOF inside a record reads as 0, as in mbedTLS
                 return b""
@@ -583,7 +583,7 @@ class AsyncEspTls(_Core):
             _log.d("Waiting up to %d ms for a session ticket", round(wait * 1000))
             try:
                 await engine.wait_session(wait)
-            except (TlsError, TlsTimeout, TlsConnectionError) as exc:
+            except _engine_errors() as exc:
                 _log.d("No session ticket: %s", exc)
             self._note_ticket(before, engine.session())
         return engine.session()

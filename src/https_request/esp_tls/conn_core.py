@@ -25,21 +25,20 @@ from enum import IntEnum
 from typing import TYPE_CHECKING
 
 from .. import log
-from ..io.pump import TlsConnectionError, TlsTimeout
 from ..structs import Struct, replace
-from ..tls.errors import LocalProtocolError, Reason, TlsError
-from . import trust
 from .config import AddrFamily, EspTlsCfg, TlsVersion
 from .engine import EarlyDataStatus, EngineSpec, Negotiated
 from .errors import EspErr, EspTlsError, LastError, MbedtlsErr, esp_err_to_name, mbedtls_code_for
 
-if TYPE_CHECKING:  # cryptography and the engine are imported where they are used: after the SYN left
+if TYPE_CHECKING:  # the TLS stack, cryptography and the trust are imported where they are used: after the SYN left
     from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 
     from ..dns.happy import Attempt, ConnectError
     from ..dns.lookup import NameLookup
+    from ..io.pump import TlsConnectionError, TlsTimeout
     from ..netif import IPAddress
     from ..tls.config import CertifiedKey
+    from ..tls.errors import LocalProtocolError, TlsError
     from ..tls.session import Session
 
     _PkKey = (
@@ -259,6 +258,33 @@ def _parse_key(data: bytes, password: bytes | None) -> tuple[_PkKey | None, int]
     return key, 0
 
 
+def _engine_errors() -> tuple[type[TlsError], type[TlsTimeout], type[TlsConnectionError]]:
+    """What an engine raises when a handshake, read or write fails (TLS, timeout,
+    transport), for ``except``: imported when one is caught, so that nothing of the
+    TLS stack is imported before the connection's SYN."""
+    from ..io.pump import TlsConnectionError, TlsTimeout
+    from ..tls.errors import TlsError
+
+    return TlsError, TlsTimeout, TlsConnectionError
+
+
+def _engine_write_errors() -> tuple[
+    type[TlsError], type[TlsTimeout], type[TlsConnectionError], type[LocalProtocolError]
+]:
+    """:func:`_engine_errors`, and writing on a connection that is closed."""
+    from ..tls.errors import LocalProtocolError
+
+    return (*_engine_errors(), LocalProtocolError)
+
+
+def _preload_trust(cfg: EspTlsCfg) -> None:
+    """A :class:`Meanwhile` piece: :func:`.trust.preload`, the trust module itself
+    included (imported while the connection waits, not before its SYN)."""
+    from . import trust
+
+    trust.preload(cfg)
+
+
 def _group_name(group: int | None) -> str | None:
     from ..tls.enums import NamedGroup
 
@@ -376,7 +402,7 @@ class _Core:
         if cfg.engine == "python":
             pieces.append(preload_python_engine)
         if cfg.client_session is None:
-            pieces.append(lambda: trust.preload(cfg))
+            pieces.append(lambda: _preload_trust(cfg))
         if meanwhile is not None:
             pieces.append(meanwhile)
         return Meanwhile(pieces)
@@ -502,6 +528,8 @@ class _Core:
     # -- CONNECTING: create_ssl_handle ----------------------------------------
 
     def _client_certificate(self) -> CertifiedKey | None:
+        from . import trust
+
         cfg = self._cfg
         if cfg.clientcert is not None and cfg.clientkey is not None:
             try:
@@ -539,6 +567,8 @@ class _Core:
         return None
 
     def _set_client_config(self) -> EngineSpec:
+        from . import trust
+
         cfg, host = self._cfg, self._host
         server_name = trust.server_name_for(cfg, host)
         _mlog.d("Enabling client-side tls session ticket support")
@@ -610,6 +640,8 @@ class _Core:
 
     def _handshake_failed(self, code: int, flags: int, peer_cert: bool, reason: str) -> EspTlsError:
         """esp_mbedtls_handshake's failure branch; ``code`` is the negative mbedTLS code."""
+        from . import trust
+
         _mlog.e("mbedtls_ssl_handshake returned -0x%04X", -code & 0xFFFFFFFF)
         self._capture(mbedtls=-code, esp=EspErr.ESP_ERR_MBEDTLS_SSL_HANDSHAKE_FAILED, reason=reason)
         if trust.has_ca_option(self._cfg):
@@ -634,6 +666,9 @@ class _Core:
 
         A refusal or unreachable host is the TCP connect's failure, reported as
         such: with TCP Fast Open and a cookie, the SYN left with the ClientHello."""
+        from ..io.pump import TlsConnectionError, TlsTimeout
+        from ..tls.errors import TlsError
+
         cause = exc.__cause__
         if isinstance(exc, TlsConnectionError) and isinstance(cause, OSError) and cause.errno in _CONNECT_ERRNOS:
             err = cause.errno or 0
@@ -684,6 +719,9 @@ class _Core:
         """What an engine's read failure becomes: None when it reads as EOF (b""), as
         mbedTLS's MBEDTLS_ERR_SSL_CONN_EOF does for an EOF inside a record; a
         timeout is WANT_READ and not recorded; anything else is recorded."""
+        from ..io.pump import TlsTimeout
+        from ..tls.errors import Reason, TlsError
+
         if isinstance(exc, TlsTimeout):
             return self._want(MbedtlsErr.SSL_WANT_READ, "read")
         if isinstance(exc, TlsError):
@@ -700,6 +738,9 @@ class _Core:
         """What an engine's write failure becomes: a timeout is WANT_WRITE and not
         recorded, writing after close is the closed-connection error, anything else
         is recorded."""
+        from ..io.pump import TlsTimeout
+        from ..tls.errors import LocalProtocolError, TlsError
+
         if isinstance(exc, TlsTimeout):
             return self._want(MbedtlsErr.SSL_WANT_WRITE, "write")
         if isinstance(exc, LocalProtocolError):

@@ -43,7 +43,6 @@ from typing import TYPE_CHECKING
 
 from .. import log
 from ..tls.der import cert_parts, quiet_serial_warnings
-from ..tls.errors import Reason, TlsError
 from .config import EspTlsCfg
 from .errors import EspErr, EspTlsError, LastError
 
@@ -367,6 +366,8 @@ class LazyVerifier:
     def verify(self, chain: Sequence[bytes], server_name: str | None, now: float, *, server: bool) -> VerifiedChain:
         """Load (see :meth:`load`), then verify. Trust anchors that cannot be loaded
         trust nothing: TlsError CERT_UNTRUSTED with MBEDTLS_X509_BADCERT_NOT_TRUSTED."""
+        from ..tls.errors import Reason, TlsError
+
         try:
             verifier = self.load()
         except (EspTlsError, ValueError) as exc:
@@ -400,6 +401,8 @@ class _NoAnchorsVerifier:
         return trust_fingerprint("anchors", ())
 
     def verify(self, chain: Sequence[bytes], server_name: str | None, now: float, *, server: bool) -> VerifiedChain:
+        from ..tls.errors import Reason, TlsError
+
         raise TlsError(
             Reason.CERT_UNTRUSTED,
             "The certificate is not correctly signed by the trusted CA (the CA store is empty)",
