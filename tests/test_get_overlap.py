@@ -165,6 +165,7 @@ def test_a_resumed_get_connects_first_and_loads_no_verifier(
         assert connect < p.first("import", heavy), heavy
     assert p.before(connect) & set(AFTER_THE_SYN) == set()
     assert sorted(p.modules & set(VERIFIER_MODULES)) == []
+    assert "pathlib" not in p.modules  # saving the session needs no state folder
 
 
 # --------------------------------------------------------------------------- verification fails closed

@@ -16,7 +16,10 @@ import errno
 import os
 import sys
 import tempfile
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pathlib is imported by state_dir only: saving a session (get --session) needs none of it
+    from pathlib import Path
 
 __all__ = ["create_private", "state_dir", "write_atomically"]
 
@@ -33,6 +36,8 @@ def state_dir() -> Path:
     ``%LOCALAPPDATA%\\https-request``. Raises RuntimeError when no home folder
     can be determined (``Path.home``).
     """
+    from pathlib import Path
+
     if sys.platform == "win32":
         local = os.environ.get("LOCALAPPDATA")
         root = Path(local) if local else Path.home() / "AppData" / "Local"

@@ -500,8 +500,10 @@ class _Get:
                 self.log.i("Connecting to %s for %s", _hostport(*cfg.connect_address), where)
             t_conn = time.monotonic()
             handle = EspTls()  # ours, so that a refused session is known even when the connection fails
-            try:  # the HTTP layer (h11) is imported while the connection waits on the network
-                tls = EspTls.conn_http_new_sync(url, cfg, early_data=early or b"", tls=handle, meanwhile=_import_http)
+            try:  # what follows the handshake is imported while the connection waits on the network
+                tls = EspTls.conn_http_new_sync(
+                    url, cfg, early_data=early or b"", tls=handle, meanwhile=lambda: _prepare(store is not None)
+                )
             except EspTlsError as exc:
                 lookup, shown = target.host, where
                 if cfg.connect_address is not None:
@@ -675,8 +677,14 @@ def _request_target(url: str) -> str:
     return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
 
-def _import_http() -> None:
+def _prepare(saves_session: bool) -> None:
+    """Import, while the connection waits on the network, what the run needs once it is
+    up: the HTTP layer (h11) and, when a session is saved, the file writing
+    (:mod:`.files`, with tempfile), which would otherwise come after the response."""
     from .http import client  # noqa: F401
+
+    if saves_session:
+        from . import files  # noqa: F401
 
 
 def _nat64(address: str | None, servers: tuple[str, ...]) -> tuple[str, str] | None:
