@@ -500,7 +500,7 @@ class _Get:
                 self.log.i("Connecting to %s for %s", _hostport(*cfg.connect_address), where)
             t_conn = time.monotonic()
             handle = EspTls()  # ours, so that a refused session is known even when the connection fails
-            try:  # what follows the handshake is imported while the connection waits on the network
+            try:  # what follows the handshake is imported while the ClientHello travels
                 tls = EspTls.conn_http_new_sync(
                     url, cfg, early_data=early or b"", tls=handle, meanwhile=lambda: _prepare(store is not None)
                 )
@@ -631,9 +631,9 @@ class _Get:
 
 
 class _EarlyRequest:
-    """The request as 0-RTT data for ``session``, made when esp-tls calls it: once the
-    connection is up, just before the ClientHello (the HTTP layer, h11, is imported
-    while the connect is in flight, not before it). b"" when the request exceeds the
+    """The request as 0-RTT data for ``session``, made when esp-tls calls it: while the
+    connect is in flight (or once it is up), before the ClientHello (the HTTP layer,
+    h11, is imported then, after the SYN). b"" when the request exceeds the
     session's early data limit (then it goes after the handshake); ``data`` is what
     was sent. A request h11 refuses fails the run (exit 2)."""
 
@@ -678,7 +678,7 @@ def _request_target(url: str) -> str:
 
 
 def _prepare(saves_session: bool) -> None:
-    """Import, while the connection waits on the network, what the run needs once it is
+    """Import, while the ClientHello travels, what the run needs once the connection is
     up: the HTTP layer (h11) and, when a session is saved, the file writing
     (:mod:`.files`, with tempfile), which would otherwise come after the response."""
     from .http import client  # noqa: F401
