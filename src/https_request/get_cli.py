@@ -679,8 +679,11 @@ def _request_target(url: str) -> str:
 
 def _prepare(saves_session: bool) -> None:
     """Import, while the ClientHello travels, what the run needs once the connection is
-    up: the HTTP layer (h11) and, when a session is saved, the file writing
-    (:mod:`.files`, with tempfile), which would otherwise come after the response."""
+    up: the HTTP layer (h11), the request's URL split (:func:`_request_target`) and,
+    when a session is saved, the file writing (:mod:`.files`, with tempfile), which
+    would otherwise come after the server's answer or the response."""
+    import urllib.parse  # noqa: F401
+
     from .http import client  # noqa: F401
 
     if saves_session:
