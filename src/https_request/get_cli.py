@@ -669,19 +669,16 @@ class _EarlyRequest:
 
 
 def _request_target(url: str) -> str:
-    """The request line's target for ``url``: its path (``/`` when empty) and query
-    (urllib.parse is imported here, once the connection is up)."""
-    from urllib.parse import urlsplit
+    """The request line's target for ``url``: its path (``/`` when empty) and query."""
+    from urllib.parse import urlsplit  # imported once connected
 
     parts = urlsplit(url)
     return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
 
 def _prepare(saves_session: bool) -> None:
-    """Import, while the ClientHello travels, what the run needs once the connection is
-    up: the HTTP layer (h11), the request's URL split (:func:`_request_target`) and,
-    when a session is saved, the file writing (:mod:`.files`, with tempfile), which
-    would otherwise come after the server's answer or the response."""
+    """Import, while the ClientHello travels, what the run needs once connected: the HTTP
+    layer (h11), urllib.parse (:func:`_request_target`) and, to save a session, :mod:`.files`."""
     import urllib.parse  # noqa: F401
 
     from .http import client  # noqa: F401
