@@ -47,6 +47,12 @@ VERIFIER_MODULES = (
     "https_request.esp_tls.bundle_verify",
 )
 
+# What the first flight needs and the connect does not: the engine's error, event and session types
+# (io.pump, tls.errors with the tls.enums registries), the HTTP request's URL split. A full handshake
+# also loads no session code (tls.session, hashlib: OpenSSL's libcrypto) before its SYN.
+AFTER_THE_SYN = ("https_request.io.pump", "https_request.tls.errors", "https_request.tls.enums", "urllib.parse")
+AFTER_A_FULL_SYN = (*AFTER_THE_SYN, "https_request.tls.session", "hashlib")
+
 # ``get`` in a process that records, in order, its connect to PORT and every module it imports
 # (sys.addaudithook: the interpreter's own events), then writes them and sys.modules to stderr.
 PROBE = """\
@@ -80,6 +86,10 @@ class Probed:
             if k == kind and (what == prefix or what.startswith(prefix + ".") or not prefix):
                 return i
         raise AssertionError(f"no {kind} {prefix} among {len(self.events)} events")
+
+    def before(self, index: int) -> set[str]:
+        """The modules imported before event ``index``."""
+        return {what for kind, what in self.events[:index] if kind == "import"}
 
 
 def probed_get(port: int, *args: str) -> Probed:
@@ -133,6 +143,7 @@ def test_a_full_get_connects_before_it_imports_the_tls_stack(serve: Serve, pki: 
     connect = p.first("connect")
     for heavy in ("cryptography", "h11", "https_request.tls.client13", "https_request.tls.verify"):
         assert connect < p.first("import", heavy), heavy  # all of them loaded while the SYN was out
+    assert p.before(connect) & set(AFTER_A_FULL_SYN) == set()
     assert {"https_request.tls.verify", "cryptography.x509.verification"} <= p.modules  # the chain was checked
 
 
@@ -152,7 +163,9 @@ def test_a_resumed_get_connects_first_and_loads_no_verifier(
     connect = p.first("connect")
     for heavy in ("cryptography", "https_request.tls.client13", "h11"):  # h11: also for the request's 0-RTT bytes
         assert connect < p.first("import", heavy), heavy
+    assert p.before(connect) & set(AFTER_THE_SYN) == set()
     assert sorted(p.modules & set(VERIFIER_MODULES)) == []
+    assert "pathlib" not in p.modules  # saving the session needs no state folder
 
 
 # --------------------------------------------------------------------------- verification fails closed

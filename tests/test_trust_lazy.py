@@ -8,7 +8,8 @@ the network without changing what is checked.
   (the partly-parsed warning, logged when it is parsed, is absent), a full one does.
 * ``dns.happy.connect(idle=...)``: the caller's work runs while the connect waits on the network;
   ``EspTls``/``AsyncEspTls``: ``meanwhile=`` runs once before the handshake ends, and ``early_data``
-  made by a function once the connection is up rides the first flight (b"": none offered).
+  made by a function rides the first flight (b"": none offered). With a slow connect, the early
+  data is made while it is in flight and ``meanwhile`` waits until the ClientHello is out.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -169,7 +171,7 @@ def _exchange(driver: str, port: int, cfg: EspTlsCfg, data: bytes, seen: list[tu
     handle: EspTls | AsyncEspTls = EspTls() if driver == "blocking" else AsyncEspTls()
 
     def make() -> bytes:
-        seen.append(("early", handle.conn_state.name == "CONNECTING"))  # TCP is up, no handshake yet
+        seen.append(("early", handle.conn_state.name in ("INIT", "CONNECTING")))  # no handshake yet
         return data
 
     def work() -> None:
@@ -218,3 +220,50 @@ def test_early_data_made_once_connected_and_the_callers_work(driver: str) -> Non
             srv.next()
     assert results == [("accepted", b"early!1rtt"), ("none", b"1rtt")]
     assert seen == [("early", True), ("meanwhile", True)] * 2
+
+
+def test_the_first_flights_work_runs_during_a_slow_connect_and_the_rest_after_it() -> None:
+    """The server's accept queue is full, so the kernel drops the client's SYN and the client sends it
+    again after its 1 s timeout. While that connect is in flight esp-tls makes what its ClientHello
+    needs (here: the early data function's bytes); the caller's ``meanwhile``, which nothing in the
+    first flight needs, runs only once the ClientHello has reached the server: started during the
+    connect, a long piece of work would hold the ClientHello back when the SYN-ACK arrives."""
+    seen: dict[str, float] = {}
+    hello = threading.Event()
+
+    def make() -> bytes:
+        seen["early"] = time.monotonic()
+        return b"GET / HTTP/1.1\r\n\r\n"
+
+    def work() -> None:  # the server gets the ClientHello, unless this runs before it was sent
+        seen["hello before meanwhile"] = float(hello.wait(5))
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        port = listener.getsockname()[1]
+        with socket.create_connection(("127.0.0.1", port)):  # fills the queue: the next SYN is dropped
+
+            def serve() -> None:
+                time.sleep(0.3)
+                listener.accept()[0].close()  # room again: the retried SYN is answered
+                conn, _ = listener.accept()
+                with conn:
+                    seen["accepted"] = time.monotonic()
+                    conn.settimeout(10)
+                    if conn.recv(5)[:1] == b"\x16":  # a handshake record: the ClientHello
+                        hello.set()
+                    time.sleep(0.2)
+
+            server = threading.Thread(target=serve)
+            server.start()
+            t0 = time.monotonic()
+            cfg = EspTlsCfg(insecure=True, early_data=True, timeout_ms=10000)
+            try:
+                with pytest.raises(EspTlsError):  # the server closes without answering
+                    EspTls.conn_new_sync("127.0.0.1", port, cfg, early_data=make, meanwhile=work)
+            finally:
+                server.join(10)
+    assert seen["accepted"] - t0 > 0.5  # the connect took the SYN's retry
+    assert seen["early"] < seen["accepted"]  # made while the connect was in flight
+    assert seen["hello before meanwhile"] == 1.0

@@ -15,7 +15,10 @@ from __future__ import annotations
 import errno
 import os
 import sys
-from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pathlib is imported by state_dir only: saving a session (get --session) needs none of it
+    from pathlib import Path
 
 __all__ = ["create_private", "state_dir", "write_atomically"]
 
@@ -32,6 +35,8 @@ def state_dir() -> Path:
     ``%LOCALAPPDATA%\\https-request``. Raises RuntimeError when no home folder
     can be determined (``Path.home``).
     """
+    from pathlib import Path
+
     if sys.platform == "win32":
         local = os.environ.get("LOCALAPPDATA")
         root = Path(local) if local else Path.home() / "AppData" / "Local"

@@ -436,8 +436,6 @@ class _Get:
         self._write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
 
     def run(self, plan: _Plan) -> int:
-        from urllib.parse import urljoin, urlsplit
-
         from .esp_tls.conn import EspTls, EspTlsTimeout, parse_url
         from .esp_tls.errors import EspTlsError
         from .get_report import one_line
@@ -483,8 +481,6 @@ class _Get:
             where = _hostport(target.host, target.port)
             same_origin = origin_key(target.host, target.port) == origin_key(origin.host, origin.port)
             offer = (newest or session) if same_origin else None
-            parts = urlsplit(url)
-            path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
             early: _EarlyRequest | None = None
             if args.early_data:
                 if method not in _IDEMPOTENT:
@@ -492,7 +488,7 @@ class _Get:
                 elif offer is None or offer.version != 0x0304 or offer.max_early_data <= 0:
                     self.log.i("No saved session allows early data: sending the request after the handshake")
                 else:
-                    early = _EarlyRequest(self, method, path, headers, body, target.host, target.port, offer)
+                    early = _EarlyRequest(self, method, url, headers, body, target.host, target.port, offer)
             cfg = replace(
                 plan.cfg,
                 client_session=offer,
@@ -504,8 +500,10 @@ class _Get:
                 self.log.i("Connecting to %s for %s", _hostport(*cfg.connect_address), where)
             t_conn = time.monotonic()
             handle = EspTls()  # ours, so that a refused session is known even when the connection fails
-            try:  # the HTTP layer (h11) is imported while the connection waits on the network
-                tls = EspTls.conn_http_new_sync(url, cfg, early_data=early or b"", tls=handle, meanwhile=_import_http)
+            try:  # what follows the handshake is imported while the ClientHello travels
+                tls = EspTls.conn_http_new_sync(
+                    url, cfg, early_data=early or b"", tls=handle, meanwhile=lambda: _prepare(store is not None)
+                )
             except EspTlsError as exc:
                 lookup, shown = target.host, where
                 if cfg.connect_address is not None:
@@ -526,7 +524,7 @@ class _Get:
             try:
                 try:
                     sent = early is not None and bool(early.data)
-                    resp = request(transport, method, path, headers, body, already_sent=sent)
+                    resp = request(transport, method, _request_target(url), headers, body, already_sent=sent)
                     self.report.first_byte_ms = (time.monotonic() - t_conn) * 1000
                     self.report.status, self.report.reason = resp.status, resp.reason
                     self.report.http_version = resp.http_version
@@ -560,6 +558,8 @@ class _Get:
             self.report.redirects = redirects
             if redirects > MAX_REDIRECTS:
                 raise _Fail(EXIT_HTTP, f"too many redirects (more than {MAX_REDIRECTS})")
+            from urllib.parse import urljoin, urlsplit
+
             next_url = urljoin(url, location)
             if urlsplit(next_url).scheme.lower() != "https":
                 raise _Fail(EXIT_HTTP, f"redirect to {next_url}: only https:// URLs are supported")
@@ -631,9 +631,9 @@ class _Get:
 
 
 class _EarlyRequest:
-    """The request as 0-RTT data for ``session``, made when esp-tls calls it: once the
-    connection is up, just before the ClientHello (the HTTP layer, h11, is imported
-    while the connect is in flight, not before it). b"" when the request exceeds the
+    """The request as 0-RTT data for ``session``, made when esp-tls calls it: while the
+    connect is in flight (or once it is up), before the ClientHello (the HTTP layer,
+    h11, is imported then, after the SYN). b"" when the request exceeds the
     session's early data limit (then it goes after the handshake); ``data`` is what
     was sent. A request h11 refuses fails the run (exit 2)."""
 
@@ -641,7 +641,7 @@ class _EarlyRequest:
         self,
         get: _Get,
         method: str,
-        path: str,
+        url: str,
         headers: list[tuple[str, str]],
         body: bytes,
         host: str,
@@ -649,15 +649,15 @@ class _EarlyRequest:
         session: Session,
     ) -> None:
         self._get, self._session = get, session
-        self._request = (method, path, headers, body, host, port)
+        self._request = (method, url, headers, body, host, port)
         self.data = b""
 
     def __call__(self) -> bytes:
         from .http.client import request_bytes
 
-        method, path, headers, body, host, port = self._request
+        method, url, headers, body, host, port = self._request
         try:
-            data = request_bytes(method, path, headers, body, host=host, port=port)
+            data = request_bytes(method, _request_target(url), headers, body, host=host, port=port)
         except ValueError as exc:  # "cannot send this request: ..." (http.client's words)
             raise _Fail(EXIT_USAGE, str(exc)) from None
         limit = self._session.max_early_data
@@ -668,8 +668,26 @@ class _EarlyRequest:
         return data
 
 
-def _import_http() -> None:
+def _request_target(url: str) -> str:
+    """The request line's target for ``url``: its path (``/`` when empty) and query."""
+    from urllib.parse import urlsplit  # imported once connected
+
+    parts = urlsplit(url)
+    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+
+def _prepare(saves_session: bool) -> None:
+    """Import, while the ClientHello travels, what the run needs once connected: the HTTP
+    layer (h11), urllib.parse (:func:`_request_target`) and, to save a session, :mod:`.files`
+    with the tempfile module its atomic write imports."""
+    import urllib.parse  # noqa: F401
+
     from .http import client  # noqa: F401
+
+    if saves_session:
+        import tempfile  # noqa: F401
+
+        from . import files  # noqa: F401
 
 
 def _nat64(address: str | None, servers: tuple[str, ...]) -> tuple[str, str] | None:

@@ -24,10 +24,11 @@ connection walks esp-tls's states (:class:`ConnState`) in esp-tls's order:
 
 Not in esp-tls: the blocking connection overlaps its own start-up with the
 network (:class:`~.conn_core.Meanwhile`). Nothing of the TLS stack is imported
-before the TCP connect starts; while it is in flight, and then while the
-ClientHello travels, it imports the engine, what checking the server's
-certificate needs (when no session is offered) and runs the caller's
-``meanwhile``. The trust anchors themselves are loaded when a certificate must
+before the TCP connect starts; while it is in flight it makes what the
+ClientHello needs (the engine's modules, what setting up the verifier needs, the
+early data when a function makes it), and while the ClientHello travels the
+rest: what checking the server's certificate needs (when no session is
+offered) and the caller's ``meanwhile``. The trust anchors themselves are loaded when a certificate must
 be checked (:class:`~.trust.LazyVerifier`): a CA file is parsed in step 2, as
 in esp-tls, unless the session offered may resume under it.
 
@@ -86,8 +87,6 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Self, TypeVar
 
 from .. import log
-from ..io.pump import TlsConnectionError, TlsTimeout
-from ..tls.errors import LocalProtocolError, TlsError
 from .config import EspTlsCfg
 from .conn_core import (
     _READ_SIZE,
@@ -98,6 +97,8 @@ from .conn_core import (
     TlsInfo,
     UrlTarget,
     _Core,
+    _engine_errors,
+    _engine_write_errors,
     _HandshakeTimeout,
     parse_url,
 )
@@ -166,17 +167,19 @@ class EspTls(_Core):
 
         ``early_data`` is sent as 0-RTT when ``cfg.early_data`` is set and the
         resumed session allows it, else right after the handshake; it may be a
-        function that returns the bytes, called once the TCP connection is up,
-        just before the ClientHello (so that the caller makes them while the
-        connect is in flight; b"" offers no early data; what it raises
-        propagates). ``tls`` is
+        function that returns the bytes, called once before the ClientHello:
+        while the TCP connect is in flight (after its SYN), or once it is up when
+        it was quicker (so that the caller makes them, and imports what making
+        them needs, during the connect's round trip; b"" offers no early data;
+        what it raises propagates). ``tls`` is
         esp-tls's ``esp_tls_t *tls`` argument: a fresh handle (``EspTls()``)
         to connect, which the caller keeps when the call fails (its
         ``last_error``, ``session_refused``); by default a new one.
         ``meanwhile`` (not in esp-tls) is the caller's own work for after the
-        connection (imports): it is called once, while the connection waits on
-        the network (the TCP connect, the server's first answer), before the
-        handshake completes; what it raises propagates. Raises EspTlsError (see
+        connection (imports): it is called once, when the ClientHello has been
+        sent, while the connection waits for the server's answer (not during the
+        connect: nothing the ClientHello needs waits for it); what it raises
+        propagates. Raises EspTlsError (see
         the module docstring), ESP_ERR_INVALID_STATE for a handle that was used
         before.
         """
@@ -213,10 +216,11 @@ class EspTls(_Core):
         factory, _ = engine_factories(cfg.engine)
         self._begin(host, port, cfg)
         deadline = self._t0 + cfg.timeout_ms / 1000 if cfg.timeout_ms > 0 else None
-        work = self._meanwhile(meanwhile)
+        work = self._meanwhile(meanwhile, early_data)
         sock: socket.socket | None = None
         try:
             sock = self._tcp_connect(host_text, deadline, work)
+            work.ready()  # what the first flight needs, when the connect was quicker than it
             early = self._early_data(early_data)
             self._engine = self._make_engine(factory, sock)
             self._handshake(self._engine, early, deadline, sock, work)
@@ -285,7 +289,7 @@ class EspTls(_Core):
             engine.start(early_data, wait)
             work.finish()  # while the first flight travels
             engine.handshake(self._handshake_wait(deadline))
-        except (TlsError, TlsTimeout, TlsConnectionError) as exc:
+        except _engine_errors() as exc:
             raise self._handshake_error(exc, engine.peer_certificate_received) from exc
         self._handshake_done(engine.negotiated(), sock)
         self._note_ticket(None, engine.session())  # a ticket may come with the server's flight
@@ -307,7 +311,7 @@ class EspTls(_Core):
         self._log_fragments(len(data))
         try:
             return engine.write(bytes(data), self._cfg.timeout_s if timeout is None else timeout)
-        except (TlsError, TlsTimeout, TlsConnectionError, LocalProtocolError) as exc:
+        except _engine_write_errors() as exc:
             raise self._write_error(exc) from exc
 
     def read(self, max_bytes: int = _READ_SIZE, timeout: float | None = None) -> bytes:
@@ -325,7 +329,7 @@ class EspTls(_Core):
         before = engine.session()
         try:
             data = engine.read(max_bytes, self._cfg.timeout_s if timeout is None else timeout)
-        except (TlsError, TlsTimeout, TlsConnectionError) as exc:
+        except _engine_errors() as exc:
             error = self._read_error(exc)
             if error is None:  # EOF inside a record reads as 0, as in mbedTLS
                 return b""
@@ -367,7 +371,7 @@ class EspTls(_Core):
             _log.d("Waiting up to %d ms for a session ticket", round(wait * 1000))
             try:
                 engine.wait_session(wait)
-            except (TlsError, TlsTimeout, TlsConnectionError) as exc:
+            except _engine_errors() as exc:
                 _log.d("No session ticket: %s", exc)
             self._note_ticket(before, engine.session())
         return engine.session()
@@ -452,7 +456,7 @@ class AsyncEspTls(_Core):
             reader, writer = await self._tcp_connect(host_text, deadline)
             early = self._early_data(early_data)
             self._engine = self._make_engine(factory, reader, writer)
-            work = Meanwhile([meanwhile] if meanwhile else [])
+            work = Meanwhile([], [meanwhile] if meanwhile else [])
             await self._handshake(self._engine, early, deadline, writer.get_extra_info("socket"), work)
         except BaseException as exc:
             if self._engine is not None:
@@ -532,7 +536,7 @@ class AsyncEspTls(_Core):
             await engine.start(early_data, self._handshake_wait(deadline))
             work.finish()
             await engine.handshake(self._handshake_wait(deadline))
-        except (TlsError, TlsTimeout, TlsConnectionError) as exc:
+        except _engine_errors() as exc:
             raise self._handshake_error(exc, engine.peer_certificate_received) from exc
         self._handshake_done(engine.negotiated(), sock)
         self._note_ticket(None, engine.session())  # a ticket may come with the server's flight
@@ -550,7 +554,7 @@ class AsyncEspTls(_Core):
         self._log_fragments(len(data))
         try:
             return await engine.write(bytes(data), self._cfg.timeout_s if timeout is None else timeout)
-        except (TlsError, TlsTimeout, TlsConnectionError, LocalProtocolError) as exc:
+        except _engine_write_errors() as exc:
             raise self._write_error(exc) from exc
 
     async def read(self, max_bytes: int = _READ_SIZE, timeout: float | None = None) -> bytes:
@@ -561,7 +565,7 @@ class AsyncEspTls(_Core):
         before = engine.session()
         try:
             data = await engine.read(max_bytes, self._cfg.timeout_s if timeout is None else timeout)
-        except (TlsError, TlsTimeout, TlsConnectionError) as exc:
+        except _engine_errors() as exc:
             error = self._read_error(exc)
             if error is None:  # EOF inside a record reads as 0, as in mbedTLS
                 return b""
@@ -584,7 +588,7 @@ class AsyncEspTls(_Core):
             _log.d("Waiting up to %d ms for a session ticket", round(wait * 1000))
             try:
                 await engine.wait_session(wait)
-            except (TlsError, TlsTimeout, TlsConnectionError) as exc:
+            except _engine_errors() as exc:
                 _log.d("No session ticket: %s", exc)
             self._note_ticket(before, engine.session())
         return engine.session()

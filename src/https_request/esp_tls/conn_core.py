@@ -22,24 +22,23 @@ import socket
 import time
 from collections.abc import Callable, Sequence
 from enum import IntEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from .. import log
-from ..io.pump import TlsConnectionError, TlsTimeout
 from ..structs import Struct, replace
-from ..tls.errors import LocalProtocolError, Reason, TlsError
-from . import trust
 from .config import AddrFamily, EspTlsCfg, TlsVersion
 from .engine import EarlyDataStatus, EngineSpec, Negotiated
 from .errors import EspErr, EspTlsError, LastError, MbedtlsErr, esp_err_to_name, mbedtls_code_for
 
-if TYPE_CHECKING:  # cryptography and the engine are imported where they are used: after the SYN left
+if TYPE_CHECKING:  # the TLS stack, cryptography and the trust are imported where they are used: after the SYN left
     from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 
     from ..dns.happy import Attempt, ConnectError
     from ..dns.lookup import NameLookup
+    from ..io.pump import TlsConnectionError, TlsTimeout
     from ..netif import IPAddress
     from ..tls.config import CertifiedKey
+    from ..tls.errors import LocalProtocolError, TlsError
     from ..tls.session import Session
 
     _PkKey = (
@@ -86,27 +85,37 @@ connection is up (see :meth:`~.conn.EspTls.conn_http_new_sync`)."""
 class Meanwhile:
     """What a connection does while it waits on the network, one piece at a time, in order.
 
-    A blocking connection runs pieces while its TCP connect is in flight (``step``,
-    as dns.happy's ``idle``) and the rest once its first flight is sent
-    (``finish``), before it waits for the server's answer: the imports and set-up
-    its first flight does not need (the engine's modules when the connect is slow,
-    the trust anchors, the caller's ``meanwhile``) overlap round trips instead of
-    preceding them. Each piece runs once; what a piece raises propagates.
+    Two lists: ``first``, what the first flight needs (the engine's modules, what
+    setting up the verifier needs, the early data's bytes), run while the TCP
+    connect is in flight (``step``, as dns.happy's ``idle``) and, when the connect
+    was quicker, once it is up (``ready``); ``then``, what only the server's answer
+    needs (the certificate check's anchors, the caller's ``meanwhile``), run once
+    the first flight is sent (``finish``), before the connection waits for the
+    answer. A piece of ``then`` never starts during the connect: one running when
+    the SYN-ACK arrives would hold the ClientHello back until it ends. Each piece
+    runs once; what a piece raises propagates.
     """
 
-    def __init__(self, pieces: Sequence[Callable[[], object]]) -> None:
-        self._pieces = list(pieces)
+    def __init__(self, first: Sequence[Callable[[], object]], then: Sequence[Callable[[], object]] = ()) -> None:
+        self._first = list(first)
+        self._then = list(then)
 
     def step(self) -> bool:
-        """Run the next piece, if any; returns whether more are left."""
-        if self._pieces:
-            self._pieces.pop(0)()
-        return bool(self._pieces)
+        """Run the next piece the first flight needs, if any; returns whether more are left."""
+        if self._first:
+            self._first.pop(0)()
+        return bool(self._first)
+
+    def ready(self) -> None:
+        """Run every piece the first flight needs that is left."""
+        while self.step():
+            pass
 
     def finish(self) -> None:
         """Run every piece left."""
-        while self.step():
-            pass
+        self.ready()
+        while self._then:
+            self._then.pop(0)()
 
 
 class ConnectPlan(Struct, slots=False):
@@ -259,6 +268,33 @@ def _parse_key(data: bytes, password: bytes | None) -> tuple[_PkKey | None, int]
     return key, 0
 
 
+def _engine_errors() -> tuple[type[TlsError], type[TlsTimeout], type[TlsConnectionError]]:
+    """What an engine raises when a handshake, read or write fails (TLS, timeout,
+    transport), for ``except``: imported when one is caught, so that nothing of the
+    TLS stack is imported before the connection's SYN."""
+    from ..io.pump import TlsConnectionError, TlsTimeout
+    from ..tls.errors import TlsError
+
+    return TlsError, TlsTimeout, TlsConnectionError
+
+
+def _engine_write_errors() -> tuple[
+    type[TlsError], type[TlsTimeout], type[TlsConnectionError], type[LocalProtocolError]
+]:
+    """:func:`_engine_errors`, and writing on a connection that is closed."""
+    from ..tls.errors import LocalProtocolError
+
+    return (*_engine_errors(), LocalProtocolError)
+
+
+def _preload_trust(cfg: EspTlsCfg, stage: Literal["setup", "verify"]) -> None:
+    """A :class:`Meanwhile` piece: :func:`.trust.preload`, the trust module itself
+    included (imported while the connection waits, not before its SYN)."""
+    from . import trust
+
+    trust.preload(cfg, stage)
+
+
 def _group_name(group: int | None) -> str | None:
     from ..tls.enums import NamedGroup
 
@@ -304,6 +340,7 @@ class _Core:
         self._address: str | None = None
         self._fd = -1  # the connection's socket, for esp-tls's [sock=N] lines
         self._session_refused: str | None = None
+        self._early: bytes | None = None  # made by an early_data function (see _early_data)
 
     # -- esp_tls_get_and_clear_last_error & co --------------------------------
 
@@ -364,22 +401,28 @@ class _Core:
 
     # -- INIT ----------------------------------------------------------------
 
-    def _meanwhile(self, meanwhile: Callable[[], object] | None) -> Meanwhile:
-        """The work to overlap with the network (see :class:`Meanwhile`): the python
-        engine's modules; when no session is offered (a full handshake, the server's
-        certificate will be checked), what checking it needs (:func:`.trust.preload`);
-        then the caller's ``meanwhile``."""
+    def _meanwhile(self, meanwhile: Callable[[], object] | None, early_data: EarlyData = b"") -> Meanwhile:
+        """The work to overlap with the network (see :class:`Meanwhile`). For the first
+        flight: the python engine's modules, what setting up the verifier needs
+        (:func:`.trust.preload`'s "setup"), the early data when a function makes it.
+        Then: when no session is offered (a full handshake: the server's certificate
+        will be checked), what checking it needs besides ("verify"); the caller's
+        ``meanwhile``."""
         from .engine import preload_python_engine
 
         cfg = self._cfg
-        pieces: list[Callable[[], object]] = []
+        first: list[Callable[[], object]] = []
+        then: list[Callable[[], object]] = []
         if cfg.engine == "python":
-            pieces.append(preload_python_engine)
+            first.append(preload_python_engine)
+        first.append(lambda: _preload_trust(cfg, "setup"))
+        if callable(early_data):
+            first.append(lambda: self._early_data(early_data))
         if cfg.client_session is None:
-            pieces.append(lambda: trust.preload(cfg))
+            then.append(lambda: _preload_trust(cfg, "verify"))
         if meanwhile is not None:
-            pieces.append(meanwhile)
-        return Meanwhile(pieces)
+            then.append(meanwhile)
+        return Meanwhile(first, then)
 
     def _begin(self, host: str, port: int, cfg: EspTlsCfg) -> None:
         self._host, self._port, self._cfg = host, port, cfg
@@ -389,14 +432,17 @@ class _Core:
             raise self._error("is_plain_tcp is not supported")
 
     def _early_data(self, early_data: EarlyData) -> bytes:
-        """The early data's bytes, made now when a function makes them (one that makes
-        none, b"", turns ``cfg.early_data`` off for this connection: nothing to offer)."""
+        """The early data's bytes, made on the first call when a function makes them
+        (a :class:`Meanwhile` piece while the connect is in flight, or once it is up;
+        one that makes none, b"", turns ``cfg.early_data`` off for this connection:
+        nothing to offer)."""
         if not callable(early_data):
             return early_data
-        data = early_data()
-        if not data and self._cfg.early_data:
-            self._cfg = replace(self._cfg, early_data=False)
-        return data
+        if self._early is None:
+            self._early = early_data()
+            if not self._early and self._cfg.early_data:
+                self._cfg = replace(self._cfg, early_data=False)
+        return self._early
 
     def _target(self, host: str, port: int) -> tuple[str, int]:
         return self._cfg.connect_address if self._cfg.connect_address is not None else (host, port)
@@ -502,6 +548,8 @@ class _Core:
     # -- CONNECTING: create_ssl_handle ----------------------------------------
 
     def _client_certificate(self) -> CertifiedKey | None:
+        from . import trust
+
         cfg = self._cfg
         if cfg.clientcert is not None and cfg.clientkey is not None:
             try:
@@ -539,6 +587,8 @@ class _Core:
         return None
 
     def _set_client_config(self) -> EngineSpec:
+        from . import trust
+
         cfg, host = self._cfg, self._host
         server_name = trust.server_name_for(cfg, host)
         _mlog.d("Enabling client-side tls session ticket support")
@@ -610,6 +660,8 @@ class _Core:
 
     def _handshake_failed(self, code: int, flags: int, peer_cert: bool, reason: str) -> EspTlsError:
         """esp_mbedtls_handshake's failure branch; ``code`` is the negative mbedTLS code."""
+        from . import trust
+
         _mlog.e("mbedtls_ssl_handshake returned -0x%04X", -code & 0xFFFFFFFF)
         self._capture(mbedtls=-code, esp=EspErr.ESP_ERR_MBEDTLS_SSL_HANDSHAKE_FAILED, reason=reason)
         if trust.has_ca_option(self._cfg):
@@ -634,6 +686,9 @@ class _Core:
 
         A refusal or unreachable host is the TCP connect's failure, reported as
         such: with TCP Fast Open and a cookie, the SYN left with the ClientHello."""
+        from ..io.pump import TlsConnectionError, TlsTimeout
+        from ..tls.errors import TlsError
+
         cause = exc.__cause__
         if isinstance(exc, TlsConnectionError) and isinstance(cause, OSError) and cause.errno in _CONNECT_ERRNOS:
             err = cause.errno or 0
@@ -684,6 +739,9 @@ class _Core:
         """What an engine's read failure becomes: None when it reads as EOF (b""), as
         mbedTLS's MBEDTLS_ERR_SSL_CONN_EOF does for an EOF inside a record; a
         timeout is WANT_READ and not recorded; anything else is recorded."""
+        from ..io.pump import TlsTimeout
+        from ..tls.errors import Reason, TlsError
+
         if isinstance(exc, TlsTimeout):
             return self._want(MbedtlsErr.SSL_WANT_READ, "read")
         if isinstance(exc, TlsError):
@@ -700,6 +758,9 @@ class _Core:
         """What an engine's write failure becomes: a timeout is WANT_WRITE and not
         recorded, writing after close is the closed-connection error, anything else
         is recorded."""
+        from ..io.pump import TlsTimeout
+        from ..tls.errors import LocalProtocolError, TlsError
+
         if isinstance(exc, TlsTimeout):
             return self._want(MbedtlsErr.SSL_WANT_WRITE, "write")
         if isinstance(exc, LocalProtocolError):

@@ -11,9 +11,13 @@ facts copied from those headers).
 from __future__ import annotations
 
 from enum import IntEnum
+from functools import cache
+from typing import TYPE_CHECKING
 
 from ..structs import Struct
-from ..tls.errors import Reason, TlsError
+
+if TYPE_CHECKING:  # the engine's errors are imported when one is mapped: esp-tls connects without them
+    from ..tls.errors import Reason, TlsError
 
 __all__ = [
     "EspErr",
@@ -94,44 +98,49 @@ class MbedtlsErr(IntEnum):
     SSL_ILLEGAL_PARAMETER = -0x6600
 
 
-_MBEDTLS_FOR_REASON: dict[Reason, MbedtlsErr] = {
-    Reason.DECODE: MbedtlsErr.SSL_DECODE_ERROR,
-    Reason.BAD_RECORD_MAC: MbedtlsErr.SSL_INVALID_MAC,
-    Reason.RECORD_OVERFLOW: MbedtlsErr.SSL_INVALID_RECORD,
-    Reason.UNEXPECTED_MESSAGE: MbedtlsErr.SSL_UNEXPECTED_MESSAGE,
-    Reason.ILLEGAL_PARAMETER: MbedtlsErr.SSL_ILLEGAL_PARAMETER,
-    Reason.DUPLICATE_EXTENSION: MbedtlsErr.SSL_ILLEGAL_PARAMETER,
-    Reason.PSK_NOT_LAST: MbedtlsErr.SSL_ILLEGAL_PARAMETER,
-    Reason.UNSOLICITED_EXTENSION: MbedtlsErr.SSL_UNEXPECTED_MESSAGE,
-    Reason.MISSING_EXTENSION: MbedtlsErr.SSL_HANDSHAKE_FAILURE,
-    Reason.NO_COMMON_VERSION: MbedtlsErr.SSL_BAD_PROTOCOL_VERSION,
-    Reason.PROTOCOL_VERSION: MbedtlsErr.SSL_BAD_PROTOCOL_VERSION,
-    Reason.NO_COMMON_SUITE: MbedtlsErr.SSL_HANDSHAKE_FAILURE,
-    Reason.NO_COMMON_GROUP: MbedtlsErr.SSL_HANDSHAKE_FAILURE,
-    Reason.NO_COMMON_SIGNATURE: MbedtlsErr.SSL_HANDSHAKE_FAILURE,
-    Reason.NO_COMMON_ALPN: MbedtlsErr.SSL_HANDSHAKE_FAILURE,
-    Reason.HANDSHAKE_FAILURE: MbedtlsErr.SSL_HANDSHAKE_FAILURE,
-    Reason.INSUFFICIENT_SECURITY: MbedtlsErr.SSL_HANDSHAKE_FAILURE,
-    Reason.BAD_FINISHED: MbedtlsErr.SSL_HANDSHAKE_FAILURE,
-    Reason.BAD_BINDER: MbedtlsErr.SSL_HANDSHAKE_FAILURE,
-    Reason.BAD_SIGNATURE: MbedtlsErr.SSL_HANDSHAKE_FAILURE,
-    Reason.BAD_KEY_SHARE: MbedtlsErr.SSL_ILLEGAL_PARAMETER,
-    Reason.DOWNGRADE: MbedtlsErr.SSL_ILLEGAL_PARAMETER,
-    Reason.CERT_EXPIRED: MbedtlsErr.X509_CERT_VERIFY_FAILED,
-    Reason.CERT_NOT_YET_VALID: MbedtlsErr.X509_CERT_VERIFY_FAILED,
-    Reason.CERT_UNTRUSTED: MbedtlsErr.X509_CERT_VERIFY_FAILED,
-    Reason.CERT_NAME_MISMATCH: MbedtlsErr.X509_CERT_VERIFY_FAILED,
-    Reason.CERT_BAD: MbedtlsErr.SSL_BAD_CERTIFICATE,
-    Reason.CERT_UNSUPPORTED: MbedtlsErr.SSL_BAD_CERTIFICATE,
-    Reason.CERT_REQUIRED: MbedtlsErr.SSL_BAD_CERTIFICATE,
-    Reason.EARLY_DATA_TOO_LARGE: MbedtlsErr.SSL_UNEXPECTED_MESSAGE,
-    Reason.FLOOD: MbedtlsErr.SSL_UNEXPECTED_MESSAGE,
-    Reason.RENEGOTIATION: MbedtlsErr.SSL_UNEXPECTED_MESSAGE,
-    Reason.INAPPROPRIATE_FALLBACK: MbedtlsErr.SSL_HANDSHAKE_FAILURE,
-    Reason.INTERNAL: MbedtlsErr.SSL_INTERNAL_ERROR,
-    Reason.PEER_ALERT: MbedtlsErr.SSL_FATAL_ALERT_MESSAGE,
-    Reason.TRUNCATED: MbedtlsErr.SSL_CONN_EOF,
-}
+@cache
+def _mbedtls_for_reason() -> dict[Reason, MbedtlsErr]:
+    """The mbedTLS code for each engine failure reason (built on first use)."""
+    from ..tls.errors import Reason
+
+    return {
+        Reason.DECODE: MbedtlsErr.SSL_DECODE_ERROR,
+        Reason.BAD_RECORD_MAC: MbedtlsErr.SSL_INVALID_MAC,
+        Reason.RECORD_OVERFLOW: MbedtlsErr.SSL_INVALID_RECORD,
+        Reason.UNEXPECTED_MESSAGE: MbedtlsErr.SSL_UNEXPECTED_MESSAGE,
+        Reason.ILLEGAL_PARAMETER: MbedtlsErr.SSL_ILLEGAL_PARAMETER,
+        Reason.DUPLICATE_EXTENSION: MbedtlsErr.SSL_ILLEGAL_PARAMETER,
+        Reason.PSK_NOT_LAST: MbedtlsErr.SSL_ILLEGAL_PARAMETER,
+        Reason.UNSOLICITED_EXTENSION: MbedtlsErr.SSL_UNEXPECTED_MESSAGE,
+        Reason.MISSING_EXTENSION: MbedtlsErr.SSL_HANDSHAKE_FAILURE,
+        Reason.NO_COMMON_VERSION: MbedtlsErr.SSL_BAD_PROTOCOL_VERSION,
+        Reason.PROTOCOL_VERSION: MbedtlsErr.SSL_BAD_PROTOCOL_VERSION,
+        Reason.NO_COMMON_SUITE: MbedtlsErr.SSL_HANDSHAKE_FAILURE,
+        Reason.NO_COMMON_GROUP: MbedtlsErr.SSL_HANDSHAKE_FAILURE,
+        Reason.NO_COMMON_SIGNATURE: MbedtlsErr.SSL_HANDSHAKE_FAILURE,
+        Reason.NO_COMMON_ALPN: MbedtlsErr.SSL_HANDSHAKE_FAILURE,
+        Reason.HANDSHAKE_FAILURE: MbedtlsErr.SSL_HANDSHAKE_FAILURE,
+        Reason.INSUFFICIENT_SECURITY: MbedtlsErr.SSL_HANDSHAKE_FAILURE,
+        Reason.BAD_FINISHED: MbedtlsErr.SSL_HANDSHAKE_FAILURE,
+        Reason.BAD_BINDER: MbedtlsErr.SSL_HANDSHAKE_FAILURE,
+        Reason.BAD_SIGNATURE: MbedtlsErr.SSL_HANDSHAKE_FAILURE,
+        Reason.BAD_KEY_SHARE: MbedtlsErr.SSL_ILLEGAL_PARAMETER,
+        Reason.DOWNGRADE: MbedtlsErr.SSL_ILLEGAL_PARAMETER,
+        Reason.CERT_EXPIRED: MbedtlsErr.X509_CERT_VERIFY_FAILED,
+        Reason.CERT_NOT_YET_VALID: MbedtlsErr.X509_CERT_VERIFY_FAILED,
+        Reason.CERT_UNTRUSTED: MbedtlsErr.X509_CERT_VERIFY_FAILED,
+        Reason.CERT_NAME_MISMATCH: MbedtlsErr.X509_CERT_VERIFY_FAILED,
+        Reason.CERT_BAD: MbedtlsErr.SSL_BAD_CERTIFICATE,
+        Reason.CERT_UNSUPPORTED: MbedtlsErr.SSL_BAD_CERTIFICATE,
+        Reason.CERT_REQUIRED: MbedtlsErr.SSL_BAD_CERTIFICATE,
+        Reason.EARLY_DATA_TOO_LARGE: MbedtlsErr.SSL_UNEXPECTED_MESSAGE,
+        Reason.FLOOD: MbedtlsErr.SSL_UNEXPECTED_MESSAGE,
+        Reason.RENEGOTIATION: MbedtlsErr.SSL_UNEXPECTED_MESSAGE,
+        Reason.INAPPROPRIATE_FALLBACK: MbedtlsErr.SSL_HANDSHAKE_FAILURE,
+        Reason.INTERNAL: MbedtlsErr.SSL_INTERNAL_ERROR,
+        Reason.PEER_ALERT: MbedtlsErr.SSL_FATAL_ALERT_MESSAGE,
+        Reason.TRUNCATED: MbedtlsErr.SSL_CONN_EOF,
+    }
 
 
 def mbedtls_code_for(exc: TlsError) -> int:
@@ -142,7 +151,7 @@ def mbedtls_code_for(exc: TlsError) -> int:
     """
     if exc.verify_flags == 0xFFFFFFFF:
         return MbedtlsErr.X509_FATAL_ERROR
-    return _MBEDTLS_FOR_REASON.get(exc.reason, MbedtlsErr.SSL_INTERNAL_ERROR)
+    return _mbedtls_for_reason().get(exc.reason, MbedtlsErr.SSL_INTERNAL_ERROR)
 
 
 class LastError(Struct, slots=False):

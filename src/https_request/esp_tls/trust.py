@@ -39,11 +39,10 @@ import binascii
 import re
 from collections.abc import Callable, Sequence
 from threading import Lock
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from .. import log
 from ..tls.der import cert_parts, quiet_serial_warnings
-from ..tls.errors import Reason, TlsError
 from .config import EspTlsCfg
 from .errors import EspErr, EspTlsError, LastError
 
@@ -367,6 +366,8 @@ class LazyVerifier:
     def verify(self, chain: Sequence[bytes], server_name: str | None, now: float, *, server: bool) -> VerifiedChain:
         """Load (see :meth:`load`), then verify. Trust anchors that cannot be loaded
         trust nothing: TlsError CERT_UNTRUSTED with MBEDTLS_X509_BADCERT_NOT_TRUSTED."""
+        from ..tls.errors import Reason, TlsError
+
         try:
             verifier = self.load()
         except (EspTlsError, ValueError) as exc:
@@ -400,6 +401,8 @@ class _NoAnchorsVerifier:
         return trust_fingerprint("anchors", ())
 
     def verify(self, chain: Sequence[bytes], server_name: str | None, now: float, *, server: bool) -> VerifiedChain:
+        from ..tls.errors import Reason, TlsError
+
         raise TlsError(
             Reason.CERT_UNTRUSTED,
             "The certificate is not correctly signed by the trusted CA (the CA store is empty)",
@@ -457,20 +460,29 @@ def _cacert_verifier(
     return verifier
 
 
-def preload(cfg: EspTlsCfg) -> None:
-    """Import and build, quietly, what checking a server's certificate under ``cfg``
-    will need (the X.509 code, the verifier's modules, the built-in bundle), so that
-    esp-tls can do it while it waits on the network. Errors are left for the
-    verifier to report where esp-tls reports them (ImportError propagates)."""
+def preload(cfg: EspTlsCfg, stage: Literal["setup", "verify"]) -> None:
+    """Import and build, quietly, what esp-tls will need to check a server under
+    ``cfg``, so that it can do it while it waits on the network. ``stage``
+    "setup": what :func:`build_verifier` needs before the first flight (the
+    bundle's module and the built-in bundle's fingerprint; the X.509 code and the
+    verifier for CA certificates it parses then: a global store's, or ``cacert``
+    when no session is offered). "verify": what checking the server's certificate
+    needs besides (a bundle's verifier, the built-in bundle). Errors are left for
+    the verifier to report where esp-tls reports them (ImportError propagates)."""
     if _bundle_requested(cfg):
-        from . import bundle, bundle_verify  # noqa: F401
+        from . import bundle
 
-        if cfg.crt_bundle is True:
-            try:
-                bundle.builtin_bundle("cmn")  # cached
-            except ValueError:
-                pass
-    elif cfg.use_global_ca_store or cfg.cacert is not None:
+        try:
+            if stage == "setup" and cfg.crt_bundle is True:
+                bundle.builtin_fingerprint("cmn")  # cached
+            elif stage == "verify":
+                from . import bundle_verify  # noqa: F401
+
+                if cfg.crt_bundle is True:
+                    bundle.builtin_bundle("cmn")  # cached
+        except ValueError:
+            pass
+    elif stage == "setup" and (cfg.use_global_ca_store or (cfg.cacert is not None and cfg.client_session is None)):
         from ..tls import verify  # noqa: F401 - and cryptography.x509 (with its verification module)
 
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import warnings
 from collections.abc import Iterator
-from typing import NamedTuple
 
 from ..structs import Struct
 
@@ -51,8 +50,13 @@ def tlv(data: bytes, pos: int, end: int) -> tuple[int, int, int]:
     return tag, pos, pos + length
 
 
-class NameAttr(NamedTuple):
-    """One AttributeTypeAndValue as mbedTLS keeps it (``mbedtls_x509_name``)."""
+class NameAttr(Struct):
+    """One AttributeTypeAndValue as mbedTLS keeps it (``mbedtls_x509_name``).
+
+    A Struct, not a ``typing.NamedTuple``: with postponed annotations a NamedTuple
+    compiles each field's annotation, and the process's first ``compile()`` builds
+    every AST type (~9 M instructions), before ``get``'s SYN when ``--cacert`` is
+    checked (this module's :func:`cert_parts`)."""
 
     oid: bytes  # OID content octets
     tag: int  # value's ASN.1 tag
