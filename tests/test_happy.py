@@ -745,17 +745,20 @@ def test_aconnect_on_a_loop_without_readers_uses_resolve(ports: Callable[..., Po
 
 
 @pytest.mark.parametrize("driver", ["blocking+start", "asyncio+start"])
-def test_answers_in_at_the_same_look_are_sorted_together(driver: str, ports: Callable[..., Ports]) -> None:
-    """RFC 8305 section 4: the addresses known are sorted before the first attempt. When
-    both answers of lookups begun with ``start`` are in at the same look, both are read
-    and sorted once: where the sort puts IPv4 first, IPv4 is tried first (as glibc's
-    getaddrinfo would order them for curl), not the IPv6 address read a moment before."""
+def test_an_aaaa_answer_starts_the_attempts_before_an_a_answer_beside_it_is_read(
+    driver: str, ports: Callable[..., Ports]
+) -> None:
+    """RFC 8305 section 3: a positive AAAA answer starts the first attempt at once. Lookups
+    begun with ``start`` are read one answer at a time, AAAA first: when both answers are
+    in at the same look, the IPv6 attempt starts before the A answer is read (and sorted),
+    even where the sort would put IPv4 first; the A address joins the candidates after."""
     p = ports(listening=["127.0.0.1"], refused=["::1"])
     table = Table(["::1"], ["127.0.0.1"], sending=True)  # both answers due at the loop's first look
     address, seen, sock = run(driver, table, p.port, sort=v4_first)
     sock.close()
     assert address == V4
-    assert started(seen) == ["127.0.0.1"]
+    assert started(seen) == ["::1", "127.0.0.1"]
+    assert ended(seen) == [("::1", "refused"), ("127.0.0.1", "connected")]
     table = Table(["::1"], ["127.0.0.1"])  # answered at once (a hosts file, a cache): sorted together
     address, seen, sock = run(driver, table, p.port, sort=v4_first)
     sock.close()

@@ -41,8 +41,9 @@ next, what failed) are one sans-I/O state machine, :class:`.race.Race`.
   :meth:`.lookup.NameLookup.start`, as esp-tls connects) are driven by the
   driver's own loop: each query goes out at once and each answer is read the
   moment its socket is readable (a selector's, or asyncio's ``add_reader``),
-  no thread and no task; answers read at the same look are sorted together
-  (as curl and glibc sort getaddrinfo's). During the Resolution Delay the
+  no thread and no task; one answer at a time, AAAA first, so that a positive
+  AAAA answer starts the first attempt before an A answer that came with it is
+  read (it joins the candidates next). During the Resolution Delay the
   default sort reads the interfaces' addresses it will need
   (:meth:`.race.Race.idle`).
 * A ``resolve`` function is called per lookup: :func:`connect` runs each in

@@ -514,16 +514,19 @@ class Driven:
         self._answers.append((family, result if isinstance(result, Exception) else tuple(result)))
 
     def take(self, now: float, ready: set[int]) -> list[tuple[int, Answer]]:
-        """The answers known now: those ``start`` gave at once, and those of every lookup
-        whose descriptor is in ``ready`` (taken out of it) or whose time has come, each
-        advanced once. Answers that arrive together are taken together, so the driver
-        sorts them once (RFC 6724 puts IPv4 first where it should) rather than starting
-        an IPv6 attempt before reading an A answer already in."""
-        for family, lookup in list(self._pending.items()):
-            fd, when = self._fds.get(family, -1), lookup.wake_at()
-            if fd in ready or (when is not None and now >= when):
-                ready.discard(fd)
-                self._advance(family, now)
+        """The answers known now. Those ``start`` gave at once come together; after them,
+        one lookup's answer per call, in family order (AAAA first): each lookup whose
+        descriptor is in ``ready`` (taken out of it) or whose time has come is advanced
+        until one answers, so that the driver acts on that answer (its first attempt may
+        start) before it reads the next. A descriptor left in ``ready`` is still readable."""
+        if not self._answers:
+            for family, lookup in list(self._pending.items()):
+                fd, when = self._fds.get(family, -1), lookup.wake_at()
+                if fd in ready or (when is not None and now >= when):
+                    ready.discard(fd)
+                    self._advance(family, now)
+                    if self._answers:
+                        break
         answers, self._answers = self._answers, []
         return answers
 
