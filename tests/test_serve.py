@@ -211,6 +211,28 @@ def test_a_check_byte_exact_2026_with_fixed_clock(strict: Serve) -> None:
     assert "given_named_groups" in result and result["rating"] == "Improvable"  # TLS 1.2 after 2026-06-14
 
 
+def test_clients_get_their_own_ratings(strict: Serve) -> None:
+    """serve keeps rendered ratings by what the rating reads: three clients that differ only in
+    their groups or versions, interleaved twice, each get the rating of their own hello."""
+    from https_request.tls.enums import NamedGroup
+
+    now = datetime.fromisoformat(NOW_2026.replace("Z", "+00:00"))
+    x25519 = (NamedGroup.x25519,)
+    clients = [
+        (client_config(strict), TLS13),
+        (client_config(strict, groups=x25519, key_share_groups=x25519), TLS13),
+        (client_config(strict, (TLS12,)), TLS12),
+    ]
+    bodies = []
+    for _ in range(2):
+        for config, version in clients:
+            status, _, body, _, _ = our_get(strict, config, "/a/check")
+            expected = rating.check(client_hello_of(config), negotiated_version=version, schema="2026", now=now)
+            assert status == 200 and body == rating.to_json(expected)
+            bodies.append(body)
+    assert len(set(bodies)) == 3
+
+
 def test_esp32_example_gets_the_published_answer(plain: Serve) -> None:
     """The ESP32's own ClientHello (esp32-mbedtls profile) and request line: the body is, byte for byte,
     what howsmyssl.com sent that device in 2024 (ESP-IDF's README), with the same Content-Length."""

@@ -30,7 +30,7 @@ import gzip
 import json
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from email.utils import formatdate
 from http import HTTPStatus
@@ -43,17 +43,22 @@ from ..howsmyssl import rating
 from ..structs import Struct, field
 from ..tls.catalogue import suite_name
 from ..tls.enums import NamedGroup, ProtocolVersion, name_of
+from ..tls.messages import ClientHello
 
 __all__ = [
     "HOWSMYSSL_HOST",
     "AppConfig",
     "HttpError",
+    "RatingCache",
     "Request",
     "RequestReader",
     "Response",
     "TlsInfo",
     "error_response",
     "http_date",
+    "rate",
+    "rating_inputs",
+    "render_report",
     "route",
     "route_plain",
 ]
@@ -76,12 +81,65 @@ _VERSION_NAMES: dict[int, str] = {ProtocolVersion.TLS1_2: "TLS 1.2", ProtocolVer
 # ------------------------------------------------------------------ configuration and inputs
 
 
+class RatingCache:
+    """The howsmyssl answers rendered lately, by the rating's inputs (:class:`rating.Inputs`:
+    the ClientHello's suites, compression, versions, groups, signature algorithms and
+    session-ticket flag, the connection's version, the schema and which of its cutovers
+    have passed). Many clients send the same hello but for its random, session id and
+    key shares, and the rating and its rendering (the JSON or the HTML page) are a
+    function of these inputs alone: the same inputs get the same bytes, whoever asks.
+    Nothing else of a connection (address, server name, time) is in what is kept.
+
+    Bounded: at most ``max_entries`` answers and ``max_bytes`` of them and their keys
+    (the least recently used go first); an answer larger than ``max_bytes // 16`` is
+    not kept (a peer controls the hello's size, up to its limits).
+    """
+
+    def __init__(self, max_entries: int = 256, max_bytes: int = 1 << 20) -> None:
+        self.max_entries, self.max_bytes = max_entries, max_bytes
+        self._entries: dict[tuple[str, rating.Inputs], tuple[bytes, int]] = {}  # (kind, inputs): (body, size)
+        self.bytes = 0
+        self.hits = self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, kind: str, inputs: rating.Inputs, render: Callable[[dict[str, Any]], bytes]) -> bytes:
+        """The ``kind`` answer for ``inputs``: the one kept, else ``render(rating.rate(inputs))``
+        (kept if it fits). Raises ValueError as :func:`rating.rate` does (nothing is kept)."""
+        key = (kind, inputs)
+        entry = self._entries.pop(key, None)
+        if entry is not None:
+            self._entries[key] = entry  # now the most recently used
+            self.hits += 1
+            return entry[0]
+        self.misses += 1
+        body = render(rating.rate(inputs))
+        size = len(body) + _inputs_size(inputs)
+        if size <= self.max_bytes // 16:
+            self._entries[key] = (body, size)
+            self.bytes += size
+            while len(self._entries) > self.max_entries or self.bytes > self.max_bytes:
+                oldest = next(iter(self._entries))  # (a dict keeps insertion order: the least recently used)
+                self.bytes -= self._entries.pop(oldest)[1]
+        return body
+
+
+def _inputs_size(inputs: rating.Inputs) -> int:
+    """About the memory one key holds: its variable-length fields (an int object per
+    suite), and a fixed part for the rest."""
+    raw = (inputs.compression_methods, inputs.supported_versions, inputs.supported_groups, inputs.signature_algorithms)
+    return 512 + 40 * len(inputs.cipher_suites) + sum(len(r) for r in raw if r is not None)
+
+
 class AppConfig(Struct, slots=False):
-    """``now``: a fixed clock for the rating (None: the wall clock)."""
+    """``now``: a fixed clock for the rating (None: the wall clock); ``cache``: the
+    rendered howsmyssl answers (shared by the connections of one worker)."""
 
     schema: rating.Schema = "classic"
     now: datetime | None = None
     strict_howsmyssl: bool = False
+    cache: RatingCache = field(default_factory=RatingCache, repr=False, compare=False)
 
 
 class TlsInfo(Struct, slots=False):
@@ -97,6 +155,7 @@ class TlsInfo(Struct, slots=False):
     early_data: int  # bytes of 0-RTT data accepted
     peer: str
     worker: int
+    hello: ClientHello | None = None  # client_hello decoded (the engine's), if known
 
     @property
     def version_name(self) -> str:
@@ -347,15 +406,26 @@ def origin_allowed(request: Request) -> bool:
 # ------------------------------------------------------------------ howsmyssl
 
 
-def rate(tls: TlsInfo, config: AppConfig) -> dict[str, Any]:
+def rating_inputs(tls: TlsInfo, config: AppConfig) -> rating.Inputs:
+    """What the rating of this connection reads. Raises ValueError for a malformed ClientHello."""
     now = config.now if config.now is not None else datetime.now(UTC)
-    return rating.check(tls.client_hello, negotiated_version=tls.version, schema=config.schema, now=now)
+    hello = tls.hello if tls.hello is not None else rating.parse_client_hello(tls.client_hello)
+    return rating.inputs(hello, negotiated_version=tls.version, schema=config.schema, now=now)
+
+
+def rate(tls: TlsInfo, config: AppConfig) -> dict[str, Any]:
+    """The ``/a/check`` object of this connection. Raises ValueError for a malformed ClientHello."""
+    return rating.rate(rating_inputs(tls, config))
+
+
+def _render_html(result: dict[str, Any]) -> bytes:
+    return render_report(result).encode()
 
 
 def _check(request: Request, query: str, tls: TlsInfo, config: AppConfig) -> Response:
     callback = _CALLBACK_JUNK.sub("", form_value(request, query, "callback"))
     if origin_allowed(request):
-        status, body = 200, rating.to_json(rate(tls, config))
+        status, body = 200, config.cache.get("json", rating_inputs(tls, config), rating.to_json)
     else:
         status, body = 400, DISALLOWED_BODY
     ctype = "application/json"
@@ -386,7 +456,7 @@ def _howsmyssl(request: Request, path: str, query: str, tls: TlsInfo, config: Ap
         if path == "/a/check":
             return _check(request, query, tls, config)
         if path == "/":
-            body = render_report(rate(tls, config)).encode()
+            body = config.cache.get("html", rating_inputs(tls, config), _render_html)
             return _api(200, "text/html;charset=utf-8", body)
     except ValueError:
         return Response(500, [("Access-Control-Allow-Origin", "*"), ("Content-Type", "text/plain")],

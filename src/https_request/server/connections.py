@@ -345,7 +345,7 @@ class HttpsConnection(Connection):
         assert tls.negotiated_version is not None and tls.cipher_suite is not None
         return TlsInfo(
             tls.client_hello_raw, tls.negotiated_version, tls.cipher_suite, tls.group, tls.server_name,
-            tls.alpn_protocol, tls.resumed, len(pump.early_data), self.peer, self.settings.worker,
+            tls.alpn_protocol, tls.resumed, len(pump.early_data), self.peer, self.settings.worker, tls.client_hello,
         )  # fmt: skip
 
     def _on_read_timeout(self) -> None:

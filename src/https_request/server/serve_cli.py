@@ -51,7 +51,7 @@ if TYPE_CHECKING:  # the rest is imported when the command runs: `https-request 
     from ..tls.session import TicketKeys
     from .tls_server import ServerSettings
 
-__all__ = ["add_parser", "event_loop", "parse_groups", "parse_now", "reload_ticket_keys", "run"]
+__all__ = ["add_parser", "event_loop", "parse_groups", "parse_now", "reload_ticket_keys", "run", "worker_settings"]
 
 _PROG = "https-request serve"
 DEFAULT_PORT = 8070
@@ -239,8 +239,8 @@ def _keylog_sink(path: str) -> Callable[[str], None]:
     return write
 
 
-def _settings(args: argparse.Namespace) -> tuple[ServerSettings, str | None]:
-    """The worker settings and the CA file to announce (None with --cert)."""
+def worker_settings(args: argparse.Namespace) -> tuple[ServerSettings, str | None]:
+    """The worker settings and the CA file to announce (None with --cert); UsageError for an unusable option."""
     from datetime import UTC, datetime
 
     from ..files import state_dir
@@ -421,7 +421,7 @@ def run(args: argparse.Namespace) -> int:
     previous = {sig: signal.signal(sig, _on_startup_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})  # held until the reload can run
     try:
-        settings, ca_file = _settings(args)
+        settings, ca_file = worker_settings(args)
         _raise_fd_limit(args.max_connections + 256)
         tfo = args.tcp_fastopen_queue
         https = _listeners(args.host, args.port, args.workers, settings.backlog, tfo)
