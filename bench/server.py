@@ -17,9 +17,8 @@ CA (``tests/certs.py``), PEMs in a temp dir. TLS 1.3 uses TLS_AES_128_GCM_SHA256
 TLS 1.2 ECDHE-ECDSA-AES128-GCM-SHA256, both x25519 (ECDHE; none on a TLS 1.2
 resumption). Tickets, counted by the sanity check and printed: every server sends 2
 TLS 1.3 tickets after a full handshake (the number ``serve`` sends; the others are
-set to it); after a resumption ``serve`` sends 2 again, the OpenSSL-based peers 1
-(OpenSSL never sends more after a resumption, ``SSL_CTX_set_num_tickets(3)``), so
-``serve`` seals one ticket more per resumed TLS 1.3 connection. TLS 1.2 resumes
+set to it) and 1 after a resumption (OpenSSL never sends more after a resumption,
+``SSL_CTX_set_num_tickets(3)``; ``serve`` sends as many). TLS 1.2 resumes
 through session tickets everywhere (one ticket with a full handshake, none with a
 resumption).
 

@@ -513,7 +513,8 @@ class ServerConnection(Tls12Server):
         cfg = self._scfg
         assert cfg.ticket_keys is not None and self.cipher_suite is not None
         now = cfg.now()
-        for i in range(cfg.num_tickets):
+        count = min(cfg.num_tickets, 1) if self.resumed else cfg.num_tickets  # (OpenSSL's numbers)
+        for i in range(count):
             self._log_write("new session ticket")
             nonce = i.to_bytes(8, "big")
             psk = hkdf_expand_label(suite.hash_name, res_master, b"resumption", nonce, suite.hash_len)
