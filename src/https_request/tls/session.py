@@ -35,6 +35,7 @@ import hashlib
 import hmac
 from collections import OrderedDict
 from collections.abc import Callable
+from functools import cached_property
 from typing import TYPE_CHECKING, Protocol
 
 from ..structs import Struct, field
@@ -42,6 +43,8 @@ from ..wire import DecodeError, Reader, Writer
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
+
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
     from .config import CertificateVerifier
 
@@ -316,6 +319,13 @@ class _Key(Struct, frozen=False, slots=False):
     key: bytes
     created: float
 
+    @cached_property
+    def aead(self) -> AESGCM:
+        """The key's AES-256-GCM, made once (every ticket sealed or opened uses it)."""
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # servers only: not on a client's start-up
+
+        return AESGCM(self.key)
+
 
 class TicketKeys:
     """A current and a previous ticket key, rotated every ``lifetime`` seconds.
@@ -352,17 +362,14 @@ class TicketKeys:
 
     def seal(self, plaintext: bytes, now: float) -> bytes:
         """Encrypt a ticket under the current key: name | nonce | AEAD(plaintext)."""
-        from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # servers only: not on a client's start-up
-
         self.rotate(now)
         k = self._current
         nonce = self._random(_NONCE_LEN)
-        return k.name + nonce + AESGCM(k.key).encrypt(nonce, plaintext, k.name)
+        return k.name + nonce + k.aead.encrypt(nonce, plaintext, k.name)
 
     def open(self, ticket: bytes, now: float) -> tuple[bytes, bool] | None:
         """(plaintext, sealed_with_previous_key) or None; never raises on garbage."""
         from cryptography.exceptions import InvalidTag
-        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
         self.rotate(now)
         if len(ticket) < _NAME_LEN + _NONCE_LEN + 16:
@@ -372,7 +379,7 @@ class TicketKeys:
             if k is not None and hmac.compare_digest(k.name, name):
                 nonce = ticket[_NAME_LEN : _NAME_LEN + _NONCE_LEN]
                 try:
-                    return AESGCM(k.key).decrypt(nonce, ticket[_NAME_LEN + _NONCE_LEN :], name), old
+                    return k.aead.decrypt(nonce, ticket[_NAME_LEN + _NONCE_LEN :], name), old
                 except InvalidTag:
                     return None
         return None
