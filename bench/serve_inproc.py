@@ -345,6 +345,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--top", type=int, default=30, help="with --profile: functions shown")
     parser.add_argument("--callees", metavar="REGEX", help="with --profile: print what these functions call")
     parser.add_argument("--valgrind", action="store_true", help="instructions per connection (callgrind)")
+    parser.add_argument("--no-stdlib", action="store_true", help="with --valgrind: not the stdlib-ssl server's row")
     parser.add_argument("--stdlib", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--certs", help=argparse.SUPPRESS)
     parser.add_argument("--raw", action="store_true", help=argparse.SUPPRESS)  # (one run, no report: --valgrind's)
@@ -360,10 +361,13 @@ def main(argv: list[str] | None = None) -> int:
                     "--path", args.path, "--host", args.host] + (["--resumed"] if args.resumed else [])  # fmt: skip
             n = args.count
             res = {}
-            for who, extra in (("serve", []), ("stdlib", ["--stdlib"])):
+            for who, extra in (("serve", []), ("stdlib", ["--stdlib"]))[: 1 if args.no_stdlib else 2]:
                 low = valgrind_ir([*base, *extra, "--warmup", "20"])
                 high = valgrind_ir([*base, *extra, "--warmup", str(20 + n)])
                 res[who] = (high - low) / n
+            if args.no_stdlib:
+                print(f"{row}: {res['serve'] / 1e6:.3f} M instructions per connection (serve and the client)")
+                return 0
             more = (res["serve"] - res["stdlib"]) / 1e6
             print(f"{row}: {res['serve'] / 1e6:.3f} M instructions per connection (serve and the client), "
                   f"{res['stdlib'] / 1e6:.3f} M with a stdlib-ssl server instead; "
