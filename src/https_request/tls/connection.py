@@ -298,6 +298,10 @@ class Connection:
             self._dbg.msg(3, f"handshake state: {int(old)} ({old.name}) -> {int(new)} ({new.name})")
         self.state = new
 
+    def _keylogging(self) -> bool:
+        """Whether :meth:`_keylog` writes anywhere (a secret only logged is derived only then)."""
+        return self._cfg.keylog is not None or self._dbg.threshold >= 4
+
     def _keylog(self, label: str, secret: bytes) -> None:
         if self._cfg.keylog is not None:
             self._cfg.keylog(f"{label} {self.client_random.hex()} {secret.hex()}")

@@ -280,7 +280,8 @@ class ServerConnection(Tls12Server):
         s_ap = ks.derive(b"s ap traffic", th)
         self._keylog("CLIENT_TRAFFIC_SECRET_0", c_ap)
         self._keylog("SERVER_TRAFFIC_SECRET_0", s_ap)
-        self._keylog("EXPORTER_SECRET", ks.derive(b"exp master", th))
+        if self._keylogging():  # (no exporter API: the secret is only logged)
+            self._keylog("EXPORTER_SECRET", ks.derive(b"exp master", th))
         self._app_read_secret, self._app_write_secret = c_ap, s_ap
         self._set_write_key(s_ap)
         if early and cfg.early_tickets and not hs.cert_requested and self._tickets_wanted(hs):
