@@ -45,6 +45,12 @@ from ..tls.catalogue import suite_name
 from ..tls.enums import NamedGroup, ProtocolVersion, name_of
 from ..tls.messages import ClientHello
 
+_httptools: Any  # the uvloop extra: request heads parsed in C (RequestReader's fast path); else None
+try:
+    import httptools as _httptools
+except ImportError:  # (then h11 reads every request)
+    _httptools = None
+
 __all__ = [
     "HOWSMYSSL_HOST",
     "AppConfig",
@@ -55,6 +61,7 @@ __all__ = [
     "Response",
     "TlsInfo",
     "error_response",
+    "fast_request",
     "http_date",
     "rate",
     "rating_inputs",
@@ -203,23 +210,39 @@ class RequestReader:
     ``max_header_bytes``, 413 for a body over ``max_body_bytes``, 400 for
     anything malformed) and EOFError when the peer closed before sending
     anything. :attr:`leftover` is what followed the request (keep-alive).
+
+    ``fast`` (default: when httptools is installed, the ``uvloop`` extra): a
+    first chunk that is one whole request head without a body is read by
+    httptools (C), and taken only when it is what h11 would make of it (see
+    :func:`fast_request`); anything else, and every later chunk, is h11's.
     """
 
-    def __init__(self, max_header_bytes: int = MAX_HEADER_BYTES, max_body_bytes: int = MAX_BODY_BYTES) -> None:
-        self._h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=max_header_bytes)
+    def __init__(
+        self, max_header_bytes: int = MAX_HEADER_BYTES, max_body_bytes: int = MAX_BODY_BYTES, fast: bool | None = None
+    ) -> None:
+        self._h11: h11.Connection | None = None
         self._max_header = max_header_bytes
         self._max_body = max_body_bytes
+        self._fast = _httptools is not None if fast is None else fast
         self._head: h11.Request | None = None
         self._body = bytearray()
         self.leftover = b""
         self.started = False
 
     def feed(self, data: bytes) -> Request | None:
+        if self._fast and not self.started and data:
+            self.started = True
+            request = fast_request(data, self._max_header)
+            if request is not None:
+                return request
         self.started = self.started or bool(data)
+        conn = self._h11
+        if conn is None:
+            self._h11 = conn = h11.Connection(h11.SERVER, max_incomplete_event_size=self._max_header)
         try:
-            self._h11.receive_data(data)
+            conn.receive_data(data)
             while True:
-                event = self._h11.next_event()
+                event = conn.next_event()
                 if event is h11.NEED_DATA:
                     return None
                 if isinstance(event, h11.Request):
@@ -233,16 +256,16 @@ class RequestReader:
                     if len(self._body) > self._max_body:
                         raise HttpError(413)
                 elif isinstance(event, h11.EndOfMessage):
-                    return self._finish()
+                    return self._finish(conn)
                 elif isinstance(event, h11.ConnectionClosed):
                     raise EOFError("closed before a request")
         except h11.RemoteProtocolError as exc:
             raise HttpError(exc.error_status_hint, str(exc)) from None
 
-    def _finish(self) -> Request:
+    def _finish(self, conn: h11.Connection) -> Request:
         head = self._head
         assert head is not None
-        self.leftover = self._h11.trailing_data[0]
+        self.leftover = conn.trailing_data[0]
         return Request(
             head.method.decode("ascii", "replace"),
             head.target.decode("ascii", "replace"),
@@ -250,6 +273,78 @@ class RequestReader:
             tuple((k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in head.headers),
             bytes(self._body),
         )
+
+
+# RFC 9110 5.6.2 token (methods, field names), RFC 9112 3.2 request-target as h11 takes it (visible
+# ASCII), RFC 9110 5.5 field-value (obs-text allowed; no NUL, CR, LF; no whitespace at either end).
+_TOKEN = re.compile(rb"[-!#$%&'*+.^_`|~0-9a-zA-Z]+")
+_TARGET = re.compile(rb"[\x21-\x7e]+")
+_FIELD_VALUE = re.compile(rb"(?:[^\x00\s]+(?:[ \t]+[^\x00\s]+)*)?")
+_BODY_HEADERS = (b"content-length", b"transfer-encoding")
+
+
+class _Head:
+    """httptools' callbacks: the target and the header fields of one request head."""
+
+    __slots__ = ("complete", "fields", "url")
+
+    def __init__(self) -> None:
+        self.url = b""
+        self.fields: list[tuple[bytes, bytes]] = []
+        self.complete = False
+
+    def on_url(self, url: bytes) -> None:
+        self.url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.fields.append((name, value.rstrip(b" \t")))  # (llhttp keeps trailing whitespace; h11 does not)
+
+    def on_message_complete(self) -> None:
+        self.complete = True
+
+
+def fast_request(data: bytes, max_header: int) -> Request | None:
+    """The request in ``data`` read by httptools, when ``data`` is exactly one request
+    head (CRLF line ends, no folded lines, no bytes after it) of at most ``max_header``
+    bytes, without a body (no Content-Length or Transfer-Encoding), and what httptools
+    read is what h11 reads from the same bytes: the request line is ``method SP target SP
+    HTTP/1.x CRLF`` byte for byte, the method and field names are tokens, the target is
+    visible ASCII, every line is one field with a valid value, and Host appears as h11
+    requires (once for HTTP/1.1, at most once for 1.0). None otherwise (and when
+    httptools is missing or refuses the bytes): h11 reads them, and decides every error.
+    Raises nothing."""
+    if _httptools is None or len(data) > max_header or data.find(b"\r\n\r\n") != len(data) - 4:
+        return None
+    lines = data.count(b"\n")
+    if data.count(b"\r\n") != lines or data.count(b"\r") != lines or b"\n " in data or b"\n\t" in data:
+        return None  # a bare LF or CR, or a folded line
+    head = _Head()
+    parser = _httptools.HttpRequestParser(head)
+    try:
+        parser.feed_data(data)
+    except (_httptools.HttpParserError, _httptools.HttpParserUpgrade):
+        return None
+    version = parser.get_http_version()
+    method = parser.get_method()
+    if not head.complete or version not in ("1.0", "1.1") or len(head.fields) != lines - 2:
+        return None
+    if not data.startswith(b"%s %s HTTP/%s\r\n" % (method, head.url, version.encode())):
+        return None
+    if _TOKEN.fullmatch(method) is None or _TARGET.fullmatch(head.url) is None:
+        return None
+    hosts = 0
+    fields = []
+    for name, value in head.fields:
+        if _TOKEN.fullmatch(name) is None or _FIELD_VALUE.fullmatch(value) is None:
+            return None
+        lower = name.lower()
+        if lower in _BODY_HEADERS:
+            return None
+        hosts += lower == b"host"
+        fields.append((lower.decode("latin-1"), value.decode("latin-1")))
+    if hosts > 1 or (hosts == 0 and version == "1.1"):
+        return None
+    return Request(method.decode("ascii"), head.url.decode("ascii"), version, tuple(fields), b"")
 
 
 # ------------------------------------------------------------------ responses
