@@ -9,21 +9,50 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable
+from typing import Protocol
+
+
+class HashObject(Protocol):
+    """What hashlib's hash objects offer (the engine's transcripts and HMACs use these)."""
+
+    @property
+    def block_size(self) -> int: ...
+
+    def update(self, data: bytes | bytearray, /) -> None: ...
+
+    def digest(self) -> bytes: ...
+
+    def copy(self) -> HashObject: ...
+
 
 _DIGEST_SIZE = {"sha256": 32, "sha384": 48}
+_CONSTRUCTORS: dict[str, Callable[[bytes | bytearray], HashObject]] = {
+    "sha256": hashlib.sha256,
+    "sha384": hashlib.sha384,
+}
 _EMPTY_HASH = {name: hashlib.new(name, b"").digest() for name in _DIGEST_SIZE}  # Transcript-Hash("")
 _NO_PSK: dict[str, tuple[bytes, bytes]] = {}  # hash -> (Early Secret without a PSK, Derive-Secret(it, "derived", ""))
 
 __all__ = [
+    "HashObject",
     "KeySchedule",
     "derive_secret",
     "finished_verify_data",
     "hkdf_expand",
     "hkdf_expand_label",
     "hkdf_extract",
+    "new_hash",
     "next_traffic_secret",
     "traffic_key_iv",
 ]
+
+
+def new_hash(hash_name: str, data: bytes | bytearray = b"") -> HashObject:
+    """``hashlib.new(hash_name, data)``, through the named constructor for the TLS hashes
+    (hashlib.new's Python wrapper costs more than the hash of a short message)."""
+    make = _CONSTRUCTORS.get(hash_name)
+    return make(data) if make is not None else hashlib.new(hash_name, data)
 
 
 def hkdf_extract(hash_name: str, salt: bytes, ikm: bytes) -> bytes:
