@@ -241,6 +241,7 @@ def _keylog_sink(path: str) -> Callable[[str], None]:
 
 def worker_settings(args: argparse.Namespace) -> tuple[ServerSettings, str | None]:
     """The worker settings and the CA file to announce (None with --cert); UsageError for an unusable option."""
+    import time
     from datetime import UTC, datetime
 
     from ..files import state_dir
@@ -283,6 +284,7 @@ def worker_settings(args: argparse.Namespace) -> tuple[ServerSettings, str | Non
             ticket_keys=ticket_keys, num_tickets=0 if args.no_tickets else 2, ticket_lifetime=args.ticket_lifetime,
             max_early_data=args.early_data, send_half_rtt_data=args.early_data > 0, anti_replay=anti_replay,
             keylog=keylog, alpn_protocols=("http/1.1", "http/1.0"), psk_modes=(PskKeyExchangeMode.psk_dhe_ke,),
+            now=time.time,  # (the engine's default reads the same clock through datetime, ~20x slower)
         )  # fmt: skip
     except (OSError, ValueError) as exc:
         raise UsageError(str(exc)) from None
