@@ -531,6 +531,7 @@ class ServerConnection(Tls12Server):
                 self.alpn_protocol or "",
                 self.server_name or "",
                 cfg.random(16),
+                False,  # extended_master_secret (TLS 1.2's)
             )
             ticket = cfg.ticket_keys.seal(state.encode(), now)
             exts: tuple[Extension, ...] = ()

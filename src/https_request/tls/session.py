@@ -295,18 +295,18 @@ class TicketState(Struct, slots=False):
             r = Reader(data)
             if r.u8("format") != _TICKET_FORMAT:
                 return None
-            state = cls(
-                version=r.u16(),
-                cipher_suite=r.u16(),
-                secret=r.opaque(1, "secret", 1),
-                issued_at=r.u64() / 1000,
-                ticket_age_add=r.u32(),
-                lifetime=r.u32(),
-                max_early_data=r.u32(),
-                alpn_protocol=r.opaque(1).decode(),
-                server_name=r.opaque(1).decode(),
-                ticket_id=r.opaque(1),
-                extended_master_secret=bool(r.u8() & 1),
+            state = cls(  # every field, in order (a Struct is made fastest so)
+                r.u16(),  # version
+                r.u16(),  # cipher_suite
+                r.opaque(1, "secret", 1),
+                r.u64() / 1000,  # issued_at
+                r.u32(),  # ticket_age_add
+                r.u32(),  # lifetime
+                r.u32(),  # max_early_data
+                r.opaque(1).decode(),  # alpn_protocol
+                r.opaque(1).decode(),  # server_name
+                r.opaque(1),  # ticket_id
+                bool(r.u8() & 1),  # extended_master_secret
             )
             r.expect_end("ticket")
             return state
