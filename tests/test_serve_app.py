@@ -155,3 +155,26 @@ def test_a_malformed_hello_is_not_kept() -> None:
         assert request is not None
         assert route(request, info(message), config).status == 500
     assert len(config.cache) == 0
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["www.howsmyssl.com", "WWW.HowsMySSL.com", "www.howsmyssl.com:443", "www.howsmyssl.com:", "www.howsmyssl.com.",
+     "localhost", "127.0.0.1:8443", ":443", "[::1]:443", "user@www.howsmyssl.com", "www.howsmyssl.com:x", "[::1"],
+)  # fmt: skip
+def test_the_host_header_names_the_host_urlsplit_finds(host: str) -> None:
+    """Routing by the Host header: the howsmyssl pages exactly when urlsplit's hostname is its host."""
+    from urllib.parse import urlsplit
+
+    try:
+        expected = urlsplit("//" + host).hostname == HOST
+    except ValueError:
+        expected = False
+    request = RequestReader(fast=False).feed(f"GET /healthcheck HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+    assert request is not None
+    response = route(request, info(ours()), AppConfig())
+    assert (response.body == b"ok" and ("Strict-Transport-Security", rating_hsts()) in response.headers) is expected
+
+
+def rating_hsts() -> str:
+    return "max-age=631138519; includeSubdomains; preload"

@@ -68,6 +68,7 @@ __all__ = [
     "render_report",
     "route",
     "route_plain",
+    "version_name",
 ]
 
 HOWSMYSSL_HOST = "www.howsmyssl.com"
@@ -166,7 +167,12 @@ class TlsInfo(Struct, slots=False):
 
     @property
     def version_name(self) -> str:
-        return _VERSION_NAMES.get(self.version, f"0x{self.version:04x}")
+        return version_name(self.version)
+
+
+def version_name(version: int) -> str:
+    """"TLS 1.3", "TLS 1.2", else the code point in hex."""
+    return _VERSION_NAMES.get(version, f"0x{version:04x}")
 
 
 class Request(Struct, slots=False):
@@ -450,6 +456,9 @@ def redirect(request: Request, path: str, query: str) -> Response:
 # ------------------------------------------------------------------ request helpers
 
 
+_PLAIN_HOST = re.compile(r"([A-Za-z0-9.-]+)(?::[0-9]*)?")
+
+
 def _split_target(request: Request) -> tuple[str | None, str, str]:
     """(host or None, path, query); path "" when the target is no path (``FROM_STDIN``)."""
     target = request.target
@@ -458,7 +467,11 @@ def _split_target(request: Request) -> tuple[str | None, str, str]:
             parts = urlsplit(target)
             return parts.hostname, parts.path or "/", parts.query
         host_header = request.header("host")
-        host = urlsplit("//" + host_header).hostname if host_header else None
+        plain = _PLAIN_HOST.fullmatch(host_header) if host_header else None
+        if plain is not None:  # a name or IPv4 address, maybe a port: what urlsplit would make of it, sooner
+            host = plain[1].lower()
+        else:
+            host = urlsplit("//" + host_header).hostname if host_header else None
     except ValueError:  # e.g. an unclosed "[" of an IPv6 literal: no usable host
         return None, "", ""
     if not target.startswith("/"):
