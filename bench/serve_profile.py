@@ -1,7 +1,7 @@
 """Where ``https-request serve`` spends its CPU per connection, and its memory.
 
 Run as ``.venv/bin/python bench/serve_profile.py [--connections N] [--loop auto|asyncio|uvloop]
-[--profile] [--path /|/a/check]``. A bench, not a timed test: read its numbers as ratios
+[--profile] [--path /|/a/check] [--host NAME]``. A bench, not a timed test: read its numbers as ratios
 taken in the same run (other processes on the machine move wall times, hardly CPU-seconds).
 
 For each row (TLS 1.3 and TLS 1.2, full and resumed; ECDSA P-256, x25519, AES-128-GCM)
@@ -242,7 +242,7 @@ def _serve_argv(folder: Path, version: str, args: argparse.Namespace, profile: P
     )
     argv = [*head, "serve", "--host", HOST, "--port", "0", "--cert", str(folder / "cert.pem"),
             "--key", str(folder / "key.pem"), "--tls-version", version, "--ciphers", IANA[version],
-            "--groups", "x25519"]  # fmt: skip
+            "--groups", "x25519", "--schema", "2026"]  # fmt: skip
     if args.loop:
         argv += ["--loop", args.loop]
     return argv
@@ -349,7 +349,7 @@ def run(args: argparse.Namespace) -> int:
             (folder / name).write_bytes(data)
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join([str(_ROOT / "src"), *filter(None, [env.get("PYTHONPATH")])])
-        host = "www.howsmyssl.com" if args.path != "/" else NAME
+        host = args.host or ("www.howsmyssl.com" if args.path != "/" else NAME)
         request = f"GET {args.path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: bench\r\n\r\n".encode()
         results: list[dict[str, Any]] = []
         if args.idle:
@@ -419,6 +419,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=4, help="client threads (default 4)")
     parser.add_argument("--loop", choices=("auto", "asyncio", "uvloop"), help="serve --loop (default: serve's)")
     parser.add_argument("--path", default="/", help="request path: / (empty answer) or /a/check (howsmyssl)")
+    parser.add_argument("--host", help="the request's Host (default: www.howsmyssl.com, localhost for /); "
+                        "--host www.howsmyssl.com --path / asks for the HTML report, as bench/server.py does")
     parser.add_argument("--rows", nargs="*", help="only these rows (1.3-full 1.3-resumed 1.2-full 1.2-resumed)")
     parser.add_argument("--idle", type=int, default=0, metavar="N",
                         help="first measure serve's RSS holding N idle handshaken connections")  # fmt: skip

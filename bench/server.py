@@ -17,9 +17,8 @@ CA (``tests/certs.py``), PEMs in a temp dir. TLS 1.3 uses TLS_AES_128_GCM_SHA256
 TLS 1.2 ECDHE-ECDSA-AES128-GCM-SHA256, both x25519 (ECDHE; none on a TLS 1.2
 resumption). Tickets, counted by the sanity check and printed: every server sends 2
 TLS 1.3 tickets after a full handshake (the number ``serve`` sends; the others are
-set to it); after a resumption ``serve`` sends 2 again, the OpenSSL-based peers 1
-(OpenSSL never sends more after a resumption, ``SSL_CTX_set_num_tickets(3)``), so
-``serve`` seals one ticket more per resumed TLS 1.3 connection. TLS 1.2 resumes
+set to it) and 1 after a resumption (OpenSSL never sends more after a resumption,
+``SSL_CTX_set_num_tickets(3)``; ``serve`` sends as many). TLS 1.2 resumes
 through session tickets everywhere (one ticket with a full handshake, none with a
 resumption).
 
@@ -37,11 +36,14 @@ resumption).
 The body: every connection sends ``GET / HTTP/1.1`` with ``Host: www.howsmyssl.com``
 and ``Connection: close``; ``serve`` answers with howsmyssl's HTML report of the
 client's ClientHello (2026 schema; ~2.7 KB for the stdlib client of OpenSSL 3.0, the
-length is printed), rating it on every request. Before the peers start, the bench
-takes ``serve``'s answer for each version (``answer-<V>.http``) and every peer answers
-exactly that body with serve's header lines (nginx and uvicorn add their own ``Date``
-and ``Server``); ``serve``'s per-request cost of the rating and the page is measured
-in-process and printed.
+length is printed). ``serve`` rates the hello and renders the page once per distinct
+rating input (``server.app.RatingCache``: the load generator's hellos differ only in
+what the rating does not read, so later connections get the page kept), and parses
+every request. Before the peers start, the bench takes ``serve``'s answer for each
+version (``answer-<V>.http``) and every peer answers exactly that body with serve's
+header lines (nginx and uvicorn add their own ``Date`` and ``Server``); ``serve``'s
+per-request cost of the request and the page is measured in-process and printed, with
+the page kept and rendered afresh.
 
 Load generator
 --------------
@@ -598,12 +600,14 @@ def check_log(server: ServerProc) -> dict[str, Any]:
 
 
 def serve_page_cost(folder: Path, iterations: int = 200) -> dict[str, Any]:
-    """serve's HTTP work per connection, in-process: parse the request, rate the stdlib
-    client's ClientHello, render the page, encode the answer (``server.app``, as serve
-    calls it). Checks that the body is the one serve answered."""
+    """serve's HTTP work per connection, in-process: parse the request, route it, encode the
+    answer (``server.app``, as serve calls it), with the page kept (``us``: what serve does
+    for every connection but the first of a client) and rendered afresh (``fresh_us``: the
+    rating and the page each time). Checks that the body is the one serve answered."""
     import ssl
 
     from https_request.server.app import AppConfig, RequestReader, TlsInfo, route
+    from https_request.tls.messages import ClientHello
 
     incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
     obj = client_context(str(folder / "ca.pem")).wrap_bio(incoming, outgoing, server_hostname=SERVER_NAME)
@@ -613,20 +617,25 @@ def serve_page_cost(folder: Path, iterations: int = 200) -> dict[str, Any]:
         pass
     record = outgoing.read()
     hello = record[5 : 5 + int.from_bytes(record[3:5], "big")]  # one record: OpenSSL's hello fits
-    tls = TlsInfo(hello, 0x0304, 0x1301, 0x001D, SERVER_NAME, None, False, 0, f"{HOST}:1", 0)
-    config = AppConfig(schema="2026")
+    decoded = ClientHello.decode(hello[4:])  # (serve hands over the engine's)
+    tls = TlsInfo(hello, 0x0304, 0x1301, 0x001D, SERVER_NAME, None, False, 0, f"{HOST}:1", 0, decoded)
+    kept = AppConfig(schema="2026")
 
-    def once() -> bytes:
+    def once(config: AppConfig) -> bytes:
         request = RequestReader().feed(REQUEST)
         assert request is not None
         return route(request, tls, config).encode(request)
 
-    if not once().endswith(b"\r\n\r\n" + load_answer(folder, "1.3")[1]):
+    if not once(kept).endswith(b"\r\n\r\n" + load_answer(folder, "1.3")[1]):
         raise SystemExit("serve_page_cost: the in-process page differs from serve's answer")
-    start = time.process_time()
-    for _ in range(iterations):
-        once()
-    return {"us": (time.process_time() - start) / iterations * 1e6}
+    out = {}
+    for key, make in (("us", lambda: kept), ("fresh_us", lambda: AppConfig(schema="2026"))):
+        configs = [make() for _ in range(iterations)]
+        start = time.process_time()
+        for config in configs:
+            once(config)
+        out[key] = (time.process_time() - start) / iterations * 1e6
+    return out
 
 
 # ====================================================================== the bench (main process)
@@ -759,7 +768,8 @@ def run_bench(args: argparse.Namespace) -> int:
 
     logs = {s.name: check_log(s) for s in servers + scaling}
     result = summarize(kinds, raw, rss, args)
-    result.update(page_cost_us=page["us"], body_bytes={v: len(bodies[v]) for v in VERSIONS}, sanity=checks,
+    result.update(page_cost_us=page["us"], page_fresh_us=page["fresh_us"],
+                  body_bytes={v: len(bodies[v]) for v in VERSIONS}, sanity=checks,
                   logs=logs, load=load, batches_raw=raw)  # fmt: skip
     peers = "import uvicorn, uvloop, httptools as h; print(uvicorn.__version__, uvloop.__version__, h.__version__)"
     result["versions"] = {

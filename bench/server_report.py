@@ -71,9 +71,10 @@ def report(result: dict[str, Any], args: argparse.Namespace) -> bool:
     print(f"{args.batches} batches x {args.seconds:g} s, {args.clients} client processes x {args.threads} threads; "
           f"load average {l1:.2f} before, {l2:.2f} after (a busy machine moves the wall-clock rows most)")  # fmt: skip
     sizes = ", ".join(f"TLS {k}: {n} bytes" for k, n in result["body_bytes"].items())
+    fresh = f", {result['page_fresh_us']:.0f} us rated and rendered afresh" if "page_fresh_us" in result else ""
     print(f"Body: serve's howsmyssl page for the load generator's ClientHello, {sizes}, the same for every "
-          f"server; serve parses, rates and renders it for each connection: {result['page_cost_us']:.0f} us "
-          "in-process")  # fmt: skip
+          f"server; serve's request parsing and answer per connection, in-process: {result['page_cost_us']:.0f} us"
+          f" with the page kept{fresh}")  # fmt: skip
     print()
     print("Connections per server CPU-second (medians), one worker; peak RSS (VmHWM) of one worker")
     print()

@@ -211,6 +211,28 @@ def test_a_check_byte_exact_2026_with_fixed_clock(strict: Serve) -> None:
     assert "given_named_groups" in result and result["rating"] == "Improvable"  # TLS 1.2 after 2026-06-14
 
 
+def test_clients_get_their_own_ratings(strict: Serve) -> None:
+    """serve keeps rendered ratings by what the rating reads: three clients that differ only in
+    their groups or versions, interleaved twice, each get the rating of their own hello."""
+    from https_request.tls.enums import NamedGroup
+
+    now = datetime.fromisoformat(NOW_2026.replace("Z", "+00:00"))
+    x25519 = (NamedGroup.x25519,)
+    clients = [
+        (client_config(strict), TLS13),
+        (client_config(strict, groups=x25519, key_share_groups=x25519), TLS13),
+        (client_config(strict, (TLS12,)), TLS12),
+    ]
+    bodies = []
+    for _ in range(2):
+        for config, version in clients:
+            status, _, body, _, _ = our_get(strict, config, "/a/check")
+            expected = rating.check(client_hello_of(config), negotiated_version=version, schema="2026", now=now)
+            assert status == 200 and body == rating.to_json(expected)
+            bodies.append(body)
+    assert len(set(bodies)) == 3
+
+
 def test_esp32_example_gets_the_published_answer(plain: Serve) -> None:
     """The ESP32's own ClientHello (esp32-mbedtls profile) and request line: the body is, byte for byte,
     what howsmyssl.com sent that device in 2024 (ESP-IDF's README), with the same Content-Length."""
@@ -453,7 +475,7 @@ def test_early_data_accepted_once_across_workers(pool: Serve) -> None:
 def test_early_request_answered_before_client_finished(pool: Serve) -> None:
     """A complete 0-RTT request is answered as 0.5-RTT data: the server's first
     flight carries the response, before the client sends its Finished, and the
-    fresh tickets come ahead of it (RFC 8446 4.6.1)."""
+    fresh ticket comes ahead of it (RFC 8446 4.6.1)."""
     config = client_config(pool, early_data=True)
     _, _, _, session, _ = our_get(pool, config)
     assert session is not None
@@ -484,7 +506,7 @@ def test_early_request_answered_before_client_finished(pool: Serve) -> None:
         assert complete
         status, _, body = _parse_response(raw)
         assert status == 200 and json.loads(body)["early_data"] is True
-        assert tickets == 2
+        assert tickets == 1  # (a resumed handshake gets one, as from OpenSSL)
         # now finish: our Finished goes out, close_notify follows
         tls.sock.sendall(conn.data_to_send())
         while data := tls.sock.recv(65536):

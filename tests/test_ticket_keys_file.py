@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -89,7 +91,13 @@ def test_corrupt_key_file_while_serving(tmp_path: Path) -> None:
         for v in ((TLS13,), (TLS12,)):  # tickets issued after the corruption resume across workers too
             for issuer, session in _by_worker(srv, v).items():
                 _resumes_on_other_worker(srv, v, session, issuer)
-        srv.wait_log(rf"warning: ticket key file {keys} is corrupt: .*; keeping the last good ticket keys", mark)
+        corrupt = rf"warning: ticket key file {keys} is corrupt: .*; keeping the last good ticket keys"
+        for _ in range(20):  # (each worker looks at the file at most once a second, when a ticket is used)
+            if any(re.search(corrupt, line) for line in srv.err[mark:]):
+                break
+            time.sleep(0.25)
+            our_get(srv, client_config(srv))
+        srv.wait_log(corrupt, mark)
         warned = [line for line in srv.err[mark:] if "is corrupt" in line]
         assert 1 <= len(warned) <= 2, warned  # once per worker that noticed, not once per connection
     finally:
@@ -109,7 +117,7 @@ def test_key_file_replaced_by_fifo_while_serving(tmp_path: Path) -> None:
     path = tmp_path / "keys"
     lines: list[str] = []
     now = 1_000_000.0
-    holder = SharedTicketKeys(path, lifetime=100, clock=lambda: now, log=lines.append)
+    holder = SharedTicketKeys(path, lifetime=100, clock=lambda: now, log=lines.append, refresh=0)
     ticket = holder.seal(b"state", now + 1)
     path.unlink()
     os.mkfifo(path, 0o600)
@@ -143,3 +151,28 @@ def test_reload_follows_a_replaced_file(tmp_path: Path) -> None:
     path.chmod(0o644)
     with pytest.raises(KeyFileError, match="chmod 600"):
         SharedTicketKeys(path, 3600)
+
+
+def test_key_file_looked_at_once_per_refresh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sealing and opening tickets stats the file at most once per ``refresh`` second (it did
+    before every seal and open); a ticket that does not open looks again at once, so a key
+    another process has just rotated in is followed without waiting."""
+    path = tmp_path / "keys"
+    tick = [50.0]
+    holder = SharedTicketKeys(path, lifetime=3600, clock=lambda: 10.0, monotonic=lambda: tick[0])
+    looked: list[object] = []
+    real_stat = os.stat
+    monkeypatch.setattr(os, "stat", lambda p, *a, **kw: (looked.append(p), real_stat(p, *a, **kw))[1])
+    ours = [holder.seal(b"ours", 10.0 + i / 100) for i in range(100)]
+    assert all(holder.open(t, 11.0) == (b"ours", False) for t in ours)
+    assert looked.count(path) == 1
+    theirs = TicketKeys(os.urandom, 3600, 10.0)  # another process's ring replaces the file
+    path.write_bytes(theirs.to_bytes())
+    assert holder.open(theirs.seal(b"theirs", 11.0), 11.0) == (b"theirs", False)  # at once
+    reloaded = looked.count(path)
+    assert reloaded in (2, 3)  # a look, and the read's own check
+    assert theirs.open(holder.seal(b"next", 11.0), 11.0) == (b"next", False)  # sealed under the file's key
+    assert looked.count(path) == reloaded
+    tick[0] += 1.0
+    holder.seal(b"later", 12.0)
+    assert looked.count(path) == reloaded + 1  # a second later: looked at again

@@ -335,6 +335,6 @@ def test_serve_negotiates_http1_and_resumes_only_with_dhe(tmp_path: object) -> N
     parser = argparse.ArgumentParser()
     serve_cli.add_parser(parser.add_subparsers())
     args = parser.parse_args(["serve", "--cert", str(folder / "cert.pem"), "--key", str(folder / "key.pem")])
-    settings, _ = serve_cli._settings(args)
+    settings, _ = serve_cli.worker_settings(args)
     assert settings.tls.alpn_protocols == ("http/1.1", "http/1.0")  # curl -0 offers http/1.0
     assert settings.tls.psk_modes == (PskKeyExchangeMode.psk_dhe_ke,)

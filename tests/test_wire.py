@@ -110,6 +110,66 @@ def test_u8_and_u16_lists() -> None:
         Reader(b"\x00\x00").u16_list(2, "suites", minimum=2)
 
 
+def test_tagged_items() -> None:
+    r = Reader(b"\x00\x0a\x00\x02\x00\x1d\xff\x01\x00\x00", 0)
+    assert list(r.tagged("extension")) == [(0x000A, b"\x00\x1d"), (0xFF01, b"")]
+    r.expect_end()
+    for data, what, detail in (
+        (b"\x00", "extension type", "needs 2 bytes, 1 left"),
+        (b"\x00\x0a\x00", "extension 0x000a", "needs 2 bytes, 1 left"),
+        (b"\x00\x0a\x00\x03\x00\x1d", "extension 0x000a", "needs 3 bytes, 2 left"),
+    ):
+        with pytest.raises(DecodeError) as info:
+            list(Reader(b"\x00\x2b\x00\x00" + data).tagged("extension"))
+        assert (info.value.what, info.value.detail) == (what, detail)
+    items = Reader(b"\x00\x01\x00\x00\x00").tagged("extension")
+    assert next(items) == (1, b"")  # one item at a time: the caller may refuse it before the next is read
+
+
+@given(st.lists(st.tuples(st.integers(0, 0xFFFF), st.binary(max_size=40)), max_size=10), st.binary(max_size=6))
+def test_tagged_reads_as_type_then_opaque(items: list[tuple[int, bytes]], tail: bytes) -> None:
+    """The same items and the same errors as reading each item's u16 type, then its opaque body."""
+    w = Writer()
+    for tag, body in items:
+        w.u16(tag)
+        w.opaque(2, body)
+    data = w.getvalue() + tail
+    slow, slow_error = [], None
+    r = Reader(data)
+    try:
+        while r.remaining:
+            tag = r.u16("extension type")
+            try:
+                slow.append((tag, r.opaque(2, "extension")))
+            except DecodeError as exc:
+                raise DecodeError(f"extension 0x{tag:04x}", exc.detail) from None
+    except DecodeError as exc:
+        slow_error = (exc.what, exc.detail)
+    fast, fast_error = [], None
+    try:
+        for item in Reader(data).tagged("extension"):
+            fast.append(item)
+    except DecodeError as exc:
+        fast_error = (exc.what, exc.detail)
+    assert (fast, fast_error) == (slow, slow_error)
+
+
+@given(st.lists(st.tuples(st.integers(0, 0xFFFF), st.binary(max_size=40)), max_size=10))
+def test_tagged_round_trip(items: list[tuple[int, bytes]]) -> None:
+    w = Writer()
+    w.tagged(2, items)
+    r = Reader(w.getvalue())
+    assert list(r.vec(2).tagged("item")) == items
+    r.expect_end()
+
+
+def test_writer_tagged_overflow() -> None:
+    with pytest.raises(OverflowError, match="vector of 65536 bytes does not fit a 2-byte length"):
+        Writer().tagged(2, [(1, bytes(65536))])
+    with pytest.raises(OverflowError, match="does not fit a 1-byte length"):
+        Writer().tagged(1, [(1, bytes(300))])
+
+
 def test_expect_end() -> None:
     r = Reader(b"\x01\x02")
     r.u8()

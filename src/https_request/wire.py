@@ -15,10 +15,14 @@ that does not fit the field's width.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import sys
+from array import array
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
 __all__ = ["DecodeError", "Reader", "Writer"]
+
+_LITTLE_ENDIAN = sys.byteorder == "little"
 
 
 class DecodeError(ValueError):
@@ -141,7 +145,29 @@ class Reader:
             raise DecodeError(what, "odd length for a list of 16-bit values")
         if max_entries is not None and len(body) // 2 > max_entries:
             raise DecodeError(what, f"{len(body) // 2} entries (limit {max_entries})")
-        return [int.from_bytes(body[i : i + 2], "big") for i in range(0, len(body), 2)]
+        values = array("H", body)  # (in C: a hello's lists have dozens of entries)
+        if _LITTLE_ENDIAN:
+            values.byteswap()
+        return values.tolist()
+
+    def tagged(self, what: str) -> Iterator[tuple[int, bytes]]:
+        """Everything left, as items of a 16-bit tag and a body with a 16-bit length
+        prefix (TLS extensions), in order, one at a time (the caller may refuse an
+        item before the next is read). Raises DecodeError naming "``what`` type" or
+        "``what`` 0x<tag>" when an item is cut short."""
+        data, pos, end = self._data, self._pos, self._end
+        while pos < end:
+            if end - pos < 2:
+                raise DecodeError(f"{what} type", f"needs 2 bytes, {end - pos} left")
+            tag = int.from_bytes(data[pos : pos + 2], "big")
+            if end - pos < 4:
+                raise DecodeError(f"{what} 0x{tag:04x}", f"needs 2 bytes, {end - pos - 2} left")
+            start = pos + 4
+            pos = start + int.from_bytes(data[pos + 2 : start], "big")
+            if pos > end:
+                raise DecodeError(f"{what} 0x{tag:04x}", f"needs {pos - start} bytes, {end - start} left")
+            self._pos = pos
+            yield tag, data[start:pos]
 
     def expect_end(self, what: str = "message") -> None:
         """Raise DecodeError if bytes are left over."""
@@ -188,6 +214,18 @@ class Writer:
         if n >= 1 << (8 * width):
             raise OverflowError(f"vector of {n} bytes does not fit a {width}-byte length")
         self.buf[start : start + width] = n.to_bytes(width, "big")
+
+    def tagged(self, width: int, items: Iterable[tuple[int, bytes]]) -> None:
+        """Write items of a 16-bit tag and a body with a 16-bit length prefix (TLS
+        extensions: :meth:`Reader.tagged`), the whole behind a ``width``-byte length.
+        Raises OverflowError when a body or the whole does not fit its length."""
+        parts = []
+        for tag, body in items:
+            n = len(body)
+            if n > 0xFFFF:
+                raise OverflowError(f"vector of {n} bytes does not fit a 2-byte length")
+            parts.append(tag.to_bytes(2, "big") + n.to_bytes(2, "big") + body)
+        self.opaque(width, b"".join(parts))
 
     def opaque(self, width: int, b: bytes | bytearray) -> None:
         """Write a length-prefixed byte vector. Raises OverflowError."""

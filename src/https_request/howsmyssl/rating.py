@@ -8,7 +8,7 @@ handshake and gets back the JSON object howsmyssl.com would print:
   after a HelloRetryRequest it is still the first one;
 * ``negotiated_version``: the version the connection ended up with;
 * ``now``: the server's wall clock (timezone-aware), used by the 2026 rating
-  cutovers only;
+  cutovers only (:class:`Inputs` keeps only whether each has passed);
 * for BEAST, whether the server could watch the client's record splitting and
   the plaintext length of the client's first application-data record
   (:func:`beast_probe_suite` says how a server gets there, as howsmyssl's
@@ -28,6 +28,8 @@ Two schemas:
     downgrades: TLS <= 1.2 or no post-quantum group is Improvable from
     2026-06-14T17:00Z and Bad from 2026-12-14T18:00Z.
 
+:func:`check` is :func:`parse_client_hello`, then :func:`inputs` (what the rating
+reads, hashable: a server caches what it renders under them), then :func:`rate`.
 :func:`to_json` prints the result the way Go's ``encoding/json.Marshal``
 does: fields in struct order, map keys sorted, no spaces, no trailing
 newline, ``<`` ``>`` ``&`` U+2028 U+2029 escaped.
@@ -44,6 +46,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final, Literal
 
+from ..structs import Struct
 from ..tls.catalogue import CLASSIC_SUITE_NAMES, NSS_FIPS_NAMES, SUITE_NAMES
 from ..tls.enums import ExtensionType, HandshakeType
 from ..tls.extensions import decode_supported_versions, decode_u16_list
@@ -54,11 +57,14 @@ __all__ = [
     "BAD",
     "IMPROVABLE",
     "PROBABLY_OKAY",
+    "Inputs",
     "Schema",
     "beast_probe_suite",
     "check",
+    "inputs",
     "n_minus_one_split",
     "parse_client_hello",
+    "rate",
     "to_json",
 ]
 
@@ -119,9 +125,61 @@ def _hex4(value: int) -> str:
     return f"0x{value:04x}"
 
 
-def _u16_extension(hello: ClientHello, etype: int, what: str) -> list[int]:
-    raw = hello.ext(etype)
+def _u16_list(raw: bytes | None, what: str) -> list[int]:
     return decode_u16_list(raw, what) if raw is not None else []
+
+
+class Inputs(Struct):
+    """Everything :func:`rate` reads: the ClientHello's fields the rating looks at, the
+    connection's version and the options, with the clock reduced to the two 2026
+    cutovers. Two connections with equal inputs get the same rating (the random, the
+    session id, the key shares, the server name, the address and the time of day are
+    not among them), so a server may cache what it renders from a rating under them
+    (:func:`inputs` makes them; they are hashable).
+
+    The extension bodies are kept raw (None when absent); :func:`rate` decodes them.
+    """
+
+    schema: Schema
+    negotiated_version: int
+    improvable_due: bool  # the 2026 cutovers passed (always False for "classic")
+    bad_due: bool
+    cipher_suites: tuple[int, ...]
+    compression_methods: bytes
+    session_ticket: bool
+    supported_versions: bytes | None
+    supported_groups: bytes | None
+    signature_algorithms: bytes | None
+    able_to_detect_n_minus_one_splitting: bool
+    first_app_data_length: int | None
+
+
+def inputs(
+    hello: ClientHello,
+    *,
+    negotiated_version: int,
+    schema: Schema = "classic",
+    now: datetime,
+    able_to_detect_n_minus_one_splitting: bool = False,
+    first_app_data_length: int | None = None,
+) -> Inputs:
+    """The rating's inputs from a decoded first ClientHello (see :func:`check` for the
+    arguments). Raises ValueError for a naive ``now``, an unknown schema or a version
+    out of range."""
+    if schema not in ("classic", "2026"):
+        raise ValueError(f"unknown schema {schema!r}: expected 'classic' or '2026'")
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("now must be a timezone-aware datetime")
+    if not 0 <= negotiated_version <= 0xFFFF:
+        raise ValueError(f"negotiated_version out of range: {negotiated_version!r}")
+    dated = schema == "2026"
+    return Inputs(
+        schema, negotiated_version, dated and now >= T.IMPROVABLE_AT, dated and now >= T.BAD_AT,
+        tuple(hello.cipher_suites), hello.legacy_compression_methods,
+        hello.ext(ExtensionType.session_ticket) is not None, hello.ext(ExtensionType.supported_versions),
+        hello.ext(ExtensionType.supported_groups), hello.ext(ExtensionType.signature_algorithms),
+        able_to_detect_n_minus_one_splitting, first_app_data_length,
+    )  # fmt: skip
 
 
 def check(
@@ -147,23 +205,31 @@ def check(
     only when both are given and the length is 0 or 1; otherwise a TLS 1.0
     client offering CBC suites is ``beast_vuln`` (it could not be checked).
 
+    Returns a new dict (see :func:`rate`). Raises ValueError for a malformed
+    ClientHello, a naive ``now`` or an unknown schema.
+    """
+    hello = parse_client_hello(client_hello)
+    return rate(
+        inputs(hello, negotiated_version=negotiated_version, schema=schema, now=now,
+               able_to_detect_n_minus_one_splitting=able_to_detect_n_minus_one_splitting,
+               first_app_data_length=first_app_data_length)
+    )  # fmt: skip
+
+
+def rate(given_inputs: Inputs) -> dict[str, Any]:
+    """The ``/a/check`` JSON object from the rating's inputs (:func:`check` from the raw hello).
+
     Returns a new dict: ``insecure_cipher_suites`` maps suite names to lists
     of reasons (in the order found); every other value is a list of str, a
-    bool or a str. Raises ValueError for a malformed ClientHello, a naive
-    ``now`` or an unknown schema.
+    bool or a str. Raises ValueError for a malformed extension body.
     """
-    if schema not in ("classic", "2026"):
-        raise ValueError(f"unknown schema {schema!r}: expected 'classic' or '2026'")
-    if now.tzinfo is None or now.utcoffset() is None:
-        raise ValueError("now must be a timezone-aware datetime")
-    if not 0 <= negotiated_version <= 0xFFFF:
-        raise ValueError(f"negotiated_version out of range: {negotiated_version!r}")
-    hello = parse_client_hello(client_hello)
-    known = SUITE_NAMES if schema == "2026" else CLASSIC_SUITE_NAMES
+    i = given_inputs
+    negotiated_version = i.negotiated_version
+    known = SUITE_NAMES if i.schema == "2026" else CLASSIC_SUITE_NAMES
     splitting_detected = (
-        able_to_detect_n_minus_one_splitting
-        and first_app_data_length is not None
-        and n_minus_one_split(first_app_data_length)
+        i.able_to_detect_n_minus_one_splitting
+        and i.first_app_data_length is not None
+        and n_minus_one_split(i.first_app_data_length)
     )
 
     # --- cipher suites, in the client's order, duplicates kept
@@ -171,14 +237,14 @@ def check(
     insecure: dict[str, list[str]] = {}
     ephemeral = unknown = beast_vuln = able_to_detect = False
     sweet32_seen: list[str] = []
-    for suite in hello.cipher_suites:
+    for suite in i.cipher_suites:
         name = known.get(suite)
         if name is not None:
             if "DHE_" in name:
                 ephemeral = True
             if suite in T.CBC_SUITES and negotiated_version <= _TLS1_0:
                 beast_vuln = not splitting_detected
-                able_to_detect = able_to_detect_n_minus_one_splitting
+                able_to_detect = i.able_to_detect_n_minus_one_splitting
             for names, reason in (
                 (T.FEW_BIT_SUITES, T.FEW_BIT_REASON),
                 (T.NULL_SUITES, T.NULL_REASON),
@@ -203,41 +269,38 @@ def check(
         given.append(name)
 
     # --- the other ClientHello fields
-    session_ticket = hello.ext(ExtensionType.session_ticket) is not None
-    compression = any(method != 0 for method in hello.legacy_compression_methods)
+    compression = any(method != 0 for method in i.compression_methods)
     vers = negotiated_version
     tls_version = T.VERSION_NAMES.get(vers, "")
-    raw_versions = hello.ext(ExtensionType.supported_versions)
+    raw_versions = i.supported_versions
     offered_versions = decode_supported_versions(raw_versions) if raw_versions is not None else []
     for v in offered_versions:
         if v in T.VERSION_NAMES and v > vers:
             vers, tls_version = v, T.VERSION_NAMES[v]
     tls_version = tls_version or T.UNKNOWN_VERSION
 
-    groups = _u16_extension(hello, ExtensionType.supported_groups, "supported_groups")
+    groups = _u16_list(i.supported_groups, "supported_groups")
     named_groups = [T.NAMED_GROUPS.get(g) or f"Unknown named group: {_hex4(g)}" for g in groups]
     post_quantum = any(g in T.POST_QUANTUM_GROUPS for g in groups)
-    schemes = _u16_extension(hello, ExtensionType.signature_algorithms, "signature_algorithms")
+    schemes = _u16_list(i.signature_algorithms, "signature_algorithms")
     signature_algorithms = [T.SIGNATURE_SCHEMES.get(s) or f"Unknown signature scheme: {_hex4(s)}" for s in schemes]
 
     # --- rating
     improvable = not ephemeral or vers == _TLS1_1
     bad = compression or unknown or beast_vuln or bool(insecure) or vers <= _TLS1_0
-    if schema == "2026":
-        improvable_due = now >= T.IMPROVABLE_AT
-        bad_due = now >= T.BAD_AT
-        improvable = improvable or ((vers <= _TLS1_2 or not post_quantum) and improvable_due)
-        bad = bad or ((vers <= _TLS1_2 or not post_quantum) and bad_due)
+    if i.schema == "2026":
+        improvable = improvable or ((vers <= _TLS1_2 or not post_quantum) and i.improvable_due)
+        bad = bad or ((vers <= _TLS1_2 or not post_quantum) and i.bad_due)
     rating = BAD if bad else IMPROVABLE if improvable else PROBABLY_OKAY
 
     result: dict[str, Any] = {"given_cipher_suites": given}
-    if schema == "2026":
+    if i.schema == "2026":
         result["given_named_groups"] = named_groups
         result["given_signature_algorithms"] = signature_algorithms
         result["post_quantum_key_agreement"] = post_quantum
     result.update(
         ephemeral_keys_supported=ephemeral,
-        session_ticket_supported=session_ticket,
+        session_ticket_supported=i.session_ticket,
         tls_compression_supported=compression,
         unknown_cipher_suite_supported=unknown,
         beast_vuln=beast_vuln,

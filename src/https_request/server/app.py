@@ -43,19 +43,32 @@ from ..howsmyssl import rating
 from ..structs import Struct, field
 from ..tls.catalogue import suite_name
 from ..tls.enums import NamedGroup, ProtocolVersion, name_of
+from ..tls.messages import ClientHello
+
+_httptools: Any  # the uvloop extra: request heads parsed in C (RequestReader's fast path); else None
+try:
+    import httptools as _httptools
+except ImportError:  # (then h11 reads every request)
+    _httptools = None
 
 __all__ = [
     "HOWSMYSSL_HOST",
     "AppConfig",
     "HttpError",
+    "RatingCache",
     "Request",
     "RequestReader",
     "Response",
     "TlsInfo",
     "error_response",
+    "fast_request",
     "http_date",
+    "rate",
+    "rating_inputs",
+    "render_report",
     "route",
     "route_plain",
+    "version_name",
 ]
 
 HOWSMYSSL_HOST = "www.howsmyssl.com"
@@ -76,12 +89,65 @@ _VERSION_NAMES: dict[int, str] = {ProtocolVersion.TLS1_2: "TLS 1.2", ProtocolVer
 # ------------------------------------------------------------------ configuration and inputs
 
 
+class RatingCache:
+    """The howsmyssl answers rendered lately, by the rating's inputs (:class:`rating.Inputs`:
+    the ClientHello's suites, compression, versions, groups, signature algorithms and
+    session-ticket flag, the connection's version, the schema and which of its cutovers
+    have passed). Many clients send the same hello but for its random, session id and
+    key shares, and the rating and its rendering (the JSON or the HTML page) are a
+    function of these inputs alone: the same inputs get the same bytes, whoever asks.
+    Nothing else of a connection (address, server name, time) is in what is kept.
+
+    Bounded: at most ``max_entries`` answers and ``max_bytes`` of them and their keys
+    (the least recently used go first); an answer larger than ``max_bytes // 16`` is
+    not kept (a peer controls the hello's size, up to its limits).
+    """
+
+    def __init__(self, max_entries: int = 256, max_bytes: int = 1 << 20) -> None:
+        self.max_entries, self.max_bytes = max_entries, max_bytes
+        self._entries: dict[tuple[str, rating.Inputs], tuple[bytes, int]] = {}  # (kind, inputs): (body, size)
+        self.bytes = 0
+        self.hits = self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, kind: str, inputs: rating.Inputs, render: Callable[[dict[str, Any]], bytes]) -> bytes:
+        """The ``kind`` answer for ``inputs``: the one kept, else ``render(rating.rate(inputs))``
+        (kept if it fits). Raises ValueError as :func:`rating.rate` does (nothing is kept)."""
+        key = (kind, inputs)
+        entry = self._entries.pop(key, None)
+        if entry is not None:
+            self._entries[key] = entry  # now the most recently used
+            self.hits += 1
+            return entry[0]
+        self.misses += 1
+        body = render(rating.rate(inputs))
+        size = len(body) + _inputs_size(inputs)
+        if size <= self.max_bytes // 16:
+            self._entries[key] = (body, size)
+            self.bytes += size
+            while len(self._entries) > self.max_entries or self.bytes > self.max_bytes:
+                oldest = next(iter(self._entries))  # (a dict keeps insertion order: the least recently used)
+                self.bytes -= self._entries.pop(oldest)[1]
+        return body
+
+
+def _inputs_size(inputs: rating.Inputs) -> int:
+    """About the memory one key holds: its variable-length fields (an int object per
+    suite), and a fixed part for the rest."""
+    raw = (inputs.compression_methods, inputs.supported_versions, inputs.supported_groups, inputs.signature_algorithms)
+    return 512 + 40 * len(inputs.cipher_suites) + sum(len(r) for r in raw if r is not None)
+
+
 class AppConfig(Struct, slots=False):
-    """``clock``: the rating's clock, Unix seconds (``serve``'s clock: fixed, SNTP, NVS; None: the system's)."""
+    """``clock``: the rating's clock, Unix seconds (``serve``'s clock: fixed, SNTP, NVS; None: the
+    system's); ``cache``: the rendered howsmyssl answers (shared by the connections of one worker)."""
 
     schema: rating.Schema = "classic"
     clock: Callable[[], float] | None = None
     strict_howsmyssl: bool = False
+    cache: RatingCache = field(default_factory=RatingCache, repr=False, compare=False)
 
 
 class TlsInfo(Struct, slots=False):
@@ -97,10 +163,16 @@ class TlsInfo(Struct, slots=False):
     early_data: int  # bytes of 0-RTT data accepted
     peer: str
     worker: int
+    hello: ClientHello | None = None  # client_hello decoded (the engine's), if known
 
     @property
     def version_name(self) -> str:
-        return _VERSION_NAMES.get(self.version, f"0x{self.version:04x}")
+        return version_name(self.version)
+
+
+def version_name(version: int) -> str:
+    """"TLS 1.3", "TLS 1.2", else the code point in hex."""
+    return _VERSION_NAMES.get(version, f"0x{version:04x}")
 
 
 class Request(Struct, slots=False):
@@ -144,23 +216,39 @@ class RequestReader:
     ``max_header_bytes``, 413 for a body over ``max_body_bytes``, 400 for
     anything malformed) and EOFError when the peer closed before sending
     anything. :attr:`leftover` is what followed the request (keep-alive).
+
+    ``fast`` (default: when httptools is installed, the ``uvloop`` extra): a
+    first chunk that is one whole request head without a body is read by
+    httptools (C), and taken only when it is what h11 would make of it (see
+    :func:`fast_request`); anything else, and every later chunk, is h11's.
     """
 
-    def __init__(self, max_header_bytes: int = MAX_HEADER_BYTES, max_body_bytes: int = MAX_BODY_BYTES) -> None:
-        self._h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=max_header_bytes)
+    def __init__(
+        self, max_header_bytes: int = MAX_HEADER_BYTES, max_body_bytes: int = MAX_BODY_BYTES, fast: bool | None = None
+    ) -> None:
+        self._h11: h11.Connection | None = None
         self._max_header = max_header_bytes
         self._max_body = max_body_bytes
+        self._fast = _httptools is not None if fast is None else fast
         self._head: h11.Request | None = None
         self._body = bytearray()
         self.leftover = b""
         self.started = False
 
     def feed(self, data: bytes) -> Request | None:
+        if self._fast and not self.started and data:
+            self.started = True
+            request = fast_request(data, self._max_header)
+            if request is not None:
+                return request
         self.started = self.started or bool(data)
+        conn = self._h11
+        if conn is None:
+            self._h11 = conn = h11.Connection(h11.SERVER, max_incomplete_event_size=self._max_header)
         try:
-            self._h11.receive_data(data)
+            conn.receive_data(data)
             while True:
-                event = self._h11.next_event()
+                event = conn.next_event()
                 if event is h11.NEED_DATA:
                     return None
                 if isinstance(event, h11.Request):
@@ -174,16 +262,16 @@ class RequestReader:
                     if len(self._body) > self._max_body:
                         raise HttpError(413)
                 elif isinstance(event, h11.EndOfMessage):
-                    return self._finish()
+                    return self._finish(conn)
                 elif isinstance(event, h11.ConnectionClosed):
                     raise EOFError("closed before a request")
         except h11.RemoteProtocolError as exc:
             raise HttpError(exc.error_status_hint, str(exc)) from None
 
-    def _finish(self) -> Request:
+    def _finish(self, conn: h11.Connection) -> Request:
         head = self._head
         assert head is not None
-        self.leftover = self._h11.trailing_data[0]
+        self.leftover = conn.trailing_data[0]
         return Request(
             head.method.decode("ascii", "replace"),
             head.target.decode("ascii", "replace"),
@@ -191,6 +279,78 @@ class RequestReader:
             tuple((k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in head.headers),
             bytes(self._body),
         )
+
+
+# RFC 9110 5.6.2 token (methods, field names), RFC 9112 3.2 request-target as h11 takes it (visible
+# ASCII), RFC 9110 5.5 field-value (obs-text allowed; no NUL, CR, LF; no whitespace at either end).
+_TOKEN = re.compile(rb"[-!#$%&'*+.^_`|~0-9a-zA-Z]+")
+_TARGET = re.compile(rb"[\x21-\x7e]+")
+_FIELD_VALUE = re.compile(rb"(?:[^\x00\s]+(?:[ \t]+[^\x00\s]+)*)?")
+_BODY_HEADERS = (b"content-length", b"transfer-encoding")
+
+
+class _Head:
+    """httptools' callbacks: the target and the header fields of one request head."""
+
+    __slots__ = ("complete", "fields", "url")
+
+    def __init__(self) -> None:
+        self.url = b""
+        self.fields: list[tuple[bytes, bytes]] = []
+        self.complete = False
+
+    def on_url(self, url: bytes) -> None:
+        self.url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.fields.append((name, value.rstrip(b" \t")))  # (llhttp keeps trailing whitespace; h11 does not)
+
+    def on_message_complete(self) -> None:
+        self.complete = True
+
+
+def fast_request(data: bytes, max_header: int) -> Request | None:
+    """The request in ``data`` read by httptools, when ``data`` is exactly one request
+    head (CRLF line ends, no folded lines, no bytes after it) of at most ``max_header``
+    bytes, without a body (no Content-Length or Transfer-Encoding), and what httptools
+    read is what h11 reads from the same bytes: the request line is ``method SP target SP
+    HTTP/1.x CRLF`` byte for byte, the method and field names are tokens, the target is
+    visible ASCII, every line is one field with a valid value, and Host appears as h11
+    requires (once for HTTP/1.1, at most once for 1.0). None otherwise (and when
+    httptools is missing or refuses the bytes): h11 reads them, and decides every error.
+    Raises nothing."""
+    if _httptools is None or len(data) > max_header or data.find(b"\r\n\r\n") != len(data) - 4:
+        return None
+    lines = data.count(b"\n")
+    if data.count(b"\r\n") != lines or data.count(b"\r") != lines or b"\n " in data or b"\n\t" in data:
+        return None  # a bare LF or CR, or a folded line
+    head = _Head()
+    parser = _httptools.HttpRequestParser(head)
+    try:
+        parser.feed_data(data)
+    except (_httptools.HttpParserError, _httptools.HttpParserUpgrade):
+        return None
+    version = parser.get_http_version()
+    method = parser.get_method()
+    if not head.complete or version not in ("1.0", "1.1") or len(head.fields) != lines - 2:
+        return None
+    if not data.startswith(b"%s %s HTTP/%s\r\n" % (method, head.url, version.encode())):
+        return None
+    if _TOKEN.fullmatch(method) is None or _TARGET.fullmatch(head.url) is None:
+        return None
+    hosts = 0
+    fields = []
+    for name, value in head.fields:
+        if _TOKEN.fullmatch(name) is None or _FIELD_VALUE.fullmatch(value) is None:
+            return None
+        lower = name.lower()
+        if lower in _BODY_HEADERS:
+            return None
+        hosts += lower == b"host"
+        fields.append((lower.decode("latin-1"), value.decode("latin-1")))
+    if hosts > 1 or (hosts == 0 and version == "1.1"):
+        return None
+    return Request(method.decode("ascii"), head.url.decode("ascii"), version, tuple(fields), b"")
 
 
 # ------------------------------------------------------------------ responses
@@ -296,6 +456,9 @@ def redirect(request: Request, path: str, query: str) -> Response:
 # ------------------------------------------------------------------ request helpers
 
 
+_PLAIN_HOST = re.compile(r"([A-Za-z0-9.-]+)(?::[0-9]*)?")
+
+
 def _split_target(request: Request) -> tuple[str | None, str, str]:
     """(host or None, path, query); path "" when the target is no path (``FROM_STDIN``)."""
     target = request.target
@@ -304,7 +467,11 @@ def _split_target(request: Request) -> tuple[str | None, str, str]:
             parts = urlsplit(target)
             return parts.hostname, parts.path or "/", parts.query
         host_header = request.header("host")
-        host = urlsplit("//" + host_header).hostname if host_header else None
+        plain = _PLAIN_HOST.fullmatch(host_header) if host_header else None
+        if plain is not None:  # a name or IPv4 address, maybe a port: what urlsplit would make of it, sooner
+            host = plain[1].lower()
+        else:
+            host = urlsplit("//" + host_header).hostname if host_header else None
     except ValueError:  # e.g. an unclosed "[" of an IPv6 literal: no usable host
         return None, "", ""
     if not target.startswith("/"):
@@ -347,15 +514,26 @@ def origin_allowed(request: Request) -> bool:
 # ------------------------------------------------------------------ howsmyssl
 
 
-def rate(tls: TlsInfo, config: AppConfig) -> dict[str, Any]:
+def rating_inputs(tls: TlsInfo, config: AppConfig) -> rating.Inputs:
+    """What the rating of this connection reads. Raises ValueError for a malformed ClientHello."""
     now = datetime.fromtimestamp(config.clock(), UTC) if config.clock is not None else datetime.now(UTC)
-    return rating.check(tls.client_hello, negotiated_version=tls.version, schema=config.schema, now=now)
+    hello = tls.hello if tls.hello is not None else rating.parse_client_hello(tls.client_hello)
+    return rating.inputs(hello, negotiated_version=tls.version, schema=config.schema, now=now)
+
+
+def rate(tls: TlsInfo, config: AppConfig) -> dict[str, Any]:
+    """The ``/a/check`` object of this connection. Raises ValueError for a malformed ClientHello."""
+    return rating.rate(rating_inputs(tls, config))
+
+
+def _render_html(result: dict[str, Any]) -> bytes:
+    return render_report(result).encode()
 
 
 def _check(request: Request, query: str, tls: TlsInfo, config: AppConfig) -> Response:
     callback = _CALLBACK_JUNK.sub("", form_value(request, query, "callback"))
     if origin_allowed(request):
-        status, body = 200, rating.to_json(rate(tls, config))
+        status, body = 200, config.cache.get("json", rating_inputs(tls, config), rating.to_json)
     else:
         status, body = 400, DISALLOWED_BODY
     ctype = "application/json"
@@ -386,7 +564,7 @@ def _howsmyssl(request: Request, path: str, query: str, tls: TlsInfo, config: Ap
         if path == "/a/check":
             return _check(request, query, tls, config)
         if path == "/":
-            body = render_report(rate(tls, config)).encode()
+            body = config.cache.get("html", rating_inputs(tls, config), _render_html)
             return _api(200, "text/html;charset=utf-8", body)
     except ValueError:
         return Response(500, [("Access-Control-Allow-Origin", "*"), ("Content-Type", "text/plain")],

@@ -45,7 +45,7 @@ from ..tls.catalogue import suite_name
 from ..tls.enums import ExtensionType, NamedGroup, name_of
 from ..tls.errors import TlsError
 from ..tls.server13 import ServerConnection
-from .app import HttpError, Request, RequestReader, TlsInfo, error_response, route, route_plain
+from .app import HttpError, Request, RequestReader, TlsInfo, error_response, route, route_plain, version_name
 
 if TYPE_CHECKING:
     from .tls_server import Server, ServerSettings
@@ -68,6 +68,22 @@ def _printable(text: str, limit: int = 200) -> str:
     if text.isascii() and text.isprintable() and '"' not in text:  # (the usual case, at C speed)
         return text
     return "".join(c if " " <= c < "\x7f" and c != '"' else "?" for c in text)
+
+
+_NEGOTIATED: dict[tuple[int, int, int | None], str] = {}  # (few: the server's versions x suites x groups)
+
+
+def _negotiated(version: int, suite: int, group: int | None) -> str:
+    """The log line's ``version=... suite=... group=...`` (made once per combination)."""
+    key = (version, suite, group)
+    text = _NEGOTIATED.get(key)
+    if text is None:
+        name = version_name(version).replace(" ", "")
+        group_name = name_of(NamedGroup, group) if group is not None else "-"
+        text = f"version={name} suite={suite_name(suite)} group={group_name}"
+        if len(_NEGOTIATED) < 256:
+            _NEGOTIATED[key] = text
+    return text
 
 
 def describe(exc: BaseException) -> str:
@@ -345,7 +361,7 @@ class HttpsConnection(Connection):
         assert tls.negotiated_version is not None and tls.cipher_suite is not None
         return TlsInfo(
             tls.client_hello_raw, tls.negotiated_version, tls.cipher_suite, tls.group, tls.server_name,
-            tls.alpn_protocol, tls.resumed, len(pump.early_data), self.peer, self.settings.worker,
+            tls.alpn_protocol, tls.resumed, len(pump.early_data), self.peer, self.settings.worker, tls.client_hello,
         )  # fmt: skip
 
     def _on_read_timeout(self) -> None:
@@ -422,14 +438,9 @@ class HttpsConnection(Connection):
             early = "rejected"
         else:
             early = "no"
-        return [
-            f"sni={_printable(tls.server_name or '-')}",
-            f"version={self.info.version_name.replace(' ', '')}",
-            f"suite={suite_name(tls.cipher_suite)}",
-            f"group={name_of(NamedGroup, tls.group) if tls.group is not None else '-'}",
-            f"resumed={'yes' if tls.resumed else 'no'}",
-            f"early_data={early}",
-        ]
+        negotiated = _negotiated(self.info.version, tls.cipher_suite, tls.group)
+        return [f"sni={_printable(tls.server_name or '-')}", negotiated, f"resumed={'yes' if tls.resumed else 'no'}",
+                f"early_data={early}"]  # fmt: skip
 
 
 class HttpConnection(Connection):

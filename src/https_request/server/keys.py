@@ -10,8 +10,10 @@ calls it on whatever ``ServerConfig.ticket_keys`` holds). The Redis store is
 so that they all seal tickets under the same key and open the others' tickets:
 
 * the file is created 0600 when missing (under the lock);
-* before each seal/open the holder stats the file and reloads it when its
-  inode, size, mtime or mode changed (another process rotated or replaced it);
+* before a seal/open the holder stats the file, at most every ``refresh``
+  seconds (1 s; every time when a ticket does not open: it may be sealed under
+  a key another process has just rotated in), and reloads it when its inode,
+  size, mtime or mode changed (another process rotated or replaced it);
 * rotation happens under an exclusive ``flock`` on ``FILE.lock``: the holder
   re-reads the file, rotates only if the key there is still due, and writes
   the result back atomically (temporary file, fsync, rename), so two workers
@@ -179,8 +181,10 @@ class SharedTicketKeys(SharedKeys):
 
     ``lifetime`` (seconds) is written into the file when it differs from the
     file's own: the last process to start decides the rotation period.
-    ``log`` takes the warnings (one line each). Raises KeyFileError when the
-    file cannot be used (see the module's docstring).
+    ``refresh``: seconds between two looks at the file (on ``monotonic``'s
+    clock; 0: before every seal and open). ``log`` takes the warnings (one
+    line each). Raises KeyFileError when the file cannot be used (see the
+    module's docstring).
     """
 
     _inner: TicketKeys
@@ -192,12 +196,17 @@ class SharedTicketKeys(SharedKeys):
         random: Callable[[int], bytes] = os.urandom,
         clock: Callable[[], float] = time.time,
         log: Callable[[str], None] = default_log,
+        refresh: float = 1.0,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         # The key material lives in ``self._inner``; the base class's own state is never used.
         if lifetime <= 0:
             raise ValueError("ticket lifetime must be positive")
         self.path = Path(path)
         self.lifetime = lifetime
+        self.refresh = refresh
+        self._monotonic = monotonic
+        self._checked_at = -1e18  # (monotonic) when the file was last looked at
         self._random = random
         self._log = log
         self._signature: _Signature | None = None
@@ -263,6 +272,7 @@ class SharedTicketKeys(SharedKeys):
 
     def _refresh(self) -> None:
         """Reload when another process changed the file (or rewrite it if it vanished)."""
+        self._checked_at = self._monotonic()
         try:
             signature = _signature(os.stat(self.path))
             if signature in (self._signature, self._bad):
@@ -294,7 +304,8 @@ class SharedTicketKeys(SharedKeys):
 
     def rotate(self, now: float) -> bool:
         """Roll to a new key, shared through the file, if the current one is due."""
-        self._refresh()
+        if self._monotonic() >= self._checked_at + self.refresh:
+            self._refresh()
         if not self._inner.due(now):
             return False
         try:
@@ -326,8 +337,13 @@ class SharedTicketKeys(SharedKeys):
         return self._inner.seal(plaintext, now)
 
     def open(self, ticket: bytes, now: float) -> tuple[bytes, bool] | None:
+        checked = self._checked_at
         self.rotate(now)
-        return self._inner.open(ticket, now)
+        found = self._inner.open(ticket, now)
+        if found is None and self._checked_at == checked:  # sealed under a key another process just rotated in?
+            self._refresh()
+            found = self._inner.open(ticket, now)
+        return found
 
     def to_bytes(self) -> bytes:
         return self._inner.to_bytes()

@@ -24,7 +24,6 @@ the TLS 1.3 ServerHello handler hands over here when the server picks TLS 1.2.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from typing import Protocol
 
@@ -40,6 +39,7 @@ from .enums import ExtensionType as ET
 from .enums import HandshakeType as HT
 from .errors import Reason, TlsError
 from .events import SessionTicketReceived
+from .keyschedule import new_hash
 from .keyschedule12 import finished_verify_data12, key_block, master_secret
 from .kx import ClientShare
 from .messages import Finished, ServerHello
@@ -262,7 +262,7 @@ class Tls12Client(Connection):
             encrypted = hs12.leaf_key.encrypt(pre_master, padding.PKCS1v15())
             cke = len(encrypted).to_bytes(2, "big") + encrypted
         hs12.messages += self._queue_handshake(HT.CLIENT_KEY_EXCHANGE, cke)
-        session_hash = hashlib.new(suite.hash_name, hs12.messages).digest() if hs12.ems else None
+        session_hash = new_hash(suite.hash_name, hs12.messages).digest() if hs12.ems else None
         hs12.master = master_secret(suite.hash_name, pre_master, self.client_random, hs12.server_random, session_hash)
         self._keylog("CLIENT_RANDOM", hs12.master)
         if cfg.certificate is not None and hs12.cv_scheme is not None:
@@ -318,7 +318,7 @@ class Tls12Client(Connection):
         self._write = self._pending_write12
         self._set_state(S.CLIENT_FINISHED)
         self._log2("=> write finished")
-        th = hashlib.new(hs12.suite.hash_name, hs12.messages).digest()
+        th = new_hash(hs12.suite.hash_name, hs12.messages).digest()
         verify_data = finished_verify_data12(hs12.suite.hash_name, hs12.master, True, th)
         hs12.messages += self._queue_handshake(HT.FINISHED, verify_data)
         self._flush_handshake()
@@ -342,7 +342,7 @@ class Tls12Client(Connection):
         hs12 = self._hs12
         assert hs12 is not None
         fin = Finished.decode(body)
-        th = hashlib.new(hs12.suite.hash_name, hs12.messages).digest()
+        th = new_hash(hs12.suite.hash_name, hs12.messages).digest()
         expected = finished_verify_data12(hs12.suite.hash_name, hs12.master, False, th)
         if not hmac.compare_digest(expected, fin.verify_data):
             raise TlsError(Reason.BAD_FINISHED, "server Finished")

@@ -494,7 +494,8 @@ class ClientConnection(Tls12Client):
         s_ap = ks.derive(b"s ap traffic", th)
         self._keylog("CLIENT_TRAFFIC_SECRET_0", c_ap)
         self._keylog("SERVER_TRAFFIC_SECRET_0", s_ap)
-        self._keylog("EXPORTER_SECRET", ks.derive(b"exp master", th))
+        if self._keylogging():  # (no exporter API: the secret is only logged)
+            self._keylog("EXPORTER_SECRET", ks.derive(b"exp master", th))
         self._set_read_key(s_ap)
         self._app_read_secret, self._app_write_secret = s_ap, c_ap
         self._write_second_flight(hs, suite)

@@ -243,7 +243,9 @@ class ServerConfig(Struct, slots=False):
 
     ``certificates``: one or more certified keys; the first whose signature
     scheme the client accepts is used. ``ticket_keys``: the ticket key holder
-    (None = no tickets). ``max_early_data``: 0 rejects 0-RTT.
+    (None = no tickets). ``num_tickets``: TLS 1.3 tickets after a full
+    handshake; after a resumption at most one (it replaces the ticket used,
+    as OpenSSL does). ``max_early_data``: 0 rejects 0-RTT.
     ``send_half_rtt_data``: TLS 1.3 application data written after our
     Finished goes out at once, before the client's Finished (RFC 8446 "0.5-RTT":
     the answer to a 0-RTT request then costs no extra round trip); otherwise it

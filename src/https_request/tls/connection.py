@@ -298,6 +298,10 @@ class Connection:
             self._dbg.msg(3, f"handshake state: {int(old)} ({old.name}) -> {int(new)} ({new.name})")
         self.state = new
 
+    def _keylogging(self) -> bool:
+        """Whether :meth:`_keylog` writes anywhere (a secret only logged is derived only then)."""
+        return self._cfg.keylog is not None or self._dbg.threshold >= 4
+
     def _keylog(self, label: str, secret: bytes) -> None:
         if self._cfg.keylog is not None:
             self._cfg.keylog(f"{label} {self.client_random.hex()} {secret.hex()}")
@@ -370,15 +374,15 @@ class Connection:
         self._content_received()
         assert self.negotiated_version is not None and self.cipher_suite is not None
         self._events.append(
-            HandshakeComplete(
-                version=self.negotiated_version,
-                cipher_suite=self.cipher_suite,
-                group=self.group,
-                alpn_protocol=self.alpn_protocol,
-                resumed=self.resumed,
-                early_data_accepted=self.early_data_accepted,
-                server_name=self.server_name,
-                peer_certificates=self.peer_certificates,
+            HandshakeComplete(  # (every field, in order: a Struct is made fastest so)
+                self.negotiated_version,
+                self.cipher_suite,
+                self.group,
+                self.alpn_protocol,
+                self.resumed,
+                self.early_data_accepted,
+                self.server_name,
+                self.peer_certificates,
             )
         )
         self._on_handshake_complete()

@@ -9,20 +9,50 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable
+from typing import Protocol
+
+
+class HashObject(Protocol):
+    """What hashlib's hash objects offer (the engine's transcripts and HMACs use these)."""
+
+    @property
+    def block_size(self) -> int: ...
+
+    def update(self, data: bytes | bytearray, /) -> None: ...
+
+    def digest(self) -> bytes: ...
+
+    def copy(self) -> HashObject: ...
+
 
 _DIGEST_SIZE = {"sha256": 32, "sha384": 48}
+_CONSTRUCTORS: dict[str, Callable[[bytes | bytearray], HashObject]] = {
+    "sha256": hashlib.sha256,
+    "sha384": hashlib.sha384,
+}
 _EMPTY_HASH = {name: hashlib.new(name, b"").digest() for name in _DIGEST_SIZE}  # Transcript-Hash("")
+_NO_PSK: dict[str, tuple[bytes, bytes]] = {}  # hash -> (Early Secret without a PSK, Derive-Secret(it, "derived", ""))
 
 __all__ = [
+    "HashObject",
     "KeySchedule",
     "derive_secret",
     "finished_verify_data",
     "hkdf_expand",
     "hkdf_expand_label",
     "hkdf_extract",
+    "new_hash",
     "next_traffic_secret",
     "traffic_key_iv",
 ]
+
+
+def new_hash(hash_name: str, data: bytes | bytearray = b"") -> HashObject:
+    """``hashlib.new(hash_name, data)``, through the named constructor for the TLS hashes
+    (hashlib.new's Python wrapper costs more than the hash of a short message)."""
+    make = _CONSTRUCTORS.get(hash_name)
+    return make(data) if make is not None else hashlib.new(hash_name, data)
 
 
 def hkdf_extract(hash_name: str, salt: bytes, ikm: bytes) -> bytes:
@@ -57,7 +87,10 @@ def hkdf_expand_label(hash_name: str, secret: bytes, label: bytes, context: byte
         head = length.to_bytes(2, "big") + bytes((len(full),)) + full
         if len(_LABEL_HEADS) < 64:  # the handshake's dozen labels; a caller's exporter labels are not kept
             _LABEL_HEADS[label, length] = head
-    return hkdf_expand(hash_name, secret, head + bytes((len(context),)) + context, length)
+    info = head + bytes((len(context),)) + context
+    if length <= _DIGEST_SIZE.get(hash_name, 0):  # one block, as hkdf_expand takes it (every TLS 1.3 label)
+        return hmac.digest(secret, info + b"\x01", hash_name)[:length]
+    return hkdf_expand(hash_name, secret, info, length)
 
 
 def derive_secret(hash_name: str, secret: bytes, label: bytes, transcript_hash: bytes) -> bytes:
@@ -91,13 +124,23 @@ class KeySchedule:
     with the transcript hash of the messages the RFC names.
     """
 
-    __slots__ = ("hash_name", "hash_len", "secret", "_empty_hash")
+    __slots__ = ("hash_name", "hash_len", "secret", "_empty_hash", "_salt")
 
     def __init__(self, hash_name: str, psk: bytes | None = None) -> None:
         self.hash_name = hash_name
         self._empty_hash = _EMPTY_HASH.get(hash_name) or hashlib.new(hash_name).digest()
         self.hash_len = len(self._empty_hash)
-        self.secret = hkdf_extract(hash_name, b"", psk if psk is not None else bytes(self.hash_len))
+        self._salt: bytes | None = None  # the next stage's salt, when known in advance
+        if psk is not None:
+            self.secret = hkdf_extract(hash_name, b"", psk)
+            return
+        known = _NO_PSK.get(hash_name)
+        if known is None:  # without a PSK the Early Secret and its "derived" salt are constants
+            early = hkdf_extract(hash_name, b"", bytes(self.hash_len))
+            known = (early, derive_secret(hash_name, early, b"derived", self._empty_hash))
+            if hash_name in _DIGEST_SIZE:
+                _NO_PSK[hash_name] = known
+        self.secret, self._salt = known
 
     def derive(self, label: bytes, transcript_hash: bytes) -> bytes:
         return derive_secret(self.hash_name, self.secret, label, transcript_hash)
@@ -106,7 +149,8 @@ class KeySchedule:
         return self.derive(b"res binder" if resumption else b"ext binder", self._empty_hash)
 
     def _next(self, ikm: bytes | None) -> None:
-        salt = self.derive(b"derived", self._empty_hash)
+        salt = self._salt if self._salt is not None else self.derive(b"derived", self._empty_hash)
+        self._salt = None
         self.secret = hkdf_extract(self.hash_name, salt, ikm if ikm is not None else bytes(self.hash_len))
 
     def handshake_stage(self, shared_secret: bytes | None) -> None:

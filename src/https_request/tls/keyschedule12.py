@@ -8,8 +8,9 @@ re-keys on every call.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
+
+from .keyschedule import new_hash
 
 __all__ = ["finished_verify_data12", "key_block", "master_secret", "prf"]
 
@@ -20,11 +21,11 @@ _TRANS_5C = bytes(x ^ 0x5C for x in range(256))
 
 def _hmac_keyed(hash_name: str, key: bytes) -> Callable[[bytes], bytes]:
     """``msg -> HMAC-<hash>(key, msg)`` (RFC 2104), keyed once."""
-    inner = hashlib.new(hash_name)
-    outer = hashlib.new(hash_name)
+    inner = new_hash(hash_name)
+    outer = new_hash(hash_name)
     block = inner.block_size
     if len(key) > block:
-        key = hashlib.new(hash_name, key).digest()
+        key = new_hash(hash_name, key).digest()
     key = key.ljust(block, b"\0")
     inner.update(key.translate(_TRANS_36))
     outer.update(key.translate(_TRANS_5C))

@@ -10,6 +10,8 @@ extensions and a misplaced pre_shared_key raise :class:`TlsError`.
 
 from __future__ import annotations
 
+from functools import cached_property
+
 from ..structs import Struct
 from ..wire import DecodeError, Reader, Writer
 from .enums import ExtensionType, HandshakeType
@@ -65,10 +67,7 @@ def decode_extensions(r: Reader, what: str, *, psk_last: bool = False) -> tuple[
 
 
 def encode_extensions(w: Writer, extensions: tuple[Extension, ...] | list[Extension]) -> None:
-    with w.prefixed(2):
-        for e in extensions:
-            w.u16(e.type)
-            w.opaque(2, e.data)
+    w.tagged(2, [(e.type, e.data) for e in extensions])
 
 
 def find_extension(extensions: tuple[Extension, ...], etype: int) -> bytes | None:
@@ -82,7 +81,7 @@ def find_extension(extensions: tuple[Extension, ...], etype: int) -> bytes | Non
 # struct { ProtocolVersion legacy_version; Random random; opaque legacy_session_id<0..32>;
 #          CipherSuite cipher_suites<2..2^16-2>; opaque legacy_compression_methods<1..2^8-1>;
 #          Extension extensions<8..2^16-1>; } ClientHello;   (RFC 8446 4.1.2)
-class ClientHello(Struct):
+class ClientHello(Struct, slots=False):
     legacy_version: int
     random: bytes
     legacy_session_id: bytes
@@ -115,8 +114,13 @@ class ClientHello(Struct):
             encode_extensions(w, self.extensions)
         return w.getvalue()
 
+    @cached_property
+    def _by_type(self) -> dict[int, bytes]:
+        return {e.type: e.data for e in reversed(self.extensions)}  # (the first of a duplicate, as find_extension)
+
     def ext(self, etype: int) -> bytes | None:
-        return find_extension(self.extensions, etype)
+        """The body of extension ``etype``, or None (a server looks up a dozen: by a table)."""
+        return self._by_type.get(etype)
 
 
 # struct { ProtocolVersion legacy_version; Random random; opaque legacy_session_id_echo<0..32>;
@@ -329,12 +333,7 @@ def _exts_from_block(v: Reader, what: str) -> tuple[Extension, ...]:
     limits' "CPU per hello" for why they are not counted)."""
     out: list[Extension] = []
     seen: set[int] = set()
-    while v.remaining:
-        etype = v.u16("extension type")
-        try:
-            data = v.opaque(2, "extension")
-        except DecodeError as exc:  # (the field's name is formatted only when it is needed)
-            raise DecodeError(f"extension 0x{etype:04x}", exc.detail) from None
+    for etype, data in v.tagged("extension"):
         if etype in seen:
             raise TlsError(Reason.DUPLICATE_EXTENSION, f"{what}: extension 0x{etype:04x} twice")
         seen.add(etype)

@@ -21,7 +21,6 @@ CCS and Finished.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from typing import TYPE_CHECKING
 
@@ -36,6 +35,7 @@ from .enums import AlertDescription, AlertLevel, ProtocolVersion
 from .enums import ExtensionType as ET
 from .enums import HandshakeType as HT
 from .errors import Reason, TlsError
+from .keyschedule import new_hash
 from .keyschedule12 import finished_verify_data12, key_block, master_secret
 from .kx import ClientShare
 from .messages import ClientHello, Extension, Finished, ServerHello
@@ -309,7 +309,7 @@ class Tls12Server(Connection):
         pre_master = hs12.share.finish(point)
         hs12.messages += whole
         suite = hs12.suite
-        session_hash = hashlib.new(suite.hash_name, hs12.messages).digest() if hs12.ems else None
+        session_hash = new_hash(suite.hash_name, hs12.messages).digest() if hs12.ems else None
         hs12.master = master_secret(suite.hash_name, pre_master, self.client_random, hs12.server_random, session_hash)
         self._keylog("CLIENT_RANDOM", hs12.master)
         self._install_keys12(hs12)
@@ -352,7 +352,7 @@ class Tls12Server(Connection):
         hs12 = self._hs12
         assert hs12 is not None
         fin = Finished.decode(body)
-        th = hashlib.new(hs12.suite.hash_name, hs12.messages).digest()
+        th = new_hash(hs12.suite.hash_name, hs12.messages).digest()
         expected = finished_verify_data12(hs12.suite.hash_name, hs12.master, True, th)
         if len(fin.verify_data) != len(expected):  # RFC 8446 4.4.4 / 5246 7.4.9: a malformed message
             raise TlsError(Reason.DECODE, f"client Finished of {len(fin.verify_data)} bytes")
@@ -406,7 +406,7 @@ class Tls12Server(Connection):
         self._write = self._pending_write12
         self._set_state(S.SERVER_FINISHED)
         self._log_write("finished")
-        th = hashlib.new(hs12.suite.hash_name, hs12.messages).digest()
+        th = new_hash(hs12.suite.hash_name, hs12.messages).digest()
         verify_data = finished_verify_data12(hs12.suite.hash_name, hs12.master, False, th)
         hs12.messages += self._queue_handshake(HT.FINISHED, verify_data)
         self._flush_handshake()

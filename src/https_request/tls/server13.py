@@ -280,7 +280,8 @@ class ServerConnection(Tls12Server):
         s_ap = ks.derive(b"s ap traffic", th)
         self._keylog("CLIENT_TRAFFIC_SECRET_0", c_ap)
         self._keylog("SERVER_TRAFFIC_SECRET_0", s_ap)
-        self._keylog("EXPORTER_SECRET", ks.derive(b"exp master", th))
+        if self._keylogging():  # (no exporter API: the secret is only logged)
+            self._keylog("EXPORTER_SECRET", ks.derive(b"exp master", th))
         self._app_read_secret, self._app_write_secret = c_ap, s_ap
         self._set_write_key(s_ap)
         if early and cfg.early_tickets and not hs.cert_requested and self._tickets_wanted(hs):
@@ -513,7 +514,8 @@ class ServerConnection(Tls12Server):
         cfg = self._scfg
         assert cfg.ticket_keys is not None and self.cipher_suite is not None
         now = cfg.now()
-        for i in range(cfg.num_tickets):
+        count = min(cfg.num_tickets, 1) if self.resumed else cfg.num_tickets  # (OpenSSL's numbers)
+        for i in range(count):
             self._log_write("new session ticket")
             nonce = i.to_bytes(8, "big")
             psk = hkdf_expand_label(suite.hash_name, res_master, b"resumption", nonce, suite.hash_len)
@@ -529,6 +531,7 @@ class ServerConnection(Tls12Server):
                 self.alpn_protocol or "",
                 self.server_name or "",
                 cfg.random(16),
+                False,  # extended_master_secret (TLS 1.2's)
             )
             ticket = cfg.ticket_keys.seal(state.encode(), now)
             exts: tuple[Extension, ...] = ()

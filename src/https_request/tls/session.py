@@ -35,6 +35,7 @@ import hashlib
 import hmac
 from collections import OrderedDict
 from collections.abc import Callable
+from functools import cached_property
 from typing import TYPE_CHECKING, Protocol
 
 from ..structs import Struct, field
@@ -42,6 +43,8 @@ from ..wire import DecodeError, Reader, Writer
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
+
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
     from .config import CertificateVerifier
 
@@ -292,18 +295,18 @@ class TicketState(Struct, slots=False):
             r = Reader(data)
             if r.u8("format") != _TICKET_FORMAT:
                 return None
-            state = cls(
-                version=r.u16(),
-                cipher_suite=r.u16(),
-                secret=r.opaque(1, "secret", 1),
-                issued_at=r.u64() / 1000,
-                ticket_age_add=r.u32(),
-                lifetime=r.u32(),
-                max_early_data=r.u32(),
-                alpn_protocol=r.opaque(1).decode(),
-                server_name=r.opaque(1).decode(),
-                ticket_id=r.opaque(1),
-                extended_master_secret=bool(r.u8() & 1),
+            state = cls(  # every field, in order (a Struct is made fastest so)
+                r.u16(),  # version
+                r.u16(),  # cipher_suite
+                r.opaque(1, "secret", 1),
+                r.u64() / 1000,  # issued_at
+                r.u32(),  # ticket_age_add
+                r.u32(),  # lifetime
+                r.u32(),  # max_early_data
+                r.opaque(1).decode(),  # alpn_protocol
+                r.opaque(1).decode(),  # server_name
+                r.opaque(1),  # ticket_id
+                bool(r.u8() & 1),  # extended_master_secret
             )
             r.expect_end("ticket")
             return state
@@ -315,6 +318,13 @@ class _Key(Struct, frozen=False, slots=False):
     name: bytes
     key: bytes
     created: float
+
+    @cached_property
+    def aead(self) -> AESGCM:
+        """The key's AES-256-GCM, made once (every ticket sealed or opened uses it)."""
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # servers only: not on a client's start-up
+
+        return AESGCM(self.key)
 
 
 class TicketKeys:
@@ -352,17 +362,14 @@ class TicketKeys:
 
     def seal(self, plaintext: bytes, now: float) -> bytes:
         """Encrypt a ticket under the current key: name | nonce | AEAD(plaintext)."""
-        from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # servers only: not on a client's start-up
-
         self.rotate(now)
         k = self._current
         nonce = self._random(_NONCE_LEN)
-        return k.name + nonce + AESGCM(k.key).encrypt(nonce, plaintext, k.name)
+        return k.name + nonce + k.aead.encrypt(nonce, plaintext, k.name)
 
     def open(self, ticket: bytes, now: float) -> tuple[bytes, bool] | None:
         """(plaintext, sealed_with_previous_key) or None; never raises on garbage."""
         from cryptography.exceptions import InvalidTag
-        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
         self.rotate(now)
         if len(ticket) < _NAME_LEN + _NONCE_LEN + 16:
@@ -372,7 +379,7 @@ class TicketKeys:
             if k is not None and hmac.compare_digest(k.name, name):
                 nonce = ticket[_NAME_LEN : _NAME_LEN + _NONCE_LEN]
                 try:
-                    return AESGCM(k.key).decrypt(nonce, ticket[_NAME_LEN + _NONCE_LEN :], name), old
+                    return k.aead.decrypt(nonce, ticket[_NAME_LEN + _NONCE_LEN :], name), old
                 except InvalidTag:
                     return None
         return None

@@ -7,10 +7,10 @@ message.
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from .enums import HandshakeType
+from .keyschedule import new_hash
 
 __all__ = ["Transcript"]
 
@@ -26,7 +26,7 @@ class Transcript:
     def set_hash(self, hash_name: str) -> None:
         """Fix the hash function and hash the buffered messages."""
         self.hash_name = hash_name
-        self._hash = hashlib.new(hash_name)
+        self._hash = new_hash(hash_name)
         for m in self._pending:
             self._hash.update(m)
         self._pending = []
@@ -50,5 +50,5 @@ class Transcript:
     def restart_for_hrr(self) -> None:
         """Replace ClientHello1 by message_hash(Hash(ClientHello1)) (RFC 8446 4.4.1)."""
         ch1_hash = self.digest()
-        self._hash = hashlib.new(self.hash_name)
+        self._hash = new_hash(self.hash_name)
         self._hash.update(bytes((HandshakeType.MESSAGE_HASH, 0, 0, len(ch1_hash))) + ch1_hash)
