@@ -30,12 +30,12 @@ import pytest
 from cryptography import x509
 
 from fuzzkit import record
-from https_request.io.blocking import connect
 from https_request.tls.config import ClientConfig
 from https_request.tls.enums import AlertDescription, AlertLevel, ContentType, ProtocolVersion
 from https_request.tls.session import Session
 from https_request.tls.verify import make_verifier
 from serveproc import REPO, WAIT, Serve, running
+from test_serve import our_get
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -71,19 +71,7 @@ def _our_get(
     srv: Serve, config: ClientConfig, session: Session | None = None, early: bool = False
 ) -> tuple[int, dict[str, object], Session | None, bool]:
     """GET /tls with our client: (status, the /tls report, newest session, early data accepted)."""
-    request = f"GET /tls HTTP/1.1\r\nHost: {HOST}\r\n\r\n".encode()
-    with connect("127.0.0.1", srv.port, config, HOST, session, timeout=WAIT, handshake=not early) as tls:
-        if early:
-            tls.start()
-            tls.send(request)
-            tls.handshake()
-        else:
-            tls.send(request)
-        raw = b""
-        while chunk := tls.recv():
-            raw += chunk
-        accepted, newest = tls.conn.early_data_accepted, tls.session
-    status, body = _split(raw)
+    status, _, body, newest, accepted = our_get(srv, config, "/tls", session, early)
     return status, json.loads(body), newest, accepted
 
 
