@@ -132,21 +132,26 @@ def our_get(
     return status, headers, body, newest, accepted
 
 
+def read_to_close(tls: ssl.SSLSocket) -> bytes:
+    """What the server sends on ``tls`` until it closes (close_notify, a bare EOF or a reset)."""
+    out = b""
+    while True:
+        try:
+            chunk = tls.recv(65536)
+        except (ssl.SSLEOFError, ConnectionResetError):
+            return out
+        if not chunk:
+            return out
+        out += chunk
+
+
 def python_get(srv: Serve, request: bytes, maximum: ssl.TLSVersion = ssl.TLSVersion.TLSv1_3) -> bytes:
     ctx = ssl.create_default_context(cafile=srv.ca)
     ctx.maximum_version = maximum
     with socket.create_connection(("127.0.0.1", srv.port), timeout=WAIT) as raw:
         with ctx.wrap_socket(raw, server_hostname=HOST) as tls:
             tls.sendall(request)
-            out = b""
-            while True:
-                try:
-                    chunk = tls.recv(65536)
-                except (ssl.SSLEOFError, ConnectionResetError):
-                    break
-                if not chunk:
-                    break
-                out += chunk
+            out = read_to_close(tls)
     return out
 
 

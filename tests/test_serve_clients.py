@@ -34,6 +34,7 @@ from https_request.tls.catalogue import NSS_FIPS_NAMES, in_classic_table, suite_
 from https_request.tls.messages import ClientHello
 from procs import needs, tool
 from serveproc import Serve
+from test_serve import read_to_close
 
 HOST = "www.howsmyssl.com"
 WAIT = 20.0
@@ -291,15 +292,7 @@ def test_python_ssl(srv: Serve, maximum: ssl.TLSVersion) -> None:
             with ctx.wrap_socket(raw, server_hostname=HOST, session=session) as tls:
                 assert tls.session_reused is resumed
                 tls.sendall(REQUEST)
-                out = b""
-                while True:
-                    try:
-                        chunk = tls.recv(65536)
-                    except (ssl.SSLEOFError, ConnectionResetError):
-                        break
-                    if not chunk:
-                        break
-                    out += chunk
+                out = read_to_close(tls)
                 session = tls.session  # read to the end first: a TLS 1.3 ticket comes after the handshake
         status, result = check_json(out)
         assert status == 200 and result["given_cipher_suites"] == howsmyssl_names(offered), resumed

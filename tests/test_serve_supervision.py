@@ -27,7 +27,7 @@ from cryptography import x509
 
 from certs import Issued, make_ca, make_leaf
 from serveproc import WAIT, Serve
-from test_serve import HOST, TLS12, TLS13, _parse_response, python_get, resume_across_workers
+from test_serve import HOST, TLS12, TLS13, _parse_response, python_get, read_to_close, resume_across_workers
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -46,15 +46,7 @@ def _tls_get(port: int, ca: str, timeout: float = 5.0) -> tuple[dict[str, object
         with ctx.wrap_socket(raw, server_hostname=HOST) as tls:
             leaf = tls.getpeercert(binary_form=True)
             tls.sendall(REQUEST)
-            out = b""
-            while True:
-                try:
-                    chunk = tls.recv(65536)
-                except (ssl.SSLEOFError, ConnectionResetError):
-                    break
-                if not chunk:
-                    break
-                out += chunk
+            out = read_to_close(tls)
     status, _, body = _parse_response(out)
     assert status == 200 and leaf is not None
     return json.loads(body), leaf
@@ -145,15 +137,7 @@ def test_sigterm_finishes_the_request_in_flight_then_exits_0(state: Path, tmp_pa
                 with pytest.raises(ConnectionRefusedError):  # no longer accepting
                     socket.create_connection(("127.0.0.1", srv.port), timeout=WAIT).close()
                 tls.sendall(REQUEST[-2:])
-                out = b""
-                while True:
-                    try:
-                        chunk = tls.recv(65536)
-                    except (ssl.SSLEOFError, ConnectionResetError):
-                        break
-                    if not chunk:
-                        break
-                    out += chunk
+                out = read_to_close(tls)
         status, _, body = _parse_response(out)
         assert status == 200 and json.loads(body)["protocol"] in ("TLS 1.3", "TLS 1.2")
         rc = srv.proc.wait(WAIT)
