@@ -23,7 +23,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _resolve_arg(text: str) -> tuple[str, int, str]:
-    from .curlargs import parse_resolve  # its regular expressions cost ~2 ms: only when --resolve is given
+    from .curlargs import parse_resolve  # only when --resolve is given
 
     try:
         return parse_resolve(text)
