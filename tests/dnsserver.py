@@ -253,10 +253,15 @@ class Responder:
         self._thread.start()
 
     def _serve(self) -> None:
-        while not self._stop.is_set():
+        # Until a receive times out after close() asked to stop: a datagram that arrived
+        # just before close() is still recorded, however late this thread gets the CPU.
+        while True:
+            stopping = self._stop.is_set()
             try:
                 data, client = self.sock.recvfrom(65535)
             except TimeoutError:
+                if stopping:
+                    return
                 continue
             except OSError:
                 return
