@@ -62,7 +62,8 @@ def test_connect_to_rule() -> None:
     assert anything.matches("x.example", 9) and anything.target("x.example", 9) == ("h", 1)
     keep = parse_connect_to(":::8443")
     assert keep.target("x.example", 443) == ("x.example", 8443)
-    assert parse_connect_to("a:1:b:2") == ("a", 1, "b", 2)  # still a tuple
+    rule = parse_connect_to("a:1:b:2")
+    assert (rule.host, rule.port, rule.to_host, rule.to_port) == ("a", 1, "b", 2)
 
 
 @pytest.mark.parametrize(

@@ -37,7 +37,7 @@ from certs import at, make_ca, make_leaf, make_zero_serial_ca
 from clirun import Run, cmd, get
 from clirun import env as _env
 from echoserver import Served, ServerThread, read_head
-from https_request.curlargs import parse_connect_to, parse_resolve
+from https_request.curlargs import ConnectTo, parse_connect_to, parse_resolve
 from https_request.esp_tls.bundle import build_bundle
 from https_request.io.aio import TlsStream, start_server
 from https_request.session_file import decode_session_file, encode_session_file
@@ -170,9 +170,9 @@ def test_resolve_and_connect_to_grammar() -> None:
     assert parse_resolve("example.test:443:127.0.0.1") == ("example.test", 443, "127.0.0.1")
     assert parse_resolve("+example.test:443:[::1],127.0.0.1") == ("example.test", 443, "::1")
     assert parse_resolve("example.test:8443:::1") == ("example.test", 8443, "::1")
-    assert parse_connect_to("a.test:443:b.test:8443") == ("a.test", 443, "b.test", 8443)
-    assert parse_connect_to("::[::1]:") == ("", None, "::1", None)
-    assert parse_connect_to("[::1]:443::") == ("::1", 443, "", None)
+    assert parse_connect_to("a.test:443:b.test:8443") == ConnectTo("a.test", 443, "b.test", 8443)
+    assert parse_connect_to("::[::1]:") == ConnectTo("", None, "::1", None)
+    assert parse_connect_to("[::1]:443::") == ConnectTo("::1", 443, "", None)
     for bad in ("a:443", "a:x:1.2.3.4", "a:443:"):
         with pytest.raises(ValueError):
             parse_resolve(bad)

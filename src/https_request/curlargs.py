@@ -17,13 +17,17 @@ Light to import: ``ipaddress`` is loaded only to check an address.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from .structs import Struct
 
 __all__ = ["ConnectTo", "check_host", "parse_connect_to", "parse_resolve"]
 
 
-class ConnectTo(NamedTuple):
-    """One ``curl --connect-to HOST1:PORT1:HOST2:PORT2`` rule (IPv6 without brackets)."""
+class ConnectTo(Struct):
+    """One ``curl --connect-to HOST1:PORT1:HOST2:PORT2`` rule (IPv6 without brackets).
+
+    A Struct, not a ``typing.NamedTuple``: with postponed annotations a NamedTuple
+    compiles each field's annotation at import, before ``get``'s SYN (see
+    :class:`.tls.der.NameAttr`)."""
 
     host: str  #: "" matches any host
     port: int | None  #: None matches any port
