@@ -194,8 +194,8 @@ class Tls12Client(Connection):
             self._dbg.crt(3, "peer certificate", chain[0])
         if cfg.verifier is not None:
             verified = cfg.verifier.verify(chain, self.server_name, cfg.now(), server=True)
-            if self._hs12 is not None and self._hs12.suite.kx != "ECDHE":
-                _check_kx_usage(chain[0], self._hs12.suite.kx)
+            # the verifier is not told the key exchange: TLS 1.3 and ECDHE sign, static RSA/ECDH do not
+            _check_kx_usage(chain[0], self._hs12.suite.kx if self._hs12 is not None else "ECDHE")
             return verified
         if self._dbg.threshold >= 1:
             self._dbg.msg(1, "server certificate NOT verified (no verifier configured)")
@@ -415,8 +415,9 @@ class Tls12Client(Connection):
 
 
 def _check_kx_usage(leaf: bytes, kx: str) -> None:
-    """``mbedtls_ssl_check_cert_usage`` for a static key exchange: keyEncipherment (RSA) or keyAgreement
-    (ECDH) in the leaf's keyUsage, if it has one. Raises TlsError with MBEDTLS_X509_BADCERT_KEY_USAGE."""
+    """``mbedtls_ssl_check_cert_usage`` for the key exchange: keyEncipherment (RSA), keyAgreement (ECDH) or
+    digitalSignature (the others) in the leaf's keyUsage, if it has one. Raises TlsError with
+    MBEDTLS_X509_BADCERT_KEY_USAGE."""
     from cryptography import x509
 
     from . import mbedtls_path as mp
