@@ -34,6 +34,7 @@ from mbedtls import version as mbed_version
 from mbedtls import x509 as mbed_x509
 from mbedtls.exceptions import TLSError
 
+import clirun
 from certs import NOW, Issued, key_usage, make_ca, make_leaf
 from helpers import drain, shuttle
 from https_request.io import connect
@@ -337,6 +338,21 @@ def test_openssl_s_server_forced_to_each_suite(pki: Pki, suite: int) -> None:
         hs = tls.pump.handshake
     assert hs is not None and (hs.version, hs.cipher_suite) == (TLS12, suite)
     assert f"Cipher is {have[suite]}" in page.decode(errors="replace")
+
+
+@pytest.mark.timeout(60)
+@needs("openssl", "stdbuf")
+@pytest.mark.parametrize("suite", [0xC061, 0xC05C, 0xC050], ids=suite_name)
+def test_get_cli_with_the_profile_against_s_server_aria(pki: Pki, suite: int) -> None:
+    """``https-request get --profile esp32-mbedtls`` (the CLI, its default verify policy) to a server that
+    speaks only an ARIA suite: before ARIA it failed with "server chose 0xc05d, which we do not implement"."""
+    root = pki.dir / "root.pem"
+    root.write_bytes(pki.root(suite).cert.public_bytes(serialization.Encoding.PEM))
+    with s_server(pki, suite, OPENSSL_NAMES[suite]) as port:
+        r = clirun.get(f"https://localhost:{port}/", "--profile", "esp32-mbedtls", "--cacert", str(root),
+                       "--connect-to", f"localhost:{port}:127.0.0.1:{port}", "--json", "-")  # fmt: skip
+    assert r.code == 0, r.err
+    assert (r.json["version"], r.json["cipher_suite"]) == ("TLS 1.2", suite_name(suite)), r.json
 
 
 # --- serve (our server engine) ----------------------------------------------------------------------------
