@@ -718,7 +718,7 @@ class EeRules(Struct):
     """Why a certificate does not name a host (None when it does)."""
     any_eku: bool = True
     """anyExtendedKeyUsage stands for serverAuth / clientAuth."""
-    static_rsa: bool = True
+    static_kx: bool = True
     """keyEncipherment alone will do for a server's RSA key, keyAgreement for an EC key (static RSA, ECDH)."""
 
 
@@ -728,17 +728,14 @@ MBEDTLS_RULES = EeRules(names=mbedtls_name_problem)
 def usage_flags(
     cert: x509.Certificate, server: bool, rules: EeRules = MBEDTLS_RULES, kx: str | None = None
 ) -> tuple[int, list[str]]:
-    """``mbedtls_ssl_check_cert_usage``: (``KEY_USAGE`` | ``EXT_KEY_USAGE`` flags, what is wrong).
-
-    ``kx`` is a server's TLS 1.2 key exchange when it is known (keyEncipherment for
-    ``RSA``, keyAgreement for ``ECDH``, digitalSignature otherwise); without it a
-    server's RSA key may have keyEncipherment and an EC key keyAgreement instead."""
+    """``mbedtls_ssl_check_cert_usage``: (``KEY_USAGE`` | ``EXT_KEY_USAGE`` flags, what is wrong). With the
+    key exchange ``kx``: keyEncipherment for ``RSA``, keyAgreement for ``ECDH``, else digitalSignature."""
     flags, notes = 0, []
     bits = _ku_bits(cert)
     usages = [_KU_DIGITAL_SIGNATURE]
     if kx is not None:
         usages = [{"RSA": _KU_KEY_ENCIPHERMENT, "ECDH": _KU_KEY_AGREEMENT}.get(kx, _KU_DIGITAL_SIGNATURE)]
-    elif server and rules.static_rsa:
+    elif server and rules.static_kx:
         key = cert.public_key()
         usages += [_KU_KEY_ENCIPHERMENT] if isinstance(key, rsa.RSAPublicKey) else []
         usages += [_KU_KEY_AGREEMENT] if isinstance(key, ec.EllipticCurvePublicKey) else []
