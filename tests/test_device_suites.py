@@ -23,6 +23,7 @@ import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -299,6 +300,7 @@ def test_static_ecdh_certificate_on_a_curve_not_offered(pki: Pki) -> None:
 # --- openssl s_server -------------------------------------------------------------------------------------
 
 
+@cache
 def openssl_suites() -> dict[int, str]:
     """Every suite this OpenSSL lists (``openssl ciphers -V``, all security levels): id -> its name."""
     out = subprocess.run(
