@@ -168,6 +168,7 @@ def key_usage(
     *,
     digital_signature: bool = False,
     key_encipherment: bool = False,
+    key_agreement: bool = False,
     key_cert_sign: bool = False,
     crl_sign: bool = False,
 ) -> x509.KeyUsage:
@@ -177,7 +178,7 @@ def key_usage(
         content_commitment=False,
         key_encipherment=key_encipherment,
         data_encipherment=False,
-        key_agreement=False,
+        key_agreement=key_agreement,
         key_cert_sign=key_cert_sign,
         crl_sign=crl_sign,
         encipher_only=False,

@@ -1,5 +1,6 @@
 """Checks every test marked with :func:`procs.needs` for its external programs
-before its fixtures run, and marks it ``interop``; the ``esp_log`` fixture."""
+before its fixtures run, and marks it ``interop``; the ``esp_log`` fixture; the
+TLS peers' versions at the end of the report."""
 
 from __future__ import annotations
 
@@ -10,6 +11,19 @@ import pytest
 
 from https_request import log
 from procs import tool
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The library versions of the TLS peers the device-suite matrix ran against (test_device_suites),
+    printed under -q too."""
+    import ssl
+    from importlib.metadata import version
+
+    from mbedtls import version as mbedtls_version
+
+    terminalreporter.write_line(
+        f"tls peers: {mbedtls_version.version} (python-mbedtls {version('python-mbedtls')}), {ssl.OPENSSL_VERSION}"
+    )
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -387,23 +387,43 @@ def test_implemented() -> None:
         0xC02B, 0xC02C, 0xC02F, 0xC030, 0xCCA9, 0xCCA8, 0xC0AC, 0xC0AD, 0xC0AE, 0xC0AF,
         0xC009, 0xC00A, 0xC013, 0xC014, 0xC023, 0xC027, 0xC024, 0xC028,
         0x009C, 0x009D, 0x002F, 0x0035, 0x003C, 0x003D, 0xC09C, 0xC09D, 0xC0A0, 0xC0A1,
-    }  # fmt: skip
+    } | STATIC_ECDH | ARIA  # fmt: skip
     assert IMPLEMENTED == IMPLEMENTED_TLS13 | IMPLEMENTED_TLS12
-    assert len(IMPLEMENTED) == 33
+    assert len(IMPLEMENTED) == 33 + 12 + 20
     assert IMPLEMENTED <= set(IANA_NAMES)
     assert is_implemented(0xC02F)
     assert is_implemented(0x1305)
     assert not is_implemented(0x00FF)
-    assert not is_implemented(0xC02D)  # ECDH (static) ECDSA GCM
+    assert is_implemented(0xC02D)  # ECDH (static) ECDSA GCM
+    assert not is_implemented(0xC053)  # DHE_RSA ARIA-256-GCM: no DHE
     for suite in IMPLEMENTED:
         name = SUITE_NAMES[suite]
         assert "_WITH_" in name or suite in IMPLEMENTED_TLS13
         if suite in IMPLEMENTED_TLS12:
-            assert name.startswith(("TLS_ECDHE_RSA_", "TLS_ECDHE_ECDSA_", "TLS_RSA_WITH_"))
+            assert name.startswith(
+                ("TLS_ECDHE_RSA_", "TLS_ECDHE_ECDSA_", "TLS_RSA_WITH_", "TLS_ECDH_RSA_", "TLS_ECDH_ECDSA_")
+            )
+        assert ("_ARIA_" in name) == (suite in ARIA)
+        assert name.startswith("TLS_ECDH_") == (suite in STATIC_ECDH or (suite in ARIA and "_ECDH_" in name))
+
+
+# RFC 4492 / 5289's static ECDH suites with AES, and RFC 6209's ARIA suites without (EC)DH(E) finite-field or PSK
+STATIC_ECDH = {0xC004, 0xC005, 0xC00E, 0xC00F, 0xC025, 0xC026, 0xC029, 0xC02A, 0xC02D, 0xC02E, 0xC031, 0xC032}
+ARIA = {0xC03C, 0xC03D, *range(0xC048, 0xC050), 0xC050, 0xC051, *range(0xC05C, 0xC064)}
+
+
+def test_check_implemented() -> None:
+    cat.check_implemented([0xC05C, 0xC004, 0x00FF, 0x5600, 0x0A0A, 0x1301])  # suites, SCSVs and GREASE pass
+    with pytest.raises(ValueError, match=r"TLS_DHE_RSA_WITH_AES_128_GCM_SHA256 \(0x009e\) is not implemented here"):
+        cat.check_implemented([0xC02F, 0x009E])
 
 
 def test_openssl_aliases() -> None:
-    assert set(OPENSSL_NAMES) == IMPLEMENTED_TLS12
+    # OpenSSL has neither ARIA-CBC TLS suites nor static ECDH (gone since 1.1.0)
+    aria_cbc = {s for s in ARIA if "_CBC_" in SUITE_NAMES[s]}
+    assert set(OPENSSL_NAMES) == IMPLEMENTED_TLS12 - STATIC_ECDH - aria_cbc - {
+        s for s in ARIA if "_ECDH_" in SUITE_NAMES[s]
+    }
     for suite, alias in OPENSSL_NAMES.items():
         assert suite_id(alias) == suite
         assert suite_id(alias.lower()) == suite
@@ -413,10 +433,12 @@ def test_openssl_aliases() -> None:
         assert iana.startswith(f"TLS_{kx}_")
         if kx == "ECDHE":
             auth = alias.split("-")[1]
+            auth = "RSA" if auth.startswith("ARIA") else auth  # OpenSSL's ECDHE-ARIA128-GCM-SHA256: RSA
             assert iana.startswith(f"TLS_ECDHE_{auth}_WITH_")
         if "CHACHA20" not in alias:
-            bits = "256" if "AES256" in alias else "128"
-            assert f"_AES_{bits}_" in iana
+            cipher = "ARIA" if "ARIA" in alias else "AES"
+            bits = "256" if f"{cipher}256" in alias else "128"
+            assert f"_{cipher}_{bits}_" in iana
         for mode in ("GCM", "CCM", "CHACHA20"):
             assert (mode in alias) == (mode in iana), (alias, iana)
         assert alias.endswith("CCM8") == iana.endswith("_CCM_8")

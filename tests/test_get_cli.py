@@ -370,6 +370,26 @@ def test_usage_errors(pki: Path) -> None:
     assert r.code == 2 and "only https://" in r.err
 
 
+def test_ciphers_implemented_nowhere_are_a_usage_error() -> None:
+    """A named suite the engine cannot negotiate (DHE, Camellia, RC4...): exit 2 before connecting, saying
+    why, never offered; ARIA and static ECDH are implemented and pass."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(4)
+        url = f"https://127.0.0.1:{listener.getsockname()[1]}/"
+        for listed, name in (
+            ("ECDHE-RSA-AES128-GCM-SHA256,TLS_DHE_RSA_WITH_AES_128_GCM_SHA256", "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256"),
+            ("TLS_RSA_WITH_CAMELLIA_128_CBC_SHA", "TLS_RSA_WITH_CAMELLIA_128_CBC_SHA"),
+            ("0x0005", "TLS_RSA_WITH_RC4_128_SHA"),
+        ):  # fmt: skip
+            r = get(url, "-k", "--ciphers", listed, "--profile", "esp32-mbedtls")
+            assert r.code == 2, r.err
+            assert f"--ciphers: {name} (0x" in r.err and "is not implemented here" in r.err, r.err
+        listener.setblocking(False)
+        with pytest.raises(BlockingIOError):  # nobody connected
+            listener.accept()
+
+
 def test_ciphers_that_fit_no_offered_version_are_a_usage_error() -> None:
     """Suites the chosen versions cannot use: exit 2 before connecting, saying why."""
     with socket.socket() as listener:  # a peer that would see a connection attempt

@@ -22,12 +22,11 @@ from helpers import drain, shuttle
 from https_request.tls.catalogue import suite_name
 from https_request.tls.client13 import ClientConnection
 from https_request.tls.config import DEFAULT_CIPHER_SUITES, ClientConfig, ServerConfig
-from https_request.tls.enums import AlertDescription, NamedGroup, ProtocolVersion
-from https_request.tls.errors import Reason, TlsError
+from https_request.tls.enums import NamedGroup, ProtocolVersion
 from https_request.tls.events import ApplicationData, HandshakeComplete
 from https_request.tls.profiles import PROFILES, Profile, client_config, profile_names
 from https_request.tls.server13 import ServerConnection
-from https_request.tls.suites import SUITES
+from https_request.tls.suites import SIGNALLING, SUITES
 from https_request.tls.verify import WebPkiVerifier
 from https_request.wire import Reader
 
@@ -325,40 +324,18 @@ def test_default_falls_back_to_tls12() -> None:
     assert done.version == ProtocolVersion.TLS1_2
 
 
-# --- a server that picks a suite we offer but cannot negotiate ------------------------------------
+# --- every suite a profile offers can be negotiated ------------------------------------------------
 
 
-def _forge_suite(flight: bytes, suite: int) -> bytes:
-    """Rewrite the cipher_suite of the plaintext ServerHello at the start of ``flight``."""
-    assert flight[0] == 22 and flight[5] == 2  # handshake record, ServerHello first
-    sid_len = flight[5 + 4 + 2 + 32]
-    pos = 5 + 4 + 2 + 32 + 1 + sid_len
-    return flight[:pos] + suite.to_bytes(2, "big") + flight[pos + 2 :]
+@pytest.mark.parametrize("profile", sorted(PROFILES))
+def test_every_offered_suite_is_implemented(profile: str) -> None:
+    """A profile offers no suite it could not complete (ARIA and static ECDH included): only SCSVs besides."""
+    offered = PROFILES[profile].cipher_suites
+    assert [s for s in offered if s not in SUITES and s not in SIGNALLING] == []
+    if profile != "default":
+        device_only = [s for s in offered if s in SUITES and (SUITES[s].cipher == "ARIA" or SUITES[s].kx == "ECDH")]
+        assert len(device_only) == 32  # the 20 ARIA suites and the 12 static ECDH ones of Mbed TLS's list
 
 
-@pytest.mark.parametrize("profile", ["esp32-mbedtls", "esp32-mbedtls-tls13"])
-@pytest.mark.parametrize(
-    "suite",
-    [
-        0xC05D,  # TLS_ECDHE_ECDSA_WITH_ARIA_256_GCM_SHA384
-        0xC04C,  # TLS_ECDHE_RSA_WITH_ARIA_128_CBC_SHA256
-        0xC051,  # TLS_RSA_WITH_ARIA_256_GCM_SHA384
-        0xC032,  # TLS_ECDH_RSA_WITH_AES_256_GCM_SHA384
-        0xC005,  # TLS_ECDH_ECDSA_WITH_AES_256_CBC_SHA
-        0xC02D,  # TLS_ECDH_ECDSA_WITH_AES_128_GCM_SHA256
-    ],
-    ids=suite_name,
-)
-def test_unimplemented_suite_fails_with_handshake_failure(profile: str, suite: int) -> None:
-    assert suite in PROFILES[profile].cipher_suites and suite not in SUITES
-    c = ClientConnection(client_config(profile, verifier=VERIFIER), "localhost")
-    s = server(TLS12)
-    c.start_handshake()
-    s.receive_data(c.data_to_send())
-    forged = _forge_suite(s.data_to_send(), suite)
-    with pytest.raises(TlsError) as info:
-        c.receive_data(forged)
-    assert info.value.reason is Reason.HANDSHAKE_FAILURE
-    assert info.value.alert == AlertDescription.handshake_failure
-    assert int(AlertDescription.handshake_failure) == 40
-    assert c.data_to_send() == bytes.fromhex("1503030002") + bytes((2, AlertDescription.handshake_failure))
+def test_default_offer_has_no_aria_nor_static_ecdh() -> None:
+    assert not any(SUITES[s].cipher == "ARIA" or SUITES[s].client_only for s in PROFILES["default"].cipher_suites)

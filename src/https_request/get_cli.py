@@ -294,11 +294,12 @@ class _Get:
 
         ciphers: tuple[int, ...] | None = None
         if args.ciphers is not None:
-            from .tls.catalogue import parse_cipher_list  # the registry's name tables: only with --ciphers
+            from .tls.catalogue import check_implemented, parse_cipher_list  # the name tables: only with --ciphers
             from .tls.suites import check_suites_fit_versions
 
             try:
                 ciphers = parse_cipher_list(args.ciphers)
+                check_implemented(ciphers)
             except ValueError as exc:
                 raise _Fail(EXIT_USAGE, f"--ciphers: {exc}") from None
         groups = _parse_groups(args.groups) if args.groups is not None else None

@@ -140,7 +140,7 @@ def _parse_ciphers(text: str, versions: tuple[int, ...]) -> tuple[int, ...]:
         raise UsageError(f"--ciphers: {exc}") from None
     for s in suites:
         params = SUITES.get(s)
-        if not is_implemented(s) or params is None or params.kx == "RSA":
+        if not is_implemented(s) or params is None or params.client_only:
             raise UsageError(f"--ciphers: the server cannot negotiate {suite_name(s)}")
     if 0x0304 in versions and 0x0303 not in versions and not any(SUITES[s].tls13 for s in suites):
         raise UsageError("--ciphers: no TLS 1.3 suite for --tls-version 1.3")

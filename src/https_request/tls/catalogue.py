@@ -27,8 +27,9 @@ What is here
 * :data:`NSS_FIPS_NAMES`: 0xFEFE/0xFEFF, the old NSS "SSL_RSA_FIPS" suites.
   howsmyssl names these outside its table.
 * :data:`OPENSSL_NAMES`: OpenSSL-style aliases for the TLS 1.2 suites the
-  engine implements (:data:`IMPLEMENTED`). OpenSSL names the TLS 1.3 suites
-  the way IANA does.
+  engine implements (:data:`IMPLEMENTED`, read from :data:`.suites.SUITES`)
+  and OpenSSL has. OpenSSL names the TLS 1.3 suites the way IANA does.
+  :func:`check_implemented` refuses the others for ``--ciphers``.
 
 Provenance (these are facts, checked against several copies)
 -------------------------------------------------------------
@@ -66,7 +67,7 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Final
 
-from .suites import GREASE_IDS, is_grease
+from .suites import GREASE_IDS, SIGNALLING, SUITES, is_grease
 
 __all__ = [
     "CLASSIC_EXCLUDED",
@@ -79,6 +80,7 @@ __all__ = [
     "NSS_FIPS_NAMES",
     "OPENSSL_NAMES",
     "SUITE_NAMES",
+    "check_implemented",
     "grease_name",
     "in_classic_table",
     "is_implemented",
@@ -479,6 +481,7 @@ _NSS_FIPS: Final[dict[int, str]] = {
     0xFEFF: "SSL_RSA_FIPS_WITH_3DES_EDE_CBC_SHA",
 }
 
+
 def grease_name(suite: int) -> str:
     """howsmyssl's name for a GREASE value, e.g. ``TLS_GREASE_IS_THE_WORD_0A``.
 
@@ -529,25 +532,10 @@ def in_classic_table(suite: int) -> bool:
 
 
 #: TLS 1.3 suites the engine implements.
-IMPLEMENTED_TLS13: Final[frozenset[int]] = frozenset({0x1301, 0x1302, 0x1303, 0x1304, 0x1305})
-#: TLS 1.2 suites the engine implements (static RSA ones: client only, on request).
-IMPLEMENTED_TLS12: Final[frozenset[int]] = frozenset(
-    {
-        # ECDHE AEAD
-        0xC02B, 0xC02C, 0xC02F, 0xC030,  # AES-GCM
-        0xCCA9, 0xCCA8,  # ChaCha20-Poly1305
-        0xC0AC, 0xC0AD, 0xC0AE, 0xC0AF,  # ECDSA AES-CCM, AES-CCM_8
-        # ECDHE CBC
-        0xC009, 0xC00A, 0xC013, 0xC014,  # SHA-1 MAC
-        0xC023, 0xC027,  # SHA-256
-        0xC024, 0xC028,  # SHA-384
-        # static RSA key transport
-        0x009C, 0x009D,  # AES-GCM
-        0x002F, 0x0035, 0x003C, 0x003D,  # AES-CBC
-        0xC09C, 0xC09D, 0xC0A0, 0xC0A1,  # AES-CCM, AES-CCM_8
-    }
-)  # fmt: skip
-#: Every suite the engine implements.
+IMPLEMENTED_TLS13: Final[frozenset[int]] = frozenset(s for s, p in SUITES.items() if p.tls13)
+#: TLS 1.2 suites the engine implements (static RSA and ECDH ones: client only, on request).
+IMPLEMENTED_TLS12: Final[frozenset[int]] = frozenset(s for s, p in SUITES.items() if not p.tls13)
+#: Every suite the engine implements (:data:`.suites.SUITES`' ids).
 IMPLEMENTED: Final[frozenset[int]] = IMPLEMENTED_TLS13 | IMPLEMENTED_TLS12
 
 
@@ -556,7 +544,8 @@ def is_implemented(suite: int) -> bool:
     return suite in IMPLEMENTED
 
 
-#: OpenSSL names of the implemented TLS 1.2 suites (``openssl ciphers -V``).
+#: OpenSSL names of the implemented TLS 1.2 suites that OpenSSL has (``openssl ciphers -V``): not
+#: ARIA-CBC (no TLS suites in OpenSSL) nor static ECDH (removed in OpenSSL 1.1.0).
 OPENSSL_NAMES: Final[Mapping[int, str]] = MappingProxyType(
     {
         0xC02B: "ECDHE-ECDSA-AES128-GCM-SHA256",
@@ -587,6 +576,12 @@ OPENSSL_NAMES: Final[Mapping[int, str]] = MappingProxyType(
         0xC09D: "AES256-CCM",
         0xC0A0: "AES128-CCM8",
         0xC0A1: "AES256-CCM8",
+        0xC05C: "ECDHE-ECDSA-ARIA128-GCM-SHA256",
+        0xC05D: "ECDHE-ECDSA-ARIA256-GCM-SHA384",
+        0xC060: "ECDHE-ARIA128-GCM-SHA256",
+        0xC061: "ECDHE-ARIA256-GCM-SHA384",
+        0xC050: "ARIA128-GCM-SHA256",
+        0xC051: "ARIA256-GCM-SHA384",
     }
 )
 
@@ -653,6 +648,22 @@ def suite_id(text: str) -> int:
     else:
         message += "; use an IANA name such as TLS_AES_128_GCM_SHA256 or a hex id such as 0x1301"
     raise ValueError(message)
+
+
+def check_implemented(suites: Iterable[int]) -> None:
+    """Raise ValueError, saying why, for the first of ``suites`` the engine cannot negotiate.
+
+    The signalling values (the SCSVs) and GREASE pass: they are offered on purpose
+    and never chosen. Anything else that is not implemented would only be offered.
+    """
+    for suite in suites:
+        if suite in IMPLEMENTED or suite in SIGNALLING or is_grease(suite):
+            continue
+        raise ValueError(
+            f"{suite_name(suite)} (0x{suite:04x}) is not implemented here, so it could be offered but never "
+            "negotiated (implemented: TLS 1.3's AES-GCM, AES-CCM and ChaCha20 suites; TLS 1.2's ECDHE, static ECDH "
+            "and RSA key exchanges with AES-GCM, AES-CCM, AES-CBC, ARIA-GCM, ARIA-CBC or ChaCha20-Poly1305)"
+        )
 
 
 def parse_cipher_list(text: str) -> tuple[int, ...]:

@@ -1,4 +1,4 @@
-"""The TLS 1.2 client (RFC 5246 with RFC 4492/8422 ECDHE, RFC 5077 tickets,
+"""The TLS 1.2 client (RFC 5246 with RFC 4492/8422 ECDHE and static ECDH, RFC 5077 tickets,
 RFC 7627 extended master secret, RFC 7366 encrypt-then-MAC, RFC 5746
 renegotiation indication, RFC 7918 False Start).
 
@@ -6,7 +6,8 @@ Flights (mbedTLS state names)::
 
     SERVER_HELLO               <== ServerHello (no supported_versions: TLS 1.2)
     SERVER_CERTIFICATE         <== Certificate
-    SERVER_KEY_EXCHANGE        <== ServerKeyExchange (ECDHE suites)
+    SERVER_KEY_EXCHANGE        <== ServerKeyExchange (ECDHE suites; static RSA and ECDH have none:
+                                   the certificate's key is the server's)
     CERTIFICATE_REQUEST        <== (CertificateRequest) ServerHelloDone
                                ==> (Certificate) ClientKeyExchange (CertificateVerify) CCS Finished
     NEW_SESSION_TICKET         <== (NewSessionTicket)
@@ -27,7 +28,8 @@ from __future__ import annotations
 import hmac
 from typing import Protocol
 
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from ..structs import Struct
 from ..wire import Writer
@@ -41,7 +43,7 @@ from .errors import Reason, TlsError
 from .events import SessionTicketReceived
 from .keyschedule import new_hash
 from .keyschedule12 import finished_verify_data12, key_block, master_secret
-from .kx import ClientShare
+from .kx import ClientShare, group_of_curve
 from .messages import Finished, ServerHello
 from .messages12 import Certificate12, CertificateRequest12, DigitallySigned, NewSessionTicket12, ServerKeyExchange12
 from .protection12 import Protector12
@@ -53,6 +55,7 @@ from .suites import SIGNALLING, SUITES, SuiteParams
 __all__ = ["Tls12Client"]
 
 S = HsState
+_UNCOMPRESSED = serialization.PublicFormat.UncompressedPoint
 # Extensions a TLS 1.2 ServerHello may answer with.
 _SH12_ALLOWED = frozenset(
     {
@@ -182,14 +185,18 @@ class Tls12Client(Connection):
 
     def _verify_server_chain(self, chain: tuple[bytes, ...]) -> VerifiedChain | None:
         """Both versions' server Certificate: the leaf in the debug trace, then the
-        configured verifier (raises TlsError with verify flags); None without one.
+        configured verifier (raises TlsError with verify flags) and the keyUsage the
+        key exchange needs; None without a verifier.
         Raises TlsError CERT_BAD for a chain longer than limits.MAX_CERTIFICATE_CHAIN."""
         cfg = self._ccfg
         self._check_chain_length(chain)
         if self._dbg.threshold >= 3:
             self._dbg.crt(3, "peer certificate", chain[0])
         if cfg.verifier is not None:
-            return cfg.verifier.verify(chain, self.server_name, cfg.now(), server=True)
+            verified = cfg.verifier.verify(chain, self.server_name, cfg.now(), server=True)
+            # the verifier is not told the key exchange: TLS 1.3 and ECDHE sign, static RSA/ECDH do not
+            _check_kx_usage(chain[0], self._hs12.suite.kx if self._hs12 is not None else "ECDHE")
+            return verified
         if self._dbg.threshold >= 1:
             self._dbg.msg(1, "server certificate NOT verified (no verifier configured)")
         return None
@@ -202,13 +209,21 @@ class Tls12Client(Connection):
             raise TlsError(Reason.DECODE, "server sent an empty certificate list")
         chain = cert.certificate_list
         self._verify_server_chain(chain)
-        hs12.leaf_key = leaf_public_key(chain[0], "server")
-        want_rsa = hs12.suite.auth == "RSA"
-        if isinstance(hs12.leaf_key, rsa.RSAPublicKey) != want_rsa:
-            raise TlsError(Reason.CERT_UNSUPPORTED, f"certificate key does not fit {hs12.suite.name}")
+        hs12.leaf_key = key = leaf_public_key(chain[0], "server")
+        suite = hs12.suite
+        if suite.kx == "ECDH":  # RFC 4492 2.1/2.3: the certificate's EC key is the server's ECDH key
+            if not isinstance(key, ec.EllipticCurvePublicKey):
+                raise TlsError(Reason.CERT_UNSUPPORTED, f"{suite.name} needs an EC certificate key")
+            group = group_of_curve(key.curve)
+            if group not in self._ccfg.groups:  # mbedtls_ssl_check_curve: MBEDTLS_ERR_SSL_BAD_CERTIFICATE
+                raise TlsError(Reason.CERT_BAD, f"the certificate's key is on {key.curve.name}, a curve not offered")
+            hs12.group = group
+            hs12.server_public = key.public_bytes(serialization.Encoding.X962, _UNCOMPRESSED)
+        elif isinstance(key, rsa.RSAPublicKey) != (suite.auth == "RSA"):
+            raise TlsError(Reason.CERT_UNSUPPORTED, f"certificate key does not fit {suite.name}")
         self.peer_certificates = chain
         hs12.messages += whole
-        return S.SERVER_KEY_EXCHANGE if hs12.suite.kx == "ECDHE" else S.CERTIFICATE_REQUEST
+        return S.SERVER_KEY_EXCHANGE if suite.kx == "ECDHE" else S.CERTIFICATE_REQUEST
 
     def _parse_server_key_exchange(self, body: bytes, whole: bytes) -> HsState:
         hs12, hs, cfg = self._hs12, self._hs, self._ccfg
@@ -246,7 +261,7 @@ class Tls12Client(Connection):
             self._write_client_certificate12(hs12)
         self._set_state(S.CLIENT_KEY_EXCHANGE)
         self._log2("=> write client key exchange")
-        if suite.kx == "ECDHE":
+        if suite.kx in ("ECDHE", "ECDH"):  # ECDH: the server's share is its certificate's key
             if hs12.group == 0:
                 raise TlsError(Reason.UNEXPECTED_MESSAGE, "ServerHelloDone before ServerKeyExchange")
             try:
@@ -397,3 +412,16 @@ class Tls12Client(Connection):
     def _log2(self, text: str) -> None:
         if self._dbg.threshold >= 2:
             self._dbg.msg(2, text)
+
+
+def _check_kx_usage(leaf: bytes, kx: str) -> None:
+    """``mbedtls_ssl_check_cert_usage`` for the key exchange: keyEncipherment (RSA), keyAgreement (ECDH) or
+    digitalSignature (the others) in the leaf's keyUsage, if it has one. Raises TlsError with
+    MBEDTLS_X509_BADCERT_KEY_USAGE."""
+    from cryptography import x509
+
+    from . import mbedtls_path as mp
+
+    flags, notes = mp.usage_flags(x509.load_der_x509_certificate(leaf), True, kx=kx)
+    if flags & mp.X509_BADCERT_KEY_USAGE:
+        raise mp.failure(mp.X509_BADCERT_KEY_USAGE, notes[0])

@@ -303,7 +303,7 @@ class ServerConfig(Struct, slots=False):
             raise ValueError("ticket_lifetime must be 1..604800 seconds (RFC 8446 4.6.1)")
         if self.max_early_data < 0:
             raise ValueError("max_early_data must be >= 0")
-        if any((p := SUITES.get(s)) is not None and p.kx == "RSA" for s in self.cipher_suites):
-            raise ValueError("the server never does static RSA key exchange: remove TLS_RSA_* suites")
+        if any((p := SUITES.get(s)) is not None and p.client_only for s in self.cipher_suites):
+            raise ValueError("the server never does static RSA or ECDH key exchange: remove TLS_RSA_*/ECDH_* suites")
         if self.require_client_certificate and self.client_verifier is None:
             raise ValueError("require_client_certificate needs a client_verifier")

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, mlkem, x25519
 from .enums import NamedGroup
 from .errors import Reason, TlsError
 
-__all__ = ["SUPPORTED_GROUPS", "ClientShare", "server_exchange"]
+__all__ = ["SUPPORTED_GROUPS", "ClientShare", "group_of_curve", "server_exchange"]
 
 _CURVES: dict[int, ec.EllipticCurve] = {
     NamedGroup.secp256r1: ec.SECP256R1(),
@@ -45,6 +45,21 @@ SUPPORTED_GROUPS = frozenset(
 )
 
 Random = Callable[[int], bytes]
+
+# RFC 8422 5.1.1 / RFC 7027: the named groups of the curves a certificate key can be on (brainpool: named only)
+_CURVE_GROUPS: dict[str, int] = {
+    "secp256r1": NamedGroup.secp256r1,
+    "secp384r1": NamedGroup.secp384r1,
+    "secp521r1": NamedGroup.secp521r1,
+    "brainpoolP256r1": 0x001A,
+    "brainpoolP384r1": 0x001B,
+    "brainpoolP512r1": 0x001C,
+}
+
+
+def group_of_curve(curve: ec.EllipticCurve) -> int:
+    """The named group of an EC key's curve (a static ECDH certificate's), 0 for one without a TLS name."""
+    return _CURVE_GROUPS.get(curve.name, 0)
 
 
 def _ec_private(group: int, random: Random) -> ec.EllipticCurvePrivateKey:

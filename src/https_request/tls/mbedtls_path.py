@@ -66,7 +66,9 @@ Verify callback (``x509_crt_merge_flags_with_cb``)
 Usage (``mbedtls_ssl_check_cert_usage``, :func:`usage_flags`)
     A keyUsage must allow digitalSignature (TLS 1.3, ECDHE, client
     certificates) -- for a server's RSA key, keyEncipherment (static RSA)
-    also does, as the verifier is not told the key exchange -- with
+    also does, for an EC key keyAgreement (static ECDH), as the verifier is
+    not told the key exchange; the TLS 1.2 client then checks the one its
+    suite needs (``kx``) -- with
     ``mbedtls_x509_crt_check_key_usage``'s rule that encipherOnly and
     decipherOnly are refused unless asked for -> ``KEY_USAGE``. An
     extendedKeyUsage must list serverAuth (clientAuth for a client) or
@@ -454,6 +456,7 @@ def _signed_by(child: Cert, parent: Cert) -> bool:
 # mbedTLS x509.h MBEDTLS_X509_KU_*: the keyUsage bits as it stores them, and cryptography's names.
 _KU_DIGITAL_SIGNATURE = 0x80
 _KU_KEY_ENCIPHERMENT = 0x20
+_KU_KEY_AGREEMENT = 0x08
 _KU_KEY_CERT_SIGN = 0x04
 _KU_MAY = 0x01 | 0x8000  # encipherOnly | decipherOnly
 _KU_BITS = (
@@ -461,7 +464,7 @@ _KU_BITS = (
     (0x40, "nonRepudiation", "content_commitment"),
     (_KU_KEY_ENCIPHERMENT, "keyEncipherment", "key_encipherment"),
     (0x10, "dataEncipherment", "data_encipherment"),
-    (0x08, "keyAgreement", "key_agreement"),
+    (_KU_KEY_AGREEMENT, "keyAgreement", "key_agreement"),
     (_KU_KEY_CERT_SIGN, "keyCertSign", "key_cert_sign"),
     (0x02, "cRLSign", "crl_sign"),
     (0x01, "encipherOnly", "encipher_only"),
@@ -715,20 +718,27 @@ class EeRules(Struct):
     """Why a certificate does not name a host (None when it does)."""
     any_eku: bool = True
     """anyExtendedKeyUsage stands for serverAuth / clientAuth."""
-    static_rsa: bool = True
-    """keyEncipherment alone will do for a server's RSA key (static RSA key exchange)."""
+    static_kx: bool = True
+    """keyEncipherment alone will do for a server's RSA key, keyAgreement for an EC key (static RSA, ECDH)."""
 
 
 MBEDTLS_RULES = EeRules(names=mbedtls_name_problem)
 
 
-def usage_flags(cert: x509.Certificate, server: bool, rules: EeRules = MBEDTLS_RULES) -> tuple[int, list[str]]:
-    """``mbedtls_ssl_check_cert_usage``: (``KEY_USAGE`` | ``EXT_KEY_USAGE`` flags, what is wrong)."""
+def usage_flags(
+    cert: x509.Certificate, server: bool, rules: EeRules = MBEDTLS_RULES, kx: str | None = None
+) -> tuple[int, list[str]]:
+    """``mbedtls_ssl_check_cert_usage``: (``KEY_USAGE`` | ``EXT_KEY_USAGE`` flags, what is wrong). With the
+    key exchange ``kx``: keyEncipherment for ``RSA``, keyAgreement for ``ECDH``, else digitalSignature."""
     flags, notes = 0, []
     bits = _ku_bits(cert)
     usages = [_KU_DIGITAL_SIGNATURE]
-    if server and rules.static_rsa and isinstance(cert.public_key(), rsa.RSAPublicKey):
-        usages.append(_KU_KEY_ENCIPHERMENT)
+    if kx is not None:
+        usages = [{"RSA": _KU_KEY_ENCIPHERMENT, "ECDH": _KU_KEY_AGREEMENT}.get(kx, _KU_DIGITAL_SIGNATURE)]
+    elif server and rules.static_kx:
+        key = cert.public_key()
+        usages += [_KU_KEY_ENCIPHERMENT] if isinstance(key, rsa.RSAPublicKey) else []
+        usages += [_KU_KEY_AGREEMENT] if isinstance(key, ec.EllipticCurvePublicKey) else []
     if not any(check_key_usage(bits, usage) for usage in usages):
         wanted = " or ".join(_ku_text(usage) for usage in usages)
         flags |= X509_BADCERT_KEY_USAGE

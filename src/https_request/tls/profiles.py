@@ -35,8 +35,10 @@ Source for both esp32 profiles: ClientHellos captured from upstream Mbed TLS
 and 3.6.0 send the same bytes), without and with TLS 1.3; the captured bytes
 are in ``tests/data/howsmyssl/mbedtls-clienthellos.json``.
 
-Suites the engine does not implement (ARIA, fixed ECDH) stay in the esp32
-offers: a server that picks one gets a handshake_failure alert.
+Every suite the esp32 profiles offer can be completed, the ARIA (RFC 6209) and
+static ECDH (RFC 4492) ones included: the engine has them for the client, used
+only by these profiles and ``--ciphers`` (docs/DEVICE_SUITES.md: each one against
+Mbed TLS, OpenSSL and serve).
 """
 
 from __future__ import annotations

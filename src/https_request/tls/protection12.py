@@ -11,30 +11,62 @@ does not care which version it protects.
 * CBC: a random per-record IV travels in front of the ciphertext. With
   encrypt_then_mac the MAC covers IV and ciphertext; without it the MAC is
   inside the padding, which this module checks in Python and therefore not
-  in constant time (the server warns when that mode is chosen).
+  in constant time (the server warns when that mode is chosen). The block
+  cipher is the suite's (:class:`CbcCipher`): AES through cryptography, ARIA
+  through :mod:`.aria`; this module owns the CBC record format for both.
 """
 
 from __future__ import annotations
 
 import hmac
 from collections.abc import Callable
+from typing import Protocol
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from .aria import AriaCbc
 from .errors import Reason, TlsError
 from .limits import MAX_PLAINTEXT
 from .suites import SuiteParams
 
-__all__ = ["Protector12"]
+__all__ = ["CbcCipher", "Protector12", "cbc_cipher"]
 
 _BLOCK = 16
+
+
+class CbcCipher(Protocol):
+    """A block cipher in CBC mode over whole blocks, under one key."""
+
+    def encrypt(self, iv: bytes, data: bytes) -> bytes: ...
+
+    def decrypt(self, iv: bytes, data: bytes) -> bytes: ...
+
+
+class _AesCbc:
+    __slots__ = ("_aes",)
+
+    def __init__(self, key: bytes) -> None:
+        self._aes = algorithms.AES(key)
+
+    def encrypt(self, iv: bytes, data: bytes) -> bytes:
+        enc = Cipher(self._aes, modes.CBC(iv)).encryptor()
+        return enc.update(data) + enc.finalize()
+
+    def decrypt(self, iv: bytes, data: bytes) -> bytes:
+        dec = Cipher(self._aes, modes.CBC(iv)).decryptor()
+        return dec.update(data) + dec.finalize()
+
+
+def cbc_cipher(suite: SuiteParams, key: bytes) -> CbcCipher:
+    """The CBC cipher of a CBC suite (``suite.cipher``: AES or ARIA) under ``key``."""
+    return AriaCbc(key) if suite.cipher == "ARIA" else _AesCbc(key)
 
 
 class Protector12:
     """Protection for one direction of a TLS 1.2 connection."""
 
-    __slots__ = ("suite", "seq", "_aead", "_iv", "_iv_int", "_key", "_mac_key", "_etm", "_random", "secret")
+    __slots__ = ("suite", "seq", "_aead", "_cbc", "_iv", "_iv_int", "_mac_key", "_etm", "_random", "secret")
 
     def __init__(
         self,
@@ -49,13 +81,13 @@ class Protector12:
         self.suite = suite
         self.seq = 0
         self.secret = b""
-        self._key = key
         self._iv = iv
         self._iv_int = int.from_bytes(iv, "big") if iv else 0
         self._mac_key = mac_key
         self._etm = etm
         self._random = random
         self._aead = suite.aead(key) if suite.aead is not None else None
+        self._cbc = cbc_cipher(suite, key) if suite.cbc else None
 
     def _next_seq(self) -> bytes:
         seq = self.seq
@@ -90,8 +122,8 @@ class Protector12:
         if pad == _BLOCK:
             pad = 0
         body += bytes((pad,)) * (pad + 1)
-        enc = Cipher(algorithms.AES(self._key), modes.CBC(iv)).encryptor()
-        ct = iv + enc.update(body) + enc.finalize()
+        assert self._cbc is not None
+        ct = iv + self._cbc.encrypt(iv, body)
         if self._etm:
             ct += self._mac(seq + head + len(ct).to_bytes(2, "big") + ct)
         return ct
@@ -155,5 +187,5 @@ class Protector12:
         return data
 
     def _decrypt(self, ct: bytes) -> bytes:
-        dec = Cipher(algorithms.AES(self._key), modes.CBC(ct[:_BLOCK])).decryptor()
-        return dec.update(ct[_BLOCK:]) + dec.finalize()
+        assert self._cbc is not None
+        return self._cbc.decrypt(ct[:_BLOCK], ct[_BLOCK:])

@@ -2,9 +2,15 @@
 schedule and the record layer.
 
 TLS 1.3 suites (RFC 8446 B.4) name only an AEAD and a hash. TLS 1.2 suites
-(RFC 5246, 5288, 5289, 6655, 7251, 7905) also name their key exchange
-(``ECDHE`` or static ``RSA``), the certificate type they need (``RSA`` or
-``ECDSA``), the record protection mode and, for CBC, the MAC hash.
+(RFC 5246, 5288, 5289, 6655, 7251, 7905; ARIA: RFC 6209) also name their key
+exchange (``ECDHE``, static ``RSA`` or static ``ECDH``, RFC 4492 2.1-2.3), the
+certificate they need (``auth``: the key type for ECDHE and RSA; for ECDH the
+leaf's key is EC and ``auth`` names the key that signed it), the block cipher
+(AES or ARIA), the record protection mode and, for CBC, the MAC hash.
+
+The static key exchanges (RSA, ECDH) and ARIA are for the client only, and only
+when a device profile or ``--ciphers`` offers them (:attr:`SuiteParams.client_only`
+for the key exchanges; the default offer has neither).
 
 Which ids can be used with which version (:func:`check_suites_fit_versions`)
 is here too, with the ids that are no suite: the signalling values
@@ -20,6 +26,7 @@ from typing import Final
 from cryptography.hazmat.primitives.ciphers.aead import AESCCM, AESGCM, ChaCha20Poly1305
 
 from ..structs import Struct
+from .aria import AriaGcm
 
 __all__ = [
     "GREASE_IDS",
@@ -31,7 +38,7 @@ __all__ = [
     "suite_params",
 ]
 
-AeadFactory = Callable[[bytes], AESGCM | AESCCM | ChaCha20Poly1305]
+AeadFactory = Callable[[bytes], AESGCM | AESCCM | ChaCha20Poly1305 | AriaGcm]
 
 
 def _ccm8(key: bytes) -> AESCCM:
@@ -55,15 +62,21 @@ class SuiteParams(Struct):
     tag_len: int
     aead: AeadFactory | None
     tls13: bool
-    kx: str = ""  # TLS 1.2: "ECDHE" or "RSA"
-    auth: str = ""  # TLS 1.2: "RSA" or "ECDSA" (the certificate key type)
+    kx: str = ""  # TLS 1.2: "ECDHE", "RSA" or "ECDH"
+    auth: str = ""  # TLS 1.2: "RSA" or "ECDSA" (the certificate key type; ECDH: its issuer's)
     mode: str = "GCM"
     mac_name: str = ""  # CBC only: HMAC hash
     mac_len: int = 0
+    cipher: str = "AES"  # the block cipher of GCM, CCM and CBC suites: "AES" or "ARIA"
 
     @property
     def cbc(self) -> bool:
         return self.mode == "CBC"
+
+    @property
+    def client_only(self) -> bool:
+        """A static key exchange (RSA key transport, fixed ECDH): the server never negotiates it."""
+        return self.kx in ("RSA", "ECDH")
 
 
 _S = SuiteParams
@@ -83,12 +96,37 @@ def _aead12(sid: int, name: str, kx: str, auth: str, h: tuple[str, int], key: in
     return _S(sid, name, h[0], h[1], key, iv, tag, aead, False, kx, auth, mode)
 
 
-def _cbc12(sid: int, name: str, kx: str, auth: str, key: int, mac: str) -> SuiteParams:
+def _cbc12(sid: int, name: str, kx: str, auth: str, key: int, mac: str, cipher: str = "AES") -> SuiteParams:
     # RFC 5246 5: CBC suites with SHA-1/SHA-256 MACs use the SHA-256 PRF; SHA-384 ones use SHA-384 (RFC 5289).
     prf = _SHA384 if mac == "sha384" else _SHA256
     mac_len = {"sha1": 20, "sha256": 32, "sha384": 48}[mac]
-    return _S(sid, name, prf[0], prf[1], key, 0, 0, None, False, kx, auth, "CBC", mac, mac_len)
+    return _S(sid, name, prf[0], prf[1], key, 0, 0, None, False, kx, auth, "CBC", mac, mac_len, cipher)
 
+
+def _aria12(sid: int, kx: str, auth: str, bits: int, mode: str) -> SuiteParams:
+    """RFC 6209: ARIA-128 with SHA-256 (PRF, and the CBC MAC), ARIA-256 with SHA-384; GCM as RFC 5288's."""
+    sig = "" if kx == "RSA" else f"_{auth}"
+    h = _SHA256 if bits == 128 else _SHA384
+    name = f"TLS_{kx}{sig}_WITH_ARIA_{bits}_{mode}_{h[0].upper()}"
+    if mode == "CBC":
+        return _cbc12(sid, name, kx, auth, bits // 8, h[0], "ARIA")
+    return _S(sid, name, h[0], h[1], bits // 8, 4, 16, AriaGcm, False, kx, auth, "GCM", cipher="ARIA")
+
+
+# RFC 6209's order of key exchanges, two ids (128, 256) each, from 0xC03C (CBC) and 0xC050 (GCM)
+_ARIA_KX = (
+    ("RSA", "RSA"),
+    ("DH", "DSS"),
+    ("DH", "RSA"),
+    ("DHE", "DSS"),
+    ("DHE", "RSA"),
+    ("DH", "anon"),
+    ("ECDHE", "ECDSA"),
+    ("ECDH", "ECDSA"),
+    ("ECDHE", "RSA"),
+    ("ECDH", "RSA"),
+)
+_ARIA_UNUSED = frozenset(range(0xC03E, 0xC048)) | frozenset(range(0xC052, 0xC05C))  # the DH/DHE/anon ones
 
 SUITES: dict[int, SuiteParams] = {
     s.id: s
@@ -129,7 +167,32 @@ SUITES: dict[int, SuiteParams] = {
         _cbc12(0x0035, "TLS_RSA_WITH_AES_256_CBC_SHA", "RSA", "RSA", 32, "sha1"),
         _cbc12(0x003C, "TLS_RSA_WITH_AES_128_CBC_SHA256", "RSA", "RSA", 16, "sha256"),
         _cbc12(0x003D, "TLS_RSA_WITH_AES_256_CBC_SHA256", "RSA", "RSA", 32, "sha256"),
+        # static ECDH key exchange (RFC 4492, 5289): client only, when a profile or the user asks
+        _aead12(0xC02D, "TLS_ECDH_ECDSA_WITH_AES_128_GCM_SHA256", "ECDH", "ECDSA", _SHA256, 16, "GCM"),
+        _aead12(0xC02E, "TLS_ECDH_ECDSA_WITH_AES_256_GCM_SHA384", "ECDH", "ECDSA", _SHA384, 32, "GCM"),
+        _aead12(0xC031, "TLS_ECDH_RSA_WITH_AES_128_GCM_SHA256", "ECDH", "RSA", _SHA256, 16, "GCM"),
+        _aead12(0xC032, "TLS_ECDH_RSA_WITH_AES_256_GCM_SHA384", "ECDH", "RSA", _SHA384, 32, "GCM"),
+        _cbc12(0xC004, "TLS_ECDH_ECDSA_WITH_AES_128_CBC_SHA", "ECDH", "ECDSA", 16, "sha1"),
+        _cbc12(0xC005, "TLS_ECDH_ECDSA_WITH_AES_256_CBC_SHA", "ECDH", "ECDSA", 32, "sha1"),
+        _cbc12(0xC00E, "TLS_ECDH_RSA_WITH_AES_128_CBC_SHA", "ECDH", "RSA", 16, "sha1"),
+        _cbc12(0xC00F, "TLS_ECDH_RSA_WITH_AES_256_CBC_SHA", "ECDH", "RSA", 32, "sha1"),
+        _cbc12(0xC025, "TLS_ECDH_ECDSA_WITH_AES_128_CBC_SHA256", "ECDH", "ECDSA", 16, "sha256"),
+        _cbc12(0xC026, "TLS_ECDH_ECDSA_WITH_AES_256_CBC_SHA384", "ECDH", "ECDSA", 32, "sha384"),
+        _cbc12(0xC029, "TLS_ECDH_RSA_WITH_AES_128_CBC_SHA256", "ECDH", "RSA", 16, "sha256"),
+        _cbc12(0xC02A, "TLS_ECDH_RSA_WITH_AES_256_CBC_SHA384", "ECDH", "RSA", 32, "sha384"),
+        # ARIA (RFC 6209), GCM and CBC, with each key exchange: device profiles and --ciphers only
+        *(
+            _aria12(0xC03C + 2 * i + (bits == 256), kx, auth, bits, "CBC")
+            for i, (kx, auth) in enumerate(_ARIA_KX)
+            for bits in (128, 256)
+        ),
+        *(
+            _aria12(0xC050 + 2 * i + (bits == 256), kx, auth, bits, "GCM")
+            for i, (kx, auth) in enumerate(_ARIA_KX)
+            for bits in (128, 256)
+        ),
     )
+    if s.id not in _ARIA_UNUSED
 }
 
 

@@ -169,7 +169,7 @@ def webpki_name_problem(cert: x509.Certificate, host: str) -> str | None:
     return f"server name {host!r} is not in the subjectAltName of {mp.label(cert)} (webpki reads no CN)"
 
 
-WEBPKI_RULES = mp.EeRules(names=webpki_name_problem, any_eku=False, static_rsa=False)
+WEBPKI_RULES = mp.EeRules(names=webpki_name_problem, any_eku=False, static_kx=False)
 """webpki's end-entity rules in the mbedTLS walk: its name matching, no
 anyExtendedKeyUsage for the leaf, keyUsage digitalSignature only."""
 
