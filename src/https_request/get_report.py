@@ -25,9 +25,14 @@ def one_line(text: str) -> str:
 
 
 class Report:
-    """What ``--json`` prints. Timings in ms: ``connect`` (DNS + TCP) and ``tls``
-    (handshake) of the last connection, ``first_byte`` from its start to the
-    response head, ``total`` the whole command (redirects included)."""
+    """What ``--json`` prints, and what ``-w`` reads. Timings in ms: ``connect``
+    (DNS + TCP) and ``tls`` (handshake) of the last connection, ``first_byte``
+    from its start to the response head, ``total`` the whole try (redirects
+    included; with --retry, the last try). For ``-w``: ``conn_start_ms`` (when
+    the last connection started) and ``pretransfer_ms`` (when its request
+    left), from the try's start; the response's ``headers`` as received; sizes
+    in bytes (``size_download``: the body as received, before --compressed
+    decodes it); ``retry``: the last answer is one --retry tries again after."""
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -44,6 +49,16 @@ class Report:
         self.total_ms: float | None = None
         self.error: str | None = None
         self.exit_code = 0
+        self.conn_start_ms = 0.0
+        self.pretransfer_ms: float | None = None
+        self.headers: list[tuple[str, str]] = []
+        self.scheme = "HTTPS" if not url.lower().startswith("http:") else "HTTP"
+        self.size_request = 0
+        self.size_header = 0
+        self.size_download = 0
+        self.num_connects = 0
+        self.retry = False
+        self.retry_after: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The report as a JSON-ready dict."""

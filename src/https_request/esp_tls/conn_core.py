@@ -159,6 +159,10 @@ class TlsInfo(Struct, slots=False):
     ``address``: the server address connected to (None when unknown).
     ``tcp_fastopen``: what TCP Fast Open did (:data:`~https_request.fastopen.FastOpenStatus`:
     "data in SYN", "no cookie", ...), None when ``cfg.tcp_fastopen`` was off.
+    ``port``: the server port connected to; ``local_address`` / ``local_port``:
+    the socket's own end (None / 0 when unknown); ``lookup_ms``: from the start
+    to the first connection attempt (the name resolved). A plain TCP connection
+    (``cfg.is_plain_tcp``) has ``version`` "none" and cipher suite 0.
     """
 
     version: str
@@ -173,6 +177,10 @@ class TlsInfo(Struct, slots=False):
     handshake_end_ms: int
     address: str | None = None
     tcp_fastopen: str | None = None
+    port: int = 0
+    local_address: str | None = None
+    local_port: int = 0
+    lookup_ms: float | None = None
 
     @property
     def cipher_suite_name(self) -> str:
@@ -337,7 +345,9 @@ class _Core:
         self._info: TlsInfo | None = None
         self._t0 = 0.0
         self._t_connected = 0.0
+        self._t_lookup: float | None = None
         self._address: str | None = None
+        self._local: tuple[str | None, int] = (None, 0)
         self._fd = -1  # the connection's socket, for esp-tls's [sock=N] lines
         self._session_refused: str | None = None
         self._early: bytes | None = None  # made by an early_data function (see _early_data)
@@ -427,9 +437,6 @@ class _Core:
     def _begin(self, host: str, port: int, cfg: EspTlsCfg) -> None:
         self._host, self._port, self._cfg = host, port, cfg
         self._t0 = time.monotonic()
-        if cfg.is_plain_tcp:
-            self._capture(esp=EspErr.ESP_ERR_NOT_SUPPORTED, reason="is_plain_tcp is not supported")
-            raise self._error("is_plain_tcp is not supported")
 
     def _early_data(self, early_data: EarlyData) -> bytes:
         """The early data's bytes, made on the first call when a function makes them
@@ -483,6 +490,8 @@ class _Core:
         if attempt.fd < 0:
             return
         if attempt.outcome == "started":
+            if self._t_lookup is None:
+                self._t_lookup = time.monotonic()
             address = attempt.address
             shown = str(address).upper() if address.version == 6 else str(address)  # lwIP's ipaddr_ntoa
             _log.d("[sock=%d] Resolved IPv%d address: %s", attempt.fd, address.version, shown)
@@ -541,6 +550,11 @@ class _Core:
         for the first write): the server's address (``address``, dns.happy's,
         when the socket cannot tell yet) and the time are recorded."""
         self._address = _peer_address(sock) or str(address)
+        try:
+            local = sock.getsockname()
+            self._local = (str(local[0]), int(local[1]))
+        except (OSError, IndexError):
+            pass
         self._fd = sock.fileno()
         self._t_connected = time.monotonic()
         self._state = ConnState.CONNECTING
@@ -731,7 +745,40 @@ class _Core:
             address=self._address,
             tcp_fastopen=fastopen,
         )
+        self._info = self._with_where(self._info)
         self._state = ConnState.DONE
+
+    def _with_where(self, info: TlsInfo) -> TlsInfo:
+        """``info`` with where the connection went (ports, the local end, the lookup's time)."""
+        lookup = None if self._t_lookup is None else (self._t_lookup - self._t0) * 1000
+        port = self._target(self._host, self._port)[1]
+        return replace(info, port=port, local_address=self._local[0], local_port=self._local[1], lookup_ms=lookup)
+
+    def _plain_done(self) -> None:
+        """A plain TCP connection (``cfg.is_plain_tcp``) is up: no handshake."""
+        self._info = TlsInfo(
+            version="none",
+            cipher_suite=0,
+            group=None,
+            alpn=None,
+            resumed=False,
+            early_data="none",
+            peer_subject=None,
+            connect_ms=(self._t_connected - self._t0) * 1000,
+            tls_ms=0.0,
+            handshake_end_ms=log.millis(),
+            address=self._address,
+        )
+        self._info = self._with_where(self._info)
+        self._state = ConnState.DONE
+
+    def _tunnel_failed(self, exc: BaseException) -> EspTlsError:
+        """``cfg.tunnel`` failed: a timeout, or the connect's error (the proxy refused, or broke)."""
+        if isinstance(exc, TimeoutError):
+            self._capture(esp=EspErr.ESP_ERR_ESP_TLS_CONNECTION_TIMEOUT, reason=f"proxy tunnel timed out: {exc}")
+            return self._error(cls=EspTlsTimeout)
+        self._capture(esp=EspErr.ESP_ERR_ESP_TLS_FAILED_CONNECT_TO_HOST, reason=f"proxy tunnel: {exc}")
+        return self._error()
 
     # -- DONE: read / write ----------------------------------------------------
 
