@@ -130,8 +130,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     tls.add_argument("--alpn", metavar="LIST", help="ALPN protocols, comma separated")
     tls.add_argument("--engine", choices=("python", "openssl"), default="python", help="TLS engine (default python)")
     tls.add_argument(
-        "--session", metavar="FILE", help="resume from and save the session to FILE (0600); it resumes only if "
-        "this run verifies the server as the saving run did (-k: any)"
+        "--session",
+        metavar="FILE",
+        help="resume from and save the session to FILE (0600); it resumes only if "
+        "this run verifies the server as the saving run did (-k: any)",
     )
     tls.add_argument("--early-data", action="store_true", help="send a GET/HEAD as 0-RTT when the session allows")
     tls.add_argument("--cert", metavar="FILE", help="client certificate (PEM or DER)")
@@ -198,20 +200,31 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "default); default: $https_proxy/$HTTPS_PROXY, $http_proxy, $all_proxy",
     )
     net.add_argument(
-        "--noproxy", metavar="LIST", help="hosts reached without the proxy: names (and their subdomains), "
-        "addresses, CIDR blocks, '*' (default: $no_proxy/$NO_PROXY)"
+        "--noproxy",
+        metavar="LIST",
+        help="hosts reached without the proxy: names (and their subdomains), "
+        "addresses, CIDR blocks, '*' (default: $no_proxy/$NO_PROXY)",
     )
     net.add_argument(
-        "--retry", type=_count_arg, default=0, metavar="N", help="try again up to N times after a transient "
-        "error: a timeout, a refused connect, HTTP 408/429/500/502/503/504 (default 0)"
+        "--retry",
+        type=_count_arg,
+        default=0,
+        metavar="N",
+        help="try again up to N times after a transient "
+        "error: a timeout, a refused connect, HTTP 408/429/500/502/503/504 (default 0)",
     )
     net.add_argument(
-        "--retry-delay", type=_seconds_arg, metavar="S", help="wait S seconds between tries (default: "
-        "Retry-After, else 1 s doubling up to 10 min)"
+        "--retry-delay",
+        type=_seconds_arg,
+        metavar="S",
+        help="wait S seconds between tries (default: Retry-After, else 1 s doubling up to 10 min)",
     )
     net.add_argument(
-        "--retry-max-time", type=_seconds_arg, default=0.0, metavar="S", help="no new try after S seconds "
-        "(default 0: no limit)"
+        "--retry-max-time",
+        type=_seconds_arg,
+        default=0.0,
+        metavar="S",
+        help="no new try after S seconds (default 0: no limit)",
     )
     http = p.add_argument_group("HTTP")
     http.add_argument(
@@ -222,9 +235,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     http.add_argument(
         "--compressed", action="store_true", help="ask for a gzip or deflate body (Accept-Encoding) and decode it"
     )
-    http.add_argument(
-        "-f", "--fail", action="store_true", help="an HTTP status >= 400 is a failure: no body, exit 22"
-    )
+    http.add_argument("-f", "--fail", action="store_true", help="an HTTP status >= 400 is a failure: no body, exit 22")
     http.add_argument("-d", "--data", action="append", metavar="DATA", help="request body (@FILE reads a file); POST")
     http.add_argument("-i", "--include", action="store_true", help="show the response headers")
     http.add_argument("-I", "--head", action="store_true", help="HEAD request, show the headers")

@@ -462,16 +462,21 @@ class _Get(Planning):
             report.status, report.reason = resp.status, resp.reason
             report.http_version = resp.http_version
             report.headers = resp.raw_headers
-            report.size_request = len(resp.request_head) + len(step.body)
+            report.size_request += len(resp.request_head) + len(step.body)  # curl's sizes add up over redirects
             head = f"HTTP/{resp.http_version} {resp.status} {resp.reason}".rstrip()
             head_lines = [head, *(f"{name}: {value}" for name, value in resp.raw_headers)]
-            report.size_header = sum(len(line) + 2 for line in head_lines) + 2
+            report.size_header += sum(len(line) + 2 for line in head_lines) + 2
             if args.verbose:
                 for line in resp.request_head.decode("latin-1").split("\r\n")[:-1]:
                     self._trace(">", line)
                 for line in [*head_lines, ""]:
                     self._trace("<", line)
             location = resp.header("location")
+            report.redirect_url = None
+            if location is not None:
+                from urllib.parse import urljoin
+
+                report.redirect_url = urljoin(step.url, location)
             follow = args.location and resp.status in _REDIRECTS and location is not None
             if args.fail and resp.status >= 400:
                 resp.read()  # to the end: a clean close

@@ -52,7 +52,6 @@ def _variables(report: Report, code: int) -> dict[str, str]:
     version = report.http_version or "0"
     headers = {name.lower(): value for name, value in report.headers}
     speed = report.size_download / (total / 1000) if total > 0 else 0.0
-    location = headers.get("location", "")
     return {
         "http_code": f"{report.status or 0:03d}",
         "response_code": f"{report.status or 0:03d}",
@@ -80,7 +79,7 @@ def _variables(report: Report, code: int) -> dict[str, str]:
         "scheme": report.scheme,
         "url_effective": report.url,
         "content_type": headers.get("content-type", ""),
-        "redirect_url": location if report.status is not None and 300 <= report.status < 400 else "",
+        "redirect_url": report.redirect_url or "",
         "exitcode": str(code),
         "errormsg": report.error or "",
     }
@@ -173,8 +172,8 @@ def _size5(n: float) -> str:
 
 
 def _clock(seconds: float | None) -> str:
-    """``H:MM:SS`` in eight characters, ``--:--:--`` when unknown."""
-    if seconds is None:
+    """``H:MM:SS`` in eight characters; ``--:--:--`` when unknown or under a second, as curl."""
+    if seconds is None or int(seconds) <= 0:
         return "--:--:--"
     s = int(seconds)
     if s >= 100 * 3600:
@@ -221,10 +220,10 @@ class Meter:
         if now - then >= 0.5 or self._current == 0:
             self._current = (got - before) / (now - then) if now > then else average
             self._last = (now, got)
-        percent = f"{min(100, got * 100 // total):3d}" if total else "  0"
+        percent = min(100, got * 100 // total) if total else 0
         left = (total - got) / average if total and average > 0 else None
         line = (
-            f"\r{percent} {_size5(total or got)} {percent if total else '  0'} {_size5(got)}    0     0 "
+            f"\r{percent:3d} {_size5(total or 0)}  {percent:3d} {_size5(got)}    0     0  "
             f"{_size5(average)}      0 {_clock(total / average if total and average > 0 else None)} "
             f"{_clock(spent)} {_clock(left)} {_size5(self._current)}"
         )

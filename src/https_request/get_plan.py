@@ -59,7 +59,6 @@ class Fail(Exception):
         self.message = message
 
 
-
 def hostport(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
@@ -385,5 +384,3 @@ def _parse_groups(text: str) -> tuple[int, ...]:
             raise Fail(EXIT_USAGE, f"--groups: {entry!r} is repeated")
         ids.append(group)
     return tuple(ids)
-
-

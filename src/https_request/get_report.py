@@ -58,12 +58,14 @@ class Report:
         self.size_download = 0
         self.num_connects = 0
         self.retry = False
+        self.redirect_url: str | None = None  # the Location of the last answer, absolute
         self.retry_after: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The report as a JSON-ready dict."""
         info = self.info
         early = info.early_data if info is not None else "none"
+        tls = info if info is not None and info.version != "none" else None  # http://: no TLS fields
 
         def ms(value: float | None) -> float | None:
             return None if value is None else round(value, 3)
@@ -73,14 +75,14 @@ class Report:
             "status": self.status,
             "reason": self.reason,
             "http_version": self.http_version,
-            "version": info.version if info else None,
-            "cipher_suite": info.cipher_suite_name if info else None,
-            "cipher_suite_id": f"0x{info.cipher_suite:04X}" if info else None,
-            "group": info.group if info else None,
-            "alpn": info.alpn if info else None,
-            "resumed": info.resumed if info else None,
+            "version": tls.version if tls else None,
+            "cipher_suite": tls.cipher_suite_name if tls else None,
+            "cipher_suite_id": f"0x{tls.cipher_suite:04X}" if tls else None,
+            "group": tls.group if tls else None,
+            "alpn": tls.alpn if tls else None,
+            "resumed": tls.resumed if tls else None,
             "early_data": {"offered": early != "none", "accepted": early == "accepted"},
-            "peer_subject": info.peer_subject if info else None,
+            "peer_subject": tls.peer_subject if tls else None,
             "address": info.address if info else None,
             "nat64": {"ipv4": self.nat64[0], "prefix": self.nat64[1]} if self.nat64 else None,
             "tcp_fastopen": info.tcp_fastopen if info else None,
