@@ -21,11 +21,14 @@ from collections.abc import Iterator
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 
+import dns.message
+import dns.rcode
 import pytest
 
 from certs import make_ca, make_leaf
 from clirun import Run, cmd, get
 from clirun import env as _env
+from dnsserver import Responder
 from procs import Proc, needs, tool
 from stdlibhttps import BIG, BODY, serve_http, serve_https
 
@@ -248,6 +251,21 @@ def test_retry_after_a_timeout() -> None:
             conn.close()
     assert r.code == 8, r.err
     assert "transient problem: timeout; will retry in 0 s, 0 retries left" in r.err
+
+
+def test_retry_after_a_name_that_does_not_resolve() -> None:
+    def nxdomain(responder: Responder, data: bytes, client: tuple[str, int]) -> None:
+        answer = dns.message.make_response(dns.message.from_wire(data))
+        answer.set_rcode(dns.rcode.NXDOMAIN)
+        responder.sock.sendto(answer.to_wire(), client)
+
+    with Responder(nxdomain) as dns_server:
+        r = get("https://nothing.example.test/", "--dns-server", f"127.0.0.1:{dns_server.port}", "--retry", "2",
+                "--retry-delay", "0")  # fmt: skip
+        names = {str(q.question[0].name) for q in dns_server.queries()}
+    assert r.code == 3, r.err
+    assert r.err.count("transient problem: cannot resolve the host; will retry in 0 s") == 2, r.err
+    assert names == {"nothing.example.test."} and len(dns_server.received) >= 3
 
 
 # --------------------------------------------------------------------------- http://

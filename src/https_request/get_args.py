@@ -211,7 +211,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         default=0,
         metavar="N",
         help="try again up to N times after a transient "
-        "error: a timeout, a refused connect, HTTP 408/429/500/502/503/504 (default 0)",
+        "error (curl's): a timeout, a name that does not resolve, HTTP 408/429/500/502/503/504 (default 0)",
     )
     net.add_argument(
         "--retry-delay",

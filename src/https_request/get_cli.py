@@ -1,17 +1,23 @@
-"""``https-request get URL``: one HTTPS request through esp-tls, curl style.
+"""``https-request get URL``: one HTTPS (or plain HTTP) request through esp-tls, curl style.
 
-The body goes to stdout (or ``-o FILE``), everything else to stderr: ESP-style
-log lines (``-v`` INFO, ``-vv`` DEBUG with esp-tls's lines, ``-vvv`` VERBOSE
-with the mbedTLS-style engine trace; without ``-v`` only warnings), warnings
-and the one-line error. ``--json FILE`` (``-`` = stderr) adds one JSON object
-describing the request (also written when it failed).
+The body goes to stdout (or ``-o FILE``, with curl's progress meter when stderr
+is a terminal), everything else to stderr: with ``-v`` curl's lines (``* ``
+info, ``> `` the request head as sent, ``< `` the response head as received,
+the proxy's CONNECT exchange too), with ``-vv`` also ESP-style log lines (INFO
+and DEBUG: esp-tls's), with ``-vvv`` the mbedTLS-style engine trace; without
+``-v`` only warnings; with ``-s`` nothing but what ``-S`` keeps (the error).
+``--json FILE`` (``-`` = stderr) adds one JSON object describing the request
+(also written when it failed); ``-w FORMAT`` curl's write-out (:mod:`.get_curl`).
 
 Exit status
 -----------
-0 success (any HTTP status), 2 usage or configuration error, 3 name
-resolution, 4 connection refused or unreachable, 5 TLS handshake failure,
-6 certificate verification failure, 7 HTTP or protocol error after the
-handshake, 8 timeout. Errors print one line::
+0 success (any HTTP status, unless ``-f``), 2 usage or configuration error, 3
+name resolution, 4 connection refused or unreachable (or the proxy refused the
+tunnel), 5 TLS handshake failure, 6 certificate verification failure, 7 HTTP or
+protocol error after the handshake, 8 timeout, 22 an HTTP status >= 400 with
+``-f``. ``--help`` names the curl codes each stands for. ``--retry N`` tries
+again after a timeout, a DNS failure or HTTP 408/429/500/502/503/504 (curl's
+transient failures; the answers it gives up on are not written). Errors print one line::
 
     https-request: <what failed>: <esp-tls name> (0x..., mbedTLS -0x..., flags 0x... <flag meanings>)
 
@@ -35,7 +41,7 @@ connection gets one); off by default (see :class:`~.esp_tls.config.EspTlsCfg`). 
 line's description live in :mod:`.get_report`.
 
 The options are declared in :mod:`.get_args` (what the CLI imports to build its
-parser); this module runs the command, importing the TLS stack when it does, so
+parser) and made into a plan by :mod:`.get_plan`; this module runs the command, importing the TLS stack when it does, so
 ``https-request --version`` does not load ``cryptography``.
 """
 
@@ -210,7 +216,7 @@ class _Get(Planning):
 
     def attempts(self, plan: Plan) -> int:
         """:meth:`run`, and again after a transient failure while --retry allows (curl's rules:
-        a timeout, HTTP 408/429/500/502/503/504; --retry-delay, else Retry-After, else 1 s
+        a timeout, a name that does not resolve, HTTP 408/429/500/502/503/504; --retry-delay, else Retry-After, else 1 s
         doubling; --retry-max-time). Raises Fail for the last try's failure."""
         from .get_report import Report
 
@@ -219,9 +225,9 @@ class _Get(Planning):
             try:
                 code = self.run(plan)
             except Fail as exc:
-                if exc.code != EXIT_TIMEOUT or not self.retrying(None):
+                if exc.code not in (EXIT_TIMEOUT, EXIT_DNS) or not self.retrying(None):
                     raise
-                problem = "timeout"
+                problem = "timeout" if exc.code == EXIT_TIMEOUT else "cannot resolve the host"
             else:
                 if not self.report.retry:
                     return code
@@ -531,7 +537,7 @@ class _Get(Planning):
         return Meter(int(length) if length is not None and length.isdigit() else None, sys.stderr)
 
     def retrying(self, status: int | None) -> bool:
-        """Whether --retry tries again after HTTP ``status`` (None: a timeout): tries are
+        """Whether --retry tries again after HTTP ``status`` (None: a timeout or DNS failure): tries are
         left, --retry-max-time has not passed, no body went to stdout already."""
         if self.tries_left <= 0 or (status is not None and status not in _RETRY_STATUSES):
             return False

@@ -233,7 +233,7 @@ class EspTls(_Core):
 
                 self._engine = PlainEngine(sock)
                 work.finish()
-                self._plain_done()
+                self._handshake_done(self._engine.negotiated(), sock)
                 return
             work.ready()  # what the first flight needs, when the connect was quicker than it
             early = self._early_data(early_data)

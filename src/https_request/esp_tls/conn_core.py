@@ -70,7 +70,7 @@ _NET_SEND_FAILED = -0x004E  # MBEDTLS_ERR_NET_SEND_FAILED
 _FAMILIES = {AddrFamily.INET: socket.AF_INET, AddrFamily.INET6: socket.AF_INET6}
 # errors that can only answer a SYN: the TCP connect failed (seen in the handshake with TCP Fast Open)
 _CONNECT_ERRNOS = frozenset({errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH})
-_VERSION_NAMES = {0x0304: "TLS 1.3", 0x0303: "TLS 1.2"}
+_VERSION_NAMES = {0x0304: "TLS 1.3", 0x0303: "TLS 1.2", 0: "none"}  # 0: plain TCP (esp_tls.plain)
 # wait_client_session's default wait: twice the handshake's duration (about two round
 # trips of a resumed handshake), at least long enough for a loaded local server, at most 250 ms
 _TICKET_WAIT_MIN = 0.025
@@ -159,10 +159,9 @@ class TlsInfo(Struct, slots=False):
     ``address``: the server address connected to (None when unknown).
     ``tcp_fastopen``: what TCP Fast Open did (:data:`~https_request.fastopen.FastOpenStatus`:
     "data in SYN", "no cookie", ...), None when ``cfg.tcp_fastopen`` was off.
-    ``port``: the server port connected to; ``local_address`` / ``local_port``:
-    the socket's own end (None / 0 when unknown); ``lookup_ms``: from the start
-    to the first connection attempt (the name resolved). A plain TCP connection
-    (``cfg.is_plain_tcp``) has ``version`` "none" and cipher suite 0.
+    ``port``, ``local_address``, ``local_port``: the server port and the socket's
+    own end; ``lookup_ms``: to the first connection attempt (the name resolved).
+    Plain TCP (``cfg.is_plain_tcp``): ``version`` "none", cipher suite 0.
     """
 
     version: str
@@ -731,7 +730,7 @@ class _Core:
 
             fastopen = client_status(sock) if sock is not None else "unavailable"
         now = time.monotonic()
-        self._info = TlsInfo(
+        info = TlsInfo(
             version=_VERSION_NAMES.get(neg.version, f"0x{neg.version:04X}"),
             cipher_suite=neg.cipher_suite,
             group=_group_name(neg.group),
@@ -745,31 +744,9 @@ class _Core:
             address=self._address,
             tcp_fastopen=fastopen,
         )
-        self._info = self._with_where(self._info)
-        self._state = ConnState.DONE
-
-    def _with_where(self, info: TlsInfo) -> TlsInfo:
-        """``info`` with where the connection went (ports, the local end, the lookup's time)."""
         lookup = None if self._t_lookup is None else (self._t_lookup - self._t0) * 1000
         port = self._target(self._host, self._port)[1]
-        return replace(info, port=port, local_address=self._local[0], local_port=self._local[1], lookup_ms=lookup)
-
-    def _plain_done(self) -> None:
-        """A plain TCP connection (``cfg.is_plain_tcp``) is up: no handshake."""
-        self._info = TlsInfo(
-            version="none",
-            cipher_suite=0,
-            group=None,
-            alpn=None,
-            resumed=False,
-            early_data="none",
-            peer_subject=None,
-            connect_ms=(self._t_connected - self._t0) * 1000,
-            tls_ms=0.0,
-            handshake_end_ms=log.millis(),
-            address=self._address,
-        )
-        self._info = self._with_where(self._info)
+        self._info = replace(info, port=port, local_address=self._local[0], local_port=self._local[1], lookup_ms=lookup)
         self._state = ConnState.DONE
 
     def _tunnel_failed(self, exc: BaseException) -> EspTlsError:

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING
 
 from ..io.pump import TlsConnectionError, TlsTimeout
 from ..tls.errors import LocalProtocolError
+from .engine import Negotiated
 
 if TYPE_CHECKING:
     from ..tls.session import Session
-    from .engine import Negotiated
 
 __all__ = ["PlainEngine"]
 
@@ -86,4 +86,13 @@ class PlainEngine:
         """No sessions: returns at once."""
 
     def negotiated(self) -> Negotiated | None:
-        return None
+        """Version 0 (esp-tls's TlsInfo calls it "none"), no suite, nothing else."""
+        return Negotiated(
+            version=0,
+            cipher_suite=0,
+            group=None,
+            alpn_protocol=None,
+            resumed=False,
+            early_data="none",
+            peer_certificates=(),
+        )
