@@ -215,9 +215,10 @@ class _Get(Planning):
         self.tries_left = args.retry
 
     def attempts(self, plan: Plan) -> int:
-        """:meth:`run`, and again after a transient failure while --retry allows (curl's rules:
-        a timeout, a name that does not resolve, HTTP 408/429/500/502/503/504; --retry-delay, else Retry-After, else 1 s
-        doubling; --retry-max-time). Raises Fail for the last try's failure."""
+        """:meth:`run`, and again after a transient failure while --retry allows (curl's
+        rules: a timeout, a name that does not resolve, HTTP 408/429/500/502/503/504;
+        --retry-delay, else Retry-After, else 1 s doubling; --retry-max-time). Raises
+        Fail for the last try's failure."""
         from .get_report import Report
 
         delay = 1.0

@@ -37,7 +37,6 @@ __all__ = [
 ]
 
 PROG = "https-request"
-_TAG = "https-request"
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -107,9 +106,6 @@ class Planning:
         self.report = report
         self.warned: set[str] = set()
         self.clock: TlsClock | None = None  # the clock certificates are checked on (None: the system's)
-        from . import log
-
-        self.log = log.get_logger(_TAG)
 
     def warn(self, message: str) -> None:
         """``https-request: warning: <message>``, once (not with -s)."""
