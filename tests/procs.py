@@ -39,6 +39,7 @@ TOOLS = {
     "chronyd": "chrony",  # the NTP server of the SNTP tests
     "tmux": "tmux",  # a terminal for menuconfig's UI (send-keys, capture-pane)
     "redis-server": "redis-server",  # the shared ticket-key store (tests/test_ticket_keys_redis.py)
+    "tinyproxy": "tinyproxy",  # the HTTP proxy of get -x (tests/test_get_curl.py)
 }
 
 

@@ -6,6 +6,13 @@ Paths: GET/HEAD ``/`` -> 200 with :data:`BODY`; ``/big`` -> :data:`BIG`;
 close_notify; ``/garbage``, ``/half-record`` -> a bad TLS record or half of one
 on the raw socket, then a TCP close; ``/empty`` (and the target ``FROM_STDIN``)
 -> 200 without a body, as the ESP example's own pytest server answers.
+For ``get``'s curl options: ``/status/NNN`` -> that status with :data:`BODY`;
+``/gzip``, ``/deflate`` -> :data:`BODY` with that Content-Encoding;
+``/flaky/N/STATUS`` -> STATUS (with ``Retry-After: 0``) for the first N requests
+to that path, then 200 (the server's ``hits`` counts requests by path);
+``/redirect`` -> 302 to ``/``.
+
+:func:`serve_http` is the same server without TLS.
 """
 
 from __future__ import annotations
@@ -13,13 +20,15 @@ from __future__ import annotations
 import socket
 import ssl
 import threading
+import zlib
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
-__all__ = ["BIG", "BODY", "Handler", "serve_https"]
+__all__ = ["BIG", "BODY", "Handler", "serve_http", "serve_https"]
 
 BODY = b"hello from the stdlib server\n"
 BIG = bytes(range(256)) * 8192  # 2 MiB: more than any pipe holds, so stdout must be drained before exit
@@ -45,10 +54,36 @@ class Handler(BaseHTTPRequestHandler):
         self._head(len(BODY))
         self.close_connection = True
 
+    def _answer(self, status: int, body: bytes, *headers: tuple[str, str]) -> None:
+        self.send_response(status)
+        for name, value in headers:
+            self.send_header(name, value)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(body)
+
     def do_GET(self) -> None:
         self.close_connection = True
         path = urlsplit(self.path).path  # absolute-form targets too
-        if path == "/truncated":
+        hits: Counter[str] = getattr(self.server, "hits", Counter())
+        hits[path] += 1
+        parts = path.split("/")
+        if path.startswith("/status/"):
+            self._answer(int(parts[2]), BODY)
+        elif path in ("/gzip", "/deflate"):
+            packer = zlib.compressobj(wbits=31 if path == "/gzip" else 15)
+            self._answer(200, packer.compress(BODY) + packer.flush(), ("Content-Encoding", path[1:]))
+        elif path.startswith("/flaky/"):
+            failures, status = int(parts[2]), int(parts[3])
+            if hits[path] <= failures:
+                self._answer(status, b"try again\n", ("Retry-After", "0"))
+            else:
+                self._answer(200, BODY)
+        elif path == "/redirect":
+            self._answer(302, b"moved\n", ("Location", "/"))
+        elif path == "/truncated":
             self._head(100)
             self.wfile.write(b"0123456789")
             self.wfile.flush()
@@ -92,15 +127,30 @@ def serve_https(
         ctx.load_verify_locations(cadata=client_ca_der)
     if alpn is not None:
         ctx.set_alpn_protocols(alpn)
+    with _serve(ctx, tcp_fastopen) as server:
+        yield server.server_address[1]
+
+
+@contextmanager
+def serve_http() -> Iterator[ThreadingHTTPServer]:
+    """:class:`Handler` without TLS; yields the server (``server_address``, ``hits``)."""
+    with _serve(None, 0) as server:
+        yield server
+
+
+@contextmanager
+def _serve(ctx: ssl.SSLContext | None, tcp_fastopen: int) -> Iterator[ThreadingHTTPServer]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
+    server.hits = Counter()  # type: ignore[attr-defined]
     if tcp_fastopen:
         server.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_FASTOPEN, tcp_fastopen)
-    server.socket = ctx.wrap_socket(server.socket, server_side=True)
+    if ctx is not None:
+        server.socket = ctx.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
-        yield server.server_address[1]
+        yield server
     finally:
         server.shutdown()
         server.server_close()

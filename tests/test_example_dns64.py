@@ -164,7 +164,7 @@ def test_first_check_over_ipv4_second_over_the_dns64_address(tmp_path: Path) -> 
 
     assert esp_tls(fetched.stderr.splitlines()) == esp_tls(second), fetched.stderr
     # and says the address is a NAT64 one (RFC 6052's well-known prefix)
-    nat64 = "https-request: Connected to 64:ff9b::2247:2dc8: 34.71.45.200 through NAT64 (prefix 64:ff9b::/96)"
+    nat64 = "* Connected to 64:ff9b::2247:2dc8: 34.71.45.200 through NAT64 (prefix 64:ff9b::/96)"
     assert nat64 in fetched.stderr, fetched.stderr
 
     # line for line: every line shape of the README's published output that a host can produce

@@ -366,8 +366,11 @@ def test_usage_errors(pki: Path) -> None:
         r = get(url, *args)
         assert r.code == 2, (args, r.err)
         assert len(r.err.strip().splitlines()) >= 1
-    r = get("http://127.0.0.1:9/")
-    assert r.code == 2 and "only https://" in r.err
+    r = get("ftp://127.0.0.1:9/")
+    assert r.code == 2 and "only https:// and http:// URLs are supported" in r.err
+    for args in (("--tls-version", "1.3", "--tls-max", "1.2"), ("-x", "socks5://127.0.0.1:9"), ("--retry", "-1")):
+        r = get(url, *args)
+        assert r.code == 2, (args, r.err)
 
 
 def test_ciphers_implemented_nowhere_are_a_usage_error() -> None:
@@ -609,7 +612,7 @@ def test_connect_to_ipv6(pki: Path) -> None:
 def test_bundle_file(ours: HttpServer, pki: Path, tmp_path: Path) -> None:
     bundle = tmp_path / "test.bundle"
     bundle.write_bytes(build_bundle([CA.cert]))
-    r = get(f"https://127.0.0.1:{ours.port}/", "--bundle", str(bundle), "-v")
+    r = get(f"https://127.0.0.1:{ours.port}/", "--bundle", str(bundle), "-vv")
     assert r.code == 0, r.err
     assert re.search(r"^I \(\d+\) esp-x509-crt-bundle: Certificate validated$", r.err, re.M), r.err
     other = tmp_path / "other.bundle"
@@ -765,8 +768,11 @@ def test_verbosity_levels(ours: HttpServer, pki: Path) -> None:
     ca = str(pki / "ca.pem")
     v1, v2, v3 = (get(url, "--cacert", ca, "-" + "v" * n) for n in (1, 2, 3))
     assert all(r.code == 0 for r in (v1, v2, v3))
-    assert re.search(r"^I \(\d+\) https-request: TLS 1\.3, TLS_", v1.err, re.M), v1.err
-    assert not re.search(r"^D ", v1.err, re.M)
+    # -v: curl's lines only ("* " info, "> " request, "< " response head), no ESP log line
+    assert re.search(r"^\* SSL connection using TLSv1\.3 / TLS_", v1.err, re.M), v1.err
+    assert re.search(r"^> GET / HTTP/1\.1\r$", v1.err, re.M) and re.search(r"^< HTTP/1\.1 200 OK\r$", v1.err, re.M)
+    assert not re.search(r"^[EWIDV] \(", v1.err, re.M), v1.err
+    assert re.search(r"^\* SSL connection using TLSv1\.3 / TLS_", v2.err, re.M), v2.err
     assert re.search(r"^D \(\d+\) esp-tls: handshake in progress\.\.\.$", v2.err, re.M), v2.err
     assert " mbedtls: " not in v2.err
     assert re.search(r"^[IDV] \(\d+\) mbedtls: \S+\.py:\d+ ", v3.err, re.M), v3.err[:2000]

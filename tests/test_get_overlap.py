@@ -221,7 +221,7 @@ def test_early_data_over_the_limit_and_refused_requests(pki: Path, tmp_path: Pat
         long = get(*args, "-H", "X-Padding: " + "p" * 200, "--json", "-", "-v")
         assert long.code == 0 and long.json["resumed"] is True, long.err
         assert long.json["early_data"] == {"offered": False, "accepted": False}
-        assert re.search(r"^I \(\d+\) https-request: The request \(\d+ bytes\) exceeds the early data limit \(200\)$",
+        assert re.search(r"^\* The request \(\d+ bytes\) exceeds the early data limit \(200\)$",
                          long.err, re.M), long.err  # fmt: skip
         bad = get(*args, "-X", "GE T")
         assert (bad.code, bad.err) == (2, "https-request: cannot send this request: Illegal method characters\n")

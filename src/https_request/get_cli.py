@@ -1,17 +1,23 @@
-"""``https-request get URL``: one HTTPS request through esp-tls, curl style.
+"""``https-request get URL``: one HTTPS (or plain HTTP) request through esp-tls, curl style.
 
-The body goes to stdout (or ``-o FILE``), everything else to stderr: ESP-style
-log lines (``-v`` INFO, ``-vv`` DEBUG with esp-tls's lines, ``-vvv`` VERBOSE
-with the mbedTLS-style engine trace; without ``-v`` only warnings), warnings
-and the one-line error. ``--json FILE`` (``-`` = stderr) adds one JSON object
-describing the request (also written when it failed).
+The body goes to stdout (or ``-o FILE``, with curl's progress meter when stderr
+is a terminal), everything else to stderr: with ``-v`` curl's lines (``* ``
+info, ``> `` the request head as sent, ``< `` the response head as received,
+the proxy's CONNECT exchange too), with ``-vv`` also ESP-style log lines (INFO
+and DEBUG: esp-tls's), with ``-vvv`` the mbedTLS-style engine trace; without
+``-v`` only warnings; with ``-s`` nothing but what ``-S`` keeps (the error).
+``--json FILE`` (``-`` = stderr) adds one JSON object describing the request
+(also written when it failed); ``-w FORMAT`` curl's write-out (:mod:`.get_curl`).
 
 Exit status
 -----------
-0 success (any HTTP status), 2 usage or configuration error, 3 name
-resolution, 4 connection refused or unreachable, 5 TLS handshake failure,
-6 certificate verification failure, 7 HTTP or protocol error after the
-handshake, 8 timeout. Errors print one line::
+0 success (any HTTP status, unless ``-f``), 2 usage or configuration error, 3
+name resolution, 4 connection refused or unreachable (or the proxy refused the
+tunnel), 5 TLS handshake failure, 6 certificate verification failure, 7 HTTP or
+protocol error after the handshake, 8 timeout, 22 an HTTP status >= 400 with
+``-f``. ``--help`` names the curl codes each stands for. ``--retry N`` tries
+again after a timeout, a DNS failure or HTTP 408/429/500/502/503/504 (curl's
+transient failures; the answers it gives up on are not written). Errors print one line::
 
     https-request: <what failed>: <esp-tls name> (0x..., mbedTLS -0x..., flags 0x... <flag meanings>)
 
@@ -35,26 +41,40 @@ connection gets one); off by default (see :class:`~.esp_tls.config.EspTlsCfg`). 
 line's description live in :mod:`.get_report`.
 
 The options are declared in :mod:`.get_args` (what the CLI imports to build its
-parser); this module runs the command, importing the TLS stack when it does, so
+parser) and made into a plan by :mod:`.get_plan`; this module runs the command, importing the TLS stack when it does, so
 ``https-request --version`` does not load ``cryptography``.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
-from collections.abc import Callable
 from typing import IO, TYPE_CHECKING
 
 from .get_args import MAX_REDIRECTS
+from .get_plan import (
+    EXIT_CONNECT,
+    EXIT_DNS,
+    EXIT_HTTP,
+    EXIT_HTTP_STATUS,
+    EXIT_OK,
+    EXIT_TIMEOUT,
+    EXIT_TLS,
+    EXIT_USAGE,
+    EXIT_VERIFY,
+    PROG,
+    Fail,
+    Plan,
+    Planning,
+    hostport,
+)
 
 if TYPE_CHECKING:
     from .curlargs import ConnectTo
-    from .esp_tls.config import EspTlsCfg, TlsClock
     from .esp_tls.conn import EspTls, TlsInfo
     from .esp_tls.errors import LastError
+    from .get_curl import Meter
     from .get_report import Report
     from .http.client import Response
     from .session_file import SessionFile
@@ -64,6 +84,7 @@ __all__ = [
     "EXIT_CONNECT",
     "EXIT_DNS",
     "EXIT_HTTP",
+    "EXIT_HTTP_STATUS",
     "EXIT_OK",
     "EXIT_TIMEOUT",
     "EXIT_TLS",
@@ -73,29 +94,10 @@ __all__ = [
     "run_get",
 ]
 
-_PROG = "https-request"
-_TAG = "https-request"
-
-EXIT_OK = 0
-EXIT_USAGE = 2
-EXIT_DNS = 3
-EXIT_CONNECT = 4
-EXIT_TLS = 5
-EXIT_VERIFY = 6
-EXIT_HTTP = 7
-EXIT_TIMEOUT = 8
-
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _IDEMPOTENT = frozenset({"GET", "HEAD"})
-
-
-class _Fail(Exception):
-    """Stop with ``code``, printing ``https-request: <message>``."""
-
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+_RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})  # curl's transient HTTP errors for --retry
+_RETRY_DELAY_MAX = 600.0  # curl's cap on the doubling delay (10 minutes)
 
 
 def _connect_target(
@@ -180,12 +182,8 @@ def _exit_for(le: LastError, timed_out: bool) -> int:
     return EXIT_USAGE
 
 
-def _hostport(host: str, port: int) -> str:
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-class _Plan:
-    """Everything decided before the first connection."""
+class _Step:
+    """The request a connection makes (redirects change it), and the run's sessions."""
 
     def __init__(
         self,
@@ -193,211 +191,73 @@ class _Plan:
         method: str,
         headers: list[tuple[str, str]],
         body: bytes,
-        cfg: EspTlsCfg,
-        versions: tuple[int, ...],
-        connect_to: list[ConnectTo],
-        resolve: list[tuple[str, int, str]],
-        timeout: float | None,
+        store: SessionFile | None,
+        session: Session | None,
+        origin_host: str,
+        origin_port: int,
     ) -> None:
-        self.url = url
-        self.method = method
-        self.headers = headers
-        self.body = body
-        self.cfg = cfg
-        self.versions = versions
-        self.connect_to = connect_to
-        self.resolve = resolve
-        self.timeout = timeout
+        self.url, self.method, self.headers, self.body = url, method, headers, body
+        self.store, self.session = store, session
+        self.origin_host, self.origin_port = origin_host, origin_port
+        self.newest: Session | None = None
 
 
-class _Get:
-    """One ``get`` run: redirects, sessions, output, report."""
+class _Get(Planning):
+    """One ``get`` run: its tries (--retry), redirects, sessions, output, report."""
 
     def __init__(self, args: argparse.Namespace, report: Report) -> None:
-        self.args = args
-        self.report = report
-        self.t0 = time.monotonic()  # restarted when the request starts (after the imports)
+        super().__init__(args, report)
+        self.t0 = time.monotonic()  # restarted when a try starts (after the imports)
+        self.first_try = self.t0
         self.deadline: float | None = None
         self.out: IO[bytes] | None = None
-        self.warned: set[str] = set()
-        self.clock: TlsClock | None = None  # the clock certificates are checked on (None: the system's)
-        from . import log
+        self.written = 0  # body bytes written to stdout (a try after them cannot take them back)
+        self.tries_left = args.retry
 
-        self.log = log.get_logger(_TAG)
+    def attempts(self, plan: Plan) -> int:
+        """:meth:`run`, and again after a transient failure while --retry allows (curl's
+        rules: a timeout, a name that does not resolve, HTTP 408/429/500/502/503/504;
+        --retry-delay, else Retry-After, else 1 s doubling; --retry-max-time). Raises
+        Fail for the last try's failure."""
+        from .get_report import Report
 
-    def warn(self, message: str) -> None:
-        if message not in self.warned:
-            self.warned.add(message)
-            sys.stderr.write(f"{_PROG}: warning: {message}\n")
-            sys.stderr.flush()
-
-    # -- options -> plan -----------------------------------------------------
-
-    def _read_file(self, option: str, path: str) -> bytes:
-        try:
-            with open(path, "rb") as f:
-                return f.read()
-        except OSError as exc:
-            raise _Fail(EXIT_USAGE, f"{option} {path}: cannot read: {exc.strerror or exc}") from None
-
-    def _read_certificates(self, option: str, path: str) -> bytes:
-        """The file's bytes, once known to hold something shaped like a certificate (esp-tls
-        would say so only after connecting). Parsing them waits for esp-tls: cryptography's
-        X.509 code is not imported before the connection starts, and not at all when a
-        saved session resumes (a certificate that does not parse is an exit 2 then)."""
-        from .esp_tls.trust import CertParseError, check_certificates
-
-        data = self._read_file(option, path)
-        try:
-            check_certificates(data)
-        except CertParseError as exc:
-            raise _Fail(EXIT_USAGE, f"{option} {path}: {exc.detail}") from None
-        return data
-
-    def _keylog(self) -> Callable[[str], None] | None:
-        path = self.args.keylog
-        if path is None:
-            path = os.environ.get("SSLKEYLOGFILE") or None
-            if path is None:
-                return None
-            self.warn(f"SSLKEYLOGFILE is set: writing TLS secrets to {path}")
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        except OSError as exc:
-            raise _Fail(EXIT_USAGE, f"key log {path}: cannot open: {exc.strerror or exc}") from None
-        stream = os.fdopen(fd, "a", encoding="ascii")
-
-        def write(line: str) -> None:
-            stream.write(line.rstrip("\n") + "\n")
-            stream.flush()
-
-        return write
-
-    def _clock(self, dns_servers: tuple[str, ...]) -> TlsClock | None:
-        from .tls_clock import ClockError, clock_from_args
-
-        try:
-            self.clock = clock_from_args(self.args, dns_servers)
-            return self.clock
-        except ClockError as exc:
-            raise _Fail(EXIT_USAGE if exc.usage else EXIT_CONNECT, str(exc)) from None
-
-    def plan(self) -> _Plan:
-        from .esp_tls.config import AddrFamily, EspTlsCfg, TlsVersion
-
-        args = self.args
-        url = args.url if "://" in args.url else f"https://{args.url}"
-        scheme = url.partition("://")[0].lower()
-        if scheme != "https":
-            raise _Fail(EXIT_USAGE, f"{url}: only https:// URLs are supported")
-        self.report.url = url
-
-        ciphers: tuple[int, ...] | None = None
-        if args.ciphers is not None:
-            from .tls.catalogue import check_implemented, parse_cipher_list  # the name tables: only with --ciphers
-            from .tls.suites import check_suites_fit_versions
-
+        delay = 1.0
+        while True:
             try:
-                ciphers = parse_cipher_list(args.ciphers)
-                check_implemented(ciphers)
-            except ValueError as exc:
-                raise _Fail(EXIT_USAGE, f"--ciphers: {exc}") from None
-        groups = _parse_groups(args.groups) if args.groups is not None else None
-        if args.profile != "default":  # the default exists: no TLS stack to import before connecting
-            from .tls.profiles import PROFILES
+                code = self.run(plan)
+            except Fail as exc:
+                if exc.code not in (EXIT_TIMEOUT, EXIT_DNS) or not self.retrying(None):
+                    raise
+                problem = "timeout" if exc.code == EXIT_TIMEOUT else "cannot resolve the host"
+            else:
+                if not self.report.retry:
+                    return code
+                problem = f"HTTP {self.report.status}"
+            wait = self._retry_wait(delay)
+            delay = min(delay * 2, _RETRY_DELAY_MAX)
+            self.tries_left -= 1
+            if not self.args.silent:
+                sys.stderr.write(
+                    f"{PROG}: warning: transient problem: {problem}; will retry in {wait:g} s, "
+                    f"{self.tries_left} {'retry' if self.tries_left == 1 else 'retries'} left\n"
+                )
+                sys.stderr.flush()
+            time.sleep(wait)
+            if self.out is not None and self.out is not sys.stdout.buffer:
+                self.out.close()
+                self.out = None  # -o FILE starts afresh
+            wanted = self.report.wanted
+            self.report = Report(url=plan.url)
+            self.report.wanted = wanted
 
-            if args.profile not in PROFILES:
-                raise _Fail(EXIT_USAGE, f"--profile: unknown profile {args.profile!r}; known: {', '.join(PROFILES)}")
-        alpn: tuple[str, ...] = ()
-        if args.alpn is not None:
-            alpn = tuple(p.strip() for p in args.alpn.split(","))
-            if not all(0 < len(p.encode()) < 256 for p in alpn):
-                raise _Fail(EXIT_USAGE, f"--alpn: bad protocol list {args.alpn!r}")
-
-        cacert: bytes | None = None
-        bundle: bool | bytes = False
-        if args.insecure:
-            pass  # esp-tls warns (W esp-tls-mbedtls: insecure=true: ...), at every verbosity
-        elif args.cacert is not None:
-            cacert = self._read_certificates("--cacert", args.cacert)
-        elif args.bundle is not None:
-            bundle = self._read_file("--bundle", args.bundle)
-        elif args.engine == "openssl":
-            # OpenSSL cannot run the bundle's verify callback: the Mozilla roots the built-in bundle comes from
-            import certifi
-
-            cacert = certifi.contents().encode()
-            self.log.i("Engine openssl: trusting certifi's Mozilla roots (the source of the built-in bundle)")
-        else:
-            bundle = True
-        if (args.cert is None) != (args.key is None):
-            raise _Fail(EXIT_USAGE, "--cert and --key go together")
-        clientcert = self._read_certificates("--cert", args.cert) if args.cert is not None else None
-        clientkey = self._read_file("--key", args.key) if args.key is not None else None
-
-        method = args.request.upper() if args.request else ("HEAD" if args.head else ("POST" if args.data else "GET"))
-        if args.head and args.data:
-            raise _Fail(EXIT_USAGE, "-I and -d do not go together")
-        body = b""
-        if args.data:
-            parts = []
-            for item in args.data:
-                if item.startswith("@"):
-                    name = item[1:]
-                    parts.append(sys.stdin.buffer.read() if name == "-" else self._read_file("-d", name))
-                else:
-                    parts.append(item.encode())
-            body = b"&".join(parts)
-
-        from ._version import __version__
-
-        defaults: list[tuple[str, str]] = [("User-Agent", f"https-request/{__version__}"), ("Accept", "*/*")]
-        if args.data:
-            defaults.append(("Content-Type", "application/x-www-form-urlencoded"))
-        given = {name.lower() for name, _ in args.header}
-        headers = [(n, v) for n, v in defaults if n.lower() not in given]
-        headers += [(n, v) for n, v in args.header if v is not None]
-
-        version = {"1.2": TlsVersion.TLS_1_2, "1.3": TlsVersion.TLS_1_3}.get(args.tls_version or "", TlsVersion.ANY)
-        versions = {TlsVersion.TLS_1_2: (0x0303,), TlsVersion.TLS_1_3: (0x0304,)}.get(version, (0x0304, 0x0303))
-        if ciphers is not None:  # a usage error, before connecting: the versions offered need a suite
-            from .tls.profiles import get_profile
-
-            offered = versions if version != TlsVersion.ANY else get_profile(args.profile).versions
-            try:
-                check_suites_fit_versions(ciphers, offered)
-            except ValueError as exc:
-                chosen = f"--tls-version {args.tls_version}" if args.tls_version else f"--profile {args.profile}"
-                raise _Fail(EXIT_USAGE, f"--ciphers with {chosen}: {exc}") from None
-        family = AddrFamily.INET if args.ipv4 else AddrFamily.INET6 if args.ipv6 else AddrFamily.UNSPEC
-        verbose = args.verbose
-        cfg = EspTlsCfg(
-            cacert=cacert,
-            crt_bundle=bundle,
-            skip_common_name=args.skip_common_name,
-            common_name=args.common_name,
-            ciphersuites=ciphers,
-            tls_version=version,
-            alpn_protos=alpn,
-            timeout_ms=int(args.timeout * 1000) if args.timeout else 0,
-            clientcert=clientcert,
-            clientkey=clientkey,
-            addr_family=family,
-            dns_servers=tuple(args.dns_server),
-            happy_eyeballs=not args.no_happy_eyeballs,
-            tcp_fastopen=args.tcp_fastopen,
-            profile=args.profile,
-            groups=groups,
-            verify_policy=args.verify_policy,
-            engine=args.engine,
-            insecure=args.insecure,
-            debug_level=4 if verbose >= 3 else 0,
-            keylog=self._keylog(),
-            clock=self._clock(tuple(args.dns_server)),
-        )
-        return _Plan(url, method, headers, body, cfg, versions, args.connect_to, args.resolve, args.timeout)
-
-    # -- running -------------------------------------------------------------
+    def _retry_wait(self, delay: float) -> float:
+        """Seconds before the next try: --retry-delay, else the answer's Retry-After (seconds), else ``delay``."""
+        if self.args.retry_delay is not None:
+            return float(self.args.retry_delay)
+        after = self.report.retry_after
+        if after is not None and after.strip().isdigit():
+            return min(float(after.strip()), _RETRY_DELAY_MAX)
+        return delay
 
     def _remaining_ms(self) -> int:
         if self.deadline is None:
@@ -408,7 +268,7 @@ class _Get:
             from .get_report import describe
 
             le = LastError(EspErr.ESP_ERR_ESP_TLS_CONNECTION_TIMEOUT, 0, 0, "no time left for the next request")
-            raise _Fail(
+            raise Fail(
                 EXIT_TIMEOUT, f"timed out (the whole request is limited to {self.args.timeout} s): {describe(le)}"
             )
         return max(1, int(left * 1000))
@@ -419,7 +279,7 @@ class _Get:
                 try:
                     self.out = open(self.args.output, "wb")
                 except OSError as exc:
-                    raise _Fail(EXIT_USAGE, f"-o {self.args.output}: cannot write: {exc.strerror or exc}") from None
+                    raise Fail(EXIT_USAGE, f"-o {self.args.output}: cannot write: {exc.strerror or exc}") from None
             else:
                 self.out = sys.stdout.buffer
         return self.out
@@ -428,32 +288,27 @@ class _Get:
         out = self._output()
         try:
             out.write(data)
+            if out is sys.stdout.buffer:
+                self.written += len(data)
         except OSError as exc:
-            raise _Fail(EXIT_USAGE, f"cannot write the output: {exc.strerror or exc}") from None
+            raise Fail(EXIT_USAGE, f"cannot write the output: {exc.strerror or exc}") from None
 
-    def _show_head(self, resp: Response) -> None:
-        lines = [f"HTTP/{resp.http_version} {resp.status} {resp.reason}".rstrip()]
-        lines += [f"{name}: {value}" for name, value in resp.headers]
-        self._write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
-
-    def run(self, plan: _Plan) -> int:
-        from .esp_tls.conn import EspTls, EspTlsTimeout, parse_url
+    def run(self, plan: Plan) -> int:
+        """One try of the request: the connections of its redirects, the output, the session saved."""
+        from .esp_tls.conn import parse_url
         from .esp_tls.errors import EspTlsError
-        from .get_report import one_line
-        from .log import INFO
-        from .session_file import SessionFile, origin_key
-        from .structs import replace
+        from .session_file import SessionFile
 
         args = self.args
         self.t0 = time.monotonic()
         self.deadline = self.t0 + plan.timeout if plan.timeout else None
-        url, method, headers, body = plan.url, plan.method, list(plan.headers), plan.body
+        url = plan.url
         try:
             origin = parse_url(url)
         except EspTlsError as exc:
-            raise _Fail(EXIT_USAGE, exc.last_error.reason) from None  # "cannot parse URL ...", "port ... out of range"
+            raise Fail(EXIT_USAGE, exc.last_error.reason) from None  # "cannot parse URL ...", "port ... out of range"
         if not origin.host:
-            raise _Fail(EXIT_USAGE, f"bad URL {url!r}: no host")
+            raise Fail(EXIT_USAGE, f"bad URL {url!r}: no host")
         store: SessionFile | None = None
         session: Session | None = None
         server_name = None if args.skip_common_name else (args.common_name or origin.host)
@@ -462,123 +317,246 @@ class _Get:
                 f"--session {args.session}: the openssl engine cannot resume a saved session (stdlib ssl "
                 "cannot import one); not used"
             )
-        elif args.session is not None:
+        elif args.session is not None and url.lower().startswith("https:"):
             store = SessionFile(args.session, origin.host, origin.port, self.warn)
             session = store.load(plan.versions, server_name)
             if session is not None:
-                self.log.i(
+                self.info(
                     "Loaded a %s session for %s from %s",
                     _tls_name(session.version),
-                    _hostport(origin.host, origin.port),
+                    hostport(origin.host, origin.port),
                     args.session,
                 )
-        newest: Session | None = None
-        redirects = 0
+        step = _Step(url, plan.method, list(plan.headers), plan.body, store, session, origin.host, origin.port)
         while True:
-            try:
-                target = parse_url(url)
-            except EspTlsError as exc:
-                raise _Fail(EXIT_HTTP, f"bad redirect Location: {exc.last_error.reason}") from None
-            where = _hostport(target.host, target.port)
-            same_origin = origin_key(target.host, target.port) == origin_key(origin.host, origin.port)
-            offer = (newest or session) if same_origin else None
-            early: _EarlyRequest | None = None
-            if args.early_data:
-                if method not in _IDEMPOTENT:
-                    self.log.i("Early data is only sent for GET and HEAD, not %s", method)
-                elif offer is None or offer.version != 0x0304 or offer.max_early_data <= 0:
-                    self.log.i("No saved session allows early data: sending the request after the handshake")
-                else:
-                    early = _EarlyRequest(self, method, url, headers, body, target.host, target.port, offer)
-            cfg = replace(
-                plan.cfg,
-                client_session=offer,
-                early_data=early is not None,
-                connect_address=_connect_target(target.host, target.port, plan.connect_to, plan.resolve),
-                timeout_ms=self._remaining_ms() if self.deadline is not None else 0,
-            )
-            if cfg.connect_address is not None:
-                self.log.i("Connecting to %s for %s", _hostport(*cfg.connect_address), where)
-            t_conn = time.monotonic()
-            handle = EspTls()  # ours, so that a refused session is known even when the connection fails
-            try:  # what follows the handshake is imported while the ClientHello travels
-                tls = EspTls.conn_http_new_sync(
-                    url, cfg, early_data=early or b"", tls=handle, meanwhile=lambda: _prepare(store is not None)
-                )
-            except EspTlsError as exc:
-                lookup, shown = target.host, where
-                if cfg.connect_address is not None:
-                    lookup, shown = cfg.connect_address[0], f"{where} (via {_hostport(*cfg.connect_address)})"
-                raise self._esp_failure(exc, isinstance(exc, EspTlsTimeout), shown, lookup) from None
-            finally:
-                if store is not None:
-                    store.warn_if_refused(handle)
-            self.report.info = tls.info
-            self.report.connect_ms = tls.info.connect_ms
-            self.report.tls_ms = tls.info.tls_ms
-            if self.report.wanted or self.log.is_enabled(INFO):
-                self.report.nat64 = _nat64(tls.info.address, cfg.dns_servers)
-            self._log_info(tls.info)
-            from .http.client import HttpError, request
-
-            transport = _Deadline(tls, self.deadline, plan.timeout)
-            try:
-                try:
-                    sent = early is not None and bool(early.data)
-                    resp = request(transport, method, _request_target(url), headers, body, already_sent=sent)
-                    self.report.first_byte_ms = (time.monotonic() - t_conn) * 1000
-                    self.report.status, self.report.reason = resp.status, resp.reason
-                    self.report.http_version = resp.http_version
-                    location = resp.header("location")
-                    follow = args.location and resp.status in _REDIRECTS and location is not None
-                    if args.include or args.head:
-                        self._show_head(resp)
-                    if follow:
-                        resp.read()  # to the end: tickets, and a clean close
-                    else:
-                        self._output()  # -o FILE exists even for an empty body
-                        for chunk in resp.iter_body():
-                            if not args.head:
-                                self._write(chunk)
-                    if store is not None and same_origin:
-                        tls.wait_client_session()  # a resumed handshake's new ticket may follow the response
-                except EspTlsError as exc:
-                    raise self._esp_failure(exc, isinstance(exc, EspTlsTimeout), where, None) from None
-                except HttpError as exc:
-                    raise _Fail(EXIT_HTTP, f"bad response from {where}: {one_line(str(exc))}") from None
-                except ValueError as exc:  # "cannot send this request: ..." (http.client's words)
-                    raise _Fail(EXIT_USAGE, str(exc)) from None
-            finally:
-                tls.close()
-                if same_origin:
-                    newest = tls.get_client_session() or newest
-            if not follow:
+            location = self._transfer(plan, step)
+            if location is None:
                 break
-            assert location is not None
-            redirects += 1
-            self.report.redirects = redirects
-            if redirects > MAX_REDIRECTS:
-                raise _Fail(EXIT_HTTP, f"too many redirects (more than {MAX_REDIRECTS})")
-            from urllib.parse import urljoin, urlsplit
-
-            next_url = urljoin(url, location)
-            if urlsplit(next_url).scheme.lower() != "https":
-                raise _Fail(EXIT_HTTP, f"redirect to {next_url}: only https:// URLs are supported")
-            self.log.i("Following a %d redirect to %s", resp.status, next_url)
-            if (resp.status == 303 and method != "HEAD") or (resp.status in (301, 302) and method == "POST"):
-                method, body = "GET", b""
-                headers = [(n, v) for n, v in headers if n.lower() not in ("content-type", "content-length")]
-            if urlsplit(next_url).netloc.lower() != urlsplit(url).netloc.lower():
-                headers = [(n, v) for n, v in headers if n.lower() not in ("authorization", "cookie", "host")]
-            url = next_url
-            self.report.url = url
-        if store is not None and newest is not None:
-            store.save(newest)
-            self.log.i("Saved the %s session to %s", _tls_name(newest.version), store.path)
+            self._redirect(step, location)
+        if store is not None and step.newest is not None:
+            store.save(step.newest)
+            self.info("Saved the %s session to %s", _tls_name(step.newest.version), store.path)
         return EXIT_OK
 
-    def _esp_failure(self, exc: Exception, timed_out: bool, where: str, lookup: str | None) -> _Fail:
-        """The _Fail for an esp-tls error; ``lookup`` is the name resolved (None once connected)."""
+    def _redirect(self, step: _Step, location: str) -> None:
+        """Make ``step`` the request to ``location``. Raises Fail past MAX_REDIRECTS or for a bad scheme."""
+        from urllib.parse import urljoin, urlsplit
+
+        status = self.report.status
+        self.report.redirects += 1
+        if self.report.redirects > MAX_REDIRECTS:
+            raise Fail(EXIT_HTTP, f"too many redirects (more than {MAX_REDIRECTS})")
+        next_url = urljoin(step.url, location)
+        if urlsplit(next_url).scheme.lower() not in ("https", "http"):
+            raise Fail(EXIT_HTTP, f"redirect to {next_url}: only https:// and http:// URLs are supported")
+        self.info("Following a %d redirect to %s", status, next_url)
+        if (status == 303 and step.method != "HEAD") or (status in (301, 302) and step.method == "POST"):
+            step.method, step.body = "GET", b""
+            step.headers = [(n, v) for n, v in step.headers if n.lower() not in ("content-type", "content-length")]
+        if urlsplit(next_url).netloc.lower() != urlsplit(step.url).netloc.lower():
+            step.headers = [(n, v) for n, v in step.headers if n.lower() not in ("authorization", "cookie", "host")]
+        step.url = next_url
+        self.report.url = next_url
+
+    def _transfer(self, plan: Plan, step: _Step) -> str | None:
+        """One connection and its request; the Location to follow next, or None (done)."""
+        from .esp_tls.conn import EspTls, EspTlsTimeout, parse_url
+        from .esp_tls.errors import EspTlsError
+        from .session_file import origin_key
+        from .structs import replace
+
+        args = self.args
+        url, method, headers, body = step.url, step.method, step.headers, step.body
+        try:
+            target = parse_url(url)
+        except EspTlsError as exc:
+            raise Fail(EXIT_HTTP, f"bad redirect Location: {exc.last_error.reason}") from None
+        plain = url[:5].lower() == "http:"
+        where = hostport(target.host, target.port)
+        same_origin = origin_key(target.host, target.port) == origin_key(step.origin_host, step.origin_port)
+        offer = (step.newest or step.session) if same_origin and not plain else None
+        early: _EarlyRequest | None = None
+        if args.early_data and not plain:
+            if method not in _IDEMPOTENT:
+                self.info("Early data is only sent for GET and HEAD, not %s", method)
+            elif offer is None or offer.version != 0x0304 or offer.max_early_data <= 0:
+                self.info("No saved session allows early data: sending the request after the handshake")
+            else:
+                early = _EarlyRequest(self, method, url, headers, body, target.host, target.port, offer)
+        proxy = self.proxy_for(plan, "http" if plain else "https", target.host)
+        connect_address = _connect_target(target.host, target.port, plan.connect_to, plan.resolve)
+        tunnel = None
+        request_target = None
+        if proxy is not None:
+            from .http.proxy import authorization
+            from .http.proxy import tunnel as make_tunnel
+
+            connect_address = _connect_target(proxy.host, proxy.port, [], plan.resolve) or (proxy.host, proxy.port)
+            self.info("Using the HTTP proxy %s for %s", proxy, where)
+            if plain:  # absolute-form through the proxy, with its credentials
+                request_target = url.split("#", 1)[0]
+                credentials = authorization(proxy)
+                if credentials is not None:
+                    headers = [*headers, ("Proxy-Authorization", credentials)]
+            else:
+                trace = self._trace if args.verbose else None
+                tunnel = make_tunnel(proxy, target.host, target.port, plan.user_agent, trace)
+        cfg = replace(
+            plan.cfg,
+            client_session=offer,
+            early_data=early is not None,
+            connect_address=connect_address,
+            timeout_ms=self._remaining_ms() if self.deadline is not None else 0,
+            is_plain_tcp=plain,
+            tunnel=tunnel,
+        )
+        if cfg.connect_address is not None and proxy is None:
+            self.info("Connecting to %s for %s", hostport(*cfg.connect_address), where)
+        t_conn = time.monotonic()
+        self.report.conn_start_ms = (t_conn - self.t0) * 1000
+        handle = EspTls()  # ours, so that a refused session is known even when the connection fails
+        store = step.store
+        try:  # what follows the handshake is imported while the ClientHello travels
+            tls = EspTls.conn_http_new_sync(
+                url, cfg, early_data=early or b"", tls=handle, meanwhile=lambda: _prepare(store is not None)
+            )
+        except EspTlsError as exc:
+            lookup, shown = target.host, where
+            if cfg.connect_address is not None:
+                lookup, shown = cfg.connect_address[0], f"{where} (via {hostport(*cfg.connect_address)})"
+            raise self._esp_failure(exc, isinstance(exc, EspTlsTimeout), shown, lookup) from None
+        finally:
+            if store is not None:
+                store.warn_if_refused(handle)
+        self.report.num_connects += 1
+        self.report.info = tls.info
+        self.report.connect_ms = tls.info.connect_ms
+        self.report.tls_ms = tls.info.tls_ms
+        self.report.scheme = "HTTP" if plain else "HTTPS"
+        if self.report.wanted or args.verbose:
+            self.report.nat64 = _nat64(tls.info.address, cfg.dns_servers)
+        self._log_info(tls.info, target.host)
+        try:
+            return self._exchange(tls, step, early, request_target or _request_target(url), headers, where, same_origin)
+        finally:
+            tls.close()
+            if same_origin:
+                step.newest = tls.get_client_session() or step.newest
+
+    def _exchange(
+        self,
+        tls: EspTls,
+        step: _Step,
+        early: _EarlyRequest | None,
+        target: str,
+        headers: list[tuple[str, str]],
+        where: str,
+        same_origin: bool,
+    ) -> str | None:
+        """The request on ``tls`` and its response: shown, written, decoded; the Location to follow, or None."""
+        from .esp_tls.conn import EspTlsTimeout
+        from .esp_tls.errors import EspTlsError
+        from .get_report import one_line
+        from .http.client import HttpError, request
+
+        args, report = self.args, self.report
+        transport = _Deadline(tls, self.deadline, args.timeout)
+        try:
+            sent = early is not None and bool(early.data)
+            report.pretransfer_ms = (time.monotonic() - self.t0) * 1000
+            resp = request(transport, step.method, target, headers, step.body, already_sent=sent)
+            report.first_byte_ms = (time.monotonic() - self.t0) * 1000 - report.conn_start_ms
+            report.status, report.reason = resp.status, resp.reason
+            report.http_version = resp.http_version
+            report.headers = resp.raw_headers
+            report.size_request += len(resp.request_head) + len(step.body)  # curl's sizes add up over redirects
+            head = f"HTTP/{resp.http_version} {resp.status} {resp.reason}".rstrip()
+            head_lines = [head, *(f"{name}: {value}" for name, value in resp.raw_headers)]
+            report.size_header += sum(len(line) + 2 for line in head_lines) + 2
+            if args.verbose:
+                for line in resp.request_head.decode("latin-1").split("\r\n")[:-1]:
+                    self._trace(">", line)
+                for line in [*head_lines, ""]:
+                    self._trace("<", line)
+            location = resp.header("location")
+            report.redirect_url = None
+            if location is not None:
+                from urllib.parse import urljoin
+
+                report.redirect_url = urljoin(step.url, location)
+            follow = args.location and resp.status in _REDIRECTS and location is not None
+            if args.fail and resp.status >= 400:
+                resp.read()  # to the end: a clean close
+                raise Fail(EXIT_HTTP_STATUS, f"the requested URL returned error: {resp.status}")
+            if self.retrying(resp.status):
+                resp.read()  # its body is not the answer: another try comes
+                report.retry, report.retry_after = True, resp.header("retry-after")
+                return None
+            if args.include or args.head:
+                self._write(("\r\n".join(head_lines) + "\r\n\r\n").encode("latin-1"))
+            if follow:
+                resp.read()  # to the end: tickets, and a clean close
+            else:
+                self._body(resp)
+            report.size_download = resp.received
+            if step.store is not None and same_origin:
+                tls.wait_client_session()  # a resumed handshake's new ticket may follow the response
+        except EspTlsError as exc:
+            raise self._esp_failure(exc, isinstance(exc, EspTlsTimeout), where, None) from None
+        except HttpError as exc:
+            raise Fail(EXIT_HTTP, f"bad response from {where}: {one_line(str(exc))}") from None
+        except ValueError as exc:  # "cannot send this request: ..." (http.client's words), or a coding
+            raise Fail(EXIT_HTTP if report.status is not None else EXIT_USAGE, str(exc)) from None
+        return location if follow else None
+
+    def _body(self, resp: Response) -> None:
+        """The body to the output: decoded with --compressed, counted by the progress meter."""
+        from collections.abc import Iterator
+
+        self._output()  # -o FILE exists even for an empty body
+        chunks: Iterator[bytes] = resp.iter_body()
+        meter = self._meter(resp)
+        if meter is not None:
+            chunks = meter.count(chunks, lambda: resp.received)
+        if self.args.compressed and resp.header("content-encoding") is not None:
+            from .http.encoding import Decoder
+
+            chunks = Decoder(resp.header("content-encoding")).decode(chunks)
+        for chunk in chunks:
+            if not self.args.head:
+                self._write(chunk)
+        if meter is not None:
+            meter.done()
+
+    def _meter(self, resp: Response) -> Meter | None:
+        """curl's progress meter, for ``-o`` on a terminal (not with -s)."""
+        if self.args.output is None or self.args.silent or self.args.head or not sys.stderr.isatty():
+            return None
+        from .get_curl import Meter
+
+        length = resp.header("content-length")
+        return Meter(int(length) if length is not None and length.isdigit() else None, sys.stderr)
+
+    def retrying(self, status: int | None) -> bool:
+        """Whether --retry tries again after HTTP ``status`` (None: a timeout or DNS failure): tries are
+        left, --retry-max-time has not passed, no body went to stdout already."""
+        if self.tries_left <= 0 or (status is not None and status not in _RETRY_STATUSES):
+            return False
+        limit = self.args.retry_max_time
+        if limit and time.monotonic() - self.first_try >= limit:
+            return False
+        if self.written:
+            self.warn("not trying again: part of the body went to stdout already")
+            return False
+        return True
+
+    def _trace(self, prefix: str, line: str) -> None:
+        """A ``> `` or ``< `` line of -v, as curl writes them (with CR LF)."""
+        sys.stderr.write(f"{prefix} {line}\r\n")
+        sys.stderr.flush()
+
+    def _esp_failure(self, exc: Exception, timed_out: bool, where: str, lookup: str | None) -> Fail:
+        """The Fail for an esp-tls error; ``lookup`` is the name resolved (None once connected)."""
         from .esp_tls.errors import EspTlsError
         from .get_report import describe, time_failure
 
@@ -606,29 +584,35 @@ class _Get:
             from .tls_clock import sntp_servers, time_note
 
             note = time_note(self.clock, sntp_servers(self.args), dns_servers=tuple(self.args.dns_server))
-        return _Fail(code, f"{what}: {describe(le, note)}")
+        return Fail(code, f"{what}: {describe(le, note)}")
 
-    def _log_info(self, info: TlsInfo) -> None:
-        from . import log
-
-        if not self.log.is_enabled(log.INFO):  # only with -v: naming the suite imports the catalogue
+    def _log_info(self, info: TlsInfo, host: str) -> None:
+        """-v's ``* `` lines about the connection, as curl's (and ours: resumption, 0-RTT, TFO, NAT64)."""
+        if not self.args.verbose:  # naming the suite imports the catalogue
             return
-        self.log.i(
-            "%s, %s, group %s, ALPN %s%s%s",
-            info.version,
-            info.cipher_suite_name,
-            info.group or "-",
-            info.alpn or "-",
-            ", resumed" if info.resumed else "",
-            f", early data {info.early_data}" if info.early_data != "none" else "",
-        )
+        self.info("Connected to %s (%s) port %d", host, info.address or "?", info.port)
+        if info.version != "none":
+            self.info(
+                "SSL connection using %s / %s / %s",
+                info.version.replace("TLS ", "TLSv"),
+                info.cipher_suite_name,
+                info.group or "-",
+            )
+            self.info("ALPN: server %s", f"accepted {info.alpn}" if info.alpn else "did not agree on a protocol")
+            if info.resumed or info.early_data != "none":
+                self.info(
+                    "%s%s",
+                    "Resumed a saved session" if info.resumed else "Full handshake",
+                    f", early data {info.early_data}" if info.early_data != "none" else "",
+                )
         if info.peer_subject:
-            self.log.i("Server certificate: %s", info.peer_subject)
+            self.info("Server certificate:")
+            self.info(" subject: %s", info.peer_subject)
         if info.tcp_fastopen is not None:
-            self.log.i("TCP Fast Open: %s", info.tcp_fastopen)
+            self.info("TCP Fast Open: %s", info.tcp_fastopen)
         if self.report.nat64 is not None:
             v4, prefix = self.report.nat64
-            self.log.i("Connected to %s: %s through NAT64 (prefix %s)", info.address, v4, prefix)
+            self.info("Connected to %s: %s through NAT64 (prefix %s)", info.address, v4, prefix)
 
 
 class _EarlyRequest:
@@ -660,10 +644,10 @@ class _EarlyRequest:
         try:
             data = request_bytes(method, _request_target(url), headers, body, host=host, port=port)
         except ValueError as exc:  # "cannot send this request: ..." (http.client's words)
-            raise _Fail(EXIT_USAGE, str(exc)) from None
+            raise Fail(EXIT_USAGE, str(exc)) from None
         limit = self._session.max_early_data
         if len(data) > limit:
-            self._get.log.i("The request (%d bytes) exceeds the early data limit (%d)", len(data), limit)
+            self._get.info("The request (%d bytes) exceeds the early data limit (%d)", len(data), limit)
             return b""
         self.data = data
         return data
@@ -724,48 +708,13 @@ def _tls_name(version: int) -> str:
     return {0x0304: "TLS 1.3", 0x0303: "TLS 1.2"}.get(version, f"0x{version:04x}")
 
 
-_GROUP_ALIASES = {
-    "p-256": "secp256r1",
-    "p256": "secp256r1",
-    "prime256v1": "secp256r1",
-    "p-384": "secp384r1",
-    "p384": "secp384r1",
-    "p-521": "secp521r1",
-    "p521": "secp521r1",
-}
-
-
-def _parse_groups(text: str) -> tuple[int, ...]:
-    from .tls.enums import NamedGroup
-
-    by_name = {g.name.lower(): int(g) for g in NamedGroup}
-    ids: list[int] = []
-    for raw in text.split(","):
-        entry = raw.strip()
-        key = _GROUP_ALIASES.get(entry.lower(), entry.lower())
-        if key in by_name:
-            group = by_name[key]
-        elif key.startswith("0x"):
-            try:
-                group = int(key, 16)
-            except ValueError:
-                raise _Fail(EXIT_USAGE, f"--groups: bad group {entry!r}") from None
-            if not 0 < group <= 0xFFFF:
-                raise _Fail(EXIT_USAGE, f"--groups: bad group {entry!r}")
-        else:
-            known = ", ".join(g.name for g in NamedGroup)
-            raise _Fail(EXIT_USAGE, f"--groups: unknown group {entry!r}; known: {known} (or 0x ids)")
-        if group in ids:
-            raise _Fail(EXIT_USAGE, f"--groups: {entry!r} is repeated")
-        ids.append(group)
-    return tuple(ids)
-
-
-def _setup_logging(verbose: int) -> None:
+def _setup_logging(verbose: int, silent: bool) -> None:
+    """ESP-style lines from -vv (INFO and DEBUG), -vvv (VERBOSE and the engine trace); warnings
+    without (none with -s); -v alone adds curl's lines, written by :class:`_Get`."""
     from . import log
 
-    level = (log.WARN, log.INFO, log.DEBUG, log.VERBOSE)[min(verbose, 3)]
-    handler = log.setup(level)
+    level = (log.WARN, log.WARN, log.DEBUG, log.VERBOSE)[min(verbose, 3)]
+    handler = log.setup(log.NONE if silent and not verbose else level)
     if verbose >= 2:  # -vv: lwIP's DNS lines too, as LWIP_DNS_DEBUG prints them
         from .dns import lookup
 
@@ -775,39 +724,52 @@ def _setup_logging(verbose: int) -> None:
         handler.add_filter(lambda record: record.level != log.ERROR)
 
 
+def _finish_output(get: _Get, code: int) -> int:
+    """Flush stdout or close -o's file; a failure there is exit 2 (when all else went well)."""
+    report = get.report
+    if get.out is None:
+        return code
+    try:
+        if get.out is sys.stdout.buffer:
+            get.out.flush()
+        else:
+            get.out.close()  # flushes, and closes the file even when that fails
+    except OSError as exc:  # a full disk, a reader gone (EPIPE): the body did not all get out
+        if get.out is sys.stdout.buffer:
+            from .cli import discard_stdout
+
+            discard_stdout()  # what is still buffered must not fail again at exit
+        message = f"cannot write the output: {exc.strerror or exc}"
+        if message != report.error and (not get.args.silent or get.args.show_error):
+            sys.stderr.write(f"{PROG}: {message}\n")  # not said already by the write that failed the same way
+        if code == 0:  # the body did not get where it was asked to go
+            code, report.error = EXIT_USAGE, message
+    return code
+
+
 def run_get(args: argparse.Namespace) -> int:
     """Run ``get`` with the options :mod:`.get_args` parsed; returns the exit status."""
     from .get_report import Report, write_json
 
-    _setup_logging(args.verbose)
+    _setup_logging(args.verbose, args.silent)
     report = Report(url=args.url)
     report.wanted = args.json is not None
     get = _Get(args, report)
     try:
-        code = get.run(get.plan())
-    except _Fail as exc:
+        code = get.attempts(get.plan())
+    except Fail as exc:
         code = exc.code
-        report.error = exc.message
-        sys.stderr.write(f"{_PROG}: {exc.message}\n")
-    finally:
-        if get.out is not None:
-            try:
-                if get.out is sys.stdout.buffer:
-                    get.out.flush()
-                else:
-                    get.out.close()  # flushes, and closes the file even when that fails
-            except OSError as exc:  # a full disk, a reader gone (EPIPE): the body did not all get out
-                if get.out is sys.stdout.buffer:
-                    from .cli import discard_stdout
-
-                    discard_stdout()  # what is still buffered must not fail again at exit
-                message = f"cannot write the output: {exc.strerror or exc}"
-                if message != report.error:  # not said already by the write that failed the same way
-                    sys.stderr.write(f"{_PROG}: {message}\n")
-                if code == 0:  # the body did not get where it was asked to go
-                    code, report.error = EXIT_USAGE, message
+        get.report.error = exc.message
+        if not args.silent or args.show_error:
+            sys.stderr.write(f"{PROG}: {exc.message}\n")
+    code = _finish_output(get, code)
+    report = get.report
     report.total_ms = (time.monotonic() - get.t0) * 1000
     report.exit_code = code
+    if args.write_out is not None:
+        from .get_curl import write_out
+
+        code = write_out(args.write_out, report, code)
     if args.json is not None:
-        write_json(args.json, report, _PROG)
+        write_json(args.json, report, PROG)
     return code

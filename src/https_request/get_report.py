@@ -25,9 +25,14 @@ def one_line(text: str) -> str:
 
 
 class Report:
-    """What ``--json`` prints. Timings in ms: ``connect`` (DNS + TCP) and ``tls``
-    (handshake) of the last connection, ``first_byte`` from its start to the
-    response head, ``total`` the whole command (redirects included)."""
+    """What ``--json`` prints, and what ``-w`` reads. Timings in ms: ``connect``
+    (DNS + TCP) and ``tls`` (handshake) of the last connection, ``first_byte``
+    from its start to the response head, ``total`` the whole try (redirects
+    included; with --retry, the last try). For ``-w``: ``conn_start_ms`` (when
+    the last connection started) and ``pretransfer_ms`` (when its request
+    left), from the try's start; the response's ``headers`` as received; sizes
+    in bytes (``size_download``: the body as received, before --compressed
+    decodes it); ``retry``: the last answer is one --retry tries again after."""
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -44,11 +49,23 @@ class Report:
         self.total_ms: float | None = None
         self.error: str | None = None
         self.exit_code = 0
+        self.conn_start_ms = 0.0
+        self.pretransfer_ms: float | None = None
+        self.headers: list[tuple[str, str]] = []
+        self.scheme = "HTTPS" if not url.lower().startswith("http:") else "HTTP"
+        self.size_request = 0
+        self.size_header = 0
+        self.size_download = 0
+        self.num_connects = 0
+        self.retry = False
+        self.redirect_url: str | None = None  # the Location of the last answer, absolute
+        self.retry_after: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The report as a JSON-ready dict."""
         info = self.info
         early = info.early_data if info is not None else "none"
+        tls = info if info is not None and info.version != "none" else None  # http://: no TLS fields
 
         def ms(value: float | None) -> float | None:
             return None if value is None else round(value, 3)
@@ -58,14 +75,14 @@ class Report:
             "status": self.status,
             "reason": self.reason,
             "http_version": self.http_version,
-            "version": info.version if info else None,
-            "cipher_suite": info.cipher_suite_name if info else None,
-            "cipher_suite_id": f"0x{info.cipher_suite:04X}" if info else None,
-            "group": info.group if info else None,
-            "alpn": info.alpn if info else None,
-            "resumed": info.resumed if info else None,
+            "version": tls.version if tls else None,
+            "cipher_suite": tls.cipher_suite_name if tls else None,
+            "cipher_suite_id": f"0x{tls.cipher_suite:04X}" if tls else None,
+            "group": tls.group if tls else None,
+            "alpn": tls.alpn if tls else None,
+            "resumed": tls.resumed if tls else None,
             "early_data": {"offered": early != "none", "accepted": early == "accepted"},
-            "peer_subject": info.peer_subject if info else None,
+            "peer_subject": tls.peer_subject if tls else None,
             "address": info.address if info else None,
             "nat64": {"ipv4": self.nat64[0], "prefix": self.nat64[1]} if self.nat64 else None,
             "tcp_fastopen": info.tcp_fastopen if info else None,

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Literal, Protocol
 from ..structs import Struct
 
 if TYPE_CHECKING:
+    import socket
+
     from ..tls.session import Session
 
 __all__ = ["AddrFamily", "EspTlsCfg", "KeepAlive", "TlsClock", "TlsVersion"]
@@ -76,6 +78,11 @@ class EspTlsCfg(Struct, slots=False):
     once, before any packet (see :mod:`https_request.dns.happy`), and the
     default profile's ClientHello (two key shares) does not fit in a SYN at
     MTU 1500, so it saves a round trip only with fewer key shares.
+    ``is_plain_tcp`` (esp-tls's): no TLS, the connected socket's bytes as they
+    are (the blocking :class:`~.conn.EspTls` only; ``http://`` URLs).
+    ``tunnel`` is called with the connected socket (to ``connect_address``,
+    a proxy) and the seconds left, before the TLS handshake: an HTTP CONNECT
+    (:func:`https_request.http.proxy.tunnel`).
     """
 
     # esp_tls_cfg_t
@@ -110,6 +117,9 @@ class EspTlsCfg(Struct, slots=False):
     debug_level: int = 0  # mbedTLS debug threshold 0-4
     keylog: Callable[[str], None] | None = None
     clock: TlsClock | None = None  # the time certificates are checked at (None: the system clock)
+    # called with the connected socket and the time left before the TLS handshake (an HTTP CONNECT
+    # through a proxy: https_request.http.proxy); what it raises fails the connect
+    tunnel: Callable[[socket.socket, float], None] | None = None
 
     @property
     def timeout_s(self) -> float:

@@ -76,7 +76,9 @@ WANT_READ / WANT_WRITE case: not recorded, the connection stays usable);
 calls on a closed connection raise EspTlsError(ESP_ERR_INVALID_STATE).
 ``cfg.engine == "openssl"`` (stdlib ``ssl``, :mod:`.openssl_engine`) raises
 EspTlsError(ESP_ERR_NOT_SUPPORTED) for the options it cannot honour; an unknown
-engine name raises ESP_ERR_INVALID_ARG. ``is_plain_tcp`` is not supported (ESP_ERR_NOT_SUPPORTED);
+engine name raises ESP_ERR_INVALID_ARG. ``is_plain_tcp`` (no TLS: :mod:`.plain`) and ``tunnel``
+(a proxy's CONNECT before the handshake; its failure is 0x8004, or 0x8006 when it timed out)
+are for :class:`EspTls`; :class:`AsyncEspTls` refuses them (ESP_ERR_NOT_SUPPORTED);
 ``non_block`` is ignored (use :class:`AsyncEspTls`).
 """
 
@@ -220,6 +222,19 @@ class EspTls(_Core):
         sock: socket.socket | None = None
         try:
             sock = self._tcp_connect(host_text, deadline, work)
+            if cfg.tunnel is not None:
+                try:
+                    cfg.tunnel(sock, max(self._connect_wait(deadline), 0.001))
+                except (OSError, ValueError) as exc:
+                    raise self._tunnel_failed(exc) from exc
+                sock.settimeout(cfg.timeout_s)
+            if cfg.is_plain_tcp:
+                from .plain import PlainEngine
+
+                self._engine = PlainEngine(sock)
+                work.finish()
+                self._handshake_done(self._engine.negotiated(), sock)
+                return
             work.ready()  # what the first flight needs, when the connect was quicker than it
             early = self._early_data(early_data)
             self._engine = self._make_engine(factory, sock)
@@ -450,6 +465,9 @@ class AsyncEspTls(_Core):
     ) -> None:
         _, factory = engine_factories(cfg.engine)
         self._begin(host, port, cfg)
+        if cfg.is_plain_tcp or cfg.tunnel is not None:
+            self._capture(esp=EspErr.ESP_ERR_NOT_SUPPORTED, reason="is_plain_tcp and tunnel: blocking EspTls only")
+            raise self._error("is_plain_tcp and tunnel are not supported by AsyncEspTls")
         deadline = self._t0 + cfg.timeout_ms / 1000 if cfg.timeout_ms > 0 else None
         writer: asyncio.StreamWriter | None = None
         try:

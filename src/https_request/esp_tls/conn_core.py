@@ -70,7 +70,7 @@ _NET_SEND_FAILED = -0x004E  # MBEDTLS_ERR_NET_SEND_FAILED
 _FAMILIES = {AddrFamily.INET: socket.AF_INET, AddrFamily.INET6: socket.AF_INET6}
 # errors that can only answer a SYN: the TCP connect failed (seen in the handshake with TCP Fast Open)
 _CONNECT_ERRNOS = frozenset({errno.ECONNREFUSED, errno.EHOSTUNREACH, errno.ENETUNREACH})
-_VERSION_NAMES = {0x0304: "TLS 1.3", 0x0303: "TLS 1.2"}
+_VERSION_NAMES = {0x0304: "TLS 1.3", 0x0303: "TLS 1.2", 0: "none"}  # 0: plain TCP (esp_tls.plain)
 # wait_client_session's default wait: twice the handshake's duration (about two round
 # trips of a resumed handshake), at least long enough for a loaded local server, at most 250 ms
 _TICKET_WAIT_MIN = 0.025
@@ -159,6 +159,9 @@ class TlsInfo(Struct, slots=False):
     ``address``: the server address connected to (None when unknown).
     ``tcp_fastopen``: what TCP Fast Open did (:data:`~https_request.fastopen.FastOpenStatus`:
     "data in SYN", "no cookie", ...), None when ``cfg.tcp_fastopen`` was off.
+    ``port``, ``local_address``, ``local_port``: the server port and the socket's
+    own end; ``lookup_ms``: to the first connection attempt (the name resolved).
+    Plain TCP (``cfg.is_plain_tcp``): ``version`` "none", cipher suite 0.
     """
 
     version: str
@@ -173,6 +176,10 @@ class TlsInfo(Struct, slots=False):
     handshake_end_ms: int
     address: str | None = None
     tcp_fastopen: str | None = None
+    port: int = 0
+    local_address: str | None = None
+    local_port: int = 0
+    lookup_ms: float | None = None
 
     @property
     def cipher_suite_name(self) -> str:
@@ -337,7 +344,9 @@ class _Core:
         self._info: TlsInfo | None = None
         self._t0 = 0.0
         self._t_connected = 0.0
+        self._t_lookup: float | None = None
         self._address: str | None = None
+        self._local: tuple[str | None, int] = (None, 0)
         self._fd = -1  # the connection's socket, for esp-tls's [sock=N] lines
         self._session_refused: str | None = None
         self._early: bytes | None = None  # made by an early_data function (see _early_data)
@@ -427,9 +436,6 @@ class _Core:
     def _begin(self, host: str, port: int, cfg: EspTlsCfg) -> None:
         self._host, self._port, self._cfg = host, port, cfg
         self._t0 = time.monotonic()
-        if cfg.is_plain_tcp:
-            self._capture(esp=EspErr.ESP_ERR_NOT_SUPPORTED, reason="is_plain_tcp is not supported")
-            raise self._error("is_plain_tcp is not supported")
 
     def _early_data(self, early_data: EarlyData) -> bytes:
         """The early data's bytes, made on the first call when a function makes them
@@ -483,6 +489,8 @@ class _Core:
         if attempt.fd < 0:
             return
         if attempt.outcome == "started":
+            if self._t_lookup is None:
+                self._t_lookup = time.monotonic()
             address = attempt.address
             shown = str(address).upper() if address.version == 6 else str(address)  # lwIP's ipaddr_ntoa
             _log.d("[sock=%d] Resolved IPv%d address: %s", attempt.fd, address.version, shown)
@@ -541,6 +549,11 @@ class _Core:
         for the first write): the server's address (``address``, dns.happy's,
         when the socket cannot tell yet) and the time are recorded."""
         self._address = _peer_address(sock) or str(address)
+        try:
+            local = sock.getsockname()
+            self._local = (str(local[0]), int(local[1]))
+        except (OSError, IndexError):
+            pass
         self._fd = sock.fileno()
         self._t_connected = time.monotonic()
         self._state = ConnState.CONNECTING
@@ -717,7 +730,7 @@ class _Core:
 
             fastopen = client_status(sock) if sock is not None else "unavailable"
         now = time.monotonic()
-        self._info = TlsInfo(
+        info = TlsInfo(
             version=_VERSION_NAMES.get(neg.version, f"0x{neg.version:04X}"),
             cipher_suite=neg.cipher_suite,
             group=_group_name(neg.group),
@@ -731,7 +744,18 @@ class _Core:
             address=self._address,
             tcp_fastopen=fastopen,
         )
+        lookup = None if self._t_lookup is None else (self._t_lookup - self._t0) * 1000
+        port = self._target(self._host, self._port)[1]
+        self._info = replace(info, port=port, local_address=self._local[0], local_port=self._local[1], lookup_ms=lookup)
         self._state = ConnState.DONE
+
+    def _tunnel_failed(self, exc: BaseException) -> EspTlsError:
+        """``cfg.tunnel`` failed: a timeout, or the connect's error (the proxy refused, or broke)."""
+        if isinstance(exc, TimeoutError):
+            self._capture(esp=EspErr.ESP_ERR_ESP_TLS_CONNECTION_TIMEOUT, reason=f"proxy tunnel timed out: {exc}")
+            return self._error(cls=EspTlsTimeout)
+        self._capture(esp=EspErr.ESP_ERR_ESP_TLS_FAILED_CONNECT_TO_HOST, reason=f"proxy tunnel: {exc}")
+        return self._error()
 
     # -- DONE: read / write ----------------------------------------------------
 

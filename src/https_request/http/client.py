@@ -173,11 +173,13 @@ class _Reader:
             raise HttpError("the connection closed before a complete HTTP response")
         return event
 
-    def head(self, event: h11.Event) -> tuple[int, str, list[tuple[str, str]], str] | None:
+    def head(self, event: h11.Event) -> tuple[int, str, list[tuple[str, str]], str, list[tuple[str, str]]] | None:
+        """(status, reason, lower-case headers, version, headers as received) for a final response."""
         if isinstance(event, h11.Response):
-            headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in event.headers]
+            raw = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in event.headers.raw_items()]
+            headers = [(k.lower(), v) for k, v in raw]
             self.expected = _content_length(headers)
-            return event.status_code, event.reason.decode("latin-1"), headers, event.http_version.decode("ascii")
+            return event.status_code, event.reason.decode("latin-1"), headers, event.http_version.decode("ascii"), raw
         return None  # InformationalResponse (1xx): skipped
 
     def chunk(self, event: h11.Event) -> bytes | None:
@@ -200,12 +202,16 @@ class _ResponseHead:
         reason: str,
         headers: list[tuple[str, str]],
         http_version: str,
+        raw_headers: list[tuple[str, str]],
         reader: _Reader,
+        request_head: bytes,
     ) -> None:
         self.status = status
         self.reason = reason
         self.headers = headers
         self.http_version = http_version
+        self.raw_headers = raw_headers
+        self.request_head = request_head
         self._reader = reader
 
     def __repr__(self) -> str:
@@ -228,8 +234,10 @@ class _ResponseHead:
 class Response(_ResponseHead):
     """A response head, with the body still to be streamed.
 
-    ``headers`` are (lower-case name, value) pairs in arrival order;
-    ``http_version`` is ``"1.1"`` or ``"1.0"``.
+    ``headers`` are (lower-case name, value) pairs in arrival order,
+    ``raw_headers`` the same with the names as the server wrote them;
+    ``http_version`` is ``"1.1"`` or ``"1.0"``; ``request_head`` the request's
+    head as sent (request line and headers, up to the blank line).
     """
 
     def __init__(
@@ -238,10 +246,13 @@ class Response(_ResponseHead):
         reason: str,
         headers: list[tuple[str, str]],
         http_version: str,
+        raw_headers: list[tuple[str, str]],
+        *,
         tls: SyncTransport,
         reader: _Reader,
+        request_head: bytes = b"",
     ) -> None:
-        super().__init__(status, reason, headers, http_version, reader)
+        super().__init__(status, reason, headers, http_version, raw_headers, reader, request_head)
         self._tls = tls
 
     def iter_body(self, chunk_size: int = _READ_SIZE) -> Iterator[bytes]:
@@ -270,10 +281,13 @@ class AsyncResponse(_ResponseHead):
         reason: str,
         headers: list[tuple[str, str]],
         http_version: str,
+        raw_headers: list[tuple[str, str]],
+        *,
         tls: AsyncTransport,
         reader: _Reader,
+        request_head: bytes = b"",
     ) -> None:
-        super().__init__(status, reason, headers, http_version, reader)
+        super().__init__(status, reason, headers, http_version, raw_headers, reader, request_head)
         self._tls = tls
 
     async def aiter_body(self, chunk_size: int = _READ_SIZE) -> AsyncIterator[bytes]:
@@ -291,6 +305,12 @@ class AsyncResponse(_ResponseHead):
     async def read(self) -> bytes:
         """See :meth:`Response.read`."""
         return b"".join([chunk async for chunk in self.aiter_body()])
+
+
+def _head_of(request: bytes) -> bytes:
+    """The head of request bytes: up to and with the blank line."""
+    end = request.find(b"\r\n\r\n")
+    return request if end < 0 else request[: end + 4]
 
 
 def _advance(view: memoryview, written: int) -> memoryview:
@@ -343,7 +363,7 @@ def request(
             continue
         head = reader.head(event)
         if head is not None:
-            return Response(*head, tls=tls, reader=reader)
+            return Response(*head, tls=tls, reader=reader, request_head=_head_of(out))
 
 
 async def async_request(
@@ -362,4 +382,4 @@ async def async_request(
             continue
         head = reader.head(event)
         if head is not None:
-            return AsyncResponse(*head, tls=tls, reader=reader)
+            return AsyncResponse(*head, tls=tls, reader=reader, request_head=_head_of(out))
