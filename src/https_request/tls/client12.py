@@ -28,7 +28,6 @@ from __future__ import annotations
 import hmac
 from typing import Protocol
 
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from ..structs import Struct
@@ -43,7 +42,7 @@ from .errors import Reason, TlsError
 from .events import SessionTicketReceived
 from .keyschedule import new_hash
 from .keyschedule12 import finished_verify_data12, key_block, master_secret
-from .kx import ClientShare, group_of_curve
+from .kx import ClientShare, ec_point, group_of_curve
 from .messages import Finished, ServerHello
 from .messages12 import Certificate12, CertificateRequest12, DigitallySigned, NewSessionTicket12, ServerKeyExchange12
 from .protection12 import Protector12
@@ -55,7 +54,6 @@ from .suites import SIGNALLING, SUITES, SuiteParams
 __all__ = ["Tls12Client"]
 
 S = HsState
-_UNCOMPRESSED = serialization.PublicFormat.UncompressedPoint
 # Extensions a TLS 1.2 ServerHello may answer with.
 _SH12_ALLOWED = frozenset(
     {
@@ -218,7 +216,7 @@ class Tls12Client(Connection):
             if group not in self._ccfg.groups:  # mbedtls_ssl_check_curve: MBEDTLS_ERR_SSL_BAD_CERTIFICATE
                 raise TlsError(Reason.CERT_BAD, f"the certificate's key is on {key.curve.name}, a curve not offered")
             hs12.group = group
-            hs12.server_public = key.public_bytes(serialization.Encoding.X962, _UNCOMPRESSED)
+            hs12.server_public = ec_point(key)
         elif isinstance(key, rsa.RSAPublicKey) != (suite.auth == "RSA"):
             raise TlsError(Reason.CERT_UNSUPPORTED, f"certificate key does not fit {suite.name}")
         self.peer_certificates = chain

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, mlkem, x25519
 from .enums import NamedGroup
 from .errors import Reason, TlsError
 
-__all__ = ["SUPPORTED_GROUPS", "ClientShare", "group_of_curve", "server_exchange"]
+__all__ = ["SUPPORTED_GROUPS", "ClientShare", "ec_point", "group_of_curve", "server_exchange"]
 
 _CURVES: dict[int, ec.EllipticCurve] = {
     NamedGroup.secp256r1: ec.SECP256R1(),
@@ -99,10 +99,10 @@ def _x25519_exchange(priv: x25519.X25519PrivateKey, peer: bytes) -> bytes:
         raise TlsError(Reason.BAD_KEY_SHARE, "x25519 shared secret is zero") from None
 
 
-def _ec_public_bytes(key: ec.EllipticCurvePrivateKey) -> bytes:
-    """The X9.62 uncompressed point (RFC 8446 4.2.8.2), from the public numbers:
+def ec_point(key: ec.EllipticCurvePublicKey) -> bytes:
+    """The X9.62 uncompressed point (RFC 8446 4.2.8.2, RFC 4492 5.4), from the public numbers:
     ``serialization``'s encoders would import its SSH module (~10 ms at start-up)."""
-    numbers = key.public_key().public_numbers()
+    numbers = key.public_numbers()
     size = (key.curve.key_size + 7) // 8
     return b"\x04" + numbers.x.to_bytes(size, "big") + numbers.y.to_bytes(size, "big")
 
@@ -123,7 +123,7 @@ class ClientShare:
             self.key_exchange = self._x.public_key().public_bytes_raw()
         elif group in _CURVES:
             self._ec = _ec_private(group, random)
-            self.key_exchange = _ec_public_bytes(self._ec)
+            self.key_exchange = ec_point(self._ec.public_key())
         elif group == NamedGroup.X25519MLKEM768:
             self._kem = mlkem.MLKEM768PrivateKey.from_seed_bytes(random(64))
             self._x = _x25519_private(random)
@@ -158,7 +158,7 @@ def server_exchange(group: int, client_share: bytes, random: Random) -> tuple[by
     if group in _CURVES:
         peer = _ec_point(group, client_share)
         key = _ec_private(group, random)
-        pub = _ec_public_bytes(key)
+        pub = ec_point(key.public_key())
         return pub, key.exchange(ec.ECDH(), peer)
     if group == NamedGroup.X25519MLKEM768:
         if len(client_share) != _MLKEM_EK + 32:

@@ -25,7 +25,6 @@ from typing import Protocol
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from .aria import AriaCbc
 from .errors import Reason, TlsError
 from .limits import MAX_PLAINTEXT
 from .suites import SuiteParams
@@ -60,7 +59,11 @@ class _AesCbc:
 
 def cbc_cipher(suite: SuiteParams, key: bytes) -> CbcCipher:
     """The CBC cipher of a CBC suite (``suite.cipher``: AES or ARIA) under ``key``."""
-    return AriaCbc(key) if suite.cipher == "ARIA" else _AesCbc(key)
+    if suite.cipher == "ARIA":
+        from .aria import AriaCbc  # pure Python ARIA: imported only when a device profile negotiates it
+
+        return AriaCbc(key)
+    return _AesCbc(key)
 
 
 class Protector12:

@@ -21,12 +21,16 @@ registry's suites are in :mod:`.catalogue`.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from cryptography.hazmat.primitives.ciphers.aead import AESCCM, AESGCM, ChaCha20Poly1305
 
 from ..structs import Struct
-from .aria import AriaGcm
+
+if TYPE_CHECKING:
+    from .aria import AriaGcm
+
+    AeadFactory = Callable[[bytes], AESGCM | AESCCM | ChaCha20Poly1305 | AriaGcm]
 
 __all__ = [
     "GREASE_IDS",
@@ -38,11 +42,14 @@ __all__ = [
     "suite_params",
 ]
 
-AeadFactory = Callable[[bytes], AESGCM | AESCCM | ChaCha20Poly1305 | AriaGcm]
-
-
 def _ccm8(key: bytes) -> AESCCM:
     return AESCCM(key, tag_length=8)
+
+
+def _aria_gcm(key: bytes) -> AriaGcm:
+    from .aria import AriaGcm  # pure Python ARIA: imported only when a device profile negotiates it
+
+    return AriaGcm(key)
 
 
 class SuiteParams(Struct):
@@ -110,7 +117,7 @@ def _aria12(sid: int, kx: str, auth: str, bits: int, mode: str) -> SuiteParams:
     name = f"TLS_{kx}{sig}_WITH_ARIA_{bits}_{mode}_{h[0].upper()}"
     if mode == "CBC":
         return _cbc12(sid, name, kx, auth, bits // 8, h[0], "ARIA")
-    return _S(sid, name, h[0], h[1], bits // 8, 4, 16, AriaGcm, False, kx, auth, "GCM", cipher="ARIA")
+    return _S(sid, name, h[0], h[1], bits // 8, 4, 16, _aria_gcm, False, kx, auth, "GCM", cipher="ARIA")
 
 
 # RFC 6209's order of key exchanges, two ids (128, 256) each, from 0xC03C (CBC) and 0xC050 (GCM)
