@@ -224,6 +224,13 @@ class _ResponseHead:
         """Body bytes received so far."""
         return self._reader.received
 
+    @property
+    def reusable(self) -> bool:
+        """The exchange is over and both sides keep the connection for another one
+        (h11: the body read to its end, no ``Connection: close``, not HTTP/1.0)."""
+        conn = self._reader.conn
+        return self._reader.done and conn.our_state is h11.DONE and conn.their_state is h11.DONE
+
 
 class Response(_ResponseHead):
     """A response head, with the body still to be streamed.
@@ -347,11 +354,17 @@ def request(
 
 
 async def async_request(
-    tls: AsyncTransport, method: str, url_or_target: str, headers: Headers = (), body: bytes = b""
+    tls: AsyncTransport,
+    method: str,
+    url_or_target: str,
+    headers: Headers = (),
+    body: bytes = b"",
+    *,
+    already_sent: bool = False,
 ) -> AsyncResponse:
     """The asyncio twin of :func:`request`."""
     conn, out = _prepare(method, url_or_target, headers, body, tls.host, tls.port)
-    view = memoryview(out)
+    view = memoryview(b"" if already_sent else out)
     while view:
         view = _advance(view, await tls.write(bytes(view)))
     reader = _Reader(conn)
