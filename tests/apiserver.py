@@ -19,6 +19,7 @@ import json
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -117,6 +118,19 @@ class ApiServer(ThreadingHTTPServer):
         self.requests = 0
         self.stop = threading.Event()
         self._lock = threading.Lock()
+        self._connections: list[ssl.SSLSocket] = []
+
+    def close_idle(self, wait: float) -> None:
+        """Close (shut down) the connections accepted so far, as a server ends idle keep-alive
+        connections; then wait until the handler threads have seen it (at most ``wait`` s)."""
+        with self._lock:
+            conns, self._connections = self._connections, []
+        for conn in conns:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        time.sleep(min(wait, 0.2))
 
     @property
     def port(self) -> int:
@@ -133,6 +147,7 @@ class ApiServer(ThreadingHTTPServer):
             raise
         with self._lock:
             self.handshakes += 1
+            self._connections.append(tls)
         return tls, addr
 
 
