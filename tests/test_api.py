@@ -65,7 +65,9 @@ def client(pki: Path, **kw: object) -> https_request.Client:
 
 
 def test_package_exports_the_api() -> None:
-    assert {"get", "post", "Client", "AsyncClient", "Timeout", "SessionStore", "HTTPError"} <= set(https_request.__all__)
+    assert {"get", "post", "Client", "AsyncClient", "Timeout", "SessionStore", "HTTPError"} <= set(
+        https_request.__all__
+    )
     for name in https_request.__all__:
         assert getattr(https_request, name) is not None
     params = inspect.signature(https_request.get).parameters
@@ -319,7 +321,9 @@ def test_async_client(server: ApiServer, pki: Path) -> None:
 # --------------------------------------------------------------------------- logging
 
 
-def test_library_logs_through_logging(pki: Path, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]) -> None:
+def test_library_logs_through_logging(
+    pki: Path, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+) -> None:
     """A failed connection: esp-tls's error lines go to the ``https_request`` loggers, not to stderr."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

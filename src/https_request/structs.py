@@ -236,7 +236,7 @@ class _StructMeta(type):
 
         annotations: dict[str, Any] = {}
         for klass in reversed(cls.__mro__):
-            annotations.update(klass.__dict__.get("__annotations__", {}))
+            annotations.update(inspect.get_annotations(klass))
         params = []
         for f in fields:
             if f.default is not MISSING:
