@@ -31,6 +31,7 @@ __all__ = [
     "ClientBase",
     "SessionsTypes",
     "UseClientDefault",
+    "store_for",
 ]
 
 DEFAULT_TIMEOUT = Timeout(5.0)
@@ -53,7 +54,8 @@ class UseClientDefault:
 USE_CLIENT_DEFAULT = UseClientDefault()
 
 
-def _store(sessions: SessionsTypes) -> SessionStore | None:
+def store_for(sessions: SessionsTypes) -> SessionStore | None:
+    """The :class:`SessionStore` ``sessions=`` names (None: memory only)."""
     if sessions is None or sessions is False:
         return None
     if sessions is True:
@@ -101,7 +103,7 @@ class ClientBase:
         self.max_redirects = max_redirects
         self.headers = Headers(_merge(Headers(_DEFAULT_HEADERS), headers, None))
         self.base_url = base_url
-        self.sessions = Sessions(_store(sessions))
+        self.sessions = Sessions(store_for(sessions))
         self.early_data = early_data
 
     def _build(
