@@ -10,7 +10,8 @@ It counts the TLS connections it accepted (each one full or resumed handshake;
 ``/redirect/N-1`` (``/redirect/0``: 200 ``done``); ``/see-other`` -> 303 to
 ``/echo``; ``/temporary`` -> 307 to ``/echo``; ``/close`` -> 200 with
 ``Connection: close``; ``/stall`` -> nothing until the server stops (bounded);
-``/until-close`` -> a body without length, ended by closing the connection.
+``/until-close`` -> a body without length, ended by closing the connection;
+``/stats`` -> JSON ``{"handshakes", "requests"}`` (for a client in another process).
 """
 
 from __future__ import annotations
@@ -65,6 +66,8 @@ class Handler(BaseHTTPRequestHandler):
                 "body": body.decode("latin-1"),
             }
             self._send(200, json.dumps(info).encode(), {"Content-Type": "application/json"})
+        elif path == "/stats":
+            self._send(200, json.dumps({"handshakes": self.server.handshakes, "requests": self.server.requests}).encode())
         elif path == "/chunked":
             self.send_response(200)
             self.send_header("Transfer-Encoding", "chunked")
