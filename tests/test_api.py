@@ -333,3 +333,15 @@ def test_library_logs_through_logging(
     assert capfd.readouterr().err == ""
     errors = [r for r in caplog.records if r.name == "https_request.esp-tls" and r.levelno == logging.ERROR]
     assert any("Failed to open new connection" in r.getMessage() for r in errors)
+
+
+def test_openssl_engine(server: ApiServer, pki: Path, tmp_path: Path) -> None:
+    """tls=EspTlsCfg(engine="openssl"): stdlib ssl under the same pool; its sessions are not
+    saved (stdlib ssl cannot export one), and nothing breaks for asking."""
+    from https_request.esp_tls.config import EspTlsCfg
+
+    with client(pki, tls=EspTlsCfg(engine="openssl"), sessions=tmp_path / "store") as c:
+        for _ in range(3):
+            assert c.get(base(server) + "/echo").status_code == 200
+        assert c.pool.handshakes == 1
+    assert not (tmp_path / "store").exists()

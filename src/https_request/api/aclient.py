@@ -214,7 +214,7 @@ class AsyncConnectionPool:
 
     async def release(self, conn: _AsyncConnection, keep: bool, broken: bool = False) -> None:
         """See :meth:`ConnectionPool.release <.pool.ConnectionPool.release>`."""
-        self.sessions.put(conn.target.host, conn.target.port, conn.tls.get_client_session())
+        self.sessions.keep(conn.target, self.cfg, conn.tls.get_client_session())
         cond = self._condition()
         async with cond:
             evicted = self.state.give(conn, keep, time.monotonic())
@@ -226,7 +226,7 @@ class AsyncConnectionPool:
         if not broken:
             await conn.tls.wait_client_session()
         await conn.tls.close()
-        self.sessions.put(conn.target.host, conn.target.port, conn.tls.get_client_session())
+        self.sessions.keep(conn.target, self.cfg, conn.tls.get_client_session())
 
     async def aclose(self) -> None:
         """Close every idle connection."""

@@ -21,7 +21,7 @@ import time
 import warnings
 from collections import OrderedDict
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from ..esp_tls.config import EspTlsCfg, TlsVersion
 from ..structs import replace
@@ -30,6 +30,7 @@ from .models import EspBundle
 if TYPE_CHECKING:
     from ..session_file import SessionFile
     from ..tls.session import Session
+    from .urls import Target
 
 __all__ = ["InsecureRequestWarning", "SessionStore", "Sessions", "VerifyTypes", "tls_config"]
 
@@ -164,6 +165,12 @@ class Sessions:
         if session is not None and session.expired(time.time()):
             return None
         return session
+
+    def keep(self, target: Target, cfg: EspTlsCfg, session: object) -> None:
+        """A connection's newest session, when ``cfg``'s engine makes sessions this package
+        can resume (the python engine; the openssl engine's stay inside stdlib ssl)."""
+        if cfg.engine == "python" and session is not None:
+            self.put(target.host, target.port, cast("Session", session))
 
     def put(self, host: str, port: int, session: Session | None) -> None:
         """Keep ``session`` (a connection's newest) for ``host``:``port``; saved when new."""

@@ -118,6 +118,20 @@ class _Io:
         return self.tls.read(max_bytes, self.read_timeout)
 
 
+def _readable(fd: int) -> bool:
+    """Whether ``fd`` has something to read (or is closed, or broken) right now."""
+    if fd < 0:
+        return True
+    if hasattr(select, "poll"):  # no FD_SETSIZE limit
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        return bool(poller.poll(0))
+    try:
+        return bool(select.select([fd], [], [], 0)[0])
+    except (OSError, ValueError):
+        return True
+
+
 class _Connection:
     """One pooled connection."""
 
@@ -131,11 +145,7 @@ class _Connection:
 
     def usable(self) -> bool:
         """Whether this idle connection can carry a request (see the module docstring)."""
-        try:
-            readable, _, _ = select.select([self.tls.fileno()], [], [], 0)
-        except (OSError, ValueError):
-            return False
-        if not readable:
+        if not _readable(self.tls.fileno()):
             return True
         from ..esp_tls.conn import EspTlsTimeout
         from ..esp_tls.errors import EspTlsError
@@ -393,7 +403,7 @@ class ConnectionPool:
     def release(self, conn: _Connection, keep: bool, broken: bool = False) -> None:
         """Give ``conn`` back: kept idle when ``keep`` (and the pool has room), else closed
         (``broken``: at once, without waiting for a ticket)."""
-        self.sessions.put(conn.target.host, conn.target.port, conn.tls.get_client_session())
+        self.sessions.keep(conn.target, self.cfg, conn.tls.get_client_session())
         with self._cond:
             evicted = self.state.give(conn, keep, time.monotonic())
             self._cond.notify()
@@ -404,7 +414,7 @@ class ConnectionPool:
         if not broken:
             conn.tls.wait_client_session()  # a resumed connection's new ticket, for the next process
         conn.tls.close()
-        self.sessions.put(conn.target.host, conn.target.port, conn.tls.get_client_session())
+        self.sessions.keep(conn.target, self.cfg, conn.tls.get_client_session())
 
     def close(self) -> None:
         """Close every idle connection; busy ones close when their response is done."""
