@@ -67,7 +67,8 @@ class Handler(BaseHTTPRequestHandler):
             }
             self._send(200, json.dumps(info).encode(), {"Content-Type": "application/json"})
         elif path == "/stats":
-            self._send(200, json.dumps({"handshakes": self.server.handshakes, "requests": self.server.requests}).encode())
+            stats = {"handshakes": self.server.handshakes, "requests": self.server.requests}
+            self._send(200, json.dumps(stats).encode())
         elif path == "/chunked":
             self.send_response(200)
             self.send_header("Transfer-Encoding", "chunked")

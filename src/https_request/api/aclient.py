@@ -223,7 +223,7 @@ class AsyncConnectionPool:
             await self._close(old, broken and old is conn)
 
     async def _close(self, conn: _AsyncConnection, broken: bool = False) -> None:
-        if not broken:
+        if not broken and self.sessions.store is not None:
             await conn.tls.wait_client_session()
         await conn.tls.close()
         self.sessions.keep(conn.target, self.cfg, conn.tls.get_client_session())

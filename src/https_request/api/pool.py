@@ -31,6 +31,11 @@ than ``Limits.max_connections_per_origin`` are open, else waits up to
   ``Limits.keepalive_expiry`` seconds.
 - **Sessions.** Each connection's newest session is handed to
   :class:`~.config.Sessions` when its response is complete and when it closes.
+  With a :class:`~.config.SessionStore`, a connection closed in good order first
+  waits briefly for the ticket a resumed handshake's server may still send
+  (:meth:`EspTls.wait_client_session
+  <https_request.esp_tls.conn.EspTls.wait_client_session>`), so that the next
+  process does not offer the ticket just spent.
 """
 
 from __future__ import annotations
@@ -411,7 +416,7 @@ class ConnectionPool:
             self._close(old, broken and old is conn)
 
     def _close(self, conn: _Connection, broken: bool = False) -> None:
-        if not broken:
+        if not broken and self.sessions.store is not None:
             conn.tls.wait_client_session()  # a resumed connection's new ticket, for the next process
         conn.tls.close()
         self.sessions.keep(conn.target, self.cfg, conn.tls.get_client_session())
