@@ -194,5 +194,3 @@ class AsyncTransport(httpx.AsyncBaseTransport):
     async def aclose(self) -> None:
         """See :meth:`Transport.close`."""
         await self.pool.aclose()
-
-
