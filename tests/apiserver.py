@@ -4,7 +4,8 @@ in a thread on 127.0.0.1, for the high-level API and httpx transport tests.
 It counts the TLS connections it accepted (each one full or resumed handshake;
 ``handshakes``) and keeps connections alive (HTTP/1.1). Paths:
 
-``/echo`` (any method) -> 200, JSON ``{"method", "path", "headers", "body"}``;
+``/echo`` (any method) -> 200, JSON ``{"method", "path", "headers", "body", "chunks"}``
+(``chunks``: the sizes of a chunked request body's chunks);
 ``/chunked`` -> a chunked body of three chunks; ``/big`` -> :data:`BIG`;
 ``/status/N`` -> status N with a short body; ``/redirect/N`` -> 302 to
 ``/redirect/N-1`` (``/redirect/0``: 200 ``done``); ``/see-other`` -> 303 to
@@ -50,20 +51,31 @@ class Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
-    def _body(self) -> bytes:
+    def _body(self) -> tuple[bytes, list[int]]:
+        """The request body, and the sizes of its chunks when it came chunked."""
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            body, sizes = b"", []
+            while size := int(self.rfile.readline(64).split(b";")[0], 16):
+                body += self.rfile.read(size)
+                sizes.append(size)
+                self.rfile.readline(8)
+            while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):  # trailers
+                pass
+            return body, sizes
         length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
+        return (self.rfile.read(length) if length else b""), []
 
     def _handle(self) -> None:
         self.server.requests += 1
         path = self.path
-        body = self._body()
+        body, chunks = self._body()
         if path.startswith("/echo"):
             info: dict[str, Any] = {
                 "method": self.command,
                 "path": path,
                 "headers": [[k, v] for k, v in self.headers.items()],
                 "body": body.decode("latin-1"),
+                "chunks": chunks,
             }
             self._send(200, json.dumps(info).encode(), {"Content-Type": "application/json"})
         elif path == "/stats":

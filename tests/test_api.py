@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -112,7 +112,9 @@ def test_methods_bodies_chunked_head(server: ApiServer, pki: Path) -> None:
         assert c.post(base(server) + "/echo", json={"a": [1, 2]}).json()["body"] == '{"a":[1,2]}'
         form = c.post(base(server) + "/echo", data={"k": "v w"}).json()
         assert form["body"] == "k=v+w" and ["Content-Type", "application/x-www-form-urlencoded"] in form["headers"]
-        assert c.post(base(server) + "/echo", content=iter([b"a", b"b"])).json()["body"] == "ab"
+        sent = c.post(base(server) + "/echo", content=iter([b"a" * 10, b"", b"b" * 20])).json()
+        assert sent["body"] == "a" * 10 + "b" * 20 and sent["chunks"] == [10, 20]  # streamed, chunk by chunk
+        assert ["Transfer-Encoding", "chunked"] in sent["headers"]
         assert c.get(base(server) + "/chunked").content == b"one,two,three"
         head = c.head(base(server) + "/echo")
         assert head.status_code == 200 and head.content == b"" and int(head.headers["content-length"]) > 0
@@ -124,7 +126,13 @@ def test_methods_bodies_chunked_head(server: ApiServer, pki: Path) -> None:
         assert info.value.response is r
         with pytest.raises(TypeError):
             c.post(base(server) + "/echo", content=b"x", json={})
+        with pytest.raises(TypeError, match="AsyncClient"):
+            c.post(base(server) + "/echo", content=_agen())
     assert server.handshakes == 1
+
+
+async def _agen() -> AsyncIterator[bytes]:
+    yield b"x"
 
 
 def test_streaming(server: ApiServer, pki: Path) -> None:
@@ -153,6 +161,10 @@ def test_redirects(server: ApiServer, pki: Path) -> None:
         assert r.json()["method"] == "GET" and r.json()["body"] == ""
         r = c.post(base(server) + "/temporary", content=b"data", follow_redirects=True)
         assert r.json()["method"] == "POST" and r.json()["body"] == "data" and r.json()["path"] == "/echo?kept"
+        r = c.post(base(server) + "/see-other", content=iter([b"streamed"]), follow_redirects=True)
+        assert r.json()["method"] == "GET" and r.json()["chunks"] == [] and r.history[0].status_code == 303
+        with pytest.raises(https_request.RequestError, match="streamed"):  # sent once: not again for a 307
+            c.post(base(server) + "/temporary", content=iter([b"streamed"]), follow_redirects=True)
     assert server.handshakes == 2  # one per client
 
 
@@ -307,6 +319,14 @@ def test_async_client(server: ApiServer, pki: Path) -> None:
             r = await c.get(base(server) + "/redirect/2", follow_redirects=True)
             assert r.text == "done" and len(r.history) == 2
             assert (await c.post(base(server) + "/echo", json=[1])).json()["body"] == "[1]"
+
+            async def parts() -> AsyncIterator[bytes]:
+                for part in (b"x" * 5, b"y" * 7):
+                    await asyncio.sleep(0)
+                    yield part
+
+            sent = (await c.post(base(server) + "/echo", content=parts())).json()
+            assert sent["body"] == "xxxxxyyyyyyy" and sent["chunks"] == [5, 7]
             async with c.stream("GET", base(server) + "/big") as s:
                 assert b"".join([chunk async for chunk in s.aiter_bytes()]) == BIG
             results = await asyncio.gather(*(c.get(base(server) + "/echo") for _ in range(3)))

@@ -26,7 +26,7 @@ URLs (httpx.UnsupportedProtocol otherwise). Errors are httpx's own classes
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 try:
     import httpx
@@ -37,7 +37,7 @@ from .api.aclient import AsyncConnectionPool, AsyncPooledStream
 from .api.client import SessionsTypes, store_for
 from .api.config import Sessions, VerifyTypes, tls_config
 from .api.errors import HTTPError
-from .api.models import Limits, Timeout
+from .api.models import Limits, RequestBody, SyncBody, Timeout
 from .api.pool import ConnectionPool, PooledStream
 from .api.urls import split
 
@@ -73,6 +73,25 @@ def _request(request: httpx.Request) -> tuple[str, list[tuple[str, str]]]:
     """(method, headers) of ``request`` as the pool sends them."""
     headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw]
     return request.method, headers
+
+
+def _body(request: httpx.Request) -> SyncBody:
+    """The request's body: its bytes when httpx has them, else its stream (sent chunk by chunk)."""
+    try:
+        return request.content
+    except httpx.RequestNotRead:
+        if not isinstance(request.stream, httpx.SyncByteStream):
+            raise TypeError("an async request body needs AsyncTransport") from None
+        return request.stream
+
+
+def _abody(request: httpx.Request) -> RequestBody:
+    """See :func:`_body` (a sync or async stream)."""
+    try:
+        return request.content
+    except httpx.RequestNotRead:
+        stream = request.stream
+        return stream if isinstance(stream, httpx.AsyncByteStream) else cast(SyncBody, stream)
 
 
 def _extensions(reason: str, tls: TlsInfo) -> dict[str, Any]:
@@ -139,8 +158,7 @@ class Transport(httpx.BaseTransport):
         method, headers = _request(request)
         try:
             target = split(str(request.url))
-            body = request.read()
-            head, stream, tls = self.pool.send(method, target, headers, body, _timeout(request))
+            head, stream, tls = self.pool.send(method, target, headers, _body(request), _timeout(request))
         except HTTPError as exc:
             raise _httpx_error(exc, request) from exc
         except ValueError as exc:  # a request h11 refuses to send
@@ -178,8 +196,7 @@ class AsyncTransport(httpx.AsyncBaseTransport):
         method, headers = _request(request)
         try:
             target = split(str(request.url))
-            body = await request.aread()
-            head, stream, tls = await self.pool.send(method, target, headers, body, _timeout(request))
+            head, stream, tls = await self.pool.send(method, target, headers, _abody(request), _timeout(request))
         except HTTPError as exc:
             raise _httpx_error(exc, request) from exc
         except ValueError as exc:

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from .client import DEFAULT_TIMEOUT, USE_CLIENT_DEFAULT, ClientBase, SessionsTypes, UseClientDefault
 from .config import Sessions, VerifyTypes
 from .errors import RemoteProtocolError, from_esp
-from .models import HeaderTypes, Limits, Response, Timeout, TimeoutTypes
+from .models import HeaderTypes, Limits, RequestBody, RequestContent, Response, Timeout, TimeoutTypes
 from .pool import IDEMPOTENT, PoolState, _phase, _seconds, connect_config, pool_timeout
 from .urls import QueryParams, Target, split
 
@@ -137,7 +137,7 @@ class AsyncConnectionPool:
         return self._cond
 
     async def send(
-        self, method: str, target: Target, headers: list[tuple[str, str]], body: bytes, timeout: Timeout
+        self, method: str, target: Target, headers: list[tuple[str, str]], body: RequestBody, timeout: Timeout
     ) -> tuple[AsyncResponse, AsyncPooledStream, AsyncEspTls]:
         """See :meth:`ConnectionPool.send <.pool.ConnectionPool.send>`."""
         from ..esp_tls.errors import EspTlsError
@@ -154,7 +154,7 @@ class AsyncConnectionPool:
                 response = await async_request(io, method, target.target, headers, body, already_sent=bool(early))
             except (EspTlsError, HttpError) as exc:
                 await self.release(conn, False, broken=True)
-                if not fresh and attempt == 0 and method in IDEMPOTENT:
+                if not fresh and attempt == 0 and method in IDEMPOTENT and isinstance(body, bytes):
                     continue
                 if isinstance(exc, HttpError):
                     raise RemoteProtocolError(f"{exc} ({target.url})", url=target.url) from exc
@@ -192,7 +192,7 @@ class AsyncConnectionPool:
             await self.release(found, False, broken=True)
 
     async def _connect(
-        self, method: str, target: Target, headers: list[tuple[str, str]], body: bytes, timeout: Timeout
+        self, method: str, target: Target, headers: list[tuple[str, str]], body: RequestBody, timeout: Timeout
     ) -> tuple[_AsyncConnection, bytes]:
         from ..esp_tls.conn import AsyncEspTls
         from ..esp_tls.errors import EspTlsError
@@ -280,7 +280,7 @@ class AsyncClient(ClientBase):
         *,
         params: QueryParams | None = None,
         headers: HeaderTypes | None = None,
-        content: bytes | str | Iterable[bytes] | None = None,
+        content: RequestContent | None = None,
         data: Mapping[str, str] | None = None,
         json: Any = None,
         timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
@@ -302,7 +302,7 @@ class AsyncClient(ClientBase):
         *,
         params: QueryParams | None = None,
         headers: HeaderTypes | None = None,
-        content: bytes | str | Iterable[bytes] | None = None,
+        content: RequestContent | None = None,
         data: Mapping[str, str] | None = None,
         json: Any = None,
         timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
@@ -321,7 +321,7 @@ class AsyncClient(ClientBase):
         url: str,
         params: QueryParams | None,
         headers: HeaderTypes | None,
-        content: bytes | str | Iterable[bytes] | None,
+        content: RequestContent | None,
         data: Mapping[str, str] | None,
         json: Any,
         timeout: TimeoutTypes | UseClientDefault,
@@ -343,7 +343,7 @@ class AsyncClient(ClientBase):
             request = self._next_hop(response, history, request)
 
     async def send_one(
-        self, method: str, target: Target, headers: list[tuple[str, str]], body: bytes, timeout: Timeout
+        self, method: str, target: Target, headers: list[tuple[str, str]], body: RequestBody, timeout: Timeout
     ) -> Response:
         """See :meth:`Client.send_one <.client.Client.send_one>`."""
         head, stream, tls = await self.pool.send(method, target, headers, body, timeout)
@@ -418,7 +418,7 @@ class AsyncClient(ClientBase):
         self,
         url: str,
         *,
-        content: bytes | str | Iterable[bytes] | None = None,
+        content: RequestContent | None = None,
         data: Mapping[str, str] | None = None,
         json: Any = None,
         params: QueryParams | None = None,
@@ -436,7 +436,7 @@ class AsyncClient(ClientBase):
         self,
         url: str,
         *,
-        content: bytes | str | Iterable[bytes] | None = None,
+        content: RequestContent | None = None,
         data: Mapping[str, str] | None = None,
         json: Any = None,
         params: QueryParams | None = None,
@@ -454,7 +454,7 @@ class AsyncClient(ClientBase):
         self,
         url: str,
         *,
-        content: bytes | str | Iterable[bytes] | None = None,
+        content: RequestContent | None = None,
         data: Mapping[str, str] | None = None,
         json: Any = None,
         params: QueryParams | None = None,

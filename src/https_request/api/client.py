@@ -10,14 +10,26 @@ within the client, and across processes with ``sessions=``.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import AsyncIterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from .._version import __version__
 from .config import Sessions, SessionStore, VerifyTypes, tls_config
 from .errors import TooManyRedirects
-from .models import Headers, HeaderTypes, Limits, Response, Timeout, TimeoutTypes, as_timeout, encode_body
+from .models import (
+    Headers,
+    HeaderTypes,
+    Limits,
+    RequestBody,
+    RequestContent,
+    Response,
+    SyncBody,
+    Timeout,
+    TimeoutTypes,
+    as_timeout,
+    encode_body,
+)
 from .pool import ConnectionPool
 from .urls import QueryParams, Target, redirect, split, with_params
 
@@ -112,10 +124,10 @@ class ClientBase:
         url: str,
         params: QueryParams | None,
         headers: HeaderTypes | None,
-        content: bytes | str | Iterable[bytes] | None,
+        content: RequestContent | None,
         data: Mapping[str, str] | None,
         json: Any,
-    ) -> tuple[str, str, list[tuple[str, str]], bytes]:
+    ) -> tuple[str, str, list[tuple[str, str]], RequestBody]:
         """(method, absolute URL, headers, body) of a request. Raises TypeError for two bodies."""
         if self.base_url and "://" not in url:
             from urllib.parse import urljoin
@@ -131,8 +143,11 @@ class ClientBase:
         return self.follow_redirects if follow_redirects is None else follow_redirects
 
     def _next_hop(
-        self, response: Response, history: list[Response], request: tuple[str, str, list[tuple[str, str]], bytes]
-    ) -> tuple[str, str, list[tuple[str, str]], bytes]:
+        self,
+        response: Response,
+        history: list[Response],
+        request: tuple[str, str, list[tuple[str, str]], RequestBody],
+    ) -> tuple[str, str, list[tuple[str, str]], RequestBody]:
         """The request after ``response``, a redirect. Raises TooManyRedirects."""
         if len(history) >= self.max_redirects:
             raise TooManyRedirects(f"more than {self.max_redirects} redirects", url=response.url)
@@ -201,7 +216,7 @@ class Client(ClientBase):
         *,
         params: QueryParams | None = None,
         headers: HeaderTypes | None = None,
-        content: bytes | str | Iterable[bytes] | None = None,
+        content: RequestContent | None = None,
         data: Mapping[str, str] | None = None,
         json: Any = None,
         timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
@@ -230,7 +245,7 @@ class Client(ClientBase):
         *,
         params: QueryParams | None = None,
         headers: HeaderTypes | None = None,
-        content: bytes | str | Iterable[bytes] | None = None,
+        content: RequestContent | None = None,
         data: Mapping[str, str] | None = None,
         json: Any = None,
         timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
@@ -253,17 +268,20 @@ class Client(ClientBase):
         url: str,
         params: QueryParams | None,
         headers: HeaderTypes | None,
-        content: bytes | str | Iterable[bytes] | None,
+        content: RequestContent | None,
         data: Mapping[str, str] | None,
         json: Any,
         timeout: TimeoutTypes | UseClientDefault,
         follow_redirects: bool | None,
     ) -> Response:
         request = self._build(method, url, params, headers, content, data, json)
+        if isinstance(request[3], AsyncIterable):
+            raise TypeError("an async iterable request body needs AsyncClient")
         limits, follow = self._timeout(timeout), self._follow(follow_redirects)
         history: list[Response] = []
         while True:
             method, url, hdrs, body = request
+            assert not isinstance(body, AsyncIterable)
             response = self.send_one(method, split(url), hdrs, body, limits)
             response.history = list(history)
             if not (follow and response.is_redirect):
@@ -275,7 +293,12 @@ class Client(ClientBase):
             request = self._next_hop(response, history, request)
 
     def send_one(
-        self, method: str, target: Target, headers: list[tuple[str, str]], body: bytes, timeout: Timeout
+        self,
+        method: str,
+        target: Target,
+        headers: list[tuple[str, str]],
+        body: SyncBody,
+        timeout: Timeout,
     ) -> Response:
         """One request, no redirects: the response with its body to read. Raises as :meth:`request`."""
         head, stream, tls = self.pool.send(method, target, headers, body, timeout)
@@ -350,7 +373,7 @@ class Client(ClientBase):
         self,
         url: str,
         *,
-        content: bytes | str | Iterable[bytes] | None = None,
+        content: RequestContent | None = None,
         data: Mapping[str, str] | None = None,
         json: Any = None,
         params: QueryParams | None = None,
@@ -368,7 +391,7 @@ class Client(ClientBase):
         self,
         url: str,
         *,
-        content: bytes | str | Iterable[bytes] | None = None,
+        content: RequestContent | None = None,
         data: Mapping[str, str] | None = None,
         json: Any = None,
         params: QueryParams | None = None,
@@ -386,7 +409,7 @@ class Client(ClientBase):
         self,
         url: str,
         *,
-        content: bytes | str | Iterable[bytes] | None = None,
+        content: RequestContent | None = None,
         data: Mapping[str, str] | None = None,
         json: Any = None,
         params: QueryParams | None = None,

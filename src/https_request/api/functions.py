@@ -6,12 +6,12 @@ request, a :class:`~.client.Client` keeps the connection alive.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from .client import DEFAULT_TIMEOUT, Client, SessionsTypes
 from .config import VerifyTypes
-from .models import HeaderTypes, Response, TimeoutTypes
+from .models import HeaderTypes, RequestContent, Response, TimeoutTypes
 from .urls import QueryParams
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ def request(
     *,
     params: QueryParams | None = None,
     headers: HeaderTypes | None = None,
-    content: bytes | str | Iterable[bytes] | None = None,
+    content: RequestContent | None = None,
     data: Mapping[str, str] | None = None,
     json: Any = None,
     verify: VerifyTypes = True,
@@ -137,7 +137,7 @@ def delete(
 def post(
     url: str,
     *,
-    content: bytes | str | Iterable[bytes] | None = None,
+    content: RequestContent | None = None,
     data: Mapping[str, str] | None = None,
     json: Any = None,
     params: QueryParams | None = None,
@@ -159,7 +159,7 @@ def post(
 def put(
     url: str,
     *,
-    content: bytes | str | Iterable[bytes] | None = None,
+    content: RequestContent | None = None,
     data: Mapping[str, str] | None = None,
     json: Any = None,
     params: QueryParams | None = None,
@@ -181,7 +181,7 @@ def put(
 def patch(
     url: str,
     *,
-    content: bytes | str | Iterable[bytes] | None = None,
+    content: RequestContent | None = None,
     data: Mapping[str, str] | None = None,
     json: Any = None,
     params: QueryParams | None = None,

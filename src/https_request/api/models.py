@@ -10,7 +10,7 @@ twins are ``aread()``, ``aiter_bytes()`` and ``aclose()``.
 from __future__ import annotations
 
 import json as jsonlib
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..structs import Struct
@@ -26,10 +26,15 @@ __all__ = [
     "HeaderTypes",
     "Headers",
     "Limits",
+    "RequestBody",
+    "RequestContent",
     "Response",
     "ResponseNotRead",
+    "SyncBody",
     "Timeout",
     "TimeoutTypes",
+    "as_timeout",
+    "encode_body",
 ]
 
 HeaderTypes = Mapping[str, str] | Sequence[tuple[str, str]]
@@ -378,12 +383,24 @@ class Response:
         await self.aclose()
 
 
+RequestContent = bytes | str | Iterable[bytes] | AsyncIterable[bytes]
+"""``content=``: bytes or text (sent with a Content-Length), or an iterable of bytes (an async
+iterable too, for :class:`~https_request.api.AsyncClient`), streamed chunk by chunk with
+``Transfer-Encoding: chunked``: such a body is sent once (not again after a stale connection,
+and a 307/308 redirect cannot be followed with it)."""
+
+RequestBody = bytes | Iterable[bytes] | AsyncIterable[bytes]
+"""A request body as the asyncio pool sends it."""
+
+SyncBody = bytes | Iterable[bytes]
+"""A request body as the blocking pool sends it."""
+
+
 def encode_body(
-    content: bytes | str | Iterable[bytes] | None, data: Mapping[str, str] | None, json: Any
-) -> tuple[bytes, str | None]:
+    content: RequestContent | None, data: Mapping[str, str] | None, json: Any
+) -> tuple[RequestBody, str | None]:
     """The request body and its Content-Type (None: the caller's) from httpx's three ways of
-    giving one. Request bodies are sent whole, with a Content-Length (an iterable is joined).
-    Raises TypeError when more than one is given."""
+    giving one (see :data:`RequestContent`). Raises TypeError when more than one is given."""
     given = [x for x in (content, data, json) if x is not None]
     if len(given) > 1:
         raise TypeError("give one of content=, data= and json=")
@@ -399,12 +416,4 @@ def encode_body(
         return content.encode(), None
     if isinstance(content, bytes | bytearray | memoryview):
         return bytes(content), None
-    return b"".join(bytes(chunk) for chunk in content), None
-
-
-def call_quietly(fn: Callable[[], object]) -> None:
-    """``fn()``, its OSError ignored: closing what is already broken."""
-    try:
-        fn()
-    except OSError:
-        pass
+    return content, None

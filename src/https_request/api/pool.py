@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Generic, Literal, Protocol, TypeVar
 
 from ..structs import replace
 from .errors import PoolTimeout, ReadError, RemoteProtocolError, TransportError, from_esp
-from .models import Limits, Timeout
+from .models import Limits, RequestBody, SyncBody, Timeout
 
 if TYPE_CHECKING:
     from ..esp_tls.config import EspTlsCfg
@@ -165,10 +165,10 @@ class _Connection:
 
 
 def early_request(
-    enabled: bool, method: str, target: Target, headers: list[tuple[str, str]], body: bytes, max_early: int
+    enabled: bool, method: str, target: Target, headers: list[tuple[str, str]], body: RequestBody, max_early: int
 ) -> bytes:
     """The request's bytes to send as 0-RTT (b"": none; see the module docstring)."""
-    if not enabled or method not in EARLY_METHODS or body or max_early <= 0:
+    if not enabled or method not in EARLY_METHODS or body != b"" or max_early <= 0:
         return b""
     from ..http.client import request_bytes
 
@@ -183,7 +183,7 @@ def connect_config(
     method: str,
     target: Target,
     headers: list[tuple[str, str]],
-    body: bytes,
+    body: RequestBody,
     timeout: Timeout,
 ) -> tuple[EspTlsCfg, bytes]:
     """A new connection's configuration (the origin's session, 0-RTT, the connect timeout)
@@ -325,7 +325,12 @@ class ConnectionPool:
         return self.state.handshakes
 
     def send(
-        self, method: str, target: Target, headers: list[tuple[str, str]], body: bytes, timeout: Timeout
+        self,
+        method: str,
+        target: Target,
+        headers: list[tuple[str, str]],
+        body: SyncBody,
+        timeout: Timeout,
     ) -> tuple[HttpResponse, PooledStream, EspTls]:
         """Send one request; the response head, its body stream and the connection.
 
@@ -347,7 +352,7 @@ class ConnectionPool:
                 response = request(io, method, target.target, headers, body, already_sent=bool(early))
             except (EspTlsError, HttpError) as exc:
                 self.release(conn, False, broken=True)
-                if not fresh and attempt == 0 and method in IDEMPOTENT:
+                if not fresh and attempt == 0 and method in IDEMPOTENT and isinstance(body, bytes):
                     continue  # a keep-alive connection the server had closed: once more, on a new one
                 if isinstance(exc, HttpError):
                     raise RemoteProtocolError(f"{exc} ({target.url})", url=target.url) from exc
@@ -382,7 +387,7 @@ class ConnectionPool:
             self.release(found, False, broken=True)  # closed by the server meanwhile: take another
 
     def _connect(
-        self, method: str, target: Target, headers: list[tuple[str, str]], body: bytes, timeout: Timeout
+        self, method: str, target: Target, headers: list[tuple[str, str]], body: RequestBody, timeout: Timeout
     ) -> tuple[_Connection, bytes]:
         """A new connection to ``target`` (its slot reserved by :meth:`_acquire`) and the request
         bytes it sent as 0-RTT."""

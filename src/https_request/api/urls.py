@@ -12,7 +12,8 @@ from collections.abc import Mapping, Sequence
 from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
 
 from ..structs import Struct
-from .errors import UnsupportedProtocol
+from .errors import RequestError, UnsupportedProtocol
+from .models import RequestBody
 
 __all__ = ["QueryParams", "Target", "redirect", "split", "with_params"]
 
@@ -23,6 +24,8 @@ QueryParams = Mapping[str, str | int | float] | Sequence[tuple[str, str | int | 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 #: Headers dropped when a redirect leaves the origin (RFC 9110 15.4: credentials stay with their origin).
 _CREDENTIALS = frozenset({"authorization", "cookie", "proxy-authorization"})
+#: Headers of the body a 303 (or a POST's 301/302) drops with it.
+_BODY_HEADERS = frozenset({"content-type", "content-length", "transfer-encoding"})
 
 
 class Target(Struct):
@@ -69,20 +72,27 @@ def with_params(url: str, params: QueryParams | None) -> str:
 
 
 def redirect(
-    method: str, url: str, headers: list[tuple[str, str]], body: bytes, status: int, location: str
-) -> tuple[str, str, list[tuple[str, str]], bytes]:
+    method: str, url: str, headers: list[tuple[str, str]], body: RequestBody, status: int, location: str
+) -> tuple[str, str, list[tuple[str, str]], RequestBody]:
     """The request that follows a ``status`` redirect to ``location``: (method, url, headers, body).
 
     303 turns any method but HEAD into a bodiless GET, and 301/302 a POST (what
     browsers, curl and httpx do; RFC 9110 15.4); 307/308 keep method and body.
     A redirect to another origin drops the credentials headers; Host is always
-    made afresh. Raises UnsupportedProtocol for a Location that is not https.
+    made afresh. Raises UnsupportedProtocol for a Location that is not https, and
+    RequestError when the body to send again was streamed (it was sent once).
     """
     next_url = urljoin(url, location)
     split(next_url)  # https only
     if (status == 303 and method != "HEAD") or (status in (301, 302) and method == "POST"):
         method, body = "GET", b""
-        headers = [(n, v) for n, v in headers if n.lower() not in ("content-type", "content-length")]
+        headers = [(n, v) for n, v in headers if n.lower() not in _BODY_HEADERS]
+    elif not isinstance(body, bytes):
+        raise RequestError(
+            f"cannot follow the {status} redirect to {next_url}: the request body was streamed "
+            "(an iterable) and cannot be sent again; give it as bytes",
+            url=url,
+        )
     headers = [(n, v) for n, v in headers if n.lower() != "host"]
     if split(next_url).origin != split(url).origin:
         headers = [(n, v) for n, v in headers if n.lower() not in _CREDENTIALS]
