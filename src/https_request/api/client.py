@@ -224,7 +224,7 @@ class Client(ClientBase):
     ) -> Response:
         """Send a request and read its response (body included).
 
-        ``content`` (bytes, str, or an iterable of bytes, sent whole), ``data``
+        ``content`` (bytes or str; an iterable of bytes is streamed, chunked), ``data``
         (a form, url-encoded) or ``json`` (serialised): one body at most.
         Raises the transport errors of :mod:`.errors` (ConnectError,
         ConnectTimeout, ReadTimeout, ...), TooManyRedirects, UnsupportedProtocol
