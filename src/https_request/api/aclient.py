@@ -20,7 +20,7 @@ from .client import DEFAULT_TIMEOUT, USE_CLIENT_DEFAULT, ClientBase, SessionsTyp
 from .config import Sessions, VerifyTypes
 from .errors import RemoteProtocolError, from_esp
 from .models import HeaderTypes, Limits, RequestBody, RequestContent, Response, Timeout, TimeoutTypes
-from .pool import IDEMPOTENT, PoolState, _phase, _seconds, connect_config, pool_timeout
+from .pool import IDEMPOTENT, PoolState, connect_config, error_phase, or_no_limit, pool_timeout
 from .urls import QueryParams, Target, split
 
 if TYPE_CHECKING:
@@ -38,8 +38,8 @@ class _AsyncIo:
 
     def __init__(self, tls: AsyncEspTls, timeout: Timeout) -> None:
         self.tls = tls
-        self.read_timeout = _seconds(timeout.read)
-        self.write_timeout = _seconds(timeout.write)
+        self.read_timeout = or_no_limit(timeout.read)
+        self.write_timeout = or_no_limit(timeout.write)
 
     @property
     def host(self) -> str:
@@ -158,7 +158,7 @@ class AsyncConnectionPool:
                     continue
                 if isinstance(exc, HttpError):
                     raise RemoteProtocolError(f"{exc} ({target.url})", url=target.url) from exc
-                raise from_esp(exc, _phase(exc), target.url) from exc
+                raise from_esp(exc, error_phase(exc), target.url) from exc
             except BaseException:
                 await self.release(conn, False, broken=True)
                 raise
@@ -167,7 +167,7 @@ class AsyncConnectionPool:
 
     async def _acquire(self, origin: str, wait: float | None) -> _AsyncConnection | None:
         cond = self._condition()
-        deadline = time.monotonic() + _seconds(wait)
+        deadline = time.monotonic() + or_no_limit(wait)
         while True:
             async with cond:
                 while True:

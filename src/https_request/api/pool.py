@@ -66,6 +66,8 @@ __all__ = [
     "PooledStream",
     "connect_config",
     "early_request",
+    "error_phase",
+    "or_no_limit",
     "pool_timeout",
     "timeout_ms",
 ]
@@ -83,11 +85,12 @@ def timeout_ms(seconds: float | None) -> int:
     return max(1, round((NO_LIMIT if seconds is None else seconds) * 1000))
 
 
-def _seconds(value: float | None) -> float:
+def or_no_limit(value: float | None) -> float:
+    """``value`` seconds, None meaning :data:`NO_LIMIT`."""
     return NO_LIMIT if value is None else value
 
 
-def _phase(exc: EspTlsError) -> Literal["read", "write"]:
+def error_phase(exc: EspTlsError) -> Literal["read", "write"]:
     """Whether esp-tls's ``exc`` came from a write (0x8018, or WANT_WRITE's timeout) or a read."""
     from ..esp_tls.errors import EspErr, MbedtlsErr
 
@@ -105,8 +108,8 @@ class _Io:
 
     def __init__(self, tls: EspTls, timeout: Timeout) -> None:
         self.tls = tls
-        self.read_timeout = _seconds(timeout.read)
-        self.write_timeout = _seconds(timeout.write)
+        self.read_timeout = or_no_limit(timeout.read)
+        self.write_timeout = or_no_limit(timeout.write)
 
     @property
     def host(self) -> str:
@@ -356,7 +359,7 @@ class ConnectionPool:
                     continue  # a keep-alive connection the server had closed: once more, on a new one
                 if isinstance(exc, HttpError):
                     raise RemoteProtocolError(f"{exc} ({target.url})", url=target.url) from exc
-                raise from_esp(exc, _phase(exc), target.url) from exc
+                raise from_esp(exc, error_phase(exc), target.url) from exc
             except BaseException:
                 self.release(conn, False, broken=True)
                 raise
@@ -365,7 +368,7 @@ class ConnectionPool:
 
     def _acquire(self, origin: str, wait: float | None) -> _Connection | None:
         """An idle connection to ``origin``, or None with a slot reserved for a new one."""
-        deadline = time.monotonic() + _seconds(wait)
+        deadline = time.monotonic() + or_no_limit(wait)
         while True:
             with self._cond:
                 while True:
