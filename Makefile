@@ -22,7 +22,7 @@ BENCH_VENV  := .bench-venv
 BENCH_PEERS := uvicorn==0.55.0 uvloop==0.23.0 httptools==0.9.0
 BENCH_DEB   := nginx:nginx
 
-.PHONY: venv deps lint test demo bench bench-venv bench-deps bench-server bytecode clean distclean
+.PHONY: venv deps lint docs test demo bench bench-venv bench-deps bench-server bytecode clean distclean
 
 venv: $(STAMP)
 
@@ -66,7 +66,12 @@ lint: venv
 bytecode: venv
 	@$(BIN)/python -m compileall -q src
 
-test: venv deps lint bytecode
+# The API reference from the docstrings (mkdocs + mkdocstrings, mkdocs.yml) into build/docs;
+# --strict: a warning (a docstring naming a parameter the signature lacks, a broken page) fails it.
+docs: venv
+	$(BIN)/mkdocs build --strict --quiet
+
+test: venv deps lint docs bytecode
 	$(BIN)/pytest -q
 
 demo: venv bytecode

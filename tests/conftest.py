@@ -45,4 +45,12 @@ def esp_log() -> Iterator[io.StringIO]:
     stream = io.StringIO()
     log.setup(log.DEBUG, stream=stream, color=False)
     yield stream
-    log.setup(log.INFO)
+    log.reset()
+
+
+@pytest.fixture(autouse=True)
+def _library_log_defaults() -> Iterator[None]:
+    """Each test starts with the library's log defaults (records to logging), whatever the
+    previous one installed (the CLI run in-process installs the ESP handler)."""
+    log.reset()
+    yield

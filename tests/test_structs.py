@@ -240,3 +240,30 @@ def test_class_shapes_dataclasses_also_reject() -> None:
 
         class Dunder(Struct):
             __secret__: int
+
+
+def test_signature_shows_the_fields() -> None:
+    """inspect.signature (editors, help()) shows a Struct's fields, not (*args, **kwargs):
+    issue 15 found EspTlsCfg's signature unreadable."""
+    import inspect
+
+    from https_request.esp_tls.config import EspTlsCfg
+
+    class Point(Struct):
+        x: int
+        y: int = 2
+        tags: list[str] = field(default_factory=list)
+
+    sig = inspect.signature(Point)
+    assert list(sig.parameters) == ["x", "y", "tags"]
+    assert sig.parameters["x"].default is inspect.Parameter.empty
+    assert sig.parameters["y"].default == 2
+    assert repr(sig.parameters["tags"].default) == "<factory>"
+    assert sig.parameters["x"].annotation == "int"
+    assert sig.bind(1, y=3).arguments == {"x": 1, "y": 3}
+    with pytest.raises(TypeError):
+        sig.bind(1, z=3)
+    cfg_params = inspect.signature(EspTlsCfg).parameters
+    assert list(cfg_params)[:3] == ["cacert", "use_global_ca_store", "crt_bundle"]
+    assert cfg_params["profile"].default == "default" and cfg_params["timeout_ms"].default == 0
+    assert "args" not in cfg_params and "kwargs" not in cfg_params

@@ -267,3 +267,23 @@ def test_the_first_flights_work_runs_during_a_slow_connect_and_the_rest_after_it
     assert seen["accepted"] - t0 > 0.5  # the connect took the SYN's retry
     assert seen["early"] < seen["accepted"]  # made while the connect was in flight
     assert seen["hello before meanwhile"] == 1.0
+
+
+def test_a_ca_buffer_is_parsed_once_for_every_connection(esp_log: io.StringIO) -> None:
+    """Connection after connection with the same cacert (certifi's ~140 roots cost ~25 ms to parse
+    and index): one verifier per buffer, policy and name rule, shared; esp-tls's partly-successful
+    warning is still logged at every connection, as the device logs it."""
+    buf = JUNK + CA.cert_pem + f"\nunique to this test: {time.time_ns()}\n".encode()  # text between blocks
+    loaded = []
+    for _ in range(3):
+        verifier = trust.build_verifier(EspTlsCfg(cacert=buf), "localhost")
+        assert isinstance(verifier, trust.LazyVerifier) and verifier.loaded  # parsed now, as esp-tls does
+        loaded.append(verifier.load())
+    assert loaded[0] is loaded[1] is loaded[2]
+    assert len(PARTLY.findall(esp_log.getvalue())) == 3
+    loaded[2].verify(LEAF.chain_der, "localhost", time.time(), server=True)
+    other = trust.build_verifier(EspTlsCfg(cacert=buf, verify_policy="mbedtls"), "localhost")
+    assert isinstance(other, trust.LazyVerifier) and other.load() is not loaded[0]
+    assert other.trust_fingerprint == loaded[0].trust_fingerprint
+    unnamed = trust.build_verifier(EspTlsCfg(cacert=buf, skip_common_name=True), "localhost")
+    assert isinstance(unnamed, trust.LazyVerifier) and unnamed.load() is not loaded[0]

@@ -114,6 +114,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 1)
     func: Callable[[argparse.Namespace], int] | None = getattr(args, "func", None)
+    from . import log
+
+    log.use_esp_handler()  # the command prints ESP lines; the library's default is logging
     if func is None:
         parser.print_help()
         return 2

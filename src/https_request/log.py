@@ -15,8 +15,19 @@ neither formats the string nor calls ``repr(obj)``.
 of ESP-IDF's ``mbedtls_esp_enable_debug_log``: tag ``mbedtls``, mbedTLS levels
 1-4 printed as W/I/D/V, each line prefixed with the caller's ``file:line``.
 
-This module stays light (no ``cryptography``, and no :mod:`logging`, whose
-import costs ~5 ms at every start): the CLI imports it.
+Where the lines go: a library must not print, so by default (:func:`reset`)
+each record goes to :mod:`logging`, to the logger ``https_request.<tag>``
+(``https_request.esp-tls``, ``https_request.mbedtls``...; E/W/I/D/V as
+ERROR/WARNING/INFO/DEBUG/5), silent unless the application configures logging
+(a :class:`logging.NullHandler` on ``https_request``, as the logging HOWTO asks
+of libraries); :mod:`logging` is imported with the first record. The
+``https-request`` command installs :class:`EspHandler` (:func:`use_esp_handler`,
+:func:`setup`), which writes the ESP lines to stderr: the CLI's output, and its
+start-up (no :mod:`logging` import, ~5 ms), stay as they were. The per-tag
+levels apply either way, before any formatting.
+
+This module stays light (no ``cryptography``, no :mod:`logging` until a
+record goes there): the CLI imports it.
 """
 
 from __future__ import annotations
@@ -27,7 +38,7 @@ import time
 from collections.abc import Callable
 from enum import IntEnum
 from threading import RLock
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from .structs import Struct
 
@@ -45,14 +56,17 @@ __all__ = [
     "EspLogger",
     "EspRecord",
     "Level",
+    "LoggingHandler",
     "MbedtlsDebug",
     "format_line",
     "get_level",
     "get_logger",
     "millis",
     "raw",
+    "reset",
     "set_level",
     "setup",
+    "use_esp_handler",
 ]
 
 
@@ -212,7 +226,63 @@ class EspHandler:
                 pass
 
 
-_handler = EspHandler()
+#: ESP level -> :mod:`logging` level (VERBOSE below DEBUG, unnamed).
+_LOGGING_LEVELS = (0, 40, 30, 20, 10, 5)
+#: The logger tree's root: ``https_request.<tag>`` below it.
+LOGGER = "https_request"
+
+
+class LoggingHandler:
+    """The library's default: each record to :mod:`logging`'s ``https_request.<tag>`` logger
+    (see the module docstring); :func:`raw` lines to ``https_request.raw`` at DEBUG.
+    ``extra`` carries the ESP fields: ``esp_tag``, ``esp_level`` (E/W/I/D/V) and ``esp_ms``."""
+
+    def __init__(self) -> None:
+        self._ready = False
+
+    def _logger(self, tag: str) -> Any:
+        import logging
+
+        if not self._ready:  # libraries add a NullHandler to their top logger (logging HOWTO)
+            top = logging.getLogger(LOGGER)
+            if not any(isinstance(h, logging.NullHandler) for h in top.handlers):
+                top.addHandler(logging.NullHandler())
+            self._ready = True
+        return logging.getLogger(f"{LOGGER}.{tag}")
+
+    def handle(self, record: EspRecord) -> None:
+        level = _LOGGING_LEVELS[record.level]
+        logger = self._logger(record.tag)
+        if logger.isEnabledFor(level):
+            extra = {"esp_tag": record.tag, "esp_level": _LETTERS[record.level], "esp_ms": record.ms}
+            logger.log(level, "%s", record.message, extra=extra)
+
+    def write(self, line: str, color: str = "") -> None:
+        """A prefix-less line (:func:`raw`), at DEBUG."""
+        logger = self._logger("raw")
+        if logger.isEnabledFor(10):
+            logger.debug("%s", line)
+
+
+_handler: EspHandler | LoggingHandler = LoggingHandler()
+
+
+def use_esp_handler(stream: TextIO | None = None, color: bool | None = None) -> EspHandler:
+    """Print ESP lines to ``stream`` (None: the current ``sys.stderr``) from now on, instead of
+    handing records to :mod:`logging`; the levels are left as they are. What the CLI does.
+    Returns the handler."""
+    global _handler
+    _handler = EspHandler(stream, color)
+    return _handler
+
+
+def reset() -> None:
+    """The library's defaults: INFO for every tag, no overrides, no cap, records to :mod:`logging`."""
+    global _handler
+    _levels.maximum = VERBOSE
+    _levels.default = INFO
+    _levels.tags.clear()
+    _handler = LoggingHandler()
 
 
 def raw(line: str) -> None:
@@ -224,19 +294,18 @@ def raw(line: str) -> None:
 def setup(
     default_level: int = INFO, stream: TextIO | None = None, color: bool | None = None, maximum: int | None = None
 ) -> EspHandler:
-    """Configure logging from scratch: default level, no per-tag overrides, output.
+    """Configure ESP lines from scratch: default level, no per-tag overrides, written to
+    ``stream`` (:class:`EspHandler`, not :mod:`logging`).
 
     ``stream=None`` writes to the current ``sys.stderr``; ``color=None`` picks
     colour for TTYs only. ``maximum`` (``CONFIG_LOG_MAXIMUM_LEVEL``; None: no
     cap) caps what :func:`set_level` can enable later (never below the default
     level). Returns the handler now in use.
     """
-    global _handler
     _levels.maximum = _check_level(max(default_level, maximum if maximum is not None else VERBOSE))
     set_level("*", default_level)
     _levels.tags.clear()
-    _handler = EspHandler(stream, color)
-    return _handler
+    return use_esp_handler(stream, color)
 
 
 class EspLogger:

@@ -66,6 +66,16 @@ class _Missing:
 MISSING: Any = _Missing()
 
 
+class _Factory:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<factory>"
+
+
+_FACTORY = _Factory()  # a field's default in a signature, when a factory makes it
+
+
 class FrozenInstanceError(AttributeError):
     """Assignment to a field of a frozen :class:`Struct`."""
 
@@ -213,6 +223,31 @@ class _StructMeta(type):
         ns["__struct_values__"] = staticmethod(_key_function(compared))
         cls = super().__new__(mcs, name, bases, ns, **kwargs)
         return cls
+
+    @property
+    def __signature__(cls) -> Any:
+        """What :func:`inspect.signature` (and so editors and ``help()``) shows for the class:
+        its fields as parameters, with their annotations and defaults, instead of the shared
+        ``__init__``'s ``(*args, **kwargs)``. Made when asked: :mod:`inspect` is imported then."""
+        fields = cls.__dict__.get("__struct_fields__", ())
+        if not fields:
+            return None  # Struct itself: inspect's own answer
+        import inspect
+
+        annotations: dict[str, Any] = {}
+        for klass in reversed(cls.__mro__):
+            annotations.update(inspect.get_annotations(klass))
+        params = []
+        for f in fields:
+            if f.default is not MISSING:
+                default = f.default
+            elif f.default_factory is not MISSING:
+                default = _FACTORY
+            else:
+                default = inspect.Parameter.empty
+            kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+            params.append(inspect.Parameter(f.name, kind, default=default, annotation=annotations.get(f.name, "Any")))
+        return inspect.Signature(params, return_annotation=None)
 
 
 class Struct(metaclass=_StructMeta):

@@ -380,6 +380,11 @@ class _Core:
     def cfg(self) -> EspTlsCfg:
         return self._cfg
 
+    def fileno(self) -> int:
+        """Not in esp-tls (``esp_tls_get_conn_sockfd``): the connection's socket descriptor,
+        -1 before the connect; for ``select`` on an idle connection (reads go through the engine)."""
+        return self._fd
+
     @property
     def session_refused(self) -> str | None:
         """Why ``cfg.client_session`` was not offered: its server was not verified

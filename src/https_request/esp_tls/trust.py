@@ -233,6 +233,11 @@ def parse_cacert(buf: bytes) -> list[x509.Certificate]:
     EspTlsError (``ESP_ERR_MBEDTLS_X509_CRT_PARSE_FAILED``, the positive
     parse code) when nothing parses.
     """
+    return _parse_cacert_counted(buf)[0]
+
+
+def _parse_cacert_counted(buf: bytes) -> tuple[list[x509.Certificate], int]:
+    """:func:`parse_cacert` with the number of blocks that failed to parse."""
     try:
         certs, failed = parse_certificates(buf)
     except CertParseError as exc:
@@ -242,7 +247,7 @@ def parse_cacert(buf: bytes) -> list[x509.Certificate]:
         ) from exc
     if failed:
         _log.w("mbedtls_x509_crt_parse was partly successful. No. of failed certificates: %d", failed)
-    return certs
+    return certs, failed
 
 
 # --- the global CA store -----------------------------------------------------
@@ -443,17 +448,71 @@ def _bundle_verifier(cfg: EspTlsCfg) -> LazyVerifier:
     return LazyVerifier(policy, check_name, fingerprint, load)
 
 
+#: CA buffers seen lately (by value): their fingerprint, how many blocks failed to parse, and
+#: the verifiers made over them per (policy, name rule). A client making connection after
+#: connection with the same ``cacert`` (certifi's ~140 roots: ~25 ms to parse, fingerprint and
+#: index) pays it once; the verifiers hold no per-connection state (``now`` comes with each
+#: verify). Bounded: the least recently used buffer goes first.
+_CACERT_CACHE_SIZE = 8
+
+
+class _CacertEntry:
+    __slots__ = ("failed", "fingerprint", "verifiers")
+
+    def __init__(self, fingerprint: bytes) -> None:
+        self.fingerprint = fingerprint
+        self.failed = -1  # unknown until parsed
+        self.verifiers: dict[tuple[str, bool], CertificateVerifier] = {}
+
+
+_cacert_cache: dict[bytes, _CacertEntry] = {}
+_cacert_lock = Lock()
+
+
+def _cacert_entry(buf: bytes) -> _CacertEntry:
+    """The cache entry of ``buf`` (made with its fingerprint). Raises CertParseError as
+    :func:`cacert_fingerprint`."""
+    with _cacert_lock:
+        entry = _cacert_cache.pop(buf, None)
+        if entry is not None:
+            _cacert_cache[buf] = entry  # most recently used last
+            return entry
+    entry = _CacertEntry(cacert_fingerprint(buf))
+    with _cacert_lock:
+        entry = _cacert_cache.setdefault(buf, entry)
+        while len(_cacert_cache) > _CACERT_CACHE_SIZE:
+            del _cacert_cache[next(iter(_cacert_cache))]
+    return entry
+
+
+def _cached_anchor_verifier(entry: _CacertEntry, buf: bytes, cfg: EspTlsCfg) -> CertificateVerifier:
+    """:func:`_anchor_verifier` over :func:`parse_cacert`'s certificates of ``buf``, made once per
+    policy and name rule; esp-tls's partial-parse warning is logged at every use, as on the device."""
+    key = (cfg.verify_policy, not cfg.skip_common_name)
+    verifier = entry.verifiers.get(key)
+    if verifier is None:
+        certs, entry.failed = _parse_cacert_counted(buf)
+        verifier = entry.verifiers.setdefault(key, _anchor_verifier(certs, cfg))
+    elif entry.failed > 0:
+        _log.w("mbedtls_x509_crt_parse was partly successful. No. of failed certificates: %d", entry.failed)
+    return verifier
+
+
 def _cacert_verifier(
     cfg: EspTlsCfg, buf: bytes, resumable: Callable[[CertificateVerifier], bool]
 ) -> CertificateVerifier:
     """The CA certificates' verifier: parsed now (errors now, as esp-tls) unless
-    ``resumable`` says the session to offer may resume under it."""
+    ``resumable`` says the session to offer may resume under it. Parsed once for
+    connections with the same buffer (the cache above)."""
     try:
-        fingerprint = cacert_fingerprint(buf)
+        entry = _cacert_entry(buf)
     except CertParseError:  # nothing there looks like a certificate: parse_cacert says what, now
         return _anchor_verifier(parse_cacert(buf), cfg)
     verifier = LazyVerifier(
-        cfg.verify_policy, not cfg.skip_common_name, fingerprint, lambda: _anchor_verifier(parse_cacert(buf), cfg)
+        cfg.verify_policy,
+        not cfg.skip_common_name,
+        entry.fingerprint,
+        lambda: _cached_anchor_verifier(entry, buf, cfg),
     )
     if not resumable(verifier):
         verifier.load()

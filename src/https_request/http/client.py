@@ -10,8 +10,9 @@ twin over :class:`~https_request.esp_tls.conn.AsyncEspTls`.
 The request target is sent as given: origin-form (``/a/check``) or
 absolute-form (``https://www.howsmyssl.com/a/check``, what the ESP-IDF example
 sends). Without a ``Host`` header one is made from the absolute URL, else from
-the connection's host (and port unless 443). A body gets a
-``Content-Length`` unless a framing header is given. HEAD responses have no
+the connection's host (and port unless 443). A body given as bytes gets a
+``Content-Length``, one given as an iterable of chunks is streamed with
+``Transfer-Encoding: chunked``, unless a framing header is given. HEAD responses have no
 body, whatever their ``Content-Length`` says (h11 knows).
 
 The ESP-IDF example itself does not use this module: it writes its own
@@ -28,7 +29,7 @@ Transport failures propagate as :class:`~https_request.esp_tls.errors.EspTlsErro
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Sequence
 from typing import Protocol
 
 import h11
@@ -108,25 +109,42 @@ def _host_header(target: str, host: str, port: int) -> str:
     return shown if port in (443, 0) else f"{shown}:{port}"
 
 
-def _prepare(
-    method: str, target: str, headers: Headers, body: bytes, host: str, port: int
+def _start(
+    method: str, target: str, headers: Headers, framing: tuple[str, str] | None, host: str, port: int
 ) -> tuple[h11.Connection, bytes]:
-    """The h11 connection and the request bytes (head and body)."""
+    """The h11 connection and the request head; ``framing`` is the body's header (Content-Length
+    or Transfer-Encoding), added unless the caller gave one. Raises ValueError."""
     items = [(_text(k), _text(v)) for k, v in headers]
     names = {k.lower() for k, _ in items}
     if "host" not in names:
         items.insert(0, ("Host", _host_header(target, host, port)))
-    if body and not names & {"content-length", "transfer-encoding"}:
-        items.append(("Content-Length", str(len(body))))
+    if framing is not None and not names & {"content-length", "transfer-encoding"}:
+        items.append(framing)
     conn = h11.Connection(our_role=h11.CLIENT)
     try:
-        out = conn.send(h11.Request(method=method, target=target, headers=items)) or b""
-        if body:
-            out += conn.send(h11.Data(data=body)) or b""
-        out += conn.send(h11.EndOfMessage()) or b""
+        return conn, conn.send(h11.Request(method=method, target=target, headers=items)) or b""
     except h11.LocalProtocolError as exc:
         raise ValueError(f"cannot send this request: {exc}") from exc
-    return conn, out
+
+
+def _send(conn: h11.Connection, event: h11.Data | h11.EndOfMessage) -> bytes:
+    try:
+        return conn.send(event) or b""
+    except h11.LocalProtocolError as exc:  # more or fewer bytes than the Content-Length given
+        raise ValueError(f"cannot send this request: {exc}") from exc
+
+
+def _prepare(
+    method: str, target: str, headers: Headers, body: bytes, host: str, port: int
+) -> tuple[h11.Connection, bytes]:
+    """The h11 connection and the request bytes (head and body)."""
+    conn, out = _start(method, target, headers, ("Content-Length", str(len(body))) if body else None, host, port)
+    if body:
+        out += _send(conn, h11.Data(data=body))
+    return conn, out + _send(conn, h11.EndOfMessage())
+
+
+_CHUNKED = ("Transfer-Encoding", "chunked")
 
 
 def _content_length(headers: list[tuple[str, str]]) -> int | None:
@@ -229,6 +247,13 @@ class _ResponseHead:
     def received(self) -> int:
         """Body bytes received so far."""
         return self._reader.received
+
+    @property
+    def reusable(self) -> bool:
+        """The exchange is over and both sides keep the connection for another one
+        (h11: the body read to its end, no ``Connection: close``, not HTTP/1.0)."""
+        conn = self._reader.conn
+        return self._reader.done and conn.our_state is h11.DONE and conn.their_state is h11.DONE
 
 
 class Response(_ResponseHead):
@@ -341,20 +366,35 @@ def request(
     method: str,
     url_or_target: str,
     headers: Headers = (),
-    body: bytes = b"",
+    body: bytes | Iterable[bytes] = b"",
     *,
     already_sent: bool = False,
 ) -> Response:
     """Send one request; return the response head (stream the body from it).
 
-    ``already_sent``: the request's bytes (:func:`request_bytes`) already went
-    out, as early data; only the response is read. Raises HttpError (no or
-    malformed response), ValueError (a request h11 refuses to send),
-    EspTlsError from the connection.
+    ``body``: bytes (sent with a Content-Length), or an iterable of bytes,
+    streamed chunk by chunk as it is made (``Transfer-Encoding: chunked``
+    unless ``headers`` frame it). ``already_sent``: the request's bytes
+    (:func:`request_bytes`) already went out, as early data; only the response
+    is read. Raises HttpError (no or malformed response), ValueError (a request
+    h11 refuses to send), EspTlsError from the connection.
     """
-    conn, out = _prepare(method, url_or_target, headers, body, tls.host, tls.port)
+    if not isinstance(body, bytes | bytearray | memoryview):
+        conn, out = _start(method, url_or_target, headers, _CHUNKED, tls.host, tls.port)
+        _write_all(tls, out)
+        for chunk in body:
+            if chunk:
+                _write_all(tls, _send(conn, h11.Data(data=bytes(chunk))))
+        _write_all(tls, _send(conn, h11.EndOfMessage()))
+        return _response(tls, conn, out)
+    conn, out = _prepare(method, url_or_target, headers, bytes(body), tls.host, tls.port)
     if not already_sent:
         _write_all(tls, out)
+    return _response(tls, conn, _head_of(out))
+
+
+def _response(tls: SyncTransport, conn: h11.Connection, request_head: bytes) -> Response:
+    """The response head read from ``tls`` for the request ``conn`` sent (its head: ``request_head``)."""
     reader = _Reader(conn)
     while True:
         event = reader.next()
@@ -363,17 +403,41 @@ def request(
             continue
         head = reader.head(event)
         if head is not None:
-            return Response(*head, tls=tls, reader=reader, request_head=_head_of(out))
+            return Response(*head, tls=tls, reader=reader, request_head=request_head)
+
+
+async def _awrite_all(tls: AsyncTransport, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = _advance(view, await tls.write(bytes(view)))
 
 
 async def async_request(
-    tls: AsyncTransport, method: str, url_or_target: str, headers: Headers = (), body: bytes = b""
+    tls: AsyncTransport,
+    method: str,
+    url_or_target: str,
+    headers: Headers = (),
+    body: bytes | Iterable[bytes] | AsyncIterable[bytes] = b"",
+    *,
+    already_sent: bool = False,
 ) -> AsyncResponse:
-    """The asyncio twin of :func:`request`."""
-    conn, out = _prepare(method, url_or_target, headers, body, tls.host, tls.port)
-    view = memoryview(out)
-    while view:
-        view = _advance(view, await tls.write(bytes(view)))
+    """The asyncio twin of :func:`request` (``body`` may also be an async iterable)."""
+    if not isinstance(body, bytes | bytearray | memoryview):
+        conn, out = _start(method, url_or_target, headers, _CHUNKED, tls.host, tls.port)
+        await _awrite_all(tls, out)
+        if isinstance(body, AsyncIterable):
+            async for chunk in body:
+                if chunk:
+                    await _awrite_all(tls, _send(conn, h11.Data(data=bytes(chunk))))
+        else:
+            for chunk in body:
+                if chunk:
+                    await _awrite_all(tls, _send(conn, h11.Data(data=bytes(chunk))))
+        await _awrite_all(tls, _send(conn, h11.EndOfMessage()))
+    else:
+        conn, out = _prepare(method, url_or_target, headers, bytes(body), tls.host, tls.port)
+        if not already_sent:
+            await _awrite_all(tls, out)
     reader = _Reader(conn)
     while True:
         event = reader.next()
