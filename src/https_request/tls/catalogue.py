@@ -530,9 +530,10 @@ def in_classic_table(suite: int) -> bool:
 
 #: TLS 1.3 suites the engine implements.
 IMPLEMENTED_TLS13: Final[frozenset[int]] = frozenset({0x1301, 0x1302, 0x1303, 0x1304, 0x1305})
-#: TLS 1.2 suites the engine implements (static RSA ones: client only, on request).
+#: TLS 1.2 suites the engine implements (static RSA and 3DES ones: on request; the SHA-1 CBC ones in TLS 1.0/1.1 too).
 IMPLEMENTED_TLS12: Final[frozenset[int]] = frozenset(
     {
+        0xC012, 0x000A,  # 3DES-CBC (ECDHE-RSA, static RSA)
         # ECDHE AEAD
         0xC02B, 0xC02C, 0xC02F, 0xC030,  # AES-GCM
         0xCCA9, 0xCCA8,  # ChaCha20-Poly1305
@@ -587,6 +588,8 @@ OPENSSL_NAMES: Final[Mapping[int, str]] = MappingProxyType(
         0xC09D: "AES256-CCM",
         0xC0A0: "AES128-CCM8",
         0xC0A1: "AES256-CCM8",
+        0xC012: "ECDHE-RSA-DES-CBC3-SHA",
+        0x000A: "DES-CBC3-SHA",
     }
 )
 

@@ -217,6 +217,7 @@ class Tls12Client(Connection):
         group = ske.params.named_curve
         if group not in cfg.groups:
             raise TlsError(Reason.ILLEGAL_PARAMETER, f"server chose curve 0x{group:04x} we did not offer")
+        assert isinstance(ske.signed, DigitallySigned)  # (decode reads TLS 1.2's)
         scheme = ske.signed.algorithm
         if scheme not in cfg.signature_schemes:
             raise TlsError(Reason.ILLEGAL_PARAMETER, f"ServerKeyExchange signed with 0x{scheme:04x}, not offered")

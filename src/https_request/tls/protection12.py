@@ -1,4 +1,4 @@
-"""TLS 1.2 record protection: AEAD (RFC 5246 6.2.3.3, 5288, 6655, 7905) and
+"""TLS 1.0-1.2 record protection: AEAD (RFC 5246 6.2.3.3, 5288, 6655, 7905) and
 CBC with encrypt-then-MAC (RFC 7366) or the legacy MAC-then-encrypt.
 
 :class:`Protector12` has the same ``seal`` / ``open`` / ``seq`` shape as the
@@ -8,16 +8,22 @@ does not care which version it protects.
 * GCM / CCM: nonce = implicit 4-byte IV || 8-byte explicit nonce (the
   sequence number, sent in the record).
 * ChaCha20-Poly1305: nonce = 12-byte IV XOR the padded sequence number.
-* CBC: a random per-record IV travels in front of the ciphertext. With
-  encrypt_then_mac the MAC covers IV and ciphertext; without it the MAC is
-  inside the padding, which this module checks in Python and therefore not
-  in constant time (the server warns when that mode is chosen).
+* CBC (AES or 3DES): from TLS 1.1 on (RFC 4346 6.2.3.2) a random per-record
+  IV travels in front of the ciphertext. TLS 1.0 (RFC 2246 6.2.3.2) has no
+  explicit IV: the first comes from the key block and each record's is the
+  last ciphertext block of the one before, so one cipher context per
+  direction runs over the whole connection. With encrypt_then_mac the MAC
+  covers IV and ciphertext; without it the MAC is inside the padding, which
+  this module checks in Python and therefore not in constant time (the
+  server warns when that mode is chosen). The header the MAC and the AEAD
+  data cover carries the connection's version (``version``).
 """
 
 from __future__ import annotations
 
 import hmac
 from collections.abc import Callable
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -28,13 +34,14 @@ from .suites import SuiteParams
 
 __all__ = ["Protector12"]
 
-_BLOCK = 16
-
 
 class Protector12:
     """Protection for one direction of a TLS 1.2 connection."""
 
-    __slots__ = ("suite", "seq", "_aead", "_iv", "_iv_int", "_key", "_mac_key", "_etm", "_random", "secret")
+    __slots__ = (
+        "suite", "seq", "_aead", "_iv", "_iv_int", "_key", "_mac_key", "_etm", "_random", "secret", "_version",
+        "_block", "_chain", "_algorithm", "_implicit",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -45,7 +52,10 @@ class Protector12:
         *,
         etm: bool = False,
         random: Callable[[int], bytes] | None = None,
+        version: int = 0x0303,
     ) -> None:
+        """``iv``: the key block's IV (for CBC only at TLS 1.0, ``version`` 0x0301: the first
+        record's). Raises ValueError for a CBC suite at TLS 1.0 without a whole block of IV."""
         self.suite = suite
         self.seq = 0
         self.secret = b""
@@ -56,6 +66,14 @@ class Protector12:
         self._etm = etm
         self._random = random
         self._aead = suite.aead(key) if suite.aead is not None else None
+        self._version = version.to_bytes(2, "big")
+        self._block = suite.block
+        self._algorithm = _block_cipher(suite.cipher, key) if suite.cbc else None
+        # TLS 1.0: one context per direction, chained over records (made on first use: one direction each)
+        self._chain: Any = None
+        self._implicit = suite.cbc and version <= 0x0301
+        if self._implicit and len(iv) != self._block:
+            raise ValueError(f"TLS 1.0 CBC needs a {self._block}-byte IV from the key block")
 
     def _next_seq(self) -> bytes:
         seq = self.seq
@@ -67,7 +85,7 @@ class Protector12:
     def seal(self, content_type: int, data: bytes, padding: int = 0) -> bytes:
         """One TLSCiphertext record carrying ``data``."""
         seq = self._next_seq()
-        head = bytes((content_type, 3, 3))
+        head = bytes((content_type,)) + self._version
         suite = self.suite
         if self._aead is not None:
             aad = seq + head + len(data).to_bytes(2, "big")
@@ -83,15 +101,21 @@ class Protector12:
         return hmac.digest(self._mac_key, data, self.suite.mac_name)
 
     def _seal_cbc(self, seq: bytes, head: bytes, data: bytes) -> bytes:
-        assert self._random is not None
-        iv = self._random(_BLOCK)
+        block = self._block
         body = data if self._etm else data + self._mac(seq + head + len(data).to_bytes(2, "big") + data)
-        pad = _BLOCK - (len(body) + 1) % _BLOCK
-        if pad == _BLOCK:
+        pad = block - (len(body) + 1) % block
+        if pad == block:
             pad = 0
         body += bytes((pad,)) * (pad + 1)
-        enc = Cipher(algorithms.AES(self._key), modes.CBC(iv)).encryptor()
-        ct = iv + enc.update(body) + enc.finalize()
+        if self._implicit:  # TLS 1.0: the chain goes on
+            if self._chain is None:
+                self._chain = Cipher(self._algorithm, modes.CBC(self._iv)).encryptor()  # type: ignore[arg-type]
+            ct = self._chain.update(body)
+        else:
+            assert self._random is not None
+            iv = self._random(block)
+            enc = Cipher(self._algorithm, modes.CBC(iv)).encryptor()  # type: ignore[arg-type]
+            ct = iv + enc.update(body) + enc.finalize()
         if self._etm:
             ct += self._mac(seq + head + len(ct).to_bytes(2, "big") + ct)
         return ct
@@ -129,8 +153,10 @@ class Protector12:
 
     def _open_cbc(self, seq: bytes, head: bytes, payload: bytes) -> bytes:
         mac_len = self.suite.mac_len
+        block = self._block
+        explicit = 0 if self._implicit else block  # bytes of IV in front of the ciphertext
         if self._etm:
-            if len(payload) < 2 * _BLOCK + mac_len or (len(payload) - mac_len) % _BLOCK:
+            if len(payload) < explicit + block + mac_len or (len(payload) - mac_len) % block:
                 raise TlsError(Reason.BAD_RECORD_MAC, "malformed CBC record")
             ct, tag = payload[:-mac_len], payload[-mac_len:]
             expected = self._mac(seq + head + len(ct).to_bytes(2, "big") + ct)
@@ -142,7 +168,7 @@ class Protector12:
                 raise TlsError(Reason.BAD_RECORD_MAC, "bad CBC padding")
             return body[: -pad - 1]
         # MAC-then-encrypt (not constant-time: see the module docstring)
-        if len(payload) < _BLOCK + max(_BLOCK, mac_len + 1) or len(payload) % _BLOCK:
+        if len(payload) < explicit + max(block, mac_len + 1) or len(payload) % block:
             raise TlsError(Reason.BAD_RECORD_MAC, "malformed CBC record")
         body = self._decrypt(payload)
         pad = body[-1]
@@ -155,5 +181,20 @@ class Protector12:
         return data
 
     def _decrypt(self, ct: bytes) -> bytes:
-        dec = Cipher(algorithms.AES(self._key), modes.CBC(ct[:_BLOCK])).decryptor()
-        return dec.update(ct[_BLOCK:]) + dec.finalize()
+        if self._implicit:  # TLS 1.0: the chain goes on
+            if self._chain is None:
+                self._chain = Cipher(self._algorithm, modes.CBC(self._iv)).decryptor()  # type: ignore[arg-type]
+            return bytes(self._chain.update(ct))
+        block = self._block
+        dec = Cipher(self._algorithm, modes.CBC(ct[:block])).decryptor()  # type: ignore[arg-type]
+        return dec.update(ct[block:]) + dec.finalize()
+
+
+def _block_cipher(name: str, key: bytes) -> algorithms.AES | Any:
+    """The CBC suite's block cipher on ``key``: AES, or 3DES (cryptography's "decrepit"
+    algorithms, imported only for a 3DES suite)."""
+    if name == "3DES":
+        from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
+
+        return TripleDES(key)
+    return algorithms.AES(key)

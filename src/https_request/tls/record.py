@@ -98,9 +98,16 @@ class HandshakeJoiner:
 
 
 def fragment(
-    content_type: int, data: bytes, limit: int, *, retry: bool = False, hello_version: bytes = b"\x03\x01"
+    content_type: int,
+    data: bytes,
+    limit: int,
+    *,
+    retry: bool = False,
+    hello_version: bytes = b"\x03\x01",
+    version: bytes = b"\x03\x03",
 ) -> list[bytes]:
-    """Plaintext records (legacy version 0x0303) of at most ``limit`` bytes.
+    """Plaintext records (legacy version 0x0303, or ``version``: a TLS 1.0/1.1 server's is
+    the chosen version's, RFC 2246 6.2.1) of at most ``limit`` bytes.
 
     An initial ClientHello goes out as ``hello_version`` (0x0301 by default, as
     OpenSSL does; mbedTLS uses 0x0303); one sent after a HelloRetryRequest
@@ -110,7 +117,8 @@ def fragment(
     first_hello = (
         not retry and content_type == ContentType.HANDSHAKE and data[:1] == bytes((HandshakeType.CLIENT_HELLO,))
     )
-    version = hello_version if first_hello else b"\x03\x03"
+    if first_hello:
+        version = hello_version
     for off in range(0, max(len(data), 1), limit):
         chunk = data[off : off + limit]
         out.append(bytes((content_type,)) + version + len(chunk).to_bytes(2, "big") + chunk)

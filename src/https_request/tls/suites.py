@@ -4,7 +4,10 @@ schedule and the record layer.
 TLS 1.3 suites (RFC 8446 B.4) name only an AEAD and a hash. TLS 1.2 suites
 (RFC 5246, 5288, 5289, 6655, 7251, 7905) also name their key exchange
 (``ECDHE`` or static ``RSA``), the certificate type they need (``RSA`` or
-``ECDSA``), the record protection mode and, for CBC, the MAC hash.
+``ECDSA``), the record protection mode and, for CBC, the block cipher and the
+MAC hash. The suites with a SHA-1 MAC and no AEAD (AES-CBC, 3DES-CBC; RFC 2246,
+4346, 4492) also work in TLS 1.0 and 1.1 (:attr:`SuiteParams.legacy_ok`); the
+others are TLS 1.2's (RFC 5246 1.2: AEAD and SHA-256 suites are new in it).
 
 Which ids can be used with which version (:func:`check_suites_fit_versions`)
 is here too, with the ids that are no suite: the signalling values
@@ -28,6 +31,7 @@ __all__ = [
     "SuiteParams",
     "check_suites_fit_versions",
     "is_grease",
+    "suite_fits_version",
     "suite_params",
 ]
 
@@ -39,11 +43,13 @@ def _ccm8(key: bytes) -> AESCCM:
 
 
 class SuiteParams(Struct):
-    """One suite. ``mode`` is GCM, CCM, CCM8, CHACHA or CBC.
+    """One suite. ``mode`` is GCM, CCM, CCM8, CHACHA or CBC; ``cipher`` the block
+    cipher of a CBC suite, AES or 3DES.
 
     ``iv_len`` is the TLS 1.3 nonce length, or in TLS 1.2 the implicit
     (fixed) IV part from the key block: 4 for GCM/CCM, 12 for ChaCha20, 0 for
-    CBC (whose IV travels in each record).
+    CBC (whose IV travels in each record from TLS 1.1 on; TLS 1.0's first IV
+    comes from the key block, :attr:`block` bytes).
     """
 
     id: int
@@ -60,10 +66,21 @@ class SuiteParams(Struct):
     mode: str = "GCM"
     mac_name: str = ""  # CBC only: HMAC hash
     mac_len: int = 0
+    cipher: str = "AES"
 
     @property
     def cbc(self) -> bool:
         return self.mode == "CBC"
+
+    @property
+    def block(self) -> int:
+        """A CBC suite's block size: 8 for 3DES, 16 for AES."""
+        return 8 if self.cipher == "3DES" else 16
+
+    @property
+    def legacy_ok(self) -> bool:
+        """Usable in TLS 1.0 and 1.1: CBC with a SHA-1 MAC (the others need TLS 1.2)."""
+        return self.mode == "CBC" and self.mac_name == "sha1"
 
 
 _S = SuiteParams
@@ -83,11 +100,11 @@ def _aead12(sid: int, name: str, kx: str, auth: str, h: tuple[str, int], key: in
     return _S(sid, name, h[0], h[1], key, iv, tag, aead, False, kx, auth, mode)
 
 
-def _cbc12(sid: int, name: str, kx: str, auth: str, key: int, mac: str) -> SuiteParams:
+def _cbc12(sid: int, name: str, kx: str, auth: str, key: int, mac: str, cipher: str = "AES") -> SuiteParams:
     # RFC 5246 5: CBC suites with SHA-1/SHA-256 MACs use the SHA-256 PRF; SHA-384 ones use SHA-384 (RFC 5289).
     prf = _SHA384 if mac == "sha384" else _SHA256
     mac_len = {"sha1": 20, "sha256": 32, "sha384": 48}[mac]
-    return _S(sid, name, prf[0], prf[1], key, 0, 0, None, False, kx, auth, "CBC", mac, mac_len)
+    return _S(sid, name, prf[0], prf[1], key, 0, 0, None, False, kx, auth, "CBC", mac, mac_len, cipher)
 
 
 SUITES: dict[int, SuiteParams] = {
@@ -118,7 +135,11 @@ SUITES: dict[int, SuiteParams] = {
         _cbc12(0xC024, "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384", "ECDHE", "ECDSA", 32, "sha384"),
         _cbc12(0xC027, "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256", "ECDHE", "RSA", 16, "sha256"),
         _cbc12(0xC028, "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384", "ECDHE", "RSA", 32, "sha384"),
-        # static RSA key exchange: client only, when a profile or the user asks (RFC 5246, 5288, 6655)
+        # 3DES (RFC 5246, 4492): 64-bit blocks, for the check server only (howsmyssl accepts them)
+        _cbc12(0xC012, "TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA", "ECDHE", "RSA", 24, "sha1", "3DES"),
+        _cbc12(0x000A, "TLS_RSA_WITH_3DES_EDE_CBC_SHA", "RSA", "RSA", 24, "sha1", "3DES"),
+        # static RSA key exchange (RFC 5246, 5288, 6655): a client when a profile or the user asks, a server
+        # when configured with them (serve's check server)
         _aead12(0x009C, "TLS_RSA_WITH_AES_128_GCM_SHA256", "RSA", "RSA", _SHA256, 16, "GCM"),
         _aead12(0x009D, "TLS_RSA_WITH_AES_256_GCM_SHA384", "RSA", "RSA", _SHA384, 32, "GCM"),
         _aead12(0xC09C, "TLS_RSA_WITH_AES_128_CCM", "RSA", "RSA", _SHA256, 16, "CCM"),
@@ -144,7 +165,7 @@ GREASE_IDS: Final[frozenset[int]] = frozenset((hi << 8) | hi for hi in range(0x0
 #: TLS_EMPTY_RENEGOTIATION_INFO_SCSV and TLS_FALLBACK_SCSV: signals in a ClientHello's list, no suites.
 SIGNALLING: Final[frozenset[int]] = frozenset({0x00FF, 0x5600})
 
-_VERSION_NAMES: Final = {0x0304: "TLS 1.3", 0x0303: "TLS 1.2"}
+_VERSION_NAMES: Final = {0x0304: "TLS 1.3", 0x0303: "TLS 1.2", 0x0302: "TLS 1.1", 0x0301: "TLS 1.0"}
 
 
 def is_grease(suite: int) -> bool:
@@ -152,17 +173,29 @@ def is_grease(suite: int) -> bool:
     return suite in GREASE_IDS
 
 
+def suite_fits_version(suite: int, version: int) -> bool:
+    """Whether ``suite`` can be used at ``version`` (wire value): TLS 1.3 suites (0x13xx)
+    only in TLS 1.3, the others in TLS 1.2, and those :attr:`SuiteParams.legacy_ok` (or
+    not implemented: a client may offer them) in TLS 1.0 and 1.1 too."""
+    if suite >> 8 == 0x13:
+        return version == 0x0304
+    if version == 0x0303:
+        return True
+    params = SUITES.get(suite)
+    return version in (0x0301, 0x0302) and (params is None or params.legacy_ok)
+
+
 def check_suites_fit_versions(suites: Iterable[int], versions: Iterable[int]) -> None:
     """Raise ValueError when no suite of ``suites`` can be used with any of ``versions``
-    (wire values 0x0304 / 0x0303): TLS 1.3 suites (0x13xx) work only in TLS 1.3,
-    the others only in TLS 1.2; signalling values and GREASE in neither.
+    (wire values 0x0301..0x0304, :func:`suite_fits_version`); signalling values and
+    GREASE are usable with none.
 
     The message names the suites and says why (for ``--ciphers`` with ``--tls-version``).
     """
     suites, versions = tuple(suites), tuple(versions)
     real = [s for s in suites if s not in SIGNALLING and not is_grease(s)]
     has13, has12 = any(s >> 8 == 0x13 for s in real), any(s >> 8 != 0x13 for s in real)
-    if (0x0304 in versions and has13) or (0x0303 in versions and has12):
+    if any(suite_fits_version(s, v) for s in real for v in versions):
         return
     from .catalogue import suite_name  # the registry's name tables: only for this message
 
@@ -170,8 +203,10 @@ def check_suites_fit_versions(suites: Iterable[int], versions: Iterable[int]) ->
     shown = " or ".join(_VERSION_NAMES.get(v, f"0x{v:04X}") for v in versions)
     if has13 and not has12:
         why = "TLS 1.3 suites work only with TLS 1.3"
-    elif has12 and not has13:
+    elif has12 and not has13 and 0x0303 in versions:
         why = "these suites work only with TLS 1.2"
+    elif has12 and not has13:
+        why = "TLS 1.0 and 1.1 take only CBC suites with a SHA-1 MAC"
     else:
         why = "no suite usable with these versions"
     raise ValueError(f"none of {names} can be used with {shown} ({why})")
