@@ -23,10 +23,9 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Callable
-from typing import Any
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers import Cipher, CipherAlgorithm, CipherContext, algorithms, modes
 
 from .errors import Reason, TlsError
 from .limits import MAX_PLAINTEXT
@@ -68,9 +67,9 @@ class Protector12:
         self._aead = suite.aead(key) if suite.aead is not None else None
         self._version = version.to_bytes(2, "big")
         self._block = suite.block
-        self._algorithm = _block_cipher(suite.cipher, key) if suite.cbc else None
+        self._algorithm: CipherAlgorithm | None = _block_cipher(suite.cipher, key) if suite.cbc else None
         # TLS 1.0: one context per direction, chained over records (made on first use: one direction each)
-        self._chain: Any = None
+        self._chain: CipherContext | None = None
         self._implicit = suite.cbc and version <= 0x0301
         if self._implicit and len(iv) != self._block:
             raise ValueError(f"TLS 1.0 CBC needs a {self._block}-byte IV from the key block")
@@ -109,12 +108,12 @@ class Protector12:
         body += bytes((pad,)) * (pad + 1)
         if self._implicit:  # TLS 1.0: the chain goes on
             if self._chain is None:
-                self._chain = Cipher(self._algorithm, modes.CBC(self._iv)).encryptor()  # type: ignore[arg-type]
+                self._chain = Cipher(self._cbc_algorithm, modes.CBC(self._iv)).encryptor()
             ct = self._chain.update(body)
         else:
             assert self._random is not None
             iv = self._random(block)
-            enc = Cipher(self._algorithm, modes.CBC(iv)).encryptor()  # type: ignore[arg-type]
+            enc = Cipher(self._cbc_algorithm, modes.CBC(iv)).encryptor()
             ct = iv + enc.update(body) + enc.finalize()
         if self._etm:
             ct += self._mac(seq + head + len(ct).to_bytes(2, "big") + ct)
@@ -180,17 +179,22 @@ class Protector12:
             raise TlsError(Reason.BAD_RECORD_MAC, "record MAC or padding mismatch")
         return data
 
+    @property
+    def _cbc_algorithm(self) -> CipherAlgorithm:
+        assert self._algorithm is not None  # (a CBC suite's)
+        return self._algorithm
+
     def _decrypt(self, ct: bytes) -> bytes:
         if self._implicit:  # TLS 1.0: the chain goes on
             if self._chain is None:
-                self._chain = Cipher(self._algorithm, modes.CBC(self._iv)).decryptor()  # type: ignore[arg-type]
-            return bytes(self._chain.update(ct))
+                self._chain = Cipher(self._cbc_algorithm, modes.CBC(self._iv)).decryptor()
+            return self._chain.update(ct)
         block = self._block
-        dec = Cipher(self._algorithm, modes.CBC(ct[:block])).decryptor()  # type: ignore[arg-type]
+        dec = Cipher(self._cbc_algorithm, modes.CBC(ct[:block])).decryptor()
         return dec.update(ct[block:]) + dec.finalize()
 
 
-def _block_cipher(name: str, key: bytes) -> algorithms.AES | Any:
+def _block_cipher(name: str, key: bytes) -> CipherAlgorithm:
     """The CBC suite's block cipher on ``key``: AES, or 3DES (cryptography's "decrepit"
     algorithms, imported only for a 3DES suite)."""
     if name == "3DES":

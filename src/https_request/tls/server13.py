@@ -126,11 +126,11 @@ class ServerConnection(Tls12Server):
             # (RFC 5246 E.1: the server takes the highest it has up to that one)
             ours = [v for v in cfg.versions if v < ProtocolVersion.TLS1_3]
             if raw_sv is not None:
-                common = [v for v in ours if v in versions]
+                usable = [v for v in ours if v in versions]
             else:
-                common = [v for v in ours if v <= ch.legacy_version]
-            if common and hs.ch1 is None:
-                return self._parse_client_hello12(ch, whole, max(common))
+                usable = [v for v in ours if v <= ch.legacy_version]
+            if usable and hs.ch1 is None:
+                return self._parse_client_hello12(ch, whole, max(usable))
             shown = [hex(v) for v in versions] or hex(ch.legacy_version)
             raise TlsError(Reason.NO_COMMON_VERSION, f"client offered {shown}")
         if ch.legacy_compression_methods != b"\x00":

@@ -154,12 +154,12 @@ def sign_legacy(key: CertificateIssuerPrivateKeyTypes, data: bytes, random: Call
     follow the message), and the result is checked with the public key before it is used.
     """
     if isinstance(key, ec.EllipticCurvePrivateKey):
-        return key.sign(data, ec.ECDSA(hashes.SHA1()))  # noqa: S303 (TLS 1.0/1.1 know no other)
+        return key.sign(data, ec.ECDSA(hashes.SHA1()))
     if not isinstance(key, rsa.RSAPrivateKey):
         raise TlsError(Reason.ILLEGAL_PARAMETER, f"TLS 1.0/1.1 cannot sign with a {type(key).__name__}")
     import hashlib
 
-    digest = hashlib.md5(data).digest() + hashlib.sha1(data).digest()  # noqa: S324 (the protocol's)
+    digest = hashlib.md5(data).digest() + hashlib.sha1(data).digest()
     priv = key.private_numbers()
     pub = priv.public_numbers
     n, e, size = pub.n, pub.e, (pub.n.bit_length() + 7) // 8
