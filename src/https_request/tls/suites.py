@@ -203,7 +203,7 @@ def check_suites_fit_versions(suites: Iterable[int], versions: Iterable[int]) ->
     shown = " or ".join(_VERSION_NAMES.get(v, f"0x{v:04X}") for v in versions)
     if has13 and not has12:
         why = "TLS 1.3 suites work only with TLS 1.3"
-    elif has12 and not has13 and 0x0303 in versions:
+    elif has12 and not has13 and not any(v in (0x0301, 0x0302) for v in versions):
         why = "these suites work only with TLS 1.2"
     elif has12 and not has13:
         why = "TLS 1.0 and 1.1 take only CBC suites with a SHA-1 MAC"
