@@ -387,10 +387,10 @@ def test_implemented() -> None:
         0xC02B, 0xC02C, 0xC02F, 0xC030, 0xCCA9, 0xCCA8, 0xC0AC, 0xC0AD, 0xC0AE, 0xC0AF,
         0xC009, 0xC00A, 0xC013, 0xC014, 0xC023, 0xC027, 0xC024, 0xC028,
         0x009C, 0x009D, 0x002F, 0x0035, 0x003C, 0x003D, 0xC09C, 0xC09D, 0xC0A0, 0xC0A1,
-        0xC012, 0x000A,
+        0xC012, 0x000A, 0xC011, 0xC007, 0x0005,
     }  # fmt: skip
     assert IMPLEMENTED == IMPLEMENTED_TLS13 | IMPLEMENTED_TLS12
-    assert len(IMPLEMENTED) == 35
+    assert len(IMPLEMENTED) == 38
     assert IMPLEMENTED <= set(IANA_NAMES)
     assert is_implemented(0xC02F)
     assert is_implemented(0x1305)
@@ -417,6 +417,8 @@ def test_openssl_aliases() -> None:
             assert iana.startswith(f"TLS_ECDHE_{auth}_WITH_")
         if "DES-CBC3" in alias:
             assert "_3DES_EDE_CBC_" in iana
+        elif "RC4" in alias:
+            assert "_RC4_128_" in iana
         elif "CHACHA20" not in alias:
             bits = "256" if "AES256" in alias else "128"
             assert f"_AES_{bits}_" in iana

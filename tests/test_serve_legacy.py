@@ -237,8 +237,11 @@ def test_curl_legacy(srv: Serve, args: list[str], version: int, split: bool) -> 
         ("NORMAL:-VERS-ALL:+VERS-TLS1.1:-CIPHER-ALL:+3DES-CBC:-KX-ALL:+RSA", 0x0302),
         ("NORMAL:-VERS-ALL:+VERS-TLS1.2:-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:-KX-ALL:+RSA", 0x0303),
         ("NORMAL:-VERS-ALL:+VERS-TLS1.0:%NO_ETM", 0x0301),
+        ("NORMAL:-VERS-ALL:+VERS-TLS1.0:-CIPHER-ALL:+ARCFOUR-128", 0x0301),
+        ("NORMAL:-VERS-ALL:+VERS-TLS1.2:-CIPHER-ALL:+ARCFOUR-128:-KX-ALL:+RSA", 0x0303),
     ],
-    ids=["tls1.0", "tls1.1", "tls1.0-3des", "tls1.1-rsa-3des", "tls1.2-rsa-gcm", "tls1.0-no-etm"],
+    ids=["tls1.0", "tls1.1", "tls1.0-3des", "tls1.1-rsa-3des", "tls1.2-rsa-gcm", "tls1.0-no-etm", "tls1.0-rc4",
+         "tls1.2-rsa-rc4"],  # fmt: skip
 )
 def test_gnutls_legacy(srv: Serve, priority: str, version: int) -> None:
     """gnutls-cli with legacy priorities: GnuTLS does not split records, so at TLS 1.0 it is
@@ -256,7 +259,7 @@ def test_gnutls_legacy(srv: Serve, priority: str, version: int) -> None:
     body = body[: body.rindex(b"}") + 1]
     result = _json(body)
     cipher = {"AES-128-CBC": "AES_128_CBC", "AES-256-CBC": "AES_256_CBC", "3DES-CBC": "3DES_EDE_CBC",
-              "AES-128-GCM": "AES_128_GCM", "AES-256-GCM": "AES_256_GCM"}[m[3]]  # fmt: skip
+              "AES-128-GCM": "AES_128_GCM", "AES-256-GCM": "AES_256_GCM", "ARCFOUR-128": "RC4_128"}[m[3]]  # fmt: skip
     kx = "RSA" if m[2] == "RSA" else "ECDHE_RSA"  # (GnuTLS names the curve: ECDHE-X25519; the certificate is RSA)
     suite = next(s for s, n in SUITE_NAMES.items() if n.startswith(f"TLS_{kx}_WITH_{cipher}_"))
     _expect_verdict(result, version, suite, split_seen=False)
@@ -264,6 +267,8 @@ def test_gnutls_legacy(srv: Serve, priority: str, version: int) -> None:
         # client_info.go: 3DES is insecure (Sweet32) only when a real suite follows it; offered
         # alone it is the client's only choice, not a needless fallback
         assert m[3] == "3DES-CBC" and result["insecure_cipher_suites"] == {}
+    if "ARCFOUR" in priority:  # client_info.go: RC4 suites are insecure ("uses RC4 which has insecure biases")
+        assert m[3] == "ARCFOUR-128" and result["insecure_cipher_suites"] and result["rating"] == "Bad"
 
 
 # ------------------------------------------------------------------ 1/n-1 splitting, by hand

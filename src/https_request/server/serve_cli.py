@@ -73,14 +73,17 @@ EARLY_DATA_DEFAULT = 16384
 TCP_FASTOPEN_QUEUE = 256  # connections whose SYN carried data, waiting to be accepted (the bound on what they hold)
 _REFRESH_S = 86400.0  # time_sync.REFRESH_INTERVAL_S (not imported: the parser stays light)
 
-# howsmyssl.com's TLS <= 1.2 suite order (howsmyssl.go's makeTLSConfig) after the TLS 1.3 suites: the ticket
-# server's, ECDHE only; the check server's adds static RSA and 3DES as the real one (not its RC4 suites)
+# howsmyssl.com's TLS <= 1.2 suites (howsmyssl.go's makeTLSConfig) after the TLS 1.3 suites: the ticket
+# server's, ECDHE only; the check server's adds static RSA, 3DES and RC4 as the real one, last (the order
+# Go's crypto/tls ranks them in: anything before 3DES, anything before RC4)
 DEFAULT_SUITES: tuple[int, ...] = (
     0x1301, 0x1302, 0x1303,
     0xCCA9, 0xCCA8, 0xC02F, 0xC02B, 0xC030, 0xC02C,
     0xC013, 0xC009, 0xC023, 0xC014, 0xC027, 0xC00A,
 )  # fmt: skip
-CHECK_SUITES: tuple[int, ...] = (*DEFAULT_SUITES, 0x009C, 0x009D, 0x002F, 0x003C, 0x0035, 0xC012, 0x000A)
+CHECK_SUITES: tuple[int, ...] = (
+    *DEFAULT_SUITES, 0x009C, 0x009D, 0x002F, 0x003C, 0x0035, 0xC012, 0x000A, 0xC011, 0xC007, 0x0005,
+)  # fmt: skip
 # which versions each role takes by default (--tls-version narrows to one)
 VERSIONS = {"1.0": 0x0301, "1.1": 0x0302, "1.2": 0x0303, "1.3": 0x0304}
 CHECK_VERSIONS: tuple[int, ...] = (0x0304, 0x0303, 0x0302, 0x0301)
@@ -88,7 +91,7 @@ TICKET_VERSIONS: tuple[int, ...] = (0x0304, 0x0303)
 CHECK_HOST = "www.howsmyssl.com"  # (app.HOWSMYSSL_HOST; not imported: the parser stays light)
 _ROLES_HELP = (
     "Two roles, by the certificate: one that names www.howsmyssl.com (the local one always does) makes the "
-    "check server, which takes TLS 1.0 to 1.3 with howsmyssl's suites (static RSA, CBC, 3DES) and no "
+    "check server, which takes TLS 1.0 to 1.3 with howsmyssl's suites (static RSA, CBC, 3DES, RC4) and no "
     "extended master secret required, because telling old clients how bad their TLS is is its purpose (SSL 3.0 "
     "gets protocol_version, as from the real server); any other (--cert) makes the ticket server, TLS 1.2 and "
     "1.3 with ECDHE suites only. --tls-version and --ciphers narrow either. `get` never offers TLS 1.0 or 1.1."

@@ -530,10 +530,11 @@ def in_classic_table(suite: int) -> bool:
 
 #: TLS 1.3 suites the engine implements.
 IMPLEMENTED_TLS13: Final[frozenset[int]] = frozenset({0x1301, 0x1302, 0x1303, 0x1304, 0x1305})
-#: TLS 1.2 suites the engine implements (static RSA and 3DES ones: on request; the SHA-1 CBC ones in TLS 1.0/1.1 too).
+#: TLS 1.2 suites the engine implements (static RSA, 3DES, RC4: on request; those with SHA-1 MACs in TLS 1.0/1.1 too).
 IMPLEMENTED_TLS12: Final[frozenset[int]] = frozenset(
     {
         0xC012, 0x000A,  # 3DES-CBC (ECDHE-RSA, static RSA)
+        0xC011, 0xC007, 0x0005,  # RC4 (ECDHE-RSA, ECDHE-ECDSA, static RSA)
         # ECDHE AEAD
         0xC02B, 0xC02C, 0xC02F, 0xC030,  # AES-GCM
         0xCCA9, 0xCCA8,  # ChaCha20-Poly1305
@@ -590,6 +591,9 @@ OPENSSL_NAMES: Final[Mapping[int, str]] = MappingProxyType(
         0xC0A1: "AES256-CCM8",
         0xC012: "ECDHE-RSA-DES-CBC3-SHA",
         0x000A: "DES-CBC3-SHA",
+        0xC011: "ECDHE-RSA-RC4-SHA",
+        0xC007: "ECDHE-ECDSA-RC4-SHA",
+        0x0005: "RC4-SHA",
     }
 )
 

@@ -8,6 +8,8 @@ does not care which version it protects.
 * GCM / CCM: nonce = implicit 4-byte IV || 8-byte explicit nonce (the
   sequence number, sent in the record).
 * ChaCha20-Poly1305: nonce = 12-byte IV XOR the padded sequence number.
+* RC4 (RFC 5246 6.2.3.1; the check server's only, RFC 7465 forbids it
+  elsewhere): the MAC after the data, both under one keystream per direction.
 * CBC (AES or 3DES): from TLS 1.1 on (RFC 4346 6.2.3.2) a random per-record
   IV travels in front of the ciphertext. TLS 1.0 (RFC 2246 6.2.3.2) has no
   explicit IV: the first comes from the key block and each record's is the
@@ -39,7 +41,7 @@ class Protector12:
 
     __slots__ = (
         "suite", "seq", "_aead", "_iv", "_iv_int", "_key", "_mac_key", "_etm", "_random", "secret", "_version",
-        "_block", "_chain", "_algorithm", "_implicit",
+        "_block", "_chain", "_algorithm", "_implicit", "_stream",
     )  # fmt: skip
 
     def __init__(
@@ -71,6 +73,12 @@ class Protector12:
         # TLS 1.0: one context per direction, chained over records (made on first use: one direction each)
         self._chain: CipherContext | None = None
         self._implicit = suite.cbc and version <= 0x0301
+        # RC4 (a stream, one keystream per direction over the connection): (encryptor, decryptor)
+        self._stream: tuple[CipherContext, CipherContext] | None = None
+        if suite.mode == "RC4":
+            from cryptography.hazmat.decrepit.ciphers.algorithms import ARC4
+
+            self._stream = (Cipher(ARC4(key), None).encryptor(), Cipher(ARC4(key), None).decryptor())
         if self._implicit and len(iv) != self._block:
             raise ValueError(f"TLS 1.0 CBC needs a {self._block}-byte IV from the key block")
 
@@ -92,6 +100,8 @@ class Protector12:
                 payload = self._aead.encrypt((self._iv_int ^ int.from_bytes(seq, "big")).to_bytes(12, "big"), data, aad)
             else:
                 payload = seq + self._aead.encrypt(self._iv + seq, data, aad)
+        elif self._stream is not None:  # RC4: MAC, then the connection-long keystream (RFC 5246 6.2.3.1)
+            payload = self._stream[0].update(data + self._mac(seq + head + len(data).to_bytes(2, "big") + data))
         else:
             payload = self._seal_cbc(seq, head, data)
         return head + len(payload).to_bytes(2, "big") + payload
@@ -144,11 +154,24 @@ class Protector12:
                 data = self._aead.decrypt(nonce, ct, aad)
             except InvalidTag:
                 raise TlsError(Reason.BAD_RECORD_MAC, "AEAD authentication failed") from None
+        elif self._stream is not None:
+            data = self._open_stream(seq, head, payload)
         else:
             data = self._open_cbc(seq, head, payload)
         if len(data) > MAX_PLAINTEXT:
             raise TlsError(Reason.RECORD_OVERFLOW, f"plaintext of {len(data)} bytes")
         return ctype, data
+
+    def _open_stream(self, seq: bytes, head: bytes, payload: bytes) -> bytes:
+        assert self._stream is not None
+        mac_len = self.suite.mac_len
+        if len(payload) < mac_len:
+            raise TlsError(Reason.BAD_RECORD_MAC, "record shorter than its MAC")
+        body = self._stream[1].update(payload)
+        data, tag = body[:-mac_len], body[-mac_len:]
+        if not hmac.compare_digest(self._mac(seq + head + len(data).to_bytes(2, "big") + data), tag):
+            raise TlsError(Reason.BAD_RECORD_MAC, "record MAC mismatch")
+        return data
 
     def _open_cbc(self, seq: bytes, head: bytes, payload: bytes) -> bytes:
         mac_len = self.suite.mac_len

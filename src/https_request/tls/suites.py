@@ -43,7 +43,7 @@ def _ccm8(key: bytes) -> AESCCM:
 
 
 class SuiteParams(Struct):
-    """One suite. ``mode`` is GCM, CCM, CCM8, CHACHA or CBC; ``cipher`` the block
+    """One suite. ``mode`` is GCM, CCM, CCM8, CHACHA, CBC or RC4; ``cipher`` the block
     cipher of a CBC suite, AES or 3DES.
 
     ``iv_len`` is the TLS 1.3 nonce length, or in TLS 1.2 the implicit
@@ -79,8 +79,8 @@ class SuiteParams(Struct):
 
     @property
     def legacy_ok(self) -> bool:
-        """Usable in TLS 1.0 and 1.1: CBC with a SHA-1 MAC (the others need TLS 1.2)."""
-        return self.mode == "CBC" and self.mac_name == "sha1"
+        """Usable in TLS 1.0 and 1.1: CBC or RC4 with a SHA-1 MAC (the others need TLS 1.2)."""
+        return self.mode in ("CBC", "RC4") and self.mac_name == "sha1"
 
 
 _S = SuiteParams
@@ -105,6 +105,10 @@ def _cbc12(sid: int, name: str, kx: str, auth: str, key: int, mac: str, cipher: 
     prf = _SHA384 if mac == "sha384" else _SHA256
     mac_len = {"sha1": 20, "sha256": 32, "sha384": 48}[mac]
     return _S(sid, name, prf[0], prf[1], key, 0, 0, None, False, kx, auth, "CBC", mac, mac_len, cipher)
+
+
+def _rc4(sid: int, name: str, kx: str, auth: str) -> SuiteParams:
+    return _S(sid, name, _SHA256[0], _SHA256[1], 16, 0, 0, None, False, kx, auth, "RC4", "sha1", 20, "RC4")
 
 
 SUITES: dict[int, SuiteParams] = {
@@ -135,7 +139,11 @@ SUITES: dict[int, SuiteParams] = {
         _cbc12(0xC024, "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384", "ECDHE", "ECDSA", 32, "sha384"),
         _cbc12(0xC027, "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256", "ECDHE", "RSA", 16, "sha256"),
         _cbc12(0xC028, "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384", "ECDHE", "RSA", 32, "sha384"),
-        # 3DES (RFC 5246, 4492): 64-bit blocks, for the check server only (howsmyssl accepts them)
+        # RC4 (RFC 5246, 4492; forbidden by RFC 7465) and 3DES (64-bit blocks): the check server's
+        # only, howsmyssl accepts them
+        _rc4(0xC011, "TLS_ECDHE_RSA_WITH_RC4_128_SHA", "ECDHE", "RSA"),
+        _rc4(0xC007, "TLS_ECDHE_ECDSA_WITH_RC4_128_SHA", "ECDHE", "ECDSA"),
+        _rc4(0x0005, "TLS_RSA_WITH_RC4_128_SHA", "RSA", "RSA"),
         _cbc12(0xC012, "TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA", "ECDHE", "RSA", 24, "sha1", "3DES"),
         _cbc12(0x000A, "TLS_RSA_WITH_3DES_EDE_CBC_SHA", "RSA", "RSA", 24, "sha1", "3DES"),
         # static RSA key exchange (RFC 5246, 5288, 6655): a client when a profile or the user asks, a server
