@@ -241,7 +241,7 @@ def test_curl_legacy(srv: Serve, args: list[str], version: int, split: bool) -> 
         ("NORMAL:-VERS-ALL:+VERS-TLS1.2:-CIPHER-ALL:+ARCFOUR-128:-KX-ALL:+RSA", 0x0303),
     ],
     ids=["tls1.0", "tls1.1", "tls1.0-3des", "tls1.1-rsa-3des", "tls1.2-rsa-gcm", "tls1.0-no-etm", "tls1.0-rc4",
-         "tls1.2-rsa-rc4"],  # fmt: skip
+         "tls1.2-rsa-rc4"],
 )
 def test_gnutls_legacy(srv: Serve, priority: str, version: int) -> None:
     """gnutls-cli with legacy priorities: GnuTLS does not split records, so at TLS 1.0 it is
