@@ -157,7 +157,7 @@ def test_openssl_every_rsa_kx_and_cbc_suite(srv: Serve, version: int) -> None:
 
 
 @needs("openssl")
-@pytest.mark.parametrize("version", [0x0301, 0x0302])
+@pytest.mark.parametrize("version", [0x0301, 0x0302], ids=["tls1", "tls1_1"])
 def test_openssl_ecdsa_certificate(ecdsa_srv: Serve, version: int) -> None:
     """ECDHE-ECDSA CBC suites at TLS 1.0 and 1.1: the ServerKeyExchange signed ECDSA over SHA-1
     (RFC 4492 5.4), which OpenSSL checks."""
