@@ -11,7 +11,8 @@
   fails the same way, at the client's Finished (bad_record_mac), while the same flight with a
   good premaster completes;
 * the records: TLS 1.0's IV chained from the previous record (RFC 2246 6.2.3.2), the chosen
-  version in every record header, and ``first_app_data_length``.
+  version in every record header, ``first_app_data_length``, and the server's own 1/n-1 split of
+  what it writes at TLS 1.0 with CBC (Go's crypto/tls does the same, tlsfuzzer expects it).
 """
 
 from __future__ import annotations
@@ -167,10 +168,12 @@ def test_beast_probe_takes_the_clients_first_probe_suite() -> None:
 # ------------------------------------------------------------------ static RSA, RFC 5246 7.4.7.1
 
 
-def _rsa_client_flight(s: ServerConnection, version: int, pre_master_plain: bytes | None, raw: bytes = b"") -> bytes:
+def _rsa_client_flight(
+    s: ServerConnection, version: int, pre_master_plain: bytes | None, raw: bytes = b"", keys: list[bytes] | None = None
+) -> bytes:
     """A static-RSA client's second flight, made by hand: ClientKeyExchange carrying
     ``pre_master_plain`` encrypted to the server's key (or ``raw`` as the ciphertext), CCS and a
-    Finished under keys from that premaster."""
+    Finished under keys from that premaster (appended to ``keys``: MAC key, key)."""
     hello = _hello(version, (0x002F,))
     s.receive_data(_record(22, hello))
     flight = s.data_to_send()
@@ -187,6 +190,8 @@ def _rsa_client_flight(s: ServerConnection, version: int, pre_master_plain: byte
     iv_len = 16 if version == TLS10 else 0
     cmac, _, ckey, _, civ, _ = key_block(prf, master, bytes(range(32)), sh.random, 20, 16, iv_len)
     write = Protector12(suite, ckey, civ, cmac, random=seeded(9), version=version)
+    if keys is not None:
+        keys += [cmac, ckey]
     verify_data = finished_verify_data12(prf, master, True, handshake_hash(prf, transcript))
     return (
         _record(22, cke, version) + _record(20, b"\x01", version)
@@ -219,18 +224,20 @@ def test_rsa_premaster_failures_are_indistinguishable(version: int) -> None:
         assert info.value.alert == AlertDescription.bad_record_mac, name  # at the Finished, as for any wrong key
 
 
-def test_record_versions_and_chained_iv() -> None:
-    """At TLS 1.0 every record the server writes says 0x0301, and CBC records carry no IV of their
-    own: a record of n plaintext bytes is MAC + padding long, in whole blocks (RFC 2246 6.2.3.2)."""
+def test_record_versions_chained_iv_and_split() -> None:
+    """At TLS 1.0 every record the server writes says 0x0301, CBC records carry no IV of their
+    own (RFC 2246 6.2.3.2), and what it writes goes out split 1/n-1."""
     s = server((0x002F,))
     flight = _rsa_client_flight(s, TLS10, TLS10.to_bytes(2, "big") + bytes(46))
     s.receive_data(flight)
     drain(s)
-    s.send_application_data(b"x" * 11)  # 11 + 20 (MAC) + 1 (pad length) = 32: two blocks, no IV
+    s.send_application_data(b"x" * 41)
     records = split_records(s.data_to_send())
     assert {h[1:3] for _, h, _ in records} == {b"\x03\x01"}
-    assert len(records[-1][2]) == 32
-    assert ContentType.APPLICATION_DATA == records[-1][0]
+    app = [len(p) for ctype, _, p in records if ctype == ContentType.APPLICATION_DATA]
+    # 1/n-1 splitting (our own BEAST countermeasure, as Go's): 1 + 20 (MAC) + padding = 32, then
+    # 40 + 20 + padding = 64; whole blocks and no IV of their own
+    assert app == [32, 64]
 
 
 def test_legacy_versions_refuse_client_certificates() -> None:
@@ -239,3 +246,55 @@ def test_legacy_versions_refuse_client_certificates() -> None:
             certificates=(RSA_LEAF.certified_key(),), versions=(TLS12, TLS10), request_client_certificate=True,
         )  # fmt: skip
 
+
+
+def test_tls12_record_with_full_cbc_padding() -> None:
+    """RFC 5246 6.2.3: a TLS 1.2 record may be 2^14 + 2048 long; 2^14 bytes of data with 252 bytes
+    of CBC padding (as tlsfuzzer's test-atypical-padding) opens; a longer one is record_overflow."""
+    import hmac as hmac_mod
+
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    s = server((0x002F,))
+    keys: list[bytes] = []
+    s.receive_data(_rsa_client_flight(s, TLS12, TLS12.to_bytes(2, "big") + bytes(46), keys=keys))
+    drain(s)
+    mac_key, key = keys
+    data = b"G" * (1 << 14)
+    head = b"\x17\x03\x03"
+    mac = hmac_mod.digest(mac_key, (1).to_bytes(8, "big") + head + len(data).to_bytes(2, "big") + data, "sha1")
+    body = data + mac + bytes((251,)) * 252  # 16384 + 20 + 252 padding bytes: whole blocks
+    iv = bytes(16)
+    enc = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor()
+    payload = iv + enc.update(body) + enc.finalize()
+    assert len(payload) > (1 << 14) + 256  # over TLS 1.3's bound
+    s.receive_data(head + len(payload).to_bytes(2, "big") + payload)
+    (event,) = drain(s)
+    assert event.data == data  # type: ignore[attr-defined]
+    with pytest.raises(TlsError) as info:
+        s.receive_data(head + ((1 << 14) + 2049).to_bytes(2, "big"))
+    assert info.value.alert == AlertDescription.record_overflow
+
+
+def test_no_signature_algorithms_at_tls12_means_sha1() -> None:
+    """RFC 5246 7.4.1.4.1: a TLS 1.2 client without signature_algorithms accepts {sha1, rsa}: a
+    server that also takes TLS 1.0 signs its ECDHE parameters rsa_pkcs1_sha1 (which verifies); one of
+    TLS 1.2 and 1.3 only has no common scheme (handshake_failure)."""
+    from cryptography.hazmat.primitives import hashes
+
+    from https_request.tls.messages12 import ServerKeyExchange12
+
+    hello = _record(22, _hello(TLS12, (0xC013,), Extension(10, b"\x00\x02\x00\x17")))
+    s = server((0xC013,))
+    s.receive_data(hello)
+    msgs = b"".join(p for ctype, _, p in split_records(s.data_to_send()) if ctype == 22)
+    found = {}
+    while msgs:
+        n = int.from_bytes(msgs[1:4], "big")
+        found[msgs[0]] = msgs[4 : 4 + n]
+        msgs = msgs[4 + n :]
+    sh, ske = ServerHello.decode(found[2]), ServerKeyExchange12.decode(found[12])
+    assert ske.signed.algorithm == 0x0201  # type: ignore[union-attr]
+    signed = bytes(range(32)) + sh.random + ske.params.encode()
+    RSA_LEAF.cert.public_key().verify(ske.signed.signature, signed, padding.PKCS1v15(), hashes.SHA1())  # type: ignore[union-attr,call-arg,arg-type]
+    assert _alert(server((0xC013,), (TLS13, TLS12)), hello) == AlertDescription.handshake_failure

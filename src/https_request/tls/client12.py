@@ -42,6 +42,7 @@ from .events import SessionTicketReceived
 from .keyschedule import new_hash
 from .keyschedule12 import finished_verify_data12, key_block, master_secret
 from .kx import ClientShare
+from .limits import MAX_CIPHERTEXT12
 from .messages import Finished, ServerHello
 from .messages12 import Certificate12, CertificateRequest12, DigitallySigned, NewSessionTicket12, ServerKeyExchange12
 from .protection12 import Protector12
@@ -147,6 +148,7 @@ class Tls12Client(Connection):
         if etm and not suite.cbc:
             etm = False  # RFC 7366 3: meaningless for AEAD suites
         self.negotiated_version = ProtocolVersion.TLS1_2
+        self._records.max_length = MAX_CIPHERTEXT12  # RFC 5246 6.2.3
         self.cipher_suite = suite.id
         self._suite = suite
         self._expected = EXPECTED_CLIENT12

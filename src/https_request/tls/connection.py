@@ -378,6 +378,11 @@ class Connection:
 
     def _seal_app(self, data: bytes) -> None:
         limit = min(self._cfg.max_fragment_length, MAX_PLAINTEXT)
+        if self.negotiated_version == ProtocolVersion.TLS1_0 and len(data) > 1 and self._suite and self._suite.cbc:
+            # 1/n-1 record splitting against BEAST (TLS 1.0's predictable CBC IV), as Go and NSS do:
+            # the first byte alone, so that the next record's IV is a MAC-randomised block
+            self._send_record(ContentType.APPLICATION_DATA, data[:1])
+            data = data[1:]
         for off in range(0, len(data), limit):
             self._send_record(ContentType.APPLICATION_DATA, data[off : off + limit])
 
