@@ -276,25 +276,13 @@ def test_tls12_record_with_full_cbc_padding() -> None:
     assert info.value.alert == AlertDescription.record_overflow
 
 
-def test_no_signature_algorithms_at_tls12_means_sha1() -> None:
-    """RFC 5246 7.4.1.4.1: a TLS 1.2 client without signature_algorithms accepts {sha1, rsa}: a
-    server that also takes TLS 1.0 signs its ECDHE parameters rsa_pkcs1_sha1 (which verifies); one of
-    TLS 1.2 and 1.3 only has no common scheme (handshake_failure)."""
-    from cryptography.hazmat.primitives import hashes
-
-    from https_request.tls.messages12 import ServerKeyExchange12
-
-    hello = _record(22, _hello(TLS12, (0xC013,), Extension(10, b"\x00\x02\x00\x17")))
+def test_no_signature_algorithms_at_tls12_is_refused() -> None:
+    """A TLS 1.2 client without signature_algorithms implies SHA-1 (RFC 5246 7.4.1.4.1), which
+    RFC 9155 forbids in TLS 1.2 (Go's server refuses it since Go 1.25): handshake_failure, even from
+    a server that signs MD5+SHA-1 for TLS 1.0 clients; the same hello at TLS 1.0 is served."""
+    groups = Extension(10, b"\x00\x02\x00\x17")
+    hello12 = _record(22, _hello(TLS12, (0xC013,), groups))
+    assert _alert(server((0xC013,)), hello12) == AlertDescription.handshake_failure
     s = server((0xC013,))
-    s.receive_data(hello)
-    msgs = b"".join(p for ctype, _, p in split_records(s.data_to_send()) if ctype == 22)
-    found = {}
-    while msgs:
-        n = int.from_bytes(msgs[1:4], "big")
-        found[msgs[0]] = msgs[4 : 4 + n]
-        msgs = msgs[4 + n :]
-    sh, ske = ServerHello.decode(found[2]), ServerKeyExchange12.decode(found[12])
-    assert ske.signed.algorithm == 0x0201  # type: ignore[union-attr]
-    signed = bytes(range(32)) + sh.random + ske.params.encode()
-    RSA_LEAF.cert.public_key().verify(ske.signed.signature, signed, padding.PKCS1v15(), hashes.SHA1())  # type: ignore[union-attr,call-arg,arg-type]
-    assert _alert(server((0xC013,), (TLS13, TLS12)), hello) == AlertDescription.handshake_failure
+    s.receive_data(_record(22, _hello(TLS10, (0xC013,), groups)))
+    assert s.negotiated_version == TLS10 and s.cipher_suite == 0xC013

@@ -70,7 +70,6 @@ __all__ = ["DOWNGRADE_TLS11", "DOWNGRADE_TLS12", "Tls12Server"]
 S = HsState
 DOWNGRADE_TLS12 = b"DOWNGRD\x01"  # RFC 8446 4.1.3
 DOWNGRADE_TLS11 = b"DOWNGRD\x00"
-_RSA_PKCS1_SHA1, _ECDSA_SHA1 = 0x0201, 0x0203
 _BEAST_PROBES = (0x002F, 0x0035)  # TLS_RSA_WITH_AES_128_CBC_SHA, TLS_RSA_WITH_AES_256_CBC_SHA
 _ECDHE_GROUPS = (0x001D, 0x0017, 0x0018)  # x25519, secp256r1, secp384r1
 _FALLBACK_SCSV = 0x5600
@@ -102,13 +101,6 @@ def _key_type(key: object) -> str:
     if isinstance(key, (ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey)):
         return "ECDSA"
     return ""
-
-
-def _sha1_scheme(key: object) -> int | None:
-    """The RFC 5246 7.4.1.4.1 default scheme for ``key``: rsa_pkcs1_sha1, ecdsa_sha1, or None (EdDSA)."""
-    if isinstance(key, rsa.RSAPrivateKey):
-        return _RSA_PKCS1_SHA1
-    return _ECDSA_SHA1 if isinstance(key, ec.EllipticCurvePrivateKey) else None
 
 
 class Tls12Server(Connection):
@@ -240,9 +232,6 @@ class Tls12Server(Connection):
         assert version is not None
         raw_sig = ch.ext(ET.signature_algorithms)
         offered_sigs = X.decode_u16_list(raw_sig, "signature_algorithms") if raw_sig is not None else []
-        # RFC 5246 7.4.1.4.1: no extension means {sha1, rsa} / {sha1, ecdsa}; a server that signs
-        # MD5+SHA-1 for TLS 1.0 clients signs SHA-1 for these (a server of TLS 1.2 up refuses them)
-        sha1_default = raw_sig is None and min(cfg.versions) < ProtocolVersion.TLS1_2
         raw_groups = ch.ext(ET.supported_groups)
         client_groups = X.decode_u16_list(raw_groups, "supported_groups") if raw_groups is not None else [0x0017]
         group = next((g for g in cfg.groups if g in _ECDHE_GROUPS and g in client_groups), None)
@@ -264,10 +253,9 @@ class Tls12Server(Connection):
                     return suite, ck, None, None
                 if version < ProtocolVersion.TLS1_2:
                     return suite, ck, None, group
-                if sha1_default:
-                    scheme = _sha1_scheme(ck.key)
-                else:
-                    scheme = choose_scheme(ck.key, offered_sigs, cfg.signature_schemes, tls13=False)
+                # (a TLS 1.2 client without signature_algorithms implies SHA-1 only, RFC 5246 7.4.1.4.1,
+                # which RFC 9155 forbids, as Go's server since 1.25: no scheme, handshake_failure)
+                scheme = choose_scheme(ck.key, offered_sigs, cfg.signature_schemes, tls13=False)
                 if scheme is not None:
                     return suite, ck, scheme, group
         if group is None:
@@ -302,8 +290,7 @@ class Tls12Server(Connection):
             if scheme is None:
                 signature = LegacySignature(sign_legacy(ck.key, signed, cfg.random))
             else:
-                legacy = scheme in (_RSA_PKCS1_SHA1, _ECDSA_SHA1)
-                sig = cfg.signer(scheme, signed) if cfg.signer is not None else sign(ck.key, scheme, signed, legacy)
+                sig = cfg.signer(scheme, signed) if cfg.signer is not None else sign(ck.key, scheme, signed)
                 signature = DigitallySigned(scheme, sig)
             ske = ServerKeyExchange12(params, signature)
             hs12.messages += self._queue_handshake(HT.SERVER_KEY_EXCHANGE, ske.encode())

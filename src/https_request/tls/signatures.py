@@ -127,16 +127,15 @@ def _check_curve(spec: _Scheme, scheme: int, curve: ec.EllipticCurve, legacy: bo
         raise _illegal(scheme, f"does not fit an ECDSA key on {curve.name}")
 
 
-def sign(key: CertificateIssuerPrivateKeyTypes, scheme: int, data: bytes, allow_legacy: bool = False) -> bytes:
-    """Sign ``data`` with ``key`` as ``scheme`` says (TLS 1.3 rules: no SHA-1, unless
-    ``allow_legacy``: a TLS 1.2 server's answer to a client without signature_algorithms)."""
-    spec = _lookup(scheme, legacy=allow_legacy)
+def sign(key: CertificateIssuerPrivateKeyTypes, scheme: int, data: bytes) -> bytes:
+    """Sign ``data`` with ``key`` as ``scheme`` says (TLS 1.3 rules: no SHA-1)."""
+    spec = _lookup(scheme, legacy=False)
     if spec.kind == _RSA and isinstance(key, rsa.RSAPrivateKey):
         return key.sign(data, padding.PKCS1v15(), _hash(spec))
     if spec.kind == _RSA_PSS and isinstance(key, rsa.RSAPrivateKey):
         return key.sign(data, _pss(spec), _hash(spec))
     if spec.kind == _ECDSA and isinstance(key, ec.EllipticCurvePrivateKey):
-        _check_curve(spec, scheme, key.curve, legacy=allow_legacy)
+        _check_curve(spec, scheme, key.curve, legacy=False)
         return key.sign(data, ec.ECDSA(_hash(spec)))
     if spec.kind == _ED25519 and isinstance(key, ed25519.Ed25519PrivateKey):
         return key.sign(data)
