@@ -136,6 +136,16 @@ def test_ssl3_is_refused() -> None:
     assert _alert(server((0x002F,)), ssl3) == AlertDescription.protocol_version
 
 
+def test_sslv2_compatible_hello_is_refused() -> None:
+    """An SSLv2-compatible ClientHello (RFC 5246 E.2) gets protocol_version, as from Go's server
+    ("unsupported SSLv2 handshake received"); tlsfuzzer's test-sslv2hello-protocol sends one."""
+    body = b"\x01\x03\x01" + b"\x00\x03" + b"\x00\x00" + b"\x00\x10" + b"\x00\x00\x2f" + bytes(16)
+    s = server((0x002F,))
+    with pytest.raises(TlsError) as info:
+        s.receive_data(bytes((0x80, len(body))) + body)
+    assert info.value.alert == AlertDescription.protocol_version
+
+
 def test_fallback_scsv() -> None:
     """RFC 7507 3: TLS_FALLBACK_SCSV with a version below our highest is inappropriate_fallback; at our
     highest (a server of TLS 1.0 only) it is nothing."""

@@ -18,6 +18,7 @@ from .limits import MAX_CIPHERTEXT, MAX_HANDSHAKE_MESSAGE
 __all__ = ["HandshakeJoiner", "RecordReader", "fragment"]
 
 _KNOWN_TYPES = frozenset(int(t) for t in ContentType)
+_SSL2_HELLO = 0x80  # the high bit of an SSLv2 record's 2-byte length: Go's server answers protocol_version
 
 
 class RecordReader:
@@ -41,9 +42,11 @@ class RecordReader:
         """The next complete record, or None when more bytes are needed.
 
         Raises TlsError on an unknown content type, a bad version or an
-        oversized record.
+        oversized record; protocol_version for an SSLv2-compatible ClientHello.
         """
         buf = self._buf
+        if buf and buf[0] == _SSL2_HELLO:  # (no TLS record starts so: an SSLv2-compatible ClientHello)
+            raise TlsError(Reason.NO_COMMON_VERSION, "an SSL 2.0 ClientHello (SSL 2.0 and 3.0 are not spoken)")
         if len(buf) < 5:
             if buf and buf[0] not in _KNOWN_TYPES:
                 raise TlsError(Reason.UNEXPECTED_MESSAGE, f"record of unknown content type {buf[0]}")
