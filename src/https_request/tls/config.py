@@ -268,7 +268,7 @@ class ServerConfig(Struct, slots=False):
     ``session_cache`` serves session-ID resumption (None disables it);
     ``require_extended_master_secret`` refuses clients without RFC 7627.
     ``versions`` may hold TLS 1.0 and 1.1 (a check server's clients), with
-    the suites they can use (CBC with SHA-1 MACs) and no client certificates.
+    the suites they can use (CBC or RC4 with SHA-1 MACs) and no client certificates.
     ``beast_probe``: at TLS 1.0, take the client's first offered
     TLS_RSA_WITH_AES_128_CBC_SHA or TLS_RSA_WITH_AES_256_CBC_SHA when
     listed, whatever the server's order, and resume no session, so that the
