@@ -387,9 +387,10 @@ def test_implemented() -> None:
         0xC02B, 0xC02C, 0xC02F, 0xC030, 0xCCA9, 0xCCA8, 0xC0AC, 0xC0AD, 0xC0AE, 0xC0AF,
         0xC009, 0xC00A, 0xC013, 0xC014, 0xC023, 0xC027, 0xC024, 0xC028,
         0x009C, 0x009D, 0x002F, 0x0035, 0x003C, 0x003D, 0xC09C, 0xC09D, 0xC0A0, 0xC0A1,
+        0xC012, 0x000A, 0xC011, 0xC007, 0x0005,
     } | STATIC_ECDH | ARIA  # fmt: skip
     assert IMPLEMENTED == IMPLEMENTED_TLS13 | IMPLEMENTED_TLS12
-    assert len(IMPLEMENTED) == 33 + 12 + 20
+    assert len(IMPLEMENTED) == 38 + 12 + 20
     assert IMPLEMENTED <= set(IANA_NAMES)
     assert is_implemented(0xC02F)
     assert is_implemented(0x1305)
@@ -418,6 +419,17 @@ def test_check_implemented() -> None:
         cat.check_implemented([0xC02F, 0x009E])
 
 
+@pytest.mark.parametrize("suite", [0x0005, 0xC011, 0x000A, 0xC012])  # RC4 and 3DES, static RSA and ECDHE
+def test_rc4_and_3des_are_the_check_servers_only(suite: int) -> None:
+    """The engine implements them for serve's howsmyssl role; a client never offers them."""
+    from https_request.tls.config import ClientConfig
+
+    with pytest.raises(ValueError, match="is for the check server only: a client never offers RC4 or 3DES"):
+        cat.check_implemented([0xC02F, suite])
+    with pytest.raises(ValueError, match="never offers RC4 or 3DES"):
+        ClientConfig(cipher_suites=(0xC02F, suite), versions=(0x0303,))
+
+
 def test_openssl_aliases() -> None:
     # OpenSSL has neither ARIA-CBC TLS suites nor static ECDH (gone since 1.1.0)
     aria_cbc = {s for s in ARIA if "_CBC_" in SUITE_NAMES[s]}
@@ -435,7 +447,11 @@ def test_openssl_aliases() -> None:
             auth = alias.split("-")[1]
             auth = "RSA" if auth.startswith("ARIA") else auth  # OpenSSL's ECDHE-ARIA128-GCM-SHA256: RSA
             assert iana.startswith(f"TLS_ECDHE_{auth}_WITH_")
-        if "CHACHA20" not in alias:
+        if "DES-CBC3" in alias:
+            assert "_3DES_EDE_CBC_" in iana
+        elif "RC4" in alias:
+            assert "_RC4_128_" in iana
+        elif "CHACHA20" not in alias:
             cipher = "ARIA" if "ARIA" in alias else "AES"
             bits = "256" if f"{cipher}256" in alias else "128"
             assert f"_{cipher}_{bits}_" in iana

@@ -7,7 +7,7 @@ In memory (the stdlib :mod:`ssl`, system OpenSSL 3.0, through the memory-BIO
   ChaCha20-Poly1305, AES-CCM and AES-CCM_8 (ECDSA only), and the CBC suites
   with encrypt_then_mac (OpenSSL's default) and without it
   (``SSL_OP_NO_ENCRYPT_THEN_MAC``: MAC-then-encrypt);
-* static RSA on our client (our server refuses to be configured with it);
+* static RSA on both sides (our server when configured with a TLS_RSA_* suite);
 * resumption with RFC 5077 tickets and with session IDs, client certificates,
   extended master secret (and its absence), ALPN, and NSS key logs: our
   ``CLIENT_RANDOM`` lines equal OpenSSL's, full and resumed handshakes alike.
@@ -282,10 +282,17 @@ def test_stdlib_server_static_rsa(pki: Pki, case: Case) -> None:
     link.close_both()
 
 
-@pytest.mark.parametrize("suite", STATIC_RSA, ids=[OPENSSL_NAMES[s] for s in STATIC_RSA])
-def test_our_server_refuses_static_rsa_config(pki: Pki, suite: int) -> None:
-    with pytest.raises(ValueError, match="static RSA"):
-        our_server_config(pki, (0xC02F, suite), "rsa2048")
+@pytest.mark.parametrize("case", STATIC_CASES, ids=_case_ids(STATIC_CASES))
+def test_stdlib_client_static_rsa(pki: Pki, case: Case) -> None:
+    """Our server listing one TLS_RSA_* suite: OpenSSL's RSA key transport to us."""
+    ctx = std_ctx(pki, server=False, ciphers=case.ossl, etm=case.etm)
+    cfg = our_server_config(pki, (0xC02F, case.suite), "rsa2048")
+    link = Link(ServerConnection(cfg), StdlibPeer(ctx, server=False))
+    done = link.handshake()
+    assert_peer_12(link, case, done)
+    assert done.group is None  # no ECDHE
+    link.exchange(20000)
+    link.close_both(ours_first=False)
 
 
 def test_stdlib_client_static_rsa_only_is_refused(pki: Pki) -> None:

@@ -64,7 +64,8 @@ CCS_RECORD = b"\x14\x03\x03\x00\x01\x01"
 
 RSA_LEAF = make_leaf(CA, ["localhost"], key_type="rsa")
 ED_LEAF = make_leaf(CA, ["localhost"], key_type="ed25519")
-ECDHE_SUITES = [s for s in SUITES.values() if not s.tls13 and s.kx == "ECDHE"]
+# (RC4 and 3DES, server_only: test_legacy_engine with OpenSSL clients)
+ECDHE_SUITES = [s for s in SUITES.values() if not s.tls13 and s.kx == "ECDHE" and not s.server_only]
 AEAD_ECDHE = [s for s in ECDHE_SUITES if not s.cbc]
 CBC_ECDHE = [s for s in ECDHE_SUITES if s.cbc]
 
@@ -1165,10 +1166,22 @@ def test_tls13_ticket_not_resumed_as_tls12() -> None:
     assert not s.resumed and not c.resumed
 
 
-def test_server_never_does_static_rsa() -> None:
-    for suite in (0x009C, 0x002F, 0xC0A0):
-        with pytest.raises(ValueError, match="static RSA"):
-            ServerConfig(certificates=(RSA_LEAF.certified_key(),), versions=V12, cipher_suites=(0xC02F, suite))
+STATIC_RSA = [s for s in SUITES.values() if not s.tls13 and s.kx == "RSA" and not s.server_only]
+
+
+@pytest.mark.parametrize("suite", STATIC_RSA, ids=_suite_id)
+def test_static_rsa_when_the_server_lists_it(suite: SuiteParams) -> None:
+    """RFC 5246 7.4.7.1: static RSA both ways, only with a suite the server lists (no ServerKeyExchange)."""
+    c, s = pair(c12(cipher_suites=(suite.id,)), s12(cipher_suites=(0xC02F, suite.id)))
+    c.start_handshake()
+    s.receive_data(c.data_to_send())
+    flight2 = s.data_to_send()
+    assert [m[0] for m in plain_handshake(flight2)] == [HT.SERVER_HELLO, HT.CERTIFICATE, HT.SERVER_HELLO_DONE]
+    c.receive_data(flight2)
+    s.receive_data(c.data_to_send())
+    c.receive_data(s.data_to_send())
+    assert c.state == s.state == S.HANDSHAKE_OVER and s.cipher_suite == suite.id and s.group is None
+    exchange(c, s, b"a" * 5000, b"b" * 33)
 
 
 def test_client_offering_only_static_rsa_is_refused() -> None:

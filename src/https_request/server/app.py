@@ -83,7 +83,12 @@ DISALLOWED_BODY = (
 )
 _CALLBACK_JUNK = re.compile(r"[^0-9A-Za-z]")
 _HTML_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&#34;", "'": "&#39;"})
-_VERSION_NAMES: dict[int, str] = {ProtocolVersion.TLS1_2: "TLS 1.2", ProtocolVersion.TLS1_3: "TLS 1.3"}
+_VERSION_NAMES: dict[int, str] = {
+    ProtocolVersion.TLS1_0: "TLS 1.0",
+    ProtocolVersion.TLS1_1: "TLS 1.1",
+    ProtocolVersion.TLS1_2: "TLS 1.2",
+    ProtocolVersion.TLS1_3: "TLS 1.3",
+}
 
 
 # ------------------------------------------------------------------ configuration and inputs
@@ -164,6 +169,8 @@ class TlsInfo(Struct, slots=False):
     peer: str
     worker: int
     hello: ClientHello | None = None  # client_hello decoded (the engine's), if known
+    # TLS 1.0: the plaintext length of the client's first application data record (None: not read)
+    first_app_data_length: int | None = None
 
     @property
     def version_name(self) -> str:
@@ -518,7 +525,14 @@ def rating_inputs(tls: TlsInfo, config: AppConfig) -> rating.Inputs:
     """What the rating of this connection reads. Raises ValueError for a malformed ClientHello."""
     now = datetime.fromtimestamp(config.clock(), UTC) if config.clock is not None else datetime.now(UTC)
     hello = tls.hello if tls.hello is not None else rating.parse_client_hello(tls.client_hello)
-    return rating.inputs(hello, negotiated_version=tls.version, schema=config.schema, now=now)
+    # BEAST (TLS 1.0): the server saw the client's record splitting when it chose a probe suite
+    # (ServerConfig.beast_probe, as howsmyssl's server), then the first record's length tells
+    probe = rating.beast_probe_suite(hello.cipher_suites, tls.version)
+    able = probe is not None and probe == tls.cipher_suite
+    return rating.inputs(
+        hello, negotiated_version=tls.version, schema=config.schema, now=now,
+        able_to_detect_n_minus_one_splitting=able, first_app_data_length=tls.first_app_data_length,
+    )  # fmt: skip
 
 
 def rate(tls: TlsInfo, config: AppConfig) -> dict[str, Any]:

@@ -41,6 +41,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
 
 from ..io.pump import Pump
+from ..structs import replace
 from ..tls.catalogue import suite_name
 from ..tls.enums import ExtensionType, NamedGroup, name_of
 from ..tls.errors import TlsError
@@ -55,6 +56,7 @@ __all__ = ["LINGER", "LINGER_BYTES", "WRITE_TIMEOUT", "Connection", "HttpConnect
 LINGER = 2.0  # seconds to drain the client's last bytes after our response
 LINGER_BYTES = 1 << 18
 WRITE_TIMEOUT = 15.0  # for the client to take a response
+_TLS1_0 = 0x0301
 _HTTP_ON_TLS = (b"GET /", b"HEAD ", b"POST ", b"PUT /", b"OPTIO", b"DELET", b"PATCH", b"CONNE")
 _HTTP_ON_TLS_ANSWER = b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n"
 
@@ -380,6 +382,8 @@ class HttpsConnection(Connection):
                 else:
                     return
                 request = http.feed(data)
+            if info.version <= _TLS1_0:  # howsmyssl's BEAST check reads the first record's length
+                info = replace(info, first_app_data_length=self.tls.first_app_data_length)  # type: ignore[union-attr]
             response = route(request, info, self.settings.app)
             self.requests.append((_printable(f"{request.method} {request.target}"), response.status))
             out = response.encode(request)

@@ -73,13 +73,29 @@ EARLY_DATA_DEFAULT = 16384
 TCP_FASTOPEN_QUEUE = 256  # connections whose SYN carried data, waiting to be accepted (the bound on what they hold)
 _REFRESH_S = 86400.0  # time_sync.REFRESH_INTERVAL_S (not imported: the parser stays light)
 
-# howsmyssl.com's TLS <= 1.2 suite order (howsmyssl.go's makeTLSConfig), without what the engine does not do as a
-# server (RC4, 3DES, static RSA), after the TLS 1.3 suites.
+# howsmyssl.com's TLS <= 1.2 suites (howsmyssl.go's makeTLSConfig) after the TLS 1.3 suites: the ticket
+# server's, ECDHE only; the check server's adds static RSA, 3DES and RC4 as the real one, last (the order
+# Go's crypto/tls ranks them in: anything before 3DES, anything before RC4)
 DEFAULT_SUITES: tuple[int, ...] = (
     0x1301, 0x1302, 0x1303,
     0xCCA9, 0xCCA8, 0xC02F, 0xC02B, 0xC030, 0xC02C,
     0xC013, 0xC009, 0xC023, 0xC014, 0xC027, 0xC00A,
 )  # fmt: skip
+CHECK_SUITES: tuple[int, ...] = (
+    *DEFAULT_SUITES, 0x009C, 0x009D, 0x002F, 0x003C, 0x0035, 0xC012, 0x000A, 0xC011, 0xC007, 0x0005,
+)  # fmt: skip
+# which versions each role takes by default (--tls-version narrows to one)
+VERSIONS = {"1.0": 0x0301, "1.1": 0x0302, "1.2": 0x0303, "1.3": 0x0304}
+CHECK_VERSIONS: tuple[int, ...] = (0x0304, 0x0303, 0x0302, 0x0301)
+TICKET_VERSIONS: tuple[int, ...] = (0x0304, 0x0303)
+CHECK_HOST = "www.howsmyssl.com"  # (app.HOWSMYSSL_HOST; not imported: the parser stays light)
+_ROLES_HELP = (
+    "Two roles, by the certificate: one that names www.howsmyssl.com (the local one always does) makes the "
+    "check server, which takes TLS 1.0 to 1.3 with howsmyssl's suites (static RSA, CBC, 3DES, RC4) and no "
+    "extended master secret required, because telling old clients how bad their TLS is is its purpose (SSL 3.0 "
+    "gets protocol_version, as from the real server); any other (--cert) makes the ticket server, TLS 1.2 and "
+    "1.3 with ECDHE suites only. --tls-version and --ciphers narrow either. `get` never offers TLS 1.0 or 1.1."
+)
 DEFAULT_GROUPS: tuple[int, ...] = (0x11EC, 0x001D, 0x0017, 0x0018, 0x0019)
 _GROUP_ALIASES = {
     "x25519mlkem768": 0x11EC,
@@ -132,7 +148,7 @@ def parse_groups(text: str) -> tuple[int, ...]:
 
 def _parse_ciphers(text: str, versions: tuple[int, ...]) -> tuple[int, ...]:
     from ..tls.catalogue import is_implemented, parse_cipher_list, suite_name
-    from ..tls.suites import SUITES
+    from ..tls.suites import SUITES, check_suites_fit_versions
 
     try:
         suites = parse_cipher_list(text)
@@ -142,11 +158,25 @@ def _parse_ciphers(text: str, versions: tuple[int, ...]) -> tuple[int, ...]:
         params = SUITES.get(s)
         if not is_implemented(s) or params is None or params.client_only:
             raise UsageError(f"--ciphers: the server cannot negotiate {suite_name(s)}")
-    if 0x0304 in versions and 0x0303 not in versions and not any(SUITES[s].tls13 for s in suites):
-        raise UsageError("--ciphers: no TLS 1.3 suite for --tls-version 1.3")
-    if 0x0303 in versions and 0x0304 not in versions and all(SUITES[s].tls13 for s in suites):
-        raise UsageError("--ciphers: no TLS 1.2 suite for --tls-version 1.2")
+    if len(versions) == 1:
+        shown = {0x0301: "1.0", 0x0302: "1.1", 0x0303: "1.2", 0x0304: "1.3"}[versions[0]]
+        try:
+            check_suites_fit_versions(suites, versions)
+        except ValueError:
+            raise UsageError(f"--ciphers: no suite for --tls-version {shown} among them") from None
     return suites
+
+
+def _names_check_host(certified_key: CertifiedKey) -> bool:
+    """Whether the served certificate names www.howsmyssl.com (or *.howsmyssl.com): the check server's role."""
+    from cryptography import x509
+
+    try:
+        san = certified_key.chain[0].extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return False
+    names = {n.lower() for n in san.get_values_for_type(x509.DNSName)}
+    return CHECK_HOST in names or "*." + CHECK_HOST.split(".", 1)[1] in names
 
 
 def _positive_float(text: str) -> float:
@@ -184,7 +214,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
             "ClientHello, / as HTML); /tls on any host shows what the server saw; every other request gets "
             "'200 OK', 'Connection: close' and no body, as the local server of ESP-IDF's test. Prints "
             "'ca-file: PATH' (own CA only) and 'listening: https://HOST:PORT/'; logs one line per connection "
-            "on stderr."
+            "on stderr. " + _ROLES_HELP
         ),
     )
     a = parser.add_argument
@@ -195,7 +225,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     a("--name", metavar="NAME", action="append", default=[],
       help="extra DNS name or IP for the local certificate (repeatable)")  # fmt: skip
     a("--key-type", choices=("rsa", "ecdsa"), default="rsa", help="local server key: RSA-2048 or P-256 (default rsa)")
-    a("--tls-version", choices=("1.2", "1.3"), help="only this version (default: both)")
+    a("--tls-version", choices=tuple(VERSIONS), help="only this version (default: the check server 1.0 to 1.3, "
+      "the ticket server 1.2 and 1.3; see above)")  # fmt: skip
     a("--ciphers", metavar="LIST", help="comma-separated cipher suites, IANA/OpenSSL names or hex ids")
     a("--groups", metavar="LIST", help="comma-separated key-exchange groups (x25519, secp256r1, X25519MLKEM768...)")
     a("--no-tickets", action="store_true", help="issue no session tickets")
@@ -296,17 +327,26 @@ def worker_settings(args: argparse.Namespace, clock: TlsClock | None = None) -> 
     from .tls_server import ServerSettings
 
     loop = event_loop(args.loop)
-    versions = {"1.2": (0x0303,), "1.3": (0x0304,), None: (0x0304, 0x0303)}[args.tls_version]
-    suites = _parse_ciphers(args.ciphers, versions) if args.ciphers else DEFAULT_SUITES
+    try:
+        certified_key, ca_file = _identity(args)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    check_role = _names_check_host(certified_key)
+    if args.tls_version is not None:
+        versions: tuple[int, ...] = (VERSIONS[args.tls_version],)
+    else:
+        versions = CHECK_VERSIONS if check_role and not args.client_ca else TICKET_VERSIONS
+    if args.ciphers:
+        suites = _parse_ciphers(args.ciphers, versions)
+    else:
+        suites = CHECK_SUITES if check_role else DEFAULT_SUITES
     groups = parse_groups(args.groups) if args.groups else DEFAULT_GROUPS
     # tickets, anti-replay, client certificates, rating; the system's through time.time (the engine's
     # default reads the same clock through datetime, ~20x slower)
     now = clock.now if clock is not None else time.time
     client_verifier = _client_verifier(args.client_ca) if args.client_ca else None
-    try:
-        certified_key, ca_file = _identity(args)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+    if client_verifier is not None and versions[0] < 0x0303:
+        raise UsageError("--client-ca needs TLS 1.2 or 1.3: the engine asks TLS 1.0/1.1 clients for no certificate")
 
     ticket_keys: TicketKeys | None = None
     anti_replay: AntiReplay = MemoryAntiReplay()
@@ -332,6 +372,7 @@ def worker_settings(args: argparse.Namespace, clock: TlsClock | None = None) -> 
             keylog=keylog, alpn_protocols=("http/1.1", "http/1.0"), psk_modes=(PskKeyExchangeMode.psk_dhe_ke,),
             now=now, request_client_certificate=client_verifier is not None,
             require_client_certificate=client_verifier is not None, client_verifier=client_verifier,
+            require_extended_master_secret=not check_role, beast_probe=check_role,
         )  # fmt: skip
     except (OSError, ValueError) as exc:
         raise UsageError(str(exc)) from None

@@ -533,7 +533,7 @@ def in_classic_table(suite: int) -> bool:
 
 #: TLS 1.3 suites the engine implements.
 IMPLEMENTED_TLS13: Final[frozenset[int]] = frozenset(s for s, p in SUITES.items() if p.tls13)
-#: TLS 1.2 suites the engine implements (static RSA and ECDH ones: client only, on request).
+#: TLS 1.2 suites the engine implements (static RSA, 3DES, RC4: on request; static ECDH: client only).
 IMPLEMENTED_TLS12: Final[frozenset[int]] = frozenset(s for s, p in SUITES.items() if not p.tls13)
 #: Every suite the engine implements (:data:`.suites.SUITES`' ids).
 IMPLEMENTED: Final[frozenset[int]] = IMPLEMENTED_TLS13 | IMPLEMENTED_TLS12
@@ -582,6 +582,11 @@ OPENSSL_NAMES: Final[Mapping[int, str]] = MappingProxyType(
         0xC061: "ECDHE-ARIA256-GCM-SHA384",
         0xC050: "ARIA128-GCM-SHA256",
         0xC051: "ARIA256-GCM-SHA384",
+        0xC012: "ECDHE-RSA-DES-CBC3-SHA",
+        0x000A: "DES-CBC3-SHA",
+        0xC011: "ECDHE-RSA-RC4-SHA",
+        0xC007: "ECDHE-ECDSA-RC4-SHA",
+        0x0005: "RC4-SHA",
     }
 )
 
@@ -657,6 +662,10 @@ def check_implemented(suites: Iterable[int]) -> None:
     and never chosen. Anything else that is not implemented would only be offered.
     """
     for suite in suites:
+        if suite in SUITES and SUITES[suite].server_only:
+            raise ValueError(
+                f"{suite_name(suite)} (0x{suite:04x}) is for the check server only: a client never offers RC4 or 3DES"
+            )
         if suite in IMPLEMENTED or suite in SIGNALLING or is_grease(suite):
             continue
         raise ValueError(

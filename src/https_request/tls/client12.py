@@ -43,6 +43,7 @@ from .events import SessionTicketReceived
 from .keyschedule import new_hash
 from .keyschedule12 import finished_verify_data12, key_block, master_secret
 from .kx import ClientShare, ec_point, group_of_curve
+from .limits import MAX_CIPHERTEXT12
 from .messages import Finished, ServerHello
 from .messages12 import Certificate12, CertificateRequest12, DigitallySigned, NewSessionTicket12, ServerKeyExchange12
 from .protection12 import Protector12
@@ -148,6 +149,7 @@ class Tls12Client(Connection):
         if etm and not suite.cbc:
             etm = False  # RFC 7366 3: meaningless for AEAD suites
         self.negotiated_version = ProtocolVersion.TLS1_2
+        self._records.max_length = MAX_CIPHERTEXT12  # RFC 5246 6.2.3
         self.cipher_suite = suite.id
         self._suite = suite
         self._expected = EXPECTED_CLIENT12
@@ -230,6 +232,7 @@ class Tls12Client(Connection):
         group = ske.params.named_curve
         if group not in cfg.groups:
             raise TlsError(Reason.ILLEGAL_PARAMETER, f"server chose curve 0x{group:04x} we did not offer")
+        assert isinstance(ske.signed, DigitallySigned)  # (decode reads TLS 1.2's)
         scheme = ske.signed.algorithm
         if scheme not in cfg.signature_schemes:
             raise TlsError(Reason.ILLEGAL_PARAMETER, f"ServerKeyExchange signed with 0x{scheme:04x}, not offered")

@@ -169,12 +169,19 @@ class CertifiedKey(Struct, slots=False):
         return Certificate12(self.chain_der).encode()
 
 
+_MODERN = (ProtocolVersion.TLS1_2, ProtocolVersion.TLS1_3)
+_ALL_VERSIONS = (ProtocolVersion.TLS1_0, ProtocolVersion.TLS1_1, *_MODERN)
+
+
 def _check_common(cfg: ClientConfig | ServerConfig) -> None:
     if not cfg.cipher_suites:
         raise ValueError("cipher_suites must not be empty")
     if not cfg.groups:
         raise ValueError("groups must not be empty")
-    if not cfg.versions or any(v not in (ProtocolVersion.TLS1_2, ProtocolVersion.TLS1_3) for v in cfg.versions):
+    if isinstance(cfg, ServerConfig):  # a server may take TLS 1.0 and 1.1 clients; our client never offers them
+        if not cfg.versions or any(v not in _ALL_VERSIONS for v in cfg.versions):
+            raise ValueError("versions must be a non-empty subset of TLS 1.0, 1.1, 1.2 and 1.3")
+    elif not cfg.versions or any(v not in _MODERN for v in cfg.versions):
         raise ValueError("versions must be a non-empty subset of TLS 1.2 and TLS 1.3")
     if not 64 <= cfg.max_fragment_length <= 16384:
         raise ValueError("max_fragment_length must be 64..16384")
@@ -231,6 +238,8 @@ class ClientConfig(Struct, slots=False):
     def __post_init__(self) -> None:
         _check_common(self)
         check_suites_fit_versions(self.cipher_suites, self.versions)
+        if any((p := SUITES.get(s)) is not None and p.server_only for s in self.cipher_suites):
+            raise ValueError("the client never offers RC4 or 3DES suites (the check server's only)")
         for g in self.key_share_groups:
             if g not in self.groups:
                 raise ValueError(f"key share group 0x{g:04x} is not in groups")
@@ -256,10 +265,17 @@ class ServerConfig(Struct, slots=False):
     stops reading after that answer still has a fresh ticket; False (and every
     handshake without accepted 0-RTT) sends them after the client's Finished,
     as OpenSSL does.
-    ``hrr_cookie``: send a cookie in HelloRetryRequest. TLS 1.2: only ECDHE
-    suites are ever chosen; ``session_cache`` serves session-ID resumption
-    (None disables it); ``require_extended_master_secret`` refuses clients
-    without RFC 7627.
+    ``hrr_cookie``: send a cookie in HelloRetryRequest. TLS 1.2 and below:
+    static RSA key exchange (``TLS_RSA_*``) only when such suites are listed;
+    ``session_cache`` serves session-ID resumption (None disables it);
+    ``require_extended_master_secret`` refuses clients without RFC 7627.
+    ``versions`` may hold TLS 1.0 and 1.1 (a check server's clients), with
+    the suites they can use (CBC or RC4 with SHA-1 MACs) and no client certificates.
+    ``beast_probe``: at TLS 1.0, take the client's first offered
+    TLS_RSA_WITH_AES_128_CBC_SHA or TLS_RSA_WITH_AES_256_CBC_SHA when
+    listed, whatever the server's order, and resume no session, so that the
+    client's first application data record shows whether it splits records
+    1/n-1 against BEAST (what howsmyssl's server does).
     ``extensions_hook(handshake_type, extensions)`` may rewrite the extension
     list of the ServerHello (and HelloRetryRequest) and EncryptedExtensions the
     server builds (tests use it to reproduce published traces).
@@ -282,6 +298,7 @@ class ServerConfig(Struct, slots=False):
     early_tickets: bool = True
     anti_replay: AntiReplay = field(default_factory=MemoryAntiReplay)
     hrr_cookie: bool = False
+    beast_probe: bool = False
     request_client_certificate: bool = False
     require_client_certificate: bool = False
     client_verifier: CertificateVerifier | None = None
@@ -304,6 +321,9 @@ class ServerConfig(Struct, slots=False):
         if self.max_early_data < 0:
             raise ValueError("max_early_data must be >= 0")
         if any((p := SUITES.get(s)) is not None and p.client_only for s in self.cipher_suites):
-            raise ValueError("the server never does static RSA or ECDH key exchange: remove TLS_RSA_*/ECDH_* suites")
+            raise ValueError("the server never does static ECDH key exchange: remove the TLS_ECDH_* suites")
+        legacy = [v for v in self.versions if v < ProtocolVersion.TLS1_2]
+        if legacy and self.request_client_certificate:
+            raise ValueError("client certificates need TLS 1.2 or 1.3: leave TLS 1.0 and 1.1 out of versions")
         if self.require_client_certificate and self.client_verifier is None:
             raise ValueError("require_client_certificate needs a client_verifier")

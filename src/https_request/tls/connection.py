@@ -101,6 +101,7 @@ class Connection:
         # which message each state accepts; switched to the TLS 1.2 table when that version is chosen
         self._expected: dict[HsState, dict[int, str]] = self._expected_initial
         self._hello_version = b"\x03\x01"
+        self._record_version = b"\x03\x03"  # every other record's; TLS 1.0/1.1 once chosen: theirs
         self._suite: SuiteParams | None = None
         self._error: TlsError | None = None
         self._eof = False
@@ -129,10 +130,19 @@ class Connection:
         self.early_data_accepted = False
         self.server_name: str | None = None
         self.peer_certificates: tuple[bytes, ...] = ()
+        # plaintext length of the peer's first application data record (a howsmyssl server reads
+        # TLS 1.0 clients' 1/n-1 record splitting from it); None until one arrives
+        self.first_app_data_length: int | None = None
         self._app_read_secret = b""
         self._app_write_secret = b""
 
     # ------------------------------------------------------------------ API
+
+    @property
+    def _pre13(self) -> bool:
+        """A version before TLS 1.3 was chosen (1.2, or 1.0/1.1 on a server configured for them)."""
+        v = self.negotiated_version
+        return v is not None and v < ProtocolVersion.TLS1_3
 
     @property
     def is_handshaking(self) -> bool:
@@ -278,7 +288,7 @@ class Connection:
         if self._dbg.threshold >= 1:
             self._dbg.msg(1, f"handshake failed in state {self.state.name}: {exc}")
         alert = exc.alert
-        if alert is not None and self.negotiated_version == ProtocolVersion.TLS1_2:
+        if alert is not None and self._pre13:
             alert = TLS12_ALERT.get(alert, alert)
         if alert is not None and not isinstance(exc, AlertReceived):
             try:
@@ -329,7 +339,10 @@ class Connection:
         limit = self._cfg.max_fragment_length
         if self._write is None:
             # only the first plaintext handshake flight can be an initial ClientHello (0x0301)
-            for rec in fragment(ctype, data, limit, retry=self._plain_hs_sent, hello_version=self._hello_version):
+            for rec in fragment(
+                ctype, data, limit, retry=self._plain_hs_sent, hello_version=self._hello_version,
+                version=self._record_version,
+            ):  # fmt: skip
                 self._emit(rec)
             self._plain_hs_sent = self._plain_hs_sent or ctype == ContentType.HANDSHAKE
             return
@@ -343,7 +356,7 @@ class Connection:
 
     def _send_ccs(self) -> None:
         self._flush_handshake()
-        self._emit(b"\x14\x03\x03\x00\x01\x01")
+        self._emit(b"\x14" + self._record_version + b"\x00\x01\x01")
 
     def _set_write_key(self, secret: bytes | None) -> None:
         """Flush what the old keys must carry, then switch (None = plaintext)."""
@@ -365,6 +378,11 @@ class Connection:
 
     def _seal_app(self, data: bytes) -> None:
         limit = min(self._cfg.max_fragment_length, MAX_PLAINTEXT)
+        if self.negotiated_version == ProtocolVersion.TLS1_0 and len(data) > 1 and self._suite and self._suite.cbc:
+            # 1/n-1 record splitting against BEAST (TLS 1.0's predictable CBC IV), as Go and NSS do:
+            # the first byte alone, so that the next record's IV is a MAC-randomised block
+            self._send_record(ContentType.APPLICATION_DATA, data[:1])
+            data = data[1:]
         for off in range(0, len(data), limit):
             self._send_record(ContentType.APPLICATION_DATA, data[off : off + limit])
 
@@ -417,7 +435,7 @@ class Connection:
                 self._handle_ccs(payload)
                 continue
             if self._read is not None:
-                tls12 = self.negotiated_version == ProtocolVersion.TLS1_2
+                tls12 = self._pre13
                 handshaking = self.state != HsState.HANDSHAKE_OVER
                 if ctype == ContentType.ALERT and len(payload) == 2 and handshaking and not tls12:
                     self._handle_alert(payload)  # a peer that failed before it had our keys
@@ -445,7 +463,7 @@ class Connection:
     def _handle_ccs(self, payload: bytes) -> None:
         if payload != b"\x01":
             raise TlsError(Reason.UNEXPECTED_MESSAGE, "malformed change_cipher_spec")
-        if self.negotiated_version == ProtocolVersion.TLS1_2:
+        if self._pre13:
             self._handle_ccs12()
             return
         # RFC 8446 5: a single 0x01 CCS may arrive during the handshake (middlebox compatibility).
@@ -487,6 +505,8 @@ class Connection:
     def _handle_application_data(self, data: bytes) -> None:
         if self.state != HsState.HANDSHAKE_OVER:
             raise TlsError(Reason.UNEXPECTED_MESSAGE, f"application data in state {self.state.name}")
+        if self.first_app_data_length is None:
+            self.first_app_data_length = len(data)
         if data:
             self._content_received()
             self._data_records += 1
@@ -511,7 +531,7 @@ class Connection:
             self._peer_closed = True
             self._events.append(CloseNotify())
             return
-        tls12 = self.negotiated_version == ProtocolVersion.TLS1_2
+        tls12 = self._pre13
         if level == AlertLevel.WARNING and (desc == AlertDescription.user_canceled or tls12):
             self._warnings += 1
             if self._warnings > MAX_WARNING_ALERTS:

@@ -1,4 +1,11 @@
-"""The TLS 1.2 PRF and what it derives (RFC 5246 5, 6.3, 7.4.9; RFC 7627).
+"""The TLS 1.0-1.2 PRF and what it derives (RFC 5246 5, 6.3, 7.4.9; RFC 7627;
+RFC 2246 5 and RFC 4346 5 for TLS 1.0 and 1.1).
+
+TLS 1.2's PRF is P_<hash> with the suite's hash. TLS 1.0 and 1.1 have one PRF
+for every suite, named :data:`MD5_SHA1` here: the secret split in two halves
+(sharing a middle byte when its length is odd), P_MD5 of the first XOR P_SHA1
+of the second; their handshake hash (Finished, RFC 7627's session hash) is
+MD5 || SHA-1 of the messages (36 bytes). :func:`prf_name` says which applies.
 
 P_hash keys HMAC once per PRF call (RFC 2104: the hash states after
 ``K ^ ipad`` and ``K ^ opad``) and copies them for each block: a copy is
@@ -12,7 +19,11 @@ from collections.abc import Callable
 
 from .keyschedule import new_hash
 
-__all__ = ["finished_verify_data12", "key_block", "master_secret", "prf"]
+__all__ = ["MD5_SHA1", "finished_verify_data12", "handshake_hash", "key_block", "master_secret", "prf", "prf_name"]
+
+#: The TLS 1.0/1.1 PRF's name (not a hashlib name): P_MD5 XOR P_SHA1, MD5 || SHA-1 handshake hashes.
+MD5_SHA1 = "md5-sha1"
+_TLS1_2 = 0x0303
 
 
 _TRANS_36 = bytes(x ^ 0x36 for x in range(256))
@@ -40,10 +51,32 @@ def _hmac_keyed(hash_name: str, key: bytes) -> Callable[[bytes], bytes]:
     return mac
 
 
+def prf_name(version: int, suite_hash: str) -> str:
+    """The PRF of a connection at ``version`` (wire value) with a suite whose PRF hash is
+    ``suite_hash``: that hash from TLS 1.2 on, :data:`MD5_SHA1` below."""
+    return suite_hash if version >= _TLS1_2 else MD5_SHA1
+
+
+def handshake_hash(name: str, messages: bytes | bytearray) -> bytes:
+    """Hash(handshake_messages) for the PRF ``name``: MD5 || SHA-1 for :data:`MD5_SHA1`."""
+    if name == MD5_SHA1:
+        return new_hash("md5", messages).digest() + new_hash("sha1", messages).digest()
+    return new_hash(name, messages).digest()
+
+
 def prf(hash_name: str, secret: bytes, label: bytes, seed: bytes, length: int) -> bytes:
-    """PRF(secret, label, seed) = P_<hash>(secret, label + seed), ``length`` bytes."""
+    """PRF(secret, label, seed) = P_<hash>(secret, label + seed), ``length`` bytes; for
+    :data:`MD5_SHA1` P_MD5(S1, label + seed) XOR P_SHA1(S2, label + seed) (RFC 2246 5)."""
+    if hash_name == MD5_SHA1:
+        half = (len(secret) + 1) // 2
+        md5 = _p_hash("md5", secret[:half], label + seed, length)
+        sha1 = _p_hash("sha1", secret[len(secret) - half :], label + seed, length)
+        return (int.from_bytes(md5, "big") ^ int.from_bytes(sha1, "big")).to_bytes(length, "big")
+    return _p_hash(hash_name, secret, label + seed, length)
+
+
+def _p_hash(hash_name: str, secret: bytes, seed: bytes, length: int) -> bytes:
     mac = _hmac_keyed(hash_name, secret)
-    seed = label + seed
     out = b""
     a = seed
     while len(out) < length:

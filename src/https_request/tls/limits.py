@@ -9,6 +9,8 @@ TLS 1.3 and 1.2) apply the same limits.
 
 Sizes
     ``MAX_PLAINTEXT`` / ``MAX_CIPHERTEXT``: one record (RFC 8446 5.1 / 5.2);
+    ``MAX_CIPHERTEXT12`` once TLS 1.2 or below is chosen (RFC 5246 6.2.3: 2^14 +
+    2048, room for up to 255 bytes of CBC padding on a full record);
     the record buffer holds at most one incomplete record between two
     ``receive_data`` calls, and a header announcing more is refused at once
     (``record_overflow``).
@@ -93,6 +95,7 @@ from __future__ import annotations
 __all__ = [
     "MAX_CERTIFICATE_CHAIN",
     "MAX_CIPHERTEXT",
+    "MAX_CIPHERTEXT12",
     "MAX_EMPTY_RECORDS",
     "MAX_EVENTS_KEPT",
     "MAX_HANDSHAKE_MESSAGE",
@@ -109,6 +112,7 @@ __all__ = [
 
 MAX_PLAINTEXT = 1 << 14
 MAX_CIPHERTEXT = MAX_PLAINTEXT + 256
+MAX_CIPHERTEXT12 = MAX_PLAINTEXT + 2048
 MAX_HANDSHAKE_MESSAGE = 1 << 18
 MAX_CERTIFICATE_CHAIN = 16
 MAX_POST_HANDSHAKE_MESSAGES = 32

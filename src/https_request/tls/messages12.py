@@ -13,6 +13,7 @@ __all__ = [
     "Certificate12",
     "CertificateRequest12",
     "DigitallySigned",
+    "LegacySignature",
     "NewSessionTicket12",
     "ServerEcdhParams",
     "ServerKeyExchange12",
@@ -60,6 +61,14 @@ class DigitallySigned(Struct):
         w.opaque(2, self.signature)
 
 
+# TLS 1.0/1.1 (RFC 2246 7.4.3, RFC 4492 5.4): the signature alone, opaque<0..2^16-1>
+class LegacySignature(Struct):
+    signature: bytes
+
+    def write(self, w: Writer) -> None:
+        w.opaque(2, self.signature)
+
+
 # struct { ECCurveType curve_type (named_curve=3); NamedCurve namedcurve; opaque point<1..2^8-1>; }
 class ServerEcdhParams(Struct):
     named_curve: int
@@ -76,7 +85,7 @@ class ServerEcdhParams(Struct):
 # struct { ServerECDHParams params; digitally-signed struct {...} signed_params; } ServerKeyExchange;
 class ServerKeyExchange12(Struct):
     params: ServerEcdhParams
-    signed: DigitallySigned
+    signed: DigitallySigned | LegacySignature  # decode reads TLS 1.2's
 
     msg_type = HandshakeType.SERVER_KEY_EXCHANGE
 

@@ -1,4 +1,4 @@
-"""TLS 1.2 record protection: AEAD (RFC 5246 6.2.3.3, 5288, 6655, 7905) and
+"""TLS 1.0-1.2 record protection: AEAD (RFC 5246 6.2.3.3, 5288, 6655, 7905) and
 CBC with encrypt-then-MAC (RFC 7366) or the legacy MAC-then-encrypt.
 
 :class:`Protector12` has the same ``seal`` / ``open`` / ``seq`` shape as the
@@ -8,12 +8,17 @@ does not care which version it protects.
 * GCM / CCM: nonce = implicit 4-byte IV || 8-byte explicit nonce (the
   sequence number, sent in the record).
 * ChaCha20-Poly1305: nonce = 12-byte IV XOR the padded sequence number.
-* CBC: a random per-record IV travels in front of the ciphertext. With
-  encrypt_then_mac the MAC covers IV and ciphertext; without it the MAC is
-  inside the padding, which this module checks in Python and therefore not
-  in constant time (the server warns when that mode is chosen). The block
-  cipher is the suite's (:class:`CbcCipher`): AES through cryptography, ARIA
-  through :mod:`.aria`; this module owns the CBC record format for both.
+* RC4 (RFC 5246 6.2.3.1; the check server's only, RFC 7465 forbids it
+  elsewhere): the MAC after the data, both under one keystream per direction.
+* CBC (AES, ARIA or 3DES): from TLS 1.1 on (RFC 4346 6.2.3.2) a random per-record
+  IV travels in front of the ciphertext. TLS 1.0 (RFC 2246 6.2.3.2) has no
+  explicit IV: the first comes from the key block and each record's is the
+  last ciphertext block of the one before, so one cipher context per
+  direction runs over the whole connection. With encrypt_then_mac the MAC
+  covers IV and ciphertext; without it the MAC is inside the padding, which
+  this module checks in Python and therefore not in constant time (the
+  server warns when that mode is chosen). The header the MAC and the AEAD
+  data cover carries the connection's version (``version``).
 """
 
 from __future__ import annotations
@@ -23,15 +28,13 @@ from collections.abc import Callable
 from typing import Protocol
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers import Cipher, CipherAlgorithm, CipherContext, algorithms, modes
 
 from .errors import Reason, TlsError
 from .limits import MAX_PLAINTEXT
 from .suites import SuiteParams
 
 __all__ = ["CbcCipher", "Protector12", "cbc_cipher"]
-
-_BLOCK = 16
 
 
 class CbcCipher(Protocol):
@@ -42,34 +45,45 @@ class CbcCipher(Protocol):
     def decrypt(self, iv: bytes, data: bytes) -> bytes: ...
 
 
-class _AesCbc:
-    __slots__ = ("_aes",)
+class _CryptographyCbc:
+    """AES or 3DES in CBC mode through cryptography."""
 
-    def __init__(self, key: bytes) -> None:
-        self._aes = algorithms.AES(key)
+    __slots__ = ("_algorithm",)
+
+    def __init__(self, algorithm: CipherAlgorithm) -> None:
+        self._algorithm = algorithm
 
     def encrypt(self, iv: bytes, data: bytes) -> bytes:
-        enc = Cipher(self._aes, modes.CBC(iv)).encryptor()
+        enc = Cipher(self._algorithm, modes.CBC(iv)).encryptor()
         return enc.update(data) + enc.finalize()
 
     def decrypt(self, iv: bytes, data: bytes) -> bytes:
-        dec = Cipher(self._aes, modes.CBC(iv)).decryptor()
+        dec = Cipher(self._algorithm, modes.CBC(iv)).decryptor()
         return dec.update(data) + dec.finalize()
 
 
 def cbc_cipher(suite: SuiteParams, key: bytes) -> CbcCipher:
-    """The CBC cipher of a CBC suite (``suite.cipher``: AES or ARIA) under ``key``."""
+    """The CBC cipher of a CBC suite (``suite.cipher``: AES, ARIA or 3DES) under ``key``;
+    ARIA (pure Python) and 3DES (cryptography's "decrepit" algorithms) are imported only
+    for their suites."""
     if suite.cipher == "ARIA":
-        from .aria import AriaCbc  # pure Python ARIA: imported only when a device profile negotiates it
+        from .aria import AriaCbc
 
         return AriaCbc(key)
-    return _AesCbc(key)
+    if suite.cipher == "3DES":
+        from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
+
+        return _CryptographyCbc(TripleDES(key))
+    return _CryptographyCbc(algorithms.AES(key))
 
 
 class Protector12:
     """Protection for one direction of a TLS 1.2 connection."""
 
-    __slots__ = ("suite", "seq", "_aead", "_cbc", "_iv", "_iv_int", "_mac_key", "_etm", "_random", "secret")
+    __slots__ = (
+        "suite", "seq", "_aead", "_cbc", "_iv", "_iv_int", "_mac_key", "_etm", "_random", "secret", "_version",
+        "_block", "_chain_iv", "_implicit", "_stream",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -80,7 +94,10 @@ class Protector12:
         *,
         etm: bool = False,
         random: Callable[[int], bytes] | None = None,
+        version: int = 0x0303,
     ) -> None:
+        """``iv``: the key block's IV (for CBC only at TLS 1.0, ``version`` 0x0301: the first
+        record's). Raises ValueError for a CBC suite at TLS 1.0 without a whole block of IV."""
         self.suite = suite
         self.seq = 0
         self.secret = b""
@@ -90,7 +107,20 @@ class Protector12:
         self._etm = etm
         self._random = random
         self._aead = suite.aead(key) if suite.aead is not None else None
+        self._version = version.to_bytes(2, "big")
+        self._block = suite.block
         self._cbc = cbc_cipher(suite, key) if suite.cbc else None
+        # TLS 1.0: each record's IV is the last ciphertext block of the one before (the first: the key block's)
+        self._chain_iv = iv
+        self._implicit = suite.cbc and version <= 0x0301
+        # RC4 (a stream, one keystream per direction over the connection): (encryptor, decryptor)
+        self._stream: tuple[CipherContext, CipherContext] | None = None
+        if suite.mode == "RC4":
+            from cryptography.hazmat.decrepit.ciphers.algorithms import ARC4
+
+            self._stream = (Cipher(ARC4(key), None).encryptor(), Cipher(ARC4(key), None).decryptor())
+        if self._implicit and len(iv) != self._block:
+            raise ValueError(f"TLS 1.0 CBC needs a {self._block}-byte IV from the key block")
 
     def _next_seq(self) -> bytes:
         seq = self.seq
@@ -102,7 +132,7 @@ class Protector12:
     def seal(self, content_type: int, data: bytes, padding: int = 0) -> bytes:
         """One TLSCiphertext record carrying ``data``."""
         seq = self._next_seq()
-        head = bytes((content_type, 3, 3))
+        head = bytes((content_type,)) + self._version
         suite = self.suite
         if self._aead is not None:
             aad = seq + head + len(data).to_bytes(2, "big")
@@ -110,6 +140,8 @@ class Protector12:
                 payload = self._aead.encrypt((self._iv_int ^ int.from_bytes(seq, "big")).to_bytes(12, "big"), data, aad)
             else:
                 payload = seq + self._aead.encrypt(self._iv + seq, data, aad)
+        elif self._stream is not None:  # RC4: MAC, then the connection-long keystream (RFC 5246 6.2.3.1)
+            payload = self._stream[0].update(data + self._mac(seq + head + len(data).to_bytes(2, "big") + data))
         else:
             payload = self._seal_cbc(seq, head, data)
         return head + len(payload).to_bytes(2, "big") + payload
@@ -118,15 +150,20 @@ class Protector12:
         return hmac.digest(self._mac_key, data, self.suite.mac_name)
 
     def _seal_cbc(self, seq: bytes, head: bytes, data: bytes) -> bytes:
-        assert self._random is not None
-        iv = self._random(_BLOCK)
+        block = self._block
         body = data if self._etm else data + self._mac(seq + head + len(data).to_bytes(2, "big") + data)
-        pad = _BLOCK - (len(body) + 1) % _BLOCK
-        if pad == _BLOCK:
+        pad = block - (len(body) + 1) % block
+        if pad == block:
             pad = 0
         body += bytes((pad,)) * (pad + 1)
         assert self._cbc is not None
-        ct = iv + self._cbc.encrypt(iv, body)
+        if self._implicit:  # TLS 1.0: the chain goes on
+            ct = self._cbc.encrypt(self._chain_iv, body)
+            self._chain_iv = ct[-block:]
+        else:
+            assert self._random is not None
+            iv = self._random(block)
+            ct = iv + self._cbc.encrypt(iv, body)
         if self._etm:
             ct += self._mac(seq + head + len(ct).to_bytes(2, "big") + ct)
         return ct
@@ -156,16 +193,31 @@ class Protector12:
                 data = self._aead.decrypt(nonce, ct, aad)
             except InvalidTag:
                 raise TlsError(Reason.BAD_RECORD_MAC, "AEAD authentication failed") from None
+        elif self._stream is not None:
+            data = self._open_stream(seq, head, payload)
         else:
             data = self._open_cbc(seq, head, payload)
         if len(data) > MAX_PLAINTEXT:
             raise TlsError(Reason.RECORD_OVERFLOW, f"plaintext of {len(data)} bytes")
         return ctype, data
 
+    def _open_stream(self, seq: bytes, head: bytes, payload: bytes) -> bytes:
+        assert self._stream is not None
+        mac_len = self.suite.mac_len
+        if len(payload) < mac_len:
+            raise TlsError(Reason.BAD_RECORD_MAC, "record shorter than its MAC")
+        body = self._stream[1].update(payload)
+        data, tag = body[:-mac_len], body[-mac_len:]
+        if not hmac.compare_digest(self._mac(seq + head + len(data).to_bytes(2, "big") + data), tag):
+            raise TlsError(Reason.BAD_RECORD_MAC, "record MAC mismatch")
+        return data
+
     def _open_cbc(self, seq: bytes, head: bytes, payload: bytes) -> bytes:
         mac_len = self.suite.mac_len
+        block = self._block
+        explicit = 0 if self._implicit else block  # bytes of IV in front of the ciphertext
         if self._etm:
-            if len(payload) < 2 * _BLOCK + mac_len or (len(payload) - mac_len) % _BLOCK:
+            if len(payload) < explicit + block + mac_len or (len(payload) - mac_len) % block:
                 raise TlsError(Reason.BAD_RECORD_MAC, "malformed CBC record")
             ct, tag = payload[:-mac_len], payload[-mac_len:]
             expected = self._mac(seq + head + len(ct).to_bytes(2, "big") + ct)
@@ -177,7 +229,7 @@ class Protector12:
                 raise TlsError(Reason.BAD_RECORD_MAC, "bad CBC padding")
             return body[: -pad - 1]
         # MAC-then-encrypt (not constant-time: see the module docstring)
-        if len(payload) < _BLOCK + max(_BLOCK, mac_len + 1) or len(payload) % _BLOCK:
+        if len(payload) < explicit + max(block, mac_len + 1) or len(payload) % block:
             raise TlsError(Reason.BAD_RECORD_MAC, "malformed CBC record")
         body = self._decrypt(payload)
         pad = body[-1]
@@ -191,4 +243,8 @@ class Protector12:
 
     def _decrypt(self, ct: bytes) -> bytes:
         assert self._cbc is not None
-        return self._cbc.decrypt(ct[:_BLOCK], ct[_BLOCK:])
+        block = self._block
+        if self._implicit:  # TLS 1.0: the chain goes on
+            iv, self._chain_iv = self._chain_iv, ct[-block:]
+            return self._cbc.decrypt(iv, ct)
+        return self._cbc.decrypt(ct[:block], ct[block:])

@@ -18,6 +18,7 @@ from .limits import MAX_CIPHERTEXT, MAX_HANDSHAKE_MESSAGE
 __all__ = ["HandshakeJoiner", "RecordReader", "fragment"]
 
 _KNOWN_TYPES = frozenset(int(t) for t in ContentType)
+_SSL2_HELLO = 0x80  # the high bit of an SSLv2 record's 2-byte length: Go's server answers protocol_version
 
 
 class RecordReader:
@@ -41,9 +42,11 @@ class RecordReader:
         """The next complete record, or None when more bytes are needed.
 
         Raises TlsError on an unknown content type, a bad version or an
-        oversized record.
+        oversized record; protocol_version for an SSLv2-compatible ClientHello.
         """
         buf = self._buf
+        if buf and buf[0] == _SSL2_HELLO:  # (no TLS record starts so: an SSLv2-compatible ClientHello)
+            raise TlsError(Reason.NO_COMMON_VERSION, "an SSL 2.0 ClientHello (SSL 2.0 and 3.0 are not spoken)")
         if len(buf) < 5:
             if buf and buf[0] not in _KNOWN_TYPES:
                 raise TlsError(Reason.UNEXPECTED_MESSAGE, f"record of unknown content type {buf[0]}")
@@ -98,9 +101,16 @@ class HandshakeJoiner:
 
 
 def fragment(
-    content_type: int, data: bytes, limit: int, *, retry: bool = False, hello_version: bytes = b"\x03\x01"
+    content_type: int,
+    data: bytes,
+    limit: int,
+    *,
+    retry: bool = False,
+    hello_version: bytes = b"\x03\x01",
+    version: bytes = b"\x03\x03",
 ) -> list[bytes]:
-    """Plaintext records (legacy version 0x0303) of at most ``limit`` bytes.
+    """Plaintext records (legacy version 0x0303, or ``version``: a TLS 1.0/1.1 server's is
+    the chosen version's, RFC 2246 6.2.1) of at most ``limit`` bytes.
 
     An initial ClientHello goes out as ``hello_version`` (0x0301 by default, as
     OpenSSL does; mbedTLS uses 0x0303); one sent after a HelloRetryRequest
@@ -110,7 +120,8 @@ def fragment(
     first_hello = (
         not retry and content_type == ContentType.HANDSHAKE and data[:1] == bytes((HandshakeType.CLIENT_HELLO,))
     )
-    version = hello_version if first_hello else b"\x03\x03"
+    if first_hello:
+        version = hello_version
     for off in range(0, max(len(data), 1), limit):
         chunk = data[off : off + limit]
         out.append(bytes((content_type,)) + version + len(chunk).to_bytes(2, "big") + chunk)

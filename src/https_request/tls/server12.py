@@ -1,7 +1,15 @@
-"""The TLS 1.2 server: ECDHE only (never static RSA), extended master secret
-required by default, RFC 5077 tickets under the same rotating keys as TLS 1.3,
-a bounded session-ID cache, secure renegotiation indication and renegotiation
-refused, the TLS 1.3 downgrade sentinel.
+"""The TLS 1.2 server (and TLS 1.0/1.1 when configured): ECDHE, static RSA key
+exchange when its suites are configured (the premaster decrypted with RFC 5246
+7.4.7.1's countermeasure: any failure becomes a random premaster, no error of
+its own), extended master secret required by default, RFC 5077 tickets under
+the same rotating keys as TLS 1.3, a bounded session-ID cache, secure
+renegotiation indication and renegotiation refused, the RFC 8446 4.1.3
+downgrade sentinels.
+
+TLS 1.0 and 1.1 differ from 1.2 in the PRF and handshake hash
+(:mod:`.keyschedule12`), the ServerKeyExchange signature
+(:func:`.signatures.sign_legacy`), the record version and CBC's IV
+(:mod:`.protection12`), and which suites fit (:func:`.suites.suite_fits_version`).
 
 Flights (mbedTLS state names)::
 
@@ -24,7 +32,7 @@ from __future__ import annotations
 import hmac
 from typing import TYPE_CHECKING
 
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
 from ..structs import Struct
 from ..wire import Reader
@@ -35,31 +43,34 @@ from .enums import AlertDescription, AlertLevel, ProtocolVersion
 from .enums import ExtensionType as ET
 from .enums import HandshakeType as HT
 from .errors import Reason, TlsError
-from .keyschedule import new_hash
-from .keyschedule12 import finished_verify_data12, key_block, master_secret
+from .keyschedule12 import finished_verify_data12, handshake_hash, key_block, master_secret, prf_name
 from .kx import ClientShare
+from .limits import MAX_CIPHERTEXT12
 from .messages import ClientHello, Extension, Finished, ServerHello
 from .messages12 import (
     Certificate12,
     CertificateRequest12,
     DigitallySigned,
+    LegacySignature,
     NewSessionTicket12,
     ServerEcdhParams,
     ServerKeyExchange12,
 )
 from .protection12 import Protector12
 from .session import TicketState
-from .signatures import choose_scheme, leaf_public_key, sign, verify
+from .signatures import choose_scheme, leaf_public_key, sign, sign_legacy, verify
 from .states import EXPECTED_SERVER12, HsState
-from .suites import SUITES, SuiteParams
+from .suites import SUITES, SuiteParams, suite_fits_version
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 
-__all__ = ["DOWNGRADE_TLS12", "Tls12Server"]
+__all__ = ["DOWNGRADE_TLS11", "DOWNGRADE_TLS12", "Tls12Server"]
 
 S = HsState
 DOWNGRADE_TLS12 = b"DOWNGRD\x01"  # RFC 8446 4.1.3
+DOWNGRADE_TLS11 = b"DOWNGRD\x00"
+_BEAST_PROBES = (0x002F, 0x0035)  # TLS_RSA_WITH_AES_128_CBC_SHA, TLS_RSA_WITH_AES_256_CBC_SHA
 _ECDHE_GROUPS = (0x001D, 0x0017, 0x0018)  # x25519, secp256r1, secp384r1
 _FALLBACK_SCSV = 0x5600
 _RENEGOTIATION_SCSV = 0x00FF
@@ -78,6 +89,10 @@ class _Server12Hs(Struct, frozen=False, slots=False):
     share: ClientShare | None = None
     cert_requested: bool = False
     client_key: object = None
+    version: int = ProtocolVersion.TLS1_2
+    prf: str = "sha256"  # the PRF / handshake hash (keyschedule12.prf_name)
+    client_version: int = ProtocolVersion.TLS1_2  # the ClientHello's, which an RSA premaster repeats
+    server_key: object = None  # the certificate's private key (static RSA decrypts with it)
 
 
 def _key_type(key: object) -> str:
@@ -114,10 +129,15 @@ class Tls12Server(Connection):
             raise TlsError(Reason.NO_COMMON_ALPN, f"client offered {theirs}")
         self.alpn_protocol = chosen
 
-    def _parse_client_hello12(self, ch: ClientHello, whole: bytes) -> HsState:
+    def _parse_client_hello12(self, ch: ClientHello, whole: bytes, version: int) -> HsState:
+        """The ClientHello once ``version`` (TLS 1.2 or below) is chosen."""
         cfg = self._scfg
-        if _FALLBACK_SCSV in ch.cipher_suites and ProtocolVersion.TLS1_3 in cfg.versions:
-            raise TlsError(Reason.INAPPROPRIATE_FALLBACK, "TLS_FALLBACK_SCSV while we support TLS 1.3")
+        self.negotiated_version = version
+        self._records.max_length = MAX_CIPHERTEXT12
+        if version < ProtocolVersion.TLS1_2:  # RFC 2246 6.2.1 / 4346: records carry the chosen version
+            self._record_version = version.to_bytes(2, "big")
+        if _FALLBACK_SCSV in ch.cipher_suites and version < max(cfg.versions):  # RFC 7507 3
+            raise TlsError(Reason.INAPPROPRIATE_FALLBACK, f"TLS_FALLBACK_SCSV at 0x{version:04x}: we have better")
         if 0 not in ch.legacy_compression_methods:
             raise TlsError(Reason.ILLEGAL_PARAMETER, "ClientHello without null compression")
         reneg = ch.ext(ET.renegotiation_info)
@@ -133,10 +153,11 @@ class Tls12Server(Connection):
         raw_sni = ch.ext(ET.server_name)
         self.server_name = X.decode_client_server_name(raw_sni) if raw_sni is not None else None
         self._choose_alpn(ch)
-        self.negotiated_version = ProtocolVersion.TLS1_2
         self._expected = EXPECTED_SERVER12
 
-        resumed = self._resume12(ch, ems)
+        # howsmyssl's rule: a TLS 1.0 connection always makes a full handshake (its suite choice)
+        probing = cfg.beast_probe and version <= ProtocolVersion.TLS1_0
+        resumed = None if probing else self._resume12(ch, ems)
         if resumed is not None:
             state, old_key = resumed
             return self._write_abbreviated12(ch, whole, state, old_key, secure_reneg, ems)
@@ -157,7 +178,7 @@ class Tls12Server(Connection):
         if found is None:
             return None
         state = TicketState.decode(found[0])
-        if state is None or state.version != ProtocolVersion.TLS1_2 or now >= state.issued_at + state.lifetime:
+        if state is None or state.version != self.negotiated_version or now >= state.issued_at + state.lifetime:
             return None
         if state.cipher_suite not in ch.cipher_suites or state.cipher_suite not in cfg.cipher_suites:
             return None
@@ -178,6 +199,7 @@ class Tls12Server(Connection):
         issue = bool(ch.ext(ET.session_ticket)) and cfg.ticket_keys is not None and old_key
         etm = suite.cbc and ch.ext(ET.encrypt_then_mac) is not None  # as in a full handshake (OpenSSL does too)
         hs12 = _Server12Hs(suite, bytearray(whole), self._server_random12(), ems, etm, ch.legacy_session_id, issue)
+        self._set_version12(hs12, ch)
         hs12.resumed = True
         hs12.master = state.secret
         self._keylog("CLIENT_RANDOM", hs12.master)  # NSS key logs list resumed connections too
@@ -202,22 +224,37 @@ class Tls12Server(Connection):
         self.peer_certificates = chain
         return leaf_public_key(chain[0], "client")
 
-    def _choose12(self, ch: ClientHello) -> tuple[SuiteParams, CertifiedKey, int, int]:
+    def _choose12(self, ch: ClientHello) -> tuple[SuiteParams, CertifiedKey, int | None, int | None]:
+        """(suite, certified key, signature scheme, group): the scheme is None at TLS 1.0/1.1
+        (:func:`.signatures.sign_legacy`) and for static RSA, which has no group either."""
         cfg = self._scfg
+        version = self.negotiated_version
+        assert version is not None
         raw_sig = ch.ext(ET.signature_algorithms)
         offered_sigs = X.decode_u16_list(raw_sig, "signature_algorithms") if raw_sig is not None else []
         raw_groups = ch.ext(ET.supported_groups)
         client_groups = X.decode_u16_list(raw_groups, "supported_groups") if raw_groups is not None else [0x0017]
         group = next((g for g in cfg.groups if g in _ECDHE_GROUPS and g in client_groups), None)
-        for sid in cfg.cipher_suites:
+        offered = frozenset(ch.cipher_suites)
+        order = cfg.cipher_suites
+        if cfg.beast_probe and version <= ProtocolVersion.TLS1_0:  # the client's first probe suite goes first
+            probe = next((s for s in ch.cipher_suites if s in _BEAST_PROBES and s in order), None)
+            order = order if probe is None else (probe, *order)
+        for sid in order:
             suite = SUITES.get(sid)
-            if suite is None or suite.tls13 or suite.kx != "ECDHE" or sid not in ch.cipher_suites:
+            if suite is None or suite.tls13 or sid not in offered or not suite_fits_version(sid, version):
                 continue
-            if group is None:
+            if suite.kx == "ECDHE" and group is None:
                 continue
             for ck in cfg.certificates:
                 if _key_type(ck.key) != suite.auth:
                     continue
+                if suite.kx == "RSA":
+                    return suite, ck, None, None
+                if version < ProtocolVersion.TLS1_2:
+                    return suite, ck, None, group
+                # (a TLS 1.2 client without signature_algorithms implies SHA-1 only, RFC 5246 7.4.1.4.1,
+                # which RFC 9155 forbids, as Go's server since 1.25: no scheme, handshake_failure)
                 scheme = choose_scheme(ck.key, offered_sigs, cfg.signature_schemes, tls13=False)
                 if scheme is not None:
                     return suite, ck, scheme, group
@@ -235,19 +272,28 @@ class Tls12Server(Connection):
         issue = ch.ext(ET.session_ticket) is not None and cfg.ticket_keys is not None
         session_id = cfg.random(32) if cfg.session_cache is not None and not issue else b""
         hs12 = _Server12Hs(suite, bytearray(whole), self._server_random12(), ems, etm, session_id, issue)
+        self._set_version12(hs12, ch)
+        hs12.server_key = ck.key
         self._hs12 = hs12
         self._write_server_hello12(ch, hs12, reneg)
         self._set_state(S.SERVER_CERTIFICATE)
         self._log_write("certificate")
         hs12.messages += self._queue_handshake(HT.CERTIFICATE, ck.certificate12)
-        self._set_state(S.SERVER_KEY_EXCHANGE)
-        self._log_write("server key exchange")
-        hs12.share = ClientShare(group, cfg.random)
-        params = ServerEcdhParams(group, hs12.share.key_exchange)
-        signed = self.client_random + hs12.server_random + params.encode()
-        sig = cfg.signer(scheme, signed) if cfg.signer is not None else sign(ck.key, scheme, signed)
-        ske = ServerKeyExchange12(params, DigitallySigned(scheme, sig))
-        hs12.messages += self._queue_handshake(HT.SERVER_KEY_EXCHANGE, ske.encode())
+        if suite.kx == "ECDHE":
+            assert group is not None
+            self._set_state(S.SERVER_KEY_EXCHANGE)
+            self._log_write("server key exchange")
+            hs12.share = ClientShare(group, cfg.random)
+            params = ServerEcdhParams(group, hs12.share.key_exchange)
+            signed = self.client_random + hs12.server_random + params.encode()
+            signature: DigitallySigned | LegacySignature
+            if scheme is None:
+                signature = LegacySignature(sign_legacy(ck.key, signed, cfg.random))
+            else:
+                sig = cfg.signer(scheme, signed) if cfg.signer is not None else sign(ck.key, scheme, signed)
+                signature = DigitallySigned(scheme, sig)
+            ske = ServerKeyExchange12(params, signature)
+            hs12.messages += self._queue_handshake(HT.SERVER_KEY_EXCHANGE, ske.encode())
         if cfg.request_client_certificate or cfg.require_client_certificate:
             self._set_state(S.CERTIFICATE_REQUEST)
             self._log_write("certificate request")
@@ -260,10 +306,23 @@ class Tls12Server(Connection):
         return S.CLIENT_CERTIFICATE if hs12.cert_requested else S.CLIENT_KEY_EXCHANGE
 
     def _server_random12(self) -> bytes:
+        """Our random; RFC 8446 4.1.3's sentinel in its last 8 bytes when we could do better
+        than the chosen version (TLS 1.2 under a TLS 1.3 server, 1.0/1.1 under 1.2 or 1.3)."""
         rnd = self._scfg.random(32)
-        if ProtocolVersion.TLS1_3 in self._scfg.versions:
+        top, version = max(self._scfg.versions), self.negotiated_version
+        assert version is not None
+        if version == ProtocolVersion.TLS1_2 and top == ProtocolVersion.TLS1_3:
             rnd = rnd[:24] + DOWNGRADE_TLS12
+        elif version < ProtocolVersion.TLS1_2 <= top:
+            rnd = rnd[:24] + DOWNGRADE_TLS11
         return rnd
+
+    def _set_version12(self, hs12: _Server12Hs, ch: ClientHello) -> None:
+        version = self.negotiated_version
+        assert version is not None
+        hs12.version = version
+        hs12.prf = prf_name(version, hs12.suite.hash_name)
+        hs12.client_version = ch.legacy_version
 
     def _write_server_hello12(self, ch: ClientHello, hs12: _Server12Hs, reneg: bool) -> None:
         self._set_state(S.SERVER_HELLO)
@@ -285,7 +344,7 @@ class Tls12Server(Connection):
             exts.append(Extension(ET.encrypt_then_mac, b""))
         if self._scfg.extensions_hook is not None:
             exts = self._scfg.extensions_hook(HT.SERVER_HELLO, exts)
-        sh = ServerHello(0x0303, hs12.server_random, hs12.session_id, hs12.suite.id, 0, tuple(exts))
+        sh = ServerHello(hs12.version, hs12.server_random, hs12.session_id, hs12.suite.id, 0, tuple(exts))
         hs12.messages += self._queue_handshake(HT.SERVER_HELLO, sh.encode())
 
     def _parse_client_certificate12(self, body: bytes, whole: bytes) -> HsState:
@@ -302,18 +361,40 @@ class Tls12Server(Connection):
 
     def _parse_client_key_exchange(self, body: bytes, whole: bytes) -> HsState:
         hs12 = self._hs12
-        assert hs12 is not None and hs12.share is not None
+        assert hs12 is not None
         r = Reader(body)
-        point = r.opaque(1, "ClientECDiffieHellmanPublic", 1)
-        r.expect_end("ClientKeyExchange")
-        pre_master = hs12.share.finish(point)
+        if hs12.suite.kx == "RSA":
+            encrypted = r.opaque(2, "EncryptedPreMasterSecret")
+            r.expect_end("ClientKeyExchange")
+            pre_master = self._rsa_pre_master(hs12, encrypted)
+        else:
+            assert hs12.share is not None
+            point = r.opaque(1, "ClientECDiffieHellmanPublic", 1)
+            r.expect_end("ClientKeyExchange")
+            pre_master = hs12.share.finish(point)
         hs12.messages += whole
-        suite = hs12.suite
-        session_hash = new_hash(suite.hash_name, hs12.messages).digest() if hs12.ems else None
-        hs12.master = master_secret(suite.hash_name, pre_master, self.client_random, hs12.server_random, session_hash)
+        session_hash = handshake_hash(hs12.prf, hs12.messages) if hs12.ems else None
+        hs12.master = master_secret(hs12.prf, pre_master, self.client_random, hs12.server_random, session_hash)
         self._keylog("CLIENT_RANDOM", hs12.master)
         self._install_keys12(hs12)
         return S.CERTIFICATE_VERIFY if hs12.client_key is not None else S.CLIENT_CHANGE_CIPHER_SPEC
+
+    def _rsa_pre_master(self, hs12: _Server12Hs, encrypted: bytes) -> bytes:
+        """RFC 5246 7.4.7.1: the premaster the client encrypted to our RSA key, its version
+        bytes replaced by the ClientHello's; when the padding is wrong, the length is not 48
+        or the ciphertext does not fit the key, 48 random bytes instead, chosen before the
+        decryption and with no error of their own: the handshake then fails at the client's
+        Finished, as it does for a wrong version (Bleichenbacher's oracle stays shut)."""
+        key = hs12.server_key
+        assert isinstance(key, rsa.RSAPrivateKey)
+        fallback = self._scfg.random(48)
+        try:
+            plain = key.decrypt(encrypted, padding.PKCS1v15())
+        except ValueError:
+            plain = b""
+        if len(plain) != 48:
+            return fallback
+        return hs12.client_version.to_bytes(2, "big") + plain[2:]
 
     def _parse_certificate_verify12(self, body: bytes, whole: bytes) -> HsState:
         hs12, cfg = self._hs12, self._scfg
@@ -329,18 +410,14 @@ class Tls12Server(Connection):
 
     def _install_keys12(self, hs12: _Server12Hs) -> None:
         suite = hs12.suite
+        # TLS 1.0's CBC takes its first IVs from the key block (RFC 2246 6.3)
+        iv_len = suite.block if suite.cbc and hs12.version <= ProtocolVersion.TLS1_0 else suite.iv_len
         cmac, smac, ckey, skey, civ, siv = key_block(
-            suite.hash_name,
-            hs12.master,
-            self.client_random,
-            hs12.server_random,
-            suite.mac_len,
-            suite.key_len,
-            suite.iv_len,
+            hs12.prf, hs12.master, self.client_random, hs12.server_random, suite.mac_len, suite.key_len, iv_len
         )
-        rnd = self._scfg.random
-        self._pending_write12 = Protector12(suite, skey, siv, smac, etm=hs12.etm, random=rnd)
-        self._pending_read12 = Protector12(suite, ckey, civ, cmac, etm=hs12.etm, random=rnd)
+        rnd, v = self._scfg.random, hs12.version
+        self._pending_write12 = Protector12(suite, skey, siv, smac, etm=hs12.etm, random=rnd, version=v)
+        self._pending_read12 = Protector12(suite, ckey, civ, cmac, etm=hs12.etm, random=rnd, version=v)
 
     def _handle_ccs12(self) -> None:
         if self.state != S.CLIENT_CHANGE_CIPHER_SPEC or not self._joiner.empty:
@@ -352,8 +429,8 @@ class Tls12Server(Connection):
         hs12 = self._hs12
         assert hs12 is not None
         fin = Finished.decode(body)
-        th = new_hash(hs12.suite.hash_name, hs12.messages).digest()
-        expected = finished_verify_data12(hs12.suite.hash_name, hs12.master, True, th)
+        th = handshake_hash(hs12.prf, hs12.messages)
+        expected = finished_verify_data12(hs12.prf, hs12.master, True, th)
         if len(fin.verify_data) != len(expected):  # RFC 8446 4.4.4 / 5246 7.4.9: a malformed message
             raise TlsError(Reason.DECODE, f"client Finished of {len(fin.verify_data)} bytes")
         if not hmac.compare_digest(expected, fin.verify_data):
@@ -372,7 +449,7 @@ class Tls12Server(Connection):
     def _state12(self, hs12: _Server12Hs) -> TicketState:
         cfg = self._scfg
         return TicketState(
-            ProtocolVersion.TLS1_2,
+            hs12.version,
             hs12.suite.id,
             hs12.master,
             cfg.now(),
@@ -406,8 +483,8 @@ class Tls12Server(Connection):
         self._write = self._pending_write12
         self._set_state(S.SERVER_FINISHED)
         self._log_write("finished")
-        th = new_hash(hs12.suite.hash_name, hs12.messages).digest()
-        verify_data = finished_verify_data12(hs12.suite.hash_name, hs12.master, False, th)
+        th = handshake_hash(hs12.prf, hs12.messages)
+        verify_data = finished_verify_data12(hs12.prf, hs12.master, False, th)
         hs12.messages += self._queue_handshake(HT.FINISHED, verify_data)
         self._flush_handshake()
 

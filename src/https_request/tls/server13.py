@@ -123,9 +123,14 @@ class ServerConnection(Tls12Server):
         versions = X.decode_supported_versions(raw_sv) if raw_sv is not None else []
         if ProtocolVersion.TLS1_3 not in versions or ProtocolVersion.TLS1_3 not in cfg.versions:
             # RFC 8446 4.2.1: without supported_versions, legacy_version is the client's highest
-            offers12 = ProtocolVersion.TLS1_2 in versions if raw_sv is not None else ch.legacy_version >= 0x0303
-            if offers12 and ProtocolVersion.TLS1_2 in cfg.versions and hs.ch1 is None:
-                return self._parse_client_hello12(ch, whole)
+            # (RFC 5246 E.1: the server takes the highest it has up to that one)
+            ours = [v for v in cfg.versions if v < ProtocolVersion.TLS1_3]
+            if raw_sv is not None:
+                usable = [v for v in ours if v in versions]
+            else:
+                usable = [v for v in ours if v <= ch.legacy_version]
+            if usable and hs.ch1 is None:
+                return self._parse_client_hello12(ch, whole, max(usable))
             shown = [hex(v) for v in versions] or hex(ch.legacy_version)
             raise TlsError(Reason.NO_COMMON_VERSION, f"client offered {shown}")
         if ch.legacy_compression_methods != b"\x00":

@@ -16,11 +16,15 @@ Rules, per RFC 8446 section 4.2.3 and RFC 5246 section 7.4.1.4.1:
   peers; :func:`verify` accepts them only with ``allow_legacy=True``, which
   also lifts the TLS 1.3 binding of an ECDSA scheme to one curve (in TLS 1.2
   ``ecdsa_secp256r1_sha256`` just means "ECDSA with SHA-256").
+* TLS 1.0 and 1.1 have no schemes (RFC 2246 7.4.3, RFC 4492 5.4): a server
+  signs its key exchange with :func:`sign_legacy`, RSA over MD5 || SHA-1
+  without a DigestInfo, ECDSA over SHA-1.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -45,6 +49,7 @@ __all__ = [
     "leaf_public_key",
     "schemes_for_key",
     "sign",
+    "sign_legacy",
     "tls13_certificate_verify_input",
     "verify",
 ]
@@ -137,6 +142,43 @@ def sign(key: CertificateIssuerPrivateKeyTypes, scheme: int, data: bytes) -> byt
     if spec.kind == _ED448 and isinstance(key, ed448.Ed448PrivateKey):
         return key.sign(data)
     raise _illegal(scheme, f"does not fit a {type(key).__name__}")
+
+
+def sign_legacy(key: CertificateIssuerPrivateKeyTypes, data: bytes, random: Callable[[int], bytes]) -> bytes:
+    """A TLS 1.0/1.1 ServerKeyExchange signature over ``data``: with an RSA key PKCS#1 v1.5
+    (block type 1) over MD5(data) || SHA-1(data), 36 bytes without a DigestInfo; with an
+    ECDSA key ECDSA over SHA-1. Raises TlsError ILLEGAL_PARAMETER for another key type.
+
+    ``cryptography`` signs only with a DigestInfo, so the RSA private operation runs here on
+    integers, CRT with base blinding (a random ``r`` from ``random``: the time taken does not
+    follow the message), and the result is checked with the public key before it is used.
+    """
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        return key.sign(data, ec.ECDSA(hashes.SHA1()))
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise TlsError(Reason.ILLEGAL_PARAMETER, f"TLS 1.0/1.1 cannot sign with a {type(key).__name__}")
+    import hashlib
+
+    digest = hashlib.md5(data).digest() + hashlib.sha1(data).digest()
+    priv = key.private_numbers()
+    pub = priv.public_numbers
+    n, e, size = pub.n, pub.e, (pub.n.bit_length() + 7) // 8
+    m = int.from_bytes(b"\x00\x01" + b"\xff" * (size - 3 - len(digest)) + b"\x00" + digest, "big")
+    while True:
+        r = int.from_bytes(random(size), "big") % n
+        if r > 1 and math.gcd(r, n) == 1:
+            break
+    blinded = m * pow(r, e, n) % n
+    s1, s2 = pow(blinded, priv.dmp1, priv.p), pow(blinded, priv.dmq1, priv.q)
+    s = (s2 + (priv.iqmp * (s1 - s2) % priv.p) * priv.q) * pow(r, -1, n) % n
+    signature = s.to_bytes(size, "big")
+    try:
+        ok = key.public_key().recover_data_from_signature(signature, padding.PKCS1v15(), None) == digest
+    except InvalidSignature:
+        ok = False
+    if not ok:  # a fault in the computation must not leave (it could reveal a factor of n)
+        raise TlsError(Reason.INTERNAL, "RSA signature failed its check")
+    return signature
 
 
 def leaf_public_key(der: bytes, whose: str) -> CertificatePublicKeyTypes:

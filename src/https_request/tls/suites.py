@@ -5,12 +5,16 @@ TLS 1.3 suites (RFC 8446 B.4) name only an AEAD and a hash. TLS 1.2 suites
 (RFC 5246, 5288, 5289, 6655, 7251, 7905; ARIA: RFC 6209) also name their key
 exchange (``ECDHE``, static ``RSA`` or static ``ECDH``, RFC 4492 2.1-2.3), the
 certificate they need (``auth``: the key type for ECDHE and RSA; for ECDH the
-leaf's key is EC and ``auth`` names the key that signed it), the block cipher
-(AES or ARIA), the record protection mode and, for CBC, the MAC hash.
+leaf's key is EC and ``auth`` names the key that signed it), the cipher
+(AES, ARIA, 3DES or RC4), the record protection mode and, for CBC, the MAC hash.
+The suites with a SHA-1 MAC and no AEAD (AES-CBC, 3DES-CBC, RC4; RFC 2246,
+4346, 4492) also work in TLS 1.0 and 1.1 (:attr:`SuiteParams.legacy_ok`); the
+others are TLS 1.2's (RFC 5246 1.2: AEAD and SHA-256 suites are new in it).
 
-The static key exchanges (RSA, ECDH) and ARIA are for the client only, and only
-when a device profile or ``--ciphers`` offers them (:attr:`SuiteParams.client_only`
-for the key exchanges; the default offer has neither).
+Static ECDH is for the client only (:attr:`SuiteParams.client_only`); static RSA
+is the client's when a device profile or ``--ciphers`` offers it and the check
+server's (serve's howsmyssl role); ARIA is for device profiles and ``--ciphers``.
+The default offer has none of them.
 
 Which ids can be used with which version (:func:`check_suites_fit_versions`)
 is here too, with the ids that are no suite: the signalling values
@@ -39,6 +43,7 @@ __all__ = [
     "SuiteParams",
     "check_suites_fit_versions",
     "is_grease",
+    "suite_fits_version",
     "suite_params",
 ]
 
@@ -53,11 +58,13 @@ def _aria_gcm(key: bytes) -> AriaGcm:
 
 
 class SuiteParams(Struct):
-    """One suite. ``mode`` is GCM, CCM, CCM8, CHACHA or CBC.
+    """One suite. ``mode`` is GCM, CCM, CCM8, CHACHA, CBC or RC4; ``cipher`` the block
+    cipher of a CBC suite, AES or 3DES.
 
     ``iv_len`` is the TLS 1.3 nonce length, or in TLS 1.2 the implicit
     (fixed) IV part from the key block: 4 for GCM/CCM, 12 for ChaCha20, 0 for
-    CBC (whose IV travels in each record).
+    CBC (whose IV travels in each record from TLS 1.1 on; TLS 1.0's first IV
+    comes from the key block, :attr:`block` bytes).
     """
 
     id: int
@@ -74,7 +81,7 @@ class SuiteParams(Struct):
     mode: str = "GCM"
     mac_name: str = ""  # CBC only: HMAC hash
     mac_len: int = 0
-    cipher: str = "AES"  # the block cipher of GCM, CCM and CBC suites: "AES" or "ARIA"
+    cipher: str = "AES"  # "AES", "ARIA" or "3DES" (GCM, CCM and CBC suites); "RC4" for RC4 suites
 
     @property
     def cbc(self) -> bool:
@@ -82,8 +89,24 @@ class SuiteParams(Struct):
 
     @property
     def client_only(self) -> bool:
-        """A static key exchange (RSA key transport, fixed ECDH): the server never negotiates it."""
-        return self.kx in ("RSA", "ECDH")
+        """Static ECDH (fixed ECDH from the certificate's key): the server never negotiates it."""
+        return self.kx == "ECDH"
+
+    @property
+    def server_only(self) -> bool:
+        """RC4 and 3DES: the check server accepts them, since howsmyssl rates the clients that
+        offer them; our client never does (RFC 7465 forbids RC4; 3DES's 64-bit blocks: Sweet32)."""
+        return self.cipher in ("RC4", "3DES")
+
+    @property
+    def block(self) -> int:
+        """A CBC suite's block size: 8 for 3DES, 16 for AES and ARIA."""
+        return 8 if self.cipher == "3DES" else 16
+
+    @property
+    def legacy_ok(self) -> bool:
+        """Usable in TLS 1.0 and 1.1: CBC or RC4 with a SHA-1 MAC (the others need TLS 1.2)."""
+        return self.mode in ("CBC", "RC4") and self.mac_name == "sha1"
 
 
 _S = SuiteParams
@@ -108,6 +131,10 @@ def _cbc12(sid: int, name: str, kx: str, auth: str, key: int, mac: str, cipher: 
     prf = _SHA384 if mac == "sha384" else _SHA256
     mac_len = {"sha1": 20, "sha256": 32, "sha384": 48}[mac]
     return _S(sid, name, prf[0], prf[1], key, 0, 0, None, False, kx, auth, "CBC", mac, mac_len, cipher)
+
+
+def _rc4(sid: int, name: str, kx: str, auth: str) -> SuiteParams:
+    return _S(sid, name, _SHA256[0], _SHA256[1], 16, 0, 0, None, False, kx, auth, "RC4", "sha1", 20, "RC4")
 
 
 def _aria12(sid: int, kx: str, auth: str, bits: int, mode: str) -> SuiteParams:
@@ -163,7 +190,15 @@ SUITES: dict[int, SuiteParams] = {
         _cbc12(0xC024, "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384", "ECDHE", "ECDSA", 32, "sha384"),
         _cbc12(0xC027, "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256", "ECDHE", "RSA", 16, "sha256"),
         _cbc12(0xC028, "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384", "ECDHE", "RSA", 32, "sha384"),
-        # static RSA key exchange: client only, when a profile or the user asks (RFC 5246, 5288, 6655)
+        # RC4 (RFC 5246, 4492; forbidden by RFC 7465) and 3DES (64-bit blocks): the check server's
+        # only, howsmyssl accepts them
+        _rc4(0xC011, "TLS_ECDHE_RSA_WITH_RC4_128_SHA", "ECDHE", "RSA"),
+        _rc4(0xC007, "TLS_ECDHE_ECDSA_WITH_RC4_128_SHA", "ECDHE", "ECDSA"),
+        _rc4(0x0005, "TLS_RSA_WITH_RC4_128_SHA", "RSA", "RSA"),
+        _cbc12(0xC012, "TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA", "ECDHE", "RSA", 24, "sha1", "3DES"),
+        _cbc12(0x000A, "TLS_RSA_WITH_3DES_EDE_CBC_SHA", "RSA", "RSA", 24, "sha1", "3DES"),
+        # static RSA key exchange (RFC 5246, 5288, 6655): a client when a profile or the user asks, a server
+        # when configured with them (serve's check server)
         _aead12(0x009C, "TLS_RSA_WITH_AES_128_GCM_SHA256", "RSA", "RSA", _SHA256, 16, "GCM"),
         _aead12(0x009D, "TLS_RSA_WITH_AES_256_GCM_SHA384", "RSA", "RSA", _SHA384, 32, "GCM"),
         _aead12(0xC09C, "TLS_RSA_WITH_AES_128_CCM", "RSA", "RSA", _SHA256, 16, "CCM"),
@@ -214,7 +249,7 @@ GREASE_IDS: Final[frozenset[int]] = frozenset((hi << 8) | hi for hi in range(0x0
 #: TLS_EMPTY_RENEGOTIATION_INFO_SCSV and TLS_FALLBACK_SCSV: signals in a ClientHello's list, no suites.
 SIGNALLING: Final[frozenset[int]] = frozenset({0x00FF, 0x5600})
 
-_VERSION_NAMES: Final = {0x0304: "TLS 1.3", 0x0303: "TLS 1.2"}
+_VERSION_NAMES: Final = {0x0304: "TLS 1.3", 0x0303: "TLS 1.2", 0x0302: "TLS 1.1", 0x0301: "TLS 1.0"}
 
 
 def is_grease(suite: int) -> bool:
@@ -222,17 +257,29 @@ def is_grease(suite: int) -> bool:
     return suite in GREASE_IDS
 
 
+def suite_fits_version(suite: int, version: int) -> bool:
+    """Whether ``suite`` can be used at ``version`` (wire value): TLS 1.3 suites (0x13xx)
+    only in TLS 1.3, the others in TLS 1.2, and those :attr:`SuiteParams.legacy_ok` (or
+    not implemented: a client may offer them) in TLS 1.0 and 1.1 too."""
+    if suite >> 8 == 0x13:
+        return version == 0x0304
+    if version == 0x0303:
+        return True
+    params = SUITES.get(suite)
+    return version in (0x0301, 0x0302) and (params is None or params.legacy_ok)
+
+
 def check_suites_fit_versions(suites: Iterable[int], versions: Iterable[int]) -> None:
     """Raise ValueError when no suite of ``suites`` can be used with any of ``versions``
-    (wire values 0x0304 / 0x0303): TLS 1.3 suites (0x13xx) work only in TLS 1.3,
-    the others only in TLS 1.2; signalling values and GREASE in neither.
+    (wire values 0x0301..0x0304, :func:`suite_fits_version`); signalling values and
+    GREASE are usable with none.
 
     The message names the suites and says why (for ``--ciphers`` with ``--tls-version``).
     """
     suites, versions = tuple(suites), tuple(versions)
     real = [s for s in suites if s not in SIGNALLING and not is_grease(s)]
     has13, has12 = any(s >> 8 == 0x13 for s in real), any(s >> 8 != 0x13 for s in real)
-    if (0x0304 in versions and has13) or (0x0303 in versions and has12):
+    if any(suite_fits_version(s, v) for s in real for v in versions):
         return
     from .catalogue import suite_name  # the registry's name tables: only for this message
 
@@ -240,8 +287,10 @@ def check_suites_fit_versions(suites: Iterable[int], versions: Iterable[int]) ->
     shown = " or ".join(_VERSION_NAMES.get(v, f"0x{v:04X}") for v in versions)
     if has13 and not has12:
         why = "TLS 1.3 suites work only with TLS 1.3"
-    elif has12 and not has13:
+    elif has12 and not has13 and not any(v in (0x0301, 0x0302) for v in versions):
         why = "these suites work only with TLS 1.2"
+    elif has12 and not has13:
+        why = "TLS 1.0 and 1.1 take only CBC suites with a SHA-1 MAC"
     else:
         why = "no suite usable with these versions"
     raise ValueError(f"none of {names} can be used with {shown} ({why})")
