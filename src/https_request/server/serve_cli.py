@@ -180,11 +180,15 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "serve",
         help="run the howsmyssl.com-compatible HTTPS server (and ESP-IDF's local test server)",
         description=(
-            "HTTPS on our own TLS engine. Host www.howsmyssl.com gets howsmyssl's answers (/a/check from the raw "
-            "ClientHello, / as HTML); /tls on any host shows what the server saw; every other request gets "
-            "'200 OK', 'Connection: close' and no body, as the local server of ESP-IDF's test. Prints "
-            "'ca-file: PATH' (own CA only) and 'listening: https://HOST:PORT/'; logs one line per connection "
-            "on stderr."
+            "HTTPS on our own TLS engine. howsmyssl's answers on any host name: /a/check (the rating of the "
+            "raw ClientHello as JSON, ?callback= for JSONP), / (the same rating as a page), /healthcheck; "
+            "/tls shows what the server saw. --strict-howsmyssl keeps them for Host www.howsmyssl.com and "
+            "sends the real server's 301 to other hosts. --esp-local-server answers every request (but /tls) "
+            "with '200 OK', 'Connection: close' and no body, as the local server of ESP-IDF's test of the "
+            "example; so does any server for a target that is no path (FROM_STDIN). HTTP/2 (ALPN h2, then "
+            "http/1.1) with --schema 2026, as howsmyssl.com today; the classic schema's server offered no "
+            "ALPN (HTTP/1.1). Prints 'ca-file: PATH' (own CA only) and 'listening: https://HOST:PORT/'; "
+            "logs one line per connection on stderr."
         ),
     )
     a = parser.add_argument
@@ -212,7 +216,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     a("--shutdown-grace", type=_positive_float, default=5.0, metavar="S",
       help="on SIGTERM/SIGINT, time for connections in flight to finish (default 5 seconds)")  # fmt: skip
     a("--schema", choices=("classic", "2026"), default="classic", help="/a/check schema (default classic)")
-    a("--strict-howsmyssl", action="store_true", help="other hosts get the real server's 301, not 200")
+    role = parser.add_mutually_exclusive_group()
+    role.add_argument("--strict-howsmyssl", action="store_true",
+                      help="howsmyssl's answers for Host www.howsmyssl.com only; other hosts get its 301")  # fmt: skip
+    role.add_argument("--esp-local-server", action="store_true",
+                      help="the local server of ESP-IDF's test of the example (the ticket server): every "
+                      "request but /tls gets 200, Connection: close, no body")  # fmt: skip
     a("--http-port", type=_int_in(0, 65535), metavar="PORT", help="also listen for plain HTTP (redirects)")
     a("--tcp-fastopen-queue", type=_int_in(0, 1 << 20), default=TCP_FASTOPEN_QUEUE, metavar="N",
       help=f"TCP Fast Open on the listening sockets: at most N connections whose SYN carried data wait to be "
@@ -329,19 +338,29 @@ def worker_settings(args: argparse.Namespace, clock: TlsClock | None = None) -> 
             certificates=(certified_key,), versions=versions, cipher_suites=suites, groups=groups,
             ticket_keys=ticket_keys, num_tickets=0 if args.no_tickets else 2, ticket_lifetime=args.ticket_lifetime,
             max_early_data=args.early_data, send_half_rtt_data=args.early_data > 0, anti_replay=anti_replay,
-            keylog=keylog, alpn_protocols=("http/1.1", "http/1.0"), psk_modes=(PskKeyExchangeMode.psk_dhe_ke,),
+            keylog=keylog, alpn_protocols=_alpn(args), psk_modes=(PskKeyExchangeMode.psk_dhe_ke,),
             now=now, request_client_certificate=client_verifier is not None,
             require_client_certificate=client_verifier is not None, client_verifier=client_verifier,
         )  # fmt: skip
     except (OSError, ValueError) as exc:
         raise UsageError(str(exc)) from None
-    app = AppConfig(schema=args.schema, clock=now, strict_howsmyssl=args.strict_howsmyssl)
+    app = AppConfig(schema=args.schema, clock=now, strict_howsmyssl=args.strict_howsmyssl,
+                    esp_local=args.esp_local_server)  # fmt: skip
     settings = ServerSettings(
         tls, app, handshake_timeout=args.handshake_timeout, max_connections=args.max_connections,
         max_per_client=args.max_per_client, backlog=_backlog(args.max_connections),
         shutdown_grace=args.shutdown_grace, loop=loop,
     )  # fmt: skip
     return settings, ca_file
+
+
+def _alpn(args: argparse.Namespace) -> tuple[str, ...]:
+    """The ALPN protocols offered, in the server's order of preference: howsmyssl.com's today
+    (h2, then http/1.1) with the 2026 schema; none with the classic one, as the classic server
+    (its list named no protocol a client offers, so it answered none) and ESP-IDF's local server."""
+    if args.schema == "2026" and not args.esp_local_server:
+        return ("h2", "http/1.1")
+    return ()
 
 
 def event_loop(choice: str) -> str:
