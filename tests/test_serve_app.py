@@ -79,8 +79,9 @@ def test_every_client_gets_its_own_rating_from_one_cache(schema: rating.Schema) 
         for name, hello in HELLOS.items():
             version = TLS12 if name == "ours TLS 1.2 only" else TLS13
             expected = fresh(hello, version, schema, NOW)
+            rated = rating.inputs(ClientHello.decode(hello[4:]), negotiated_version=version, schema=schema, now=NOW)
             assert get("/a/check", info(hello, version), config) == rating.to_json(expected), name
-            assert get("/", info(hello, version), config) == render_report(expected).encode(), name
+            assert get("/", info(hello, version), config) == render_report(expected, rated).encode(), name
     assert len(config.cache) == 2 * len(HELLOS) and config.cache.hits == 2 * len(HELLOS)
     # the answers differ where the hellos differ in what is shown
     answers = {get("/a/check", info(h), config) for h in HELLOS.values()}
@@ -163,17 +164,21 @@ def test_a_malformed_hello_is_not_kept() -> None:
      "localhost", "127.0.0.1:8443", ":443", "[::1]:443", "user@www.howsmyssl.com", "www.howsmyssl.com:x", "[::1"],
 )  # fmt: skip
 def test_the_host_header_names_the_host_urlsplit_finds(host: str) -> None:
-    """Routing by the Host header: the howsmyssl pages exactly when urlsplit's hostname is its host."""
+    """Routing by the Host header (--strict-howsmyssl): the howsmyssl answers exactly when urlsplit's
+    hostname is its host, the 301 otherwise; without it, the same answer on every host."""
     from urllib.parse import urlsplit
 
     try:
         expected = urlsplit("//" + host).hostname == HOST
     except ValueError:
         expected = False
-    request = RequestReader(fast=False).feed(f"GET /healthcheck HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+    request = RequestReader(fast=False).feed(f"GET /a/check HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
     assert request is not None
-    response = route(request, info(ours()), AppConfig())
-    assert (response.body == b"ok" and ("Strict-Transport-Security", rating_hsts()) in response.headers) is expected
+    hello = info(ours())
+    strict = route(request, hello, AppConfig(strict_howsmyssl=True))
+    assert strict.status == (200 if expected else 301) and ("Strict-Transport-Security", rating_hsts()) in strict.headers
+    default = route(request, hello, AppConfig())
+    assert default.status == 200 and default.body.startswith(b'{"given_cipher_suites":')
 
 
 def rating_hsts() -> str:

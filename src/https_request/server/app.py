@@ -504,8 +504,10 @@ def _split_target(request: Request) -> tuple[str | None, str, str]:
             host = plain[1].lower()
         else:
             host = urlsplit("//" + host_header).hostname if host_header else None
-    except ValueError:  # e.g. an unclosed "[" of an IPv6 literal: no usable host
-        return None, "", ""
+    except ValueError:  # e.g. an unclosed "[" of an IPv6 literal (no usable host; an absolute URL: no path either)
+        if not target.startswith("/"):
+            return None, "", ""
+        host = None
     if not target.startswith("/"):
         return host, "", ""
     path, _, query = target.partition("?")
