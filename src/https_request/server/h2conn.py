@@ -110,14 +110,18 @@ class H2Session:
             return conn.data_to_send()
         try:
             events = conn.receive_data(data)
-            self._events += len(events)
-            if self._events > MAX_EVENTS:
-                self._end(ErrorCodes.ENHANCE_YOUR_CALM, f"h2: more than {MAX_EVENTS} frames")
-                return conn.data_to_send()
+        except h2.exceptions.ProtocolError as exc:  # h2 has queued its GOAWAY
+            self.closed = True
+            self.error = f"h2: {exc}"
+            return conn.data_to_send()
+        self._events += len(events)
+        if self._events > MAX_EVENTS:
+            self._end(ErrorCodes.ENHANCE_YOUR_CALM, f"h2: more than {MAX_EVENTS} frames")
+            return conn.data_to_send()
+        try:
             self._dispatch(events)
-        except h2.exceptions.H2Error as exc:
-            code = getattr(exc, "error_code", None)
-            self._end(code if isinstance(code, int) else ErrorCodes.PROTOCOL_ERROR, f"h2: {exc}")
+        except h2.exceptions.H2Error as exc:  # (what the client's frames made of our answers)
+            self._end(ErrorCodes.INTERNAL_ERROR, f"h2: {exc}")
         return conn.data_to_send()
 
     # ---------------------------------------------------------------- events
