@@ -39,7 +39,7 @@ TOOLS = {
     "chronyd": "chrony",  # the NTP server of the SNTP tests
     "tmux": "tmux",  # a terminal for menuconfig's UI (send-keys, capture-pane)
     "redis-server": "redis-server",  # the shared ticket-key store (tests/test_ticket_keys_redis.py)
-    "nghttp": "nghttp2-client",  # an HTTP/2 client of its own (tests/test_serve_http2.py)
+    "nghttp": "nghttp2-client",  # an HTTP/2 client of its own (tests/test_serve_protocols.py)
     "chromium": "chromium",  # a real browser for serve's report page (tests/test_report_page.py)
 }
 

@@ -1,11 +1,15 @@
-"""``serve`` over HTTP/2 (issue 13): ALPN h2 then http/1.1 with ``--schema 2026``, as howsmyssl.com
-negotiates it today; none with the classic schema, as the classic server. The bodies are the
-HTTP/1.1 ones byte for byte, for curl ``--http2``, nghttp and a client on the ``h2`` library;
-the server's bounds hold against floods of frames, streams and headers; the HTTP/1.1 path
-never imports h2.
+"""``serve``'s HTTP as each howsmyssl.com server spoke it (issue 13).
+
+HTTP/2: ALPN h2 then http/1.1 with ``--schema 2026``, as howsmyssl.com negotiates it today;
+none with the classic schema, as the classic server. The bodies are the HTTP/1.1 ones byte for
+byte, for curl ``--http2``, nghttp and a client on the ``h2`` library; the server's bounds hold
+against floods of frames, streams and headers; the HTTP/1.1 path never imports h2.
+
+HTTP/1.x headers per schema (facts from jmhodges/howsmyssl's howsmyssl.go, 2026-08 and 2026-04):
+the plain-HTTP redirect, Connection on HTTP/1.0 answers, JSONP, gzip with a Content-Length.
 
 Servers (module fixtures, stopped with SIGTERM, which must exit 0): ``modern``: ``--schema 2026
---now 2026-07-01T00:00:00Z``; ``classic``: the defaults.
+--now 2026-07-01T00:00:00Z --http-port 0``; ``classic``: ``--http-port 0``.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ NOW = "2026-07-01T00:00:00Z"
 
 @pytest.fixture(scope="module")
 def modern(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serve]:
-    yield from running(["--schema", "2026", "--now", NOW], tmp_path_factory.mktemp("state"))
+    yield from running(["--schema", "2026", "--now", NOW, "--http-port", "0"], tmp_path_factory.mktemp("state"))
 
 
 @pytest.fixture(scope="module")
@@ -204,6 +208,70 @@ def test_classic_offers_no_alpn(classic: Serve) -> None:
     assert status == 200 and headers["connection"] == "close" and json.loads(body)["rating"]
     _, _, tls = h1_get(classic, "/tls")
     assert json.loads(tls)["alpn"] is None
+
+
+# ------------------------------------------------------------------ HTTP/1.x headers per schema
+
+
+def plain_http(srv: Serve, request: bytes) -> bytes:
+    """One request to the plain-HTTP listener, read to the server's close."""
+    assert srv.http_port is not None
+    with socket.create_connection(("127.0.0.1", srv.http_port), timeout=WAIT) as sock:
+        sock.sendall(request)
+        sock.shutdown(socket.SHUT_WR)
+        out = b""
+        while chunk := sock.recv(65536):
+            out += chunk
+    return out
+
+
+def test_plain_http_redirect_per_schema(classic: Serve, modern: Serve) -> None:
+    """2026 (commonRedirect since 2026-05): Vary: Accept, and {} for a client that accepts JSON. Classic:
+    Go's http.Redirect alone: no Vary, the HTML link whatever the Accept header."""
+    request = b"GET /a/check?x=1 HTTP/1.1\r\nHost: h\r\nAccept: application/json\r\nConnection: close\r\n\r\n"
+    link = b'<a href="https://www.howsmyssl.com/a/check?x=1">Moved Permanently</a>.\n\n'
+    status, headers, body = _parse_response(plain_http(classic, request))
+    assert (status, body, headers["content-type"]) == (301, link, "text/html; charset=utf-8")
+    assert "vary" not in headers and headers["content-length"] == str(len(link))
+    status, headers, body = _parse_response(plain_http(modern, request))
+    assert (status, body, headers["content-type"], headers["vary"]) == (301, b"{}", "application/json", "Accept")
+    # HEAD: the Content-Type of GET, no body and (nothing written) no Content-Length
+    raw = plain_http(classic, b"HEAD / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+    status, headers, body = _parse_response(raw)
+    assert (status, body, headers["content-type"]) == (301, b"", "text/html; charset=utf-8")
+    assert "content-length" not in headers
+
+
+def test_http10_connection_header_per_schema(classic: Serve, modern: Serve) -> None:
+    """The classic server set Connection: close for HTTP/1.1 requests only, and Go sends none on an
+    HTTP/1.0 answer; the 2026 one sets it on every answer, and Go keeps it."""
+    request = f"GET /a/check HTTP/1.0\r\nHost: {HOST}\r\n\r\n".encode()
+    raw = python_get(classic, request)
+    status, headers, body = _parse_response(raw)
+    assert raw.startswith(b"HTTP/1.0 200 OK\r\n") and "connection" not in headers and json.loads(body)["rating"]
+    assert headers["content-length"] == str(len(body))
+    status, headers, _ = _parse_response(python_get(modern, request))
+    assert status == 200 and headers["connection"] == "close"
+    status, headers, _ = h1_get(classic, "/a/check")  # HTTP/1.1: both
+    assert headers["connection"] == "close"
+
+
+@pytest.mark.parametrize("schema", ["classic", "2026"])
+def test_jsonp_and_gzip_per_schema(classic: Serve, modern: Serve, schema: str) -> None:
+    """?callback= (sanitised to letters and digits) wraps the JSON, 200 even for a refused origin; a
+    gzipped answer that fits Go's buffer has a Content-Length, not chunks."""
+    srv = classic if schema == "classic" else modern
+    _, _, plain = h1_get(srv, "/a/check")
+    status, headers, body = h1_get(srv, "/a/check?callback=my_cb-1")
+    assert (status, headers["content-type"]) == (200, "application/javascript")
+    assert body == b"mycb1(" + plain + b");" and headers["content-length"] == str(len(body))
+    request = f"GET /a/check?callback=x HTTP/1.1\r\nHost: {HOST}\r\nOrigin: null\r\n\r\n".encode()
+    status, _, body = _parse_response(python_get(srv, request))
+    assert status == 200 and body.startswith(b'x({"error": "See tls_version') and body.endswith(b"});")
+    request = f"GET /a/check HTTP/1.1\r\nHost: {HOST}\r\nAccept-Encoding: gzip\r\n\r\n".encode()
+    status, headers, body = _parse_response(python_get(srv, request))
+    assert headers["content-encoding"] == "gzip" and "transfer-encoding" not in headers
+    assert int(headers["content-length"]) == len(body) and gzip.decompress(body) == plain
 
 
 # ------------------------------------------------------------------ bounds
