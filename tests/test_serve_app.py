@@ -184,3 +184,30 @@ def test_the_host_header_names_the_host_urlsplit_finds(host: str) -> None:
 
 def rating_hsts() -> str:
     return "max-age=631138519; includeSubdomains; preload"
+
+
+def test_the_page_says_why() -> None:
+    """The report page lists what lowered the rating: TLS 1.2 and no post-quantum group after the
+    2026-06-14 cutover (Improvable), compression or RC4 (Bad); nothing for a modern hello."""
+    import re
+
+    def reasons(page: bytes) -> list[str]:
+        found = re.search(rb'<ul class="why" id="reasons">(.*?)</ul>', page, re.S)
+        assert found is not None
+        return [re.sub(r"<[^>]+>", "", li) for li in re.findall(r"<li[^>]*>(.*?)</li>", found.group(1).decode())]
+
+    config = AppConfig(schema="2026", clock=NOW.timestamp)
+    page = get("/", info(HELLOS["ours TLS 1.2 only"], TLS12), config)
+    assert b'id="rating" class="improvable">Improvable<' in page and b'id="version">TLS 1.2<' in page
+    assert [r.split(":")[0] for r in reasons(page)] == ["ImprovableProtocol version"]
+    assert "since 2026-06-14 17:00 UTC" in reasons(page)[0]
+    page = get("/", info(HELLOS["ours x25519 only"]), config)  # (TLS 1.3 suites only: no "DHE_" in a name)
+    assert [r.split(":")[0] for r in reasons(page)] == ["ImprovableEphemeral keys", "ImprovablePost-quantum key agreement"]
+    classic = get("/", info(HELLOS["ours TLS 1.2 only"], TLS12), AppConfig(clock=NOW.timestamp))
+    assert reasons(classic) == ["GoodNothing in this hello lowers the rating."]
+    rc4 = stdlib("ECDHE+AESGCM:RC4-SHA:@SECLEVEL=0")
+    result = fresh(rc4, TLS13, "classic", NOW)
+    if result["insecure_cipher_suites"]:  # (an OpenSSL built without RC4 offers none)
+        page = get("/", info(rc4), AppConfig(clock=NOW.timestamp))
+        assert b'class="bad">Bad<' in page and any(r.startswith("BadInsecure cipher suites") for r in reasons(page))
+        assert b"<code>TLS_RSA_WITH_RC4_128_SHA</code>" in page

@@ -37,6 +37,7 @@ header h1 { font-size: 1.1rem; margin: 0 0 .5rem; letter-spacing: .02em; }
 .good { --rating: var(--good); } .improvable { --rating: var(--improvable); } .bad { --rating: var(--bad); }
 .info { --rating: var(--info); }
 .grid { display: grid; gap: 1rem; grid-template-columns: repeat(auto-fit, minmax(min(100%, 19rem), 1fr)); }
+.grid + .grid { margin-top: 1rem; }
 section { border: 1px solid color-mix(in srgb, currentColor 20%, transparent); border-radius: .6rem;
   padding: .8rem 1rem; min-width: 0; }
 section h2 { font-size: 1.05rem; margin: 0 0 .4rem; }
