@@ -202,7 +202,8 @@ def test_the_page_says_why() -> None:
     assert [r.split(":")[0] for r in reasons(page)] == ["ImprovableProtocol version"]
     assert "since 2026-06-14 17:00 UTC" in reasons(page)[0]
     page = get("/", info(HELLOS["ours x25519 only"]), config)  # (TLS 1.3 suites only: no "DHE_" in a name)
-    assert [r.split(":")[0] for r in reasons(page)] == ["ImprovableEphemeral keys", "ImprovablePost-quantum key agreement"]
+    titles = [r.split(":")[0] for r in reasons(page)]
+    assert titles == ["ImprovableEphemeral keys", "ImprovablePost-quantum key agreement"]
     classic = get("/", info(HELLOS["ours TLS 1.2 only"], TLS12), AppConfig(clock=NOW.timestamp))
     assert reasons(classic) == ["GoodNothing in this hello lowers the rating."]
     rc4 = stdlib("ECDHE+AESGCM:RC4-SHA:@SECLEVEL=0")
