@@ -9,6 +9,12 @@ logged as one line on stderr; refused connections as a rate (one line per
 (``--cert/--key``, or the local one) and the ticket keys
 (:func:`reload_ticket_keys`, the key store's reload) for the connections that follow.
 
+Roles: by default the check server answers howsmyssl's paths on any host
+(:mod:`.app`); ``--strict-howsmyssl`` only for Host www.howsmyssl.com (301s for
+the others); ``--esp-local-server`` is ESP-IDF's local test server (200, no
+body). ``--schema 2026`` offers HTTP/2 (ALPN h2, then http/1.1: :mod:`.h2conn`),
+the classic schema no ALPN, as the classic server.
+
 Admission: ``--max-connections`` open connections per worker (the listen
 backlog follows it, 128..4096), ``--max-per-client`` of them from one client
 address, so one client cannot lock the others out.
@@ -215,7 +221,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
       help=f"open connections per worker from one client address (default {DEFAULT_PER_CLIENT})")  # fmt: skip
     a("--shutdown-grace", type=_positive_float, default=5.0, metavar="S",
       help="on SIGTERM/SIGINT, time for connections in flight to finish (default 5 seconds)")  # fmt: skip
-    a("--schema", choices=("classic", "2026"), default="classic", help="/a/check schema (default classic)")
+    a("--schema", choices=("classic", "2026"), default="classic",
+      help="howsmyssl.com as of: classic (to 2026-04: its /a/check fields, HTTP/1.1 only) or 2026 (the 13 fields "
+      "and dated rules, HTTP/2 through ALPN h2) (default classic)")  # fmt: skip
     role = parser.add_mutually_exclusive_group()
     role.add_argument("--strict-howsmyssl", action="store_true",
                       help="howsmyssl's answers for Host www.howsmyssl.com only; other hosts get its 301")  # fmt: skip
