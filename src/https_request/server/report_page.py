@@ -109,7 +109,8 @@ def _items(result: Mapping[str, Any], improvable_due: bool, bad_due: bool) -> li
         listed = "".join(
             f"<li><code>{escape(name)}</code>: {escape('; '.join(reasons))}</li>" for name, reasons in insecure.items()
         )
-        items.append(_Item("Insecure cipher suites", BAD, f"{len(insecure)} offered:", f"<ul>{listed}</ul>"))
+        named = f"{len(insecure)} offered: {', '.join(insecure)}."
+        items.append(_Item("Insecure cipher suites", BAD, named, f"<p>Why each is unsafe:</p><ul>{listed}</ul>"))
     else:
         items.append(_Item("Insecure cipher suites", GOOD, "None offered."))
     if result.get("unknown_cipher_suite_supported"):
