@@ -1,7 +1,7 @@
 """``serve``'s HTTP as each howsmyssl.com server spoke it (issue 13).
 
 HTTP/2: ALPN h2 then http/1.1 with ``--schema 2026``, as howsmyssl.com negotiates it today;
-none with the classic schema, as the classic server. The bodies are the HTTP/1.1 ones byte for
+HTTP/1.x only with the classic schema, as the classic server. The bodies are the HTTP/1.1 ones byte for
 byte, for curl ``--http2``, nghttp and a client on the ``h2`` library; the server's bounds hold
 against floods of frames, streams and headers; the HTTP/1.1 path never imports h2.
 
@@ -202,12 +202,12 @@ def test_nghttp(modern: Serve) -> None:
 
 
 @needs("curl")
-def test_classic_offers_no_alpn(classic: Serve) -> None:
-    """The classic server answered no ALPN (HTTP/1.1 only): curl --http2 falls back."""
+def test_classic_offers_no_h2(classic: Serve) -> None:
+    """The classic server spoke HTTP/1.1 only: curl --http2 gets it (ALPN http/1.1)."""
     status, headers, body = curl(classic, "/a/check", "--http2")
     assert status == 200 and headers["connection"] == "close" and json.loads(body)["rating"]
-    _, _, tls = h1_get(classic, "/tls")
-    assert json.loads(tls)["alpn"] is None
+    status, headers, body = curl(classic, "/tls", "--http2")
+    assert json.loads(body)["alpn"] == "http/1.1"
 
 
 # ------------------------------------------------------------------ HTTP/1.x headers per schema

@@ -13,7 +13,7 @@ Roles: by default the check server answers howsmyssl's paths on any host
 (:mod:`.app`); ``--strict-howsmyssl`` only for Host www.howsmyssl.com (301s for
 the others); ``--esp-local-server`` is ESP-IDF's local test server (200, no
 body). ``--schema 2026`` offers HTTP/2 (ALPN h2, then http/1.1: :mod:`.h2conn`),
-the classic schema no ALPN, as the classic server.
+the classic schema HTTP/1.x only, as the classic server.
 
 Admission: ``--max-connections`` open connections per worker (the listen
 backlog follows it, 128..4096), ``--max-per-client`` of them from one client
@@ -192,8 +192,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
             "sends the real server's 301 to other hosts. --esp-local-server answers every request (but /tls) "
             "with '200 OK', 'Connection: close' and no body, as the local server of ESP-IDF's test of the "
             "example; so does any server for a target that is no path (FROM_STDIN). HTTP/2 (ALPN h2, then "
-            "http/1.1) with --schema 2026, as howsmyssl.com today; the classic schema's server offered no "
-            "ALPN (HTTP/1.1). Prints 'ca-file: PATH' (own CA only) and 'listening: https://HOST:PORT/'; "
+            "http/1.1) with --schema 2026, as howsmyssl.com today; HTTP/1.1 only with the classic schema, as "
+            "the classic server. Prints 'ca-file: PATH' (own CA only) and 'listening: https://HOST:PORT/'; "
             "logs one line per connection on stderr."
         ),
     )
@@ -363,12 +363,12 @@ def worker_settings(args: argparse.Namespace, clock: TlsClock | None = None) -> 
 
 
 def _alpn(args: argparse.Namespace) -> tuple[str, ...]:
-    """The ALPN protocols offered, in the server's order of preference: howsmyssl.com's today
-    (h2, then http/1.1) with the 2026 schema; none with the classic one, as the classic server
-    (its list named no protocol a client offers, so it answered none) and ESP-IDF's local server."""
-    if args.schema == "2026" and not args.esp_local_server:
-        return ("h2", "http/1.1")
-    return ()
+    """The ALPN protocols chosen from, in the server's order of preference: h2 first with the
+    2026 schema, as howsmyssl.com today; HTTP/1.x only with the classic one (the classic server
+    answered no ALPN at all; we select http/1.1, or http/1.0 for curl -0, as tlsfuzzer's
+    test-alpn-negotiation expects) and as ESP-IDF's local server."""
+    http1 = ("http/1.1", "http/1.0")
+    return ("h2", *http1) if args.schema == "2026" and not args.esp_local_server else http1
 
 
 def event_loop(choice: str) -> str:
