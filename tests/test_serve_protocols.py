@@ -274,6 +274,21 @@ def test_jsonp_and_gzip_per_schema(classic: Serve, modern: Serve, schema: str) -
     assert int(headers["content-length"]) == len(body) and gzip.decompress(body) == plain
 
 
+def test_strict_classic_refuses_tls13(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """--strict-howsmyssl with the classic schema is the classic server, a Go 1.10 fork without TLS 1.3:
+    a TLS 1.3-only client gets protocol_version, the others TLS 1.2. The default (any host) keeps 1.3."""
+    for srv in running(["--strict-howsmyssl"], tmp_path_factory.mktemp("state")):
+        ctx = ssl.create_default_context(cafile=srv.ca)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=WAIT) as raw:
+            with pytest.raises(ssl.SSLError, match="PROTOCOL_VERSION"):
+                ctx.wrap_socket(raw, server_hostname=HOST)
+        status, _, body = h1_get(srv, "/tls")
+        assert status == 200 and json.loads(body)["protocol"] == "TLS 1.2"
+    for srv in running(["--strict-howsmyssl", "--tls-version", "1.3"], tmp_path_factory.mktemp("state")):
+        assert json.loads(h1_get(srv, "/tls")[2])["protocol"] == "TLS 1.3"  # (asked for by name)
+
+
 # ------------------------------------------------------------------ bounds
 
 

@@ -11,9 +11,10 @@ logged as one line on stderr; refused connections as a rate (one line per
 
 Roles: by default the check server answers howsmyssl's paths on any host
 (:mod:`.app`); ``--strict-howsmyssl`` only for Host www.howsmyssl.com (301s for
-the others); ``--esp-local-server`` is ESP-IDF's local test server (200, no
-body). ``--schema 2026`` offers HTTP/2 (ALPN h2, then http/1.1: :mod:`.h2conn`),
-the classic schema HTTP/1.x only, as the classic server.
+the others; with the classic schema it refuses TLS 1.3 too, as the classic
+server); ``--esp-local-server`` is ESP-IDF's local test server (200, no body).
+``--schema 2026`` offers HTTP/2 (ALPN h2, then http/1.1: :mod:`.h2conn`), the
+classic schema HTTP/1.x only, as the classic server.
 
 Admission: ``--max-connections`` open connections per worker (the listen
 backlog follows it, 128..4096), ``--max-per-client`` of them from one client
@@ -226,7 +227,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
       "and dated rules, HTTP/2 through ALPN h2) (default classic)")  # fmt: skip
     role = parser.add_mutually_exclusive_group()
     role.add_argument("--strict-howsmyssl", action="store_true",
-                      help="howsmyssl's answers for Host www.howsmyssl.com only; other hosts get its 301")  # fmt: skip
+                      help="howsmyssl's answers for Host www.howsmyssl.com only; other hosts get its 301; with "
+                      "the classic schema, no TLS 1.3 either, as the classic server")  # fmt: skip
     role.add_argument("--esp-local-server", action="store_true",
                       help="the local server of ESP-IDF's test of the example (the ticket server): every "
                       "request but /tls gets 200, Connection: close, no body")  # fmt: skip
@@ -314,6 +316,7 @@ def worker_settings(args: argparse.Namespace, clock: TlsClock | None = None) -> 
 
     loop = event_loop(args.loop)
     versions = {"1.2": (0x0303,), "1.3": (0x0304,), None: (0x0304, 0x0303)}[args.tls_version]
+    versions = _classic_versions(args, versions)
     suites = _parse_ciphers(args.ciphers, versions) if args.ciphers else DEFAULT_SUITES
     groups = parse_groups(args.groups) if args.groups else DEFAULT_GROUPS
     # tickets, anti-replay, client certificates, rating; the system's through time.time (the engine's
@@ -360,6 +363,15 @@ def worker_settings(args: argparse.Namespace, clock: TlsClock | None = None) -> 
         shutdown_grace=args.shutdown_grace, loop=loop,
     )  # fmt: skip
     return settings, ca_file
+
+
+def _classic_versions(args: argparse.Namespace, versions: tuple[int, ...]) -> tuple[int, ...]:
+    """``--strict-howsmyssl`` with the classic schema is the classic server, which refused TLS 1.3
+    (a Go 1.10 fork: at most TLS 1.2); unless ``--tls-version`` names one, its versions lose 1.3.
+    The person-friendly default (any host) keeps TLS 1.3, as does ``--esp-local-server``."""
+    if args.strict_howsmyssl and args.schema == "classic" and args.tls_version is None:
+        return tuple(v for v in versions if v != 0x0304)
+    return versions
 
 
 def _alpn(args: argparse.Namespace) -> tuple[str, ...]:
