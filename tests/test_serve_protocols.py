@@ -292,6 +292,18 @@ def test_strict_classic_refuses_tls13(tmp_path_factory: pytest.TempPathFactory) 
 # ------------------------------------------------------------------ bounds
 
 
+def test_client_leaving_mid_request(modern: Serve) -> None:
+    """A client that closes with a request half sent: the connection ends, logged, the server serves on."""
+    mark = modern.log_mark()
+    client = H2Client(modern)
+    client.request(1, "/a/check", end=False)
+    client.flush()
+    client.close()
+    line = modern.wait_log(r"proto=h2 .*ms=", mark).group(0)
+    assert 'error="closed before a request"' in line and "status=" not in line
+    assert h2_get(modern, "/healthcheck")[0] == 200
+
+
 def test_ping_flood_ends_with_enhance_your_calm(modern: Serve) -> None:
     client = H2Client(modern)
     try:

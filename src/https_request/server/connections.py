@@ -393,8 +393,10 @@ class HttpsConnection(Connection):
             out = session.receive(pump.read(pump.buffered))
             if out:
                 tls.send_application_data(out)
-        if not session.closed and pump.finished:
-            tls.send_application_data(session.receive(b""))
+        if not session.closed and pump.finished:  # the client left (close_notify or EOF): nothing more to say
+            self.error = self.error or ("" if self.requests else "closed before a request")
+            self._close()
+            return
         if session.closed:
             self.error = self.error or session.error
             self._end_response()

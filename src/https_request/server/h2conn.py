@@ -100,14 +100,11 @@ class H2Session:
         return conn.data_to_send()
 
     def receive(self, data: bytes) -> bytes:
-        """Take the client's bytes (``b""``: it closed); returns what to send. Raises nothing:
-        a protocol error ends the connection with GOAWAY and sets :attr:`error`."""
+        """Take the client's bytes; returns what to send. Raises nothing: a protocol error
+        ends the connection with GOAWAY and sets :attr:`error`."""
         if self.closed:
             return b""
         conn = self.conn
-        if not data:
-            self._end(ErrorCodes.NO_ERROR, "")
-            return conn.data_to_send()
         try:
             events = conn.receive_data(data)
         except h2.exceptions.ProtocolError as exc:  # h2 has queued its GOAWAY
