@@ -298,6 +298,10 @@ def test_client_leaving_mid_request(modern: Serve) -> None:
     client = H2Client(modern)
     client.request(1, "/a/check", end=False)
     client.flush()
+    client.sock.shutdown(socket.SHUT_WR)  # a TCP FIN (a close with unread bytes would be a reset)
+    deadline = time.monotonic() + WAIT
+    while client.sock.recv(65536) and time.monotonic() < deadline:  # (raw bytes now) until the server closes
+        pass
     client.close()
     line = modern.wait_log(r"proto=h2 .*ms=", mark).group(0)
     assert 'error="closed before a request"' in line and "status=" not in line
