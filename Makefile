@@ -13,7 +13,7 @@ PYTHON ?= $(shell for p in python3 python3.13 python3.12 python3.11; do \
 	&& { echo $$p; break; }; done)
 
 # Debian package : command it provides (the programs the tests drive; tests/procs.py TOOLS).
-DEB_DEPS := openssl:openssl gnutls-bin:gnutls-cli curl:curl coreutils:stdbuf git:git iproute2:ip unbound:unbound chrony:chronyd tmux:tmux redis-server:redis-server tinyproxy:tinyproxy
+DEB_DEPS := openssl:openssl gnutls-bin:gnutls-cli curl:curl coreutils:stdbuf git:git iproute2:ip unbound:unbound chrony:chronyd tmux:tmux redis-server:redis-server tinyproxy:tinyproxy nghttp2-client:nghttp chromium:chromium
 
 LINT_PATHS := $(wildcard src tests bench)
 

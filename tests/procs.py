@@ -40,6 +40,8 @@ TOOLS = {
     "tmux": "tmux",  # a terminal for menuconfig's UI (send-keys, capture-pane)
     "redis-server": "redis-server",  # the shared ticket-key store (tests/test_ticket_keys_redis.py)
     "tinyproxy": "tinyproxy",  # the HTTP proxy of get -x (tests/test_get_curl.py)
+    "nghttp": "nghttp2-client",  # an HTTP/2 client of its own (tests/test_serve_protocols.py)
+    "chromium": "chromium",  # a real browser for serve's report page (tests/test_report_page.py)
 }
 
 

@@ -10,7 +10,8 @@ The example always runs as a subprocess with ``EXAMPLE_COUNTDOWN_S=0``. Its serv
 * ``check``: ``https-request serve --name tls13.browserleaks.com`` with a fresh CA. Both
   www.howsmyssl.com:443 and tls13.browserleaks.com:443 are connected to it (EXAMPLE_CONNECT_TO),
   and its CA is EXAMPLE_SERVER_ROOT_CERT and the custom bundle;
-* ``ticket``: ``https-request serve`` with the packaged local certificate and key (as ``demo``);
+* ``ticket``: ``https-request serve --esp-local-server`` with the packaged local certificate and key
+  (as ``demo``);
 * :class:`EspPytestServer`: ESP-IDF's pytest server, in this process (``http.server`` wrapped
   with ``ssl.SSLContext(PROTOCOL_TLS_SERVER)``, ``do_GET`` answers 200 with no body and closes),
   holding the real ESP-IDF local certificate and key from ``tests/data``. It records each request
@@ -79,7 +80,8 @@ def check(state: Path) -> Iterator[Serve]:
 def ticket(state: Path) -> Iterator[Serve]:
     from https_request.example.config import LOCAL_SERVER_CERT, LOCAL_SERVER_KEY
 
-    yield from running(["--cert", str(LOCAL_SERVER_CERT), "--key", str(LOCAL_SERVER_KEY), "--key-type", "rsa"], state)
+    args = ["--esp-local-server", "--cert", str(LOCAL_SERVER_CERT), "--key", str(LOCAL_SERVER_KEY), "--key-type", "rsa"]
+    yield from running(args, state)
 
 
 @dataclass(frozen=True)

@@ -260,16 +260,18 @@ def test_esp32_example_gets_the_published_answer(plain: Serve) -> None:
 def test_jsonp_gzip_head_http10_and_html(plain: Serve) -> None:
     status, headers, body = curl(plain, "/a/check?callback=my_cb.x1", "--compressed", "--http1.1")
     assert status == 200 and headers["content-type"] == "application/javascript"
-    assert headers["content-encoding"] == "gzip" and "content-length" not in headers
-    assert headers["transfer-encoding"] == "chunked"
+    # Go's framing: a body that fits its 2 KiB buffer gets a Content-Length, gzipped or not
+    assert headers["content-encoding"] == "gzip" and "transfer-encoding" not in headers
     assert body.startswith(b"mycbx1({") and body.endswith(b"});")
+    status, headers, raw = curl(plain, "/a/check?callback=my_cb.x1", "-H", "Accept-Encoding: gzip", "--http1.1")
+    assert int(headers["content-length"]) == len(raw) <= 2048 and gzip.decompress(raw) == body
     status, headers, body = curl(plain, "/a/check", "-H", "Accept-Encoding: gzip", "-0")
     assert status == 200 and headers["content-encoding"] == "gzip"
     assert json.loads(gzip.decompress(body))["rating"]
     status, headers, body = curl(plain, "/", "-I")
     assert status == 200 and headers["content-type"] == "text/html;charset=utf-8" and body == b""
     status, headers, body = curl(plain, "/")
-    assert status == 200 and b"How's My SSL?" in body and int(headers["content-length"]) == len(body)
+    assert status == 200 and b"TLS client check" in body and int(headers["content-length"]) == len(body)
     status, headers, body = curl(plain, "/nope", "-0")
     assert status == 404 and body == b"404 Not Found\n" and headers["x-content-type-options"] == "nosniff"
     status, _, body = curl(plain, "/a/check", "-H", "Origin: null")
@@ -282,19 +284,41 @@ def test_http10_status_line(plain: Serve) -> None:
 
 
 @needs_curl
-def test_other_host_and_target_from_stdin_get_esp_local_answer(plain: Serve) -> None:
-    for host in ("localhost", "127.0.0.1"):
-        status, headers, body = curl(plain, "/", host=host)
-        assert (status, body) == (200, b"") and headers["connection"] == "close"
-        assert "strict-transport-security" not in headers
+def test_every_host_gets_the_howsmyssl_answers(plain: Serve) -> None:
+    """Issue 13: a person who opens https://127.0.0.1:PORT/a/check gets the rating, not an empty 200;
+    the answer does not depend on the host (the same client gets the same bytes on each)."""
+    answers = {}
+    for host in (HOST, "localhost", "127.0.0.1"):
+        status, headers, body = curl(plain, "/a/check", host=host)
+        assert status == 200 and headers["strict-transport-security"] == rating_hsts(), host
+        answers[host] = body
+        status, headers, page = curl(plain, "/", host=host)
+        assert status == 200 and headers["content-type"] == "text/html;charset=utf-8" and b"<html" in page, host
+    assert len(set(answers.values())) == 1 and json.loads(answers[HOST])["rating"]
+    # the ESP-IDF example's absolute-form request line: its host does not matter either
+    raw = python_get(plain, f"GET https://example.org/a/check HTTP/1.1\r\nHost: {HOST}\r\n\r\n".encode())
+    assert raw.startswith(b"HTTP/1.1 200 OK\r\n") and b'"given_cipher_suites"' in raw
+
+
+@needs_curl
+def test_target_from_stdin_gets_esp_local_answer(plain: Serve) -> None:
+    """ESP-IDF's CI sends the literal request target FROM_STDIN: the local server's 200 with no body."""
     status, headers, body = curl(plain, "/a/check", "--request-target", "FROM_STDIN")
     assert (status, body) == (200, b"") and headers["connection"] == "close"
-    # the ESP-IDF example's absolute-form request line: the URL's host wins over the Host header
-    raw = python_get(plain, b"GET https://www.howsmyssl.com/a/check HTTP/1.1\r\nHost: example.org\r\n\r\n")
-    assert raw.startswith(b"HTTP/1.1 200 OK\r\n") and b'"given_cipher_suites"' in raw
-    raw = python_get(plain, f"GET https://example.org/a/check HTTP/1.1\r\nHost: {HOST}\r\n\r\n".encode())
-    _, headers, body = _parse_response(raw)
-    assert body == b"" and headers["connection"] == "close"
+    assert "strict-transport-security" not in headers
+
+
+def test_esp_local_server_answers_200_without_body(tmp_path: Path) -> None:
+    """--esp-local-server: the role of ESP-IDF's pytest local server, whatever the path or host
+    (the example asks for its URL's "/"); /tls still says what the server saw."""
+    for srv in running(["--esp-local-server"], tmp_path):
+        for target, host in (("/", "127.0.0.1"), ("/a/check", HOST), ("https://127.0.0.1/", HOST)):
+            raw = python_get(srv, f"GET {target} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+            status, headers, body = _parse_response(raw)
+            assert (status, body, headers["connection"], headers["content-length"]) == (200, b"", "close", "0")
+            assert "strict-transport-security" not in headers and raw.startswith(b"HTTP/1.1 200 OK\r\n")
+        status, _, body = _parse_response(python_get(srv, f"GET /tls HTTP/1.1\r\nHost: {HOST}\r\n\r\n".encode()))
+        assert status == 200 and json.loads(body)["alpn"] is None
 
 
 @needs_curl
@@ -303,8 +327,11 @@ def test_strict_howsmyssl_redirects_other_hosts(strict: Serve) -> None:
     assert status == 301 and headers["location"] == "https://www.howsmyssl.com/a/check?x=1"
     assert headers["content-type"] == "text/html; charset=utf-8"
     assert body == b'<a href="https://www.howsmyssl.com/a/check?x=1">Moved Permanently</a>.\n\n'
+    assert headers["vary"] == "Accept"  # the 2026 server's (curl took HTTP/2: no Connection header)
     status, headers, body = curl(strict, "/", "-H", "Accept: text/plain, application/json", host="localhost")
     assert (status, headers["content-type"], body) == (301, "application/json", b"{}")
+    status, headers, _ = curl(strict, "/", host="127.0.0.1")
+    assert status == 301 and headers["location"] == "https://www.howsmyssl.com/"
     status, _, _ = curl(strict, "/a/check")
     assert status == 200
 

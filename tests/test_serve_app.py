@@ -79,8 +79,9 @@ def test_every_client_gets_its_own_rating_from_one_cache(schema: rating.Schema) 
         for name, hello in HELLOS.items():
             version = TLS12 if name == "ours TLS 1.2 only" else TLS13
             expected = fresh(hello, version, schema, NOW)
+            rated = rating.inputs(ClientHello.decode(hello[4:]), negotiated_version=version, schema=schema, now=NOW)
             assert get("/a/check", info(hello, version), config) == rating.to_json(expected), name
-            assert get("/", info(hello, version), config) == render_report(expected).encode(), name
+            assert get("/", info(hello, version), config) == render_report(expected, rated).encode(), name
     assert len(config.cache) == 2 * len(HELLOS) and config.cache.hits == 2 * len(HELLOS)
     # the answers differ where the hellos differ in what is shown
     answers = {get("/a/check", info(h), config) for h in HELLOS.values()}
@@ -163,18 +164,51 @@ def test_a_malformed_hello_is_not_kept() -> None:
      "localhost", "127.0.0.1:8443", ":443", "[::1]:443", "user@www.howsmyssl.com", "www.howsmyssl.com:x", "[::1"],
 )  # fmt: skip
 def test_the_host_header_names_the_host_urlsplit_finds(host: str) -> None:
-    """Routing by the Host header: the howsmyssl pages exactly when urlsplit's hostname is its host."""
+    """Routing by the Host header (--strict-howsmyssl): the howsmyssl answers exactly when urlsplit's
+    hostname is its host, the 301 otherwise; without it, the same answer on every host."""
     from urllib.parse import urlsplit
 
     try:
         expected = urlsplit("//" + host).hostname == HOST
     except ValueError:
         expected = False
-    request = RequestReader(fast=False).feed(f"GET /healthcheck HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+    request = RequestReader(fast=False).feed(f"GET /a/check HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
     assert request is not None
-    response = route(request, info(ours()), AppConfig())
-    assert (response.body == b"ok" and ("Strict-Transport-Security", rating_hsts()) in response.headers) is expected
+    hello = info(ours())
+    strict = route(request, hello, AppConfig(strict_howsmyssl=True))
+    assert strict.status == (200 if expected else 301)
+    assert ("Strict-Transport-Security", rating_hsts()) in strict.headers
+    default = route(request, hello, AppConfig())
+    assert default.status == 200 and default.body.startswith(b'{"given_cipher_suites":')
 
 
 def rating_hsts() -> str:
     return "max-age=631138519; includeSubdomains; preload"
+
+
+def test_the_page_says_why() -> None:
+    """The report page lists what lowered the rating: TLS 1.2 and no post-quantum group after the
+    2026-06-14 cutover (Improvable), compression or RC4 (Bad); nothing for a modern hello."""
+    import re
+
+    def reasons(page: bytes) -> list[str]:
+        found = re.search(rb'<ul class="why" id="reasons">(.*?)</ul>', page, re.S)
+        assert found is not None
+        return [re.sub(r"<[^>]+>", "", li) for li in re.findall(r"<li[^>]*>(.*?)</li>", found.group(1).decode())]
+
+    config = AppConfig(schema="2026", clock=NOW.timestamp)
+    page = get("/", info(HELLOS["ours TLS 1.2 only"], TLS12), config)
+    assert b'id="rating" class="improvable">Improvable<' in page and b'id="version">TLS 1.2<' in page
+    assert [r.split(":")[0] for r in reasons(page)] == ["ImprovableProtocol version"]
+    assert "since 2026-06-14 17:00 UTC" in reasons(page)[0]
+    page = get("/", info(HELLOS["ours x25519 only"]), config)  # (TLS 1.3 suites only: no "DHE_" in a name)
+    titles = [r.split(":")[0] for r in reasons(page)]
+    assert titles == ["ImprovableEphemeral keys", "ImprovablePost-quantum key agreement"]
+    classic = get("/", info(HELLOS["ours TLS 1.2 only"], TLS12), AppConfig(clock=NOW.timestamp))
+    assert reasons(classic) == ["GoodNothing in this hello lowers the rating."]
+    rc4 = stdlib("ECDHE+AESGCM:RC4-SHA:@SECLEVEL=0")
+    result = fresh(rc4, TLS13, "classic", NOW)
+    if result["insecure_cipher_suites"]:  # (an OpenSSL built without RC4 offers none)
+        page = get("/", info(rc4), AppConfig(clock=NOW.timestamp))
+        assert b'class="bad">Bad<' in page and any(r.startswith("BadInsecure cipher suites") for r in reasons(page))
+        assert b"<code>TLS_RSA_WITH_RC4_128_SHA</code>" in page

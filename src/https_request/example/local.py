@@ -67,9 +67,8 @@ def local_servers(state_home: Path) -> Iterator[list[str]]:
 
     env = dict(os.environ, XDG_STATE_HOME=str(state_home))
     with ExitStack() as stack:
-        local_port, _ = stack.enter_context(
-            _server(["--cert", str(LOCAL_SERVER_CERT), "--key", str(LOCAL_SERVER_KEY), "--key-type", "rsa"], env)
-        )
+        ticket = ["--esp-local-server", "--cert", str(LOCAL_SERVER_CERT), "--key", str(LOCAL_SERVER_KEY)]
+        local_port, _ = stack.enter_context(_server([*ticket, "--key-type", "rsa"], env))
         check_port, ca_file = stack.enter_context(_server([], env))
         if ca_file is None:
             raise RuntimeError("the check server did not report its CA file")

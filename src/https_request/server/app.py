@@ -1,27 +1,37 @@
-"""HTTP/1.x for ``https-request serve``: reading requests, routing, writing responses.
+"""HTTP for ``https-request serve``: reading requests, routing, the responses.
 
-Requests are parsed with h11 (:class:`RequestReader`); responses are built
-here byte by byte the way Go's net/http writes them (the howsmyssl.com server
-is Go): handler headers sorted by name, then ``Date``, then an automatic
-``Content-Length`` or ``Transfer-Encoding: chunked``; an ``HTTP/1.0`` status
-line for HTTP/1.0 requests.
+Requests are parsed with h11 (:class:`RequestReader`; HTTP/2 streams become the
+same :class:`Request` in :mod:`.h2conn`); responses are built here byte by byte
+the way Go's net/http writes them (the howsmyssl.com server is Go): handler
+headers sorted by name, then ``Date``, then the framing Go picks: the handler's
+``Content-Length``, else one for a body of at most :data:`GO_BUFFER` bytes
+(what Go's response buffer holds before it must send the head; a gzipped
+``/a/check`` fits), else ``Transfer-Encoding: chunked`` (HTTP/1.1) or the end of
+the connection (HTTP/1.0); an ``HTTP/1.0`` status line for HTTP/1.0 requests.
 
-Routing (:func:`route`), by the request's host (the absolute-form target's
-host, else the Host header, port stripped):
+Routing (:func:`route`), by the request's path and, only in some modes, its host
+(the absolute-form target's host, else the Host header, port stripped):
 
 * ``/tls`` on any host: a small JSON of what the TLS server saw;
-* host ``www.howsmyssl.com``: ``/a/check`` (the rating JSON, JSONP with a
-  sanitised ``callback``, the Origin/Referer rule), ``/`` (an HTML report of
-  the same data), ``/healthcheck``, ``/llms.txt`` (2026 schema), else 404;
-  every answer has HSTS, ``Connection: close`` and ``Vary: Accept-Encoding``,
-  and is gzipped when the client asks;
-* any other request (another host, or a target that is no path, such as
-  ``FROM_STDIN``): ``200 OK``, ``Connection: close``, empty body, the local
-  server of ESP-IDF's own test; with ``strict_howsmyssl`` other hosts get the
-  real server's 301 to ``https://www.howsmyssl.com`` instead.
+* a target that is no path (``FROM_STDIN``, the literal URL of ESP-IDF's CI),
+  and every request with ``esp_local`` (``serve --esp-local-server``): ``200
+  OK``, ``Connection: close``, empty body, the local server of ESP-IDF's own
+  test of the example (the ticket server);
+* else howsmyssl's answers, whatever the host: ``/a/check`` (the rating JSON,
+  JSONP with a sanitised ``callback``, the Origin/Referer rule), ``/`` (the
+  report page, :mod:`.report_page`), ``/healthcheck``, ``/llms.txt`` (2026
+  schema), else 404; HSTS, ``Connection: close`` (classic schema: for HTTP/1.1
+  requests only, as the classic server set it) and ``Vary: Accept-Encoding``,
+  gzipped when the client asks;
+* with ``strict_howsmyssl`` (``serve --strict-howsmyssl``) only host
+  ``www.howsmyssl.com`` gets them: other hosts get the real server's 301 to
+  ``https://www.howsmyssl.com`` (and ``/healthcheck``).
 
 The plain-HTTP listener (:func:`route_plain`) answers ``/healthcheck`` and
-redirects everything else, with keep-alive and without HSTS or gzip.
+redirects everything else, with keep-alive and without HSTS or gzip. The
+redirect is the schema's: the 2026 server adds ``Vary: Accept`` and answers
+``{}`` to a client that accepts JSON; the classic one always sent Go's HTML
+body (GET) and no ``Vary``.
 """
 
 from __future__ import annotations
@@ -74,6 +84,7 @@ __all__ = [
 HOWSMYSSL_HOST = "www.howsmyssl.com"
 REDIRECT_BASE = "https://www.howsmyssl.com"
 HSTS = "max-age=631138519; includeSubdomains; preload"
+GO_BUFFER = 2048  # net/http's bufferBeforeChunkingSize: a body this long, written whole, gets a Content-Length
 MAX_HEADER_BYTES = 65536
 MAX_BODY_BYTES = 65536
 DISALLOWED_BODY = (
@@ -147,11 +158,14 @@ def _inputs_size(inputs: rating.Inputs) -> int:
 
 class AppConfig(Struct, slots=False):
     """``clock``: the rating's clock, Unix seconds (``serve``'s clock: fixed, SNTP, NVS; None: the
-    system's); ``cache``: the rendered howsmyssl answers (shared by the connections of one worker)."""
+    system's); ``strict_howsmyssl``: howsmyssl's answers for its host only, 301s for the others;
+    ``esp_local``: ESP-IDF's local test server (200, no body) for every request but ``/tls``;
+    ``cache``: the rendered howsmyssl answers (shared by the connections of one worker)."""
 
     schema: rating.Schema = "classic"
     clock: Callable[[], float] | None = None
     strict_howsmyssl: bool = False
+    esp_local: bool = False
     cache: RatingCache = field(default_factory=RatingCache, repr=False, compare=False)
 
 
@@ -364,13 +378,13 @@ def fast_request(data: bytes, max_header: int) -> Request | None:
 
 
 class Response(Struct, frozen=False, slots=False):
-    """A response before framing. ``headers`` are the handler's (Go sorts them);
-    without a Content-Length header the writer adds one, or chunks a gzipped body."""
+    """A response before framing. ``headers`` are the handler's (Go sorts them); without
+    a Content-Length header the writer adds one for a body of at most ``GO_BUFFER``
+    bytes, else chunks it (HTTP/1.1) or ends it with the connection (HTTP/1.0)."""
 
     status: int
     headers: list[tuple[str, str]] = field(default_factory=list)
     body: bytes = b""
-    gzipped: bool = False
     http11: bool = False  # an HTTP/1.1 status line even for an HTTP/1.0 request
 
     def has(self, name: str) -> bool:
@@ -385,13 +399,25 @@ class Response(Struct, frozen=False, slots=False):
         lines.append(f"Date: {date or http_date()}")
         body = self.body
         if not self.has("Content-Length"):
-            if not self.gzipped:
-                lines.append(f"Content-Length: {len(body)}")
+            length = implicit_length(self, head_only, GO_BUFFER)
+            if length is not None:
+                lines.append(f"Content-Length: {length}")
             elif not http10:
                 lines.append("Transfer-Encoding: chunked")
-                body = (f"{len(body):x}\r\n".encode() + body + b"\r\n" if body else b"") + b"0\r\n\r\n"
+                body = f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n"
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
         return head if head_only else head + body
+
+
+def implicit_length(response: Response, head_only: bool, buffer: int) -> str | None:
+    """The Content-Length Go adds to a response whose handler set none: the body's length
+    when the whole body fit in its ``buffer`` before the handler returned (none for a HEAD
+    request whose handler wrote nothing); None when the body is longer (then it is chunked,
+    or on HTTP/2 simply sent)."""
+    size = len(response.body)
+    if size > buffer or (head_only and not size):
+        return None
+    return str(size)
 
 
 _PHRASES = {s.value: s.phrase for s in HTTPStatus}
@@ -447,15 +473,21 @@ def _wants_json(request: Request) -> bool:
     return False
 
 
-def redirect(request: Request, path: str, query: str) -> Response:
-    """The real server's 301 to https://www.howsmyssl.com + path (+ query)."""
+def redirect(request: Request, path: str, query: str, schema: rating.Schema) -> Response:
+    """The real server's 301 to https://www.howsmyssl.com + path (+ query): Go's http.Redirect
+    (an HTML link for GET, its Content-Type for GET and HEAD); the 2026 server also says
+    ``Vary: Accept`` and answers ``{}`` to a client that accepts JSON, the classic one did not."""
     location = REDIRECT_BASE + path + (f"?{query}" if query else "")
-    resp = Response(301, [("Location", location), ("Vary", "Accept")])
-    if _wants_json(request):
-        resp.headers.append(("Content-Type", "application/json"))
-        resp.body = b"{}"
-    elif request.method in ("GET", "HEAD"):
+    resp = Response(301, [("Location", location)])
+    if schema != "classic":
+        resp.headers.append(("Vary", "Accept"))
+        if _wants_json(request):
+            resp.headers.append(("Content-Type", "application/json"))
+            resp.body = b"{}"
+            return resp
+    if request.method in ("GET", "HEAD"):
         resp.headers.append(("Content-Type", "text/html; charset=utf-8"))
+    if request.method == "GET":
         resp.body = f'<a href="{location.translate(_HTML_ESCAPES)}">Moved Permanently</a>.\n\n'.encode()
     return resp
 
@@ -479,8 +511,10 @@ def _split_target(request: Request) -> tuple[str | None, str, str]:
             host = plain[1].lower()
         else:
             host = urlsplit("//" + host_header).hostname if host_header else None
-    except ValueError:  # e.g. an unclosed "[" of an IPv6 literal: no usable host
-        return None, "", ""
+    except ValueError:  # e.g. an unclosed "[" of an IPv6 literal (no usable host; an absolute URL: no path either)
+        if not target.startswith("/"):
+            return None, "", ""
+        host = None
     if not target.startswith("/"):
         return host, "", ""
     path, _, query = target.partition("?")
@@ -540,8 +574,11 @@ def rate(tls: TlsInfo, config: AppConfig) -> dict[str, Any]:
     return rating.rate(rating_inputs(tls, config))
 
 
-def _render_html(result: dict[str, Any]) -> bytes:
-    return render_report(result).encode()
+def render_report(result: Mapping[str, Any], inputs: rating.Inputs | None = None) -> str:
+    """The report page of a rating (:func:`.report_page.render`, imported on first use)."""
+    from .report_page import render
+
+    return render(result, inputs)
 
 
 def _check(request: Request, query: str, tls: TlsInfo, config: AppConfig) -> Response:
@@ -578,7 +615,8 @@ def _howsmyssl(request: Request, path: str, query: str, tls: TlsInfo, config: Ap
         if path == "/a/check":
             return _check(request, query, tls, config)
         if path == "/":
-            body = config.cache.get("html", rating_inputs(tls, config), _render_html)
+            inputs = rating_inputs(tls, config)
+            body = config.cache.get("html", inputs, lambda result: render_report(result, inputs).encode())
             return _api(200, "text/html;charset=utf-8", body)
     except ValueError:
         return Response(500, [("Access-Control-Allow-Origin", "*"), ("Content-Type", "text/plain")],
@@ -590,9 +628,12 @@ def _howsmyssl(request: Request, path: str, query: str, tls: TlsInfo, config: Ap
     return _not_found()
 
 
-def _https_finish(resp: Response, request: Request, path: str) -> Response:
-    """What every howsmyssl HTTPS answer gets: HSTS, Connection: close, the gzip wrapper."""
-    resp.headers += [("Strict-Transport-Security", HSTS), ("Connection", "close")]
+def _https_finish(resp: Response, request: Request, path: str, config: AppConfig) -> Response:
+    """What every howsmyssl HTTPS answer gets: HSTS, Connection: close (the classic server set it
+    for HTTP/1.1 requests only, and Go sends none on an HTTP/1.0 answer it closes), the gzip wrapper."""
+    resp.headers.append(("Strict-Transport-Security", HSTS))
+    if config.schema != "classic" or request.http_version == "1.1":
+        resp.headers.append(("Connection", "close"))
     resp.headers.insert(0, ("Vary", "Accept-Encoding"))
     accept = request.header_all("accept-encoding")
     wants = any("gzip" in v.lower() for v in accept) or any(v.strip() == "*" for v in accept)
@@ -600,7 +641,6 @@ def _https_finish(resp: Response, request: Request, path: str) -> Response:
         resp.body = gzip.compress(resp.body, mtime=0)
         resp.headers = [(k, v) for k, v in resp.headers if k.lower() != "content-length"]
         resp.headers.append(("Content-Encoding", "gzip"))
-        resp.gzipped = True
     return resp
 
 
@@ -625,86 +665,22 @@ def tls_report(tls: TlsInfo) -> Response:
 
 
 def route(request: Request, tls: TlsInfo, config: AppConfig) -> Response:
-    """The HTTPS listener's answer to ``request``."""
+    """The HTTPS listener's answer to ``request`` (see the module docstring)."""
     host, path, query = _split_target(request)
     if path == "/tls":
         return tls_report(tls)
-    if path and host == HOWSMYSSL_HOST:
-        return _https_finish(_howsmyssl(request, path, query, tls, config), request, path)
-    if path and config.strict_howsmyssl:
-        resp = _text(200, "ok") if path == "/healthcheck" else redirect(request, path, query)
-        return _https_finish(resp, request, path)
-    return local_ok()
+    if not path or config.esp_local:
+        return local_ok()
+    if config.strict_howsmyssl and host != HOWSMYSSL_HOST:
+        resp = _text(200, "ok") if path == "/healthcheck" else redirect(request, path, query, config.schema)
+    else:
+        resp = _howsmyssl(request, path, query, tls, config)
+    return _https_finish(resp, request, path, config)
 
 
-def route_plain(request: Request) -> Response:
+def route_plain(request: Request, config: AppConfig) -> Response:
     """The plain-HTTP listener: ``/healthcheck``, else the 301 to HTTPS."""
     _, path, query = _split_target(request)
     if path == "/healthcheck":
         return _text(200, "ok")
-    return redirect(request, path or "/", query)
-
-
-# ------------------------------------------------------------------ the HTML report
-
-_RATING_CLASS = {rating.PROBABLY_OKAY: "okay", rating.IMPROVABLE: "improvable", rating.BAD: "bad"}
-
-
-def _yes_no(value: object, good: bool) -> str:
-    ok = bool(value) == good
-    return f'<span class="{"okay" if ok else "bad"}">{"Yes" if value else "No"}</span>'
-
-
-def render_report(result: Mapping[str, Any]) -> str:
-    """An HTML page with the same data as ``/a/check``."""
-    import html  # (here: html.entities is a large table, and the HTML page is rarely asked for)
-
-    e = html.escape
-    verdict = str(result.get("rating", ""))
-    insecure: Mapping[str, list[str]] = result.get("insecure_cipher_suites", {})
-    rows = [
-        ("Version", e(str(result.get("tls_version", "")))),
-        ("Ephemeral Key Support", _yes_no(result.get("ephemeral_keys_supported"), True)),
-        ("Session Ticket Support", _yes_no(result.get("session_ticket_supported"), True)),
-        ("TLS Compression", _yes_no(result.get("tls_compression_supported"), False)),
-        ("Unknown Cipher Suites", _yes_no(result.get("unknown_cipher_suite_supported"), False)),
-        ("BEAST Vulnerability", _yes_no(result.get("beast_vuln"), False)),
-    ]
-    if "post_quantum_key_agreement" in result:
-        rows.append(("Post-Quantum Key Agreement", _yes_no(result["post_quantum_key_agreement"], True)))
-    table = "\n".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
-
-    def listing(title: str, items: list[str]) -> str:
-        lis = "".join(f"<li>{e(i)}</li>" for i in items) or "<li>(none)</li>"
-        return f"<h2>{e(title)}</h2>\n<ul>{lis}</ul>"
-
-    sections = [
-        listing("Insecure Cipher Suites", [f"{k}: {'; '.join(v)}" for k, v in sorted(insecure.items())]),
-        listing("Given Cipher Suites", list(result.get("given_cipher_suites", []))),
-    ]
-    for key, title in (("given_named_groups", "Named Groups"), ("given_signature_algorithms", "Signature Algorithms")):
-        if key in result:
-            sections.append(listing(title, list(result[key])))
-    body = "\n".join(sections)
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>How's My SSL?</title>
-<style>
-body {{ font-family: sans-serif; max-width: 50em; margin: 2em auto; }}
-th {{ text-align: left; padding-right: 2em; }}
-.okay {{ color: #176b17; }} .improvable {{ color: #a66a00; }} .bad {{ color: #b00; }}
-</style>
-</head>
-<body>
-<h1>How's My SSL?</h1>
-<p>Your SSL client is <strong class="{_RATING_CLASS.get(verdict, "bad")}">{e(verdict)}</strong>.</p>
-<table>
-{table}
-</table>
-{body}
-<p>Machine-readable: <a href="/a/check">/a/check</a></p>
-</body>
-</html>
-"""
+    return redirect(request, path or "/", query, config.schema)

@@ -49,6 +49,7 @@ from ..tls.server13 import ServerConnection
 from .app import HttpError, Request, RequestReader, TlsInfo, error_response, route, route_plain, version_name
 
 if TYPE_CHECKING:
+    from .h2conn import H2Session
     from .tls_server import Server, ServerSettings
 
 __all__ = ["LINGER", "LINGER_BYTES", "WRITE_TIMEOUT", "Connection", "HttpConnection", "HttpsConnection"]
@@ -286,6 +287,8 @@ class HttpsConnection(Connection):
         self.pump: Pump | None = None
         self.info: TlsInfo | None = None
         self.http: RequestReader | None = None
+        self.h2: H2Session | None = None  # HTTP/2, when the client's ALPN picked h2
+        self._h2_waiting = False  # its answers wait for the client's flow-control window
 
     def _on_first_timeout(self) -> None:
         self.fail("handshake timeout")
@@ -328,10 +331,13 @@ class HttpsConnection(Connection):
         if not self._feed_tls(data, self._handshake_failed):
             return
         if pump.handshake is not None or (self.settings.tls.send_half_rtt_data and pump.early_data):
-            self.info = self._tls_info()
-            self.http = RequestReader()
+            self.info = info = self._tls_info()
             self.phase = _REQUEST
             self._arm(self.settings.read_timeout, self._on_read_timeout)
+            if info.alpn_protocol == "h2":
+                self._start_h2(info)
+            else:
+                self.http = RequestReader()
             self._read_request()
         elif pump.eof:
             self.fail("connection: connection closed by peer")
@@ -369,7 +375,41 @@ class HttpsConnection(Connection):
     def _on_read_timeout(self) -> None:
         self.fail("timeout waiting for the request")
 
+    def _start_h2(self, info: TlsInfo) -> None:
+        from .h2conn import H2Session  # (only here: HTTP/1.1 never loads h2)
+
+        tls = self.tls
+        assert tls is not None
+        self.h2 = H2Session(info, self.settings.app, self._note)
+        tls.send_application_data(self.h2.start())
+
+    def _note(self, request: Request, status: int) -> None:
+        self.requests.append((_printable(f"{request.method} {request.target}"), status))
+
+    def _read_h2(self, session: H2Session) -> None:
+        """HTTP/2: the client's bytes to the session, its answers to the engine (sent by :meth:`_flush`);
+        the end once the session said GOAWAY or the client closed."""
+        pump, tls = self.pump, self.tls
+        assert pump is not None and tls is not None
+        while pump.buffered and not session.closed:
+            out = session.receive(pump.read(pump.buffered))
+            if out:
+                tls.send_application_data(out)
+        if not session.closed and pump.finished:  # the client left (close_notify or EOF): nothing more to say
+            self.error = self.error or ("" if self.requests else "closed before a request")
+            self._close()
+            return
+        if session.closed:
+            self.error = self.error or session.error
+            self._end_response()
+        elif session.waiting and not self._h2_waiting:  # (armed once: frames do not push it back)
+            self._h2_waiting = True
+            self._arm(WRITE_TIMEOUT, self._on_write_timeout)
+
     def _read_request(self) -> None:
+        if self.h2 is not None:
+            self._read_h2(self.h2)
+            return
         pump, http, info = self.pump, self.http, self.info
         assert pump is not None and http is not None and info is not None
         request: Request | None = None
@@ -397,9 +437,15 @@ class HttpsConnection(Connection):
         self._respond(out)
 
     def _respond(self, out: bytes) -> None:
+        tls = self.tls
+        assert tls is not None
+        tls.send_application_data(out)  # before the client's Finished: sent at once as 0.5-RTT data
+        self._end_response()
+
+    def _end_response(self) -> None:
+        """The answer is queued: close_notify, then linger (or finish the handshake first)."""
         tls, pump = self.tls, self.pump
         assert tls is not None and pump is not None
-        tls.send_application_data(out)  # before the client's Finished: sent at once as 0.5-RTT data
         tls.close()
         self._write(tls.data_to_send())
         if pump.handshake is None:  # answered 0-RTT data: finish the handshake (then tickets and close_notify)
@@ -443,8 +489,11 @@ class HttpsConnection(Connection):
         else:
             early = "no"
         negotiated = _negotiated(self.info.version, tls.cipher_suite, tls.group)
-        return [f"sni={_printable(tls.server_name or '-')}", negotiated, f"resumed={'yes' if tls.resumed else 'no'}",
-                f"early_data={early}"]  # fmt: skip
+        fields = [f"sni={_printable(tls.server_name or '-')}", negotiated, f"resumed={'yes' if tls.resumed else 'no'}",
+                  f"early_data={early}"]  # fmt: skip
+        if self.h2 is not None:
+            fields.append("proto=h2")
+        return fields
 
 
 class HttpConnection(Connection):
@@ -485,7 +534,7 @@ class HttpConnection(Connection):
                 return
             if request is None:
                 return
-            response = route_plain(request)
+            response = route_plain(request, self.settings.app)
             self.requests.append((_printable(f"{request.method} {request.target}"), response.status))
             self._write_answer(response.encode(request))
             if not request.keep_alive:

@@ -9,6 +9,13 @@ logged as one line on stderr; refused connections as a rate (one line per
 (``--cert/--key``, or the local one) and the ticket keys
 (:func:`reload_ticket_keys`, the key store's reload) for the connections that follow.
 
+Roles: by default the check server answers howsmyssl's paths on any host
+(:mod:`.app`); ``--strict-howsmyssl`` only for Host www.howsmyssl.com (301s for
+the others; with the classic schema it refuses TLS 1.3 too, as the classic
+server); ``--esp-local-server`` is ESP-IDF's local test server (200, no body).
+``--schema 2026`` offers HTTP/2 (ALPN h2, then http/1.1: :mod:`.h2conn`), the
+classic schema HTTP/1.x only, as the classic server.
+
 Admission: ``--max-connections`` open connections per worker (the listen
 backlog follows it, 128..4096), ``--max-per-client`` of them from one client
 address, so one client cannot lock the others out.
@@ -90,11 +97,12 @@ CHECK_VERSIONS: tuple[int, ...] = (0x0304, 0x0303, 0x0302, 0x0301)
 TICKET_VERSIONS: tuple[int, ...] = (0x0304, 0x0303)
 CHECK_HOST = "www.howsmyssl.com"  # (app.HOWSMYSSL_HOST; not imported: the parser stays light)
 _ROLES_HELP = (
-    "Two roles, by the certificate: one that names www.howsmyssl.com (the local one always does) makes the "
-    "check server, which takes TLS 1.0 to 1.3 with howsmyssl's suites (static RSA, CBC, 3DES, RC4) and no "
-    "extended master secret required, because telling old clients how bad their TLS is is its purpose (SSL 3.0 "
-    "gets protocol_version, as from the real server); any other (--cert) makes the ticket server, TLS 1.2 and "
-    "1.3 with ECDHE suites only. --tls-version and --ciphers narrow either. `get` never offers TLS 1.0 or 1.1."
+    "Two roles for TLS: with a certificate that names www.howsmyssl.com (the local one always does) and "
+    "without --esp-local-server, the check server takes TLS 1.0 to 1.3 with howsmyssl's suites (static RSA, "
+    "CBC, 3DES, RC4) and no extended master secret required, because telling old clients how bad their TLS is "
+    "is its purpose (SSL 3.0 gets protocol_version, as from the real server); otherwise (--esp-local-server, "
+    "the example's ticket server, or a --cert for another name) TLS 1.2 and 1.3 with ECDHE suites only. "
+    "--tls-version and --ciphers narrow either. `get` never offers TLS 1.0 or 1.1."
 )
 DEFAULT_GROUPS: tuple[int, ...] = (0x11EC, 0x001D, 0x0017, 0x0018, 0x0019)
 _GROUP_ALIASES = {
@@ -210,11 +218,15 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "serve",
         help="run the howsmyssl.com-compatible HTTPS server (and ESP-IDF's local test server)",
         description=(
-            "HTTPS on our own TLS engine. Host www.howsmyssl.com gets howsmyssl's answers (/a/check from the raw "
-            "ClientHello, / as HTML); /tls on any host shows what the server saw; every other request gets "
-            "'200 OK', 'Connection: close' and no body, as the local server of ESP-IDF's test. Prints "
-            "'ca-file: PATH' (own CA only) and 'listening: https://HOST:PORT/'; logs one line per connection "
-            "on stderr. " + _ROLES_HELP
+            "HTTPS on our own TLS engine. howsmyssl's answers on any host name: /a/check (the rating of the "
+            "raw ClientHello as JSON, ?callback= for JSONP), / (the same rating as a page), /healthcheck; "
+            "/tls shows what the server saw. --strict-howsmyssl keeps them for Host www.howsmyssl.com and "
+            "sends the real server's 301 to other hosts. --esp-local-server answers every request (but /tls) "
+            "with '200 OK', 'Connection: close' and no body, as the local server of ESP-IDF's test of the "
+            "example; so does any server for a target that is no path (FROM_STDIN). HTTP/2 (ALPN h2, then "
+            "http/1.1) with --schema 2026, as howsmyssl.com today; HTTP/1.1 only with the classic schema, as "
+            "the classic server. Prints 'ca-file: PATH' (own CA only) and 'listening: https://HOST:PORT/'; "
+            "logs one line per connection on stderr. " + _ROLES_HELP
         ),
     )
     a = parser.add_argument
@@ -242,8 +254,16 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
       help=f"open connections per worker from one client address (default {DEFAULT_PER_CLIENT})")  # fmt: skip
     a("--shutdown-grace", type=_positive_float, default=5.0, metavar="S",
       help="on SIGTERM/SIGINT, time for connections in flight to finish (default 5 seconds)")  # fmt: skip
-    a("--schema", choices=("classic", "2026"), default="classic", help="/a/check schema (default classic)")
-    a("--strict-howsmyssl", action="store_true", help="other hosts get the real server's 301, not 200")
+    a("--schema", choices=("classic", "2026"), default="classic",
+      help="howsmyssl.com as of: classic (to 2026-04: its /a/check fields, HTTP/1.1 only) or 2026 (the 13 fields "
+      "and dated rules, HTTP/2 through ALPN h2) (default classic)")  # fmt: skip
+    role = parser.add_mutually_exclusive_group()
+    role.add_argument("--strict-howsmyssl", action="store_true",
+                      help="howsmyssl's answers for Host www.howsmyssl.com only; other hosts get its 301; with "
+                      "the classic schema, no TLS 1.3 either, as the classic server")  # fmt: skip
+    role.add_argument("--esp-local-server", action="store_true",
+                      help="the local server of ESP-IDF's test of the example (the ticket server): every "
+                      "request but /tls gets 200, Connection: close, no body")  # fmt: skip
     a("--http-port", type=_int_in(0, 65535), metavar="PORT", help="also listen for plain HTTP (redirects)")
     a("--tcp-fastopen-queue", type=_int_in(0, 1 << 20), default=TCP_FASTOPEN_QUEUE, metavar="N",
       help=f"TCP Fast Open on the listening sockets: at most N connections whose SYN carried data wait to be "
@@ -331,11 +351,12 @@ def worker_settings(args: argparse.Namespace, clock: TlsClock | None = None) -> 
         certified_key, ca_file = _identity(args)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    check_role = _names_check_host(certified_key)
+    check_role = not args.esp_local_server and _names_check_host(certified_key)
     if args.tls_version is not None:
         versions: tuple[int, ...] = (VERSIONS[args.tls_version],)
     else:
         versions = CHECK_VERSIONS if check_role and not args.client_ca else TICKET_VERSIONS
+    versions = _classic_versions(args, versions)
     if args.ciphers:
         suites = _parse_ciphers(args.ciphers, versions)
     else:
@@ -369,20 +390,39 @@ def worker_settings(args: argparse.Namespace, clock: TlsClock | None = None) -> 
             certificates=(certified_key,), versions=versions, cipher_suites=suites, groups=groups,
             ticket_keys=ticket_keys, num_tickets=0 if args.no_tickets else 2, ticket_lifetime=args.ticket_lifetime,
             max_early_data=args.early_data, send_half_rtt_data=args.early_data > 0, anti_replay=anti_replay,
-            keylog=keylog, alpn_protocols=("http/1.1", "http/1.0"), psk_modes=(PskKeyExchangeMode.psk_dhe_ke,),
+            keylog=keylog, alpn_protocols=_alpn(args), psk_modes=(PskKeyExchangeMode.psk_dhe_ke,),
             now=now, request_client_certificate=client_verifier is not None,
             require_client_certificate=client_verifier is not None, client_verifier=client_verifier,
             require_extended_master_secret=not check_role, beast_probe=check_role,
         )  # fmt: skip
     except (OSError, ValueError) as exc:
         raise UsageError(str(exc)) from None
-    app = AppConfig(schema=args.schema, clock=now, strict_howsmyssl=args.strict_howsmyssl)
+    app = AppConfig(schema=args.schema, clock=now, strict_howsmyssl=args.strict_howsmyssl,
+                    esp_local=args.esp_local_server)  # fmt: skip
     settings = ServerSettings(
         tls, app, handshake_timeout=args.handshake_timeout, max_connections=args.max_connections,
         max_per_client=args.max_per_client, backlog=_backlog(args.max_connections),
         shutdown_grace=args.shutdown_grace, loop=loop,
     )  # fmt: skip
     return settings, ca_file
+
+
+def _classic_versions(args: argparse.Namespace, versions: tuple[int, ...]) -> tuple[int, ...]:
+    """``--strict-howsmyssl`` with the classic schema is the classic server, which refused TLS 1.3
+    (a Go 1.10 fork: at most TLS 1.2); unless ``--tls-version`` names one, its versions lose 1.3.
+    The person-friendly default (any host) keeps TLS 1.3, as does ``--esp-local-server``."""
+    if args.strict_howsmyssl and args.schema == "classic" and args.tls_version is None:
+        return tuple(v for v in versions if v != 0x0304)
+    return versions
+
+
+def _alpn(args: argparse.Namespace) -> tuple[str, ...]:
+    """The ALPN protocols chosen from, in the server's order of preference: h2 first with the
+    2026 schema, as howsmyssl.com today; HTTP/1.x only with the classic one (the classic server
+    answered no ALPN at all; we select http/1.1, or http/1.0 for curl -0, as tlsfuzzer's
+    test-alpn-negotiation expects) and as ESP-IDF's local server."""
+    http1 = ("http/1.1", "http/1.0")
+    return ("h2", *http1) if args.schema == "2026" and not args.esp_local_server else http1
 
 
 def event_loop(choice: str) -> str:
