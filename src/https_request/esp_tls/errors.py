@@ -140,6 +140,8 @@ def _mbedtls_for_reason() -> dict[Reason, MbedtlsErr]:
         Reason.INTERNAL: MbedtlsErr.SSL_INTERNAL_ERROR,
         Reason.PEER_ALERT: MbedtlsErr.SSL_FATAL_ALERT_MESSAGE,
         Reason.TRUNCATED: MbedtlsErr.SSL_CONN_EOF,
+        Reason.DEVICE_RECORD_TOO_LARGE: MbedtlsErr.SSL_INVALID_RECORD,
+        Reason.DEVICE_HANDSHAKE_FRAGMENTED: MbedtlsErr.SSL_FEATURE_UNAVAILABLE,
     }
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 
-from ..structs import Struct, field
+from ..structs import Struct, field, replace
 from . import extensions as X
 from .client12 import Tls12Client
 from .config import ClientConfig, VerifiedChain
@@ -125,6 +125,10 @@ class ClientConnection(Tls12Client):
                 session = None
         self._offer: Session | None = self._usable_session(session)
         self._offer12: Session | None = self._usable_session12(session)
+        self._device = config.device
+        if config.device is not None:
+            offered = self._offer or self._offer12
+            self._ccfg = _device_hello_config(config, offered.version if offered is not None else None)
         self._hs: _ClientHs | None = _ClientHs()
         self._hello_version = config.hello_record_version.to_bytes(2, "big")
         self._res_master = b""
@@ -157,7 +161,8 @@ class ClientConnection(Tls12Client):
         cfg = self._ccfg
         v13, v12 = ProtocolVersion.TLS1_3 in cfg.versions, ProtocolVersion.TLS1_2 in cfg.versions
         suites = [s for s in cfg.cipher_suites if (s >> 8 == 0x13 and v13) or (s >> 8 != 0x13 and v12)]
-        if (v12 or not suites) and 0x00FF not in suites:
+        scsv_always = self._device is not None and self._device.scsv_always
+        if (v12 or not suites or scsv_always) and 0x00FF not in suites:
             suites.append(0x00FF)  # never an empty (malformed) list: mbedTLS, too, always sends the SCSV
         return tuple(suites)
 
@@ -582,6 +587,28 @@ class ClientConnection(Tls12Client):
         self.session = session
         self._events.append(SessionTicketReceived(session))
         return S.HANDSHAKE_OVER
+
+
+# RFC 8446 4.2.7: obsolete_RESERVED groups, never offered in a TLS 1.3-only hello.
+_OBSOLETE_GROUPS = frozenset((*range(0x0001, 0x0017), 0x001A, 0x001B, 0x001C, 0xFF01, 0xFF02))
+
+
+def _device_hello_config(config: ClientConfig, resumed_version: int | None) -> ClientConfig:
+    """``config`` as a device stack writes its hello (:mod:`.device`): a resumed session's
+    version alone, the groups and signature algorithms that version's hello may list."""
+    dev = config.device
+    assert dev is not None
+    versions, groups, schemes = config.versions, config.groups, config.signature_schemes
+    if resumed_version is not None and dev.resume_pins_version:
+        versions = (resumed_version,)
+    if ProtocolVersion.TLS1_2 not in versions:
+        groups = tuple(g for g in groups if g not in _OBSOLETE_GROUPS)
+    elif ProtocolVersion.TLS1_3 not in versions:
+        types = dev.tls12_signature_types
+        schemes = tuple(s for s in schemes if 1 <= s >> 8 <= 6 and s & 0xFF in types)
+    if (versions, groups, schemes) == (config.versions, config.groups, config.signature_schemes):
+        return config
+    return replace(config, versions=versions, groups=groups, signature_schemes=schemes)
 
 
 def _is_ip(name: str) -> bool:

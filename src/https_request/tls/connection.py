@@ -41,6 +41,7 @@ from typing import ClassVar
 
 from ..wire import DecodeError
 from .config import ClientConfig, ServerConfig
+from .device import Device
 from .enums import AlertDescription, AlertLevel, ContentType, HandshakeType, ProtocolVersion, name_of
 from .errors import TLS12_ALERT, AlertReceived, ConnectionPoisoned, LocalProtocolError, Reason, TlsError
 from .events import (
@@ -112,6 +113,7 @@ class Connection:
         self._plain_hs_sent = False  # a plaintext handshake record went out (a later ClientHello is a retry)
         self._ccs_seen = False  # TLS 1.3: a compatibility change_cipher_spec arrived
         self._hs_done = 0  # bytes of _hs_out written by handshake messages that were fully processed
+        self._device: Device | None = None  # a client profile's device limits (tls.device)
         # runs since the last application data record with content (bounded in .limits)
         self._post_hs_run = 0  # handshake messages after the handshake
         self._empty_run = 0  # empty application data records, ignored TLS 1.3 change_cipher_spec
@@ -440,6 +442,12 @@ class Connection:
                 if len(payload) > MAX_PLAINTEXT:
                     raise TlsError(Reason.RECORD_OVERFLOW, f"plaintext record of {len(payload)} bytes")
                 data = payload
+            if self._device is not None and len(data) > self._device.in_content_len:
+                raise TlsError(
+                    Reason.DEVICE_RECORD_TOO_LARGE,
+                    f"a record of {len(data)} bytes; the device's MBEDTLS_SSL_IN_CONTENT_LEN is "
+                    f"{self._device.in_content_len}",
+                )
             self._dispatch_record(ctype, data)
 
     def _handle_ccs(self, payload: bytes) -> None:
@@ -475,6 +483,8 @@ class Connection:
                 if msg is None:
                     break
                 self._handle_handshake(*msg)
+            if self._device is not None and not self._device.reassembles_handshake and not self._joiner.empty:
+                self._device_fragmented()
         elif ctype == ContentType.ALERT:
             self._handle_alert(data)
         elif ctype == ContentType.APPLICATION_DATA:
@@ -483,6 +493,16 @@ class Connection:
             self._handle_application_data(data)
         else:
             raise TlsError(Reason.UNEXPECTED_MESSAGE, f"record of content type {ctype}")
+
+    def _device_fragmented(self) -> None:
+        """A handshake message goes on in the next record: a device that cannot reassemble fails."""
+        msg_type, length, held = self._joiner.partial()
+        name = name_of(HandshakeType, msg_type) if msg_type >= 0 else "handshake"
+        size = f"of {length + 4} bytes " if length >= 0 else ""
+        raise TlsError(
+            Reason.DEVICE_HANDSHAKE_FRAGMENTED,
+            f"the {name} message {size}does not end in the record it starts in ({held} bytes there)",
+        )
 
     def _handle_application_data(self, data: bytes) -> None:
         if self.state != HsState.HANDSHAKE_OVER:

@@ -1,0 +1,66 @@
+"""What a device's TLS stack does beyond its hello: the limits and rules a
+client profile carries so the engine fails where the device fails.
+
+A :class:`Device` is set on :attr:`ClientConfig.device
+<.config.ClientConfig.device>` by a device profile (``esp32-mbedtls``,
+``esp32-mbedtls-tls13``); the engine then applies, as Mbed TLS 3.6.2 does:
+
+``in_content_len`` (``MBEDTLS_SSL_IN_CONTENT_LEN``, ESP-IDF default 16384)
+    A record whose plaintext is longer fails with
+    :attr:`~.errors.Reason.DEVICE_RECORD_TOO_LARGE` (Mbed TLS:
+    ``MBEDTLS_ERR_SSL_INVALID_RECORD``, -0x7200, "bad message length" in
+    ``ssl_prepare_record_content``, no alert).
+``out_content_len`` (``MBEDTLS_SSL_OUT_CONTENT_LEN``, ESP-IDF default 4096)
+    The largest record the device writes: the profile's
+    ``max_fragment_length`` (application data goes out in records of at most
+    this many bytes, as ``mbedtls_ssl_write`` writes them).
+``reassembles_handshake`` (False in 3.6.2; 3.6.3 added reassembly)
+    When False, a handshake message must end in the record it starts in
+    (``mbedtls_ssl_prepare_handshake_record``: "TLS handshake fragmentation
+    not supported"): one that spans records fails with
+    :attr:`~.errors.Reason.DEVICE_HANDSHAKE_FRAGMENTED`
+    (``MBEDTLS_ERR_SSL_FEATURE_UNAVAILABLE``, -0x7080, no alert). A server
+    splits a message when it is larger than a record (a certificate chain
+    over ~16 KiB) or when it packs a flight into full records.
+``resume_pins_version`` (``ssl_prepare_client_hello`` in ``ssl_client.c``)
+    A hello that resumes a session offers that session's version only
+    (``handshake->min_tls_version = ssl->tls_version = session's``): a TLS
+    1.3 resumption sends supported_versions 1.3, the TLS 1.3 suites, the
+    groups TLS 1.3 allows and no TLS 1.2 extension; a TLS 1.2 one is a TLS
+    1.2 hello.
+``scsv_always`` (``ssl_write_client_hello_cipher_suites``)
+    The renegotiation SCSV ends every initial hello while TLS 1.2 is
+    configured, even one that offers TLS 1.3 only.
+``tls12_signature_types`` (``mbedtls_ssl_tls12_sig_alg_is_supported``)
+    A hello that offers TLS 1.2 only lists just these signature algorithm
+    types (the low byte: 1 RSA PKCS#1, 3 ECDSA); RSA-PSS (0x08xx) is left
+    out.
+"""
+
+from __future__ import annotations
+
+from ..structs import Struct
+
+__all__ = ["ESP32_MBEDTLS", "Device"]
+
+
+class Device(Struct, slots=False):
+    """A device TLS stack's limits and hello rules (see the module docstring)."""
+
+    name: str
+    in_content_len: int = 16384
+    out_content_len: int = 4096
+    reassembles_handshake: bool = False
+    resume_pins_version: bool = True
+    scsv_always: bool = True
+    tls12_signature_types: tuple[int, ...] = (1, 3)
+
+    def __post_init__(self) -> None:
+        for label, value in (("in_content_len", self.in_content_len), ("out_content_len", self.out_content_len)):
+            if not 512 <= value <= 16384:  # ESP-IDF's Kconfig range for both
+                raise ValueError(f"{label} must be 512..16384, not {value}")
+
+
+#: An ESP32 with ESP-IDF v5's defaults: Mbed TLS 3.6.2, ``CONFIG_MBEDTLS_ASYMMETRIC_CONTENT_LEN=y``,
+#: ``CONFIG_MBEDTLS_SSL_IN_CONTENT_LEN=16384``, ``CONFIG_MBEDTLS_SSL_OUT_CONTENT_LEN=4096``.
+ESP32_MBEDTLS = Device(name="ESP32, ESP-IDF v5 defaults (Mbed TLS 3.6.2)")
