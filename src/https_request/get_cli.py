@@ -46,7 +46,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Literal
 
 from .get_args import MAX_REDIRECTS
 
@@ -92,10 +92,11 @@ _IDEMPOTENT = frozenset({"GET", "HEAD"})
 class _Fail(Exception):
     """Stop with ``code``, printing ``https-request: <message>``."""
 
-    def __init__(self, code: int, message: str) -> None:
+    def __init__(self, code: int, message: str, last_error: LastError | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.last_error = last_error  # esp-tls's record of the failure, for --explain
 
 
 def _connect_target(
@@ -221,6 +222,7 @@ class _Get:
         self.out: IO[bytes] | None = None
         self.warned: set[str] = set()
         self.clock: TlsClock | None = None  # the clock certificates are checked on (None: the system's)
+        self.policy = ""  # the verify policy plan() chose ("" with --insecure), for --explain
         from . import log
 
         self.log = log.get_logger(_TAG)
@@ -302,11 +304,15 @@ class _Get:
             except ValueError as exc:
                 raise _Fail(EXIT_USAGE, f"--ciphers: {exc}") from None
         groups = _parse_groups(args.groups) if args.groups is not None else None
+        policy: Literal["webpki", "mbedtls"] = "mbedtls" if args.verify_policy == "mbedtls" else "webpki"
         if args.profile != "default":  # the default exists: no TLS stack to import before connecting
             from .tls.profiles import PROFILES
 
             if args.profile not in PROFILES:
                 raise _Fail(EXIT_USAGE, f"--profile: unknown profile {args.profile!r}; known: {', '.join(PROFILES)}")
+            if args.verify_policy is None and PROFILES[args.profile].device is not None and args.engine == "python":
+                policy = "mbedtls"  # a device profile verifies as the device does
+        self.policy = "" if args.insecure else policy
         alpn: tuple[str, ...] = ()
         if args.alpn is not None:
             alpn = tuple(p.strip() for p in args.alpn.split(","))
@@ -387,7 +393,7 @@ class _Get:
             tcp_fastopen=args.tcp_fastopen,
             profile=args.profile,
             groups=groups,
-            verify_policy=args.verify_policy,
+            verify_policy=policy,
             engine=args.engine,
             insecure=args.insecure,
             debug_level=4 if verbose >= 3 else 0,
@@ -518,6 +524,10 @@ class _Get:
             if self.report.wanted or self.log.is_enabled(INFO):
                 self.report.nat64 = _nat64(tls.info.address, cfg.dns_servers)
             self._log_info(tls.info)
+            if args.explain:
+                from .get_explain import explain_success
+
+                sys.stderr.write("".join(f"{line}\n" for line in explain_success(args.profile, tls.info, self.policy)))
             from .http.client import HttpError, request
 
             transport = _Deadline(tls, self.deadline, plan.timeout)
@@ -605,7 +615,7 @@ class _Get:
             from .tls_clock import sntp_servers, time_note
 
             note = time_note(self.clock, sntp_servers(self.args), dns_servers=tuple(self.args.dns_server))
-        return _Fail(code, f"{what}: {describe(le, note)}")
+        return _Fail(code, f"{what}: {describe(le, note)}", le)
 
     def _log_info(self, info: TlsInfo) -> None:
         from . import log
@@ -788,6 +798,10 @@ def run_get(args: argparse.Namespace) -> int:
         code = exc.code
         report.error = exc.message
         sys.stderr.write(f"{_PROG}: {exc.message}\n")
+        if args.explain and exc.last_error is not None:
+            from .get_explain import explain_failure
+
+            sys.stderr.write("".join(f"{line}\n" for line in explain_failure(args.profile, exc.last_error)))
     finally:
         if get.out is not None:
             try:

@@ -38,6 +38,7 @@ if TYPE_CHECKING:  # the TLS stack, cryptography and the trust are imported wher
     from ..io.pump import TlsConnectionError, TlsTimeout
     from ..netif import IPAddress
     from ..tls.config import CertifiedKey
+    from ..tls.device import DeviceStats
     from ..tls.errors import LocalProtocolError, TlsError
     from ..tls.session import Session
 
@@ -159,6 +160,9 @@ class TlsInfo(Struct, slots=False):
     ``address``: the server address connected to (None when unknown).
     ``tcp_fastopen``: what TCP Fast Open did (:data:`~https_request.fastopen.FastOpenStatus`:
     "data in SYN", "no cookie", ...), None when ``cfg.tcp_fastopen`` was off.
+    ``peer_certificates``: the server's chain as sent (DER, leaf first; the leaf
+    alone with the openssl engine); ``device_stats``: with a device profile, what
+    came nearest its limits (:class:`~https_request.tls.device.DeviceStats`).
     """
 
     version: str
@@ -173,6 +177,8 @@ class TlsInfo(Struct, slots=False):
     handshake_end_ms: int
     address: str | None = None
     tcp_fastopen: str | None = None
+    peer_certificates: tuple[bytes, ...] = ()
+    device_stats: DeviceStats | None = None
 
     @property
     def cipher_suite_name(self) -> str:
@@ -730,6 +736,8 @@ class _Core:
             handshake_end_ms=log.millis(),
             address=self._address,
             tcp_fastopen=fastopen,
+            peer_certificates=neg.peer_certificates,
+            device_stats=neg.device_stats,
         )
         self._state = ConnState.DONE
 

@@ -26,6 +26,7 @@ from ..structs import Struct, field, replace
 from . import extensions as X
 from .client12 import Tls12Client
 from .config import ClientConfig, VerifiedChain
+from .device import DeviceStats
 from .enums import NOT_FOR_TLS13, ProtocolVersion, PskKeyExchangeMode
 from .enums import ExtensionType as ET
 from .enums import HandshakeType as HT
@@ -127,6 +128,7 @@ class ClientConnection(Tls12Client):
         self._offer12: Session | None = self._usable_session12(session)
         self._device = config.device
         if config.device is not None:
+            self.device_stats = DeviceStats()
             offered = self._offer or self._offer12
             self._ccfg = _device_hello_config(config, offered.version if offered is not None else None)
         self._hs: _ClientHs | None = _ClientHs()

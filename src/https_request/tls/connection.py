@@ -41,7 +41,7 @@ from typing import ClassVar
 
 from ..wire import DecodeError
 from .config import ClientConfig, ServerConfig
-from .device import Device
+from .device import Device, DeviceStats
 from .enums import AlertDescription, AlertLevel, ContentType, HandshakeType, ProtocolVersion, name_of
 from .errors import TLS12_ALERT, AlertReceived, ConnectionPoisoned, LocalProtocolError, Reason, TlsError
 from .events import (
@@ -114,6 +114,7 @@ class Connection:
         self._ccs_seen = False  # TLS 1.3: a compatibility change_cipher_spec arrived
         self._hs_done = 0  # bytes of _hs_out written by handshake messages that were fully processed
         self._device: Device | None = None  # a client profile's device limits (tls.device)
+        self.device_stats: DeviceStats | None = None  # what came near them (with _device)
         # runs since the last application data record with content (bounded in .limits)
         self._post_hs_run = 0  # handshake messages after the handshake
         self._empty_run = 0  # empty application data records, ignored TLS 1.3 change_cipher_spec
@@ -442,12 +443,8 @@ class Connection:
                 if len(payload) > MAX_PLAINTEXT:
                     raise TlsError(Reason.RECORD_OVERFLOW, f"plaintext record of {len(payload)} bytes")
                 data = payload
-            if self._device is not None and len(data) > self._device.in_content_len:
-                raise TlsError(
-                    Reason.DEVICE_RECORD_TOO_LARGE,
-                    f"a record of {len(data)} bytes; the device's MBEDTLS_SSL_IN_CONTENT_LEN is "
-                    f"{self._device.in_content_len}",
-                )
+            if self._device is not None:
+                self._device_record(ctype, data)
             self._dispatch_record(ctype, data)
 
     def _handle_ccs(self, payload: bytes) -> None:
@@ -494,10 +491,32 @@ class Connection:
         else:
             raise TlsError(Reason.UNEXPECTED_MESSAGE, f"record of content type {ctype}")
 
+    def _device_record(self, ctype: int, data: bytes) -> None:
+        """A device profile's input buffer: the record's size noted, or refused past the limit."""
+        dev, stats = self._device, self.device_stats
+        assert dev is not None and stats is not None
+        size = len(data)
+        if size > dev.in_content_len:
+            raise TlsError(
+                Reason.DEVICE_RECORD_TOO_LARGE,
+                f"a record of {size} bytes; the device's MBEDTLS_SSL_IN_CONTENT_LEN is {dev.in_content_len}",
+            )
+        if size > stats.largest_record:
+            stats.largest_record = size
+        if ctype == ContentType.HANDSHAKE and self._joiner.empty:  # messages that start in this record
+            view = memoryview(data)
+            pos = 0
+            while pos + 4 <= size:
+                length = int.from_bytes(view[pos + 1 : pos + 4], "big")
+                if length + 4 > stats.largest_message:
+                    stats.largest_message = length + 4
+                    stats.largest_message_type = data[pos]
+                pos += 4 + length
+
     def _device_fragmented(self) -> None:
         """A handshake message goes on in the next record: a device that cannot reassemble fails."""
         msg_type, length, held = self._joiner.partial()
-        name = name_of(HandshakeType, msg_type) if msg_type >= 0 else "handshake"
+        name = name_of(HandshakeType, msg_type).title().replace("_", "") if msg_type >= 0 else "handshake"
         size = f"of {length + 4} bytes " if length >= 0 else ""
         raise TlsError(
             Reason.DEVICE_HANDSHAKE_FRAGMENTED,

@@ -41,7 +41,7 @@ from __future__ import annotations
 
 from ..structs import Struct
 
-__all__ = ["ESP32_MBEDTLS", "Device"]
+__all__ = ["ESP32_MBEDTLS", "Device", "DeviceStats"]
 
 
 class Device(Struct, slots=False):
@@ -64,3 +64,13 @@ class Device(Struct, slots=False):
 #: An ESP32 with ESP-IDF v5's defaults: Mbed TLS 3.6.2, ``CONFIG_MBEDTLS_ASYMMETRIC_CONTENT_LEN=y``,
 #: ``CONFIG_MBEDTLS_SSL_IN_CONTENT_LEN=16384``, ``CONFIG_MBEDTLS_SSL_OUT_CONTENT_LEN=4096``.
 ESP32_MBEDTLS = Device(name="ESP32, ESP-IDF v5 defaults (Mbed TLS 3.6.2)")
+
+
+class DeviceStats(Struct, frozen=False, slots=False):
+    """What a connection under a :class:`Device` received nearest its limits (for
+    ``get --explain``): the largest record's plaintext, the largest handshake message
+    (with its 4-byte header) and its type."""
+
+    largest_record: int = 0
+    largest_message: int = 0
+    largest_message_type: int = -1

@@ -1,0 +1,135 @@
+"""A device profile's limits, enforced by the engine (:mod:`https_request.tls.device`),
+against our own server in memory: the failures Mbed TLS 3.6.2 has, with its codes.
+
+- A handshake message that does not end in the record it starts in: Mbed TLS 3.6.2's
+  ``mbedtls_ssl_prepare_handshake_record`` ("TLS handshake fragmentation not
+  supported", ``MBEDTLS_ERR_SSL_FEATURE_UNAVAILABLE`` -0x7080). Our server packs a
+  flight into records of its ``max_fragment_length``, so a chain over ~16 KiB, or a
+  server that writes small records, splits a message.
+- A record longer than ``MBEDTLS_SSL_IN_CONTENT_LEN`` ("bad message length",
+  ``MBEDTLS_ERR_SSL_INVALID_RECORD`` -0x7200).
+- Records the device writes: at most ``MBEDTLS_SSL_OUT_CONTENT_LEN`` (4096) bytes.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from certs import make_ca, make_leaf
+from helpers import drain, shuttle
+from https_request.esp_tls.errors import MbedtlsErr, mbedtls_code_for
+from https_request.structs import replace
+from https_request.tls.client13 import ClientConnection
+from https_request.tls.config import ServerConfig
+from https_request.tls.device import ESP32_MBEDTLS, Device
+from https_request.tls.enums import ProtocolVersion
+from https_request.tls.errors import Reason, TlsError
+from https_request.tls.events import ApplicationData, HandshakeComplete
+from https_request.tls.profiles import client_config
+from https_request.tls.server13 import ServerConnection
+from https_request.tls.verify import WebPkiVerifier
+
+CA = make_ca()
+SMALL = make_leaf(CA, ["localhost"])
+TLS12 = (ProtocolVersion.TLS1_2,)
+TLS13 = (ProtocolVersion.TLS1_3,)
+
+
+def padded_leaf(size: int) -> tuple[object, int]:
+    """A leaf whose DER is at least ``size`` bytes (SAN names), and its size."""
+    names = ["localhost"]
+    leaf = make_leaf(CA, names)
+    while len(leaf.der) < size:
+        names += [f"n{len(names):05d}.padding.example" for _ in range(max(1, (size - len(leaf.der)) // 28))]
+        leaf = make_leaf(CA, names)
+    return leaf, len(leaf.der)
+
+
+BIG, BIG_SIZE = padded_leaf(17 * 1024)
+
+
+def server(versions: tuple[int, ...], leaf: object = SMALL, **kw: object) -> ServerConnection:
+    return ServerConnection(ServerConfig(versions=versions, certificates=(leaf.certified_key(),), **kw))  # type: ignore[attr-defined,arg-type]
+
+
+def client(profile: str, **kw: object) -> ClientConnection:
+    c = ClientConnection(client_config(profile, verifier=WebPkiVerifier([CA.cert]), **kw), "localhost")
+    c.start_handshake()
+    return c
+
+
+def fails(c: ClientConnection, s: ServerConnection) -> TlsError:
+    with pytest.raises(TlsError) as info:
+        shuttle(c, s)
+    assert c.data_to_send() == b""  # Mbed TLS sends no alert for these
+    return info.value
+
+
+def completes(c: ClientConnection, s: ServerConnection) -> HandshakeComplete:
+    ev, _ = shuttle(c, s)
+    done = [e for e in ev if isinstance(e, HandshakeComplete)]
+    assert len(done) == 1
+    return done[0]
+
+
+@pytest.mark.parametrize("versions", [TLS12, TLS13], ids=["tls12", "tls13"])
+def test_a_certificate_message_over_one_record_fails_the_device(versions: tuple[int, ...]) -> None:
+    profile = "esp32-mbedtls" if versions == TLS12 else "esp32-mbedtls-tls13"
+    err = fails(client(profile), server(versions, BIG))
+    assert err.reason is Reason.DEVICE_HANDSHAKE_FRAGMENTED
+    assert "Certificate message of" in err.detail and "does not end in the record it starts in" in err.detail
+    assert mbedtls_code_for(err) == MbedtlsErr.SSL_FEATURE_UNAVAILABLE == -0x7080
+    # The same server, the default profile (no device): the message is reassembled.
+    assert completes(client("default"), server(versions, BIG)).version == versions[0]
+
+
+def test_a_server_writing_small_records_fails_the_device_even_with_a_small_chain() -> None:
+    err = fails(client("esp32-mbedtls"), server(TLS12, max_fragment_length=512))
+    assert err.reason is Reason.DEVICE_HANDSHAKE_FRAGMENTED
+    assert completes(client("default"), server(TLS12, max_fragment_length=512)).version == TLS12[0]
+
+
+def test_a_device_built_with_reassembly_takes_the_big_chain() -> None:
+    """Mbed TLS 3.6.3 added reassembly: a device with it completes."""
+    device = replace(ESP32_MBEDTLS, reassembles_handshake=True)
+    assert completes(client("esp32-mbedtls", device=device), server(TLS12, BIG)).version == TLS12[0]
+
+
+def test_a_record_over_in_content_len_fails_with_invalid_record() -> None:
+    device = replace(ESP32_MBEDTLS, in_content_len=4096)
+    c, s = client("esp32-mbedtls", device=device), server(TLS12)
+    completes(c, s)
+    s.send_application_data(b"x" * 4096)  # one record of exactly the limit: read
+    c.receive_data(s.data_to_send())
+    assert [e for e in drain(c) if isinstance(e, ApplicationData)] == [ApplicationData(b"x" * 4096)]
+    s.send_application_data(b"y" * 4097)
+    with pytest.raises(TlsError) as info:
+        c.receive_data(s.data_to_send())
+    assert info.value.reason is Reason.DEVICE_RECORD_TOO_LARGE
+    assert "a record of 4097 bytes; the device's MBEDTLS_SSL_IN_CONTENT_LEN is 4096" in info.value.detail
+    assert mbedtls_code_for(info.value) == MbedtlsErr.SSL_INVALID_RECORD == -0x7200
+    assert c.data_to_send() == b""
+
+
+def test_the_default_in_content_len_takes_every_record() -> None:
+    c, s = client("esp32-mbedtls-tls13"), server(TLS13)
+    completes(c, s)
+    s.send_application_data(b"z" * 16384)
+    c.receive_data(s.data_to_send())
+    assert b"".join(e.data for e in drain(c) if isinstance(e, ApplicationData)) == b"z" * 16384
+
+
+def test_the_device_writes_records_of_out_content_len() -> None:
+    c, s = client("esp32-mbedtls"), server(TLS12)
+    completes(c, s)
+    c.send_application_data(b"a" * 10000)
+    s.receive_data(c.data_to_send())
+    sizes = [len(e.data) for e in drain(s) if isinstance(e, ApplicationData)]
+    assert sizes == [4096, 4096, 1808] and ESP32_MBEDTLS.out_content_len == 4096
+
+
+def test_device_values_are_checked() -> None:
+    with pytest.raises(ValueError, match=r"in_content_len must be 512\.\.16384, not 100"):
+        Device(name="x", in_content_len=100)
+    with pytest.raises(ValueError, match=r"out_content_len must be 512\.\.16384"):
+        Device(name="x", out_content_len=20000)
