@@ -105,7 +105,7 @@ def explain_success(profile: str, info: TlsInfo, policy: str) -> list[str]:
                     f"the server's {name} message is {stats.largest_message} bytes: over {limit - 4} it cannot be "
                     "in one record and the device fails with -0x7080 (a longer chain would do it)"
                 )
-        if stats.largest_record > limit * CLOSE:
+        if stats.largest_record > limit * CLOSE and stats.largest_record > stats.largest_message:
             close.append(f"records of up to {stats.largest_record} bytes against the device's {limit}")
         out_len = device.out_content_len
         lines.append(f"  records the device writes: at most {out_len} bytes (MBEDTLS_SSL_OUT_CONTENT_LEN)")
@@ -152,7 +152,7 @@ def _verify_cause(flags: int) -> str:
     if flags & X509_BADCERT_BAD_KEY:
         causes.append(
             "a certificate's key is one Mbed TLS's default X.509 profile refuses (RSA below 2048 bits, or a curve "
-            "outside secp256r1/384r1/521r1, secp256k1 and brainpool): reissue it with RSA 2048+ or P-256/P-384"
+            "outside secp256r1/384r1/521r1 and brainpoolP256r1/384r1/512r1): reissue it with RSA 2048+ or P-256/P-384"
         )
     if flags & X509_BADCERT_BAD_MD:
         causes.append("a certificate is signed with SHA-1 or MD5, which the profile refuses: reissue with SHA-256")

@@ -149,11 +149,22 @@ def mbedtls_code_for(exc: TlsError) -> int:
     """The (negative) mbedTLS code an ESP32 would report for this failure.
 
     A verification failure through the certificate bundle is -0x3000 (its
-    verify callback aborts, flags 0xFFFFFFFF), any other X.509 failure -0x2700.
+    verify callback aborts, flags 0xFFFFFFFF), any other X.509 failure -0x2700:
+    ``mbedtls_x509_crt_verify_with_profile``'s own flags (a key or hash its
+    profile refuses among them) make ``mbedtls_ssl_verify_certificate`` return
+    -0x2700; only the checks after it (``mbedtls_ssl_check_cert_usage``: key
+    usage, extended key usage) return -0x7A00 on their own.
     """
-    if exc.verify_flags == 0xFFFFFFFF:
+    flags = exc.verify_flags
+    if flags == 0xFFFFFFFF:
         return MbedtlsErr.X509_FATAL_ERROR
+    if flags & ~_FLAGS_AFTER_X509:
+        return MbedtlsErr.X509_CERT_VERIFY_FAILED
     return _mbedtls_for_reason().get(exc.reason, MbedtlsErr.SSL_INTERNAL_ERROR)
+
+
+# MBEDTLS_X509_BADCERT_MISSING (no certificate sent), _KEY_USAGE, _EXT_KEY_USAGE: not flags of the X.509 verify
+_FLAGS_AFTER_X509 = 0x0040 | 0x0800 | 0x1000
 
 
 class LastError(Struct, slots=False):
