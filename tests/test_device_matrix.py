@@ -69,6 +69,8 @@ CERTS = {
     "rsa1024": _rsa1024,
     **{f"depth{d}": (lambda d=d: _chain(d)) for d in range(1, 6)},  # type: ignore[misc]
     **{f"size{k}k": (lambda k=k: _padded(k * 1024)) for k in (8, 15, 17, 20)},  # type: ignore[misc]
+    # 16250 bytes: one Certificate message still fits a record, a flight packed into full records does not
+    "size16k": lambda: _padded(16250),
 }
 
 
@@ -103,6 +105,7 @@ ROWS = [
       for d in range(1, 6)],
     Row("size8k", "size8k", (), ESP, (T12, "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", "x25519")),
     Row("size15k", "size15k", (), ESP, (T12, "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", "x25519")),
+    Row("size16k", "size16k", (), ESP, (T12, "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", "x25519")),
     Row("size17k", "size17k", (), ESP, code=-0x7080, reason="Certificate message of"),
     Row("size20k", "size20k", (), ESP, code=-0x7080, reason="Certificate message of"),
     Row("size20k-tls13", "size20k", ("-tls1_3",), ESP13, code=-0x7080, reason="Certificate message of"),
@@ -146,6 +149,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
         (d / f"{name}.pem").write_bytes(leaf.cert_pem)
         (d / f"{name}.key").write_bytes(leaf.key_pem)
         (d / f"{name}.chain.pem").write_bytes(leaf.chain_pem[len(leaf.cert_pem) :])  # empty for depth 1
+        (d / f"{name}.full.pem").write_bytes(leaf.chain_pem)  # leaf first: serve's --cert
     return d
 
 
@@ -197,6 +201,41 @@ def test_resumption(pki: Path, profile: str) -> None:
         assert session is not None
         with EspTls.conn_http_new_sync(url, replace(cfg, client_session=session)) as tls2:
             assert tls2.info.resumed and tls2.info.version == tls.info.version
+
+
+# --- our own serve -------------------------------------------------------------------------------
+
+SERVE_ROWS = [
+    # serve picks by its own preference (AES-128 first), not the device's
+    Row("serve", "p256", (), ESP, (T12, "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "x25519")),
+    Row("serve-tls13", "p256", (), ESP13, (T13, "TLS_AES_128_GCM_SHA256", "x25519")),
+    Row("serve-tls13-only", "p256", ("--tls-version", "1.3"), ESP, code=-0x7780, reason="protocol_version"),
+    # serve packs a flight into full records: the message after the 16 KiB Certificate spans two
+    Row("serve-size16k", "size16k", ("--tls-version", "1.2"), ESP, code=-0x7080, reason="ServerKeyExchange"),
+    Row("serve-size16k-tls13", "size16k", ("--tls-version", "1.3"), ESP13, code=-0x7080, reason="the Finished message"),
+]
+
+
+@pytest.mark.parametrize("row", SERVE_ROWS, ids=[r.id for r in SERVE_ROWS])
+def test_outcome_with_serve(pki: Path, tmp_path: Path, row: Row) -> None:
+    from serveproc import Serve
+
+    cert = pki / f"{row.cert}.full.pem"
+    srv = Serve(["--cert", str(cert), "--key", str(pki / f"{row.cert}.key"), *row.server], tmp_path)
+    try:
+        url = f"https://127.0.0.1:{srv.port}/"
+        if row.ok is None:
+            with pytest.raises(EspTlsError) as info:
+                EspTls.conn_http_new_sync(url, _cfg(pki, row.profile))
+            le = info.value.last_error
+            assert -le.esp_tls_error_code == row.code, le
+            assert row.reason in le.reason
+            return
+        with EspTls.conn_http_new_sync(url, _cfg(pki, row.profile)) as tls:
+            info = tls.info
+        assert (info.version, suite_name(info.cipher_suite), info.group) == row.ok
+    finally:
+        assert srv.stop() == 0
 
 
 # --- get --explain ---------------------------------------------------------------------------------
