@@ -14,6 +14,7 @@ against our own server in memory: the failures Mbed TLS 3.6.2 has, with its code
 from __future__ import annotations
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from certs import make_ca, make_leaf
 from helpers import drain, shuttle
@@ -22,7 +23,7 @@ from https_request.structs import replace
 from https_request.tls.client13 import ClientConnection
 from https_request.tls.config import ServerConfig
 from https_request.tls.device import ESP32_MBEDTLS, Device
-from https_request.tls.enums import ProtocolVersion
+from https_request.tls.enums import AlertDescription, ProtocolVersion
 from https_request.tls.errors import Reason, TlsError
 from https_request.tls.events import ApplicationData, HandshakeComplete
 from https_request.tls.profiles import client_config
@@ -126,6 +127,31 @@ def test_the_device_writes_records_of_out_content_len() -> None:
     s.receive_data(c.data_to_send())
     sizes = [len(e.data) for e in drain(s) if isinstance(e, ApplicationData)]
     assert sizes == [4096, 4096, 1808] and ESP32_MBEDTLS.out_content_len == 4096
+
+
+RSA_4608 = make_leaf(CA, ["localhost"], key=rsa.generate_private_key(public_exponent=65537, key_size=4608))
+
+
+@pytest.mark.parametrize(
+    ("versions", "reason", "code"),
+    [(TLS12, Reason.DEVICE_RSA_TOO_LARGE, -0x428E), (TLS13, Reason.BAD_SIGNATURE, -0x6E00)],
+    ids=["tls12", "tls13"],
+)
+def test_an_rsa_key_over_the_hardware_limit_fails(versions: tuple[int, ...], reason: Reason, code: int) -> None:
+    """ESP32: RSA up to 4096 bits in hardware, no software fallback by default: a 4608-bit server key fails
+    at its first use (ServerKeyExchange / CertificateVerify), with a decrypt_error alert as Mbed TLS sends."""
+    profile = "esp32-mbedtls" if versions == TLS12 else "esp32-mbedtls-tls13"
+    c, s = client(profile), server(versions, RSA_4608)
+    with pytest.raises(TlsError) as info:
+        shuttle(c, s)
+    assert info.value.reason is reason and "4608-bit RSA key" in info.value.detail
+    assert "takes at most 4096 bits" in info.value.detail
+    assert mbedtls_code_for(info.value) == code
+    assert info.value.alert == AlertDescription.decrypt_error
+    # A device with the software fallback (or another chip) and the default profile complete.
+    device = replace(ESP32_MBEDTLS, rsa_max_bits=8192)
+    assert completes(client(profile, device=device), server(versions, RSA_4608)).version == versions[0]
+    assert completes(client("default"), server(versions, RSA_4608)).version == versions[0]
 
 
 def test_device_values_are_checked() -> None:

@@ -83,11 +83,8 @@ def explain_success(profile: str, info: TlsInfo, policy: str) -> list[str]:
         size = sum(len(c) for c in chain)
         text, bits, kind = _key_text(chain[0])
         lines.append(f"  server chain: {len(chain)} certificate(s) as sent, {size} bytes; leaf key {text}")
-        if kind == "rsa" and bits > 4096:
-            close.append(
-                f"the leaf's RSA key has {bits} bits: the ESP32's RSA accelerator takes up to 4096, larger keys "
-                "take Mbed TLS's software path (CONFIG_MBEDTLS_LARGE_KEY_SOFTWARE_MPI) and seconds of CPU"
-            )
+        if device is not None and kind == "rsa" and bits >= device.rsa_max_bits:
+            close.append(f"the leaf's RSA key has {bits} bits, the most the device's RSA hardware takes")
         if len(chain) - 1 > MAX_INTERMEDIATE_CA * CLOSE:
             close.append(f"{len(chain) - 1} intermediates sent; Mbed TLS verifies at most {MAX_INTERMEDIATE_CA}")
     stats = info.device_stats
@@ -214,6 +211,11 @@ def explain_failure(profile: str, le: LastError) -> list[str]:
         )
     elif code == MbedtlsErr.SSL_BAD_PROTOCOL_VERSION:
         cause = f"{reason}: the server answered with a TLS version the device did not offer"
+    elif "the device's RSA hardware takes" in reason:
+        cause = (
+            f"{reason.split(': ', 1)[-1]}: serve an ECDSA certificate or an RSA key of at most that size, or "
+            "build the device with CONFIG_MBEDTLS_LARGE_KEY_SOFTWARE_MPI=y (slow)"
+        )
     elif "which we do not implement" in reason:
         cause = (
             f"{reason}: a real device would negotiate this suite; this tool cannot, so the device's outcome "

@@ -96,6 +96,8 @@ class MbedtlsErr(IntEnum):
     SSL_WANT_WRITE = -0x6880
     SSL_TIMEOUT = -0x6800
     SSL_ILLEGAL_PARAMETER = -0x6600
+    # MBEDTLS_ERR_RSA_PUBLIC_FAILED (-0x4280) + MBEDTLS_ERR_MPI_NOT_ACCEPTABLE (-0x000E): mbedtls_rsa_public adds them
+    RSA_PUBLIC_FAILED_MPI_NOT_ACCEPTABLE = -0x428E
 
 
 @cache
@@ -142,6 +144,7 @@ def _mbedtls_for_reason() -> dict[Reason, MbedtlsErr]:
         Reason.TRUNCATED: MbedtlsErr.SSL_CONN_EOF,
         Reason.DEVICE_RECORD_TOO_LARGE: MbedtlsErr.SSL_INVALID_RECORD,
         Reason.DEVICE_HANDSHAKE_FRAGMENTED: MbedtlsErr.SSL_FEATURE_UNAVAILABLE,
+        Reason.DEVICE_RSA_TOO_LARGE: MbedtlsErr.RSA_PUBLIC_FAILED_MPI_NOT_ACCEPTABLE,
     }
 
 

@@ -210,6 +210,17 @@ class Tls12Client(Connection):
         hs12.messages += whole
         return S.SERVER_KEY_EXCHANGE if hs12.suite.kx == "ECDHE" else S.CERTIFICATE_REQUEST
 
+    def _device_rsa_check(self, key: object, where: str, reason: Reason) -> None:
+        """A device profile's RSA hardware: a server key longer than it takes fails where the
+        device first uses it (ESP-IDF's ``esp_mpi_exp_mod``: MBEDTLS_ERR_MPI_NOT_ACCEPTABLE)."""
+        dev = self._device
+        if dev is not None and isinstance(key, rsa.RSAPublicKey) and key.key_size > dev.rsa_max_bits:
+            raise TlsError(
+                reason,
+                f"the server's {key.key_size}-bit RSA key ({where}): the device's RSA hardware takes at most "
+                f"{dev.rsa_max_bits} bits (SOC_RSA_MAX_BIT_LEN, no CONFIG_MBEDTLS_LARGE_KEY_SOFTWARE_MPI)",
+            )
+
     def _parse_server_key_exchange(self, body: bytes, whole: bytes) -> HsState:
         hs12, hs, cfg = self._hs12, self._hs, self._ccfg
         assert hs12 is not None and hs is not None
@@ -221,6 +232,7 @@ class Tls12Client(Connection):
         if scheme not in cfg.signature_schemes:
             raise TlsError(Reason.ILLEGAL_PARAMETER, f"ServerKeyExchange signed with 0x{scheme:04x}, not offered")
         signed = self.client_random + hs12.server_random + ske.params.encode()
+        self._device_rsa_check(hs12.leaf_key, "ServerKeyExchange", Reason.DEVICE_RSA_TOO_LARGE)
         verify(hs12.leaf_key, scheme, signed, ske.signed.signature, allow_legacy=True)  # type: ignore[arg-type]
         hs12.group = group
         hs12.server_public = ske.params.public
@@ -258,6 +270,7 @@ class Tls12Client(Connection):
             cke = bytes((len(share.key_exchange),)) + share.key_exchange
         else:
             assert isinstance(hs12.leaf_key, rsa.RSAPublicKey)
+            self._device_rsa_check(hs12.leaf_key, "ClientKeyExchange", Reason.DEVICE_RSA_TOO_LARGE)
             pre_master = b"\x03\x03" + cfg.random(46)
             encrypted = hs12.leaf_key.encrypt(pre_master, padding.PKCS1v15())
             cke = len(encrypted).to_bytes(2, "big") + encrypted

@@ -481,6 +481,7 @@ class ClientConnection(Tls12Client):
             raise TlsError(Reason.ILLEGAL_PARAMETER, f"CertificateVerify with scheme 0x{cv.algorithm:04x}")
         public_key = leaf_public_key(self.peer_certificates[0], "server")
         data = tls13_certificate_verify_input(hs.transcript.digest(), server=True)
+        self._device_rsa_check(public_key, "CertificateVerify", Reason.BAD_SIGNATURE)  # Mbed TLS: -0x6E00
         verify(public_key, cv.algorithm, data, cv.signature)
         hs.transcript.add(whole)
         return S.SERVER_FINISHED

@@ -31,6 +31,17 @@ A :class:`Device` is set on :attr:`ClientConfig.device
 ``scsv_always`` (``ssl_write_client_hello_cipher_suites``)
     The renegotiation SCSV ends every initial hello while TLS 1.2 is
     configured, even one that offers TLS 1.3 only.
+``rsa_max_bits`` (ESP32: ``SOC_RSA_MAX_BIT_LEN`` 4096)
+    The longest RSA modulus the RSA accelerator takes; ESP-IDF's
+    ``esp_mpi_exp_mod`` refuses a longer one (``MBEDTLS_ERR_MPI_NOT_ACCEPTABLE``)
+    unless ``CONFIG_MBEDTLS_LARGE_KEY_SOFTWARE_MPI`` (default only on chips whose
+    hardware stops at 3072 bits). The server's leaf key fails where the device
+    first uses it: TLS 1.2's ServerKeyExchange signature
+    (:attr:`~.errors.Reason.DEVICE_RSA_TOO_LARGE`: -0x428E, RSA_PUBLIC_FAILED +
+    MPI_NOT_ACCEPTABLE, decrypt_error alert) or RSA key exchange, TLS 1.3's
+    CertificateVerify (``BAD_SIGNATURE``: -0x6E00, decrypt_error, as
+    ``ssl_tls13_parse_certificate_verify``). An RSA CA key over the limit (the
+    signature on a certificate) is not checked here.
 ``tls12_signature_types`` (``mbedtls_ssl_tls12_sig_alg_is_supported``)
     A hello that offers TLS 1.2 only lists just these signature algorithm
     types (the low byte: 1 RSA PKCS#1, 3 ECDSA); RSA-PSS (0x08xx) is left
@@ -54,6 +65,7 @@ class Device(Struct, slots=False):
     resume_pins_version: bool = True
     scsv_always: bool = True
     tls12_signature_types: tuple[int, ...] = (1, 3)
+    rsa_max_bits: int = 4096
 
     def __post_init__(self) -> None:
         for label, value in (("in_content_len", self.in_content_len), ("out_content_len", self.out_content_len)):

@@ -65,6 +65,7 @@ class Reason(Enum):
     # a device profile's limits (tls.device): the device fails without an alert
     DEVICE_RECORD_TOO_LARGE = "record larger than the device's input buffer"
     DEVICE_HANDSHAKE_FRAGMENTED = "handshake message split across records, which the device cannot reassemble"
+    DEVICE_RSA_TOO_LARGE = "RSA key larger than the device's RSA hardware takes"
 
 
 ALERT_FOR_REASON: dict[Reason, AD | None] = {
@@ -106,6 +107,7 @@ ALERT_FOR_REASON: dict[Reason, AD | None] = {
     Reason.TRUNCATED: None,
     Reason.DEVICE_RECORD_TOO_LARGE: None,
     Reason.DEVICE_HANDSHAKE_FRAGMENTED: None,
+    Reason.DEVICE_RSA_TOO_LARGE: AD.decrypt_error,  # the alert ssl_parse_server_key_exchange sends
 }
 
 
