@@ -159,3 +159,20 @@ def test_device_values_are_checked() -> None:
         Device(name="x", in_content_len=100)
     with pytest.raises(ValueError, match=r"out_content_len must be 512\.\.16384"):
         Device(name="x", out_content_len=20000)
+
+
+def test_explain_names_the_codes() -> None:
+    from https_request.esp_tls.errors import LastError
+    from https_request.get_explain import explain_failure, mbedtls_error_name
+
+    assert mbedtls_error_name(0x7080) == mbedtls_error_name(-0x7080) == "MBEDTLS_ERR_SSL_FEATURE_UNAVAILABLE"
+    assert mbedtls_error_name(-0x428E) == "MBEDTLS_ERR_RSA_PUBLIC_FAILED + MBEDTLS_ERR_MPI_NOT_ACCEPTABLE"
+    assert mbedtls_error_name(-0x1234) == "mbedTLS error -0x1234"
+    c, s = client("esp32-mbedtls"), server(TLS12, RSA_4608)
+    with pytest.raises(TlsError) as info:
+        shuttle(c, s)
+    le = LastError(0x801A, -mbedtls_code_for(info.value), 0, str(info.value))
+    lines = explain_failure("esp32-mbedtls", le)
+    assert lines[1] == "  mbedTLS error: -0x428E MBEDTLS_ERR_RSA_PUBLIC_FAILED + MBEDTLS_ERR_MPI_NOT_ACCEPTABLE"
+    assert "serve an ECDSA certificate or an RSA key of at most that size" in lines[2]
+    assert lines[-1] == "  outcome: the device fails to connect"

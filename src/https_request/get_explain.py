@@ -30,6 +30,8 @@ def mbedtls_error_name(code: int) -> str:
     from .esp_tls.errors import MbedtlsErr
 
     value = -abs(code)
+    if value == MbedtlsErr.RSA_PUBLIC_FAILED_MPI_NOT_ACCEPTABLE:  # a low-level code added to a high-level one
+        return "MBEDTLS_ERR_RSA_PUBLIC_FAILED + MBEDTLS_ERR_MPI_NOT_ACCEPTABLE"
     try:
         return f"MBEDTLS_ERR_{MbedtlsErr(value).name}"
     except ValueError:
