@@ -605,7 +605,7 @@ def _device_hello_config(config: ClientConfig, resumed_version: int | None) -> C
     if resumed_version is not None and dev.resume_pins_version:
         versions = (resumed_version,)
     if ProtocolVersion.TLS1_2 not in versions:
-        groups = tuple(g for g in groups if g not in _OBSOLETE_GROUPS)
+        groups = tuple(g for g in groups if g not in _OBSOLETE_GROUPS) or groups  # none left: the server decides
     elif ProtocolVersion.TLS1_3 not in versions:
         types = dev.tls12_signature_types
         schemes = tuple(s for s in schemes if 1 <= s >> 8 <= 6 and s & 0xFF in types)
