@@ -176,3 +176,22 @@ def test_explain_names_the_codes() -> None:
     assert lines[1] == "  mbedTLS error: -0x428E MBEDTLS_ERR_RSA_PUBLIC_FAILED + MBEDTLS_ERR_MPI_NOT_ACCEPTABLE"
     assert "serve an ECDSA certificate or an RSA key of at most that size" in lines[2]
     assert lines[-1] == "  outcome: the device fails to connect"
+
+
+def test_x509_flags_map_to_verify_failed() -> None:
+    """mbedtls_ssl_verify_certificate: the X.509 verify's flags give -0x2700 (a key the profile refuses
+    among them); key usage alone, checked after it, -0x7A00."""
+    from https_request.tls.mbedtls_path import (
+        X509_BADCERT_BAD_KEY,
+        X509_BADCERT_BAD_MD,
+        X509_BADCERT_EXT_KEY_USAGE,
+        reason_for_flags,
+    )
+
+    for flags, code in (
+        (X509_BADCERT_BAD_KEY, -0x2700),
+        (X509_BADCERT_BAD_MD, -0x2700),
+        (X509_BADCERT_BAD_KEY | X509_BADCERT_EXT_KEY_USAGE, -0x2700),
+        (X509_BADCERT_EXT_KEY_USAGE, -0x7A00),
+    ):
+        assert mbedtls_code_for(TlsError(reason_for_flags(flags), verify_flags=flags)) == code

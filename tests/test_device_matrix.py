@@ -279,3 +279,13 @@ def test_explain_small_rsa_key(pki: Path) -> None:
     assert run.code == 6, run.err
     assert "mbedTLS error: -0x2700 MBEDTLS_ERR_X509_CERT_VERIFY_FAILED" in run.err
     assert "RSA below 2048 bits" in run.err
+
+
+def test_explain_default_profile(pki: Path) -> None:
+    """No device: what was negotiated, the webpki policy (the default without a device profile), no limits."""
+    with s_server(pki, "p256") as port:
+        run = clirun.get(f"https://127.0.0.1:{port}/", "--cacert", str(pki / "ca.pem"), "--explain")
+    assert run.code == 0, run.err
+    assert "explain: profile default\n" in run.err and "negotiated: TLS 1.3, TLS_AES_128_GCM_SHA256" in run.err
+    assert "verification: passed under the webpki policy" in run.err
+    assert "MBEDTLS_SSL_IN_CONTENT_LEN" not in run.err and "outcome:" not in run.err
