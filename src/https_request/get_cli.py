@@ -222,7 +222,7 @@ class _Get:
         self.out: IO[bytes] | None = None
         self.warned: set[str] = set()
         self.clock: TlsClock | None = None  # the clock certificates are checked on (None: the system's)
-        self.policy = ""  # the verify policy plan() chose ("" with --insecure), for --explain
+        self.policy = ""  # the verify policy plan() chose and the trust ("" with --insecure), for --explain
         from . import log
 
         self.log = log.get_logger(_TAG)
@@ -312,7 +312,11 @@ class _Get:
                 raise _Fail(EXIT_USAGE, f"--profile: unknown profile {args.profile!r}; known: {', '.join(PROFILES)}")
             if args.verify_policy is None and PROFILES[args.profile].device is not None and args.engine == "python":
                 policy = "mbedtls"  # a device profile verifies as the device does
-        self.policy = "" if args.insecure else policy
+        if args.cacert is not None or args.engine == "openssl":
+            trusted = f"--cacert {args.cacert}" if args.cacert else "certifi's roots"
+        else:
+            trusted = f"--bundle {args.bundle}" if args.bundle else "the built-in ESP certificate bundle"
+        self.policy = "" if args.insecure else f"the {policy} policy against {trusted}"
         alpn: tuple[str, ...] = ()
         if args.alpn is not None:
             alpn = tuple(p.strip() for p in args.alpn.split(","))

@@ -65,8 +65,9 @@ def _share(value: int, limit: int) -> str:
 
 
 def explain_success(profile: str, info: TlsInfo, policy: str) -> list[str]:
-    """The lines for a handshake that completed under ``profile`` (verified under ``policy``,
-    "" for none): what was negotiated, then each device limit and how near it came."""
+    """The lines for a handshake that completed under ``profile`` (verified as ``policy`` says:
+    "the mbedtls policy against --cacert FILE", "" for not at all): what was negotiated, then each device
+    limit and how near it came."""
     device = _device(profile)
     lines = [f"explain: profile {profile}" + (f" ({device.name})" if device is not None else "")]
     lines.append(
@@ -79,7 +80,7 @@ def explain_success(profile: str, info: TlsInfo, policy: str) -> list[str]:
     elif not policy:
         lines.append("  verification: OFF (--insecure): the device would verify the server's certificate")
     else:
-        lines.append(f"  verification: passed under the {policy} policy")
+        lines.append(f"  verification: passed, {policy}")
     close: list[str] = []
     if chain:
         size = sum(len(c) for c in chain)
