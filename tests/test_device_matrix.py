@@ -12,6 +12,7 @@ version, suite and group, or the mbedTLS code and the reason. The CLI rows run
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -289,3 +290,86 @@ def test_explain_default_profile(pki: Path) -> None:
     assert "explain: profile default\n" in run.err and "negotiated: TLS 1.3, TLS_AES_128_GCM_SHA256" in run.err
     assert "verification: passed, the webpki policy against --cacert" in run.err
     assert "MBEDTLS_SSL_IN_CONTENT_LEN" not in run.err and "outcome:" not in run.err
+
+
+# --- renegotiation -------------------------------------------------------------------------------
+
+
+@contextmanager
+def s_server_stdin(pki: Path, *extra: str) -> Iterator[tuple[Proc, int]]:
+    """s_server without -www: its stdin commands ("r": renegotiate) and lines go to the client."""
+    args = [tool("stdbuf"), "-o0", tool("openssl"), "s_server", "-accept", "127.0.0.1:0", "-tls1_2",
+            "-cert", str(pki / "p256.pem"), "-key", str(pki / "p256.key"),
+            "-cert_chain", str(pki / "p256.chain.pem"), "-msg", *extra]  # fmt: skip
+    with Proc(args, wait=WAIT) as proc:
+        yield proc, int(proc.wait_for(r"ACCEPT 127\.0\.0\.1:(\d+)").group(1))
+
+
+def _read_until(tls: EspTls, marker: bytes) -> bytes:
+    buf = b""
+    while marker not in buf:
+        chunk = tls.read(4096)
+        assert chunk, f"closed before {marker!r}: {buf!r}"
+        buf += chunk
+    return buf
+
+
+@pytest.mark.parametrize("profile", [ESP, ESP13])
+def test_the_device_renegotiates_when_the_server_asks(pki: Path, profile: str) -> None:
+    """esp-tls enables Mbed TLS's renegotiation (CONFIG_MBEDTLS_SSL_RENEGOTIATION=y): a TLS 1.2 server's
+    HelloRequest gets a new handshake (RFC 5746), and the connection carries on under the new keys."""
+    with s_server_stdin(pki) as (proc, port):
+        with EspTls.conn_http_new_sync(f"https://127.0.0.1:{port}/", _cfg(pki, profile)) as tls:
+            tls.write(b"before\n")
+            proc.wait_for(r"before")
+            proc.write(b"r\n")  # SSL_renegotiate, then SSL_do_handshake: the HelloRequest goes out
+            proc.wait_for(r"SSL_do_handshake -> 1")
+            proc.write(b"after\n")
+            assert _read_until(tls, b"after\n").endswith(b"after\n")  # the HelloRequest read: our hello sent
+            tls.write(b"renegotiated\n")  # as mbedtls_ssl_write: the new handshake first, then the data
+            proc.wait_for(r"renegotiated")  # s_server reads it under the new keys
+    assert "Secure Renegotiation IS supported" in proc.text
+    assert proc.count(r"<<< TLS 1\.[23], Handshake \[length [0-9a-f]+\], ClientHello") == 2  # the first and the new
+    assert proc.count(r"<<< TLS 1\.2, Handshake \[length [0-9a-f]+\], Finished") == 2
+    assert "no_renegotiation" not in proc.text
+
+
+def test_the_default_profile_refuses_renegotiation(pki: Path) -> None:
+    """Without a device the engine answers the HelloRequest with a no_renegotiation warning, which
+    OpenSSL's server makes fatal (handshake_failure): where the device carries on, this connection ends."""
+    with s_server_stdin(pki) as (proc, port):
+        cfg = replace(_cfg(pki, ESP), profile="default")
+        with EspTls.conn_http_new_sync(f"https://127.0.0.1:{port}/", cfg) as tls:
+            tls.write(b"before\n")
+            proc.wait_for(r"before")
+            proc.write(b"r\n")
+            proc.wait_for(r"SSL_do_handshake -> 1")
+            proc.write(b"after\n")
+            assert _read_until(tls, b"after\n").endswith(b"after\n")
+            proc.wait_for(r"no renegotiation")
+            with pytest.raises(EspTlsError, match="handshake_failure"):
+                tls.read(4096)
+    assert proc.count(r"<<< TLS 1\.[23], Handshake \[length [0-9a-f]+\], ClientHello") == 1
+    assert re.search(r"<<< TLS 1\.2, Alert \[length 0002\], warning no_renegotiation", proc.text)
+
+
+def test_renegotiations_without_data_are_bounded(pki: Path) -> None:
+    """limits.MAX_RENEGOTIATIONS: a server that renegotiates again and again without application data
+    gets an unexpected_message alert at the fifth (each costs a full handshake)."""
+    from https_request.esp_tls.conn import EspTlsTimeout
+    from https_request.tls.limits import MAX_RENEGOTIATIONS
+
+    with s_server_stdin(pki) as (proc, port):
+        with EspTls.conn_http_new_sync(f"https://127.0.0.1:{port}/", _cfg(pki, ESP)) as tls:
+            tls.write(b"before\n")
+            proc.wait_for(r"before")
+            for n in range(1, MAX_RENEGOTIATIONS + 1):
+                proc.write(b"r\n")
+                proc.wait_for(r"SSL_do_handshake -> 1", count=n)
+                with pytest.raises(EspTlsTimeout):
+                    tls.read(4096, timeout=0.5)  # reads the HelloRequest and the new handshake
+                proc.wait_for(r"<<< TLS 1\.2, Handshake \[length [0-9a-f]+\], Finished", count=n + 1)
+            proc.write(b"r\n")
+            with pytest.raises(EspTlsError, match="renegotiations without application data"):
+                tls.read(4096, timeout=WAIT)
+    assert re.search(r"<<< TLS 1\.2, Alert \[length 0002\], fatal unexpected_message", proc.text)

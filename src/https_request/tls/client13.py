@@ -127,6 +127,7 @@ class ClientConnection(Tls12Client):
         self._offer: Session | None = self._usable_session(session)
         self._offer12: Session | None = self._usable_session12(session)
         self._device = config.device
+        self._config0 = config
         if config.device is not None:
             self.device_stats = DeviceStats()
             offered = self._offer or self._offer12
@@ -163,6 +164,8 @@ class ClientConnection(Tls12Client):
         cfg = self._ccfg
         v13, v12 = ProtocolVersion.TLS1_3 in cfg.versions, ProtocolVersion.TLS1_2 in cfg.versions
         suites = [s for s in cfg.cipher_suites if (s >> 8 == 0x13 and v13) or (s >> 8 != 0x13 and v12)]
+        if self._renegotiating:  # RFC 5746 3.5: renegotiation_info instead, never the SCSV
+            return tuple(s for s in suites if s != 0x00FF)
         scsv_always = self._device is not None and self._device.scsv_always
         if (v12 or not suites or scsv_always) and 0x00FF not in suites:
             suites.append(0x00FF)  # never an empty (malformed) list: mbedTLS, too, always sends the SCSV
@@ -202,6 +205,9 @@ class ClientConnection(Tls12Client):
             exts.append(Extension(ET.psk_key_exchange_modes, X.encode_psk_modes(cfg.psk_modes)))
         if hs.early_offered and not hs.hrr_done:
             exts.append(Extension(ET.early_data, b""))
+        if self._renegotiating:  # RFC 5746 3.5: our last verify_data, in place of the SCSV
+            client_vd = self._verify_data12[0]
+            exts.append(Extension(ET.renegotiation_info, bytes((len(client_vd),)) + client_vd))
         if v12:
             exts.append(Extension(ET.ec_point_formats, b"\x01\x00"))  # uncompressed only
             if any((p := SUITES.get(s)) is not None and p.cbc for s in cfg.cipher_suites):
@@ -317,6 +323,17 @@ class ClientConnection(Tls12Client):
         hs.early_sent += data
         self._seal_app(data)
         return True
+
+    def _start_renegotiation(self) -> None:
+        """A TLS 1.2 renegotiation (device profiles, :mod:`.device`): a new TLS 1.2-only hello under the
+        current keys, no session offered, renegotiation_info instead of the SCSV."""
+        self._renegotiating = True
+        self._offer = self._offer12 = None
+        self._ccfg = _device_hello_config(self._config0, ProtocolVersion.TLS1_2)
+        self._hs = _ClientHs()
+        self._set_state(S.CLIENT_HELLO)
+        self._write_client_hello()
+        self._flush_handshake()
 
     # ------------------------------------------------------------- parsing
 
@@ -596,14 +613,15 @@ class ClientConnection(Tls12Client):
 _OBSOLETE_GROUPS = frozenset((*range(0x0001, 0x0017), 0x001A, 0x001B, 0x001C, 0xFF01, 0xFF02))
 
 
-def _device_hello_config(config: ClientConfig, resumed_version: int | None) -> ClientConfig:
-    """``config`` as a device stack writes its hello (:mod:`.device`): a resumed session's
-    version alone, the groups and signature algorithms that version's hello may list."""
+def _device_hello_config(config: ClientConfig, pinned_version: int | None) -> ClientConfig:
+    """``config`` as a device stack writes its hello (:mod:`.device`): a resumed session's (or a
+    renegotiated connection's) version alone, the groups and signature algorithms that version's
+    hello may list."""
     dev = config.device
     assert dev is not None
     versions, groups, schemes = config.versions, config.groups, config.signature_schemes
-    if resumed_version is not None and dev.resume_pins_version:
-        versions = (resumed_version,)
+    if pinned_version is not None and dev.resume_pins_version:
+        versions = (pinned_version,)
     if ProtocolVersion.TLS1_2 not in versions:
         groups = tuple(g for g in groups if g not in _OBSOLETE_GROUPS) or groups  # none left: the server decides
     elif ProtocolVersion.TLS1_3 not in versions:

@@ -115,6 +115,8 @@ class Connection:
         self._hs_done = 0  # bytes of _hs_out written by handshake messages that were fully processed
         self._device: Device | None = None  # a client profile's device limits (tls.device)
         self.device_stats: DeviceStats | None = None  # what came near them (with _device)
+        self._renegotiating = False  # a TLS 1.2 client renegotiating (a device profile's)
+        self._renegotiations = 0  # renegotiations since the last application data (limits.MAX_RENEGOTIATIONS)
         # runs since the last application data record with content (bounded in .limits)
         self._post_hs_run = 0  # handshake messages after the handshake
         self._empty_run = 0  # empty application data records, ignored TLS 1.3 change_cipher_spec
@@ -193,6 +195,13 @@ class Connection:
         out = bytes(self._out)
         self._out.clear()
         return out
+
+    @property
+    def renegotiating(self) -> bool:
+        """A TLS 1.2 renegotiation is under way (a device profile's client answering a
+        HelloRequest); application data sent meanwhile waits for its end, as
+        ``mbedtls_ssl_write`` finishes the handshake first."""
+        return self._renegotiating
 
     def send_application_data(self, data: bytes) -> None:
         """Queue application data; buffered until the handshake completes
@@ -346,6 +355,9 @@ class Connection:
 
     def _send_ccs(self) -> None:
         self._flush_handshake()
+        if self._renegotiating:  # TLS 1.2 renegotiation: under the keys in use
+            self._send_record(ContentType.CHANGE_CIPHER_SPEC, b"\x01")
+            return
         self._emit(b"\x14\x03\x03\x00\x01\x01")
 
     def _set_write_key(self, secret: bytes | None) -> None:
@@ -416,7 +428,7 @@ class Connection:
                 self._dbg.buf(4, "input record from network", header + payload)
             if self._peer_closed:  # RFC 8446 6.1: nothing may follow it (not even read)
                 raise TlsError(Reason.UNEXPECTED_MESSAGE, f"record of content type {ctype} after close_notify")
-            if ctype == ContentType.CHANGE_CIPHER_SPEC:
+            if ctype == ContentType.CHANGE_CIPHER_SPEC and not self._renegotiating:
                 self._handle_ccs(payload)
                 continue
             if self._read is not None:
@@ -484,6 +496,8 @@ class Connection:
                 self._device_fragmented()
         elif ctype == ContentType.ALERT:
             self._handle_alert(data)
+        elif ctype == ContentType.CHANGE_CIPHER_SPEC:  # a renegotiation's, opened with the keys in use
+            self._handle_ccs(data)
         elif ctype == ContentType.APPLICATION_DATA:
             if not self._joiner.empty:
                 raise TlsError(Reason.UNEXPECTED_MESSAGE, "application data inside a handshake message")
@@ -524,10 +538,11 @@ class Connection:
         )
 
     def _handle_application_data(self, data: bytes) -> None:
-        if self.state != HsState.HANDSHAKE_OVER:
+        if self.state != HsState.HANDSHAKE_OVER and not self._renegotiating:  # RFC 5246: data may interleave
             raise TlsError(Reason.UNEXPECTED_MESSAGE, f"application data in state {self.state.name}")
         if data:
             self._content_received()
+            self._renegotiations = 0
             self._data_records += 1
             if self._data_records >= RECORDS_PER_KEY_UPDATE:
                 self._data_records = 0

@@ -42,6 +42,14 @@ A :class:`Device` is set on :attr:`ClientConfig.device
     CertificateVerify (``BAD_SIGNATURE``: -0x6E00, decrypt_error, as
     ``ssl_tls13_parse_certificate_verify``). An RSA CA key over the limit (the
     signature on a certificate) is not checked here.
+``renegotiation`` (``CONFIG_MBEDTLS_SSL_RENEGOTIATION`` default y, and esp-tls calls
+``mbedtls_ssl_conf_renegotiation(ENABLED)``)
+    A TLS 1.2 server's HelloRequest starts a new handshake (RFC 5746 secure
+    renegotiation only: with a server that sent no renegotiation_info, Mbed
+    TLS's ``MBEDTLS_SSL_LEGACY_NO_RENEGOTIATION`` refuses with a
+    no_renegotiation warning). The hello has renegotiation_info with our last
+    verify_data instead of the SCSV and no session id; the server's
+    certificate must not change (``ssl_check_peer_crt_unchanged``).
 ``tls12_signature_types`` (``mbedtls_ssl_tls12_sig_alg_is_supported``)
     A hello that offers TLS 1.2 only lists just these signature algorithm
     types (the low byte: 1 RSA PKCS#1, 3 ECDSA); RSA-PSS (0x08xx) is left
@@ -66,6 +74,7 @@ class Device(Struct, slots=False):
     scsv_always: bool = True
     tls12_signature_types: tuple[int, ...] = (1, 3)
     rsa_max_bits: int = 4096
+    renegotiation: bool = True
 
     def __post_init__(self) -> None:
         for label, value in (("in_content_len", self.in_content_len), ("out_content_len", self.out_content_len)):

@@ -203,6 +203,7 @@ ESP32_MBEDTLS_EXTENSION_ORDER: tuple[int, ...] = (
     ET.psk_key_exchange_modes,
     ET.supported_groups,
     ET.signature_algorithms,
+    ET.renegotiation_info,  # a renegotiation's hello only
     ET.ec_point_formats,
     ET.max_fragment_length,
     ET.encrypt_then_mac,
