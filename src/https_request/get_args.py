@@ -118,7 +118,11 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     trust.add_argument("-k", "--insecure", action="store_true", help="no certificate verification at all (unsafe)")
     trust.add_argument("--skip-common-name", action="store_true", help="no SNI and no host name check")
     trust.add_argument("--common-name", metavar="NAME", help="SNI and name to check instead of the URL's host")
-    trust.add_argument("--verify-policy", choices=("webpki", "mbedtls"), default="webpki", help="(default webpki)")
+    trust.add_argument(
+        "--verify-policy",
+        choices=("webpki", "mbedtls"),
+        help="(default webpki; mbedtls with a device profile such as esp32-mbedtls)",
+    )
     tls = p.add_argument_group("TLS")
     tls.add_argument("--tls-version", choices=("1.2", "1.3"), help="only this version (default: both)")
     tls.add_argument("--tls-max", choices=("1.2", "1.3", "default"), help="at most this version (curl's)")
@@ -260,5 +264,11 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "size_download, remote_ip, ... %%header{NAME}), \\n escapes; @FILE reads it from FILE (@- stdin)",
     )
     out.add_argument("--json", metavar="FILE", help="write a JSON summary to FILE ('-' = stderr)")
+    out.add_argument(
+        "--explain",
+        action="store_true",
+        help="after the request, say what was negotiated and which of the profile's device limits came close; "
+        "on failure, the mbedTLS error, its name and the server-side cause",
+    )
     p.set_defaults(func=_run)
     return p

@@ -436,6 +436,10 @@ class _Get(Planning):
         if self.report.wanted or args.verbose:
             self.report.nat64 = _nat64(tls.info.address, cfg.dns_servers)
         self._log_info(tls.info, target.host)
+        if self.args.explain:
+            from .get_explain import explain_success
+
+            sys.stderr.write("".join(f"{line}\n" for line in explain_success(self.args.profile, tls.info, self.policy)))
         try:
             return self._exchange(tls, step, early, request_target or _request_target(url), headers, where, same_origin)
         finally:
@@ -584,7 +588,7 @@ class _Get(Planning):
             from .tls_clock import sntp_servers, time_note
 
             note = time_note(self.clock, sntp_servers(self.args), dns_servers=tuple(self.args.dns_server))
-        return Fail(code, f"{what}: {describe(le, note)}")
+        return Fail(code, f"{what}: {describe(le, note)}", le)
 
     def _log_info(self, info: TlsInfo, host: str) -> None:
         """-v's ``* `` lines about the connection, as curl's (and ours: resumption, 0-RTT, TFO, NAT64)."""
@@ -762,6 +766,10 @@ def run_get(args: argparse.Namespace) -> int:
         get.report.error = exc.message
         if not args.silent or args.show_error:
             sys.stderr.write(f"{PROG}: {exc.message}\n")
+        if args.explain and exc.last_error is not None:
+            from .get_explain import explain_failure
+
+            sys.stderr.write("".join(f"{line}\n" for line in explain_failure(args.profile, exc.last_error)))
     code = _finish_output(get, code)
     report = get.report
     report.total_ms = (time.monotonic() - get.t0) * 1000

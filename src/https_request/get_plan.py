@@ -11,11 +11,12 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from .curlargs import ConnectTo
     from .esp_tls.config import EspTlsCfg, TlsClock, TlsVersion
+    from .esp_tls.errors import LastError
     from .get_report import Report
     from .http.proxy import Proxy
 
@@ -52,10 +53,11 @@ EXIT_HTTP_STATUS = 22  # -f and an HTTP status >= 400 (curl's 22)
 class Fail(Exception):
     """Stop with ``code``, printing ``https-request: <message>``."""
 
-    def __init__(self, code: int, message: str) -> None:
+    def __init__(self, code: int, message: str, last_error: LastError | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.last_error = last_error  # esp-tls's record of the failure, for --explain
 
 
 def hostport(host: str, port: int) -> str:
@@ -106,6 +108,7 @@ class Planning:
         self.report = report
         self.warned: set[str] = set()
         self.clock: TlsClock | None = None  # the clock certificates are checked on (None: the system's)
+        self.policy = ""  # the verify policy plan() chose and the trust ("" with --insecure), for --explain
 
     def warn(self, message: str) -> None:
         """``https-request: warning: <message>``, once (not with -s)."""
@@ -203,11 +206,19 @@ class Planning:
             except ValueError as exc:
                 raise Fail(EXIT_USAGE, f"--ciphers: {exc}") from None
         groups = _parse_groups(args.groups) if args.groups is not None else None
+        policy: Literal["webpki", "mbedtls"] = "mbedtls" if args.verify_policy == "mbedtls" else "webpki"
         if args.profile != "default":  # the default exists: no TLS stack to import before connecting
             from .tls.profiles import PROFILES
 
             if args.profile not in PROFILES:
                 raise Fail(EXIT_USAGE, f"--profile: unknown profile {args.profile!r}; known: {', '.join(PROFILES)}")
+            if args.verify_policy is None and PROFILES[args.profile].device is not None and args.engine == "python":
+                policy = "mbedtls"  # a device profile verifies as the device does
+        if args.cacert is not None or args.engine == "openssl":
+            trusted = f"--cacert {args.cacert}" if args.cacert else "certifi's roots"
+        else:
+            trusted = f"--bundle {args.bundle}" if args.bundle else "the built-in ESP certificate bundle"
+        self.policy = "" if args.insecure else f"the {policy} policy against {trusted}"
         alpn: tuple[str, ...] = ()
         if args.alpn is not None:
             alpn = tuple(p.strip() for p in args.alpn.split(","))
@@ -303,7 +314,7 @@ class Planning:
             tcp_fastopen=args.tcp_fastopen,
             profile=args.profile,
             groups=groups,
-            verify_policy=args.verify_policy,
+            verify_policy=policy,
             engine=args.engine,
             insecure=args.insecure,
             debug_level=4 if verbose >= 3 else 0,

@@ -38,6 +38,7 @@ if TYPE_CHECKING:  # the TLS stack, cryptography and the trust are imported wher
     from ..io.pump import TlsConnectionError, TlsTimeout
     from ..netif import IPAddress
     from ..tls.config import CertifiedKey
+    from ..tls.device import DeviceStats
     from ..tls.errors import LocalProtocolError, TlsError
     from ..tls.session import Session
 
@@ -162,6 +163,9 @@ class TlsInfo(Struct, slots=False):
     ``port``, ``local_address``, ``local_port``: the server port and the socket's
     own end; ``lookup_ms``: to the first connection attempt (the name resolved).
     Plain TCP (``cfg.is_plain_tcp``): ``version`` "none", cipher suite 0.
+    ``peer_certificates``: the server's chain as sent (DER, leaf first; the leaf
+    alone with the openssl engine); ``device_stats``: with a device profile, what
+    came nearest its limits (:class:`~https_request.tls.device.DeviceStats`).
     """
 
     version: str
@@ -180,6 +184,8 @@ class TlsInfo(Struct, slots=False):
     local_address: str | None = None
     local_port: int = 0
     lookup_ms: float | None = None
+    peer_certificates: tuple[bytes, ...] = ()
+    device_stats: DeviceStats | None = None
 
     @property
     def cipher_suite_name(self) -> str:
@@ -748,6 +754,8 @@ class _Core:
             handshake_end_ms=log.millis(),
             address=self._address,
             tcp_fastopen=fastopen,
+            peer_certificates=neg.peer_certificates,
+            device_stats=neg.device_stats,
         )
         lookup = None if self._t_lookup is None else (self._t_lookup - self._t0) * 1000
         port = self._target(self._host, self._port)[1]

@@ -82,6 +82,7 @@ if TYPE_CHECKING:
     from ..io.aio import TlsStream
     from ..tls.client13 import ClientConnection
     from ..tls.config import CertificateVerifier, CertifiedKey, ClientConfig
+    from ..tls.device import DeviceStats
     from ..tls.events import HandshakeComplete
     from ..tls.session import Session
 
@@ -135,6 +136,7 @@ class Negotiated(Struct, slots=False):
     resumed: bool
     early_data: EarlyDataStatus
     peer_certificates: tuple[bytes, ...]
+    device_stats: DeviceStats | None = None
 
 
 class Engine(Protocol):
@@ -279,6 +281,7 @@ def _negotiated(hs: HandshakeComplete | None, conn: ClientConnection) -> Negotia
         resumed=hs.resumed,
         early_data=status,
         peer_certificates=hs.peer_certificates,
+        device_stats=conn.device_stats,
     )
 
 

@@ -96,6 +96,8 @@ class MbedtlsErr(IntEnum):
     SSL_WANT_WRITE = -0x6880
     SSL_TIMEOUT = -0x6800
     SSL_ILLEGAL_PARAMETER = -0x6600
+    # MBEDTLS_ERR_RSA_PUBLIC_FAILED (-0x4280) + MBEDTLS_ERR_MPI_NOT_ACCEPTABLE (-0x000E): mbedtls_rsa_public adds them
+    RSA_PUBLIC_FAILED_MPI_NOT_ACCEPTABLE = -0x428E
 
 
 @cache
@@ -140,6 +142,9 @@ def _mbedtls_for_reason() -> dict[Reason, MbedtlsErr]:
         Reason.INTERNAL: MbedtlsErr.SSL_INTERNAL_ERROR,
         Reason.PEER_ALERT: MbedtlsErr.SSL_FATAL_ALERT_MESSAGE,
         Reason.TRUNCATED: MbedtlsErr.SSL_CONN_EOF,
+        Reason.DEVICE_RECORD_TOO_LARGE: MbedtlsErr.SSL_INVALID_RECORD,
+        Reason.DEVICE_HANDSHAKE_FRAGMENTED: MbedtlsErr.SSL_FEATURE_UNAVAILABLE,
+        Reason.DEVICE_RSA_TOO_LARGE: MbedtlsErr.RSA_PUBLIC_FAILED_MPI_NOT_ACCEPTABLE,
     }
 
 
@@ -147,11 +152,22 @@ def mbedtls_code_for(exc: TlsError) -> int:
     """The (negative) mbedTLS code an ESP32 would report for this failure.
 
     A verification failure through the certificate bundle is -0x3000 (its
-    verify callback aborts, flags 0xFFFFFFFF), any other X.509 failure -0x2700.
+    verify callback aborts, flags 0xFFFFFFFF), any other X.509 failure -0x2700:
+    ``mbedtls_x509_crt_verify_with_profile``'s own flags (a key or hash its
+    profile refuses among them) make ``mbedtls_ssl_verify_certificate`` return
+    -0x2700; only the checks after it (``mbedtls_ssl_check_cert_usage``: key
+    usage, extended key usage) return -0x7A00 on their own.
     """
-    if exc.verify_flags == 0xFFFFFFFF:
+    flags = exc.verify_flags
+    if flags == 0xFFFFFFFF:
         return MbedtlsErr.X509_FATAL_ERROR
+    if flags & ~_FLAGS_AFTER_X509:
+        return MbedtlsErr.X509_CERT_VERIFY_FAILED
     return _mbedtls_for_reason().get(exc.reason, MbedtlsErr.SSL_INTERNAL_ERROR)
+
+
+# MBEDTLS_X509_BADCERT_MISSING (no certificate sent), _KEY_USAGE, _EXT_KEY_USAGE: not flags of the X.509 verify
+_FLAGS_AFTER_X509 = 0x0040 | 0x0800 | 0x1000
 
 
 class LastError(Struct, slots=False):

@@ -110,7 +110,7 @@ class TlsStream:
         """Send application data (held by the engine until the handshake is
         over, unless it goes out as 0-RTT)."""
         self.conn.send_application_data(data)
-        await self._run(lambda: True, timeout)
+        await self._run(lambda: not self.conn.renegotiating or self.pump.finished, timeout)  # as TlsSocket.send
 
     async def read(self, max_bytes: int = _RECV_SIZE, timeout: float | None = None) -> bytes:
         """Up to ``max_bytes`` of application data; b"" once the peer closed."""

@@ -92,7 +92,7 @@ class TlsSocket:
         """Send application data (buffered by the engine until the handshake is
         over, unless it goes out as 0-RTT)."""
         self.conn.send_application_data(data)
-        self._run(lambda: True, timeout)
+        self._run(lambda: not self.conn.renegotiating or self.pump.finished, timeout)  # renegotiation: to its end
 
     def recv(self, max_bytes: int = _RECV_SIZE, timeout: float | None = None) -> bytes:
         """Up to ``max_bytes`` of application data; b"" once the peer closed."""

@@ -13,7 +13,12 @@ Flights (mbedTLS state names)::
     NEW_SESSION_TICKET         <== (NewSessionTicket)
     SERVER_CHANGE_CIPHER_SPEC  <== ChangeCipherSpec
     SERVER_FINISHED            <== Finished
-    HANDSHAKE_OVER             (HelloRequest: renegotiation refused with a warning)
+    HANDSHAKE_OVER             (HelloRequest: renegotiation refused with a warning; with a
+                               device profile that renegotiates, a new ClientHello under the
+                               keys in use, back to SERVER_HELLO: RFC 5746 secure renegotiation,
+                               our last verify_data in renegotiation_info, the server's checked,
+                               its certificate unchanged, CCS records protected; application
+                               data may interleave, at most limits.MAX_RENEGOTIATIONS without it)
 
 An abbreviated handshake (session ID or ticket accepted) goes from ServerHello
 straight to NEW_SESSION_TICKET / SERVER_CHANGE_CIPHER_SPEC and answers the
@@ -43,7 +48,7 @@ from .events import SessionTicketReceived
 from .keyschedule import new_hash
 from .keyschedule12 import finished_verify_data12, key_block, master_secret
 from .kx import ClientShare, ec_point, group_of_curve
-from .limits import MAX_CIPHERTEXT12
+from .limits import MAX_CIPHERTEXT12, MAX_RENEGOTIATIONS
 from .messages import Finished, ServerHello
 from .messages12 import Certificate12, CertificateRequest12, DigitallySigned, NewSessionTicket12, ServerKeyExchange12
 from .protection12 import Protector12
@@ -90,6 +95,7 @@ class _Client12Hs(Struct, frozen=False, slots=False):
     session_id: bytes = b""
     false_started: bool = False
     cv_scheme: int | None = None
+    client_verify: bytes = b""
 
 
 class _HelloState(Protocol):
@@ -113,6 +119,9 @@ class Tls12Client(Connection):
     _hs12: _Client12Hs | None = None
     _pending_write12: Protector12 | None = None
     _pending_read12: Protector12 | None = None
+    # RFC 5746: the server answered with renegotiation_info, and the last handshake's verify_data
+    _secure_renegotiation = False
+    _verify_data12: tuple[bytes, bytes] = (b"", b"")
 
     # ------------------------------------------------------------ ServerHello
 
@@ -136,8 +145,15 @@ class Tls12Client(Connection):
             if e.type not in _SH12_ALLOWED:
                 raise TlsError(Reason.ILLEGAL_PARAMETER, f"extension 0x{e.type:04x} in a TLS 1.2 ServerHello")
         reneg = sh.ext(ET.renegotiation_info)
-        if reneg is not None and reneg != b"\x00":
+        if self._renegotiating:  # RFC 5746 3.5: both verify_data, or the handshake ends
+            client_vd, server_vd = self._verify_data12
+            expected = bytes((len(client_vd) + len(server_vd),)) + client_vd + server_vd
+            if reneg is None or not hmac.compare_digest(reneg, expected):
+                raise TlsError(Reason.HANDSHAKE_FAILURE, "renegotiation_info does not match the last handshake")
+        elif reneg is not None and reneg != b"\x00":
             raise TlsError(Reason.HANDSHAKE_FAILURE, "non-empty renegotiation_info in an initial handshake")
+        else:
+            self._secure_renegotiation = reneg is not None
         alpn = sh.ext(ET.application_layer_protocol_negotiation)
         if alpn is not None:
             names = X.decode_alpn(alpn)
@@ -208,6 +224,8 @@ class Tls12Client(Connection):
         if not cert.certificate_list:
             raise TlsError(Reason.DECODE, "server sent an empty certificate list")
         chain = cert.certificate_list
+        if self._renegotiating and chain[0] != self.peer_certificates[0]:  # Mbed TLS: ssl_check_peer_crt_unchanged
+            raise TlsError(Reason.CERT_BAD, "the server's certificate changed during renegotiation")
         self._verify_server_chain(chain)
         hs12.leaf_key = key = leaf_public_key(chain[0], "server")
         suite = hs12.suite
@@ -225,6 +243,17 @@ class Tls12Client(Connection):
         hs12.messages += whole
         return S.SERVER_KEY_EXCHANGE if suite.kx == "ECDHE" else S.CERTIFICATE_REQUEST
 
+    def _device_rsa_check(self, key: object, where: str, reason: Reason) -> None:
+        """A device profile's RSA hardware: a server key longer than it takes fails where the
+        device first uses it (ESP-IDF's ``esp_mpi_exp_mod``: MBEDTLS_ERR_MPI_NOT_ACCEPTABLE)."""
+        dev = self._device
+        if dev is not None and isinstance(key, rsa.RSAPublicKey) and key.key_size > dev.rsa_max_bits:
+            raise TlsError(
+                reason,
+                f"the server's {key.key_size}-bit RSA key ({where}): the device's RSA hardware takes at most "
+                f"{dev.rsa_max_bits} bits (SOC_RSA_MAX_BIT_LEN, no CONFIG_MBEDTLS_LARGE_KEY_SOFTWARE_MPI)",
+            )
+
     def _parse_server_key_exchange(self, body: bytes, whole: bytes) -> HsState:
         hs12, hs, cfg = self._hs12, self._hs, self._ccfg
         assert hs12 is not None and hs is not None
@@ -237,6 +266,7 @@ class Tls12Client(Connection):
         if scheme not in cfg.signature_schemes:
             raise TlsError(Reason.ILLEGAL_PARAMETER, f"ServerKeyExchange signed with 0x{scheme:04x}, not offered")
         signed = self.client_random + hs12.server_random + ske.params.encode()
+        self._device_rsa_check(hs12.leaf_key, "ServerKeyExchange", Reason.DEVICE_RSA_TOO_LARGE)
         verify(hs12.leaf_key, scheme, signed, ske.signed.signature, allow_legacy=True)  # type: ignore[arg-type]
         hs12.group = group
         hs12.server_public = ske.params.public
@@ -274,6 +304,7 @@ class Tls12Client(Connection):
             cke = bytes((len(share.key_exchange),)) + share.key_exchange
         else:
             assert isinstance(hs12.leaf_key, rsa.RSAPublicKey)
+            self._device_rsa_check(hs12.leaf_key, "ClientKeyExchange", Reason.DEVICE_RSA_TOO_LARGE)
             pre_master = b"\x03\x03" + cfg.random(46)
             encrypted = hs12.leaf_key.encrypt(pre_master, padding.PKCS1v15())
             cke = len(encrypted).to_bytes(2, "big") + encrypted
@@ -336,6 +367,7 @@ class Tls12Client(Connection):
         self._log2("=> write finished")
         th = new_hash(hs12.suite.hash_name, hs12.messages).digest()
         verify_data = finished_verify_data12(hs12.suite.hash_name, hs12.master, True, th)
+        hs12.client_verify = verify_data
         hs12.messages += self._queue_handshake(HT.FINISHED, verify_data)
         self._flush_handshake()
 
@@ -365,6 +397,8 @@ class Tls12Client(Connection):
         hs12.messages += whole
         if self.resumed:
             self._write_ccs_finished12(hs12)
+        self._verify_data12 = (hs12.client_verify, fin.verify_data)
+        self._renegotiating = False
         self._set_state(S.FLUSH_BUFFERS)
         self._set_state(S.HANDSHAKE_WRAPUP)
         session = self._session12(hs12)
@@ -405,10 +439,27 @@ class Tls12Client(Connection):
         )
 
     def _parse_hello_request(self, body: bytes, whole: bytes) -> HsState:
-        # RFC 5746 4.2: we never renegotiate; say so with a warning and carry on.
+        dev = self._device
+        if dev is not None and dev.renegotiation and self._secure_renegotiation and not self._closed:
+            if body:
+                raise TlsError(Reason.DECODE, "HelloRequest with a body")
+            self._renegotiations += 1
+            if self._renegotiations > MAX_RENEGOTIATIONS:
+                raise TlsError(
+                    Reason.FLOOD,
+                    f"{self._renegotiations} renegotiations without application data (limit {MAX_RENEGOTIATIONS})",
+                )
+            self._log2("HelloRequest: renegotiating (the device accepts renegotiation)")
+            self._start_renegotiation()
+            return S.SERVER_HELLO
+        # RFC 5746 4.2: we never renegotiate (nor with a server without RFC 5746); say so and carry on.
         self._log2("HelloRequest: renegotiation refused")
         self._send_alert(AlertLevel.WARNING, AlertDescription.no_renegotiation)
         return S.HANDSHAKE_OVER
+
+    def _start_renegotiation(self) -> None:
+        """Write the renegotiating ClientHello (the client's TLS 1.3 half owns the hello)."""
+        raise NotImplementedError
 
     def _log2(self, text: str) -> None:
         if self._dbg.threshold >= 2:

@@ -22,10 +22,11 @@ from __future__ import annotations
 import hmac
 import ipaddress
 
-from ..structs import Struct, field
+from ..structs import Struct, field, replace
 from . import extensions as X
 from .client12 import Tls12Client
 from .config import ClientConfig, VerifiedChain
+from .device import DeviceStats
 from .enums import NOT_FOR_TLS13, ProtocolVersion, PskKeyExchangeMode
 from .enums import ExtensionType as ET
 from .enums import HandshakeType as HT
@@ -125,6 +126,12 @@ class ClientConnection(Tls12Client):
                 session = None
         self._offer: Session | None = self._usable_session(session)
         self._offer12: Session | None = self._usable_session12(session)
+        self._device = config.device
+        self._config0 = config
+        if config.device is not None:
+            self.device_stats = DeviceStats()
+            offered = self._offer or self._offer12
+            self._ccfg = _device_hello_config(config, offered.version if offered is not None else None)
         self._hs: _ClientHs | None = _ClientHs()
         self._hello_version = config.hello_record_version.to_bytes(2, "big")
         self._res_master = b""
@@ -157,7 +164,10 @@ class ClientConnection(Tls12Client):
         cfg = self._ccfg
         v13, v12 = ProtocolVersion.TLS1_3 in cfg.versions, ProtocolVersion.TLS1_2 in cfg.versions
         suites = [s for s in cfg.cipher_suites if (s >> 8 == 0x13 and v13) or (s >> 8 != 0x13 and v12)]
-        if (v12 or not suites) and 0x00FF not in suites:
+        if self._renegotiating:  # RFC 5746 3.5: renegotiation_info instead, never the SCSV
+            return tuple(s for s in suites if s != 0x00FF)
+        scsv_always = self._device is not None and self._device.scsv_always
+        if (v12 or not suites or scsv_always) and 0x00FF not in suites:
             suites.append(0x00FF)  # never an empty (malformed) list: mbedTLS, too, always sends the SCSV
         return tuple(suites)
 
@@ -195,6 +205,9 @@ class ClientConnection(Tls12Client):
             exts.append(Extension(ET.psk_key_exchange_modes, X.encode_psk_modes(cfg.psk_modes)))
         if hs.early_offered and not hs.hrr_done:
             exts.append(Extension(ET.early_data, b""))
+        if self._renegotiating:  # RFC 5746 3.5: our last verify_data, in place of the SCSV
+            client_vd = self._verify_data12[0]
+            exts.append(Extension(ET.renegotiation_info, bytes((len(client_vd),)) + client_vd))
         if v12:
             exts.append(Extension(ET.ec_point_formats, b"\x01\x00"))  # uncompressed only
             if any((p := SUITES.get(s)) is not None and p.cbc for s in cfg.cipher_suites):
@@ -310,6 +323,17 @@ class ClientConnection(Tls12Client):
         hs.early_sent += data
         self._seal_app(data)
         return True
+
+    def _start_renegotiation(self) -> None:
+        """A TLS 1.2 renegotiation (device profiles, :mod:`.device`): a new TLS 1.2-only hello under the
+        current keys, no session offered, renegotiation_info instead of the SCSV."""
+        self._renegotiating = True
+        self._offer = self._offer12 = None
+        self._ccfg = _device_hello_config(self._config0, ProtocolVersion.TLS1_2)
+        self._hs = _ClientHs()
+        self._set_state(S.CLIENT_HELLO)
+        self._write_client_hello()
+        self._flush_handshake()
 
     # ------------------------------------------------------------- parsing
 
@@ -474,6 +498,7 @@ class ClientConnection(Tls12Client):
             raise TlsError(Reason.ILLEGAL_PARAMETER, f"CertificateVerify with scheme 0x{cv.algorithm:04x}")
         public_key = leaf_public_key(self.peer_certificates[0], "server")
         data = tls13_certificate_verify_input(hs.transcript.digest(), server=True)
+        self._device_rsa_check(public_key, "CertificateVerify", Reason.BAD_SIGNATURE)  # Mbed TLS: -0x6E00
         verify(public_key, cv.algorithm, data, cv.signature)
         hs.transcript.add(whole)
         return S.SERVER_FINISHED
@@ -582,6 +607,29 @@ class ClientConnection(Tls12Client):
         self.session = session
         self._events.append(SessionTicketReceived(session))
         return S.HANDSHAKE_OVER
+
+
+# RFC 8446 4.2.7: obsolete_RESERVED groups, never offered in a TLS 1.3-only hello.
+_OBSOLETE_GROUPS = frozenset((*range(0x0001, 0x0017), 0x001A, 0x001B, 0x001C, 0xFF01, 0xFF02))
+
+
+def _device_hello_config(config: ClientConfig, pinned_version: int | None) -> ClientConfig:
+    """``config`` as a device stack writes its hello (:mod:`.device`): a resumed session's (or a
+    renegotiated connection's) version alone, the groups and signature algorithms that version's
+    hello may list."""
+    dev = config.device
+    assert dev is not None
+    versions, groups, schemes = config.versions, config.groups, config.signature_schemes
+    if pinned_version is not None and dev.resume_pins_version:
+        versions = (pinned_version,)
+    if ProtocolVersion.TLS1_2 not in versions:
+        groups = tuple(g for g in groups if g not in _OBSOLETE_GROUPS) or groups  # none left: the server decides
+    elif ProtocolVersion.TLS1_3 not in versions:
+        types = dev.tls12_signature_types
+        schemes = tuple(s for s in schemes if 1 <= s >> 8 <= 6 and s & 0xFF in types)
+    if (versions, groups, schemes) == (config.versions, config.groups, config.signature_schemes):
+        return config
+    return replace(config, versions=versions, groups=groups, signature_schemes=schemes)
 
 
 def _is_ip(name: str) -> bool:

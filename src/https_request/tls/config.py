@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from ..structs import Struct, field
 from .debug import NULL_DEBUG, TlsDebug
+from .device import Device
 from .enums import CipherSuite, NamedGroup, ProtocolVersion, PskKeyExchangeMode, SignatureScheme
 from .session import AntiReplay, MemoryAntiReplay, SessionCache, TicketKeys
 from .suites import SUITES, check_suites_fit_versions
@@ -209,6 +210,8 @@ class ClientConfig(Struct, slots=False):
     place after the listed ones; pre_shared_key stays last).
     ``hello_record_version`` is the record-layer version of the first
     ClientHello (0x0301 by default, as OpenSSL; mbedTLS uses 0x0303).
+    ``device``: a device stack's limits and hello rules (:mod:`.device`), set
+    by device profiles; None for none.
     """
 
     verifier: CertificateVerifier | None = None
@@ -228,6 +231,7 @@ class ClientConfig(Struct, slots=False):
     unix_time_random: bool = False
     extension_order: tuple[int, ...] = ()
     hello_record_version: int = 0x0301
+    device: Device | None = None
     extensions_hook: Callable[[list[Extension]], list[Extension]] | None = None
     signer: Signer | None = None
     now: Callable[[], float] = system_clock

@@ -41,6 +41,7 @@ from typing import ClassVar
 
 from ..wire import DecodeError
 from .config import ClientConfig, ServerConfig
+from .device import Device, DeviceStats
 from .enums import AlertDescription, AlertLevel, ContentType, HandshakeType, ProtocolVersion, name_of
 from .errors import TLS12_ALERT, AlertReceived, ConnectionPoisoned, LocalProtocolError, Reason, TlsError
 from .events import (
@@ -113,6 +114,10 @@ class Connection:
         self._plain_hs_sent = False  # a plaintext handshake record went out (a later ClientHello is a retry)
         self._ccs_seen = False  # TLS 1.3: a compatibility change_cipher_spec arrived
         self._hs_done = 0  # bytes of _hs_out written by handshake messages that were fully processed
+        self._device: Device | None = None  # a client profile's device limits (tls.device)
+        self.device_stats: DeviceStats | None = None  # what came near them (with _device)
+        self._renegotiating = False  # a TLS 1.2 client renegotiating (a device profile's)
+        self._renegotiations = 0  # renegotiations since the last application data (limits.MAX_RENEGOTIATIONS)
         # runs since the last application data record with content (bounded in .limits)
         self._post_hs_run = 0  # handshake messages after the handshake
         self._empty_run = 0  # empty application data records, ignored TLS 1.3 change_cipher_spec
@@ -200,6 +205,13 @@ class Connection:
         out = bytes(self._out)
         self._out.clear()
         return out
+
+    @property
+    def renegotiating(self) -> bool:
+        """A TLS 1.2 renegotiation is under way (a device profile's client answering a
+        HelloRequest); application data sent meanwhile waits for its end, as
+        ``mbedtls_ssl_write`` finishes the handshake first."""
+        return self._renegotiating
 
     def send_application_data(self, data: bytes) -> None:
         """Queue application data; buffered until the handshake completes
@@ -356,6 +368,9 @@ class Connection:
 
     def _send_ccs(self) -> None:
         self._flush_handshake()
+        if self._renegotiating:  # TLS 1.2 renegotiation: under the keys in use
+            self._send_record(ContentType.CHANGE_CIPHER_SPEC, b"\x01")
+            return
         self._emit(b"\x14" + self._record_version + b"\x00\x01\x01")
 
     def _set_write_key(self, secret: bytes | None) -> None:
@@ -431,7 +446,7 @@ class Connection:
                 self._dbg.buf(4, "input record from network", header + payload)
             if self._peer_closed:  # RFC 8446 6.1: nothing may follow it (not even read)
                 raise TlsError(Reason.UNEXPECTED_MESSAGE, f"record of content type {ctype} after close_notify")
-            if ctype == ContentType.CHANGE_CIPHER_SPEC:
+            if ctype == ContentType.CHANGE_CIPHER_SPEC and not self._renegotiating:
                 self._handle_ccs(payload)
                 continue
             if self._read is not None:
@@ -458,6 +473,8 @@ class Connection:
                 if len(payload) > MAX_PLAINTEXT:
                     raise TlsError(Reason.RECORD_OVERFLOW, f"plaintext record of {len(payload)} bytes")
                 data = payload
+            if self._device is not None:
+                self._device_record(ctype, data)
             self._dispatch_record(ctype, data)
 
     def _handle_ccs(self, payload: bytes) -> None:
@@ -493,8 +510,12 @@ class Connection:
                 if msg is None:
                     break
                 self._handle_handshake(*msg)
+            if self._device is not None and not self._device.reassembles_handshake and not self._joiner.empty:
+                self._device_fragmented()
         elif ctype == ContentType.ALERT:
             self._handle_alert(data)
+        elif ctype == ContentType.CHANGE_CIPHER_SPEC:  # a renegotiation's, opened with the keys in use
+            self._handle_ccs(data)
         elif ctype == ContentType.APPLICATION_DATA:
             if not self._joiner.empty:
                 raise TlsError(Reason.UNEXPECTED_MESSAGE, "application data inside a handshake message")
@@ -502,13 +523,46 @@ class Connection:
         else:
             raise TlsError(Reason.UNEXPECTED_MESSAGE, f"record of content type {ctype}")
 
+    def _device_record(self, ctype: int, data: bytes) -> None:
+        """A device profile's input buffer: the record's size noted, or refused past the limit."""
+        dev, stats = self._device, self.device_stats
+        assert dev is not None and stats is not None
+        size = len(data)
+        if size > dev.in_content_len:
+            raise TlsError(
+                Reason.DEVICE_RECORD_TOO_LARGE,
+                f"a record of {size} bytes; the device's MBEDTLS_SSL_IN_CONTENT_LEN is {dev.in_content_len}",
+            )
+        if size > stats.largest_record:
+            stats.largest_record = size
+        if ctype == ContentType.HANDSHAKE and self._joiner.empty:  # messages that start in this record
+            view = memoryview(data)
+            pos = 0
+            while pos + 4 <= size:
+                length = int.from_bytes(view[pos + 1 : pos + 4], "big")
+                if length + 4 > stats.largest_message:
+                    stats.largest_message = length + 4
+                    stats.largest_message_type = data[pos]
+                pos += 4 + length
+
+    def _device_fragmented(self) -> None:
+        """A handshake message goes on in the next record: a device that cannot reassemble fails."""
+        msg_type, length, held = self._joiner.partial()
+        name = name_of(HandshakeType, msg_type).title().replace("_", "") if msg_type >= 0 else "handshake"
+        size = f"of {length + 4} bytes " if length >= 0 else ""
+        raise TlsError(
+            Reason.DEVICE_HANDSHAKE_FRAGMENTED,
+            f"the {name} message {size}does not end in the record it starts in ({held} bytes there)",
+        )
+
     def _handle_application_data(self, data: bytes) -> None:
-        if self.state != HsState.HANDSHAKE_OVER:
+        if self.state != HsState.HANDSHAKE_OVER and not self._renegotiating:  # RFC 5246: data may interleave
             raise TlsError(Reason.UNEXPECTED_MESSAGE, f"application data in state {self.state.name}")
         if self.first_app_data_length is None:
             self.first_app_data_length = len(data)
         if data:
             self._content_received()
+            self._renegotiations = 0
             self._data_records += 1
             if self._data_records >= RECORDS_PER_KEY_UPDATE:
                 self._data_records = 0

@@ -62,6 +62,10 @@ class Reason(Enum):
     INTERNAL = "internal error"
     PEER_ALERT = "peer sent a fatal alert"
     TRUNCATED = "connection closed before the handshake finished"
+    # a device profile's limits (tls.device): the device fails without an alert
+    DEVICE_RECORD_TOO_LARGE = "record larger than the device's input buffer"
+    DEVICE_HANDSHAKE_FRAGMENTED = "handshake message split across records, which the device cannot reassemble"
+    DEVICE_RSA_TOO_LARGE = "RSA key larger than the device's RSA hardware takes"
 
 
 ALERT_FOR_REASON: dict[Reason, AD | None] = {
@@ -101,6 +105,9 @@ ALERT_FOR_REASON: dict[Reason, AD | None] = {
     Reason.INTERNAL: AD.internal_error,
     Reason.PEER_ALERT: None,
     Reason.TRUNCATED: None,
+    Reason.DEVICE_RECORD_TOO_LARGE: None,
+    Reason.DEVICE_HANDSHAKE_FRAGMENTED: None,
+    Reason.DEVICE_RSA_TOO_LARGE: AD.decrypt_error,  # the alert ssl_parse_server_key_exchange sends
 }
 
 

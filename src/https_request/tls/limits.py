@@ -37,6 +37,11 @@ BoringSSL bound the same things)
     TLS 1.3 handshake, ignored compatibility change_cipher_spec records
     (``unexpected_message``; OpenSSL's and BoringSSL's 32).
 
+``MAX_RENEGOTIATIONS``: TLS 1.2 renegotiations a server may start (a client
+    whose device profile renegotiates, as ESP-TLS's Mbed TLS does) without
+    application data with content between them; each costs a full handshake
+    (``FLOOD`` past it).
+
 Counts that application data does not reset (a run bound alone lets a peer
 repeat a costly record for ever by slipping one byte of data between runs)
     ``MAX_WARNING_ALERTS``: warning alerts (TLS 1.2 warnings, TLS 1.3
@@ -103,6 +108,7 @@ __all__ = [
     "MAX_KEY_UPDATES",
     "MAX_PLAINTEXT",
     "MAX_POST_HANDSHAKE_MESSAGES",
+    "MAX_RENEGOTIATIONS",
     "MAX_TICKETS_KEPT",
     "MAX_UNREAD_BYTES",
     "MAX_UNREAD_EVENTS",
@@ -117,6 +123,7 @@ MAX_HANDSHAKE_MESSAGE = 1 << 18
 MAX_CERTIFICATE_CHAIN = 16
 MAX_POST_HANDSHAKE_MESSAGES = 32
 MAX_EMPTY_RECORDS = 32
+MAX_RENEGOTIATIONS = 4
 MAX_WARNING_ALERTS = 4
 MAX_KEY_UPDATES = 32
 RECORDS_PER_KEY_UPDATE = 16

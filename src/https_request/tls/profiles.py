@@ -39,6 +39,15 @@ Every suite the esp32 profiles offer can be completed, the ARIA (RFC 6209) and
 static ECDH (RFC 4492) ones included: the engine has them for the client, used
 only by these profiles and ``--ciphers`` (docs/DEVICE_SUITES.md: each one against
 Mbed TLS, OpenSSL and serve).
+
+Both esp32 profiles carry the device (:data:`.device.ESP32_MBEDTLS`): its
+record buffers (records out of at most ``MBEDTLS_SSL_OUT_CONTENT_LEN`` =
+4096 bytes, in at most ``MBEDTLS_SSL_IN_CONTENT_LEN`` = 16384), no handshake
+message across records (Mbed TLS 3.6.2), and Mbed TLS's per-version hello
+rules: a resumption offers the session's version only (the TLS 1.3 one:
+supported_versions 1.3, four suites and the SCSV, four groups, no TLS 1.2
+extension), a TLS 1.2-only hello lists no RSA-PSS scheme. docs/DEVICE_PROFILES.md
+lists each limit with its source.
 """
 
 from __future__ import annotations
@@ -47,6 +56,7 @@ from typing import Any
 
 from ..structs import Struct, fields
 from .config import DEFAULT_CIPHER_SUITES, DEFAULT_GROUPS, DEFAULT_SIGNATURE_SCHEMES, ClientConfig
+from .device import ESP32_MBEDTLS, Device
 from .enums import ExtensionType as ET
 from .enums import NamedGroup, ProtocolVersion, PskKeyExchangeMode
 from .enums import SignatureScheme as SS
@@ -69,6 +79,8 @@ class Profile(Struct, slots=False):
     unix_time_random: bool = False
     extension_order: tuple[int, ...] = ()
     hello_record_version: int = 0x0301
+    max_fragment_length: int = 16384
+    device: Device | None = None
 
     def config_fields(self) -> dict[str, Any]:
         """The recipe as ClientConfig keyword arguments."""
@@ -193,6 +205,7 @@ ESP32_MBEDTLS_EXTENSION_ORDER: tuple[int, ...] = (
     ET.psk_key_exchange_modes,
     ET.supported_groups,
     ET.signature_algorithms,
+    ET.renegotiation_info,  # a renegotiation's hello only
     ET.ec_point_formats,
     ET.max_fragment_length,
     ET.encrypt_then_mac,
@@ -227,6 +240,8 @@ PROFILES: dict[str, Profile] = {
             unix_time_random=True,
             extension_order=ESP32_MBEDTLS_EXTENSION_ORDER,
             hello_record_version=0x0303,
+            max_fragment_length=ESP32_MBEDTLS.out_content_len,
+            device=ESP32_MBEDTLS,
         ),
         Profile(
             name="esp32-mbedtls-tls13",
@@ -238,8 +253,11 @@ PROFILES: dict[str, Profile] = {
             signature_schemes=ESP32_MBEDTLS_SIGALGS_TLS13,
             psk_modes=(PskKeyExchangeMode.psk_dhe_ke, PskKeyExchangeMode.psk_ke),
             middlebox_compat=True,  # MBEDTLS_SSL_TLS1_3_COMPATIBILITY_MODE: 32-byte session id
+            unix_time_random=True,  # only in a TLS 1.2-only hello (a TLS 1.2 resumption, --tls-version 1.2)
             extension_order=ESP32_MBEDTLS_EXTENSION_ORDER,
             hello_record_version=0x0303,
+            max_fragment_length=ESP32_MBEDTLS.out_content_len,
+            device=ESP32_MBEDTLS,
         ),
     )
 }

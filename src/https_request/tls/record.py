@@ -82,6 +82,13 @@ class HandshakeJoiner:
     def empty(self) -> bool:
         return not self._buf
 
+    def partial(self) -> tuple[int, int, int]:
+        """``(msg_type, announced body length, bytes held)`` of the incomplete message held
+        (-1 for what its header does not show yet); only meaningful when not :attr:`empty`."""
+        buf = self._buf
+        length = int.from_bytes(buf[1:4], "big") if len(buf) >= 4 else -1
+        return (buf[0] if buf else -1), length, len(buf)
+
     def next_message(self) -> tuple[int, bytes, bytes] | None:
         """``(msg_type, body, whole message)`` or None if incomplete.
 

@@ -77,6 +77,7 @@ EXPECTED_SERVER: dict[HsState, dict[int, str]] = {
 }
 
 EXPECTED_CLIENT12: dict[HsState, dict[int, str]] = {
+    S.SERVER_HELLO: {HT.SERVER_HELLO: "_parse_server_hello"},  # a renegotiation's
     S.SERVER_CERTIFICATE: {HT.CERTIFICATE: "_parse_certificate12"},
     S.SERVER_KEY_EXCHANGE: {HT.SERVER_KEY_EXCHANGE: "_parse_server_key_exchange"},
     S.CERTIFICATE_REQUEST: {
