@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache
+from pathlib import Path
 from typing import Literal
 
 from cryptography import x509
@@ -50,6 +51,7 @@ __all__ = [
     "make_self_signed_leaf",
     "resign",
     "shifted",
+    "write_pki",
 ]
 
 KeyType = Literal["ec", "p256", "p384", "p521", "rsa", "rsa2048", "rsa3072", "rsa4096", "ed25519"]
@@ -138,6 +140,15 @@ class Issued:
 
     def certified_key(self) -> CertifiedKey:
         return CertifiedKey(chain=(self.cert, *self.chain), key=self.key)
+
+
+def write_pki(directory: Path, ca: Issued, leaf: Issued) -> Path:
+    """``directory`` with ``ca.pem`` (the CA's certificate), ``leaf.pem`` (the leaf then its
+    intermediates: what a server sends) and ``leaf.key``, as servers and ``--cacert`` read them."""
+    (directory / "ca.pem").write_bytes(ca.cert_pem)
+    (directory / "leaf.pem").write_bytes(leaf.chain_pem)
+    (directory / "leaf.key").write_bytes(leaf.key_pem)
+    return directory
 
 
 def _name(common_name: str) -> x509.Name:

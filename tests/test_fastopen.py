@@ -28,7 +28,7 @@ import pytest
 
 import clirun
 import netns
-from certs import make_ca, make_leaf
+from certs import make_ca, make_leaf, write_pki
 from procs import needs
 from serveproc import REPO, Serve
 
@@ -234,9 +234,7 @@ def test_an_openssl_server_with_tcp_fastopen_takes_the_syn_data(ns: netns.NetNs,
     """Not our server: stdlib ssl (OpenSSL) behind a listening socket with TCP_FASTOPEN."""
     ca = make_ca(name="tfo Test Root CA")
     leaf = make_leaf(ca, ["127.0.0.1"])
-    (tmp_path / "ca.pem").write_bytes(ca.cert_pem)
-    (tmp_path / "leaf.pem").write_bytes(leaf.chain_pem)
-    (tmp_path / "leaf.key").write_bytes(leaf.key_pem)
+    write_pki(tmp_path, ca, leaf)
     args = [sys.executable, "-c", _STDLIB_SERVER, str(REPO / "tests"), str(tmp_path / "leaf.pem")]
     proc = ns.popen([*args, str(tmp_path / "leaf.key")], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     try:

@@ -33,7 +33,7 @@ from typing import Any
 
 import pytest
 
-from certs import at, make_ca, make_leaf, make_zero_serial_ca
+from certs import at, make_ca, make_leaf, make_zero_serial_ca, write_pki
 from clirun import Run, cmd, get
 from clirun import env as _env
 from echoserver import Served, ServerThread, read_head
@@ -70,11 +70,8 @@ IPV6 = _ipv6_loopback()
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    d = tmp_path_factory.mktemp("pki")
-    (d / "ca.pem").write_bytes(CA.cert_pem)
+    d = write_pki(tmp_path_factory.mktemp("pki"), CA, LEAF)
     (d / "other.pem").write_bytes(OTHER_CA.cert_pem)
-    (d / "leaf.pem").write_bytes(LEAF.chain_pem)
-    (d / "leaf.key").write_bytes(LEAF.key_pem)
     return d
 
 
@@ -563,8 +560,13 @@ def test_verification_failures(ours: HttpServer, pki: Path, tmp_path: Path) -> N
     assert r.code == 6 and "flags 0x4 The certificate Common Name (CN) does not match with the expected CN" in r.err
     with HttpServer(server_config(certificates=(EXPIRED.certified_key(),))) as srv:
         r = get(
-            f"https://127.0.0.1:{srv.port}/", "--cacert", str(pki / "ca.pem"), "--verify-policy", "mbedtls",
-            "--sntp-server", "none",  # no skew measurement: these tests stay on loopback (test_tls_clock measures it)
+            f"https://127.0.0.1:{srv.port}/",
+            "--cacert",
+            str(pki / "ca.pem"),
+            "--verify-policy",
+            "mbedtls",
+            "--sntp-server",
+            "none",  # no skew measurement: these tests stay on loopback (test_tls_clock measures it)
         )
     assert r.code == 6 and "flags 0x1 The certificate validity has expired" in r.err, r.err
     r = get(url, "-k")  # no verification: loud warning, success

@@ -25,7 +25,7 @@ import dns.message
 import dns.rcode
 import pytest
 
-from certs import make_ca, make_leaf
+from certs import make_ca, make_leaf, write_pki
 from clirun import Run, cmd, get
 from clirun import env as _env
 from dnsserver import Responder
@@ -41,11 +41,7 @@ AGENT = "curl-compatible/1.0"  # the same User-Agent for both, so that the reque
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    d = tmp_path_factory.mktemp("pki")
-    (d / "ca.pem").write_bytes(CA.cert_pem)
-    (d / "leaf.pem").write_bytes(LEAF.chain_pem)
-    (d / "leaf.key").write_bytes(LEAF.key_pem)
-    return d
+    return write_pki(tmp_path_factory.mktemp("pki"), CA, LEAF)
 
 
 @pytest.fixture

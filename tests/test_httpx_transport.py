@@ -25,7 +25,7 @@ import httpx
 import pytest
 
 from apiserver import ApiServer, serve_api
-from certs import make_ca, make_leaf
+from certs import make_ca, make_leaf, write_pki
 from https_request.api import EspBundle
 from https_request.esp_tls.bundle import build_bundle
 from https_request.httpx import AsyncTransport, Transport
@@ -40,11 +40,7 @@ LEAF = make_leaf(CA, ("localhost", "127.0.0.1"))
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    d = tmp_path_factory.mktemp("pki")
-    (d / "ca.pem").write_bytes(CA.cert_pem)
-    (d / "leaf.pem").write_bytes(LEAF.chain_pem)
-    (d / "leaf.key").write_bytes(LEAF.key_pem)
-    return d
+    return write_pki(tmp_path_factory.mktemp("pki"), CA, LEAF)
 
 
 @pytest.fixture
