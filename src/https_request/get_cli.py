@@ -80,19 +80,7 @@ if TYPE_CHECKING:
     from .session_file import SessionFile
     from .tls.session import Session
 
-__all__ = [
-    "EXIT_CONNECT",
-    "EXIT_DNS",
-    "EXIT_HTTP",
-    "EXIT_HTTP_STATUS",
-    "EXIT_OK",
-    "EXIT_TIMEOUT",
-    "EXIT_TLS",
-    "EXIT_USAGE",
-    "EXIT_VERIFY",
-    "MAX_REDIRECTS",
-    "run_get",
-]
+__all__ = ["run_get"]  # the exit codes belong to get_plan, MAX_REDIRECTS to get_args
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _IDEMPOTENT = frozenset({"GET", "HEAD"})
