@@ -26,7 +26,7 @@ import pytest
 
 import https_request
 from apiserver import BIG, ApiServer, serve_api
-from certs import make_ca, make_leaf
+from certs import make_ca, make_leaf, write_pki
 from https_request.esp_tls.bundle import build_bundle
 from procs import Proc, needs, tool
 from serveproc import REPO, Serve, running
@@ -40,11 +40,7 @@ LEAF = make_leaf(CA, ("localhost", "127.0.0.1"))
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    d = tmp_path_factory.mktemp("pki")
-    (d / "ca.pem").write_bytes(CA.cert_pem)
-    (d / "leaf.pem").write_bytes(LEAF.chain_pem)
-    (d / "leaf.key").write_bytes(LEAF.key_pem)
-    return d
+    return write_pki(tmp_path_factory.mktemp("pki"), CA, LEAF)
 
 
 @pytest.fixture
@@ -70,6 +66,11 @@ def test_package_exports_the_api() -> None:
     )
     for name in https_request.__all__:
         assert getattr(https_request, name) is not None
+    # the package's list is api's, but for its type aliases (kept in https_request.api)
+    assert set(https_request.__all__) - {"__version__"} == set(https_request.api.__all__) - {
+        "SessionsTypes",
+        "VerifyTypes",
+    }
     params = inspect.signature(https_request.get).parameters
     assert {"url", "params", "headers", "verify", "profile", "timeout", "follow_redirects", "sessions"} <= set(params)
     assert "verify" in inspect.signature(https_request.Client).parameters

@@ -24,87 +24,11 @@ from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
 
-if TYPE_CHECKING:
-    from .api import (
-        USE_CLIENT_DEFAULT,
-        AsyncClient,
-        Client,
-        ConnectError,
-        ConnectTimeout,
-        EspBundle,
-        Headers,
-        HTTPError,
-        HTTPStatusError,
-        InsecureRequestWarning,
-        Limits,
-        NetworkError,
-        PoolTimeout,
-        ProtocolError,
-        ReadError,
-        ReadTimeout,
-        RemoteProtocolError,
-        RequestError,
-        Response,
-        ResponseNotRead,
-        SessionStore,
-        Timeout,
-        TimeoutException,
-        TooManyRedirects,
-        TransportError,
-        UnsupportedProtocol,
-        WriteError,
-        WriteTimeout,
-        delete,
-        get,
-        head,
-        options,
-        patch,
-        post,
-        put,
-        request,
-    )
+if TYPE_CHECKING:  # the API's names (api.__all__) for type checkers; at run time __getattr__ imports them
+    from .api import *  # noqa: F403
 
-_API = frozenset(
-    {
-        "USE_CLIENT_DEFAULT",
-        "AsyncClient",
-        "Client",
-        "ConnectError",
-        "ConnectTimeout",
-        "EspBundle",
-        "HTTPError",
-        "HTTPStatusError",
-        "Headers",
-        "InsecureRequestWarning",
-        "Limits",
-        "NetworkError",
-        "PoolTimeout",
-        "ProtocolError",
-        "ReadError",
-        "ReadTimeout",
-        "RemoteProtocolError",
-        "RequestError",
-        "Response",
-        "ResponseNotRead",
-        "SessionStore",
-        "Timeout",
-        "TimeoutException",
-        "TooManyRedirects",
-        "TransportError",
-        "UnsupportedProtocol",
-        "WriteError",
-        "WriteTimeout",
-        "delete",
-        "get",
-        "head",
-        "options",
-        "patch",
-        "post",
-        "put",
-        "request",
-    }
-)
-
+# The API's names as https_request.api exports them (test_api checks that the two agree), and __version__.
+# ruff: noqa: F405 (defined by the star import above, for type checkers)
 __all__ = [
     "USE_CLIENT_DEFAULT",
     "AsyncClient",
@@ -144,6 +68,9 @@ __all__ = [
     "put",
     "request",
 ]
+
+
+_API = frozenset(__all__) - {"__version__"}
 
 
 def __getattr__(name: str) -> Any:

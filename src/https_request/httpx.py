@@ -26,7 +26,8 @@ URLs (httpx.UnsupportedProtocol otherwise). Errors are httpx's own classes
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from typing import TYPE_CHECKING, Any, cast
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 try:
     import httpx
@@ -44,6 +45,8 @@ from .api.urls import split
 if TYPE_CHECKING:
     from .esp_tls.config import EspTlsCfg
     from .esp_tls.conn_core import TlsInfo
+    from .http.client import AsyncResponse
+    from .http.client import Response as HttpResponse
 
 __all__ = ["AsyncTransport", "Transport"]
 
@@ -129,7 +132,48 @@ class _AsyncStream(httpx.AsyncByteStream):
         await self._stream.aclose()
 
 
-class Transport(httpx.BaseTransport):
+_P = TypeVar("_P", ConnectionPool, AsyncConnectionPool)
+
+
+class _Pooled(Generic[_P]):
+    """The transports' options and their pool (see :class:`Transport`)."""
+
+    def __init__(
+        self,
+        *,
+        verify: VerifyTypes = True,
+        profile: str | None = None,
+        tls: EspTlsCfg | None = None,
+        limits: Limits | None = None,
+        sessions: SessionsTypes = None,
+        early_data: bool = True,
+    ) -> None:
+        cfg = tls_config(verify, profile, tls)
+        self.pool: _P = self._open_pool(cfg, limits or Limits(), Sessions(store_for(sessions)), early_data)
+
+    def _open_pool(self, cfg: EspTlsCfg, limits: Limits, sessions: Sessions, early_data: bool) -> _P:
+        raise NotImplementedError
+
+
+@contextmanager
+def _sending(request: httpx.Request) -> Iterator[None]:
+    """Our errors while ``request`` is sent, as httpx's."""
+    try:
+        yield
+    except HTTPError as exc:
+        raise _httpx_error(exc, request) from exc
+    except ValueError as exc:  # a request h11 refuses to send
+        raise httpx.LocalProtocolError(str(exc), request=request) from exc
+
+
+def _response(
+    head: HttpResponse | AsyncResponse, stream: httpx.SyncByteStream | httpx.AsyncByteStream, info: TlsInfo
+) -> httpx.Response:
+    """httpx's response for the head the pool read, its body to stream."""
+    return httpx.Response(head.status, headers=head.headers, stream=stream, extensions=_extensions(head.reason, info))
+
+
+class Transport(_Pooled[ConnectionPool], httpx.BaseTransport):
     """An ``httpx.BaseTransport`` on this package's engine (see the module docstring).
 
     ``verify`` (True: certifi's CAs; a CA file path; an
@@ -140,73 +184,35 @@ class Transport(httpx.BaseTransport):
     Raises ValueError for a CA file that cannot be read.
     """
 
-    def __init__(
-        self,
-        *,
-        verify: VerifyTypes = True,
-        profile: str | None = None,
-        tls: EspTlsCfg | None = None,
-        limits: Limits | None = None,
-        sessions: SessionsTypes = None,
-        early_data: bool = True,
-    ) -> None:
-        cfg = tls_config(verify, profile, tls)
-        self.pool = ConnectionPool(cfg, limits or Limits(), Sessions(store_for(sessions)), early_data)
+    def _open_pool(self, cfg: EspTlsCfg, limits: Limits, sessions: Sessions, early_data: bool) -> ConnectionPool:
+        return ConnectionPool(cfg, limits, sessions, early_data)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         """Send ``request``; the response with its body to stream. Raises httpx's transport errors."""
         method, headers = _request(request)
-        try:
+        with _sending(request):
             target = split(str(request.url))
             head, stream, tls = self.pool.send(method, target, headers, _body(request), _timeout(request))
-        except HTTPError as exc:
-            raise _httpx_error(exc, request) from exc
-        except ValueError as exc:  # a request h11 refuses to send
-            raise httpx.LocalProtocolError(str(exc), request=request) from exc
-        return httpx.Response(
-            head.status,
-            headers=head.headers,
-            stream=_SyncStream(stream, request),
-            extensions=_extensions(head.reason, tls.info),
-        )
+        return _response(head, _SyncStream(stream, request), tls.info)
 
     def close(self) -> None:
         """Close the idle connections (and save their sessions)."""
         self.pool.close()
 
 
-class AsyncTransport(httpx.AsyncBaseTransport):
+class AsyncTransport(_Pooled[AsyncConnectionPool], httpx.AsyncBaseTransport):
     """The asyncio twin of :class:`Transport`, for ``httpx.AsyncClient(transport=...)``."""
 
-    def __init__(
-        self,
-        *,
-        verify: VerifyTypes = True,
-        profile: str | None = None,
-        tls: EspTlsCfg | None = None,
-        limits: Limits | None = None,
-        sessions: SessionsTypes = None,
-        early_data: bool = True,
-    ) -> None:
-        cfg = tls_config(verify, profile, tls)
-        self.pool = AsyncConnectionPool(cfg, limits or Limits(), Sessions(store_for(sessions)), early_data)
+    def _open_pool(self, cfg: EspTlsCfg, limits: Limits, sessions: Sessions, early_data: bool) -> AsyncConnectionPool:
+        return AsyncConnectionPool(cfg, limits, sessions, early_data)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """See :meth:`Transport.handle_request`."""
         method, headers = _request(request)
-        try:
+        with _sending(request):
             target = split(str(request.url))
             head, stream, tls = await self.pool.send(method, target, headers, _abody(request), _timeout(request))
-        except HTTPError as exc:
-            raise _httpx_error(exc, request) from exc
-        except ValueError as exc:
-            raise httpx.LocalProtocolError(str(exc), request=request) from exc
-        return httpx.Response(
-            head.status,
-            headers=head.headers,
-            stream=_AsyncStream(stream, request),
-            extensions=_extensions(head.reason, tls.info),
-        )
+        return _response(head, _AsyncStream(stream, request), tls.info)
 
     async def aclose(self) -> None:
         """See :meth:`Transport.close`."""

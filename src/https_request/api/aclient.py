@@ -12,15 +12,24 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Coroutine, Mapping
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
-from .client import DEFAULT_TIMEOUT, USE_CLIENT_DEFAULT, ClientBase, SessionsTypes, UseClientDefault
-from .config import Sessions, VerifyTypes
-from .errors import RemoteProtocolError, from_esp
+from .client import USE_CLIENT_DEFAULT, ClientBase, UseClientDefault
+from .config import Sessions
+from .errors import from_esp
 from .models import HeaderTypes, Limits, RequestBody, RequestContent, Response, Timeout, TimeoutTypes
-from .pool import IDEMPOTENT, PoolState, connect_config, error_phase, or_no_limit, pool_timeout
+from .pool import (
+    ConnectionBase,
+    IoBase,
+    PoolBase,
+    connect_config,
+    or_no_limit,
+    pool_timeout,
+    request_failure,
+    sends_again,
+)
 from .urls import QueryParams, Target, split
 
 if TYPE_CHECKING:
@@ -31,23 +40,10 @@ if TYPE_CHECKING:
 __all__ = ["AsyncClient", "AsyncConnectionPool", "AsyncPooledStream"]
 
 
-class _AsyncIo:
-    """The connection as :func:`https_request.http.client.async_request` uses it."""
+class _AsyncIo(IoBase["AsyncEspTls"]):
+    """:class:`~.pool.IoBase` on an asyncio connection."""
 
-    __slots__ = ("read_timeout", "tls", "write_timeout")
-
-    def __init__(self, tls: AsyncEspTls, timeout: Timeout) -> None:
-        self.tls = tls
-        self.read_timeout = or_no_limit(timeout.read)
-        self.write_timeout = or_no_limit(timeout.write)
-
-    @property
-    def host(self) -> str:
-        return self.tls.host
-
-    @property
-    def port(self) -> int:
-        return self.tls.port
+    __slots__ = ()
 
     async def write(self, data: bytes) -> int:
         return await self.tls.write(data, self.write_timeout)
@@ -56,14 +52,10 @@ class _AsyncIo:
         return await self.tls.read(max_bytes, self.read_timeout)
 
 
-class _AsyncConnection:
-    __slots__ = ("idle_since", "origin", "target", "tls")
+class _AsyncConnection(ConnectionBase["AsyncEspTls"]):
+    """An asyncio pooled connection."""
 
-    def __init__(self, tls: AsyncEspTls, target: Target) -> None:
-        self.tls = tls
-        self.target = target
-        self.origin = target.origin
-        self.idle_since = 0.0
+    __slots__ = ()
 
     async def usable(self) -> bool:
         from ..esp_tls.conn import EspTlsTimeout
@@ -97,12 +89,9 @@ class AsyncPooledStream:
         try:
             async for chunk in self._response.aiter_body():
                 yield chunk
-        except EspTlsError as exc:
+        except (EspTlsError, HttpError) as exc:
             await self.aclose()
-            raise from_esp(exc, "read", url) from exc
-        except HttpError as exc:
-            await self.aclose()
-            raise RemoteProtocolError(f"{exc} ({url})", url=url) from exc
+            raise request_failure(exc, url, "read") from exc
         except BaseException:
             await self.aclose()
             raise
@@ -115,21 +104,12 @@ class AsyncPooledStream:
             await self._pool.release(conn, False, broken=True)
 
 
-class AsyncConnectionPool:
+class AsyncConnectionPool(PoolBase[_AsyncConnection]):
     """The asyncio twin of :class:`~.pool.ConnectionPool` (one event loop)."""
 
     def __init__(self, cfg: EspTlsCfg, limits: Limits, sessions: Sessions, early_data: bool) -> None:
-        self.cfg = cfg
-        self.limits = limits
-        self.sessions = sessions
-        self.early_data = early_data
+        super().__init__(cfg, limits, sessions, early_data)
         self._cond: asyncio.Condition | None = None  # made on the loop that first uses it
-        self.state: PoolState[_AsyncConnection] = PoolState(limits)
-
-    @property
-    def handshakes(self) -> int:
-        """Connections made so far (one TLS handshake each)."""
-        return self.state.handshakes
 
     def _condition(self) -> asyncio.Condition:
         if self._cond is None:
@@ -154,11 +134,9 @@ class AsyncConnectionPool:
                 response = await async_request(io, method, target.target, headers, body, already_sent=bool(early))
             except (EspTlsError, HttpError) as exc:
                 await self.release(conn, False, broken=True)
-                if not fresh and attempt == 0 and method in IDEMPOTENT and isinstance(body, bytes):
+                if sends_again(fresh, attempt, method, body):
                     continue
-                if isinstance(exc, HttpError):
-                    raise RemoteProtocolError(f"{exc} ({target.url})", url=target.url) from exc
-                raise from_esp(exc, error_phase(exc), target.url) from exc
+                raise request_failure(exc, target.url) from exc
             except BaseException:
                 await self.release(conn, False, broken=True)
                 raise
@@ -238,40 +216,13 @@ class AsyncConnectionPool:
             await self._close(conn)
 
 
-class AsyncClient(ClientBase):
+class AsyncClient(ClientBase[AsyncConnectionPool, Coroutine[Any, Any, Response]]):
     """The asyncio twin of :class:`~.client.Client`: the same options, coroutine methods
-    (``await client.get(url)``), ``async with client.stream(...)``, :meth:`aclose`.
-    Use it on one event loop."""
+    (``await client.get(url)``: :meth:`get`, :meth:`post`... return :meth:`request`'s
+    coroutine), ``async with client.stream(...)``, :meth:`aclose`. Use it on one event loop."""
 
-    def __init__(
-        self,
-        *,
-        verify: VerifyTypes = True,
-        profile: str | None = None,
-        tls: EspTlsCfg | None = None,
-        timeout: TimeoutTypes = DEFAULT_TIMEOUT,
-        limits: Limits | None = None,
-        follow_redirects: bool = False,
-        max_redirects: int = 20,
-        headers: HeaderTypes | None = None,
-        base_url: str = "",
-        sessions: SessionsTypes = None,
-        early_data: bool = True,
-    ) -> None:
-        super().__init__(
-            verify=verify,
-            profile=profile,
-            tls=tls,
-            timeout=timeout,
-            limits=limits,
-            follow_redirects=follow_redirects,
-            max_redirects=max_redirects,
-            headers=headers,
-            base_url=base_url,
-            sessions=sessions,
-            early_data=early_data,
-        )
-        self.pool = AsyncConnectionPool(self.cfg, self.limits, self.sessions, early_data)
+    def _open_pool(self) -> AsyncConnectionPool:
+        return AsyncConnectionPool(self.cfg, self.limits, self.sessions, self.early_data)
 
     async def request(
         self,
@@ -347,126 +298,7 @@ class AsyncClient(ClientBase):
     ) -> Response:
         """See :meth:`Client.send_one <.client.Client.send_one>`."""
         head, stream, tls = await self.pool.send(method, target, headers, body, timeout)
-        return Response(
-            head.status,
-            reason_phrase=head.reason,
-            headers=head.headers,
-            http_version=f"HTTP/{head.http_version}",
-            url=target.url,
-            method=method,
-            astream=stream,
-            tls=tls.info,
-        )
-
-    async def get(
-        self,
-        url: str,
-        *,
-        params: QueryParams | None = None,
-        headers: HeaderTypes | None = None,
-        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
-        follow_redirects: bool | None = None,
-    ) -> Response:
-        """A GET request (see :meth:`request`)."""
-        return await self.request(
-            "GET", url, params=params, headers=headers, timeout=timeout, follow_redirects=follow_redirects
-        )
-
-    async def head(
-        self,
-        url: str,
-        *,
-        params: QueryParams | None = None,
-        headers: HeaderTypes | None = None,
-        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
-        follow_redirects: bool | None = None,
-    ) -> Response:
-        """A HEAD request (see :meth:`request`)."""
-        return await self.request(
-            "HEAD", url, params=params, headers=headers, timeout=timeout, follow_redirects=follow_redirects
-        )
-
-    async def options(
-        self,
-        url: str,
-        *,
-        params: QueryParams | None = None,
-        headers: HeaderTypes | None = None,
-        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
-        follow_redirects: bool | None = None,
-    ) -> Response:
-        """An OPTIONS request (see :meth:`request`)."""
-        return await self.request(
-            "OPTIONS", url, params=params, headers=headers, timeout=timeout, follow_redirects=follow_redirects
-        )
-
-    async def delete(
-        self,
-        url: str,
-        *,
-        params: QueryParams | None = None,
-        headers: HeaderTypes | None = None,
-        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
-        follow_redirects: bool | None = None,
-    ) -> Response:
-        """A DELETE request (see :meth:`request`)."""
-        return await self.request(
-            "DELETE", url, params=params, headers=headers, timeout=timeout, follow_redirects=follow_redirects
-        )
-
-    async def post(
-        self,
-        url: str,
-        *,
-        content: RequestContent | None = None,
-        data: Mapping[str, str] | None = None,
-        json: Any = None,
-        params: QueryParams | None = None,
-        headers: HeaderTypes | None = None,
-        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
-        follow_redirects: bool | None = None,
-    ) -> Response:
-        """A POST request (see :meth:`request`)."""
-        return await self.request(
-            "POST", url, content=content, data=data, json=json, params=params, headers=headers,
-            timeout=timeout, follow_redirects=follow_redirects,
-        )  # fmt: skip
-
-    async def put(
-        self,
-        url: str,
-        *,
-        content: RequestContent | None = None,
-        data: Mapping[str, str] | None = None,
-        json: Any = None,
-        params: QueryParams | None = None,
-        headers: HeaderTypes | None = None,
-        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
-        follow_redirects: bool | None = None,
-    ) -> Response:
-        """A PUT request (see :meth:`request`)."""
-        return await self.request(
-            "PUT", url, content=content, data=data, json=json, params=params, headers=headers,
-            timeout=timeout, follow_redirects=follow_redirects,
-        )  # fmt: skip
-
-    async def patch(
-        self,
-        url: str,
-        *,
-        content: RequestContent | None = None,
-        data: Mapping[str, str] | None = None,
-        json: Any = None,
-        params: QueryParams | None = None,
-        headers: HeaderTypes | None = None,
-        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
-        follow_redirects: bool | None = None,
-    ) -> Response:
-        """A PATCH request (see :meth:`request`)."""
-        return await self.request(
-            "PATCH", url, content=content, data=data, json=json, params=params, headers=headers,
-            timeout=timeout, follow_redirects=follow_redirects,
-        )  # fmt: skip
+        return self._response(head, target, method, tls.info, astream=stream)
 
     async def aclose(self) -> None:
         """Close the idle connections (and save their sessions)."""

@@ -12,12 +12,14 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from .._version import __version__
 from .config import Sessions, SessionStore, VerifyTypes, tls_config
 from .errors import TooManyRedirects
 from .models import (
+    AsyncBodyStream,
+    BodyStream,
     Headers,
     HeaderTypes,
     Limits,
@@ -35,6 +37,9 @@ from .urls import QueryParams, Target, redirect, split, with_params
 
 if TYPE_CHECKING:
     from ..esp_tls.config import EspTlsCfg
+    from ..esp_tls.conn_core import TlsInfo
+    from ..http.client import AsyncResponse
+    from ..http.client import Response as HttpResponse
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -87,9 +92,19 @@ def _merge(base: Headers, extra: HeaderTypes | None, content_type: str | None) -
     return merged
 
 
-class ClientBase:
+_P = TypeVar("_P")
+"""The client's connection pool."""
+_R = TypeVar("_R")
+"""What a request method returns: the :class:`~.models.Response`, or a coroutine of one."""
+
+
+class ClientBase(Generic[_P, _R]):
     """What :class:`Client` and :class:`~https_request.api.AsyncClient` share: their
-    settings and how a request is built from its arguments (see :class:`Client`)."""
+    options (see :class:`Client`), how a request is built from its arguments and
+    follows a redirect, and the methods named after HTTP methods (:meth:`get`,
+    :meth:`post`...), which call :meth:`request`."""
+
+    pool: _P
 
     def __init__(
         self,
@@ -117,6 +132,10 @@ class ClientBase:
         self.base_url = base_url
         self.sessions = Sessions(store_for(sessions))
         self.early_data = early_data
+        self.pool = self._open_pool()
+
+    def _open_pool(self) -> _P:
+        raise NotImplementedError
 
     def _build(
         self,
@@ -155,8 +174,157 @@ class ClientBase:
         method, url, headers, body = request
         return redirect(method, url, headers, body, response.status_code, response.headers["location"])
 
+    @staticmethod
+    def _response(
+        head: HttpResponse | AsyncResponse,
+        target: Target,
+        method: str,
+        info: TlsInfo,
+        *,
+        stream: BodyStream | None = None,
+        astream: AsyncBodyStream | None = None,
+    ) -> Response:
+        """The :class:`~.models.Response` of the head the pool read, its body still to read."""
+        return Response(
+            head.status,
+            reason_phrase=head.reason,
+            headers=head.headers,
+            http_version=f"HTTP/{head.http_version}",
+            url=target.url,
+            method=method,
+            stream=stream,
+            astream=astream,
+            tls=info,
+        )
 
-class Client(ClientBase):
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: QueryParams | None = None,
+        headers: HeaderTypes | None = None,
+        content: RequestContent | None = None,
+        data: Mapping[str, str] | None = None,
+        json: Any = None,
+        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
+        follow_redirects: bool | None = None,
+    ) -> _R:
+        """Send a request (see :meth:`Client.request`)."""
+        raise NotImplementedError
+
+    def get(
+        self,
+        url: str,
+        *,
+        params: QueryParams | None = None,
+        headers: HeaderTypes | None = None,
+        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
+        follow_redirects: bool | None = None,
+    ) -> _R:
+        """A GET request (see :meth:`request`)."""
+        return self.request(
+            "GET", url, params=params, headers=headers, timeout=timeout, follow_redirects=follow_redirects
+        )
+
+    def head(
+        self,
+        url: str,
+        *,
+        params: QueryParams | None = None,
+        headers: HeaderTypes | None = None,
+        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
+        follow_redirects: bool | None = None,
+    ) -> _R:
+        """A HEAD request (see :meth:`request`)."""
+        return self.request(
+            "HEAD", url, params=params, headers=headers, timeout=timeout, follow_redirects=follow_redirects
+        )
+
+    def options(
+        self,
+        url: str,
+        *,
+        params: QueryParams | None = None,
+        headers: HeaderTypes | None = None,
+        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
+        follow_redirects: bool | None = None,
+    ) -> _R:
+        """An OPTIONS request (see :meth:`request`)."""
+        return self.request(
+            "OPTIONS", url, params=params, headers=headers, timeout=timeout, follow_redirects=follow_redirects
+        )
+
+    def delete(
+        self,
+        url: str,
+        *,
+        params: QueryParams | None = None,
+        headers: HeaderTypes | None = None,
+        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
+        follow_redirects: bool | None = None,
+    ) -> _R:
+        """A DELETE request (see :meth:`request`)."""
+        return self.request(
+            "DELETE", url, params=params, headers=headers, timeout=timeout, follow_redirects=follow_redirects
+        )
+
+    def post(
+        self,
+        url: str,
+        *,
+        content: RequestContent | None = None,
+        data: Mapping[str, str] | None = None,
+        json: Any = None,
+        params: QueryParams | None = None,
+        headers: HeaderTypes | None = None,
+        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
+        follow_redirects: bool | None = None,
+    ) -> _R:
+        """A POST request (see :meth:`request`)."""
+        return self.request(
+            "POST", url, content=content, data=data, json=json, params=params, headers=headers,
+            timeout=timeout, follow_redirects=follow_redirects,
+        )  # fmt: skip
+
+    def put(
+        self,
+        url: str,
+        *,
+        content: RequestContent | None = None,
+        data: Mapping[str, str] | None = None,
+        json: Any = None,
+        params: QueryParams | None = None,
+        headers: HeaderTypes | None = None,
+        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
+        follow_redirects: bool | None = None,
+    ) -> _R:
+        """A PUT request (see :meth:`request`)."""
+        return self.request(
+            "PUT", url, content=content, data=data, json=json, params=params, headers=headers,
+            timeout=timeout, follow_redirects=follow_redirects,
+        )  # fmt: skip
+
+    def patch(
+        self,
+        url: str,
+        *,
+        content: RequestContent | None = None,
+        data: Mapping[str, str] | None = None,
+        json: Any = None,
+        params: QueryParams | None = None,
+        headers: HeaderTypes | None = None,
+        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
+        follow_redirects: bool | None = None,
+    ) -> _R:
+        """A PATCH request (see :meth:`request`)."""
+        return self.request(
+            "PATCH", url, content=content, data=data, json=json, params=params, headers=headers,
+            timeout=timeout, follow_redirects=follow_redirects,
+        )  # fmt: skip
+
+
+class Client(ClientBase[ConnectionPool, Response]):
     """A blocking HTTPS client on this package's TLS engine, in the style of ``httpx.Client``.
 
     ``verify``: True (certifi's CAs, the default), a CA file path, an
@@ -179,35 +347,8 @@ class Client(ClientBase):
     cannot be read.
     """
 
-    def __init__(
-        self,
-        *,
-        verify: VerifyTypes = True,
-        profile: str | None = None,
-        tls: EspTlsCfg | None = None,
-        timeout: TimeoutTypes = DEFAULT_TIMEOUT,
-        limits: Limits | None = None,
-        follow_redirects: bool = False,
-        max_redirects: int = 20,
-        headers: HeaderTypes | None = None,
-        base_url: str = "",
-        sessions: SessionsTypes = None,
-        early_data: bool = True,
-    ) -> None:
-        super().__init__(
-            verify=verify,
-            profile=profile,
-            tls=tls,
-            timeout=timeout,
-            limits=limits,
-            follow_redirects=follow_redirects,
-            max_redirects=max_redirects,
-            headers=headers,
-            base_url=base_url,
-            sessions=sessions,
-            early_data=early_data,
-        )
-        self.pool = ConnectionPool(self.cfg, self.limits, self.sessions, early_data)
+    def _open_pool(self) -> ConnectionPool:
+        return ConnectionPool(self.cfg, self.limits, self.sessions, self.early_data)
 
     def request(
         self,
@@ -302,126 +443,7 @@ class Client(ClientBase):
     ) -> Response:
         """One request, no redirects: the response with its body to read. Raises as :meth:`request`."""
         head, stream, tls = self.pool.send(method, target, headers, body, timeout)
-        return Response(
-            head.status,
-            reason_phrase=head.reason,
-            headers=head.headers,
-            http_version=f"HTTP/{head.http_version}",
-            url=target.url,
-            method=method,
-            stream=stream,
-            tls=tls.info,
-        )
-
-    def get(
-        self,
-        url: str,
-        *,
-        params: QueryParams | None = None,
-        headers: HeaderTypes | None = None,
-        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
-        follow_redirects: bool | None = None,
-    ) -> Response:
-        """A GET request (see :meth:`request`)."""
-        return self.request(
-            "GET", url, params=params, headers=headers, timeout=timeout, follow_redirects=follow_redirects
-        )
-
-    def head(
-        self,
-        url: str,
-        *,
-        params: QueryParams | None = None,
-        headers: HeaderTypes | None = None,
-        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
-        follow_redirects: bool | None = None,
-    ) -> Response:
-        """A HEAD request (see :meth:`request`)."""
-        return self.request(
-            "HEAD", url, params=params, headers=headers, timeout=timeout, follow_redirects=follow_redirects
-        )
-
-    def options(
-        self,
-        url: str,
-        *,
-        params: QueryParams | None = None,
-        headers: HeaderTypes | None = None,
-        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
-        follow_redirects: bool | None = None,
-    ) -> Response:
-        """An OPTIONS request (see :meth:`request`)."""
-        return self.request(
-            "OPTIONS", url, params=params, headers=headers, timeout=timeout, follow_redirects=follow_redirects
-        )
-
-    def delete(
-        self,
-        url: str,
-        *,
-        params: QueryParams | None = None,
-        headers: HeaderTypes | None = None,
-        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
-        follow_redirects: bool | None = None,
-    ) -> Response:
-        """A DELETE request (see :meth:`request`)."""
-        return self.request(
-            "DELETE", url, params=params, headers=headers, timeout=timeout, follow_redirects=follow_redirects
-        )
-
-    def post(
-        self,
-        url: str,
-        *,
-        content: RequestContent | None = None,
-        data: Mapping[str, str] | None = None,
-        json: Any = None,
-        params: QueryParams | None = None,
-        headers: HeaderTypes | None = None,
-        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
-        follow_redirects: bool | None = None,
-    ) -> Response:
-        """A POST request (see :meth:`request`)."""
-        return self.request(
-            "POST", url, content=content, data=data, json=json, params=params, headers=headers,
-            timeout=timeout, follow_redirects=follow_redirects,
-        )  # fmt: skip
-
-    def put(
-        self,
-        url: str,
-        *,
-        content: RequestContent | None = None,
-        data: Mapping[str, str] | None = None,
-        json: Any = None,
-        params: QueryParams | None = None,
-        headers: HeaderTypes | None = None,
-        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
-        follow_redirects: bool | None = None,
-    ) -> Response:
-        """A PUT request (see :meth:`request`)."""
-        return self.request(
-            "PUT", url, content=content, data=data, json=json, params=params, headers=headers,
-            timeout=timeout, follow_redirects=follow_redirects,
-        )  # fmt: skip
-
-    def patch(
-        self,
-        url: str,
-        *,
-        content: RequestContent | None = None,
-        data: Mapping[str, str] | None = None,
-        json: Any = None,
-        params: QueryParams | None = None,
-        headers: HeaderTypes | None = None,
-        timeout: TimeoutTypes | UseClientDefault = USE_CLIENT_DEFAULT,
-        follow_redirects: bool | None = None,
-    ) -> Response:
-        """A PATCH request (see :meth:`request`)."""
-        return self.request(
-            "PATCH", url, content=content, data=data, json=json, params=params, headers=headers,
-            timeout=timeout, follow_redirects=follow_redirects,
-        )  # fmt: skip
+        return self._response(head, target, method, tls.info, stream=stream)
 
     def close(self) -> None:
         """Close the idle connections (and save their sessions); the client cannot be used after."""

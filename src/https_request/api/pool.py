@@ -54,13 +54,17 @@ if TYPE_CHECKING:
     from ..esp_tls.config import EspTlsCfg
     from ..esp_tls.conn import EspTls
     from ..esp_tls.errors import EspTlsError
+    from ..http.client import HttpError
     from ..http.client import Response as HttpResponse
     from .config import Sessions
     from .urls import Target
 
 __all__ = [
     "IDEMPOTENT",
+    "ConnectionBase",
     "ConnectionPool",
+    "IoBase",
+    "PoolBase",
     "PoolState",
     "PooledConnection",
     "PooledStream",
@@ -69,6 +73,8 @@ __all__ = [
     "error_phase",
     "or_no_limit",
     "pool_timeout",
+    "request_failure",
+    "sends_again",
     "timeout_ms",
 ]
 
@@ -100,13 +106,24 @@ def error_phase(exc: EspTlsError) -> Literal["read", "write"]:
     return "read"
 
 
-class _Io:
-    """The connection as :func:`https_request.http.client.request` uses it, with the
-    request's read and write timeouts."""
+_T = TypeVar("_T", bound="_Endpoint")
+
+
+class _Endpoint(Protocol):
+    @property
+    def host(self) -> str: ...
+    @property
+    def port(self) -> int: ...
+
+
+class IoBase(Generic[_T]):
+    """The connection as :mod:`https_request.http.client` uses it, with the request's read
+    and write timeouts: host and port here, ``read`` and ``write`` (blocking or not) in
+    :class:`_Io` and the asyncio pool's twin."""
 
     __slots__ = ("read_timeout", "tls", "write_timeout")
 
-    def __init__(self, tls: EspTls, timeout: Timeout) -> None:
+    def __init__(self, tls: _T, timeout: Timeout) -> None:
         self.tls = tls
         self.read_timeout = or_no_limit(timeout.read)
         self.write_timeout = or_no_limit(timeout.write)
@@ -118,6 +135,12 @@ class _Io:
     @property
     def port(self) -> int:
         return self.tls.port
+
+
+class _Io(IoBase["EspTls"]):
+    """:class:`IoBase` on a blocking connection."""
+
+    __slots__ = ()
 
     def write(self, data: bytes) -> int:
         return self.tls.write(data, self.write_timeout)
@@ -140,16 +163,43 @@ def _readable(fd: int) -> bool:
         return True
 
 
-class _Connection:
-    """One pooled connection."""
+class ConnectionBase(Generic[_T]):
+    """One pooled connection (:class:`PooledConnection`): its esp-tls connection, where it goes,
+    since when it is idle. ``usable`` is in :class:`_Connection` and the asyncio pool's twin."""
 
     __slots__ = ("idle_since", "origin", "target", "tls")
 
-    def __init__(self, tls: EspTls, target: Target) -> None:
+    def __init__(self, tls: _T, target: Target) -> None:
         self.tls = tls
         self.target = target
         self.origin = target.origin
         self.idle_since = 0.0
+
+
+def sends_again(fresh: bool, attempt: int, method: str, body: RequestBody) -> bool:
+    """Whether a request that failed on its connection goes once more, on a new one: it was
+    the first try, on a reused connection (the server may have closed it while idle), its
+    method is idempotent and its body can be sent again (see the module docstring)."""
+    return not fresh and attempt == 0 and method in IDEMPOTENT and isinstance(body, bytes)
+
+
+def request_failure(
+    exc: EspTlsError | HttpError, url: str, phase: Literal["read", "write"] | None = None
+) -> TransportError:
+    """The :mod:`.errors` exception for a request to ``url`` that failed on its connection:
+    RemoteProtocolError for bad HTTP, else :func:`~.errors.from_esp` in ``phase`` (None:
+    :func:`error_phase` tells)."""
+    from ..http.client import HttpError
+
+    if isinstance(exc, HttpError):
+        return RemoteProtocolError(f"{exc} ({url})", url=url)
+    return from_esp(exc, phase or error_phase(exc), url)
+
+
+class _Connection(ConnectionBase["EspTls"]):
+    """A blocking pooled connection."""
+
+    __slots__ = ()
 
     def usable(self) -> bool:
         """Whether this idle connection can carry a request (see the module docstring)."""
@@ -216,14 +266,10 @@ class PooledStream:
             raise ReadError("the response was closed", url=self._response_url())
         try:
             yield from self._response.iter_body()
-        except EspTlsError as exc:
+        except (EspTlsError, HttpError) as exc:
             url = self._response_url()
             self.close()
-            raise from_esp(exc, "read", url) from exc
-        except HttpError as exc:
-            url = self._response_url()
-            self.close()
-            raise RemoteProtocolError(f"{exc} ({url})", url=url) from exc
+            raise request_failure(exc, url, "read") from exc
         except BaseException:
             self.close()
             raise
@@ -311,21 +357,29 @@ def pool_timeout(origin: str) -> PoolTimeout:
     return PoolTimeout(f"no free connection to {origin} within the pool timeout", url=origin)
 
 
-class ConnectionPool:
-    """Blocking esp-tls connections kept alive per origin (see the module docstring). Thread-safe."""
+class PoolBase(Generic[_C]):
+    """What the blocking and the asyncio pools hold: the client's configuration, limits,
+    sessions and ``early_data``, and their :class:`PoolState`."""
 
     def __init__(self, cfg: EspTlsCfg, limits: Limits, sessions: Sessions, early_data: bool) -> None:
         self.cfg = cfg
         self.limits = limits
         self.sessions = sessions
         self.early_data = early_data
-        self._cond = threading.Condition()
-        self.state: PoolState[_Connection] = PoolState(limits)
+        self.state: PoolState[_C] = PoolState(limits)
 
     @property
     def handshakes(self) -> int:
         """Connections made so far (one TLS handshake each)."""
         return self.state.handshakes
+
+
+class ConnectionPool(PoolBase[_Connection]):
+    """Blocking esp-tls connections kept alive per origin (see the module docstring). Thread-safe."""
+
+    def __init__(self, cfg: EspTlsCfg, limits: Limits, sessions: Sessions, early_data: bool) -> None:
+        super().__init__(cfg, limits, sessions, early_data)
+        self._cond = threading.Condition()
 
     def send(
         self,
@@ -355,11 +409,9 @@ class ConnectionPool:
                 response = request(io, method, target.target, headers, body, already_sent=bool(early))
             except (EspTlsError, HttpError) as exc:
                 self.release(conn, False, broken=True)
-                if not fresh and attempt == 0 and method in IDEMPOTENT and isinstance(body, bytes):
-                    continue  # a keep-alive connection the server had closed: once more, on a new one
-                if isinstance(exc, HttpError):
-                    raise RemoteProtocolError(f"{exc} ({target.url})", url=target.url) from exc
-                raise from_esp(exc, error_phase(exc), target.url) from exc
+                if sends_again(fresh, attempt, method, body):
+                    continue
+                raise request_failure(exc, target.url) from exc
             except BaseException:
                 self.release(conn, False, broken=True)
                 raise
