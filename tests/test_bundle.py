@@ -26,7 +26,7 @@ from https_request.esp_tls import bundle as B
 from https_request.tls.config import CertificateVerifier, VerifiedChain
 from https_request.tls.der import cert_parts
 from https_request.tls.errors import Reason, TlsError
-from https_request.tls.verify import (
+from https_request.tls.x509_flags import (
     X509_BADCERT_BAD_MD,
     X509_BADCERT_CN_MISMATCH,
     X509_BADCERT_EXPIRED,
@@ -620,7 +620,8 @@ def test_cli_build_errors_name_the_files(tmp_path: Path) -> None:
     missing = tmp_path / "missing.csv"
     proc = run_cli("build", "-q", "-f", str(missing), "-o", str(tmp_path / "x.bin"))
     assert (proc.returncode, proc.stderr) == (
-        2, f"https-request bundle: error: cannot read {missing}: No such file or directory\n"
+        2,
+        f"https-request bundle: error: cannot read {missing}: No such file or directory\n",
     )
 
 

@@ -181,7 +181,7 @@ def test_explain_names_the_codes() -> None:
 def test_x509_flags_map_to_verify_failed() -> None:
     """mbedtls_ssl_verify_certificate: the X.509 verify's flags give -0x2700 (a key the profile refuses
     among them); key usage alone, checked after it, -0x7A00."""
-    from https_request.tls.mbedtls_path import (
+    from https_request.tls.x509_flags import (
         X509_BADCERT_BAD_KEY,
         X509_BADCERT_BAD_MD,
         X509_BADCERT_EXT_KEY_USAGE,

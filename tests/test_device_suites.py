@@ -39,7 +39,7 @@ import clirun
 from certs import NOW, Issued, key_usage, make_ca, make_leaf
 from helpers import drain, shuttle
 from https_request.io import connect
-from https_request.tls import mbedtls_path as mp
+from https_request.tls import x509_flags as xf
 from https_request.tls.catalogue import OPENSSL_NAMES, suite_name
 from https_request.tls.client13 import ClientConnection
 from https_request.tls.config import ServerConfig
@@ -283,7 +283,7 @@ def test_key_usage_by_key_exchange_as_mbedtls(pki: Pki, suite: int, usage: objec
                 break
     with pytest.raises(TlsError) as info:
         client.receive_data(_swap_leaf(server.peek_outgoing(1 << 20), leaf.der))
-    assert info.value.verify_flags == mp.X509_BADCERT_KEY_USAGE
+    assert info.value.verify_flags == xf.X509_BADCERT_KEY_USAGE
     assert "keyUsage of" in str(info.value)
 
 

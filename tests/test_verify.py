@@ -30,6 +30,12 @@ from https_request.tls.errors import Reason, TlsError
 from https_request.tls.mbedtls_path import mbedtls_name_problem
 from https_request.tls.verify import (
     POLICIES,
+    MbedtlsVerifier,
+    WebPkiVerifier,
+    make_verifier,
+    match_name,
+)
+from https_request.tls.x509_flags import (
     X509_BADCERT_BAD_KEY,
     X509_BADCERT_BAD_MD,
     X509_BADCERT_BAD_PK,
@@ -42,11 +48,7 @@ from https_request.tls.verify import (
     X509_BADCERT_NOT_TRUSTED,
     X509_BADCERT_OTHER,
     X509_VERIFY_ABORTED,
-    MbedtlsVerifier,
-    WebPkiVerifier,
     describe_flags,
-    make_verifier,
-    match_name,
     reason_for_flags,
 )
 

@@ -46,7 +46,8 @@ from hypothesis import strategies as st
 from certs import NOW, at, make_key, resign
 from https_request.esp_tls.bundle import BundleVerifier, build_bundle
 from https_request.tls.errors import TlsError
-from https_request.tls.verify import (
+from https_request.tls.verify import MbedtlsVerifier, WebPkiVerifier
+from https_request.tls.x509_flags import (
     X509_BADCERT_BAD_MD,
     X509_BADCERT_BAD_PK,
     X509_BADCERT_CN_MISMATCH,
@@ -57,8 +58,6 @@ from https_request.tls.verify import (
     X509_BADCERT_NOT_TRUSTED,
     X509_BADCERT_OTHER,
     X509_VERIFY_ABORTED,
-    MbedtlsVerifier,
-    WebPkiVerifier,
 )
 
 KeyKind = Literal["rsa", "p256", "p384", "ed25519"]

@@ -82,7 +82,6 @@ if TYPE_CHECKING:
 
 __all__ = ["run_get"]  # the exit codes belong to get_plan, MAX_REDIRECTS to get_args
 
-_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _IDEMPOTENT = frozenset({"GET", "HEAD"})
 _RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})  # curl's transient HTTP errors for --retry
 _RETRY_DELAY_MAX = 600.0  # curl's cap on the doubling delay (10 minutes)
@@ -327,24 +326,25 @@ class _Get(Planning):
         return EXIT_OK
 
     def _redirect(self, step: _Step, location: str) -> None:
-        """Make ``step`` the request to ``location``. Raises Fail past MAX_REDIRECTS or for a bad scheme."""
-        from urllib.parse import urljoin, urlsplit
+        """Make ``step`` the request to ``location`` (:mod:`.redirect`'s rule). Raises Fail past
+        MAX_REDIRECTS or for a bad scheme."""
+        from urllib.parse import urlsplit
+
+        from .redirect import redirect
 
         status = self.report.status
+        assert status is not None  # a response with a Location was read
         self.report.redirects += 1
         if self.report.redirects > MAX_REDIRECTS:
             raise Fail(EXIT_HTTP, f"too many redirects (more than {MAX_REDIRECTS})")
-        next_url = urljoin(step.url, location)
-        if urlsplit(next_url).scheme.lower() not in ("https", "http"):
-            raise Fail(EXIT_HTTP, f"redirect to {next_url}: only https:// and http:// URLs are supported")
-        self.info("Following a %d redirect to %s", status, next_url)
-        if (status == 303 and step.method != "HEAD") or (status in (301, 302) and step.method == "POST"):
-            step.method, step.body = "GET", b""
-            step.headers = [(n, v) for n, v in step.headers if n.lower() not in ("content-type", "content-length")]
-        if urlsplit(next_url).netloc.lower() != urlsplit(step.url).netloc.lower():
-            step.headers = [(n, v) for n, v in step.headers if n.lower() not in ("authorization", "cookie", "host")]
-        step.url = next_url
-        self.report.url = next_url
+        after = redirect(step.method, step.url, step.headers, status, location)
+        if urlsplit(after.url).scheme.lower() not in ("https", "http"):
+            raise Fail(EXIT_HTTP, f"redirect to {after.url}: only https:// and http:// URLs are supported")
+        self.info("Following a %d redirect to %s", status, after.url)
+        step.method, step.url, step.headers = after.method, after.url, after.headers
+        if after.drops_body:
+            step.body = b""
+        self.report.url = after.url
 
     def _transfer(self, plan: Plan, step: _Step) -> str | None:
         """One connection and its request; the Location to follow next, or None (done)."""
@@ -476,7 +476,11 @@ class _Get(Planning):
                 from urllib.parse import urljoin
 
                 report.redirect_url = urljoin(step.url, location)
-            follow = args.location and resp.status in _REDIRECTS and location is not None
+            follow = False
+            if args.location and location is not None:
+                from .redirect import REDIRECTS
+
+                follow = resp.status in REDIRECTS
             if args.fail and resp.status >= 400:
                 resp.read()  # to the end: a clean close
                 raise Fail(EXIT_HTTP_STATUS, f"the requested URL returned error: {resp.status}")

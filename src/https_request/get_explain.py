@@ -136,28 +136,28 @@ def _alert_cause(reason: str, device: Device | None) -> str:
 
 
 def _verify_cause(flags: int) -> str:
-    from .tls import mbedtls_path as mp
+    from .tls import x509_flags as xf
 
     causes = []
-    if flags & mp.X509_BADCERT_BAD_KEY:
+    if flags & xf.X509_BADCERT_BAD_KEY:
         causes.append(
             "a certificate's key is one Mbed TLS's default X.509 profile refuses (RSA below 2048 bits, or a curve "
             "outside secp256r1/384r1/521r1 and brainpoolP256r1/384r1/512r1): reissue it with RSA 2048+ or P-256/P-384"
         )
-    if flags & mp.X509_BADCERT_BAD_MD:
+    if flags & xf.X509_BADCERT_BAD_MD:
         causes.append("a certificate is signed with SHA-1 or MD5, which the profile refuses: reissue with SHA-256")
-    if flags & mp.X509_BADCERT_BAD_PK:
+    if flags & xf.X509_BADCERT_BAD_PK:
         causes.append("a certificate's key type is one Mbed TLS does not accept (Ed25519 and Ed448 are not)")
-    if flags & mp.X509_BADCERT_NOT_TRUSTED:
+    if flags & xf.X509_BADCERT_NOT_TRUSTED:
         causes.append(
             "the chain does not lead to a CA the device trusts: send the intermediates with the leaf, and check "
             "that the root is in the certificate bundle or the CA file"
         )
-    if flags & mp.X509_BADCERT_CN_MISMATCH:
+    if flags & xf.X509_BADCERT_CN_MISMATCH:
         causes.append("the certificate is not for this host name")
-    if flags & (mp.X509_BADCERT_EXPIRED | mp.X509_BADCERT_FUTURE):
+    if flags & (xf.X509_BADCERT_EXPIRED | xf.X509_BADCERT_FUTURE):
         causes.append("a certificate is out of its dates on the device's clock (set the time with SNTP first)")
-    if flags & (mp.X509_BADCERT_KEY_USAGE | mp.X509_BADCERT_EXT_KEY_USAGE):
+    if flags & (xf.X509_BADCERT_KEY_USAGE | xf.X509_BADCERT_EXT_KEY_USAGE):
         causes.append("the leaf's key usage or extended key usage does not allow a TLS server")
     return "; ".join(causes) or "the certificate chain was refused"
 

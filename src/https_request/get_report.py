@@ -100,7 +100,7 @@ class Report:
 
 def time_failure(le: LastError) -> bool:
     """Whether ``le`` is a certificate expired or not yet valid (on the clock checked)."""
-    from .tls.verify import X509_BADCERT_EXPIRED, X509_BADCERT_FUTURE
+    from .tls.x509_flags import X509_BADCERT_EXPIRED, X509_BADCERT_FUTURE
 
     flags = le.esp_tls_flags
     return flags != 0xFFFFFFFF and bool(flags & (X509_BADCERT_EXPIRED | X509_BADCERT_FUTURE))
@@ -119,7 +119,7 @@ def describe(le: LastError, clock_note: str | None = None) -> str:
     """
     import re
 
-    from .tls.verify import X509_BADCERT_NOT_TRUSTED, describe_flags
+    from .tls.x509_flags import X509_BADCERT_NOT_TRUSTED, describe_flags
 
     flags = le.esp_tls_flags
     reason = re.sub(r"\s*\[flags [^\]]*\]$", "", one_line(le.reason))

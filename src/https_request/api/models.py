@@ -13,6 +13,7 @@ import json as jsonlib
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ..redirect import REDIRECTS
 from ..structs import Struct
 from .errors import HTTPStatusError, RequestError
 
@@ -264,7 +265,7 @@ class Response:
     @property
     def is_redirect(self) -> bool:
         """301, 302, 303, 307 or 308 with a Location header."""
-        return self.status_code in (301, 302, 303, 307, 308) and "location" in self.headers
+        return self.status_code in REDIRECTS and "location" in self.headers
 
     @property
     def is_error(self) -> bool:

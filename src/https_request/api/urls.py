@@ -1,15 +1,16 @@
 """URLs for the high-level API: where a request goes (:func:`split`), ``params=``
-(:func:`with_params`), and the one rule for following a redirect (:func:`redirect`).
+(:func:`with_params`), and the next request after a redirect (:func:`redirect`, by
+:mod:`https_request.redirect`'s rule).
 
 Host and port come from esp-tls's own URL parser
-(:func:`~https_request.esp_tls.conn_core.parse_url`), so a URL means here what it
+(:func:`~https_request.esp_tls.url.parse_url`), so a URL means here what it
 means to a connection.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from urllib.parse import urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from ..structs import Struct
 from .errors import RequestError, UnsupportedProtocol
@@ -19,13 +20,6 @@ __all__ = ["QueryParams", "Target", "redirect", "split", "with_params"]
 
 QueryParams = Mapping[str, str | int | float] | Sequence[tuple[str, str | int | float]]
 """``params=``: query parameters added to the URL's own."""
-
-#: Redirect statuses that are followed (with a Location header).
-REDIRECTS = frozenset({301, 302, 303, 307, 308})
-#: Headers dropped when a redirect leaves the origin (RFC 9110 15.4: credentials stay with their origin).
-_CREDENTIALS = frozenset({"authorization", "cookie", "proxy-authorization"})
-#: Headers of the body a 303 (or a POST's 301/302) drops with it.
-_BODY_HEADERS = frozenset({"content-type", "content-length", "transfer-encoding"})
 
 
 class Target(Struct):
@@ -42,8 +36,8 @@ class Target(Struct):
 def split(url: str) -> Target:
     """The :class:`Target` of ``url``. Raises UnsupportedProtocol for a scheme other than
     https or a URL without a host."""
-    from ..esp_tls.conn_core import parse_url
     from ..esp_tls.errors import EspTlsError
+    from ..esp_tls.url import parse_url
 
     parts = urlsplit(url)
     if parts.scheme.lower() != "https":
@@ -74,26 +68,23 @@ def with_params(url: str, params: QueryParams | None) -> str:
 def redirect(
     method: str, url: str, headers: list[tuple[str, str]], body: RequestBody, status: int, location: str
 ) -> tuple[str, str, list[tuple[str, str]], RequestBody]:
-    """The request that follows a ``status`` redirect to ``location``: (method, url, headers, body).
+    """The request that follows a ``status`` redirect to ``location``: (method, url, headers, body),
+    by the rule of :mod:`https_request.redirect` (303 -> GET, a POST's 301/302 -> GET,
+    credentials and Host dropped across origins; 307/308 keep method and body).
 
-    303 turns any method but HEAD into a bodiless GET, and 301/302 a POST (what
-    browsers, curl and httpx do; RFC 9110 15.4); 307/308 keep method and body.
-    A redirect to another origin drops the credentials headers; Host is always
-    made afresh. Raises UnsupportedProtocol for a Location that is not https, and
-    RequestError when the body to send again was streamed (it was sent once).
+    Raises UnsupportedProtocol for a Location that is not https, and RequestError when
+    the body to send again was streamed (it was sent once).
     """
-    next_url = urljoin(url, location)
-    split(next_url)  # https only
-    if (status == 303 and method != "HEAD") or (status in (301, 302) and method == "POST"):
-        method, body = "GET", b""
-        headers = [(n, v) for n, v in headers if n.lower() not in _BODY_HEADERS]
+    from ..redirect import redirect as follow
+
+    after = follow(method, url, headers, status, location)
+    split(after.url)  # https only
+    if after.drops_body:
+        body = b""
     elif not isinstance(body, bytes):
         raise RequestError(
-            f"cannot follow the {status} redirect to {next_url}: the request body was streamed "
+            f"cannot follow the {status} redirect to {after.url}: the request body was streamed "
             "(an iterable) and cannot be sent again; give it as bytes",
             url=url,
         )
-    headers = [(n, v) for n, v in headers if n.lower() != "host"]
-    if split(next_url).origin != split(url).origin:
-        headers = [(n, v) for n, v in headers if n.lower() not in _CREDENTIALS]
-    return method, next_url, headers, body
+    return after.method, after.url, after.headers, body

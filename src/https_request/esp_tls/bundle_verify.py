@@ -30,9 +30,11 @@ from typing import TYPE_CHECKING
 from .. import log
 from ..structs import replace
 from ..tls import mbedtls_path as mp
+from ..tls import x509_flags as xf
 from ..tls.der import quiet_serial_warnings
 from ..tls.errors import Reason, TlsError
-from ..tls.mbedtls_path import X509_VERIFY_ABORTED
+from ..tls.x509_flags import X509_VERIFY_ABORTED
+from . import pk
 from .bundle import (
     DEFAULT_MAX_CERTS,
     TAG,
@@ -90,8 +92,6 @@ _HASHES: dict[str, tuple[int, int, int]] = {
 _OTHER_MD = {"md5": 0x03, "sha224": 0x08, "sha3-224": 0x10, "sha3-256": 0x11, "sha3-384": 0x12, "sha3-512": 0x13}
 _PSA_ECC_FAMILY = {"secp256r1": 0x12, "secp384r1": 0x12, "secp521r1": 0x12, "secp256k1": 0x17}
 _PSA_ERROR_INVALID_SIGNATURE = -149
-_PK_UNKNOWN_PK_ALG = 0x3C80
-_PK_KEY_INVALID_FORMAT = 0x3D00
 
 
 def _hash_name(cert: x509.Certificate) -> str | None:
@@ -115,13 +115,13 @@ def _check_with_bundle_key(child: mp.Cert, spki: bytes) -> bool:
     try:
         key = load_der_public_key(spki)
     except UnsupportedAlgorithm:
-        _log.e("PK parse failed with error 0x%x", _PK_UNKNOWN_PK_ALG)
+        _log.e("PK parse failed with error 0x%x", -pk.PK_UNKNOWN_PK_ALG)
         return False
     except (ValueError, TypeError):
-        _log.e("PK parse failed with error 0x%x", _PK_KEY_INVALID_FORMAT)
+        _log.e("PK parse failed with error 0x%x", -pk.PK_KEY_INVALID_FORMAT)
         return False
     if not isinstance(key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
-        _log.e("PK parse failed with error 0x%x", _PK_UNKNOWN_PK_ALG)  # mbedTLS knows RSA and EC keys only
+        _log.e("PK parse failed with error 0x%x", -pk.PK_UNKNOWN_PK_ALG)  # mbedTLS knows RSA and EC keys only
         return False
     name = _hash_name(child.cert)
     if name not in _HASHES:
@@ -252,7 +252,7 @@ class BundleVerifier:
         try:
             # The dummy CA never matches: no trust anchor, the callback consults the bundle.
             outcome = mp.verify(certs, (), host, when, server=server, rules=rules, callback=self._callback)
-        except mp.VerifyAborted as exc:
+        except xf.VerifyAborted as exc:
             raise self._abort(Reason.CERT_BAD, f"{exc}: chain longer than mbedTLS allows") from exc
         # mbedtls_ssl_check_cert_usage: OR-ed into the result; its own code only when X.509 was fine.
         if outcome.flags:
@@ -264,7 +264,7 @@ class BundleVerifier:
     def _callback(self, link: mp.Link, depth: int) -> int:
         """``esp_crt_verify_callback``: the flags left for this certificate, or raise (-0x3000)."""
         child, flags = link.cert, link.flags
-        if flags & ~mp.X509_BADCERT_BAD_MD != mp.X509_BADCERT_NOT_TRUSTED:
+        if flags & ~xf.X509_BADCERT_BAD_MD != xf.X509_BADCERT_NOT_TRUSTED:
             return flags
         bundle = self.bundle
         if bundle is None:
@@ -297,11 +297,11 @@ class BundleVerifier:
 
     @staticmethod
     def _flags_error(flags: int, code: int, detail: str = "") -> CertVerifyError:
-        text = "; ".join(mp.describe_flags(flags))
+        text = "; ".join(xf.describe_flags(flags))
         if detail:
             text = f"{text} ({detail})"
         return CertVerifyError(
-            mp.reason_for_flags(flags),
+            xf.reason_for_flags(flags),
             f"{text} [flags 0x{flags:x}, mbedTLS -0x{-code:04x}]",
             verify_flags=flags,
             mbedtls_error=code,

@@ -97,16 +97,15 @@ from .conn_core import (
     EspTlsTimeout,
     Meanwhile,
     TlsInfo,
-    UrlTarget,
     _Core,
     _engine_errors,
     _engine_write_errors,
     _HandshakeTimeout,
-    parse_url,
 )
 from .conn_core import MBEDTLS_SSL_OUT_CONTENT_LEN as MBEDTLS_SSL_OUT_CONTENT_LEN  # re-exported
 from .engine import AsyncEngine, AsyncEngineFactory, Engine, SyncEngineFactory, engine_factories
 from .errors import EspErr, EspTlsError, LastError
+from .url import UrlTarget, parse_url
 
 if TYPE_CHECKING:  # asyncio is imported by the async code paths only (CLI start-up time)
     import asyncio

@@ -1,8 +1,7 @@
 """The shared core of the esp-tls connections in :mod:`.conn`.
 
 Everything :class:`~.conn.EspTls` and :class:`~.conn.AsyncEspTls` have in
-common and that does no blocking or asyncio I/O of its own: URL parsing
-(:func:`parse_url`, :class:`UrlTarget`), the connection states
+common and that does no blocking or asyncio I/O of its own: the connection states
 (:class:`ConnState`), the negotiated-connection record (:class:`TlsInfo`),
 the timeout error (:class:`EspTlsTimeout`), and ``_Core``, the base class
 holding the esp-tls last-error recording, esp-tls's log lines, the socket
@@ -17,7 +16,6 @@ from __future__ import annotations
 
 import errno
 import os
-import re
 import socket
 import time
 from collections.abc import Callable, Sequence
@@ -31,8 +29,6 @@ from .engine import EarlyDataStatus, EngineSpec, Negotiated
 from .errors import EspErr, EspTlsError, LastError, MbedtlsErr, esp_err_to_name, mbedtls_code_for
 
 if TYPE_CHECKING:  # the TLS stack, cryptography and the trust are imported where they are used: after the SYN left
-    from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
-
     from ..dns.happy import Attempt, ConnectError
     from ..dns.lookup import NameLookup
     from ..io.pump import TlsConnectionError, TlsTimeout
@@ -42,13 +38,6 @@ if TYPE_CHECKING:  # the TLS stack, cryptography and the trust are imported wher
     from ..tls.errors import LocalProtocolError, TlsError
     from ..tls.session import Session
 
-    _PkKey = (
-        rsa.RSAPrivateKey
-        | ec.EllipticCurvePrivateKey
-        | ed25519.Ed25519PrivateKey
-        | ed448.Ed448PrivateKey
-        | dsa.DSAPrivateKey
-    )
 
 __all__ = [
     "MBEDTLS_SSL_OUT_CONTENT_LEN",
@@ -56,8 +45,6 @@ __all__ = [
     "EarlyData",
     "EspTlsTimeout",
     "TlsInfo",
-    "UrlTarget",
-    "parse_url",
 ]
 
 _log = log.get_logger("esp-tls")
@@ -195,45 +182,6 @@ class TlsInfo(Struct, slots=False):
         return suite_name(self.cipher_suite)
 
 
-class UrlTarget(Struct, slots=False):
-    """Where a URL points, as ``http_parser_parse_url`` + ``get_port`` see it.
-
-    ``host_text`` is the URL from the host onwards (what esp-tls prints as
-    HOST in its debug line, the C string not being cut after the host).
-    """
-
-    host: str
-    port: int
-    host_text: str
-
-
-_URL = re.compile(
-    r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*)://(?:[^@/?#]*@)?"
-    r"(?:\[(?P<ip6>[^\]/?#]*)\]|(?P<host>[^:/?#\[\]@]+))(?::(?P<port>[0-9]*))?(?:[/?#].*)?$",
-    re.DOTALL,
-)
-
-
-def parse_url(url: str) -> UrlTarget:
-    """Host and port of ``url``: the explicit port, else 443 for https, 80 for http, else 0.
-
-    Raises EspTlsError (ESP_ERR_INVALID_ARG) when the URL has no scheme or host.
-    """
-    m = _URL.match(url)
-    if m is None:
-        raise EspTlsError(LastError(EspErr.ESP_ERR_INVALID_ARG, 0, 0, f"cannot parse URL {url!r}"))
-    # RFC 6874: a zone id in a URL is written %25zone ("[fe80::1%25eth0]")
-    host = m["ip6"].replace("%25", "%", 1) if m["ip6"] is not None else m["host"]
-    start = m.start("ip6") if m["ip6"] is not None else m.start("host")
-    if m["port"]:
-        port = int(m["port"])
-        if port > 0xFFFF:
-            raise EspTlsError(LastError(EspErr.ESP_ERR_INVALID_ARG, 0, 0, f"port {port} out of range in {url!r}"))
-    else:
-        port = {"http": 80, "https": 443}.get(m["scheme"].lower(), 0)
-    return UrlTarget(host=host, port=port, host_text=url[start:])
-
-
 # --- helpers shared by both flavours -------------------------------------------
 
 
@@ -249,36 +197,6 @@ def _net_code(exc: TlsConnectionError, sending: bool = False) -> int:
     if isinstance(cause, OSError) and cause.errno in (errno.ECONNRESET, errno.EPIPE):
         return _NET_CONN_RESET
     return _NET_SEND_FAILED if sending else _NET_RECV_FAILED
-
-
-_PK_KEY_INVALID_FORMAT = -0x3D00
-_PK_PASSWORD_REQUIRED = -0x3C00
-_PK_PASSWORD_MISMATCH = -0x3B80
-_PK_UNKNOWN_PK_ALG = -0x3C80
-
-
-def _parse_key(data: bytes, password: bytes | None) -> tuple[_PkKey | None, int]:
-    """(key, 0) or (None, negative mbedTLS PK code): ``mbedtls_pk_parse_key``, PEM or DER,
-    of the key types mbedTLS's pk module holds."""
-    from cryptography.exceptions import UnsupportedAlgorithm
-    from cryptography.hazmat.primitives import serialization  # ~10 ms to import: only with a client key
-    from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
-
-    try:
-        if b"-----BEGIN" in data:
-            key: object = serialization.load_pem_private_key(data, password)
-        else:
-            key = serialization.load_der_private_key(data, password)
-    except TypeError:  # encrypted without a password, or a password for a clear key
-        return None, _PK_PASSWORD_REQUIRED if password is None else _PK_PASSWORD_MISMATCH
-    except UnsupportedAlgorithm:
-        return None, _PK_UNKNOWN_PK_ALG
-    except ValueError:
-        return None, _PK_PASSWORD_MISMATCH if password is not None else _PK_KEY_INVALID_FORMAT
-    pk_types = (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey, ed448.Ed448PrivateKey)
-    if not isinstance(key, (*pk_types, dsa.DSAPrivateKey)):
-        return None, _PK_UNKNOWN_PK_ALG
-    return key, 0
 
 
 def _engine_errors() -> tuple[type[TlsError], type[TlsTimeout], type[TlsConnectionError]]:
@@ -584,7 +502,9 @@ class _Core:
                 raise EspTlsError(
                     LastError(EspErr.ESP_ERR_MBEDTLS_X509_CRT_PARSE_FAILED, -exc.code, 0, f"client certificate: {exc}")
                 ) from exc
-            key, code = _parse_key(cfg.clientkey, cfg.clientkey_password)
+            from .pk import parse_key
+
+            key, code = parse_key(cfg.clientkey, cfg.clientkey_password)
             if key is None:
                 _mlog.e("mbedtls_pk_parse_keyfile returned -0x%04X", -code)
                 _mlog.e("Failed to set client pki context")
@@ -694,7 +614,7 @@ class _Core:
                     _mlog.i("Failed to verify peer certificate!")
                     self._capture(flags=flags)
                     if log.get_level("*") >= log.DEBUG:  # compiled in only at a DEBUG default level
-                        from ..tls.verify import describe_flags
+                        from ..tls.x509_flags import describe_flags
 
                         info = "".join(f"  ! {line}\n" for line in describe_flags(flags))
                         _mlog.d("verification info: %s", info.rstrip("\n"))

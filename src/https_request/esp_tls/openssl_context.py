@@ -105,7 +105,7 @@ from ..tls.config import CertifiedKey
 from ..tls.enums import AlertDescription
 from ..tls.errors import AlertReceived, Reason, TlsError
 from ..tls.session import PeerCheck, Session
-from ..tls.verify import (
+from ..tls.x509_flags import (
     X509_BADCERT_CN_MISMATCH,
     X509_BADCERT_EXPIRED,
     X509_BADCERT_EXT_KEY_USAGE,

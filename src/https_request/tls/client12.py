@@ -473,7 +473,8 @@ def _check_kx_usage(leaf: bytes, kx: str) -> None:
     from cryptography import x509
 
     from . import mbedtls_path as mp
+    from . import x509_flags as xf
 
     flags, notes = mp.usage_flags(x509.load_der_x509_certificate(leaf), True, kx=kx)
-    if flags & mp.X509_BADCERT_KEY_USAGE:
-        raise mp.failure(mp.X509_BADCERT_KEY_USAGE, notes[0])
+    if flags & xf.X509_BADCERT_KEY_USAGE:
+        raise xf.failure(xf.X509_BADCERT_KEY_USAGE, notes[0])

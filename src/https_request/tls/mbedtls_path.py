@@ -49,7 +49,7 @@ Path (``x509_crt_verify_chain``, :func:`verify_chain`), from the leaf up
     * no parent: ``NOT_TRUSTED`` on the child, the path ends;
     * an untrusted parent above 8 intermediates
       (``MBEDTLS_X509_MAX_INTERMEDIATE_CA``): ``X509_FATAL_ERROR`` and flags
-      0xFFFFFFFF (:class:`VerifyAborted`);
+      0xFFFFFFFF (:class:`~.x509_flags.VerifyAborted`);
     * ``BAD_KEY`` for a parent's key the profile refuses
       (``x509_profile_check_key``: RSA below 2048 bits, curves other than
       P-256/384/521 and brainpoolP256/384/512r1).
@@ -90,143 +90,29 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID, NameOID, SignatureAlgorithmOID
 
 from ..structs import Struct, field
+from . import x509_flags as xf
 from .der import CertParts, NameAttr, cert_parts, parse_name
 from .errors import Reason, TlsError
 
 __all__ = [
     "MBEDTLS_RULES",
-    "X509_BADCERT_BAD_KEY",
-    "X509_BADCERT_BAD_MD",
-    "X509_BADCERT_BAD_PK",
-    "X509_BADCERT_CN_MISMATCH",
-    "X509_BADCERT_EXPIRED",
-    "X509_BADCERT_EXT_KEY_USAGE",
-    "X509_BADCERT_FUTURE",
-    "X509_BADCERT_KEY_USAGE",
-    "X509_BADCERT_MISSING",
-    "X509_BADCERT_NOT_TRUSTED",
-    "X509_BADCERT_NS_CERT_TYPE",
-    "X509_BADCERT_OTHER",
-    "X509_BADCERT_REVOKED",
-    "X509_BADCERT_SKIP_VERIFY",
-    "X509_BADCRL_BAD_KEY",
-    "X509_BADCRL_BAD_MD",
-    "X509_BADCRL_BAD_PK",
-    "X509_BADCRL_EXPIRED",
-    "X509_BADCRL_FUTURE",
-    "X509_BADCRL_NOT_TRUSTED",
-    "X509_VERIFY_ABORTED",
     "Callback",
     "Cert",
     "EeRules",
     "Link",
     "Outcome",
-    "VerifyAborted",
     "check_key_usage",
-    "describe_flags",
-    "failure",
     "label",
     "load_cert",
     "load_chain",
     "load_problem",
     "mbedtls_name_problem",
     "names_equal",
-    "reason_for_flags",
     "time_flags",
     "usage_flags",
     "verify",
     "verify_chain",
 ]
-
-# --- flags: include/mbedtls/x509.h, "X509 Verify codes" ------------------------------------
-
-X509_BADCERT_EXPIRED = 0x01
-X509_BADCERT_REVOKED = 0x02
-X509_BADCERT_CN_MISMATCH = 0x04
-X509_BADCERT_NOT_TRUSTED = 0x08
-X509_BADCRL_NOT_TRUSTED = 0x10
-X509_BADCRL_EXPIRED = 0x20
-X509_BADCERT_MISSING = 0x40
-X509_BADCERT_SKIP_VERIFY = 0x80
-X509_BADCERT_OTHER = 0x0100
-X509_BADCERT_FUTURE = 0x0200
-X509_BADCRL_FUTURE = 0x0400
-X509_BADCERT_KEY_USAGE = 0x0800
-X509_BADCERT_EXT_KEY_USAGE = 0x1000
-X509_BADCERT_NS_CERT_TYPE = 0x2000
-X509_BADCERT_BAD_MD = 0x4000
-X509_BADCERT_BAD_PK = 0x8000
-X509_BADCERT_BAD_KEY = 0x010000
-X509_BADCRL_BAD_MD = 0x020000
-X509_BADCRL_BAD_PK = 0x040000
-X509_BADCRL_BAD_KEY = 0x080000
-X509_VERIFY_ABORTED = 0xFFFFFFFF
-"""What mbedTLS records when verification aborts (``X509_FATAL_ERROR``, a failed verify callback)."""
-
-# library/x509_crt.c x509_crt_verify_strings, in its order.
-_FLAG_MESSAGES: tuple[tuple[int, str], ...] = (
-    (X509_BADCERT_EXPIRED, "The certificate validity has expired"),
-    (X509_BADCERT_REVOKED, "The certificate has been revoked (is on a CRL)"),
-    (X509_BADCERT_CN_MISMATCH, "The certificate Common Name (CN) does not match with the expected CN"),
-    (X509_BADCERT_NOT_TRUSTED, "The certificate is not correctly signed by the trusted CA"),
-    (X509_BADCRL_NOT_TRUSTED, "The CRL is not correctly signed by the trusted CA"),
-    (X509_BADCRL_EXPIRED, "The CRL is expired"),
-    (X509_BADCERT_MISSING, "Certificate was missing"),
-    (X509_BADCERT_SKIP_VERIFY, "Certificate verification was skipped"),
-    (X509_BADCERT_OTHER, "Other reason (can be used by verify callback)"),
-    (X509_BADCERT_FUTURE, "The certificate validity starts in the future"),
-    (X509_BADCRL_FUTURE, "The CRL is from the future"),
-    (X509_BADCERT_KEY_USAGE, "Usage does not match the keyUsage extension"),
-    (X509_BADCERT_EXT_KEY_USAGE, "Usage does not match the extendedKeyUsage extension"),
-    (X509_BADCERT_NS_CERT_TYPE, "Usage does not match the nsCertType extension"),
-    (X509_BADCERT_BAD_MD, "The certificate is signed with an unacceptable hash."),
-    (X509_BADCERT_BAD_PK, "The certificate is signed with an unacceptable PK alg (eg RSA vs ECDSA)."),
-    (X509_BADCERT_BAD_KEY, "The certificate is signed with an unacceptable key (eg bad curve, RSA too short)."),
-    (X509_BADCRL_BAD_MD, "The CRL is signed with an unacceptable hash."),
-    (X509_BADCRL_BAD_PK, "The CRL is signed with an unacceptable PK alg (eg RSA vs ECDSA)."),
-    (X509_BADCRL_BAD_KEY, "The CRL is signed with an unacceptable key (eg bad curve, RSA too short)."),
-)
-
-
-def describe_flags(flags: int) -> list[str]:
-    """mbedTLS's ``mbedtls_x509_crt_verify_info`` lines for ``flags``, without prefix."""
-    lines: list[str] = []
-    for code, text in _FLAG_MESSAGES:
-        if flags & code:
-            lines.append(text)
-            flags &= ~code
-    if flags:
-        lines.append("Unknown reason (this should not happen)")
-    return lines
-
-
-def reason_for_flags(flags: int) -> Reason:
-    """The most specific :class:`Reason` for a non-zero set of verify flags (an abort is ``CERT_BAD``)."""
-    if flags == X509_VERIFY_ABORTED:
-        return Reason.CERT_BAD
-    for bit, reason in (
-        (X509_BADCERT_EXPIRED, Reason.CERT_EXPIRED),
-        (X509_BADCERT_FUTURE, Reason.CERT_NOT_YET_VALID),
-        (X509_BADCERT_NOT_TRUSTED, Reason.CERT_UNTRUSTED),
-        (X509_BADCERT_CN_MISMATCH, Reason.CERT_NAME_MISMATCH),
-        (X509_BADCERT_MISSING, Reason.CERT_REQUIRED),
-    ):
-        if flags & bit:
-            return reason
-    return Reason.CERT_BAD
-
-
-def failure(flags: int, detail: str = "") -> TlsError:
-    """The ``TlsError`` for ``flags``: mbedTLS's text for each flag, then ``detail``, then the flags."""
-    text = "certificate verification aborted" if flags == X509_VERIFY_ABORTED else "; ".join(describe_flags(flags))
-    if detail:
-        text = f"{text} ({detail})"
-    return TlsError(reason_for_flags(flags), f"{text} [flags 0x{flags:x}]", verify_flags=flags)
-
-
-class VerifyAborted(Exception):
-    """``X509_FATAL_ERROR``: mbedTLS stopped walking (flags become 0xFFFFFFFF)."""
-
 
 # --- the default profile (mbedtls_x509_crt_profile_default) and what mbedTLS can parse ---------
 
@@ -313,26 +199,29 @@ def load_problem(cert: x509.Certificate) -> tuple[int, str] | None:
         cert.issuer  # noqa: B018
         extensions = cert.extensions
     except (ValueError, x509.DuplicateExtension) as exc:  # DuplicateExtension is no ValueError
-        return X509_BADCERT_OTHER, f"cannot be parsed: {exc}"
+        return xf.X509_BADCERT_OTHER, f"cannot be parsed: {exc}"
     for ext in extensions:
         if not ext.critical:
             continue
         if ext.oid not in _KNOWN_EXTENSIONS:
-            return X509_BADCERT_OTHER, f"has an unsupported critical extension ({_oid_name(ext.oid)})"
+            return xf.X509_BADCERT_OTHER, f"has an unsupported critical extension ({_oid_name(ext.oid)})"
         if isinstance(ext.value, x509.CertificatePolicies) and any(
             p.policy_identifier != _ANY_POLICY for p in ext.value
         ):
-            return X509_BADCERT_OTHER, "has a critical certificatePolicies extension with a policy other than anyPolicy"
+            return (
+                xf.X509_BADCERT_OTHER,
+                "has a critical certificatePolicies extension with a policy other than anyPolicy",
+            )
     if cert.signature_algorithm_oid not in _SIGNATURES:
         name = _oid_name(cert.signature_algorithm_oid)
-        return X509_BADCERT_BAD_PK, f"is signed with {name}, which mbedTLS does not support"
+        return xf.X509_BADCERT_BAD_PK, f"is signed with {name}, which mbedTLS does not support"
     try:
         key = cert.public_key()
     except Exception as exc:  # unknown key algorithm (UnsupportedAlgorithm) or malformed key
-        return X509_BADCERT_BAD_PK, f"has a public key mbedTLS cannot use ({exc})"
+        return xf.X509_BADCERT_BAD_PK, f"has a public key mbedTLS cannot use ({exc})"
     if not isinstance(key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey):
         kind = type(key).__name__.removeprefix("_").replace("PublicKey", "")
-        return X509_BADCERT_BAD_PK, f"has a public key of type {kind}; mbedTLS only takes RSA and EC keys"
+        return xf.X509_BADCERT_BAD_PK, f"has a public key of type {kind}; mbedTLS only takes RSA and EC keys"
     return None
 
 
@@ -355,14 +244,14 @@ def load_chain(chain: Sequence[bytes], what: str = "mbedtls") -> list[Cert]:
     certificate mbedTLS cannot load (``what`` starts the message).
     """
     if not chain:
-        raise failure(X509_BADCERT_MISSING, "the peer sent no certificate")
+        raise xf.failure(xf.X509_BADCERT_MISSING, "the peer sent no certificate")
     certs = [load_cert(bytes(der)) for der in chain]
     for index, cert in enumerate(certs):
         problem = load_problem(cert.cert)
         if problem is not None:
             flag, text = problem
             which = "the end-entity certificate" if index == 0 else f"certificate #{index}"
-            raise failure(flag, f"{what}: {which} {cert.label} {text}; mbedTLS cannot load it")
+            raise xf.failure(flag, f"{what}: {which} {cert.label} {text}; mbedTLS cannot load it")
     return certs
 
 
@@ -396,9 +285,9 @@ def time_flags(cert: x509.Certificate, when: datetime) -> int:
     """``EXPIRED`` / ``FUTURE`` for ``cert`` at ``when``."""
     flags = 0
     if when > cert.not_valid_after_utc:
-        flags |= X509_BADCERT_EXPIRED
+        flags |= xf.X509_BADCERT_EXPIRED
     if when < cert.not_valid_before_utc:
-        flags |= X509_BADCERT_FUTURE
+        flags |= xf.X509_BADCERT_FUTURE
     return flags
 
 
@@ -596,7 +485,7 @@ def _when(moment: datetime) -> str:
 def verify_chain(certs: Sequence[Cert], anchors: Sequence[Cert], when: datetime) -> list[Link]:
     """``x509_crt_verify_chain``: the path from ``certs[0]`` with each certificate's flags.
 
-    Raises :class:`VerifyAborted` past :data:`_MAX_INTERMEDIATE_CA` intermediates.
+    Raises :class:`~.x509_flags.VerifyAborted` past :data:`_MAX_INTERMEDIATE_CA` intermediates.
     """
     trusted = [(-1, anchor) for anchor in anchors]
     anchor_ders = {anchor.der for anchor in anchors}
@@ -607,14 +496,16 @@ def verify_chain(certs: Sequence[Cert], anchors: Sequence[Cert], when: datetime)
         path.append(child)
         cert = child.cert.cert
         if when > cert.not_valid_after_utc:
-            child.add(X509_BADCERT_EXPIRED, f"{child.cert.label} expired on {_when(cert.not_valid_after_utc)}")
+            child.add(xf.X509_BADCERT_EXPIRED, f"{child.cert.label} expired on {_when(cert.not_valid_after_utc)}")
         if when < cert.not_valid_before_utc:
-            child.add(X509_BADCERT_FUTURE, f"{child.cert.label} is not valid before {_when(cert.not_valid_before_utc)}")
+            child.add(
+                xf.X509_BADCERT_FUTURE, f"{child.cert.label} is not valid before {_when(cert.not_valid_before_utc)}"
+            )
         if child.trusted:
             return path
         md_problem = _md_problem(cert)
         if md_problem is not None:
-            child.add(X509_BADCERT_BAD_MD, md_problem)
+            child.add(xf.X509_BADCERT_BAD_MD, md_problem)
         if len(path) == 1 and names_equal(child.cert.issuer, child.cert.subject) and child.cert.der in anchor_ders:
             return path  # x509_crt_check_ee_locally_trusted
         refusals: list[str] = []
@@ -624,21 +515,21 @@ def verify_chain(certs: Sequence[Cert], anchors: Sequence[Cert], when: datetime)
             later = list(enumerate(certs))[child.position + 1 :]
             found = _find_parent_in(child.cert, later, False, path_cnt, self_cnt, when, refusals)
         if found is None:
-            child.add(X509_BADCERT_NOT_TRUSTED, _no_parent(child.cert, refusals))
+            child.add(xf.X509_BADCERT_NOT_TRUSTED, _no_parent(child.cert, refusals))
             return path
         position, parent, signature_ok = found
         if len(path) != 1 and names_equal(child.cert.issuer, child.cert.subject):
             self_cnt += 1
         if position >= 0 and len(path) > _MAX_INTERMEDIATE_CA:
-            raise VerifyAborted(f"more than {_MAX_INTERMEDIATE_CA} intermediate CA certificates")
+            raise xf.VerifyAborted(f"more than {_MAX_INTERMEDIATE_CA} intermediate CA certificates")
         if not signature_ok:
             child.add(
-                X509_BADCERT_NOT_TRUSTED,
+                xf.X509_BADCERT_NOT_TRUSTED,
                 f"the signature of {child.cert.label} does not verify with the key of {parent.label}",
             )
         key_problem = _key_problem(parent.cert)
         if key_problem is not None:
-            child.add(X509_BADCERT_BAD_KEY, key_problem)
+            child.add(xf.X509_BADCERT_BAD_KEY, key_problem)
         child = Link(parent, trusted=position < 0, position=position)
 
 
@@ -741,7 +632,7 @@ def usage_flags(
         usages += [_KU_KEY_AGREEMENT] if isinstance(key, ec.EllipticCurvePublicKey) else []
     if not any(check_key_usage(bits, usage) for usage in usages):
         wanted = " or ".join(_ku_text(usage) for usage in usages)
-        flags |= X509_BADCERT_KEY_USAGE
+        flags |= xf.X509_BADCERT_KEY_USAGE
         notes.append(f"keyUsage of {label(cert)} is {_ku_text(bits or 0)}; {wanted} is needed")
     try:
         eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
@@ -752,7 +643,7 @@ def usage_flags(
         if required not in eku and not (rules.any_eku and ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE in eku):
             listed = ", ".join(_oid_name(oid) for oid in eku)
             alternative = " nor anyExtendedKeyUsage" if rules.any_eku else ""
-            flags |= X509_BADCERT_EXT_KEY_USAGE
+            flags |= xf.X509_BADCERT_EXT_KEY_USAGE
             notes.append(f"extendedKeyUsage of {label(cert)} ({listed}) has neither {_oid_name(required)}{alternative}")
     return flags, notes
 
@@ -789,17 +680,17 @@ def verify(
 
     ``certs`` is the presented chain (leaf first, loaded by :func:`load_chain`),
     ``anchors`` the CA certificates, ``host`` the name to check (None: none).
-    Raises :class:`VerifyAborted` (and whatever ``callback`` raises).
+    Raises :class:`~.x509_flags.VerifyAborted` (and whatever ``callback`` raises).
     """
     leaf = certs[0]
     ee = Link(leaf, trusted=False, position=0)
     if host is not None:
         problem = rules.names(leaf.cert, host)
         if problem is not None:
-            ee.add(X509_BADCERT_CN_MISMATCH, problem)
+            ee.add(xf.X509_BADCERT_CN_MISMATCH, problem)
     key_problem = _key_problem(leaf.cert)
     if key_problem is not None:
-        ee.add(X509_BADCERT_BAD_KEY, key_problem)
+        ee.add(xf.X509_BADCERT_BAD_KEY, key_problem)
     path = verify_chain(certs, anchors, when)
     path[0].flags |= ee.flags
     flags = 0

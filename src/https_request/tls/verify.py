@@ -50,32 +50,17 @@ from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from . import mbedtls_path as mp
+from . import x509_flags as xf
 from .config import VerifiedChain
 from .errors import Reason, TlsError
-from .mbedtls_path import (
-    X509_BADCERT_BAD_KEY,
-    X509_BADCERT_BAD_MD,
-    X509_BADCERT_BAD_PK,
+from .x509_flags import (
     X509_BADCERT_CN_MISMATCH,
     X509_BADCERT_EXPIRED,
-    X509_BADCERT_EXT_KEY_USAGE,
     X509_BADCERT_FUTURE,
-    X509_BADCERT_KEY_USAGE,
     X509_BADCERT_MISSING,
     X509_BADCERT_NOT_TRUSTED,
-    X509_BADCERT_NS_CERT_TYPE,
     X509_BADCERT_OTHER,
-    X509_BADCERT_REVOKED,
-    X509_BADCERT_SKIP_VERIFY,
-    X509_BADCRL_BAD_KEY,
-    X509_BADCRL_BAD_MD,
-    X509_BADCRL_BAD_PK,
-    X509_BADCRL_EXPIRED,
-    X509_BADCRL_FUTURE,
-    X509_BADCRL_NOT_TRUSTED,
     X509_VERIFY_ABORTED,
-    describe_flags,
-    reason_for_flags,
 )
 
 if TYPE_CHECKING:  # cryptography.x509.verification costs ~30 ms to import: only when a chain is built
@@ -84,34 +69,11 @@ if TYPE_CHECKING:  # cryptography.x509.verification costs ~30 ms to import: only
 __all__ = [
     "POLICIES",
     "WEBPKI_RULES",
-    "X509_BADCERT_BAD_KEY",
-    "X509_BADCERT_BAD_MD",
-    "X509_BADCERT_BAD_PK",
-    "X509_BADCERT_CN_MISMATCH",
-    "X509_BADCERT_EXPIRED",
-    "X509_BADCERT_EXT_KEY_USAGE",
-    "X509_BADCERT_FUTURE",
-    "X509_BADCERT_KEY_USAGE",
-    "X509_BADCERT_MISSING",
-    "X509_BADCERT_NOT_TRUSTED",
-    "X509_BADCERT_NS_CERT_TYPE",
-    "X509_BADCERT_OTHER",
-    "X509_BADCERT_REVOKED",
-    "X509_BADCERT_SKIP_VERIFY",
-    "X509_BADCRL_BAD_KEY",
-    "X509_BADCRL_BAD_MD",
-    "X509_BADCRL_BAD_PK",
-    "X509_BADCRL_EXPIRED",
-    "X509_BADCRL_FUTURE",
-    "X509_BADCRL_NOT_TRUSTED",
-    "X509_VERIFY_ABORTED",
     "MbedtlsVerifier",
     "VerifyPolicy",
     "WebPkiVerifier",
-    "describe_flags",
     "make_verifier",
     "match_name",
-    "reason_for_flags",
     "webpki_name_problem",
 ]
 
@@ -293,7 +255,7 @@ class WebPkiVerifier(_Anchored):
     def verify(self, chain: Sequence[bytes], server_name: str | None, now: float, *, server: bool) -> VerifiedChain:
         """Verify ``chain`` at ``now`` (Unix seconds); raise ``TlsError`` with verify flags."""
         if not chain:
-            raise mp.failure(X509_BADCERT_MISSING, "the peer sent no certificate")
+            raise xf.failure(X509_BADCERT_MISSING, "the peer sent no certificate")
         try:
             certs = [x509.load_der_x509_certificate(bytes(der)) for der in chain]
         except (ValueError, x509.InvalidVersion) as exc:  # InvalidVersion is no ValueError
@@ -311,10 +273,10 @@ class WebPkiVerifier(_Anchored):
             # "'CN=x' expired on ..."), anything else webpki's
             said = X509_BADCERT_NOT_TRUSTED | X509_BADCERT_EXPIRED | X509_BADCERT_FUTURE
             detail = "; ".join(notes) if flags & said and notes else str(exc)
-            raise mp.failure(flags or X509_BADCERT_OTHER, f"webpki: {detail}") from exc
+            raise xf.failure(flags or X509_BADCERT_OTHER, f"webpki: {detail}") from exc
         flags = _usage_failure(leaf, server, WEBPKI_RULES)
         if flags:
-            raise mp.failure(flags)
+            raise xf.failure(flags)
         return VerifiedChain(path=tuple(path))
 
     def _diagnose(
@@ -326,7 +288,7 @@ class WebPkiVerifier(_Anchored):
             outcome = mp.verify(certs, _loadable(self._anchors), host, when, server=server, rules=WEBPKI_RULES)
         except TlsError as exc:
             return exc.verify_flags or X509_BADCERT_OTHER, ()
-        except mp.VerifyAborted:
+        except xf.VerifyAborted:
             return X509_VERIFY_ABORTED, ()
         return outcome.flags | outcome.usage, outcome.notes
 
@@ -336,7 +298,7 @@ class WebPkiVerifier(_Anchored):
         if host is not None and not match_name(leaf, host):
             flags |= X509_BADCERT_CN_MISMATCH
         if flags:
-            raise mp.failure(flags, "locally trusted certificate")
+            raise xf.failure(flags, "locally trusted certificate")
         return VerifiedChain(path=(leaf,))
 
 
@@ -372,11 +334,11 @@ class MbedtlsVerifier(_Anchored):
         host = server_name if (server and self.check_name and server_name) else None
         try:
             outcome = mp.verify(certs, self._usable, host, when, server=server)
-        except mp.VerifyAborted as exc:
-            raise mp.failure(X509_VERIFY_ABORTED, f"mbedtls: {exc}; mbedTLS stops (X509_FATAL_ERROR)") from exc
+        except xf.VerifyAborted as exc:
+            raise xf.failure(X509_VERIFY_ABORTED, f"mbedtls: {exc}; mbedTLS stops (X509_FATAL_ERROR)") from exc
         flags = outcome.flags | outcome.usage
         if flags:
-            raise mp.failure(flags, outcome.text())
+            raise xf.failure(flags, outcome.text())
         return VerifiedChain(path=tuple(link.cert.cert for link in outcome.path))
 
 
