@@ -27,8 +27,9 @@ from ._version import __version__
 if TYPE_CHECKING:  # the API's names (api.__all__) for type checkers; at run time __getattr__ imports them
     from .api import *  # noqa: F403
 
-# The API's names as https_request.api exports them (test_api checks that the two agree), and __version__.
-# ruff: noqa: F405 (defined by the star import above, for type checkers)
+# The API's names as https_request.api exports them (test_api checks that the two agree), and __version__;
+# ruff's F405 ("may be undefined, or defined from star imports"): they are, by the import above.
+# ruff: noqa: F405
 __all__ = [
     "USE_CLIENT_DEFAULT",
     "AsyncClient",
