@@ -64,6 +64,7 @@ CERTS = {
     "p256": lambda: _chain(2),
     "p384": lambda: _chain(2, "p384"),
     "p521": lambda: _chain(2, "p521"),
+    **{f"bp{n}": (lambda n=n: _chain(2, f"bp{n}")) for n in (256, 384, 512)},  # type: ignore[misc]
     "rsa2048": lambda: _chain(2, "rsa2048"),
     "rsa4096": lambda: _chain(2, "rsa4096"),
     "rsa1024": _rsa1024,
@@ -130,6 +131,19 @@ ROWS = [
     Row("p521-group", "p256", ("-tls1_2", "-groups", "P-521"), ESP,
         (T12, "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", "secp521r1")),
     Row("x448-only", "p256", ("-tls1_2", "-groups", "X448"), ESP, code=-0x7780, reason="handshake_failure"),
+    # brainpool (RFC 7027): TLS 1.2 curves in the device's offer; OpenSSL 3.0 has no TLS 1.3 brainpool
+    Row("bp256-group", "p256", ("-tls1_2", "-groups", "brainpoolP256r1"), ESP,
+        (T12, "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", "brainpoolP256r1")),
+    Row("bp384-group", "rsa2048", ("-tls1_2", "-groups", "brainpoolP384r1"), ESP,
+        (T12, "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", "brainpoolP384r1")),
+    Row("bp512-group", "bp512", ("-groups", "brainpoolP512r1"), ESP,
+        (T12, "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", "brainpoolP512r1")),
+    Row("bp256-group-tls13", "p256", ("-groups", "brainpoolP256r1"), ESP13, code=-0x7780, reason="handshake_failure"),
+    *[Row(f"bp{n}-leaf", f"bp{n}", (), ESP, (T12, "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", "x25519"))
+      for n in (256, 384, 512)],
+    # the device's TLS 1.3 hello lists no ecdsa_brainpool*tls13 scheme: OpenSSL answers with TLS 1.2
+    Row("bp256-leaf-tls13", "bp256", (), ESP13, (T12, "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", "x25519")),
+    Row("bp256-leaf-tls13-only", "bp256", ("-tls1_3",), ESP13, code=-0x7780, reason="protocol_version"),
     Row("p384-hrr", "p256", ("-tls1_3", "-groups", "P-384"), ESP13, (T13, "TLS_AES_256_GCM_SHA384", "secp384r1")),
     # signature algorithms: a TLS 1.2-only device lists no RSA-PSS
     Row("pss-only-tls12", "rsa2048", ("-tls1_2", "-sigalgs", "rsa_pss_rsae_sha256"), ESP,
@@ -210,6 +224,10 @@ SERVE_ROWS = [
     Row("serve", "p256", (), ESP, (T12, "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "x25519")),
     Row("serve-tls13", "p256", (), ESP13, (T13, "TLS_AES_128_GCM_SHA256", "x25519")),
     Row("serve-tls13-only", "p256", ("--tls-version", "1.3"), ESP, code=-0x7780, reason="protocol_version"),
+    Row("serve-bp384-group", "p256", ("--groups", "brainpoolP384r1"), ESP,
+        (T12, "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "brainpoolP384r1")),
+    Row("serve-bp256-leaf", "bp256", ("--tls-version", "1.2"), ESP,
+        (T12, "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "x25519")),
     # serve packs a flight into full records: the message after the 16 KiB Certificate spans two
     Row("serve-size16k", "size16k", ("--tls-version", "1.2"), ESP, code=-0x7080, reason="ServerKeyExchange"),
     Row("serve-size16k-tls13", "size16k", ("--tls-version", "1.3"), ESP13, code=-0x7080, reason="the Finished message"),

@@ -315,7 +315,8 @@ class Tls12Client(Connection):
         if cfg.certificate is not None and hs12.cv_scheme is not None:
             self._set_state(S.CERTIFICATE_VERIFY)
             scheme, data = hs12.cv_scheme, bytes(hs12.messages)
-            sig = cfg.signer(scheme, data) if cfg.signer is not None else sign(cfg.certificate.key, scheme, data)
+            key = cfg.certificate.key
+            sig = cfg.signer(scheme, data) if cfg.signer is not None else sign(key, scheme, data, tls12=True)
             w = Writer()
             DigitallySigned(scheme, sig).write(w)
             hs12.messages += self._queue_handshake(HT.CERTIFICATE_VERIFY, w.getvalue())

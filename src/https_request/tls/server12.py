@@ -44,7 +44,7 @@ from .enums import ExtensionType as ET
 from .enums import HandshakeType as HT
 from .errors import Reason, TlsError
 from .keyschedule12 import finished_verify_data12, handshake_hash, key_block, master_secret, prf_name
-from .kx import ClientShare
+from .kx import TLS12_GROUPS, ClientShare
 from .limits import MAX_CIPHERTEXT12
 from .messages import ClientHello, Extension, Finished, ServerHello
 from .messages12 import (
@@ -71,7 +71,6 @@ S = HsState
 DOWNGRADE_TLS12 = b"DOWNGRD\x01"  # RFC 8446 4.1.3
 DOWNGRADE_TLS11 = b"DOWNGRD\x00"
 _BEAST_PROBES = (0x002F, 0x0035)  # TLS_RSA_WITH_AES_128_CBC_SHA, TLS_RSA_WITH_AES_256_CBC_SHA
-_ECDHE_GROUPS = (0x001D, 0x0017, 0x0018)  # x25519, secp256r1, secp384r1
 _FALLBACK_SCSV = 0x5600
 _RENEGOTIATION_SCSV = 0x00FF
 
@@ -234,7 +233,7 @@ class Tls12Server(Connection):
         offered_sigs = X.decode_u16_list(raw_sig, "signature_algorithms") if raw_sig is not None else []
         raw_groups = ch.ext(ET.supported_groups)
         client_groups = X.decode_u16_list(raw_groups, "supported_groups") if raw_groups is not None else [0x0017]
-        group = next((g for g in cfg.groups if g in _ECDHE_GROUPS and g in client_groups), None)
+        group = next((g for g in cfg.groups if g in TLS12_GROUPS and g in client_groups), None)
         offered = frozenset(ch.cipher_suites)
         order = cfg.cipher_suites
         if cfg.beast_probe and version <= ProtocolVersion.TLS1_0:  # the client's first probe suite goes first
@@ -290,7 +289,7 @@ class Tls12Server(Connection):
             if scheme is None:
                 signature = LegacySignature(sign_legacy(ck.key, signed, cfg.random))
             else:
-                sig = cfg.signer(scheme, signed) if cfg.signer is not None else sign(ck.key, scheme, signed)
+                sig = cfg.signer(scheme, signed) if cfg.signer is not None else sign(ck.key, scheme, signed, tls12=True)
                 signature = DigitallySigned(scheme, sig)
             ske = ServerKeyExchange12(params, signature)
             hs12.messages += self._queue_handshake(HT.SERVER_KEY_EXCHANGE, ske.encode())
