@@ -149,7 +149,7 @@ def test_brainpool_key_schemes() -> None:
 def test_no_brainpool_key_share_in_tls13() -> None:
     """0x001A-0x001C are obsolete in TLS 1.3 (RFC 8446 4.2.7): no key share, and client_config's
     fallback share is a TLS 1.3 group."""
-    with pytest.raises(ValueError, match="not a TLS 1.3 group"):
+    with pytest.raises(ValueError, match=r"not a TLS 1\.3 group"):
         ClientConfig(groups=(0x001A,), key_share_groups=(0x001A,))
     cfg = client_config("esp32-mbedtls-tls13", groups=(0x001A, NamedGroup.secp256r1))
     assert cfg.key_share_groups == (NamedGroup.secp256r1,)

@@ -71,7 +71,7 @@ from .limits import (
 from .messages import KeyUpdate, handshake_message
 from .protection import Protector
 from .protection12 import Protector12
-from .record import HandshakeJoiner, RecordReader, fragment
+from .record import HandshakeJoiner, RecordReader, fragment, record_payloads
 from .states import HsState
 from .suites import SuiteParams
 
@@ -358,8 +358,8 @@ class Connection:
                 self._emit(rec)
             self._plain_hs_sent = self._plain_hs_sent or ctype == ContentType.HANDSHAKE
             return
-        for off in range(0, max(len(data), 1), limit):
-            self._emit(self._write.seal(ctype, data[off : off + limit]))
+        for chunk in record_payloads(ctype, data, limit):
+            self._emit(self._write.seal(ctype, chunk))
 
     def _emit(self, record: bytes) -> None:
         if self._dbg.threshold >= 4:

@@ -21,7 +21,8 @@ A :class:`Device` is set on :attr:`ClientConfig.device
     :attr:`~.errors.Reason.DEVICE_HANDSHAKE_FRAGMENTED`
     (``MBEDTLS_ERR_SSL_FEATURE_UNAVAILABLE``, -0x7080, no alert). A server
     splits a message when it is larger than a record (a certificate chain
-    over ~16 KiB) or when it packs a flight into full records.
+    over ~16 KiB) or when it packs a flight into full records (some do; this
+    engine does not: :func:`.record.record_payloads`).
 ``resume_pins_version`` (``ssl_prepare_client_hello`` in ``ssl_client.c``)
     A hello that resumes a session offers that session's version only
     (``handshake->min_tls_version = ssl->tls_version = session's``): a TLS
