@@ -241,3 +241,42 @@ def test_record_payloads_cut_between_messages() -> None:
     assert b"".join(record_payloads(22, data, 16384)) == data
     assert [len(p) for p in record_payloads(23, b"x" * 20000, 16384)] == [16384, 3616]  # application data
     assert record_payloads(22, b"", 16384) == [b""]
+
+
+def _client_chain(size: int) -> object:
+    """A client leaf (clientAuth) whose chain is about ``size`` bytes: SAN names pad it."""
+    names = ["device.example"]
+    leaf = make_leaf(CA, names, eku="clientAuth")
+    while len(leaf.der) < size:
+        names += [f"c{len(names):05d}.padding.example" for _ in range(max(1, (size - len(leaf.der)) // 28))]
+        leaf = make_leaf(CA, names, eku="clientAuth")
+    return leaf
+
+
+@pytest.mark.parametrize("versions", [TLS12, TLS13], ids=["tls12", "tls13"])
+def test_a_client_certificate_message_over_out_content_len_is_not_sent(versions: tuple[int, ...]) -> None:
+    """Mbed TLS 3.6.2 writes a handshake message into one record of MBEDTLS_SSL_OUT_CONTENT_LEN (4096)
+    and never fragments it: a client Certificate message over that fails -0x6A00, nothing sent."""
+    profile = "esp32-mbedtls" if versions == TLS12 else "esp32-mbedtls-tls13"
+    auth = {"request_client_certificate": True, "require_client_certificate": True,
+            "client_verifier": WebPkiVerifier([CA.cert])}  # fmt: skip
+    small, big = _client_chain(3000), _client_chain(4100)
+    c = client(profile, certificate=small.certified_key())  # type: ignore[attr-defined]
+    assert completes(c, server(versions, **auth)).version == versions[0]
+    c, s = client(profile, certificate=big.certified_key()), server(versions, **auth)  # type: ignore[attr-defined]
+    with pytest.raises(TlsError) as info:
+        shuttle(c, s)
+    # no alert; in TLS 1.3 the middlebox-compatibility CCS has gone out first, as Mbed TLS writes it in a
+    # handshake step of its own (MBEDTLS_SSL_CLIENT_CCS_AFTER_SERVER_FINISHED) before the Certificate
+    assert c.data_to_send() == (b"" if versions == TLS12 else b"\x14\x03\x03\x00\x01\x01")
+    err = info.value
+    assert err.reason is Reason.DEVICE_MESSAGE_TOO_LARGE
+    assert "Certificate message of" in err.detail and "MBEDTLS_SSL_OUT_CONTENT_LEN of 4096" in err.detail
+    assert mbedtls_code_for(err) == MbedtlsErr.SSL_BUFFER_TOO_SMALL == -0x6A00
+    # without the device (the default profile) the message goes out in two records and is accepted
+    c = ClientConnection(
+        client_config("default", verifier=WebPkiVerifier([CA.cert]), certificate=big.certified_key()),  # type: ignore[attr-defined]
+        "localhost",
+    )
+    c.start_handshake()
+    assert completes(c, server(versions, **auth)).version == versions[0]
