@@ -18,6 +18,7 @@ tests/test_device_matrix.py (and docs/DEVICE_PROFILES.md).
 from __future__ import annotations
 
 import ssl
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -136,6 +137,39 @@ def test_our_server_ecdhe_on_brainpool_with_a_brainpool_key(group: int) -> None:
     obj = _stdlib_client_against(server, ctx)
     assert obj.version() == "TLSv1.2" and obj.cipher()[0] == "ECDHE-ECDSA-AES128-GCM-SHA256"
     assert server.group == group
+
+
+@pytest.mark.parametrize("group", CURVES, ids=_name)
+def test_device_client_certificate_on_brainpool(group: int, tmp_path: Path) -> None:
+    """Client side: the device's CertificateVerify with a brainpool key (TLS 1.2's ECDSA scheme of its
+    size), checked by OpenSSL's server (stdlib ``ssl`` in memory, client certificate required, the
+    curve its one group: ECDHE on it too)."""
+    root, leaf = _pki(BRAINPOOL[group], BRAINPOOL[group])
+    client_leaf = make_leaf(root, ["device.example"], BRAINPOOL[group], eku="clientAuth")
+    (tmp_path / "srv.pem").write_bytes(leaf.cert_pem + leaf.key_pem)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    ctx.load_cert_chain(tmp_path / "srv.pem")
+    ctx.load_verify_locations(cadata=root.cert_pem.decode())
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    ctx.set_ecdh_curve(_name(group))  # OpenSSL checks a client key's curve against its groups (WRONG_CURVE)
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    server = ctx.wrap_bio(incoming, outgoing, server_side=True)
+    client = _device(root, certificate=client_leaf.certified_key())
+    client.start_handshake()
+    for _ in range(10):
+        incoming.write(client.data_to_send())
+        try:
+            server.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            client.receive_data(outgoing.read())
+    else:
+        raise AssertionError("no handshake")
+    client.receive_data(outgoing.read())
+    peer = server.getpeercert()
+    assert peer is not None and peer["subject"] == ((("commonName", "device.example"),),)
+    assert (server.version(), client.group) == ("TLSv1.2", group)
 
 
 def test_brainpool_key_schemes() -> None:
