@@ -231,6 +231,7 @@ def test_resumption(pki: Path, profile: str) -> None:
 
 # --- our own serve -------------------------------------------------------------------------------
 
+# fmt: off
 SERVE_ROWS = [
     # serve picks by its own preference (AES-128 first), not the device's
     Row("serve", "p256", (), ESP, (T12, "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "x25519")),
@@ -248,6 +249,7 @@ SERVE_ROWS = [
     Row("serve-size16k-tls13", "size16k", ("--tls-version", "1.3"), ESP13, (T13, "TLS_AES_128_GCM_SHA256", "x25519")),
     Row("serve-size17k", "size17k", ("--tls-version", "1.2"), ESP, code=-0x7080, reason="Certificate message of"),
 ]
+# fmt: on
 
 
 @pytest.mark.parametrize("row", SERVE_ROWS, ids=[r.id for r in SERVE_ROWS])
