@@ -54,7 +54,9 @@ __all__ = [
     "write_pki",
 ]
 
-KeyType = Literal["ec", "p256", "p384", "p521", "rsa", "rsa2048", "rsa3072", "rsa4096", "ed25519"]
+KeyType = Literal[
+    "ec", "p256", "p384", "p521", "bp256", "bp384", "bp512", "rsa", "rsa2048", "rsa3072", "rsa4096", "ed25519"
+]
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
 EkuSpec = Literal["serverAuth", "clientAuth", "both"] | Sequence[x509.ObjectIdentifier] | None
 
@@ -75,6 +77,13 @@ def _rsa_key(bits: int, label: str) -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=bits)
 
 
+_BRAINPOOL: dict[str, ec.EllipticCurve] = {
+    "bp256": ec.BrainpoolP256R1(),
+    "bp384": ec.BrainpoolP384R1(),
+    "bp512": ec.BrainpoolP512R1(),
+}
+
+
 def make_key(key_type: KeyType = "ec", label: str = "") -> PrivateKey:
     """A private key of ``key_type`` (RSA keys cached per (size, label))."""
     if key_type in ("ec", "p256"):
@@ -83,6 +92,8 @@ def make_key(key_type: KeyType = "ec", label: str = "") -> PrivateKey:
         return ec.generate_private_key(ec.SECP384R1())
     if key_type == "p521":
         return ec.generate_private_key(ec.SECP521R1())
+    if key_type in _BRAINPOOL:
+        return ec.generate_private_key(_BRAINPOOL[key_type])
     if key_type == "ed25519":
         return ed25519.Ed25519PrivateKey.generate()
     if key_type in ("rsa", "rsa2048"):

@@ -4,8 +4,9 @@ against our own server in memory: the failures Mbed TLS 3.6.2 has, with its code
 - A handshake message that does not end in the record it starts in: Mbed TLS 3.6.2's
   ``mbedtls_ssl_prepare_handshake_record`` ("TLS handshake fragmentation not
   supported", ``MBEDTLS_ERR_SSL_FEATURE_UNAVAILABLE`` -0x7080). Our server packs a
-  flight into records of its ``max_fragment_length``, so a chain over ~16 KiB, or a
-  server that writes small records, splits a message.
+  flight into as few records of its ``max_fragment_length`` as fit without splitting a
+  message that fits one record, so only a Certificate message over ~16 KiB, or records
+  smaller than a message, split one.
 - A record longer than ``MBEDTLS_SSL_IN_CONTENT_LEN`` ("bad message length",
   ``MBEDTLS_ERR_SSL_INVALID_RECORD`` -0x7200).
 - Records the device writes: at most ``MBEDTLS_SSL_OUT_CONTENT_LEN`` (4096) bytes.
@@ -27,8 +28,10 @@ from https_request.tls.enums import AlertDescription, ProtocolVersion
 from https_request.tls.errors import Reason, TlsError
 from https_request.tls.events import ApplicationData, HandshakeComplete
 from https_request.tls.profiles import client_config
+from https_request.tls.record import record_payloads
 from https_request.tls.server13 import ServerConnection
 from https_request.tls.verify import WebPkiVerifier
+from tlsenv import split_records
 
 CA = make_ca()
 SMALL = make_leaf(CA, ["localhost"])
@@ -84,10 +87,39 @@ def test_a_certificate_message_over_one_record_fails_the_device(versions: tuple[
     assert completes(client("default"), server(versions, BIG)).version == versions[0]
 
 
-def test_a_server_writing_small_records_fails_the_device_even_with_a_small_chain() -> None:
-    err = fails(client("esp32-mbedtls"), server(TLS12, max_fragment_length=512))
-    assert err.reason is Reason.DEVICE_HANDSHAKE_FRAGMENTED
-    assert completes(client("default"), server(TLS12, max_fragment_length=512)).version == TLS12[0]
+def test_records_smaller_than_a_message_fail_the_device_even_with_a_small_chain() -> None:
+    assert len(SMALL.der) > 256  # the Certificate message cannot fit a 256-byte record
+    err = fails(client("esp32-mbedtls"), server(TLS12, max_fragment_length=256))
+    assert err.reason is Reason.DEVICE_HANDSHAKE_FRAGMENTED and "Certificate message of" in err.detail
+    assert completes(client("default"), server(TLS12, max_fragment_length=256)).version == TLS12[0]
+
+
+@pytest.mark.parametrize("versions", [TLS12, TLS13], ids=["tls12", "tls13"])
+@pytest.mark.parametrize("limit", [512, 16384])
+def test_our_server_never_splits_a_message_that_fits_a_record(versions: tuple[int, ...], limit: int) -> None:
+    """Our server closes a record early rather than split a handshake message that fits one (as
+    OpenSSL writes): with 512-byte records and a small chain, or a chain of 16250 bytes (a
+    Certificate message that fits a 16 KiB record with the ServerHello, a flight that does not), the
+    device, which cannot reassemble, completes."""
+    leaf = SMALL if limit == 512 else padded_leaf(16250)[0]
+    profile = "esp32-mbedtls" if versions == TLS12 else "esp32-mbedtls-tls13"
+    assert completes(client(profile), server(versions, leaf, max_fragment_length=limit)).version == versions[0]
+    if versions == TLS12:  # the first flight is plaintext: every message inside one record, and few records
+        c, s = client(profile), server(versions, leaf, max_fragment_length=limit)
+        s.receive_data(c.data_to_send())
+        records = [payload for ctype, _, payload in split_records(s.data_to_send())]
+        assert all(len(r) <= limit for r in records)
+        firsts = []  # the size of each record's first message
+        for record in records:
+            off = 0
+            while off < len(record):
+                size = 4 + int.from_bytes(record[off + 1 : off + 4], "big")
+                assert off + size <= len(record), "a handshake message straddles records"
+                firsts += [size] if off == 0 else []
+                off += size
+        # as few records as fit: no record's first message would have fitted in the record before
+        assert all(len(prev) + first > limit for prev, first in zip(records, firsts[1:], strict=False))
+        assert len(records) >= 2, [len(r) for r in records]  # (the flight itself does not fit one record)
 
 
 def test_a_device_built_with_reassembly_takes_the_big_chain() -> None:
@@ -195,3 +227,56 @@ def test_x509_flags_map_to_verify_failed() -> None:
         (X509_BADCERT_EXT_KEY_USAGE, -0x7A00),
     ):
         assert mbedtls_code_for(TlsError(reason_for_flags(flags), verify_flags=flags)) == code
+
+
+def test_record_payloads_cut_between_messages() -> None:
+    """Whole messages share records; one that fits a record starts a new one; only one longer than a
+    record is split (and what follows it may share its last record)."""
+
+    def msg(size: int) -> bytes:
+        return b"\x0b" + (size - 4).to_bytes(3, "big") + bytes(size - 4)
+
+    data = msg(100) + msg(20000) + msg(50) + msg(16384) + msg(10)
+    assert [len(p) for p in record_payloads(22, data, 16384)] == [16384, 3766, 16384, 10]
+    assert b"".join(record_payloads(22, data, 16384)) == data
+    assert [len(p) for p in record_payloads(23, b"x" * 20000, 16384)] == [16384, 3616]  # application data
+    assert record_payloads(22, b"", 16384) == [b""]
+
+
+def _client_chain(size: int) -> object:
+    """A client leaf (clientAuth) whose chain is about ``size`` bytes: SAN names pad it."""
+    names = ["device.example"]
+    leaf = make_leaf(CA, names, eku="clientAuth")
+    while len(leaf.der) < size:
+        names += [f"c{len(names):05d}.padding.example" for _ in range(max(1, (size - len(leaf.der)) // 28))]
+        leaf = make_leaf(CA, names, eku="clientAuth")
+    return leaf
+
+
+@pytest.mark.parametrize("versions", [TLS12, TLS13], ids=["tls12", "tls13"])
+def test_a_client_certificate_message_over_out_content_len_is_not_sent(versions: tuple[int, ...]) -> None:
+    """Mbed TLS 3.6.2 writes a handshake message into one record of MBEDTLS_SSL_OUT_CONTENT_LEN (4096)
+    and never fragments it: a client Certificate message over that fails -0x6A00, nothing sent."""
+    profile = "esp32-mbedtls" if versions == TLS12 else "esp32-mbedtls-tls13"
+    auth = {"request_client_certificate": True, "require_client_certificate": True,
+            "client_verifier": WebPkiVerifier([CA.cert])}  # fmt: skip
+    small, big = _client_chain(3000), _client_chain(4100)
+    c = client(profile, certificate=small.certified_key())  # type: ignore[attr-defined]
+    assert completes(c, server(versions, **auth)).version == versions[0]
+    c, s = client(profile, certificate=big.certified_key()), server(versions, **auth)  # type: ignore[attr-defined]
+    with pytest.raises(TlsError) as info:
+        shuttle(c, s)
+    # no alert; in TLS 1.3 the middlebox-compatibility CCS has gone out first, as Mbed TLS writes it in a
+    # handshake step of its own (MBEDTLS_SSL_CLIENT_CCS_AFTER_SERVER_FINISHED) before the Certificate
+    assert c.data_to_send() == (b"" if versions == TLS12 else b"\x14\x03\x03\x00\x01\x01")
+    err = info.value
+    assert err.reason is Reason.DEVICE_MESSAGE_TOO_LARGE
+    assert "Certificate message of" in err.detail and "MBEDTLS_SSL_OUT_CONTENT_LEN of 4096" in err.detail
+    assert mbedtls_code_for(err) == MbedtlsErr.SSL_BUFFER_TOO_SMALL == -0x6A00
+    # without the device (the default profile) the message goes out in two records and is accepted
+    c = ClientConnection(
+        client_config("default", verifier=WebPkiVerifier([CA.cert]), certificate=big.certified_key()),  # type: ignore[attr-defined]
+        "localhost",
+    )
+    c.start_handshake()
+    assert completes(c, server(versions, **auth)).version == versions[0]

@@ -60,16 +60,25 @@ def _rsa1024() -> Issued:
     return make_leaf(ROOT, NAMES, key=rsa.generate_private_key(public_exponent=65537, key_size=1024))
 
 
+def _under_rsa_ca(bits: int) -> Issued:
+    """An ECDSA leaf signed by an RSA intermediate of ``bits`` (under the EC root)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    return make_leaf(make_ca(name=f"Device Matrix RSA {bits} Intermediate", parent=ROOT, key=key), NAMES)
+
+
 CERTS = {
     "p256": lambda: _chain(2),
     "p384": lambda: _chain(2, "p384"),
     "p521": lambda: _chain(2, "p521"),
+    **{f"bp{n}": (lambda n=n: _chain(2, f"bp{n}")) for n in (256, 384, 512)},  # type: ignore[misc]
     "rsa2048": lambda: _chain(2, "rsa2048"),
     "rsa4096": lambda: _chain(2, "rsa4096"),
     "rsa1024": _rsa1024,
+    "rsa4096ca": lambda: _under_rsa_ca(4096),
+    "rsa4608ca": lambda: _under_rsa_ca(4608),
     **{f"depth{d}": (lambda d=d: _chain(d)) for d in range(1, 6)},  # type: ignore[misc]
     **{f"size{k}k": (lambda k=k: _padded(k * 1024)) for k in (8, 15, 17, 20)},  # type: ignore[misc]
-    # 16250 bytes: one Certificate message still fits a record, a flight packed into full records does not
+    # 16250 bytes: one Certificate message still fits a record, the whole flight does not
     "size16k": lambda: _padded(16250),
 }
 
@@ -100,6 +109,10 @@ ROWS = [
     Row("rsa2048", "rsa2048", (), ESP, (T12, "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", "x25519")),
     Row("rsa4096", "rsa4096", (), ESP, (T12, "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", "x25519")),
     Row("rsa1024", "rsa1024", SECLEVEL0, ESP, code=-0x2700, reason="1024-bit RSA key"),
+    # a CA's RSA key: the ESP32's RSA hardware checks the signatures it made, up to 4096 bits
+    Row("rsa4096-ca", "rsa4096ca", (), ESP, (T12, "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", "x25519")),
+    Row("rsa4608-ca", "rsa4608ca", (), ESP, code=-0x2700, reason="4608-bit RSA key of"),
+    Row("rsa4608-ca-tls13", "rsa4608ca", (), ESP13, code=-0x2700, reason="4608-bit RSA key of"),
     # chain depth (certificates sent) and size
     *[Row(f"depth{d}", f"depth{d}", (), ESP, (T12, "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", "x25519"))
       for d in range(1, 6)],
@@ -130,6 +143,19 @@ ROWS = [
     Row("p521-group", "p256", ("-tls1_2", "-groups", "P-521"), ESP,
         (T12, "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", "secp521r1")),
     Row("x448-only", "p256", ("-tls1_2", "-groups", "X448"), ESP, code=-0x7780, reason="handshake_failure"),
+    # brainpool (RFC 7027): TLS 1.2 curves in the device's offer; OpenSSL 3.0 has no TLS 1.3 brainpool
+    Row("bp256-group", "p256", ("-tls1_2", "-groups", "brainpoolP256r1"), ESP,
+        (T12, "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", "brainpoolP256r1")),
+    Row("bp384-group", "rsa2048", ("-tls1_2", "-groups", "brainpoolP384r1"), ESP,
+        (T12, "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", "brainpoolP384r1")),
+    Row("bp512-group", "bp512", ("-groups", "brainpoolP512r1"), ESP,
+        (T12, "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", "brainpoolP512r1")),
+    Row("bp256-group-tls13", "p256", ("-groups", "brainpoolP256r1"), ESP13, code=-0x7780, reason="handshake_failure"),
+    *[Row(f"bp{n}-leaf", f"bp{n}", (), ESP, (T12, "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", "x25519"))
+      for n in (256, 384, 512)],
+    # the device's TLS 1.3 hello lists no ecdsa_brainpool*tls13 scheme: OpenSSL answers with TLS 1.2
+    Row("bp256-leaf-tls13", "bp256", (), ESP13, (T12, "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", "x25519")),
+    Row("bp256-leaf-tls13-only", "bp256", ("-tls1_3",), ESP13, code=-0x7780, reason="protocol_version"),
     Row("p384-hrr", "p256", ("-tls1_3", "-groups", "P-384"), ESP13, (T13, "TLS_AES_256_GCM_SHA384", "secp384r1")),
     # signature algorithms: a TLS 1.2-only device lists no RSA-PSS
     Row("pss-only-tls12", "rsa2048", ("-tls1_2", "-sigalgs", "rsa_pss_rsae_sha256"), ESP,
@@ -205,15 +231,25 @@ def test_resumption(pki: Path, profile: str) -> None:
 
 # --- our own serve -------------------------------------------------------------------------------
 
+# fmt: off
 SERVE_ROWS = [
     # serve picks by its own preference (AES-128 first), not the device's
     Row("serve", "p256", (), ESP, (T12, "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "x25519")),
     Row("serve-tls13", "p256", (), ESP13, (T13, "TLS_AES_128_GCM_SHA256", "x25519")),
     Row("serve-tls13-only", "p256", ("--tls-version", "1.3"), ESP, code=-0x7780, reason="protocol_version"),
-    # serve packs a flight into full records: the message after the 16 KiB Certificate spans two
-    Row("serve-size16k", "size16k", ("--tls-version", "1.2"), ESP, code=-0x7080, reason="ServerKeyExchange"),
-    Row("serve-size16k-tls13", "size16k", ("--tls-version", "1.3"), ESP13, code=-0x7080, reason="the Finished message"),
+    Row("serve-bp384-group", "p256", ("--groups", "brainpoolP384r1"), ESP,
+        (T12, "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "brainpoolP384r1")),
+    Row("serve-bp256-leaf", "bp256", ("--tls-version", "1.2"), ESP,
+        (T12, "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "x25519")),
+    Row("serve-bp256-leaf-tls13", "bp256", (), ESP13, (T12, "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "x25519")),
+    # serve splits no message that fits a record (OpenSSL neither): a 16 KiB Certificate message passes,
+    # one over a record does not
+    Row("serve-size16k", "size16k", ("--tls-version", "1.2"), ESP,
+        (T12, "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "x25519")),
+    Row("serve-size16k-tls13", "size16k", ("--tls-version", "1.3"), ESP13, (T13, "TLS_AES_128_GCM_SHA256", "x25519")),
+    Row("serve-size17k", "size17k", ("--tls-version", "1.2"), ESP, code=-0x7080, reason="Certificate message of"),
 ]
+# fmt: on
 
 
 @pytest.mark.parametrize("row", SERVE_ROWS, ids=[r.id for r in SERVE_ROWS])
@@ -236,6 +272,43 @@ def test_outcome_with_serve(pki: Path, tmp_path: Path, row: Row) -> None:
         assert (info.version, suite_name(info.cipher_suite), info.group) == row.ok
     finally:
         assert srv.stop() == 0
+
+
+# --- the device's client certificate ---------------------------------------------------------------
+
+
+def _client_leaf(size: int) -> Issued:
+    """A clientAuth leaf under the root, its SAN padded until its DER is ``size`` bytes."""
+    names = ["device.example"]
+    leaf = make_leaf(ROOT, names, eku="clientAuth")
+    while len(leaf.der) < size:
+        names += [f"c{len(names):05d}.padding.example" for _ in range(max(1, (size - len(leaf.der)) // 28))]
+        leaf = make_leaf(ROOT, names, eku="clientAuth")
+    return leaf
+
+
+@pytest.mark.parametrize("profile", [ESP, ESP13])
+@pytest.mark.parametrize("size", [3000, 4100])
+def test_client_certificate_over_out_content_len(pki: Path, profile: str, size: int) -> None:
+    """``s_server -Verify 1``: a client certificate whose Certificate message fits
+    MBEDTLS_SSL_OUT_CONTENT_LEN (4096) is sent and accepted; a larger one is never sent (-0x6A00)."""
+    leaf = _client_leaf(size)
+    cfg = replace(_cfg(pki, profile), clientcert=leaf.cert_pem, clientkey=leaf.key_pem)
+    with s_server(pki, "p256", "-Verify", "1", "-CAfile", str(pki / "ca.pem")) as port:
+        url = f"https://127.0.0.1:{port}/"
+        if size < 4096:
+            with EspTls.conn_http_new_sync(url, cfg) as tls:
+                tls.write(b"GET / HTTP/1.0\r\n\r\n")
+                page = b""
+                while chunk := tls.read(4096):
+                    page += chunk
+            assert b"Client certificate" in page and b"device.example" in page
+            return
+        with pytest.raises(EspTlsError) as info:
+            EspTls.conn_http_new_sync(url, cfg)
+    le = info.value.last_error
+    assert -le.esp_tls_error_code == -0x6A00, le
+    assert "MBEDTLS_SSL_OUT_CONTENT_LEN of 4096" in le.reason
 
 
 # --- get --explain ---------------------------------------------------------------------------------
@@ -279,6 +352,15 @@ def test_explain_small_rsa_key(pki: Path) -> None:
     assert run.code == 6, run.err
     assert "mbedTLS error: -0x2700 MBEDTLS_ERR_X509_CERT_VERIFY_FAILED" in run.err
     assert "RSA below 2048 bits" in run.err
+
+
+def test_explain_rsa_ca_over_the_hardware(pki: Path) -> None:
+    with s_server(pki, "rsa4608ca") as port:
+        run = clirun.get(f"https://127.0.0.1:{port}/", "--profile", ESP, "--cacert", str(pki / "ca.pem"), "--explain")
+    assert run.code == 6, run.err
+    assert "mbedTLS error: -0x2700 MBEDTLS_ERR_X509_CERT_VERIFY_FAILED" in run.err
+    assert "4608-bit RSA key of 'CN=Device Matrix RSA 4608 Intermediate'" in run.err
+    assert "CONFIG_MBEDTLS_LARGE_KEY_SOFTWARE_MPI=y" in run.err
 
 
 def test_explain_default_profile(pki: Path) -> None:

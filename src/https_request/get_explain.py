@@ -187,6 +187,11 @@ def explain_failure(profile: str, le: LastError) -> list[str]:
             f"{reason.split(': ', 1)[-1]}: raise CONFIG_MBEDTLS_SSL_IN_CONTENT_LEN (16384 takes any TLS record) "
             "or make the server send smaller records"
         )
+    elif code == MbedtlsErr.SSL_BUFFER_TOO_SMALL and "MBEDTLS_SSL_OUT_CONTENT_LEN" in reason:
+        cause = (
+            f"{reason.split(': ', 1)[-1]}: Mbed TLS writes each handshake message into one record; use a "
+            "smaller client certificate chain (ECDSA, no root) or raise CONFIG_MBEDTLS_SSL_OUT_CONTENT_LEN"
+        )
     elif code == MbedtlsErr.SSL_FATAL_ALERT_MESSAGE:
         alert = reason.rsplit(": ", 1)[-1]
         cause = f"the server sent the fatal alert {alert}: {_alert_cause(reason, device)}"
@@ -194,6 +199,11 @@ def explain_failure(profile: str, le: LastError) -> list[str]:
         cause = (
             "the certificate bundle's verify callback aborted: no root of the ESP certificate bundle signs "
             "this chain (add the root to the bundle, or serve a chain to a root it has)"
+        )
+    elif code == MbedtlsErr.X509_CERT_VERIFY_FAILED and "RSA hardware cannot check" in reason:
+        cause = (
+            f"{reason}: re-sign with a CA key of at most 4096 bits (or ECDSA), or build the device with "
+            "CONFIG_MBEDTLS_LARGE_KEY_SOFTWARE_MPI=y (slow)"
         )
     elif code == MbedtlsErr.X509_CERT_VERIFY_FAILED:
         cause = _verify_cause(le.esp_tls_flags)

@@ -145,6 +145,7 @@ def _mbedtls_for_reason() -> dict[Reason, MbedtlsErr]:
         Reason.DEVICE_RECORD_TOO_LARGE: MbedtlsErr.SSL_INVALID_RECORD,
         Reason.DEVICE_HANDSHAKE_FRAGMENTED: MbedtlsErr.SSL_FEATURE_UNAVAILABLE,
         Reason.DEVICE_RSA_TOO_LARGE: MbedtlsErr.RSA_PUBLIC_FAILED_MPI_NOT_ACCEPTABLE,
+        Reason.DEVICE_MESSAGE_TOO_LARGE: MbedtlsErr.SSL_BUFFER_TOO_SMALL,
     }
 
 

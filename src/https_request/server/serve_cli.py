@@ -111,6 +111,8 @@ _GROUP_ALIASES = {
     "secp256r1": 0x0017, "p-256": 0x0017, "p256": 0x0017, "prime256v1": 0x0017,
     "secp384r1": 0x0018, "p-384": 0x0018, "p384": 0x0018,
     "secp521r1": 0x0019, "p-521": 0x0019, "p521": 0x0019,
+    # RFC 7027, TLS 1.2 only
+    "brainpoolp256r1": 0x001A, "brainpoolp384r1": 0x001B, "brainpoolp512r1": 0x001C,
 }  # fmt: skip
 
 

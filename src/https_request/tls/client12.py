@@ -31,6 +31,7 @@ the TLS 1.3 ServerHello handler hands over here when the server picks TLS 1.2.
 from __future__ import annotations
 
 import hmac
+import itertools
 from typing import Protocol
 
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
@@ -210,6 +211,7 @@ class Tls12Client(Connection):
             self._dbg.crt(3, "peer certificate", chain[0])
         if cfg.verifier is not None:
             verified = cfg.verifier.verify(chain, self.server_name, cfg.now(), server=True)
+            self._device_ca_rsa_check(verified)
             # the verifier is not told the key exchange: TLS 1.3 and ECDHE sign, static RSA/ECDH do not
             _check_kx_usage(chain[0], self._hs12.suite.kx if self._hs12 is not None else "ECDHE")
             return verified
@@ -242,6 +244,28 @@ class Tls12Client(Connection):
         self.peer_certificates = chain
         hs12.messages += whole
         return S.SERVER_KEY_EXCHANGE if suite.kx == "ECDHE" else S.CERTIFICATE_REQUEST
+
+    def _device_ca_rsa_check(self, verified: VerifiedChain) -> None:
+        """A device profile's RSA hardware checks the certificate signatures too
+        (``x509_crt_check_signature`` -> ``mbedtls_pk_verify`` -> ``esp_mpi_exp_mod``): a signature
+        made by an RSA CA key longer than it takes does not verify, so Mbed TLS finds no trusted
+        parent, or marks the child NOT_TRUSTED (-0x2700, flags 0x08). The path's last certificate
+        is the trust anchor or, with a certificate bundle, the top one sent (the bundle root that
+        signed it is not in the path and not checked)."""
+        dev, path = self._device, verified.path
+        if dev is None or len(path) < 2:
+            return
+        for child, parent in itertools.pairwise(path):
+            key = parent.public_key()
+            if isinstance(key, rsa.RSAPublicKey) and key.key_size > dev.rsa_max_bits:
+                from . import mbedtls_path as mp  # (device profiles only)
+
+                raise mp.failure(
+                    mp.X509_BADCERT_NOT_TRUSTED,
+                    f"mbedtls: {mp.label(child)} is signed by the {key.key_size}-bit RSA key of {mp.label(parent)}, "
+                    f"which the device's RSA hardware cannot check (at most {dev.rsa_max_bits} bits: "
+                    "esp_mpi_exp_mod's MBEDTLS_ERR_MPI_NOT_ACCEPTABLE, no CONFIG_MBEDTLS_LARGE_KEY_SOFTWARE_MPI)",
+                )
 
     def _device_rsa_check(self, key: object, where: str, reason: Reason) -> None:
         """A device profile's RSA hardware: a server key longer than it takes fails where the
@@ -315,7 +339,8 @@ class Tls12Client(Connection):
         if cfg.certificate is not None and hs12.cv_scheme is not None:
             self._set_state(S.CERTIFICATE_VERIFY)
             scheme, data = hs12.cv_scheme, bytes(hs12.messages)
-            sig = cfg.signer(scheme, data) if cfg.signer is not None else sign(cfg.certificate.key, scheme, data)
+            key = cfg.certificate.key
+            sig = cfg.signer(scheme, data) if cfg.signer is not None else sign(key, scheme, data, tls12=True)
             w = Writer()
             DigitallySigned(scheme, sig).write(w)
             hs12.messages += self._queue_handshake(HT.CERTIFICATE_VERIFY, w.getvalue())

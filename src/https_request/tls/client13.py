@@ -290,6 +290,7 @@ class ClientConnection(Tls12Client):
         return truncated + (len(binder) + 1).to_bytes(2, "big") + bytes((len(binder),)) + binder
 
     def _queue_handshake_raw(self, msg: bytes) -> None:
+        self._check_device_output(msg)
         if self._dbg.threshold >= 4:
             self._dbg.buf(4, "handshake message ClientHello", msg)
         self._hs_out += msg

@@ -244,9 +244,13 @@ class ClientConfig(Struct, slots=False):
         check_suites_fit_versions(self.cipher_suites, self.versions)
         if any((p := SUITES.get(s)) is not None and p.server_only for s in self.cipher_suites):
             raise ValueError("the client never offers RC4 or 3DES suites (the check server's only)")
+        from .kx import SUPPORTED_GROUPS  # (the key exchanges: imported with the engine anyway)
+
         for g in self.key_share_groups:
             if g not in self.groups:
                 raise ValueError(f"key share group 0x{g:04x} is not in groups")
+            if g not in SUPPORTED_GROUPS:  # brainpool's 0x001A-0x001C are TLS 1.2 curves (RFC 8446 4.2.7)
+                raise ValueError(f"key share group 0x{g:04x} is not a TLS 1.3 group implemented here")
         if not self.psk_modes:
             raise ValueError("psk_modes must not be empty")
 

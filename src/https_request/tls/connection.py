@@ -71,7 +71,7 @@ from .limits import (
 from .messages import KeyUpdate, handshake_message
 from .protection import Protector
 from .protection12 import Protector12
-from .record import HandshakeJoiner, RecordReader, fragment
+from .record import HandshakeJoiner, RecordReader, fragment, record_payloads
 from .states import HsState
 from .suites import SuiteParams
 
@@ -333,12 +333,27 @@ class Connection:
     # records out
 
     def _queue_handshake(self, msg_type: int, body: bytes) -> bytes:
-        """Frame a handshake message, queue it and return its bytes (for the transcript)."""
+        """Frame a handshake message, queue it and return its bytes (for the transcript).
+        Raises TlsError DEVICE_MESSAGE_TOO_LARGE as :meth:`_check_device_output` says."""
         msg = handshake_message(msg_type, body)
+        self._check_device_output(msg)
         if self._dbg.threshold >= 4:
             self._dbg.buf(4, f"handshake message {name_of(HandshakeType, msg_type)}", msg)
         self._hs_out += msg
         return msg
+
+    def _check_device_output(self, msg: bytes) -> None:
+        """A device profile writes each handshake message into one record of its output buffer
+        (Mbed TLS 3.6.2: ``mbedtls_ssl_write_certificate``'s "certificate too large", the
+        writers' ``MBEDTLS_SSL_CHK_BUF_PTR``; it never fragments a TLS handshake message): one
+        longer than ``MBEDTLS_SSL_OUT_CONTENT_LEN`` is not sent, -0x6A00 BUFFER_TOO_SMALL."""
+        dev = self._device
+        if dev is not None and len(msg) > dev.out_content_len:
+            raise TlsError(
+                Reason.DEVICE_MESSAGE_TOO_LARGE,
+                f"our {name_of(HandshakeType, msg[0]).title().replace('_', '')} message of {len(msg)} bytes "
+                f"does not fit the device's MBEDTLS_SSL_OUT_CONTENT_LEN of {dev.out_content_len}",
+            )
 
     def _flush_handshake(self) -> None:
         if self._hs_out:
@@ -358,8 +373,8 @@ class Connection:
                 self._emit(rec)
             self._plain_hs_sent = self._plain_hs_sent or ctype == ContentType.HANDSHAKE
             return
-        for off in range(0, max(len(data), 1), limit):
-            self._emit(self._write.seal(ctype, data[off : off + limit]))
+        for chunk in record_payloads(ctype, data, limit):
+            self._emit(self._write.seal(ctype, chunk))
 
     def _emit(self, record: bytes) -> None:
         if self._dbg.threshold >= 4:

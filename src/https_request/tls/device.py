@@ -21,7 +21,8 @@ A :class:`Device` is set on :attr:`ClientConfig.device
     :attr:`~.errors.Reason.DEVICE_HANDSHAKE_FRAGMENTED`
     (``MBEDTLS_ERR_SSL_FEATURE_UNAVAILABLE``, -0x7080, no alert). A server
     splits a message when it is larger than a record (a certificate chain
-    over ~16 KiB) or when it packs a flight into full records.
+    over ~16 KiB) or when it packs a flight into full records (some do; this
+    engine does not: :func:`.record.record_payloads`).
 ``resume_pins_version`` (``ssl_prepare_client_hello`` in ``ssl_client.c``)
     A hello that resumes a session offers that session's version only
     (``handshake->min_tls_version = ssl->tls_version = session's``): a TLS
@@ -40,8 +41,9 @@ A :class:`Device` is set on :attr:`ClientConfig.device
     (:attr:`~.errors.Reason.DEVICE_RSA_TOO_LARGE`: -0x428E, RSA_PUBLIC_FAILED +
     MPI_NOT_ACCEPTABLE, decrypt_error alert) or RSA key exchange, TLS 1.3's
     CertificateVerify (``BAD_SIGNATURE``: -0x6E00, decrypt_error, as
-    ``ssl_tls13_parse_certificate_verify``). An RSA CA key over the limit (the
-    signature on a certificate) is not checked here.
+    ``ssl_tls13_parse_certificate_verify``). A certificate on the verified path
+    signed by an RSA CA key over the limit fails verification
+    (``x509_crt_check_signature``: -0x2700, flags 0x08 NOT_TRUSTED).
 ``renegotiation`` (``CONFIG_MBEDTLS_SSL_RENEGOTIATION`` default y, and esp-tls calls
 ``mbedtls_ssl_conf_renegotiation(ENABLED)``)
     A TLS 1.2 server's HelloRequest starts a new handshake (RFC 5746 secure

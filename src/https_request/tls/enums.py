@@ -131,6 +131,9 @@ class NamedGroup(IntEnum):
     secp256r1 = 0x0017
     secp384r1 = 0x0018
     secp521r1 = 0x0019
+    brainpoolP256r1 = 0x001A  # RFC 7027: TLS 1.2 (and 1.0/1.1) only
+    brainpoolP384r1 = 0x001B
+    brainpoolP512r1 = 0x001C
     x25519 = 0x001D
     x448 = 0x001E
     ffdhe2048 = 0x0100

@@ -66,6 +66,7 @@ class Reason(Enum):
     DEVICE_RECORD_TOO_LARGE = "record larger than the device's input buffer"
     DEVICE_HANDSHAKE_FRAGMENTED = "handshake message split across records, which the device cannot reassemble"
     DEVICE_RSA_TOO_LARGE = "RSA key larger than the device's RSA hardware takes"
+    DEVICE_MESSAGE_TOO_LARGE = "handshake message larger than the device's output buffer"
 
 
 ALERT_FOR_REASON: dict[Reason, AD | None] = {
@@ -108,6 +109,7 @@ ALERT_FOR_REASON: dict[Reason, AD | None] = {
     Reason.DEVICE_RECORD_TOO_LARGE: None,
     Reason.DEVICE_HANDSHAKE_FRAGMENTED: None,
     Reason.DEVICE_RSA_TOO_LARGE: AD.decrypt_error,  # the alert ssl_parse_server_key_exchange sends
+    Reason.DEVICE_MESSAGE_TOO_LARGE: None,  # nothing is written: Mbed TLS returns BUFFER_TOO_SMALL
 }
 
 

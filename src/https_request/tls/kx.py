@@ -1,4 +1,4 @@
-"""Key exchange groups: x25519, secp256r1, secp384r1, X25519MLKEM768.
+"""Key exchange groups: x25519, secp256r1/384r1/521r1, X25519MLKEM768, and in TLS 1.2 the brainpool curves.
 
 Private keys are made from the injected randomness, so a seeded random source
 makes a handshake reproducible. X25519MLKEM768 follows
@@ -6,6 +6,12 @@ draft-ietf-tls-ecdhe-mlkem: the client share is the ML-KEM-768 encapsulation
 key (1184 bytes) then the X25519 public key (32); the server share is the
 ML-KEM ciphertext (1088) then its X25519 public key; the shared secret is the
 ML-KEM shared secret then the X25519 one (64 bytes).
+
+The brainpool curves (RFC 7027: brainpoolP256r1/384r1/512r1, ids 0x001A-0x001C)
+are TLS 1.2 ECDHE and static-ECDH groups only (RFC 8446 4.2.7 lists them as
+obsolete for TLS 1.3, where they have ids of their own): they are in
+:data:`TLS12_GROUPS`, not in :data:`SUPPORTED_GROUPS`, and offered only by the
+device profiles and ``--groups`` (never in the default offer).
 """
 
 from __future__ import annotations
@@ -18,13 +24,17 @@ from cryptography.hazmat.primitives.asymmetric import ec, mlkem, x25519
 from .enums import NamedGroup
 from .errors import Reason, TlsError
 
-__all__ = ["SUPPORTED_GROUPS", "ClientShare", "ec_point", "group_of_curve", "server_exchange"]
+__all__ = ["SUPPORTED_GROUPS", "TLS12_GROUPS", "ClientShare", "ec_point", "group_of_curve", "server_exchange"]
 
 _CURVES: dict[int, ec.EllipticCurve] = {
     NamedGroup.secp256r1: ec.SECP256R1(),
     NamedGroup.secp384r1: ec.SECP384R1(),
     NamedGroup.secp521r1: ec.SECP521R1(),
+    NamedGroup.brainpoolP256r1: ec.BrainpoolP256R1(),
+    NamedGroup.brainpoolP384r1: ec.BrainpoolP384R1(),
+    NamedGroup.brainpoolP512r1: ec.BrainpoolP512R1(),
 }
+# The group orders (SEC 2 for the secp curves, RFC 5639 3.4-3.7 for brainpool)
 _ORDERS: dict[int, int] = {
     NamedGroup.secp256r1: 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551,
     NamedGroup.secp384r1: int(
@@ -35,26 +45,32 @@ _ORDERS: dict[int, int] = {
         "FA51868783BF2F966B7FCC0148F709A5D03BB5C9B8899C47AEBB6FB71E91386409",
         16,
     ),
+    NamedGroup.brainpoolP256r1: 0xA9FB57DBA1EEA9BC3E660A909D838D718C397AA3B561A6F7901E0E82974856A7,
+    NamedGroup.brainpoolP384r1: int(
+        "8CB91E82A3386D280F5D6F7E50E641DF152F7109ED5456B31F166E6CAC0425A7CF3AB6AF6B7FC3103B883202E9046565", 16
+    ),
+    NamedGroup.brainpoolP512r1: int(
+        "AADD9DB8DBE9C48B3FD4E6AE33C9FC07CB308DB3B3C9D20ED6639CCA70330870"
+        "553E5C414CA92619418661197FAC10471DB1D381085DDADDB58796829CA90069",
+        16,
+    ),
 }
-_POINT_LEN: dict[int, int] = {NamedGroup.secp256r1: 65, NamedGroup.secp384r1: 97, NamedGroup.secp521r1: 133}
+_POINT_LEN: dict[int, int] = {g: 1 + 2 * ((c.key_size + 7) // 8) for g, c in _CURVES.items()}
 _MLKEM_EK = 1184
 _MLKEM_CT = 1088
 
 SUPPORTED_GROUPS = frozenset(
     {NamedGroup.x25519, NamedGroup.secp256r1, NamedGroup.secp384r1, NamedGroup.secp521r1, NamedGroup.X25519MLKEM768}
 )
+"""The TLS 1.3 key exchange groups implemented here."""
+
+TLS12_GROUPS = frozenset({NamedGroup.x25519, *_CURVES})
+"""The TLS 1.2 (and 1.0/1.1) ECDHE curves implemented here: x25519, the secp and the brainpool curves."""
 
 Random = Callable[[int], bytes]
 
-# RFC 8422 5.1.1 / RFC 7027: the named groups of the curves a certificate key can be on (brainpool: named only)
-_CURVE_GROUPS: dict[str, int] = {
-    "secp256r1": NamedGroup.secp256r1,
-    "secp384r1": NamedGroup.secp384r1,
-    "secp521r1": NamedGroup.secp521r1,
-    "brainpoolP256r1": 0x001A,
-    "brainpoolP384r1": 0x001B,
-    "brainpoolP512r1": 0x001C,
-}
+# RFC 8422 5.1.1 / RFC 7027: the named groups of the curves a certificate key can be on
+_CURVE_GROUPS: dict[str, int] = {c.name: g for g, c in _CURVES.items()}
 
 
 def group_of_curve(curve: ec.EllipticCurve) -> int:

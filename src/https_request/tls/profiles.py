@@ -60,6 +60,7 @@ from .device import ESP32_MBEDTLS, Device
 from .enums import ExtensionType as ET
 from .enums import NamedGroup, ProtocolVersion, PskKeyExchangeMode
 from .enums import SignatureScheme as SS
+from .kx import SUPPORTED_GROUPS
 
 __all__ = ["PROFILES", "Profile", "client_config", "get_profile", "profile_names"]
 
@@ -158,16 +159,16 @@ ESP32_MBEDTLS_TLS13_SUITES: tuple[int, ...] = (
     0x1305,  # TLS_AES_128_CCM_8_SHA256
 )
 
-# Mbed TLS 3.x's fixed supported_groups preset (x448 and FFDHE not compiled in by ESP-IDF).
-# The brainpool curves are offered but not implemented here: no server picks them while x25519 is offered.
+# Mbed TLS 3.x's fixed supported_groups preset (x448 and FFDHE not compiled in by ESP-IDF). The
+# brainpool curves (RFC 7027) are TLS 1.2 ECDHE curves: a TLS 1.3-only hello leaves them out.
 ESP32_MBEDTLS_GROUPS: tuple[int, ...] = (
     NamedGroup.x25519,
     NamedGroup.secp256r1,
     NamedGroup.secp384r1,
     NamedGroup.secp521r1,
-    0x001A,  # brainpoolP256r1 (RFC 7027)
-    0x001B,  # brainpoolP384r1
-    0x001C,  # brainpoolP512r1
+    NamedGroup.brainpoolP256r1,
+    NamedGroup.brainpoolP384r1,
+    NamedGroup.brainpoolP512r1,
 )
 
 # ssl_tls12_preset_default_sig_algs: chosen when the build has no TLS 1.3 (SHA-512 first).
@@ -283,12 +284,13 @@ def client_config(profile_name: str, **overrides: Any) -> ClientConfig:
     early_data, debug, keylog, random, now...) and may replace recipe fields
     too (cipher_suites, groups, versions...). When ``groups`` is replaced but
     ``key_share_groups`` is not, the key shares keep the recipe's groups that
-    are still offered, or else the first new group.
+    are still offered, or else the first new group TLS 1.3 has (none: the server
+    may ask for one with a HelloRetryRequest).
     """
     kw = get_profile(profile_name).config_fields()
     if "groups" in overrides and "key_share_groups" not in overrides:
         groups = tuple(overrides["groups"])
         kept = tuple(g for g in kw["key_share_groups"] if g in groups)
-        kw["key_share_groups"] = kept or groups[:1]
+        kw["key_share_groups"] = kept or tuple(g for g in groups if g in SUPPORTED_GROUPS)[:1]
     kw.update(overrides)
     return ClientConfig(**kw)

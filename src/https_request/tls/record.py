@@ -15,7 +15,7 @@ from .enums import ContentType, HandshakeType
 from .errors import Reason, TlsError
 from .limits import MAX_CIPHERTEXT, MAX_HANDSHAKE_MESSAGE
 
-__all__ = ["HandshakeJoiner", "RecordReader", "fragment"]
+__all__ = ["HandshakeJoiner", "RecordReader", "fragment", "record_payloads"]
 
 _KNOWN_TYPES = frozenset(int(t) for t in ContentType)
 _SSL2_HELLO = 0x80  # the high bit of an SSLv2 record's 2-byte length: Go's server answers protocol_version
@@ -107,6 +107,37 @@ class HandshakeJoiner:
         return whole[0], whole[4:], whole
 
 
+def record_payloads(content_type: int, data: bytes, limit: int) -> list[bytes]:
+    """``data`` cut into record payloads of at most ``limit`` bytes, as few as fit.
+
+    Handshake data (whole messages, as the engine queues them) is cut between
+    messages where it can: several messages share a record, but one that fits in
+    a record is never split across two (a record is closed early instead), as
+    OpenSSL writes; only a message longer than a record is split. Peers that
+    cannot reassemble a message across records (Mbed TLS before 3.6.3) then read
+    every flight whose messages fit. Other content is cut every ``limit`` bytes;
+    empty data is one empty payload.
+    """
+    if content_type != ContentType.HANDSHAKE:
+        return [data[off : off + limit] for off in range(0, max(len(data), 1), limit)]
+    out: list[bytes] = []
+    cur = bytearray()
+    off, end = 0, len(data)
+    while off < end:
+        size = min(4 + int.from_bytes(data[off + 1 : off + 4], "big"), end - off)
+        if len(cur) + size > limit and size <= limit and cur:  # it fits a record of its own: start one
+            out.append(bytes(cur))
+            cur.clear()
+        cur += data[off : off + size]
+        while len(cur) > limit:  # a message longer than a record: split
+            out.append(bytes(cur[:limit]))
+            del cur[:limit]
+        off += size
+    if cur or not out:
+        out.append(bytes(cur))
+    return out
+
+
 def fragment(
     content_type: int,
     data: bytes,
@@ -117,7 +148,8 @@ def fragment(
     version: bytes = b"\x03\x03",
 ) -> list[bytes]:
     """Plaintext records (legacy version 0x0303, or ``version``: a TLS 1.0/1.1 server's is
-    the chosen version's, RFC 2246 6.2.1) of at most ``limit`` bytes.
+    the chosen version's, RFC 2246 6.2.1) of at most ``limit`` bytes, cut by
+    :func:`record_payloads`.
 
     An initial ClientHello goes out as ``hello_version`` (0x0301 by default, as
     OpenSSL does; mbedTLS uses 0x0303); one sent after a HelloRetryRequest
@@ -129,7 +161,6 @@ def fragment(
     )
     if first_hello:
         version = hello_version
-    for off in range(0, max(len(data), 1), limit):
-        chunk = data[off : off + limit]
+    for chunk in record_payloads(content_type, data, limit):
         out.append(bytes((content_type,)) + version + len(chunk).to_bytes(2, "big") + chunk)
     return out

@@ -44,7 +44,7 @@ from .enums import ExtensionType as ET
 from .enums import HandshakeType as HT
 from .errors import Reason, TlsError
 from .keyschedule12 import finished_verify_data12, handshake_hash, key_block, master_secret, prf_name
-from .kx import ClientShare
+from .kx import TLS12_GROUPS, ClientShare
 from .limits import MAX_CIPHERTEXT12
 from .messages import ClientHello, Extension, Finished, ServerHello
 from .messages12 import (
@@ -58,7 +58,7 @@ from .messages12 import (
 )
 from .protection12 import Protector12
 from .session import TicketState
-from .signatures import choose_scheme, leaf_public_key, sign, sign_legacy, verify
+from .signatures import choose_scheme, leaf_public_key, schemes_for_key, sign, sign_legacy, verify
 from .states import EXPECTED_SERVER12, HsState
 from .suites import SUITES, SuiteParams, suite_fits_version
 
@@ -71,7 +71,6 @@ S = HsState
 DOWNGRADE_TLS12 = b"DOWNGRD\x01"  # RFC 8446 4.1.3
 DOWNGRADE_TLS11 = b"DOWNGRD\x00"
 _BEAST_PROBES = (0x002F, 0x0035)  # TLS_RSA_WITH_AES_128_CBC_SHA, TLS_RSA_WITH_AES_256_CBC_SHA
-_ECDHE_GROUPS = (0x001D, 0x0017, 0x0018)  # x25519, secp256r1, secp384r1
 _FALLBACK_SCSV = 0x5600
 _RENEGOTIATION_SCSV = 0x00FF
 
@@ -234,7 +233,7 @@ class Tls12Server(Connection):
         offered_sigs = X.decode_u16_list(raw_sig, "signature_algorithms") if raw_sig is not None else []
         raw_groups = ch.ext(ET.supported_groups)
         client_groups = X.decode_u16_list(raw_groups, "supported_groups") if raw_groups is not None else [0x0017]
-        group = next((g for g in cfg.groups if g in _ECDHE_GROUPS and g in client_groups), None)
+        group = next((g for g in cfg.groups if g in TLS12_GROUPS and g in client_groups), None)
         offered = frozenset(ch.cipher_suites)
         order = cfg.cipher_suites
         if cfg.beast_probe and version <= ProtocolVersion.TLS1_0:  # the client's first probe suite goes first
@@ -290,7 +289,7 @@ class Tls12Server(Connection):
             if scheme is None:
                 signature = LegacySignature(sign_legacy(ck.key, signed, cfg.random))
             else:
-                sig = cfg.signer(scheme, signed) if cfg.signer is not None else sign(ck.key, scheme, signed)
+                sig = cfg.signer(scheme, signed) if cfg.signer is not None else sign(ck.key, scheme, signed, tls12=True)
                 signature = DigitallySigned(scheme, sig)
             ske = ServerKeyExchange12(params, signature)
             hs12.messages += self._queue_handshake(HT.SERVER_KEY_EXCHANGE, ske.encode())
@@ -305,13 +304,25 @@ class Tls12Server(Connection):
         hs12.messages += self._queue_handshake(HT.SERVER_HELLO_DONE, b"")
         return S.CLIENT_CERTIFICATE if hs12.cert_requested else S.CLIENT_KEY_EXCHANGE
 
+    def _tls13_capable(self) -> bool:
+        """TLS 1.3 is ours to choose: configured, and a certificate whose key has a TLS 1.3 scheme
+        here (or none configured); else a TLS 1.3 client gets TLS 1.2 if both have it, without the
+        downgrade sentinel, as from OpenSSL (``is_tls13_capable``): a brainpool key, whose TLS 1.3
+        schemes are not implemented."""
+        cfg = self._scfg
+        if ProtocolVersion.TLS1_3 not in cfg.versions:
+            return False
+        return not cfg.certificates or any(
+            choose_scheme(ck.key, (s := schemes_for_key(ck.key)), s, tls13=True) is not None for ck in cfg.certificates
+        )
+
     def _server_random12(self) -> bytes:
         """Our random; RFC 8446 4.1.3's sentinel in its last 8 bytes when we could do better
         than the chosen version (TLS 1.2 under a TLS 1.3 server, 1.0/1.1 under 1.2 or 1.3)."""
         rnd = self._scfg.random(32)
         top, version = max(self._scfg.versions), self.negotiated_version
         assert version is not None
-        if version == ProtocolVersion.TLS1_2 and top == ProtocolVersion.TLS1_3:
+        if version == ProtocolVersion.TLS1_2 and top == ProtocolVersion.TLS1_3 and self._tls13_capable():
             rnd = rnd[:24] + DOWNGRADE_TLS12
         elif version < ProtocolVersion.TLS1_2 <= top:
             rnd = rnd[:24] + DOWNGRADE_TLS11

@@ -16,6 +16,10 @@ Rules, per RFC 8446 section 4.2.3 and RFC 5246 section 7.4.1.4.1:
   peers; :func:`verify` accepts them only with ``allow_legacy=True``, which
   also lifts the TLS 1.3 binding of an ECDSA scheme to one curve (in TLS 1.2
   ``ecdsa_secp256r1_sha256`` just means "ECDSA with SHA-256").
+* A brainpool key (RFC 7027) signs in TLS 1.2 with the ECDSA scheme of its
+  size's hash (brainpoolP256r1: ``ecdsa_secp256r1_sha256``...), as Mbed TLS
+  and OpenSSL do; TLS 1.3's ``ecdsa_brainpool*tls13`` schemes are not
+  implemented, so such a key has no TLS 1.3 scheme here.
 * TLS 1.0 and 1.1 have no schemes (RFC 2246 7.4.3, RFC 4492 5.4): a server
   signs its key exchange with :func:`sign_legacy`, RSA over MD5 || SHA-1
   without a DigestInfo, ECDSA over SHA-1.
@@ -90,10 +94,16 @@ _RSA_PREFERENCE = (
     SS.rsa_pkcs1_sha384,
     SS.rsa_pkcs1_sha512,
 )
-_EC_PREFERENCE: dict[str, int] = {
-    "secp256r1": SS.ecdsa_secp256r1_sha256,
-    "secp384r1": SS.ecdsa_secp384r1_sha384,
-    "secp521r1": SS.ecdsa_secp521r1_sha512,
+_P256, _P384, _P521 = SS.ecdsa_secp256r1_sha256, SS.ecdsa_secp384r1_sha384, SS.ecdsa_secp521r1_sha512
+_EC_PREFERENCE: dict[str, tuple[int, ...]] = {
+    "secp256r1": (_P256,),
+    "secp384r1": (_P384,),
+    "secp521r1": (_P521,),
+    # TLS 1.2 only (:func:`choose_scheme` skips them for TLS 1.3, where they are bound to the secp curves):
+    # the hash of the key's size first, then the others (in TLS 1.2 any ECDSA hash fits any curve)
+    "brainpoolP256r1": (_P256, _P384, _P521),
+    "brainpoolP384r1": (_P384, _P521, _P256),
+    "brainpoolP512r1": (_P521, _P384, _P256),
 }
 
 _CV_CONTEXT = {True: b"TLS 1.3, server CertificateVerify", False: b"TLS 1.3, client CertificateVerify"}
@@ -127,15 +137,16 @@ def _check_curve(spec: _Scheme, scheme: int, curve: ec.EllipticCurve, legacy: bo
         raise _illegal(scheme, f"does not fit an ECDSA key on {curve.name}")
 
 
-def sign(key: CertificateIssuerPrivateKeyTypes, scheme: int, data: bytes) -> bytes:
-    """Sign ``data`` with ``key`` as ``scheme`` says (TLS 1.3 rules: no SHA-1)."""
+def sign(key: CertificateIssuerPrivateKeyTypes, scheme: int, data: bytes, *, tls12: bool = False) -> bytes:
+    """Sign ``data`` with ``key`` as ``scheme`` says (no SHA-1; an ECDSA scheme is bound to its
+    curve unless ``tls12``). Raises TlsError ILLEGAL_PARAMETER when the scheme does not fit the key."""
     spec = _lookup(scheme, legacy=False)
     if spec.kind == _RSA and isinstance(key, rsa.RSAPrivateKey):
         return key.sign(data, padding.PKCS1v15(), _hash(spec))
     if spec.kind == _RSA_PSS and isinstance(key, rsa.RSAPrivateKey):
         return key.sign(data, _pss(spec), _hash(spec))
     if spec.kind == _ECDSA and isinstance(key, ec.EllipticCurvePrivateKey):
-        _check_curve(spec, scheme, key.curve, legacy=False)
+        _check_curve(spec, scheme, key.curve, legacy=tls12)
         return key.sign(data, ec.ECDSA(_hash(spec)))
     if spec.kind == _ED25519 and isinstance(key, ed25519.Ed25519PrivateKey):
         return key.sign(data)
@@ -230,14 +241,14 @@ def schemes_for_key(key: CertificateIssuerPrivateKeyTypes | CertificateIssuerPub
     """The schemes ``key`` (private or public) can sign with, best first.
 
     RSA: PSS (SHA-256, 384, 512) then PKCS#1 v1.5 (same order); ECDSA: the
-    one scheme bound to the key's curve (P-256, P-384, P-521); EdDSA: its
-    own scheme. Anything else (DSA, other curves): none.
+    one scheme bound to the key's curve (P-256, P-384, P-521), for a brainpool
+    key the three TLS 1.2 ones, its size's hash first; EdDSA: its own scheme.
+    Anything else (DSA, other curves): none.
     """
     if isinstance(key, (rsa.RSAPrivateKey, rsa.RSAPublicKey)):
         return [int(s) for s in _RSA_PREFERENCE]
     if isinstance(key, (ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey)):
-        scheme = _EC_PREFERENCE.get(key.curve.name)
-        return [] if scheme is None else [scheme]
+        return [int(s) for s in _EC_PREFERENCE.get(key.curve.name, ())]
     if isinstance(key, (ed25519.Ed25519PrivateKey, ed25519.Ed25519PublicKey)):
         return [SS.ed25519]
     if isinstance(key, (ed448.Ed448PrivateKey, ed448.Ed448PublicKey)):
@@ -254,12 +265,14 @@ def choose_scheme(
     """Our most preferred scheme for ``key`` that we enable and the peer offered.
 
     Preference is :func:`schemes_for_key` order, filtered by ``ours``. With
-    ``tls13`` the ``rsa_pkcs1_*`` schemes are skipped (RFC 8446 4.2.3).
+    ``tls13`` the ``rsa_pkcs1_*`` schemes are skipped (RFC 8446 4.2.3), and so is
+    an ECDSA scheme bound to a curve that is not the key's (a brainpool key).
     ``None`` when there is no common scheme.
     """
     offered, enabled = set(peer_offered), set(ours)
+    curve = key.curve.name if isinstance(key, (ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey)) else None
     for scheme in schemes_for_key(key):
-        if tls13 and scheme in NOT_FOR_TLS13:
+        if tls13 and (scheme in NOT_FOR_TLS13 or _SCHEMES[scheme].curve not in (None, curve)):
             continue
         if scheme in enabled and scheme in offered:
             return scheme
