@@ -259,9 +259,10 @@ class Tls12Client(Connection):
             key = parent.public_key()
             if isinstance(key, rsa.RSAPublicKey) and key.key_size > dev.rsa_max_bits:
                 from . import mbedtls_path as mp  # (device profiles only)
+                from . import x509_flags as xf
 
-                raise mp.failure(
-                    mp.X509_BADCERT_NOT_TRUSTED,
+                raise xf.failure(
+                    xf.X509_BADCERT_NOT_TRUSTED,
                     f"mbedtls: {mp.label(child)} is signed by the {key.key_size}-bit RSA key of {mp.label(parent)}, "
                     f"which the device's RSA hardware cannot check (at most {dev.rsa_max_bits} bits: "
                     "esp_mpi_exp_mod's MBEDTLS_ERR_MPI_NOT_ACCEPTABLE, no CONFIG_MBEDTLS_LARGE_KEY_SOFTWARE_MPI)",
