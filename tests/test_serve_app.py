@@ -212,3 +212,25 @@ def test_the_page_says_why() -> None:
         page = get("/", info(rc4), AppConfig(clock=NOW.timestamp))
         assert b'class="bad">Bad<' in page and any(r.startswith("BadInsecure cipher suites") for r in reasons(page))
         assert b"<code>TLS_RSA_WITH_RC4_128_SHA</code>" in page
+
+
+def test_the_page_lists_a_bounded_part_of_a_huge_hello() -> None:
+    """tlsfuzzer's test-large-hello offers up to 32,000 suites: the JSON names every one, the page
+    the first PAGE_LIST_MAX and how many more (it was 50 bytes a suite, megabytes for 64 KiB of hello)."""
+    import re
+
+    from https_request.server.report_page import PAGE_LIST_MAX
+
+    suites = [*range(0x0100, 0x0100 + 8000), 0xC02F]  # ... and TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256
+    body = (b"\x03\x03" + bytes(32) + b"\x00" + (2 * len(suites)).to_bytes(2, "big")
+            + b"".join(s.to_bytes(2, "big") for s in suites) + b"\x01\x00")  # fmt: skip
+    hello = b"\x01" + len(body).to_bytes(3, "big") + body
+    for config in (AppConfig(clock=NOW.timestamp), AppConfig(schema="2026", clock=NOW.timestamp)):
+        result = json.loads(get("/a/check", info(hello, TLS12), config))
+        assert len(result["given_cipher_suites"]) == len(suites)
+        page = get("/", info(hello, TLS12), config)
+        listing = re.search(rb"<h2>Cipher suites given \((\d+)\)</h2><ul>(.*?)</ul>", page)
+        assert listing is not None and int(listing[1]) == len(suites)
+        assert listing[2].count(b"<li><code>") == PAGE_LIST_MAX
+        assert f"and {len(suites) - PAGE_LIST_MAX} more".encode() in listing[2]
+        assert len(page) < 16384  # (one TLS record)

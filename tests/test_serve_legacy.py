@@ -1,8 +1,9 @@
 """Legacy clients on the check server (``serve`` with its local certificate, which names
 www.howsmyssl.com): TLS 1.0 and 1.1, CBC and static RSA suites, 3DES, and howsmyssl's BEAST check,
-driven by real peers started here: ``openssl s_client``, curl, ``gnutls-cli`` and Python's ssl
-module. Each gets the /a/check JSON; its rating fields are held to howsmyssl's rules
-(GitHub jmhodges/howsmyssl at b073d57b, only the facts):
+driven by real peers started here: ``openssl s_client``, curl, ``gnutls-cli``, Python's ssl
+module and Mbed TLS's client (python-mbedtls, as ``ssl_client2 force_ciphersuite=...``). Each
+gets the /a/check JSON; its rating fields are held to howsmyssl's rules (GitHub
+jmhodges/howsmyssl at b073d57b, only the facts):
 
 * howsmyssl.go ``makeTLSConfig``: ``MinVersion: tls.VersionTLS10`` and the suite list (ECDHE
   AEAD and CBC, static RSA AES-GCM/AES-CBC, 3DES, RC4); Go's crypto/tls has no SSL 3.0 (its
@@ -35,6 +36,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from mbedtls import tls as mbed_tls
+from mbedtls import version as mbed_version
+from mbedtls import x509 as mbed_x509
+from mbedtls.exceptions import TLSError
 
 from https_request.server.serve_cli import CHECK_SUITES
 from https_request.tls.catalogue import SUITE_NAMES, suite_id
@@ -269,6 +274,69 @@ def test_gnutls_legacy(srv: Serve, priority: str, version: int) -> None:
         assert m[3] == "3DES-CBC" and result["insecure_cipher_suites"] == {}
     if "ARCFOUR" in priority:  # client_info.go: RC4 suites are insecure ("uses RC4 which has insecure biases")
         assert m[3] == "ARCFOUR-128" and result["insecure_cipher_suites"] and result["rating"] == "Bad"
+
+
+# ------------------------------------------------------------------ Mbed TLS
+
+
+def _mbedtls_get(srv: Serve, name: str) -> bytes:
+    """Mbed TLS's TLS 1.2 client offering the one suite ``name`` (as ``ssl_client2
+    force_ciphersuite=NAME``), verifying the server: what it reads until close_notify."""
+    trust = mbed_tls.TrustStore()
+    trust.add(mbed_x509.CRT.from_PEM(Path(srv.ca).read_text()))
+    conf = mbed_tls.TLSConfiguration(
+        trust_store=trust, validate_certificates=True, ciphers=[name],
+        lowest_supported_version=mbed_tls.TLSVersion.TLSv1_2, highest_supported_version=mbed_tls.TLSVersion.TLSv1_2,
+    )  # fmt: skip
+    tls = mbed_tls.ClientContext(conf).wrap_buffers(HOST)
+    out = b""
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=WAIT) as sock:
+
+        def exchange() -> bool:
+            """Send what Mbed TLS wrote; give it what arrives (False at the server's EOF)."""
+            if data := tls.peek_outgoing(1 << 20):
+                tls.consume_outgoing(len(data))
+                sock.sendall(data)
+            data = sock.recv(65536)
+            tls.receive_from_network(data)
+            return bool(data)
+
+        for _ in range(20):  # the handshake runs inside the first write
+            try:
+                tls.write(REQUEST)
+                break
+            except mbed_tls.WantReadError:
+                if not exchange():
+                    raise AssertionError(f"{name}: EOF in the handshake") from None
+        for _ in range(1 << 17):  # (one byte a read: python-mbedtls drops a partial read that meets close_notify)
+            try:
+                byte = tls.read(1)
+            except TLSError as exc:
+                assert exc.err == 0x7880, exc  # MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY: the answer is whole
+                return out
+            out += byte
+            if not byte and not exchange():
+                return out
+    raise AssertionError(f"{name}: no end")
+
+
+def test_mbedtls_client_forced_to_each_suite(srv: Serve) -> None:
+    """Each suite Mbed TLS's client has for an RSA certificate, offered alone at TLS 1.2: the suites
+    of howsmyssl's list get the JSON with howsmyssl's verdict, the others a handshake failure."""
+    accepted = []
+    for name in mbed_tls.ciphers_available():
+        if "RSA" not in name or "PSK" in name:
+            continue
+        suite = suite_id(name.replace("-", "_"))
+        if suite in CHECK_SUITES and suite_fits_version(suite, 0x0303):
+            result = _json(_mbedtls_get(srv, name))
+            assert result["given_cipher_suites"] == [SUITE_NAMES[suite], "TLS_EMPTY_RENEGOTIATION_INFO_SCSV"]
+            _expect_verdict(result, 0x0303, suite, split_seen=False)
+            accepted.append(name)
+        else:
+            with pytest.raises(TLSError):
+                _mbedtls_get(srv, name)
+    assert len(accepted) >= 10, (mbed_version.version, accepted)  # static RSA and ECDHE, AES-GCM/CBC, ChaCha20
 
 
 # ------------------------------------------------------------------ 1/n-1 splitting, by hand

@@ -5,6 +5,13 @@ HTTP/1.x only with the classic schema, as the classic server. The bodies are the
 byte, for curl ``--http2``, nghttp and a client on the ``h2`` library; the server's bounds hold
 against floods of frames, streams and headers; the HTTP/1.1 path never imports h2.
 
+HTTP/2 below TLS 1.2 or on a suite RFC 9113 Appendix A prohibits: h2 is negotiated (howsmyssl's
+TLS fork chooses ALPN from the lists alone, tls1266/handshake_server.go ``negotiateALPN``) and the
+connection then gets nothing but GOAWAY INADEQUATE_SECURITY from Go's HTTP/2 server, which sees the
+real version and suite through howhttp.Conn's ``ConnectionState`` (vendored x/net/http2 server.go
+``ServeConn``: "TLS version too low", "Prohibited TLS 1.2 Cipher Suite: %x"; no
+``PermitProhibitedCipherSuites`` in howhttp/server.go).
+
 HTTP/1.x headers per schema (facts from jmhodges/howsmyssl's howsmyssl.go, 2026-08 and 2026-04):
 the plain-HTTP redirect, Connection on HTTP/1.0 answers, JSONP, gzip with a Content-Length.
 
@@ -29,9 +36,10 @@ import h2.events
 import h2.settings
 import pytest
 
+from https_request.server.h2conn import inadequate_security
 from procs import needs, tool
 from serveproc import REPO, WAIT, Serve, running
-from test_serve import HOST, _parse_response, curl, python_get
+from test_serve import HOST, _parse_response, curl, python_get, read_to_close
 
 pytestmark = pytest.mark.timeout(60)
 CALM = 11  # ENHANCE_YOUR_CALM
@@ -208,6 +216,83 @@ def test_classic_offers_no_h2(classic: Serve) -> None:
     assert status == 200 and headers["connection"] == "close" and json.loads(body)["rating"]
     status, headers, body = curl(classic, "/tls", "--http2")
     assert json.loads(body)["alpn"] == "http/1.1"
+
+
+# ------------------------------------------------------------------ h2 on TLS that HTTP/2 prohibits
+
+
+def _goaway(frame: bytes) -> tuple[int, int, bytes]:
+    """(last stream id, error code, debug data) of ``frame``, which must be one GOAWAY frame and nothing else."""
+    assert len(frame) >= 17 and frame[3] == 7 and frame[5:9] == bytes(4), frame[:32]  # GOAWAY on stream 0
+    assert int.from_bytes(frame[:3], "big") == len(frame) - 9, frame  # ... and nothing after it
+    return int.from_bytes(frame[9:13], "big"), int.from_bytes(frame[13:17], "big"), frame[17:]
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.parametrize(
+    ("version", "cipher", "refusal"),
+    [
+        (ssl.TLSVersion.TLSv1, "AES128-SHA", b"TLS version too low"),
+        (ssl.TLSVersion.TLSv1_1, "ECDHE-RSA-AES128-SHA", b"TLS version too low"),
+        (ssl.TLSVersion.TLSv1_2, "AES128-SHA", b"Prohibited TLS 1.2 Cipher Suite: 2f"),
+        (ssl.TLSVersion.TLSv1_2, "ECDHE-RSA-AES256-SHA", b"Prohibited TLS 1.2 Cipher Suite: c014"),
+        (ssl.TLSVersion.TLSv1_2, "AES256-GCM-SHA384", b"Prohibited TLS 1.2 Cipher Suite: 9d"),
+        (ssl.TLSVersion.TLSv1_2, "AES128-SHA256", b"Prohibited TLS 1.2 Cipher Suite: 3c"),
+        (ssl.TLSVersion.TLSv1_2, "ECDHE-RSA-AES128-GCM-SHA256", b""),
+    ],
+    ids=["tls1.0", "tls1.1", "rsa-cbc", "ecdhe-cbc", "rsa-gcm", "rsa-cbc-sha256", "ecdhe-gcm-allowed"],
+)
+def test_h2_on_prohibited_tls_gets_inadequate_security(modern: Serve, version: ssl.TLSVersion, cipher: str,
+                                                       refusal: bytes) -> None:  # fmt: skip
+    """RFC 9113 9.2 as Go's HTTP/2 server applies it: h2 is selected, then the server's only
+    frame is GOAWAY(0, INADEQUATE_SECURITY, Go's text), no SETTINGS; an allowed suite gets SETTINGS."""
+    ctx = ssl.create_default_context(cafile=modern.ca)
+    ctx.minimum_version = ctx.maximum_version = version
+    ctx.set_ciphers(f"{cipher}:@SECLEVEL=0")
+    ctx.set_alpn_protocols(["h2", "http/1.1"])
+    mark = modern.log_mark()
+    with socket.create_connection(("127.0.0.1", modern.port), timeout=WAIT) as raw:
+        with ctx.wrap_socket(raw, server_hostname=HOST) as tls:
+            assert tls.selected_alpn_protocol() == "h2" and tls.cipher()[0] == cipher
+            if not refusal:
+                first = tls.recv(9)
+                assert first[3] == 4 and first[4] == 0, first  # the server preface: SETTINGS
+                return
+            tls.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")  # (the client's preface changes nothing)
+            assert _goaway(read_to_close(tls)) == (0, 12, refusal)  # 12: INADEQUATE_SECURITY
+    assert f'error="h2: INADEQUATE_SECURITY ({refusal.decode()})"' in modern.wait_log(r"proto=h2 .*", mark).group(0)
+
+
+@needs("openssl", "curl")
+def test_legacy_clients_offering_h2(modern: Serve) -> None:
+    """``openssl s_client -tls1 -alpn h2`` and on a CBC suite at TLS 1.2: h2, then the GOAWAY alone.
+    curl at TLS 1.0 offers h2 by default: no answer, as from howsmyssl.com; ``--http1.1`` gets the rating."""
+    for args, refusal in ((["-tls1"], b"TLS version too low"),
+                          (["-tls1_2", "-cipher", "ECDHE-RSA-AES128-SHA:@SECLEVEL=0"],
+                           b"Prohibited TLS 1.2 Cipher Suite: c013")):  # fmt: skip
+        done = subprocess.run(
+            [tool("openssl"), "s_client", "-connect", f"127.0.0.1:{modern.port}", "-servername", HOST, "-CAfile",
+             modern.ca, "-alpn", "h2", "-quiet", "-cipher", "DEFAULT:@SECLEVEL=0", *args],
+            capture_output=True, timeout=WAIT, check=False, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        assert _goaway(done.stdout) == (0, 12, refusal), done.stderr[-600:]
+    base = [tool("curl"), "-sS", "-v", "--max-time", "15", "--tlsv1.0", "--tls-max", "1.0", "--ciphers",
+            "DEFAULT@SECLEVEL=0", "--cacert", modern.ca, "--resolve", f"{HOST}:{modern.port}:127.0.0.1",
+            f"https://{HOST}:{modern.port}/a/check"]  # fmt: skip
+    done = subprocess.run(base, capture_output=True, timeout=WAIT, check=False)
+    assert b"ALPN: server accepted h2" in done.stderr and done.returncode != 0 and not done.stdout, done.stderr
+    done = subprocess.run([*base, "--http1.1"], capture_output=True, timeout=WAIT, check=True)
+    result = json.loads(done.stdout)
+    assert result["tls_version"] == "TLS 1.0" and result["rating"] == "Bad"
+
+
+def test_inadequate_security_follows_rfc9113_appendix_a() -> None:
+    """Appendix A lists every TLS 1.2 suite but (EC)DHE with an AEAD; TLS 1.3 suites are fine."""
+    for suite in (0x1301, 0x1303, 0xC02F, 0xC02C, 0xCCA8, 0xCCA9, 0xC0AC):  # TLS 1.3, ECDHE GCM/ChaCha/CCM
+        assert inadequate_security(0x0303, suite) == "", hex(suite)
+    for suite in (0x002F, 0x0035, 0x009C, 0x000A, 0x0005, 0xC013, 0xC027, 0xC011, 0xC009):
+        assert inadequate_security(0x0303, suite) == f"Prohibited TLS 1.2 Cipher Suite: {suite:x}"
+    assert inadequate_security(0x0302, 0xC02F) == inadequate_security(0x0301, 0x1301) == "TLS version too low"
 
 
 # ------------------------------------------------------------------ HTTP/1.x headers per schema

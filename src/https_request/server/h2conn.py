@@ -16,6 +16,15 @@ the answers given are sent, GOAWAY (NO_ERROR, the last stream answered) and the
 connection closes; streams the client opened meanwhile are left unanswered, as
 GOAWAY tells it.
 
+TLS it does not serve (RFC 9113 9.2): the check server negotiates ALPN h2 with any
+client that offers it, as howsmyssl's TLS fork does (its ALPN choice looks at
+neither the version nor the suite), and then, as Go's HTTP/2 server that it
+hands the connection to (golang.org/x/net/http2 ``ServeConn``, without
+``PermitProhibitedCipherSuites``), answers a connection below TLS 1.2 or on a
+suite of RFC 9113 Appendix A with nothing but GOAWAY INADEQUATE_SECURITY and
+Go's debug text (:func:`inadequate_security`): no SETTINGS, no answer. Such a
+client gets its rating over HTTP/1.1 (without h2 in its ALPN).
+
 Bounds (everything a client can make a connection hold or repeat):
 :data:`MAX_STREAMS` concurrent streams and a header list of at most
 :data:`MAX_HEADER_LIST` bytes (our SETTINGS; h2 enforces both, and at most 64
@@ -41,10 +50,11 @@ import h2.exceptions
 import h2.settings
 from h2.errors import ErrorCodes
 
+from ..tls.suites import suite_params
 from .app import MAX_BODY_BYTES, AppConfig, Request, Response, TlsInfo, http_date, implicit_length, route
 
 __all__ = ["H2_BUFFER", "MAX_EVENTS", "MAX_HEADER_LIST", "MAX_PENDING", "MAX_STREAMS", "MAX_STREAMS_TOTAL",
-           "H2Session"]  # fmt: skip
+           "H2Session", "inadequate_security"]  # fmt: skip
 
 MAX_STREAMS = 100  # SETTINGS_MAX_CONCURRENT_STREAMS
 MAX_HEADER_LIST = 65536  # SETTINGS_MAX_HEADER_LIST_SIZE (app.MAX_HEADER_BYTES for HTTP/1.1)
@@ -53,6 +63,20 @@ MAX_EVENTS = 4096  # frames (h2 events) one connection may send
 MAX_PENDING = 1 << 20  # bytes of answers waiting for flow-control window
 H2_BUFFER = 4096  # Go's HTTP/2 handler buffer: a body this long, written whole, gets a content-length
 _CONNECTION_HEADERS = frozenset(("connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"))
+
+
+def inadequate_security(version: int, suite: int) -> str:
+    """Why HTTP/2 may not run on a connection of ``version`` with ``suite`` (RFC 9113 9.2),
+    in the words of Go's HTTP/2 server; "" when it may. Below TLS 1.2: "TLS version too low".
+    A TLS 1.2 suite of RFC 9113 Appendix A, which lists every suite but those with an
+    ephemeral key exchange and an AEAD (for the suites we implement: all but ECDHE with GCM,
+    CCM or ChaCha20-Poly1305): "Prohibited TLS 1.2 Cipher Suite: " and its id in hex."""
+    if version < 0x0303:
+        return "TLS version too low"
+    params = suite_params(suite)
+    if params is not None and (params.tls13 or (params.kx == "ECDHE" and params.aead is not None)):
+        return ""
+    return f"Prohibited TLS 1.2 Cipher Suite: {suite:x}"
 
 
 class _Stream:
@@ -91,7 +115,15 @@ class H2Session:
         return bool(self._pending)
 
     def start(self) -> bytes:
+        """The server's preface (SETTINGS); on TLS that HTTP/2 may not use, GOAWAY
+        INADEQUATE_SECURITY alone, and the session is :attr:`closed`."""
         conn = self.conn
+        refusal = inadequate_security(self.info.version, self.info.cipher_suite)
+        if refusal:
+            self.closed = True
+            self.error = f"h2: INADEQUATE_SECURITY ({refusal})"
+            conn.close_connection(ErrorCodes.INADEQUATE_SECURITY, additional_data=refusal.encode(), last_stream_id=0)
+            return conn.data_to_send()
         conn.local_settings.update(
             {h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: MAX_STREAMS,
              h2.settings.SettingCodes.MAX_HEADER_LIST_SIZE: MAX_HEADER_LIST}

@@ -19,7 +19,12 @@ from typing import Any
 
 from ..howsmyssl import rating
 
-__all__ = ["render"]
+__all__ = ["PAGE_LIST_MAX", "render"]
+
+#: Entries of each "given" list the page shows (the JSON has them all), so that the page does not
+#: grow with the hello: 50 bytes a suite made a 64 KiB hello of 32,000 suites (tlsfuzzer's
+#: test-large-hello) a 1.6 MB page; bounded, a few KiB.
+PAGE_LIST_MAX = 64
 
 GOOD, IMPROVABLE, BAD, INFO = "Good", "Improvable", "Bad", "Note"
 _CLASS = {GOOD: "good", IMPROVABLE: "improvable", BAD: "bad", INFO: "info"}
@@ -125,7 +130,9 @@ def _items(result: Mapping[str, Any], improvable_due: bool, bad_due: bool) -> li
 
 
 def _listing(title: str, names: list[str]) -> str:
-    lis = "".join(f"<li><code>{escape(n)}</code></li>" for n in names) or "<li>(none)</li>"
+    lis = "".join(f"<li><code>{escape(n)}</code></li>" for n in names[:PAGE_LIST_MAX]) or "<li>(none)</li>"
+    if len(names) > PAGE_LIST_MAX:
+        lis += f'<li>… and {len(names) - PAGE_LIST_MAX} more: all of them in <a href="/a/check">/a/check</a></li>'
     return f'<section class="info"><h2>{escape(title)} ({len(names)})</h2><ul>{lis}</ul></section>'
 
 

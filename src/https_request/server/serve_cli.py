@@ -13,8 +13,9 @@ Roles: by default the check server answers howsmyssl's paths on any host
 (:mod:`.app`); ``--strict-howsmyssl`` only for Host www.howsmyssl.com (301s for
 the others; with the classic schema it refuses TLS 1.3 too, as the classic
 server); ``--esp-local-server`` is ESP-IDF's local test server (200, no body).
-``--schema 2026`` offers HTTP/2 (ALPN h2, then http/1.1: :mod:`.h2conn`), the
-classic schema HTTP/1.x only, as the classic server.
+``--schema 2026`` offers HTTP/2 (ALPN h2, then http/1.1: :mod:`.h2conn`, which
+answers h2 below TLS 1.2 or on a prohibited suite with GOAWAY INADEQUATE_SECURITY,
+as Go's HTTP/2 server), the classic schema HTTP/1.x only, as the classic server.
 
 Admission: ``--max-connections`` open connections per worker (the listen
 backlog follows it, 128..4096), ``--max-per-client`` of them from one client
@@ -226,8 +227,11 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
             "sends the real server's 301 to other hosts. --esp-local-server answers every request (but /tls) "
             "with '200 OK', 'Connection: close' and no body, as the local server of ESP-IDF's test of the "
             "example; so does any server for a target that is no path (FROM_STDIN). HTTP/2 (ALPN h2, then "
-            "http/1.1) with --schema 2026, as howsmyssl.com today; HTTP/1.1 only with the classic schema, as "
-            "the classic server. Prints 'ca-file: PATH' (own CA only) and 'listening: https://HOST:PORT/'; "
+            "http/1.1) with --schema 2026, as howsmyssl.com today: a client that offers h2 below TLS 1.2 or "
+            "on a suite HTTP/2 prohibits (static RSA, CBC, 3DES, RC4) gets h2 and then only GOAWAY "
+            "INADEQUATE_SECURITY, as from Go's HTTP/2 server (rated over HTTP/1.1 only); HTTP/1.1 only with "
+            "the classic schema, as the classic server. Prints 'ca-file: PATH' (own CA only) and "
+            "'listening: https://HOST:PORT/'; "
             "logs one line per connection on stderr. " + _ROLES_HELP
         ),
     )
