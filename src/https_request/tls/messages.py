@@ -61,8 +61,10 @@ def decode_extensions(r: Reader, what: str, *, psk_last: bool = False) -> tuple[
     if not r.remaining:  # the extensions block is optional in a hello
         return ()
     out = _exts_from_block(r.vec(2, f"{what} extensions"), what)
-    if psk_last and any(e.type == ExtensionType.pre_shared_key for e in out[:-1]):
-        raise TlsError(Reason.PSK_NOT_LAST, what)
+    if psk_last:
+        for e in out[:-1]:
+            if e.type == ExtensionType.pre_shared_key:
+                raise TlsError(Reason.PSK_NOT_LAST, what)
     return out
 
 
