@@ -17,17 +17,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .keyschedule import new_hash
+from .keyschedule import IPAD, OPAD, new_hash
 
 __all__ = ["MD5_SHA1", "finished_verify_data12", "handshake_hash", "key_block", "master_secret", "prf", "prf_name"]
 
 #: The TLS 1.0/1.1 PRF's name (not a hashlib name): P_MD5 XOR P_SHA1, MD5 || SHA-1 handshake hashes.
 MD5_SHA1 = "md5-sha1"
 _TLS1_2 = 0x0303
-
-
-_TRANS_36 = bytes(x ^ 0x36 for x in range(256))
-_TRANS_5C = bytes(x ^ 0x5C for x in range(256))
 
 
 def _hmac_keyed(hash_name: str, key: bytes) -> Callable[[bytes], bytes]:
@@ -38,8 +34,8 @@ def _hmac_keyed(hash_name: str, key: bytes) -> Callable[[bytes], bytes]:
     if len(key) > block:
         key = new_hash(hash_name, key).digest()
     key = key.ljust(block, b"\0")
-    inner.update(key.translate(_TRANS_36))
-    outer.update(key.translate(_TRANS_5C))
+    inner.update(key.translate(IPAD))
+    outer.update(key.translate(OPAD))
 
     def mac(msg: bytes) -> bytes:
         i = inner.copy()
