@@ -19,7 +19,16 @@ from collections.abc import Callable
 
 from .keyschedule import IPAD, OPAD, new_hash
 
-__all__ = ["MD5_SHA1", "finished_verify_data12", "handshake_hash", "key_block", "master_secret", "prf", "prf_name"]
+__all__ = [
+    "MD5_SHA1",
+    "HandshakeHash",
+    "finished_verify_data12",
+    "handshake_hash",
+    "key_block",
+    "master_secret",
+    "prf",
+    "prf_name",
+]
 
 #: The TLS 1.0/1.1 PRF's name (not a hashlib name): P_MD5 XOR P_SHA1, MD5 || SHA-1 handshake hashes.
 MD5_SHA1 = "md5-sha1"
@@ -55,9 +64,27 @@ def prf_name(version: int, suite_hash: str) -> str:
 
 def handshake_hash(name: str, messages: bytes | bytearray) -> bytes:
     """Hash(handshake_messages) for the PRF ``name``: MD5 || SHA-1 for :data:`MD5_SHA1`."""
-    if name == MD5_SHA1:
-        return new_hash("md5", messages).digest() + new_hash("sha1", messages).digest()
-    return new_hash(name, messages).digest()
+    running = HandshakeHash(name)
+    running.update(messages)
+    return running.digest()
+
+
+class HandshakeHash:
+    """:func:`handshake_hash` of the messages fed so far, kept running: a handshake that
+    takes it several times (the extended master secret, both Finished) hashes each
+    message once."""
+
+    __slots__ = ("_hashes",)
+
+    def __init__(self, name: str) -> None:
+        self._hashes = (new_hash("md5"), new_hash("sha1")) if name == MD5_SHA1 else (new_hash(name),)
+
+    def update(self, data: bytes | bytearray) -> None:
+        for h in self._hashes:
+            h.update(data)
+
+    def digest(self) -> bytes:
+        return b"".join([h.copy().digest() for h in self._hashes])
 
 
 def prf(hash_name: str, secret: bytes, label: bytes, seed: bytes, length: int) -> bytes:
