@@ -14,7 +14,8 @@ field table is read from the annotations once, and ``__init__``,
 (``==`` and ``hash`` read the compared fields through one
 ``operator.attrgetter`` per class, in C; an instance is built about as fast as
 a dataclass's when its fields are given positionally, those left out having
-plain defaults, a little slower with keywords or a ``default_factory``).
+plain defaults, a little slower with keywords or a ``default_factory``; a
+``slots=False`` class's fields go into its ``__dict__`` in one update).
 
 Usage mirrors dataclasses (type checkers see one, through
 :func:`typing.dataclass_transform`)::
@@ -49,6 +50,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from operator import attrgetter
+from types import MemberDescriptorType
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, dataclass_transform, overload
 
 __all__ = ["Field", "FrozenInstanceError", "Struct", "field", "fields", "replace"]
@@ -223,6 +225,10 @@ class _StructMeta(type):
         ns["__match_args__"] = names
         ns["__struct_names__"] = names
         ns["__struct_defaults__"] = tuple(reversed(tail))
+        # fields kept in the instance's __dict__ (slots=False, and no Struct base has them in slots)
+        ns["__struct_in_dict__"] = not slots and not any(
+            isinstance(getattr(b, n, None), MemberDescriptorType) for b in bases for n in names
+        )
         ns["__struct_post_init__"] = "__post_init__" in ns or any(hasattr(b, "__post_init__") for b in bases)
         compared = tuple(f.name for f in all_fields if f.compare)
         ns["__struct_compare__"] = compared
@@ -264,6 +270,7 @@ class Struct(metaclass=_StructMeta):
     __struct_frozen__: ClassVar[bool] = True
     __struct_names__: ClassVar[tuple[str, ...]] = ()
     __struct_defaults__: ClassVar[tuple[Any, ...]] = ()
+    __struct_in_dict__: ClassVar[bool] = False
     __struct_compare__: ClassVar[tuple[str, ...]] = ()
     __struct_post_init__: ClassVar[bool] = False
 
@@ -309,8 +316,11 @@ def _init(self: Struct, *args: Any, **kwargs: Any) -> None:
         args += cls.__struct_defaults__[-left:]
         left = 0
     if not left and not kwargs:  # the common case
-        for name, value in zip(names, args):  # noqa: B905 (equal lengths, just compared; a keyword costs 40%)
-            put(self, name, value)
+        if cls.__struct_in_dict__:  # one C call (each object.__setattr__ costs more than a dict update)
+            self.__dict__.update(zip(names, args))  # noqa: B905 (equal lengths, just compared)
+        else:
+            for name, value in zip(names, args):  # noqa: B905 (equal lengths, just compared; a keyword costs 40%)
+                put(self, name, value)
     else:
         table = cls.__struct_fields__
         if len(args) > len(table):
