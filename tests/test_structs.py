@@ -267,3 +267,23 @@ def test_signature_shows_the_fields() -> None:
     assert list(cfg_params)[:3] == ["cacert", "use_global_ca_store", "crt_bundle"]
     assert cfg_params["profile"].default == "default" and cfg_params["timeout_ms"].default == 0
     assert "args" not in cfg_params and "kwargs" not in cfg_params
+
+
+class _DictOnSlots(Point, slots=False):  # Point's fields are in its slots, w in the __dict__
+    w: int = 0
+
+
+def test_fields_land_where_the_class_keeps_them() -> None:
+    """Positional construction (with or without trailing defaults) stores a slots=False
+    class's fields in its __dict__, and a slotted base's fields in the base's slots."""
+    c = Cached(3)
+    assert vars(c) == {"value": 3} and c.doubled == 6
+    d = _DictOnSlots(1, 2, ("t",), 4)
+    assert vars(d) == {"w": 4}
+    assert (d.x, d.y, d.tags, d.w) == (1, 2, ("t",), 4)
+    assert Point.x.__get__(d) == 1  # (the slot itself holds x, not a shadowed __dict__ entry)
+    e = _DictOnSlots(5)
+    assert (e.x, e.y, e.tags, e.w, vars(e)) == (5, 0, (), 0, {"w": 0})
+    assert d == _DictOnSlots(1, 2, ("t",), 4) and hash(d) == hash(_DictOnSlots(1, 2, ("t",), 4))
+    with pytest.raises(FrozenInstanceError):
+        d.w = 5  # type: ignore[misc]

@@ -13,8 +13,9 @@ field table is read from the annotations once, and ``__init__``,
 ``__repr__``, ``__eq__`` and ``__hash__`` are shared functions that walk it
 (``==`` and ``hash`` read the compared fields through one
 ``operator.attrgetter`` per class, in C; an instance is built about as fast as
-a dataclass's when every field is given positionally, a little slower with
-keywords or defaults).
+a dataclass's when its fields are given positionally, those left out having
+plain defaults, a little slower with keywords or a ``default_factory``; a
+``slots=False`` class's fields go into its ``__dict__`` in one update).
 
 Usage mirrors dataclasses (type checkers see one, through
 :func:`typing.dataclass_transform`)::
@@ -49,6 +50,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from operator import attrgetter
+from types import MemberDescriptorType
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, dataclass_transform, overload
 
 __all__ = ["Field", "FrozenInstanceError", "Struct", "field", "fields", "replace"]
@@ -199,6 +201,11 @@ class _StructMeta(type):
                 seen_default = f.name
             elif seen_default:
                 raise TypeError(f"{name}: field {f.name!r} without a default follows {seen_default!r} with one")
+        tail: list[Any] = []  # the plain defaults of the last fields (a factory or a required field ends them)
+        for f in reversed(all_fields):
+            if f.default is MISSING:
+                break
+            tail.append(f.default)
         ns["__init__"] = _init
         if slots:
             ns["__slots__"] = tuple(own)
@@ -217,6 +224,11 @@ class _StructMeta(type):
         ns["__struct_frozen__"] = frozen
         ns["__match_args__"] = names
         ns["__struct_names__"] = names
+        ns["__struct_defaults__"] = tuple(reversed(tail))
+        # fields kept in the instance's __dict__ (slots=False, and no Struct base has them in slots)
+        ns["__struct_in_dict__"] = not slots and not any(
+            isinstance(getattr(b, n, None), MemberDescriptorType) for b in bases for n in names
+        )
         ns["__struct_post_init__"] = "__post_init__" in ns or any(hasattr(b, "__post_init__") for b in bases)
         compared = tuple(f.name for f in all_fields if f.compare)
         ns["__struct_compare__"] = compared
@@ -257,6 +269,8 @@ class Struct(metaclass=_StructMeta):
     __struct_fields__: ClassVar[tuple[Field, ...]] = ()
     __struct_frozen__: ClassVar[bool] = True
     __struct_names__: ClassVar[tuple[str, ...]] = ()
+    __struct_defaults__: ClassVar[tuple[Any, ...]] = ()
+    __struct_in_dict__: ClassVar[bool] = False
     __struct_compare__: ClassVar[tuple[str, ...]] = ()
     __struct_post_init__: ClassVar[bool] = False
 
@@ -297,9 +311,16 @@ def _init(self: Struct, *args: Any, **kwargs: Any) -> None:
     cls = type(self)
     put = object.__setattr__
     names = cls.__struct_names__
-    if not kwargs and len(args) == len(names):  # the common case
-        for name, value in zip(names, args):  # noqa: B905 (equal lengths, just compared; a keyword costs 40%)
-            put(self, name, value)
+    left = len(names) - len(args)
+    if left > 0 and not kwargs and left <= len(cls.__struct_defaults__):  # the last fields' plain defaults
+        args += cls.__struct_defaults__[-left:]
+        left = 0
+    if not left and not kwargs:  # the common case
+        if cls.__struct_in_dict__:  # one C call (each object.__setattr__ costs more than a dict update)
+            self.__dict__.update(zip(names, args))  # noqa: B905 (equal lengths, just compared)
+        else:
+            for name, value in zip(names, args):  # noqa: B905 (equal lengths, just compared; a keyword costs 40%)
+                put(self, name, value)
     else:
         table = cls.__struct_fields__
         if len(args) > len(table):

@@ -101,17 +101,6 @@ class Reader:
         self._pos = self._end
         return self._data[pos : self._end]
 
-    def _length(self, width: int, what: str) -> int:
-        if width == 1:
-            return self.u8(what)
-        if width == 2:
-            return self.u16(what)
-        if width == 3:
-            return self.u24(what)
-        if width == 4:
-            return self.u32(what)
-        raise ValueError(f"bad length width {width}")
-
     def vec(self, width: int, what: str = "vector", minimum: int = 0, maximum: int | None = None) -> Reader:
         """A sub-reader over a vector with a ``width``-byte length prefix.
 
@@ -127,11 +116,22 @@ class Reader:
         return self._data[pos : self._pos]
 
     def _claim_vec(self, width: int, what: str, minimum: int, maximum: int | None) -> int:
-        """Read a vector's length prefix, check it, move past the body; returns the body's offset."""
-        n = self._length(width, what)
+        """Read a vector's length prefix, check it, move past the body; returns the body's offset.
+        (Prefix and body in one step, with :meth:`_take`'s checks and errors: a hello reads a
+        few dozen vectors, and four calls each were a tenth of decoding one.)"""
+        if not 1 <= width <= 4:
+            raise ValueError(f"bad length width {width}")
+        pos, end = self._pos, self._end
+        start = pos + width
+        if start > end:
+            raise DecodeError(what, f"needs {width} bytes, {end - pos} left")
+        n = int.from_bytes(self._data[pos:start], "big")
         if n < minimum or (maximum is not None and n > maximum):
             raise DecodeError(what, f"length {n} outside {minimum}..{maximum}")
-        return self._take(n, what)
+        if start + n > end:
+            raise DecodeError(what, f"needs {n} bytes, {end - start} left")
+        self._pos = start + n
+        return start
 
     def u8_list(self, width: int, what: str) -> list[int]:
         """A length-prefixed vector of 8-bit values. Raises DecodeError."""

@@ -44,6 +44,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from email.utils import formatdate
 from http import HTTPStatus
+from operator import itemgetter
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -388,14 +389,14 @@ class Response(Struct, frozen=False, slots=False):
     http11: bool = False  # an HTTP/1.1 status line even for an HTTP/1.0 request
 
     def has(self, name: str) -> bool:
-        return any(k.lower() == name.lower() for k, _ in self.headers)
+        return name.lower() in [k.lower() for k, _ in self.headers]
 
     def encode(self, request: Request | None, date: str | None = None) -> bytes:
         """The bytes on the wire for ``request`` (None: a request that could not be parsed)."""
         http10 = request is not None and request.http10 and not self.http11
         head_only = request is not None and request.method == "HEAD"
         lines = [f"HTTP/{'1.0' if http10 else '1.1'} {self.status} {_phrase(self.status)}"]
-        lines += [f"{k}: {v}" for k, v in sorted(self.headers, key=lambda kv: kv[0])]
+        lines += [f"{k}: {v}" for k, v in sorted(self.headers, key=itemgetter(0))]
         lines.append(f"Date: {date or http_date()}")
         body = self.body
         if not self.has("Content-Length"):

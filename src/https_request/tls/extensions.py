@@ -45,10 +45,6 @@ __all__ = [
 ]
 
 
-def _done(r: Reader, what: str) -> None:
-    r.expect_end(what)
-
-
 # struct { NameType name_type; select (name_type) { case host_name: HostName; } name; } ServerName;
 # struct { ServerName server_name_list<1..2^16-1> } ServerNameList;   (RFC 6066 3)
 def encode_server_name(host: str) -> bytes:
@@ -76,8 +72,11 @@ def decode_server_name(data: bytes) -> str | None:
                 host = name.decode("ascii")
             except UnicodeDecodeError:
                 raise DecodeError("server_name", "host_name is not ASCII") from None
-    _done(r, "server_name")
+    r.expect_end("server_name")
     return host
+
+
+_PRINTABLE = bytes(range(0x21, 0x7F))  # printable ASCII without the space
 
 
 def decode_client_server_name(data: bytes) -> str | None:
@@ -94,10 +93,10 @@ def decode_client_server_name(data: bytes) -> str | None:
         name = v.opaque(2, "host_name", 1)
         if name_type == 0:
             names.append(name)
-    _done(r, "server_name")
+    r.expect_end("server_name")
     if len(names) > 1:
         raise TlsError(Reason.ILLEGAL_PARAMETER, "two host_name entries in server_name")
-    if names and any(not 0x21 <= b <= 0x7E for b in names[0]):
+    if names and names[0].translate(None, _PRINTABLE):  # (a byte left once the printable ones are deleted)
         raise TlsError(Reason.ILLEGAL_PARAMETER, f"host_name {names[0]!r} is not a printable ASCII name")
     return names[0].decode("ascii") if names else None
 
@@ -112,7 +111,7 @@ def encode_u16_list(values: Sequence[int]) -> bytes:
 def decode_u16_list(data: bytes, what: str) -> list[int]:
     r = Reader(data)
     out = r.u16_list(2, what, 2)
-    _done(r, what)
+    r.expect_end(what)
     return out
 
 
@@ -127,14 +126,14 @@ def encode_supported_versions(versions: Sequence[int]) -> bytes:
 def decode_supported_versions(data: bytes) -> list[int]:
     r = Reader(data)
     out = r.u16_list(1, "supported_versions", 2)
-    _done(r, "supported_versions")
+    r.expect_end("supported_versions")
     return out
 
 
 def decode_selected_version(data: bytes) -> int:
     r = Reader(data)
     v = r.u16("selected_version")
-    _done(r, "supported_versions")
+    r.expect_end("supported_versions")
     return v
 
 
@@ -168,7 +167,7 @@ def decode_key_share_client(data: bytes) -> list[tuple[int, bytes]]:
         out.append((group, kx))
         if len(out) > MAX_KEY_SHARES:
             raise DecodeError("client_shares", f"more than {MAX_KEY_SHARES} entries")
-    _done(r, "key_share")
+    r.expect_end("key_share")
     return out
 
 
@@ -176,14 +175,14 @@ def decode_key_share_server(data: bytes) -> tuple[int, bytes]:
     r = Reader(data)
     group = r.u16("group")
     kx = r.opaque(2, "key_exchange", 1)
-    _done(r, "key_share")
+    r.expect_end("key_share")
     return group, kx
 
 
 def decode_key_share_hrr(data: bytes) -> int:
     r = Reader(data)
     group = r.u16("selected_group")
-    _done(r, "key_share")
+    r.expect_end("key_share")
     return group
 
 
@@ -195,7 +194,7 @@ def encode_psk_modes(modes: Sequence[int]) -> bytes:
 def decode_psk_modes(data: bytes) -> list[int]:
     r = Reader(data)
     out = r.u8_list(1, "ke_modes")
-    _done(r, "psk_key_exchange_modes")
+    r.expect_end("psk_key_exchange_modes")
     if not out:
         raise DecodeError("psk_key_exchange_modes", "empty")
     return out
@@ -241,7 +240,7 @@ def decode_offered_psks(data: bytes) -> OfferedPsks:
     binders = []
     while b.remaining:
         binders.append(b.opaque(1, "binder", 32))
-    _done(r, "pre_shared_key")
+    r.expect_end("pre_shared_key")
     if len(binders) != len(idents):
         raise DecodeError("pre_shared_key", f"{len(idents)} identities but {len(binders)} binders")
     return OfferedPsks(tuple(idents), tuple(binders))
@@ -250,7 +249,7 @@ def decode_offered_psks(data: bytes) -> OfferedPsks:
 def decode_selected_identity(data: bytes) -> int:
     r = Reader(data)
     v = r.u16("selected_identity")
-    _done(r, "pre_shared_key")
+    r.expect_end("pre_shared_key")
     return v
 
 
@@ -261,7 +260,7 @@ def encode_max_early_data(size: int) -> bytes:
 def decode_max_early_data(data: bytes) -> int:
     r = Reader(data)
     v = r.u32("max_early_data_size")
-    _done(r, "early_data")
+    r.expect_end("early_data")
     return v
 
 
@@ -275,7 +274,7 @@ def encode_cookie(cookie: bytes) -> bytes:
 def decode_cookie(data: bytes) -> bytes:
     r = Reader(data)
     c = r.opaque(2, "cookie", 1)
-    _done(r, "cookie")
+    r.expect_end("cookie")
     return c
 
 
@@ -294,5 +293,5 @@ def decode_alpn(data: bytes) -> list[str]:
     out = []
     while v.remaining:
         out.append(v.opaque(1, "protocol_name", 1).decode("latin-1"))
-    _done(r, "application_layer_protocol_negotiation")
+    r.expect_end("application_layer_protocol_negotiation")
     return out

@@ -1,8 +1,11 @@
-"""The TLS 1.3 key schedule (RFC 8446 section 7) on stdlib hashlib/hmac.
+"""The TLS 1.3 key schedule (RFC 8446 section 7) on stdlib hashlib.
 
-``hmac.digest`` runs in OpenSSL's C code with no per-call object, which is
-what the handshake's dozen small HKDF calls want. Secrets are plain bytes;
-the schedule object keeps only the current stage's secret.
+The handshake's HMACs (some two dozen, on short messages) are RFC 2104's
+two hashes, made by :func:`hmac_digest` from hashlib's hash objects: with
+OpenSSL 3, ``hmac.digest`` fetches the HMAC algorithm and its digest by name
+on every call (a table lookup under locks), which costs more than the four
+hash blocks of the HMAC itself. Secrets are plain bytes; the schedule object
+keeps only the current stage's secret.
 """
 
 from __future__ import annotations
@@ -31,10 +34,15 @@ _CONSTRUCTORS: dict[str, Callable[[bytes | bytearray], HashObject]] = {
     "sha256": hashlib.sha256,
     "sha384": hashlib.sha384,
 }
+_BLOCK_SIZE = {"sha256": 64, "sha384": 128}
 _EMPTY_HASH = {name: hashlib.new(name, b"").digest() for name in _DIGEST_SIZE}  # Transcript-Hash("")
+IPAD = bytes(x ^ 0x36 for x in range(256))  # (bytes.translate tables: a key XOR ipad, XOR opad)
+OPAD = bytes(x ^ 0x5C for x in range(256))
 _NO_PSK: dict[str, tuple[bytes, bytes]] = {}  # hash -> (Early Secret without a PSK, Derive-Secret(it, "derived", ""))
 
 __all__ = [
+    "IPAD",
+    "OPAD",
     "HashObject",
     "KeySchedule",
     "derive_secret",
@@ -42,6 +50,7 @@ __all__ = [
     "hkdf_expand",
     "hkdf_expand_label",
     "hkdf_extract",
+    "hmac_digest",
     "new_hash",
     "next_traffic_secret",
     "traffic_key_iv",
@@ -55,22 +64,38 @@ def new_hash(hash_name: str, data: bytes | bytearray = b"") -> HashObject:
     return make(data) if make is not None else hashlib.new(hash_name, data)
 
 
+def hmac_digest(hash_name: str, key: bytes, msg: bytes) -> bytes:
+    """HMAC-<hash>(key, msg), as ``hmac.digest(key, msg, hash_name)`` (RFC 2104: the hash of
+    the key XOR opad and the hash of the key XOR ipad and ``msg``), from two hash objects
+    for the TLS hashes (see the module docstring); other hashes through ``hmac.digest``."""
+    make = _CONSTRUCTORS.get(hash_name)
+    if make is None:
+        return hmac.digest(key, msg, hash_name)
+    block = _BLOCK_SIZE[hash_name]
+    if len(key) > block:
+        key = make(key).digest()
+    key = key.ljust(block, b"\0")
+    inner = make(key.translate(IPAD))
+    inner.update(msg)
+    return make(key.translate(OPAD) + inner.digest()).digest()
+
+
 def hkdf_extract(hash_name: str, salt: bytes, ikm: bytes) -> bytes:
     """HKDF-Extract (RFC 5869): HMAC(salt, ikm); an empty salt is zeros."""
     if not salt:
         salt = bytes(_DIGEST_SIZE.get(hash_name) or hashlib.new(hash_name).digest_size)
-    return hmac.digest(salt, ikm, hash_name)
+    return hmac_digest(hash_name, salt, ikm)
 
 
 def hkdf_expand(hash_name: str, prk: bytes, info: bytes, length: int) -> bytes:
     """HKDF-Expand (RFC 5869)."""
     if length <= _DIGEST_SIZE.get(hash_name, 0):  # one block: every TLS 1.3 output
-        return hmac.digest(prk, info + b"\x01", hash_name)[:length]
+        return hmac_digest(hash_name, prk, info + b"\x01")[:length]
     out = b""
     block = b""
     i = 1
     while len(out) < length:
-        block = hmac.digest(prk, block + info + bytes((i,)), hash_name)
+        block = hmac_digest(hash_name, prk, block + info + bytes((i,)))
         out += block
         i += 1
     return out[:length]
@@ -89,7 +114,7 @@ def hkdf_expand_label(hash_name: str, secret: bytes, label: bytes, context: byte
             _LABEL_HEADS[label, length] = head
     info = head + bytes((len(context),)) + context
     if length <= _DIGEST_SIZE.get(hash_name, 0):  # one block, as hkdf_expand takes it (every TLS 1.3 label)
-        return hmac.digest(secret, info + b"\x01", hash_name)[:length]
+        return hmac_digest(hash_name, secret, info + b"\x01")[:length]
     return hkdf_expand(hash_name, secret, info, length)
 
 
@@ -114,7 +139,7 @@ def next_traffic_secret(hash_name: str, secret: bytes) -> bytes:
 def finished_verify_data(hash_name: str, base_key: bytes, transcript_hash: bytes) -> bytes:
     """verify_data = HMAC(finished_key, Transcript-Hash) (RFC 8446 4.4.4)."""
     finished_key = hkdf_expand_label(hash_name, base_key, b"finished", b"", len(transcript_hash))
-    return hmac.digest(finished_key, transcript_hash, hash_name)
+    return hmac_digest(hash_name, finished_key, transcript_hash)
 
 
 class KeySchedule:

@@ -17,17 +17,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .keyschedule import new_hash
+from .keyschedule import IPAD, OPAD, new_hash
 
-__all__ = ["MD5_SHA1", "finished_verify_data12", "handshake_hash", "key_block", "master_secret", "prf", "prf_name"]
+__all__ = [
+    "MD5_SHA1",
+    "HandshakeHash",
+    "finished_verify_data12",
+    "handshake_hash",
+    "key_block",
+    "master_secret",
+    "prf",
+    "prf_name",
+]
 
 #: The TLS 1.0/1.1 PRF's name (not a hashlib name): P_MD5 XOR P_SHA1, MD5 || SHA-1 handshake hashes.
 MD5_SHA1 = "md5-sha1"
 _TLS1_2 = 0x0303
-
-
-_TRANS_36 = bytes(x ^ 0x36 for x in range(256))
-_TRANS_5C = bytes(x ^ 0x5C for x in range(256))
 
 
 def _hmac_keyed(hash_name: str, key: bytes) -> Callable[[bytes], bytes]:
@@ -38,8 +43,8 @@ def _hmac_keyed(hash_name: str, key: bytes) -> Callable[[bytes], bytes]:
     if len(key) > block:
         key = new_hash(hash_name, key).digest()
     key = key.ljust(block, b"\0")
-    inner.update(key.translate(_TRANS_36))
-    outer.update(key.translate(_TRANS_5C))
+    inner.update(key.translate(IPAD))
+    outer.update(key.translate(OPAD))
 
     def mac(msg: bytes) -> bytes:
         i = inner.copy()
@@ -59,9 +64,27 @@ def prf_name(version: int, suite_hash: str) -> str:
 
 def handshake_hash(name: str, messages: bytes | bytearray) -> bytes:
     """Hash(handshake_messages) for the PRF ``name``: MD5 || SHA-1 for :data:`MD5_SHA1`."""
-    if name == MD5_SHA1:
-        return new_hash("md5", messages).digest() + new_hash("sha1", messages).digest()
-    return new_hash(name, messages).digest()
+    running = HandshakeHash(name)
+    running.update(messages)
+    return running.digest()
+
+
+class HandshakeHash:
+    """:func:`handshake_hash` of the messages fed so far, kept running: a handshake that
+    takes it several times (the extended master secret, both Finished) hashes each
+    message once."""
+
+    __slots__ = ("_hashes",)
+
+    def __init__(self, name: str) -> None:
+        self._hashes = (new_hash("md5"), new_hash("sha1")) if name == MD5_SHA1 else (new_hash(name),)
+
+    def update(self, data: bytes | bytearray) -> None:
+        for h in self._hashes:
+            h.update(data)
+
+    def digest(self) -> bytes:
+        return b"".join([h.copy().digest() for h in self._hashes])
 
 
 def prf(hash_name: str, secret: bytes, label: bytes, seed: bytes, length: int) -> bytes:

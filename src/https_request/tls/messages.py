@@ -46,11 +46,32 @@ def handshake_message(msg_type: int, body: bytes) -> bytes:
     return bytes((msg_type,)) + len(body).to_bytes(3, "big") + body
 
 
-class Extension(Struct):
-    """One extension: its code point and raw body."""
+class Extension(tuple[int, bytes]):
+    """One extension: its code point and raw body, a ``(type, data)`` pair.
 
-    type: int
-    data: bytes
+    A tuple rather than a :class:`Struct`: a server decodes a dozen per ClientHello,
+    and a tuple subclass is made for less than half a Struct's instructions (~3.6k
+    against ~8.6k, valgrind). ``==`` and ``hash`` are the pair's.
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, type: int, data: bytes) -> Extension:
+        return tuple.__new__(cls, (type, data))
+
+    def __getnewargs__(self) -> tuple[int, bytes]:  # (copy and pickle: __new__ takes the two fields)
+        return self[0], self[1]
+
+    @property
+    def type(self) -> int:
+        return self[0]
+
+    @property
+    def data(self) -> bytes:
+        return self[1]
+
+    def __repr__(self) -> str:
+        return f"Extension(type={self[0]!r}, data={self[1]!r})"
 
 
 def decode_extensions(r: Reader, what: str, *, psk_last: bool = False) -> tuple[Extension, ...]:
@@ -61,20 +82,22 @@ def decode_extensions(r: Reader, what: str, *, psk_last: bool = False) -> tuple[
     if not r.remaining:  # the extensions block is optional in a hello
         return ()
     out = _exts_from_block(r.vec(2, f"{what} extensions"), what)
-    if psk_last and any(e.type == ExtensionType.pre_shared_key for e in out[:-1]):
-        raise TlsError(Reason.PSK_NOT_LAST, what)
+    if psk_last:
+        for etype, _ in out[:-1]:
+            if etype == ExtensionType.pre_shared_key:
+                raise TlsError(Reason.PSK_NOT_LAST, what)
     return out
 
 
 def encode_extensions(w: Writer, extensions: tuple[Extension, ...] | list[Extension]) -> None:
-    w.tagged(2, [(e.type, e.data) for e in extensions])
+    w.tagged(2, extensions)
 
 
 def find_extension(extensions: tuple[Extension, ...], etype: int) -> bytes | None:
     """The body of extension ``etype``, or None."""
-    for e in extensions:
-        if e.type == etype:
-            return e.data
+    for t, data in extensions:
+        if t == etype:
+            return data
     return None
 
 
@@ -116,7 +139,7 @@ class ClientHello(Struct, slots=False):
 
     @cached_property
     def _by_type(self) -> dict[int, bytes]:
-        return {e.type: e.data for e in reversed(self.extensions)}  # (the first of a duplicate, as find_extension)
+        return dict(reversed(self.extensions))  # (the first of a duplicate, as find_extension)
 
     def ext(self, etype: int) -> bytes | None:
         """The body of extension ``etype``, or None (a server looks up a dozen: by a table)."""

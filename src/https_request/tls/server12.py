@@ -43,7 +43,7 @@ from .enums import AlertDescription, AlertLevel, ProtocolVersion
 from .enums import ExtensionType as ET
 from .enums import HandshakeType as HT
 from .errors import Reason, TlsError
-from .keyschedule12 import finished_verify_data12, handshake_hash, key_block, master_secret, prf_name
+from .keyschedule12 import HandshakeHash, finished_verify_data12, key_block, master_secret, prf_name
 from .kx import TLS12_GROUPS, ClientShare
 from .limits import MAX_CIPHERTEXT12
 from .messages import ClientHello, Extension, Finished, ServerHello
@@ -92,6 +92,16 @@ class _Server12Hs(Struct, frozen=False, slots=False):
     prf: str = "sha256"  # the PRF / handshake hash (keyschedule12.prf_name)
     client_version: int = ProtocolVersion.TLS1_2  # the ClientHello's, which an RSA premaster repeats
     server_key: object = None  # the certificate's private key (static RSA decrypts with it)
+    running: HandshakeHash | None = None  # Hash(messages[:hashed]), made at the first messages_hash()
+    hashed: int = 0
+
+    def messages_hash(self) -> bytes:
+        """Hash(handshake_messages) of :attr:`messages` for the PRF (each message hashed once)."""
+        if self.running is None:
+            self.running = HandshakeHash(self.prf)
+        self.running.update(self.messages[self.hashed :])
+        self.hashed = len(self.messages)
+        return self.running.digest()
 
 
 def _key_type(key: object) -> str:
@@ -384,7 +394,7 @@ class Tls12Server(Connection):
             r.expect_end("ClientKeyExchange")
             pre_master = hs12.share.finish(point)
         hs12.messages += whole
-        session_hash = handshake_hash(hs12.prf, hs12.messages) if hs12.ems else None
+        session_hash = hs12.messages_hash() if hs12.ems else None
         hs12.master = master_secret(hs12.prf, pre_master, self.client_random, hs12.server_random, session_hash)
         self._keylog("CLIENT_RANDOM", hs12.master)
         self._install_keys12(hs12)
@@ -440,7 +450,7 @@ class Tls12Server(Connection):
         hs12 = self._hs12
         assert hs12 is not None
         fin = Finished.decode(body)
-        th = handshake_hash(hs12.prf, hs12.messages)
+        th = hs12.messages_hash()
         expected = finished_verify_data12(hs12.prf, hs12.master, True, th)
         if len(fin.verify_data) != len(expected):  # RFC 8446 4.4.4 / 5246 7.4.9: a malformed message
             raise TlsError(Reason.DECODE, f"client Finished of {len(fin.verify_data)} bytes")
@@ -494,7 +504,7 @@ class Tls12Server(Connection):
         self._write = self._pending_write12
         self._set_state(S.SERVER_FINISHED)
         self._log_write("finished")
-        th = handshake_hash(hs12.prf, hs12.messages)
+        th = hs12.messages_hash()
         verify_data = finished_verify_data12(hs12.prf, hs12.master, False, th)
         hs12.messages += self._queue_handshake(HT.FINISHED, verify_data)
         self._flush_handshake()

@@ -37,7 +37,7 @@ from .enums import ExtensionType as ET
 from .enums import HandshakeType as HT
 from .errors import Reason, TlsError
 from .events import EarlyDataReceived
-from .keyschedule import KeySchedule, finished_verify_data, hkdf_expand_label
+from .keyschedule import KeySchedule, finished_verify_data, hkdf_expand_label, new_hash
 from .kx import SUPPORTED_GROUPS, server_exchange
 from .messages import (
     HRR_RANDOM,
@@ -88,6 +88,7 @@ class _Psk(Struct, slots=False):
     state: TicketState
     index: int
     age_ok: bool
+    schedule: KeySchedule  # at the ticket's Early Secret (the binder's): the handshake goes on from it
 
 
 class ServerConnection(Tls12Server):
@@ -99,7 +100,7 @@ class ServerConnection(Tls12Server):
     def __init__(self, config: ServerConfig) -> None:
         super().__init__(config)
         self._scfg = config
-        self._hs: _ServerHs | None = _ServerHs()
+        self._hs: _ServerHs | None = _ServerHs(Transcript())  # (positional: a Struct is made fastest so)
         self.state = S.CLIENT_HELLO
         self.client_hello_raw = b""
         self.client_hello: ClientHello | None = None
@@ -204,7 +205,12 @@ class ServerConnection(Tls12Server):
         if not hs.hrr_sent:
             hs.transcript.set_hash(suite.hash_name)
         hs.transcript.add(whole)
-        ks = KeySchedule(suite.hash_name, psk.state.secret if psk is not None else None)
+        if psk is None:
+            ks = KeySchedule(suite.hash_name)
+        elif psk.schedule.hash_name == suite.hash_name:
+            ks = psk.schedule
+        else:
+            ks = KeySchedule(suite.hash_name, psk.state.secret)
         hs.schedule = ks
         self.resumed = psk is not None
         early = self._accept_early_data(ch, psk, suite, hs)
@@ -390,19 +396,15 @@ class ServerConnection(Tls12Server):
                 continue
             # binder over the truncated ClientHello (RFC 8446 4.2.11.2)
             truncated = whole[: len(whole) - X.binders_length(offered.binders)]
-            if hs.hrr_sent:
-                th = hs.transcript.digest_with(truncated)
-            else:
-                t = Transcript()
-                t.set_hash(ticket_hash)
-                t.add(truncated)
-                th = t.digest()
-            binder_key = KeySchedule(ticket_hash, state.secret).binder_key()
-            if not hmac.compare_digest(finished_verify_data(ticket_hash, binder_key, th), offered.binders[index]):
+            th = hs.transcript.digest_with(truncated) if hs.hrr_sent else new_hash(ticket_hash, truncated).digest()
+            schedule = KeySchedule(ticket_hash, state.secret)
+            if not hmac.compare_digest(
+                finished_verify_data(ticket_hash, schedule.binder_key(), th), offered.binders[index]
+            ):
                 raise TlsError(Reason.BAD_BINDER, f"binder of PSK identity {index}")
             age = (ident.obfuscated_ticket_age - state.ticket_age_add) & 0xFFFFFFFF
             actual = int((now - state.issued_at) * 1000)
-            return _Psk(state, index, abs(actual - age) <= _MAX_TICKET_AGE_SKEW_MS)
+            return _Psk(state, index, abs(actual - age) <= _MAX_TICKET_AGE_SKEW_MS, schedule)
         return None
 
     def _accept_early_data(self, ch: ClientHello, psk: _Psk | None, suite: SuiteParams, hs: _ServerHs) -> bool:
