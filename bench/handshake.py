@@ -320,9 +320,7 @@ def ours_runner(
     return resume
 
 
-def ours_sanity(
-    env: Env, *, resumed: bool, group: int = NamedGroup.x25519, spec: OursSpec = OURS13
-) -> dict[str, Any]:
+def ours_sanity(env: Env, *, resumed: bool, group: int = NamedGroup.x25519, spec: OursSpec = OURS13) -> dict[str, Any]:
     ccfg, scfg = ours_configs(env, group, spec)
     session = ours_connection(ccfg, scfg).session if resumed else None
     if resumed and session is None:

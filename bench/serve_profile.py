@@ -419,8 +419,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=4, help="client threads (default 4)")
     parser.add_argument("--loop", choices=("auto", "asyncio", "uvloop"), help="serve --loop (default: serve's)")
     parser.add_argument("--path", default="/", help="request path: / (empty answer) or /a/check (howsmyssl)")
-    parser.add_argument("--host", help="the request's Host (default: www.howsmyssl.com, localhost for /); "
-                        "--host www.howsmyssl.com --path / asks for the HTML report, as bench/server.py does")
+    parser.add_argument(
+        "--host",
+        help="the request's Host (default: www.howsmyssl.com, localhost for /); "
+        "--host www.howsmyssl.com --path / asks for the HTML report, as bench/server.py does",
+    )
     parser.add_argument("--rows", nargs="*", help="only these rows (1.3-full 1.3-resumed 1.2-full 1.2-resumed)")
     parser.add_argument("--idle", type=int, default=0, metavar="N",
                         help="first measure serve's RSS holding N idle handshaken connections")  # fmt: skip

@@ -58,7 +58,9 @@ def test_name_from_the_dns_server_happy_eyeballs_falls_back_to_ipv4(dns64: Unbou
 
 
 def test_ipv6_only_fails_with_connect_error(dns64: Unbound, srv: Serve) -> None:
-    done = get("-6", "--cacert", srv.ca, "--dns-server", f"127.0.0.1:{dns64.port}", f"https://loop.example.test:{srv.port}/")
+    done = get(
+        "-6", "--cacert", srv.ca, "--dns-server", f"127.0.0.1:{dns64.port}", f"https://loop.example.test:{srv.port}/"
+    )
     assert done.code == 4, done.err
     assert "Connection refused" in done.err
 

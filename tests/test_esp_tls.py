@@ -708,6 +708,7 @@ def test_head_and_options(tmp_path: Path, esp_log: io.StringIO, engine: str) -> 
 
 # --------------------------------------------------------------------------- openssl s_server -www
 
+
 @contextmanager
 def s_server(tmp_path: Path, *extra: str) -> Iterator[int]:
     cert, key = tmp_path / "s_server.pem", tmp_path / "s_server.key"

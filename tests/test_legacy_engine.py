@@ -257,7 +257,6 @@ def test_legacy_versions_refuse_client_certificates() -> None:
         )  # fmt: skip
 
 
-
 def test_tls12_record_with_full_cbc_padding() -> None:
     """RFC 5246 6.2.3: a TLS 1.2 record may be 2^14 + 2048 long; 2^14 bytes of data with 252 bytes
     of CBC padding (as tlsfuzzer's test-atypical-padding) opens; a longer one is record_overflow."""

@@ -58,7 +58,7 @@ class Terminal:
     def start(self, args: list[str], cwd: Path) -> None:
         """Run ``https-request ARGS`` in ``cwd``; then print its exit status and wait to be killed."""
         command = shlex.join([sys.executable, "-m", "https_request", *args])
-        shell = f"cd {shlex.quote(str(cwd))} && {command}; echo \"EXIT=$?\"; sleep 600"
+        shell = f'cd {shlex.quote(str(cwd))} && {command}; echo "EXIT=$?"; sleep 600'
         self.tmux("new-session", "-d", "-s", "t", "-x", str(WIDTH), "-y", str(HEIGHT), shell)
 
     def screen(self) -> str:

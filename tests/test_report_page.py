@@ -54,7 +54,14 @@ def spki_hash(srv: Serve) -> str:
 
 def chromium(srv: Serve, profile: Path, *action: str, path: str = "/") -> bytes:
     trust = f"--ignore-certificate-errors-spki-list={spki_hash(srv)}"
-    args = [tool("chromium"), *FLAGS, f"--user-data-dir={profile}", trust, *action, f"https://127.0.0.1:{srv.port}{path}"]
+    args = [
+        tool("chromium"),
+        *FLAGS,
+        f"--user-data-dir={profile}",
+        trust,
+        *action,
+        f"https://127.0.0.1:{srv.port}{path}",
+    ]
     run = subprocess.run(args, capture_output=True, timeout=90, stdin=subprocess.DEVNULL)
     assert run.returncode == 0, run.stderr.decode(errors="replace")[-2000:]
     return run.stdout

@@ -188,7 +188,7 @@ def test_openssl_default_tls1_picks_the_probe_suite(srv: Serve) -> None:
 @needs("openssl")
 def test_ssl3_and_tls13_only_clients(srv: Serve) -> None:
     """An SSL 3.0 ClientHello gets protocol_version, as from Go's server (no SSL 3.0)."""
-    hello_body = (b"\x03\x00" + bytes(32) + b"\x00" + b"\x00\x02\x00\x2f" + b"\x01\x00")
+    hello_body = b"\x03\x00" + bytes(32) + b"\x00" + b"\x00\x02\x00\x2f" + b"\x01\x00"
     hello = b"\x01" + len(hello_body).to_bytes(3, "big") + hello_body
     with socket.create_connection(("127.0.0.1", srv.port), timeout=WAIT) as raw:
         raw.sendall(b"\x16\x03\x00" + len(hello).to_bytes(2, "big") + hello)
@@ -245,8 +245,16 @@ def test_curl_legacy(srv: Serve, args: list[str], version: int, split: bool) -> 
         ("NORMAL:-VERS-ALL:+VERS-TLS1.0:-CIPHER-ALL:+ARCFOUR-128", 0x0301),
         ("NORMAL:-VERS-ALL:+VERS-TLS1.2:-CIPHER-ALL:+ARCFOUR-128:-KX-ALL:+RSA", 0x0303),
     ],
-    ids=["tls1.0", "tls1.1", "tls1.0-3des", "tls1.1-rsa-3des", "tls1.2-rsa-gcm", "tls1.0-no-etm", "tls1.0-rc4",
-         "tls1.2-rsa-rc4"],
+    ids=[
+        "tls1.0",
+        "tls1.1",
+        "tls1.0-3des",
+        "tls1.1-rsa-3des",
+        "tls1.2-rsa-gcm",
+        "tls1.0-no-etm",
+        "tls1.0-rc4",
+        "tls1.2-rsa-rc4",
+    ],
 )
 def test_gnutls_legacy(srv: Serve, priority: str, version: int) -> None:
     """gnutls-cli with legacy priorities: GnuTLS does not split records, so at TLS 1.0 it is

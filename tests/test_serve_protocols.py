@@ -469,4 +469,3 @@ def test_http11_never_imports_h2() -> None:
     code = "import sys, https_request.server.connections, https_request.server.serve_cli; print('h2' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=WAIT, cwd=REPO)
     assert out.stdout.strip() == "False", out.stderr
-

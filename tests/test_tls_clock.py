@@ -133,6 +133,7 @@ def test_describe_names_the_clock_only_for_dates() -> None:
 def test_nvs_clock(server: tuple[str, str], tmp_path: Path) -> None:
     """A certificate valid only on the NVS clock: accepted with --clock nvs, refused on the system clock."""
     from https_request import nvs
+
     url, ca = server
     path = tmp_path / "nvs.sqlite3"
     r = get(url, "--cacert", ca, "--clock", "nvs", "--nvs-file", str(path))

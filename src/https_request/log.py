@@ -92,6 +92,7 @@ _LETTERS = ("N", "E", "W", "I", "D", "V")
 _COLORS = ("", "\033[0;31m", "\033[0;33m", "\033[0;32m", "", "")
 _RESET = "\033[0m"
 
+
 def _process_start_ns() -> int:
     """When this process started, on the monotonic clock: the device counts its
     log's milliseconds from boot, a host process from its own start. Linux gives

@@ -193,7 +193,7 @@ class TlsInfo(Struct, slots=False):
 
 
 def version_name(version: int) -> str:
-    """"TLS 1.3", "TLS 1.2", else the code point in hex."""
+    """ "TLS 1.3", "TLS 1.2", else the code point in hex."""
     return _VERSION_NAMES.get(version, f"0x{version:04x}")
 
 

@@ -144,10 +144,14 @@ def render(result: Mapping[str, Any], inputs: rating.Inputs | None = None) -> st
     verdict = str(result.get("rating", ""))
     items = _items(result, improvable_due, bad_due)
     why = [i for i in items if i.label in (BAD, IMPROVABLE)]
-    reasons = "".join(
-        f'<li class="{_CLASS[i.label]}"><span class="label">{i.label}</span>{escape(i.title)}: {escape(i.text)}</li>'
-        for i in why
-    ) or '<li class="good"><span class="label">Good</span>Nothing in this hello lowers the rating.</li>'
+    reasons = (
+        "".join(
+            f'<li class="{_CLASS[i.label]}"><span class="label">{i.label}</span>'
+            f"{escape(i.title)}: {escape(i.text)}</li>"
+            for i in why
+        )
+        or '<li class="good"><span class="label">Good</span>Nothing in this hello lowers the rating.</li>'
+    )
     cards = "\n".join(
         f'<section class="{_CLASS[i.label]}" id="{i.title.lower().replace(" ", "-")}"><h2>{escape(i.title)}</h2>'
         f'<p><span class="label">{i.label}</span>{escape(i.text)}</p>{i.extra}</section>'

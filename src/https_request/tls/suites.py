@@ -47,6 +47,7 @@ __all__ = [
     "suite_params",
 ]
 
+
 def _ccm8(key: bytes) -> AESCCM:
     return AESCCM(key, tag_length=8)
 
