@@ -394,11 +394,16 @@ def test_beast_detection(srv: Serve, empty_fragment: bool, one_byte_first: bool,
 
 @needs("openssl")
 def test_ticket_server_and_narrowed_check_server_stay_modern(tmp_path: Path) -> None:
-    """A certificate without www.howsmyssl.com (the ticket server) and ``--tls-version 1.2`` on
-    the check server: TLS 1.0 and 1.1 get protocol_version; TLS 1.2 still works."""
+    """A certificate without www.howsmyssl.com (the ticket server), ``--esp-local-server`` with the
+    local certificate (which names www.howsmyssl.com: the example's ticket server) and
+    ``--tls-version 1.2`` on the check server: TLS 1.0 and 1.1 get protocol_version; TLS 1.2 still works."""
     from https_request.example.config import LOCAL_SERVER_CERT, LOCAL_SERVER_KEY
 
-    for args in (["--cert", str(LOCAL_SERVER_CERT), "--key", str(LOCAL_SERVER_KEY)], ["--tls-version", "1.2"]):
+    for args in (
+        ["--cert", str(LOCAL_SERVER_CERT), "--key", str(LOCAL_SERVER_KEY)],
+        ["--esp-local-server"],
+        ["--tls-version", "1.2"],
+    ):
         server = Serve(args, tmp_path / args[0].strip("-"))
         try:
             for flag in ("-tls1", "-tls1_1"):
