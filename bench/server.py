@@ -733,6 +733,7 @@ def run_bench(args: argparse.Namespace) -> int:
     gen: LoadGen | None = None
     load = [os.getloadavg()]
     rss: dict[str, float] = {}
+    forked: dict[str, float] = {}  # serve-w2's workers, forked from its supervisor
     try:
         for v in VERSIONS:  # serve first: its answers are the peers' bodies
             profile = f"{args.profile}.{v}" if args.profile else None
@@ -793,6 +794,7 @@ def run_bench(args: argparse.Namespace) -> int:
             for b in range(args.batches):
                 batch(b, ["serve-w1", "serve-w2"], wall=True)
         rss = {s.name: _vm_hwm_mib(s.worker) for s in servers}
+        forked = {s.name: max(_vm_hwm_mib(p) for p in s.pids[1:]) for s in scaling if s.kind == "serve-w2"}
         load.append(os.getloadavg())
     finally:
         if gen is not None:
@@ -802,7 +804,7 @@ def run_bench(args: argparse.Namespace) -> int:
 
     logs = {s.name: check_log(s) for s in servers + scaling}
     result = summarize(kinds, {k: v for k, v in raw.items() if not k.endswith("-nt")}, rss, args)
-    result.update(page_cost_us=page["us"], page_fresh_us=page["fresh_us"],
+    result.update(forked_worker_rss_mib=forked, page_cost_us=page["us"], page_fresh_us=page["fresh_us"],
                   body_bytes={v: len(bodies[v]) for v in VERSIONS}, sanity=checks,
                   logs=logs, load=load, batches_raw=raw)  # fmt: skip
     peers = "import uvicorn, uvloop, httptools as h; print(uvicorn.__version__, uvloop.__version__, h.__version__)"

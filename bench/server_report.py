@@ -97,6 +97,11 @@ def report(result: dict[str, Any], args: argparse.Namespace) -> bool:
     for kind, row in result["per_cpu_s"].items():
         cells = [SERVERS[kind], *(f"{row[m]:.0f}" for m in MODES), f"{result['peak_rss_mib'][kind]:.1f}"]
         print("| " + " | ".join(cells) + " |")
+    if result.get("forked_worker_rss_mib"):
+        peaks = ", ".join(f"{n}: {v:.1f}" for n, v in result["forked_worker_rss_mib"].items())
+        print(f"\nserve --workers 2, the larger worker's peak RSS MiB ({peaks}): a worker forked from the supervisor "
+              "maps the shared libraries' pages only as it touches them; its other pages are the supervisor's, "
+              "shared until written")  # fmt: skip
     print()
     print("Targets (issue 12):")
     for t in result["targets"]:
