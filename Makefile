@@ -20,7 +20,7 @@ LINT_PATHS := $(wildcard src tests bench)
 # bench/server.py's peers: their own venv (never the test venv), pinned so that reruns compare the same servers.
 BENCH_VENV  := .bench-venv
 BENCH_PEERS := uvicorn==0.55.0 uvloop==0.23.0 httptools==0.9.0
-BENCH_DEB   := nginx:nginx
+BENCH_DEB   := nginx:nginx nghttp2-client:h2load
 
 .PHONY: venv deps lint docs test demo bench bench-venv bench-deps bench-server bytecode clean distclean
 
@@ -36,7 +36,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[test]'
 	@touch $@
 
-# bench-deps: what bench/server.py needs besides the test deps (nginx; not a test dependency).
+# bench-deps: what bench/server.py needs besides the test deps (nginx, not a test dependency; h2load, a test one too).
 deps: DEB_LIST = $(DEB_DEPS)
 deps: DEB_NOTE = ; interop tests will skip (and fail under CI=true)
 bench-deps: DEB_LIST = $(BENCH_DEB)
@@ -94,7 +94,9 @@ $(BENCH_VENV)/.installed: pyproject.toml Makefile
 	@touch $@
 
 # Issue 12's table: serve side by side with uvicorn (two ways), a stdlib ssl server and nginx.
-bench-server: venv bench-venv bench-deps
+# bytecode first: with PYTHONDONTWRITEBYTECODE set, each serve would compile the package as it starts
+# (CPU, and ~0.4 MiB more peak RSS in the table).
+bench-server: venv bench-venv bench-deps bytecode
 	$(BIN)/python bench/server.py
 
 clean:

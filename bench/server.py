@@ -75,7 +75,12 @@ Connections are those the clients completed and checked.
   connection as ``serve`` (printed): on two cores one worker and the clients already
   fill the machine, so 1.7x can only show with the clients elsewhere (more cores).
   The server cores used and each one's connections per server CPU-second are printed
-  too (the second says what the second worker costs, whatever the load).
+  too (the second says what the second worker costs, whatever the load), and the most
+  the ratio can be given the CPU-ms per connection measured on each side
+  (``server_report.workers_bound``). ``--scaling-client h2load`` drives these rows with
+  h2load (Debian's nghttp2-client, ``bench/server_h2load.py``), a C client that costs
+  about half the Python clients' CPU per connection (TLS 1.3 full against ``--no-tickets``
+  servers, TLS 1.2 full still with the Python clients: see that module).
 
 Targets (PASS/FAIL, issue 12): ``serve`` >= uvicorn + uvloop + httptools in every mode;
 stretch: >= the stdlib blocking server; peak RSS <= uvicorn's (the smaller of the two
@@ -117,6 +122,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from server_h2load import H2Load, find_h2load
 from server_peers import HOST, MODES, OPENSSL_CNF, SUITE12, SUITE12_IANA, SUITE13, VERSIONS, load_answer, nginx_conf
 from server_report import SERVERS, report, summarize
 
@@ -526,6 +532,19 @@ def our_connection(cfg: Any, port: int, session: Any) -> tuple[dict[str, Any], A
         tls.close()
 
 
+def sanity_full(server: ServerProc, std_ctx: Any, body: bytes) -> dict[str, Any]:
+    """A ``--no-tickets`` server: one full connection with the stdlib client, and no session offered."""
+    mode = f"{server.version} full"
+    answer, session, reused, version, suite = one_connection(std_ctx, server.port)
+    server.clients_ok += 1
+    bad = check_answer(answer, version, suite, reused, mode, body)
+    if bad:
+        raise SystemExit(f"{server.name} sanity ({mode}, stdlib client): {bad}")
+    if session is not None and session.has_ticket:
+        raise SystemExit(f"{server.name} sanity: a ticket from a --no-tickets server")
+    return {mode: {"stdlib_client": {"version": version, "suite": suite, "resumed": reused}}}
+
+
 def sanity(server: ServerProc, std_ctx: Any, our_cfg: Any, body: bytes) -> dict[str, Any]:
     """A full then a resumed connection with each client; raise SystemExit when one is wrong."""
     info: dict[str, Any] = {}
@@ -673,6 +692,7 @@ def run_bench(args: argparse.Namespace) -> int:
 
     kinds = [k for k in SERVERS if k in args.servers]
     venv_python, nginx = _prerequisites(kinds)
+    h2load = find_h2load() if args.workers and args.scaling_client == "h2load" else None
     folder = Path(tempfile.mkdtemp(prefix="hrq-bench-server-"))
     www = Path(tempfile.mkdtemp(prefix="hrq-bench-www-"))  # nginx's root: readable by its worker user
     www.chmod(0o755)
@@ -713,6 +733,7 @@ def run_bench(args: argparse.Namespace) -> int:
     gen: LoadGen | None = None
     load = [os.getloadavg()]
     rss: dict[str, float] = {}
+    forked: dict[str, float] = {}  # serve-w2's workers, forked from its supervisor
     try:
         for v in VERSIONS:  # serve first: its answers are the peers' bodies
             profile = f"{args.profile}.{v}" if args.profile else None
@@ -727,15 +748,29 @@ def run_bench(args: argparse.Namespace) -> int:
         for w, v in [(w, v) for w in (1, 2) for v in VERSIONS] if args.workers else []:
             argv = serve_argv(v, "--workers", str(w), "--ticket-keys", str(folder / f"keys-{w}-{v}"))
             scaling.append(_start(f"serve-w{w}", v, argv, folder, env, children=w if w > 1 else 0))
+            if h2load is not None and v == "1.3":  # its full row: h2load resumes whenever the server issues tickets
+                argv = serve_argv(v, "--workers", str(w), "--no-tickets")
+                scaling.append(_start(f"serve-w{w}-nt", v, argv, folder, env, children=w if w > 1 else 0))
         our_cfg = our_client_config(ca.cert)
-        checks = {s.name: sanity(s, std_ctx, our_cfg, bodies[s.version]) for s in servers + scaling}
+        checks = {s.name: sanity(s, std_ctx, our_cfg, bodies[s.version]) for s in servers + scaling
+                  if not s.kind.endswith("-nt")}  # fmt: skip
+        checks.update({s.name: sanity_full(s, std_ctx, bodies[s.version]) for s in scaling if s.kind.endswith("-nt")})
         gen = LoadGen(folder, args.clients, args.threads)
+        fast = H2Load(h2load, args.clients * args.threads, SETTLE, SUITES) if h2load is not None else None
+
+        def scaling_gen(mode: str) -> LoadGen | H2Load:
+            """The --workers rows' load generator: h2load when asked, but for TLS 1.2 full (serve resumes
+            TLS 1.2 by session id even with --no-tickets, and h2load always offers its session again)."""
+            return fast if fast is not None and mode != "1.2 full" else gen
 
         print(f"warm-up ({args.warmup:g} s per server and mode)...", flush=True)
         for s in servers + scaling:
             for mode in MODES:
-                if mode.startswith(s.version):
-                    gen.run(s, mode, args.warmup)
+                if s in servers:
+                    if mode.startswith(s.version):
+                        gen.run(s, mode, args.warmup)
+                elif mode.startswith(s.version) and _scaling_server(s.kind.removesuffix("-nt"), mode, h2load) == s.kind:
+                    scaling_gen(mode).run(s, mode, args.warmup)
 
         by_kind = {(s.kind, s.version): s for s in servers + scaling}
         raw: dict[str, dict[str, list[dict[str, Any]]]] = {k: {m: [] for m in MODES} for k, _ in by_kind}
@@ -743,8 +778,8 @@ def run_bench(args: argparse.Namespace) -> int:
         def batch(b: int, group: list[str], wall: bool) -> None:
             for mode in MODES:
                 for kind in group:
-                    s = by_kind[kind, _mode(mode)[0]]
-                    r = gen.run(s, mode, args.seconds)
+                    s = by_kind[_scaling_server(kind, mode, h2load) if wall else kind, _mode(mode)[0]]
+                    r = (scaling_gen(mode) if wall else gen).run(s, mode, args.seconds)
                     raw[kind][mode].append(r)
                     what = (f"{r['per_wall_s']:7.1f} conn/s, server {r['server_cpu'] / r['wall']:.2f} cores" if wall
                             else f"{r['per_cpu_s']:7.1f} conn/CPU-s  {r['per_wall_s']:7.1f} conn/s")  # fmt: skip
@@ -759,6 +794,7 @@ def run_bench(args: argparse.Namespace) -> int:
             for b in range(args.batches):
                 batch(b, ["serve-w1", "serve-w2"], wall=True)
         rss = {s.name: _vm_hwm_mib(s.worker) for s in servers}
+        forked = {s.name: max(_vm_hwm_mib(p) for p in s.pids[1:]) for s in scaling if s.kind == "serve-w2"}
         load.append(os.getloadavg())
     finally:
         if gen is not None:
@@ -767,8 +803,8 @@ def run_bench(args: argparse.Namespace) -> int:
             s.stop()
 
     logs = {s.name: check_log(s) for s in servers + scaling}
-    result = summarize(kinds, raw, rss, args)
-    result.update(page_cost_us=page["us"], page_fresh_us=page["fresh_us"],
+    result = summarize(kinds, {k: v for k, v in raw.items() if not k.endswith("-nt")}, rss, args)
+    result.update(forked_worker_rss_mib=forked, page_cost_us=page["us"], page_fresh_us=page["fresh_us"],
                   body_bytes={v: len(bodies[v]) for v in VERSIONS}, sanity=checks,
                   logs=logs, load=load, batches_raw=raw)  # fmt: skip
     peers = "import uvicorn, uvloop, httptools as h; print(uvicorn.__version__, uvloop.__version__, h.__version__)"
@@ -790,6 +826,11 @@ def run_bench(args: argparse.Namespace) -> int:
     return 1 if bad else 0
 
 
+def _scaling_server(kind: str, mode: str, h2load: str | None) -> str:
+    """The server a ``--workers`` row runs against: with h2load, TLS 1.3 full's ``--no-tickets`` twin."""
+    return f"{kind}-nt" if h2load is not None and mode == "1.3 full" else kind
+
+
 def _ssl_version() -> str:
     import ssl
 
@@ -808,6 +849,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="leave out the --workers 1 / --workers 2 rows")  # fmt: skip
     parser.add_argument("--clients", type=int, default=2, help="load generator processes (default 2)")
     parser.add_argument("--threads", type=int, default=4, help="threads per load generator process (default 4)")
+    parser.add_argument("--scaling-client", choices=("python", "h2load"), default="python",
+                        help="the load generator of the --workers rows: this script's Python clients (default) or "
+                        "h2load (nghttp2-client, about half their CPU per connection; bench/server_h2load.py)",
+                        )  # fmt: skip
     parser.add_argument("--json", metavar="FILE", help="write the results as JSON")
     parser.add_argument("--profile", metavar="FILE",
                         help="run the serve processes under cProfile, write FILE.1.3 and FILE.1.2 and print their "

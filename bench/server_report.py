@@ -9,7 +9,7 @@ from typing import Any
 
 from server_peers import MODES, VERSIONS
 
-__all__ = ["SERVERS", "WORKERS_TARGET", "report", "summarize"]
+__all__ = ["SERVERS", "WORKERS_TARGET", "report", "summarize", "workers_bound"]
 
 SERVERS = {  # kind: the row's label, in the table's order
     "serve": "`serve`",
@@ -19,6 +19,17 @@ SERVERS = {  # kind: the row's label, in the table's order
     "nginx": "nginx",
 }
 WORKERS_TARGET = 1.7  # serve --workers 2 over --workers 1, wall-clock
+
+
+def workers_bound(server_ms: float, client_ms: float, cpus: int) -> float:
+    """``--workers 2``'s ceiling over ``--workers 1``'s (wall-clock connections per second) when the load
+    generator shares the ``cpus`` cores: one worker runs at most one core's worth (1000 / ``server_ms``
+    per second), and every connection takes ``server_ms + client_ms`` of the cores in all (``cpus *
+    1000 / (server_ms + client_ms)`` per second), so two workers reach at most ``min(2000 / server_ms,
+    that)``. CPU-milliseconds per connection, measured. A measured ratio can pass it only when one
+    worker stays below its own ceiling (the clients' latency, not the cores, holding it back)."""
+    machine = cpus * 1000 / (server_ms + client_ms)
+    return min(2000 / server_ms, machine) / min(1000 / server_ms, machine)
 
 
 def summarize(kinds: list[str], raw: dict[str, dict[str, list[dict[str, Any]]]], rss: dict[str, float],
@@ -50,10 +61,12 @@ def summarize(kinds: list[str], raw: dict[str, dict[str, list[dict[str, Any]]]],
             one, two = med("serve-w1", m, "per_wall_s"), med("serve-w2", m, "per_wall_s")
             target("serve --workers 2 >= 1.7x --workers 1 (wall-clock)", m, two, one, WORKERS_TARGET)
             pair = ("serve-w1", "serve-w2")
+            s_ms, c_ms = 1000 / med("serve-w1", m, "per_cpu_s"), med("serve-w2", m, "client_cpu_ms")
             workers.append({"mode": m, "workers1_per_s": one, "workers2_per_s": two,
                             "cores": [med(n, m, "server_cpu") / med(n, m, "wall") for n in pair],
                             "per_cpu_s": [med(n, m, "per_cpu_s") for n in pair],
-                            "client_cpu_ms": med("serve-w2", m, "client_cpu_ms")})  # fmt: skip
+                            "server_cpu_ms": s_ms, "client_cpu_ms": c_ms,
+                            "bound": workers_bound(s_ms, c_ms, os.cpu_count() or 1)})  # fmt: skip
     client_ms = {k: {m: med(k, m, "client_cpu_ms") for m in MODES} for k in kinds}
     return {"per_cpu_s": table, "peak_rss_mib": peak, "targets": targets, "workers": workers,
             "client_cpu_ms": client_ms, "seconds": args.seconds, "batches": args.batches, "clients": args.clients,
@@ -84,6 +97,11 @@ def report(result: dict[str, Any], args: argparse.Namespace) -> bool:
     for kind, row in result["per_cpu_s"].items():
         cells = [SERVERS[kind], *(f"{row[m]:.0f}" for m in MODES), f"{result['peak_rss_mib'][kind]:.1f}"]
         print("| " + " | ".join(cells) + " |")
+    if result.get("forked_worker_rss_mib"):
+        peaks = ", ".join(f"{n}: {v:.1f}" for n, v in result["forked_worker_rss_mib"].items())
+        print(f"\nserve --workers 2, the larger worker's peak RSS MiB ({peaks}): a worker forked from the supervisor "
+              "maps the shared libraries' pages only as it touches them; its other pages are the supervisor's, "
+              "shared until written")  # fmt: skip
     print()
     print("Targets (issue 12):")
     for t in result["targets"]:
@@ -93,18 +111,27 @@ def report(result: dict[str, Any], args: argparse.Namespace) -> bool:
         print(f"  {t['what']:52} {('TLS ' + t['mode']) if t['mode'] else '':16} {ratio:26} {verdict}")
     if result["workers"]:
         print()
-        print("serve, wall-clock connections per second (--ticket-keys FILE; the load generator shares the cores)")
+        client = {"python": "the Python clients",
+                  "h2load": "h2load, TLS 1.3 full against --no-tickets servers; TLS 1.2 full: the Python clients"}[
+            args.scaling_client]  # fmt: skip
+        print(f"serve, wall-clock connections per second (--ticket-keys FILE; {client}; the load generator shares "
+              f"the {result['cpus']} cores)")  # fmt: skip
         print(f"{'mode':15} {'workers 1':>9} {'workers 2':>9} {'2/1':>6}   {'server cores used':>17}   "
-              f"{'conn per server CPU-s':>21}   client CPU-ms/conn")  # fmt: skip
+              f"{'conn per server CPU-s':>21}   CPU-ms/conn server, client   ceilings 2/1")  # fmt: skip
         for w in result["workers"]:
             cores = f"{w['cores'][0]:.2f} / {w['cores'][1]:.2f}"
             per_cpu = f"{w['per_cpu_s'][0]:.0f} / {w['per_cpu_s'][1]:.0f}"
             print(f"{'TLS ' + w['mode']:15} {w['workers1_per_s']:9.1f} {w['workers2_per_s']:9.1f} "
                   f"{w['workers2_per_s'] / w['workers1_per_s']:5.2f}x   {cores:>17}   {per_cpu:>21}   "
-                  f"{w['client_cpu_ms']:.2f}")  # fmt: skip
+                  f"{w['server_cpu_ms']:.2f}, {w['client_cpu_ms']:.2f}{'':17}{w['bound']:5.2f}x")  # fmt: skip
+        print("(ceilings 2/1: min(2000/s, C*1000/(s+c)) / min(1000/s, C*1000/(s+c)) for s and c the server's and "
+              "the client's CPU-ms per connection and C cores: one worker uses one core at most, and every "
+              "connection costs s + c of the C cores in all; 1.7x needs c <= 0.18 s on 2 cores)")  # fmt: skip
     print()
     print("TLS 1.3 tickets / TLS 1.2 tickets per connection (full, resumed), counted by the project's client:")
     for name, info in result["sanity"].items():
+        if f"{name.split()[-1]} resumed" not in info:  # a --no-tickets server (--scaling-client h2load)
+            continue
         tickets = [str(info[f"{name.split()[-1]} {k}"]["our_client"]["tickets"]) for k in ("full", "resumed")]
         print(f"  {name:16} " + ", ".join(tickets))
     print()

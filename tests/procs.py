@@ -41,6 +41,7 @@ TOOLS = {
     "redis-server": "redis-server",  # the shared ticket-key store (tests/test_ticket_keys_redis.py)
     "tinyproxy": "tinyproxy",  # the HTTP proxy of get -x (tests/test_get_curl.py)
     "nghttp": "nghttp2-client",  # an HTTP/2 client of its own (tests/test_serve_protocols.py)
+    "h2load": "nghttp2-client",  # bench/server.py's --scaling-client h2load (tests/test_bench_server.py)
     "chromium": "chromium",  # a real browser for serve's report page (tests/test_report_page.py)
 }
 

@@ -15,6 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from procs import needs
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+from server_report import workers_bound
+
 BENCH = Path(__file__).resolve().parent.parent / "bench" / "server.py"
 MODES = ("1.3 full", "1.3 resumed", "1.2 full", "1.2 resumed")
 
@@ -50,6 +55,36 @@ def test_quick_run_serve_and_stdlib(tmp_path: Path) -> None:
     assert all(isinstance(targets["stretch: serve >= stdlib", m]["pass"], bool) for m in MODES)
     assert targets["serve >= uvicorn + uvloop + httptools", "1.3 full"]["pass"] is None  # not run
     assert "| `serve` |" in run.stdout and "| stdlib ssl, blocking, one thread |" in run.stdout
+
+
+@pytest.mark.slow
+@needs("h2load")
+def test_quick_workers_rows_with_h2load(tmp_path: Path) -> None:
+    """``--scaling-client h2load``: the --workers rows driven by h2load, its counts checked against the
+    servers' log lines (TLS 1.3 full against --no-tickets servers: nothing resumed; the resumed rows:
+    every connection but each h2load client's first), and the ratio of the rows' ceilings."""
+    out = tmp_path / "bench.json"
+    run = _bench("--quick", "--servers", "serve", "--scaling-client", "h2load", "--json", str(out), timeout=200)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert [w["mode"] for w in result["workers"]] == list(MODES)
+    for w in result["workers"]:
+        assert w["workers1_per_s"] > 0 and w["workers2_per_s"] > 0
+        assert w["server_cpu_ms"] > 0 and w["client_cpu_ms"] > 0 and 1.0 <= w["bound"] <= 2.0, w
+    logs = result["logs"]
+    for name in ("serve-w1-nt 1.3", "serve-w2-nt 1.3"):
+        assert logs[name]["problems"] == [] and logs[name]["lines"] > 10 and logs[name]["resumed"] == 0, logs[name]
+    for name in ("serve-w1 1.3", "serve-w2 1.3", "serve-w1 1.2", "serve-w2 1.2"):
+        assert logs[name]["problems"] == [] and logs[name]["resumed"] > 0, logs[name]  # (counts: the bench's check)
+    assert "ceilings 2/1" in run.stdout
+
+
+def test_workers_bound_arithmetic() -> None:
+    """One worker is held to one core; two to what the cores left by the load generator allow."""
+    assert workers_bound(1.0, 0.0, 2) == 2.0  # a free load generator: two cores, twice one
+    assert workers_bound(1.0, 1.0, 2) == 1.0  # the client costs as much: one worker already fills both cores
+    assert abs(workers_bound(0.6, 0.35, 2) - 1.2 / 0.95) < 1e-9
+    assert workers_bound(0.6, 0.35, 8) == 2.0  # cores to spare
 
 
 @pytest.mark.parametrize(

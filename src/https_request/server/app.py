@@ -45,16 +45,17 @@ from datetime import UTC, datetime
 from email.utils import formatdate
 from http import HTTPStatus
 from operator import itemgetter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
-
-import h11
 
 from ..howsmyssl import rating
 from ..structs import Struct, field
 from ..tls.catalogue import suite_name
 from ..tls.enums import NamedGroup, ProtocolVersion, name_of
 from ..tls.messages import ClientHello
+
+if TYPE_CHECKING:  # imported by the first request httptools does not read (with httptools, maybe never: ~0.5 MiB)
+    import h11
 
 _httptools: Any  # the uvloop extra: request heads parsed in C (RequestReader's fast path); else None
 try:
@@ -264,6 +265,8 @@ class RequestReader:
             if request is not None:
                 return request
         self.started = self.started or bool(data)
+        import h11  # (here, not at the top: see TYPE_CHECKING above)
+
         conn = self._h11
         if conn is None:
             self._h11 = conn = h11.Connection(h11.SERVER, max_incomplete_event_size=self._max_header)
