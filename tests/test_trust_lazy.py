@@ -85,11 +85,51 @@ def test_a_ca_file_is_parsed_now_unless_the_session_may_resume_under_it() -> Non
         assert isinstance(verifier, trust.LazyVerifier), case
         assert verifier.loaded is parsed_now, case
         assert PeerCheck.of(verifier, "localhost") == same, case  # the same check, loaded or not
+        later = trust.build_verifier(cfg, "localhost", session, parse_later=True)  # the caller parses it when due
+        assert isinstance(later, trust.LazyVerifier) and not later.loaded, case
+        assert later.due is parsed_now, case
     # A file shaped like certificates that do not parse: esp-tls's error, now, without a session to resume.
     v8 = CA.der.replace(b"\xa0\x03\x02\x01\x02", b"\xa0\x03\x02\x01\x07")
     with pytest.raises(EspTlsError) as info:
         trust.build_verifier(EspTlsCfg(cacert=v8), "localhost")
     assert info.value.last_error.last_error == EspErr.ESP_ERR_MBEDTLS_X509_CRT_PARSE_FAILED
+
+
+@pytest.mark.parametrize("driver", ["blocking", "asyncio"])
+def test_a_ca_file_that_does_not_parse_fails_as_esp_tls_says_after_the_first_flight(
+    esp_log: io.StringIO, driver: str
+) -> None:
+    """Shaped like a certificate, but version 8: create_ssl_handle's error, triple and lines either way.
+    The blocking connection parses it while its ClientHello travels (the listener reads one); the
+    asyncio one still before the handshake (nothing sent)."""
+    v8 = CA.der.replace(b"\xa0\x03\x02\x01\x02", b"\xa0\x03\x02\x01\x07")
+    cfg = EspTlsCfg(cacert=v8, timeout_ms=10000)
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.settimeout(10)
+        url = f"https://localhost:{listener.getsockname()[1]}/"
+        with pytest.raises(EspTlsError) as info:
+            if driver == "blocking":
+                EspTls.conn_http_new_sync(url, cfg)
+            else:
+                asyncio.run(AsyncEspTls.conn_http_new_sync(url, cfg))
+        conn, _ = listener.accept()
+        with conn:
+            conn.settimeout(10)
+            received = b""
+            while chunk := conn.recv(65536):  # the client has closed: EOF (or a reset) ends this
+                received += chunk
+    le = info.value.last_error
+    assert (le.last_error, le.esp_tls_error_code) == (EspErr.ESP_ERR_MBEDTLS_X509_CRT_PARSE_FAILED, 0x2180)
+    assert le.reason == "CA certificate: -0x2180: not a valid DER certificate (malformed or truncated)"
+    assert received[:1] == (b"\x16" if driver == "blocking" else b"")  # a handshake record: the ClientHello
+    out = [re.sub(r"^([EWIDV]) \(\d+\) ", r"\1 ", line) for line in esp_log.getvalue().splitlines()]
+    assert out[-4:] == [
+        "E esp-tls-mbedtls: mbedtls_x509_crt_parse of CA cert returned -0x2180",
+        "E esp-tls-mbedtls: Failed to set client configurations, returned [0x8015] "
+        "(ESP_ERR_MBEDTLS_X509_CRT_PARSE_FAILED)",
+        "E esp-tls: create_ssl_handle failed",
+        "E esp-tls: Failed to open new connection",
+    ], out
 
 
 def test_anchors_that_cannot_be_loaded_trust_nothing() -> None:

@@ -27,10 +27,15 @@ network (:class:`~.conn_core.Meanwhile`). Nothing of the TLS stack is imported
 before the TCP connect starts; while it is in flight it makes what the
 ClientHello needs (the engine's modules, what setting up the verifier needs, the
 early data when a function makes it), and while the ClientHello travels the
-rest: what checking the server's certificate needs (when no session is
-offered) and the caller's ``meanwhile``. The trust anchors themselves are loaded when a certificate must
-be checked (:class:`~.trust.LazyVerifier`): a CA file is parsed in step 2, as
-in esp-tls, unless the session offered may resume under it.
+rest: the CA file's parse (below), what checking the server's certificate needs
+(when no session is offered) and the caller's ``meanwhile``. The trust anchors
+themselves are loaded when a certificate must be checked
+(:class:`~.trust.LazyVerifier`): esp-tls parses a CA file in step 2; with the
+python engine the blocking connection parses it once the ClientHello is sent
+(the X.509 code is ~45% of the work before it), unless the session offered may
+resume under it. A CA file that does not parse fails as in step 2 (0x8015,
+create_ssl_handle's lines), after the ClientHello; :class:`AsyncEspTls` and the
+openssl engine parse it in step 2.
 
 When ``cfg.timeout_ms`` > 0 it also bounds the whole of ``conn_*_new_sync``;
 otherwise the handshake as a whole gets ``cfg.timeout_s`` (10 s), where
@@ -103,7 +108,7 @@ from .conn_core import (
     _HandshakeTimeout,
 )
 from .conn_core import MBEDTLS_SSL_OUT_CONTENT_LEN as MBEDTLS_SSL_OUT_CONTENT_LEN  # re-exported
-from .engine import AsyncEngine, AsyncEngineFactory, Engine, SyncEngineFactory, engine_factories
+from .engine import AsyncEngine, AsyncEngineFactory, Engine, EngineSpec, SyncEngineFactory, engine_factories
 from .errors import EspErr, EspTlsError, LastError
 from .url import UrlTarget, parse_url
 
@@ -148,6 +153,8 @@ class EspTls(_Core):
     :meth:`write` / :meth:`read`; :meth:`close` it (or use ``with``).
     Not thread-safe: one thread per connection.
     """
+
+    _PARSE_LATER = True  # the CA parse waits for the first flight to be sent (_handshake)
 
     def __init__(self) -> None:
         super().__init__()
@@ -236,8 +243,9 @@ class EspTls(_Core):
                 return
             work.ready()  # what the first flight needs, when the connect was quicker than it
             early = self._early_data(early_data)
-            self._engine = self._make_engine(factory, sock)
-            self._handshake(self._engine, early, deadline, sock, work)
+            spec = self._create_ssl_handle()
+            self._engine = self._make_engine(factory, sock, spec)
+            self._handshake(self._engine, early, deadline, sock, work, spec)
         except BaseException as exc:
             if self._engine is not None:
                 self._engine.close()
@@ -287,21 +295,27 @@ class EspTls(_Core):
         self._connected(sock, address)
         return sock
 
-    def _make_engine(self, factory: SyncEngineFactory, sock: socket.socket) -> Engine:
-        spec = self._create_ssl_handle()
+    def _make_engine(self, factory: SyncEngineFactory, sock: socket.socket, spec: EngineSpec) -> Engine:
         try:
             return factory(sock, spec)
         except EspTlsError as exc:
             raise self._ssl_handle_failed(exc) from exc
 
     def _handshake(
-        self, engine: Engine, early_data: bytes, deadline: float | None, sock: socket.socket, work: Meanwhile
+        self,
+        engine: Engine,
+        early_data: bytes,
+        deadline: float | None,
+        sock: socket.socket,
+        work: Meanwhile,
+        spec: EngineSpec,
     ) -> None:
         self._handshake_starting(engine.session_refused)
         wait = self._handshake_wait(deadline)
         try:
             engine.start(early_data, wait)
-            work.finish()  # while the first flight travels
+            self._load_due_anchors(spec)  # while the first flight travels: create_ssl_handle's CA parse
+            work.finish()  # and the rest
             engine.handshake(self._handshake_wait(deadline))
         except _engine_errors() as exc:
             raise self._handshake_error(exc, engine.peer_certificate_received) from exc

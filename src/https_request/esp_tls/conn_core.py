@@ -218,12 +218,12 @@ def _engine_write_errors() -> tuple[
     return (*_engine_errors(), LocalProtocolError)
 
 
-def _preload_trust(cfg: EspTlsCfg, stage: Literal["setup", "verify"]) -> None:
+def _preload_trust(cfg: EspTlsCfg, stage: Literal["setup", "verify"], parse_later: bool = False) -> None:
     """A :class:`Meanwhile` piece: :func:`.trust.preload`, the trust module itself
     included (imported while the connection waits, not before its SYN)."""
     from . import trust
 
-    trust.preload(cfg, stage)
+    trust.preload(cfg, stage, parse_later=parse_later)
 
 
 def _group_name(group: int | None) -> str | None:
@@ -353,7 +353,7 @@ class _Core:
         then: list[Callable[[], object]] = []
         if cfg.engine == "python":
             first.append(preload_python_engine)
-        first.append(lambda: _preload_trust(cfg, "setup"))
+        first.append(lambda: _preload_trust(cfg, "setup", self._parse_later()))
         if callable(early_data):
             first.append(lambda: self._early_data(early_data))
         if cfg.client_session is None:
@@ -530,13 +530,42 @@ class _Core:
             )
         return None
 
+    def _parse_later(self) -> bool:
+        """Whether create_ssl_handle leaves the CA certificates' parse for the first
+        flight's wait (:meth:`_load_due_anchors`): the python engine only (the openssl
+        engine's SSLContext takes the parsed buffer), and only when the driver calls
+        ``_load_due_anchors`` (``_PARSE_LATER``)."""
+        return self._PARSE_LATER and self._cfg.engine == "python"
+
+    #: Set by a driver that calls :meth:`_load_due_anchors` once its first flight is sent.
+    _PARSE_LATER = False
+
+    def _load_due_anchors(self, spec: EngineSpec) -> None:
+        """esp-tls's CA parse of create_ssl_handle, left for the first flight's wait
+        (:meth:`_parse_later`): the verifier's anchors when it is ``due`` (no session
+        to offer may resume under them), with create_ssl_handle's lines and error.
+        Raises EspTlsError (recorded): a CA buffer that does not parse (0x8015)."""
+        from . import trust
+
+        verifier = spec.verifier
+        if not isinstance(verifier, trust.LazyVerifier) or not verifier.due or verifier.loaded:
+            return
+        try:
+            try:
+                verifier.load()
+            except EspTlsError as exc:
+                self._client_config_failed(exc)
+                raise
+        except EspTlsError as exc:
+            raise self._ssl_handle_failed(exc) from exc
+
     def _set_client_config(self) -> EngineSpec:
         from . import trust
 
         cfg, host = self._cfg, self._host
         server_name = trust.server_name_for(cfg, host)
         _mlog.d("Enabling client-side tls session ticket support")
-        verifier = trust.build_verifier(cfg, host, cfg.client_session)
+        verifier = trust.build_verifier(cfg, host, cfg.client_session, parse_later=self._parse_later())
         certificate = self._client_certificate()
         if cfg.ciphersuites:
             _mlog.d("Set the ciphersuites list")
@@ -556,12 +585,7 @@ class _Core:
             try:
                 spec = self._set_client_config()
             except EspTlsError as exc:
-                le = exc.last_error
-                _mlog.e(
-                    "Failed to set client configurations, returned [0x%04X] (%s)",
-                    le.last_error,
-                    esp_err_to_name(le.last_error),
-                )
+                self._client_config_failed(exc)
                 raise
             version = int(self._cfg.tls_version)
             if version == TlsVersion.TLS_1_3:
@@ -576,6 +600,13 @@ class _Core:
             return spec
         except EspTlsError as exc:
             raise self._ssl_handle_failed(exc) from exc
+
+    @staticmethod
+    def _client_config_failed(exc: EspTlsError) -> None:
+        le = exc.last_error
+        _mlog.e(
+            "Failed to set client configurations, returned [0x%04X] (%s)", le.last_error, esp_err_to_name(le.last_error)
+        )
 
     def _ssl_handle_failed(self, exc: EspTlsError) -> EspTlsError:
         le = exc.last_error
