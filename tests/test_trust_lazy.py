@@ -8,8 +8,9 @@ the network without changing what is checked.
   (the partly-parsed warning, logged when it is parsed, is absent), a full one does.
 * ``dns.happy.connect(idle=...)``: the caller's work runs while the connect waits on the network;
   ``EspTls``/``AsyncEspTls``: ``meanwhile=`` runs once before the handshake ends, and ``early_data``
-  made by a function rides the first flight (b"": none offered). With a slow connect, the early
-  data is made while it is in flight and ``meanwhile`` waits until the ClientHello is out.
+  made by a function rides the first flight (b"": none offered). With a slow connect, the caller's
+  ``prepare`` and the early data are made while it is in flight and ``meanwhile`` waits until the
+  ClientHello is out.
 """
 
 from __future__ import annotations
@@ -275,6 +276,9 @@ def test_the_first_flights_work_runs_during_a_slow_connect_and_the_rest_after_it
         seen["early"] = time.monotonic()
         return b"GET / HTTP/1.1\r\n\r\n"
 
+    def check() -> None:  # the caller's prepare: first, also while the connect is in flight
+        seen["prepare"] = time.monotonic()
+
     def work() -> None:  # the server gets the ClientHello, unless this runs before it was sent
         seen["hello before meanwhile"] = float(hello.wait(5))
 
@@ -301,11 +305,11 @@ def test_the_first_flights_work_runs_during_a_slow_connect_and_the_rest_after_it
             cfg = EspTlsCfg(insecure=True, early_data=True, timeout_ms=10000)
             try:
                 with pytest.raises(EspTlsError):  # the server closes without answering
-                    EspTls.conn_new_sync("127.0.0.1", port, cfg, early_data=make, meanwhile=work)
+                    EspTls.conn_new_sync("127.0.0.1", port, cfg, early_data=make, meanwhile=work, prepare=check)
             finally:
                 server.join(10)
     assert seen["accepted"] - t0 > 0.5  # the connect took the SYN's retry
-    assert seen["early"] < seen["accepted"]  # made while the connect was in flight
+    assert seen["prepare"] < seen["early"] < seen["accepted"]  # made while the connect was in flight
     assert seen["hello before meanwhile"] == 1.0
 
 

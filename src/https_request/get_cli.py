@@ -418,9 +418,15 @@ class _Get(Planning):
         store = step.store
         try:  # what follows the handshake is imported while the ClientHello travels
             tls = EspTls.conn_http_new_sync(
-                url, cfg, early_data=early or b"", tls=handle, meanwhile=lambda: _prepare(store is not None)
+                url,
+                cfg,
+                early_data=early or b"",
+                tls=handle,
+                meanwhile=lambda: _prepare(store is not None),
+                prepare=self.check_files,
             )
         except EspTlsError as exc:
+            self.check_files()  # when the connection failed first: a file that holds no certificate is said first
             lookup, shown = target.host, where
             if cfg.connect_address is not None:
                 lookup, shown = cfg.connect_address[0], f"{where} (via {hostport(*cfg.connect_address)})"
@@ -782,7 +788,11 @@ def _run_get(args: argparse.Namespace, collect: bool) -> int:
     report.wanted = args.json is not None
     get = _Get(args, report, collect)
     try:
-        code = get.attempts(get.plan())
+        try:
+            code = get.attempts(get.plan())
+        except Fail:
+            get.check_files()  # a certificate file that holds none is the first error, as it was checked first
+            raise
     except Fail as exc:
         code = exc.code
         get.report.error = exc.message

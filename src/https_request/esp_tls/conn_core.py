@@ -339,9 +339,14 @@ class _Core:
 
     # -- INIT ----------------------------------------------------------------
 
-    def _meanwhile(self, meanwhile: Callable[[], object] | None, early_data: EarlyData = b"") -> Meanwhile:
+    def _meanwhile(
+        self,
+        meanwhile: Callable[[], object] | None,
+        early_data: EarlyData = b"",
+        prepare: Callable[[], object] | None = None,
+    ) -> Meanwhile:
         """The work to overlap with the network (see :class:`Meanwhile`). For the first
-        flight: the python engine's modules, what setting up the verifier needs
+        flight: the caller's ``prepare`` (first), the python engine's modules, what setting up the verifier needs
         (:func:`.trust.preload`'s "setup"), the early data when a function makes it.
         Then: when no session is offered (a full handshake: the server's certificate
         will be checked), what checking it needs besides ("verify"); the caller's
@@ -349,7 +354,7 @@ class _Core:
         from .engine import preload_python_engine
 
         cfg = self._cfg
-        first: list[Callable[[], object]] = []
+        first: list[Callable[[], object]] = [prepare] if prepare is not None else []
         then: list[Callable[[], object]] = []
         if cfg.engine == "python":
             first.append(preload_python_engine)
