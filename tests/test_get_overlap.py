@@ -176,49 +176,6 @@ def test_a_resumed_get_connects_first_and_loads_no_verifier(
     assert "pathlib" not in p.modules  # saving the session needs no state folder
 
 
-# ``get`` in a process that records whether automatic garbage collection was on when it connected to PORT
-# and at each write of the body to stdout, and at the end.
-GC_PROBE = """\
-import gc, io, json, sys
-port, argv = int(sys.argv[1]), sys.argv[2:]
-events = []
-def hook(event, args):
-    if event == "socket.connect" and isinstance(args[1], tuple) and args[1][1] == port:
-        events.append(f"connect gc={gc.isenabled()}")
-sys.addaudithook(hook)
-class Out(io.RawIOBase):
-    def writable(self):
-        return True
-    def write(self, data):
-        events.append(f"write gc={gc.isenabled()}")
-        return len(data)
-sys.stdout = io.TextIOWrapper(io.BufferedWriter(Out(), buffer_size=1))
-from https_request.cli import main
-code = main(argv)
-result = {"events": events, "gc": gc.isenabled(), "frozen": gc.get_freeze_count()}
-sys.stderr.write("PROBE " + json.dumps(result) + "\\n")
-sys.exit(code)
-"""
-
-
-def test_no_garbage_collection_before_the_connection_is_up(serve: Serve, pki: Path) -> None:
-    """get's start-up runs without automatic collection (its imports, most while the connection waits);
-    it is on again once connected, for the transfer, and after the run."""
-    proc = subprocess.run(
-        [sys.executable, "-c", GC_PROBE, str(serve.port), "get", f"https://localhost:{serve.port}/",
-         "--cacert", str(pki / "ca.pem")],
-        capture_output=True, env=env(), timeout=30, check=False,
-    )  # fmt: skip
-    err = proc.stderr.decode(errors="replace")
-    assert proc.returncode == 0, err
-    probe = json.loads(next(x for x in err.splitlines() if x.startswith("PROBE ")).removeprefix("PROBE "))
-    events: list[str] = probe["events"]
-    assert events[0] == "connect gc=False", events
-    writes = [e for e in events if e.startswith("write")]
-    assert writes and set(writes) == {"write gc=True"}, events  # the body went out with collection on
-    assert probe["gc"] is True and probe["frozen"] > 0  # on after the run; the start-up's objects frozen
-
-
 # --------------------------------------------------------------------------- verification fails closed
 
 

@@ -48,7 +48,6 @@ parser) and made into a plan by :mod:`.get_plan`; this module runs the command, 
 from __future__ import annotations
 
 import argparse
-import gc
 import sys
 import time
 from typing import IO, TYPE_CHECKING
@@ -193,7 +192,7 @@ class _Step:
 class _Get(Planning):
     """One ``get`` run: its tries (--retry), redirects, sessions, output, report."""
 
-    def __init__(self, args: argparse.Namespace, report: Report, collect: bool = True) -> None:
+    def __init__(self, args: argparse.Namespace, report: Report) -> None:
         super().__init__(args, report)
         self.t0 = time.monotonic()  # restarted when a try starts (after the imports)
         self.first_try = self.t0
@@ -201,7 +200,6 @@ class _Get(Planning):
         self.out: IO[bytes] | None = None
         self.written = 0  # body bytes written to stdout (a try after them cannot take them back)
         self.tries_left = args.retry
-        self.collect = collect  # turn the garbage collector on once connected (run_get turned it off)
 
     def attempts(self, plan: Plan) -> int:
         """:meth:`run`, and again after a transient failure while --retry allows (curl's
@@ -327,16 +325,6 @@ class _Get(Planning):
             self.info("Saved the %s session to %s", _tls_name(step.newest.version), store.path)
         return EXIT_OK
 
-    def _collect(self) -> None:
-        """The garbage collector back on, now that a connection is up: before the
-        transfer, whose garbage it keeps bounded (see :func:`run_get`). What the
-        start-up made (modules, classes, the connection) is frozen first
-        (:func:`gc.freeze`): it lives until the exit, and the collections of the
-        transfer need not walk it again."""
-        if self.collect and not gc.isenabled():
-            gc.freeze()
-            gc.enable()
-
     def _redirect(self, step: _Step, location: str) -> None:
         """Make ``step`` the request to ``location`` (:mod:`.redirect`'s rule). Raises Fail past
         MAX_REDIRECTS or for a bad scheme."""
@@ -435,7 +423,6 @@ class _Get(Planning):
             if store is not None:
                 store.warn_if_refused(handle)
         self.report.num_connects += 1
-        self._collect()
         self.report.info = tls.info
         self.report.connect_ms = tls.info.connect_ms
         self.report.tls_ms = tls.info.tls_ms
@@ -763,30 +750,13 @@ def _finish_output(get: _Get, code: int) -> int:
 
 
 def run_get(args: argparse.Namespace) -> int:
-    """Run ``get`` with the options :mod:`.get_args` parsed; returns the exit status.
-
-    No automatic garbage collection until a connection is up (:meth:`_Get._collect`):
-    the start-up imports a few hundred modules (most while the connection waits on
-    the network) and makes little garbage, and the collector's passes over what they
-    made cost ~14 M instructions of a ~510 M full run (valgrind), ~3 ms. The
-    collector is on again when the run ends, whatever happens.
-    """
-    collect = gc.isenabled()
-    gc.disable()
-    try:
-        return _run_get(args, collect)
-    finally:
-        if collect:
-            gc.enable()
-
-
-def _run_get(args: argparse.Namespace, collect: bool) -> int:
+    """Run ``get`` with the options :mod:`.get_args` parsed; returns the exit status."""
     from .get_report import Report, write_json
 
     _setup_logging(args.verbose, args.silent)
     report = Report(url=args.url)
     report.wanted = args.json is not None
-    get = _Get(args, report, collect)
+    get = _Get(args, report)
     try:
         try:
             code = get.attempts(get.plan())
