@@ -61,6 +61,9 @@ AFTER_THE_SYN = (
 )
 AFTER_A_FULL_SYN = (*AFTER_THE_SYN, "https_request.tls.session", "hashlib")
 
+# TLS 1.2's messages, key schedule and record protection: imported when a server picks TLS 1.2.
+TLS12_ONLY = ("https_request.tls.messages12", "https_request.tls.keyschedule12", "https_request.tls.protection12")
+
 # ``get`` in a process that records, in order, its connect to PORT and every module it imports
 # (sys.addaudithook: the interpreter's own events), then writes them and sys.modules to stderr.
 PROBE = """\
@@ -153,6 +156,7 @@ def test_a_full_get_connects_before_it_imports_the_tls_stack(serve: Serve, pki: 
         assert connect < p.first("import", heavy), heavy  # all of them loaded while the SYN was out
     assert p.before(connect) & set(AFTER_A_FULL_SYN) == set()
     assert {"https_request.tls.verify", "cryptography.x509.verification"} <= p.modules  # the chain was checked
+    assert p.modules & set(TLS12_ONLY) == set()  # a TLS 1.3 connection (serve picks it)
 
 
 @pytest.mark.parametrize("trust", ["cacert", "bundle"])
