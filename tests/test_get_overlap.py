@@ -49,17 +49,19 @@ VERIFIER_MODULES = (
 )
 
 # What the first flight needs and the connect does not: the engine's error, event and session types
-# (io.pump, tls.errors with the tls.enums registries), the HTTP request's URL split. A full handshake
-# also loads no session code (tls.session, hashlib: OpenSSL's libcrypto) before its SYN.
-# The certificate files' shape check (esp_tls.trust) runs while the SYN is out too.
+# (io.pump, tls.errors with the tls.enums registries), the HTTP request's URL split, the session code
+# (tls.session, hashlib: OpenSSL's libcrypto; a saved session is read while the SYN is out). The
+# certificate files' shape check (esp_tls.trust) runs while the SYN is out too.
 AFTER_THE_SYN = (
     "https_request.io.pump",
     "https_request.tls.errors",
     "https_request.tls.enums",
     "urllib.parse",
     "https_request.esp_tls.trust",
+    "https_request.tls.session",
+    "hashlib",
 )
-AFTER_A_FULL_SYN = (*AFTER_THE_SYN, "https_request.tls.session", "hashlib")
+AFTER_A_FULL_SYN = AFTER_THE_SYN
 
 # TLS 1.2's messages, key schedule and record protection: imported when a server picks TLS 1.2.
 TLS12_ONLY = ("https_request.tls.messages12", "https_request.tls.keyschedule12", "https_request.tls.protection12")

@@ -263,6 +263,44 @@ def test_early_data_made_once_connected_and_the_callers_work(driver: str) -> Non
     assert seen == [("early", True), ("meanwhile", True)] * 2
 
 
+def test_the_session_to_offer_made_by_a_function() -> None:
+    """``session=`` (blocking): the function runs once, before the handshake, and its session is the
+    one offered (resumed, its 0-RTT accepted); one that returns None offers none (a full handshake)."""
+    server_cfg = ServerConfig(
+        certificates=(LEAF.certified_key(),), ticket_keys=TicketKeys(os.urandom, now=time.time()), max_early_data=4096
+    )
+    base = EspTlsCfg(cacert=CA.cert_pem, early_data=True, timeout_ms=10000)
+    calls: list[str] = []
+    with ServerThread(server_cfg) as srv:
+        with EspTls.conn_new_sync("127.0.0.1", srv.port, base) as tls:
+            tls.write(b"ping")
+            assert tls.read(4) == b"ping"
+            saved = tls.get_client_session()
+        assert saved is not None
+        srv.next()
+        for offered in (saved, None):
+            handle = EspTls()
+
+            def load(offered: Session | None = offered, handle: EspTls = handle) -> Session | None:
+                calls.append(handle.conn_state.name)
+                return offered
+
+            with EspTls.conn_new_sync(
+                "127.0.0.1", srv.port, base, early_data=b"early", tls=handle, session=load
+            ) as tls:
+                tls.write(b"!")
+                got = b""
+                while len(got) < 6:
+                    got += tls.read(64)
+                assert got == b"early!"
+                assert (tls.info.resumed, tls.info.early_data) == (
+                    (True, "accepted") if offered else (False, "none")
+                ), tls.info
+                assert tls.cfg.client_session is offered
+            srv.next()
+    assert all(state in ("INIT", "CONNECTING") for state in calls) and len(calls) == 2, calls
+
+
 def test_the_first_flights_work_runs_during_a_slow_connect_and_the_rest_after_it() -> None:
     """The server's accept queue is full, so the kernel drops the client's SYN and the client sends it
     again after its 1 s timeout. While that connect is in flight esp-tls makes what its ClientHello

@@ -25,7 +25,8 @@ connection walks esp-tls's states (:class:`ConnState`) in esp-tls's order:
 Not in esp-tls: the blocking connection overlaps its own start-up with the
 network (:class:`~.conn_core.Meanwhile`). Nothing of the TLS stack is imported
 before the TCP connect starts; while it is in flight it runs the caller's
-``prepare`` and makes what the ClientHello needs (the engine's modules, what setting up the verifier needs, the
+``prepare`` and ``session`` (the session to offer, when a function makes it)
+and makes what the ClientHello needs (the engine's modules, what setting up the verifier needs, the
 early data when a function makes it), and while the ClientHello travels the
 rest: the CA file's parse (below), what checking the server's certificate needs
 (when no session is offered) and the caller's ``meanwhile``. The trust anchors
@@ -171,6 +172,7 @@ class EspTls(_Core):
         tls: Self | None = None,
         meanwhile: Callable[[], object] | None = None,
         prepare: Callable[[], object] | None = None,
+        session: Callable[[], Session | None] | None = None,
     ) -> Self:
         """``esp_tls_conn_http_new_sync``: connect to the URL's host and port (443 for https, 80 for http).
 
@@ -191,13 +193,16 @@ class EspTls(_Core):
         propagates. ``prepare`` (not in esp-tls) is the caller's work that must be
         done before the handshake starts (checks of its own): it is called once,
         first thing while the TCP connect is in flight (or once it is up when it
-        was quicker); what it raises propagates. Raises EspTlsError (see
-        the module docstring), ESP_ERR_INVALID_STATE for a handle that was used
-        before.
+        was quicker); what it raises propagates. ``session`` (not in esp-tls) makes
+        the session to offer in ``cfg.client_session``'s place, when loading it
+        costs more than the connect needs: called once, after ``prepare`` and
+        before the early data's function; what it raises propagates. Raises
+        EspTlsError (see the module docstring), ESP_ERR_INVALID_STATE for a
+        handle that was used before.
         """
         target = parse_url(url)
         tls = _fresh(cls, tls)
-        tls._open(target.host, target.port, target.host_text, cfg, early_data, meanwhile, prepare)
+        tls._open(target.host, target.port, target.host_text, cfg, early_data, meanwhile, prepare, session)
         return tls
 
     @classmethod
@@ -211,11 +216,12 @@ class EspTls(_Core):
         tls: Self | None = None,
         meanwhile: Callable[[], object] | None = None,
         prepare: Callable[[], object] | None = None,
+        session: Callable[[], Session | None] | None = None,
     ) -> Self:
         """``esp_tls_conn_new_sync``: connect to ``host``:``port`` (the options as in
         :meth:`conn_http_new_sync`). Raises EspTlsError."""
         tls = _fresh(cls, tls)
-        tls._open(host, port, host, cfg, early_data, meanwhile, prepare)
+        tls._open(host, port, host, cfg, early_data, meanwhile, prepare, session)
         return tls
 
     def _open(
@@ -227,11 +233,12 @@ class EspTls(_Core):
         early_data: EarlyData,
         meanwhile: Callable[[], object] | None,
         prepare: Callable[[], object] | None,
+        session: Callable[[], Session | None] | None,
     ) -> None:
         factory, _ = engine_factories(cfg.engine)
         self._begin(host, port, cfg)
         deadline = self._t0 + cfg.timeout_ms / 1000 if cfg.timeout_ms > 0 else None
-        work = self._meanwhile(meanwhile, early_data, prepare)
+        work = self._meanwhile(meanwhile, early_data, prepare, session)
         sock: socket.socket | None = None
         try:
             sock = self._tcp_connect(host_text, deadline, work)

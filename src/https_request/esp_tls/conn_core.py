@@ -344,28 +344,39 @@ class _Core:
         meanwhile: Callable[[], object] | None,
         early_data: EarlyData = b"",
         prepare: Callable[[], object] | None = None,
+        session: Callable[[], Session | None] | None = None,
     ) -> Meanwhile:
         """The work to overlap with the network (see :class:`Meanwhile`). For the first
-        flight: the caller's ``prepare`` (first), the python engine's modules, what setting up the verifier needs
-        (:func:`.trust.preload`'s "setup"), the early data when a function makes it.
-        Then: when no session is offered (a full handshake: the server's certificate
-        will be checked), what checking it needs besides ("verify"); the caller's
-        ``meanwhile``."""
+        flight: the caller's ``prepare`` (first) and ``session`` (the session to offer,
+        which replaces ``cfg.client_session``), the python engine's modules, what setting
+        up the verifier needs (:func:`.trust.preload`'s "setup"), the early data when a
+        function makes it. Then: when no session is offered (a full handshake: the
+        server's certificate will be checked), what checking it needs besides
+        ("verify"); the caller's ``meanwhile``."""
         from .engine import preload_python_engine
 
-        cfg = self._cfg
         first: list[Callable[[], object]] = [prepare] if prepare is not None else []
         then: list[Callable[[], object]] = []
-        if cfg.engine == "python":
+        if session is not None:
+            first.append(lambda: self._offer(session()))
+        if self._cfg.engine == "python":
             first.append(preload_python_engine)
-        first.append(lambda: _preload_trust(cfg, "setup", self._parse_later()))
+        first.append(lambda: _preload_trust(self._cfg, "setup", self._parse_later()))
         if callable(early_data):
             first.append(lambda: self._early_data(early_data))
-        if cfg.client_session is None:
-            then.append(lambda: _preload_trust(cfg, "verify"))
+        then.append(self._preload_verify)
         if meanwhile is not None:
             then.append(meanwhile)
         return Meanwhile(first, then)
+
+    def _preload_verify(self) -> None:
+        """What checking the server's certificate needs, when no session is offered."""
+        if self._cfg.client_session is None:
+            _preload_trust(self._cfg, "verify")
+
+    def _offer(self, session: Session | None) -> None:
+        """The session to offer, made by the caller's ``session`` function."""
+        self._cfg = replace(self._cfg, client_session=session)
 
     def _begin(self, host: str, port: int, cfg: EspTlsCfg) -> None:
         self._host, self._port, self._cfg = host, port, cfg
