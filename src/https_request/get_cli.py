@@ -50,7 +50,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from functools import partial
+from functools import cache, partial
 from typing import IO, TYPE_CHECKING
 
 from .get_args import MAX_REDIRECTS
@@ -174,8 +174,8 @@ def _exit_for(le: LastError, timed_out: bool) -> int:
 
 class _Step:
     """The request a connection makes (redirects change it), and the run's sessions: the
-    saved one (``load`` reads it, once: while the first connection's SYN is out) and the
-    newest one a connection received."""
+    saved one (``saved()`` reads it on its first call: while the first connection's SYN
+    is out) and the newest one a connection received."""
 
     def __init__(
         self,
@@ -189,23 +189,9 @@ class _Step:
         origin_port: int,
     ) -> None:
         self.url, self.method, self.headers, self.body = url, method, headers, body
-        self.store = store
-        self._load = load
-        self._saved: Session | None = None
+        self.store, self.saved = store, cache(load) if load is not None else (lambda: None)
         self.origin_host, self.origin_port = origin_host, origin_port
         self.newest: Session | None = None
-
-    @property
-    def loaded(self) -> bool:
-        """Whether the saved session was read (or there is none to read)."""
-        return self._load is None
-
-    def saved(self) -> Session | None:
-        """The saved session (None: no file, or an unusable one), read on the first call."""
-        if self._load is not None:
-            load, self._load = self._load, None
-            self._saved = load()
-        return self._saved
 
 
 class _Get(Planning):
@@ -342,12 +328,8 @@ class _Get(Planning):
         OpenSSL set-up is ~17 M instructions: esp-tls calls this while the SYN is out)."""
         session = store.load(versions, server_name)
         if session is not None:
-            self.info(
-                "Loaded a %s session for %s from %s",
-                _tls_name(session.version),
-                hostport(store.host, store.port),
-                store.path,
-            )
+            where = hostport(store.host, store.port)
+            self.info("Loaded a %s session for %s from %s", _tls_name(session.version), where, store.path)
         return session
 
     def _redirect(self, step: _Step, location: str) -> None:
@@ -387,19 +369,15 @@ class _Get(Planning):
         plain = url[:5].lower() == "http:"
         where = hostport(target.host, target.port)
         same_origin = origin_key(target.host, target.port) == origin_key(step.origin_host, step.origin_port)
-        offer: Session | None = None
-        load: Callable[[], Session | None] | None = None  # the saved session, read while the SYN is out
-        if same_origin and not plain:
-            if step.newest is not None or step.loaded:
-                offer = step.newest or step.saved()
-            else:
-                load = step.saved
+        resumes = same_origin and not plain
+        offer = step.newest if resumes else None
+        saved = step.saved if resumes and offer is None else None  # esp-tls reads it while the SYN is out
         early: _EarlyRequest | None = None
         if args.early_data and not plain:
             if method not in _IDEMPOTENT:
                 self.info("Early data is only sent for GET and HEAD, not %s", method)
             else:
-                session = load or (lambda: offer)
+                session = saved or (lambda: offer)
                 early = _EarlyRequest(self, method, url, headers, body, target.host, target.port, session)
         proxy = self.proxy_for(plan, "http" if plain else "https", target.host)
         connect_address = _connect_target(target.host, target.port, plan.connect_to, plan.resolve)
@@ -442,7 +420,7 @@ class _Get(Planning):
                 tls=handle,
                 meanwhile=lambda: _prepare(store is not None),
                 prepare=self.check_files,
-                session=load,
+                session=saved,
             )
         except EspTlsError as exc:
             self.check_files()  # when the connection failed first: a file that holds no certificate is said first

@@ -346,13 +346,11 @@ class _Core:
         prepare: Callable[[], object] | None = None,
         session: Callable[[], Session | None] | None = None,
     ) -> Meanwhile:
-        """The work to overlap with the network (see :class:`Meanwhile`). For the first
-        flight: the caller's ``prepare`` (first) and ``session`` (the session to offer,
-        which replaces ``cfg.client_session``), the python engine's modules, what setting
-        up the verifier needs (:func:`.trust.preload`'s "setup"), the early data when a
-        function makes it. Then: when no session is offered (a full handshake: the
-        server's certificate will be checked), what checking it needs besides
-        ("verify"); the caller's ``meanwhile``."""
+        """The work to overlap with the network (see :class:`Meanwhile`). For the first flight:
+        the caller's ``prepare`` and ``session`` (the session to offer, for ``cfg.client_session``),
+        the python engine's modules, what setting up the verifier needs (:func:`.trust.preload`'s
+        "setup"), the early data when a function makes it. Then: with no session offered (the
+        server's certificate will be checked) what that needs ("verify"); the caller's ``meanwhile``."""
         from .engine import preload_python_engine
 
         first: list[Callable[[], object]] = [prepare] if prepare is not None else []
@@ -369,13 +367,11 @@ class _Core:
             then.append(meanwhile)
         return Meanwhile(first, then)
 
-    def _preload_verify(self) -> None:
-        """What checking the server's certificate needs, when no session is offered."""
+    def _preload_verify(self) -> None:  # what checking the certificate needs, when no session is offered
         if self._cfg.client_session is None:
             _preload_trust(self._cfg, "verify")
 
-    def _offer(self, session: Session | None) -> None:
-        """The session to offer, made by the caller's ``session`` function."""
+    def _offer(self, session: Session | None) -> None:  # the session the caller's function made
         self._cfg = replace(self._cfg, client_session=session)
 
     def _begin(self, host: str, port: int, cfg: EspTlsCfg) -> None:
@@ -546,34 +542,28 @@ class _Core:
             )
         return None
 
+    _PARSE_LATER = False  # the driver calls _load_due_anchors once its first flight is sent
+
     def _parse_later(self) -> bool:
-        """Whether create_ssl_handle leaves the CA certificates' parse for the first
-        flight's wait (:meth:`_load_due_anchors`): the python engine only (the openssl
-        engine's SSLContext takes the parsed buffer), and only when the driver calls
-        ``_load_due_anchors`` (``_PARSE_LATER``)."""
+        """Whether create_ssl_handle leaves the CA certificates' parse for the first flight's
+        wait (:meth:`_load_due_anchors`): the python engine only (the openssl engine's
+        SSLContext takes the parsed buffer), with a driver that does it (``_PARSE_LATER``)."""
         return self._PARSE_LATER and self._cfg.engine == "python"
 
-    #: Set by a driver that calls :meth:`_load_due_anchors` once its first flight is sent.
-    _PARSE_LATER = False
-
     def _load_due_anchors(self, spec: EngineSpec) -> None:
-        """esp-tls's CA parse of create_ssl_handle, left for the first flight's wait
-        (:meth:`_parse_later`): the verifier's anchors when it is ``due`` (no session
-        to offer may resume under them), with create_ssl_handle's lines and error.
-        Raises EspTlsError (recorded): a CA buffer that does not parse (0x8015)."""
+        """esp-tls's CA parse of create_ssl_handle, left for the first flight's wait: the
+        verifier's anchors when they are ``due`` (no session to offer may resume under
+        them), with create_ssl_handle's lines and error. Raises EspTlsError (recorded): a
+        CA buffer that does not parse (0x8015)."""
         from . import trust
 
         verifier = spec.verifier
-        if not isinstance(verifier, trust.LazyVerifier) or not verifier.due or verifier.loaded:
-            return
-        try:
+        if isinstance(verifier, trust.LazyVerifier) and verifier.due and not verifier.loaded:
             try:
                 verifier.load()
             except EspTlsError as exc:
                 self._client_config_failed(exc)
-                raise
-        except EspTlsError as exc:
-            raise self._ssl_handle_failed(exc) from exc
+                raise self._ssl_handle_failed(exc) from exc
 
     def _set_client_config(self) -> EngineSpec:
         from . import trust
@@ -619,10 +609,8 @@ class _Core:
 
     @staticmethod
     def _client_config_failed(exc: EspTlsError) -> None:
-        le = exc.last_error
-        _mlog.e(
-            "Failed to set client configurations, returned [0x%04X] (%s)", le.last_error, esp_err_to_name(le.last_error)
-        )
+        code = exc.last_error.last_error
+        _mlog.e("Failed to set client configurations, returned [0x%04X] (%s)", code, esp_err_to_name(code))
 
     def _ssl_handle_failed(self, exc: EspTlsError) -> EspTlsError:
         le = exc.last_error
