@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -48,10 +49,22 @@ VERIFIER_MODULES = (
 )
 
 # What the first flight needs and the connect does not: the engine's error, event and session types
-# (io.pump, tls.errors with the tls.enums registries), the HTTP request's URL split. A full handshake
-# also loads no session code (tls.session, hashlib: OpenSSL's libcrypto) before its SYN.
-AFTER_THE_SYN = ("https_request.io.pump", "https_request.tls.errors", "https_request.tls.enums", "urllib.parse")
-AFTER_A_FULL_SYN = (*AFTER_THE_SYN, "https_request.tls.session", "hashlib")
+# (io.pump, tls.errors with the tls.enums registries), the HTTP request's URL split, the session code
+# (tls.session, hashlib: OpenSSL's libcrypto; a saved session is read while the SYN is out). The
+# certificate files' shape check (esp_tls.trust) runs while the SYN is out too.
+AFTER_THE_SYN = (
+    "https_request.io.pump",
+    "https_request.tls.errors",
+    "https_request.tls.enums",
+    "urllib.parse",
+    "https_request.esp_tls.trust",
+    "https_request.tls.session",
+    "hashlib",
+)
+AFTER_A_FULL_SYN = AFTER_THE_SYN
+
+# TLS 1.2's messages, key schedule and record protection: imported when a server picks TLS 1.2.
+TLS12_ONLY = ("https_request.tls.messages12", "https_request.tls.keyschedule12", "https_request.tls.protection12")
 
 # ``get`` in a process that records, in order, its connect to PORT and every module it imports
 # (sys.addaudithook: the interpreter's own events), then writes them and sys.modules to stderr.
@@ -145,6 +158,7 @@ def test_a_full_get_connects_before_it_imports_the_tls_stack(serve: Serve, pki: 
         assert connect < p.first("import", heavy), heavy  # all of them loaded while the SYN was out
     assert p.before(connect) & set(AFTER_A_FULL_SYN) == set()
     assert {"https_request.tls.verify", "cryptography.x509.verification"} <= p.modules  # the chain was checked
+    assert p.modules & set(TLS12_ONLY) == set()  # a TLS 1.3 connection (serve picks it)
 
 
 @pytest.mark.parametrize("trust", ["cacert", "bundle"])
@@ -203,6 +217,20 @@ def test_a_ca_file_that_does_not_parse_is_a_usage_error(serve: Serve, pki: Path,
     r = get(f"https://localhost:{serve.port}/", "--cacert", str(bad))
     assert r.code == 2, r.err
     assert r.err.endswith("CA certificate: -0x2180: not a valid DER certificate (malformed or truncated)\n"), r.err
+
+
+def test_a_file_that_holds_no_certificate_is_said_first(serve: Serve, tmp_path: Path) -> None:
+    """The shape check runs once the SYN is out, yet its error comes first, as when it ran before
+    connecting: whether the server answers or refuses, and before another option's error."""
+    empty = tmp_path / "empty.pem"
+    empty.write_bytes(b"")
+    said = f"https-request: --cacert {empty}: no certificate found in it (it is empty)\n"
+    with socket.create_server(("127.0.0.1", 0)) as closed:
+        refused = closed.getsockname()[1]  # closed below: nothing listens there
+    for extra in ([f"https://localhost:{serve.port}/"], [f"https://127.0.0.1:{refused}/"],
+                  [f"https://localhost:{serve.port}/", "--cert", str(empty)]):  # fmt: skip
+        r = get("--cacert", str(empty), *extra)
+        assert (r.code, r.err) == (2, said), extra
 
 
 # --------------------------------------------------------------------------- 0-RTT bytes made after the SYN

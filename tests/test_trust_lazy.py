@@ -8,8 +8,9 @@ the network without changing what is checked.
   (the partly-parsed warning, logged when it is parsed, is absent), a full one does.
 * ``dns.happy.connect(idle=...)``: the caller's work runs while the connect waits on the network;
   ``EspTls``/``AsyncEspTls``: ``meanwhile=`` runs once before the handshake ends, and ``early_data``
-  made by a function rides the first flight (b"": none offered). With a slow connect, the early
-  data is made while it is in flight and ``meanwhile`` waits until the ClientHello is out.
+  made by a function rides the first flight (b"": none offered). With a slow connect, the caller's
+  ``prepare`` and the early data are made while it is in flight and ``meanwhile`` waits until the
+  ClientHello is out.
 """
 
 from __future__ import annotations
@@ -85,11 +86,51 @@ def test_a_ca_file_is_parsed_now_unless_the_session_may_resume_under_it() -> Non
         assert isinstance(verifier, trust.LazyVerifier), case
         assert verifier.loaded is parsed_now, case
         assert PeerCheck.of(verifier, "localhost") == same, case  # the same check, loaded or not
+        later = trust.build_verifier(cfg, "localhost", session, parse_later=True)  # the caller parses it when due
+        assert isinstance(later, trust.LazyVerifier) and not later.loaded, case
+        assert later.due is parsed_now, case
     # A file shaped like certificates that do not parse: esp-tls's error, now, without a session to resume.
     v8 = CA.der.replace(b"\xa0\x03\x02\x01\x02", b"\xa0\x03\x02\x01\x07")
     with pytest.raises(EspTlsError) as info:
         trust.build_verifier(EspTlsCfg(cacert=v8), "localhost")
     assert info.value.last_error.last_error == EspErr.ESP_ERR_MBEDTLS_X509_CRT_PARSE_FAILED
+
+
+@pytest.mark.parametrize("driver", ["blocking", "asyncio"])
+def test_a_ca_file_that_does_not_parse_fails_as_esp_tls_says_after_the_first_flight(
+    esp_log: io.StringIO, driver: str
+) -> None:
+    """Shaped like a certificate, but version 8: create_ssl_handle's error, triple and lines either way.
+    The blocking connection parses it while its ClientHello travels (the listener reads one); the
+    asyncio one still before the handshake (nothing sent)."""
+    v8 = CA.der.replace(b"\xa0\x03\x02\x01\x02", b"\xa0\x03\x02\x01\x07")
+    cfg = EspTlsCfg(cacert=v8, timeout_ms=10000)
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.settimeout(10)
+        url = f"https://localhost:{listener.getsockname()[1]}/"
+        with pytest.raises(EspTlsError) as info:
+            if driver == "blocking":
+                EspTls.conn_http_new_sync(url, cfg)
+            else:
+                asyncio.run(AsyncEspTls.conn_http_new_sync(url, cfg))
+        conn, _ = listener.accept()
+        with conn:
+            conn.settimeout(10)
+            received = b""
+            while chunk := conn.recv(65536):  # the client has closed: EOF (or a reset) ends this
+                received += chunk
+    le = info.value.last_error
+    assert (le.last_error, le.esp_tls_error_code) == (EspErr.ESP_ERR_MBEDTLS_X509_CRT_PARSE_FAILED, 0x2180)
+    assert le.reason == "CA certificate: -0x2180: not a valid DER certificate (malformed or truncated)"
+    assert received[:1] == (b"\x16" if driver == "blocking" else b"")  # a handshake record: the ClientHello
+    out = [re.sub(r"^([EWIDV]) \(\d+\) ", r"\1 ", line) for line in esp_log.getvalue().splitlines()]
+    assert out[-4:] == [
+        "E esp-tls-mbedtls: mbedtls_x509_crt_parse of CA cert returned -0x2180",
+        "E esp-tls-mbedtls: Failed to set client configurations, returned [0x8015] "
+        "(ESP_ERR_MBEDTLS_X509_CRT_PARSE_FAILED)",
+        "E esp-tls: create_ssl_handle failed",
+        "E esp-tls: Failed to open new connection",
+    ], out
 
 
 def test_anchors_that_cannot_be_loaded_trust_nothing() -> None:
@@ -222,6 +263,44 @@ def test_early_data_made_once_connected_and_the_callers_work(driver: str) -> Non
     assert seen == [("early", True), ("meanwhile", True)] * 2
 
 
+def test_the_session_to_offer_made_by_a_function() -> None:
+    """``session=`` (blocking): the function runs once, before the handshake, and its session is the
+    one offered (resumed, its 0-RTT accepted); one that returns None offers none (a full handshake)."""
+    server_cfg = ServerConfig(
+        certificates=(LEAF.certified_key(),), ticket_keys=TicketKeys(os.urandom, now=time.time()), max_early_data=4096
+    )
+    base = EspTlsCfg(cacert=CA.cert_pem, early_data=True, timeout_ms=10000)
+    calls: list[str] = []
+    with ServerThread(server_cfg) as srv:
+        with EspTls.conn_new_sync("127.0.0.1", srv.port, base) as tls:
+            tls.write(b"ping")
+            assert tls.read(4) == b"ping"
+            saved = tls.get_client_session()
+        assert saved is not None
+        srv.next()
+        for offered in (saved, None):
+            handle = EspTls()
+
+            def load(offered: Session | None = offered, handle: EspTls = handle) -> Session | None:
+                calls.append(handle.conn_state.name)
+                return offered
+
+            with EspTls.conn_new_sync(
+                "127.0.0.1", srv.port, base, early_data=b"early", tls=handle, session=load
+            ) as tls:
+                tls.write(b"!")
+                got = b""
+                while len(got) < 6:
+                    got += tls.read(64)
+                assert got == b"early!"
+                assert (tls.info.resumed, tls.info.early_data) == (
+                    (True, "accepted") if offered else (False, "none")
+                ), tls.info
+                assert tls.cfg.client_session is offered
+            srv.next()
+    assert all(state in ("INIT", "CONNECTING") for state in calls) and len(calls) == 2, calls
+
+
 def test_the_first_flights_work_runs_during_a_slow_connect_and_the_rest_after_it() -> None:
     """The server's accept queue is full, so the kernel drops the client's SYN and the client sends it
     again after its 1 s timeout. While that connect is in flight esp-tls makes what its ClientHello
@@ -234,6 +313,9 @@ def test_the_first_flights_work_runs_during_a_slow_connect_and_the_rest_after_it
     def make() -> bytes:
         seen["early"] = time.monotonic()
         return b"GET / HTTP/1.1\r\n\r\n"
+
+    def check() -> None:  # the caller's prepare: first, also while the connect is in flight
+        seen["prepare"] = time.monotonic()
 
     def work() -> None:  # the server gets the ClientHello, unless this runs before it was sent
         seen["hello before meanwhile"] = float(hello.wait(5))
@@ -261,11 +343,11 @@ def test_the_first_flights_work_runs_during_a_slow_connect_and_the_rest_after_it
             cfg = EspTlsCfg(insecure=True, early_data=True, timeout_ms=10000)
             try:
                 with pytest.raises(EspTlsError):  # the server closes without answering
-                    EspTls.conn_new_sync("127.0.0.1", port, cfg, early_data=make, meanwhile=work)
+                    EspTls.conn_new_sync("127.0.0.1", port, cfg, early_data=make, meanwhile=work, prepare=check)
             finally:
                 server.join(10)
     assert seen["accepted"] - t0 > 0.5  # the connect took the SYN's retry
-    assert seen["early"] < seen["accepted"]  # made while the connect was in flight
+    assert seen["prepare"] < seen["early"] < seen["accepted"]  # made while the connect was in flight
     assert seen["hello before meanwhile"] == 1.0
 
 

@@ -50,6 +50,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from functools import cache, partial
 from typing import IO, TYPE_CHECKING
 
 from .get_args import MAX_REDIRECTS
@@ -71,6 +72,8 @@ from .get_plan import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from .curlargs import ConnectTo
     from .esp_tls.conn import EspTls, TlsInfo
     from .esp_tls.errors import LastError
@@ -170,7 +173,9 @@ def _exit_for(le: LastError, timed_out: bool) -> int:
 
 
 class _Step:
-    """The request a connection makes (redirects change it), and the run's sessions."""
+    """The request a connection makes (redirects change it), and the run's sessions: the
+    saved one (``saved()`` reads it on its first call: while the first connection's SYN
+    is out) and the newest one a connection received."""
 
     def __init__(
         self,
@@ -179,12 +184,12 @@ class _Step:
         headers: list[tuple[str, str]],
         body: bytes,
         store: SessionFile | None,
-        session: Session | None,
+        load: Callable[[], Session | None] | None,
         origin_host: str,
         origin_port: int,
     ) -> None:
         self.url, self.method, self.headers, self.body = url, method, headers, body
-        self.store, self.session = store, session
+        self.store, self.saved = store, cache(load) if load is not None else (lambda: None)
         self.origin_host, self.origin_port = origin_host, origin_port
         self.newest: Session | None = None
 
@@ -297,7 +302,7 @@ class _Get(Planning):
         if not origin.host:
             raise Fail(EXIT_USAGE, f"bad URL {url!r}: no host")
         store: SessionFile | None = None
-        session: Session | None = None
+        load: Callable[[], Session | None] | None = None
         server_name = None if args.skip_common_name else (args.common_name or origin.host)
         if args.session is not None and args.engine == "openssl":
             self.warn(
@@ -306,15 +311,8 @@ class _Get(Planning):
             )
         elif args.session is not None and url.lower().startswith("https:"):
             store = SessionFile(args.session, origin.host, origin.port, self.warn)
-            session = store.load(plan.versions, server_name)
-            if session is not None:
-                self.info(
-                    "Loaded a %s session for %s from %s",
-                    _tls_name(session.version),
-                    hostport(origin.host, origin.port),
-                    args.session,
-                )
-        step = _Step(url, plan.method, list(plan.headers), plan.body, store, session, origin.host, origin.port)
+            load = partial(self._load_session, store, plan.versions, server_name)
+        step = _Step(url, plan.method, list(plan.headers), plan.body, store, load, origin.host, origin.port)
         while True:
             location = self._transfer(plan, step)
             if location is None:
@@ -324,6 +322,15 @@ class _Get(Planning):
             store.save(step.newest)
             self.info("Saved the %s session to %s", _tls_name(step.newest.version), store.path)
         return EXIT_OK
+
+    def _load_session(self, store: SessionFile, versions: tuple[int, ...], server_name: str | None) -> Session | None:
+        """The saved session (:meth:`.SessionFile.load`: tls.session with hashlib, whose
+        OpenSSL set-up is ~17 M instructions: esp-tls calls this while the SYN is out)."""
+        session = store.load(versions, server_name)
+        if session is not None:
+            where = hostport(store.host, store.port)
+            self.info("Loaded a %s session for %s from %s", _tls_name(session.version), where, store.path)
+        return session
 
     def _redirect(self, step: _Step, location: str) -> None:
         """Make ``step`` the request to ``location`` (:mod:`.redirect`'s rule). Raises Fail past
@@ -362,15 +369,16 @@ class _Get(Planning):
         plain = url[:5].lower() == "http:"
         where = hostport(target.host, target.port)
         same_origin = origin_key(target.host, target.port) == origin_key(step.origin_host, step.origin_port)
-        offer = (step.newest or step.session) if same_origin and not plain else None
+        resumes = same_origin and not plain
+        offer = step.newest if resumes else None
+        saved = step.saved if resumes and offer is None else None  # esp-tls reads it while the SYN is out
         early: _EarlyRequest | None = None
         if args.early_data and not plain:
             if method not in _IDEMPOTENT:
                 self.info("Early data is only sent for GET and HEAD, not %s", method)
-            elif offer is None or offer.version != 0x0304 or offer.max_early_data <= 0:
-                self.info("No saved session allows early data: sending the request after the handshake")
             else:
-                early = _EarlyRequest(self, method, url, headers, body, target.host, target.port, offer)
+                session = saved or (lambda: offer)
+                early = _EarlyRequest(self, method, url, headers, body, target.host, target.port, session)
         proxy = self.proxy_for(plan, "http" if plain else "https", target.host)
         connect_address = _connect_target(target.host, target.port, plan.connect_to, plan.resolve)
         tunnel = None
@@ -406,9 +414,16 @@ class _Get(Planning):
         store = step.store
         try:  # what follows the handshake is imported while the ClientHello travels
             tls = EspTls.conn_http_new_sync(
-                url, cfg, early_data=early or b"", tls=handle, meanwhile=lambda: _prepare(store is not None)
+                url,
+                cfg,
+                early_data=early or b"",
+                tls=handle,
+                meanwhile=lambda: _prepare(store is not None),
+                prepare=self.check_files,
+                session=saved,
             )
         except EspTlsError as exc:
+            self.check_files()  # when the connection failed first: a file that holds no certificate is said first
             lookup, shown = target.host, where
             if cfg.connect_address is not None:
                 lookup, shown = cfg.connect_address[0], f"{where} (via {hostport(*cfg.connect_address)})"
@@ -612,11 +627,11 @@ class _Get(Planning):
 
 
 class _EarlyRequest:
-    """The request as 0-RTT data for ``session``, made when esp-tls calls it: while the
-    connect is in flight (or once it is up), before the ClientHello (the HTTP layer,
-    h11, is imported then, after the SYN). b"" when the request exceeds the
-    session's early data limit (then it goes after the handshake); ``data`` is what
-    was sent. A request h11 refuses fails the run (exit 2)."""
+    """The request as 0-RTT data for the session ``session()`` returns, made when esp-tls
+    calls it: while the connect is in flight (or once it is up), before the ClientHello
+    (the HTTP layer, h11, is imported then, after the SYN). b"" when no session allows
+    early data or the request exceeds the session's limit (then it goes after the
+    handshake); ``data`` is what was sent. A request h11 refuses fails the run (exit 2)."""
 
     def __init__(
         self,
@@ -627,13 +642,17 @@ class _EarlyRequest:
         body: bytes,
         host: str,
         port: int,
-        session: Session,
+        session: Callable[[], Session | None],
     ) -> None:
         self._get, self._session = get, session
         self._request = (method, url, headers, body, host, port)
         self.data = b""
 
     def __call__(self) -> bytes:
+        session = self._session()
+        if session is None or session.version != 0x0304 or session.max_early_data <= 0:
+            self._get.info("No saved session allows early data: sending the request after the handshake")
+            return b""
         from .http.client import request_bytes
 
         method, url, headers, body, host, port = self._request
@@ -641,7 +660,7 @@ class _EarlyRequest:
             data = request_bytes(method, _request_target(url), headers, body, host=host, port=port)
         except ValueError as exc:  # "cannot send this request: ..." (http.client's words)
             raise Fail(EXIT_USAGE, str(exc)) from None
-        limit = self._session.max_early_data
+        limit = session.max_early_data
         if len(data) > limit:
             self._get.info("The request (%d bytes) exceeds the early data limit (%d)", len(data), limit)
             return b""
@@ -752,7 +771,11 @@ def run_get(args: argparse.Namespace) -> int:
     report.wanted = args.json is not None
     get = _Get(args, report)
     try:
-        code = get.attempts(get.plan())
+        try:
+            code = get.attempts(get.plan())
+        except Fail:
+            get.check_files()  # a certificate file that holds none is the first error, as it was checked first
+            raise
     except Fail as exc:
         code = exc.code
         get.report.error = exc.message

@@ -108,6 +108,7 @@ class Planning:
         self.report = report
         self.warned: set[str] = set()
         self.clock: TlsClock | None = None  # the clock certificates are checked on (None: the system's)
+        self._unchecked: list[tuple[str, str, bytes]] = []  # certificate files read, for check_files
         self.policy = ""  # the verify policy plan() chose and the trust ("" with --insecure), for --explain
 
     def warn(self, message: str) -> None:
@@ -144,18 +145,30 @@ class Planning:
             raise Fail(EXIT_USAGE, f"{option} {path}: cannot read: {exc.strerror or exc}") from None
 
     def _read_certificates(self, option: str, path: str) -> bytes:
-        """The file's bytes, once known to hold something shaped like a certificate (esp-tls
-        would say so only after connecting). Parsing them waits for esp-tls: cryptography's
-        X.509 code is not imported before the connection starts, and not at all when a
-        saved session resumes (a certificate that does not parse is an exit 2 then)."""
+        """The file's bytes; :meth:`check_files` says whether they hold something shaped
+        like a certificate (esp-tls would say so only after connecting). Parsing them
+        waits for esp-tls: cryptography's X.509 code is not imported before the connection
+        starts, and not at all when a saved session resumes (a certificate that does not
+        parse is an exit 2 then)."""
+        data = self._read_file(option, path)
+        self._unchecked.append((option, path, data))
+        return data
+
+    def check_files(self) -> None:
+        """Check the certificate files :meth:`plan` read (``--cacert``, ``--cert``) for
+        something shaped like a certificate, each once: Fail (exit 2) for the first that
+        holds none. get runs it while its first connection's SYN is out (the trust module
+        it imports is not needed to connect), and before it reports any other failure, so
+        that such a file is said first, as when the check ran before connecting."""
         from .esp_tls.trust import CertParseError, check_certificates
 
-        data = self._read_file(option, path)
-        try:
-            check_certificates(data)
-        except CertParseError as exc:
-            raise Fail(EXIT_USAGE, f"{option} {path}: {exc.detail}") from None
-        return data
+        while self._unchecked:
+            option, path, data = self._unchecked.pop(0)
+            try:
+                check_certificates(data)
+            except CertParseError as exc:
+                self._unchecked.clear()
+                raise Fail(EXIT_USAGE, f"{option} {path}: {exc.detail}") from None
 
     def _keylog(self) -> Callable[[str], None] | None:
         path = self.args.keylog

@@ -24,13 +24,19 @@ connection walks esp-tls's states (:class:`ConnState`) in esp-tls's order:
 
 Not in esp-tls: the blocking connection overlaps its own start-up with the
 network (:class:`~.conn_core.Meanwhile`). Nothing of the TLS stack is imported
-before the TCP connect starts; while it is in flight it makes what the
-ClientHello needs (the engine's modules, what setting up the verifier needs, the
+before the TCP connect starts; while it is in flight it runs the caller's
+``prepare`` and ``session`` (the session to offer, when a function makes it)
+and makes what the ClientHello needs (the engine's modules, what setting up the verifier needs, the
 early data when a function makes it), and while the ClientHello travels the
-rest: what checking the server's certificate needs (when no session is
-offered) and the caller's ``meanwhile``. The trust anchors themselves are loaded when a certificate must
-be checked (:class:`~.trust.LazyVerifier`): a CA file is parsed in step 2, as
-in esp-tls, unless the session offered may resume under it.
+rest: the CA file's parse (below), what checking the server's certificate needs
+(when no session is offered) and the caller's ``meanwhile``. The trust anchors
+themselves are loaded when a certificate must be checked
+(:class:`~.trust.LazyVerifier`): esp-tls parses a CA file in step 2; with the
+python engine the blocking connection parses it once the ClientHello is sent
+(the X.509 code is ~45% of the work before it), unless the session offered may
+resume under it. A CA file that does not parse fails as in step 2 (0x8015,
+create_ssl_handle's lines), after the ClientHello; :class:`AsyncEspTls` and the
+openssl engine parse it in step 2.
 
 When ``cfg.timeout_ms`` > 0 it also bounds the whole of ``conn_*_new_sync``;
 otherwise the handshake as a whole gets ``cfg.timeout_s`` (10 s), where
@@ -103,7 +109,7 @@ from .conn_core import (
     _HandshakeTimeout,
 )
 from .conn_core import MBEDTLS_SSL_OUT_CONTENT_LEN as MBEDTLS_SSL_OUT_CONTENT_LEN  # re-exported
-from .engine import AsyncEngine, AsyncEngineFactory, Engine, SyncEngineFactory, engine_factories
+from .engine import AsyncEngine, AsyncEngineFactory, Engine, EngineSpec, SyncEngineFactory, engine_factories
 from .errors import EspErr, EspTlsError, LastError
 from .url import UrlTarget, parse_url
 
@@ -149,6 +155,8 @@ class EspTls(_Core):
     Not thread-safe: one thread per connection.
     """
 
+    _PARSE_LATER = True  # the CA parse waits for the first flight to be sent (_handshake)
+
     def __init__(self) -> None:
         super().__init__()
         self._engine: Engine | None = None
@@ -163,6 +171,8 @@ class EspTls(_Core):
         early_data: EarlyData = b"",
         tls: Self | None = None,
         meanwhile: Callable[[], object] | None = None,
+        prepare: Callable[[], object] | None = None,
+        session: Callable[[], Session | None] | None = None,
     ) -> Self:
         """``esp_tls_conn_http_new_sync``: connect to the URL's host and port (443 for https, 80 for http).
 
@@ -180,13 +190,19 @@ class EspTls(_Core):
         connection (imports): it is called once, when the ClientHello has been
         sent, while the connection waits for the server's answer (not during the
         connect: nothing the ClientHello needs waits for it); what it raises
-        propagates. Raises EspTlsError (see
-        the module docstring), ESP_ERR_INVALID_STATE for a handle that was used
-        before.
+        propagates. ``prepare`` (not in esp-tls) is the caller's work that must be
+        done before the handshake starts (checks of its own): it is called once,
+        first thing while the TCP connect is in flight (or once it is up when it
+        was quicker); what it raises propagates. ``session`` (not in esp-tls) makes
+        the session to offer in ``cfg.client_session``'s place, when loading it
+        costs more than the connect needs: called once, after ``prepare`` and
+        before the early data's function; what it raises propagates. Raises
+        EspTlsError (see the module docstring), ESP_ERR_INVALID_STATE for a
+        handle that was used before.
         """
         target = parse_url(url)
         tls = _fresh(cls, tls)
-        tls._open(target.host, target.port, target.host_text, cfg, early_data, meanwhile)
+        tls._open(target.host, target.port, target.host_text, cfg, early_data, meanwhile, prepare, session)
         return tls
 
     @classmethod
@@ -199,10 +215,13 @@ class EspTls(_Core):
         early_data: EarlyData = b"",
         tls: Self | None = None,
         meanwhile: Callable[[], object] | None = None,
+        prepare: Callable[[], object] | None = None,
+        session: Callable[[], Session | None] | None = None,
     ) -> Self:
-        """``esp_tls_conn_new_sync``: connect to ``host``:``port``. Raises EspTlsError."""
+        """``esp_tls_conn_new_sync``: connect to ``host``:``port`` (the options as in
+        :meth:`conn_http_new_sync`). Raises EspTlsError."""
         tls = _fresh(cls, tls)
-        tls._open(host, port, host, cfg, early_data, meanwhile)
+        tls._open(host, port, host, cfg, early_data, meanwhile, prepare, session)
         return tls
 
     def _open(
@@ -213,11 +232,13 @@ class EspTls(_Core):
         cfg: EspTlsCfg,
         early_data: EarlyData,
         meanwhile: Callable[[], object] | None,
+        prepare: Callable[[], object] | None,
+        session: Callable[[], Session | None] | None,
     ) -> None:
         factory, _ = engine_factories(cfg.engine)
         self._begin(host, port, cfg)
         deadline = self._t0 + cfg.timeout_ms / 1000 if cfg.timeout_ms > 0 else None
-        work = self._meanwhile(meanwhile, early_data)
+        work = self._meanwhile(meanwhile, early_data, prepare, session)
         sock: socket.socket | None = None
         try:
             sock = self._tcp_connect(host_text, deadline, work)
@@ -236,8 +257,9 @@ class EspTls(_Core):
                 return
             work.ready()  # what the first flight needs, when the connect was quicker than it
             early = self._early_data(early_data)
-            self._engine = self._make_engine(factory, sock)
-            self._handshake(self._engine, early, deadline, sock, work)
+            spec = self._create_ssl_handle()
+            self._engine = self._make_engine(factory, sock, spec)
+            self._handshake(self._engine, early, deadline, sock, work, spec)
         except BaseException as exc:
             if self._engine is not None:
                 self._engine.close()
@@ -287,21 +309,27 @@ class EspTls(_Core):
         self._connected(sock, address)
         return sock
 
-    def _make_engine(self, factory: SyncEngineFactory, sock: socket.socket) -> Engine:
-        spec = self._create_ssl_handle()
+    def _make_engine(self, factory: SyncEngineFactory, sock: socket.socket, spec: EngineSpec) -> Engine:
         try:
             return factory(sock, spec)
         except EspTlsError as exc:
             raise self._ssl_handle_failed(exc) from exc
 
     def _handshake(
-        self, engine: Engine, early_data: bytes, deadline: float | None, sock: socket.socket, work: Meanwhile
+        self,
+        engine: Engine,
+        early_data: bytes,
+        deadline: float | None,
+        sock: socket.socket,
+        work: Meanwhile,
+        spec: EngineSpec,
     ) -> None:
         self._handshake_starting(engine.session_refused)
         wait = self._handshake_wait(deadline)
         try:
             engine.start(early_data, wait)
-            work.finish()  # while the first flight travels
+            self._load_due_anchors(spec)  # while the first flight travels: create_ssl_handle's CA parse
+            work.finish()  # and the rest
             engine.handshake(self._handshake_wait(deadline))
         except _engine_errors() as exc:
             raise self._handshake_error(exc, engine.peer_certificate_received) from exc

@@ -218,12 +218,12 @@ def _engine_write_errors() -> tuple[
     return (*_engine_errors(), LocalProtocolError)
 
 
-def _preload_trust(cfg: EspTlsCfg, stage: Literal["setup", "verify"]) -> None:
+def _preload_trust(cfg: EspTlsCfg, stage: Literal["setup", "verify"], parse_later: bool = False) -> None:
     """A :class:`Meanwhile` piece: :func:`.trust.preload`, the trust module itself
     included (imported while the connection waits, not before its SYN)."""
     from . import trust
 
-    trust.preload(cfg, stage)
+    trust.preload(cfg, stage, parse_later=parse_later)
 
 
 def _group_name(group: int | None) -> str | None:
@@ -339,28 +339,40 @@ class _Core:
 
     # -- INIT ----------------------------------------------------------------
 
-    def _meanwhile(self, meanwhile: Callable[[], object] | None, early_data: EarlyData = b"") -> Meanwhile:
-        """The work to overlap with the network (see :class:`Meanwhile`). For the first
-        flight: the python engine's modules, what setting up the verifier needs
-        (:func:`.trust.preload`'s "setup"), the early data when a function makes it.
-        Then: when no session is offered (a full handshake: the server's certificate
-        will be checked), what checking it needs besides ("verify"); the caller's
-        ``meanwhile``."""
+    def _meanwhile(
+        self,
+        meanwhile: Callable[[], object] | None,
+        early_data: EarlyData = b"",
+        prepare: Callable[[], object] | None = None,
+        session: Callable[[], Session | None] | None = None,
+    ) -> Meanwhile:
+        """The work to overlap with the network (see :class:`Meanwhile`). For the first flight:
+        the caller's ``prepare`` and ``session`` (the session to offer, for ``cfg.client_session``),
+        the python engine's modules, what setting up the verifier needs (:func:`.trust.preload`'s
+        "setup"), the early data when a function makes it. Then: with no session offered (the
+        server's certificate will be checked) what that needs ("verify"); the caller's ``meanwhile``."""
         from .engine import preload_python_engine
 
-        cfg = self._cfg
-        first: list[Callable[[], object]] = []
+        first: list[Callable[[], object]] = [prepare] if prepare is not None else []
         then: list[Callable[[], object]] = []
-        if cfg.engine == "python":
+        if session is not None:
+            first.append(lambda: self._offer(session()))
+        if self._cfg.engine == "python":
             first.append(preload_python_engine)
-        first.append(lambda: _preload_trust(cfg, "setup"))
+        first.append(lambda: _preload_trust(self._cfg, "setup", self._parse_later()))
         if callable(early_data):
             first.append(lambda: self._early_data(early_data))
-        if cfg.client_session is None:
-            then.append(lambda: _preload_trust(cfg, "verify"))
+        then.append(self._preload_verify)
         if meanwhile is not None:
             then.append(meanwhile)
         return Meanwhile(first, then)
+
+    def _preload_verify(self) -> None:  # what checking the certificate needs, when no session is offered
+        if self._cfg.client_session is None:
+            _preload_trust(self._cfg, "verify")
+
+    def _offer(self, session: Session | None) -> None:  # the session the caller's function made
+        self._cfg = replace(self._cfg, client_session=session)
 
     def _begin(self, host: str, port: int, cfg: EspTlsCfg) -> None:
         self._host, self._port, self._cfg = host, port, cfg
@@ -530,13 +542,36 @@ class _Core:
             )
         return None
 
+    _PARSE_LATER = False  # the driver calls _load_due_anchors once its first flight is sent
+
+    def _parse_later(self) -> bool:
+        """Whether create_ssl_handle leaves the CA certificates' parse for the first flight's
+        wait (:meth:`_load_due_anchors`): the python engine only (the openssl engine's
+        SSLContext takes the parsed buffer), with a driver that does it (``_PARSE_LATER``)."""
+        return self._PARSE_LATER and self._cfg.engine == "python"
+
+    def _load_due_anchors(self, spec: EngineSpec) -> None:
+        """esp-tls's CA parse of create_ssl_handle, left for the first flight's wait: the
+        verifier's anchors when they are ``due`` (no session to offer may resume under
+        them), with create_ssl_handle's lines and error. Raises EspTlsError (recorded): a
+        CA buffer that does not parse (0x8015)."""
+        from . import trust
+
+        verifier = spec.verifier
+        if isinstance(verifier, trust.LazyVerifier) and verifier.due and not verifier.loaded:
+            try:
+                verifier.load()
+            except EspTlsError as exc:
+                self._client_config_failed(exc)
+                raise self._ssl_handle_failed(exc) from exc
+
     def _set_client_config(self) -> EngineSpec:
         from . import trust
 
         cfg, host = self._cfg, self._host
         server_name = trust.server_name_for(cfg, host)
         _mlog.d("Enabling client-side tls session ticket support")
-        verifier = trust.build_verifier(cfg, host, cfg.client_session)
+        verifier = trust.build_verifier(cfg, host, cfg.client_session, parse_later=self._parse_later())
         certificate = self._client_certificate()
         if cfg.ciphersuites:
             _mlog.d("Set the ciphersuites list")
@@ -556,12 +591,7 @@ class _Core:
             try:
                 spec = self._set_client_config()
             except EspTlsError as exc:
-                le = exc.last_error
-                _mlog.e(
-                    "Failed to set client configurations, returned [0x%04X] (%s)",
-                    le.last_error,
-                    esp_err_to_name(le.last_error),
-                )
+                self._client_config_failed(exc)
                 raise
             version = int(self._cfg.tls_version)
             if version == TlsVersion.TLS_1_3:
@@ -576,6 +606,11 @@ class _Core:
             return spec
         except EspTlsError as exc:
             raise self._ssl_handle_failed(exc) from exc
+
+    @staticmethod
+    def _client_config_failed(exc: EspTlsError) -> None:
+        code = exc.last_error.last_error
+        _mlog.e("Failed to set client configurations, returned [0x%04X] (%s)", code, esp_err_to_name(code))
 
     def _ssl_handle_failed(self, exc: EspTlsError) -> EspTlsError:
         le = exc.last_error

@@ -355,6 +355,10 @@ class LazyVerifier:
         self.trust_fingerprint = trust_fingerprint
         self._load = load
         self._verifier: CertificateVerifier | None = None
+        #: The anchors must be loaded before the server's certificate comes (no session
+        #: to offer may resume under them), and the caller does it: build_verifier's
+        #: ``parse_later``. Its failure is then the configuration's (load's errors).
+        self.due = False
 
     @property
     def loaded(self) -> bool:
@@ -499,11 +503,12 @@ def _cached_anchor_verifier(entry: _CacertEntry, buf: bytes, cfg: EspTlsCfg) -> 
 
 
 def _cacert_verifier(
-    cfg: EspTlsCfg, buf: bytes, resumable: Callable[[CertificateVerifier], bool]
+    cfg: EspTlsCfg, buf: bytes, resumable: Callable[[CertificateVerifier], bool], parse_later: bool
 ) -> CertificateVerifier:
     """The CA certificates' verifier: parsed now (errors now, as esp-tls) unless
-    ``resumable`` says the session to offer may resume under it. Parsed once for
-    connections with the same buffer (the cache above)."""
+    ``resumable`` says the session to offer may resume under it, or ``parse_later``
+    leaves the parse to the caller (``due``). Parsed once for connections with the
+    same buffer (the cache above)."""
     try:
         entry = _cacert_entry(buf)
     except CertParseError:  # nothing there looks like a certificate: parse_cacert says what, now
@@ -515,19 +520,24 @@ def _cacert_verifier(
         lambda: _cached_anchor_verifier(entry, buf, cfg),
     )
     if not resumable(verifier):
-        verifier.load()
+        if parse_later:
+            verifier.due = True
+        else:
+            verifier.load()
     return verifier
 
 
-def preload(cfg: EspTlsCfg, stage: Literal["setup", "verify"]) -> None:
+def preload(cfg: EspTlsCfg, stage: Literal["setup", "verify"], *, parse_later: bool = False) -> None:
     """Import and build, quietly, what esp-tls will need to check a server under
     ``cfg``, so that it can do it while it waits on the network. ``stage``
     "setup": what :func:`build_verifier` needs before the first flight (the
     bundle's module and the built-in bundle's fingerprint; the X.509 code and the
     verifier for CA certificates it parses then: a global store's, or ``cacert``
-    when no session is offered). "verify": what checking the server's certificate
-    needs besides (a bundle's verifier, the built-in bundle). Errors are left for
-    the verifier to report where esp-tls reports them (ImportError propagates)."""
+    when no session is offered, unless ``parse_later``: build_verifier's, the
+    parse then waits for the first flight). "verify": what checking the server's
+    certificate needs besides (a bundle's verifier, the built-in bundle). Errors are
+    left for the verifier to report where esp-tls reports them (ImportError
+    propagates)."""
     if _bundle_requested(cfg):
         from . import bundle
 
@@ -541,11 +551,15 @@ def preload(cfg: EspTlsCfg, stage: Literal["setup", "verify"]) -> None:
                     bundle.builtin_bundle("cmn")  # cached
         except ValueError:
             pass
-    elif stage == "setup" and (cfg.use_global_ca_store or (cfg.cacert is not None and cfg.client_session is None)):
+    elif stage == "setup" and (
+        cfg.use_global_ca_store or (cfg.cacert is not None and cfg.client_session is None and not parse_later)
+    ):
         from ..tls import verify  # noqa: F401 - and cryptography.x509 (with its verification module)
 
 
-def build_verifier(cfg: EspTlsCfg, host: str, session: Session | None = None) -> CertificateVerifier | None:
+def build_verifier(
+    cfg: EspTlsCfg, host: str, session: Session | None = None, *, parse_later: bool = False
+) -> CertificateVerifier | None:
     """The verifier esp-tls's ``set_client_config`` would set up, in its priority.
 
     ``crt_bundle`` (True: the built-in common-CA bundle; bytes: that bundle)
@@ -558,7 +572,11 @@ def build_verifier(cfg: EspTlsCfg, host: str, session: Session | None = None) ->
     server's certificate must be checked; CA certificates (``cacert``) are
     parsed here, as in esp-tls, unless ``session`` (the session to offer) may be
     resumed under them, when they are parsed only if the server's certificate must
-    be checked after all (a resumption the server declines).
+    be checked after all (a resumption the server declines). ``parse_later``: CA
+    certificates that would be parsed here are not; the verifier comes back with
+    ``due`` set, and the caller loads it (:meth:`LazyVerifier.load`, which raises
+    this function's EspTlsError) before the server's certificate can arrive: the
+    blocking esp-tls connection does it while its first flight travels.
 
     Raises EspTlsError: ESP_ERR_INVALID_STATE (global store requested but
     absent), ESP_ERR_MBEDTLS_X509_CRT_PARSE_FAILED (bad cacert),
@@ -585,7 +603,7 @@ def build_verifier(cfg: EspTlsCfg, host: str, session: Session | None = None) ->
         return _anchor_verifier(anchors, cfg)
     if cfg.cacert is not None:
         name = _server_name(cfg, host)
-        return _cacert_verifier(cfg, cfg.cacert, lambda verifier: _may_resume(verifier, session, name))
+        return _cacert_verifier(cfg, cfg.cacert, lambda verifier: _may_resume(verifier, session, name), parse_later)
     if cfg.insecure:
         _log.w(
             "insecure=true: server certificate verification DISABLED for %s (CONFIG_ESP_TLS_INSECURE + "

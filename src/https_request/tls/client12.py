@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import hmac
 import itertools
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
@@ -47,16 +47,17 @@ from .enums import HandshakeType as HT
 from .errors import Reason, TlsError
 from .events import SessionTicketReceived
 from .keyschedule import new_hash
-from .keyschedule12 import finished_verify_data12, key_block, master_secret
 from .kx import ClientShare, ec_point, group_of_curve
 from .limits import MAX_CIPHERTEXT12, MAX_RENEGOTIATIONS
 from .messages import Finished, ServerHello
-from .messages12 import Certificate12, CertificateRequest12, DigitallySigned, NewSessionTicket12, ServerKeyExchange12
-from .protection12 import Protector12
 from .session import PeerCheck, Session
 from .signatures import choose_scheme, leaf_public_key, sign, verify
 from .states import EXPECTED_CLIENT12, HsState
 from .suites import SIGNALLING, SUITES, SuiteParams
+
+if TYPE_CHECKING:  # TLS 1.2's messages, key schedule and records: imported when the server picks TLS 1.2
+    from .messages12 import CertificateRequest12, NewSessionTicket12
+    from .protection12 import Protector12
 
 __all__ = ["Tls12Client"]
 
@@ -220,6 +221,8 @@ class Tls12Client(Connection):
         return None
 
     def _parse_certificate12(self, body: bytes, whole: bytes) -> HsState:
+        from .messages12 import Certificate12  # TLS 1.2 only
+
         hs12 = self._hs12
         assert hs12 is not None
         cert = Certificate12.decode(body)
@@ -280,6 +283,8 @@ class Tls12Client(Connection):
             )
 
     def _parse_server_key_exchange(self, body: bytes, whole: bytes) -> HsState:
+        from .messages12 import DigitallySigned, ServerKeyExchange12  # TLS 1.2 only
+
         hs12, hs, cfg = self._hs12, self._hs, self._ccfg
         assert hs12 is not None and hs is not None
         ske = ServerKeyExchange12.decode(body)
@@ -299,6 +304,8 @@ class Tls12Client(Connection):
         return S.CERTIFICATE_REQUEST
 
     def _parse_certificate_request12(self, body: bytes, whole: bytes) -> HsState:
+        from .messages12 import CertificateRequest12  # TLS 1.2 only
+
         hs12 = self._hs12
         assert hs12 is not None
         hs12.cert_request = CertificateRequest12.decode(body)
@@ -306,6 +313,9 @@ class Tls12Client(Connection):
         return S.SERVER_HELLO_DONE
 
     def _parse_server_hello_done(self, body: bytes, whole: bytes) -> HsState:
+        from .keyschedule12 import master_secret  # TLS 1.2 only
+        from .messages12 import DigitallySigned  # TLS 1.2 only
+
         hs12, cfg = self._hs12, self._ccfg
         assert hs12 is not None
         if body:
@@ -356,6 +366,8 @@ class Tls12Client(Connection):
         return S.NEW_SESSION_TICKET if hs12.ticket_expected else S.SERVER_CHANGE_CIPHER_SPEC
 
     def _write_client_certificate12(self, hs12: _Client12Hs) -> None:
+        from .messages12 import Certificate12  # TLS 1.2 only
+
         cfg = self._ccfg
         cr = hs12.cert_request
         assert cr is not None
@@ -371,6 +383,9 @@ class Tls12Client(Connection):
     def _install_keys12(self, hs12: _Client12Hs) -> None:
         """Derive the key block; the write key is installed with our CCS, the
         read key with the server's."""
+        from .keyschedule12 import key_block  # TLS 1.2 only
+        from .protection12 import Protector12  # TLS 1.2 only
+
         suite = hs12.suite
         cmac, smac, ckey, skey, civ, siv = key_block(
             suite.hash_name,
@@ -386,6 +401,8 @@ class Tls12Client(Connection):
         self._pending_read12 = Protector12(suite, skey, siv, smac, etm=hs12.etm, random=rnd)
 
     def _write_ccs_finished12(self, hs12: _Client12Hs) -> None:
+        from .keyschedule12 import finished_verify_data12  # TLS 1.2 only
+
         self._set_state(S.CLIENT_CHANGE_CIPHER_SPEC)
         self._send_ccs()
         self._write = self._pending_write12
@@ -400,6 +417,8 @@ class Tls12Client(Connection):
     # ------------------------------------------------------------ server's end
 
     def _parse_new_session_ticket12(self, body: bytes, whole: bytes) -> HsState:
+        from .messages12 import NewSessionTicket12  # TLS 1.2 only
+
         hs12 = self._hs12
         assert hs12 is not None
         hs12.new_ticket = NewSessionTicket12.decode(body)
@@ -413,6 +432,8 @@ class Tls12Client(Connection):
         self._set_state(S.SERVER_FINISHED)
 
     def _parse_server_finished12(self, body: bytes, whole: bytes) -> HsState:
+        from .keyschedule12 import finished_verify_data12  # TLS 1.2 only
+
         hs12 = self._hs12
         assert hs12 is not None
         fin = Finished.decode(body)

@@ -37,7 +37,7 @@ Subclasses (:mod:`.client13`, :mod:`.server13`) supply the handlers.
 from __future__ import annotations
 
 from collections import deque
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from ..wire import DecodeError
 from .config import ClientConfig, ServerConfig
@@ -70,10 +70,12 @@ from .limits import (
 )
 from .messages import KeyUpdate, handshake_message
 from .protection import Protector
-from .protection12 import Protector12
 from .record import HandshakeJoiner, RecordReader, fragment, record_payloads
 from .states import HsState
 from .suites import SuiteParams
+
+if TYPE_CHECKING:
+    from .protection12 import Protector12  # TLS 1.2's records: imported by the TLS 1.2 halves
 
 __all__ = ["Connection"]
 
