@@ -25,7 +25,7 @@ What it prints (no sockets, no loop iterations: contention moves little but the 
 * ``--profile``: cProfile of the server's side only (the client's calls are outside the
   profiled callbacks), Python function calls per connection and the top functions;
 * ``--valgrind``: instructions per connection (valgrind's callgrind, total Ir of two
-  runs, 50 and 50 + ``--count`` connections, differenced: start-up cancels
+  runs, 20 and 20 + ``--count`` connections, differenced: start-up cancels
   out), client included, and the same with the stdlib-ssl server: the difference is
   what serve executes beyond OpenSSL's server half. The counts are
   what to compare before and after a change: a busy machine does not move them.
@@ -58,7 +58,6 @@ for _p in (_ROOT / "src", _ROOT / "tests"):
 NAME = "localhost"
 IANA = {"1.3": "TLS_AES_128_GCM_SHA256", "1.2": "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"}
 OPENSSL12 = "ECDHE-ECDSA-AES128-GCM-SHA256"
-WARM = 50  # --valgrind: connections before the counted ones (a Struct class compiles its __init__ at its 32nd instance)
 
 
 class Transport:
@@ -370,8 +369,8 @@ def main(argv: list[str] | None = None) -> int:
             n = args.count
             res = {}
             for who, extra in (("serve", []), ("stdlib", ["--stdlib"]))[: 1 if args.no_stdlib else 2]:
-                low = valgrind_ir([*base, *extra, "--warmup", str(WARM)])
-                high = valgrind_ir([*base, *extra, "--warmup", str(WARM + n)])
+                low = valgrind_ir([*base, *extra, "--warmup", "20"])
+                high = valgrind_ir([*base, *extra, "--warmup", str(20 + n)])
                 res[who] = (high - low) / n
             if args.no_stdlib:
                 print(f"{row}: {res['serve'] / 1e6:.3f} M instructions per connection (serve and the client)")

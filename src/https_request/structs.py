@@ -12,12 +12,10 @@ the 1.0x budget. A :class:`Struct` class is built in ~30 microseconds: the
 field table is read from the annotations once, and ``__init__``,
 ``__repr__``, ``__eq__`` and ``__hash__`` are shared functions that walk it
 (``==`` and ``hash`` read the compared fields through one
-``operator.attrgetter`` per class, in C). The shared ``__init__`` walks the
-field table; a class whose 32nd instance is made (``serve``'s messages and
-states, made on every connection) gets one of its own then, compiled as
-dataclasses compile theirs but setting a frozen slot through its descriptor:
-~2x faster than the shared one and than a frozen dataclass's, with the same
-rules and errors (the calls it does not take as they are go to the shared one).
+``operator.attrgetter`` per class, in C; an instance is built about as fast as
+a dataclass's when its fields are given positionally, those left out having
+plain defaults, a little slower with keywords or a ``default_factory``; a
+``slots=False`` class's fields go into its ``__dict__`` in one update).
 
 Usage mirrors dataclasses (type checkers see one, through
 :func:`typing.dataclass_transform`)::
@@ -226,7 +224,6 @@ class _StructMeta(type):
         ns["__struct_frozen__"] = frozen
         ns["__match_args__"] = names
         ns["__struct_names__"] = names
-        ns["__struct_made__"] = [0]  # instances made by _init (the shared __init__): _COMPILE_AFTER
         ns["__struct_defaults__"] = tuple(reversed(tail))
         # fields kept in the instance's __dict__ (slots=False, and no Struct base has them in slots)
         ns["__struct_in_dict__"] = not slots and not any(
@@ -276,7 +273,6 @@ class Struct(metaclass=_StructMeta):
     __struct_in_dict__: ClassVar[bool] = False
     __struct_compare__: ClassVar[tuple[str, ...]] = ()
     __struct_post_init__: ClassVar[bool] = False
-    __struct_made__: ClassVar[list[int]] = [0]
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in self.__struct_fields__ if f.repr)
@@ -306,21 +302,13 @@ class Struct(metaclass=_StructMeta):
             object.__setattr__(self, f.name, value)
 
 
-_COMPILE_AFTER = 32  # instances of a class made by _init before its own __init__ is compiled
-
-
 def _init(self: Struct, *args: Any, **kwargs: Any) -> None:
-    """Every Struct class's first ``__init__``: the fields in order, positional or by
-    keyword, defaults for those not given, then ``__post_init__``. A class's
-    :data:`_COMPILE_AFTER`-th instance gives it its own ``__init__`` (:func:`_compile_init`).
+    """Every Struct class's ``__init__``: the fields in order, positional or by
+    keyword, defaults for those not given, then ``__post_init__``.
 
     Raises TypeError for too many, missing, repeated or unknown arguments.
     """
     cls = type(self)
-    made = cls.__struct_made__  # (a list: counting changes no class attribute, so no type cache entry)
-    made[0] += 1
-    if made[0] == _COMPILE_AFTER and cls.__dict__.get("__init__") is _init:
-        setattr(cls, "__init__", _compile_init(cls))  # noqa: B010 (mypy: no assignment to a method)
     put = object.__setattr__
     names = cls.__struct_names__
     left = len(names) - len(args)
@@ -350,67 +338,10 @@ def _init(self: Struct, *args: Any, **kwargs: Any) -> None:
                     raise TypeError(f"{cls.__qualname__}() missing argument {f.name!r}")
             put(self, f.name, value)
         if kwargs:
-            what = "multiple values for argument" if set(kwargs) & set(names) else "unexpected keyword argument"
+            what = "multiple values for" if set(kwargs) & set(names) else "unexpected keyword argument"
             raise TypeError(f"{cls.__qualname__}() got {what} {sorted(kwargs)[0]!r}")
     if cls.__struct_post_init__:
         self.__post_init__()  # type: ignore[attr-defined]
-
-
-def _again(self: Struct, given: tuple[Any, ...], extra: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-    """A compiled ``__init__``'s call that is not a plain one (more positional arguments than
-    fields, unknown keywords, a required field missing): :func:`_init`'s rules and errors."""
-    if extra:  # every field was given positionally
-        _init(self, *given, *extra, **kwargs)
-        return
-    names = type(self).__struct_names__
-    _init(self, **{n: v for n, v in zip(names, given, strict=True) if v is not MISSING}, **kwargs)
-
-
-def _compile_init(cls: type[Struct]) -> Callable[..., None]:
-    """An ``__init__`` of ``cls``'s own, as dataclasses make (here only for the classes that
-    are made often: building one costs ~50 us): each field a parameter, set by one statement,
-    no loop over the field table. Through the slot's own descriptor in a frozen class
-    (``object.__setattr__`` costs ~4x more), straight into ``__dict__`` when the field lives
-    there, a plain assignment in a mutable class. Calls it does not take as they are go to
-    :func:`_init` (:func:`_again`), so that both give the same errors."""
-    names = cls.__struct_names__
-    glob: dict[str, Any] = {"__M": MISSING, "__again": _again, "__put": object.__setattr__}
-    params, factories = [], []
-    for i, f in enumerate(cls.__struct_fields__):
-        # a plain default is the parameter's own; a required field's and a factory's: MISSING, looked at below
-        glob[f"__d{i}"] = MISSING if f.default is MISSING else f.default
-        params.append(f"{f.name}=__d{i}, ")
-        if f.default_factory is not MISSING:
-            glob[f"__f{i}"] = f.default_factory
-            factories.append(f"    if {f.name} is __M: {f.name} = __f{i}()")
-    required = [f"{f.name} is __M" for f in cls.__struct_fields__ if f.required]
-    given = "".join(f"{n}, " for n in names)
-    lines = [
-        f"def __init__(__self, {''.join(params)}*__extra, **__kw):",
-        f"    if {' or '.join(['__extra', '__kw', *required])}:",
-        f"        return __again(__self, ({given}), __extra, __kw)",
-        *factories,
-    ]
-    plain = cls.__setattr__ is object.__setattr__  # (a mutable class: assignments are object's)
-    if not plain and cls.__struct_in_dict__:
-        lines.append("    __dict = __self.__dict__")
-    for i, n in enumerate(names):
-        where = getattr(cls, n, None)
-        if plain:
-            lines.append(f"    __self.{n} = {n}")
-        elif isinstance(where, MemberDescriptorType):  # a slot
-            glob[f"__s{i}"] = where.__set__
-            lines.append(f"    __s{i}(__self, {n})")
-        elif where is None and cls.__struct_in_dict__:
-            lines.append(f"    __dict[{n!r}] = {n}")
-        else:
-            lines.append(f"    __put(__self, {n!r}, {n})")
-    if cls.__struct_post_init__:
-        lines.append("    __self.__post_init__()")
-    exec("\n".join(lines), glob)  # (our own text: field names are identifiers)
-    init: Callable[..., None] = glob["__init__"]
-    init.__qualname__ = cls.__qualname__  # (in its errors as in _init's: "Point() got ...")
-    return init
 
 
 def fields(obj: Struct | type[Struct]) -> tuple[Field, ...]:
