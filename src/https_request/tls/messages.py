@@ -356,11 +356,13 @@ def _exts_from_block(v: Reader, what: str) -> tuple[Extension, ...]:
     limits' "CPU per hello" for why they are not counted)."""
     out: list[Extension] = []
     seen: set[int] = set()
-    for etype, data in v.tagged("extension"):
+    make = tuple.__new__  # (the pair tagged yields, as an Extension: no Python frame per extension)
+    for pair in v.tagged("extension"):
+        etype = pair[0]
         if etype in seen:
             raise TlsError(Reason.DUPLICATE_EXTENSION, f"{what}: extension 0x{etype:04x} twice")
         seen.add(etype)
-        out.append(Extension(etype, data))
+        out.append(make(Extension, pair))
     return tuple(out)
 
 
