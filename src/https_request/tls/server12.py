@@ -58,7 +58,7 @@ from .messages12 import (
 )
 from .protection12 import Protector12
 from .session import TicketState
-from .signatures import choose_scheme, leaf_public_key, schemes_for_key, sign, sign_legacy, verify
+from .signatures import choose_scheme, leaf_public_key, sign, sign_legacy, verify
 from .states import EXPECTED_SERVER12, HsState
 from .suites import SUITES, SuiteParams, suite_fits_version
 
@@ -314,25 +314,13 @@ class Tls12Server(Connection):
         hs12.messages += self._queue_handshake(HT.SERVER_HELLO_DONE, b"")
         return S.CLIENT_CERTIFICATE if hs12.cert_requested else S.CLIENT_KEY_EXCHANGE
 
-    def _tls13_capable(self) -> bool:
-        """TLS 1.3 is ours to choose: configured, and a certificate whose key has a TLS 1.3 scheme
-        here (or none configured); else a TLS 1.3 client gets TLS 1.2 if both have it, without the
-        downgrade sentinel, as from OpenSSL (``is_tls13_capable``): a brainpool key, whose TLS 1.3
-        schemes are not implemented."""
-        cfg = self._scfg
-        if ProtocolVersion.TLS1_3 not in cfg.versions:
-            return False
-        return not cfg.certificates or any(
-            choose_scheme(ck.key, (s := schemes_for_key(ck.key)), s, tls13=True) is not None for ck in cfg.certificates
-        )
-
     def _server_random12(self) -> bytes:
         """Our random; RFC 8446 4.1.3's sentinel in its last 8 bytes when we could do better
         than the chosen version (TLS 1.2 under a TLS 1.3 server, 1.0/1.1 under 1.2 or 1.3)."""
         rnd = self._scfg.random(32)
         top, version = max(self._scfg.versions), self.negotiated_version
         assert version is not None
-        if version == ProtocolVersion.TLS1_2 and top == ProtocolVersion.TLS1_3 and self._tls13_capable():
+        if version == ProtocolVersion.TLS1_2 and top == ProtocolVersion.TLS1_3 and self._scfg.tls13_capable:
             rnd = rnd[:24] + DOWNGRADE_TLS12
         elif version < ProtocolVersion.TLS1_2 <= top:
             rnd = rnd[:24] + DOWNGRADE_TLS11

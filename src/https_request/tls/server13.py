@@ -122,7 +122,7 @@ class ServerConnection(Tls12Server):
             raise TlsError(Reason.NO_COMMON_VERSION, f"ClientHello.legacy_version 0x{ch.legacy_version:04x}")
         raw_sv = ch.ext(ET.supported_versions)
         versions = X.decode_supported_versions(raw_sv) if raw_sv is not None else []
-        if ProtocolVersion.TLS1_3 not in versions or not self._tls13_capable():
+        if ProtocolVersion.TLS1_3 not in versions or not self._scfg.tls13_capable:
             # RFC 8446 4.2.1: without supported_versions, legacy_version is the client's highest
             # (RFC 5246 E.1: the server takes the highest it has up to that one)
             ours = [v for v in cfg.versions if v < ProtocolVersion.TLS1_3]
