@@ -28,8 +28,8 @@ for servers that rate it (the howsmyssl check).
 from __future__ import annotations
 
 import hmac
+from typing import NamedTuple
 
-from ..structs import Struct
 from . import extensions as X
 from .config import CertifiedKey, ServerConfig
 from .enums import NOT_FOR_TLS13, ProtocolVersion, PskKeyExchangeMode
@@ -94,9 +94,11 @@ class _ServerHs:
         self.tickets_done = False
 
 
-class _Psk(Struct, slots=False):
+class _Psk(NamedTuple):
+    """The offered ticket the server resumes (a plain tuple: made on every resumption, never compared)."""
+
     state: TicketState
-    index: int
+    selected: int  # its position in the offer (the ServerHello's selected_identity)
     age_ok: bool
     schedule: KeySchedule  # at the ticket's Early Secret (the binder's): the handshake goes on from it
 
@@ -242,7 +244,7 @@ class ServerConnection(Tls12Server):
             self.group = group
             sh_exts.append(Extension(ET.key_share, X.encode_key_share_entry(group, server_kx)))
         if psk is not None:
-            sh_exts.append(Extension(ET.pre_shared_key, psk.index.to_bytes(2, "big")))
+            sh_exts.append(Extension(ET.pre_shared_key, psk.selected.to_bytes(2, "big")))
         if cfg.extensions_hook is not None:
             sh_exts = cfg.extensions_hook(HT.SERVER_HELLO, sh_exts)
         sh = ServerHello(0x0303, cfg.random(32), ch.legacy_session_id, suite.id, 0, tuple(sh_exts))
@@ -425,7 +427,7 @@ class ServerConnection(Tls12Server):
         ok = (
             cfg.max_early_data > 0
             and st.max_early_data > 0
-            and psk.index == 0
+            and psk.selected == 0
             and psk.age_ok
             and st.cipher_suite == suite.id
             and st.alpn_protocol == (self.alpn_protocol or "")
