@@ -32,7 +32,7 @@ from __future__ import annotations
 import hmac
 from typing import TYPE_CHECKING
 
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from ..wire import Reader
 from . import extensions as X
@@ -57,7 +57,7 @@ from .messages12 import (
 )
 from .protection12 import Protector12
 from .session import TicketState
-from .signatures import choose_scheme, leaf_public_key, sign, sign_legacy, verify
+from .signatures import choose_scheme, key_kind, leaf_public_key, sign, sign_legacy, verify
 from .states import EXPECTED_SERVER12, HsState
 from .suites import SUITES, SuiteParams, suite_fits_version
 
@@ -117,12 +117,12 @@ class _Server12Hs:
         return self.running.digest()
 
 
+_SUITE_AUTH = {"rsa": "RSA", "ec": "ECDSA", "ed25519": "ECDSA"}  # signatures.key_kind -> SuiteParams.auth
+
+
 def _key_type(key: object) -> str:
-    if isinstance(key, rsa.RSAPrivateKey):
-        return "RSA"
-    if isinstance(key, (ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey)):
-        return "ECDSA"
-    return ""
+    """The TLS 1.2 suites' ``auth`` a certificate's private key serves ("" for none)."""
+    return _SUITE_AUTH.get(key_kind(key), "")
 
 
 class Tls12Server(Connection):
