@@ -263,10 +263,8 @@ def key_kind(key: object) -> str:
     return kind
 
 
-def _curve_name(key: object) -> str | None:
-    """An EC key's curve name (None for another key)."""
-    if key_kind(key) != "ec":
-        return None
+def _curve_name(key: object) -> str:
+    """An EC key's curve name (``key`` of :func:`key_kind` "ec")."""
     return cast("ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey", key).curve.name
 
 
@@ -279,10 +277,15 @@ def schemes_for_key(key: CertificateIssuerPrivateKeyTypes | CertificateIssuerPub
     Anything else (DSA, other curves): none.
     """
     kind = key_kind(key)
+    return _schemes_of(kind, _curve_name(key) if kind == "ec" else None)
+
+
+def _schemes_of(kind: str, curve: str | None) -> list[int]:
+    """:func:`schemes_for_key` of a key of ``kind`` (:func:`key_kind`) on ``curve`` (EC keys)."""
     if kind == "rsa":
         return [int(s) for s in _RSA_PREFERENCE]
     if kind == "ec":
-        return [int(s) for s in _EC_PREFERENCE.get(_curve_name(key) or "", ())]
+        return [int(s) for s in _EC_PREFERENCE.get(curve or "", ())]
     if kind == "ed25519":
         return [SS.ed25519]
     if kind == "ed448":
@@ -303,12 +306,12 @@ def choose_scheme(
     an ECDSA scheme bound to a curve that is not the key's (a brainpool key).
     ``None`` when there is no common scheme.
     """
-    offered, enabled = set(peer_offered), set(ours)
-    curve = _curve_name(key)
-    for scheme in schemes_for_key(key):
+    kind = key_kind(key)
+    curve = _curve_name(key) if kind == "ec" else None
+    for scheme in _schemes_of(kind, curve):  # (a few: the lists' own `in` is cheaper than making sets)
         if tls13 and (scheme in NOT_FOR_TLS13 or _SCHEMES[scheme].curve not in (None, curve)):
             continue
-        if scheme in enabled and scheme in offered:
+        if scheme in ours and scheme in peer_offered:
             return scheme
     return None
 
