@@ -341,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--version", choices=("1.3", "1.2"), default="1.3")
     parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio",
-                        help="the event loop serve's timers use (default asyncio; bench/server.py's serve: uvloop)")  # fmt: skip
+                        help="serve's event loop (default asyncio; bench/server.py runs serve on uvloop)")  # fmt: skip
     parser.add_argument("--resumed", action="store_true", help="offer the previous connection's session")
     parser.add_argument("--count", type=int, default=500, help="timed connections (default 500)")
     parser.add_argument("--warmup", type=int, default=20)
