@@ -272,7 +272,12 @@ def measure(args: argparse.Namespace, folder: Path) -> dict[str, float]:
     saved = os.dup(2)
     os.dup2(devnull, 2)  # serve's log lines
     try:
-        loop = asyncio.new_event_loop()
+        if args.loop == "uvloop":
+            import uvloop
+
+            loop = uvloop.new_event_loop()
+        else:
+            loop = asyncio.new_event_loop()
         bench = Bench(folder, args.version, args.serve_args, request)
         loop.run_until_complete(bench.start())
         out: dict[str, float] = {}
@@ -335,6 +340,8 @@ def valgrind_ir(argv: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--version", choices=("1.3", "1.2"), default="1.3")
+    parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio",
+                        help="serve's event loop (default asyncio; bench/server.py runs serve on uvloop)")  # fmt: skip
     parser.add_argument("--resumed", action="store_true", help="offer the previous connection's session")
     parser.add_argument("--count", type=int, default=500, help="timed connections (default 500)")
     parser.add_argument("--warmup", type=int, default=20)
@@ -357,7 +364,7 @@ def main(argv: list[str] | None = None) -> int:
             make_certs(folder)
         row = f"TLS {args.version} {'resumed' if args.resumed else 'full'} {args.host}{args.path}"
         if args.valgrind:
-            base = ["--raw", "--version", args.version, "--count", "0", "--certs", str(folder),
+            base = ["--raw", "--version", args.version, "--count", "0", "--certs", str(folder), "--loop", args.loop,
                     "--path", args.path, "--host", args.host] + (["--resumed"] if args.resumed else [])  # fmt: skip
             n = args.count
             res = {}

@@ -241,6 +241,8 @@ def test_record_payloads_cut_between_messages() -> None:
     assert b"".join(record_payloads(22, data, 16384)) == data
     assert [len(p) for p in record_payloads(23, b"x" * 20000, 16384)] == [16384, 3616]  # application data
     assert record_payloads(22, b"", 16384) == [b""]
+    assert record_payloads(22, msg(100) + msg(50), 16384) == [msg(100) + msg(50)]  # a flight that fits: one record
+    assert [len(p) for p in record_payloads(22, msg(100) + msg(50), 120)] == [100, 50]
 
 
 def _client_chain(size: int) -> object:

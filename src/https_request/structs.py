@@ -224,6 +224,7 @@ class _StructMeta(type):
         ns["__struct_frozen__"] = frozen
         ns["__match_args__"] = names
         ns["__struct_names__"] = names
+        ns["__struct_setters__"] = None  # each class its own (_setters: made at its first instance)
         ns["__struct_defaults__"] = tuple(reversed(tail))
         # fields kept in the instance's __dict__ (slots=False, and no Struct base has them in slots)
         ns["__struct_in_dict__"] = not slots and not any(
@@ -271,6 +272,7 @@ class Struct(metaclass=_StructMeta):
     __struct_names__: ClassVar[tuple[str, ...]] = ()
     __struct_defaults__: ClassVar[tuple[Any, ...]] = ()
     __struct_in_dict__: ClassVar[bool] = False
+    __struct_setters__: ClassVar[tuple[Callable[[Any, Any], None], ...] | None] = None  # (_setters)
     __struct_compare__: ClassVar[tuple[str, ...]] = ()
     __struct_post_init__: ClassVar[bool] = False
 
@@ -319,8 +321,11 @@ def _init(self: Struct, *args: Any, **kwargs: Any) -> None:
         if cls.__struct_in_dict__:  # one C call (each object.__setattr__ costs more than a dict update)
             self.__dict__.update(zip(names, args))  # noqa: B905 (equal lengths, just compared)
         else:
-            for name, value in zip(names, args):  # noqa: B905 (equal lengths, just compared; a keyword costs 40%)
-                put(self, name, value)
+            setters = cls.__struct_setters__
+            if setters is None:
+                setters = _setters(cls)
+            for set_field, value in zip(setters, args):  # noqa: B905 (equal lengths, just compared; a keyword costs 40%)
+                set_field(self, value)
     else:
         table = cls.__struct_fields__
         if len(args) > len(table):
@@ -342,6 +347,23 @@ def _init(self: Struct, *args: Any, **kwargs: Any) -> None:
             raise TypeError(f"{cls.__qualname__}() got {what} {sorted(kwargs)[0]!r}")
     if cls.__struct_post_init__:
         self.__post_init__()  # type: ignore[attr-defined]
+
+
+def _setters(cls: type[Struct]) -> tuple[Callable[[Any, Any], None], ...]:
+    """``(instance, value) -> None`` per field, kept on the class at its first instance: a slot's
+    member descriptor's ``__set__`` (a third cheaper than ``object.__setattr__``, which looks the
+    name up again), ``object.__setattr__`` by name for a field kept in the ``__dict__``."""
+
+    def by_name(name: str) -> Callable[[Any, Any], None]:
+        return lambda obj, value: object.__setattr__(obj, name, value)
+
+    setters = []
+    for name in cls.__struct_names__:
+        where = getattr(cls, name, None)
+        setters.append(where.__set__ if isinstance(where, MemberDescriptorType) else by_name(name))
+    made = tuple(setters)
+    type.__setattr__(cls, "__struct_setters__", made)
+    return made
 
 
 def fields(obj: Struct | type[Struct]) -> tuple[Field, ...]:

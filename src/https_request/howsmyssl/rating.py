@@ -129,7 +129,7 @@ def _u16_list(raw: bytes | None, what: str) -> list[int]:
     return decode_u16_list(raw, what) if raw is not None else []
 
 
-class Inputs(Struct):
+class Inputs(Struct, slots=False):  # (twelve fields made on every connection: one dict update)
     """Everything :func:`rate` reads: the ClientHello's fields the rating looks at, the
     connection's version and the options, with the clock reduced to the two 2026
     cutovers. Two connections with equal inputs get the same rating (the random, the

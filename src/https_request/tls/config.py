@@ -335,3 +335,18 @@ class ServerConfig(Struct, slots=False):
             raise ValueError("client certificates need TLS 1.2 or 1.3: leave TLS 1.0 and 1.1 out of versions")
         if self.require_client_certificate and self.client_verifier is None:
             raise ValueError("require_client_certificate needs a client_verifier")
+
+    @cached_property
+    def tls13_capable(self) -> bool:
+        """TLS 1.3 is ours to choose: configured, and a certificate whose key has a TLS 1.3 scheme
+        here; else a TLS 1.3 client gets TLS 1.2 if both have it, without the downgrade sentinel,
+        as from OpenSSL (``is_tls13_capable``): a brainpool key, whose TLS 1.3 schemes are not
+        implemented. (Asked by every handshake, the server's and its ClientHello's: the same
+        answer for the configuration, so worked out once.)"""
+        if ProtocolVersion.TLS1_3 not in self.versions:
+            return False
+        from .signatures import choose_scheme, schemes_for_key
+
+        return any(
+            choose_scheme(ck.key, (s := schemes_for_key(ck.key)), s, tls13=True) is not None for ck in self.certificates
+        )

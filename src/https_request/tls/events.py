@@ -37,7 +37,7 @@ class NeedData(Enum):
 NEED_DATA = NeedData.NEED_DATA
 
 
-class HandshakeComplete(Struct):
+class HandshakeComplete(Struct, slots=False):  # (eight fields, made on every connection: one dict update)
     """The handshake finished; what was negotiated."""
 
     version: int

@@ -10,6 +10,7 @@ extensions and a misplaced pre_shared_key raise :class:`TlsError`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cached_property
 
 from ..structs import Struct
@@ -138,12 +139,11 @@ class ClientHello(Struct, slots=False):
         return w.getvalue()
 
     @cached_property
-    def _by_type(self) -> dict[int, bytes]:
-        return dict(reversed(self.extensions))  # (the first of a duplicate, as find_extension)
-
-    def ext(self, etype: int) -> bytes | None:
-        """The body of extension ``etype``, or None (a server looks up a dozen: by a table)."""
-        return self._by_type.get(etype)
+    def ext(self) -> Callable[[int], bytes | None]:
+        """``ext(etype)``: the body of extension ``etype``, or None. (A server looks up a dozen:
+        by a table, the first of a duplicate as find_extension; the table's own ``get``, no
+        Python call per lookup.)"""
+        return dict(reversed(self.extensions)).get
 
 
 # struct { ProtocolVersion legacy_version; Random random; opaque legacy_session_id_echo<0..32>;
@@ -356,11 +356,13 @@ def _exts_from_block(v: Reader, what: str) -> tuple[Extension, ...]:
     limits' "CPU per hello" for why they are not counted)."""
     out: list[Extension] = []
     seen: set[int] = set()
-    for etype, data in v.tagged("extension"):
+    make = tuple.__new__  # (the pair tagged yields, as an Extension: no Python frame per extension)
+    for pair in v.tagged("extension"):
+        etype = pair[0]
         if etype in seen:
             raise TlsError(Reason.DUPLICATE_EXTENSION, f"{what}: extension 0x{etype:04x} twice")
         seen.add(etype)
-        out.append(Extension(etype, data))
+        out.append(make(Extension, pair))
     return tuple(out)
 
 

@@ -118,7 +118,7 @@ def record_payloads(content_type: int, data: bytes, limit: int) -> list[bytes]:
     every flight whose messages fit. Other content is cut every ``limit`` bytes;
     empty data is one empty payload.
     """
-    if content_type != ContentType.HANDSHAKE:
+    if content_type != ContentType.HANDSHAKE or len(data) <= limit:  # (a flight that fits: one record)
         return [data[off : off + limit] for off in range(0, max(len(data), 1), limit)]
     out: list[bytes] = []
     cur = bytearray()

@@ -32,9 +32,8 @@ from __future__ import annotations
 import hmac
 from typing import TYPE_CHECKING
 
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from ..structs import Struct
 from ..wire import Reader
 from . import extensions as X
 from .config import CertifiedKey, ServerConfig
@@ -58,7 +57,7 @@ from .messages12 import (
 )
 from .protection12 import Protector12
 from .session import TicketState
-from .signatures import choose_scheme, leaf_public_key, schemes_for_key, sign, sign_legacy, verify
+from .signatures import choose_scheme, key_kind, leaf_public_key, sign, sign_legacy, verify
 from .states import EXPECTED_SERVER12, HsState
 from .suites import SUITES, SuiteParams, suite_fits_version
 
@@ -75,25 +74,39 @@ _FALLBACK_SCSV = 0x5600
 _RENEGOTIATION_SCSV = 0x00FF
 
 
-class _Server12Hs(Struct, frozen=False, slots=False):
-    suite: SuiteParams
-    messages: bytearray
-    server_random: bytes
-    ems: bool
-    etm: bool
-    session_id: bytes
-    issue_ticket: bool
-    resumed: bool = False
-    master: bytes = b""
-    share: ClientShare | None = None
-    cert_requested: bool = False
-    client_key: object = None
-    version: int = ProtocolVersion.TLS1_2
-    prf: str = "sha256"  # the PRF / handshake hash (keyschedule12.prf_name)
-    client_version: int = ProtocolVersion.TLS1_2  # the ClientHello's, which an RSA premaster repeats
-    server_key: object = None  # the certificate's private key (static RSA decrypts with it)
-    running: HandshakeHash | None = None  # Hash(messages[:hashed]), made at the first messages_hash()
-    hashed: int = 0
+class _Server12Hs:
+    """One TLS 1.0-1.2 handshake's state on the server, dropped (with its secrets) when it ends.
+    A plain class, not a Struct: mutable, never compared, made on every TLS 1.2 connection
+    (~4k instructions against a Struct's ~15k for its eighteen fields)."""
+
+    __slots__ = (
+        "suite", "messages", "server_random", "ems", "etm", "session_id", "issue_ticket", "resumed", "master",
+        "share", "cert_requested", "client_key", "version", "prf", "client_version", "server_key", "running",
+        "hashed",
+    )  # fmt: skip
+
+    def __init__(
+        self, suite: SuiteParams, messages: bytearray, server_random: bytes, ems: bool, etm: bool,
+        session_id: bytes, issue_ticket: bool,
+    ) -> None:  # fmt: skip
+        self.suite = suite
+        self.messages = messages
+        self.server_random = server_random
+        self.ems = ems
+        self.etm = etm
+        self.session_id = session_id
+        self.issue_ticket = issue_ticket
+        self.resumed = False
+        self.master = b""
+        self.share: ClientShare | None = None
+        self.cert_requested = False
+        self.client_key: object = None
+        self.version: int = ProtocolVersion.TLS1_2
+        self.prf = "sha256"  # the PRF / handshake hash (keyschedule12.prf_name)
+        self.client_version: int = ProtocolVersion.TLS1_2  # the ClientHello's, which an RSA premaster repeats
+        self.server_key: object = None  # the certificate's private key (static RSA decrypts with it)
+        self.running: HandshakeHash | None = None  # Hash(messages[:hashed]), made at the first messages_hash()
+        self.hashed = 0
 
     def messages_hash(self) -> bytes:
         """Hash(handshake_messages) of :attr:`messages` for the PRF (each message hashed once)."""
@@ -104,12 +117,12 @@ class _Server12Hs(Struct, frozen=False, slots=False):
         return self.running.digest()
 
 
+_SUITE_AUTH = {"rsa": "RSA", "ec": "ECDSA", "ed25519": "ECDSA"}  # signatures.key_kind -> SuiteParams.auth
+
+
 def _key_type(key: object) -> str:
-    if isinstance(key, rsa.RSAPrivateKey):
-        return "RSA"
-    if isinstance(key, (ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey)):
-        return "ECDSA"
-    return ""
+    """The TLS 1.2 suites' ``auth`` a certificate's private key serves ("" for none)."""
+    return _SUITE_AUTH.get(key_kind(key), "")
 
 
 class Tls12Server(Connection):
@@ -314,25 +327,13 @@ class Tls12Server(Connection):
         hs12.messages += self._queue_handshake(HT.SERVER_HELLO_DONE, b"")
         return S.CLIENT_CERTIFICATE if hs12.cert_requested else S.CLIENT_KEY_EXCHANGE
 
-    def _tls13_capable(self) -> bool:
-        """TLS 1.3 is ours to choose: configured, and a certificate whose key has a TLS 1.3 scheme
-        here (or none configured); else a TLS 1.3 client gets TLS 1.2 if both have it, without the
-        downgrade sentinel, as from OpenSSL (``is_tls13_capable``): a brainpool key, whose TLS 1.3
-        schemes are not implemented."""
-        cfg = self._scfg
-        if ProtocolVersion.TLS1_3 not in cfg.versions:
-            return False
-        return not cfg.certificates or any(
-            choose_scheme(ck.key, (s := schemes_for_key(ck.key)), s, tls13=True) is not None for ck in cfg.certificates
-        )
-
     def _server_random12(self) -> bytes:
         """Our random; RFC 8446 4.1.3's sentinel in its last 8 bytes when we could do better
         than the chosen version (TLS 1.2 under a TLS 1.3 server, 1.0/1.1 under 1.2 or 1.3)."""
         rnd = self._scfg.random(32)
         top, version = max(self._scfg.versions), self.negotiated_version
         assert version is not None
-        if version == ProtocolVersion.TLS1_2 and top == ProtocolVersion.TLS1_3 and self._tls13_capable():
+        if version == ProtocolVersion.TLS1_2 and top == ProtocolVersion.TLS1_3 and self._scfg.tls13_capable:
             rnd = rnd[:24] + DOWNGRADE_TLS12
         elif version < ProtocolVersion.TLS1_2 <= top:
             rnd = rnd[:24] + DOWNGRADE_TLS11

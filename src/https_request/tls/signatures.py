@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
@@ -50,6 +50,7 @@ if TYPE_CHECKING:
 __all__ = [
     "LEGACY_SCHEMES",
     "choose_scheme",
+    "key_kind",
     "leaf_public_key",
     "schemes_for_key",
     "sign",
@@ -237,6 +238,36 @@ def verify(
         raise TlsError(Reason.BAD_SIGNATURE, f"{SS(scheme).name} signature does not verify") from exc
 
 
+_KEY_KINDS: dict[type, str] = {}  # a key's class -> key_kind (cryptography's few key classes)
+
+
+def key_kind(key: object) -> str:
+    """``"rsa"``, ``"ec"``, ``"ed25519"`` or ``"ed448"`` for such a key (private or public), else ``""``.
+    Known by the key's class after its first key: ``isinstance`` against cryptography's abstract
+    key classes goes through ``ABCMeta.__instancecheck__`` (~1-3k instructions a check, a
+    handshake made a dozen)."""
+    kind = _KEY_KINDS.get(type(key))
+    if kind is None:
+        if isinstance(key, (rsa.RSAPrivateKey, rsa.RSAPublicKey)):
+            kind = "rsa"
+        elif isinstance(key, (ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey)):
+            kind = "ec"
+        elif isinstance(key, (ed25519.Ed25519PrivateKey, ed25519.Ed25519PublicKey)):
+            kind = "ed25519"
+        elif isinstance(key, (ed448.Ed448PrivateKey, ed448.Ed448PublicKey)):
+            kind = "ed448"
+        else:
+            kind = ""
+        if len(_KEY_KINDS) < 64:
+            _KEY_KINDS[type(key)] = kind
+    return kind
+
+
+def _curve_name(key: object) -> str:
+    """An EC key's curve name (``key`` of :func:`key_kind` "ec")."""
+    return cast("ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey", key).curve.name
+
+
 def schemes_for_key(key: CertificateIssuerPrivateKeyTypes | CertificateIssuerPublicKeyTypes) -> list[int]:
     """The schemes ``key`` (private or public) can sign with, best first.
 
@@ -245,13 +276,19 @@ def schemes_for_key(key: CertificateIssuerPrivateKeyTypes | CertificateIssuerPub
     key the three TLS 1.2 ones, its size's hash first; EdDSA: its own scheme.
     Anything else (DSA, other curves): none.
     """
-    if isinstance(key, (rsa.RSAPrivateKey, rsa.RSAPublicKey)):
+    kind = key_kind(key)
+    return _schemes_of(kind, _curve_name(key) if kind == "ec" else None)
+
+
+def _schemes_of(kind: str, curve: str | None) -> list[int]:
+    """:func:`schemes_for_key` of a key of ``kind`` (:func:`key_kind`) on ``curve`` (EC keys)."""
+    if kind == "rsa":
         return [int(s) for s in _RSA_PREFERENCE]
-    if isinstance(key, (ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey)):
-        return [int(s) for s in _EC_PREFERENCE.get(key.curve.name, ())]
-    if isinstance(key, (ed25519.Ed25519PrivateKey, ed25519.Ed25519PublicKey)):
+    if kind == "ec":
+        return [int(s) for s in _EC_PREFERENCE.get(curve or "", ())]
+    if kind == "ed25519":
         return [SS.ed25519]
-    if isinstance(key, (ed448.Ed448PrivateKey, ed448.Ed448PublicKey)):
+    if kind == "ed448":
         return [SS.ed448]
     return []
 
@@ -269,12 +306,12 @@ def choose_scheme(
     an ECDSA scheme bound to a curve that is not the key's (a brainpool key).
     ``None`` when there is no common scheme.
     """
-    offered, enabled = set(peer_offered), set(ours)
-    curve = key.curve.name if isinstance(key, (ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey)) else None
-    for scheme in schemes_for_key(key):
+    kind = key_kind(key)
+    curve = _curve_name(key) if kind == "ec" else None
+    for scheme in _schemes_of(kind, curve):  # (a few: the lists' own `in` is cheaper than making sets)
         if tls13 and (scheme in NOT_FOR_TLS13 or _SCHEMES[scheme].curve not in (None, curve)):
             continue
-        if scheme in enabled and scheme in offered:
+        if scheme in ours and scheme in peer_offered:
             return scheme
     return None
 
