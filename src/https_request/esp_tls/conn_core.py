@@ -358,7 +358,7 @@ class _Core:
         if session is not None:
             first.append(lambda: self._offer(session()))
         if self._cfg.engine == "python":
-            first.append(preload_python_engine)
+            first.append(lambda: preload_python_engine(self._cfg))
         first.append(lambda: _preload_trust(self._cfg, "setup", self._parse_later()))
         if callable(early_data):
             first.append(lambda: self._early_data(early_data))

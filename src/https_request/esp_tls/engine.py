@@ -209,16 +209,35 @@ def _setup_failed(detail: str, esp: int = EspErr.ESP_ERR_MBEDTLS_SSL_SETUP_FAILE
     return EspTlsError(LastError(esp, code, 0, detail))
 
 
-def preload_python_engine() -> None:
+def preload_python_engine(cfg: EspTlsCfg | None = None) -> None:
     """Import what the ``python`` engine needs for its first flight (the engine, its
     blocking driver, the profiles, the primitives they use and cryptography's OpenSSL
     backend, which the first key share would load: ~25 M instructions of OpenSSL set-up),
     so that a caller can do it while the TCP connect is in flight. Raises ImportError
-    for a broken install."""
+    for a broken install.
+
+    When ``cfg``'s hello offers X25519MLKEM768 (the default profile's first key
+    share), one ML-KEM-768 key is also made and dropped: a process's first ML-KEM
+    key generation fetches OpenSSL's implementation (~2 ms, the later ones
+    ~0.1 ms), which would otherwise run between the SYN-ACK and the ClientHello.
+    An unknown profile is left for the handshake's set-up to report."""
     from cryptography.hazmat.backends.openssl import backend  # noqa: F401
 
     from ..io import blocking  # noqa: F401
     from ..tls import client13, profiles  # noqa: F401
+
+    if cfg is None:
+        return
+    try:
+        groups = cfg.groups or profiles.get_profile(cfg.profile).groups
+    except ValueError:
+        return
+    from ..tls.enums import NamedGroup
+
+    if NamedGroup.X25519MLKEM768 in groups:
+        from cryptography.hazmat.primitives.asymmetric import mlkem
+
+        mlkem.MLKEM768PrivateKey.generate()
 
 
 def python_client_config(spec: EngineSpec) -> ClientConfig:
