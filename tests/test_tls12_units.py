@@ -31,6 +31,7 @@ from https_request.tls.messages12 import (
     Certificate12,
     CertificateRequest12,
     DigitallySigned,
+    LegacySignature,
     NewSessionTicket12,
     ServerEcdhParams,
     ServerKeyExchange12,
@@ -523,6 +524,19 @@ def test_digitally_signed_read_write() -> None:
     r.expect_end()
     with pytest.raises(DecodeError):
         DigitallySigned.read(Reader(b"\x04\x01\x00\x04sig"))
+
+
+def test_messages12_fields_too_long_for_their_length_prefix() -> None:
+    too_long = [
+        ServerEcdhParams(0x001D, b"\x11" * 256),
+        DigitallySigned(0x0403, bytes(65536)),
+        LegacySignature(bytes(65536)),
+        NewSessionTicket12(7200, bytes(65536)),
+    ]
+    for msg in too_long:
+        with pytest.raises(OverflowError):
+            msg.encode()
+    assert LegacySignature(b"sig").encode() == b"\x00\x03sig"
 
 
 # ------------------------------------------------------------- session cache
