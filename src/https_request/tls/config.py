@@ -149,27 +149,6 @@ class CertifiedKey(Struct, slots=False):
             raise ValueError(f"the private key does not match the certificate {subject} (another public key)")
 
     @cached_property
-    def schemes(self) -> tuple[int, ...]:
-        """:func:`.signatures.schemes_for_key` of the key, best first, worked out once (a server
-        asks on every full handshake; its key type checks are isinstance checks against
-        cryptography's abstract classes)."""
-        from .signatures import schemes_for_key
-
-        return tuple(schemes_for_key(self.key))
-
-    @cached_property
-    def key_type(self) -> str:
-        """The certificate key type a TLS 1.2 suite names (:attr:`.suites.SuiteParams.auth`): "RSA",
-        "ECDSA" (an EdDSA key too, RFC 8422) or "" for another key."""
-        from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-
-        if isinstance(self.key, rsa.RSAPrivateKey):
-            return "RSA"
-        if isinstance(self.key, (ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey)):
-            return "ECDSA"
-        return ""
-
-    @cached_property
     def chain_der(self) -> tuple[bytes, ...]:
         from cryptography.hazmat.primitives.serialization import Encoding
 

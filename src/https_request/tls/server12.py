@@ -32,7 +32,7 @@ from __future__ import annotations
 import hmac
 from typing import TYPE_CHECKING
 
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
 from ..structs import Struct
 from ..wire import Reader
@@ -103,6 +103,14 @@ class _Server12Hs(Struct, frozen=False, slots=False):
         self.running.update(self.messages[self.hashed :])
         self.hashed = len(self.messages)
         return self.running.digest()
+
+
+def _key_type(key: object) -> str:
+    if isinstance(key, rsa.RSAPrivateKey):
+        return "RSA"
+    if isinstance(key, (ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey)):
+        return "ECDSA"
+    return ""
 
 
 class Tls12Server(Connection):
@@ -249,7 +257,7 @@ class Tls12Server(Connection):
             if suite.kx == "ECDHE" and group is None:
                 continue
             for ck in cfg.certificates:
-                if ck.key_type != suite.auth:
+                if _key_type(ck.key) != suite.auth:
                     continue
                 if suite.kx == "RSA":
                     return suite, ck, None, None
@@ -257,7 +265,7 @@ class Tls12Server(Connection):
                     return suite, ck, None, group
                 # (a TLS 1.2 client without signature_algorithms implies SHA-1 only, RFC 5246 7.4.1.4.1,
                 # which RFC 9155 forbids, as Go's server since 1.25: no scheme, handshake_failure)
-                scheme = choose_scheme(ck.key, offered_sigs, cfg.signature_schemes, tls13=False, schemes=ck.schemes)
+                scheme = choose_scheme(ck.key, offered_sigs, cfg.signature_schemes, tls13=False)
                 if scheme is not None:
                     return suite, ck, scheme, group
         if group is None:

@@ -261,22 +261,17 @@ def choose_scheme(
     peer_offered: Sequence[int],
     ours: Sequence[int],
     tls13: bool,
-    *,
-    schemes: Sequence[int] | None = None,
 ) -> int | None:
     """Our most preferred scheme for ``key`` that we enable and the peer offered.
 
-    Preference is :func:`schemes_for_key` order (``schemes``: that list when already
-    known, as :attr:`.config.CertifiedKey.schemes` keeps it), filtered by ``ours``. With
+    Preference is :func:`schemes_for_key` order, filtered by ``ours``. With
     ``tls13`` the ``rsa_pkcs1_*`` schemes are skipped (RFC 8446 4.2.3), and so is
     an ECDSA scheme bound to a curve that is not the key's (a brainpool key).
     ``None`` when there is no common scheme.
     """
     offered, enabled = set(peer_offered), set(ours)
-    curve = None
-    if tls13 and isinstance(key, (ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey)):
-        curve = key.curve.name
-    for scheme in schemes_for_key(key) if schemes is None else schemes:
+    curve = key.curve.name if isinstance(key, (ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey)) else None
+    for scheme in schemes_for_key(key):
         if tls13 and (scheme in NOT_FOR_TLS13 or _SCHEMES[scheme].curve not in (None, curve)):
             continue
         if scheme in enabled and scheme in offered:
