@@ -46,7 +46,7 @@ from .errors import Reason, TlsError
 from .keyschedule12 import HandshakeHash, Prf, master_secret, prf_name
 from .kx import TLS12_GROUPS, ClientShare
 from .limits import MAX_CIPHERTEXT12
-from .messages import ClientHello, Extension, Finished, ServerHello
+from .messages import ClientHello, Extension, ServerHello
 from .messages12 import (
     Certificate12,
     CertificateRequest12,
@@ -451,13 +451,12 @@ class Tls12Server(Connection):
     def _parse_client_finished12(self, body: bytes, whole: bytes) -> HsState:
         hs12 = self._hs12
         assert hs12 is not None
-        fin = Finished.decode(body)
         th = hs12.messages_hash()
         assert hs12.master_prf is not None
         expected = hs12.master_prf.finished(True, th)
-        if len(fin.verify_data) != len(expected):  # RFC 8446 4.4.4 / 5246 7.4.9: a malformed message
-            raise TlsError(Reason.DECODE, f"client Finished of {len(fin.verify_data)} bytes")
-        if not hmac.compare_digest(expected, fin.verify_data):
+        if len(body) != len(expected):  # RFC 5246 7.4.9: the body is verify_data, 12 bytes; else malformed
+            raise TlsError(Reason.DECODE, f"client Finished of {len(body)} bytes")
+        if not hmac.compare_digest(expected, body):
             raise TlsError(Reason.BAD_FINISHED, "client Finished")
         hs12.messages += whole
         if not hs12.resumed:
