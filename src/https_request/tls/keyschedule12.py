@@ -27,6 +27,7 @@ __all__ = [
     "Prf",
     "finished_verify_data12",
     "handshake_hash",
+    "hmac_keyed",
     "key_block",
     "master_secret",
     "prf",
@@ -38,8 +39,9 @@ MD5_SHA1 = "md5-sha1"
 _TLS1_2 = 0x0303
 
 
-def _hmac_keyed(hash_name: str, key: bytes) -> Callable[[bytes], bytes]:
-    """``msg -> HMAC-<hash>(key, msg)`` (RFC 2104), keyed once."""
+def hmac_keyed(hash_name: str, key: bytes) -> Callable[[bytes], bytes]:
+    """``msg -> HMAC-<hash>(key, msg)`` (RFC 2104), keyed once: the PRF's, and the CBC and RC4
+    records' MAC (:mod:`.protection12`), whose key serves a whole connection."""
     inner = new_hash(hash_name)
     outer = new_hash(hash_name)
     block = inner.block_size
@@ -101,9 +103,9 @@ class Prf:
         self._macs: tuple[Callable[[bytes], bytes], ...]
         if hash_name == MD5_SHA1:
             half = (len(secret) + 1) // 2  # the halves share a middle byte when the length is odd
-            self._macs = (_hmac_keyed("md5", secret[:half]), _hmac_keyed("sha1", secret[len(secret) - half :]))
+            self._macs = (hmac_keyed("md5", secret[:half]), hmac_keyed("sha1", secret[len(secret) - half :]))
         else:
-            self._macs = (_hmac_keyed(hash_name, secret),)
+            self._macs = (hmac_keyed(hash_name, secret),)
 
     def __call__(self, label: bytes, seed: bytes, length: int) -> bytes:
         """``length`` bytes of PRF(secret, label, seed)."""

@@ -32,6 +32,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, CipherAlgorithm, CipherContext, algorithms, modes
 
 from .errors import Reason, TlsError
+from .keyschedule12 import hmac_keyed
 from .limits import MAX_PLAINTEXT
 from .suites import SuiteParams
 
@@ -85,7 +86,7 @@ class Protector12:
     """Protection for one direction of a TLS 1.2 connection."""
 
     __slots__ = (
-        "suite", "seq", "_aead", "_chacha", "_cbc", "_iv", "_iv_int", "_mac_key", "_etm", "_random", "secret",
+        "suite", "seq", "_aead", "_chacha", "_cbc", "_iv", "_iv_int", "_keyed_mac", "_etm", "_random", "secret",
         "_version", "_block", "_chain_iv", "_implicit", "_stream",
     )  # fmt: skip
 
@@ -106,7 +107,8 @@ class Protector12:
         self.seq = 0
         self.secret = b""
         self._iv = iv
-        self._mac_key = mac_key
+        # CBC and RC4: HMAC under the connection's MAC key, keyed once (hmac.digest fetches and keys per call)
+        self._keyed_mac = hmac_keyed(suite.mac_name, mac_key) if suite.mac_name else None
         self._etm = etm
         self._random = random
         self._version = version.to_bytes(2, "big")
@@ -154,7 +156,8 @@ class Protector12:
         return head + len(payload).to_bytes(2, "big") + payload
 
     def _mac(self, data: bytes) -> bytes:
-        return hmac.digest(self._mac_key, data, self.suite.mac_name)
+        assert self._keyed_mac is not None
+        return self._keyed_mac(data)
 
     def _seal_cbc(self, seq: bytes, head: bytes, data: bytes) -> bytes:
         block = self._block
