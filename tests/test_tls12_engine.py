@@ -1217,6 +1217,20 @@ def test_tampered_client_finished() -> None:
     assert plaintext_alert(s.data_to_send()) == (2, AD.decrypt_error)
 
 
+@pytest.mark.parametrize("length", [0, 11, 13])
+def test_client_finished_of_the_wrong_length_is_a_decode_error(length: int) -> None:
+    c, s, kl, server_random, flight3 = _through_client_finished()
+    cw, _ = tls12_protectors(kl, c.client_random, server_random, c.cipher_suite or 0, etm=False)
+    recs = split_records(flight3)
+    _, fin = cw.open(recs[2][1], recs[2][2])
+    cw.seq = 0
+    bad = cw.seal(H, b"\x14" + length.to_bytes(3, "big") + (fin[4:] + b"\x00")[:length])
+    with pytest.raises(TlsError) as ei:
+        s.receive_data(recs[0][1] + recs[0][2] + CCS_RECORD + bad)
+    assert ei.value.reason is Reason.DECODE
+    assert plaintext_alert(s.data_to_send()) == (2, AD.decode_error)
+
+
 def test_tampered_server_finished() -> None:
     c, s, kl, server_random, flight3 = _through_client_finished()
     s.receive_data(flight3)

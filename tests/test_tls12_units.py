@@ -31,6 +31,7 @@ from https_request.tls.messages12 import (
     Certificate12,
     CertificateRequest12,
     DigitallySigned,
+    LegacySignature,
     NewSessionTicket12,
     ServerEcdhParams,
     ServerKeyExchange12,
@@ -525,6 +526,19 @@ def test_digitally_signed_read_write() -> None:
         DigitallySigned.read(Reader(b"\x04\x01\x00\x04sig"))
 
 
+def test_messages12_fields_too_long_for_their_length_prefix() -> None:
+    too_long = [
+        ServerEcdhParams(0x001D, b"\x11" * 256),
+        DigitallySigned(0x0403, bytes(65536)),
+        LegacySignature(bytes(65536)),
+        NewSessionTicket12(7200, bytes(65536)),
+    ]
+    for msg in too_long:
+        with pytest.raises(OverflowError):
+            msg.encode()
+    assert LegacySignature(b"sig").encode() == b"\x00\x03sig"
+
+
 # ------------------------------------------------------------- session cache
 
 
@@ -560,6 +574,23 @@ def test_session_cache_many_entries_stay_bounded() -> None:
     assert len(cache) == 100
     assert cache.get((999).to_bytes(32, "big")) == b"x" and cache.get((899).to_bytes(32, "big")) is None
     assert SessionCache().max_entries == 10_000
+
+
+def test_ticket_state_layout_and_every_cut_refused() -> None:
+    st = TicketState(0x0304, 0x1301, b"s" * 32, 1.5, 7, 3600, 16384, "h2", "example.com", b"i" * 16, True)
+    raw = st.encode()
+    assert raw == (
+        b"\x01\x03\x04\x13\x01\x20" + b"s" * 32  # format, version, suite, secret<1..255>
+        + (1500).to_bytes(8, "big") + (7).to_bytes(4, "big") + (3600).to_bytes(4, "big") + (16384).to_bytes(4, "big")
+        + b"\x02h2" + b"\x0bexample.com" + b"\x10" + b"i" * 16 + b"\x01"
+    )  # fmt: skip
+    assert TicketState.decode(raw) == st
+    assert all(TicketState.decode(raw[:n]) is None for n in range(len(raw)))
+    assert TicketState.decode(raw + b"\x00") is None
+    assert TicketState.decode(b"\x02" + raw[1:]) is None  # another format
+    assert TicketState.decode(raw[:5] + b"\x00" + raw[38:]) is None  # no secret
+    with pytest.raises(OverflowError):
+        TicketState(0x0303, 0xC02F, b"s" * 48, 1.0, 0, 3600, 0, "", "x" * 256, bytes(16)).encode()
 
 
 def test_ticket_state_round_trip_tls12() -> None:

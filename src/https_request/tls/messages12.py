@@ -5,6 +5,8 @@ value classes, ``decode(body)`` consumes everything, ``encode() -> body``.
 
 from __future__ import annotations
 
+import struct
+
 from ..structs import Struct
 from ..wire import DecodeError, Reader, Writer
 from .enums import HandshakeType
@@ -20,6 +22,18 @@ __all__ = [
 ]
 
 _NAMED_CURVE = 3
+# The server's messages on every TLS 1.2 connection are packed with ``struct`` (a Writer's calls cost
+# more than these short bodies): a fixed head, then the one variable field.
+_ECDH_HEAD = struct.Struct(">BHB")  # curve_type, namedcurve, the point's length
+_SIGNED_HEAD = struct.Struct(">HH")  # SignatureAndHashAlgorithm, the signature's length
+_TICKET_HEAD = struct.Struct(">IH")  # ticket_lifetime_hint, the ticket's length
+
+
+def _fits(body: bytes, width: int) -> bytes:
+    """``body``, checked to fit a ``width``-byte length prefix. Raises OverflowError."""
+    if len(body) >= 1 << (8 * width):
+        raise OverflowError(f"vector of {len(body)} bytes does not fit a {width}-byte length")
+    return body
 
 
 # struct { ASN.1Cert certificate_list<0..2^24-1>; } Certificate;   (RFC 5246 7.4.2)
@@ -56,17 +70,26 @@ class DigitallySigned(Struct):
         alg = r.u16("signature algorithm")
         return cls(alg, r.opaque(2, "signature"))
 
+    def encode(self) -> bytes:
+        """Raises OverflowError for a signature over 65535 bytes."""
+        signature = _fits(self.signature, 2)
+        return _SIGNED_HEAD.pack(self.algorithm, len(signature)) + signature
+
     def write(self, w: Writer) -> None:
-        w.u16(self.algorithm)
-        w.opaque(2, self.signature)
+        w.raw(self.encode())
 
 
 # TLS 1.0/1.1 (RFC 2246 7.4.3, RFC 4492 5.4): the signature alone, opaque<0..2^16-1>
 class LegacySignature(Struct):
     signature: bytes
 
+    def encode(self) -> bytes:
+        """Raises OverflowError for a signature over 65535 bytes."""
+        signature = _fits(self.signature, 2)
+        return len(signature).to_bytes(2, "big") + signature
+
     def write(self, w: Writer) -> None:
-        w.opaque(2, self.signature)
+        w.raw(self.encode())
 
 
 # struct { ECCurveType curve_type (named_curve=3); NamedCurve namedcurve; opaque point<1..2^8-1>; }
@@ -75,11 +98,9 @@ class ServerEcdhParams(Struct):
     public: bytes
 
     def encode(self) -> bytes:
-        w = Writer()
-        w.u8(_NAMED_CURVE)
-        w.u16(self.named_curve)
-        w.opaque(1, self.public)
-        return w.getvalue()
+        """Raises OverflowError for a point over 255 bytes."""
+        public = _fits(self.public, 1)
+        return _ECDH_HEAD.pack(_NAMED_CURVE, self.named_curve, len(public)) + public
 
 
 # struct { ServerECDHParams params; digitally-signed struct {...} signed_params; } ServerKeyExchange;
@@ -102,10 +123,7 @@ class ServerKeyExchange12(Struct):
         return cls(ServerEcdhParams(curve, public), signed)
 
     def encode(self) -> bytes:
-        w = Writer()
-        w.raw(self.params.encode())
-        self.signed.write(w)
-        return w.getvalue()
+        return self.params.encode() + self.signed.encode()
 
 
 # struct { ClientCertificateType certificate_types<1..2^8-1>;
@@ -156,7 +174,6 @@ class NewSessionTicket12(Struct):
         return cls(hint, ticket)
 
     def encode(self) -> bytes:
-        w = Writer()
-        w.u32(self.ticket_lifetime_hint)
-        w.opaque(2, self.ticket)
-        return w.getvalue()
+        """Raises OverflowError for a ticket over 65535 bytes."""
+        ticket = _fits(self.ticket, 2)
+        return _TICKET_HEAD.pack(self.ticket_lifetime_hint, len(ticket)) + ticket

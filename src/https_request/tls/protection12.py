@@ -24,6 +24,7 @@ does not care which version it protects.
 from __future__ import annotations
 
 import hmac
+import struct
 from collections.abc import Callable
 from typing import Protocol
 
@@ -31,10 +32,14 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers import Cipher, CipherAlgorithm, CipherContext, algorithms, modes
 
 from .errors import Reason, TlsError
+from .keyschedule12 import hmac_keyed
 from .limits import MAX_PLAINTEXT
 from .suites import SuiteParams
 
 __all__ = ["CbcCipher", "Protector12", "cbc_cipher"]
+
+_AAD = struct.Struct(">QB2sH")  # seq_num, type, version, length (RFC 5246 6.2.3.3's additional_data)
+_SEQ_LIMIT = (1 << 64) - 1
 
 
 class CbcCipher(Protocol):
@@ -81,8 +86,8 @@ class Protector12:
     """Protection for one direction of a TLS 1.2 connection."""
 
     __slots__ = (
-        "suite", "seq", "_aead", "_cbc", "_iv", "_iv_int", "_mac_key", "_etm", "_random", "secret", "_version",
-        "_block", "_chain_iv", "_implicit", "_stream",
+        "suite", "seq", "_aead", "_chacha", "_cbc", "_iv", "_iv_int", "_keyed_mac", "_etm", "_random", "secret",
+        "_version", "_block", "_chain_iv", "_implicit", "_stream",
     )  # fmt: skip
 
     def __init__(
@@ -102,52 +107,57 @@ class Protector12:
         self.seq = 0
         self.secret = b""
         self._iv = iv
-        self._iv_int = int.from_bytes(iv, "big") if iv else 0
-        self._mac_key = mac_key
+        # CBC and RC4: HMAC under the connection's MAC key, keyed once (hmac.digest fetches and keys per call)
+        self._keyed_mac = hmac_keyed(suite.mac_name, mac_key) if suite.mac_name else None
         self._etm = etm
         self._random = random
-        self._aead = suite.aead(key) if suite.aead is not None else None
         self._version = version.to_bytes(2, "big")
-        self._block = suite.block
-        self._cbc = cbc_cipher(suite, key) if suite.cbc else None
-        # TLS 1.0: each record's IV is the last ciphertext block of the one before (the first: the key block's)
         self._chain_iv = iv
-        self._implicit = suite.cbc and version <= 0x0301
-        # RC4 (a stream, one keystream per direction over the connection): (encryptor, decryptor)
         self._stream: tuple[CipherContext, CipherContext] | None = None
-        if suite.mode == "RC4":
+        mode = suite.mode
+        cbc = mode == "CBC"
+        self._aead = suite.aead(key) if suite.aead is not None else None
+        self._chacha = mode == "CHACHA"  # nonce = IV XOR the sequence number (RFC 7905 2)
+        self._iv_int = int.from_bytes(iv, "big") if self._chacha else 0
+        self._block = suite.block
+        self._cbc = cbc_cipher(suite, key) if cbc else None
+        # TLS 1.0: each record's IV is the last ciphertext block of the one before (the first: the key block's)
+        self._implicit = cbc and version <= 0x0301
+        if mode == "RC4":  # a stream, one keystream per direction over the connection: (encryptor, decryptor)
             from cryptography.hazmat.decrepit.ciphers.algorithms import ARC4
 
             self._stream = (Cipher(ARC4(key), None).encryptor(), Cipher(ARC4(key), None).decryptor())
         if self._implicit and len(iv) != self._block:
             raise ValueError(f"TLS 1.0 CBC needs a {self._block}-byte IV from the key block")
 
-    def _next_seq(self) -> bytes:
+    def _next_seq(self) -> int:
         seq = self.seq
-        if seq >= (1 << 64) - 1:
+        if seq >= _SEQ_LIMIT:
             raise TlsError(Reason.INTERNAL, "sequence number exhausted")
         self.seq = seq + 1
-        return seq.to_bytes(8, "big")
+        return seq
 
     def seal(self, content_type: int, data: bytes, padding: int = 0) -> bytes:
         """One TLSCiphertext record carrying ``data``."""
-        seq = self._next_seq()
-        head = bytes((content_type,)) + self._version
-        suite = self.suite
-        if self._aead is not None:
-            aad = seq + head + len(data).to_bytes(2, "big")
-            if suite.mode == "CHACHA":
-                payload = self._aead.encrypt((self._iv_int ^ int.from_bytes(seq, "big")).to_bytes(12, "big"), data, aad)
+        seq_num = self._next_seq()
+        if self._aead is not None:  # (the common case first, in one struct call)
+            aad = _AAD.pack(seq_num, content_type, self._version, len(data))
+            if self._chacha:
+                payload = self._aead.encrypt((self._iv_int ^ seq_num).to_bytes(12, "big"), data, aad)
             else:
-                payload = seq + self._aead.encrypt(self._iv + seq, data, aad)
-        elif self._stream is not None:  # RC4: MAC, then the connection-long keystream (RFC 5246 6.2.3.1)
+                payload = aad[:8] + self._aead.encrypt(self._iv + aad[:8], data, aad)
+            return aad[8:11] + len(payload).to_bytes(2, "big") + payload
+        seq = seq_num.to_bytes(8, "big")
+        head = bytes((content_type,)) + self._version
+        if self._stream is not None:  # RC4: MAC, then the connection-long keystream (RFC 5246 6.2.3.1)
             payload = self._stream[0].update(data + self._mac(seq + head + len(data).to_bytes(2, "big") + data))
         else:
             payload = self._seal_cbc(seq, head, data)
         return head + len(payload).to_bytes(2, "big") + payload
 
     def _mac(self, data: bytes) -> bytes:
-        return hmac.digest(self._mac_key, data, self.suite.mac_name)
+        assert self._keyed_mac is not None
+        return self._keyed_mac(data)
 
     def _seal_cbc(self, seq: bytes, head: bytes, data: bytes) -> bytes:
         block = self._block
@@ -174,29 +184,27 @@ class Protector12:
         Raises TlsError BAD_RECORD_MAC when authentication fails and
         RECORD_OVERFLOW when the plaintext is too long.
         """
-        seq = self._next_seq()
+        seq_num = self._next_seq()
         ctype = header[0]
-        head = header[:3]
-        suite = self.suite
         if self._aead is not None:
-            if suite.mode == "CHACHA":
-                nonce, ct = (self._iv_int ^ int.from_bytes(seq, "big")).to_bytes(12, "big"), payload
+            tag_len = self.suite.tag_len
+            if self._chacha:
+                nonce, ct = (self._iv_int ^ seq_num).to_bytes(12, "big"), payload
             else:
-                if len(payload) < 8 + suite.tag_len:
+                if len(payload) < 8 + tag_len:
                     raise TlsError(Reason.BAD_RECORD_MAC, "record shorter than nonce and tag")
                 nonce, ct = self._iv + payload[:8], payload[8:]
-            plain_len = len(ct) - suite.tag_len
+            plain_len = len(ct) - tag_len
             if plain_len < 0:
                 raise TlsError(Reason.BAD_RECORD_MAC, "record shorter than its tag")
-            aad = seq + head + plain_len.to_bytes(2, "big")
             try:
-                data = self._aead.decrypt(nonce, ct, aad)
+                data = self._aead.decrypt(nonce, ct, _AAD.pack(seq_num, ctype, header[1:3], plain_len))
             except InvalidTag:
                 raise TlsError(Reason.BAD_RECORD_MAC, "AEAD authentication failed") from None
         elif self._stream is not None:
-            data = self._open_stream(seq, head, payload)
+            data = self._open_stream(seq_num.to_bytes(8, "big"), header[:3], payload)
         else:
-            data = self._open_cbc(seq, head, payload)
+            data = self._open_cbc(seq_num.to_bytes(8, "big"), header[:3], payload)
         if len(data) > MAX_PLAINTEXT:
             raise TlsError(Reason.RECORD_OVERFLOW, f"plaintext of {len(data)} bytes")
         return ctype, data

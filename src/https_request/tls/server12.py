@@ -42,10 +42,10 @@ from .enums import AlertDescription, AlertLevel, ProtocolVersion
 from .enums import ExtensionType as ET
 from .enums import HandshakeType as HT
 from .errors import Reason, TlsError
-from .keyschedule12 import HandshakeHash, finished_verify_data12, key_block, master_secret, prf_name
+from .keyschedule12 import HandshakeHash, Prf, master_secret, prf_name
 from .kx import TLS12_GROUPS, ClientShare
 from .limits import MAX_CIPHERTEXT12
-from .messages import ClientHello, Extension, Finished, ServerHello
+from .messages import ClientHello, Extension, ServerHello
 from .messages12 import (
     Certificate12,
     CertificateRequest12,
@@ -82,7 +82,7 @@ class _Server12Hs:
     __slots__ = (
         "suite", "messages", "server_random", "ems", "etm", "session_id", "issue_ticket", "resumed", "master",
         "share", "cert_requested", "client_key", "version", "prf", "client_version", "server_key", "running",
-        "hashed",
+        "hashed", "master_prf",
     )  # fmt: skip
 
     def __init__(
@@ -107,6 +107,7 @@ class _Server12Hs:
         self.server_key: object = None  # the certificate's private key (static RSA decrypts with it)
         self.running: HandshakeHash | None = None  # Hash(messages[:hashed]), made at the first messages_hash()
         self.hashed = 0
+        self.master_prf: Prf | None = None  # the PRF of ``master`` (keyed once: the key block and both Finished)
 
     def messages_hash(self) -> bytes:
         """Hash(handshake_messages) of :attr:`messages` for the PRF (each message hashed once)."""
@@ -434,8 +435,9 @@ class Tls12Server(Connection):
         suite = hs12.suite
         # TLS 1.0's CBC takes its first IVs from the key block (RFC 2246 6.3)
         iv_len = suite.block if suite.cbc and hs12.version <= ProtocolVersion.TLS1_0 else suite.iv_len
-        cmac, smac, ckey, skey, civ, siv = key_block(
-            hs12.prf, hs12.master, self.client_random, hs12.server_random, suite.mac_len, suite.key_len, iv_len
+        hs12.master_prf = prf = Prf(hs12.prf, hs12.master)
+        cmac, smac, ckey, skey, civ, siv = prf.key_block(
+            self.client_random, hs12.server_random, suite.mac_len, suite.key_len, iv_len
         )
         rnd, v = self._scfg.random, hs12.version
         self._pending_write12 = Protector12(suite, skey, siv, smac, etm=hs12.etm, random=rnd, version=v)
@@ -450,12 +452,12 @@ class Tls12Server(Connection):
     def _parse_client_finished12(self, body: bytes, whole: bytes) -> HsState:
         hs12 = self._hs12
         assert hs12 is not None
-        fin = Finished.decode(body)
         th = hs12.messages_hash()
-        expected = finished_verify_data12(hs12.prf, hs12.master, True, th)
-        if len(fin.verify_data) != len(expected):  # RFC 8446 4.4.4 / 5246 7.4.9: a malformed message
-            raise TlsError(Reason.DECODE, f"client Finished of {len(fin.verify_data)} bytes")
-        if not hmac.compare_digest(expected, fin.verify_data):
+        assert hs12.master_prf is not None
+        expected = hs12.master_prf.finished(True, th)
+        if len(body) != len(expected):  # RFC 5246 7.4.9: the body is verify_data, 12 bytes; else malformed
+            raise TlsError(Reason.DECODE, f"client Finished of {len(body)} bytes")
+        if not hmac.compare_digest(expected, body):
             raise TlsError(Reason.BAD_FINISHED, "client Finished")
         hs12.messages += whole
         if not hs12.resumed:
@@ -506,7 +508,8 @@ class Tls12Server(Connection):
         self._set_state(S.SERVER_FINISHED)
         self._log_write("finished")
         th = hs12.messages_hash()
-        verify_data = finished_verify_data12(hs12.prf, hs12.master, False, th)
+        assert hs12.master_prf is not None
+        verify_data = hs12.master_prf.finished(False, th)
         hs12.messages += self._queue_handshake(HT.FINISHED, verify_data)
         self._flush_handshake()
 
