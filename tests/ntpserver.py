@@ -50,16 +50,25 @@ def _answers(port: int) -> bool:
 
 @contextmanager
 def chrony(directory: Path) -> Iterator[int]:
-    """chronyd serving NTP on 127.0.0.1 at a free port (see the module docstring); yields the port."""
-    port = free_port()
-    conf = directory / "chrony.conf"
-    conf.write_text(CONF.format(port=port, dir=directory))
-    with Proc([tool("chronyd"), "-x", "-d", "-u", "root", "-f", str(conf)]) as proc:
-        deadline = time.monotonic() + WAIT
-        while not _answers(port):
-            if time.monotonic() > deadline or proc.p.poll() is not None:
-                raise AssertionError(f"chronyd does not answer on 127.0.0.1:{port}:\n{proc.text}")
-        yield port
+    """chronyd serving NTP on 127.0.0.1 at a free port (see the module docstring); yields the port.
+
+    The port is free when picked but chronyd binds it later: when chronyd exits
+    at once (another process took the port in between, as a parallel test run
+    can), a new port is tried, three times at most."""
+    for attempt in range(3):
+        port = free_port()
+        conf = directory / "chrony.conf"
+        conf.write_text(CONF.format(port=port, dir=directory))
+        with Proc([tool("chronyd"), "-x", "-d", "-u", "root", "-f", str(conf)]) as proc:
+            deadline = time.monotonic() + WAIT
+            while not _answers(port):
+                if proc.p.poll() is not None and attempt < 2:
+                    break  # it could not start: try another port
+                if time.monotonic() > deadline or proc.p.poll() is not None:
+                    raise AssertionError(f"chronyd does not answer on 127.0.0.1:{port}:\n{proc.text}")
+            else:
+                yield port
+                return
 
 
 class Responder:
