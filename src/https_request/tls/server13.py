@@ -45,11 +45,11 @@ from .messages import (
     CertificateRequest,
     CertificateVerify,
     ClientHello,
-    EncryptedExtensions,
     Extension,
-    Finished,
-    NewSessionTicket,
-    ServerHello,
+    encode_certificate_verify,
+    encode_encrypted_extensions,
+    encode_new_session_ticket,
+    encode_server_hello,
     handshake_message,
 )
 from .server12 import Tls12Server
@@ -247,9 +247,9 @@ class ServerConnection(Tls12Server):
             sh_exts.append(Extension(ET.pre_shared_key, psk.selected.to_bytes(2, "big")))
         if cfg.extensions_hook is not None:
             sh_exts = cfg.extensions_hook(HT.SERVER_HELLO, sh_exts)
-        sh = ServerHello(0x0303, cfg.random(32), ch.legacy_session_id, suite.id, 0, tuple(sh_exts))
+        sh = encode_server_hello(0x0303, cfg.random(32), ch.legacy_session_id, suite.id, 0, sh_exts)
         self._log_write("server hello")
-        hs.transcript.add(self._queue_handshake(HT.SERVER_HELLO, sh.encode()))
+        hs.transcript.add(self._queue_handshake(HT.SERVER_HELLO, sh))
         if ch.legacy_session_id and not hs.hrr_sent:
             self._set_state(S.SERVER_CCS_AFTER_SERVER_HELLO)
             self._send_ccs()
@@ -276,7 +276,7 @@ class ServerConnection(Tls12Server):
             ee.append(Extension(ET.supported_groups, X.encode_u16_list(ours)))
         if cfg.extensions_hook is not None:
             ee = cfg.extensions_hook(HT.ENCRYPTED_EXTENSIONS, ee)
-        hs.transcript.add(self._queue_handshake(HT.ENCRYPTED_EXTENSIONS, EncryptedExtensions(tuple(ee)).encode()))
+        hs.transcript.add(self._queue_handshake(HT.ENCRYPTED_EXTENSIONS, encode_encrypted_extensions(ee)))
         if cert is not None and scheme is not None:
             if cfg.request_client_certificate or cfg.require_client_certificate:
                 self._set_state(S.CERTIFICATE_REQUEST)
@@ -292,7 +292,7 @@ class ServerConnection(Tls12Server):
             self._log_write("certificate verify")
             data = tls13_certificate_verify_input(hs.transcript.digest(), server=True)
             sig = cfg.signer(scheme, data) if cfg.signer is not None else sign(cert.key, scheme, data)
-            hs.transcript.add(self._queue_handshake(HT.CERTIFICATE_VERIFY, CertificateVerify(scheme, sig).encode()))
+            hs.transcript.add(self._queue_handshake(HT.CERTIFICATE_VERIFY, encode_certificate_verify(scheme, sig)))
         self._set_state(S.SERVER_FINISHED)
         self._log_write("finished")
         verify_data = finished_verify_data(suite.hash_name, s_hs, hs.transcript.digest())
@@ -363,8 +363,8 @@ class ServerConnection(Tls12Server):
             exts.append(Extension(ET.cookie, X.encode_cookie(hs.cookie)))
         if cfg.extensions_hook is not None:
             exts = cfg.extensions_hook(HT.SERVER_HELLO, exts)
-        hrr = ServerHello(0x0303, HRR_RANDOM, ch.legacy_session_id, suite.id, 0, tuple(exts))
-        hs.transcript.add(self._queue_handshake(HT.SERVER_HELLO, hrr.encode()))
+        hrr = encode_server_hello(0x0303, HRR_RANDOM, ch.legacy_session_id, suite.id, 0, exts)
+        hs.transcript.add(self._queue_handshake(HT.SERVER_HELLO, hrr))
         self._suite = suite
         self.cipher_suite = suite.id
         if ch.legacy_session_id:
@@ -510,11 +510,11 @@ class ServerConnection(Tls12Server):
     def _parse_client_finished(self, body: bytes, whole: bytes) -> HsState:
         hs, suite = self._hs, self._suite
         assert hs is not None and suite is not None and hs.schedule is not None
-        fin = Finished.decode(body)
+        # the body is verify_data alone (Finished.decode's whole rule, non-empty, is in the length check)
         expected = finished_verify_data(suite.hash_name, hs.c_hs, hs.transcript.digest())
-        if len(fin.verify_data) != len(expected):  # RFC 8446 4.4.4 / 5246 7.4.9: a malformed message
-            raise TlsError(Reason.DECODE, f"client Finished of {len(fin.verify_data)} bytes")
-        if not hmac.compare_digest(expected, fin.verify_data):
+        if len(body) != len(expected):  # RFC 8446 4.4.4 / 5246 7.4.9: a malformed message
+            raise TlsError(Reason.DECODE, f"client Finished of {len(body)} bytes")
+        if not hmac.compare_digest(expected, body):
             raise TlsError(Reason.BAD_FINISHED, "client Finished")
         hs.transcript.add(whole)
         self._set_read_key(self._app_read_secret)
@@ -556,7 +556,7 @@ class ServerConnection(Tls12Server):
             exts: tuple[Extension, ...] = ()
             if cfg.max_early_data:
                 exts = (Extension(ET.early_data, X.encode_max_early_data(cfg.max_early_data)),)
-            nst = NewSessionTicket(cfg.ticket_lifetime, age_add, nonce, ticket, exts)
-            self._queue_handshake(HT.NEW_SESSION_TICKET, nst.encode())
+            nst = encode_new_session_ticket(cfg.ticket_lifetime, age_add, nonce, ticket, exts)
+            self._queue_handshake(HT.NEW_SESSION_TICKET, nst)
             self.tickets_sent += 1
         self._flush_handshake()
