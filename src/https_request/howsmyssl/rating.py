@@ -68,6 +68,12 @@ __all__ = [
     "to_json",
 ]
 
+# the extensions :func:`inputs` reads on every rated connection (see tls/enums.py on an Enum class's attributes)
+_SESSION_TICKET = ExtensionType.session_ticket
+_SUPPORTED_VERSIONS = ExtensionType.supported_versions
+_SUPPORTED_GROUPS = ExtensionType.supported_groups
+_SIGNATURE_ALGORITHMS = ExtensionType.signature_algorithms
+
 Schema = Literal["classic", "2026"]
 
 PROBABLY_OKAY: Final = "Probably Okay"
@@ -176,8 +182,8 @@ def inputs(
     return Inputs(
         schema, negotiated_version, dated and now >= T.IMPROVABLE_AT, dated and now >= T.BAD_AT,
         tuple(hello.cipher_suites), hello.legacy_compression_methods,
-        hello.ext(ExtensionType.session_ticket) is not None, hello.ext(ExtensionType.supported_versions),
-        hello.ext(ExtensionType.supported_groups), hello.ext(ExtensionType.signature_algorithms),
+        hello.ext(_SESSION_TICKET) is not None, hello.ext(_SUPPORTED_VERSIONS),
+        hello.ext(_SUPPORTED_GROUPS), hello.ext(_SIGNATURE_ALGORITHMS),
         able_to_detect_n_minus_one_splitting, first_app_data_length,
     )  # fmt: skip
 

@@ -94,8 +94,9 @@ def decode_extensions(r: Reader, what: str, *, psk_last: bool = False) -> tuple[
         return ()
     out = _exts_from_block(r.vec(2, f"{what} extensions"), what)
     if psk_last:
+        psk = ExtensionType.pre_shared_key  # (read once: see enums.py on an Enum class's attributes)
         for etype, _ in out[:-1]:
-            if etype == ExtensionType.pre_shared_key:
+            if etype == psk:
                 raise TlsError(Reason.PSK_NOT_LAST, what)
     return out
 

@@ -62,6 +62,8 @@ from .transcript import Transcript
 __all__ = ["ServerConnection"]
 
 S = HsState
+_TLS13 = ProtocolVersion.TLS1_3  # (read several times a handshake: see enums.py on an Enum class's attributes)
+_SELECTED_TLS13 = Extension(ET.supported_versions, _TLS13.to_bytes(2, "big"))  # ServerHello's, HRR's
 _MAX_TICKET_AGE_SKEW_MS = 10_000
 _SKIP_EARLY_DEFAULT = 16384 + 256 * 8
 _HALF_RTT_STATES = frozenset(
@@ -134,10 +136,10 @@ class ServerConnection(Tls12Server):
             raise TlsError(Reason.NO_COMMON_VERSION, f"ClientHello.legacy_version 0x{ch.legacy_version:04x}")
         raw_sv = ch.ext(ET.supported_versions)
         versions = X.decode_supported_versions(raw_sv) if raw_sv is not None else []
-        if ProtocolVersion.TLS1_3 not in versions or not self._scfg.tls13_capable:
+        if _TLS13 not in versions or not self._scfg.tls13_capable:
             # RFC 8446 4.2.1: without supported_versions, legacy_version is the client's highest
             # (RFC 5246 E.1: the server takes the highest it has up to that one)
-            ours = [v for v in cfg.versions if v < ProtocolVersion.TLS1_3]
+            ours = [v for v in cfg.versions if v < _TLS13]
             if raw_sv is not None:
                 usable = [v for v in ours if v in versions]
             else:
@@ -211,7 +213,7 @@ class ServerConnection(Tls12Server):
         self._choose_alpn(ch)
 
         # ---- the server's flight
-        self.negotiated_version = ProtocolVersion.TLS1_3
+        self.negotiated_version = _TLS13
         self.cipher_suite = suite.id
         self._suite = suite
         if not hs.hrr_sent:
@@ -236,7 +238,7 @@ class ServerConnection(Tls12Server):
 
         self._set_state(S.SERVER_HELLO)
         shared: bytes | None = None
-        sh_exts = [Extension(ET.supported_versions, ProtocolVersion.TLS1_3.to_bytes(2, "big"))]
+        sh_exts = [_SELECTED_TLS13]
         if use_dhe:
             assert group is not None
             client_kx = dict(shares)[group]
@@ -355,7 +357,7 @@ class ServerConnection(Tls12Server):
         hs.transcript.add(whole)
         hs.transcript.restart_for_hrr()
         exts = [
-            Extension(ET.supported_versions, ProtocolVersion.TLS1_3.to_bytes(2, "big")),
+            _SELECTED_TLS13,
             Extension(ET.key_share, group.to_bytes(2, "big")),
         ]
         if cfg.hrr_cookie:
@@ -395,7 +397,7 @@ class ServerConnection(Tls12Server):
             if opened is None:
                 continue
             state = TicketState.decode(opened[0])
-            if state is None or state.version != ProtocolVersion.TLS1_3 or state.cipher_suite not in SUITES:
+            if state is None or state.version != _TLS13 or state.cipher_suite not in SUITES:
                 continue
             if SUITES[state.cipher_suite].hash_name != suite.hash_name and state.cipher_suite not in ch.cipher_suites:
                 continue
@@ -445,11 +447,7 @@ class ServerConnection(Tls12Server):
     def _half_rtt_ok(self) -> bool:
         """TLS 1.3 server after its Finished: application keys are installed
         and RFC 8446 allows sending before the client's Finished ("0.5-RTT")."""
-        return (
-            self._scfg.send_half_rtt_data
-            and self.negotiated_version == ProtocolVersion.TLS1_3
-            and self.state in _HALF_RTT_STATES
-        )
+        return self._scfg.send_half_rtt_data and self.negotiated_version == _TLS13 and self.state in _HALF_RTT_STATES
 
     def _try_early_data(self, data: bytes) -> bool:
         if not self._half_rtt_ok():
@@ -540,7 +538,7 @@ class ServerConnection(Tls12Server):
             psk = hkdf_expand_label(suite.hash_name, res_master, b"resumption", nonce, suite.hash_len)
             age_add = int.from_bytes(cfg.random(4), "big")
             state = TicketState(
-                ProtocolVersion.TLS1_3,
+                _TLS13,
                 self.cipher_suite,
                 psk,
                 now,
