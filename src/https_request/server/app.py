@@ -211,7 +211,10 @@ class Request(Struct, slots=False):
     body: bytes = b""
 
     def header(self, name: str) -> str | None:
-        return next((v for k, v in self.headers if k == name), None)
+        for k, v in self.headers:  # (a loop, not next() of a generator: asked a few times per request)
+            if k == name:
+                return v
+        return None
 
     def header_all(self, name: str) -> list[str]:
         return [v for k, v in self.headers if k == name]
@@ -665,7 +668,7 @@ def _https_finish(resp: Response, request: Request, path: str, config: AppConfig
         resp.headers.append(("Connection", "close"))
     resp.headers.insert(0, ("Vary", "Accept-Encoding"))
     accept = request.header_all("accept-encoding")
-    wants = any("gzip" in v.lower() for v in accept) or any(v.strip() == "*" for v in accept)
+    wants = bool(accept) and (any("gzip" in v.lower() for v in accept) or any(v.strip() == "*" for v in accept))
     if wants and "/img/" not in path and request.method != "HEAD" and resp.body:
         resp.body = gzip.compress(resp.body, mtime=0)
         resp.headers = [(k, v) for k, v in resp.headers if k.lower() != "content-length"]
