@@ -220,6 +220,30 @@ def test_wrong_client_finished() -> None:
     assert ei2.value.description == AD.decrypt_error
 
 
+@pytest.mark.parametrize("length", [0, 31, 33])
+def test_client_finished_of_wrong_length_is_a_decode_error(length: int) -> None:
+    """The TLS 1.3 server reads the client's Finished as its body: an empty one or one of
+    another length than the hash's is malformed (decode_error), not a wrong MAC."""
+    ckl = KeyLog()
+    c, s = pair(client_config(keylog=ckl), server_config())
+    c.start_handshake()
+    s.receive_data(c.data_to_send())
+    c.receive_data(s.data_to_send())
+    recs = split_records(c.data_to_send())
+    c_hs = ckl.secret("CLIENT_HANDSHAKE_TRAFFIC_SECRET")
+    [(_, fin)] = open_records(c.cipher_suite or 0, c_hs, recs[1:])
+    assert len(fin) == 4 + 32  # TLS_AES_128_GCM_SHA256: 32 bytes of verify_data
+    body = (fin[4:] + b"\x00")[:length]
+    odd = bytes((HandshakeType.FINISHED,)) + length.to_bytes(3, "big") + body
+    forged = recs[0][1] + recs[0][2] + seal_records(c.cipher_suite or 0, c_hs, [(H, odd)])
+    with pytest.raises(TlsError) as ei:
+        s.receive_data(forged)
+    assert ei.value.reason is Reason.DECODE
+    assert ei.value.alert == AD.decode_error == 50
+    assert s.data_to_send()  # the alert
+    assert_poisoned(s, ei.value)
+
+
 def test_wrong_server_finished() -> None:
     f = server_flight()
     fin = bytearray(f.msgs[-1])

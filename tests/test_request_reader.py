@@ -16,7 +16,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from https_request.server.app import MAX_HEADER_BYTES, HttpError, RequestReader, fast_request
+from https_request.server.app import (
+    KEPT_HEADS,
+    MAX_HEADER_BYTES,
+    MAX_KEPT_HEAD_BYTES,
+    MAX_KEPT_HEADS,
+    HttpError,
+    RequestReader,
+    fast_request,
+)
 
 pytest.importorskip("httptools", reason="the fast path needs httptools (pip install 'https-request[uvloop]')")
 
@@ -163,3 +171,22 @@ def test_mutated_requests_read_the_same(base: bytes, edits: list[tuple[int, int,
             del data[pos : pos + 1]
     for chunks in splits(bytes(data))[:2]:
         assert outcome(True, chunks) == outcome(False, chunks), bytes(data)
+
+
+def test_heads_read_before_are_kept_bounded() -> None:
+    """A head read again is answered from the kept ones (the same Request, equal to a fresh
+    read); at most MAX_KEPT_HEADS are kept, none over MAX_KEPT_HEAD_BYTES, the oldest go first."""
+    KEPT_HEADS.clear()
+    first = b"GET /kept/0 HTTP/1.1\r\n" + H + b"\r\n"
+    request = fast_request(first, MAX_HEADER_BYTES)
+    assert request is not None and fast_request(first, MAX_HEADER_BYTES) is request
+    KEPT_HEADS.clear()
+    assert fast_request(first, MAX_HEADER_BYTES) == request  # read afresh: the same fields
+    assert fast_request(first, len(first) - 1) is None  # the limit is asked before the kept heads
+    for i in range(1, MAX_KEPT_HEADS + 5):
+        assert fast_request(b"GET /kept/%d HTTP/1.1\r\n" % i + H + b"\r\n", MAX_HEADER_BYTES) is not None
+    assert len(KEPT_HEADS) == MAX_KEPT_HEADS and first not in KEPT_HEADS
+    big = b"GET / HTTP/1.1\r\n" + H + b"X-Pad: " + b"p" * MAX_KEPT_HEAD_BYTES + b"\r\n\r\n"
+    assert fast_request(big, MAX_HEADER_BYTES) is not None and big not in KEPT_HEADS
+    bad = b"GET / HTTP/1.1\r\n\r\n"  # no Host: h11's, never kept
+    assert fast_request(bad, MAX_HEADER_BYTES) is None and bad not in KEPT_HEADS

@@ -41,7 +41,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
 
 from ..io.pump import Pump
-from ..structs import replace
 from ..tls.catalogue import suite_name
 from ..tls.enums import ExtensionType, NamedGroup, name_of
 from ..tls.errors import TlsError
@@ -362,7 +361,7 @@ class HttpsConnection(Connection):
     def _fail_now(self, exc: TlsError) -> None:
         self.fail(describe(exc))
 
-    def _tls_info(self) -> TlsInfo:
+    def _tls_info(self, first_app_data_length: int | None = None) -> TlsInfo:
         """What routing sees (all set once the ClientHello was answered, so also before the client's Finished)."""
         tls, pump = self.tls, self.pump
         assert tls is not None and pump is not None
@@ -370,6 +369,7 @@ class HttpsConnection(Connection):
         return TlsInfo(
             tls.client_hello_raw, tls.negotiated_version, tls.cipher_suite, tls.group, tls.server_name,
             tls.alpn_protocol, tls.resumed, len(pump.early_data), self.peer, self.settings.worker, tls.client_hello,
+            first_app_data_length,
         )  # fmt: skip
 
     def _on_read_timeout(self) -> None:
@@ -423,7 +423,7 @@ class HttpsConnection(Connection):
                     return
                 request = http.feed(data)
             if info.version <= _TLS1_0:  # howsmyssl's BEAST check reads the first record's length
-                info = replace(info, first_app_data_length=self.tls.first_app_data_length)  # type: ignore[union-attr]
+                info = self._tls_info(self.tls.first_app_data_length)  # type: ignore[union-attr]
             response = route(request, info, self.settings.app)
             self.requests.append((_printable(f"{request.method} {request.target}"), response.status))
             out = response.encode(request)

@@ -79,6 +79,14 @@ if TYPE_CHECKING:
 
 __all__ = ["Connection"]
 
+# compared per record and per message: read from globals (see enums.py on an Enum class's attributes)
+_HANDSHAKE = ContentType.HANDSHAKE
+_ALERT = ContentType.ALERT
+_CCS = ContentType.CHANGE_CIPHER_SPEC
+_APPLICATION_DATA = ContentType.APPLICATION_DATA
+_OVER = HsState.HANDSHAKE_OVER
+_TLS13 = ProtocolVersion.TLS1_3
+
 
 def _label(handler: str) -> str:
     """'_parse_server_hello' -> 'parse server hello' (mbedTLS wording)."""
@@ -149,11 +157,11 @@ class Connection:
     def _pre13(self) -> bool:
         """A version before TLS 1.3 was chosen (1.2, or 1.0/1.1 on a server configured for them)."""
         v = self.negotiated_version
-        return v is not None and v < ProtocolVersion.TLS1_3
+        return v is not None and v < _TLS13
 
     @property
     def is_handshaking(self) -> bool:
-        return self.state != HsState.HANDSHAKE_OVER
+        return self.state != _OVER
 
     @property
     def closed(self) -> bool:
@@ -226,7 +234,7 @@ class Connection:
             raise LocalProtocolError("connection closed for writing")
         if not data:
             return
-        if self.state == HsState.HANDSHAKE_OVER:
+        if self.state == _OVER:
             self._seal_app(data)
         elif not self._try_early_data(data):
             self._pending_app += data
@@ -236,7 +244,7 @@ class Connection:
         if self._error is not None or self._closed:
             return
         self._closed = True
-        if self.state != HsState.HANDSHAKE_OVER and (self._pending_app or self._defer_close()):
+        if self.state != _OVER and (self._pending_app or self._defer_close()):
             self._close_after_handshake = True  # close_notify follows the handshake and buffered data
             return
         self._flush_handshake()
@@ -245,7 +253,7 @@ class Connection:
     def update_keys(self, request_peer: bool = False) -> None:
         """Send a KeyUpdate and switch our sending keys (RFC 8446 4.6.3)."""
         self._check_usable()
-        if self.state != HsState.HANDSHAKE_OVER or self.negotiated_version != ProtocolVersion.TLS1_3:
+        if self.state != _OVER or self.negotiated_version != _TLS13:
             raise LocalProtocolError("KeyUpdate needs an established TLS 1.3 connection")
         if self._closed:  # nothing may follow our close_notify
             raise LocalProtocolError("connection closed for writing")
@@ -307,7 +315,7 @@ class Connection:
         if alert is not None and not isinstance(exc, AlertReceived):
             try:
                 if done:
-                    self._send_record(ContentType.HANDSHAKE, done)
+                    self._send_record(_HANDSHAKE, done)
                 self._send_alert(AlertLevel.FATAL, alert)
             except TlsError:
                 pass
@@ -362,7 +370,7 @@ class Connection:
             data = bytes(self._hs_out)
             self._hs_out.clear()
             self._hs_done = 0
-            self._send_record(ContentType.HANDSHAKE, data)
+            self._send_record(_HANDSHAKE, data)
 
     def _send_record(self, ctype: int, data: bytes) -> None:
         limit = self._cfg.max_fragment_length
@@ -373,7 +381,7 @@ class Connection:
                 version=self._record_version,
             ):  # fmt: skip
                 self._emit(rec)
-            self._plain_hs_sent = self._plain_hs_sent or ctype == ContentType.HANDSHAKE
+            self._plain_hs_sent = self._plain_hs_sent or ctype == _HANDSHAKE
             return
         for chunk in record_payloads(ctype, data, limit):
             self._emit(self._write.seal(ctype, chunk))
@@ -386,7 +394,7 @@ class Connection:
     def _send_ccs(self) -> None:
         self._flush_handshake()
         if self._renegotiating:  # TLS 1.2 renegotiation: under the keys in use
-            self._send_record(ContentType.CHANGE_CIPHER_SPEC, b"\x01")
+            self._send_record(_CCS, b"\x01")
             return
         self._emit(b"\x14" + self._record_version + b"\x00\x01\x01")
 
@@ -406,21 +414,21 @@ class Connection:
     def _send_alert(self, level: int, desc: int) -> None:
         if self._dbg.threshold >= 2:
             self._dbg.msg(2, f"send alert message: level {level}, description {desc}")
-        self._send_record(ContentType.ALERT, bytes((level, desc)))
+        self._send_record(_ALERT, bytes((level, desc)))
 
     def _seal_app(self, data: bytes) -> None:
         limit = min(self._cfg.max_fragment_length, MAX_PLAINTEXT)
         if self.negotiated_version == ProtocolVersion.TLS1_0 and len(data) > 1 and self._suite and self._suite.cbc:
             # 1/n-1 record splitting against BEAST (TLS 1.0's predictable CBC IV), as Go and NSS do:
             # the first byte alone, so that the next record's IV is a MAC-randomised block
-            self._send_record(ContentType.APPLICATION_DATA, data[:1])
+            self._send_record(_APPLICATION_DATA, data[:1])
             data = data[1:]
         for off in range(0, len(data), limit):
-            self._send_record(ContentType.APPLICATION_DATA, data[off : off + limit])
+            self._send_record(_APPLICATION_DATA, data[off : off + limit])
 
     def _complete_handshake(self) -> None:
         """Enter HANDSHAKE_OVER, report it and release buffered application data."""
-        self._set_state(HsState.HANDSHAKE_OVER)
+        self._set_state(_OVER)
         self._content_received()
         assert self.negotiated_version is not None and self.cipher_suite is not None
         self._events.append(
@@ -449,7 +457,7 @@ class Connection:
     def _on_eof(self) -> None:
         if self._records.pending:
             raise TlsError(Reason.TRUNCATED, f"EOF inside a record ({self._records.pending} bytes buffered)")
-        if self.state != HsState.HANDSHAKE_OVER:
+        if self.state != _OVER:
             raise TlsError(Reason.TRUNCATED, f"EOF in state {self.state.name}")
         self._events.append(ConnectionClosed(clean=self._peer_closed))
 
@@ -463,16 +471,16 @@ class Connection:
                 self._dbg.buf(4, "input record from network", header + payload)
             if self._peer_closed:  # RFC 8446 6.1: nothing may follow it (not even read)
                 raise TlsError(Reason.UNEXPECTED_MESSAGE, f"record of content type {ctype} after close_notify")
-            if ctype == ContentType.CHANGE_CIPHER_SPEC and not self._renegotiating:
+            if ctype == _CCS and not self._renegotiating:
                 self._handle_ccs(payload)
                 continue
             if self._read is not None:
                 tls12 = self._pre13
-                handshaking = self.state != HsState.HANDSHAKE_OVER
-                if ctype == ContentType.ALERT and len(payload) == 2 and handshaking and not tls12:
+                handshaking = self.state != _OVER
+                if ctype == _ALERT and len(payload) == 2 and handshaking and not tls12:
                     self._handle_alert(payload)  # a peer that failed before it had our keys
                     continue
-                if ctype != ContentType.APPLICATION_DATA and not tls12:
+                if ctype != _APPLICATION_DATA and not tls12:
                     raise TlsError(Reason.UNEXPECTED_MESSAGE, f"unprotected record of type {ctype} after key change")
                 try:
                     ctype, data = self._read.open(header, payload)
@@ -484,7 +492,7 @@ class Connection:
                     raise
                 self._skip_budget = 0  # RFC 8446 4.2.10: the first record that opens ends the skipping
             else:
-                if ctype == ContentType.APPLICATION_DATA and 0 < len(payload) <= self._skip_budget:
+                if ctype == _APPLICATION_DATA and 0 < len(payload) <= self._skip_budget:
                     self._skip_budget -= len(payload)  # early data the server will not read
                     continue
                 if len(payload) > MAX_PLAINTEXT:
@@ -501,7 +509,7 @@ class Connection:
             self._handle_ccs12()
             return
         # RFC 8446 5: a single 0x01 CCS may arrive during the handshake (middlebox compatibility).
-        if self.state == HsState.HANDSHAKE_OVER or self.state in (HsState.HELLO_REQUEST, HsState.CLIENT_HELLO):
+        if self.state == _OVER or self.state in (HsState.HELLO_REQUEST, HsState.CLIENT_HELLO):
             if not (self.state == HsState.CLIENT_HELLO and self._ccs_ok_before_hello()):
                 raise TlsError(Reason.UNEXPECTED_MESSAGE, "change_cipher_spec outside the handshake")
         # a client sends it once at most (RFC 8446 D.4); refuse floods (CVE-2020-25648)
@@ -518,7 +526,7 @@ class Connection:
         return False
 
     def _dispatch_record(self, ctype: int, data: bytes) -> None:
-        if ctype == ContentType.HANDSHAKE:
+        if ctype == _HANDSHAKE:
             if not data:
                 raise TlsError(Reason.UNEXPECTED_MESSAGE, "empty handshake record")
             self._joiner.feed(data)
@@ -529,11 +537,11 @@ class Connection:
                 self._handle_handshake(*msg)
             if self._device is not None and not self._device.reassembles_handshake and not self._joiner.empty:
                 self._device_fragmented()
-        elif ctype == ContentType.ALERT:
+        elif ctype == _ALERT:
             self._handle_alert(data)
-        elif ctype == ContentType.CHANGE_CIPHER_SPEC:  # a renegotiation's, opened with the keys in use
+        elif ctype == _CCS:  # a renegotiation's, opened with the keys in use
             self._handle_ccs(data)
-        elif ctype == ContentType.APPLICATION_DATA:
+        elif ctype == _APPLICATION_DATA:
             if not self._joiner.empty:
                 raise TlsError(Reason.UNEXPECTED_MESSAGE, "application data inside a handshake message")
             self._handle_application_data(data)
@@ -552,7 +560,7 @@ class Connection:
             )
         if size > stats.largest_record:
             stats.largest_record = size
-        if ctype == ContentType.HANDSHAKE and self._joiner.empty:  # messages that start in this record
+        if ctype == _HANDSHAKE and self._joiner.empty:  # messages that start in this record
             view = memoryview(data)
             pos = 0
             while pos + 4 <= size:
@@ -573,7 +581,7 @@ class Connection:
         )
 
     def _handle_application_data(self, data: bytes) -> None:
-        if self.state != HsState.HANDSHAKE_OVER and not self._renegotiating:  # RFC 5246: data may interleave
+        if self.state != _OVER and not self._renegotiating:  # RFC 5246: data may interleave
             raise TlsError(Reason.UNEXPECTED_MESSAGE, f"application data in state {self.state.name}")
         if self.first_app_data_length is None:
             self.first_app_data_length = len(data)
@@ -597,7 +605,7 @@ class Connection:
         if self._dbg.threshold >= 2:
             self._dbg.msg(2, f"got an alert message, type: [{level}:{desc}]")
         if desc == AlertDescription.close_notify:
-            if self.state != HsState.HANDSHAKE_OVER:  # the handshake cannot finish (Go: EOF)
+            if self.state != _OVER:  # the handshake cannot finish (Go: EOF)
                 raise TlsError(Reason.TRUNCATED, f"close_notify in state {self.state.name}")
             self._peer_closed = True
             self._events.append(CloseNotify())
@@ -620,7 +628,7 @@ class Connection:
                 Reason.UNEXPECTED_MESSAGE,
                 f"{name_of(HandshakeType, msg_type)} in state {self.state.name}",
             )
-        if self.state == HsState.HANDSHAKE_OVER:
+        if self.state == _OVER:
             self._post_hs_run += 1
             if self._post_hs_run > MAX_POST_HANDSHAKE_MESSAGES:
                 raise TlsError(
@@ -665,4 +673,4 @@ class Connection:
         self._events.append(KeyUpdated(sending=False))
         if ku.request_update == 1 and not self._closed:
             self._write_key_update(0)
-        return HsState.HANDSHAKE_OVER
+        return _OVER

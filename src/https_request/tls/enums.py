@@ -4,6 +4,13 @@ Source: IANA "Transport Layer Security (TLS) Parameters" and "TLS
 ExtensionType Values" registries, and RFC 8446 section 4/B. Values that the
 peer sends stay plain ``int`` in messages; these enums name the ones we know,
 so unknown and GREASE values pass through untouched.
+
+Reading a member from its class (``ContentType.HANDSHAKE``) is slow on CPython
+3.11: ``EnumType`` defines ``__getattr__``, which sends every attribute lookup on
+an Enum class down the generic slow path (~1,000 instructions, a global ~70).
+Code that runs per record or several times per handshake reads the members it
+compares with from module globals (``_HANDSHAKE = ContentType.HANDSHAKE``) or
+once per call; elsewhere the class attribute reads best.
 """
 
 from __future__ import annotations

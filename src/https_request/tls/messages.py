@@ -6,6 +6,12 @@ stay raw :class:`Extension` values in wire order, so unknown and GREASE code
 points survive; :mod:`.extensions` decodes the bodies we understand.
 Malformed input raises :class:`~https_request.wire.DecodeError`; duplicate
 extensions and a misplaced pre_shared_key raise :class:`TlsError`.
+
+The messages a server only sends (ServerHello, EncryptedExtensions,
+CertificateVerify, NewSessionTicket) are also encoded straight from their
+fields by one function each (``encode_server_hello``, ...), which the class's
+``encode`` calls too: a server makes them on every connection and drops them
+once encoded, and a Struct made for that alone costs more than the encoding.
 """
 
 from __future__ import annotations
@@ -33,7 +39,11 @@ __all__ = [
     "NewSessionTicket",
     "ServerHello",
     "decode_extensions",
+    "encode_certificate_verify",
+    "encode_encrypted_extensions",
     "encode_extensions",
+    "encode_new_session_ticket",
+    "encode_server_hello",
     "find_extension",
     "handshake_message",
 ]
@@ -84,8 +94,9 @@ def decode_extensions(r: Reader, what: str, *, psk_last: bool = False) -> tuple[
         return ()
     out = _exts_from_block(r.vec(2, f"{what} extensions"), what)
     if psk_last:
+        psk = ExtensionType.pre_shared_key  # (read once: see enums.py on an Enum class's attributes)
         for etype, _ in out[:-1]:
-            if etype == ExtensionType.pre_shared_key:
+            if etype == psk:
                 raise TlsError(Reason.PSK_NOT_LAST, what)
     return out
 
@@ -176,18 +187,37 @@ class ServerHello(Struct):
         return cls(legacy_version, random, session_id, suite, compression, exts)
 
     def encode(self) -> bytes:
-        w = Writer()
-        w.u16(self.legacy_version)
-        w.raw(self.random)
-        w.opaque(1, self.legacy_session_id_echo)
-        w.u16(self.cipher_suite)
-        w.u8(self.legacy_compression_method)
-        if self.extensions:
-            encode_extensions(w, self.extensions)
-        return w.getvalue()
+        return encode_server_hello(
+            self.legacy_version,
+            self.random,
+            self.legacy_session_id_echo,
+            self.cipher_suite,
+            self.legacy_compression_method,
+            self.extensions,
+        )
 
     def ext(self, etype: int) -> bytes | None:
         return find_extension(self.extensions, etype)
+
+
+def encode_server_hello(
+    legacy_version: int,
+    random: bytes,
+    legacy_session_id_echo: bytes,
+    cipher_suite: int,
+    legacy_compression_method: int,
+    extensions: tuple[Extension, ...] | list[Extension],
+) -> bytes:
+    """A ServerHello's body from its fields. Raises OverflowError when a vector does not fit."""
+    w = Writer()
+    w.u16(legacy_version)
+    w.raw(random)
+    w.opaque(1, legacy_session_id_echo)
+    w.u16(cipher_suite)
+    w.u8(legacy_compression_method)
+    if extensions:
+        encode_extensions(w, extensions)
+    return w.getvalue()
 
 
 # struct { Extension extensions<0..2^16-1>; } EncryptedExtensions;   (RFC 8446 4.3.1)
@@ -206,12 +236,17 @@ class EncryptedExtensions(Struct):
         return cls(exts)
 
     def encode(self) -> bytes:
-        w = Writer()
-        encode_extensions(w, self.extensions)
-        return w.getvalue()
+        return encode_encrypted_extensions(self.extensions)
 
     def ext(self, etype: int) -> bytes | None:
         return find_extension(self.extensions, etype)
+
+
+def encode_encrypted_extensions(extensions: tuple[Extension, ...] | list[Extension]) -> bytes:
+    """An EncryptedExtensions body. Raises OverflowError when the block does not fit."""
+    w = Writer()
+    encode_extensions(w, extensions)
+    return w.getvalue()
 
 
 # struct { opaque certificate_request_context<0..2^8-1>;
@@ -294,10 +329,15 @@ class CertificateVerify(Struct):
         return cls(alg, sig)
 
     def encode(self) -> bytes:
-        w = Writer()
-        w.u16(self.algorithm)
-        w.opaque(2, self.signature)
-        return w.getvalue()
+        return encode_certificate_verify(self.algorithm, self.signature)
+
+
+def encode_certificate_verify(algorithm: int, signature: bytes) -> bytes:
+    """A CertificateVerify body. Raises OverflowError for a signature over 64 KiB."""
+    w = Writer()
+    w.u16(algorithm)
+    w.opaque(2, signature)
+    return w.getvalue()
 
 
 # struct { opaque verify_data[Hash.length]; } Finished;
@@ -339,16 +379,29 @@ class NewSessionTicket(Struct):
         return cls(lifetime, age_add, nonce, ticket, exts)
 
     def encode(self) -> bytes:
-        w = Writer()
-        w.u32(self.ticket_lifetime)
-        w.u32(self.ticket_age_add)
-        w.opaque(1, self.ticket_nonce)
-        w.opaque(2, self.ticket)
-        encode_extensions(w, self.extensions)
-        return w.getvalue()
+        return encode_new_session_ticket(
+            self.ticket_lifetime, self.ticket_age_add, self.ticket_nonce, self.ticket, self.extensions
+        )
 
     def ext(self, etype: int) -> bytes | None:
         return find_extension(self.extensions, etype)
+
+
+def encode_new_session_ticket(
+    ticket_lifetime: int,
+    ticket_age_add: int,
+    ticket_nonce: bytes,
+    ticket: bytes,
+    extensions: tuple[Extension, ...] | list[Extension],
+) -> bytes:
+    """A NewSessionTicket body. Raises OverflowError when a vector does not fit."""
+    w = Writer()
+    w.u32(ticket_lifetime)
+    w.u32(ticket_age_add)
+    w.opaque(1, ticket_nonce)
+    w.opaque(2, ticket)
+    encode_extensions(w, extensions)
+    return w.getvalue()
 
 
 def _exts_from_block(v: Reader, what: str) -> tuple[Extension, ...]:

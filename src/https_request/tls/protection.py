@@ -18,6 +18,7 @@ from .suites import SuiteParams
 __all__ = ["Protector"]
 
 _APPDATA_HEADER = b"\x17\x03\x03"
+_CCS = ContentType.CHANGE_CIPHER_SPEC  # (read per record: see enums.py on an Enum class's attributes)
 
 
 class Protector:
@@ -68,6 +69,6 @@ class Protector:
         if not end:
             raise TlsError(Reason.UNEXPECTED_MESSAGE, "record with no content type")
         ctype = inner[end - 1]
-        if ctype == ContentType.CHANGE_CIPHER_SPEC:
+        if ctype == _CCS:
             raise TlsError(Reason.UNEXPECTED_MESSAGE, "protected change_cipher_spec")
         return ctype, inner[: end - 1]

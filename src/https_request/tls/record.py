@@ -18,6 +18,8 @@ from .limits import MAX_CIPHERTEXT, MAX_HANDSHAKE_MESSAGE
 __all__ = ["HandshakeJoiner", "RecordReader", "fragment", "record_payloads"]
 
 _KNOWN_TYPES = frozenset(int(t) for t in ContentType)
+_HANDSHAKE = ContentType.HANDSHAKE  # (compared on every record: see enums.py on an Enum class's attributes)
+_HEARTBEAT = ContentType.HEARTBEAT
 _SSL2_HELLO = 0x80  # the high bit of an SSLv2 record's 2-byte length: Go's server answers protocol_version
 
 
@@ -52,7 +54,7 @@ class RecordReader:
                 raise TlsError(Reason.UNEXPECTED_MESSAGE, f"record of unknown content type {buf[0]}")
             return None
         ctype = buf[0]
-        if ctype not in _KNOWN_TYPES or ctype == ContentType.HEARTBEAT:
+        if ctype not in _KNOWN_TYPES or ctype == _HEARTBEAT:
             raise TlsError(Reason.UNEXPECTED_MESSAGE, f"record of unknown content type {ctype}")
         if buf[1] != 3:
             raise TlsError(Reason.DECODE, f"record version {buf[1]:02x}{buf[2]:02x}")
@@ -118,7 +120,7 @@ def record_payloads(content_type: int, data: bytes, limit: int) -> list[bytes]:
     every flight whose messages fit. Other content is cut every ``limit`` bytes;
     empty data is one empty payload.
     """
-    if content_type != ContentType.HANDSHAKE or len(data) <= limit:  # (a flight that fits: one record)
+    if content_type != _HANDSHAKE or len(data) <= limit:  # (a flight that fits: one record)
         return [data[off : off + limit] for off in range(0, max(len(data), 1), limit)]
     out: list[bytes] = []
     cur = bytearray()
@@ -156,9 +158,7 @@ def fragment(
     (``retry``) as 0x0303 like every other record (RFC 8446 5.1).
     """
     out = []
-    first_hello = (
-        not retry and content_type == ContentType.HANDSHAKE and data[:1] == bytes((HandshakeType.CLIENT_HELLO,))
-    )
+    first_hello = not retry and content_type == _HANDSHAKE and data[:1] == bytes((HandshakeType.CLIENT_HELLO,))
     if first_hello:
         version = hello_version
     for chunk in record_payloads(content_type, data, limit):

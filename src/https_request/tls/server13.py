@@ -45,11 +45,11 @@ from .messages import (
     CertificateRequest,
     CertificateVerify,
     ClientHello,
-    EncryptedExtensions,
     Extension,
-    Finished,
-    NewSessionTicket,
-    ServerHello,
+    encode_certificate_verify,
+    encode_encrypted_extensions,
+    encode_new_session_ticket,
+    encode_server_hello,
     handshake_message,
 )
 from .server12 import Tls12Server
@@ -62,6 +62,8 @@ from .transcript import Transcript
 __all__ = ["ServerConnection"]
 
 S = HsState
+_TLS13 = ProtocolVersion.TLS1_3  # (read several times a handshake: see enums.py on an Enum class's attributes)
+_SELECTED_TLS13 = Extension(ET.supported_versions, _TLS13.to_bytes(2, "big"))  # ServerHello's, HRR's
 _MAX_TICKET_AGE_SKEW_MS = 10_000
 _SKIP_EARLY_DEFAULT = 16384 + 256 * 8
 _HALF_RTT_STATES = frozenset(
@@ -134,10 +136,10 @@ class ServerConnection(Tls12Server):
             raise TlsError(Reason.NO_COMMON_VERSION, f"ClientHello.legacy_version 0x{ch.legacy_version:04x}")
         raw_sv = ch.ext(ET.supported_versions)
         versions = X.decode_supported_versions(raw_sv) if raw_sv is not None else []
-        if ProtocolVersion.TLS1_3 not in versions or not self._scfg.tls13_capable:
+        if _TLS13 not in versions or not self._scfg.tls13_capable:
             # RFC 8446 4.2.1: without supported_versions, legacy_version is the client's highest
             # (RFC 5246 E.1: the server takes the highest it has up to that one)
-            ours = [v for v in cfg.versions if v < ProtocolVersion.TLS1_3]
+            ours = [v for v in cfg.versions if v < _TLS13]
             if raw_sv is not None:
                 usable = [v for v in ours if v in versions]
             else:
@@ -211,7 +213,7 @@ class ServerConnection(Tls12Server):
         self._choose_alpn(ch)
 
         # ---- the server's flight
-        self.negotiated_version = ProtocolVersion.TLS1_3
+        self.negotiated_version = _TLS13
         self.cipher_suite = suite.id
         self._suite = suite
         if not hs.hrr_sent:
@@ -236,7 +238,7 @@ class ServerConnection(Tls12Server):
 
         self._set_state(S.SERVER_HELLO)
         shared: bytes | None = None
-        sh_exts = [Extension(ET.supported_versions, ProtocolVersion.TLS1_3.to_bytes(2, "big"))]
+        sh_exts = [_SELECTED_TLS13]
         if use_dhe:
             assert group is not None
             client_kx = dict(shares)[group]
@@ -247,9 +249,9 @@ class ServerConnection(Tls12Server):
             sh_exts.append(Extension(ET.pre_shared_key, psk.selected.to_bytes(2, "big")))
         if cfg.extensions_hook is not None:
             sh_exts = cfg.extensions_hook(HT.SERVER_HELLO, sh_exts)
-        sh = ServerHello(0x0303, cfg.random(32), ch.legacy_session_id, suite.id, 0, tuple(sh_exts))
+        sh = encode_server_hello(0x0303, cfg.random(32), ch.legacy_session_id, suite.id, 0, sh_exts)
         self._log_write("server hello")
-        hs.transcript.add(self._queue_handshake(HT.SERVER_HELLO, sh.encode()))
+        hs.transcript.add(self._queue_handshake(HT.SERVER_HELLO, sh))
         if ch.legacy_session_id and not hs.hrr_sent:
             self._set_state(S.SERVER_CCS_AFTER_SERVER_HELLO)
             self._send_ccs()
@@ -276,7 +278,7 @@ class ServerConnection(Tls12Server):
             ee.append(Extension(ET.supported_groups, X.encode_u16_list(ours)))
         if cfg.extensions_hook is not None:
             ee = cfg.extensions_hook(HT.ENCRYPTED_EXTENSIONS, ee)
-        hs.transcript.add(self._queue_handshake(HT.ENCRYPTED_EXTENSIONS, EncryptedExtensions(tuple(ee)).encode()))
+        hs.transcript.add(self._queue_handshake(HT.ENCRYPTED_EXTENSIONS, encode_encrypted_extensions(ee)))
         if cert is not None and scheme is not None:
             if cfg.request_client_certificate or cfg.require_client_certificate:
                 self._set_state(S.CERTIFICATE_REQUEST)
@@ -292,7 +294,7 @@ class ServerConnection(Tls12Server):
             self._log_write("certificate verify")
             data = tls13_certificate_verify_input(hs.transcript.digest(), server=True)
             sig = cfg.signer(scheme, data) if cfg.signer is not None else sign(cert.key, scheme, data)
-            hs.transcript.add(self._queue_handshake(HT.CERTIFICATE_VERIFY, CertificateVerify(scheme, sig).encode()))
+            hs.transcript.add(self._queue_handshake(HT.CERTIFICATE_VERIFY, encode_certificate_verify(scheme, sig)))
         self._set_state(S.SERVER_FINISHED)
         self._log_write("finished")
         verify_data = finished_verify_data(suite.hash_name, s_hs, hs.transcript.digest())
@@ -355,7 +357,7 @@ class ServerConnection(Tls12Server):
         hs.transcript.add(whole)
         hs.transcript.restart_for_hrr()
         exts = [
-            Extension(ET.supported_versions, ProtocolVersion.TLS1_3.to_bytes(2, "big")),
+            _SELECTED_TLS13,
             Extension(ET.key_share, group.to_bytes(2, "big")),
         ]
         if cfg.hrr_cookie:
@@ -363,8 +365,8 @@ class ServerConnection(Tls12Server):
             exts.append(Extension(ET.cookie, X.encode_cookie(hs.cookie)))
         if cfg.extensions_hook is not None:
             exts = cfg.extensions_hook(HT.SERVER_HELLO, exts)
-        hrr = ServerHello(0x0303, HRR_RANDOM, ch.legacy_session_id, suite.id, 0, tuple(exts))
-        hs.transcript.add(self._queue_handshake(HT.SERVER_HELLO, hrr.encode()))
+        hrr = encode_server_hello(0x0303, HRR_RANDOM, ch.legacy_session_id, suite.id, 0, exts)
+        hs.transcript.add(self._queue_handshake(HT.SERVER_HELLO, hrr))
         self._suite = suite
         self.cipher_suite = suite.id
         if ch.legacy_session_id:
@@ -395,7 +397,7 @@ class ServerConnection(Tls12Server):
             if opened is None:
                 continue
             state = TicketState.decode(opened[0])
-            if state is None or state.version != ProtocolVersion.TLS1_3 or state.cipher_suite not in SUITES:
+            if state is None or state.version != _TLS13 or state.cipher_suite not in SUITES:
                 continue
             if SUITES[state.cipher_suite].hash_name != suite.hash_name and state.cipher_suite not in ch.cipher_suites:
                 continue
@@ -445,11 +447,7 @@ class ServerConnection(Tls12Server):
     def _half_rtt_ok(self) -> bool:
         """TLS 1.3 server after its Finished: application keys are installed
         and RFC 8446 allows sending before the client's Finished ("0.5-RTT")."""
-        return (
-            self._scfg.send_half_rtt_data
-            and self.negotiated_version == ProtocolVersion.TLS1_3
-            and self.state in _HALF_RTT_STATES
-        )
+        return self._scfg.send_half_rtt_data and self.negotiated_version == _TLS13 and self.state in _HALF_RTT_STATES
 
     def _try_early_data(self, data: bytes) -> bool:
         if not self._half_rtt_ok():
@@ -510,11 +508,11 @@ class ServerConnection(Tls12Server):
     def _parse_client_finished(self, body: bytes, whole: bytes) -> HsState:
         hs, suite = self._hs, self._suite
         assert hs is not None and suite is not None and hs.schedule is not None
-        fin = Finished.decode(body)
+        # the body is verify_data alone (Finished.decode's whole rule, non-empty, is in the length check)
         expected = finished_verify_data(suite.hash_name, hs.c_hs, hs.transcript.digest())
-        if len(fin.verify_data) != len(expected):  # RFC 8446 4.4.4 / 5246 7.4.9: a malformed message
-            raise TlsError(Reason.DECODE, f"client Finished of {len(fin.verify_data)} bytes")
-        if not hmac.compare_digest(expected, fin.verify_data):
+        if len(body) != len(expected):  # RFC 8446 4.4.4 / 5246 7.4.9: a malformed message
+            raise TlsError(Reason.DECODE, f"client Finished of {len(body)} bytes")
+        if not hmac.compare_digest(expected, body):
             raise TlsError(Reason.BAD_FINISHED, "client Finished")
         hs.transcript.add(whole)
         self._set_read_key(self._app_read_secret)
@@ -540,7 +538,7 @@ class ServerConnection(Tls12Server):
             psk = hkdf_expand_label(suite.hash_name, res_master, b"resumption", nonce, suite.hash_len)
             age_add = int.from_bytes(cfg.random(4), "big")
             state = TicketState(
-                ProtocolVersion.TLS1_3,
+                _TLS13,
                 self.cipher_suite,
                 psk,
                 now,
@@ -556,7 +554,7 @@ class ServerConnection(Tls12Server):
             exts: tuple[Extension, ...] = ()
             if cfg.max_early_data:
                 exts = (Extension(ET.early_data, X.encode_max_early_data(cfg.max_early_data)),)
-            nst = NewSessionTicket(cfg.ticket_lifetime, age_add, nonce, ticket, exts)
-            self._queue_handshake(HT.NEW_SESSION_TICKET, nst.encode())
+            nst = encode_new_session_ticket(cfg.ticket_lifetime, age_add, nonce, ticket, exts)
+            self._queue_handshake(HT.NEW_SESSION_TICKET, nst)
             self.tickets_sent += 1
         self._flush_handshake()
