@@ -19,6 +19,10 @@ __all__ = [
     "NewSessionTicket12",
     "ServerEcdhParams",
     "ServerKeyExchange12",
+    "encode_digitally_signed",
+    "encode_legacy_signature",
+    "encode_new_session_ticket12",
+    "encode_server_ecdh_params",
 ]
 
 _NAMED_CURVE = 3
@@ -34,6 +38,32 @@ def _fits(body: bytes, width: int) -> bytes:
     if len(body) >= 1 << (8 * width):
         raise OverflowError(f"vector of {len(body)} bytes does not fit a {width}-byte length")
     return body
+
+
+# The encoders from fields: the classes' ``encode`` use them, and the server calls them
+# directly (no object made for a message it only sends).
+def encode_digitally_signed(algorithm: int, signature: bytes) -> bytes:
+    """A TLS 1.2 digitally-signed. Raises OverflowError for a signature over 65535 bytes."""
+    signature = _fits(signature, 2)
+    return _SIGNED_HEAD.pack(algorithm, len(signature)) + signature
+
+
+def encode_legacy_signature(signature: bytes) -> bytes:
+    """A TLS 1.0/1.1 signature. Raises OverflowError for a signature over 65535 bytes."""
+    signature = _fits(signature, 2)
+    return len(signature).to_bytes(2, "big") + signature
+
+
+def encode_server_ecdh_params(named_curve: int, public: bytes) -> bytes:
+    """ServerECDHParams with a named curve. Raises OverflowError for a point over 255 bytes."""
+    public = _fits(public, 1)
+    return _ECDH_HEAD.pack(_NAMED_CURVE, named_curve, len(public)) + public
+
+
+def encode_new_session_ticket12(ticket_lifetime_hint: int, ticket: bytes) -> bytes:
+    """RFC 5077's NewSessionTicket. Raises OverflowError for a ticket over 65535 bytes."""
+    ticket = _fits(ticket, 2)
+    return _TICKET_HEAD.pack(ticket_lifetime_hint, len(ticket)) + ticket
 
 
 # struct { ASN.1Cert certificate_list<0..2^24-1>; } Certificate;   (RFC 5246 7.4.2)
@@ -72,8 +102,7 @@ class DigitallySigned(Struct):
 
     def encode(self) -> bytes:
         """Raises OverflowError for a signature over 65535 bytes."""
-        signature = _fits(self.signature, 2)
-        return _SIGNED_HEAD.pack(self.algorithm, len(signature)) + signature
+        return encode_digitally_signed(self.algorithm, self.signature)
 
     def write(self, w: Writer) -> None:
         w.raw(self.encode())
@@ -85,8 +114,7 @@ class LegacySignature(Struct):
 
     def encode(self) -> bytes:
         """Raises OverflowError for a signature over 65535 bytes."""
-        signature = _fits(self.signature, 2)
-        return len(signature).to_bytes(2, "big") + signature
+        return encode_legacy_signature(self.signature)
 
     def write(self, w: Writer) -> None:
         w.raw(self.encode())
@@ -99,8 +127,7 @@ class ServerEcdhParams(Struct):
 
     def encode(self) -> bytes:
         """Raises OverflowError for a point over 255 bytes."""
-        public = _fits(self.public, 1)
-        return _ECDH_HEAD.pack(_NAMED_CURVE, self.named_curve, len(public)) + public
+        return encode_server_ecdh_params(self.named_curve, self.public)
 
 
 # struct { ServerECDHParams params; digitally-signed struct {...} signed_params; } ServerKeyExchange;
@@ -175,5 +202,4 @@ class NewSessionTicket12(Struct):
 
     def encode(self) -> bytes:
         """Raises OverflowError for a ticket over 65535 bytes."""
-        ticket = _fits(self.ticket, 2)
-        return _TICKET_HEAD.pack(self.ticket_lifetime_hint, len(ticket)) + ticket
+        return encode_new_session_ticket12(self.ticket_lifetime_hint, self.ticket)

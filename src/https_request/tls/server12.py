@@ -45,15 +45,15 @@ from .errors import Reason, TlsError
 from .keyschedule12 import HandshakeHash, Prf, master_secret, prf_name
 from .kx import TLS12_GROUPS, ClientShare
 from .limits import MAX_CIPHERTEXT12
-from .messages import ClientHello, Extension, ServerHello
+from .messages import ClientHello, Extension, encode_server_hello
 from .messages12 import (
     Certificate12,
     CertificateRequest12,
     DigitallySigned,
-    LegacySignature,
-    NewSessionTicket12,
-    ServerEcdhParams,
-    ServerKeyExchange12,
+    encode_digitally_signed,
+    encode_legacy_signature,
+    encode_new_session_ticket12,
+    encode_server_ecdh_params,
 )
 from .protection12 import Protector12
 from .session import TicketState
@@ -307,16 +307,15 @@ class Tls12Server(Connection):
             self._set_state(S.SERVER_KEY_EXCHANGE)
             self._log_write("server key exchange")
             hs12.share = ClientShare(group, cfg.random)
-            params = ServerEcdhParams(group, hs12.share.key_exchange)
-            signed = self.client_random + hs12.server_random + params.encode()
-            signature: DigitallySigned | LegacySignature
+            params = encode_server_ecdh_params(group, hs12.share.key_exchange)
+            signed = self.client_random + hs12.server_random + params
             if scheme is None:
-                signature = LegacySignature(sign_legacy(ck.key, signed, cfg.random))
+                signature = encode_legacy_signature(sign_legacy(ck.key, signed, cfg.random))
             else:
                 sig = cfg.signer(scheme, signed) if cfg.signer is not None else sign(ck.key, scheme, signed, tls12=True)
-                signature = DigitallySigned(scheme, sig)
-            ske = ServerKeyExchange12(params, signature)
-            hs12.messages += self._queue_handshake(HT.SERVER_KEY_EXCHANGE, ske.encode())
+                signature = encode_digitally_signed(scheme, sig)
+            # ServerKeyExchange (messages12.ServerKeyExchange12): the params, then their signature
+            hs12.messages += self._queue_handshake(HT.SERVER_KEY_EXCHANGE, params + signature)
         if cfg.request_client_certificate or cfg.require_client_certificate:
             self._set_state(S.CERTIFICATE_REQUEST)
             self._log_write("certificate request")
@@ -367,8 +366,8 @@ class Tls12Server(Connection):
             exts.append(Extension(ET.encrypt_then_mac, b""))
         if self._scfg.extensions_hook is not None:
             exts = self._scfg.extensions_hook(HT.SERVER_HELLO, exts)
-        sh = ServerHello(hs12.version, hs12.server_random, hs12.session_id, hs12.suite.id, 0, tuple(exts))
-        hs12.messages += self._queue_handshake(HT.SERVER_HELLO, sh.encode())
+        sh = encode_server_hello(hs12.version, hs12.server_random, hs12.session_id, hs12.suite.id, 0, exts)
+        hs12.messages += self._queue_handshake(HT.SERVER_HELLO, sh)
 
     def _parse_client_certificate12(self, body: bytes, whole: bytes) -> HsState:
         hs12, cfg = self._hs12, self._scfg
@@ -492,7 +491,7 @@ class Tls12Server(Connection):
         self._set_state(S.NEW_SESSION_TICKET)
         self._log_write("new session ticket")
         ticket = cfg.ticket_keys.seal(self._state12(hs12).encode(), cfg.now())
-        msg = NewSessionTicket12(cfg.ticket_lifetime, ticket).encode()
+        msg = encode_new_session_ticket12(cfg.ticket_lifetime, ticket)
         hs12.messages += self._queue_handshake(HT.NEW_SESSION_TICKET, msg)
         self.tickets_sent += 1
 
