@@ -208,6 +208,58 @@ def test_a_declined_resumption_still_verifies_the_server(serve: Serve, pki: Path
             assert r.json["resumed"] is False and r.json["peer_subject"] == "CN=localhost", r.err
 
 
+# ``get`` in a process that records whether automatic garbage collection was on when it connected to
+# PORT, at each write of the body to stdout, and after the run.
+GC_PROBE = """\
+import gc, io, json, sys
+port, argv = int(sys.argv[1]), sys.argv[2:]
+events = []
+def hook(event, args):
+    if event == "socket.connect" and isinstance(args[1], tuple) and args[1][1] == port:
+        events.append(f"connect gc={gc.isenabled()}")
+sys.addaudithook(hook)
+class Out(io.RawIOBase):
+    def writable(self):
+        return True
+    def write(self, data):
+        events.append(f"write gc={gc.isenabled()}")
+        return len(data)
+sys.stdout = io.TextIOWrapper(io.BufferedWriter(Out(), buffer_size=1))
+from https_request.cli import main
+code = main(argv)
+sys.stderr.write("PROBE " + json.dumps({"events": events, "gc": gc.isenabled()}) + "\\n")
+sys.exit(code)
+"""
+
+
+def _gc_probe(port: int, *args: str) -> tuple[int, dict[str, Any], str]:
+    proc = subprocess.run(
+        [sys.executable, "-c", GC_PROBE, str(port), "get", *args], capture_output=True, env=env(), timeout=30
+    )
+    err = proc.stderr.decode(errors="replace")
+    line = next((x for x in err.splitlines() if x.startswith("PROBE ")), None)
+    assert line is not None, err
+    return proc.returncode, json.loads(line.removeprefix("PROBE ")), err
+
+
+def test_no_garbage_collection_before_the_syn(serve: Serve, pki: Path) -> None:
+    """get's start-up runs without automatic collection until its SYN is out; collection is on
+    again for the handshake and the transfer, and after the run."""
+    code, probe, err = _gc_probe(serve.port, f"https://localhost:{serve.port}/", "--cacert", str(pki / "ca.pem"))
+    assert code == 0, err
+    events: list[str] = probe["events"]
+    assert events[0] == "connect gc=False", events
+    writes = [e for e in events if e.startswith("write")]
+    assert writes and set(writes) == {"write gc=True"}, events  # the body went out with collection on
+    assert probe["gc"] is True
+
+
+def test_garbage_collection_is_back_on_after_a_failure_before_the_connect(tmp_path: Path) -> None:
+    """A run that fails before any connection (a CA file that does not exist) leaves collection on."""
+    code, probe, _ = _gc_probe(1, "https://localhost:1/", "--cacert", str(tmp_path / "missing.pem"))
+    assert code == 2 and probe["events"] == [] and probe["gc"] is True
+
+
 def test_a_ca_file_that_does_not_parse_is_a_usage_error(serve: Serve, pki: Path, tmp_path: Path) -> None:
     """Shaped like a certificate (get's check before connecting), but version 8: exit 2 when it is parsed."""
     der = CA.der
