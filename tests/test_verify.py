@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -785,3 +786,27 @@ def test_mbedtls_rsa_pss_signed_leaf() -> None:
     )
     der = cert.public_bytes(Encoding.DER)
     assert mbedtls(root.cert).verify((der,), "localhost", NOW, server=True).chain == (der, root.der)
+
+
+@pytest.mark.parametrize("kind", ["webpki", "mbedtls"])
+def test_prepare_signature_checks_raises_nothing_and_changes_no_verdict(kind: str) -> None:
+    """esp-tls calls it while the ClientHello travels: anchors of several key types, one
+    that is not self-signed and one whose self-signature does not verify (signed again by
+    another key) are all taken without an error, and the verdicts stay what they were."""
+    ec_root, rsa_root = make_ca("p256", name="EC Root"), make_ca("rsa2048", name="RSA Root")
+    inter = make_ca("p256", name="Inter CA", parent=ec_root)
+    bad_root = make_ca("p384", name="Bad Root")
+    bad = resign(bad_root.cert, make_key("p384", label="another key"), hashes.SHA384())
+    with pytest.raises(InvalidSignature):
+        bad.verify_directly_issued_by(bad)
+    anchors = [bad, inter.cert, ec_root.cert, rsa_root.cert]
+    cls = WebPkiVerifier if kind == "webpki" else MbedtlsVerifier
+    verifier = cls(anchors)
+    verifier.prepare_signature_checks()
+    verifier.prepare_signature_checks(limit=0)
+    for root in (ec_root, rsa_root):
+        leaf = make_leaf(root, ["localhost"])
+        assert verifier.verify(leaf.chain_der, "localhost", NOW, server=True).chain
+    stranger = make_leaf(make_ca("p256", name="Stranger Root"), ["localhost"])
+    with pytest.raises(TlsError):
+        verifier.verify(stranger.chain_der, "localhost", NOW, server=True)

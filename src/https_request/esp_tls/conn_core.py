@@ -553,17 +553,22 @@ class _Core:
     def _load_due_anchors(self, spec: EngineSpec) -> None:
         """esp-tls's CA parse of create_ssl_handle, left for the first flight's wait: the
         verifier's anchors when they are ``due`` (no session to offer may resume under
-        them), with create_ssl_handle's lines and error. Raises EspTlsError (recorded): a
-        CA buffer that does not parse (0x8015)."""
+        them), with create_ssl_handle's lines and error, and the signature checks the
+        chain will need made ready (:meth:`~..tls.verify.WebPkiVerifier.prepare_signature_checks`).
+        Raises EspTlsError (recorded): a CA buffer that does not parse (0x8015)."""
         from . import trust
 
         verifier = spec.verifier
         if isinstance(verifier, trust.LazyVerifier) and verifier.due and not verifier.loaded:
             try:
-                verifier.load()
+                loaded = verifier.load()
             except EspTlsError as exc:
                 self._client_config_failed(exc)
                 raise self._ssl_handle_failed(exc) from exc
+            from ..tls.verify import MbedtlsVerifier, WebPkiVerifier
+
+            if isinstance(loaded, (WebPkiVerifier, MbedtlsVerifier)):
+                loaded.prepare_signature_checks()  # the chain's check comes next: its set-up now
 
     def _set_client_config(self) -> EngineSpec:
         from . import trust

@@ -46,6 +46,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, ClassVar, Literal
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
@@ -220,6 +221,24 @@ class _Anchored:
         from .session import trust_fingerprint
 
         return trust_fingerprint("anchors", (cert.fingerprint(SHA256()) for cert in self._anchors))
+
+    def prepare_signature_checks(self, limit: int = 8) -> None:
+        """Make ready, before the server's certificate comes, the signature checks its
+        chain will need: a process's first ECDSA or RSA signature check costs ~5 ms of
+        OpenSSL set-up (~0.1-0.3 ms once done), which would otherwise fall between the
+        server's flight and the client's answer. The first self-signed anchor of each
+        public-key type, among the first ``limit`` (not a bundle's hundreds), has its own
+        signature checked; what that finds is not used. Raises nothing."""
+        seen: set[type] = set()
+        for cert in self._anchors[:limit]:
+            kind = type(cert.public_key())
+            if kind in seen or cert.issuer != cert.subject:
+                continue
+            seen.add(kind)
+            try:
+                cert.verify_directly_issued_by(cert)
+            except (ValueError, TypeError, InvalidSignature):
+                pass
 
 
 def _usage_failure(leaf: x509.Certificate, server: bool, rules: mp.EeRules) -> int:
