@@ -105,11 +105,11 @@ class Probed:
         return {what for kind, what in self.events[:index] if kind == "import"}
 
 
-def probed_get(port: int, *args: str) -> Probed:
+def probed_get(port: int, *args: str, environ: dict[str, str] | None = None) -> Probed:
     proc = subprocess.run(
         [sys.executable, "-c", PROBE, str(port), "get", *args],
         capture_output=True,
-        env=env(),
+        env=environ or env(),
         timeout=30,
         check=False,
     )
@@ -305,3 +305,160 @@ def test_early_data_over_the_limit_and_refused_requests(pki: Path, tmp_path: Pat
                          long.err, re.M), long.err  # fmt: skip
         bad = get(*args, "-X", "GE T")
         assert (bad.code, bad.err) == (2, "https-request: cannot send this request: Illegal method characters\n")
+
+
+# --------------------------------------------------------------------------- the connect before the parser
+
+
+def no_proxy_env(**extra: str) -> dict[str, str]:
+    """The command's environment without any ``*_proxy`` variable, and ``extra``."""
+    return {k: v for k, v in env(**extra).items() if not k.lower().endswith("_proxy") or k in extra}
+
+
+def test_an_ip_literal_url_connects_before_the_arguments_are_parsed(serve: Serve, pki: Path) -> None:
+    """With only options that do not touch the connection, the SYN to an address in the URL leaves
+    before argparse is even imported, and the command adopts that connect: one connect in all."""
+    url = f"https://127.0.0.1:{serve.port}/"
+    p = probed_get(serve.port, "-sS", "--cacert", str(pki / "ca.pem"), "-w%{http_code}", url, environ=no_proxy_env())
+    assert p.run.code == 0 and p.run.out.endswith(b"200"), p.run.err
+    connect = p.first("connect")
+    assert connect < p.first("import", "argparse")
+    assert [e for e in p.events if e[0] == "connect"] == [("connect", "127.0.0.1")]  # adopted, not made again
+    assert {"https_request.tls.verify", "cryptography.x509.verification"} <= p.modules  # the chain was checked
+
+
+@pytest.mark.parametrize(
+    ("extra", "proxy"),
+    [
+        (("--connect-to", "::127.0.0.1:{port}"), False),
+        (("-4",), False),
+        (("--cacer", "{ca}"), False),  # an abbreviation argparse accepts: not the scan's to guess
+        ((), True),
+    ],
+    ids=["connect-to", "ipv4-only", "abbreviation", "https_proxy"],
+)
+def test_what_may_change_the_connect_leaves_it_to_the_parser(
+    serve: Serve, pki: Path, extra: tuple[str, ...], proxy: bool
+) -> None:
+    """Options the scan does not know, and a proxy in the environment: the connect starts after the
+    arguments are parsed, as before (and with a proxy it never goes to the URL's address directly)."""
+    url = f"https://127.0.0.1:{serve.port}/"
+    args = [a.format(port=serve.port, ca=pki / "ca.pem") for a in extra]
+    if "{ca}" not in " ".join(extra):
+        args += ["--cacert", str(pki / "ca.pem")]
+    with socket.create_server(("127.0.0.1", 0)) as closed:
+        dead = closed.getsockname()[1]
+    environ = no_proxy_env(https_proxy=f"http://127.0.0.1:{dead}") if proxy else no_proxy_env()
+    p = probed_get(serve.port, *args, url, environ=environ)
+    if proxy:
+        assert p.run.code == 4, p.run.err  # the proxy does not answer; the server was never contacted
+        assert not any(kind == "connect" for kind, _ in p.events)
+        return
+    assert p.run.code == 0, p.run.err
+    assert p.first("import", "argparse") < p.first("connect")
+
+
+def test_a_usage_error_closes_the_early_connect(pki: Path) -> None:
+    """Arguments the parser rejects after the SYN left: exit 2, and the server sees the connection
+    closed without a byte (nothing is left open in the process either)."""
+    from https_request import get_early
+    from https_request.cli import main
+
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+        code = main(["get", "--retry", "many", "--cacert", str(pki / "ca.pem"), f"https://127.0.0.1:{port}/"])
+        assert code == 2
+        listener.settimeout(WAIT)
+        conn, _ = listener.accept()  # the early connect had reached the listen queue
+        with conn:
+            conn.settimeout(WAIT)
+            assert conn.recv(100) == b""  # closed, no ClientHello
+    assert get_early.claim(socket.AF_INET, socket.inet_pton(socket.AF_INET, "127.0.0.1"), port) is None
+
+
+def test_a_connect_to_elsewhere_closes_the_early_one() -> None:
+    """claim() hands the early socket only to an attempt to its own address and port; any other
+    attempt closes it (the server sees an empty connection) and gets None, once."""
+    from https_request import get_early
+
+    with socket.create_server(("127.0.0.1", 0)) as here, socket.create_server(("127.0.0.1", 0)) as there:
+        port, other = here.getsockname()[1], there.getsockname()[1]
+        packed = socket.inet_pton(socket.AF_INET, "127.0.0.1")
+        get_early.start(["get", f"http://127.0.0.1:{port}/"])
+        assert get_early.claim(socket.AF_INET, packed, other) is None
+        here.settimeout(WAIT)
+        conn, _ = here.accept()
+        with conn:
+            conn.settimeout(WAIT)
+            assert conn.recv(10) == b""
+        get_early.start(["get", f"http://127.0.0.1:{port}/"])
+        sock = get_early.claim(socket.AF_INET, packed, port)
+        assert sock is not None and get_early.claim(socket.AF_INET, packed, port) is None
+        with sock:
+            sock.setblocking(True)
+            conn, _ = here.accept()
+            with conn:
+                sock.sendall(b"x")
+                assert conn.recv(10) == b"x"
+
+
+@pytest.mark.parametrize(
+    ("argv", "where"),
+    [
+        (["get", "https://127.0.0.1/"], (socket.AF_INET, "127.0.0.1", 443)),
+        (["get", "http://127.0.0.1"], (socket.AF_INET, "127.0.0.1", 80)),
+        (["get", "-sSf", "-o", "/dev/null", "HTTPS://10.0.0.1:8443/x?y#z"], (socket.AF_INET, "10.0.0.1", 8443)),
+        (["get", "-o/dev/null", "--output=x", "-vvv", "https://[::1]:9/"], (socket.AF_INET6, "::1", 9)),
+        (["get", "-w", "%{http_code}", "--early-data", "https://[::1]"], (socket.AF_INET6, "::1", 443)),
+        (["get", "https://localhost/"], None),  # a name: looked up by the command
+        (["get", "https://127.1/"], None),  # not a dotted quad
+        (["get", "https://[fe80::1%25eth0]/"], None),  # a zone id
+        (["get", "https://u:p@127.0.0.1/"], None),
+        (["get", "https://127.0.0.1:0/"], None),
+        (["get", "https://127.0.0.1:65536/"], None),
+        (["get", "https://127.0.0.1:1x/"], None),
+        (["get", "ftp://127.0.0.1/"], None),
+        (["get", "-x", "http://127.0.0.2:3128", "https://127.0.0.1/"], None),
+        (["get", "--proxy=http://127.0.0.2:3128", "https://127.0.0.1/"], None),
+        (["get", "-k4", "https://127.0.0.1/"], None),
+        (["get", "--", "https://127.0.0.1/"], None),
+        (["get", "--insecure=yes", "https://127.0.0.1/"], None),
+        (["get", "https://127.0.0.1/", "https://127.0.0.2/"], None),
+        (["get", "https://127.0.0.1/", "-o"], None),  # a value missing: the parser's error
+        (["get", "-o"], None),
+        (["--version", "get", "https://127.0.0.1/"], None),
+        (["get", "-h", "https://127.0.0.1/"], None),
+        (["resolve", "https://127.0.0.1/"], None),
+    ],
+)
+def test_the_scan_is_sure_or_says_nothing(argv: list[str], where: tuple[int, str, int] | None) -> None:
+    from https_request.get_early import target
+
+    assert target(argv) == where
+
+
+# Values the parser accepts for the scan's valued options (others: any word).
+VALUES = {
+    "--verify-policy": "webpki", "--tls-version": "1.3", "--tls-max": "1.3", "--engine": "python",
+    "--timeout": "5", "-m": "5", "--max-time": "5", "--retry": "1", "--retry-delay": "1",
+    "--retry-max-time": "1", "-H": "A: b", "--header": "A: b",
+}  # fmt: skip
+
+
+def test_the_scan_reads_each_option_as_the_parser_does() -> None:
+    """Every option the scan passes over takes a value exactly when get's parser says so: the
+    scan and the parser find the same URL, with the value apart and attached."""
+    from https_request.cli import build_parser
+    from https_request.get_early import FLAGS, VALUED, target
+
+    parser = build_parser("get")
+    url = "https://127.0.0.1:8443/"
+    for option in sorted(FLAGS):
+        assert parser.parse_args(["get", option, url]).url == url, option
+        assert target(["get", option, url]) == (socket.AF_INET, "127.0.0.1", 8443), option
+    for option in sorted(VALUED):
+        value = VALUES.get(option, "word")
+        joined = [f"{option}={value}"] if option.startswith("--") else [option + value]
+        for args in ([option, value], joined):
+            assert parser.parse_args(["get", *args, url]).url == url, args
+            assert target(["get", *args, url]) == (socket.AF_INET, "127.0.0.1", 8443), args

@@ -6,15 +6,16 @@ so ``https-request --version`` stays fast (no ``cryptography`` import).
 
 from __future__ import annotations
 
-import argparse
 import gc
 import os
 import sys
 from collections.abc import Callable, Sequence
-from importlib import import_module
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from ._version import __version__
+
+if TYPE_CHECKING:
+    import argparse
 
 __all__ = ["build_parser", "console_main", "discard_stdout", "main"]
 
@@ -44,6 +45,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     """The parser; with ``command`` only that subcommand is built, which keeps
     start-up cheap (the others could not be reached by these arguments, and the
     help lists only commands whose parser is built)."""
+    import argparse
+    from importlib import import_module
+
     parser = argparse.ArgumentParser(
         prog="https-request",
         description="ESP-IDF's HTTPS Request example in Python, on its own sans-I/O TLS 1.3/1.2 engine.",
@@ -114,9 +118,25 @@ def discard_stdout() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the process exit status."""
+    """Run the command line; returns the process exit status.
+
+    ``get``'s TCP connect may start first, before the arguments are parsed
+    (:mod:`.get_early`: only when they say for sure where it goes); what the
+    command does not use of it is closed before this returns."""
     args_list = list(sys.argv[1:] if argv is None else argv)
     command = next((a for a in args_list if not a.startswith("-")), None)
+    if command == "get":
+        from . import get_early
+
+        get_early.start(args_list)
+        try:
+            return _run(args_list, command)
+        finally:
+            get_early.drop()
+    return _run(args_list, command)
+
+
+def _run(args_list: list[str], command: str | None) -> int:
     parser = build_parser(command if command in _COMMANDS else None)
     try:
         args = parser.parse_args(args_list)

@@ -356,6 +356,7 @@ class _Get(Planning):
 
     def _transfer(self, plan: Plan, step: _Step) -> str | None:
         """One connection and its request; the Location to follow next, or None (done)."""
+        from . import get_early
         from .esp_tls.conn import EspTls, EspTlsTimeout, parse_url
         from .esp_tls.errors import EspTlsError
         from .session_file import origin_key
@@ -422,6 +423,7 @@ class _Get(Planning):
                 meanwhile=lambda: _prepare(store is not None),
                 prepare=self._while_connecting,
                 session=saved,
+                started=get_early.claim,  # the connect the CLI began before parsing, if this is where it goes
             )
         except EspTlsError as exc:
             self.check_files()  # when the connection failed first: a file that holds no certificate is said first

@@ -118,6 +118,7 @@ __all__ = [
     "Resolve",
     "Sort",
     "Start",
+    "Started",
     "aconnect",
     "connect",
     "interleave",
@@ -190,6 +191,10 @@ class _Lookups:
 
 _Target = tuple[str, int] | tuple[str, int, int, int]
 
+#: ``connect``'s ``started``: (family, packed address, port) -> a non-blocking socket whose connect there
+#: is in flight already, or None.
+Started = Callable[[int, bytes, int], "socket.socket | None"]
+
 
 def _socket(address: IPv4Address | IPv6Address, fastopen: bool) -> socket.socket:
     """A non-blocking TCP socket for ``address`` (``TCP_FASTOPEN_CONNECT`` set when
@@ -208,23 +213,35 @@ def _socket(address: IPv4Address | IPv6Address, fastopen: bool) -> socket.socket
 
 
 def _open(
-    race: Race, address: IPv4Address | IPv6Address, now: float, *, connect: bool = True, fastopen: bool = False
+    race: Race,
+    address: IPv4Address | IPv6Address,
+    now: float,
+    *,
+    connect: bool = True,
+    fastopen: bool = False,
+    started: Started | None = None,
 ) -> tuple[socket.socket, int, _Target] | None:
     """A non-blocking socket connecting to ``address`` (``connect`` False: not yet;
-    ``fastopen``: see :func:`_socket`), its attempt's index and its socket address;
-    None when it failed at once (recorded in the race)."""
-    try:
-        sock = _socket(address, fastopen)
-    except OSError as exc:
-        race.failed_to_start(address, exc, now)
-        return None
-    try:
-        target = sockaddr(address, race.port)
-        err = sock.connect_ex(target) if connect else 0
-    except OSError as exc:
-        sock.close()
-        race.failed_to_start(address, exc, now)
-        return None
+    ``fastopen``: see :func:`_socket`; ``started``: see :func:`connect`), its
+    attempt's index and its socket address; None when it failed at once
+    (recorded in the race)."""
+    target = sockaddr(address, race.port)
+    family = socket.AF_INET6 if address.version == 6 else socket.AF_INET
+    sock = started(family, address.packed, race.port) if started is not None else None
+    if sock is not None:  # its connect is in flight already (or done)
+        err = 0
+    else:
+        try:
+            sock = _socket(address, fastopen)
+        except OSError as exc:
+            race.failed_to_start(address, exc, now)
+            return None
+        try:
+            err = sock.connect_ex(target) if connect else 0
+        except OSError as exc:
+            sock.close()
+            race.failed_to_start(address, exc, now)
+            return None
     try:
         index = race.begun(address, sock.fileno(), now)
     except BaseException:  # on_attempt raised
@@ -307,6 +324,7 @@ def connect(
     start: Start | None = None,
     fastopen: bool = False,
     idle: Callable[[], bool] | None = None,
+    started: Started | None = None,
 ) -> tuple[socket.socket, IPv4Address | IPv6Address]:
     """Connect over TCP to ``name`` port ``port`` (RFC 8305; see the module).
 
@@ -328,7 +346,11 @@ def connect(
     per call, it returns whether more is left. Until it says no, the call polls
     (no waiting), so it takes as long as the work or the network, whichever is
     longer; a timer (the next attempt, the Resolution Delay, the timeout) is
-    late by at most one piece of work.
+    late by at most one piece of work. ``started`` hands over a connect begun
+    before this call (``get``'s, :mod:`https_request.get_early`): it is called
+    once, for the first attempt, with its family, packed address and port, and
+    a socket it returns (non-blocking, its connect there in flight) is that
+    attempt's instead of a new one.
 
     Returns the connected socket (blocking, no timeout, ``TCP_NODELAY`` set)
     and the address it is connected to. Raises :class:`ConnectError` (``kind``
@@ -370,7 +392,9 @@ def connect(
                 for fam, answer in lookups.take(now, ready) if lookups is not None else ():
                     race.answered(fam, answer, now)
                 while (address := race.due(now)) is not None:
-                    if (opened := _open(race, address, now, fastopen=fastopen)) is not None:
+                    opened = _open(race, address, now, fastopen=fastopen, started=started)
+                    started = None  # the first attempt only
+                    if opened is not None:
                         live[opened[0]] = opened[1]
                         sel.register(opened[0], selectors.EVENT_WRITE)
                 if race.finished():

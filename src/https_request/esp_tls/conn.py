@@ -117,6 +117,7 @@ if TYPE_CHECKING:  # asyncio is imported by the async code paths only (CLI start
     import asyncio
     from collections.abc import Callable
 
+    from ..dns.happy import Started
     from ..tls.session import Session
 
 __all__ = [
@@ -173,6 +174,7 @@ class EspTls(_Core):
         meanwhile: Callable[[], object] | None = None,
         prepare: Callable[[], object] | None = None,
         session: Callable[[], Session | None] | None = None,
+        started: Started | None = None,
     ) -> Self:
         """``esp_tls_conn_http_new_sync``: connect to the URL's host and port (443 for https, 80 for http).
 
@@ -196,13 +198,17 @@ class EspTls(_Core):
         was quicker); what it raises propagates. ``session`` (not in esp-tls) makes
         the session to offer in ``cfg.client_session``'s place, when loading it
         costs more than the connect needs: called once, after ``prepare`` and
-        before the early data's function; what it raises propagates. Raises
-        EspTlsError (see the module docstring), ESP_ERR_INVALID_STATE for a
-        handle that was used before.
+        before the early data's function; what it raises propagates.
+        ``started`` (not in esp-tls) hands over a TCP connect begun before the
+        call, which the first attempt adopts when it is to the same address and
+        port (``get``'s: :mod:`https_request.get_early`; see
+        :func:`https_request.dns.happy.connect`). Raises EspTlsError (see the
+        module docstring), ESP_ERR_INVALID_STATE for a handle that was used
+        before.
         """
         target = parse_url(url)
         tls = _fresh(cls, tls)
-        tls._open(target.host, target.port, target.host_text, cfg, early_data, meanwhile, prepare, session)
+        tls._open(target.host, target.port, target.host_text, cfg, early_data, meanwhile, prepare, session, started)
         return tls
 
     @classmethod
@@ -234,6 +240,7 @@ class EspTls(_Core):
         meanwhile: Callable[[], object] | None,
         prepare: Callable[[], object] | None,
         session: Callable[[], Session | None] | None,
+        started: Started | None = None,
     ) -> None:
         factory, _ = engine_factories(cfg.engine)
         self._begin(host, port, cfg)
@@ -241,7 +248,7 @@ class EspTls(_Core):
         work = self._meanwhile(meanwhile, early_data, prepare, session)
         sock: socket.socket | None = None
         try:
-            sock = self._tcp_connect(host_text, deadline, work)
+            sock = self._tcp_connect(host_text, deadline, work, started)
             if cfg.tunnel is not None:
                 try:
                     cfg.tunnel(sock, max(self._connect_wait(deadline), 0.001))
@@ -270,7 +277,9 @@ class EspTls(_Core):
                 _log.e("Failed to open new connection")
             raise
 
-    def _tcp_connect(self, host_text: str, deadline: float | None, work: Meanwhile) -> socket.socket:
+    def _tcp_connect(
+        self, host_text: str, deadline: float | None, work: Meanwhile, started: Started | None
+    ) -> socket.socket:
         from ..dns import happy
 
         target, port = self._target(self._host, self._port)
@@ -296,6 +305,7 @@ class EspTls(_Core):
                 start=plan.lookup.start,  # the lookups in happy's own loop, no thread
                 fastopen=plan.fastopen,
                 idle=work.step,
+                started=started,
             )
         except happy.ConnectError as exc:
             raise self._connect_failed(target, exc) from exc
