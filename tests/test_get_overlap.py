@@ -317,12 +317,13 @@ def no_proxy_env(**extra: str) -> dict[str, str]:
 
 def test_an_ip_literal_url_connects_before_the_arguments_are_parsed(serve: Serve, pki: Path) -> None:
     """With only options that do not touch the connection, the SYN to an address in the URL leaves
-    before argparse is even imported, and the command adopts that connect: one connect in all."""
+    before argparse (or even typing) is imported, and the command adopts that connect: one connect
+    in all."""
     url = f"https://127.0.0.1:{serve.port}/"
     p = probed_get(serve.port, "-sS", "--cacert", str(pki / "ca.pem"), "-w%{http_code}", url, environ=no_proxy_env())
     assert p.run.code == 0 and p.run.out.endswith(b"200"), p.run.err
     connect = p.first("connect")
-    assert connect < p.first("import", "argparse")
+    assert connect < p.first("import", "argparse") and connect < p.first("import", "typing")
     assert [e for e in p.events if e[0] == "connect"] == [("connect", "127.0.0.1")]  # adopted, not made again
     assert {"https_request.tls.verify", "cryptography.x509.verification"} <= p.modules  # the chain was checked
 
@@ -448,7 +449,7 @@ VALUES = {
 def test_the_scan_reads_each_option_as_the_parser_does() -> None:
     """Every option the scan passes over takes a value exactly when get's parser says so: the
     scan and the parser find the same URL, with the value apart and attached."""
-    from https_request.cli import build_parser
+    from https_request.cli_parser import build_parser
     from https_request.get_early import FLAGS, VALUED, target
 
     parser = build_parser("get")

@@ -417,7 +417,7 @@ def test_cli_moves_a_corrupt_file_aside_with_one_warning(tmp_path: Path) -> None
 
 def test_the_command_line_imports_the_store_only_when_nvs_runs() -> None:
     code = (
-        "import sys\nfrom https_request import cli\ncli.build_parser()\n"
+        "import sys\nfrom https_request import cli_parser\ncli_parser.build_parser()\n"
         "print(sorted(m for m in sys.modules if m in ('sqlite3', 'https_request.nvs')))"
     )
     proc = subprocess.run([sys.executable, "-c", code], env=clirun.env(), capture_output=True, timeout=60, check=True)

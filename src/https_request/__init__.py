@@ -20,16 +20,11 @@ silent unless the application configures logging.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from ._version import __version__
 
-if TYPE_CHECKING:  # the API's names (api.__all__) for type checkers; at run time __getattr__ imports them
-    from .api import *  # noqa: F403
-
-# The API's names as https_request.api exports them (test_api checks that the two agree), and __version__;
-# ruff's F405 ("may be undefined, or defined from star imports"): they are, by the import above.
-# ruff: noqa: F405
+# The API's names as https_request.api exports them (test_api checks that the two agree), and
+# __version__. Type checkers read them from __init__.pyi; at run time __getattr__ imports them. No
+# `typing` here: the package is imported before `get` starts its TCP connect (get_early).
 __all__ = [
     "USE_CLIENT_DEFAULT",
     "AsyncClient",
@@ -74,7 +69,7 @@ __all__ = [
 _API = frozenset(__all__) - {"__version__"}
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     """The API's names, imported at first use (PEP 562)."""
     if name in _API:
         from . import api
