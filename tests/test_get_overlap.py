@@ -328,6 +328,17 @@ def test_an_ip_literal_url_connects_before_the_arguments_are_parsed(serve: Serve
     assert {"https_request.tls.verify", "cryptography.x509.verification"} <= p.modules  # the chain was checked
 
 
+def test_an_early_connect_still_fails_closed(serve: Serve, tmp_path: Path) -> None:
+    """The early connect changes nothing about verification: a server whose chain the CA file does
+    not vouch for is exit 6, as when the connect starts after the parser."""
+    (tmp_path / "other.pem").write_bytes(OTHER_CA.cert_pem)
+    url = f"https://127.0.0.1:{serve.port}/"
+    p = probed_get(serve.port, "--cacert", str(tmp_path / "other.pem"), url, environ=no_proxy_env())
+    assert p.run.code == 6, p.run.err
+    assert f"https-request: certificate verification failed for 127.0.0.1:{serve.port}" in p.run.err, p.run.err
+    assert p.first("connect") < p.first("import", "argparse")
+
+
 @pytest.mark.parametrize(
     ("extra", "proxy"),
     [
