@@ -317,7 +317,7 @@ def _children(pid: int) -> list[int]:
     return out
 
 
-def _vm_hwm_mib(pid: int) -> float:
+def vm_hwm_mib(pid: int) -> float:
     """Peak resident set size (VmHWM) of one process, MiB."""
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -377,7 +377,21 @@ def _terminate(proc: subprocess.Popen[bytes]) -> None:
             proc.wait()
 
 
-def _start(
+def serve_argv(folder: Path, version: str, *extra: str, profile: str | None = None) -> list[str]:
+    """``serve``'s command line in the bench: the certificate in ``folder``, one version and suite."""
+    head = [sys.executable, "-m", "cProfile", "-o", profile] if profile else [sys.executable]
+    return [*head, "-m", "https_request", "serve", "--host", HOST, "--port", "0",
+            "--cert", str(folder / "cert.pem"), "--key", str(folder / "key.pem"), "--tls-version", version,
+            "--ciphers", SUITES[version], "--groups", "x25519", "--schema", "2026", *extra]  # fmt: skip
+
+
+def peer_argv(kind: str, folder: Path, version: str) -> list[str]:
+    """A Python peer's command line (``bench/server_peers.py``; the uvicorn ones in the bench venv)."""
+    py = BENCH_VENV / "bin" / "python" if kind.startswith("uvicorn") else sys.executable
+    return [str(py), str(Path(_ME).with_name("server_peers.py")), kind, str(folder), version, str(TICKETS13)]
+
+
+def start_server(
     kind: str, version: str, argv: list[str], folder: Path, env: dict[str, str], children: int = 0,
     port: int | None = None, log_path: Path | None = None,
 ) -> ServerProc:  # fmt: skip
@@ -710,22 +724,14 @@ def run_bench(args: argparse.Namespace) -> int:
     env.pop("OPENSSL_CONF", None)
     peer_env = dict(env, OPENSSL_CONF=str(folder / "openssl.cnf"))
 
-    def serve_argv(version: str, *extra: str, profile: str | None = None) -> list[str]:
-        head = [sys.executable, "-m", "cProfile", "-o", profile] if profile else [sys.executable]
-        return [*head, "-m", "https_request", "serve", "--host", HOST, "--port", "0",
-                "--cert", str(folder / "cert.pem"), "--key", str(folder / "key.pem"), "--tls-version", version,
-                "--ciphers", SUITES[version], "--groups", "x25519", "--schema", "2026", *extra]  # fmt: skip
-
     def peer(kind: str, version: str) -> ServerProc:
         if kind == "nginx":
             assert nginx is not None
             port = _free_port()
             conf = nginx_conf(folder, www, version, port, TICKETS13)
             argv = [nginx, "-p", str(conf.parent), "-c", str(conf), "-e", str(conf.parent / "error.log")]
-            return _start(kind, version, argv, folder, env, 1, port, folder / f"nginx-{version}.log")
-        py = venv_python if kind.startswith("uvicorn") else sys.executable
-        argv = [str(py), str(Path(_ME).with_name("server_peers.py")), kind, str(folder), version, str(TICKETS13)]
-        return _start(kind, version, argv, folder, peer_env)
+            return start_server(kind, version, argv, folder, env, 1, port, folder / f"nginx-{version}.log")
+        return start_server(kind, version, peer_argv(kind, folder, version), folder, peer_env)
 
     std_ctx = client_context(str(folder / "ca.pem"))
     servers: list[ServerProc] = []
@@ -737,7 +743,7 @@ def run_bench(args: argparse.Namespace) -> int:
     try:
         for v in VERSIONS:  # serve first: its answers are the peers' bodies
             profile = f"{args.profile}.{v}" if args.profile else None
-            s = _start("serve", v, serve_argv(v, "--workers", "1", profile=profile), folder, env)
+            s = start_server("serve", v, serve_argv(folder, v, "--workers", "1", profile=profile), folder, env)
             servers.append(s)
             answer = one_connection(std_ctx, s.port)[0]
             s.clients_ok += 1
@@ -746,11 +752,11 @@ def run_bench(args: argparse.Namespace) -> int:
         page = serve_page_cost(folder)
         servers += [peer(k, v) for k in kinds if k != "serve" for v in VERSIONS]
         for w, v in [(w, v) for w in (1, 2) for v in VERSIONS] if args.workers else []:
-            argv = serve_argv(v, "--workers", str(w), "--ticket-keys", str(folder / f"keys-{w}-{v}"))
-            scaling.append(_start(f"serve-w{w}", v, argv, folder, env, children=w if w > 1 else 0))
+            argv = serve_argv(folder, v, "--workers", str(w), "--ticket-keys", str(folder / f"keys-{w}-{v}"))
+            scaling.append(start_server(f"serve-w{w}", v, argv, folder, env, children=w if w > 1 else 0))
             if h2load is not None and v == "1.3":  # its full row: h2load resumes whenever the server issues tickets
-                argv = serve_argv(v, "--workers", str(w), "--no-tickets")
-                scaling.append(_start(f"serve-w{w}-nt", v, argv, folder, env, children=w if w > 1 else 0))
+                argv = serve_argv(folder, v, "--workers", str(w), "--no-tickets")
+                scaling.append(start_server(f"serve-w{w}-nt", v, argv, folder, env, children=w if w > 1 else 0))
         our_cfg = our_client_config(ca.cert)
         checks = {s.name: sanity(s, std_ctx, our_cfg, bodies[s.version]) for s in servers + scaling
                   if not s.kind.endswith("-nt")}  # fmt: skip
@@ -793,8 +799,8 @@ def run_bench(args: argparse.Namespace) -> int:
         if args.workers:
             for b in range(args.batches):
                 batch(b, ["serve-w1", "serve-w2"], wall=True)
-        rss = {s.name: _vm_hwm_mib(s.worker) for s in servers}
-        forked = {s.name: max(_vm_hwm_mib(p) for p in s.pids[1:]) for s in scaling if s.kind == "serve-w2"}
+        rss = {s.name: vm_hwm_mib(s.worker) for s in servers}
+        forked = {s.name: max(vm_hwm_mib(p) for p in s.pids[1:]) for s in scaling if s.kind == "serve-w2"}
         load.append(os.getloadavg())
     finally:
         if gen is not None:

@@ -9,6 +9,7 @@ are not asserted (performance belongs to the bench), only that each row was meas
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -94,3 +95,29 @@ def test_servers_option_refuses_what_it_cannot_run(servers: str, said: str) -> N
     run = _bench("--quick", "--servers", servers, timeout=30)
     assert run.returncode == 2
     assert said in run.stderr
+
+
+def test_smaps_breakdown_adds_up_to_the_process_rss() -> None:
+    """bench/server_rss.py's table: every resident KiB of this process on exactly one line, each
+    shared object split by segment (its text among them)."""
+    import os
+
+    from server_rss import smaps_breakdown
+
+    lines = smaps_breakdown(os.getpid())
+    with open("/proc/self/smaps_rollup") as f:
+        rollup = next(int(ln.split()[1]) for ln in f if ln.startswith("Rss:")) / 1024
+    assert abs(sum(v["rss"] for v in lines.values()) - rollup) < 0.5, (lines, rollup)  # (pages moved in between)
+    assert any(k.endswith(" text") and k.startswith(("libpython", "python")) for k in lines), sorted(lines)
+    assert lines["[heap]"]["rss"] > 0 and all(v["private"] <= v["rss"] + 1e-9 for v in lines.values())
+
+
+@pytest.mark.slow
+def test_rss_only_run_serve_and_stdlib() -> None:
+    run = subprocess.run([sys.executable, str(BENCH.with_name("server_rss.py")), "--servers", "serve,stdlib",
+                          "--seconds", "0.3", "--smaps"], capture_output=True, text=True, timeout=100)  # fmt: skip
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    peaks = dict(re.findall(r"^(\S+ 1\.[23]) +peak RSS \(VmHWM\) +([\d.]+) MiB$", run.stdout, re.M))
+    assert set(peaks) == {"serve 1.3", "serve 1.2", "stdlib 1.3", "stdlib 1.2"} and min(map(float, peaks.values())) > 5
+    rust = re.search(r"^_rust\.abi3\.so text +([\d.]+) +([\d.]+)$", run.stdout, re.M)
+    assert rust is not None and float(rust.group(1)) > 1 and float(rust.group(2)) == 0, run.stdout  # serve's crypto

@@ -744,6 +744,7 @@ def test_cli_usage_errors(state: Path) -> None:
         ["--now", "yesterday"],
         ["--tls-version", "1.3", "--ciphers", "ECDHE-RSA-AES128-GCM-SHA256"],
         ["--tls-version", "1.0", "--ciphers", "ECDHE-RSA-AES128-GCM-SHA256"],  # (GCM needs TLS 1.2)
+        ["--host", "\u00e4..b"],  # a name IDNA cannot encode (an empty label): no traceback
     ]
     for args in bad:
         command = [sys.executable, "-m", "https_request", "serve", "--port", "0", *args]

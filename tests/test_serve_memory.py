@@ -64,3 +64,28 @@ def test_h11_is_imported_only_for_a_request_httptools_does_not_read(srv: Serve) 
     assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
     srv.wait_log(r'request="GET /" status=200', mark)
     assert "h11" in imported(srv)
+
+
+def test_idna_json_gzip_and_time_sync_wait_for_what_needs_them(srv: Serve) -> None:
+    """A worker on the system clock, bound to an ASCII host, answering the report page without
+    gzip, never loads the IDNA codec (with unicodedata and stringprep), json, gzip or time_sync;
+    /tls loads json and an Accept-Encoding: gzip request loads gzip."""
+    lazy = {"encodings.idna", "unicodedata", "json", "gzip", "https_request.time_sync"}
+    request = f"GET / HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\n\r\n".encode()
+    mark = srv.log_mark()
+    for _ in range(3):
+        answer = get(srv, request)
+        assert answer.startswith(b"HTTP/1.1 200 OK\r\n") and b"<html" in answer.lower()
+    srv.wait_log(r'request="GET /" status=200', mark)
+    assert "https_request.server.report_page" in imported(srv)
+    assert lazy.isdisjoint(imported(srv)), lazy & imported(srv)
+    mark = srv.log_mark()
+    answer = get(srv, request.replace(b"GET / ", b"GET /tls "))
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n") and b'"resumed":false' in answer
+    srv.wait_log(r'request="GET /tls" status=200', mark)
+    assert "json" in imported(srv) and "gzip" not in imported(srv)
+    mark = srv.log_mark()
+    answer = get(srv, request.replace(b"\r\n\r\n", b"\r\nAccept-Encoding: gzip\r\n\r\n"))
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n") and b"\r\nContent-Encoding: gzip\r\n" in answer
+    srv.wait_log(r'request="GET /" status=200', mark)
+    assert "gzip" in imported(srv)

@@ -36,8 +36,6 @@ body (GET) and no ``Vary``.
 
 from __future__ import annotations
 
-import gzip
-import json
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -682,6 +680,8 @@ def _https_finish(resp: Response, request: Request, path: str, config: AppConfig
     accept = request.header_all("accept-encoding")
     wants = bool(accept) and (any("gzip" in v.lower() for v in accept) or any(v.strip() == "*" for v in accept))
     if wants and "/img/" not in path and request.method != "HEAD" and resp.body:
+        import gzip  # (here: a worker whose clients never ask for gzip never loads it)
+
         resp.body = gzip.compress(resp.body, mtime=0)
         resp.headers = [(k, v) for k, v in resp.headers if k.lower() != "content-length"]
         resp.headers.append(("Content-Encoding", "gzip"))
@@ -703,6 +703,8 @@ def tls_report(tls: TlsInfo) -> Response:
         "peer": tls.peer,
         "worker": tls.worker,
     }
+    import json  # (here: only /tls answers JSON)
+
     body = json.dumps(report, separators=(",", ":")).encode()
     headers = [("Connection", "close"), ("Content-Length", str(len(body))), ("Content-Type", "application/json")]
     return Response(200, headers, body)

@@ -449,6 +449,8 @@ def _refresh(args: argparse.Namespace, clock: TlsClock | None) -> Background | N
     each worker (time_sync.PeriodicTimeSync; nvs: stored in NVS, as the device does), each
     outcome logged; a failed refresh leaves the clock running on from its last time. None
     for the system or a fixed clock, or with --sntp-server none."""
+    if clock is None:  # the system clock (time_sync not imported: a worker would keep it for nothing)
+        return None
     from ..time_sync import DeviceClock
     from ..tls_clock import sntp_servers
 
@@ -556,10 +558,13 @@ def _listeners(host: str, port: int, count: int, backlog: int, fastopen_queue: i
 
     from ..fastopen import enable_listen
 
+    # An ASCII name or address goes to getaddrinfo as bytes: as a str it would go through the IDNA
+    # codec, whose import (encodings.idna, stringprep, unicodedata: ~0.6 MiB) a worker keeps for life.
+    name: str | bytes = host.encode("ascii") if host.isascii() else host
     try:
-        family, kind, proto, _, addr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+        family, kind, proto, _, addr = socket.getaddrinfo(name, port, type=socket.SOCK_STREAM,
                                                           flags=socket.AI_PASSIVE)[0]  # fmt: skip
-    except socket.gaierror as exc:
+    except (socket.gaierror, UnicodeError) as exc:  # UnicodeError: a name IDNA cannot encode
         raise UsageError(f"cannot resolve {host!r}: {exc}") from None
     socks: list[socket.socket] = []
     try:
