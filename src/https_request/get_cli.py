@@ -440,7 +440,9 @@ class _Get(Planning):
         self.report.tls_ms = tls.info.tls_ms
         self.report.scheme = "HTTP" if plain else "HTTPS"
         if self.report.wanted or args.verbose:
-            self.report.nat64 = _nat64(tls.info.address, cfg.dns_servers)
+            from .dns.nat64 import translated_peer
+
+            self.report.nat64 = translated_peer(tls.info.address, cfg.dns_servers)
         self._log_info(tls.info, target.host)
         if self.args.explain:
             from .get_explain import explain_success
@@ -698,35 +700,6 @@ def _prepare(saves_session: bool) -> None:
         import tempfile  # noqa: F401
 
         from . import files  # noqa: F401
-
-
-def _nat64(address: str | None, servers: tuple[str, ...]) -> tuple[str, str] | None:
-    """``(IPv4 address, prefix)`` when ``address`` is a NAT64 address (RFC 6052):
-    under the well-known prefix, or under a prefix the DNS servers' DNS64
-    reveals for ipv4only.arpa (RFC 7050; asked only for an IPv6 address
-    outside the well-known prefix). None otherwise, or when the DNS cannot say."""
-    from ipaddress import IPv6Address, ip_address
-
-    from .dns import nat64
-
-    peer = ip_address(address) if address else None
-    if not isinstance(peer, IPv6Address):
-        return None
-    prefixes: tuple[nat64.Pref64, ...] = (nat64.WELL_KNOWN,)
-    if nat64.extract(peer, nat64.WELL_KNOWN) is None:
-        from .dns.lookup import resolver_for
-        from .dns.resolver import DnsError
-
-        try:
-            resolver = resolver_for(servers)
-            prefixes = nat64.discover(lambda name, rdtype: resolver.query(name, rdtype).addresses)
-        except (DnsError, OSError, ValueError):  # no DNS64 to learn from, or no DNS: nothing to say
-            return None
-    for prefix in prefixes:
-        v4 = nat64.extract(peer, prefix)
-        if v4 is not None:
-            return str(v4), str(prefix.network)
-    return None
 
 
 def _tls_name(version: int) -> str:

@@ -20,7 +20,7 @@ caller's business.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from ipaddress import IPv4Address, IPv6Address, IPv6Network
+from ipaddress import IPv4Address, IPv6Address, IPv6Network, ip_address
 
 from ..netif import IPAddress
 from ..structs import Struct
@@ -37,6 +37,7 @@ __all__ = [
     "extract",
     "prefixes_from_answer",
     "synthesize",
+    "translated_peer",
 ]
 
 #: RFC 6052 §2.2's prefix lengths, in the order discovery tries them.
@@ -138,3 +139,30 @@ def discover(query: Callable[[str, str], Sequence[IPAddress]]) -> tuple[Pref64, 
     """
     answer = query(IPV4ONLY_NAME, "AAAA")
     return prefixes_from_answer([a for a in answer if isinstance(a, IPv6Address)])
+
+
+def translated_peer(address: str | None, servers: tuple[str, ...]) -> tuple[str, str] | None:
+    """``(IPv4 address, prefix)`` when the peer ``address`` is a NAT64 address
+    (RFC 6052): under the well-known prefix, or under a prefix that the DNS
+    servers' DNS64 reveals for ipv4only.arpa (:func:`discover`, asked through
+    ``servers``, else resolv.conf's, only for an IPv6 address outside the
+    well-known prefix). None otherwise, or when the DNS cannot say (no error
+    is raised: this is a note for the user, as ``get`` prints it)."""
+    peer = ip_address(address) if address else None
+    if not isinstance(peer, IPv6Address):
+        return None
+    prefixes: tuple[Pref64, ...] = (WELL_KNOWN,)
+    if extract(peer, WELL_KNOWN) is None:
+        from .lookup import resolver_for
+        from .resolver import DnsError
+
+        try:
+            resolver = resolver_for(servers)
+            prefixes = discover(lambda name, rdtype: resolver.query(name, rdtype).addresses)
+        except (DnsError, OSError, ValueError):  # no DNS64 to learn from, or no DNS: nothing to say
+            return None
+    for prefix in prefixes:
+        v4 = extract(peer, prefix)
+        if v4 is not None:
+            return str(v4), str(prefix.network)
+    return None
