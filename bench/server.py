@@ -698,12 +698,27 @@ def _versions(argv: list[str]) -> str:
     return (out.stdout or out.stderr).strip()
 
 
-def run_bench(args: argparse.Namespace) -> int:
+def write_pki(folder: Path) -> tuple[dict[str, str], Any]:
+    """The bench's files in ``folder``: a P-256 CA (ca.pem), its leaf for SERVER_NAME
+    (cert.pem, key.pem) and the peers' openssl.cnf; returns the servers' environment
+    (this checkout's src first, no OPENSSL_CONF) and the CA's certificate."""
     for p in (_ROOT / "src", _ROOT / "tests"):
         if str(p) not in sys.path:
             sys.path.insert(0, str(p))
     from certs import make_ca, make_leaf  # tests/certs.py: the project's certificate factory
 
+    ca = make_ca("p256", name="Bench Server Root CA")
+    leaf = make_leaf(ca, [SERVER_NAME], key_type="p256")
+    for name, data in (("ca.pem", ca.cert_pem), ("cert.pem", leaf.chain_pem), ("key.pem", leaf.key_pem)):
+        (folder / name).write_bytes(data)
+    (folder / "openssl.cnf").write_text(OPENSSL_CNF)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(_ROOT / "src"), *filter(None, [env.get("PYTHONPATH")])])
+    env.pop("OPENSSL_CONF", None)
+    return env, ca.cert
+
+
+def run_bench(args: argparse.Namespace) -> int:
     kinds = [k for k in SERVERS if k in args.servers]
     venv_python, nginx = _prerequisites(kinds)
     h2load = find_h2load() if args.workers and args.scaling_client == "h2load" else None
@@ -713,15 +728,7 @@ def run_bench(args: argparse.Namespace) -> int:
     if not args.keep:
         atexit.register(shutil.rmtree, folder, True)
     atexit.register(shutil.rmtree, www, True)
-    ca = make_ca("p256", name="Bench Server Root CA")
-    leaf = make_leaf(ca, [SERVER_NAME], key_type="p256")
-    for name, data in (("ca.pem", ca.cert_pem), ("cert.pem", leaf.chain_pem), ("key.pem", leaf.key_pem)):
-        (folder / name).write_bytes(data)
-    (folder / "openssl.cnf").write_text(OPENSSL_CNF)
-
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(_ROOT / "src"), *filter(None, [env.get("PYTHONPATH")])])
-    env.pop("OPENSSL_CONF", None)
+    env, ca_cert = write_pki(folder)
     peer_env = dict(env, OPENSSL_CONF=str(folder / "openssl.cnf"))
 
     def peer(kind: str, version: str) -> ServerProc:
@@ -757,7 +764,7 @@ def run_bench(args: argparse.Namespace) -> int:
             if h2load is not None and v == "1.3":  # its full row: h2load resumes whenever the server issues tickets
                 argv = serve_argv(folder, v, "--workers", str(w), "--no-tickets")
                 scaling.append(start_server(f"serve-w{w}-nt", v, argv, folder, env, children=w if w > 1 else 0))
-        our_cfg = our_client_config(ca.cert)
+        our_cfg = our_client_config(ca_cert)
         checks = {s.name: sanity(s, std_ctx, our_cfg, bodies[s.version]) for s in servers + scaling
                   if not s.kind.endswith("-nt")}  # fmt: skip
         checks.update({s.name: sanity_full(s, std_ctx, bodies[s.version]) for s in scaling if s.kind.endswith("-nt")})

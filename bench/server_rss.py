@@ -39,8 +39,9 @@ from server import (
     serve_argv,
     start_server,
     vm_hwm_mib,
+    write_pki,
 )
-from server_peers import MODES, OPENSSL_CNF, VERSIONS, load_answer
+from server_peers import MODES, VERSIONS, load_answer
 
 __all__ = ["folios", "main", "smaps_breakdown"]
 
@@ -127,22 +128,11 @@ def main(argv: list[str] | None = None) -> int:
     kinds = [k.strip() for k in args.servers.split(",") if k.strip()]
     if "serve" not in kinds or set(kinds) - set(KINDS):
         parser.error(f"--servers: serve and any of {', '.join(KINDS[1:])}")
-    for p in (_ROOT / "src", _ROOT / "tests"):
-        sys.path.insert(0, str(p))
-    from certs import make_ca, make_leaf
-
     folder = Path(tempfile.mkdtemp(prefix="hrq-bench-rss-"))
     servers = []
     gen = None
     try:
-        ca = make_ca("p256", name="Bench Server Root CA")
-        leaf = make_leaf(ca, ["localhost"], key_type="p256")
-        for name, data in (("ca.pem", ca.cert_pem), ("cert.pem", leaf.chain_pem), ("key.pem", leaf.key_pem)):
-            (folder / name).write_bytes(data)
-        (folder / "openssl.cnf").write_text(OPENSSL_CNF)
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join([str(_ROOT / "src"), *filter(None, [env.get("PYTHONPATH")])])
-        env.pop("OPENSSL_CONF", None)
+        env, _ = write_pki(folder)
         std_ctx = client_context(str(folder / "ca.pem"))
         for v in VERSIONS:
             s = start_server("serve", v, serve_argv(folder, v, "--workers", "1"), folder, env)
