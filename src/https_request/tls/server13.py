@@ -53,7 +53,7 @@ from .messages import (
     handshake_message,
 )
 from .server12 import Tls12Server
-from .session import TicketState
+from .session import TicketState, encode_ticket_state
 from .signatures import choose_scheme, sign, tls13_certificate_verify_input, verify
 from .states import EXPECTED_SERVER, HsState
 from .suites import SUITES, SuiteParams
@@ -559,28 +559,20 @@ class ServerConnection(Tls12Server):
         assert cfg.ticket_keys is not None and self.cipher_suite is not None
         now = cfg.now()
         count = min(cfg.num_tickets, 1) if self.resumed else cfg.num_tickets  # (OpenSSL's numbers)
+        alpn, name = self.alpn_protocol or "", self.server_name or ""
+        exts: tuple[Extension, ...] = ()
+        if cfg.max_early_data:
+            exts = (Extension(_X_EARLY_DATA, X.encode_max_early_data(cfg.max_early_data)),)
         for i in range(count):
             self._log_write("new session ticket")
             nonce = i.to_bytes(8, "big")
             psk = hkdf_expand_label(suite.hash_name, res_master, b"resumption", nonce, suite.hash_len)
             age_add = int.from_bytes(cfg.random(4), "big")
-            state = TicketState(
-                _TLS13,
-                self.cipher_suite,
-                psk,
-                now,
-                age_add,
-                cfg.ticket_lifetime,
-                cfg.max_early_data,
-                self.alpn_protocol or "",
-                self.server_name or "",
-                cfg.random(16),
-                False,  # extended_master_secret (TLS 1.2's)
-            )
-            ticket = cfg.ticket_keys.seal(state.encode(), now)
-            exts: tuple[Extension, ...] = ()
-            if cfg.max_early_data:
-                exts = (Extension(_X_EARLY_DATA, X.encode_max_early_data(cfg.max_early_data)),)
+            state = encode_ticket_state(  # (a TicketState's fields: no Struct made only to be encoded)
+                _TLS13, self.cipher_suite, psk, now, age_add, cfg.ticket_lifetime, cfg.max_early_data, alpn, name,
+                cfg.random(16),  # ticket_id
+            )  # fmt: skip
+            ticket = cfg.ticket_keys.seal(state, now)
             nst = encode_new_session_ticket(cfg.ticket_lifetime, age_add, nonce, ticket, exts)
             self._queue_handshake(_M_NEW_SESSION_TICKET, nst)
             self.tickets_sent += 1
