@@ -136,7 +136,9 @@ class ClientHello(Struct, slots=False):
         compression = r.opaque(1, "legacy_compression_methods", 1)
         exts = decode_extensions(r, "ClientHello", psk_last=True)
         r.expect_end("ClientHello")
-        return cls(legacy_version, random, session_id, tuple(suites), compression, exts)
+        ch = cls(legacy_version, random, session_id, tuple(suites), compression, exts)
+        ch.__dict__["ext"] = dict(reversed(exts)).get  # (ext's value, as cached_property keeps it: no lock taken)
+        return ch
 
     def encode(self) -> bytes:
         w = Writer()
