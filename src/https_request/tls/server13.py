@@ -286,8 +286,10 @@ class ServerConnection(Tls12Server):
         th = hs.transcript.digest()
         hs.c_hs = ks.derive(b"c hs traffic", th)
         s_hs = ks.derive(b"s hs traffic", th)
-        self._keylog("CLIENT_HANDSHAKE_TRAFFIC_SECRET", hs.c_hs)
-        self._keylog("SERVER_HANDSHAKE_TRAFFIC_SECRET", s_hs)
+        keylogging = self._keylogging()  # (asked once: no call per secret when nothing logs them)
+        if keylogging:
+            self._keylog("CLIENT_HANDSHAKE_TRAFFIC_SECRET", hs.c_hs)
+            self._keylog("SERVER_HANDSHAKE_TRAFFIC_SECRET", s_hs)
         self._set_write_key(s_hs)
 
         self._set_state(_S_ENCRYPTED_EXTENSIONS)
@@ -330,10 +332,10 @@ class ServerConnection(Tls12Server):
         th = hs.transcript.digest()
         c_ap = ks.derive(b"c ap traffic", th)
         s_ap = ks.derive(b"s ap traffic", th)
-        self._keylog("CLIENT_TRAFFIC_SECRET_0", c_ap)
-        self._keylog("SERVER_TRAFFIC_SECRET_0", s_ap)
-        if self._keylogging():  # (no exporter API: the secret is only logged)
-            self._keylog("EXPORTER_SECRET", ks.derive(b"exp master", th))
+        if keylogging:
+            self._keylog("CLIENT_TRAFFIC_SECRET_0", c_ap)
+            self._keylog("SERVER_TRAFFIC_SECRET_0", s_ap)
+            self._keylog("EXPORTER_SECRET", ks.derive(b"exp master", th))  # (no exporter API: only logged)
         self._app_read_secret, self._app_write_secret = c_ap, s_ap
         self._set_write_key(s_ap)
         if early and cfg.early_tickets and not hs.cert_requested and self._tickets_wanted(hs):
