@@ -92,6 +92,7 @@ _TLS10 = ProtocolVersion.TLS1_0
 # read once or twice on every connection (its close_notify each way, a client's compatibility CCS)
 _WARNING = AlertLevel.WARNING
 _CLOSE_NOTIFY = AlertDescription.close_notify
+_CLOSE_NOTIFY_EVENT = CloseNotify()  # (frozen and fieldless: every connection's is this one)
 
 
 def _label(handler: str) -> str:
@@ -465,7 +466,7 @@ class Connection:
             raise TlsError(Reason.TRUNCATED, f"EOF inside a record ({self._records.pending} bytes buffered)")
         if self.state != _OVER:
             raise TlsError(Reason.TRUNCATED, f"EOF in state {self.state.name}")
-        self._events.append(ConnectionClosed(clean=self._peer_closed))
+        self._events.append(ConnectionClosed(self._peer_closed))  # (positional: a Struct's fast path)
 
     def _process_records(self) -> None:
         while self._error is None:
@@ -614,7 +615,7 @@ class Connection:
             if self.state != _OVER:  # the handshake cannot finish (Go: EOF)
                 raise TlsError(Reason.TRUNCATED, f"close_notify in state {self.state.name}")
             self._peer_closed = True
-            self._events.append(CloseNotify())
+            self._events.append(_CLOSE_NOTIFY_EVENT)
             return
         tls12 = self._pre13
         if level == _WARNING and (desc == AlertDescription.user_canceled or tls12):
