@@ -61,6 +61,7 @@ WRITE_TIMEOUT = 15.0  # for the client to take a response
 _TLS1_0 = 0x0301
 _HTTP_ON_TLS = (b"GET /", b"HEAD ", b"POST ", b"PUT /", b"OPTIO", b"DELET", b"PATCH", b"CONNE")
 _HTTP_ON_TLS_ANSWER = b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n"
+_EARLY_DATA = ExtensionType.early_data  # (read for every log line: see tls/enums.py on an Enum class's attributes)
 
 # Phases (plain ints: compared on every callback). The first one after admission is the class's ``first_phase``.
 _START, _HANDSHAKE, _REQUEST, _FINISH, _LINGER, _CLOSED = range(6)
@@ -506,7 +507,7 @@ class HttpsConnection(Connection):
         assert tls.cipher_suite is not None
         if tls.early_data_accepted:
             early = f"accepted:{len(pump.early_data)}"
-        elif tls.client_hello is not None and tls.client_hello.ext(ExtensionType.early_data) is not None:
+        elif tls.client_hello is not None and tls.client_hello.ext(_EARLY_DATA) is not None:
             early = "rejected"
         else:
             early = "no"
