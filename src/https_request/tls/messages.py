@@ -403,7 +403,7 @@ def encode_new_session_ticket(
 ) -> bytes:
     """A NewSessionTicket body. Raises OverflowError when a vector does not fit."""
     if len(ticket_nonce) > 0xFF or len(ticket) > 0xFFFF:
-        raise OverflowError(f"ticket_nonce of {len(ticket_nonce)} or ticket of {len(ticket)} bytes: over its length")
+        raise OverflowError(f"a ticket_nonce of {len(ticket_nonce)} or ticket of {len(ticket)} bytes does not fit")
     return b"".join((
         _NST_HEAD(ticket_lifetime, ticket_age_add, len(ticket_nonce)),
         ticket_nonce,
