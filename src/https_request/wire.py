@@ -21,13 +21,14 @@ from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
-__all__ = ["DecodeError", "Reader", "Writer"]
+__all__ = ["DecodeError", "Reader", "Writer", "tagged_block"]
 
 _LITTLE_ENDIAN = sys.byteorder == "little"
 # Big-endian integers at an offset, read in one C call (``int.from_bytes`` of a slice costs
 # about twice as much: the slice, then the byte order's name): a ClientHello reads dozens.
 _U16 = struct.Struct(">H").unpack_from
 _TAG_LENGTH = struct.Struct(">HH").unpack_from  # (a 16-bit tag, its body's 16-bit length)
+_PACK_TAG_LENGTH = struct.Struct(">HH").pack
 
 
 class DecodeError(ValueError):
@@ -229,15 +230,9 @@ class Writer:
 
     def tagged(self, width: int, items: Iterable[tuple[int, bytes]]) -> None:
         """Write items of a 16-bit tag and a body with a 16-bit length prefix (TLS
-        extensions: :meth:`Reader.tagged`), the whole behind a ``width``-byte length.
-        Raises OverflowError when a body or the whole does not fit its length."""
-        parts = []
-        for tag, body in items:
-            n = len(body)
-            if n > 0xFFFF:
-                raise OverflowError(f"vector of {n} bytes does not fit a 2-byte length")
-            parts.append(tag.to_bytes(2, "big") + n.to_bytes(2, "big") + body)
-        self.opaque(width, b"".join(parts))
+        extensions: :meth:`Reader.tagged`), the whole behind a ``width``-byte length
+        (:func:`tagged_block`). Raises OverflowError when a body or the whole does not fit its length."""
+        self.buf += tagged_block(width, items)
 
     def opaque(self, width: int, b: bytes | bytearray) -> None:
         """Write a length-prefixed byte vector. Raises OverflowError."""
@@ -253,3 +248,22 @@ class Writer:
 
     def getvalue(self) -> bytes:
         return bytes(self.buf)
+
+
+def tagged_block(width: int, items: Iterable[tuple[int, bytes]]) -> bytes:
+    """Items of a 16-bit tag and a body with a 16-bit length prefix (TLS extensions:
+    :meth:`Reader.tagged`), the whole behind a ``width``-byte length, as bytes (what
+    :meth:`Writer.tagged` writes; encoders that pack the rest with ``struct`` take it as is).
+    Raises OverflowError when a body or the whole does not fit its length."""
+    parts = []
+    for tag, body in items:
+        n = len(body)
+        if n > 0xFFFF:
+            raise OverflowError(f"vector of {n} bytes does not fit a 2-byte length")
+        parts.append(_PACK_TAG_LENGTH(tag, n))
+        parts.append(body)
+    block = b"".join(parts)
+    n = len(block)
+    if n >= 1 << (8 * width):
+        raise OverflowError(f"vector of {n} bytes does not fit a {width}-byte length")
+    return n.to_bytes(width, "big") + block

@@ -430,7 +430,11 @@ class Response:
         return f"Response({self.status}, {self.headers!r}, <{len(self.body)} bytes>, http11={self.http11})"
 
     def has(self, name: str) -> bool:
-        return name.lower() in [k.lower() for k, _ in self.headers]
+        lower = name.lower()
+        for k, _ in self.headers:  # (a loop: no list made for every response)
+            if k.lower() == lower:
+                return True
+        return False
 
     def encode(self, request: Request | None, date: str | None = None) -> bytes:
         """The bytes on the wire for ``request`` (None: a request that could not be parsed)."""

@@ -4,10 +4,12 @@ The event loop calls :class:`HttpsConnection` / :class:`HttpConnection`
 back with the bytes it read; each drives the sans-I/O engine (through
 :class:`~..io.pump.Pump`) and the HTTP reader right there and hands what
 they produce to ``transport.write``: no task, stream or ``wait_for`` per
-connection. Its deadline is one timer (``loop.call_later``), replaced as the
+connection. Its deadline is one timer (``loop.call_at``), replaced as the
 connection moves on: the handshake (first bytes included), the request, the
-write and linger at the end. Every callback catches what it raises: a
-connection's failure ends that connection only and never reaches the loop.
+write and linger at the end; a later deadline keeps a timer due sooner, which
+waits on when it fires (two timer calls in an HTTPS connection's usual run).
+Every callback catches what it raises: a connection's failure ends that
+connection only and never reaches the loop.
 
 HTTPS, in order (:class:`HttpsConnection`):
 
@@ -59,6 +61,7 @@ WRITE_TIMEOUT = 15.0  # for the client to take a response
 _TLS1_0 = 0x0301
 _HTTP_ON_TLS = (b"GET /", b"HEAD ", b"POST ", b"PUT /", b"OPTIO", b"DELET", b"PATCH", b"CONNE")
 _HTTP_ON_TLS_ANSWER = b"HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n"
+_EARLY_DATA = ExtensionType.early_data  # (read for every log line: see tls/enums.py on an Enum class's attributes)
 
 # Phases (plain ints: compared on every callback). The first one after admission is the class's ``first_phase``.
 _START, _HANDSHAKE, _REQUEST, _FINISH, _LINGER, _CLOSED = range(6)
@@ -114,6 +117,11 @@ class Connection(asyncio.Protocol):
 
     kind = ""
     first_phase = _REQUEST
+    # the deadline (set by _arm with the timer, read when the timer fires): when the loop's timer is
+    # due, the deadline itself (that or later) and what runs then
+    _timer_at: float
+    _deadline: float
+    _on_deadline: Callable[[], None]
 
     def __init__(self, server: Server) -> None:
         self.server = server
@@ -224,15 +232,30 @@ class Connection(asyncio.Protocol):
             self.transport.abort()
 
     def _arm(self, delay: float, callback: Callable[[], None]) -> None:
-        """The connection's one deadline, ``delay`` seconds from now."""
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer = self.loop.call_later(delay, self._expired, callback)
+        """The connection's one deadline, ``delay`` seconds from now, replacing the one before:
+        ``callback`` runs then. The loop's timer moves only when the new deadline comes sooner; a
+        timer due earlier is kept and, when it fires, waits on for the rest (:meth:`_expired`): the
+        request's deadline follows the handshake's without a timer call of its own."""
+        loop = self.loop
+        deadline = loop.time() + delay
+        self._deadline, self._on_deadline = deadline, callback
+        timer = self._timer
+        if timer is not None:
+            if self._timer_at <= deadline:
+                return
+            timer.cancel()
+        self._timer_at = deadline
+        self._timer = loop.call_at(deadline, self._expired)
 
-    def _expired(self, callback: Callable[[], None]) -> None:
+    def _expired(self) -> None:
+        deadline = self._deadline
+        if deadline > self._timer_at:  # a later deadline replaced the one this timer was set for
+            self._timer_at = deadline
+            self._timer = self.loop.call_at(deadline, self._expired)
+            return
         self._timer = None
         try:
-            callback()
+            self._on_deadline()
         except Exception as exc:  # a connection's failure must never reach the loop
             self.fail(describe(exc))
 
@@ -484,7 +507,7 @@ class HttpsConnection(Connection):
         assert tls.cipher_suite is not None
         if tls.early_data_accepted:
             early = f"accepted:{len(pump.early_data)}"
-        elif tls.client_hello is not None and tls.client_hello.ext(ExtensionType.early_data) is not None:
+        elif tls.client_hello is not None and tls.client_hello.ext(_EARLY_DATA) is not None:
             early = "rejected"
         else:
             early = "no"

@@ -85,7 +85,14 @@ _ALERT = ContentType.ALERT
 _CCS = ContentType.CHANGE_CIPHER_SPEC
 _APPLICATION_DATA = ContentType.APPLICATION_DATA
 _OVER = HsState.HANDSHAKE_OVER
+_HELLO_REQUEST = HsState.HELLO_REQUEST
+_CLIENT_HELLO = HsState.CLIENT_HELLO
 _TLS13 = ProtocolVersion.TLS1_3
+_TLS10 = ProtocolVersion.TLS1_0
+# read once or twice on every connection (its close_notify each way, a client's compatibility CCS)
+_WARNING = AlertLevel.WARNING
+_CLOSE_NOTIFY = AlertDescription.close_notify
+_CLOSE_NOTIFY_EVENT = CloseNotify()  # (frozen and fieldless: every connection's is this one)
 
 
 def _label(handler: str) -> str:
@@ -134,7 +141,7 @@ class Connection:
         self._warnings = 0  # warning alerts over the whole connection
         self._key_update_budget = MAX_KEY_UPDATES  # KeyUpdates we may still receive
         self._data_records = 0  # application data records towards the next KeyUpdate of budget
-        self.state = HsState.HELLO_REQUEST
+        self.state = _HELLO_REQUEST
         self.client_random = b""
         # negotiated parameters
         self.negotiated_version: int | None = None
@@ -248,7 +255,7 @@ class Connection:
             self._close_after_handshake = True  # close_notify follows the handshake and buffered data
             return
         self._flush_handshake()
-        self._send_alert(AlertLevel.WARNING, AlertDescription.close_notify)
+        self._send_alert(_WARNING, _CLOSE_NOTIFY)
 
     def update_keys(self, request_peer: bool = False) -> None:
         """Send a KeyUpdate and switch our sending keys (RFC 8446 4.6.3)."""
@@ -346,7 +353,8 @@ class Connection:
         """Frame a handshake message, queue it and return its bytes (for the transcript).
         Raises TlsError DEVICE_MESSAGE_TOO_LARGE as :meth:`_check_device_output` says."""
         msg = handshake_message(msg_type, body)
-        self._check_device_output(msg)
+        if self._device is not None:  # (a client profile's: no call per message otherwise)
+            self._check_device_output(msg)
         if self._dbg.threshold >= 4:
             self._dbg.buf(4, f"handshake message {name_of(HandshakeType, msg_type)}", msg)
         self._hs_out += msg
@@ -418,7 +426,7 @@ class Connection:
 
     def _seal_app(self, data: bytes) -> None:
         limit = min(self._cfg.max_fragment_length, MAX_PLAINTEXT)
-        if self.negotiated_version == ProtocolVersion.TLS1_0 and len(data) > 1 and self._suite and self._suite.cbc:
+        if self.negotiated_version == _TLS10 and len(data) > 1 and self._suite and self._suite.cbc:
             # 1/n-1 record splitting against BEAST (TLS 1.0's predictable CBC IV), as Go and NSS do:
             # the first byte alone, so that the next record's IV is a MAC-randomised block
             self._send_record(_APPLICATION_DATA, data[:1])
@@ -450,7 +458,7 @@ class Connection:
             self._seal_app(data)
         if self._close_after_handshake:
             self._close_after_handshake = False
-            self._send_alert(AlertLevel.WARNING, AlertDescription.close_notify)
+            self._send_alert(_WARNING, _CLOSE_NOTIFY)
 
     # records in
 
@@ -459,7 +467,7 @@ class Connection:
             raise TlsError(Reason.TRUNCATED, f"EOF inside a record ({self._records.pending} bytes buffered)")
         if self.state != _OVER:
             raise TlsError(Reason.TRUNCATED, f"EOF in state {self.state.name}")
-        self._events.append(ConnectionClosed(clean=self._peer_closed))
+        self._events.append(ConnectionClosed(self._peer_closed))  # (positional: a Struct's fast path)
 
     def _process_records(self) -> None:
         while self._error is None:
@@ -509,8 +517,8 @@ class Connection:
             self._handle_ccs12()
             return
         # RFC 8446 5: a single 0x01 CCS may arrive during the handshake (middlebox compatibility).
-        if self.state == _OVER or self.state in (HsState.HELLO_REQUEST, HsState.CLIENT_HELLO):
-            if not (self.state == HsState.CLIENT_HELLO and self._ccs_ok_before_hello()):
+        if self.state == _OVER or self.state in (_HELLO_REQUEST, _CLIENT_HELLO):
+            if not (self.state == _CLIENT_HELLO and self._ccs_ok_before_hello()):
                 raise TlsError(Reason.UNEXPECTED_MESSAGE, "change_cipher_spec outside the handshake")
         # a client sends it once at most (RFC 8446 D.4); refuse floods (CVE-2020-25648)
         if self._ccs_seen and not self.is_client:
@@ -604,14 +612,14 @@ class Connection:
         level, desc = data
         if self._dbg.threshold >= 2:
             self._dbg.msg(2, f"got an alert message, type: [{level}:{desc}]")
-        if desc == AlertDescription.close_notify:
+        if desc == _CLOSE_NOTIFY:
             if self.state != _OVER:  # the handshake cannot finish (Go: EOF)
                 raise TlsError(Reason.TRUNCATED, f"close_notify in state {self.state.name}")
             self._peer_closed = True
-            self._events.append(CloseNotify())
+            self._events.append(_CLOSE_NOTIFY_EVENT)
             return
         tls12 = self._pre13
-        if level == AlertLevel.WARNING and (desc == AlertDescription.user_canceled or tls12):
+        if level == _WARNING and (desc == AlertDescription.user_canceled or tls12):
             self._warnings += 1
             if self._warnings > MAX_WARNING_ALERTS:
                 detail = f"{self._warnings} warning alerts (limit {MAX_WARNING_ALERTS} per connection)"

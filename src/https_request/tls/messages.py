@@ -16,11 +16,12 @@ once encoded, and a Struct made for that alone costs more than the encoding.
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
 from functools import cached_property
 
 from ..structs import Struct
-from ..wire import DecodeError, Reader, Writer
+from ..wire import DecodeError, Reader, Writer, tagged_block
 from .enums import ExtensionType, HandshakeType
 from .errors import Reason, TlsError
 
@@ -50,6 +51,11 @@ __all__ = [
 
 # RFC 8446 4.1.3: ServerHello.random of a HelloRetryRequest, SHA-256("HelloRetryRequest").
 HRR_RANDOM = bytes.fromhex("cf21ad74e59a6111be1d8c021e65b891c2a211167abb8c5e079e09e2c8a8339c")
+
+# the fixed-size parts of the messages a server sends, packed in one call each (the encoders below)
+_U16 = struct.Struct(">H").pack
+_SUITE_COMPRESSION = struct.Struct(">HB").pack  # ServerHello's cipher_suite, legacy_compression_method
+_NST_HEAD = struct.Struct(">IIB").pack  # ticket_lifetime, ticket_age_add, the nonce's length
 
 
 def handshake_message(msg_type: int, body: bytes) -> bytes:
@@ -136,7 +142,9 @@ class ClientHello(Struct, slots=False):
         compression = r.opaque(1, "legacy_compression_methods", 1)
         exts = decode_extensions(r, "ClientHello", psk_last=True)
         r.expect_end("ClientHello")
-        return cls(legacy_version, random, session_id, tuple(suites), compression, exts)
+        ch = cls(legacy_version, random, session_id, tuple(suites), compression, exts)
+        ch.__dict__["ext"] = dict(reversed(exts)).get  # (ext's value, as cached_property keeps it: no lock taken)
+        return ch
 
     def encode(self) -> bytes:
         w = Writer()
@@ -209,15 +217,17 @@ def encode_server_hello(
     extensions: tuple[Extension, ...] | list[Extension],
 ) -> bytes:
     """A ServerHello's body from its fields. Raises OverflowError when a vector does not fit."""
-    w = Writer()
-    w.u16(legacy_version)
-    w.raw(random)
-    w.opaque(1, legacy_session_id_echo)
-    w.u16(cipher_suite)
-    w.u8(legacy_compression_method)
-    if extensions:
-        encode_extensions(w, extensions)
-    return w.getvalue()
+    session_id = legacy_session_id_echo
+    if len(session_id) > 0xFF:
+        raise OverflowError(f"vector of {len(session_id)} bytes does not fit a 1-byte length")
+    return b"".join((
+        _U16(legacy_version),
+        random,
+        bytes((len(session_id),)),
+        session_id,
+        _SUITE_COMPRESSION(cipher_suite, legacy_compression_method),
+        tagged_block(2, extensions) if extensions else b"",
+    ))  # fmt: skip
 
 
 # struct { Extension extensions<0..2^16-1>; } EncryptedExtensions;   (RFC 8446 4.3.1)
@@ -244,9 +254,7 @@ class EncryptedExtensions(Struct):
 
 def encode_encrypted_extensions(extensions: tuple[Extension, ...] | list[Extension]) -> bytes:
     """An EncryptedExtensions body. Raises OverflowError when the block does not fit."""
-    w = Writer()
-    encode_extensions(w, extensions)
-    return w.getvalue()
+    return tagged_block(2, extensions)
 
 
 # struct { opaque certificate_request_context<0..2^8-1>;
@@ -334,10 +342,9 @@ class CertificateVerify(Struct):
 
 def encode_certificate_verify(algorithm: int, signature: bytes) -> bytes:
     """A CertificateVerify body. Raises OverflowError for a signature over 64 KiB."""
-    w = Writer()
-    w.u16(algorithm)
-    w.opaque(2, signature)
-    return w.getvalue()
+    if len(signature) > 0xFFFF:
+        raise OverflowError(f"vector of {len(signature)} bytes does not fit a 2-byte length")
+    return _U16(algorithm) + _U16(len(signature)) + signature
 
 
 # struct { opaque verify_data[Hash.length]; } Finished;
@@ -395,13 +402,15 @@ def encode_new_session_ticket(
     extensions: tuple[Extension, ...] | list[Extension],
 ) -> bytes:
     """A NewSessionTicket body. Raises OverflowError when a vector does not fit."""
-    w = Writer()
-    w.u32(ticket_lifetime)
-    w.u32(ticket_age_add)
-    w.opaque(1, ticket_nonce)
-    w.opaque(2, ticket)
-    encode_extensions(w, extensions)
-    return w.getvalue()
+    if len(ticket_nonce) > 0xFF or len(ticket) > 0xFFFF:
+        raise OverflowError(f"a ticket_nonce of {len(ticket_nonce)} or ticket of {len(ticket)} bytes does not fit")
+    return b"".join((
+        _NST_HEAD(ticket_lifetime, ticket_age_add, len(ticket_nonce)),
+        ticket_nonce,
+        _U16(len(ticket)),
+        ticket,
+        tagged_block(2, extensions),
+    ))  # fmt: skip
 
 
 def _exts_from_block(v: Reader, what: str) -> tuple[Extension, ...]:

@@ -53,7 +53,7 @@ from .messages import (
     handshake_message,
 )
 from .server12 import Tls12Server
-from .session import TicketState
+from .session import TicketState, encode_ticket_state
 from .signatures import choose_scheme, sign, tls13_certificate_verify_input, verify
 from .states import EXPECTED_SERVER, HsState
 from .suites import SUITES, SuiteParams
@@ -62,7 +62,34 @@ from .transcript import Transcript
 __all__ = ["ServerConnection"]
 
 S = HsState
-_TLS13 = ProtocolVersion.TLS1_3  # (read several times a handshake: see enums.py on an Enum class's attributes)
+# Members read on every handshake, kept in module globals (see enums.py on an Enum class's attributes).
+_TLS13 = ProtocolVersion.TLS1_3
+_PSK_DHE_KE, _PSK_KE = PskKeyExchangeMode.psk_dhe_ke, PskKeyExchangeMode.psk_ke
+_X_SUPPORTED_VERSIONS = ET.supported_versions
+_X_SERVER_NAME = ET.server_name
+_X_SUPPORTED_GROUPS = ET.supported_groups
+_X_KEY_SHARE = ET.key_share
+_X_PSK_MODES = ET.psk_key_exchange_modes
+_X_SIGNATURE_ALGORITHMS = ET.signature_algorithms
+_X_EARLY_DATA = ET.early_data
+_X_PRE_SHARED_KEY = ET.pre_shared_key
+_X_ALPN = ET.application_layer_protocol_negotiation
+_M_SERVER_HELLO = HT.SERVER_HELLO
+_M_ENCRYPTED_EXTENSIONS = HT.ENCRYPTED_EXTENSIONS
+_M_CERTIFICATE = HT.CERTIFICATE
+_M_CERTIFICATE_VERIFY = HT.CERTIFICATE_VERIFY
+_M_FINISHED = HT.FINISHED
+_M_NEW_SESSION_TICKET = HT.NEW_SESSION_TICKET
+_S_CLIENT_HELLO = S.CLIENT_HELLO
+_S_SERVER_HELLO = S.SERVER_HELLO
+_S_CCS_AFTER_SERVER_HELLO = S.SERVER_CCS_AFTER_SERVER_HELLO
+_S_ENCRYPTED_EXTENSIONS = S.ENCRYPTED_EXTENSIONS
+_S_SERVER_CERTIFICATE = S.SERVER_CERTIFICATE
+_S_CERTIFICATE_VERIFY = S.CERTIFICATE_VERIFY
+_S_SERVER_FINISHED = S.SERVER_FINISHED
+_S_CLIENT_FINISHED = S.CLIENT_FINISHED
+_S_END_OF_EARLY_DATA = S.END_OF_EARLY_DATA  # (compared on every application data record)
+_S_HANDSHAKE_OVER = S.HANDSHAKE_OVER
 _SELECTED_TLS13 = Extension(ET.supported_versions, _TLS13.to_bytes(2, "big"))  # ServerHello's, HRR's
 _MAX_TICKET_AGE_SKEW_MS = 10_000
 _SKIP_EARLY_DEFAULT = 16384 + 256 * 8
@@ -115,7 +142,7 @@ class ServerConnection(Tls12Server):
         super().__init__(config)
         self._scfg = config
         self._hs: _ServerHs | None = _ServerHs(Transcript())
-        self.state = S.CLIENT_HELLO
+        self.state = _S_CLIENT_HELLO
         self.client_hello_raw = b""
         self.client_hello: ClientHello | None = None
         self.tickets_sent = 0
@@ -134,7 +161,7 @@ class ServerConnection(Tls12Server):
             self._check_second_hello(hs.ch1, ch)
         if ch.legacy_version <= 0x0300:  # RFC 8446 D.5: SSL 3.0 or older, even with supported_versions
             raise TlsError(Reason.NO_COMMON_VERSION, f"ClientHello.legacy_version 0x{ch.legacy_version:04x}")
-        raw_sv = ch.ext(ET.supported_versions)
+        raw_sv = ch.ext(_X_SUPPORTED_VERSIONS)
         versions = X.decode_supported_versions(raw_sv) if raw_sv is not None else []
         if _TLS13 not in versions or not self._scfg.tls13_capable:
             # RFC 8446 4.2.1: without supported_versions, legacy_version is the client's highest
@@ -150,12 +177,12 @@ class ServerConnection(Tls12Server):
             raise TlsError(Reason.NO_COMMON_VERSION, f"client offered {shown}")
         if ch.legacy_compression_methods != b"\x00":
             raise TlsError(Reason.ILLEGAL_PARAMETER, "TLS 1.3 ClientHello with compression")
-        raw_sni = ch.ext(ET.server_name)
+        raw_sni = ch.ext(_X_SERVER_NAME)
         self.server_name = X.decode_client_server_name(raw_sni) if raw_sni is not None else None
 
         # key shares and groups (RFC 8446 4.2.8)
-        raw_groups = ch.ext(ET.supported_groups)
-        raw_shares = ch.ext(ET.key_share)
+        raw_groups = ch.ext(_X_SUPPORTED_GROUPS)
+        raw_shares = ch.ext(_X_KEY_SHARE)
         client_groups = X.decode_u16_list(raw_groups, "supported_groups") if raw_groups is not None else []
         shares = X.decode_key_share_client(raw_shares) if raw_shares is not None else []
         share_groups = [g for g, _ in shares]
@@ -171,7 +198,7 @@ class ServerConnection(Tls12Server):
         ticket_suite = psk.state.cipher_suite if psk is not None else None
         if ticket_suite in ch.cipher_suites and ticket_suite in cfg.cipher_suites and not hs.hrr_sent:
             suite = SUITES[ticket_suite]  # resume with the ticket's own suite
-        raw_modes = ch.ext(ET.psk_key_exchange_modes)
+        raw_modes = ch.ext(_X_PSK_MODES)
         modes = X.decode_psk_modes(raw_modes) if raw_modes is not None else []
         hs.ticket_modes = tuple(m for m in modes if m in cfg.psk_modes)
         if raw_modes is None:  # no restriction advertised (RFC 8446 4.2.9): tickets as OpenSSL sends them
@@ -179,13 +206,13 @@ class ServerConnection(Tls12Server):
 
         group = next((g for g in cfg.groups if g in share_groups and g in SUPPORTED_GROUPS), None)
         use_dhe = True
-        if psk is not None and PskKeyExchangeMode.psk_dhe_ke not in hs.ticket_modes:
+        if psk is not None and _PSK_DHE_KE not in hs.ticket_modes:
             use_dhe = False
         if use_dhe and group is None:
             common = next((g for g in cfg.groups if g in client_groups and g in SUPPORTED_GROUPS), None)
             if common is not None and hs.ch1 is None:
                 return self._write_hello_retry_request(ch, whole, suite, common, hs)
-            if psk is not None and PskKeyExchangeMode.psk_ke in hs.ticket_modes:
+            if psk is not None and _PSK_KE in hs.ticket_modes:
                 use_dhe = False
             elif common is not None:
                 raise TlsError(Reason.ILLEGAL_PARAMETER, "second ClientHello still has no usable key share")
@@ -199,7 +226,7 @@ class ServerConnection(Tls12Server):
         cert: CertifiedKey | None = None
         scheme = None
         if psk is None:
-            raw_sig = ch.ext(ET.signature_algorithms)
+            raw_sig = ch.ext(_X_SIGNATURE_ALGORITHMS)
             if raw_sig is None:
                 raise TlsError(Reason.MISSING_EXTENSION, "ClientHello without signature_algorithms")
             offered = X.decode_u16_list(raw_sig, "signature_algorithms")
@@ -231,12 +258,12 @@ class ServerConnection(Tls12Server):
         if early:
             hs.c_early = ks.derive(b"c e traffic", hs.transcript.digest())
             self._keylog("CLIENT_EARLY_TRAFFIC_SECRET", hs.c_early)
-        elif ch.ext(ET.early_data) is not None:
+        elif ch.ext(_X_EARLY_DATA) is not None:
             self._skip_budget = max(cfg.max_early_data, _SKIP_EARLY_DEFAULT)
         else:
             self._skip_budget = 0  # RFC 8446 4.2.10: after a HelloRetryRequest skipping ends here
 
-        self._set_state(S.SERVER_HELLO)
+        self._set_state(_S_SERVER_HELLO)
         shared: bytes | None = None
         sh_exts = [_SELECTED_TLS13]
         if use_dhe:
@@ -244,41 +271,43 @@ class ServerConnection(Tls12Server):
             client_kx = dict(shares)[group]
             server_kx, shared = server_exchange(group, client_kx, cfg.random)
             self.group = group
-            sh_exts.append(Extension(ET.key_share, X.encode_key_share_entry(group, server_kx)))
+            sh_exts.append(Extension(_X_KEY_SHARE, X.encode_key_share_entry(group, server_kx)))
         if psk is not None:
-            sh_exts.append(Extension(ET.pre_shared_key, psk.selected.to_bytes(2, "big")))
+            sh_exts.append(Extension(_X_PRE_SHARED_KEY, psk.selected.to_bytes(2, "big")))
         if cfg.extensions_hook is not None:
-            sh_exts = cfg.extensions_hook(HT.SERVER_HELLO, sh_exts)
+            sh_exts = cfg.extensions_hook(_M_SERVER_HELLO, sh_exts)
         sh = encode_server_hello(0x0303, cfg.random(32), ch.legacy_session_id, suite.id, 0, sh_exts)
         self._log_write("server hello")
-        hs.transcript.add(self._queue_handshake(HT.SERVER_HELLO, sh))
+        hs.transcript.add(self._queue_handshake(_M_SERVER_HELLO, sh))
         if ch.legacy_session_id and not hs.hrr_sent:
-            self._set_state(S.SERVER_CCS_AFTER_SERVER_HELLO)
+            self._set_state(_S_CCS_AFTER_SERVER_HELLO)
             self._send_ccs()
         ks.handshake_stage(shared)
         th = hs.transcript.digest()
         hs.c_hs = ks.derive(b"c hs traffic", th)
         s_hs = ks.derive(b"s hs traffic", th)
-        self._keylog("CLIENT_HANDSHAKE_TRAFFIC_SECRET", hs.c_hs)
-        self._keylog("SERVER_HANDSHAKE_TRAFFIC_SECRET", s_hs)
+        keylogging = self._keylogging()  # (asked once: no call per secret when nothing logs them)
+        if keylogging:
+            self._keylog("CLIENT_HANDSHAKE_TRAFFIC_SECRET", hs.c_hs)
+            self._keylog("SERVER_HANDSHAKE_TRAFFIC_SECRET", s_hs)
         self._set_write_key(s_hs)
 
-        self._set_state(S.ENCRYPTED_EXTENSIONS)
+        self._set_state(_S_ENCRYPTED_EXTENSIONS)
         self._log_write("encrypted extensions")
         ee: list[Extension] = []
         if self.server_name is not None and not self.resumed:
-            ee.append(Extension(ET.server_name, b""))
+            ee.append(Extension(_X_SERVER_NAME, b""))
         if self.alpn_protocol is not None:
-            ee.append(Extension(ET.application_layer_protocol_negotiation, X.encode_alpn([self.alpn_protocol])))
+            ee.append(Extension(_X_ALPN, X.encode_alpn([self.alpn_protocol])))
         if early:
-            ee.append(Extension(ET.early_data, b""))
+            ee.append(Extension(_X_EARLY_DATA, b""))
         ours = [g for g in cfg.groups if g in SUPPORTED_GROUPS]
         if self.group is not None and ours and self.group != ours[0]:
             # RFC 8446 4.2.7: tell the client our preference when it chose another group (as OpenSSL)
             ee.append(Extension(ET.supported_groups, X.encode_u16_list(ours)))
         if cfg.extensions_hook is not None:
-            ee = cfg.extensions_hook(HT.ENCRYPTED_EXTENSIONS, ee)
-        hs.transcript.add(self._queue_handshake(HT.ENCRYPTED_EXTENSIONS, encode_encrypted_extensions(ee)))
+            ee = cfg.extensions_hook(_M_ENCRYPTED_EXTENSIONS, ee)
+        hs.transcript.add(self._queue_handshake(_M_ENCRYPTED_EXTENSIONS, encode_encrypted_extensions(ee)))
         if cert is not None and scheme is not None:
             if cfg.request_client_certificate or cfg.require_client_certificate:
                 self._set_state(S.CERTIFICATE_REQUEST)
@@ -287,26 +316,26 @@ class ServerConnection(Tls12Server):
                 cr = CertificateRequest(b"", (sig_ext,))
                 hs.transcript.add(self._queue_handshake(HT.CERTIFICATE_REQUEST, cr.encode()))
                 hs.cert_requested = True
-            self._set_state(S.SERVER_CERTIFICATE)
+            self._set_state(_S_SERVER_CERTIFICATE)
             self._log_write("certificate")
-            hs.transcript.add(self._queue_handshake(HT.CERTIFICATE, cert.certificate13))
-            self._set_state(S.CERTIFICATE_VERIFY)
+            hs.transcript.add(self._queue_handshake(_M_CERTIFICATE, cert.certificate13))
+            self._set_state(_S_CERTIFICATE_VERIFY)
             self._log_write("certificate verify")
             data = tls13_certificate_verify_input(hs.transcript.digest(), server=True)
             sig = cfg.signer(scheme, data) if cfg.signer is not None else sign(cert.key, scheme, data)
-            hs.transcript.add(self._queue_handshake(HT.CERTIFICATE_VERIFY, encode_certificate_verify(scheme, sig)))
-        self._set_state(S.SERVER_FINISHED)
+            hs.transcript.add(self._queue_handshake(_M_CERTIFICATE_VERIFY, encode_certificate_verify(scheme, sig)))
+        self._set_state(_S_SERVER_FINISHED)
         self._log_write("finished")
         verify_data = finished_verify_data(suite.hash_name, s_hs, hs.transcript.digest())
-        hs.transcript.add(self._queue_handshake(HT.FINISHED, verify_data))
+        hs.transcript.add(self._queue_handshake(_M_FINISHED, verify_data))
         ks.master_stage()
         th = hs.transcript.digest()
         c_ap = ks.derive(b"c ap traffic", th)
         s_ap = ks.derive(b"s ap traffic", th)
-        self._keylog("CLIENT_TRAFFIC_SECRET_0", c_ap)
-        self._keylog("SERVER_TRAFFIC_SECRET_0", s_ap)
-        if self._keylogging():  # (no exporter API: the secret is only logged)
-            self._keylog("EXPORTER_SECRET", ks.derive(b"exp master", th))
+        if keylogging:
+            self._keylog("CLIENT_TRAFFIC_SECRET_0", c_ap)
+            self._keylog("SERVER_TRAFFIC_SECRET_0", s_ap)
+            self._keylog("EXPORTER_SECRET", ks.derive(b"exp master", th))  # (no exporter API: only logged)
         self._app_read_secret, self._app_write_secret = c_ap, s_ap
         self._set_write_key(s_ap)
         if early and cfg.early_tickets and not hs.cert_requested and self._tickets_wanted(hs):
@@ -321,7 +350,7 @@ class ServerConnection(Tls12Server):
             self._set_read_key(hs.c_early)
             return S.END_OF_EARLY_DATA
         self._set_read_key(hs.c_hs)
-        return S.CLIENT_CERTIFICATE if hs.cert_requested else S.CLIENT_FINISHED
+        return S.CLIENT_CERTIFICATE if hs.cert_requested else _S_CLIENT_FINISHED
 
     def _check_second_hello(self, ch1: ClientHello, ch2: ClientHello) -> None:
         """RFC 8446 4.1.2: the second ClientHello repeats the first, except for
@@ -383,10 +412,10 @@ class ServerConnection(Tls12Server):
 
     def _find_psk(self, ch: ClientHello, whole: bytes, suite: SuiteParams, hs: _ServerHs) -> _Psk | None:
         cfg = self._scfg
-        raw = ch.ext(ET.pre_shared_key)
+        raw = ch.ext(_X_PRE_SHARED_KEY)
         if raw is None:
             return None
-        if ch.ext(ET.psk_key_exchange_modes) is None:
+        if ch.ext(_X_PSK_MODES) is None:
             raise TlsError(Reason.MISSING_EXTENSION, "pre_shared_key without psk_key_exchange_modes")
         offered = X.decode_offered_psks(raw)
         if cfg.ticket_keys is None:
@@ -423,7 +452,7 @@ class ServerConnection(Tls12Server):
 
     def _accept_early_data(self, ch: ClientHello, psk: _Psk | None, suite: SuiteParams, hs: _ServerHs) -> bool:
         cfg = self._scfg
-        if ch.ext(ET.early_data) is None or psk is None or hs.hrr_sent:
+        if ch.ext(_X_EARLY_DATA) is None or psk is None or hs.hrr_sent:
             return False
         st = psk.state
         ok = (
@@ -460,7 +489,7 @@ class ServerConnection(Tls12Server):
 
     def _handle_application_data(self, data: bytes) -> None:
         hs = self._hs
-        if self.state == S.END_OF_EARLY_DATA and hs is not None:
+        if self.state == _S_END_OF_EARLY_DATA and hs is not None:
             hs.early_received += len(data)
             if hs.early_received > self._scfg.max_early_data:
                 raise TlsError(Reason.EARLY_DATA_TOO_LARGE, f"{hs.early_received} bytes of early data")
@@ -522,7 +551,7 @@ class ServerConnection(Tls12Server):
         hs.schedule.secret = b""
         self._hs = None
         self._complete_handshake()
-        return S.HANDSHAKE_OVER
+        return _S_HANDSHAKE_OVER
 
     def _tickets_wanted(self, hs: _ServerHs) -> bool:
         return self._scfg.ticket_keys is not None and bool(hs.ticket_modes) and self._scfg.num_tickets > 0
@@ -532,29 +561,21 @@ class ServerConnection(Tls12Server):
         assert cfg.ticket_keys is not None and self.cipher_suite is not None
         now = cfg.now()
         count = min(cfg.num_tickets, 1) if self.resumed else cfg.num_tickets  # (OpenSSL's numbers)
+        alpn, name = self.alpn_protocol or "", self.server_name or ""
+        exts: tuple[Extension, ...] = ()
+        if cfg.max_early_data:
+            exts = (Extension(_X_EARLY_DATA, X.encode_max_early_data(cfg.max_early_data)),)
         for i in range(count):
             self._log_write("new session ticket")
             nonce = i.to_bytes(8, "big")
             psk = hkdf_expand_label(suite.hash_name, res_master, b"resumption", nonce, suite.hash_len)
             age_add = int.from_bytes(cfg.random(4), "big")
-            state = TicketState(
-                _TLS13,
-                self.cipher_suite,
-                psk,
-                now,
-                age_add,
-                cfg.ticket_lifetime,
-                cfg.max_early_data,
-                self.alpn_protocol or "",
-                self.server_name or "",
-                cfg.random(16),
-                False,  # extended_master_secret (TLS 1.2's)
-            )
-            ticket = cfg.ticket_keys.seal(state.encode(), now)
-            exts: tuple[Extension, ...] = ()
-            if cfg.max_early_data:
-                exts = (Extension(ET.early_data, X.encode_max_early_data(cfg.max_early_data)),)
+            state = encode_ticket_state(  # (a TicketState's fields: no Struct made only to be encoded)
+                _TLS13, self.cipher_suite, psk, now, age_add, cfg.ticket_lifetime, cfg.max_early_data, alpn, name,
+                cfg.random(16),  # ticket_id
+            )  # fmt: skip
+            ticket = cfg.ticket_keys.seal(state, now)
             nst = encode_new_session_ticket(cfg.ticket_lifetime, age_add, nonce, ticket, exts)
-            self._queue_handshake(HT.NEW_SESSION_TICKET, nst)
+            self._queue_handshake(_M_NEW_SESSION_TICKET, nst)
             self.tickets_sent += 1
         self._flush_handshake()

@@ -59,6 +59,7 @@ __all__ = [
     "SessionFormatError",
     "TicketKeys",
     "TicketState",
+    "encode_ticket_state",
     "trust_fingerprint",
 ]
 
@@ -275,29 +276,22 @@ class TicketState(Struct, slots=False):
     ticket_id: bytes
     extended_master_secret: bool = False
 
-    # The plaintext a ticket seals, packed and unpacked with two ``struct`` formats instead of a
-    # Writer and Reader (a dozen calls each; one of the two on every resumption or ticket): format
-    # (1 byte), version, cipher_suite (2 each), secret<1..255>, issued_at in ms (8), ticket_age_add,
-    # lifetime, max_early_data (4 each), alpn_protocol<0..255>, server_name<0..255> (verbatim, as in
-    # Session.to_bytes), ticket_id<0..255>, extended_master_secret (1).
-
     def encode(self) -> bytes:
-        """Raises OverflowError for a field over 255 bytes."""
-        secret, alpn, name, tid = self.secret, self.alpn_protocol.encode(), self.server_name.encode(), self.ticket_id
-        if max(len(secret), len(alpn), len(name), len(tid)) > 255:
-            raise OverflowError("a ticket field over 255 bytes")
-        return b"".join((
-            _TICKET_HEAD.pack(_TICKET_FORMAT, self.version, self.cipher_suite, len(secret)),
-            secret,
-            _TICKET_NUMBERS.pack(int(self.issued_at * 1000), self.ticket_age_add, self.lifetime, self.max_early_data),
-            bytes((len(alpn),)),
-            alpn,
-            bytes((len(name),)),
-            name,
-            bytes((len(tid),)),
-            tid,
-            b"\x01" if self.extended_master_secret else b"\x00",
-        ))  # fmt: skip
+        """The plaintext a ticket seals (:func:`encode_ticket_state`). Raises OverflowError for
+        a field over 255 bytes."""
+        return encode_ticket_state(
+            self.version,
+            self.cipher_suite,
+            self.secret,
+            self.issued_at,
+            self.ticket_age_add,
+            self.lifetime,
+            self.max_early_data,
+            self.alpn_protocol,
+            self.server_name,
+            self.ticket_id,
+            self.extended_master_secret,
+        )
 
     @classmethod
     def decode(cls, data: bytes) -> TicketState | None:
@@ -332,6 +326,45 @@ class TicketState(Struct, slots=False):
             )
         except (struct.error, IndexError, UnicodeError):
             return None
+
+
+def encode_ticket_state(
+    version: int,
+    cipher_suite: int,
+    secret: bytes,
+    issued_at: float,
+    ticket_age_add: int,
+    lifetime: int,
+    max_early_data: int,
+    alpn_protocol: str,
+    server_name: str,
+    ticket_id: bytes,
+    extended_master_secret: bool = False,
+) -> bytes:
+    """The plaintext a ticket seals, from :class:`TicketState`'s fields (a server issuing tickets
+    encodes them without making the Struct; ``TicketState.encode`` calls this).
+
+    Packed with two ``struct`` formats (``TicketState.decode`` reads them back): format (1 byte),
+    version, cipher_suite (2 each), secret<1..255>, issued_at in ms (8), ticket_age_add,
+    lifetime, max_early_data (4 each), alpn_protocol<0..255>, server_name<0..255> (verbatim, as
+    in Session.to_bytes), ticket_id<0..255>, extended_master_secret (1). Raises OverflowError for
+    a field over 255 bytes.
+    """
+    alpn, name = alpn_protocol.encode(), server_name.encode()
+    if max(len(secret), len(alpn), len(name), len(ticket_id)) > 255:
+        raise OverflowError("a ticket field over 255 bytes")
+    return b"".join((
+        _TICKET_HEAD.pack(_TICKET_FORMAT, version, cipher_suite, len(secret)),
+        secret,
+        _TICKET_NUMBERS.pack(int(issued_at * 1000), ticket_age_add, lifetime, max_early_data),
+        bytes((len(alpn),)),
+        alpn,
+        bytes((len(name),)),
+        name,
+        bytes((len(ticket_id),)),
+        ticket_id,
+        b"\x01" if extended_master_secret else b"\x00",
+    ))  # fmt: skip
 
 
 class _Key(Struct, frozen=False, slots=False):
