@@ -441,11 +441,17 @@ def test_bad_cbc_padding_mac_then_encrypt(suite: SuiteParams) -> None:
 
 
 def test_sequence_number_exhausted() -> None:
-    w, _ = _pair(SUITES[0xC02F])
+    w, r = _pair(SUITES[0xC02F])
+    record = w.seal(APP, b"x")
     w.seq = (1 << 64) - 1
     with pytest.raises(TlsError) as ei:
         w.seal(APP, b"x")
     assert ei.value.reason is Reason.INTERNAL
+    r.seq = (1 << 64) - 1  # the reading side: refused before the record is opened
+    with pytest.raises(TlsError) as ei:
+        r.open(record[:5], record[5:])
+    assert ei.value.reason is Reason.INTERNAL
+    assert r.seq == (1 << 64) - 1
 
 
 # ------------------------------------------------------------ messages12
