@@ -56,7 +56,7 @@ from .messages12 import (
     encode_server_ecdh_params,
 )
 from .protection12 import Protector12
-from .session import TicketState
+from .session import TicketState, encode_ticket_state
 from .signatures import choose_scheme, key_kind, leaf_public_key, sign, sign_legacy, verify
 from .states import EXPECTED_SERVER12, HsState
 from .suites import SUITES, SuiteParams, suite_fits_version
@@ -506,28 +506,21 @@ class Tls12Server(Connection):
         self._complete_handshake()
         return _HANDSHAKE_OVER
 
-    def _state12(self, hs12: _Server12Hs) -> TicketState:
+    def _ticket_state12(self, hs12: _Server12Hs, now: float) -> bytes:
+        """The session's :class:`~.session.TicketState`, encoded (a ticket's or the cache's plaintext)."""
         cfg = self._scfg
-        return TicketState(
-            hs12.version,
-            hs12.suite.id,
-            hs12.master,
-            cfg.now(),
-            0,
-            cfg.ticket_lifetime,
-            0,
-            self.alpn_protocol or "",
-            self.server_name or "",
-            cfg.random(16),
-            hs12.ems,
-        )
+        return encode_ticket_state(
+            hs12.version, hs12.suite.id, hs12.master, now, 0, cfg.ticket_lifetime, 0, self.alpn_protocol or "",
+            self.server_name or "", cfg.random(16), hs12.ems,
+        )  # fmt: skip
 
     def _write_ticket12(self, hs12: _Server12Hs) -> None:
         cfg = self._scfg
         assert cfg.ticket_keys is not None
         self._set_state(_NEW_SESSION_TICKET)
         self._log_write("new session ticket")
-        ticket = cfg.ticket_keys.seal(self._state12(hs12).encode(), cfg.now())
+        now = cfg.now()
+        ticket = cfg.ticket_keys.seal(self._ticket_state12(hs12, now), now)
         msg = encode_new_session_ticket12(cfg.ticket_lifetime, ticket)
         hs12.messages += self._queue_handshake(_HT_NEW_SESSION_TICKET, msg)
         self.tickets_sent += 1
@@ -535,7 +528,7 @@ class Tls12Server(Connection):
     def _cache_session12(self, hs12: _Server12Hs) -> None:
         cache = self._scfg.session_cache
         if cache is not None and hs12.session_id:
-            cache.put(hs12.session_id, self._state12(hs12).encode())
+            cache.put(hs12.session_id, self._ticket_state12(hs12, self._scfg.now()))
 
     def _write_ccs_finished12(self, hs12: _Server12Hs) -> None:
         self._set_state(_SERVER_CHANGE_CIPHER_SPEC)

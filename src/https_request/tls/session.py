@@ -59,6 +59,7 @@ __all__ = [
     "SessionFormatError",
     "TicketKeys",
     "TicketState",
+    "encode_ticket_state",
     "trust_fingerprint",
 ]
 
@@ -282,22 +283,11 @@ class TicketState(Struct, slots=False):
     # Session.to_bytes), ticket_id<0..255>, extended_master_secret (1).
 
     def encode(self) -> bytes:
-        """Raises OverflowError for a field over 255 bytes."""
-        secret, alpn, name, tid = self.secret, self.alpn_protocol.encode(), self.server_name.encode(), self.ticket_id
-        if max(len(secret), len(alpn), len(name), len(tid)) > 255:
-            raise OverflowError("a ticket field over 255 bytes")
-        return b"".join((
-            _TICKET_HEAD.pack(_TICKET_FORMAT, self.version, self.cipher_suite, len(secret)),
-            secret,
-            _TICKET_NUMBERS.pack(int(self.issued_at * 1000), self.ticket_age_add, self.lifetime, self.max_early_data),
-            bytes((len(alpn),)),
-            alpn,
-            bytes((len(name),)),
-            name,
-            bytes((len(tid),)),
-            tid,
-            b"\x01" if self.extended_master_secret else b"\x00",
-        ))  # fmt: skip
+        """Raises OverflowError for a field over 255 bytes (:func:`encode_ticket_state`)."""
+        return encode_ticket_state(
+            self.version, self.cipher_suite, self.secret, self.issued_at, self.ticket_age_add, self.lifetime,
+            self.max_early_data, self.alpn_protocol, self.server_name, self.ticket_id, self.extended_master_secret,
+        )  # fmt: skip
 
     @classmethod
     def decode(cls, data: bytes) -> TicketState | None:
@@ -332,6 +322,30 @@ class TicketState(Struct, slots=False):
             )
         except (struct.error, IndexError, UnicodeError):
             return None
+
+
+def encode_ticket_state(
+    version: int, cipher_suite: int, secret: bytes, issued_at: float, ticket_age_add: int, lifetime: int,
+    max_early_data: int, alpn_protocol: str, server_name: str, ticket_id: bytes, extended_master_secret: bool = False,
+) -> bytes:  # fmt: skip
+    """:class:`TicketState`'s plaintext from its fields (the format above it), its one encoder:
+    a server that seals a ticket makes no TicketState only to encode it. Raises OverflowError
+    for a field over 255 bytes."""
+    alpn, name = alpn_protocol.encode(), server_name.encode()
+    if max(len(secret), len(alpn), len(name), len(ticket_id)) > 255:
+        raise OverflowError("a ticket field over 255 bytes")
+    return b"".join((
+        _TICKET_HEAD.pack(_TICKET_FORMAT, version, cipher_suite, len(secret)),
+        secret,
+        _TICKET_NUMBERS.pack(int(issued_at * 1000), ticket_age_add, lifetime, max_early_data),
+        bytes((len(alpn),)),
+        alpn,
+        bytes((len(name),)),
+        name,
+        bytes((len(ticket_id),)),
+        ticket_id,
+        b"\x01" if extended_master_secret else b"\x00",
+    ))  # fmt: skip
 
 
 class _Key(Struct, frozen=False, slots=False):
