@@ -86,6 +86,7 @@ _CCS = ContentType.CHANGE_CIPHER_SPEC
 _APPLICATION_DATA = ContentType.APPLICATION_DATA
 _OVER = HsState.HANDSHAKE_OVER
 _TLS13 = ProtocolVersion.TLS1_3
+_TLS10 = ProtocolVersion.TLS1_0  # (_seal_app's, on every write)
 
 
 def _label(handler: str) -> str:
@@ -418,7 +419,7 @@ class Connection:
 
     def _seal_app(self, data: bytes) -> None:
         limit = min(self._cfg.max_fragment_length, MAX_PLAINTEXT)
-        if self.negotiated_version == ProtocolVersion.TLS1_0 and len(data) > 1 and self._suite and self._suite.cbc:
+        if self.negotiated_version == _TLS10 and len(data) > 1 and self._suite and self._suite.cbc:
             # 1/n-1 record splitting against BEAST (TLS 1.0's predictable CBC IV), as Go and NSS do:
             # the first byte alone, so that the next record's IV is a MAC-randomised block
             self._send_record(_APPLICATION_DATA, data[:1])

@@ -119,7 +119,7 @@ class Protector12:
         self._aead = suite.aead(key) if suite.aead is not None else None
         self._chacha = mode == "CHACHA"  # nonce = IV XOR the sequence number (RFC 7905 2)
         self._iv_int = int.from_bytes(iv, "big") if self._chacha else 0
-        self._block = suite.block
+        self._block = suite.block if cbc else 0  # (CBC only; a property)
         self._cbc = cbc_cipher(suite, key) if cbc else None
         # TLS 1.0: each record's IV is the last ciphertext block of the one before (the first: the key block's)
         self._implicit = cbc and version <= 0x0301

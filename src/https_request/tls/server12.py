@@ -325,8 +325,9 @@ class Tls12Server(Connection):
     def _write_full12(self, ch: ClientHello, whole: bytes, reneg: bool, ems: bool) -> HsState:
         cfg = self._scfg
         suite, ck, scheme, group = self._choose12(ch)
-        etm = suite.cbc and ch.ext(_ET_ETM) is not None
-        if suite.cbc and not etm and self._dbg.threshold >= 1:
+        cbc = suite.cbc  # (a property: read once)
+        etm = cbc and ch.ext(_ET_ETM) is not None
+        if cbc and not etm and self._dbg.threshold >= 1:
             self._dbg.msg(1, "CBC without encrypt_then_mac: MAC-then-encrypt is not constant-time here")
         self.cipher_suite, self._suite, self.group = suite.id, suite, group
         issue = ch.ext(_ET_SESSION_TICKET) is not None and cfg.ticket_keys is not None
@@ -470,7 +471,7 @@ class Tls12Server(Connection):
     def _install_keys12(self, hs12: _Server12Hs) -> None:
         suite = hs12.suite
         # TLS 1.0's CBC takes its first IVs from the key block (RFC 2246 6.3)
-        iv_len = suite.block if suite.cbc and hs12.version <= _TLS1_0 else suite.iv_len
+        iv_len = suite.block if hs12.version <= _TLS1_0 and suite.cbc else suite.iv_len
         hs12.master_prf = prf = Prf(hs12.prf, hs12.master)
         cmac, smac, ckey, skey, civ, siv = prf.key_block(
             self.client_random, hs12.server_random, suite.mac_len, suite.key_len, iv_len
