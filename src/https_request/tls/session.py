@@ -361,6 +361,14 @@ class _Key(Struct, frozen=False, slots=False):
         return AESGCM(self.key)
 
 
+def _invalid_tag() -> type[Exception]:
+    """cryptography's InvalidTag, imported only when a ticket does not open: not on a client's
+    start-up, and not per ticket (an import statement run in a function costs ~8k instructions)."""
+    from cryptography.exceptions import InvalidTag
+
+    return InvalidTag
+
+
 class TicketKeys:
     """A current and a previous ticket key, rotated every ``lifetime`` seconds.
 
@@ -403,8 +411,6 @@ class TicketKeys:
 
     def open(self, ticket: bytes, now: float) -> tuple[bytes, bool] | None:
         """(plaintext, sealed_with_previous_key) or None; never raises on garbage."""
-        from cryptography.exceptions import InvalidTag
-
         self.rotate(now)
         if len(ticket) < _NAME_LEN + _NONCE_LEN + 16:
             return None
@@ -414,7 +420,7 @@ class TicketKeys:
                 nonce = ticket[_NAME_LEN : _NAME_LEN + _NONCE_LEN]
                 try:
                     return k.aead.decrypt(nonce, ticket[_NAME_LEN + _NONCE_LEN :], name), old
-                except InvalidTag:
+                except _invalid_tag():  # (evaluated only when decrypt raises)
                     return None
         return None
 
