@@ -37,7 +37,7 @@ from https_request.tls.messages12 import (
     ServerKeyExchange12,
 )
 from https_request.tls.protection12 import Protector12
-from https_request.tls.session import SessionCache, TicketKeys, TicketState, decode_ticket_state, encode_ticket_state
+from https_request.tls.session import SessionCache, TicketKeys, TicketState, encode_ticket_state
 from https_request.tls.suites import SUITES, SuiteParams
 from https_request.wire import DecodeError, Reader, Writer
 
@@ -600,8 +600,6 @@ def test_ticket_state_layout_and_every_cut_refused() -> None:
     # the encoder from fields (what a TLS 1.2 server seals) is the same format
     fields = (0x0304, 0x1301, b"s" * 32, 1.5, 7, 3600, 16384, "h2", "example.com", b"i" * 16, True)
     assert encode_ticket_state(*fields) == raw
-    assert decode_ticket_state(raw) == fields  # (what a TLS 1.2 resumption reads)
-    assert all(decode_ticket_state(raw[:n]) is None for n in range(len(raw)))
     with pytest.raises(OverflowError):
         encode_ticket_state(0x0303, 0xC02F, b"s" * 256, 1.0, 0, 3600, 0, "", "", bytes(16))
 

@@ -56,7 +56,7 @@ from .messages12 import (
     encode_server_ecdh_params,
 )
 from .protection12 import Protector12
-from .session import decode_ticket_state, encode_ticket_state
+from .session import TicketState, encode_ticket_state
 from .signatures import choose_scheme, key_kind, leaf_public_key, sign, sign_legacy, verify
 from .states import EXPECTED_SERVER12, HsState
 from .suites import SUITES, SuiteParams, suite_fits_version
@@ -219,15 +219,13 @@ class Tls12Server(Connection):
         probing = cfg.beast_probe and version <= _TLS1_0
         resumed = None if probing else self._resume12(ch, ems)
         if resumed is not None:
-            suite_id, master, old_key = resumed
-            return self._write_abbreviated12(ch, whole, suite_id, master, old_key, secure_reneg, ems)
+            state, old_key = resumed
+            return self._write_abbreviated12(ch, whole, state, old_key, secure_reneg, ems)
         return self._write_full12(ch, whole, secure_reneg, ems)
 
     # ------------------------------------------------------------ resumption
 
-    def _resume12(self, ch: ClientHello, ems: bool) -> tuple[int, bytes, bool] | None:
-        """(cipher suite, master secret, sealed under the previous key) of the session the
-        ClientHello resumes, or None for a full handshake."""
+    def _resume12(self, ch: ClientHello, ems: bool) -> tuple[TicketState, bool] | None:
         cfg = self._scfg
         now = cfg.now()
         found: tuple[bytes, bool] | None = None
@@ -239,34 +237,31 @@ class Tls12Server(Connection):
             found = (blob, False) if blob is not None else None
         if found is None:
             return None
-        fields = decode_ticket_state(found[0])  # (its fields: no TicketState made, see session.TicketFields)
-        if fields is None:
+        state = TicketState.decode(found[0])
+        if state is None or state.version != self.negotiated_version or now >= state.issued_at + state.lifetime:
             return None
-        version, suite_id, secret, issued_at, _, lifetime, _, _, server_name, _, state_ems = fields
-        if version != self.negotiated_version or now >= issued_at + lifetime:
+        if state.cipher_suite not in ch.cipher_suites or state.cipher_suite not in cfg.cipher_suites:
             return None
-        if suite_id not in ch.cipher_suites or suite_id not in cfg.cipher_suites:
+        if (state.server_name or None) != (self.server_name or None):
             return None
-        if (server_name or None) != (self.server_name or None):
-            return None
-        if state_ems and not ems:
+        if state.extended_master_secret and not ems:
             raise TlsError(Reason.HANDSHAKE_FAILURE, "resumption without the extended_master_secret the session had")
-        if not state_ems and ems:
+        if not state.extended_master_secret and ems:
             return None  # RFC 7627 5.3: fall back to a full handshake
-        return suite_id, secret, found[1]
+        return state, found[1]
 
     def _write_abbreviated12(
-        self, ch: ClientHello, whole: bytes, suite_id: int, master: bytes, old_key: bool, reneg: bool, ems: bool
+        self, ch: ClientHello, whole: bytes, state: TicketState, old_key: bool, reneg: bool, ems: bool
     ) -> HsState:
         cfg = self._scfg
-        suite = SUITES[suite_id]
+        suite = SUITES[state.cipher_suite]
         self.cipher_suite, self._suite, self.resumed = suite.id, suite, True
         issue = bool(ch.ext(_ET_SESSION_TICKET)) and cfg.ticket_keys is not None and old_key
         etm = suite.cbc and ch.ext(_ET_ETM) is not None  # as in a full handshake (OpenSSL does too)
         hs12 = _Server12Hs(suite, bytearray(whole), self._server_random12(), ems, etm, ch.legacy_session_id, issue)
         self._set_version12(hs12, ch)
         hs12.resumed = True
-        hs12.master = master
+        hs12.master = state.secret
         self._keylog("CLIENT_RANDOM", hs12.master)  # NSS key logs list resumed connections too
         self._hs12 = hs12
         self._write_server_hello12(ch, hs12, reneg)

@@ -57,10 +57,8 @@ __all__ = [
     "SessionCache",
     "SessionError",
     "SessionFormatError",
-    "TicketFields",
     "TicketKeys",
     "TicketState",
-    "decode_ticket_state",
     "encode_ticket_state",
     "trust_fingerprint",
 ]
@@ -293,51 +291,37 @@ class TicketState(Struct, slots=False):
 
     @classmethod
     def decode(cls, data: bytes) -> TicketState | None:
-        """None when the plaintext is not a ticket state we understand (:func:`decode_ticket_state`)."""
-        fields = decode_ticket_state(data)
-        return None if fields is None else cls(*fields)
-
-
-TicketFields = tuple[int, int, bytes, float, int, int, int, str, str, bytes, bool]
-"""A :class:`TicketState`'s fields in its order (version, cipher_suite, secret, issued_at,
-ticket_age_add, lifetime, max_early_data, alpn_protocol, server_name, ticket_id,
-extended_master_secret)."""
-
-
-def decode_ticket_state(data: bytes) -> TicketFields | None:
-    """:class:`TicketState`'s fields from a ticket's plaintext, its one decoder (``decode``
-    makes the class from them; a TLS 1.2 resumption reads them without making one, ~10k
-    instructions). None when the plaintext is not a ticket state we understand."""
-    try:
-        fmt, version, suite, n = _TICKET_HEAD.unpack_from(data)
-        if fmt != _TICKET_FORMAT or not n:
+        """None when the plaintext is not a ticket state we understand."""
+        try:
+            fmt, version, suite, n = _TICKET_HEAD.unpack_from(data)
+            if fmt != _TICKET_FORMAT or not n:
+                return None
+            pos = _TICKET_HEAD.size + n
+            secret = data[_TICKET_HEAD.size : pos]
+            issued_ms, age_add, lifetime, max_early = _TICKET_NUMBERS.unpack_from(data, pos)
+            pos += _TICKET_NUMBERS.size
+            strings = []
+            for _ in range(3):  # alpn_protocol, server_name, ticket_id
+                n = data[pos]
+                strings.append(data[pos + 1 : pos + 1 + n])
+                pos += 1 + n
+            if pos != len(data) - 1:  # (a vector cut short leaves pos past the end, too)
+                return None
+            return cls(  # every field, in order (a Struct is made fastest so)
+                version,
+                suite,
+                secret,
+                issued_ms / 1000,
+                age_add,
+                lifetime,
+                max_early,
+                strings[0].decode(),
+                strings[1].decode(),
+                strings[2],
+                bool(data[pos] & 1),
+            )
+        except (struct.error, IndexError, UnicodeError):
             return None
-        pos = _TICKET_HEAD.size + n
-        secret = data[_TICKET_HEAD.size : pos]
-        issued_ms, age_add, lifetime, max_early = _TICKET_NUMBERS.unpack_from(data, pos)
-        pos += _TICKET_NUMBERS.size
-        strings = []
-        for _ in range(3):  # alpn_protocol, server_name, ticket_id
-            n = data[pos]
-            strings.append(data[pos + 1 : pos + 1 + n])
-            pos += 1 + n
-        if pos != len(data) - 1:  # (a vector cut short leaves pos past the end, too)
-            return None
-        return (
-            version,
-            suite,
-            secret,
-            issued_ms / 1000,
-            age_add,
-            lifetime,
-            max_early,
-            strings[0].decode(),
-            strings[1].decode(),
-            strings[2],
-            bool(data[pos] & 1),
-        )
-    except (struct.error, IndexError, UnicodeError):
-        return None
 
 
 def encode_ticket_state(
@@ -375,14 +359,6 @@ class _Key(Struct, frozen=False, slots=False):
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # servers only: not on a client's start-up
 
         return AESGCM(self.key)
-
-
-def _invalid_tag() -> type[Exception]:
-    """cryptography's InvalidTag, imported only when a ticket does not open: not on a client's
-    start-up, and not per ticket (an import statement run in a function costs ~8k instructions)."""
-    from cryptography.exceptions import InvalidTag
-
-    return InvalidTag
 
 
 class TicketKeys:
@@ -427,6 +403,8 @@ class TicketKeys:
 
     def open(self, ticket: bytes, now: float) -> tuple[bytes, bool] | None:
         """(plaintext, sealed_with_previous_key) or None; never raises on garbage."""
+        from cryptography.exceptions import InvalidTag
+
         self.rotate(now)
         if len(ticket) < _NAME_LEN + _NONCE_LEN + 16:
             return None
@@ -436,7 +414,7 @@ class TicketKeys:
                 nonce = ticket[_NAME_LEN : _NAME_LEN + _NONCE_LEN]
                 try:
                     return k.aead.decrypt(nonce, ticket[_NAME_LEN + _NONCE_LEN :], name), old
-                except _invalid_tag():  # (evaluated only when decrypt raises)
+                except InvalidTag:
                     return None
         return None
 
