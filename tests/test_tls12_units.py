@@ -37,7 +37,7 @@ from https_request.tls.messages12 import (
     ServerKeyExchange12,
 )
 from https_request.tls.protection12 import Protector12
-from https_request.tls.session import SessionCache, TicketState
+from https_request.tls.session import SessionCache, TicketKeys, TicketState, encode_ticket_state
 from https_request.tls.suites import SUITES, SuiteParams
 from https_request.wire import DecodeError, Reader, Writer
 
@@ -441,11 +441,17 @@ def test_bad_cbc_padding_mac_then_encrypt(suite: SuiteParams) -> None:
 
 
 def test_sequence_number_exhausted() -> None:
-    w, _ = _pair(SUITES[0xC02F])
+    w, r = _pair(SUITES[0xC02F])
+    record = w.seal(APP, b"x")
     w.seq = (1 << 64) - 1
     with pytest.raises(TlsError) as ei:
         w.seal(APP, b"x")
     assert ei.value.reason is Reason.INTERNAL
+    r.seq = (1 << 64) - 1  # the reading side: refused before the record is opened
+    with pytest.raises(TlsError) as ei:
+        r.open(record[:5], record[5:])
+    assert ei.value.reason is Reason.INTERNAL
+    assert r.seq == (1 << 64) - 1
 
 
 # ------------------------------------------------------------ messages12
@@ -591,6 +597,21 @@ def test_ticket_state_layout_and_every_cut_refused() -> None:
     assert TicketState.decode(raw[:5] + b"\x00" + raw[38:]) is None  # no secret
     with pytest.raises(OverflowError):
         TicketState(0x0303, 0xC02F, b"s" * 48, 1.0, 0, 3600, 0, "", "x" * 256, bytes(16)).encode()
+    # the encoder from fields (what a TLS 1.2 server seals) is the same format
+    fields = (0x0304, 0x1301, b"s" * 32, 1.5, 7, 3600, 16384, "h2", "example.com", b"i" * 16, True)
+    assert encode_ticket_state(*fields) == raw
+    with pytest.raises(OverflowError):
+        encode_ticket_state(0x0303, 0xC02F, b"s" * 256, 1.0, 0, 3600, 0, "", "", bytes(16))
+
+
+def test_ticket_that_does_not_authenticate_is_not_opened() -> None:
+    keys = TicketKeys(random.Random(5).randbytes, 3600, 0.0)
+    ticket = keys.seal(b"state", 1.0)
+    assert keys.open(ticket, 1.0) == (b"state", False)
+    for pos in (16, 16 + 12, len(ticket) - 1):  # the nonce, the ciphertext, the tag (the key name kept)
+        bad = ticket[:pos] + bytes((ticket[pos] ^ 1,)) + ticket[pos + 1 :]
+        assert keys.open(bad, 1.0) is None
+    assert keys.open(ticket[:-1], 1.0) is None
 
 
 def test_ticket_state_round_trip_tls12() -> None:

@@ -88,7 +88,7 @@ _OVER = HsState.HANDSHAKE_OVER
 _HELLO_REQUEST = HsState.HELLO_REQUEST
 _CLIENT_HELLO = HsState.CLIENT_HELLO
 _TLS13 = ProtocolVersion.TLS1_3
-_TLS10 = ProtocolVersion.TLS1_0
+_TLS10 = ProtocolVersion.TLS1_0  # (_seal_app's, on every write)
 # read once or twice on every connection (its close_notify each way, a client's compatibility CCS)
 _WARNING = AlertLevel.WARNING
 _CLOSE_NOTIFY = AlertDescription.close_notify

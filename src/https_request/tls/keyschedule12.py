@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .keyschedule import IPAD, OPAD, new_hash
+from .keyschedule import IPAD, OPAD, HashObject, new_hash
 
 __all__ = [
     "MD5_SHA1",
@@ -79,17 +79,25 @@ class HandshakeHash:
     takes it several times (the extended master secret, both Finished) hashes each
     message once."""
 
-    __slots__ = ("_hashes",)
+    __slots__ = ("_hashes", "_one")
 
     def __init__(self, name: str) -> None:
-        self._hashes = (new_hash("md5"), new_hash("sha1")) if name == MD5_SHA1 else (new_hash(name),)
+        # TLS 1.2's one hash kept apart: the loop and join are for TLS 1.0/1.1's pair only
+        self._one: HashObject | None = None if name == MD5_SHA1 else new_hash(name)
+        self._hashes = (self._one,) if self._one is not None else (new_hash("md5"), new_hash("sha1"))
 
     def update(self, data: bytes | bytearray) -> None:
+        if self._one is not None:
+            self._one.update(data)
+            return
         for h in self._hashes:
             h.update(data)
 
     def digest(self) -> bytes:
-        return b"".join([h.copy().digest() for h in self._hashes])
+        """The hash of what was fed so far; the hashing goes on (hashlib's ``digest`` does not finalise)."""
+        if self._one is not None:
+            return self._one.digest()
+        return b"".join([h.digest() for h in self._hashes])
 
 
 class Prf:

@@ -56,7 +56,7 @@ from .messages12 import (
     encode_server_ecdh_params,
 )
 from .protection12 import Protector12
-from .session import TicketState
+from .session import TicketState, encode_ticket_state
 from .signatures import choose_scheme, key_kind, leaf_public_key, sign, sign_legacy, verify
 from .states import EXPECTED_SERVER12, HsState
 from .suites import SUITES, SuiteParams, suite_fits_version
@@ -72,6 +72,43 @@ DOWNGRADE_TLS11 = b"DOWNGRD\x00"
 _BEAST_PROBES = (0x002F, 0x0035)  # TLS_RSA_WITH_AES_128_CBC_SHA, TLS_RSA_WITH_AES_256_CBC_SHA
 _FALLBACK_SCSV = 0x5600
 _RENEGOTIATION_SCSV = 0x00FF
+
+# Enum members read on every handshake, as module globals (tls/enums.py: an Enum class's attribute costs
+# ~1,000 instructions on CPython 3.11, a global ~70; a full handshake read some forty).
+_TLS1_0, _TLS1_2, _TLS1_3 = ProtocolVersion.TLS1_0, ProtocolVersion.TLS1_2, ProtocolVersion.TLS1_3
+_ET_SERVER_NAME = ET.server_name
+_ET_ALPN = ET.application_layer_protocol_negotiation
+_ET_RENEGOTIATION_INFO = ET.renegotiation_info
+_ET_EMS = ET.extended_master_secret
+_ET_SESSION_TICKET = ET.session_ticket
+_ET_ETM = ET.encrypt_then_mac
+_ET_EC_POINT_FORMATS = ET.ec_point_formats
+_ET_SIGNATURE_ALGORITHMS = ET.signature_algorithms
+_ET_SUPPORTED_GROUPS = ET.supported_groups
+_HT_SERVER_HELLO = HT.SERVER_HELLO
+_HT_CERTIFICATE = HT.CERTIFICATE
+_HT_SERVER_KEY_EXCHANGE = HT.SERVER_KEY_EXCHANGE
+_HT_SERVER_HELLO_DONE = HT.SERVER_HELLO_DONE
+_HT_NEW_SESSION_TICKET = HT.NEW_SESSION_TICKET
+_HT_FINISHED = HT.FINISHED
+_SERVER_HELLO = S.SERVER_HELLO
+_SERVER_CERTIFICATE = S.SERVER_CERTIFICATE
+_SERVER_KEY_EXCHANGE = S.SERVER_KEY_EXCHANGE
+_SERVER_HELLO_DONE = S.SERVER_HELLO_DONE
+_CLIENT_KEY_EXCHANGE = S.CLIENT_KEY_EXCHANGE
+_CLIENT_CHANGE_CIPHER_SPEC = S.CLIENT_CHANGE_CIPHER_SPEC
+_CLIENT_FINISHED = S.CLIENT_FINISHED
+_SERVER_CHANGE_CIPHER_SPEC = S.SERVER_CHANGE_CIPHER_SPEC
+_SERVER_FINISHED = S.SERVER_FINISHED
+_NEW_SESSION_TICKET = S.NEW_SESSION_TICKET
+_HANDSHAKE_OVER = S.HANDSHAKE_OVER
+# The ServerHello's constant extensions, made once (an Extension is an immutable pair)
+_RENEGOTIATION_INFO_EMPTY = Extension(_ET_RENEGOTIATION_INFO, b"\x00")  # RFC 5746 3.6, an initial handshake
+_SERVER_NAME_ACK = Extension(_ET_SERVER_NAME, b"")
+_EMS_ACK = Extension(_ET_EMS, b"")
+_SESSION_TICKET_ACK = Extension(_ET_SESSION_TICKET, b"")
+_EC_POINT_FORMATS_UNCOMPRESSED = Extension(_ET_EC_POINT_FORMATS, b"\x01\x00")  # RFC 8422 5.2
+_ETM_ACK = Extension(_ET_ETM, b"")
 
 
 class _Server12Hs:
@@ -101,9 +138,9 @@ class _Server12Hs:
         self.share: ClientShare | None = None
         self.cert_requested = False
         self.client_key: object = None
-        self.version: int = ProtocolVersion.TLS1_2
+        self.version: int = _TLS1_2
         self.prf = "sha256"  # the PRF / handshake hash (keyschedule12.prf_name)
-        self.client_version: int = ProtocolVersion.TLS1_2  # the ClientHello's, which an RSA premaster repeats
+        self.client_version: int = _TLS1_2  # the ClientHello's, which an RSA premaster repeats
         self.server_key: object = None  # the certificate's private key (static RSA decrypts with it)
         self.running: HandshakeHash | None = None  # Hash(messages[:hashed]), made at the first messages_hash()
         self.hashed = 0
@@ -142,7 +179,7 @@ class Tls12Server(Connection):
             self._dbg.msg(2, f"=> write {what}")
 
     def _choose_alpn(self, ch: ClientHello) -> None:
-        raw = ch.ext(ET.application_layer_protocol_negotiation)
+        raw = ch.ext(_ET_ALPN)
         ours = self._scfg.alpn_protocols
         if raw is None or not ours:
             return
@@ -157,29 +194,29 @@ class Tls12Server(Connection):
         cfg = self._scfg
         self.negotiated_version = version
         self._records.max_length = MAX_CIPHERTEXT12
-        if version < ProtocolVersion.TLS1_2:  # RFC 2246 6.2.1 / 4346: records carry the chosen version
+        if version < _TLS1_2:  # RFC 2246 6.2.1 / 4346: records carry the chosen version
             self._record_version = version.to_bytes(2, "big")
         if _FALLBACK_SCSV in ch.cipher_suites and version < max(cfg.versions):  # RFC 7507 3
             raise TlsError(Reason.INAPPROPRIATE_FALLBACK, f"TLS_FALLBACK_SCSV at 0x{version:04x}: we have better")
         if 0 not in ch.legacy_compression_methods:
             raise TlsError(Reason.ILLEGAL_PARAMETER, "ClientHello without null compression")
-        reneg = ch.ext(ET.renegotiation_info)
+        reneg = ch.ext(_ET_RENEGOTIATION_INFO)
         if reneg is not None and reneg != b"\x00":
             raise TlsError(Reason.HANDSHAKE_FAILURE, "non-empty renegotiation_info in an initial handshake")
         secure_reneg = reneg is not None or _RENEGOTIATION_SCSV in ch.cipher_suites
-        raw_ems = ch.ext(ET.extended_master_secret)
+        raw_ems = ch.ext(_ET_EMS)
         if raw_ems:  # RFC 7627 5.1: the extension is empty
             raise TlsError(Reason.DECODE, "extended_master_secret with a body")
         ems = raw_ems is not None
         if cfg.require_extended_master_secret and not ems:
             raise TlsError(Reason.HANDSHAKE_FAILURE, "client does not offer extended_master_secret")
-        raw_sni = ch.ext(ET.server_name)
+        raw_sni = ch.ext(_ET_SERVER_NAME)
         self.server_name = X.decode_client_server_name(raw_sni) if raw_sni is not None else None
         self._choose_alpn(ch)
         self._expected = EXPECTED_SERVER12
 
         # howsmyssl's rule: a TLS 1.0 connection always makes a full handshake (its suite choice)
-        probing = cfg.beast_probe and version <= ProtocolVersion.TLS1_0
+        probing = cfg.beast_probe and version <= _TLS1_0
         resumed = None if probing else self._resume12(ch, ems)
         if resumed is not None:
             state, old_key = resumed
@@ -192,7 +229,7 @@ class Tls12Server(Connection):
         cfg = self._scfg
         now = cfg.now()
         found: tuple[bytes, bool] | None = None
-        raw_ticket = ch.ext(ET.session_ticket)
+        raw_ticket = ch.ext(_ET_SESSION_TICKET)
         if raw_ticket and cfg.ticket_keys is not None:
             found = cfg.ticket_keys.open(raw_ticket, now)
         elif ch.legacy_session_id and cfg.session_cache is not None:
@@ -219,8 +256,8 @@ class Tls12Server(Connection):
         cfg = self._scfg
         suite = SUITES[state.cipher_suite]
         self.cipher_suite, self._suite, self.resumed = suite.id, suite, True
-        issue = bool(ch.ext(ET.session_ticket)) and cfg.ticket_keys is not None and old_key
-        etm = suite.cbc and ch.ext(ET.encrypt_then_mac) is not None  # as in a full handshake (OpenSSL does too)
+        issue = bool(ch.ext(_ET_SESSION_TICKET)) and cfg.ticket_keys is not None and old_key
+        etm = suite.cbc and ch.ext(_ET_ETM) is not None  # as in a full handshake (OpenSSL does too)
         hs12 = _Server12Hs(suite, bytearray(whole), self._server_random12(), ems, etm, ch.legacy_session_id, issue)
         self._set_version12(hs12, ch)
         hs12.resumed = True
@@ -232,7 +269,7 @@ class Tls12Server(Connection):
         if issue:
             self._write_ticket12(hs12)
         self._write_ccs_finished12(hs12)
-        return S.CLIENT_CHANGE_CIPHER_SPEC
+        return _CLIENT_CHANGE_CIPHER_SPEC
 
     # ------------------------------------------------------------ full handshake
 
@@ -253,14 +290,14 @@ class Tls12Server(Connection):
         cfg = self._scfg
         version = self.negotiated_version
         assert version is not None
-        raw_sig = ch.ext(ET.signature_algorithms)
+        raw_sig = ch.ext(_ET_SIGNATURE_ALGORITHMS)
         offered_sigs = X.decode_u16_list(raw_sig, "signature_algorithms") if raw_sig is not None else []
-        raw_groups = ch.ext(ET.supported_groups)
+        raw_groups = ch.ext(_ET_SUPPORTED_GROUPS)
         client_groups = X.decode_u16_list(raw_groups, "supported_groups") if raw_groups is not None else [0x0017]
         group = next((g for g in cfg.groups if g in TLS12_GROUPS and g in client_groups), None)
         offered = frozenset(ch.cipher_suites)
         order = cfg.cipher_suites
-        if cfg.beast_probe and version <= ProtocolVersion.TLS1_0:  # the client's first probe suite goes first
+        if cfg.beast_probe and version <= _TLS1_0:  # the client's first probe suite goes first
             probe = next((s for s in ch.cipher_suites if s in _BEAST_PROBES and s in order), None)
             order = order if probe is None else (probe, *order)
         for sid in order:
@@ -274,7 +311,7 @@ class Tls12Server(Connection):
                     continue
                 if suite.kx == "RSA":
                     return suite, ck, None, None
-                if version < ProtocolVersion.TLS1_2:
+                if version < _TLS1_2:
                     return suite, ck, None, group
                 # (a TLS 1.2 client without signature_algorithms implies SHA-1 only, RFC 5246 7.4.1.4.1,
                 # which RFC 9155 forbids, as Go's server since 1.25: no scheme, handshake_failure)
@@ -288,23 +325,24 @@ class Tls12Server(Connection):
     def _write_full12(self, ch: ClientHello, whole: bytes, reneg: bool, ems: bool) -> HsState:
         cfg = self._scfg
         suite, ck, scheme, group = self._choose12(ch)
-        etm = suite.cbc and ch.ext(ET.encrypt_then_mac) is not None
-        if suite.cbc and not etm and self._dbg.threshold >= 1:
+        cbc = suite.cbc  # (a property: read once)
+        etm = cbc and ch.ext(_ET_ETM) is not None
+        if cbc and not etm and self._dbg.threshold >= 1:
             self._dbg.msg(1, "CBC without encrypt_then_mac: MAC-then-encrypt is not constant-time here")
         self.cipher_suite, self._suite, self.group = suite.id, suite, group
-        issue = ch.ext(ET.session_ticket) is not None and cfg.ticket_keys is not None
+        issue = ch.ext(_ET_SESSION_TICKET) is not None and cfg.ticket_keys is not None
         session_id = cfg.random(32) if cfg.session_cache is not None and not issue else b""
         hs12 = _Server12Hs(suite, bytearray(whole), self._server_random12(), ems, etm, session_id, issue)
         self._set_version12(hs12, ch)
         hs12.server_key = ck.key
         self._hs12 = hs12
         self._write_server_hello12(ch, hs12, reneg)
-        self._set_state(S.SERVER_CERTIFICATE)
+        self._set_state(_SERVER_CERTIFICATE)
         self._log_write("certificate")
-        hs12.messages += self._queue_handshake(HT.CERTIFICATE, ck.certificate12)
+        hs12.messages += self._queue_handshake(_HT_CERTIFICATE, ck.certificate12)
         if suite.kx == "ECDHE":
             assert group is not None
-            self._set_state(S.SERVER_KEY_EXCHANGE)
+            self._set_state(_SERVER_KEY_EXCHANGE)
             self._log_write("server key exchange")
             hs12.share = ClientShare(group, cfg.random)
             params = encode_server_ecdh_params(group, hs12.share.key_exchange)
@@ -315,17 +353,17 @@ class Tls12Server(Connection):
                 sig = cfg.signer(scheme, signed) if cfg.signer is not None else sign(ck.key, scheme, signed, tls12=True)
                 signature = encode_digitally_signed(scheme, sig)
             # ServerKeyExchange (messages12.ServerKeyExchange12): the params, then their signature
-            hs12.messages += self._queue_handshake(HT.SERVER_KEY_EXCHANGE, params + signature)
+            hs12.messages += self._queue_handshake(_HT_SERVER_KEY_EXCHANGE, params + signature)
         if cfg.request_client_certificate or cfg.require_client_certificate:
             self._set_state(S.CERTIFICATE_REQUEST)
             self._log_write("certificate request")
             cr = CertificateRequest12(b"\x01\x40", tuple(cfg.signature_schemes))
             hs12.messages += self._queue_handshake(HT.CERTIFICATE_REQUEST, cr.encode())
             hs12.cert_requested = True
-        self._set_state(S.SERVER_HELLO_DONE)
+        self._set_state(_SERVER_HELLO_DONE)
         self._log_write("server hello done")
-        hs12.messages += self._queue_handshake(HT.SERVER_HELLO_DONE, b"")
-        return S.CLIENT_CERTIFICATE if hs12.cert_requested else S.CLIENT_KEY_EXCHANGE
+        hs12.messages += self._queue_handshake(_HT_SERVER_HELLO_DONE, b"")
+        return S.CLIENT_CERTIFICATE if hs12.cert_requested else _CLIENT_KEY_EXCHANGE
 
     def _server_random12(self) -> bytes:
         """Our random; RFC 8446 4.1.3's sentinel in its last 8 bytes when we could do better
@@ -333,9 +371,9 @@ class Tls12Server(Connection):
         rnd = self._scfg.random(32)
         top, version = max(self._scfg.versions), self.negotiated_version
         assert version is not None
-        if version == ProtocolVersion.TLS1_2 and top == ProtocolVersion.TLS1_3 and self._scfg.tls13_capable:
+        if version == _TLS1_2 and top == _TLS1_3 and self._scfg.tls13_capable:
             rnd = rnd[:24] + DOWNGRADE_TLS12
-        elif version < ProtocolVersion.TLS1_2 <= top:
+        elif version < _TLS1_2 <= top:
             rnd = rnd[:24] + DOWNGRADE_TLS11
         return rnd
 
@@ -347,27 +385,27 @@ class Tls12Server(Connection):
         hs12.client_version = ch.legacy_version
 
     def _write_server_hello12(self, ch: ClientHello, hs12: _Server12Hs, reneg: bool) -> None:
-        self._set_state(S.SERVER_HELLO)
+        self._set_state(_SERVER_HELLO)
         self._log_write("server hello")
         exts: list[Extension] = []
         if reneg:
-            exts.append(Extension(ET.renegotiation_info, b"\x00"))
+            exts.append(_RENEGOTIATION_INFO_EMPTY)
         if self.server_name is not None and not hs12.resumed:
-            exts.append(Extension(ET.server_name, b""))
+            exts.append(_SERVER_NAME_ACK)
         if hs12.ems:
-            exts.append(Extension(ET.extended_master_secret, b""))
+            exts.append(_EMS_ACK)
         if hs12.issue_ticket:
-            exts.append(Extension(ET.session_ticket, b""))
-        if ch.ext(ET.ec_point_formats) is not None and not hs12.resumed:
-            exts.append(Extension(ET.ec_point_formats, b"\x01\x00"))
+            exts.append(_SESSION_TICKET_ACK)
+        if ch.ext(_ET_EC_POINT_FORMATS) is not None and not hs12.resumed:
+            exts.append(_EC_POINT_FORMATS_UNCOMPRESSED)
         if self.alpn_protocol is not None:
-            exts.append(Extension(ET.application_layer_protocol_negotiation, X.encode_alpn([self.alpn_protocol])))
+            exts.append(Extension(_ET_ALPN, X.encode_alpn([self.alpn_protocol])))
         if hs12.etm:
-            exts.append(Extension(ET.encrypt_then_mac, b""))
+            exts.append(_ETM_ACK)
         if self._scfg.extensions_hook is not None:
-            exts = self._scfg.extensions_hook(HT.SERVER_HELLO, exts)
+            exts = self._scfg.extensions_hook(_HT_SERVER_HELLO, exts)
         sh = encode_server_hello(hs12.version, hs12.server_random, hs12.session_id, hs12.suite.id, 0, exts)
-        hs12.messages += self._queue_handshake(HT.SERVER_HELLO, sh)
+        hs12.messages += self._queue_handshake(_HT_SERVER_HELLO, sh)
 
     def _parse_client_certificate12(self, body: bytes, whole: bytes) -> HsState:
         hs12, cfg = self._hs12, self._scfg
@@ -377,9 +415,9 @@ class Tls12Server(Connection):
         if not cert.certificate_list:
             if cfg.require_client_certificate:
                 raise TlsError(Reason.CERT_REQUIRED, "client sent no certificate")
-            return S.CLIENT_KEY_EXCHANGE
+            return _CLIENT_KEY_EXCHANGE
         hs12.client_key = self._accept_client_chain(cert.certificate_list)
-        return S.CLIENT_KEY_EXCHANGE
+        return _CLIENT_KEY_EXCHANGE
 
     def _parse_client_key_exchange(self, body: bytes, whole: bytes) -> HsState:
         hs12 = self._hs12
@@ -399,7 +437,7 @@ class Tls12Server(Connection):
         hs12.master = master_secret(hs12.prf, pre_master, self.client_random, hs12.server_random, session_hash)
         self._keylog("CLIENT_RANDOM", hs12.master)
         self._install_keys12(hs12)
-        return S.CERTIFICATE_VERIFY if hs12.client_key is not None else S.CLIENT_CHANGE_CIPHER_SPEC
+        return S.CERTIFICATE_VERIFY if hs12.client_key is not None else _CLIENT_CHANGE_CIPHER_SPEC
 
     def _rsa_pre_master(self, hs12: _Server12Hs, encrypted: bytes) -> bytes:
         """RFC 5246 7.4.7.1: the premaster the client encrypted to our RSA key, its version
@@ -428,12 +466,12 @@ class Tls12Server(Connection):
             raise TlsError(Reason.ILLEGAL_PARAMETER, f"CertificateVerify with scheme 0x{signed.algorithm:04x}")
         verify(hs12.client_key, signed.algorithm, bytes(hs12.messages), signed.signature)  # type: ignore[arg-type]
         hs12.messages += whole
-        return S.CLIENT_CHANGE_CIPHER_SPEC
+        return _CLIENT_CHANGE_CIPHER_SPEC
 
     def _install_keys12(self, hs12: _Server12Hs) -> None:
         suite = hs12.suite
         # TLS 1.0's CBC takes its first IVs from the key block (RFC 2246 6.3)
-        iv_len = suite.block if suite.cbc and hs12.version <= ProtocolVersion.TLS1_0 else suite.iv_len
+        iv_len = suite.block if hs12.version <= _TLS1_0 and suite.cbc else suite.iv_len
         hs12.master_prf = prf = Prf(hs12.prf, hs12.master)
         cmac, smac, ckey, skey, civ, siv = prf.key_block(
             self.client_random, hs12.server_random, suite.mac_len, suite.key_len, iv_len
@@ -443,10 +481,10 @@ class Tls12Server(Connection):
         self._pending_read12 = Protector12(suite, ckey, civ, cmac, etm=hs12.etm, random=rnd, version=v)
 
     def _handle_ccs12(self) -> None:
-        if self.state != S.CLIENT_CHANGE_CIPHER_SPEC or not self._joiner.empty:
+        if self.state != _CLIENT_CHANGE_CIPHER_SPEC or not self._joiner.empty:
             raise TlsError(Reason.UNEXPECTED_MESSAGE, f"change_cipher_spec in state {self.state.name}")
         self._read = self._pending_read12
-        self._set_state(S.CLIENT_FINISHED)
+        self._set_state(_CLIENT_FINISHED)
 
     def _parse_client_finished12(self, body: bytes, whole: bytes) -> HsState:
         hs12 = self._hs12
@@ -467,49 +505,42 @@ class Tls12Server(Connection):
         self._hs = None
         self._hs12 = None
         self._complete_handshake()
-        return S.HANDSHAKE_OVER
+        return _HANDSHAKE_OVER
 
-    def _state12(self, hs12: _Server12Hs) -> TicketState:
+    def _ticket_state12(self, hs12: _Server12Hs, now: float) -> bytes:
+        """The session's :class:`~.session.TicketState`, encoded (a ticket's or the cache's plaintext)."""
         cfg = self._scfg
-        return TicketState(
-            hs12.version,
-            hs12.suite.id,
-            hs12.master,
-            cfg.now(),
-            0,
-            cfg.ticket_lifetime,
-            0,
-            self.alpn_protocol or "",
-            self.server_name or "",
-            cfg.random(16),
-            hs12.ems,
-        )
+        return encode_ticket_state(
+            hs12.version, hs12.suite.id, hs12.master, now, 0, cfg.ticket_lifetime, 0, self.alpn_protocol or "",
+            self.server_name or "", cfg.random(16), hs12.ems,
+        )  # fmt: skip
 
     def _write_ticket12(self, hs12: _Server12Hs) -> None:
         cfg = self._scfg
         assert cfg.ticket_keys is not None
-        self._set_state(S.NEW_SESSION_TICKET)
+        self._set_state(_NEW_SESSION_TICKET)
         self._log_write("new session ticket")
-        ticket = cfg.ticket_keys.seal(self._state12(hs12).encode(), cfg.now())
+        now = cfg.now()
+        ticket = cfg.ticket_keys.seal(self._ticket_state12(hs12, now), now)
         msg = encode_new_session_ticket12(cfg.ticket_lifetime, ticket)
-        hs12.messages += self._queue_handshake(HT.NEW_SESSION_TICKET, msg)
+        hs12.messages += self._queue_handshake(_HT_NEW_SESSION_TICKET, msg)
         self.tickets_sent += 1
 
     def _cache_session12(self, hs12: _Server12Hs) -> None:
         cache = self._scfg.session_cache
         if cache is not None and hs12.session_id:
-            cache.put(hs12.session_id, self._state12(hs12).encode())
+            cache.put(hs12.session_id, self._ticket_state12(hs12, self._scfg.now()))
 
     def _write_ccs_finished12(self, hs12: _Server12Hs) -> None:
-        self._set_state(S.SERVER_CHANGE_CIPHER_SPEC)
+        self._set_state(_SERVER_CHANGE_CIPHER_SPEC)
         self._send_ccs()
         self._write = self._pending_write12
-        self._set_state(S.SERVER_FINISHED)
+        self._set_state(_SERVER_FINISHED)
         self._log_write("finished")
         th = hs12.messages_hash()
         assert hs12.master_prf is not None
         verify_data = hs12.master_prf.finished(False, th)
-        hs12.messages += self._queue_handshake(HT.FINISHED, verify_data)
+        hs12.messages += self._queue_handshake(_HT_FINISHED, verify_data)
         self._flush_handshake()
 
     def _parse_renegotiation(self, body: bytes, whole: bytes) -> HsState:
@@ -517,4 +548,4 @@ class Tls12Server(Connection):
         if self._dbg.threshold >= 2:
             self._dbg.msg(2, "ClientHello after the handshake: renegotiation refused")
         self._send_alert(AlertLevel.WARNING, AlertDescription.no_renegotiation)
-        return S.HANDSHAKE_OVER
+        return _HANDSHAKE_OVER

@@ -128,6 +128,18 @@ def _hash(spec: _Scheme) -> hashes.HashAlgorithm:
     return spec.hash()
 
 
+_ECDSA_ALGORITHMS: dict[int, ec.ECDSA] = {}  # an ECDSA scheme -> its ec.ECDSA, made at its first use
+
+
+def _ecdsa(scheme: int, spec: _Scheme) -> ec.ECDSA:
+    """``ec.ECDSA`` with the scheme's hash, made once per scheme (~10k instructions to make; a
+    server signs with it on every full handshake). At most one per ECDSA scheme in _SCHEMES."""
+    algorithm = _ECDSA_ALGORITHMS.get(scheme)
+    if algorithm is None:
+        algorithm = _ECDSA_ALGORITHMS[scheme] = ec.ECDSA(_hash(spec))
+    return algorithm
+
+
 def _pss(spec: _Scheme) -> padding.PSS:
     algorithm = _hash(spec)
     return padding.PSS(mgf=padding.MGF1(algorithm), salt_length=algorithm.digest_size)
@@ -147,8 +159,9 @@ def sign(key: CertificateIssuerPrivateKeyTypes, scheme: int, data: bytes, *, tls
     if spec.kind == _RSA_PSS and isinstance(key, rsa.RSAPrivateKey):
         return key.sign(data, _pss(spec), _hash(spec))
     if spec.kind == _ECDSA and isinstance(key, ec.EllipticCurvePrivateKey):
-        _check_curve(spec, scheme, key.curve, legacy=tls12)
-        return key.sign(data, ec.ECDSA(_hash(spec)))
+        if not tls12:  # (TLS 1.2 binds no curve: its key's curve is not read)
+            _check_curve(spec, scheme, key.curve, legacy=False)
+        return key.sign(data, _ecdsa(scheme, spec))
     if spec.kind == _ED25519 and isinstance(key, ed25519.Ed25519PrivateKey):
         return key.sign(data)
     if spec.kind == _ED448 and isinstance(key, ed448.Ed448PrivateKey):
@@ -227,7 +240,7 @@ def verify(
             public_key.verify(signature, data, _pss(spec), _hash(spec))
         elif spec.kind == _ECDSA and isinstance(public_key, ec.EllipticCurvePublicKey):
             _check_curve(spec, scheme, public_key.curve, legacy=allow_legacy)
-            public_key.verify(signature, data, ec.ECDSA(_hash(spec)))
+            public_key.verify(signature, data, _ecdsa(scheme, spec))
         elif spec.kind == _ED25519 and isinstance(public_key, ed25519.Ed25519PublicKey):
             public_key.verify(signature, data)
         elif spec.kind == _ED448 and isinstance(public_key, ed448.Ed448PublicKey):
