@@ -9,12 +9,15 @@ due for; a later deadline keeps it, and it waits on for the rest when it fires
 * a client that finishes its handshake and sends no request is dropped at the request's
   deadline, counted from the handshake, not at the handshake's, for which the timer was set;
 * a client that takes its answer but never closes is let go after the linger
-  (``connections.LINGER``), well before the handshake's deadline that was armed first.
+  (``connections.LINGER``), well before the handshake's deadline that was armed first;
+* the deadline's callback (a bound method) makes no reference cycle that outlives the connection:
+  a closed connection is freed when its last reference goes, not by the cycle collector.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import socket
 import ssl
 from collections.abc import Callable, Coroutine
@@ -23,7 +26,7 @@ from typing import Any
 import pytest
 
 from certs import make_ca, make_leaf
-from https_request.server.connections import LINGER
+from https_request.server.connections import LINGER, Connection
 from https_request.server.tls_server import Server, ServerSettings
 from https_request.tls.config import ServerConfig
 
@@ -129,3 +132,35 @@ def test_client_that_never_closes_let_go_after_the_linger(loop_name: str) -> Non
     # let go after the linger, not at the 20 s handshake deadline the connection's timer was first set for
     assert LINGER - 0.2 <= elapsed[0] < LINGER + 2.0, elapsed
     assert len(lines) == 1 and 'request="GET /tls" status=200' in lines[0] and "error=" not in lines[0], lines
+
+
+@pytest.mark.parametrize("loop_name", LOOPS)
+def test_a_closed_connection_is_freed_without_the_cycle_collector(loop_name: str) -> None:
+    lines: list[str] = []
+    alive: list[int] = []
+
+    async def main() -> None:
+        server, port, ctx = await _start(20.0, 20.0, lines)
+        try:
+            for i in range(3):
+                reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=ctx, server_hostname=NAME)
+                writer.write(b"GET /tls HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+                assert (await _read_to_end(reader)).startswith(b"HTTP/1.1 200 OK\r\n")
+                writer.close()
+                for _ in range(500):  # logged when the server lets it go
+                    if len(lines) > i:
+                        break
+                    await asyncio.sleep(0.01)
+            await asyncio.sleep(0.05)
+            alive.append(sum(isinstance(o, Connection) for o in gc.get_objects()))
+        finally:
+            await server.close(grace=1.0)
+
+    gc.collect()
+    gc.disable()  # what is freed now is freed by reference counting
+    try:
+        _run(loop_name, main)
+    finally:
+        gc.enable()
+    assert len(lines) == 3 and all("status=200" in line for line in lines), lines
+    assert alive == [0], alive

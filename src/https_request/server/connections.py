@@ -111,6 +111,10 @@ def _peer(transport: asyncio.BaseTransport) -> tuple[str, str]:
     return host, f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+def _no_deadline() -> None:
+    """A closed connection's deadline callback (see Connection.connection_lost)."""
+
+
 class Connection(asyncio.Protocol):
     """What both listeners' connections share: admission through the server,
     the one timer, linger, and the log line."""
@@ -185,6 +189,10 @@ class Connection(asyncio.Protocol):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        # the deadline's callback is one of this connection's bound methods: dropped, so that the
+        # connection is freed when its last reference goes, not by the cycle collector's next pass
+        # (a connection's engine and buffers held that long: +2.5 MiB of peak RSS under load)
+        self._on_deadline = _no_deadline
         if exc is not None and self.phase not in (_LINGER, _CLOSED) and not self.error:
             self.error = describe(exc)
         self.phase = _CLOSED
