@@ -449,6 +449,15 @@ def test_ip_literals_are_not_looked_up(driver: str, ports: Callable[..., Ports])
     assert table.asked == []
 
 
+@pytest.mark.parametrize("driver", DRIVERS)
+def test_an_unknown_ipv6_zone_is_a_failed_attempt(driver: str) -> None:
+    """An address whose zone names no interface cannot be connected to: a ConnectError naming it,
+    as any attempt that fails as it starts, not the OSError of the zone's lookup."""
+    table = Table(ValueError("looked up"), ValueError("looked up"))
+    with pytest.raises(ConnectError, match=r"^cannot connect to fe80::1%nosuchif0 port 9: fe80::1%nosuchif0: "):
+        connect_to(driver, "fe80::1%nosuchif0", 9, table, timeout=5)
+
+
 def test_a_sort_that_loses_addresses_is_refused(ports: Callable[..., Ports]) -> None:
     """(A single candidate is not sorted: there is nothing to order.)"""
     p = ports(listening=["127.0.0.1"])

@@ -225,23 +225,20 @@ def _open(
     ``fastopen``: see :func:`_socket`; ``started``: see :func:`connect`), its
     attempt's index and its socket address; None when it failed at once
     (recorded in the race)."""
-    target = sockaddr(address, race.port)
     family = socket.AF_INET6 if address.version == 6 else socket.AF_INET
     sock = started(family, address.packed, race.port) if started is not None else None
-    if sock is not None:  # its connect is in flight already (or done)
-        err = 0
-    else:
-        try:
+    try:
+        target = sockaddr(address, race.port)  # OSError: an unknown IPv6 zone
+        if sock is not None:  # its connect is in flight already (or done)
+            err = 0
+        else:
             sock = _socket(address, fastopen)
-        except OSError as exc:
-            race.failed_to_start(address, exc, now)
-            return None
-        try:
             err = sock.connect_ex(target) if connect else 0
-        except OSError as exc:
+    except OSError as exc:
+        if sock is not None:
             sock.close()
-            race.failed_to_start(address, exc, now)
-            return None
+        race.failed_to_start(address, exc, now)
+        return None
     try:
         index = race.begun(address, sock.fileno(), now)
     except BaseException:  # on_attempt raised
